@@ -1,0 +1,1 @@
+"""One module per outside world. Channels never import each other."""

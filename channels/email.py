@@ -1,0 +1,128 @@
+"""E-mail service through the court's outgoing SMTP server (aiosmtplib).
+
+Acceptance by the court's server is what completes service on a recipient-confirmed address
+(CPL-INT-135), so the server's reply is kept as evidence. Replies are sorted into three outcomes:
+accepted, permanent (5xx: the attempt fails with the server's words) and transient (4xx,
+connection trouble: the worker retries later). Connections are pooled and reused because opening
+one per message costs more than the message itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+import aiosmtplib
+
+from delivery.channel_api import SendOutcome, SendResult, ServiceMessage
+from delivery.config import SmtpSettings
+from templates import render_service_email
+
+log = logging.getLogger(__name__)
+
+
+def message_id_for(attempt_id: str, sender: str) -> str:
+    """One Message-ID per attempt: a resend after a crash carries the same id."""
+    return f"<{attempt_id.lower()}@{sender.rpartition('@')[2]}>"
+
+
+def build_email(message: ServiceMessage, smtp: SmtpSettings) -> EmailMessage:
+    subject, text, html = render_service_email(
+        message.locale,
+        court=message.court,
+        case_number=message.case_number,
+        recipient_name=message.recipient_name,
+        document_titles=message.document_titles,
+        link_url=message.link_url,
+        link_expires_at=message.link_expires_at,
+        time_zone=message.time_zone,
+    )
+    email = EmailMessage()
+    email["Message-ID"] = message_id_for(message.attempt_id, smtp.sender)
+    email["From"] = formataddr((message.court, smtp.sender))
+    email["To"] = message.address
+    email["Subject"] = subject
+    email["Date"] = format_datetime(message.composed_at)
+    email["X-Songda-Attempt"] = message.attempt_id
+    email.set_content(text)
+    email.add_alternative(html, subtype="html")
+    return email
+
+
+def classify(code: int, text: str) -> SendResult:
+    outcome = SendOutcome.PERMANENT if 500 <= code < 600 else SendOutcome.TRANSIENT
+    return SendResult(outcome, f"{code} {text}".strip())
+
+
+class EmailChannel:
+    """Sends service e-mails over a small pool of reused SMTP connections."""
+
+    name = "email"
+
+    def __init__(self, smtp: SmtpSettings) -> None:
+        self.smtp = smtp
+        self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(smtp.pool_size)
+
+    def _client(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=self.smtp.host,
+            port=self.smtp.port,
+            use_tls=self.smtp.tls == "tls",
+            start_tls=self.smtp.tls == "starttls",
+            username=self.smtp.username,
+            password=self.smtp.password,
+            timeout=self.smtp.timeout,
+        )
+
+    async def send(self, message: ServiceMessage) -> SendResult:
+        email = build_email(message, self.smtp)
+        async with self._slots:
+            return await self._send_pooled(email, message.address)
+
+    async def _send_pooled(self, email: EmailMessage, address: str) -> SendResult:
+        reused = not self._idle.empty()
+        client = self._idle.get_nowait() if reused else self._client()
+        try:
+            if not client.is_connected:
+                await client.connect()
+            try:
+                errors, reply = await client.send_message(email)
+            except aiosmtplib.SMTPServerDisconnected:
+                if not reused:
+                    raise
+                # The server closed an idle pooled connection before our transaction began.
+                client = self._client()
+                await client.connect()
+                errors, reply = await client.send_message(email)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            self._idle.put_nowait(client)
+            refusal = exc.recipients[0]
+            return classify(refusal.code, refusal.message)
+        except aiosmtplib.SMTPResponseException as exc:
+            _discard(client)
+            return classify(exc.code, exc.message)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            _discard(client)
+            return SendResult(SendOutcome.TRANSIENT, f"{type(exc).__name__}: {exc}")
+        self._idle.put_nowait(client)
+        if address in errors:
+            code, text = errors[address]
+            return classify(code, text)
+        return SendResult(SendOutcome.ACCEPTED, reply, provider_ref=email["Message-ID"])
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            client = self._idle.get_nowait()
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()
+
+
+def _discard(client: aiosmtplib.SMTP) -> None:
+    if client.is_connected:
+        client.close()

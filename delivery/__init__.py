@@ -1,0 +1,1 @@
+"""The core of Songda: dispatches, storage, the HTTP API, the worker and the CLI."""

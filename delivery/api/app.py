@@ -1,0 +1,39 @@
+"""The aiohttp application factory: routes and middleware, nothing else."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from delivery.api import dispatches, documents, health, openapi, recipient_pages, webhooks
+from delivery.api.common import CONTEXT
+from delivery.api.middleware import VERIFIER, api_keys, problems
+from delivery.context import Context
+from delivery.services.api_keys import ApiKeyVerifier
+
+API = "/api/v1"
+
+
+def create_app(ctx: Context) -> web.Application:
+    app = web.Application(
+        middlewares=[problems, api_keys],
+        client_max_size=ctx.settings.max_upload_bytes + 1024 * 1024,
+    )
+    app[CONTEXT] = ctx
+    app[VERIFIER] = ApiKeyVerifier(ctx.engine)
+    r = app.router
+    r.add_post(f"{API}/documents", documents.upload_document)
+    r.add_post(f"{API}/dispatches", dispatches.create)
+    r.add_get(f"{API}/dispatches", dispatches.index)
+    r.add_get(f"{API}/dispatches/{{dispatch_id}}", dispatches.get)
+    r.add_post(f"{API}/dispatches/{{dispatch_id}}/cancel", dispatches.cancel)
+    r.add_post(f"{API}/webhook-endpoints", webhooks.create_endpoint)
+    r.add_get(f"{API}/webhook-endpoints", webhooks.list_endpoints)
+    r.add_delete(f"{API}/webhook-endpoints/{{endpoint_id}}", webhooks.delete_endpoint)
+    r.add_get(f"{API}/webhook-deliveries", webhooks.list_deliveries)
+    r.add_post(f"{API}/webhook-deliveries/{{delivery_id}}/retry", webhooks.retry)
+    r.add_get(f"{API}/openapi.json", openapi.openapi)
+    r.add_get("/healthz", health.healthz)
+    r.add_get("/r/{token}", recipient_pages.landing)
+    r.add_post("/r/{token}/verify", recipient_pages.verify)
+    r.add_get("/r/{token}/documents/{document_id}", recipient_pages.download)
+    return app

@@ -1,0 +1,236 @@
+"""Parsing and validating ``POST /api/v1/dispatches`` bodies.
+
+Unknown fields are errors rather than being ignored: a case system that misspells
+``postal_addresses`` must hear about it, not find out a month later that no letter was sent.
+All problems are collected so the caller can fix them in one go.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from delivery.domain import ContactKind, ContactSource
+from delivery.ids import looks_like_id
+from delivery.services.intake import ContactRequest, DispatchRequest
+from escalation.policy import shipped_policies
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+PHONE_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+ID_NUMBER_RE = re.compile(r"^[0-9A-Za-z]{4,40}$")
+CONSENT_BASES = ("express", "contract", "filing", "tacit")
+LOCALES = ("zh-CN", "en")
+MAX_CONTACTS = 20
+
+TOP_FIELDS = {
+    "court",
+    "case_number",
+    "reference",
+    "policy",
+    "documents",
+    "hearing_at",
+    "recipient",
+    "locale",
+}
+RECIPIENT_FIELDS = {
+    "name",
+    "role",
+    "id_number",
+    "e_service_consent",
+    "emails",
+    "phones",
+    "postal_addresses",
+}
+
+
+class Errors:
+    def __init__(self) -> None:
+        self.items: list[dict[str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.items.append({"field": field, "message": message})
+
+    def unknown(self, data: dict[str, Any], allowed: set[str], where: str) -> None:
+        for name in sorted(set(data) - allowed):
+            self.add(f"{where}{name}", "unknown field")
+
+    def text(
+        self,
+        data: dict[str, Any],
+        name: str,
+        where: str,
+        *,
+        max_len: int = 200,
+        required: bool = True,
+    ) -> str | None:
+        value = data.get(name)
+        if value is None:
+            if required:
+                self.add(f"{where}{name}", "required")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.add(f"{where}{name}", "must be a non-empty string")
+            return None
+        if len(value) > max_len:
+            self.add(f"{where}{name}", f"must be at most {max_len} characters")
+            return None
+        return value.strip()
+
+    def obj(self, data: dict[str, Any], name: str, where: str) -> dict[str, Any] | None:
+        value = data.get(name)
+        if value is None:
+            self.add(f"{where}{name}", "required")
+            return None
+        if not isinstance(value, dict):
+            self.add(f"{where}{name}", "must be an object")
+            return None
+        return value
+
+    def array(self, data: dict[str, Any], name: str, where: str) -> list[Any]:
+        value = data.get(name, [])
+        if not isinstance(value, list):
+            self.add(f"{where}{name}", "must be an array")
+            return []
+        if len(value) > MAX_CONTACTS:
+            self.add(f"{where}{name}", f"must have at most {MAX_CONTACTS} entries")
+            return []
+        return value
+
+
+def _source(errors: Errors, item: dict[str, Any], where: str) -> ContactSource | None:
+    value = item.get("source")
+    try:
+        return ContactSource(str(value))
+    except ValueError:
+        errors.add(f"{where}source", "must be recipient_confirmed or court_found")
+        return None
+
+
+def _contacts(errors: Errors, recipient: dict[str, Any]) -> list[ContactRequest]:
+    found: list[ContactRequest] = []
+    specs = (
+        ("emails", ContactKind.EMAIL, "address", EMAIL_RE, "must be an e-mail address"),
+        ("phones", ContactKind.PHONE, "number", PHONE_RE, "must be an E.164 number (+86...)"),
+    )
+    for list_name, kind, field, pattern, message in specs:
+        for i, item in enumerate(errors.array(recipient, list_name, "recipient.")):
+            where = f"recipient.{list_name}[{i}]."
+            if not isinstance(item, dict):
+                errors.add(where[:-1], "must be an object")
+                continue
+            errors.unknown(item, {field, "source"}, where)
+            value = errors.text(item, field, where, max_len=254)
+            if value is not None and not pattern.match(value):
+                errors.add(f"{where}{field}", message)
+                value = None
+            source = _source(errors, item, where)
+            if value is not None and source is not None:
+                found.append(ContactRequest(kind, value, source))
+    for i, item in enumerate(errors.array(recipient, "postal_addresses", "recipient.")):
+        where = f"recipient.postal_addresses[{i}]."
+        if not isinstance(item, dict):
+            errors.add(where[:-1], "must be an object")
+            continue
+        errors.unknown(item, {"lines", "postcode", "source"}, where)
+        lines = errors.text(item, "lines", where, max_len=500)
+        postcode = errors.text(item, "postcode", where, max_len=20, required=False)
+        source = _source(errors, item, where)
+        if lines is not None and source is not None:
+            found.append(ContactRequest(ContactKind.POSTAL, lines, source, postcode))
+    return found
+
+
+def _consent(errors: Errors, recipient: dict[str, Any]) -> tuple[bool, str | None]:
+    consent = errors.obj(recipient, "e_service_consent", "recipient.")
+    if consent is None:
+        return False, None
+    errors.unknown(consent, {"given", "basis"}, "recipient.e_service_consent.")
+    given = consent.get("given")
+    if not isinstance(given, bool):
+        errors.add("recipient.e_service_consent.given", "must be true or false")
+        return False, None
+    basis = consent.get("basis")
+    if given and basis not in CONSENT_BASES:
+        errors.add(
+            "recipient.e_service_consent.basis", f"must be one of {', '.join(CONSENT_BASES)}"
+        )
+    if not given and basis is not None:
+        errors.add("recipient.e_service_consent.basis", "must be absent when consent is not given")
+    return given, basis if given else None
+
+
+def _hearing_at(errors: Errors, body: dict[str, Any]) -> datetime | None:
+    raw = body.get("hearing_at")
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        errors.add("hearing_at", "must be an RFC 3339 time with an offset")
+        return None
+    return value
+
+
+def parse_dispatch_request(
+    body: Any, default_locale: str
+) -> tuple[DispatchRequest | None, list[dict[str, str]]]:
+    errors = Errors()
+    if not isinstance(body, dict):
+        errors.add("", "the body must be a JSON object")
+        return None, errors.items
+    errors.unknown(body, TOP_FIELDS, "")
+    court = errors.text(body, "court", "")
+    case_number = errors.text(body, "case_number", "", max_len=100)
+    reference = errors.text(body, "reference", "", max_len=200)
+    policy = errors.text(body, "policy", "", max_len=60, required=False) or "cn-civil"
+    if policy not in shipped_policies():
+        errors.add("policy", f"unknown policy; known: {', '.join(sorted(shipped_policies()))}")
+    locale = errors.text(body, "locale", "", max_len=10, required=False) or default_locale
+    if locale not in LOCALES:
+        errors.add("locale", "must be zh-CN or en")
+    documents = body.get("documents")
+    if not isinstance(documents, list) or not documents:
+        errors.add("documents", "must be a non-empty array of document ids")
+        documents = []
+    elif not all(isinstance(d, str) and looks_like_id(d) for d in documents):
+        errors.add("documents", "every entry must be a document id")
+        documents = []
+    elif len(set(documents)) != len(documents):
+        errors.add("documents", "must not repeat a document")
+    hearing_at = _hearing_at(errors, body)
+    recipient = errors.obj(body, "recipient", "")
+    if recipient is None:
+        return None, errors.items
+    errors.unknown(recipient, RECIPIENT_FIELDS, "recipient.")
+    name = errors.text(recipient, "name", "recipient.")
+    role = errors.text(recipient, "role", "recipient.", max_len=60)
+    id_number = errors.text(recipient, "id_number", "recipient.", max_len=40)
+    if id_number is not None and not ID_NUMBER_RE.match("".join(id_number.split())):
+        errors.add("recipient.id_number", "must be 4 to 40 letters and digits")
+    consent_given, consent_basis = _consent(errors, recipient)
+    contacts = _contacts(errors, recipient)
+    if errors.items:
+        return None, errors.items
+    assert court and case_number and reference and name and role and id_number
+    return (
+        DispatchRequest(
+            court=court,
+            case_number=case_number,
+            reference=reference,
+            policy=policy,
+            document_ids=tuple(documents),
+            recipient_name=name,
+            recipient_role=role,
+            id_number=id_number,
+            consent_given=consent_given,
+            consent_basis=consent_basis,
+            contacts=tuple(contacts),
+            locale=locale,
+            hearing_at=hearing_at,
+            body=body,
+        ),
+        [],
+    )

@@ -1,0 +1,219 @@
+"""The case system's dispatch endpoints: create (idempotent), read, list, cancel."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from delivery.api.common import caller, ctx_of, json_response, path_id, read_json
+from delivery.api.dispatch_request import parse_dispatch_request
+from delivery.api.problems import Problem, not_found, validation_problem
+from delivery.domain import DispatchState
+from delivery.ids import looks_like_id
+from delivery.representations import attempt_view, dispatch_summary, event_view, mask_address
+from delivery.services.cancel import NotCancellable, cancel_dispatch
+from delivery.services.intake import IdempotencyConflict, UnknownDocuments, create_dispatch
+from delivery.storage import queries
+from delivery.storage.engine import READ_ONLY
+
+MAX_PAGE = 200
+
+
+async def create(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    key = caller(request)
+    body = await read_json(request)
+    parsed, errors = parse_dispatch_request(body, ctx.settings.default_locale)
+    if parsed is None:
+        raise validation_problem(errors)
+    header_key = request.headers.get("Idempotency-Key")
+    if header_key is not None and header_key != parsed.reference:
+        raise Problem(
+            422,
+            "idempotency-key-mismatch",
+            "Idempotency-Key must equal reference",
+            "send the dispatch's reference as its Idempotency-Key, or omit the header",
+        )
+    if not key.sees(parsed.court):
+        raise Problem(
+            403,
+            "court-not-in-scope",
+            "This API key cannot create dispatches for that court",
+            f"the key is scoped to: {', '.join(key.courts)}",
+        )
+    try:
+        dispatch_id, created = await create_dispatch(ctx, key.id, parsed)
+    except UnknownDocuments as exc:
+        raise validation_problem(
+            [{"field": "documents", "message": f"unknown document id {d}"} for d in exc.ids]
+        ) from None
+    except IdempotencyConflict as exc:
+        raise Problem(
+            409,
+            "idempotency-conflict",
+            "Reference already used with a different body",
+            "a dispatch with this reference exists and differs from this request",
+            dispatch_id=exc.dispatch_id,
+        ) from None
+    detail = await _detail(request, dispatch_id)
+    response = json_response(detail, status=201 if created else 200)
+    response.headers["Location"] = f"/api/v1/dispatches/{dispatch_id}"
+    return response
+
+
+async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
+    ctx = ctx_of(request)
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        detail = await queries.dispatch_detail(conn, dispatch_id, caller(request).courts)
+    if detail is None:
+        raise not_found("dispatch")
+    d = detail.dispatch
+    return {
+        "id": d.id,
+        **dispatch_summary(d),
+        "locale": d.locale,
+        "hearing_at": d.hearing_at.isoformat() if d.hearing_at else None,
+        "next_action_at": d.next_action_at.isoformat() if d.next_action_at else None,
+        "step": d.step_index,
+        "recipient": {
+            "name": d.recipient_name,
+            "role": d.recipient_role,
+            "id_number_last4": d.id_last4,
+            "e_service_consent": {"given": d.consent_given, "basis": d.consent_basis},
+            "contacts": [
+                {
+                    "id": c.id,
+                    "kind": c.kind.value,
+                    "value": mask_address(c.kind.value, c.value),
+                    "source": c.source.value,
+                }
+                for c in d.contacts
+            ],
+        },
+        "documents": [
+            {
+                "id": doc.id,
+                "title": doc.title,
+                "kind": doc.kind,
+                "sha256": doc.sha256,
+                "size": doc.size,
+            }
+            for doc in detail.documents
+        ],
+        "attempts": [attempt_view(a) for a in detail.attempts],
+        "events": [event_view(e) for e in detail.events],
+        "chain_head": detail.chain_head,
+    }
+
+
+async def get(request: web.Request) -> web.Response:
+    return json_response(await _detail(request, path_id(request, "dispatch_id", "dispatch")))
+
+
+def _time_param(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise validation_problem(
+            [{"field": name, "message": "must be an RFC 3339 time with an offset"}]
+        )
+    return value
+
+
+def _cursor(request: web.Request) -> str | None:
+    raw = request.query.get("cursor")
+    if raw is None:
+        return None
+    try:
+        value = base64.urlsafe_b64decode(raw.encode() + b"==").decode()
+    except (ValueError, UnicodeDecodeError):
+        value = ""
+    if not looks_like_id(value):
+        raise validation_problem([{"field": "cursor", "message": "not a cursor from this API"}])
+    return value
+
+
+async def index(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    key = caller(request)
+    q = request.query
+    unknown = set(q) - {
+        "state",
+        "case_number",
+        "court",
+        "created_from",
+        "created_to",
+        "limit",
+        "cursor",
+    }
+    if unknown:
+        raise validation_problem(
+            [{"field": n, "message": "unknown parameter"} for n in sorted(unknown)]
+        )
+    state = q.get("state")
+    if state is not None and state not in {s.value for s in DispatchState}:
+        raise validation_problem([{"field": "state", "message": "unknown state"}])
+    try:
+        limit = int(q.get("limit", "50"))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_PAGE:
+        raise validation_problem([{"field": "limit", "message": f"must be 1 to {MAX_PAGE}"}])
+    courts = key.courts
+    if "court" in q:
+        courts = tuple(c for c in courts if c == q["court"])
+    flt = queries.DispatchFilter(
+        courts=courts,
+        state=state,
+        case_number=q.get("case_number"),
+        created_from=_time_param(request, "created_from"),
+        created_to=_time_param(request, "created_to"),
+        before_id=_cursor(request),
+        limit=limit + 1,
+    )
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        found = await queries.list_dispatches(conn, flt)
+    page = found[:limit]
+    next_cursor = (
+        base64.urlsafe_b64encode(page[-1].id.encode()).decode().rstrip("=")
+        if len(found) > limit
+        else None
+    )
+    return json_response(
+        {"items": [{"id": d.id, **dispatch_summary(d)} for d in page], "next_cursor": next_cursor}
+    )
+
+
+async def cancel(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    dispatch_id = path_id(request, "dispatch_id", "dispatch")
+    await _detail(request, dispatch_id)  # 404 unless the caller may see it
+    reason = None
+    if request.can_read_body:
+        body = await read_json(request)
+        if not isinstance(body, dict) or set(body) - {"reason"}:
+            raise validation_problem(
+                [{"field": "", "message": "only an optional reason is accepted"}]
+            )
+        reason = body.get("reason")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+            raise validation_problem([{"field": "reason", "message": "must be a string (≤ 500)"}])
+    try:
+        await cancel_dispatch(
+            ctx, dispatch_id, actor=f"api_key:{caller(request).id}", reason=reason
+        )
+    except NotCancellable as exc:
+        raise Problem(
+            409, "not-cancellable", "The dispatch can no longer be cancelled", f"it is {exc.state}"
+        ) from None
+    return json_response(await _detail(request, dispatch_id))

@@ -1,0 +1,83 @@
+"""``POST /api/v1/documents``: a PDF upload, stored once under its SHA-256."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import BodyPartReader, web
+
+from delivery.api.common import caller, ctx_of, json_response
+from delivery.api.problems import Problem, validation_problem
+from delivery.document_store import UploadRejected
+from delivery.domain import DOCUMENT_KINDS
+from delivery.ids import new_id
+from delivery.storage.schema import documents
+
+MAX_FIELD_BYTES = 2000
+
+
+async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(256 * 1024):
+        yield chunk
+
+
+async def upload_document(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    if not request.content_type.startswith("multipart/"):
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "Send multipart/form-data",
+            "fields: file (PDF), title, kind",
+        )
+    fields: dict[str, str] = {}
+    stored = None
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if part.name == "file":
+            if stored is not None:
+                raise Problem(422, "validation-error", "Send one file per upload")
+            try:
+                stored = await ctx.documents.store_pdf(_chunks(part), ctx.settings.max_upload_bytes)
+            except UploadRejected as exc:
+                raise Problem(
+                    exc.status, "upload-rejected", "The file was not accepted", exc.reason
+                ) from None
+        elif part.name in ("title", "kind"):
+            value = await part.read(decode=True)
+            if len(value) > MAX_FIELD_BYTES:
+                raise validation_problem([{"field": part.name, "message": "too long"}])
+            fields[part.name] = value.decode("utf-8", "replace").strip()
+        else:
+            raise validation_problem([{"field": part.name or "", "message": "unknown field"}])
+    errors = []
+    if stored is None:
+        errors.append({"field": "file", "message": "required (a PDF)"})
+    if not fields.get("title"):
+        errors.append({"field": "title", "message": "required"})
+    if fields.get("kind") not in DOCUMENT_KINDS:
+        errors.append(
+            {"field": "kind", "message": f"must be one of {', '.join(sorted(DOCUMENT_KINDS))}"}
+        )
+    if errors:
+        raise validation_problem(errors)
+    assert stored is not None
+    document = {
+        "id": new_id(),
+        "sha256": stored.sha256,
+        "size": stored.size,
+        "title": fields["title"][:500],
+        "kind": fields["kind"],
+    }
+    async with ctx.engine.begin() as conn:
+        await conn.execute(
+            documents.insert().values(
+                **document,
+                api_key_id=caller(request).id,
+                media_type="application/pdf",
+                created_at=ctx.clock.now(),
+            )
+        )
+    return json_response(document, status=201)

@@ -1,0 +1,56 @@
+"""Cross-cutting HTTP concerns: problem+json for every API error, and API-key authentication."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from delivery.api.common import API_KEY
+from delivery.api.problems import Problem
+from delivery.services.api_keys import ApiKeyVerifier
+
+log = logging.getLogger(__name__)
+PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
+VERIFIER: web.AppKey[ApiKeyVerifier] = web.AppKey("api_key_verifier", ApiKeyVerifier)
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem.response(request.path)
+    except web.HTTPException as exc:
+        if not _is_api(request) or exc.status < 400:
+            raise
+        slug = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
+            exc.status, "http-error"
+        )
+        return Problem(exc.status, slug, exc.reason).response(request.path)
+    except Exception:
+        if not _is_api(request):
+            raise
+        log.exception("unhandled error", extra={"path": request.path})
+        return Problem(500, "internal-error", "Internal error").response(request.path)
+
+
+@web.middleware
+async def api_keys(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if _is_api(request) and request.path not in PUBLIC_API_PATHS:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(
+                401, "unauthorized", "API key required", "send Authorization: Bearer <key>"
+            )
+        key = await request.app[VERIFIER].verify(token.strip())
+        if key is None:
+            raise Problem(401, "unauthorized", "Invalid API key")
+        request[API_KEY] = key
+    return await handler(request)

@@ -1,0 +1,328 @@
+"""The OpenAPI 3.1 document of the case-system API; a test keeps it in step with the routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from delivery.api.common import json_response
+from delivery.api.webhooks import EVENT_TYPES
+
+PROBLEM = {"$ref": "#/components/responses/Problem"}
+
+
+def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    common = {"401": PROBLEM, "422": PROBLEM}
+    return {"summary": summary, "responses": {**responses, **common}, **extra}
+
+
+def _ok(description: str, schema: str | None = None) -> dict[str, Any]:
+    if schema is None:
+        return {"description": description}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+ID_PARAM = {
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"},
+}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Songda case-system API",
+        "version": "1",
+        "description": (
+            "Electronic service of process. Authenticate with `Authorization: Bearer <API key>`. "
+            "Errors are RFC 9457 problem+json. Webhooks follow the Standard Webhooks spec; "
+            f"event types: {', '.join(EVENT_TYPES)}."
+        ),
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "responses": {
+            "Problem": {
+                "description": "An error (RFC 9457)",
+                "content": {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            }
+        },
+        "schemas": {
+            "Problem": {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string"},
+                    "title": {"type": "string"},
+                    "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "field": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+            "Document": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "sha256": {"type": "string"},
+                    "size": {"type": "integer"},
+                    "title": {"type": "string"},
+                    "kind": {
+                        "enum": [
+                            "complaint",
+                            "summons",
+                            "judgment",
+                            "ruling",
+                            "mediation_statement",
+                            "notice",
+                            "evidence",
+                            "other",
+                        ]
+                    },
+                },
+            },
+            "Contact": {
+                "type": "object",
+                "properties": {"source": {"enum": ["recipient_confirmed", "court_found"]}},
+                "required": ["source"],
+            },
+            "DispatchRequest": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["court", "case_number", "reference", "documents", "recipient"],
+                "properties": {
+                    "court": {"type": "string"},
+                    "case_number": {"type": "string", "examples": ["(2026)浙0106民初1234号"]},
+                    "reference": {
+                        "type": "string",
+                        "description": "the caller's unique id; idempotency key",
+                    },
+                    "policy": {"type": "string", "default": "cn-civil"},
+                    "locale": {"enum": ["zh-CN", "en"]},
+                    "documents": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "hearing_at": {"type": "string", "format": "date-time"},
+                    "recipient": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name", "role", "id_number", "e_service_consent"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "role": {"type": "string"},
+                            "id_number": {
+                                "type": "string",
+                                "description": "stored as keyed HMAC + last 4",
+                            },
+                            "e_service_consent": {
+                                "type": "object",
+                                "properties": {
+                                    "given": {"type": "boolean"},
+                                    "basis": {"enum": ["express", "contract", "filing", "tacit"]},
+                                },
+                            },
+                            "emails": {
+                                "type": "array",
+                                "items": {
+                                    "allOf": [
+                                        {"$ref": "#/components/schemas/Contact"},
+                                        {
+                                            "properties": {
+                                                "address": {"type": "string", "format": "email"}
+                                            }
+                                        },
+                                    ]
+                                },
+                            },
+                            "phones": {
+                                "type": "array",
+                                "items": {
+                                    "allOf": [
+                                        {"$ref": "#/components/schemas/Contact"},
+                                        {"properties": {"number": {"type": "string"}}},
+                                    ]
+                                },
+                            },
+                            "postal_addresses": {
+                                "type": "array",
+                                "items": {
+                                    "allOf": [
+                                        {"$ref": "#/components/schemas/Contact"},
+                                        {
+                                            "properties": {
+                                                "lines": {"type": "string"},
+                                                "postcode": {"type": "string"},
+                                            }
+                                        },
+                                    ]
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "Dispatch": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "state": {
+                        "enum": [
+                            "queued",
+                            "in_progress",
+                            "notice_pending",
+                            "served",
+                            "failed",
+                            "cancelled",
+                        ]
+                    },
+                    "served_at": {"type": ["string", "null"], "format": "date-time"},
+                    "service_date": {"type": ["string", "null"], "format": "date"},
+                    "legal_basis": {"type": ["string", "null"]},
+                    "attempts": {"type": "array", "items": {"type": "object"}},
+                    "events": {"type": "array", "items": {"type": "object"}},
+                    "chain_head": {"type": "string"},
+                },
+            },
+            "DispatchPage": {
+                "type": "object",
+                "properties": {
+                    "items": {"type": "array", "items": {"type": "object"}},
+                    "next_cursor": {"type": ["string", "null"]},
+                },
+            },
+            "WebhookEndpoint": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "url": {"type": "string"},
+                    "event_types": {"type": ["array", "null"]},
+                    "secret": {"type": "string", "description": "returned once, on creation"},
+                },
+            },
+            "WebhookDelivery": {"type": "object"},
+        },
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/api/v1/documents": {
+            "post": _op(
+                "Upload a PDF document (multipart: file, title, kind)",
+                {"201": _ok("Stored", "Document"), "413": PROBLEM, "415": PROBLEM},
+            ),
+        },
+        "/api/v1/dispatches": {
+            "post": _op(
+                "Create a dispatch (idempotent on reference)",
+                {
+                    "201": _ok("Created", "Dispatch"),
+                    "200": _ok("Same request again", "Dispatch"),
+                    "403": PROBLEM,
+                    "409": PROBLEM,
+                },
+                parameters=[
+                    {
+                        "in": "header",
+                        "name": "Idempotency-Key",
+                        "schema": {"type": "string"},
+                        "description": "must equal reference when sent",
+                    }
+                ],
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/DispatchRequest"}
+                        }
+                    },
+                },
+            ),
+            "get": _op(
+                "List dispatches, newest first",
+                {"200": _ok("A page", "DispatchPage")},
+                parameters=[
+                    {"in": "query", "name": n, "schema": {"type": "string"}}
+                    for n in (
+                        "state",
+                        "case_number",
+                        "court",
+                        "created_from",
+                        "created_to",
+                        "limit",
+                        "cursor",
+                    )
+                ],
+            ),
+        },
+        "/api/v1/dispatches/{dispatch_id}": {
+            "get": _op(
+                "A dispatch with attempts and event timeline",
+                {"200": _ok("The dispatch", "Dispatch"), "404": PROBLEM},
+                parameters=[{"name": "dispatch_id", **ID_PARAM}],
+            ),
+        },
+        "/api/v1/dispatches/{dispatch_id}/cancel": {
+            "post": _op(
+                "Cancel an open dispatch",
+                {"200": _ok("Cancelled", "Dispatch"), "404": PROBLEM, "409": PROBLEM},
+                parameters=[{"name": "dispatch_id", **ID_PARAM}],
+            ),
+        },
+        "/api/v1/webhook-endpoints": {
+            "post": _op(
+                "Register a webhook endpoint; the signing secret is returned once",
+                {"201": _ok("Created", "WebhookEndpoint")},
+            ),
+            "get": _op("List webhook endpoints", {"200": _ok("Endpoints")}),
+        },
+        "/api/v1/webhook-endpoints/{endpoint_id}": {
+            "delete": _op(
+                "Delete a webhook endpoint",
+                {"204": _ok("Deleted"), "404": PROBLEM},
+                parameters=[{"name": "endpoint_id", **ID_PARAM}],
+            ),
+        },
+        "/api/v1/webhook-deliveries": {
+            "get": _op(
+                "List webhook deliveries (filter: state=pending|delivered|failed)",
+                {"200": _ok("Deliveries")},
+                parameters=[{"in": "query", "name": "state", "schema": {"type": "string"}}],
+            ),
+        },
+        "/api/v1/webhook-deliveries/{delivery_id}/retry": {
+            "post": _op(
+                "Retry a webhook delivery now",
+                {"202": _ok("Queued", "WebhookDelivery"), "404": PROBLEM, "409": PROBLEM},
+                parameters=[{"name": "delivery_id", **ID_PARAM}],
+            ),
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "security": [],
+                "responses": {"200": _ok("OpenAPI")},
+            },
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Database and Redis reachable",
+                "security": [],
+                "responses": {"200": _ok("Healthy"), "503": _ok("Unhealthy")},
+            },
+        },
+    },
+}
+
+
+async def openapi(_request: web.Request) -> web.Response:
+    return json_response(SPEC)

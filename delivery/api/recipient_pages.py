@@ -1,0 +1,135 @@
+"""The recipient's pages behind a signed link: identity check, document list, download.
+
+Tampered and foreign tokens get a plain 403 page, expired or withdrawn links a plain 410 page;
+neither reveals anything about the dispatch. A passed check is remembered in a cookie bound to
+the link's issuance, so re-issuing the link also ends the session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from delivery.api.common import ctx_of
+from delivery.ids import looks_like_id
+from delivery.services import recipient
+from delivery.services.recipient import CheckResult, LinkGone, LinkView, VisitorInfo
+from templates import locale_or_default, render
+from tracking.links import BadToken, session_value
+
+COOKIE_PREFIX = "songda_r_"
+SESSION_SECONDS = 3600
+
+
+def _visitor(request: web.Request) -> VisitorInfo:
+    return VisitorInfo(ip=request.remote, user_agent=request.headers.get("User-Agent"))
+
+
+def _page(name: str, *, status: int = 200, **context: object) -> web.Response:
+    response = web.Response(
+        status=status, text=render(f"pages/{name}", **context), content_type="text/html"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def _error(status: int) -> web.Response:
+    return _page("link_error.html", status=status, status_code=status)
+
+
+def _verified(request: web.Request, view: LinkView) -> bool:
+    cookie = request.cookies.get(COOKIE_PREFIX + view.claims.attempt_id)
+    expected = session_value(
+        ctx_of(request).settings.secret_key, view.claims.attempt_id, view.claims.issued_at
+    )
+    return cookie == expected
+
+
+async def landing(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    token = request.match_info["token"]
+    try:
+        view = await recipient.open_link(ctx, token, _visitor(request), record=True)
+    except BadToken:
+        return _error(403)
+    except LinkGone:
+        return _error(410)
+    locale = locale_or_default(request.query.get("lang", view.locale))
+    common: dict[str, Any] = {
+        "view": view,
+        "token": token,
+        "locale": locale,
+        "zone": ctx.settings.time_zone,
+    }
+    if _verified(request, view):
+        return _page("recipient_documents.html", **common)
+    return _page("recipient_check.html", **common, failed=False, lock=view.lock)
+
+
+async def verify(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    token = request.match_info["token"]
+    form = await request.post()
+    last4 = str(form.get("last4", ""))[:20]
+    try:
+        result, lock = await recipient.check_identity(ctx, token, last4, _visitor(request))
+        view = await recipient.open_link(ctx, token, _visitor(request), record=False)
+    except BadToken:
+        return _error(403)
+    except LinkGone:
+        return _error(410)
+    locale = locale_or_default(str(form.get("lang", view.locale)))
+    if result == CheckResult.VERIFIED:
+        response = web.HTTPSeeOther(f"/r/{token}")
+        response.set_cookie(
+            COOKIE_PREFIX + view.claims.attempt_id,
+            session_value(ctx.settings.secret_key, view.claims.attempt_id, view.claims.issued_at),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="Strict",
+            secure=ctx.settings.public_base_url.startswith("https://"),
+            path=f"/r/{token}",
+        )
+        raise response
+    status = 429 if result == CheckResult.LOCKED else 401
+    return _page(
+        "recipient_check.html",
+        status=status,
+        view=view,
+        token=token,
+        locale=locale,
+        zone=ctx.settings.time_zone,
+        failed=result == CheckResult.FAILED,
+        lock=lock,
+    )
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    ctx = ctx_of(request)
+    token = request.match_info["token"]
+    document_id = request.match_info["document_id"]
+    try:
+        view = await recipient.open_link(ctx, token, _visitor(request), record=False)
+        if not _verified(request, view):
+            raise web.HTTPSeeOther(f"/r/{token}")
+        if not looks_like_id(document_id):
+            raise KeyError(document_id)
+        document, path = await recipient.download(ctx, token, document_id, _visitor(request))
+    except BadToken:
+        return _error(403)
+    except LinkGone:
+        return _error(410)
+    except KeyError:
+        return _error(404)
+    response = web.FileResponse(
+        path,
+        headers={
+            "Content-Type": document.media_type,
+            "Content-Disposition": f'attachment; filename="{document.id}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+    return response

@@ -1,0 +1,50 @@
+"""The contract between ``delivery`` and the channels: what to send, and how it went.
+
+A channel speaks to one outside world (an SMTP relay, an SMS provider, a carrier). It receives a
+:class:`ServiceMessage`, renders it with ``templates`` and reports a :class:`SendResult`; it never
+touches storage, so ``delivery`` records the outcome and its evidence in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class SendOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    PERMANENT = "permanent"
+    TRANSIENT = "transient"
+
+
+@dataclass(frozen=True)
+class ServiceMessage:
+    attempt_id: str
+    dispatch_id: str
+    address: str
+    locale: str
+    court: str
+    case_number: str
+    recipient_name: str
+    document_titles: tuple[str, ...]
+    link_url: str
+    link_expires_at: datetime
+    time_zone: str
+    composed_at: datetime
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: SendOutcome
+    detail: str
+    provider_ref: str | None = None
+
+
+class Channel(Protocol):
+    name: str
+
+    async def send(self, message: ServiceMessage) -> SendResult: ...
+
+    async def close(self) -> None: ...

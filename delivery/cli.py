@@ -1,0 +1,158 @@
+"""The ``songda`` command line.
+
+Bad input gets a message on stderr and exit code 2; a check that finds problems exits 2 too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from delivery.config import ConfigError, Settings, deployment_warnings, load_settings
+from delivery.logs import configure_logging
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="songda", description="Electronic service of process")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="web + worker + embedded Redis in one process")
+    run.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="add the local stand-ins (SMTP sink and mailbox page); never in production",
+    )
+    commands.add_parser("web", help="the HTTP server only")
+    commands.add_parser("worker", help="the job worker only")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply all migrations")
+
+    apikey = commands.add_parser("apikey", help="API keys for case systems")
+    apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
+    create = apikey_commands.add_parser("create", help="create a key; it is printed once")
+    create.add_argument("--name", required=True, help="who the key is for")
+    create.add_argument(
+        "--court",
+        action="append",
+        default=[],
+        help="a court the key may use (repeatable; default SONGDA_COURT_NAME)",
+    )
+
+    config = commands.add_parser("config", help="configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_commands.add_parser("check", help="name every missing or invalid setting")
+    check.add_argument(
+        "--sandbox", action="store_true", help="check as `songda run --sandbox` would"
+    )
+    check.add_argument(
+        "--for",
+        dest="for_command",
+        choices=["run", "web", "worker"],
+        default="run",
+        help="the command the settings are meant for",
+    )
+    return parser
+
+
+def _settings(sandbox: bool = False) -> Settings:
+    try:
+        return load_settings(sandbox=sandbox)
+    except ConfigError as exc:
+        print("songda: the configuration is not usable:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print("Run `songda config check` after fixing it.", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(sandbox=args.sandbox)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}")
+        print(f"{len(exc.problems)} problem(s) found")
+        return EXIT_USAGE
+    warnings = deployment_warnings(settings, args.for_command)
+    for warning in warnings:
+        print(f"error: {warning}")
+    if warnings:
+        return EXIT_USAGE
+    print(
+        f"configuration OK (database {settings.database_url.split(':', 1)[0]}, "
+        f"redis {'embedded' if settings.redis_url is None else 'external'}, "
+        f"court {settings.court_name!r}, time zone {settings.time_zone})"
+    )
+    return 0
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    from delivery.storage.engine import create_engine
+    from delivery.storage.migrate import upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _apikey_create(settings: Settings, name: str, courts: list[str]) -> str:
+    from delivery.clock import SystemClock
+    from delivery.services.api_keys import create_api_key
+    from delivery.storage.engine import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        _key, token = await create_api_key(engine, SystemClock(), name, courts)
+    finally:
+        await engine.dispose()
+    return token
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "config":
+        return _config_check(args)
+    configure_logging()
+    if args.command in ("run", "web", "worker"):
+        from delivery.server import serve
+
+        settings = _settings(sandbox=getattr(args, "sandbox", False))
+        problems = deployment_warnings(settings, args.command)
+        if problems:
+            for problem in problems:
+                print(f"songda: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+        asyncio.run(
+            serve(
+                settings,
+                web_server=args.command != "worker",
+                worker=args.command != "web",
+                migrate=args.command == "run",
+            )
+        )
+        return 0
+    settings = _settings()
+    if args.command == "db":
+        asyncio.run(_db_upgrade(settings))
+        print("database is at the newest migration")
+        return 0
+    courts = args.court or [settings.court_name]
+    if not args.name.strip() or any(not c.strip() for c in courts):
+        print("songda: --name and --court must not be empty", file=sys.stderr)
+        return EXIT_USAGE
+    token = asyncio.run(_apikey_create(settings, args.name.strip(), [c.strip() for c in courts]))
+    print(token)
+    print(f"(shown once; scoped to: {', '.join(courts)})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

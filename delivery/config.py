@@ -1,0 +1,226 @@
+"""Configuration from ``SONGDA_*`` environment variables.
+
+Every setting is read in one place and checked as a whole, so that ``songda config check`` can name
+every missing or invalid setting at once instead of failing on the first.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SMTP_TLS_MODES = ("none", "starttls", "tls")
+SANDBOX_COURT = "沙箱人民法院"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str | None
+    port: int
+    tls: str
+    username: str | None
+    password: str | None = field(repr=False)
+    sender: str
+    pool_size: int
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    queue_name: str
+    secret_key: str = field(repr=False)
+    smtp: SmtpSettings
+    public_base_url: str
+    court_name: str
+    time_zone: str
+    host: str
+    port: int
+    max_upload_bytes: int
+    link_ttl_days: int
+    default_locale: str
+    worker_concurrency: int
+    sandbox: bool = False
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.data_dir / "documents"
+
+
+class _Reader:
+    """Reads typed values from the environment, collecting problems instead of raising."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(f"SONGDA_{name}", "").strip()
+        return value or default
+
+    def integer(self, name: str, default: int, minimum: int = 1) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"SONGDA_{name}: {raw!r} is not a whole number")
+            return default
+        if value < minimum:
+            self.problems.append(f"SONGDA_{name}: must be at least {minimum}")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            return float(raw)
+        except ValueError:
+            self.problems.append(f"SONGDA_{name}: {raw!r} is not a number")
+            return default
+
+
+def _sandbox_secret(data_dir: Path) -> str:
+    """The sandbox keeps one generated secret in the data directory so links survive restarts."""
+    path = data_dir / "sandbox_secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False) -> Settings:
+    """Build settings from the environment; raise :class:`ConfigError` naming every problem."""
+    r = _Reader(os.environ if env is None else env)
+    data_dir = Path(r.text("DATA_DIR", "./var") or "./var").resolve()
+    database_url = r.text("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'songda.db'}"
+    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        r.problems.append(
+            "SONGDA_DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    redis_url = r.text("REDIS_URL")
+    if redis_url and urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
+        r.problems.append("SONGDA_REDIS_URL: must be a redis://, rediss:// or unix:// URL")
+
+    secret_key = r.text("SECRET_KEY")
+    if secret_key is None:
+        if sandbox:
+            secret_key = _sandbox_secret(data_dir)
+        else:
+            r.problems.append("SONGDA_SECRET_KEY: required (at least 32 characters)")
+            secret_key = ""
+    elif len(secret_key) < 32:
+        r.problems.append("SONGDA_SECRET_KEY: must be at least 32 characters")
+
+    tls = (r.text("SMTP_TLS", "none") or "none").lower()
+    if tls not in SMTP_TLS_MODES:
+        r.problems.append(f"SONGDA_SMTP_TLS: must be one of {', '.join(SMTP_TLS_MODES)}")
+    smtp_host = r.text("SMTP_HOST")
+    sender = r.text("SMTP_SENDER")
+    if not sandbox:
+        if smtp_host is None:
+            r.problems.append("SONGDA_SMTP_HOST: required (the court's outgoing mail server)")
+        if sender is None:
+            r.problems.append("SONGDA_SMTP_SENDER: required (the court's From address)")
+    if sender is not None and "@" not in sender:
+        r.problems.append("SONGDA_SMTP_SENDER: must be an e-mail address")
+    smtp = SmtpSettings(
+        host=smtp_host,
+        port=r.integer("SMTP_PORT", 465 if tls == "tls" else 25),
+        tls=tls,
+        username=r.text("SMTP_USERNAME"),
+        password=r.text("SMTP_PASSWORD"),
+        sender=sender or "songda@sandbox.invalid",
+        pool_size=r.integer("SMTP_POOL_SIZE", 4),
+        timeout=r.number("SMTP_TIMEOUT", 30.0),
+    )
+
+    host = r.text("HOST", "127.0.0.1") or "127.0.0.1"
+    port = r.integer("PORT", 8080)
+    base_url = (r.text("PUBLIC_BASE_URL") or f"http://{host}:{port}").rstrip("/")
+    if urlsplit(base_url).scheme not in {"http", "https"} or not urlsplit(base_url).netloc:
+        r.problems.append("SONGDA_PUBLIC_BASE_URL: must be an absolute http(s) URL")
+
+    court_name = r.text("COURT_NAME")
+    if court_name is None:
+        if sandbox:
+            court_name = SANDBOX_COURT
+        else:
+            r.problems.append("SONGDA_COURT_NAME: required (the court this deployment serves)")
+            court_name = ""
+
+    time_zone = r.text("TIME_ZONE", "Asia/Shanghai") or "Asia/Shanghai"
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.problems.append(f"SONGDA_TIME_ZONE: unknown time zone {time_zone!r}")
+
+    locale = r.text("DEFAULT_LOCALE", "zh-CN") or "zh-CN"
+    if locale not in ("zh-CN", "en"):
+        r.problems.append("SONGDA_DEFAULT_LOCALE: must be zh-CN or en")
+
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        queue_name=r.text("QUEUE_NAME", "songda:queue") or "songda:queue",
+        secret_key=secret_key,
+        smtp=smtp,
+        public_base_url=base_url,
+        court_name=court_name,
+        time_zone=time_zone,
+        host=host,
+        port=port,
+        max_upload_bytes=r.integer("MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
+        link_ttl_days=r.integer("LINK_TTL_DAYS", 30),
+        default_locale=locale,
+        worker_concurrency=r.integer("WORKER_CONCURRENCY", 50),
+        sandbox=sandbox,
+    )
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings
+
+
+def deployment_warnings(settings: Settings, command: str) -> list[str]:
+    """Problems that depend on how the settings are used rather than on a single value."""
+    warnings: list[str] = []
+    if settings.is_sqlite and command in {"web", "worker"}:
+        warnings.append(
+            "SQLite is for one process (`songda run`); separate web and worker processes need "
+            "PostgreSQL (SONGDA_DATABASE_URL=postgresql+asyncpg://...)"
+        )
+    if settings.redis_url is None and command in {"web", "worker"}:
+        warnings.append(
+            "SONGDA_REDIS_URL is unset: only `songda run` starts a private Redis; "
+            "separate web and worker processes must share one Redis"
+        )
+    return warnings

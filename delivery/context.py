@@ -1,0 +1,23 @@
+"""Everything a service needs, built once per process and passed explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from delivery.channel_api import Channel
+from delivery.clock import Clock
+from delivery.config import Settings
+from delivery.document_store import DocumentStore
+from delivery.queue import JobQueue
+
+
+@dataclass
+class Context:
+    settings: Settings
+    engine: AsyncEngine
+    clock: Clock
+    queue: JobQueue
+    documents: DocumentStore
+    channels: dict[str, Channel] = field(default_factory=dict)

@@ -1,0 +1,83 @@
+"""Content-addressed document files: each stored once, under its SHA-256, never changed."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+PDF_MAGIC = b"%PDF-"
+
+
+class UploadRejected(Exception):
+    """An upload that is not stored; ``reason`` is safe to show the caller."""
+
+    def __init__(self, reason: str, status: int = 422) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    sha256: str
+    size: int
+
+
+class DocumentStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_for(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    async def store_pdf(self, chunks: AsyncIterator[bytes], max_bytes: int) -> StoredFile:
+        """Stream an upload to disk while hashing it; refuse empty, oversized and non-PDF files.
+
+        File I/O runs in a thread so a 50 MB upload does not stall the event loop.
+        """
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
+        temp = await asyncio.to_thread(self._open_temp)
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > max_bytes:
+                    raise UploadRejected(f"file exceeds the limit of {max_bytes} bytes", 413)
+                if len(head) < len(PDF_MAGIC):
+                    head += chunk[: len(PDF_MAGIC) - len(head)]
+                digest.update(chunk)
+                await asyncio.to_thread(temp.write, chunk)
+            await asyncio.to_thread(temp.close)
+            if size == 0:
+                raise UploadRejected("file is empty")
+            if not head.startswith(PDF_MAGIC):
+                raise UploadRejected("file is not a PDF", 415)
+            stored = StoredFile(digest.hexdigest(), size)
+            await asyncio.to_thread(self._commit, temp.name, stored.sha256)
+            return stored
+        finally:
+            await asyncio.to_thread(_discard, temp)
+
+    def _open_temp(self) -> BinaryIO:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        os.close(fd)
+        return open(name, "wb")
+
+    def _commit(self, temp_name: str, sha256: str) -> None:
+        target = self.path_for(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temp_name, target)
+
+
+def _discard(temp: BinaryIO) -> None:
+    temp.close()
+    if os.path.exists(temp.name):
+        os.unlink(temp.name)

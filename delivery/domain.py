@@ -1,0 +1,213 @@
+"""Domain types shared by every room: dispatches, attempts, contacts, events and their states.
+
+Nothing here knows about HTTP, SQL or a provider. The state machines reject illegal transitions
+so that a bug elsewhere cannot, for example, turn a cancelled dispatch back into a served one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class IllegalTransition(Exception):
+    """A state change that the state machine does not allow."""
+
+
+class DispatchState(StrEnum):
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    NOTICE_PENDING = "notice_pending"
+    SERVED = "served"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class AttemptState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    RETURNED = "returned"
+    REFUSED = "refused"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class ContactSource(StrEnum):
+    RECIPIENT_CONFIRMED = "recipient_confirmed"
+    COURT_FOUND = "court_found"
+
+
+class ContactKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    POSTAL = "postal"
+
+
+DOCUMENT_KINDS = frozenset(
+    {
+        "complaint",
+        "summons",
+        "judgment",
+        "ruling",
+        "mediation_statement",
+        "notice",
+        "evidence",
+        "other",
+    }
+)
+
+_D = DispatchState
+DISPATCH_TRANSITIONS: dict[DispatchState, frozenset[DispatchState]] = {
+    _D.QUEUED: frozenset({_D.IN_PROGRESS, _D.FAILED, _D.CANCELLED}),
+    _D.IN_PROGRESS: frozenset({_D.NOTICE_PENDING, _D.SERVED, _D.FAILED, _D.CANCELLED}),
+    _D.NOTICE_PENDING: frozenset({_D.SERVED, _D.FAILED, _D.CANCELLED}),
+    # Service is reversed only by a recorded rebuttal or a bounce proving non-arrival.
+    _D.SERVED: frozenset({_D.IN_PROGRESS}),
+    _D.FAILED: frozenset(),
+    _D.CANCELLED: frozenset(),
+}
+
+_A = AttemptState
+_ATTEMPT_ENDINGS = frozenset({_A.FAILED, _A.EXPIRED, _A.CANCELLED})
+ATTEMPT_TRANSITIONS: dict[AttemptState, frozenset[AttemptState]] = {
+    _A.PENDING: frozenset({_A.SENDING}) | _ATTEMPT_ENDINGS,
+    # A transient provider error puts the attempt back to pending with a retry time.
+    _A.SENDING: frozenset({_A.PENDING, _A.SENT}) | _ATTEMPT_ENDINGS,
+    _A.SENT: frozenset({_A.DELIVERED, _A.READ, _A.BOUNCED, _A.RETURNED, _A.REFUSED})
+    | _ATTEMPT_ENDINGS,
+    _A.DELIVERED: frozenset({_A.READ, _A.BOUNCED, _A.EXPIRED, _A.CANCELLED}),
+    _A.READ: frozenset(),
+    _A.FAILED: frozenset(),
+    _A.BOUNCED: frozenset(),
+    _A.RETURNED: frozenset(),
+    _A.REFUSED: frozenset(),
+    _A.EXPIRED: frozenset(),
+    _A.CANCELLED: frozenset(),
+}
+
+OPEN_DISPATCH_STATES = frozenset({_D.QUEUED, _D.IN_PROGRESS, _D.NOTICE_PENDING})
+OPEN_ATTEMPT_STATES = frozenset({_A.PENDING, _A.SENDING, _A.SENT, _A.DELIVERED})
+
+
+def check_dispatch_transition(current: DispatchState, new: DispatchState) -> None:
+    if new not in DISPATCH_TRANSITIONS[current]:
+        raise IllegalTransition(f"dispatch cannot go from {current} to {new}")
+
+
+def check_attempt_transition(current: AttemptState, new: AttemptState) -> None:
+    if new not in ATTEMPT_TRANSITIONS[current]:
+        raise IllegalTransition(f"attempt cannot go from {current} to {new}")
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One address of the recipient on one channel, with where the court got it from."""
+
+    id: str
+    kind: ContactKind
+    value: str
+    source: ContactSource
+    postcode: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    id: str
+    sha256: str
+    size: int
+    title: str
+    kind: str
+    media_type: str
+
+
+@dataclass
+class Attempt:
+    """One try on one channel at one address."""
+
+    id: str
+    dispatch_id: str
+    step_index: int
+    channel: str
+    contact_id: str | None
+    address: str
+    source: ContactSource
+    state: AttemptState
+    created_at: datetime
+    tries: int = 0
+    reason: str | None = None
+    provider_ref: str | None = None
+    next_action_at: datetime | None = None
+    sent_at: datetime | None = None
+    link_issued_at: datetime | None = None
+
+    def transition(self, new: AttemptState, reason: str | None = None) -> None:
+        check_attempt_transition(self.state, new)
+        self.state = new
+        self.reason = reason
+
+
+@dataclass
+class Dispatch:
+    """One service task: a set of documents for one recipient in one case."""
+
+    id: str
+    court: str
+    case_number: str
+    reference: str
+    policy: str
+    state: DispatchState
+    recipient_name: str
+    recipient_role: str
+    id_last4: str
+    consent_given: bool
+    consent_basis: str | None
+    locale: str
+    created_at: datetime
+    contacts: list[Contact] = field(default_factory=list)
+    hearing_at: datetime | None = None
+    state_reason: str | None = None
+    step_index: int | None = None
+    step_started_at: datetime | None = None
+    next_action_at: datetime | None = None
+    served_at: datetime | None = None
+    service_date: date | None = None
+    served_by_channel: str | None = None
+    legal_basis: str | None = None
+    api_key_id: str | None = None
+
+    def transition(self, new: DispatchState, reason: str | None = None) -> None:
+        check_dispatch_transition(self.state, new)
+        self.state = new
+        self.state_reason = reason
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_DISPATCH_STATES
+
+    def contacts_of(self, kind: ContactKind) -> list[Contact]:
+        return [c for c in self.contacts if c.kind == kind]
+
+
+@dataclass(frozen=True)
+class Event:
+    """An append-only evidence record, chained by hash to the previous event of its dispatch."""
+
+    id: str
+    dispatch_id: str
+    seq: int
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    source: str
+    actor: str | None
+    attempt_id: str | None
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str

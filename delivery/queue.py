@@ -1,0 +1,55 @@
+"""The job queue, kept behind this module so that arq (in maintenance mode) could be swapped.
+
+Job ids are deterministic and name the step they perform (the dispatch's event count, the
+attempt's try number), so the same work enqueued twice runs once, while the next step of the same
+dispatch is never mistaken for a duplicate. Jobs keep no result: the database is the record.
+"""
+
+from __future__ import annotations
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from delivery.storage.unit_of_work import FollowUps
+
+
+def redis_settings(url: str) -> RedisSettings:
+    return RedisSettings.from_dsn(url)
+
+
+class JobQueue:
+    def __init__(self, pool: ArqRedis, queue_name: str) -> None:
+        self.pool = pool
+        self.queue_name = queue_name
+
+    @classmethod
+    async def connect(cls, url: str, queue_name: str) -> JobQueue:
+        return cls(
+            await create_pool(redis_settings(url), default_queue_name=queue_name), queue_name
+        )
+
+    async def _enqueue(self, function: str, job_id: str, *args: str) -> None:
+        await self.pool.enqueue_job(function, *args, _job_id=job_id, _queue_name=self.queue_name)
+
+    async def advance(self, dispatch_id: str, event_seq: int) -> None:
+        await self._enqueue("advance", f"advance:{dispatch_id}:{event_seq}", dispatch_id)
+
+    async def send(self, attempt_id: str, tries: int) -> None:
+        await self._enqueue("send", f"send:{attempt_id}:{tries}", attempt_id)
+
+    async def deliver_webhook(self, delivery_id: str, tries: int) -> None:
+        await self._enqueue("deliver_webhook", f"deliver:{delivery_id}:{tries}", delivery_id)
+
+    async def after_commit(self, followups: FollowUps) -> None:
+        """Hand a committed transaction's follow-up work to the worker."""
+        for attempt_id in followups.send_attempts:
+            await self.send(attempt_id, 0)
+        for delivery_id in followups.deliveries:
+            await self.deliver_webhook(delivery_id, 0)
+        if followups.advance:
+            await self.advance(followups.dispatch_id, followups.event_seq)
+
+    async def ping(self) -> bool:
+        return bool(await self.pool.ping())
+
+    async def close(self) -> None:
+        await self.pool.aclose()

@@ -1,0 +1,75 @@
+"""The public JSON shapes of dispatches and attempts, shared by the API and the webhooks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from delivery.clock import rfc3339
+from delivery.domain import Attempt, Dispatch, Event
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else rfc3339(value)
+
+
+def dispatch_summary(dispatch: Dispatch) -> dict[str, Any]:
+    """What every webhook payload and list entry says about a dispatch."""
+    return {
+        "dispatch_id": dispatch.id,
+        "state": dispatch.state.value,
+        "state_reason": dispatch.state_reason,
+        "court": dispatch.court,
+        "case_number": dispatch.case_number,
+        "reference": dispatch.reference,
+        "policy": dispatch.policy,
+        "created_at": _time(dispatch.created_at),
+        "served_at": _time(dispatch.served_at),
+        "service_date": None
+        if dispatch.service_date is None
+        else dispatch.service_date.isoformat(),
+        "served_by_channel": dispatch.served_by_channel,
+        "legal_basis": dispatch.legal_basis,
+    }
+
+
+def attempt_view(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "id": attempt.id,
+        "step": attempt.step_index,
+        "channel": attempt.channel,
+        "address": mask_address(attempt.channel, attempt.address),
+        "source": attempt.source.value,
+        "state": attempt.state.value,
+        "reason": attempt.reason,
+        "provider_ref": attempt.provider_ref,
+        "tries": attempt.tries,
+        "created_at": _time(attempt.created_at),
+        "sent_at": _time(attempt.sent_at),
+    }
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "seq": event.seq,
+        "type": event.type,
+        "attempt_id": event.attempt_id,
+        "occurred_at": _time(event.occurred_at),
+        "recorded_at": _time(event.recorded_at),
+        "source": event.source,
+        "actor": event.actor,
+        "data": event.data,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def mask_address(channel: str, address: str) -> str:
+    """Enough of an address to recognise it, not enough to harvest it."""
+    if channel == "email" and "@" in address:
+        local, _, domain = address.partition("@")
+        return f"{local[:2]}***@{domain}"
+    if len(address) > 4:
+        return f"{'*' * (len(address) - 4)}{address[-4:]}"
+    return address

@@ -1,0 +1,34 @@
+"""Building and closing a process's :class:`Context` from settings."""
+
+from __future__ import annotations
+
+from channels.email import EmailChannel
+from delivery.clock import Clock, SystemClock
+from delivery.config import Settings
+from delivery.context import Context
+from delivery.document_store import DocumentStore
+from delivery.queue import JobQueue
+from delivery.storage.engine import create_engine
+
+
+async def open_context(settings: Settings, redis_url: str, clock: Clock | None = None) -> Context:
+    engine = create_engine(settings.database_url)
+    queue = await JobQueue.connect(redis_url, settings.queue_name)
+    channels = {}
+    if settings.smtp.host:
+        channels["email"] = EmailChannel(settings.smtp)
+    return Context(
+        settings=settings,
+        engine=engine,
+        clock=clock or SystemClock(),
+        queue=queue,
+        documents=DocumentStore(settings.documents_dir),
+        channels=channels,  # type: ignore[arg-type]
+    )
+
+
+async def close_context(ctx: Context) -> None:
+    for channel in ctx.channels.values():
+        await channel.close()
+    await ctx.queue.close()
+    await ctx.engine.dispose()

@@ -1,0 +1,123 @@
+"""Sandbox mode: an in-process SMTP sink with a mailbox page, so a new user can watch a dispatch
+go the whole way with no accounts anywhere. Never enabled by configuration, only by
+``songda run --sandbox``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from delivery.api.common import ctx_of, json_response
+from delivery.clock import Clock, SystemClock, rfc3339
+from delivery.services.sweep import sweep
+from templates import render
+
+MAX_MESSAGES = 500
+
+
+@dataclass(frozen=True)
+class SinkMessage:
+    id: int
+    received_at: datetime
+    mail_from: str
+    to: list[str]
+    subject: str
+    message_id: str
+    text: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "received_at": rfc3339(self.received_at),
+            "from": self.mail_from,
+            "to": self.to,
+            "subject": self.subject,
+            "message_id": self.message_id,
+            "text": self.text,
+        }
+
+
+@dataclass
+class SmtpSink:
+    """Accepts every message and keeps the newest ones in memory."""
+
+    clock: Clock
+    messages: list[SinkMessage] = field(default_factory=list)
+    reply: str = "250 Message accepted for delivery"
+    _server: asyncio.Server | None = None
+
+    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content or b""
+        parsed = email.message_from_bytes(
+            raw if isinstance(raw, bytes) else raw.encode(), policy=email.policy.default
+        )
+        body = parsed.get_body(preferencelist=("plain",))
+        self.messages.append(
+            SinkMessage(
+                id=len(self.messages) + 1,
+                received_at=self.clock.now(),
+                mail_from=str(envelope.mail_from),
+                to=list(envelope.rcpt_tos),
+                subject=str(parsed["Subject"] or ""),
+                message_id=str(parsed["Message-ID"] or ""),
+                text=body.get_content() if body is not None else "",
+            )
+        )
+        del self.messages[:-MAX_MESSAGES]
+        return self.reply
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: SMTP(self), host, port)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+SINK: web.AppKey[SmtpSink] = web.AppKey("sandbox_sink", SmtpSink)
+
+
+async def mailbox_page(request: web.Request) -> web.Response:
+    messages = list(reversed(request.app[SINK].messages))
+    return web.Response(
+        text=render("pages/sandbox_mailbox.html", messages=messages, locale="zh-CN"),
+        content_type="text/html",
+    )
+
+
+async def messages_api(request: web.Request) -> web.Response:
+    messages = reversed(request.app[SINK].messages)
+    return json_response({"items": [m.as_json() for m in messages]})
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    """Move the sandbox clock forward and sweep, so waiting windows can be watched expiring."""
+    ctx = ctx_of(request)
+    try:
+        body = await request.json()
+        seconds = float(body["seconds"])
+    except (ValueError, KeyError, TypeError):
+        return json_response({"error": 'send {"seconds": N}'}, status=400)
+    if not isinstance(ctx.clock, SystemClock) or not 0 < seconds <= 400 * 86400:
+        return json_response({"error": "seconds must be between 0 and 400 days"}, status=400)
+    ctx.clock.advance(timedelta(seconds=seconds))
+    report = await sweep(ctx)
+    return json_response({"now": rfc3339(ctx.clock.now()), "swept": report.__dict__})
+
+
+def add_routes(app: web.Application, sink: SmtpSink) -> None:
+    app[SINK] = sink
+    app.router.add_get("/sandbox/mailbox", mailbox_page)
+    app.router.add_get("/sandbox/api/messages", messages_api)
+    app.router.add_post("/sandbox/api/clock", advance_clock)

@@ -1,0 +1,97 @@
+"""API keys: shown once, stored as a SHA-256 digest, scoped to one or more courts.
+
+Keys are 256-bit random values, so an unkeyed SHA-256 is enough to make the stored digest useless
+to a thief; the short prefix finds the row without scanning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from delivery.clock import Clock
+from delivery.ids import new_id
+from delivery.storage.schema import api_keys
+
+KEY_PREFIX = "sdk_"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    courts: tuple[str, ...]
+
+    def sees(self, court: str) -> bool:
+        return court in self.courts
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_api_key(
+    engine: AsyncEngine, clock: Clock, name: str, courts: list[str]
+) -> tuple[ApiKey, str]:
+    """A new key and its plaintext, which is never stored and cannot be shown again."""
+    prefix = secrets.token_hex(6)
+    token = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(new_id(), name, tuple(courts))
+    async with engine.begin() as conn:
+        await conn.execute(
+            api_keys.insert().values(
+                id=key.id,
+                name=name,
+                prefix=prefix,
+                key_hash=_digest(token),
+                courts=list(courts),
+                created_at=clock.now(),
+            )
+        )
+    return key, token
+
+
+class ApiKeyVerifier:
+    """Checks bearer tokens; remembers good ones for a minute so each request is not a query.
+
+    The minute bounds how long a revoked key keeps working in a running process.
+    """
+
+    def __init__(self, engine: AsyncEngine, ttl_seconds: float = 60.0) -> None:
+        self.engine = engine
+        self.ttl = ttl_seconds
+        self._known: dict[str, tuple[float, ApiKey]] = {}
+
+    async def verify(self, token: str) -> ApiKey | None:
+        digest = _digest(token)
+        cached = self._known.get(digest)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        if not token.startswith(KEY_PREFIX) or token.count("_") < 2:
+            return None
+        prefix = token[len(KEY_PREFIX) :].split("_", 1)[0]
+        async with self.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        sa.select(api_keys).where(
+                            api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None)
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None or not hmac.compare_digest(row["key_hash"], digest):
+            return None
+        key = ApiKey(row["id"], row["name"], tuple(row["courts"]))
+        if len(self._known) >= 10_000:
+            self._known.clear()
+        self._known[digest] = (time.monotonic(), key)
+        return key

@@ -1,0 +1,212 @@
+"""Creating dispatches: validated requests in, one transaction out, idempotent on ``reference``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from delivery.context import Context
+from delivery.domain import Contact, ContactKind, ContactSource, Dispatch, DispatchState
+from delivery.identity import identity_digest, identity_last4
+from delivery.ids import new_id
+from delivery.storage.schema import contacts, dispatch_documents, dispatches, documents
+from delivery.storage.unit_of_work import DispatchTransaction
+from tracking.chain import GENESIS, canonical
+
+
+class IdempotencyConflict(Exception):
+    """The reference is taken by a dispatch created from a different request body."""
+
+    def __init__(self, dispatch_id: str) -> None:
+        super().__init__(dispatch_id)
+        self.dispatch_id = dispatch_id
+
+
+class UnknownDocuments(Exception):
+    def __init__(self, ids: list[str]) -> None:
+        super().__init__(", ".join(ids))
+        self.ids = ids
+
+
+@dataclass(frozen=True)
+class ContactRequest:
+    kind: ContactKind
+    value: str
+    source: ContactSource
+    postcode: str | None = None
+
+
+@dataclass(frozen=True)
+class DispatchRequest:
+    court: str
+    case_number: str
+    reference: str
+    policy: str
+    document_ids: tuple[str, ...]
+    recipient_name: str
+    recipient_role: str
+    id_number: str
+    consent_given: bool
+    consent_basis: str | None
+    contacts: tuple[ContactRequest, ...]
+    locale: str
+    hearing_at: datetime | None
+    body: dict[str, object]
+
+    def fingerprint(self, secret: str) -> str:
+        """A keyed digest of the request body, to tell a retry from a different request.
+
+        Keyed, because the body holds an identity number and a plain hash could be brute-forced.
+        """
+        key = hmac.new(secret.encode(), b"songda:request", hashlib.sha256).digest()
+        return hmac.new(key, canonical(self.body), hashlib.sha256).hexdigest()
+
+
+async def _existing(conn: AsyncConnection, key_id: str, reference: str) -> Any:
+    return (
+        await conn.execute(
+            sa.select(dispatches.c.id, dispatches.c.request_hash).where(
+                dispatches.c.api_key_id == key_id, dispatches.c.reference == reference
+            )
+        )
+    ).first()
+
+
+async def create_dispatch(
+    ctx: Context, api_key_id: str, request: DispatchRequest
+) -> tuple[str, bool]:
+    """(dispatch id, created?) — the same request again returns the first dispatch."""
+    fingerprint = request.fingerprint(ctx.settings.secret_key)
+    try:
+        return await _create(ctx, api_key_id, request, fingerprint)
+    except IntegrityError:
+        # A concurrent request with the same reference won the race: answer as it did.
+        async with ctx.engine.connect() as conn:
+            row = await _existing(conn, api_key_id, request.reference)
+        if row is None:
+            raise
+        if row.request_hash != fingerprint:
+            raise IdempotencyConflict(row.id) from None
+        return row.id, False
+
+
+async def _create(
+    ctx: Context, api_key_id: str, request: DispatchRequest, fingerprint: str
+) -> tuple[str, bool]:
+    now = ctx.clock.now()
+    async with ctx.engine.begin() as conn:
+        row = await _existing(conn, api_key_id, request.reference)
+        if row is not None:
+            if row.request_hash != fingerprint:
+                raise IdempotencyConflict(row.id)
+            return row.id, False
+        found = set(
+            (
+                await conn.scalars(
+                    sa.select(documents.c.id).where(
+                        documents.c.id.in_(request.document_ids),
+                        documents.c.api_key_id == api_key_id,
+                    )
+                )
+            ).all()
+        )
+        missing = [d for d in request.document_ids if d not in found]
+        if missing:
+            raise UnknownDocuments(missing)
+        dispatch = Dispatch(
+            id=new_id(),
+            court=request.court,
+            case_number=request.case_number,
+            reference=request.reference,
+            policy=request.policy,
+            state=DispatchState.QUEUED,
+            recipient_name=request.recipient_name,
+            recipient_role=request.recipient_role,
+            id_last4=identity_last4(request.id_number),
+            consent_given=request.consent_given,
+            consent_basis=request.consent_basis,
+            locale=request.locale,
+            created_at=now,
+            contacts=[
+                Contact(new_id(), c.kind, c.value, c.source, c.postcode) for c in request.contacts
+            ],
+            hearing_at=request.hearing_at,
+            next_action_at=now,
+            api_key_id=api_key_id,
+        )
+        await conn.execute(
+            dispatches.insert().values(
+                id=dispatch.id,
+                api_key_id=api_key_id,
+                reference=request.reference,
+                request_hash=fingerprint,
+                court=dispatch.court,
+                case_number=dispatch.case_number,
+                policy=dispatch.policy,
+                state=dispatch.state.value,
+                recipient_name=dispatch.recipient_name,
+                recipient_role=dispatch.recipient_role,
+                id_hmac=identity_digest(ctx.settings.secret_key, request.id_number),
+                id_last4=dispatch.id_last4,
+                consent_given=dispatch.consent_given,
+                consent_basis=dispatch.consent_basis,
+                locale=dispatch.locale,
+                hearing_at=dispatch.hearing_at,
+                next_action_at=now,
+                event_seq=0,
+                chain_head=GENESIS,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        if dispatch.contacts:
+            await conn.execute(
+                contacts.insert(),
+                [
+                    {
+                        "id": c.id,
+                        "dispatch_id": dispatch.id,
+                        "kind": c.kind.value,
+                        "value": c.value,
+                        "postcode": c.postcode,
+                        "source": c.source.value,
+                        "position": i,
+                    }
+                    for i, c in enumerate(dispatch.contacts)
+                ],
+            )
+        await conn.execute(
+            dispatch_documents.insert(),
+            [
+                {"dispatch_id": dispatch.id, "document_id": d, "position": i}
+                for i, d in enumerate(request.document_ids)
+            ],
+        )
+        tx = DispatchTransaction(conn, dispatch, seq=0, head=GENESIS, clock=ctx.clock)
+        tx.record(
+            "dispatch_created",
+            source="api",
+            actor=f"api_key:{api_key_id}",
+            data={
+                "reference": request.reference,
+                "request_fingerprint": fingerprint,
+                "documents": list(request.document_ids),
+                "consent": {"given": request.consent_given, "basis": request.consent_basis},
+                "contacts": [
+                    {"id": c.id, "kind": c.kind.value, "source": c.source.value}
+                    for c in dispatch.contacts
+                ],
+            },
+        )
+        tx.notify("dispatch.created")
+        tx.followups.advance = True
+        await tx.flush()
+    await ctx.queue.after_commit(tx.followups)
+    return dispatch.id, True

@@ -1,0 +1,111 @@
+"""``advance``: ask escalation what comes next and carry it out, in one transaction."""
+
+from __future__ import annotations
+
+from delivery.context import Context
+from delivery.domain import Attempt, AttemptState, DispatchState
+from delivery.ids import new_id
+from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from escalation.actions import (
+    Action,
+    CloseAttempt,
+    CompleteService,
+    Fail,
+    SkipStep,
+    StartStep,
+    WaitUntil,
+)
+from escalation.decide import decide
+from escalation.policy import get_policy
+
+SOURCE = "escalation"
+
+
+async def advance(ctx: Context, dispatch_id: str) -> None:
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        if not tx.dispatch.is_open:
+            return
+        actions = decide(
+            tx.dispatch,
+            await tx.attempts(),
+            await tx.events(),
+            tx.now,
+            get_policy(tx.dispatch.policy),
+        )
+        for action in actions:
+            await _apply(ctx, tx, action)
+    await ctx.queue.after_commit(tx.followups)
+
+
+async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
+    dispatch = tx.dispatch
+    match action:
+        case StartStep(index=index, name=name, attempts=new):
+            first = dispatch.state == DispatchState.QUEUED
+            dispatch.step_index = index
+            dispatch.step_started_at = tx.now
+            data = {"step": index, "name": name, "attempts": len(new)}
+            if first:
+                tx.change_dispatch(
+                    DispatchState.IN_PROGRESS, "step_started", source=SOURCE, data=data
+                )
+            else:
+                tx.record("step_started", source=SOURCE, data=data)
+                tx.notify("dispatch.escalated", {"step": index, "step_name": name})
+            contacts = {c.id: c for c in dispatch.contacts}
+            for planned in new:
+                contact = contacts[planned.contact_id]
+                tx.add_attempt(
+                    Attempt(
+                        id=new_id(),
+                        dispatch_id=dispatch.id,
+                        step_index=index,
+                        channel=planned.channel,
+                        contact_id=contact.id,
+                        address=contact.value,
+                        source=contact.source,
+                        state=AttemptState.PENDING,
+                        created_at=tx.now,
+                        next_action_at=tx.now,
+                        link_issued_at=tx.now,
+                    ),
+                    source=SOURCE,
+                )
+        case SkipStep(index=index, name=name, reason=reason):
+            tx.record(
+                "step_skipped", source=SOURCE, data={"step": index, "name": name, "reason": reason}
+            )
+        case CompleteService(completion=done):
+            dispatch.served_at = done.served_at
+            dispatch.service_date = done.served_at.astimezone(ctx.settings.zone).date()
+            dispatch.served_by_channel = done.channel
+            dispatch.legal_basis = done.rule_id
+            dispatch.next_action_at = None
+            tx.change_dispatch(
+                DispatchState.SERVED,
+                "dispatch_served",
+                source=SOURCE,
+                data={
+                    "legal_basis": done.rule_id,
+                    "reading": done.reading,
+                    "served_at": done.served_at.isoformat(),
+                    "service_date": dispatch.service_date.isoformat(),
+                    "channel": done.channel,
+                    "attempt_id": done.attempt_id,
+                    "completing_event_id": done.event_id,
+                },
+            )
+        case CloseAttempt(attempt_id=attempt_id, state=state, reason=reason):
+            attempt = await tx.attempt(attempt_id)
+            assert attempt is not None
+            attempt.next_action_at = None
+            tx.change_attempt(
+                attempt, AttemptState(state), f"attempt_{state}", source=SOURCE, reason=reason
+            )
+        case Fail(reason=reason):
+            dispatch.next_action_at = None
+            tx.change_dispatch(
+                DispatchState.FAILED, "dispatch_failed", source=SOURCE, reason=reason
+            )
+        case WaitUntil(when=when):
+            dispatch.next_action_at = when

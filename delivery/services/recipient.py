@@ -1,0 +1,169 @@
+"""What happens when a recipient follows a link: open, identity check, download.
+
+Every step is evidence (``link_opened``, ``identity_verified``, ``identity_failed``,
+``link_locked``, ``document_downloaded``), recorded in the same transaction as any state change,
+and a passed check is the receipt that completes service on a court-found address (OLR-31).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from delivery.context import Context
+from delivery.domain import ATTEMPT_TRANSITIONS, Attempt, AttemptState, DispatchState, DocumentRef
+from delivery.services.sending import dispatch_of_attempt
+from delivery.storage.unit_of_work import (
+    DispatchNotFound,
+    DispatchTransaction,
+    dispatch_transaction,
+)
+from tracking.identity_check import LockState, last4_matches, lock_state
+from tracking.links import BadToken, ExpiredToken, LinkClaims, read_token, same_issuance
+
+SOURCE = "recipient"
+
+
+class LinkGone(Exception):
+    """The link expired, was re-issued, or the dispatch was withdrawn."""
+
+
+class CheckResult(StrEnum):
+    VERIFIED = "verified"
+    FAILED = "failed"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class LinkView:
+    court: str
+    case_number: str
+    recipient_name: str
+    locale: str
+    documents: list[DocumentRef]
+    lock: LockState
+    claims: LinkClaims
+
+
+@dataclass(frozen=True)
+class VisitorInfo:
+    """What we note about the visitor: enough to evidence the visit, no more."""
+
+    ip: str | None
+    user_agent: str | None
+
+    def as_data(self) -> dict[str, str | None]:
+        return {"ip": self.ip, "user_agent": (self.user_agent or "")[:300] or None}
+
+
+async def _resolve(ctx: Context, token: str) -> tuple[LinkClaims, str]:
+    try:
+        claims = read_token(ctx.settings.secret_key, token, ctx.clock.now())
+    except ExpiredToken:
+        raise LinkGone from None
+    try:
+        return claims, await dispatch_of_attempt(ctx, claims.attempt_id)
+    except DispatchNotFound:
+        raise BadToken from None
+
+
+async def _attempt_for(tx: DispatchTransaction, claims: LinkClaims) -> Attempt:
+    attempt = await tx.attempt(claims.attempt_id)
+    if attempt is None:
+        raise BadToken
+    if not same_issuance(attempt.link_issued_at, claims.issued_at):
+        raise LinkGone
+    if tx.dispatch.state == DispatchState.CANCELLED:
+        raise LinkGone
+    return attempt
+
+
+async def _lock(tx: DispatchTransaction, attempt: Attempt) -> LockState:
+    failures = [
+        e.recorded_at
+        for e in await tx.events()
+        if e.attempt_id == attempt.id
+        and e.type == "identity_failed"
+        and attempt.link_issued_at is not None
+        and e.recorded_at >= attempt.link_issued_at
+    ]
+    return lock_state(failures, tx.now)
+
+
+async def open_link(ctx: Context, token: str, visitor: VisitorInfo, *, record: bool) -> LinkView:
+    claims, dispatch_id = await _resolve(ctx, token)
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        attempt = await _attempt_for(tx, claims)
+        if record:
+            tx.record("link_opened", source=SOURCE, attempt_id=attempt.id, data=visitor.as_data())
+        view = LinkView(
+            court=tx.dispatch.court,
+            case_number=tx.dispatch.case_number,
+            recipient_name=tx.dispatch.recipient_name,
+            locale=tx.dispatch.locale,
+            documents=await tx.documents(),
+            lock=await _lock(tx, attempt),
+            claims=claims,
+        )
+    return view
+
+
+async def check_identity(
+    ctx: Context, token: str, last4: str, visitor: VisitorInfo
+) -> tuple[CheckResult, LockState]:
+    claims, dispatch_id = await _resolve(ctx, token)
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        attempt = await _attempt_for(tx, claims)
+        lock = await _lock(tx, attempt)
+        data = visitor.as_data()
+        if lock.locked:
+            tx.record("identity_rejected_locked", source=SOURCE, attempt_id=attempt.id, data=data)
+            result = CheckResult.LOCKED
+        elif last4_matches(tx.dispatch.id_last4, last4):
+            _verified(tx, attempt, data)
+            result = CheckResult.VERIFIED
+        else:
+            tx.record("identity_failed", source=SOURCE, attempt_id=attempt.id, data=data)
+            lock = await _lock(tx, attempt)
+            if lock.locked:
+                tx.record(
+                    "link_locked",
+                    source=SOURCE,
+                    attempt_id=attempt.id,
+                    data={
+                        "failures": lock.failures,
+                        "until": lock.until.isoformat() if lock.until else "reissue",
+                    },
+                )
+            result = CheckResult.LOCKED if lock.locked else CheckResult.FAILED
+    await ctx.queue.after_commit(tx.followups)
+    return result, lock
+
+
+def _verified(tx: DispatchTransaction, attempt: Attempt, data: dict[str, str | None]) -> None:
+    """A passed check is reading: the attempt becomes ``read`` if it can, and escalation looks."""
+    if AttemptState.READ in ATTEMPT_TRANSITIONS[attempt.state]:
+        tx.change_attempt(attempt, AttemptState.READ, "identity_verified", source=SOURCE, data=data)
+    else:
+        tx.record("identity_verified", source=SOURCE, attempt_id=attempt.id, data=data)
+    if tx.dispatch.is_open:
+        tx.request_advance()
+
+
+async def download(
+    ctx: Context, token: str, document_id: str, visitor: VisitorInfo
+) -> tuple[DocumentRef, Path]:
+    claims, dispatch_id = await _resolve(ctx, token)
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        attempt = await _attempt_for(tx, claims)
+        document = next((d for d in await tx.documents() if d.id == document_id), None)
+        if document is None:
+            raise KeyError(document_id)
+        tx.record(
+            "document_downloaded",
+            source=SOURCE,
+            attempt_id=attempt.id,
+            data={"document_id": document.id, "sha256": document.sha256, **visitor.as_data()},
+        )
+    return document, ctx.documents.path_for(document.sha256)

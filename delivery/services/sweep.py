@@ -1,0 +1,103 @@
+"""The sweep: re-enqueue every piece of due work recorded in the database.
+
+Timers live in the database (``next_action_at``) and are read on the injected clock; the queue
+only executes. Because job ids are deterministic, sweeping often is harmless, and a flushed Redis
+or a killed worker only delays work until the next sweep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from delivery.context import Context
+from delivery.domain import OPEN_DISPATCH_STATES, AttemptState
+from delivery.storage.outbox import DELIVERY_PENDING
+from delivery.storage.schema import attempts, dispatches, webhook_deliveries
+from delivery.storage.unit_of_work import dispatch_transaction
+
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    advanced: int
+    sends: int
+    deliveries: int
+    rescued: int
+
+
+async def sweep(ctx: Context) -> SweepReport:
+    now = ctx.clock.now()
+    async with ctx.engine.connect() as conn:
+        stuck = (
+            await conn.execute(
+                sa.select(attempts.c.id, attempts.c.dispatch_id)
+                .where(
+                    attempts.c.state == AttemptState.SENDING.value, attempts.c.next_action_at <= now
+                )
+                .limit(BATCH)
+            )
+        ).all()
+    for attempt_id, dispatch_id in stuck:
+        await _rescue(ctx, dispatch_id, attempt_id)
+
+    async with ctx.engine.connect() as conn:
+        due_dispatches = (
+            await conn.execute(
+                sa.select(dispatches.c.id, dispatches.c.event_seq)
+                .where(
+                    dispatches.c.next_action_at <= now,
+                    dispatches.c.state.in_([s.value for s in OPEN_DISPATCH_STATES]),
+                )
+                .order_by(dispatches.c.next_action_at)
+                .limit(BATCH)
+            )
+        ).all()
+        due_sends = (
+            await conn.execute(
+                sa.select(attempts.c.id, attempts.c.tries)
+                .where(
+                    attempts.c.state == AttemptState.PENDING.value, attempts.c.next_action_at <= now
+                )
+                .order_by(attempts.c.next_action_at)
+                .limit(BATCH)
+            )
+        ).all()
+        d = webhook_deliveries
+        due_deliveries = (
+            await conn.execute(
+                sa.select(d.c.id, d.c.tries)
+                .where(
+                    d.c.state == DELIVERY_PENDING,
+                    d.c.next_attempt_at <= now,
+                    sa.or_(d.c.lease_until.is_(None), d.c.lease_until < now),
+                )
+                .order_by(d.c.next_attempt_at)
+                .limit(BATCH)
+            )
+        ).all()
+    for dispatch_id, seq in due_dispatches:
+        await ctx.queue.advance(dispatch_id, seq)
+    for attempt_id, tries in due_sends:
+        await ctx.queue.send(attempt_id, tries)
+    for delivery_id, tries in due_deliveries:
+        await ctx.queue.deliver_webhook(delivery_id, tries)
+    return SweepReport(len(due_dispatches), len(due_sends), len(due_deliveries), len(stuck))
+
+
+async def _rescue(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
+    """A send whose worker vanished: back to pending, to be sent again (same Message-ID)."""
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        attempt = await tx.attempt(attempt_id)
+        if attempt is None or attempt.state != AttemptState.SENDING:
+            return
+        attempt.next_action_at = tx.now
+        tx.change_attempt(
+            attempt,
+            AttemptState.PENDING,
+            "attempt_send_interrupted",
+            source="worker",
+            reason="sending lease expired; the outcome was never recorded",
+        )

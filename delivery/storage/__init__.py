@@ -1,0 +1,1 @@
+"""Storage: the schema, the engine, migrations and the data-access modules."""

@@ -1,0 +1,84 @@
+"""The transactional outbox: webhook messages are written in the same transaction as the change.
+
+A message is stored only when at least one endpoint subscribes to it; each subscribing endpoint
+gets its own delivery row, which the worker sends and retries independently.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from delivery.clock import rfc3339
+from delivery.ids import new_id
+from delivery.storage.schema import api_keys, outbox_messages, webhook_deliveries, webhook_endpoints
+
+DELIVERY_PENDING = "pending"
+DELIVERY_DELIVERED = "delivered"
+DELIVERY_FAILED = "failed"
+
+
+async def subscribed_endpoints(conn: AsyncConnection, court: str) -> list[tuple[str, Any]]:
+    """(endpoint id, its event-type filter) for every live endpoint whose key sees ``court``."""
+    rows = await conn.execute(
+        sa.select(webhook_endpoints.c.id, webhook_endpoints.c.event_types, api_keys.c.courts)
+        .join(api_keys, api_keys.c.id == webhook_endpoints.c.api_key_id)
+        .where(
+            webhook_endpoints.c.enabled.is_(True),
+            webhook_endpoints.c.deleted_at.is_(None),
+            api_keys.c.revoked_at.is_(None),
+        )
+    )
+    return [(r.id, r.event_types) for r in rows if court in r.courts]
+
+
+async def write_messages(
+    conn: AsyncConnection,
+    *,
+    dispatch_id: str,
+    court: str,
+    messages: list[tuple[str, dict[str, Any]]],
+    now: datetime,
+) -> list[str]:
+    """Store (type, data) messages and their deliveries; return the new delivery ids."""
+    if not messages:
+        return []
+    endpoints = await subscribed_endpoints(conn, court)
+    if not endpoints:
+        return []
+    message_rows: list[dict[str, Any]] = []
+    delivery_rows: list[dict[str, Any]] = []
+    for event_type, data in messages:
+        message_id = new_id()
+        payload = {"type": event_type, "timestamp": rfc3339(now), "data": data}
+        message_rows.append(
+            {
+                "id": message_id,
+                "dispatch_id": dispatch_id,
+                "type": event_type,
+                "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                "created_at": now,
+            }
+        )
+        for endpoint_id, event_types in endpoints:
+            if event_types and event_type not in event_types:
+                continue
+            delivery_rows.append(
+                {
+                    "id": new_id(),
+                    "message_id": message_id,
+                    "endpoint_id": endpoint_id,
+                    "state": DELIVERY_PENDING,
+                    "tries": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+            )
+    await conn.execute(outbox_messages.insert(), message_rows)
+    if delivery_rows:
+        await conn.execute(webhook_deliveries.insert(), delivery_rows)
+    return [row["id"] for row in delivery_rows]

@@ -1,0 +1,202 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations create exactly these tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes on both databases (SQLite hands back naive ones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+ID = sa.String(26)
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False, unique=True),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("courts", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+)
+
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("api_key_id", ID, sa.ForeignKey("api_keys.id"), index=True),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("media_type", sa.String(100), nullable=False),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+dispatches = sa.Table(
+    "dispatches",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("api_key_id", ID, sa.ForeignKey("api_keys.id")),
+    sa.Column("reference", sa.String(200), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("court", sa.String(200), nullable=False, index=True),
+    sa.Column("case_number", sa.String(100), nullable=False, index=True),
+    sa.Column("policy", sa.String(60), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("state_reason", sa.String(200)),
+    sa.Column("recipient_name", sa.String(200), nullable=False),
+    sa.Column("recipient_role", sa.String(60), nullable=False),
+    sa.Column("id_hmac", sa.String(64), nullable=False),
+    sa.Column("id_last4", sa.String(4), nullable=False),
+    sa.Column("consent_given", sa.Boolean, nullable=False),
+    sa.Column("consent_basis", sa.String(40)),
+    sa.Column("locale", sa.String(10), nullable=False),
+    sa.Column("hearing_at", UtcDateTime),
+    sa.Column("step_index", sa.Integer),
+    sa.Column("step_started_at", UtcDateTime),
+    sa.Column("next_action_at", UtcDateTime, index=True),
+    sa.Column("served_at", UtcDateTime),
+    sa.Column("service_date", sa.Date),
+    sa.Column("served_by_channel", sa.String(40)),
+    sa.Column("legal_basis", sa.String(40)),
+    sa.Column("event_seq", sa.Integer, nullable=False),
+    sa.Column("chain_head", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("api_key_id", "reference", name="uq_dispatches_api_key_reference"),
+)
+
+dispatch_documents = sa.Table(
+    "dispatch_documents",
+    metadata,
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), primary_key=True),
+    sa.Column("document_id", ID, sa.ForeignKey("documents.id"), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("value", sa.String(500), nullable=False),
+    sa.Column("postcode", sa.String(20)),
+    sa.Column("source", sa.String(30), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
+    sa.Column("step_index", sa.Integer, nullable=False),
+    sa.Column("channel", sa.String(30), nullable=False),
+    sa.Column("contact_id", ID, sa.ForeignKey("contacts.id")),
+    sa.Column("address", sa.String(500), nullable=False),
+    sa.Column("source", sa.String(30), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("reason", sa.String(500)),
+    sa.Column("provider_ref", sa.String(300), index=True),
+    sa.Column("tries", sa.Integer, nullable=False),
+    sa.Column("next_action_at", UtcDateTime, index=True),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("link_issued_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("attempt_id", ID, index=True),
+    sa.Column("type", sa.String(60), nullable=False),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(200)),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("dispatch_id", "seq", name="uq_events_dispatch_seq"),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("api_key_id", ID, sa.ForeignKey("api_keys.id"), nullable=False, index=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("secret", sa.String(200), nullable=False),
+    sa.Column("event_types", sa.JSON),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.String(200)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("deleted_at", UtcDateTime),
+)
+
+outbox_messages = sa.Table(
+    "outbox_messages",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
+    sa.Column("type", sa.String(60), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("message_id", ID, sa.ForeignKey("outbox_messages.id"), nullable=False, index=True),
+    sa.Column("endpoint_id", ID, sa.ForeignKey("webhook_endpoints.id"), nullable=False, index=True),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("tries", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, index=True),
+    sa.Column("lease_until", UtcDateTime),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.String(500)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("delivered_at", UtcDateTime),
+)

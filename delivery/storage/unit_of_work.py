@@ -1,0 +1,330 @@
+"""One dispatch, one transaction: a state change and the events that prove it commit together.
+
+:func:`dispatch_transaction` locks the dispatch row (``FOR UPDATE`` on PostgreSQL; SQLite writes
+are serialised by ``BEGIN IMMEDIATE``), so that concurrent receipts for one dispatch append to its
+event chain one after the other and can never fork it. Everything the code inside does is buffered
+on the :class:`DispatchTransaction` and written when the block ends without an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from delivery.clock import Clock
+from delivery.domain import Attempt, AttemptState, Dispatch, DispatchState, DocumentRef, Event
+from delivery.ids import new_id
+from delivery.representations import attempt_view, dispatch_summary
+from delivery.storage import outbox
+from delivery.storage.rows import (
+    attempt_changes,
+    attempt_from_row,
+    attempt_row,
+    contact_from_row,
+    dispatch_changes,
+    dispatch_from_row,
+    document_from_row,
+    event_from_row,
+)
+from delivery.storage.schema import (
+    attempts,
+    contacts,
+    dispatch_documents,
+    dispatches,
+    documents,
+    events,
+)
+from tracking.chain import hashed_fields, link_hash
+
+DISPATCH_WEBHOOKS = {
+    DispatchState.SERVED: "dispatch.served",
+    DispatchState.FAILED: "dispatch.failed",
+    DispatchState.CANCELLED: "dispatch.cancelled",
+}
+
+
+class DispatchNotFound(Exception):
+    """No dispatch with that id (or none the caller may see)."""
+
+
+@dataclass
+class FollowUps:
+    """Work to hand to the queue once the transaction has committed."""
+
+    dispatch_id: str
+    event_seq: int
+    send_attempts: list[str] = field(default_factory=list)
+    deliveries: list[str] = field(default_factory=list)
+    advance: bool = False
+
+
+class DispatchTransaction:
+    """The buffered changes to one locked dispatch."""
+
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        dispatch: Dispatch,
+        *,
+        seq: int,
+        head: str,
+        clock: Clock,
+        is_new: bool = False,
+    ) -> None:
+        self.conn = conn
+        self.dispatch = dispatch
+        self.clock = clock
+        self.now = clock.now()
+        self._seq = seq
+        self._head = head
+        self._is_new = is_new
+        self._events: list[dict[str, Any]] = []
+        self._new_attempts: list[Attempt] = []
+        self._changed_attempts: dict[str, Attempt] = {}
+        self._webhooks: list[tuple[str, dict[str, Any]]] = []
+        self._attempts: list[Attempt] | None = None
+        self.followups = FollowUps(dispatch.id, seq)
+
+    async def attempts(self) -> list[Attempt]:
+        if self._attempts is None:
+            rows = await self.conn.execute(
+                sa.select(attempts)
+                .where(attempts.c.dispatch_id == self.dispatch.id)
+                .order_by(attempts.c.id)
+            )
+            self._attempts = [attempt_from_row(r) for r in rows.mappings()]
+        return self._attempts
+
+    async def attempt(self, attempt_id: str) -> Attempt | None:
+        return next((a for a in await self.attempts() if a.id == attempt_id), None)
+
+    async def events(self) -> list[Event]:
+        """The stored chain followed by the events buffered in this transaction."""
+        rows = await self.conn.execute(
+            sa.select(events).where(events.c.dispatch_id == self.dispatch.id).order_by(events.c.seq)
+        )
+        stored = [event_from_row(r) for r in rows.mappings()]
+        return stored + [_event_from_buffer(e) for e in self._events]
+
+    async def documents(self) -> list[DocumentRef]:
+        return await load_documents(self.conn, self.dispatch.id)
+
+    def record(
+        self,
+        type: str,
+        *,
+        source: str,
+        data: dict[str, Any] | None = None,
+        attempt_id: str | None = None,
+        occurred_at: datetime | None = None,
+        actor: str | None = None,
+    ) -> str:
+        """Append an event to the dispatch's chain; returns its id."""
+        self._seq += 1
+        fields = hashed_fields(
+            id=new_id(),
+            dispatch_id=self.dispatch.id,
+            seq=self._seq,
+            type=type,
+            occurred_at=occurred_at or self.now,
+            recorded_at=self.now,
+            source=source,
+            actor=actor,
+            attempt_id=attempt_id,
+            data=data or {},
+        )
+        digest = link_hash(self._head, fields)
+        self._events.append(
+            {
+                "id": fields["id"],
+                "dispatch_id": self.dispatch.id,
+                "seq": self._seq,
+                "attempt_id": attempt_id,
+                "type": type,
+                "occurred_at": occurred_at or self.now,
+                "recorded_at": self.now,
+                "source": source,
+                "actor": actor,
+                "data": json.dumps(data or {}, ensure_ascii=False, sort_keys=True),
+                "prev_hash": self._head,
+                "hash": digest,
+            }
+        )
+        self._head = digest
+        return str(fields["id"])
+
+    def change_dispatch(
+        self,
+        new: DispatchState,
+        event_type: str,
+        *,
+        source: str,
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """Move the dispatch to ``new`` and record why, in this transaction."""
+        self.dispatch.transition(new, reason)
+        payload = {"state": new.value, **({"reason": reason} if reason else {}), **(data or {})}
+        self.record(event_type, source=source, data=payload, actor=actor)
+        if new in DISPATCH_WEBHOOKS:
+            self.notify(DISPATCH_WEBHOOKS[new])
+
+    def add_attempt(self, attempt: Attempt, *, source: str) -> None:
+        self._new_attempts.append(attempt)
+        if self._attempts is not None:
+            self._attempts.append(attempt)
+        self.record(
+            "attempt_created",
+            source=source,
+            attempt_id=attempt.id,
+            data={
+                "channel": attempt.channel,
+                "address_source": attempt.source.value,
+                "step": attempt.step_index,
+            },
+        )
+        self.followups.send_attempts.append(attempt.id)
+
+    def change_attempt(
+        self,
+        attempt: Attempt,
+        new: AttemptState,
+        event_type: str,
+        *,
+        source: str,
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
+        occurred_at: datetime | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """Move an attempt to ``new``, record the evidence and tell the case system."""
+        attempt.transition(new, reason)
+        self.touch_attempt(attempt)
+        payload = {"state": new.value, **({"reason": reason} if reason else {}), **(data or {})}
+        self.record(
+            event_type,
+            source=source,
+            data=payload,
+            attempt_id=attempt.id,
+            occurred_at=occurred_at,
+            actor=actor,
+        )
+        self.notify("attempt.updated", {"attempt": attempt_view(attempt)})
+
+    def touch_attempt(self, attempt: Attempt) -> None:
+        """Mark an attempt whose columns changed without a state change (tries, retry time)."""
+        if attempt not in self._new_attempts:
+            self._changed_attempts[attempt.id] = attempt
+
+    def notify(self, webhook_type: str, extra: dict[str, Any] | None = None) -> None:
+        self._webhooks.append((webhook_type, extra or {}))
+
+    def request_advance(self) -> None:
+        """Ask the worker to re-decide this dispatch now (a receipt arrived)."""
+        self.dispatch.next_action_at = self.now
+        self.followups.advance = True
+
+    async def flush(self) -> None:
+        conn = self.conn
+        if self._new_attempts:
+            await conn.execute(
+                attempts.insert(),
+                [{**attempt_row(a), "updated_at": self.now} for a in self._new_attempts],
+            )
+        for attempt in self._changed_attempts.values():
+            await conn.execute(
+                attempts.update()
+                .where(attempts.c.id == attempt.id)
+                .values(**attempt_changes(attempt), updated_at=self.now)
+            )
+        if self._events:
+            await conn.execute(events.insert(), self._events)
+        if self._events or not self._is_new:
+            await conn.execute(
+                dispatches.update()
+                .where(dispatches.c.id == self.dispatch.id)
+                .values(
+                    **dispatch_changes(self.dispatch),
+                    event_seq=self._seq,
+                    chain_head=self._head,
+                    updated_at=self.now,
+                )
+            )
+        summary = dispatch_summary(self.dispatch)
+        self.followups.deliveries = await outbox.write_messages(
+            conn,
+            dispatch_id=self.dispatch.id,
+            court=self.dispatch.court,
+            messages=[(t, {**summary, **extra}) for t, extra in self._webhooks],
+            now=self.now,
+        )
+        self.followups.event_seq = self._seq
+
+
+def _event_from_buffer(row: dict[str, Any]) -> Event:
+    return Event(
+        id=row["id"],
+        dispatch_id=row["dispatch_id"],
+        seq=row["seq"],
+        type=row["type"],
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        source=row["source"],
+        actor=row["actor"],
+        attempt_id=row["attempt_id"],
+        data=json.loads(row["data"]),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+async def load_contacts(conn: AsyncConnection, dispatch_id: str) -> list[Any]:
+    rows = await conn.execute(
+        sa.select(contacts)
+        .where(contacts.c.dispatch_id == dispatch_id)
+        .order_by(contacts.c.position)
+    )
+    return [contact_from_row(r) for r in rows.mappings()]
+
+
+async def load_documents(conn: AsyncConnection, dispatch_id: str) -> list[DocumentRef]:
+    rows = await conn.execute(
+        sa.select(documents)
+        .join(dispatch_documents, dispatch_documents.c.document_id == documents.c.id)
+        .where(dispatch_documents.c.dispatch_id == dispatch_id)
+        .order_by(dispatch_documents.c.position)
+    )
+    return [document_from_row(r) for r in rows.mappings()]
+
+
+@asynccontextmanager
+async def dispatch_transaction(
+    engine: AsyncEngine, clock: Clock, dispatch_id: str
+) -> AsyncIterator[DispatchTransaction]:
+    """Lock one dispatch, yield its transaction, write everything on a clean exit."""
+    async with engine.begin() as conn:
+        row = (
+            (
+                await conn.execute(
+                    sa.select(dispatches).where(dispatches.c.id == dispatch_id).with_for_update()
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise DispatchNotFound(dispatch_id)
+        dispatch = dispatch_from_row(row, await load_contacts(conn, dispatch_id))
+        tx = DispatchTransaction(
+            conn, dispatch, seq=row["event_seq"], head=row["chain_head"], clock=clock
+        )
+        yield tx
+        await tx.flush()

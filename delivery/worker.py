@@ -1,0 +1,70 @@
+"""The arq worker: thin job functions that call the services, plus the periodic sweep."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import aiohttp
+from arq import cron
+from arq.typing import StartupShutdown, WorkerCoroutine
+from arq.worker import Worker, func
+
+from delivery.context import Context
+from delivery.services import progress, sending, sweep, webhook_delivery
+
+JOB_TIMEOUT = 120
+
+
+async def advance(job: dict[str, Any], dispatch_id: str) -> None:
+    await progress.advance(job["songda"], dispatch_id)
+
+
+async def send(job: dict[str, Any], attempt_id: str) -> None:
+    await sending.send(job["songda"], attempt_id)
+
+
+async def deliver_webhook(job: dict[str, Any], delivery_id: str) -> None:
+    await webhook_delivery.deliver_webhook(job["songda"], job["http"], delivery_id)
+
+
+async def sweep_job(job: dict[str, Any]) -> None:
+    await sweep.sweep(job["songda"])
+
+
+async def _startup(job: dict[str, Any]) -> None:
+    job["http"] = aiohttp.ClientSession(timeout=webhook_delivery.TIMEOUT)
+
+
+async def _shutdown(job: dict[str, Any]) -> None:
+    await job["http"].close()
+
+
+def build_worker(
+    ctx: Context, *, poll_delay: float = 0.5, sweep_seconds: set[int] | None = None
+) -> Worker:
+    """A worker bound to ``ctx`` (its queue's Redis pool, its database, its clock)."""
+    return Worker(
+        functions=[
+            func(cast(WorkerCoroutine, advance), keep_result=0, timeout=JOB_TIMEOUT),
+            func(cast(WorkerCoroutine, send), keep_result=0, timeout=JOB_TIMEOUT),
+            func(cast(WorkerCoroutine, deliver_webhook), keep_result=0, timeout=JOB_TIMEOUT),
+        ],
+        cron_jobs=[
+            cron(
+                cast(WorkerCoroutine, sweep_job),
+                second=sweep_seconds or {0, 30},
+                run_at_startup=True,
+                keep_result=0,
+                timeout=JOB_TIMEOUT,
+            ),
+        ],
+        redis_pool=ctx.queue.pool,
+        queue_name=ctx.queue.queue_name,
+        ctx={"songda": ctx},
+        on_startup=cast(StartupShutdown, _startup),
+        on_shutdown=cast(StartupShutdown, _shutdown),
+        handle_signals=False,
+        max_jobs=ctx.settings.worker_concurrency,
+        poll_delay=poll_delay,
+        keep_result=0,
+    )

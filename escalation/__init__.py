@@ -1,0 +1,1 @@
+"""Deciding what happens next: policies, completion rules and the pure ``decide`` function."""

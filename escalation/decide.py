@@ -1,0 +1,105 @@
+"""The decision: given a dispatch, its attempts, its events, the time and the policy, what next.
+
+A pure function, so every legal path can be table-tested without a database; ``delivery`` turns
+the returned actions into state changes and events in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from delivery.domain import (
+    OPEN_ATTEMPT_STATES,
+    Attempt,
+    AttemptState,
+    ContactKind,
+    Dispatch,
+    DispatchState,
+    Event,
+)
+from escalation.actions import (
+    Action,
+    CloseAttempt,
+    CompleteService,
+    Fail,
+    NewAttempt,
+    SkipStep,
+    StartStep,
+    WaitUntil,
+)
+from escalation.policy import Policy, Step
+from escalation.rules import earliest_completion
+
+CHANNEL_CONTACTS = {
+    "email": ContactKind.EMAIL,
+    "sms": ContactKind.PHONE,
+    "postal": ContactKind.POSTAL,
+    "in_person": ContactKind.POSTAL,
+}
+
+
+def decide(
+    dispatch: Dispatch,
+    attempts: Sequence[Attempt],
+    events: Sequence[Event],
+    now: datetime,
+    policy: Policy,
+) -> list[Action]:
+    if not dispatch.is_open:
+        return []
+    started_rules = {
+        rule
+        for index, step in enumerate(policy.steps)
+        if dispatch.step_index is not None and index <= dispatch.step_index
+        for rule in step.completion
+    }
+    completion = earliest_completion(started_rules, attempts, events)
+    if completion is not None:
+        return [
+            CompleteService(completion),
+            *(
+                CloseAttempt(a.id, AttemptState.CANCELLED.value, "service_completed")
+                for a in attempts
+                if a.state in OPEN_ATTEMPT_STATES
+            ),
+        ]
+    if dispatch.state == DispatchState.QUEUED or dispatch.step_index is None:
+        return _start_from(0, dispatch, now, policy)
+    step = policy.steps[dispatch.step_index]
+    assert dispatch.step_started_at is not None
+    deadline = dispatch.step_started_at + step.window
+    current = [a for a in attempts if a.step_index == dispatch.step_index]
+    still_open = [a for a in current if a.state in OPEN_ATTEMPT_STATES]
+    if now < deadline and still_open:
+        return [WaitUntil(deadline)]
+    closing: list[Action] = [
+        CloseAttempt(a.id, AttemptState.EXPIRED.value, "window_elapsed") for a in still_open
+    ]
+    return closing + _start_from(dispatch.step_index + 1, dispatch, now, policy)
+
+
+def _start_from(index: int, dispatch: Dispatch, now: datetime, policy: Policy) -> list[Action]:
+    """Start the first step from ``index`` that has something to try; skip the others."""
+    actions: list[Action] = []
+    for i in range(index, len(policy.steps)):
+        step = policy.steps[i]
+        skip_reason = _why_not(step, dispatch)
+        if skip_reason is not None:
+            actions.append(SkipStep(i, step.name, skip_reason))
+            continue
+        new = tuple(
+            NewAttempt(channel, contact.id)
+            for channel in step.channels
+            for contact in dispatch.contacts_of(CHANNEL_CONTACTS[channel])
+        )
+        return [*actions, StartStep(i, step.name, new), WaitUntil(now + step.window)]
+    return [*actions, Fail("exhausted")]
+
+
+def _why_not(step: Step, dispatch: Dispatch) -> str | None:
+    if step.electronic and not dispatch.consent_given:
+        return "no_e_service_consent"
+    if not any(dispatch.contacts_of(CHANNEL_CONTACTS[c]) for c in step.channels):
+        return "no_address"
+    return None

@@ -1,0 +1,108 @@
+"""Policies are data: TOML files in ``escalation/policies``, checked when they are loaded.
+
+A policy is an ordered ladder of steps; a step names the channels tried together, how long to
+wait for completion, how many attempts per address, and which completion rules apply.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from escalation.rules import RULES
+
+POLICY_DIR = Path(__file__).parent / "policies"
+KNOWN_CHANNELS = frozenset({"email", "sms", "postal", "in_person", "public_notice"})
+ELECTRONIC_CHANNELS = frozenset({"email", "sms"})
+
+
+class PolicyError(Exception):
+    """A policy file that cannot be used; the message names the file, key and reason."""
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    channels: tuple[str, ...]
+    window: timedelta
+    max_attempts: int
+    completion: tuple[str, ...]
+
+    @property
+    def electronic(self) -> bool:
+        return any(c in ELECTRONIC_CHANNELS for c in self.channels)
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    description: str
+    steps: tuple[Step, ...]
+
+
+def _require(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    if key not in data:
+        raise PolicyError(f"{where}: missing key {key!r}")
+    value = data[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise PolicyError(f"{where}: key {key!r} must be {kind.__name__}")
+    return value
+
+
+def parse_policy(data: dict[str, Any], where: str) -> Policy:
+    name = _require(data, "name", str, where)
+    raw_steps = _require(data, "steps", list, where)
+    if not raw_steps:
+        raise PolicyError(f"{where}: key 'steps' must list at least one step")
+    steps = []
+    for i, raw in enumerate(raw_steps):
+        at = f"{where}: steps[{i}]"
+        channels = tuple(_require(raw, "channels", list, at))
+        unknown = [c for c in channels if c not in KNOWN_CHANNELS]
+        if not channels or unknown:
+            raise PolicyError(f"{at}: key 'channels' has unknown or no channels {unknown}")
+        window_days = _require(raw, "window_days", int, at)
+        if window_days < 1:
+            raise PolicyError(f"{at}: key 'window_days' must be at least 1")
+        completion = tuple(_require(raw, "completion", list, at))
+        missing = [r for r in completion if r not in RULES]
+        if missing:
+            raise PolicyError(f"{at}: key 'completion' names unknown rules {missing}")
+        steps.append(
+            Step(
+                name=_require(raw, "name", str, at),
+                channels=channels,
+                window=timedelta(days=window_days),
+                max_attempts=int(raw.get("max_attempts", 1)),
+                completion=completion,
+            )
+        )
+    return Policy(name=name, description=str(data.get("description", "")), steps=tuple(steps))
+
+
+def load_policy_file(path: Path) -> Policy:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
+    policy = parse_policy(data, str(path))
+    if policy.name != path.stem:
+        raise PolicyError(f"{path}: key 'name' must equal the file name {path.stem!r}")
+    return policy
+
+
+@cache
+def shipped_policies() -> dict[str, Policy]:
+    """Every policy in ``escalation/policies``; a malformed one fails here, at start-up."""
+    return {p.stem: load_policy_file(p) for p in sorted(POLICY_DIR.glob("*.toml"))}
+
+
+def get_policy(name: str) -> Policy:
+    try:
+        return shipped_policies()[name]
+    except KeyError:
+        raise PolicyError(f"unknown policy {name!r}") from None

@@ -1,0 +1,50 @@
+"""Rendering only: Jinja2 text and HTML for e-mail, SMS and pages, in zh-CN and en."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATE_DIR = Path(__file__).parent
+LOCALES = ("zh-CN", "en")
+
+
+def _local_time(value: datetime, zone: str) -> str:
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        enable_async=False,
+    )
+    env.filters["local_time"] = _local_time
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)
+
+
+def locale_or_default(locale: str) -> str:
+    return locale if locale in LOCALES else LOCALES[0]
+
+
+def render_service_email(locale: str, **context: Any) -> tuple[str, str, str]:
+    """(subject, text body, HTML body) of the e-mail that carries a recipient's link."""
+    locale = locale_or_default(locale)
+    subject = render(f"email/service_subject.{locale}.txt", **context).strip()
+    text = render(f"email/service.{locale}.txt", **context)
+    html = render(f"email/service.{locale}.html", **context)
+    return subject, text, html

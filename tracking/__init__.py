@@ -1,0 +1,1 @@
+"""Receipts in, evidence out: the evidence chain, recipient links, webhook signing."""

@@ -1,0 +1,90 @@
+"""Recipient links: signed, expiring, bound to one attempt and one issuance.
+
+A token carries the attempt id, the instant the link was issued and its expiry, signed with a
+key derived from the deployment secret. Re-issuing a link changes the issuance instant, so the old
+token stops working even though its signature is still valid.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+class BadToken(Exception):
+    """Tampered, malformed or foreign: reveal nothing about why."""
+
+
+class ExpiredToken(Exception):
+    """Genuine but past its expiry."""
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    attempt_id: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+def _key(secret: str, purpose: str) -> bytes:
+    return hmac.new(secret.encode(), f"songda:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue_token(secret: str, claims: LinkClaims) -> str:
+    body = json.dumps(
+        [
+            claims.attempt_id,
+            int(claims.issued_at.timestamp() * 1_000_000),
+            int(claims.expires_at.timestamp()),
+        ],
+        separators=(",", ":"),
+    ).encode()
+    signature = hmac.new(_key(secret, "link"), body, hashlib.sha256).digest()
+    return f"{_b64(body)}.{_b64(signature)}"
+
+
+def read_token(secret: str, token: str, now: datetime) -> LinkClaims:
+    """The claims of a genuine token; :class:`BadToken` or :class:`ExpiredToken` otherwise."""
+    try:
+        body_text, signature_text = token.split(".")
+        body, signature = _unb64(body_text), _unb64(signature_text)
+    except ValueError as exc:
+        raise BadToken from exc
+    expected = hmac.new(_key(secret, "link"), body, hashlib.sha256).digest()
+    if not hmac.compare_digest(signature, expected):
+        raise BadToken
+    try:
+        attempt_id, issued_us, expires_s = json.loads(body)
+        claims = LinkClaims(
+            attempt_id=str(attempt_id),
+            issued_at=datetime.fromtimestamp(issued_us / 1_000_000, UTC),
+            expires_at=datetime.fromtimestamp(expires_s, UTC),
+        )
+    except (ValueError, TypeError) as exc:
+        raise BadToken from exc
+    if now >= claims.expires_at:
+        raise ExpiredToken
+    return claims
+
+
+def same_issuance(a: datetime | None, b: datetime) -> bool:
+    """Whether a stored issuance instant is the one a token carries (to the microsecond)."""
+    return a is not None and int(a.timestamp() * 1_000_000) == int(b.timestamp() * 1_000_000)
+
+
+def session_value(secret: str, attempt_id: str, issued_at: datetime) -> str:
+    """The cookie that remembers a passed identity check for one link issuance."""
+    message = f"{attempt_id}:{int(issued_at.timestamp() * 1_000_000)}".encode()
+    return _b64(hmac.new(_key(secret, "recipient-session"), message, hashlib.sha256).digest())

@@ -1,0 +1,96 @@
+"""Outbound webhooks after the Standard Webhooks spec: signing, posting and the retry schedule.
+
+The signature is ``v1,<base64 HMAC-SHA256>`` over ``"{id}.{timestamp}.{body}"`` with the
+base64-decoded ``whsec_`` secret. Receivers de-duplicate on ``webhook-id``, which is the outbox
+message id and therefore the same on every retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aiohttp
+
+# Delays before each try, counted from the previous one (about 3 days in all).
+RETRY_SCHEDULE: tuple[timedelta, ...] = (
+    timedelta(0),
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=14),
+    timedelta(hours=20),
+    timedelta(hours=24),
+)
+SECRET_PREFIX = "whsec_"
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def signed_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, message_id, timestamp, body),
+        "user-agent": "Songda-Webhooks/1",
+    }
+
+
+@dataclass(frozen=True)
+class PostResult:
+    status: int | None
+    error: str | None
+    retry_after: timedelta | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def gone(self) -> bool:
+        """410 from the receiver: the endpoint asks to be disabled."""
+        return self.status == 410
+
+
+def _retry_after(value: str | None) -> timedelta | None:
+    """Retry-After in seconds (the HTTP-date form is not used by webhook receivers we know)."""
+    if value and value.strip().isdigit():
+        return timedelta(seconds=int(value.strip()))
+    return None
+
+
+async def post(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes
+) -> PostResult:
+    try:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
+            await resp.read()
+            error = None if 200 <= resp.status < 300 else f"HTTP {resp.status}"
+            return PostResult(resp.status, error, _retry_after(resp.headers.get("Retry-After")))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return PostResult(None, f"{type(exc).__name__}: {exc}"[:500])
+
+
+def next_delay(tries_done: int, retry_after: timedelta | None, jitter: float) -> timedelta | None:
+    """How long to wait before the next try, or ``None`` when the schedule is used up."""
+    if tries_done >= len(RETRY_SCHEDULE):
+        return None
+    delay = RETRY_SCHEDULE[tries_done] * (1 + jitter)
+    return max(delay, retry_after) if retry_after else delay

@@ -52,6 +52,7 @@ class SmtpSink:
     clock: Clock
     messages: list[SinkMessage] = field(default_factory=list)
     reply: str = "250 Message accepted for delivery"
+    port: int = 0
     _server: asyncio.Server | None = None
 
     async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
@@ -77,7 +78,8 @@ class SmtpSink:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: SMTP(self), host, port)
-        return int(self._server.sockets[0].getsockname()[1])
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
 
     async def stop(self) -> None:
         if self._server is not None:

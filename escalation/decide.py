@@ -61,7 +61,7 @@ def decide(
             *(
                 CloseAttempt(a.id, AttemptState.CANCELLED.value, "service_completed")
                 for a in attempts
-                if a.state in OPEN_ATTEMPT_STATES
+                if a.state in OPEN_ATTEMPT_STATES and a.id != completion.attempt_id
             ),
         ]
     if dispatch.state == DispatchState.QUEUED or dispatch.step_index is None:

@@ -13,7 +13,7 @@ from delivery.ids import looks_like_id
 from delivery.services.api_keys import ApiKey
 
 CONTEXT: web.AppKey[Context] = web.AppKey("context", Context)
-API_KEY = "songda.api_key"
+API_KEY: web.RequestKey[ApiKey] = web.RequestKey("api_key", ApiKey)
 
 
 def ctx_of(request: web.Request) -> Context:
@@ -21,8 +21,7 @@ def ctx_of(request: web.Request) -> Context:
 
 
 def caller(request: web.Request) -> ApiKey:
-    key: ApiKey = request[API_KEY]
-    return key
+    return request[API_KEY]
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

@@ -7,6 +7,7 @@ re-run a job after a crash) does not post twice while the first run is still goi
 from __future__ import annotations
 
 import random
+import time
 from datetime import timedelta
 
 import aiohttp
@@ -58,7 +59,9 @@ async def deliver_webhook(ctx: Context, session: aiohttp.ClientSession, delivery
         await _finish(ctx, delivery_id, state=DELIVERY_FAILED, error="endpoint disabled or deleted")
         return
     body = row.payload.encode()
-    headers = signed_headers(row.secret, row.message_id, int(now.timestamp()), body)
+    # The webhook-timestamp is transport freshness that receivers check against their own
+    # clocks (replay protection), so it is wall time even when the service's clock is moved.
+    headers = signed_headers(row.secret, row.message_id, int(time.time()), body)
     result = await post(session, row.url, headers, body)
     tries = row.tries + 1
     if result.delivered:

@@ -1,0 +1,189 @@
+"""Shared fixtures: real PostgreSQL/SQLite, real Redis, a real SMTP sink, a manual clock.
+
+Each test run creates its own PostgreSQL database and SQLite file, migrated once; each test
+starts from empty tables and uses its own arq queue name on Redis, so tests never depend on what
+else a server holds. Tests marked ``both_databases`` run once per database; the rest run on
+PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from channels.email import EmailChannel
+from delivery.api.app import create_app
+from delivery.clock import ManualClock
+from delivery.config import Settings, load_settings
+from delivery.context import Context
+from delivery.document_store import DocumentStore
+from delivery.queue import JobQueue
+from delivery.sandbox import SmtpSink
+from delivery.services.api_keys import create_api_key
+from delivery.storage.engine import create_engine
+from delivery.storage.migrate import upgrade
+from delivery.storage.schema import metadata
+from delivery.worker import build_worker
+
+PG_ADMIN_URL = os.environ.get(
+    "SONGDA_TEST_PG_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("SONGDA_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+COURT = "杭州市西湖区人民法院"
+OTHER_COURT = "宁波市海曙区人民法院"
+START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+MINIMAL_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_databases: run on PostgreSQL and on SQLite")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_databases") is not None
+        metafunc.parametrize("database", ["postgresql", "sqlite"] if both else ["postgresql"])
+
+
+async def _create_pg_database(name: str) -> str:
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def _drop_pg_database(name: str) -> None:
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One migrated database per backend for the whole run, dropped at the end."""
+    name = f"songda_test_{uuid.uuid4().hex[:12]}"
+    pg_url = asyncio.run(_create_pg_database(name))
+    sqlite_url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'songda.db'}"
+    asyncio.run(_migrate(pg_url))
+    asyncio.run(_migrate(sqlite_url))
+    yield {"postgresql": pg_url, "sqlite": sqlite_url}
+    asyncio.run(_drop_pg_database(name))
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+async def smtp_sink(clock: ManualClock) -> AsyncIterator[SmtpSink]:
+    sink = SmtpSink(clock)
+    await sink.start()
+    yield sink
+    await sink.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smtp_sink: SmtpSink, database: str, database_urls: dict[str, str]) -> Settings:
+    return load_settings(
+        {
+            "SONGDA_DATA_DIR": str(tmp_path / "var"),
+            "SONGDA_DATABASE_URL": database_urls[database],
+            "SONGDA_REDIS_URL": REDIS_URL,
+            "SONGDA_QUEUE_NAME": f"songda:test:{uuid.uuid4().hex}",
+            "SONGDA_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+            "SONGDA_SMTP_HOST": "127.0.0.1",
+            "SONGDA_SMTP_PORT": str(smtp_sink.port),
+            "SONGDA_SMTP_SENDER": "service@court.example",
+            "SONGDA_SMTP_TIMEOUT": "5",
+            "SONGDA_COURT_NAME": COURT,
+            "SONGDA_PUBLIC_BASE_URL": "http://songda.test",
+            "SONGDA_MAX_UPLOAD_BYTES": str(64 * 1024),
+        }
+    )
+
+
+async def _empty_tables(ctx: Context) -> None:
+    async with ctx.engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(table.delete())
+
+
+@pytest.fixture
+async def ctx(settings: Settings, clock: ManualClock) -> AsyncIterator[Context]:
+    engine = create_engine(settings.database_url)
+    queue = await JobQueue.connect(REDIS_URL, settings.queue_name)
+    context = Context(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        queue=queue,
+        documents=DocumentStore(settings.documents_dir),
+        channels={"email": EmailChannel(settings.smtp)},
+    )
+    await _empty_tables(context)
+    yield context
+    for channel in context.channels.values():
+        await channel.close()
+    await queue.pool.delete(settings.queue_name)
+    await queue.close()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def worker(ctx: Context) -> AsyncIterator[Any]:
+    """A real arq worker on the test's own queue, polling fast."""
+    arq_worker = build_worker(ctx, poll_delay=0.02)
+    task = asyncio.create_task(arq_worker.async_run())
+    yield arq_worker
+    await arq_worker.close()
+    task.cancel()
+
+
+@pytest.fixture
+async def client(ctx: Context, aiohttp_client: Callable[..., Any]) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(ctx))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def api_key(ctx: Context) -> str:
+    _key, token = await create_api_key(ctx.engine, ctx.clock, "case system", [COURT])
+    return token
+
+
+@pytest.fixture
+def auth(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll an async check until it returns something truthy; fail with the last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
+        await asyncio.sleep(0.02)

@@ -39,25 +39,31 @@ async def _shutdown(job: dict[str, Any]) -> None:
     await job["http"].close()
 
 
-def build_worker(
-    ctx: Context, *, poll_delay: float = 0.5, sweep_seconds: set[int] | None = None
-) -> Worker:
-    """A worker bound to ``ctx`` (its queue's Redis pool, its database, its clock)."""
+SWEEP_SECONDS = {0, 30}
+
+
+def build_worker(ctx: Context, *, poll_delay: float = 0.5, periodic_sweep: bool = True) -> Worker:
+    """A worker bound to ``ctx`` (its queue's Redis pool, its database, its clock).
+
+    ``periodic_sweep=False`` leaves sweeping to the caller: tests that move a manual clock
+    sweep exactly when they mean to.
+    """
+    sweeps = [
+        cron(
+            cast(WorkerCoroutine, sweep_job),
+            second=SWEEP_SECONDS,
+            run_at_startup=True,
+            keep_result=0,
+            timeout=JOB_TIMEOUT,
+        )
+    ]
     return Worker(
         functions=[
             func(cast(WorkerCoroutine, advance), keep_result=0, timeout=JOB_TIMEOUT),
             func(cast(WorkerCoroutine, send), keep_result=0, timeout=JOB_TIMEOUT),
             func(cast(WorkerCoroutine, deliver_webhook), keep_result=0, timeout=JOB_TIMEOUT),
         ],
-        cron_jobs=[
-            cron(
-                cast(WorkerCoroutine, sweep_job),
-                second=sweep_seconds or {0, 30},
-                run_at_startup=True,
-                keep_result=0,
-                timeout=JOB_TIMEOUT,
-            ),
-        ],
+        cron_jobs=sweeps if periodic_sweep else [],
         redis_pool=ctx.queue.pool,
         queue_name=ctx.queue.queue_name,
         ctx={"songda": ctx},

@@ -154,7 +154,7 @@ async def ctx(settings: Settings, clock: ManualClock) -> AsyncIterator[Context]:
 @pytest.fixture
 async def worker(ctx: Context) -> AsyncIterator[Any]:
     """A real arq worker on the test's own queue, polling fast."""
-    arq_worker = build_worker(ctx, poll_delay=0.02)
+    arq_worker = build_worker(ctx, poll_delay=0.02, periodic_sweep=False)
     task = asyncio.create_task(arq_worker.async_run())
     yield arq_worker
     await arq_worker.close()

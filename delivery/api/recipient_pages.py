@@ -37,7 +37,7 @@ def _page(name: str, *, status: int = 200, **context: object) -> web.Response:
 
 
 def _error(status: int) -> web.Response:
-    return _page("link_error.html", status=status, status_code=status)
+    return _page("link_error.html", status=status, status_code=status, locale="zh-CN")
 
 
 def _verified(request: web.Request, view: LinkView) -> bool:

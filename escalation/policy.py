@@ -61,6 +61,8 @@ def parse_policy(data: dict[str, Any], where: str) -> Policy:
     steps = []
     for i, raw in enumerate(raw_steps):
         at = f"{where}: steps[{i}]"
+        if not isinstance(raw, dict):
+            raise PolicyError(f"{at}: must be a table ([[steps]])")
         channels = tuple(_require(raw, "channels", list, at))
         unknown = [c for c in channels if c not in KNOWN_CHANNELS]
         if not channels or unknown:
@@ -68,6 +70,9 @@ def parse_policy(data: dict[str, Any], where: str) -> Policy:
         window_days = _require(raw, "window_days", int, at)
         if window_days < 1:
             raise PolicyError(f"{at}: key 'window_days' must be at least 1")
+        max_attempts = raw.get("max_attempts", 1)
+        if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
+            raise PolicyError(f"{at}: key 'max_attempts' must be a whole number of at least 1")
         completion = tuple(_require(raw, "completion", list, at))
         missing = [r for r in completion if r not in RULES]
         if missing:
@@ -77,7 +82,7 @@ def parse_policy(data: dict[str, Any], where: str) -> Policy:
                 name=_require(raw, "name", str, at),
                 channels=channels,
                 window=timedelta(days=window_days),
-                max_attempts=int(raw.get("max_attempts", 1)),
+                max_attempts=max_attempts,
                 completion=completion,
             )
         )

@@ -35,9 +35,7 @@ from delivery.storage.migrate import upgrade
 from delivery.storage.schema import metadata
 from delivery.worker import build_worker
 
-PG_ADMIN_URL = os.environ.get(
-    "SONGDA_TEST_PG_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test"
-)
+PG_ADMIN_URL = os.environ.get("SONGDA_TEST_PG_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SONGDA_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 COURT = "杭州市西湖区人民法院"
 OTHER_COURT = "宁波市海曙区人民法院"
@@ -105,7 +103,9 @@ async def smtp_sink(clock: ManualClock) -> AsyncIterator[SmtpSink]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, smtp_sink: SmtpSink, database: str, database_urls: dict[str, str]) -> Settings:
+def settings(
+    tmp_path: Path, smtp_sink: SmtpSink, database: str, database_urls: dict[str, str]
+) -> Settings:
     return load_settings(
         {
             "SONGDA_DATA_DIR": str(tmp_path / "var"),
@@ -177,13 +177,13 @@ def auth(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+async def eventually(check: Callable[[], Any], within: float = 10.0) -> Any:
     """Poll an async check until it returns something truthy; fail with the last value."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         value = await check()
         if value:
             return value
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
+            raise AssertionError(f"condition not met within {within}s (last: {value!r})")
         await asyncio.sleep(0.02)

@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
-
 from conftest import COURT, MINIMAL_PDF
+
 from delivery.context import Context
 from delivery.domain import Event
 from delivery.storage.rows import event_from_row
@@ -97,7 +97,9 @@ async def table_counts(ctx: Context) -> dict[str, int]:
     counts = {}
     async with ctx.engine.connect() as conn:
         for table in metadata.sorted_tables:
-            counts[table.name] = int(await conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
+            counts[table.name] = int(
+                await conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0
+            )
     return counts
 
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-
 from conftest import OTHER_COURT
+from helpers import create_dispatch, dispatch_body, table_counts, upload, upload_ok
+
 from delivery.context import Context
 from delivery.ids import new_id
 from delivery.services.api_keys import create_api_key
-from helpers import create_dispatch, dispatch_body, table_counts, upload, upload_ok
 
 PROBLEM = "application/problem+json"
 
@@ -32,7 +32,11 @@ async def document_id(client: TestClient[Any, Any], auth: dict[str, str]) -> str
 
 @pytest.mark.parametrize(
     ("headers", "status"),
-    [({}, 401), ({"Authorization": "Bearer sdk_nope_wrong"}, 401), ({"Authorization": "Basic x"}, 401)],
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer sdk_nope_wrong"}, 401),
+        ({"Authorization": "Basic x"}, 401),
+    ],
 )
 async def test_missing_or_wrong_api_key_is_refused(
     ctx: Context, client: TestClient[Any, Any], headers: dict[str, str], status: int
@@ -82,14 +86,18 @@ async def test_unknown_document_id(
         "/api/v1/dispatches", json=dispatch_body([document_id, missing]), headers=auth
     )
     details = await problem(response, 422, "validation-error")
-    assert details["errors"] == [{"field": "documents", "message": f"unknown document id {missing}"}]
+    assert details["errors"] == [
+        {"field": "documents", "message": f"unknown document id {missing}"}
+    ]
     assert await table_counts(ctx) == before
 
 
 async def test_another_keys_document_is_unknown(
     ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], document_id: str
 ) -> None:
-    _key, other = await create_api_key(ctx.engine, ctx.clock, "other system", ["杭州市西湖区人民法院"])
+    _key, other = await create_api_key(
+        ctx.engine, ctx.clock, "other system", ["杭州市西湖区人民法院"]
+    )
     response = await client.post(
         "/api/v1/dispatches",
         json=dispatch_body([document_id]),
@@ -107,8 +115,12 @@ async def test_another_keys_document_is_unknown(
     ],
 )
 async def test_bad_uploads_are_refused(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str],
-    content: bytes, status: int, reason: str,
+    ctx: Context,
+    client: TestClient[Any, Any],
+    auth: dict[str, str],
+    content: bytes,
+    status: int,
+    reason: str,
 ) -> None:
     before = await table_counts(ctx)
     response = await upload(client, auth, content)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from helpers import create_dispatch, dispatch_body, upload_ok
 
 from delivery.api.openapi import SPEC
 from delivery.context import Context
-from helpers import create_dispatch, dispatch_body, upload_ok
 
 
 async def test_list_filters_and_cursor_pagination(
@@ -53,9 +53,16 @@ async def test_list_filters_and_cursor_pagination(
     assert window["items"] == []
 
 
-async def test_list_rejects_bad_parameters(client: TestClient[Any, Any], auth: dict[str, str]) -> None:
-    for params in ({"state": "lost"}, {"limit": "0"}, {"cursor": "###"}, {"created_from": "yesterday"},
-                   {"colour": "red"}):
+async def test_list_rejects_bad_parameters(
+    client: TestClient[Any, Any], auth: dict[str, str]
+) -> None:
+    for params in (
+        {"state": "lost"},
+        {"limit": "0"},
+        {"cursor": "###"},
+        {"created_from": "yesterday"},
+        {"colour": "red"},
+    ):
         response = await client.get("/api/v1/dispatches", params=params, headers=auth)
         assert response.status == 422, params
         assert response.content_type == "application/problem+json"

@@ -12,13 +12,20 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from conftest import MINIMAL_PDF, eventually
+from helpers import (
+    create_dispatch,
+    dispatch_body,
+    get_dispatch,
+    link_path,
+    stored_events,
+    upload_ok,
+)
 from standardwebhooks import Webhook
 
-from conftest import MINIMAL_PDF, eventually
 from delivery.context import Context
 from delivery.sandbox import SmtpSink
 from delivery.services.sweep import sweep
-from helpers import create_dispatch, dispatch_body, get_dispatch, link_path, stored_events, upload_ok
 from tracking.chain import verify_chain
 
 pytestmark = pytest.mark.both_databases
@@ -72,7 +79,10 @@ async def follow_link(client: TestClient[Any, Any], path: str, last4: str) -> An
 
 
 async def test_recipient_confirmed_email_is_served_on_smtp_acceptance(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], worker: Any,
+    ctx: Context,
+    client: TestClient[Any, Any],
+    auth: dict[str, str],
+    worker: Any,
     smtp_sink: SmtpSink,
 ) -> None:
     """OLR-31 / CPL-INT-135: served when the court's SMTP server accepts the message."""
@@ -108,13 +118,21 @@ async def test_recipient_confirmed_email_is_served_on_smtp_acceptance(
         verdict = verify_chain(events)
         assert verdict.valid and verdict.count == len(events)
         types = [e.type for e in events]
-        for expected in ("dispatch_created", "attempt_sent", "dispatch_served", "link_opened",
-                         "identity_verified", "document_downloaded"):
+        for expected in (
+            "dispatch_created",
+            "attempt_sent",
+            "dispatch_served",
+            "link_opened",
+            "identity_verified",
+            "document_downloaded",
+        ):
             assert expected in types
         assert types.index("attempt_sent") < types.index("dispatch_served")
 
         await eventually(lambda: _has(receiver, "dispatch.served"))
-        headers, body = next(c for c in receiver.calls if json.loads(c[1])["type"] == "dispatch.served")
+        headers, body = next(
+            c for c in receiver.calls if json.loads(c[1])["type"] == "dispatch.served"
+        )
         payload = Webhook(secret).verify(body, headers)
         assert payload["data"]["dispatch_id"] == created["id"]
         assert payload["data"]["legal_basis"] == "OLR-31"
@@ -143,7 +161,10 @@ async def _has_calls(receiver: Receiver, count: int) -> bool:
 
 
 async def test_court_found_email_is_served_only_when_read(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], worker: Any,
+    ctx: Context,
+    client: TestClient[Any, Any],
+    auth: dict[str, str],
+    worker: Any,
     smtp_sink: SmtpSink,
 ) -> None:
     """OLR-31: a court-found address is served when the recipient reads, dated then."""
@@ -171,7 +192,10 @@ async def _sent(client: TestClient[Any, Any], auth: dict[str, str], dispatch_id:
 
 
 async def test_window_expiry_fails_the_dispatch_without_sleeping(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], worker: Any,
+    ctx: Context,
+    client: TestClient[Any, Any],
+    auth: dict[str, str],
+    worker: Any,
     smtp_sink: SmtpSink,
 ) -> None:
     """An unread court-found e-mail: after the 3-day window the dispatch fails, ``exhausted``."""

@@ -7,23 +7,35 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-
 from conftest import eventually
+from helpers import (
+    create_dispatch,
+    dispatch_body,
+    get_dispatch,
+    link_path,
+    stored_events,
+    upload_ok,
+)
+
 from delivery.context import Context
 from delivery.sandbox import SmtpSink
-from helpers import create_dispatch, dispatch_body, get_dispatch, link_path, stored_events, upload_ok
 
 pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture
 async def link(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], worker: Any,
+    ctx: Context,
+    client: TestClient[Any, Any],
+    auth: dict[str, str],
+    worker: Any,
     smtp_sink: SmtpSink,
 ) -> tuple[str, str]:
     """(dispatch id, link path) of a court-found e-mail that has been sent."""
     document_id = await upload_ok(client, auth)
-    created = await create_dispatch(client, auth, dispatch_body([document_id], source="court_found"))
+    created = await create_dispatch(
+        client, auth, dispatch_body([document_id], source="court_found")
+    )
 
     async def sent() -> bool:
         attempts = (await get_dispatch(client, auth, created["id"]))["attempts"]
@@ -76,7 +88,9 @@ async def test_six_wrong_checks_lock_the_link_for_15_minutes(
     dispatch_id, path = link
     statuses = []
     for _ in range(6):
-        response = await client.post(f"{path}/verify", data={"last4": "0000"}, allow_redirects=False)
+        response = await client.post(
+            f"{path}/verify", data={"last4": "0000"}, allow_redirects=False
+        )
         statuses.append(response.status)
     assert statuses == [401, 401, 401, 401, 429, 429]
     # Even the right answer is refused while locked, and nothing is served.

@@ -6,15 +6,16 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
-
 from conftest import eventually
+from helpers import create_dispatch, dispatch_body, get_dispatch, stored_events, upload_ok
+
 from delivery.context import Context
 from delivery.sandbox import SmtpSink
 from delivery.services.sending import MAX_TRIES
 from delivery.services.sweep import sweep
 from delivery.worker import build_worker
-from helpers import create_dispatch, dispatch_body, get_dispatch, stored_events, upload_ok
 
 
 async def _attempt_state(
@@ -26,7 +27,10 @@ async def _attempt_state(
 
 
 async def test_permanent_smtp_refusal_fails_the_attempt_with_the_reply(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], worker: Any,
+    ctx: Context,
+    client: TestClient[Any, Any],
+    auth: dict[str, str],
+    worker: Any,
     smtp_sink: SmtpSink,
 ) -> None:
     smtp_sink.reply = "550 5.1.1 mailbox unavailable"
@@ -41,7 +45,10 @@ async def test_permanent_smtp_refusal_fails_the_attempt_with_the_reply(
 
 
 async def test_transient_smtp_errors_are_retried_with_backoff_then_fail(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], worker: Any,
+    ctx: Context,
+    client: TestClient[Any, Any],
+    auth: dict[str, str],
+    worker: Any,
     smtp_sink: SmtpSink,
 ) -> None:
     smtp_sink.reply = "451 4.3.0 try again later"
@@ -61,7 +68,10 @@ async def test_transient_smtp_errors_are_retried_with_backoff_then_fail(
 
 
 async def test_transient_error_then_acceptance_serves(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], worker: Any,
+    ctx: Context,
+    client: TestClient[Any, Any],
+    auth: dict[str, str],
+    worker: Any,
     smtp_sink: SmtpSink,
 ) -> None:
     smtp_sink.reply = "421 4.7.0 busy"
@@ -76,7 +86,10 @@ async def test_transient_error_then_acceptance_serves(
 
 
 async def test_a_flushed_queue_delays_work_but_loses_none(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], smtp_sink: SmtpSink,
+    ctx: Context,
+    client: TestClient[Any, Any],
+    auth: dict[str, str],
+    smtp_sink: SmtpSink,
 ) -> None:
     """No worker runs while the dispatch is created; the queue is then wiped. The database
     still says what is due, so the next sweep puts the work back."""
@@ -115,6 +128,56 @@ async def _retry_count(
     return None
 
 
-async def _state(client: TestClient[Any, Any], auth: dict[str, str], dispatch_id: str, state: str) -> Any:
+async def _state(
+    client: TestClient[Any, Any], auth: dict[str, str], dispatch_id: str, state: str
+) -> Any:
     body = await get_dispatch(client, auth, dispatch_id)
     return body if body["state"] == state else None
+
+
+class DyingChannel:
+    """Stands for a worker killed after claiming the attempt, before recording the outcome."""
+
+    name = "email"
+
+    async def send(self, message: object) -> object:
+        raise RuntimeError("worker killed mid-send")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_send_interrupted_by_a_dead_worker_is_rescued_after_its_lease(
+    ctx: Context,
+    client: TestClient[Any, Any],
+    auth: dict[str, str],
+    smtp_sink: SmtpSink,
+) -> None:
+    from delivery.services import progress, sending
+
+    document_id = await upload_ok(client, auth)
+    created = await create_dispatch(client, auth, dispatch_body([document_id]))
+    await progress.advance(ctx, created["id"])
+    attempt_id = (await get_dispatch(client, auth, created["id"]))["attempts"][0]["id"]
+    real_channel = ctx.channels["email"]
+    ctx.channels["email"] = DyingChannel()  # type: ignore[assignment]
+    with pytest.raises(RuntimeError):
+        await sending.send(ctx, attempt_id)
+    ctx.channels["email"] = real_channel
+    assert (await get_dispatch(client, auth, created["id"]))["attempts"][0]["state"] == "sending"
+
+    ctx.clock.advance(sending.SENDING_LEASE + timedelta(seconds=1))  # type: ignore[attr-defined]
+    arq_worker = build_worker(ctx, poll_delay=0.02, periodic_sweep=False)
+    task = asyncio.create_task(arq_worker.async_run())
+    try:
+        report = await sweep(ctx)
+        assert report.rescued == 1
+        body = await eventually(lambda: _state(client, auth, created["id"], "served"))
+        assert body["attempts"][0]["tries"] == 2
+        types = [e.type for e in await stored_events(ctx, created["id"])]
+        assert "attempt_send_interrupted" in types
+        [message] = smtp_sink.messages
+        assert message.message_id == f"<{attempt_id.lower()}@court.example>"
+    finally:
+        await arq_worker.close()
+        task.cancel()

@@ -40,4 +40,6 @@ def lock_state(failure_times: Sequence[datetime], now: datetime) -> LockState:
 
 def last4_matches(expected_last4: str, given: str) -> bool:
     given = normalise_identity(given)
-    return len(given) == 4 and hmac.compare_digest(given, expected_last4.upper())
+    return len(given) == 4 and hmac.compare_digest(
+        given.encode("utf-8"), expected_last4.upper().encode("utf-8")
+    )

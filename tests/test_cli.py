@@ -1,0 +1,96 @@
+"""The ``songda`` command line, run as a real process against a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from delivery.storage.schema import api_keys
+
+
+def songda(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "delivery.cli", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_config_check_names_every_problem(tmp_path: Path) -> None:
+    result = songda(
+        "config",
+        "check",
+        env={"SONGDA_DATA_DIR": str(tmp_path), "SONGDA_SMTP_TLS": "ssl3", "SONGDA_PORT": "http"},
+    )
+    assert result.returncode == 2
+    for name in ("SECRET_KEY", "SMTP_HOST", "SMTP_SENDER", "COURT_NAME", "SMTP_TLS", "PORT"):
+        assert f"SONGDA_{name}" in result.stdout
+
+
+def test_config_check_passes_in_sandbox_and_flags_sqlite_for_separate_processes(
+    tmp_path: Path,
+) -> None:
+    env = {"SONGDA_DATA_DIR": str(tmp_path)}
+    assert songda("config", "check", "--sandbox", env=env).returncode == 0
+    split = songda("config", "check", "--sandbox", "--for", "worker", env=env)
+    assert split.returncode == 2
+    assert "SQLite is for one process" in split.stdout
+
+
+def test_db_upgrade_and_apikey_create(tmp_path: Path) -> None:
+    db = tmp_path / "songda.db"
+    env = {
+        "SONGDA_DATA_DIR": str(tmp_path),
+        "SONGDA_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+        "SONGDA_SECRET_KEY": "x" * 40,
+        "SONGDA_SMTP_HOST": "127.0.0.1",
+        "SONGDA_SMTP_SENDER": "service@court.example",
+        "SONGDA_COURT_NAME": "杭州市西湖区人民法院",
+    }
+    upgraded = songda("db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    created = songda(
+        "apikey",
+        "create",
+        "--name",
+        "case system",
+        "--court",
+        "A court",
+        "--court",
+        "B court",
+        env=env,
+    )
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("sdk_")
+
+    async def stored() -> list[tuple[str, list[str]]]:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.select(api_keys.c.key_hash, api_keys.c.courts))).all()
+        await engine.dispose()
+        return [(r.key_hash, r.courts) for r in rows]
+
+    [(key_hash, courts)] = asyncio.run(stored())
+    assert key_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert courts == ["A court", "B court"]
+    assert token not in db.read_bytes().decode("latin-1")
+
+
+def test_bad_usage_exits_2(tmp_path: Path) -> None:
+    assert songda("frobnicate", env={}).returncode == 2
+    assert songda("apikey", "create", env={}).returncode == 2  # --name missing
+    unconfigured = songda("db", "upgrade", env={"SONGDA_DATA_DIR": str(tmp_path)})
+    assert unconfigured.returncode == 2
+    assert "SONGDA_SECRET_KEY" in unconfigured.stderr

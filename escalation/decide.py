@@ -13,6 +13,7 @@ from delivery.domain import (
     OPEN_ATTEMPT_STATES,
     Attempt,
     AttemptState,
+    Contact,
     ContactKind,
     Dispatch,
     DispatchState,
@@ -91,7 +92,7 @@ def _start_from(index: int, dispatch: Dispatch, now: datetime, policy: Policy) -
         new = tuple(
             NewAttempt(channel, contact.id)
             for channel in step.channels
-            for contact in dispatch.contacts_of(CHANNEL_CONTACTS[channel])
+            for contact in _contacts_for(dispatch, channel)
         )
         return [*actions, StartStep(i, step.name, new), WaitUntil(now + step.window)]
     return [*actions, Fail("exhausted")]
@@ -100,6 +101,12 @@ def _start_from(index: int, dispatch: Dispatch, now: datetime, policy: Policy) -
 def _why_not(step: Step, dispatch: Dispatch) -> str | None:
     if step.electronic and not dispatch.consent_given:
         return "no_e_service_consent"
-    if not any(dispatch.contacts_of(CHANNEL_CONTACTS[c]) for c in step.channels):
+    if not any(_contacts_for(dispatch, c) for c in step.channels):
         return "no_address"
     return None
+
+
+def _contacts_for(dispatch: Dispatch, channel: str) -> list[Contact]:
+    """The recipient's addresses a channel can use; none for a channel without addresses yet."""
+    kind = CHANNEL_CONTACTS.get(channel)
+    return [] if kind is None else dispatch.contacts_of(kind)

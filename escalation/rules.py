@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from delivery.domain import Attempt, ContactSource, Event
+from delivery.domain import Attempt, AttemptState, ContactSource, Event
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,12 @@ Rule = Callable[[Attempt, Event], Completion | None]
 
 def olr31_confirmed_email_accepted(attempt: Attempt, event: Event) -> Completion | None:
     """OLR-31 read with CPL-INT-135: an e-mail to an address the recipient provided or confirmed
-    is served when the court's outgoing mail server accepts it, dated by that acceptance."""
+    is served when the court's outgoing mail server accepts it, dated by that acceptance — unless
+    a bounce later proved it never arrived."""
     if (
         attempt.channel == "email"
         and attempt.source == ContactSource.RECIPIENT_CONFIRMED
+        and attempt.state != AttemptState.BOUNCED
         and event.type == "attempt_sent"
     ):
         return Completion(

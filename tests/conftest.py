@@ -177,7 +177,7 @@ def auth(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
 
 
-async def eventually(check: Callable[[], Any], within: float = 10.0) -> Any:
+async def eventually(check: Callable[[], Any], within: float = 30.0) -> Any:
     """Poll an async check until it returns something truthy; fail with the last value."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
@@ -187,3 +187,13 @@ async def eventually(check: Callable[[], Any], within: float = 10.0) -> Any:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within}s (last: {value!r})")
         await asyncio.sleep(0.02)
+
+
+async def settled(ctx: Context) -> None:
+    """Wait until the test's queue holds no job (arq removes a job from it only once finished),
+    so that moving the manual clock cannot race a job that is still running."""
+
+    async def queue_empty() -> bool:
+        return await ctx.queue.pool.zcard(ctx.queue.queue_name) == 0
+
+    await eventually(queue_empty)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import MINIMAL_PDF, eventually
+from conftest import MINIMAL_PDF, eventually, settled
 from helpers import (
     create_dispatch,
     dispatch_body,
@@ -140,10 +140,12 @@ async def test_recipient_confirmed_email_is_served_on_smtp_acceptance(
 
         # The flaky receiver refused its first delivery; the sweep retries it once due.
         await eventually(lambda: _has_calls(flaky, 1))
+        await settled(ctx)
         ctx.clock.advance(timedelta(seconds=10))  # type: ignore[attr-defined]
         await sweep(ctx)
-        await eventually(lambda: _has(flaky, "dispatch.created", min_calls=2))
-        retried = [c for c in flaky.calls if json.loads(c[1])["type"] == "dispatch.created"]
+        refused_type = json.loads(flaky.calls[0][1])["type"]
+        await eventually(lambda: _has(flaky, refused_type, min_calls=2))
+        retried = [c for c in flaky.calls if json.loads(c[1])["type"] == refused_type]
         assert len(retried) == 2
         assert retried[0][0]["webhook-id"] == retried[1][0]["webhook-id"]
         Webhook(flaky_secret).verify(retried[1][1], retried[1][0])
@@ -173,6 +175,7 @@ async def test_court_found_email_is_served_only_when_read(
         client, auth, dispatch_body([document_id], source="court_found")
     )
     await eventually(lambda: _sent(client, auth, created["id"]))
+    await settled(ctx)
     assert (await get_dispatch(client, auth, created["id"]))["state"] == "in_progress"
 
     ctx.clock.advance(timedelta(days=1, hours=3))  # type: ignore[attr-defined]
@@ -204,6 +207,7 @@ async def test_window_expiry_fails_the_dispatch_without_sleeping(
         client, auth, dispatch_body([document_id], source="court_found")
     )
     await eventually(lambda: _sent(client, auth, created["id"]))
+    await settled(ctx)
     ctx.clock.advance(timedelta(days=2, hours=23))  # type: ignore[attr-defined]
     await sweep(ctx)
     assert (await get_dispatch(client, auth, created["id"]))["state"] == "in_progress"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import eventually
+from conftest import eventually, settled
 from helpers import (
     create_dispatch,
     dispatch_body,
@@ -42,6 +42,7 @@ async def link(
         return bool(smtp_sink.messages) and attempts[0]["state"] == "sent"
 
     await eventually(sent)
+    await settled(ctx)
     return created["id"], link_path(smtp_sink.messages[0].text)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import eventually
+from conftest import eventually, settled
 from helpers import create_dispatch, dispatch_body, get_dispatch, stored_events, upload_ok
 
 from delivery.context import Context
@@ -57,6 +57,7 @@ async def test_transient_smtp_errors_are_retried_with_backoff_then_fail(
     body = await eventually(lambda: _retry_count(client, auth, created["id"], 1))
     assert body["attempts"][0]["state"] == "pending"
     for tries in range(2, MAX_TRIES + 1):
+        await settled(ctx)
         ctx.clock.advance(timedelta(hours=1, minutes=1))  # type: ignore[attr-defined]
         await sweep(ctx)
         body = await eventually(lambda t=tries: _retry_count(client, auth, created["id"], t))
@@ -79,6 +80,7 @@ async def test_transient_error_then_acceptance_serves(
     created = await create_dispatch(client, auth, dispatch_body([document_id]))
     await eventually(lambda: _retry_count(client, auth, created["id"], 1))
     smtp_sink.reply = "250 OK"
+    await settled(ctx)
     ctx.clock.advance(timedelta(seconds=31))  # type: ignore[attr-defined]
     await sweep(ctx)
     body = await eventually(lambda: _state(client, auth, created["id"], "served"))

@@ -62,6 +62,8 @@ def read_token(secret: str, token: str, now: datetime) -> LinkClaims:
         body, signature = _unb64(body_text), _unb64(signature_text)
     except ValueError as exc:
         raise BadToken from exc
+    if _b64(body) != body_text or _b64(signature) != signature_text:
+        raise BadToken  # one genuine token has exactly one spelling
     expected = hmac.new(_key(secret, "link"), body, hashlib.sha256).digest()
     if not hmac.compare_digest(signature, expected):
         raise BadToken

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import pytest
 
@@ -20,6 +22,7 @@ from delivery.domain import (
 
 D = DispatchState
 A = AttemptState
+S = TypeVar("S", DispatchState, AttemptState)
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 # The specification, written out by hand rather than read from the module's own tables.
@@ -75,7 +78,7 @@ def make_attempt(state: AttemptState) -> Attempt:
     )
 
 
-def pairs(table: dict, allowed: bool) -> list[tuple]:
+def pairs(table: Mapping[S, set[S]], allowed: bool) -> list[tuple[S, S]]:
     return [(a, b) for a, b in itertools.product(table, repeat=2) if (b in table[a]) == allowed]
 
 

@@ -17,6 +17,7 @@ from delivery.domain import (
     Event,
 )
 from escalation.actions import (
+    Action,
     CloseAttempt,
     CompleteService,
     Fail,
@@ -122,7 +123,7 @@ def read(event_id: str, at: datetime, attempt_id: str) -> Event:
     return event(event_id, "identity_verified", at, attempt_id)
 
 
-def completion_of(actions: list) -> Completion:
+def completion_of(actions: list[Action]) -> Completion:
     assert actions, "expected CompleteService first"
     assert isinstance(actions[0], CompleteService)
     return actions[0].completion
@@ -344,26 +345,15 @@ def test_equal_times_are_broken_by_event_id() -> None:
     assert found.event_id == "e2"
 
 
-# --- known bugs (strict xfail: they start passing when fixed) --------------------------------
+# --- regressions: bounces, channels without addresses ------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: OLR-31 confirmed-email rule ignores the attempt's state, so a bounced message "
-    "(proof of non-arrival, CPL-INT-135) still completes service (escalation/rules.py)",
-)
 def test_bounced_confirmed_email_does_not_complete_service_cpl_int_135() -> None:
     bounced = attempt("a1", CONFIRMED, AttemptState.BOUNCED)
     actions = decide(dispatch(), [bounced], [sent("e1", T1, "a1")], NOW, POLICY)
     assert not any(isinstance(a, CompleteService) for a in actions)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="BUG: 'public_notice' is a known channel for policies but missing from "
-    "CHANNEL_CONTACTS, so decide raises KeyError (escalation/decide.py)",
-)
 def test_policy_with_a_public_notice_step_can_be_decided() -> None:
     policy = parse_policy(
         {

@@ -53,7 +53,7 @@ def test_genesis_is_64_zeros() -> None:
 def test_first_hash_matches_an_independent_computation() -> None:
     """sha256 over the prev hash text and the RFC 8785 bytes of the fields, times in UTC µs."""
     first = make_chain(1)[0]
-    fields = {
+    fields: dict[str, Any] = {
         "id": "e1",
         "dispatch_id": "d1",
         "seq": 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -112,3 +113,19 @@ def test_session_value_is_not_the_link_signature() -> None:
     """Purpose-separated keys: a cookie value never doubles as a link signature."""
     signature = issue_token(SECRET, CLAIMS).split(".")[1]
     assert session_value(SECRET, CLAIMS.attempt_id, ISSUED) != signature
+
+
+def _last_char_low_bit_flipped(token: str) -> str:
+    body, signature = token.split(".")
+    last = B64URL[B64URL.index(signature[-1]) ^ 1]
+    return f"{body}.{signature[:-1]}{last}"
+
+
+@pytest.mark.parametrize(
+    "alter", [_last_char_low_bit_flipped, lambda t: t + "="], ids=["last-char", "padding"]
+)
+def test_non_canonical_token_text_is_a_bad_token(alter: Callable[[str], str]) -> None:
+    token = issue_token(SECRET, CLAIMS)
+    assert alter(token) != token
+    with pytest.raises(BadToken):
+        read_token(SECRET, alter(token), NOW)

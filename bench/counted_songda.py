@@ -1,0 +1,95 @@
+"""``songda run`` with database round-trip counters, for ``bench/email_throughput.py``.
+
+Run as ``python bench/counted_songda.py`` with the usual ``SONGDA_*`` environment plus
+``SONGDA_BENCH_COUNTS`` (a file path). Everything else is exactly ``songda run``
+(:func:`delivery.cli.main`). On ``SIGUSR1`` the process writes its counters so far to that file as
+JSON (atomically, with an increasing ``snapshot`` number), so the benchmark can take the difference
+between two snapshots and leave start-up, shutdown and its own queries out of the figure.
+
+If ``SONGDA_BENCH_PROFILE`` names a file, the first ``SIGUSR1`` starts cProfile on the event-loop
+thread and the second stops it and dumps the statistics there: the profile covers exactly the
+measured window.
+
+What is counted, per process, through SQLAlchemy events (class-level, so every engine is seen):
+
+- ``statements``: ``before_cursor_execute`` — one per statement sent (an ``executemany`` counts
+  once: asyncpg pipelines it and sqlite3 runs it in one call on the aiosqlite thread). On SQLite
+  this includes the ``BEGIN``/``BEGIN IMMEDIATE`` that the engine issues itself.
+- ``begins``: the ``begin`` event. On PostgreSQL asyncpg sends ``BEGIN`` as its own round trip; on
+  SQLite it is already among the statements.
+- ``commits`` / ``rollbacks``: the ``commit`` and ``rollback`` events (a read-only
+  ``engine.connect()`` block ends in a rollback).
+- ``checkouts`` / ``connects``: pool checkouts and new connections. With ``pool_pre_ping`` (the
+  PostgreSQL engine) every checkout of an existing connection is pinged first, and SQLAlchemy's
+  asyncpg ping is three round trips (``BEGIN``, ``;``, ``ROLLBACK``).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import os
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
+
+COUNTS: Counter[str] = Counter()
+_profile: dict[str, cProfile.Profile] = {}
+
+
+def _count(name: str) -> Any:
+    def listener(*_args: Any, **_kwargs: Any) -> None:
+        COUNTS[name] += 1
+
+    return listener
+
+
+def install_counters() -> None:
+    """Count statements, transaction control and pool checkouts on every engine and pool."""
+    event.listen(Engine, "before_cursor_execute", _count("statements"))
+    event.listen(Engine, "begin", _count("begins"))
+    event.listen(Engine, "commit", _count("commits"))
+    event.listen(Engine, "rollback", _count("rollbacks"))
+    event.listen(Pool, "checkout", _count("checkouts"))
+    event.listen(Pool, "connect", _count("connects"))
+
+
+def _toggle_profile(path: str | None) -> None:
+    if not path:
+        return
+    if "active" not in _profile:
+        profiler = cProfile.Profile()
+        _profile["active"] = profiler
+        profiler.enable()
+    else:
+        profiler = _profile["active"]
+        profiler.disable()
+        profiler.dump_stats(path)
+
+
+def _write_snapshot(_signum: int, _frame: FrameType | None) -> None:
+    COUNTS["snapshot"] += 1
+    _toggle_profile(os.environ.get("SONGDA_BENCH_PROFILE"))
+    target = Path(os.environ["SONGDA_BENCH_COUNTS"])
+    scratch = target.with_suffix(".tmp")
+    scratch.write_text(json.dumps(dict(COUNTS)))
+    os.replace(scratch, target)
+
+
+def main() -> int:
+    from delivery.cli import main as songda_main
+
+    install_counters()
+    signal.signal(signal.SIGUSR1, _write_snapshot)
+    return songda_main(["run"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Configuration from SONGDA_* variables, checked as a whole (design.md, "Conventions")."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from delivery.config import (
+    SANDBOX_COURT,
+    ConfigError,
+    deployment_warnings,
+    load_settings,
+)
+
+SECRET = "x" * 32
+REQUIRED = ("SECRET_KEY", "SMTP_HOST", "SMTP_SENDER", "COURT_NAME")
+
+
+def env(data_dir: Path, **values: str) -> dict[str, str]:
+    """A complete, valid production environment, with ``values`` replaced."""
+    base = {
+        "DATA_DIR": str(data_dir),
+        "SECRET_KEY": SECRET,
+        "SMTP_HOST": "smtp.court.example",
+        "SMTP_SENDER": "songda@court.example",
+        "COURT_NAME": "杭州市西湖区人民法院",
+    }
+    base.update(values)
+    return {f"SONGDA_{k}": v for k, v in base.items()}
+
+
+def problems_of(environment: dict[str, str], **kwargs: bool) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environment, **kwargs)
+    assert str(caught.value) == "; ".join(caught.value.problems)
+    return caught.value.problems
+
+
+def test_valid_environment_loads_with_defaults(tmp_path: Path) -> None:
+    settings = load_settings(env(tmp_path))
+    assert settings.data_dir == tmp_path.resolve()
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'songda.db'}"
+    assert settings.is_sqlite
+    assert settings.documents_dir == tmp_path.resolve() / "documents"
+    assert settings.redis_url is None
+    assert settings.secret_key == SECRET
+    assert settings.court_name == "杭州市西湖区人民法院"
+    assert settings.time_zone == "Asia/Shanghai"
+    assert settings.zone.key == "Asia/Shanghai"
+    assert (settings.smtp.host, settings.smtp.port, settings.smtp.tls) == (
+        "smtp.court.example",
+        25,
+        "none",
+    )
+    assert settings.public_base_url == "http://127.0.0.1:8080"
+    assert settings.default_locale == "zh-CN"
+    assert not settings.sandbox
+
+
+def test_secrets_are_not_in_the_repr(tmp_path: Path) -> None:
+    settings = load_settings(env(tmp_path, SMTP_PASSWORD="hunter2-password"))
+    assert SECRET not in repr(settings)
+    assert "hunter2-password" not in repr(settings)
+
+
+def test_implicit_tls_defaults_to_port_465(tmp_path: Path) -> None:
+    assert load_settings(env(tmp_path, SMTP_TLS="TLS")).smtp.port == 465
+
+
+def test_every_missing_required_setting_is_named_at_once(tmp_path: Path) -> None:
+    problems = problems_of({"SONGDA_DATA_DIR": str(tmp_path)})
+    assert len(problems) == len(REQUIRED)
+    for name, problem in zip(REQUIRED, problems, strict=True):
+        assert problem.startswith(f"SONGDA_{name}: required")
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_blank_required_setting_counts_as_missing(tmp_path: Path, name: str) -> None:
+    (problem,) = problems_of(env(tmp_path, **{name: "   "}))
+    assert problem.startswith(f"SONGDA_{name}: required")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SMTP_TLS", "ssl"),
+        ("TIME_ZONE", "Mars/Olympus_Mons"),
+        ("TIME_ZONE", "../etc/passwd"),
+        ("PORT", "80a"),
+        ("PORT", "0"),
+        ("SMTP_PORT", "twenty-five"),
+        ("SMTP_TIMEOUT", "soon"),
+        ("SECRET_KEY", "too-short"),
+        ("SMTP_SENDER", "no-at-sign"),
+        ("DATABASE_URL", "mysql://db/songda"),
+        ("REDIS_URL", "http://localhost:6379"),
+        ("PUBLIC_BASE_URL", "ftp://songda.example"),
+        ("DEFAULT_LOCALE", "fr"),
+    ],
+)
+def test_bad_value_is_named(tmp_path: Path, name: str, value: str) -> None:
+    (problem,) = problems_of(env(tmp_path, **{name: value}))
+    assert problem.startswith(f"SONGDA_{name}: ")
+
+
+def test_several_bad_values_are_all_reported(tmp_path: Path) -> None:
+    problems = problems_of(env(tmp_path, SMTP_TLS="ssl", TIME_ZONE="Nowhere/Land", PORT="x"))
+    named = {p.split(":")[0] for p in problems}
+    assert named == {"SONGDA_SMTP_TLS", "SONGDA_TIME_ZONE", "SONGDA_PORT"}
+
+
+def test_sandbox_needs_no_settings(tmp_path: Path) -> None:
+    settings = load_settings({"SONGDA_DATA_DIR": str(tmp_path)}, sandbox=True)
+    assert settings.sandbox
+    assert settings.court_name == SANDBOX_COURT
+    assert len(settings.secret_key) >= 32
+    assert settings.smtp.host is None
+    assert "@" in settings.smtp.sender
+
+
+def test_sandbox_secret_is_persisted_and_reused(tmp_path: Path) -> None:
+    environment = {"SONGDA_DATA_DIR": str(tmp_path / "data")}
+    first = load_settings(environment, sandbox=True).secret_key
+    second = load_settings(environment, sandbox=True).secret_key
+    assert first == second
+    stored = tmp_path / "data" / "sandbox_secret_key"
+    assert stored.read_text().strip() == first
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+
+
+def test_sandbox_uses_an_explicit_secret_and_writes_none(tmp_path: Path) -> None:
+    environment = {"SONGDA_DATA_DIR": str(tmp_path), "SONGDA_SECRET_KEY": SECRET}
+    assert load_settings(environment, sandbox=True).secret_key == SECRET
+    assert not (tmp_path / "sandbox_secret_key").exists()
+
+
+def test_sandbox_still_checks_given_values(tmp_path: Path) -> None:
+    (problem,) = problems_of(
+        {"SONGDA_DATA_DIR": str(tmp_path), "SONGDA_SECRET_KEY": "short"}, sandbox=True
+    )
+    assert problem.startswith("SONGDA_SECRET_KEY: ")
+
+
+@pytest.mark.parametrize("command", ["web", "worker"])
+def test_sqlite_and_no_redis_are_flagged_for_separate_processes(
+    tmp_path: Path, command: str
+) -> None:
+    warnings = deployment_warnings(load_settings(env(tmp_path)), command)
+    assert len(warnings) == 2
+    assert "SQLite" in warnings[0]
+    assert "PostgreSQL" in warnings[0]
+    assert "SONGDA_REDIS_URL" in warnings[1]
+
+
+def test_single_process_run_has_no_warnings(tmp_path: Path) -> None:
+    assert deployment_warnings(load_settings(env(tmp_path)), "run") == []
+
+
+def test_postgres_and_redis_scale_out_without_warnings(tmp_path: Path) -> None:
+    settings = load_settings(
+        env(
+            tmp_path,
+            DATABASE_URL="postgresql+asyncpg://songda@db/songda",
+            REDIS_URL="redis://redis:6379/0",
+        )
+    )
+    assert not settings.is_sqlite
+    assert deployment_warnings(settings, "web") == []

@@ -147,3 +147,43 @@ async def test_cancelled_dispatch_link_is_gone(
     assert (await client.get(path)).status == 410
     again = await client.post(f"/api/v1/dispatches/{dispatch_id}/cancel", headers=auth)
     assert again.status == 409
+
+
+async def test_reissue_releases_a_locked_link_and_revokes_the_old_one(
+    ctx: Context,
+    client: TestClient[Any, Any],
+    auth: dict[str, str],
+    link: tuple[str, str],
+    smtp_sink: SmtpSink,
+) -> None:
+    dispatch_id, old_path = link
+    for _round in range(2):
+        for _ in range(5):
+            await client.post(f"{old_path}/verify", data={"last4": "0000"})
+        ctx.clock.advance(timedelta(minutes=16))  # type: ignore[attr-defined]
+    old_attempt = (await get_dispatch(client, auth, dispatch_id))["attempts"][0]["id"]
+    response = await client.post(
+        f"/api/v1/dispatches/{dispatch_id}/attempts/{old_attempt}/reissue-link", headers=auth
+    )
+    assert response.status == 202, await response.text()
+    new_attempt = (await response.json())["id"]
+
+    async def second_message() -> bool:
+        return len(smtp_sink.messages) == 2
+
+    await eventually(second_message)
+    new_path = link_path(smtp_sink.messages[1].text)
+    assert new_path != old_path
+    assert (await client.get(old_path)).status == 410
+    verify = await client.post(f"{new_path}/verify", data={"last4": "123X"}, allow_redirects=False)
+    assert verify.status == 303
+
+    async def served() -> Any:
+        body = await get_dispatch(client, auth, dispatch_id)
+        return body if body["state"] == "served" else None
+
+    body = await eventually(served)
+    completing = [e for e in body["events"] if e["type"] == "dispatch_served"][0]
+    assert completing["data"]["attempt_id"] == new_attempt
+    types = await _types(ctx, dispatch_id)
+    assert types.count("link_reissued") == 1

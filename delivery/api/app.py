@@ -26,6 +26,10 @@ def create_app(ctx: Context) -> web.Application:
     r.add_get(f"{API}/dispatches", dispatches.index)
     r.add_get(f"{API}/dispatches/{{dispatch_id}}", dispatches.get)
     r.add_post(f"{API}/dispatches/{{dispatch_id}}/cancel", dispatches.cancel)
+    r.add_post(
+        f"{API}/dispatches/{{dispatch_id}}/attempts/{{attempt_id}}/reissue-link",
+        dispatches.reissue_link,
+    )
     r.add_post(f"{API}/webhook-endpoints", webhooks.create_endpoint)
     r.add_get(f"{API}/webhook-endpoints", webhooks.list_endpoints)
     r.add_delete(f"{API}/webhook-endpoints/{{endpoint_id}}", webhooks.delete_endpoint)

@@ -14,6 +14,7 @@ from delivery.api.problems import Problem, not_found, validation_problem
 from delivery.domain import DispatchState
 from delivery.ids import looks_like_id
 from delivery.representations import attempt_view, dispatch_summary, event_view, mask_address
+from delivery.services import link_reissue
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.intake import IdempotencyConflict, UnknownDocuments, create_dispatch
 from delivery.storage import queries
@@ -217,3 +218,19 @@ async def cancel(request: web.Request) -> web.Response:
             409, "not-cancellable", "The dispatch can no longer be cancelled", f"it is {exc.state}"
         ) from None
     return json_response(await _detail(request, dispatch_id))
+
+
+async def reissue_link(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    dispatch_id = path_id(request, "dispatch_id", "dispatch")
+    attempt_id = path_id(request, "attempt_id", "attempt")
+    await _detail(request, dispatch_id)  # 404 unless the caller may see it
+    try:
+        attempt = await link_reissue.reissue_link(
+            ctx, dispatch_id, attempt_id, actor=f"api_key:{caller(request).id}"
+        )
+    except KeyError:
+        raise not_found("attempt") from None
+    except link_reissue.NotReissuable as exc:
+        raise Problem(409, "not-reissuable", "The link cannot be re-issued", str(exc)) from None
+    return json_response(attempt_view(attempt), status=202)

@@ -278,6 +278,16 @@ SPEC: dict[str, Any] = {
                 parameters=[{"name": "dispatch_id", **ID_PARAM}],
             ),
         },
+        "/api/v1/dispatches/{dispatch_id}/attempts/{attempt_id}/reissue-link": {
+            "post": _op(
+                "Revoke an attempt's recipient link and send a new one (unlocks a locked link)",
+                {"202": _ok("A new attempt carries the new link"), "404": PROBLEM, "409": PROBLEM},
+                parameters=[
+                    {"name": "dispatch_id", **ID_PARAM},
+                    {"name": "attempt_id", **ID_PARAM},
+                ],
+            ),
+        },
         "/api/v1/webhook-endpoints": {
             "post": _op(
                 "Register a webhook endpoint; the signing secret is returned once",

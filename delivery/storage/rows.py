@@ -30,7 +30,15 @@ DISPATCH_MUTABLE = (
     "served_by_channel",
     "legal_basis",
 )
-ATTEMPT_MUTABLE = ("state", "reason", "provider_ref", "tries", "next_action_at", "sent_at")
+ATTEMPT_MUTABLE = (
+    "state",
+    "reason",
+    "provider_ref",
+    "tries",
+    "next_action_at",
+    "sent_at",
+    "link_issued_at",
+)
 
 
 def dispatch_from_row(row: RowMapping, contacts: list[Contact]) -> Dispatch:

@@ -1,0 +1,57 @@
+"""Re-issuing a recipient link: the old link stops working and a fresh message carries a new one.
+
+This is how a link locked after ten failed identity checks is released, and how a recipient who
+lost the message gets another. It is a new attempt on the same address (one try = one attempt),
+so the evidence shows both messages; the old attempt's link is revoked in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from delivery.context import Context
+from delivery.domain import Attempt, AttemptState, DispatchState
+from delivery.ids import new_id
+from delivery.storage.unit_of_work import dispatch_transaction
+
+ELECTRONIC = frozenset({"email", "sms"})
+REISSUABLE = frozenset({DispatchState.IN_PROGRESS, DispatchState.SERVED})
+
+
+class NotReissuable(Exception):
+    """The attempt has no link, or the dispatch's state does not allow sending another."""
+
+
+async def reissue_link(ctx: Context, dispatch_id: str, attempt_id: str, *, actor: str) -> Attempt:
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        old = await tx.attempt(attempt_id)
+        if old is None:
+            raise KeyError(attempt_id)
+        if old.channel not in ELECTRONIC or old.link_issued_at is None:
+            raise NotReissuable("this attempt has no recipient link")
+        if tx.dispatch.state not in REISSUABLE:
+            raise NotReissuable(f"the dispatch is {tx.dispatch.state.value}")
+        old.link_issued_at = None
+        tx.touch_attempt(old)
+        new = replace(
+            old,
+            id=new_id(),
+            state=AttemptState.PENDING,
+            created_at=tx.now,
+            tries=0,
+            reason=None,
+            provider_ref=None,
+            next_action_at=tx.now,
+            sent_at=None,
+            link_issued_at=tx.now,
+        )
+        tx.record(
+            "link_reissued",
+            source="api",
+            actor=actor,
+            attempt_id=old.id,
+            data={"replaced_by": new.id},
+        )
+        tx.add_attempt(new, source="api")
+    await ctx.queue.after_commit(tx.followups)
+    return new

@@ -7,13 +7,22 @@ Logic never reads the wall clock directly: every service receives a :class:`Cloc
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Clock(Protocol):
     """Something that tells the current instant as an aware UTC datetime."""
 
     def now(self) -> datetime: ...
+
+
+@runtime_checkable
+class AdjustableClock(Protocol):
+    """A clock that can be moved forward: the tests' clock and the sandbox's."""
+
+    def now(self) -> datetime: ...
+
+    def advance(self, delta: timedelta) -> None: ...
 
 
 class SystemClock:

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from delivery.api.common import ctx_of, json_response
-from delivery.clock import Clock, SystemClock, rfc3339
+from delivery.clock import AdjustableClock, Clock, rfc3339
 from delivery.services.sweep import sweep
 from templates import render
 
@@ -111,7 +111,7 @@ async def advance_clock(request: web.Request) -> web.Response:
         seconds = float(body["seconds"])
     except (ValueError, KeyError, TypeError):
         return json_response({"error": 'send {"seconds": N}'}, status=400)
-    if not isinstance(ctx.clock, SystemClock) or not 0 < seconds <= 400 * 86400:
+    if not isinstance(ctx.clock, AdjustableClock) or not 0 < seconds <= 400 * 86400:
         return json_response({"error": "seconds must be between 0 and 400 days"}, status=400)
     ctx.clock.advance(timedelta(seconds=seconds))
     report = await sweep(ctx)

@@ -183,7 +183,7 @@ async def test_reissue_releases_a_locked_link_and_revokes_the_old_one(
         return body if body["state"] == "served" else None
 
     body = await eventually(served)
-    completing = [e for e in body["events"] if e["type"] == "dispatch_served"][0]
+    completing = next(e for e in body["events"] if e["type"] == "dispatch_served")
     assert completing["data"]["attempt_id"] == new_attempt
     types = await _types(ctx, dispatch_id)
     assert types.count("link_reissued") == 1

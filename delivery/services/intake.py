@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,8 @@ from delivery.ids import new_id
 from delivery.storage.schema import contacts, dispatch_documents, dispatches, documents
 from delivery.storage.unit_of_work import DispatchTransaction
 from tracking.chain import GENESIS, canonical
+
+log = logging.getLogger(__name__)
 
 
 class IdempotencyConflict(Exception):
@@ -209,4 +212,5 @@ async def _create(
         tx.followups.advance = True
         await tx.flush()
     await ctx.queue.after_commit(tx.followups)
+    log.info("dispatch created", extra={"dispatch_id": dispatch.id, "api_key_id": api_key_id})
     return dispatch.id, True

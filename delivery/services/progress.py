@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState, DispatchState
 from delivery.ids import new_id
@@ -18,6 +20,7 @@ from escalation.actions import (
 from escalation.decide import decide
 from escalation.policy import get_policy
 
+log = logging.getLogger(__name__)
 SOURCE = "escalation"
 
 
@@ -34,6 +37,16 @@ async def advance(ctx: Context, dispatch_id: str) -> None:
         )
         for action in actions:
             await _apply(ctx, tx, action)
+        if not tx.dispatch.is_open:
+            log.info(
+                "dispatch closed",
+                extra={
+                    "dispatch_id": dispatch_id,
+                    "state": tx.dispatch.state.value,
+                    "legal_basis": tx.dispatch.legal_basis,
+                    "reason": tx.dispatch.state_reason,
+                },
+            )
     await ctx.queue.after_commit(tx.followups)
 
 

@@ -8,6 +8,7 @@ puts it back to ``pending`` and it is sent again with the same Message-ID.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from delivery.storage.schema import attempts
 from delivery.storage.unit_of_work import DispatchNotFound, dispatch_transaction
 from tracking.links import LinkClaims, issue_token
 
+log = logging.getLogger(__name__)
 SENDING_LEASE = timedelta(minutes=10)
 RETRY_DELAYS = (
     timedelta(seconds=30),
@@ -100,6 +102,10 @@ async def send(ctx: Context, attempt_id: str) -> None:
     await ctx.queue.after_commit(tx.followups)
 
     result = await channel.send(message)
+    log.info(
+        "send outcome",
+        extra={"dispatch_id": dispatch_id, "attempt_id": attempt_id, "outcome": result.outcome},
+    )
     await record_result(ctx, dispatch_id, attempt_id, result)
 
 

@@ -6,6 +6,7 @@ re-run a job after a crash) does not post twice while the first run is still goi
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from datetime import timedelta
@@ -18,6 +19,7 @@ from delivery.storage.outbox import DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVER
 from delivery.storage.schema import outbox_messages, webhook_deliveries, webhook_endpoints
 from tracking.webhooks import next_delay, post, signed_headers
 
+log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 TIMEOUT = aiohttp.ClientTimeout(total=15)
 
@@ -64,6 +66,10 @@ async def deliver_webhook(ctx: Context, session: aiohttp.ClientSession, delivery
     headers = signed_headers(row.secret, row.message_id, int(time.time()), body)
     result = await post(session, row.url, headers, body)
     tries = row.tries + 1
+    log.info(
+        "webhook delivery",
+        extra={"delivery_id": delivery_id, "status": result.status, "tries": tries},
+    )
     if result.delivered:
         await _finish(ctx, delivery_id, state=DELIVERY_DELIVERED, tries=tries, status=result.status)
         return

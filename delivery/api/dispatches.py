@@ -21,6 +21,15 @@ from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
 
 MAX_PAGE = 200
+LIST_PARAMETERS = (
+    "state",
+    "case_number",
+    "court",
+    "created_from",
+    "created_to",
+    "limit",
+    "cursor",
+)
 
 
 async def create(request: web.Request) -> web.Response:
@@ -147,15 +156,7 @@ async def index(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     key = caller(request)
     q = request.query
-    unknown = set(q) - {
-        "state",
-        "case_number",
-        "court",
-        "created_from",
-        "created_to",
-        "limit",
-        "cursor",
-    }
+    unknown = set(q) - set(LIST_PARAMETERS)
     if unknown:
         raise validation_problem(
             [{"field": n, "message": "unknown parameter"} for n in sorted(unknown)]

@@ -7,7 +7,10 @@ from typing import Any
 from aiohttp import web
 
 from delivery.api.common import json_response
+from delivery.api.dispatch_request import CONSENT_BASES, LOCALES
+from delivery.api.dispatches import LIST_PARAMETERS
 from delivery.api.webhooks import EVENT_TYPES
+from delivery.domain import DOCUMENT_KINDS, ContactSource, DispatchState
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 
@@ -80,23 +83,12 @@ SPEC: dict[str, Any] = {
                     "sha256": {"type": "string"},
                     "size": {"type": "integer"},
                     "title": {"type": "string"},
-                    "kind": {
-                        "enum": [
-                            "complaint",
-                            "summons",
-                            "judgment",
-                            "ruling",
-                            "mediation_statement",
-                            "notice",
-                            "evidence",
-                            "other",
-                        ]
-                    },
+                    "kind": {"enum": sorted(DOCUMENT_KINDS)},
                 },
             },
             "Contact": {
                 "type": "object",
-                "properties": {"source": {"enum": ["recipient_confirmed", "court_found"]}},
+                "properties": {"source": {"enum": [source.value for source in ContactSource]}},
                 "required": ["source"],
             },
             "DispatchRequest": {
@@ -111,7 +103,7 @@ SPEC: dict[str, Any] = {
                         "description": "the caller's unique id; idempotency key",
                     },
                     "policy": {"type": "string", "default": "cn-civil"},
-                    "locale": {"enum": ["zh-CN", "en"]},
+                    "locale": {"enum": list(LOCALES)},
                     "documents": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                     "hearing_at": {"type": "string", "format": "date-time"},
                     "recipient": {
@@ -129,7 +121,7 @@ SPEC: dict[str, Any] = {
                                 "type": "object",
                                 "properties": {
                                     "given": {"type": "boolean"},
-                                    "basis": {"enum": ["express", "contract", "filing", "tacit"]},
+                                    "basis": {"enum": list(CONSENT_BASES)},
                                 },
                             },
                             "emails": {
@@ -176,16 +168,7 @@ SPEC: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "id": {"type": "string"},
-                    "state": {
-                        "enum": [
-                            "queued",
-                            "in_progress",
-                            "notice_pending",
-                            "served",
-                            "failed",
-                            "cancelled",
-                        ]
-                    },
+                    "state": {"enum": [state.value for state in DispatchState]},
                     "served_at": {"type": ["string", "null"], "format": "date-time"},
                     "service_date": {"type": ["string", "null"], "format": "date"},
                     "legal_basis": {"type": ["string", "null"]},
@@ -252,15 +235,7 @@ SPEC: dict[str, Any] = {
                 {"200": _ok("A page", "DispatchPage")},
                 parameters=[
                     {"in": "query", "name": n, "schema": {"type": "string"}}
-                    for n in (
-                        "state",
-                        "case_number",
-                        "court",
-                        "created_from",
-                        "created_to",
-                        "limit",
-                        "cursor",
-                    )
+                    for n in LIST_PARAMETERS
                 ],
             ),
         },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -130,7 +131,8 @@ def attempt_changes(attempt: Attempt) -> dict[str, Any]:
     return values
 
 
-def event_from_row(row: RowMapping) -> Event:
+def event_from_row(row: Mapping[Any, Any]) -> Event:
+    """An event from a stored row, or from the row a transaction is about to insert."""
     return Event(
         id=row["id"],
         dispatch_id=row["dispatch_id"],

@@ -111,7 +111,7 @@ class DispatchTransaction:
             sa.select(events).where(events.c.dispatch_id == self.dispatch.id).order_by(events.c.seq)
         )
         stored = [event_from_row(r) for r in rows.mappings()]
-        return stored + [_event_from_buffer(e) for e in self._events]
+        return stored + [event_from_row(e) for e in self._events]
 
     async def documents(self) -> list[DocumentRef]:
         return await load_documents(self.conn, self.dispatch.id)
@@ -267,23 +267,6 @@ class DispatchTransaction:
             now=self.now,
         )
         self.followups.event_seq = self._seq
-
-
-def _event_from_buffer(row: dict[str, Any]) -> Event:
-    return Event(
-        id=row["id"],
-        dispatch_id=row["dispatch_id"],
-        seq=row["seq"],
-        type=row["type"],
-        occurred_at=row["occurred_at"],
-        recorded_at=row["recorded_at"],
-        source=row["source"],
-        actor=row["actor"],
-        attempt_id=row["attempt_id"],
-        data=json.loads(row["data"]),
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
 
 
 async def load_contacts(conn: AsyncConnection, dispatch_id: str) -> list[Any]:

@@ -9,6 +9,7 @@ PostgreSQL only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -157,8 +158,11 @@ async def worker(ctx: Context) -> AsyncIterator[Any]:
     arq_worker = build_worker(ctx, poll_delay=0.02, periodic_sweep=False)
     task = asyncio.create_task(arq_worker.async_run())
     yield arq_worker
+    await settled(ctx)  # let running jobs finish before the worker and its database go away
     await arq_worker.close()
     task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @pytest.fixture
@@ -175,6 +179,13 @@ async def api_key(ctx: Context) -> str:
 @pytest.fixture
 def auth(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
+
+
+@pytest.fixture
+def api(client: TestClient[Any, Any], auth: dict[str, str], ctx: Context) -> Any:
+    from helpers import Api
+
+    return Api(client, auth, ctx)
 
 
 async def eventually(check: Callable[[], Any], within: float = 30.0) -> Any:

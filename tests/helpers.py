@@ -1,42 +1,26 @@
-"""Requests and look-ups the API tests share."""
+"""The test harness: an API client with the steps tests share, and a webhook receiver."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from aiohttp import FormData
-from aiohttp.test_utils import TestClient
-from conftest import COURT, MINIMAL_PDF
+from aiohttp import ClientResponse, FormData, web
+from aiohttp.test_utils import TestClient, TestServer
+from conftest import COURT, MINIMAL_PDF, eventually
 
 from delivery.context import Context
 from delivery.domain import Event
 from delivery.storage.rows import event_from_row
-from delivery.storage.schema import events
+from delivery.storage.schema import events, metadata
 
 LINK_RE = re.compile(r"http://songda\.test(/r/[A-Za-z0-9_\-.]+)")
-
-
-async def upload(
-    client: TestClient[Any, Any],
-    auth: dict[str, str],
-    content: bytes = MINIMAL_PDF,
-    *,
-    title: str = "民事起诉状",
-    kind: str = "complaint",
-) -> Any:
-    form = FormData()
-    form.add_field("title", title)
-    form.add_field("kind", kind)
-    form.add_field("file", content, filename="doc.pdf", content_type="application/pdf")
-    return await client.post("/api/v1/documents", data=form, headers=auth)
-
-
-async def upload_ok(client: TestClient[Any, Any], auth: dict[str, str]) -> str:
-    response = await upload(client, auth)
-    assert response.status == 201, await response.text()
-    return str((await response.json())["id"])
+Body = dict[str, Any]
 
 
 def dispatch_body(
@@ -47,7 +31,7 @@ def dispatch_body(
     email: str = "zhang.san@example.com",
     consent: bool = True,
     court: str = COURT,
-) -> dict[str, Any]:
+) -> Body:
     return {
         "court": court,
         "case_number": "(2026)浙0106民初1234号",
@@ -66,44 +50,141 @@ def dispatch_body(
     }
 
 
-async def create_dispatch(
-    client: TestClient[Any, Any], auth: dict[str, str], body: dict[str, Any]
-) -> dict[str, Any]:
-    response = await client.post("/api/v1/dispatches", json=body, headers=auth)
-    assert response.status == 201, await response.text()
-    return dict(await response.json())
-
-
-async def get_dispatch(
-    client: TestClient[Any, Any], auth: dict[str, str], dispatch_id: str
-) -> dict[str, Any]:
-    response = await client.get(f"/api/v1/dispatches/{dispatch_id}", headers=auth)
-    assert response.status == 200, await response.text()
-    return dict(await response.json())
-
-
-async def stored_events(ctx: Context, dispatch_id: str) -> list[Event]:
-    async with ctx.engine.connect() as conn:
-        rows = await conn.execute(
-            sa.select(events).where(events.c.dispatch_id == dispatch_id).order_by(events.c.seq)
-        )
-        return [event_from_row(r) for r in rows.mappings()]
-
-
-async def table_counts(ctx: Context) -> dict[str, int]:
-    """Rows per table: to show that a refused request stored nothing."""
-    from delivery.storage.schema import metadata
-
-    counts = {}
-    async with ctx.engine.connect() as conn:
-        for table in metadata.sorted_tables:
-            counts[table.name] = int(
-                await conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0
-            )
-    return counts
-
-
 def link_path(text: str) -> str:
     match = LINK_RE.search(text)
     assert match, f"no recipient link in: {text}"
     return match.group(1)
+
+
+@dataclass
+class Api:
+    """The case system's side of the tests: authenticated calls and waits on their effects."""
+
+    client: TestClient[Any, Any]
+    auth: dict[str, str]
+    ctx: Context
+
+    async def upload(
+        self, content: bytes = MINIMAL_PDF, *, title: str = "民事起诉状", kind: str = "complaint"
+    ) -> ClientResponse:
+        form = FormData()
+        form.add_field("title", title)
+        form.add_field("kind", kind)
+        form.add_field("file", content, filename="doc.pdf", content_type="application/pdf")
+        return await self.client.post("/api/v1/documents", data=form, headers=self.auth)
+
+    async def document(self) -> str:
+        response = await self.upload()
+        assert response.status == 201, await response.text()
+        return str((await response.json())["id"])
+
+    async def create(self, body: Body) -> Body:
+        response = await self.client.post("/api/v1/dispatches", json=body, headers=self.auth)
+        assert response.status == 201, await response.text()
+        return dict(await response.json())
+
+    async def new_dispatch_body(self, **options: Any) -> Body:
+        """Upload a document and build a dispatch body for it (options as for dispatch_body)."""
+        return dispatch_body([await self.document()], **options)
+
+    async def new_dispatch(self, **options: Any) -> Body:
+        return await self.create(await self.new_dispatch_body(**options))
+
+    async def dispatch(self, dispatch_id: str) -> Body:
+        response = await self.client.get(f"/api/v1/dispatches/{dispatch_id}", headers=self.auth)
+        assert response.status == 200, await response.text()
+        return dict(await response.json())
+
+    async def until(self, dispatch_id: str, condition: Callable[[Body], bool]) -> Body:
+        """Wait until the dispatch, as the API shows it, meets ``condition``."""
+
+        async def check() -> Body | None:
+            body = await self.dispatch(dispatch_id)
+            return body if condition(body) else None
+
+        return dict(await eventually(check))
+
+    async def until_state(self, dispatch_id: str, state: str) -> Body:
+        return await self.until(dispatch_id, lambda d: d["state"] == state)
+
+    async def until_attempt(self, dispatch_id: str, *states: str, tries: int | None = None) -> Body:
+        """Wait until the first attempt is in one of ``states`` (after ``tries`` tries)."""
+
+        def matches(d: Body) -> bool:
+            first = d["attempts"][0] if d["attempts"] else None
+            return (
+                first is not None
+                and first["state"] in states
+                and (tries is None or first["tries"] == tries)
+            )
+
+        return await self.until(dispatch_id, matches)
+
+    async def events(self, dispatch_id: str) -> list[Event]:
+        async with self.ctx.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(events).where(events.c.dispatch_id == dispatch_id).order_by(events.c.seq)
+            )
+            return [event_from_row(r) for r in rows.mappings()]
+
+    async def event_types(self, dispatch_id: str) -> list[str]:
+        return [e.type for e in await self.events(dispatch_id)]
+
+    async def table_counts(self) -> dict[str, int]:
+        """Rows per table: to show that a refused request stored nothing."""
+        counts = {}
+        async with self.ctx.engine.connect() as conn:
+            for table in metadata.sorted_tables:
+                query = sa.select(sa.func.count()).select_from(table)
+                counts[table.name] = int(await conn.scalar(query) or 0)
+        return counts
+
+    async def register_webhook(self, url: str, event_types: list[str] | None = None) -> Body:
+        body: Body = {"url": url, **({"event_types": event_types} if event_types else {})}
+        response = await self.client.post("/api/v1/webhook-endpoints", json=body, headers=self.auth)
+        assert response.status == 201, await response.text()
+        return dict(await response.json())
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver on loopback: answers ``status``, or 503 for the first ``fail_first``."""
+
+    status: int = 204
+    fail_first: int = 0
+    calls: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    url: str = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.calls.append((dict(request.headers), await request.read()))
+        return web.Response(status=503 if len(self.calls) <= self.fail_first else self.status)
+
+    def types(self) -> list[str]:
+        return [json.loads(body)["type"] for _headers, body in self.calls]
+
+    def has(self, event_type: str, times: int = 1) -> Callable[[], Awaitable[bool]]:
+        """An ``eventually`` check: this type arrived at least ``times`` times."""
+
+        async def check() -> bool:
+            return self.types().count(event_type) >= times
+
+        return check
+
+    def called(self, times: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return len(self.calls) >= times
+
+        return check
+
+
+@asynccontextmanager
+async def receiving(receiver: Receiver) -> AsyncIterator[Receiver]:
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    server = TestServer(app)
+    await server.start_server()
+    receiver.url = str(server.make_url("/hook"))
+    try:
+        yield receiver
+    finally:
+        await server.close()

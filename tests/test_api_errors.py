@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
-from conftest import OTHER_COURT
-from helpers import create_dispatch, dispatch_body, table_counts, upload, upload_ok
+import sqlalchemy as sa
+from conftest import COURT, MINIMAL_PDF, OTHER_COURT
+from helpers import Api, dispatch_body
 
-from delivery.context import Context
 from delivery.ids import new_id
 from delivery.services.api_keys import create_api_key
+from delivery.storage.schema import metadata
 
 PROBLEM = "application/problem+json"
 
@@ -26,84 +27,72 @@ async def problem(response: Any, status: int, slug: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def document_id(client: TestClient[Any, Any], auth: dict[str, str]) -> str:
-    return await upload_ok(client, auth)
+async def document_id(api: Api) -> str:
+    return await api.document()
+
+
+async def _post_unchanged(api: Api, body: Any, status: int, slug: str, **kw: Any) -> dict[str, Any]:
+    """POST a dispatch that must be refused, and check that nothing was stored."""
+    before = await api.table_counts()
+    headers = {**api.auth, **kw.pop("headers", {})}
+    response = await api.client.post("/api/v1/dispatches", json=body, headers=headers, **kw)
+    details = await problem(response, status, slug)
+    assert await api.table_counts() == before
+    return details
+
+
+async def _key_for(api: Api, court: str) -> dict[str, str]:
+    _key, token = await create_api_key(api.ctx.engine, api.ctx.clock, "another system", [court])
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize(
-    ("headers", "status"),
-    [
-        ({}, 401),
-        ({"Authorization": "Bearer sdk_nope_wrong"}, 401),
-        ({"Authorization": "Basic x"}, 401),
-    ],
+    "headers",
+    [{}, {"Authorization": "Bearer sdk_nope_wrong"}, {"Authorization": "Basic x"}],
 )
-async def test_missing_or_wrong_api_key_is_refused(
-    ctx: Context, client: TestClient[Any, Any], headers: dict[str, str], status: int
-) -> None:
-    before = await table_counts(ctx)
-    response = await client.post("/api/v1/dispatches", json={}, headers=headers)
-    await problem(response, status, "unauthorized")
-    assert await table_counts(ctx) == before
+async def test_missing_or_wrong_api_key_is_refused(api: Api, headers: dict[str, str]) -> None:
+    before = await api.table_counts()
+    response = await api.client.post("/api/v1/dispatches", json={}, headers=headers)
+    await problem(response, 401, "unauthorized")
+    assert await api.table_counts() == before
 
 
-async def test_malformed_json(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str]
-) -> None:
-    before = await table_counts(ctx)
-    response = await client.post(
+async def test_malformed_json(api: Api) -> None:
+    before = await api.table_counts()
+    response = await api.client.post(
         "/api/v1/dispatches",
         data=b'{"court": ',
-        headers={**auth, "Content-Type": "application/json"},
+        headers={**api.auth, "Content-Type": "application/json"},
     )
     await problem(response, 400, "malformed-json")
-    assert await table_counts(ctx) == before
+    assert await api.table_counts() == before
 
 
-async def test_missing_and_unknown_fields_are_all_named(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], document_id: str
-) -> None:
+async def test_missing_and_unknown_fields_are_all_named(api: Api, document_id: str) -> None:
     body = dispatch_body([document_id])
     del body["case_number"]
     body["priority"] = "high"
     body["recipient"]["emails"][0]["verified"] = True
-    before = await table_counts(ctx)
-    response = await client.post("/api/v1/dispatches", json=body, headers=auth)
-    details = await problem(response, 422, "validation-error")
+    details = await _post_unchanged(api, body, 422, "validation-error")
     fields = {e["field"]: e["message"] for e in details["errors"]}
     assert fields["case_number"] == "required"
     assert fields["priority"] == "unknown field"
     assert fields["recipient.emails[0].verified"] == "unknown field"
-    assert await table_counts(ctx) == before
 
 
-async def test_unknown_document_id(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], document_id: str
-) -> None:
+async def test_unknown_document_id(api: Api, document_id: str) -> None:
     missing = new_id()
-    before = await table_counts(ctx)
-    response = await client.post(
-        "/api/v1/dispatches", json=dispatch_body([document_id, missing]), headers=auth
-    )
-    details = await problem(response, 422, "validation-error")
+    body = dispatch_body([document_id, missing])
+    details = await _post_unchanged(api, body, 422, "validation-error")
     assert details["errors"] == [
         {"field": "documents", "message": f"unknown document id {missing}"}
     ]
-    assert await table_counts(ctx) == before
 
 
-async def test_another_keys_document_is_unknown(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], document_id: str
-) -> None:
-    _key, other = await create_api_key(
-        ctx.engine, ctx.clock, "other system", ["杭州市西湖区人民法院"]
-    )
-    response = await client.post(
-        "/api/v1/dispatches",
-        json=dispatch_body([document_id]),
-        headers={"Authorization": f"Bearer {other}"},
-    )
-    await problem(response, 422, "validation-error")
+async def test_another_keys_document_is_unknown(api: Api, document_id: str) -> None:
+    other = await _key_for(api, COURT)
+    body = dispatch_body([document_id])
+    await _post_unchanged(api, body, 422, "validation-error", headers=other)
 
 
 @pytest.mark.parametrize(
@@ -114,38 +103,21 @@ async def test_another_keys_document_is_unknown(
         (b"%PDF-1.4\n" + b"0" * (64 * 1024), 413, "file exceeds the limit of 65536 bytes"),
     ],
 )
-async def test_bad_uploads_are_refused(
-    ctx: Context,
-    client: TestClient[Any, Any],
-    auth: dict[str, str],
-    content: bytes,
-    status: int,
-    reason: str,
-) -> None:
-    before = await table_counts(ctx)
-    response = await upload(client, auth, content)
-    details = await problem(response, status, "upload-rejected")
+async def test_bad_uploads_are_refused(api: Api, content: bytes, status: int, reason: str) -> None:
+    before = await api.table_counts()
+    details = await problem(await api.upload(content), status, "upload-rejected")
     assert details["detail"] == reason
-    assert await table_counts(ctx) == before
-    assert not [p for p in ctx.documents.root.rglob("*") if p.is_file()]
+    assert await api.table_counts() == before
+    assert not [p for p in api.ctx.documents.root.rglob("*") if p.is_file()]
 
 
-async def test_upload_needs_title_and_known_kind(
-    client: TestClient[Any, Any], auth: dict[str, str]
-) -> None:
-    response = await upload(client, auth, title="", kind="letter")
-    details = await problem(response, 422, "validation-error")
+async def test_upload_needs_title_and_known_kind(api: Api) -> None:
+    details = await problem(await api.upload(title="", kind="letter"), 422, "validation-error")
     assert {e["field"] for e in details["errors"]} == {"title", "kind"}
 
 
-async def test_upload_returns_hash_and_size(
-    client: TestClient[Any, Any], auth: dict[str, str]
-) -> None:
-    import hashlib
-
-    from conftest import MINIMAL_PDF
-
-    response = await upload(client, auth, title="传票", kind="summons")
+async def test_upload_returns_hash_and_size(api: Api) -> None:
+    response = await api.upload(title="传票", kind="summons")
     body = await response.json()
     assert response.status == 201
     assert body["sha256"] == hashlib.sha256(MINIMAL_PDF).hexdigest()
@@ -154,76 +126,53 @@ async def test_upload_returns_hash_and_size(
 
 
 async def test_same_reference_same_body_returns_the_same_dispatch(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], document_id: str
+    api: Api, document_id: str
 ) -> None:
     body = dispatch_body([document_id])
-    first = await create_dispatch(client, auth, body)
-    again = await client.post(
-        "/api/v1/dispatches", json=body, headers={**auth, "Idempotency-Key": body["reference"]}
+    first = await api.create(body)
+    again = await api.client.post(
+        "/api/v1/dispatches", json=body, headers={**api.auth, "Idempotency-Key": body["reference"]}
     )
     assert again.status == 200
     assert (await again.json())["id"] == first["id"]
-    assert (await table_counts(ctx))["dispatches"] == 1
+    assert (await api.table_counts())["dispatches"] == 1
 
 
-async def test_same_reference_different_body_conflicts(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], document_id: str
-) -> None:
-    first = await create_dispatch(client, auth, dispatch_body([document_id]))
-    before = await table_counts(ctx)
+async def test_same_reference_different_body_conflicts(api: Api, document_id: str) -> None:
+    first = await api.create(dispatch_body([document_id]))
     changed = dispatch_body([document_id], email="li.si@example.com")
-    response = await client.post("/api/v1/dispatches", json=changed, headers=auth)
-    details = await problem(response, 409, "idempotency-conflict")
+    details = await _post_unchanged(api, changed, 409, "idempotency-conflict")
     assert details["dispatch_id"] == first["id"]
-    assert await table_counts(ctx) == before
 
 
-async def test_idempotency_key_must_equal_reference(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], document_id: str
-) -> None:
-    response = await client.post(
-        "/api/v1/dispatches",
-        json=dispatch_body([document_id]),
-        headers={**auth, "Idempotency-Key": "something-else"},
+async def test_idempotency_key_must_equal_reference(api: Api, document_id: str) -> None:
+    body = dispatch_body([document_id])
+    await _post_unchanged(
+        api, body, 422, "idempotency-key-mismatch", headers={"Idempotency-Key": "something-else"}
     )
-    await problem(response, 422, "idempotency-key-mismatch")
-    assert (await table_counts(ctx))["dispatches"] == 0
 
 
-async def test_keys_are_scoped_to_courts(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], document_id: str
-) -> None:
-    created = await create_dispatch(client, auth, dispatch_body([document_id]))
-    _key, other = await create_api_key(ctx.engine, ctx.clock, "ningbo", [OTHER_COURT])
-    other_auth = {"Authorization": f"Bearer {other}"}
-    response = await client.get(f"/api/v1/dispatches/{created['id']}", headers=other_auth)
+async def test_keys_are_scoped_to_courts(api: Api, document_id: str) -> None:
+    created = await api.create(dispatch_body([document_id]))
+    other = await _key_for(api, OTHER_COURT)
+    response = await api.client.get(f"/api/v1/dispatches/{created['id']}", headers=other)
     await problem(response, 404, "not-found")
-    response = await client.post(f"/api/v1/dispatches/{created['id']}/cancel", headers=other_auth)
+    response = await api.client.post(f"/api/v1/dispatches/{created['id']}/cancel", headers=other)
     await problem(response, 404, "not-found")
-    listing = await (await client.get("/api/v1/dispatches", headers=other_auth)).json()
+    listing = await (await api.client.get("/api/v1/dispatches", headers=other)).json()
     assert listing["items"] == []
-    response = await client.post(
-        "/api/v1/dispatches", json=dispatch_body([document_id], reference="x"), headers=other_auth
-    )
-    await problem(response, 403, "court-not-in-scope")
+    body = dispatch_body([document_id], reference="x")
+    await _post_unchanged(api, body, 403, "court-not-in-scope", headers=other)
 
 
-async def test_identity_numbers_are_not_stored_in_clear(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str], document_id: str
-) -> None:
-    import sqlalchemy as sa
-
-    from delivery.storage.schema import metadata
-
-    await create_dispatch(client, auth, dispatch_body([document_id]))
-    async with ctx.engine.connect() as conn:
+async def test_identity_numbers_are_not_stored_in_clear(api: Api, document_id: str) -> None:
+    await api.create(dispatch_body([document_id]))
+    async with api.ctx.engine.connect() as conn:
         for table in metadata.sorted_tables:
             for row in (await conn.execute(sa.select(table))).all():
                 assert "33010619900101123X" not in repr(tuple(row)), table.name
 
 
-async def test_unknown_dispatch_and_bad_ids_are_404(
-    client: TestClient[Any, Any], auth: dict[str, str]
-) -> None:
+async def test_unknown_dispatch_and_bad_ids_are_404(api: Api) -> None:
     for path in (f"/api/v1/dispatches/{new_id()}", "/api/v1/dispatches/not-an-id"):
-        await problem(await client.get(path, headers=auth), 404, "not-found")
+        await problem(await api.client.get(path, headers=api.auth), 404, "not-found")

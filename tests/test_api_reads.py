@@ -5,22 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from helpers import create_dispatch, dispatch_body, upload_ok
+from helpers import Api, dispatch_body
 
 from delivery.api.openapi import SPEC
-from delivery.context import Context
 
 
-async def test_list_filters_and_cursor_pagination(
-    ctx: Context, client: TestClient[Any, Any], auth: dict[str, str]
-) -> None:
-    document_id = await upload_ok(client, auth)
+async def test_list_filters_and_cursor_pagination(api: Api) -> None:
+    client, auth = api.client, api.auth
+    document_id = await api.document()
     ids = []
     for i in range(5):
         body = dispatch_body([document_id], reference=f"ref-{i}")
         if i == 4:
             body["case_number"] = "(2026)浙0106民初9999号"
-        ids.append((await create_dispatch(client, auth, body))["id"])
+        ids.append((await api.create(body))["id"])
 
     seen: list[str] = []
     cursor = None

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiohttp.test_utils import TestClient
-from helpers import create_dispatch, dispatch_body, stored_events, upload_ok
+from helpers import Api
 
 from delivery.context import Context
 from delivery.domain import DispatchState, IllegalTransition
@@ -21,22 +19,23 @@ pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture
-async def dispatch_id(client: TestClient[Any, Any], auth: dict[str, str]) -> str:
-    document_id = await upload_ok(client, auth)
-    return str((await create_dispatch(client, auth, dispatch_body([document_id])))["id"])
+async def dispatch_id(api: Api) -> str:
+    return str((await api.new_dispatch())["id"])
 
 
 async def test_migrations_are_at_head(ctx: Context) -> None:
     assert await current_revision(ctx.engine) == "0001"
 
 
-async def test_concurrent_appends_never_fork_the_chain(ctx: Context, dispatch_id: str) -> None:
+async def test_concurrent_appends_never_fork_the_chain(
+    api: Api, ctx: Context, dispatch_id: str
+) -> None:
     async def append(i: int) -> None:
         async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
             tx.record("note", source="test", data={"i": i})
 
     await asyncio.gather(*(append(i) for i in range(20)))
-    chain = await stored_events(ctx, dispatch_id)
+    chain = await api.events(dispatch_id)
     verdict = verify_chain(chain)
     assert verdict.valid, verdict
     assert [e.seq for e in chain] == list(range(1, 22))
@@ -49,16 +48,16 @@ async def test_concurrent_appends_never_fork_the_chain(ctx: Context, dispatch_id
 
 
 async def test_a_failed_transaction_writes_neither_state_nor_event(
-    ctx: Context, dispatch_id: str
+    api: Api, ctx: Context, dispatch_id: str
 ) -> None:
-    before = await stored_events(ctx, dispatch_id)
+    before = await api.events(dispatch_id)
     with pytest.raises(IllegalTransition):
         async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
             tx.record("note", source="test")
             tx.change_dispatch(
                 DispatchState.SERVED, "dispatch_served", source="test"
             )  # queued→served
-    assert await stored_events(ctx, dispatch_id) == before
+    assert await api.events(dispatch_id) == before
     async with ctx.engine.connect() as conn:
         state = await conn.scalar(
             sa.select(dispatches.c.state).where(dispatches.c.id == dispatch_id)
@@ -66,14 +65,16 @@ async def test_a_failed_transaction_writes_neither_state_nor_event(
     assert state == "queued"
 
 
-async def test_a_direct_edit_of_an_event_row_is_detected(ctx: Context, dispatch_id: str) -> None:
+async def test_a_direct_edit_of_an_event_row_is_detected(
+    api: Api, ctx: Context, dispatch_id: str
+) -> None:
     async with ctx.engine.begin() as conn:
         await conn.execute(
             events.update()
             .where(events.c.dispatch_id == dispatch_id, events.c.seq == 1)
             .values(data='{"reference": "forged"}')
         )
-    verdict = verify_chain(await stored_events(ctx, dispatch_id))
+    verdict = verify_chain(await api.events(dispatch_id))
     assert not verdict.valid
     assert verdict.problem == "hash does not match content"
 

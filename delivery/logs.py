@@ -31,5 +31,5 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # aiosmtplib and aiosmtpd log message envelopes (addresses) at debug/info level.
-    for noisy in ("aiosmtplib", "mail.log", "aiohttp.access"):
+    for noisy in ("aiosmtplib", "mail.log", "aiohttp.access", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -33,8 +33,8 @@ class JobQueue:
     async def advance(self, dispatch_id: str, event_seq: int) -> None:
         await self._enqueue("advance", f"advance:{dispatch_id}:{event_seq}", dispatch_id)
 
-    async def send(self, attempt_id: str, tries: int) -> None:
-        await self._enqueue("send", f"send:{attempt_id}:{tries}", attempt_id)
+    async def send(self, dispatch_id: str, attempt_id: str, tries: int) -> None:
+        await self._enqueue("send", f"send:{attempt_id}:{tries}", dispatch_id, attempt_id)
 
     async def deliver_webhook(self, delivery_id: str, tries: int) -> None:
         await self._enqueue("deliver_webhook", f"deliver:{delivery_id}:{tries}", delivery_id)
@@ -42,11 +42,9 @@ class JobQueue:
     async def after_commit(self, followups: FollowUps) -> None:
         """Hand a committed transaction's follow-up work to the worker."""
         for attempt_id in followups.send_attempts:
-            await self.send(attempt_id, 0)
+            await self.send(followups.dispatch_id, attempt_id, 0)
         for delivery_id in followups.deliveries:
             await self.deliver_webhook(delivery_id, 0)
-        if followups.advance:
-            await self.advance(followups.dispatch_id, followups.event_seq)
 
     async def ping(self) -> bool:
         return bool(await self.pool.ping())

@@ -19,8 +19,8 @@ async def advance(job: dict[str, Any], dispatch_id: str) -> None:
     await progress.advance(job["songda"], dispatch_id)
 
 
-async def send(job: dict[str, Any], attempt_id: str) -> None:
-    await sending.send(job["songda"], attempt_id)
+async def send(job: dict[str, Any], dispatch_id: str, attempt_id: str) -> None:
+    await sending.send(job["songda"], dispatch_id, attempt_id)
 
 
 async def deliver_webhook(job: dict[str, Any], delivery_id: str) -> None:

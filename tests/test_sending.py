@@ -14,7 +14,7 @@ from helpers import Api
 
 from delivery.context import Context
 from delivery.sandbox import SmtpSink
-from delivery.services import progress, sending
+from delivery.services import sending
 from delivery.services.sending import MAX_TRIES
 from delivery.services.sweep import sweep
 from delivery.worker import build_worker
@@ -91,14 +91,15 @@ async def test_a_flushed_queue_delays_work_but_loses_none(
     """No worker runs while the dispatch is created; the queue is then wiped. The database
     still says what is due, so the next sweep puts the work back."""
     created = await api.new_dispatch()
+    attempt_id = created["attempts"][0]["id"]
     pool = api.ctx.queue.pool
-    keys = [key async for key in pool.scan_iter(match=f"arq:job:*{created['id']}*")]
-    assert keys, "the dispatch's first job should have been queued"
+    keys = [key async for key in pool.scan_iter(match=f"arq:job:*{attempt_id}*")]
+    assert keys, "the attempt's send job should have been queued"
     await pool.delete(api.ctx.queue.queue_name, *keys)
 
     await late_worker()
     report = await sweep(api.ctx)
-    assert report.advanced == 1
+    assert report.sends == 1
     body = await api.until_state(created["id"], "served")
     assert body["legal_basis"] == "OLR-31"
     assert len(smtp_sink.messages) == 1
@@ -121,12 +122,11 @@ async def test_a_send_interrupted_by_a_dead_worker_is_rescued_after_its_lease(
 ) -> None:
     ctx = api.ctx
     created = await api.new_dispatch()
-    await progress.advance(ctx, created["id"])
-    attempt_id = (await api.dispatch(created["id"]))["attempts"][0]["id"]
+    attempt_id = created["attempts"][0]["id"]
     real_channel = ctx.channels["email"]
     ctx.channels["email"] = DyingChannel()  # type: ignore[assignment]
     with pytest.raises(RuntimeError):
-        await sending.send(ctx, attempt_id)
+        await sending.send(ctx, created["id"], attempt_id)
     ctx.channels["email"] = real_channel
     assert (await api.dispatch(created["id"]))["attempts"][0]["state"] == "sending"
 

@@ -34,11 +34,13 @@ async def test_concurrent_appends_never_fork_the_chain(
         async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
             tx.record("note", source="test", data={"i": i})
 
+    initial = len(await api.events(dispatch_id))
     await asyncio.gather(*(append(i) for i in range(20)))
     chain = await api.events(dispatch_id)
     verdict = verify_chain(chain)
     assert verdict.valid, verdict
-    assert [e.seq for e in chain] == list(range(1, 22))
+    assert [e.seq for e in chain] == list(range(1, initial + 21))
+    assert sorted(e.data["i"] for e in chain[initial:]) == list(range(20))
     assert chain[0].prev_hash == GENESIS
     async with ctx.engine.connect() as conn:
         head = await conn.scalar(
@@ -54,15 +56,13 @@ async def test_a_failed_transaction_writes_neither_state_nor_event(
     with pytest.raises(IllegalTransition):
         async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
             tx.record("note", source="test")
-            tx.change_dispatch(
-                DispatchState.SERVED, "dispatch_served", source="test"
-            )  # queued→served
+            tx.change_dispatch(DispatchState.QUEUED, "requeued", source="test")  # not allowed
     assert await api.events(dispatch_id) == before
     async with ctx.engine.connect() as conn:
         state = await conn.scalar(
             sa.select(dispatches.c.state).where(dispatches.c.id == dispatch_id)
         )
-    assert state == "queued"
+    assert state == "in_progress"
 
 
 async def test_a_direct_edit_of_an_event_row_is_detected(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from aiohttp import web
 from delivery.api.common import caller, ctx_of, json_response, path_id, read_json
 from delivery.api.dispatch_request import parse_dispatch_request
 from delivery.api.problems import Problem, not_found, validation_problem
-from delivery.domain import DispatchState
+from delivery.domain import Attempt, Dispatch, DispatchState
 from delivery.ids import looks_like_id
 from delivery.representations import attempt_view, dispatch_summary, event_view, mask_address
 from delivery.services import link_reissue
@@ -55,7 +56,7 @@ async def create(request: web.Request) -> web.Response:
             f"the key is scoped to: {', '.join(key.courts)}",
         )
     try:
-        dispatch_id, created = await create_dispatch(ctx, key.id, parsed)
+        created = await create_dispatch(ctx, key.id, parsed)
     except UnknownDocuments as exc:
         raise validation_problem(
             [{"field": "documents", "message": f"unknown document id {d}"} for d in exc.ids]
@@ -68,19 +69,38 @@ async def create(request: web.Request) -> web.Response:
             "a dispatch with this reference exists and differs from this request",
             dispatch_id=exc.dispatch_id,
         ) from None
-    detail = await _detail(request, dispatch_id)
-    response = json_response(detail, status=201 if created else 200)
-    response.headers["Location"] = f"/api/v1/dispatches/{dispatch_id}"
+    if created.dispatch is not None:
+        body = creation_view(created.dispatch, created.attempts)
+    else:
+        detail = await _load(request, created.dispatch_id)
+        body = creation_view(detail.dispatch, detail.attempts)
+    response = json_response(body, status=201 if created.is_new else 200)
+    response.headers["Location"] = f"/api/v1/dispatches/{created.dispatch_id}"
     return response
 
 
-async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
-    ctx = ctx_of(request)
-    async with ctx.engine.connect() as conn:
+def creation_view(dispatch: Dispatch, attempts: Sequence[Attempt]) -> dict[str, Any]:
+    """The answer to a create: the summary and the attempts started; the full record (contacts,
+    documents, events) is one GET away, so a create does not read it back."""
+    return {
+        "id": dispatch.id,
+        **dispatch_summary(dispatch),
+        "attempts": [attempt_view(a) for a in attempts],
+    }
+
+
+async def _load(request: web.Request, dispatch_id: str) -> queries.DispatchDetail:
+    """The dispatch with its history, or 404 unless the caller's courts include it."""
+    async with ctx_of(request).engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
         detail = await queries.dispatch_detail(conn, dispatch_id, caller(request).courts)
     if detail is None:
         raise not_found("dispatch")
+    return detail
+
+
+async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
+    detail = await _load(request, dispatch_id)
     d = detail.dispatch
     return {
         "id": d.id,
@@ -199,7 +219,7 @@ async def index(request: web.Request) -> web.Response:
 async def cancel(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     dispatch_id = path_id(request, "dispatch_id", "dispatch")
-    await _detail(request, dispatch_id)  # 404 unless the caller may see it
+    await _load(request, dispatch_id)  # 404 unless the caller may see it
     reason = None
     if request.can_read_body:
         body = await read_json(request)
@@ -225,7 +245,7 @@ async def reissue_link(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     dispatch_id = path_id(request, "dispatch_id", "dispatch")
     attempt_id = path_id(request, "attempt_id", "attempt")
-    await _detail(request, dispatch_id)  # 404 unless the caller may see it
+    await _load(request, dispatch_id)  # 404 unless the caller may see it
     try:
         attempt = await link_reissue.reissue_link(
             ctx, dispatch_id, attempt_id, actor=f"api_key:{caller(request).id}"

@@ -177,6 +177,14 @@ SPEC: dict[str, Any] = {
                     "chain_head": {"type": "string"},
                 },
             },
+            "DispatchCreated": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "state": {"enum": [state.value for state in DispatchState]},
+                    "attempts": {"type": "array", "items": {"type": "object"}},
+                },
+            },
             "DispatchPage": {
                 "type": "object",
                 "properties": {
@@ -208,8 +216,8 @@ SPEC: dict[str, Any] = {
             "post": _op(
                 "Create a dispatch (idempotent on reference)",
                 {
-                    "201": _ok("Created", "Dispatch"),
-                    "200": _ok("Same request again", "Dispatch"),
+                    "201": _ok("Created: the summary and the attempts started", "DispatchCreated"),
+                    "200": _ok("Same request again: the same dispatch", "DispatchCreated"),
                     "403": PROBLEM,
                     "409": PROBLEM,
                 },

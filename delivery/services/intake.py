@@ -14,9 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.context import Context
-from delivery.domain import Contact, ContactKind, ContactSource, Dispatch, DispatchState
+from delivery.domain import Attempt, Contact, ContactKind, ContactSource, Dispatch, DispatchState
 from delivery.identity import identity_digest, identity_last4
 from delivery.ids import new_id
+from delivery.services.progress import decide_now
 from delivery.storage.schema import contacts, dispatch_documents, dispatches, documents
 from delivery.storage.unit_of_work import DispatchTransaction
 from tracking.chain import GENESIS, canonical
@@ -82,10 +83,22 @@ async def _existing(conn: AsyncConnection, key_id: str, reference: str) -> Any:
     ).first()
 
 
-async def create_dispatch(
-    ctx: Context, api_key_id: str, request: DispatchRequest
-) -> tuple[str, bool]:
-    """(dispatch id, created?) — the same request again returns the first dispatch."""
+@dataclass(frozen=True)
+class Created:
+    """The outcome of a create request: the new dispatch as written, or the id of the first
+    dispatch created with the same reference and body (``dispatch`` is then ``None``)."""
+
+    dispatch_id: str
+    dispatch: Dispatch | None = None
+    attempts: tuple[Attempt, ...] = ()
+
+    @property
+    def is_new(self) -> bool:
+        return self.dispatch is not None
+
+
+async def create_dispatch(ctx: Context, api_key_id: str, request: DispatchRequest) -> Created:
+    """Create the dispatch; the same request again returns the first one (idempotency)."""
     fingerprint = request.fingerprint(ctx.settings.secret_key)
     try:
         return await _create(ctx, api_key_id, request, fingerprint)
@@ -97,19 +110,19 @@ async def create_dispatch(
             raise
         if row.request_hash != fingerprint:
             raise IdempotencyConflict(row.id) from None
-        return row.id, False
+        return Created(row.id)
 
 
 async def _create(
     ctx: Context, api_key_id: str, request: DispatchRequest, fingerprint: str
-) -> tuple[str, bool]:
+) -> Created:
     now = ctx.clock.now()
     async with ctx.engine.begin() as conn:
         row = await _existing(conn, api_key_id, request.reference)
         if row is not None:
             if row.request_hash != fingerprint:
                 raise IdempotencyConflict(row.id)
-            return row.id, False
+            return Created(row.id)
         found = set(
             (
                 await conn.scalars(
@@ -209,8 +222,9 @@ async def _create(
             },
         )
         tx.notify("dispatch.created")
-        tx.followups.advance = True
+        await decide_now(ctx, tx)
         await tx.flush()
+        attempts = tuple(await tx.attempts())
     await ctx.queue.after_commit(tx.followups)
     log.info("dispatch created", extra={"dispatch_id": dispatch.id, "api_key_id": api_key_id})
-    return dispatch.id, True
+    return Created(dispatch.id, dispatch, attempts)

@@ -25,29 +25,39 @@ SOURCE = "escalation"
 
 
 async def advance(ctx: Context, dispatch_id: str) -> None:
+    """The timer path: a window is due (the sweep found ``next_action_at`` passed)."""
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
-        if not tx.dispatch.is_open:
-            return
-        actions = decide(
-            tx.dispatch,
-            await tx.attempts(),
-            await tx.events(),
-            tx.now,
-            get_policy(tx.dispatch.policy),
-        )
-        for action in actions:
-            await _apply(ctx, tx, action)
-        if not tx.dispatch.is_open:
-            log.info(
-                "dispatch closed",
-                extra={
-                    "dispatch_id": dispatch_id,
-                    "state": tx.dispatch.state.value,
-                    "legal_basis": tx.dispatch.legal_basis,
-                    "reason": tx.dispatch.state_reason,
-                },
-            )
+        await decide_now(ctx, tx)
     await ctx.queue.after_commit(tx.followups)
+
+
+async def decide_now(ctx: Context, tx: DispatchTransaction) -> None:
+    """Decide and act inside the caller's transaction.
+
+    Receipts call this in the transaction that records them, so a receipt and the service it
+    completes (or the escalation it triggers) commit together, with no job in between.
+    """
+    if not tx.dispatch.is_open:
+        return
+    actions = decide(
+        tx.dispatch,
+        await tx.attempts(),
+        await tx.events(),
+        tx.now,
+        get_policy(tx.dispatch.policy),
+    )
+    for action in actions:
+        await _apply(ctx, tx, action)
+    if not tx.dispatch.is_open:
+        log.info(
+            "dispatch closed",
+            extra={
+                "dispatch_id": tx.dispatch.id,
+                "state": tx.dispatch.state.value,
+                "legal_basis": tx.dispatch.legal_basis,
+                "reason": tx.dispatch.state_reason,
+            },
+        )
 
 
 async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from delivery.context import Context
 from delivery.domain import ATTEMPT_TRANSITIONS, Attempt, AttemptState, DispatchState, DocumentRef
-from delivery.services.sending import dispatch_of_attempt
+from delivery.services.progress import decide_now
+from delivery.storage.schema import attempts
 from delivery.storage.unit_of_work import (
     DispatchNotFound,
     DispatchTransaction,
@@ -57,13 +60,23 @@ class VisitorInfo:
         return {"ip": self.ip, "user_agent": (self.user_agent or "")[:300] or None}
 
 
+async def _dispatch_of_attempt(ctx: Context, attempt_id: str) -> str:
+    async with ctx.engine.connect() as conn:
+        dispatch_id = await conn.scalar(
+            sa.select(attempts.c.dispatch_id).where(attempts.c.id == attempt_id)
+        )
+    if dispatch_id is None:
+        raise DispatchNotFound(attempt_id)
+    return str(dispatch_id)
+
+
 async def _resolve(ctx: Context, token: str) -> tuple[LinkClaims, str]:
     try:
         claims = read_token(ctx.settings.secret_key, token, ctx.clock.now())
     except ExpiredToken:
         raise LinkGone from None
     try:
-        return claims, await dispatch_of_attempt(ctx, claims.attempt_id)
+        return claims, await _dispatch_of_attempt(ctx, claims.attempt_id)
     except DispatchNotFound:
         raise BadToken from None
 
@@ -121,7 +134,7 @@ async def check_identity(
             tx.record("identity_rejected_locked", source=SOURCE, attempt_id=attempt.id, data=data)
             result = CheckResult.LOCKED
         elif last4_matches(tx.dispatch.id_last4, last4):
-            _verified(tx, attempt, data)
+            await _verified(ctx, tx, attempt, data)
             result = CheckResult.VERIFIED
         else:
             tx.record("identity_failed", source=SOURCE, attempt_id=attempt.id, data=data)
@@ -141,14 +154,15 @@ async def check_identity(
     return result, lock
 
 
-def _verified(tx: DispatchTransaction, attempt: Attempt, data: dict[str, str | None]) -> None:
+async def _verified(
+    ctx: Context, tx: DispatchTransaction, attempt: Attempt, data: dict[str, str | None]
+) -> None:
     """A passed check is reading: the attempt becomes ``read`` if it can, and escalation looks."""
     if AttemptState.READ in ATTEMPT_TRANSITIONS[attempt.state]:
         tx.change_attempt(attempt, AttemptState.READ, "identity_verified", source=SOURCE, data=data)
     else:
         tx.record("identity_verified", source=SOURCE, attempt_id=attempt.id, data=data)
-    if tx.dispatch.is_open:
-        tx.request_advance()
+    await decide_now(ctx, tx)
 
 
 async def download(

@@ -11,13 +11,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import sqlalchemy as sa
-
 from delivery.channel_api import SendOutcome, SendResult, ServiceMessage
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
-from delivery.storage.schema import attempts
-from delivery.storage.unit_of_work import DispatchNotFound, dispatch_transaction
+from delivery.services.progress import decide_now
+from delivery.storage.unit_of_work import dispatch_transaction
 from tracking.links import LinkClaims, issue_token
 
 log = logging.getLogger(__name__)
@@ -32,16 +30,6 @@ RETRY_DELAYS = (
 MAX_TRIES = len(RETRY_DELAYS) + 1
 
 
-async def dispatch_of_attempt(ctx: Context, attempt_id: str) -> str:
-    async with ctx.engine.connect() as conn:
-        dispatch_id = await conn.scalar(
-            sa.select(attempts.c.dispatch_id).where(attempts.c.id == attempt_id)
-        )
-    if dispatch_id is None:
-        raise DispatchNotFound(attempt_id)
-    return str(dispatch_id)
-
-
 def link_for(ctx: Context, attempt: Attempt) -> tuple[str, LinkClaims]:
     assert attempt.link_issued_at is not None
     claims = LinkClaims(
@@ -53,8 +41,7 @@ def link_for(ctx: Context, attempt: Attempt) -> tuple[str, LinkClaims]:
     return f"{ctx.settings.public_base_url}/r/{token}", claims
 
 
-async def send(ctx: Context, attempt_id: str) -> None:
-    dispatch_id = await dispatch_of_attempt(ctx, attempt_id)
+async def send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         attempt = await tx.attempt(attempt_id)
         due = attempt is not None and (
@@ -128,7 +115,7 @@ async def record_result(
                 source=source,
                 data={"provider_ref": result.provider_ref, "reply": result.detail},
             )
-            tx.request_advance()
+            await decide_now(ctx, tx)
         elif result.outcome == SendOutcome.PERMANENT or attempt.tries >= MAX_TRIES:
             attempt.next_action_at = None
             tx.change_attempt(
@@ -139,7 +126,7 @@ async def record_result(
                 reason=result.detail[:500],
                 data={"tries": attempt.tries},
             )
-            tx.request_advance()
+            await decide_now(ctx, tx)
         else:
             retry_at = tx.now + RETRY_DELAYS[attempt.tries - 1]
             attempt.next_action_at = retry_at

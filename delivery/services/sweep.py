@@ -57,7 +57,7 @@ async def sweep(ctx: Context) -> SweepReport:
         ).all()
         due_sends = (
             await conn.execute(
-                sa.select(attempts.c.id, attempts.c.tries)
+                sa.select(attempts.c.dispatch_id, attempts.c.id, attempts.c.tries)
                 .where(
                     attempts.c.state == AttemptState.PENDING.value, attempts.c.next_action_at <= now
                 )
@@ -80,8 +80,8 @@ async def sweep(ctx: Context) -> SweepReport:
         ).all()
     for dispatch_id, seq in due_dispatches:
         await ctx.queue.advance(dispatch_id, seq)
-    for attempt_id, tries in due_sends:
-        await ctx.queue.send(attempt_id, tries)
+    for dispatch_id, attempt_id, tries in due_sends:
+        await ctx.queue.send(dispatch_id, attempt_id, tries)
     for delivery_id, tries in due_deliveries:
         await ctx.queue.deliver_webhook(delivery_id, tries)
     return SweepReport(len(due_dispatches), len(due_sends), len(due_deliveries), len(stuck))

@@ -62,7 +62,6 @@ class FollowUps:
     event_seq: int
     send_attempts: list[str] = field(default_factory=list)
     deliveries: list[str] = field(default_factory=list)
-    advance: bool = False
 
 
 class DispatchTransaction:
@@ -226,11 +225,6 @@ class DispatchTransaction:
 
     def notify(self, webhook_type: str, extra: dict[str, Any] | None = None) -> None:
         self._webhooks.append((webhook_type, extra or {}))
-
-    def request_advance(self) -> None:
-        """Ask the worker to re-decide this dispatch now (a receipt arrived)."""
-        self.dispatch.next_action_at = self.now
-        self.followups.advance = True
 
     async def flush(self) -> None:
         conn = self.conn

@@ -31,5 +31,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # aiosmtplib and aiosmtpd log message envelopes (addresses) at debug/info level.
-    for noisy in ("aiosmtplib", "mail.log", "aiohttp.access", "alembic.runtime.plugins"):
+    # arq logs two lines per job at info level; our services log what matters, with ids.
+    for noisy in ("aiosmtplib", "mail.log", "aiohttp.access", "alembic.runtime.plugins", "arq"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

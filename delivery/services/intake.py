@@ -98,12 +98,15 @@ class Created:
 
 
 async def create_dispatch(ctx: Context, api_key_id: str, request: DispatchRequest) -> Created:
-    """Create the dispatch; the same request again returns the first one (idempotency)."""
+    """Create the dispatch; the same request again returns the first one (idempotency).
+
+    The insert is tried first and the unique (key, reference) constraint decides: a retry, or a
+    concurrent twin, then finds the stored dispatch and is answered as the first request was.
+    """
     fingerprint = request.fingerprint(ctx.settings.secret_key)
     try:
         return await _create(ctx, api_key_id, request, fingerprint)
     except IntegrityError:
-        # A concurrent request with the same reference won the race: answer as it did.
         async with ctx.engine.connect() as conn:
             row = await _existing(conn, api_key_id, request.reference)
         if row is None:
@@ -117,95 +120,56 @@ async def _create(
     ctx: Context, api_key_id: str, request: DispatchRequest, fingerprint: str
 ) -> Created:
     now = ctx.clock.now()
+    dispatch = _new_dispatch(request, api_key_id, now)
     async with ctx.engine.begin() as conn:
-        row = await _existing(conn, api_key_id, request.reference)
-        if row is not None:
-            if row.request_hash != fingerprint:
-                raise IdempotencyConflict(row.id)
-            return Created(row.id)
-        found = set(
-            (
-                await conn.scalars(
-                    sa.select(documents.c.id).where(
-                        documents.c.id.in_(request.document_ids),
-                        documents.c.api_key_id == api_key_id,
-                    )
-                )
-            ).all()
+        await _check_documents(conn, api_key_id, request.document_ids)
+        tx = DispatchTransaction(
+            conn,
+            dispatch,
+            seq=0,
+            head=GENESIS,
+            clock=ctx.clock,
+            new_row={
+                "id": dispatch.id,
+                "api_key_id": api_key_id,
+                "reference": request.reference,
+                "request_hash": fingerprint,
+                "court": dispatch.court,
+                "case_number": dispatch.case_number,
+                "policy": dispatch.policy,
+                "recipient_name": dispatch.recipient_name,
+                "recipient_role": dispatch.recipient_role,
+                "id_hmac": identity_digest(ctx.settings.secret_key, request.id_number),
+                "id_last4": dispatch.id_last4,
+                "consent_given": dispatch.consent_given,
+                "consent_basis": dispatch.consent_basis,
+                "locale": dispatch.locale,
+                "hearing_at": dispatch.hearing_at,
+                "created_at": now,
+            },
         )
-        missing = [d for d in request.document_ids if d not in found]
-        if missing:
-            raise UnknownDocuments(missing)
-        dispatch = Dispatch(
-            id=new_id(),
-            court=request.court,
-            case_number=request.case_number,
-            reference=request.reference,
-            policy=request.policy,
-            state=DispatchState.QUEUED,
-            recipient_name=request.recipient_name,
-            recipient_role=request.recipient_role,
-            id_last4=identity_last4(request.id_number),
-            consent_given=request.consent_given,
-            consent_basis=request.consent_basis,
-            locale=request.locale,
-            created_at=now,
-            contacts=[
-                Contact(new_id(), c.kind, c.value, c.source, c.postcode) for c in request.contacts
+        tx.insert_after_dispatch(
+            contacts,
+            [
+                {
+                    "id": c.id,
+                    "dispatch_id": dispatch.id,
+                    "kind": c.kind.value,
+                    "value": c.value,
+                    "postcode": c.postcode,
+                    "source": c.source.value,
+                    "position": i,
+                }
+                for i, c in enumerate(dispatch.contacts)
             ],
-            hearing_at=request.hearing_at,
-            next_action_at=now,
-            api_key_id=api_key_id,
         )
-        await conn.execute(
-            dispatches.insert().values(
-                id=dispatch.id,
-                api_key_id=api_key_id,
-                reference=request.reference,
-                request_hash=fingerprint,
-                court=dispatch.court,
-                case_number=dispatch.case_number,
-                policy=dispatch.policy,
-                state=dispatch.state.value,
-                recipient_name=dispatch.recipient_name,
-                recipient_role=dispatch.recipient_role,
-                id_hmac=identity_digest(ctx.settings.secret_key, request.id_number),
-                id_last4=dispatch.id_last4,
-                consent_given=dispatch.consent_given,
-                consent_basis=dispatch.consent_basis,
-                locale=dispatch.locale,
-                hearing_at=dispatch.hearing_at,
-                next_action_at=now,
-                event_seq=0,
-                chain_head=GENESIS,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        if dispatch.contacts:
-            await conn.execute(
-                contacts.insert(),
-                [
-                    {
-                        "id": c.id,
-                        "dispatch_id": dispatch.id,
-                        "kind": c.kind.value,
-                        "value": c.value,
-                        "postcode": c.postcode,
-                        "source": c.source.value,
-                        "position": i,
-                    }
-                    for i, c in enumerate(dispatch.contacts)
-                ],
-            )
-        await conn.execute(
-            dispatch_documents.insert(),
+        tx.insert_after_dispatch(
+            dispatch_documents,
             [
                 {"dispatch_id": dispatch.id, "document_id": d, "position": i}
                 for i, d in enumerate(request.document_ids)
             ],
         )
-        tx = DispatchTransaction(conn, dispatch, seq=0, head=GENESIS, clock=ctx.clock)
         tx.record(
             "dispatch_created",
             source="api",
@@ -228,3 +192,45 @@ async def _create(
     await ctx.queue.after_commit(tx.followups)
     log.info("dispatch created", extra={"dispatch_id": dispatch.id, "api_key_id": api_key_id})
     return Created(dispatch.id, dispatch, attempts)
+
+
+def _new_dispatch(request: DispatchRequest, api_key_id: str, now: datetime) -> Dispatch:
+    return Dispatch(
+        id=new_id(),
+        court=request.court,
+        case_number=request.case_number,
+        reference=request.reference,
+        policy=request.policy,
+        state=DispatchState.QUEUED,
+        recipient_name=request.recipient_name,
+        recipient_role=request.recipient_role,
+        id_last4=identity_last4(request.id_number),
+        consent_given=request.consent_given,
+        consent_basis=request.consent_basis,
+        locale=request.locale,
+        created_at=now,
+        contacts=[
+            Contact(new_id(), c.kind, c.value, c.source, c.postcode) for c in request.contacts
+        ],
+        hearing_at=request.hearing_at,
+        next_action_at=now,
+        api_key_id=api_key_id,
+    )
+
+
+async def _check_documents(
+    conn: AsyncConnection, api_key_id: str, document_ids: tuple[str, ...]
+) -> None:
+    """Every document must exist and belong to the calling key."""
+    found = set(
+        (
+            await conn.scalars(
+                sa.select(documents.c.id).where(
+                    documents.c.id.in_(document_ids), documents.c.api_key_id == api_key_id
+                )
+            )
+        ).all()
+    )
+    missing = [d for d in document_ids if d not in found]
+    if missing:
+        raise UnknownDocuments(missing)

@@ -39,6 +39,7 @@ async def decide_now(ctx: Context, tx: DispatchTransaction) -> None:
     """
     if not tx.dispatch.is_open:
         return
+    await tx.load_contacts()
     actions = decide(
         tx.dispatch,
         await tx.attempts(),

@@ -75,21 +75,37 @@ class DispatchTransaction:
         seq: int,
         head: str,
         clock: Clock,
-        is_new: bool = False,
+        new_row: dict[str, Any] | None = None,
     ) -> None:
+        """``new_row``: the columns of a dispatch not stored yet; flush then inserts it, with
+        the rows added by :meth:`insert_after_dispatch`, instead of updating it."""
         self.conn = conn
         self.dispatch = dispatch
         self.clock = clock
         self.now = clock.now()
         self._seq = seq
         self._head = head
-        self._is_new = is_new
+        self._new_row = new_row
+        self._dependents: list[tuple[sa.Table, list[dict[str, Any]]]] = []
+        self._stored_state = dispatch_changes(dispatch)
         self._events: list[dict[str, Any]] = []
         self._new_attempts: list[Attempt] = []
         self._changed_attempts: dict[str, Attempt] = {}
         self._webhooks: list[tuple[str, dict[str, Any]]] = []
-        self._attempts: list[Attempt] | None = None
+        self._attempts: list[Attempt] | None = [] if new_row is not None else None
+        self._contacts_loaded = new_row is not None
         self.followups = FollowUps(dispatch.id, seq)
+
+    def insert_after_dispatch(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Rows of a new dispatch's own tables (contacts, documents), written right after it."""
+        if rows:
+            self._dependents.append((table, rows))
+
+    async def load_contacts(self) -> None:
+        """Fill ``dispatch.contacts`` (only deciding needs them, so they are read on demand)."""
+        if not self._contacts_loaded:
+            self.dispatch.contacts = await load_contacts(self.conn, self.dispatch.id)
+            self._contacts_loaded = True
 
     async def attempts(self) -> list[Attempt]:
         if self._attempts is None:
@@ -106,6 +122,8 @@ class DispatchTransaction:
 
     async def events(self) -> list[Event]:
         """The stored chain followed by the events buffered in this transaction."""
+        if self._new_row is not None:
+            return [event_from_row(e) for e in self._events]
         rows = await self.conn.execute(
             sa.select(events).where(events.c.dispatch_id == self.dispatch.id).order_by(events.c.seq)
         )
@@ -228,6 +246,21 @@ class DispatchTransaction:
 
     async def flush(self) -> None:
         conn = self.conn
+        chain = {"event_seq": self._seq, "chain_head": self._head, "updated_at": self.now}
+        if self._new_row is not None:
+            await conn.execute(
+                dispatches.insert().values(
+                    **self._new_row, **dispatch_changes(self.dispatch), **chain
+                )
+            )
+            for table, rows in self._dependents:
+                await conn.execute(table.insert(), rows)
+        elif self._events or dispatch_changes(self.dispatch) != self._stored_state:
+            await conn.execute(
+                dispatches.update()
+                .where(dispatches.c.id == self.dispatch.id)
+                .values(**dispatch_changes(self.dispatch), **chain)
+            )
         if self._new_attempts:
             await conn.execute(
                 attempts.insert(),
@@ -241,17 +274,6 @@ class DispatchTransaction:
             )
         if self._events:
             await conn.execute(events.insert(), self._events)
-        if self._events or not self._is_new:
-            await conn.execute(
-                dispatches.update()
-                .where(dispatches.c.id == self.dispatch.id)
-                .values(
-                    **dispatch_changes(self.dispatch),
-                    event_seq=self._seq,
-                    chain_head=self._head,
-                    updated_at=self.now,
-                )
-            )
         summary = dispatch_summary(self.dispatch)
         self.followups.deliveries = await outbox.write_messages(
             conn,
@@ -299,7 +321,7 @@ async def dispatch_transaction(
         )
         if row is None:
             raise DispatchNotFound(dispatch_id)
-        dispatch = dispatch_from_row(row, await load_contacts(conn, dispatch_id))
+        dispatch = dispatch_from_row(row, [])
         tx = DispatchTransaction(
             conn, dispatch, seq=row["event_seq"], head=row["chain_head"], clock=clock
         )

@@ -10,12 +10,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.clock import rfc3339
 from delivery.ids import new_id
-from delivery.storage.schema import api_keys, outbox_messages, webhook_deliveries, webhook_endpoints
+from delivery.storage.schema import outbox_messages, webhook_deliveries
+from delivery.storage.statements import SELECT_LIVE_ENDPOINTS
 
 DELIVERY_PENDING = "pending"
 DELIVERY_DELIVERED = "delivered"
@@ -24,15 +24,7 @@ DELIVERY_FAILED = "failed"
 
 async def subscribed_endpoints(conn: AsyncConnection, court: str) -> list[tuple[str, Any]]:
     """(endpoint id, its event-type filter) for every live endpoint whose key sees ``court``."""
-    rows = await conn.execute(
-        sa.select(webhook_endpoints.c.id, webhook_endpoints.c.event_types, api_keys.c.courts)
-        .join(api_keys, api_keys.c.id == webhook_endpoints.c.api_key_id)
-        .where(
-            webhook_endpoints.c.enabled.is_(True),
-            webhook_endpoints.c.deleted_at.is_(None),
-            api_keys.c.revoked_at.is_(None),
-        )
-    )
+    rows = await conn.execute(SELECT_LIVE_ENDPOINTS)
     return [(r.id, r.event_types) for r in rows if court in r.courts]
 
 

@@ -35,11 +35,17 @@ from delivery.storage.rows import (
 )
 from delivery.storage.schema import (
     attempts,
-    contacts,
-    dispatch_documents,
     dispatches,
-    documents,
     events,
+)
+from delivery.storage.statements import (
+    SELECT_ATTEMPTS,
+    SELECT_CONTACTS,
+    SELECT_DISPATCH_FOR_UPDATE,
+    SELECT_DOCUMENTS,
+    SELECT_EVENTS,
+    UPDATE_ATTEMPT,
+    UPDATE_DISPATCH,
 )
 from tracking.chain import hashed_fields, link_hash
 
@@ -109,11 +115,7 @@ class DispatchTransaction:
 
     async def attempts(self) -> list[Attempt]:
         if self._attempts is None:
-            rows = await self.conn.execute(
-                sa.select(attempts)
-                .where(attempts.c.dispatch_id == self.dispatch.id)
-                .order_by(attempts.c.id)
-            )
+            rows = await self.conn.execute(SELECT_ATTEMPTS, {"dispatch_id": self.dispatch.id})
             self._attempts = [attempt_from_row(r) for r in rows.mappings()]
         return self._attempts
 
@@ -124,9 +126,7 @@ class DispatchTransaction:
         """The stored chain followed by the events buffered in this transaction."""
         if self._new_row is not None:
             return [event_from_row(e) for e in self._events]
-        rows = await self.conn.execute(
-            sa.select(events).where(events.c.dispatch_id == self.dispatch.id).order_by(events.c.seq)
-        )
+        rows = await self.conn.execute(SELECT_EVENTS, {"dispatch_id": self.dispatch.id})
         stored = [event_from_row(r) for r in rows.mappings()]
         return stored + [event_from_row(e) for e in self._events]
 
@@ -249,17 +249,14 @@ class DispatchTransaction:
         chain = {"event_seq": self._seq, "chain_head": self._head, "updated_at": self.now}
         if self._new_row is not None:
             await conn.execute(
-                dispatches.insert().values(
-                    **self._new_row, **dispatch_changes(self.dispatch), **chain
-                )
+                dispatches.insert(), {**self._new_row, **dispatch_changes(self.dispatch), **chain}
             )
             for table, rows in self._dependents:
                 await conn.execute(table.insert(), rows)
         elif self._events or dispatch_changes(self.dispatch) != self._stored_state:
             await conn.execute(
-                dispatches.update()
-                .where(dispatches.c.id == self.dispatch.id)
-                .values(**dispatch_changes(self.dispatch), **chain)
+                UPDATE_DISPATCH,
+                {"row_id": self.dispatch.id, **dispatch_changes(self.dispatch), **chain},
             )
         if self._new_attempts:
             await conn.execute(
@@ -268,9 +265,8 @@ class DispatchTransaction:
             )
         for attempt in self._changed_attempts.values():
             await conn.execute(
-                attempts.update()
-                .where(attempts.c.id == attempt.id)
-                .values(**attempt_changes(attempt), updated_at=self.now)
+                UPDATE_ATTEMPT,
+                {"row_id": attempt.id, **attempt_changes(attempt), "updated_at": self.now},
             )
         if self._events:
             await conn.execute(events.insert(), self._events)
@@ -286,21 +282,12 @@ class DispatchTransaction:
 
 
 async def load_contacts(conn: AsyncConnection, dispatch_id: str) -> list[Any]:
-    rows = await conn.execute(
-        sa.select(contacts)
-        .where(contacts.c.dispatch_id == dispatch_id)
-        .order_by(contacts.c.position)
-    )
+    rows = await conn.execute(SELECT_CONTACTS, {"dispatch_id": dispatch_id})
     return [contact_from_row(r) for r in rows.mappings()]
 
 
 async def load_documents(conn: AsyncConnection, dispatch_id: str) -> list[DocumentRef]:
-    rows = await conn.execute(
-        sa.select(documents)
-        .join(dispatch_documents, dispatch_documents.c.document_id == documents.c.id)
-        .where(dispatch_documents.c.dispatch_id == dispatch_id)
-        .order_by(dispatch_documents.c.position)
-    )
+    rows = await conn.execute(SELECT_DOCUMENTS, {"dispatch_id": dispatch_id})
     return [document_from_row(r) for r in rows.mappings()]
 
 
@@ -311,11 +298,7 @@ async def dispatch_transaction(
     """Lock one dispatch, yield its transaction, write everything on a clean exit."""
     async with engine.begin() as conn:
         row = (
-            (
-                await conn.execute(
-                    sa.select(dispatches).where(dispatches.c.id == dispatch_id).with_for_update()
-                )
-            )
+            (await conn.execute(SELECT_DISPATCH_FOR_UPDATE, {"dispatch_id": dispatch_id}))
             .mappings()
             .first()
         )

@@ -20,7 +20,11 @@ READ_ONLY = {"songda_read_only": True}
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine for ``url``: ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection: SQLite has one writer at a time anyway, and waiting for the pool is an
+        # asyncio hand-over, where waiting on SQLITE_BUSY is sqlite3 sleeping in growing steps.
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+        )
         _configure_sqlite(engine)
         return engine
     # No pre-ping (it costs three round trips per checkout); connections are recycled instead,

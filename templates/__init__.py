@@ -28,6 +28,9 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         enable_async=False,
+        # Templates ship with the code; checking their files for changes on every render cost
+        # a stat() per message.
+        auto_reload=False,
     )
     env.filters["local_time"] = _local_time
     return env

@@ -10,6 +10,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+import uvloop
+
 from delivery.config import ConfigError, Settings, deployment_warnings, load_settings
 from delivery.logs import configure_logging
 
@@ -130,14 +132,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             for problem in problems:
                 print(f"songda: {problem}", file=sys.stderr)
             return EXIT_USAGE
-        asyncio.run(
-            serve(
-                settings,
-                web_server=args.command != "worker",
-                worker=args.command != "web",
-                migrate=args.command == "run",
+        # uvloop: the service spends a fifth of its CPU in the event loop itself.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(
+                serve(
+                    settings,
+                    web_server=args.command != "worker",
+                    worker=args.command != "web",
+                    migrate=args.command == "run",
+                )
             )
-        )
         return 0
     settings = _settings()
     if args.command == "db":

@@ -1,10 +1,12 @@
-"""``songda run`` with database round-trip counters, for ``bench/email_throughput.py``.
+"""``songda run``/``web``/``worker`` with database round-trip counters, for the benchmark.
 
-Run as ``python bench/counted_songda.py`` with the usual ``SONGDA_*`` environment plus
-``SONGDA_BENCH_COUNTS`` (a file path). Everything else is exactly ``songda run``
-(:func:`delivery.cli.main`). On ``SIGUSR1`` the process writes its counters so far to that file as
-JSON (atomically, with an increasing ``snapshot`` number), so the benchmark can take the difference
-between two snapshots and leave start-up, shutdown and its own queries out of the figure.
+Run as ``python bench/counted_songda.py [run|web|worker]`` (default ``run``) with the usual
+``SONGDA_*`` environment plus ``SONGDA_BENCH_COUNTS`` (a file path). Everything else is exactly
+``songda run`` / ``songda web`` / ``songda worker`` (:func:`delivery.cli.main`). On ``SIGUSR1`` the
+process writes its counters so far to that file as JSON (atomically, with an increasing
+``snapshot`` number), so the benchmark can take the difference between two snapshots and leave
+start-up, shutdown and its own queries out of the figure. With separate ``web`` and ``worker``
+processes each has its own file; ``bench/email_throughput.py`` sums them.
 
 If ``SONGDA_BENCH_PROFILE`` names a file, the first ``SIGUSR1`` starts cProfile on the event-loop
 thread and the second stops it and dumps the statistics there: the profile covers exactly the
@@ -130,12 +132,20 @@ def _write_snapshot(_signum: int, _frame: FrameType | None) -> None:
     os.replace(scratch, target)
 
 
-def main() -> int:
+COMMANDS = ("run", "web", "worker")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if args else "run"
+    if len(args) > 1 or command not in COMMANDS:
+        print(f"usage: counted_songda.py [{'|'.join(COMMANDS)}]", file=sys.stderr)
+        return 2
     from delivery.cli import main as songda_main
 
     install_counters()
     signal.signal(signal.SIGUSR1, _write_snapshot)
-    return songda_main(["run"])
+    return songda_main([command])
 
 
 if __name__ == "__main__":

@@ -1,36 +1,53 @@
 """E-mail throughput: how close Songda comes to the raw speed of its own SMTP connections.
 
 Run: ``.venv/bin/python bench/email_throughput.py [--n 2000] [--clients 50]
-[--databases sqlite,postgresql] [--profile]``.
+[--databases sqlite,postgresql] [--topologies run,split] [--profile]``.
 
-For each database this measures, in one run:
+For each database and each topology this measures, in one run:
 
-1. **Songda.** ``songda run`` (web + arq worker in one process, exactly :func:`delivery.cli.main`,
-   wrapped by ``bench/counted_songda.py`` only to count database round trips) runs in a *child
-   process* on a fresh data directory, a fresh migrated database, the local Redis with its own queue
-   name, and an SMTP sink on loopback. This process plays the case system: C concurrent aiohttp
-   clients create N dispatches through ``POST /api/v1/dispatches`` (unique reference, one
-   recipient-confirmed address each, one shared uploaded PDF). The clock runs from the first
-   request until the N-th distinct recipient's message has arrived in the sink: **dispatches/s**.
-   Afterwards every dispatch must be ``served`` in the database, every request must have got 201
-   and the sink must hold all N recipients, or the run counts as failed (exit code 1).
+1. **Songda**, in one of two topologies, each through :func:`delivery.cli.main` wrapped by
+   ``bench/counted_songda.py`` only to count database round trips:
+
+   - ``run``: ``songda run`` (web + arq worker in one process) in one *child process*, which also
+     migrates the database itself (a no-op here);
+   - ``split``: ``songda web`` and ``songda worker`` in two child processes with the same
+     environment (database, data directory, Redis URL and queue name), as ``compose.yaml`` deploys
+     them on PostgreSQL. They do not migrate; the bench has already done it (as ``songda db
+     upgrade`` would). ``songda web``/``worker`` need an external Redis and refuse SQLite, so
+     ``split`` only runs on PostgreSQL and is skipped, with a note, for SQLite.
+
+   Either way the service runs on a fresh data directory, a freshly migrated database, the local
+   Redis with its own queue name, and an SMTP sink on loopback; the clock starts only once the web
+   server answers ``/healthz`` and the arq worker has polled its queue (its health-check key is in
+   Redis). This process plays the case system: C concurrent aiohttp clients create N dispatches
+   through ``POST /api/v1/dispatches`` (unique reference, one recipient-confirmed address each, one
+   shared uploaded PDF). The clock runs from the first request until the N-th distinct recipient's
+   message has arrived in the sink: **dispatches/s**. Afterwards every dispatch must be ``served``
+   in the database, every request must have got 201 and the sink must hold all N recipients, or the
+   run counts as failed (exit code 1).
 2. **Raw.** The same rendered messages (:func:`channels.email.build_email` on the same
    :class:`~delivery.channel_api.ServiceMessage` shape, rendered before the clock starts) are sent
    with plain aiosmtplib over the same number of reused connections (``SONGDA_SMTP_POOL_SIZE``,
-   default 4) from a child process to the same kind of sink in this process: **raw sends/s**.
-   Both measurements thus use two processes, one per core.
+   default 4) from one child process to the same kind of sink in this process: **raw sends/s**.
+   It is measured once per database, before its topologies, and is the baseline of all of them:
+   the ``split`` row (web, worker and this process: three busy processes on two cores) is
+   compared with the same single raw sender as the ``run`` row.
 3. **Ratio** = dispatches/s ÷ raw sends/s; target ≥ 0.1 now, ≥ 0.25 long-term.
-4. **DB round trips per dispatch**, counted inside the service process between two snapshots
+4. **DB round trips per dispatch**, counted inside the service process(es) between two snapshots
    (just before the first request, and once all dispatches are served) through SQLAlchemy events:
    statements, plus on PostgreSQL each ``BEGIN`` and the 3 round trips of each pool pre-ping, plus
-   commits and rollbacks (see ``counted_songda.py``); statements are also shown by kind. On
-   PostgreSQL the server's own count of transactions (``pg_stat_database``, over the service's
-   whole life) is shown as a cross-check.
+   commits and rollbacks (see ``counted_songda.py``); statements are also shown by kind. With
+   ``split`` both processes get ``SIGUSR1`` and their counters are summed. On PostgreSQL the
+   server's own count of transactions (``pg_stat_database``, over the service's whole life) is
+   shown as a cross-check.
+5. **CPU** of each service process (``run``; or ``web`` and ``worker``) as a share of one core
+   from the first request until all dispatches are served.
 
-``--profile`` (or ``--profile cprofile``) runs cProfile in the service process during the measured
-window and prints the top 25 functions; ``--profile sample`` samples the main thread's stack per
-millisecond of CPU instead (``bench/stack_sampler.py``) and prints the CPU time per stage of
-Songda's work. Figures of a profiled run are slower and only show where the time goes.
+``--profile`` (or ``--profile cprofile``) runs cProfile in each service process during the measured
+window and prints the top 25 functions (for ``split``: one profile for ``web`` and one for
+``worker``); ``--profile sample`` samples each main thread's stack per millisecond of CPU instead
+(``bench/stack_sampler.py``) and prints the CPU time per stage of Songda's work. Figures of a
+profiled run are slower and only show where the time goes.
 """
 
 from __future__ import annotations
@@ -50,8 +67,8 @@ import textwrap
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -87,6 +104,7 @@ STALL_SECONDS = 30.0
 ARQ_JOB_KEYS = ("job", "retry", "in-progress", "result")
 TARGET_NOW = 0.1
 TARGET_LONG_TERM = 0.25
+TOPOLOGIES = {"run": ("run",), "split": ("web", "worker")}  # topology → its `songda` processes
 PING_ROUND_TRIPS = 3  # SQLAlchemy's asyncpg pre-ping: BEGIN, ";", ROLLBACK
 
 COURT = "杭州市西湖区人民法院"
@@ -107,6 +125,7 @@ class Options:
     n: int
     clients: int
     databases: tuple[str, ...]
+    topologies: tuple[str, ...]
     pool_size: int
     timeout: float
     profile: str | None
@@ -123,6 +142,7 @@ class RawResult:
 @dataclass
 class Result:
     database: str
+    topology: str
     failures: list[str] = field(default_factory=list)
     dispatch_rate: float = 0.0
     create_rate: float = 0.0
@@ -131,7 +151,9 @@ class Result:
     statements: dict[str, int] = field(default_factory=dict)
     server_transactions: int | None = None
     served_rate: float = 0.0
-    service_cpu: float = 0.0  # cores used from the first request until all were served
+    # cores used per service process ("run", or "web" and "worker") from the first request
+    # until all were served
+    service_cpu: dict[str, float] = field(default_factory=dict)
     client_cpu: float = 0.0
     profile: str | None = None
 
@@ -307,8 +329,9 @@ def free_port() -> int:
 
 
 def service_env(
-    opts: Options, url: str, data_dir: Path, port: int, smtp_port: int, queue: str
+    opts: Options, url: str, data_dir: Path, port: int, smtp_port: int, queue: str, process: str
 ) -> dict[str, str]:
+    """The environment of one service process; only the counter and profile files differ."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
     env.update(
         {
@@ -323,14 +346,22 @@ def service_env(
             "SONGDA_SMTP_PORT": str(smtp_port),
             "SONGDA_SMTP_SENDER": SENDER,
             "SONGDA_SMTP_POOL_SIZE": str(opts.pool_size),
-            "SONGDA_BENCH_COUNTS": str(data_dir / "counts.json"),
+            "SONGDA_BENCH_COUNTS": str(counts_path(data_dir, process)),
         }
     )
     if opts.profile == "cprofile":
-        env["SONGDA_BENCH_PROFILE"] = str(data_dir / "service.prof")
+        env["SONGDA_BENCH_PROFILE"] = str(profile_path(data_dir, process, opts.profile))
     elif opts.profile == "sample":
-        env["SONGDA_BENCH_SAMPLE"] = str(data_dir / "samples.json")
+        env["SONGDA_BENCH_SAMPLE"] = str(profile_path(data_dir, process, opts.profile))
     return env
+
+
+def counts_path(data_dir: Path, process: str) -> Path:
+    return data_dir / f"counts-{process}.json"
+
+
+def profile_path(data_dir: Path, process: str, kind: str) -> Path:
+    return data_dir / (f"{process}.prof" if kind == "cprofile" else f"samples-{process}.json")
 
 
 def _open_log(path: Path) -> IO[bytes]:
@@ -338,11 +369,11 @@ def _open_log(path: Path) -> IO[bytes]:
 
 
 @asynccontextmanager
-async def running_service(env: dict[str, str], log_path: Path) -> AsyncIterator[Any]:
-    """``songda run`` (with counters) in a child process, stopped with SIGTERM afterwards."""
+async def running_process(command: str, env: dict[str, str], log_path: Path) -> AsyncIterator[Any]:
+    """``songda <command>`` (with counters) in a child process, stopped with SIGTERM afterwards."""
     with _open_log(log_path) as log:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(SERVICE_SCRIPT), env=env, stdout=log, stderr=log
+            sys.executable, str(SERVICE_SCRIPT), command, env=env, stdout=log, stderr=log
         )
     try:
         yield proc
@@ -360,24 +391,20 @@ def log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-async def wait_healthy(session: aiohttp.ClientSession, base: str, proc: Any, log: Path) -> None:
-    while True:
-        if proc.returncode is not None:
-            raise RuntimeError(f"songda run exited with {proc.returncode}:\n{log_tail(log)}")
-        with suppress(aiohttp.ClientError):
-            async with session.get(f"{base}/healthz") as response:
-                if response.status == 200:
-                    return
-        await asyncio.sleep(0.1)
-
-
 @dataclass(frozen=True)
-class Service:
-    """The running service: its process, URL and counters file."""
+class ServiceProcess:
+    """One service process: ``songda run``, ``web`` or ``worker``, its log and counters file."""
 
+    command: str
     proc: Any
-    base: str
+    log: Path
     counts_path: Path
+
+    def check_alive(self) -> None:
+        if self.proc.returncode is not None:
+            raise RuntimeError(
+                f"songda {self.command} exited with {self.proc.returncode}:\n{log_tail(self.log)}"
+            )
 
     async def counters(self, after: int = 0) -> dict[str, Any]:
         """Ask for the counters (SIGUSR1) and wait for a snapshot newer than ``after``."""
@@ -386,12 +413,59 @@ class Service:
             data = _read_counters(self.counts_path)
             if data is not None and data["snapshot"] > after:
                 return data
+            self.check_alive()
             await asyncio.sleep(0.01)
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time of the service process (Linux)."""
+        """User plus system CPU time of the process (Linux)."""
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Service:
+    """The running service: its processes (one for ``run``, two for ``split``) and its URL."""
+
+    processes: tuple[ServiceProcess, ...]
+    base: str
+    queue: str
+
+    def check_alive(self) -> None:
+        for process in self.processes:
+            process.check_alive()
+
+    async def counters(self, after: list[int] | None = None) -> list[dict[str, Any]]:
+        """Every process's counters, asked for together; each newer than its ``after``."""
+        after = after or [0] * len(self.processes)
+        return list(
+            await asyncio.gather(
+                *(p.counters(a) for p, a in zip(self.processes, after, strict=True))
+            )
+        )
+
+    def cpu_seconds(self) -> dict[str, float]:
+        return {p.command: p.cpu_seconds() for p in self.processes}
+
+
+async def wait_ready(session: aiohttp.ClientSession, service: Service) -> None:
+    """Until the web server answers ``/healthz`` and the arq worker has polled its queue once.
+
+    arq writes ``<queue>:health-check`` at the end of its first poll iteration.
+    """
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        healthy = False
+        while True:
+            service.check_alive()
+            if not healthy:
+                with suppress(aiohttp.ClientError):
+                    async with session.get(f"{service.base}/healthz") as response:
+                        healthy = response.status == 200
+            if healthy and await redis.exists(f"{service.queue}:health-check"):
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await redis.aclose()
 
 
 def _read_counters(path: Path) -> dict[str, Any] | None:
@@ -401,6 +475,14 @@ def _read_counters(path: Path) -> dict[str, Any] | None:
 def difference(after: dict[str, Any], before: dict[str, Any]) -> dict[str, int]:
     """``after - before`` for the numeric counters."""
     return {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, int)}
+
+
+def summed(counters: list[dict[str, int]]) -> dict[str, int]:
+    """The counters of several processes added up."""
+    total: Counter[str] = Counter()
+    for counts in counters:
+        total.update(counts)
+    return dict(total)
 
 
 # --- the case system ---------------------------------------------------------------------------
@@ -457,27 +539,35 @@ async def create_dispatches(
     return failures
 
 
-# --- one database ------------------------------------------------------------------------------
+# --- one database, one topology ---------------------------------------------------------------
 
 
 async def measure_songda(opts: Options, database: Database, workdir: Path, result: Result) -> None:
-    """Start the service and the sink, drive the run, then collect the figures."""
+    """Start the service (its topology's processes) and the sink, drive the run, collect figures.
+
+    The database is already migrated (:func:`fresh_database`, as ``songda db upgrade`` does);
+    ``songda run`` migrates once more itself, ``songda web`` and ``songda worker`` do not.
+    """
     token = await new_api_key(database.url)
     queue = f"songda:bench:{uuid.uuid4().hex}"
     port = free_port()
-    log = workdir / "service.log"
     sink = CountingSink(opts.n)
     transactions_before = await server_transactions(database)
+    commands = TOPOLOGIES[result.topology]
     try:
-        async with (
-            sink_server(sink) as smtp_port,
-            running_service(
-                service_env(opts, database.url, workdir, port, smtp_port, queue), log
-            ) as proc,
-            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=opts.clients)) as session,
-        ):
-            service = Service(proc, f"http://127.0.0.1:{port}", workdir / "counts.json")
-            await wait_healthy(session, service.base, proc, log)
+        async with AsyncExitStack() as stack:
+            smtp_port = await stack.enter_async_context(sink_server(sink))
+            processes = []
+            for command in commands:
+                env = service_env(opts, database.url, workdir, port, smtp_port, queue, command)
+                log = workdir / f"{command}.log"
+                proc = await stack.enter_async_context(running_process(command, env, log))
+                processes.append(ServiceProcess(command, proc, log, counts_path(workdir, command)))
+            session = await stack.enter_async_context(
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=opts.clients))
+            )
+            service = Service(tuple(processes), f"http://127.0.0.1:{port}", queue)
+            await wait_ready(session, service)
             states = await drive(opts, service, session, token, sink, database.url, result)
         result.failures += check_outcome(opts.n, sink, states)
     finally:
@@ -486,10 +576,12 @@ async def measure_songda(opts: Options, database: Database, workdir: Path, resul
         await asyncio.sleep(1.0)  # backends publish their statistics as they exit
         transactions_after = await server_transactions(database)
         result.server_transactions = (transactions_after or 0) - transactions_before
-    if opts.profile == "cprofile":
-        result.profile = profile_summary(workdir / "service.prof")
-    elif opts.profile == "sample":
-        result.profile = sample_summary(workdir / "samples.json")
+    if opts.profile:
+        summarise = profile_summary if opts.profile == "cprofile" else sample_summary
+        result.profile = "\n".join(
+            summarise(profile_path(workdir, command, opts.profile), f"songda {command}")
+            for command in commands
+        )
 
 
 async def drive(
@@ -514,11 +606,17 @@ async def drive(
     states = await wait_until_served(url, opts.n)
     elapsed = time.perf_counter() - started
     result.served_rate = opts.n / elapsed
-    result.service_cpu = (service.cpu_seconds() - cpu_before) / elapsed
+    cpu_after = service.cpu_seconds()
+    result.service_cpu = {k: (cpu_after[k] - cpu_before[k]) / elapsed for k in cpu_after}
     result.client_cpu = (time.process_time() - client_cpu_before) / elapsed
-    after = await service.counters(before["snapshot"])
-    result.counts = difference(after, before)
-    result.statements = difference(after["by_statement"], before["by_statement"])
+    after = await service.counters([b["snapshot"] for b in before])
+    result.counts = summed([difference(a, b) for a, b in zip(after, before, strict=True)])
+    result.statements = summed(
+        [
+            difference(a["by_statement"], b["by_statement"])
+            for a, b in zip(after, before, strict=True)
+        ]
+    )
     return states
 
 
@@ -533,22 +631,63 @@ def check_outcome(n: int, sink: CountingSink, states: dict[str, int]) -> list[st
     return failures
 
 
-async def run_database(opts: Options, kind: str) -> Result:
-    result = Result(kind)
-    workdir = Path(tempfile.mkdtemp(prefix=f"songda-bench-{kind}-"))
+async def bounded(opts: Options, failures: list[str], work: Awaitable[None]) -> None:
+    """``work`` within ``--timeout``; a timeout, stall or error becomes a line in ``failures``."""
     try:
-        async with asyncio.timeout(opts.timeout), fresh_database(kind, workdir) as database:
-            await measure_songda(opts, database, workdir, result)
-            result.raw = await measure_raw(opts.n, opts.pool_size)
+        async with asyncio.timeout(opts.timeout):
+            await work
     except TimeoutError:
-        result.failures.append(f"timed out after {opts.timeout:.0f}s")
+        failures.append(f"timed out after {opts.timeout:.0f}s")
     except Stalled as exc:
-        result.failures.append(f"stalled for {STALL_SECONDS:.0f}s: {exc}")
+        failures.append(f"stalled for {STALL_SECONDS:.0f}s: {exc}")
     except Exception as exc:  # report it as a failed run rather than a traceback
-        result.failures.append(f"{type(exc).__name__}: {exc}")
+        failures.append(f"{type(exc).__name__}: {exc}")
+
+
+async def run_topology(opts: Options, kind: str, topology: str) -> Result:
+    """One topology on a fresh data directory and a fresh migrated database."""
+    result = Result(kind, topology)
+    workdir = Path(tempfile.mkdtemp(prefix=f"songda-bench-{kind}-{topology}-"))
+
+    async def work() -> None:
+        async with fresh_database(kind, workdir) as database:
+            await measure_songda(opts, database, workdir, result)
+
+    try:
+        await bounded(opts, result.failures, work())
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return result
+
+
+def topologies_for(opts: Options, kind: str) -> tuple[tuple[str, ...], list[str]]:
+    """The topologies that apply to a database, and a note for each one skipped."""
+    if kind != "sqlite" or "split" not in opts.topologies:
+        return opts.topologies, []
+    note = (
+        "sqlite: `split` skipped — `songda web` and `songda worker` refuse SQLite (one process "
+        "only) and need an external Redis; it applies to PostgreSQL"
+    )
+    return tuple(t for t in opts.topologies if t != "split"), [note]
+
+
+async def run_database(opts: Options, kind: str, topologies: tuple[str, ...]) -> list[Result]:
+    """The raw baseline, then each topology in turn, all compared with that one baseline."""
+    raw: list[RawResult] = []
+    raw_failures: list[str] = []
+
+    async def measure() -> None:
+        raw.append(await measure_raw(opts.n, opts.pool_size))
+
+    await bounded(opts, raw_failures, measure())
+    results = []
+    for topology in topologies:
+        result = await run_topology(opts, kind, topology)
+        result.raw = raw[0] if raw else None
+        result.failures += [f"raw run: {failure}" for failure in raw_failures]
+        report(opts, result)
+        results.append(result)
+    return results
 
 
 # --- raw aiosmtplib ----------------------------------------------------------------------------
@@ -652,12 +791,12 @@ async def measure_raw(n: int, connections: int) -> RawResult:
 # --- reporting ---------------------------------------------------------------------------------
 
 
-def profile_summary(path: Path, top: int = 25) -> str:
+def profile_summary(path: Path, process: str, top: int = 25) -> str:
     """The top functions by cumulative time, by own time, and own time summed per package."""
     stats = pstats.Stats(str(path))
     rows = stats.stats  # type: ignore[attr-defined]
     total = sum(tt for _cc, _nc, tt, _ct, _callers in rows.values())
-    lines = [f"profile of the service process: {total:.2f}s in the event-loop thread"]
+    lines = [f"profile of the `{process}` process: {total:.2f}s in the event-loop thread"]
     packages: Counter[str] = Counter()
     for (filename, _line, name), (_cc, _nc, tt, _ct, _callers) in rows.items():
         packages[_package(filename, name)] += tt
@@ -671,11 +810,11 @@ def profile_summary(path: Path, top: int = 25) -> str:
     return "\n".join(lines)
 
 
-def sample_summary(path: Path, top: int = 25) -> str:
+def sample_summary(path: Path, process: str, top: int = 25) -> str:
     """Share of the event-loop thread's time per stage, with the libraries it was spent in."""
     data: dict[str, dict[str, int]] = json.loads(path.read_text())
     total = sum(sum(layers.values()) for layers in data.values())
-    lines = [f"service CPU by stage: {total} samples, one per ms of CPU [libraries inside]"]
+    lines = [f"`{process}` CPU by stage: {total} samples, one per ms of CPU [libraries inside]"]
     stages = sorted(data.items(), key=lambda item: -sum(item[1].values()))
     for stage, layers in stages[:top]:
         count = sum(layers.values())
@@ -737,7 +876,7 @@ def verdict(result: Result) -> str:
 
 def report(opts: Options, result: Result) -> None:
     """The figures for one database (only the failures if the run did not complete)."""
-    print(f"\n== {result.database} ==")
+    print(f"\n== {result.database}, {result.topology}: {topology_label(result.topology)} ==")
     for failure in result.failures[:10]:
         print(f"  FAILURE: {failure}")
     if not (result.counts and result.raw):
@@ -763,7 +902,7 @@ def report(opts: Options, result: Result) -> None:
     print(f"  API creates/s          {result.create_rate:9.1f}   (all {n} POSTs answered)")
     print(f"  served/s               {result.served_rate:9.1f}   (first request → all served)")
     print(
-        f"  CPU until all served   service {result.service_cpu:4.0%} of a core, "
+        f"  CPU until all served   {cpu_shares(result)} (share of one core), "
         f"clients+sink+polling {result.client_cpu:4.0%}"
     )
     print(
@@ -779,15 +918,34 @@ def _per(trips: dict[str, int], n: int) -> str:
     return "(" + ", ".join(f"{k} {v / n:.1f}" for k, v in trips.items()) + ")"
 
 
-def summary(opts: Options, results: list[Result]) -> None:
-    print("\ndatabase     dispatches/s  raw sends/s   ratio  target  result  round trips/disp.")
+def topology_label(topology: str) -> str:
+    if topology == "run":
+        return "`songda run` (web + worker, one process)"
+    return "`songda web` + `songda worker` (two processes)"
+
+
+def cpu_shares(result: Result) -> str:
+    """``run 98%`` or ``web 60%, worker 85%``: each service process's share of one core."""
+    return ", ".join(f"{process} {share:.0%}" for process, share in result.service_cpu.items())
+
+
+def summary(opts: Options, results: list[Result], notes: list[str]) -> None:
+    print(
+        "\ndatabase    topology  dispatches/s  raw sends/s   ratio  target  result  "
+        "round trips/disp.  service CPU"
+    )
     for r in results:
         trips = sum(round_trips(r.database, r.counts).values()) / opts.n
         print(
-            f"{r.database:<12} {r.dispatch_rate:12.1f} {r.raw_rate:12.1f} {r.ratio:7.3f}  "
-            f"≥{TARGET_NOW:<5} {verdict(r):<7} {trips:.1f}"
+            f"{r.database:<11} {r.topology:<8} {r.dispatch_rate:13.1f} {r.raw_rate:12.1f} "
+            f"{r.ratio:7.3f}  ≥{TARGET_NOW:<5} {verdict(r):<7} {trips:17.1f}  {cpu_shares(r)}"
         )
-    print(f"(long-term target: ratio ≥ {TARGET_LONG_TERM})")
+    print(
+        f"(raw: one aiosmtplib process over {opts.pool_size} reused connections, measured once "
+        f"per database and shared by its rows; long-term target: ratio ≥ {TARGET_LONG_TERM})"
+    )
+    for note in notes:
+        print(f"note: {note}")
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -795,36 +953,65 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--n", type=int, default=2000, help="dispatches (and raw messages)")
     parser.add_argument("--clients", type=int, default=50, help="concurrent HTTP clients")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--topologies",
+        default="run,split",
+        help="run: `songda run`, one process; split: `songda web` + `songda worker` "
+        "(PostgreSQL only)",
+    )
     parser.add_argument("--pool-size", type=int, default=4, help="SMTP connections, both sides")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds per database")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300,
+        help="seconds per database and topology (and for each raw run)",
+    )
     parser.add_argument(
         "--profile",
         nargs="?",
         const="cprofile",
         choices=["cprofile", "sample"],
-        help="profile the service process during the measured window",
+        help="profile the service process(es) during the measured window (split: both)",
     )
     args = parser.parse_args(argv)
-    databases = tuple(d.strip() for d in args.databases.split(",") if d.strip())
-    unknown = set(databases) - {"sqlite", "postgresql"}
-    if unknown or args.n < 1 or args.clients < 1 or args.pool_size < 1:
-        parser.error(f"bad arguments (unknown databases: {sorted(unknown)})")
-    return Options(args.n, args.clients, databases, args.pool_size, args.timeout, args.profile)
+    databases = _names(args.databases)
+    topologies = _names(args.topologies)
+    unknown = set(databases) - {"sqlite", "postgresql"} | set(topologies) - set(TOPOLOGIES)
+    if (
+        unknown
+        or not databases
+        or not topologies
+        or args.n < 1
+        or args.clients < 1
+        or args.pool_size < 1
+    ):
+        parser.error(f"bad arguments (unknown databases or topologies: {sorted(unknown)})")
+    return Options(
+        args.n, args.clients, databases, topologies, args.pool_size, args.timeout, args.profile
+    )
+
+
+def _names(value: str) -> tuple[str, ...]:
+    """A comma-separated list, stripped, duplicates dropped, order kept."""
+    return tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
 
 
 async def main(opts: Options) -> int:
     print(
         f"Songda e-mail throughput: {opts.n} dispatches, {opts.clients} HTTP clients, "
         f"{opts.pool_size} SMTP connections{' — PROFILED (slower)' if opts.profile else ''}\n"
-        "service: `songda run` (web + arq worker, one process) in a child process; "
-        "HTTP clients and SMTP sink in this process"
+        f"topologies: {', '.join(f'{t} = {topology_label(t)}' for t in opts.topologies)}; "
+        "service in child processes, HTTP clients and SMTP sink in this process"
     )
-    results = []
+    results: list[Result] = []
+    notes: list[str] = []
     for kind in opts.databases:
-        result = await run_database(opts, kind)
-        report(opts, result)
-        results.append(result)
-    summary(opts, results)
+        topologies, skipped = topologies_for(opts, kind)
+        for note in skipped:
+            print(f"\n== {kind} ==\n  note: {note}")
+        notes += skipped
+        results += await run_database(opts, kind, topologies) if topologies else []
+    summary(opts, results, notes)
     return 1 if any(r.failures for r in results) else 0
 
 

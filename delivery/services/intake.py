@@ -18,7 +18,8 @@ from delivery.domain import Attempt, Contact, ContactKind, ContactSource, Dispat
 from delivery.identity import identity_digest, identity_last4
 from delivery.ids import new_id
 from delivery.services.progress import decide_now
-from delivery.storage.schema import contacts, dispatch_documents, dispatches, documents
+from delivery.storage.schema import contacts, dispatch_documents, dispatches
+from delivery.storage.statements import SELECT_OWN_DOCUMENT_IDS
 from delivery.storage.unit_of_work import DispatchTransaction
 from tracking.chain import GENESIS, canonical
 
@@ -225,9 +226,8 @@ async def _check_documents(
     found = set(
         (
             await conn.scalars(
-                sa.select(documents.c.id).where(
-                    documents.c.id.in_(document_ids), documents.c.api_key_id == api_key_id
-                )
+                SELECT_OWN_DOCUMENT_IDS,
+                {"document_ids": list(document_ids), "api_key_id": api_key_id},
             )
         ).all()
     )

@@ -49,5 +49,12 @@ SELECT_LIVE_ENDPOINTS = (
         api_keys.c.revoked_at.is_(None),
     )
 )
+SELECT_OWN_DOCUMENT_IDS = sa.select(documents.c.id).where(
+    documents.c.id.in_(sa.bindparam("document_ids", expanding=True)),
+    documents.c.api_key_id == sa.bindparam("api_key_id"),
+)
 UPDATE_DISPATCH = dispatches.update().where(dispatches.c.id == _ROW)
 UPDATE_ATTEMPT = attempts.update().where(attempts.c.id == _ROW)
+INSERT_DISPATCH = dispatches.insert()
+INSERT_ATTEMPTS = attempts.insert()
+INSERT_EVENTS = events.insert()

@@ -33,12 +33,10 @@ from delivery.storage.rows import (
     document_from_row,
     event_from_row,
 )
-from delivery.storage.schema import (
-    attempts,
-    dispatches,
-    events,
-)
 from delivery.storage.statements import (
+    INSERT_ATTEMPTS,
+    INSERT_DISPATCH,
+    INSERT_EVENTS,
     SELECT_ATTEMPTS,
     SELECT_CONTACTS,
     SELECT_DISPATCH_FOR_UPDATE,
@@ -249,7 +247,7 @@ class DispatchTransaction:
         chain = {"event_seq": self._seq, "chain_head": self._head, "updated_at": self.now}
         if self._new_row is not None:
             await conn.execute(
-                dispatches.insert(), {**self._new_row, **dispatch_changes(self.dispatch), **chain}
+                INSERT_DISPATCH, {**self._new_row, **dispatch_changes(self.dispatch), **chain}
             )
             for table, rows in self._dependents:
                 await conn.execute(table.insert(), rows)
@@ -260,7 +258,7 @@ class DispatchTransaction:
             )
         if self._new_attempts:
             await conn.execute(
-                attempts.insert(),
+                INSERT_ATTEMPTS,
                 [{**attempt_row(a), "updated_at": self.now} for a in self._new_attempts],
             )
         for attempt in self._changed_attempts.values():
@@ -269,7 +267,7 @@ class DispatchTransaction:
                 {"row_id": attempt.id, **attempt_changes(attempt), "updated_at": self.now},
             )
         if self._events:
-            await conn.execute(events.insert(), self._events)
+            await conn.execute(INSERT_EVENTS, self._events)
         summary = dispatch_summary(self.dispatch)
         self.followups.deliveries = await outbox.write_messages(
             conn,

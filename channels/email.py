@@ -10,7 +10,6 @@ one per message costs more than the message itself.
 from __future__ import annotations
 
 import asyncio
-import logging
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -21,8 +20,6 @@ import aiosmtplib
 from delivery.channel_api import SendOutcome, SendResult, ServiceMessage
 from delivery.config import SmtpSettings
 from templates import render_service_email
-
-log = logging.getLogger(__name__)
 
 
 def message_id_for(attempt_id: str, sender: str) -> str:
@@ -60,7 +57,18 @@ def build_email(message: ServiceMessage, smtp: SmtpSettings) -> MIMEMultipart:
     return email
 
 
+# Refusals of our login, our sender address or our greeting say the court's relay is
+# misconfigured, not that this recipient cannot be served: no attempt should fail for them.
+CHANNEL_FAULTS = (
+    aiosmtplib.SMTPAuthenticationError,
+    aiosmtplib.SMTPSenderRefused,
+    aiosmtplib.SMTPHeloError,
+    aiosmtplib.SMTPNotSupported,
+)
+
+
 def classify(code: int, text: str) -> SendResult:
+    """A reply about this message or recipient: 5xx is final, anything else may pass later."""
     outcome = SendOutcome.PERMANENT if 500 <= code < 600 else SendOutcome.TRANSIENT
     return SendResult(outcome, f"{code} {text}".strip())
 
@@ -110,12 +118,18 @@ class EmailChannel:
             self._idle.put_nowait(client)
             refusal = exc.recipients[0]
             return classify(refusal.code, refusal.message)
+        except CHANNEL_FAULTS as exc:
+            _discard(client)
+            return SendResult(SendOutcome.UNAVAILABLE, f"{type(exc).__name__}: {exc}")
         except aiosmtplib.SMTPResponseException as exc:
             _discard(client)
             return classify(exc.code, exc.message)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             _discard(client)
             return SendResult(SendOutcome.TRANSIENT, f"{type(exc).__name__}: {exc}")
+        except BaseException:
+            _discard(client)  # cancelled mid-conversation: the connection's state is unknown
+            raise
         self._idle.put_nowait(client)
         if address in errors:
             code, text = errors[address]

@@ -15,8 +15,11 @@ from typing import Protocol
 
 class SendOutcome(StrEnum):
     ACCEPTED = "accepted"
-    PERMANENT = "permanent"
-    TRANSIENT = "transient"
+    PERMANENT = "permanent"  # this message to this address will never go: the attempt fails
+    TRANSIENT = "transient"  # try this message again later; counts as a try
+    UNAVAILABLE = (
+        "unavailable"  # the channel itself is broken (login, sender): not the address's fault
+    )
 
 
 @dataclass(frozen=True)

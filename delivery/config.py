@@ -14,6 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from delivery.domain import LOCALES
+
 SMTP_TLS_MODES = ("none", "starttls", "tls")
 SANDBOX_COURT = "沙箱人民法院"
 
@@ -184,7 +186,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         r.problems.append(f"SONGDA_TIME_ZONE: unknown time zone {time_zone!r}")
 
     locale = r.text("DEFAULT_LOCALE", "zh-CN") or "zh-CN"
-    if locale not in ("zh-CN", "en"):
+    if locale not in LOCALES:
         r.problems.append("SONGDA_DEFAULT_LOCALE: must be zh-CN or en")
 
     settings = Settings(

@@ -50,6 +50,10 @@ class ContactKind(StrEnum):
     POSTAL = "postal"
 
 
+LOCALES = ("zh-CN", "en")
+# Channels that carry a recipient link and need e-service consent (OLR-29/30).
+ELECTRONIC_CHANNELS = frozenset({"email", "sms"})
+
 DOCUMENT_KINDS = frozenset(
     {
         "complaint",

@@ -7,9 +7,14 @@ dispatch is never mistaken for a duplicate. Jobs keep no result: the database is
 
 from __future__ import annotations
 
+import logging
+
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.exceptions import RedisError
 
 from delivery.storage.unit_of_work import FollowUps
+
+log = logging.getLogger(__name__)
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -40,11 +45,21 @@ class JobQueue:
         await self._enqueue("deliver_webhook", f"deliver:{delivery_id}:{tries}", delivery_id)
 
     async def after_commit(self, followups: FollowUps) -> None:
-        """Hand a committed transaction's follow-up work to the worker."""
-        for attempt_id in followups.send_attempts:
-            await self.send(followups.dispatch_id, attempt_id, 0)
-        for delivery_id in followups.deliveries:
-            await self.deliver_webhook(delivery_id, 0)
+        """Hand a committed transaction's follow-up work to the worker.
+
+        The work is already recorded as due in the database, so if Redis fails here the caller
+        still succeeded: the sweep enqueues it later. Only log.
+        """
+        try:
+            for attempt_id in followups.send_attempts:
+                await self.send(followups.dispatch_id, attempt_id, 0)
+            for delivery_id in followups.deliveries:
+                await self.deliver_webhook(delivery_id, 0)
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "queue unavailable; the sweep will pick the work up",
+                extra={"dispatch_id": followups.dispatch_id, "error": type(exc).__name__},
+            )
 
     async def ping(self) -> bool:
         return bool(await self.pool.ping())

@@ -13,11 +13,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from delivery.domain import ELECTRONIC_CHANNELS
 from escalation.rules import RULES
 
 POLICY_DIR = Path(__file__).parent / "policies"
 KNOWN_CHANNELS = frozenset({"email", "sms", "postal", "in_person", "public_notice"})
-ELECTRONIC_CHANNELS = frozenset({"email", "sms"})
 
 
 class PolicyError(Exception):

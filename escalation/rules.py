@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from delivery.domain import Attempt, AttemptState, ContactSource, Event
+from delivery.domain import ELECTRONIC_CHANNELS, Attempt, AttemptState, ContactSource, Event
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def olr31_confirmed_email_accepted(attempt: Attempt, event: Event) -> Completion
 def olr31_read_after_identity_check(attempt: Attempt, event: Event) -> Completion | None:
     """OLR-31: on any electronic address (and the only way for a court-found one) the recipient
     opening the link and passing the identity check is reading, dated then."""
-    if attempt.channel in ("email", "sms") and event.type == "identity_verified":
+    if attempt.channel in ELECTRONIC_CHANNELS and event.type == "identity_verified":
         return Completion(
             "OLR-31",
             attempt.id,

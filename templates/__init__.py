@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from delivery.domain import LOCALES
+
 TEMPLATE_DIR = Path(__file__).parent
-LOCALES = ("zh-CN", "en")
 
 
 def _local_time(value: datetime, zone: str) -> str:

@@ -1,7 +1,8 @@
 """The identity check in front of a recipient's documents, and its lock-out.
 
 The last 4 characters of an identity number have only about 11,000 values, so failures are
-rate-limited: five failures within 15 minutes lock the link for 15 minutes, and ten failures since
+rate-limited: five failures within 15 minutes lock the link for 15 minutes from the last of them,
+and ten failures since
 the link was issued lock it until it is re-issued. The count is read from the recorded events, so
 it cannot drift from the evidence.
 """
@@ -28,13 +29,21 @@ class LockState:
 
 
 def lock_state(failure_times: Sequence[datetime], now: datetime) -> LockState:
-    """Whether a link is locked, given the times of its failed checks since it was issued."""
+    """Whether a link is locked, given the times of its failed checks since it was issued.
+
+    Any five failures within 15 minutes lock it until 15 minutes after the fifth of them.
+    """
     ordered = sorted(failure_times)
     if len(ordered) >= TOTAL_LIMIT:
         return LockState(True, None, len(ordered))
-    recent = [t for t in ordered if t > now - WINDOW]
-    if len(recent) >= WINDOW_LIMIT:
-        return LockState(True, recent[-WINDOW_LIMIT] + WINDOW, len(ordered))
+    lock_ends = [
+        ordered[i] + WINDOW
+        for i in range(WINDOW_LIMIT - 1, len(ordered))
+        if ordered[i] - ordered[i - WINDOW_LIMIT + 1] < WINDOW
+    ]
+    until = max(lock_ends, default=None)
+    if until is not None and now < until:
+        return LockState(True, until, len(ordered))
     return LockState(False, None, len(ordered))
 
 

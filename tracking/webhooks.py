@@ -69,11 +69,17 @@ class PostResult:
         return self.status == 410
 
 
+MAX_RETRY_AFTER = timedelta(hours=24)
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
 def _retry_after(value: str | None) -> timedelta | None:
-    """Retry-After in seconds (the HTTP-date form is not used by webhook receivers we know)."""
-    if value and value.strip().isdigit():
-        return timedelta(seconds=int(value.strip()))
-    return None
+    """Retry-After in seconds, at most a day (the HTTP-date form is not used by webhook
+    receivers we know); anything else is ignored."""
+    text = (value or "").strip()
+    if not text.isdigit() or len(text) > 9:
+        return None
+    return min(timedelta(seconds=int(text)), MAX_RETRY_AFTER)
 
 
 async def post(
@@ -81,7 +87,7 @@ async def post(
 ) -> PostResult:
     try:
         async with session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
-            await resp.read()
+            await resp.content.read(MAX_RESPONSE_BYTES)  # the answer body is not used
             error = None if 200 <= resp.status < 300 else f"HTTP {resp.status}"
             return PostResult(resp.status, error, _retry_after(resp.headers.get("Retry-After")))
     except (aiohttp.ClientError, TimeoutError) as exc:

@@ -14,10 +14,9 @@ API = "/api/v1"
 
 
 def create_app(ctx: Context) -> web.Application:
-    app = web.Application(
-        middlewares=[problems, api_keys],
-        client_max_size=ctx.settings.max_upload_bytes + 1024 * 1024,
-    )
+    # 1 MB for JSON and forms; uploads stream through request.multipart(), which this limit
+    # does not apply to, and are bounded by SONGDA_MAX_UPLOAD_BYTES as they are read.
+    app = web.Application(middlewares=[problems, api_keys], client_max_size=1024 * 1024)
     app[CONTEXT] = ctx
     app[VERIFIER] = ApiKeyVerifier(ctx.engine)
     r = app.router

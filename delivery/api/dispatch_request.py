@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from delivery.domain import ContactKind, ContactSource
+from delivery.domain import LOCALES, ContactKind, ContactSource
 from delivery.ids import looks_like_id
 from delivery.services.intake import ContactRequest, DispatchRequest
 from escalation.policy import shipped_policies
@@ -20,7 +20,6 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 ID_NUMBER_RE = re.compile(r"^[0-9A-Za-z]{4,40}$")
 CONSENT_BASES = ("express", "contract", "filing", "tacit")
-LOCALES = ("zh-CN", "en")
 MAX_CONTACTS = 20
 
 TOP_FIELDS = {

@@ -12,6 +12,7 @@ from aiohttp import web
 from delivery.api.common import caller, ctx_of, json_response, path_id, read_json
 from delivery.api.dispatch_request import parse_dispatch_request
 from delivery.api.problems import Problem, not_found, validation_problem
+from delivery.clock import rfc3339
 from delivery.domain import Attempt, Dispatch, DispatchState
 from delivery.ids import looks_like_id
 from delivery.representations import attempt_view, dispatch_summary, event_view, mask_address
@@ -106,8 +107,8 @@ async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
         "id": d.id,
         **dispatch_summary(d),
         "locale": d.locale,
-        "hearing_at": d.hearing_at.isoformat() if d.hearing_at else None,
-        "next_action_at": d.next_action_at.isoformat() if d.next_action_at else None,
+        "hearing_at": rfc3339(d.hearing_at) if d.hearing_at else None,
+        "next_action_at": rfc3339(d.next_action_at) if d.next_action_at else None,
         "step": d.step_index,
         "recipient": {
             "name": d.recipient_name,

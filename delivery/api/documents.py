@@ -21,6 +21,16 @@ async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         yield chunk
 
 
+async def _bounded(part: BodyPartReader, limit: int) -> bytes | None:
+    """A small form field, or None once it grows past ``limit`` (the rest is not read)."""
+    value = b""
+    async for chunk in _chunks(part):
+        value += chunk
+        if len(value) > limit:
+            return None
+    return value
+
+
 async def upload_document(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     if not request.content_type.startswith("multipart/"):
@@ -46,8 +56,8 @@ async def upload_document(request: web.Request) -> web.Response:
                     exc.status, "upload-rejected", "The file was not accepted", exc.reason
                 ) from None
         elif part.name in ("title", "kind"):
-            value = await part.read(decode=True)
-            if len(value) > MAX_FIELD_BYTES:
+            value = await _bounded(part, MAX_FIELD_BYTES)
+            if value is None:
                 raise validation_problem([{"field": part.name, "message": "too long"}])
             fields[part.name] = value.decode("utf-8", "replace").strip()
         else:

@@ -7,10 +7,10 @@ from typing import Any
 from aiohttp import web
 
 from delivery.api.common import json_response
-from delivery.api.dispatch_request import CONSENT_BASES, LOCALES
+from delivery.api.dispatch_request import CONSENT_BASES
 from delivery.api.dispatches import LIST_PARAMETERS
 from delivery.api.webhooks import EVENT_TYPES
-from delivery.domain import DOCUMENT_KINDS, ContactSource, DispatchState
+from delivery.domain import DOCUMENT_KINDS, LOCALES, ContactSource, DispatchState
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 

@@ -7,6 +7,7 @@ the link's issuance, so re-issuing the link also ends the session.
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from aiohttp import web
@@ -45,7 +46,7 @@ def _verified(request: web.Request, view: LinkView) -> bool:
     expected = session_value(
         ctx_of(request).settings.secret_key, view.claims.attempt_id, view.claims.issued_at
     )
-    return cookie == expected
+    return cookie is not None and hmac.compare_digest(cookie, expected)
 
 
 async def landing(request: web.Request) -> web.Response:

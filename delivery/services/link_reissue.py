@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from delivery.context import Context
-from delivery.domain import Attempt, AttemptState, DispatchState
+from delivery.domain import ELECTRONIC_CHANNELS, Attempt, AttemptState, DispatchState
 from delivery.ids import new_id
+from delivery.services.progress import decide_now
 from delivery.storage.unit_of_work import dispatch_transaction
 
-ELECTRONIC = frozenset({"email", "sms"})
 REISSUABLE = frozenset({DispatchState.IN_PROGRESS, DispatchState.SERVED})
 
 
@@ -27,7 +27,7 @@ async def reissue_link(ctx: Context, dispatch_id: str, attempt_id: str, *, actor
         old = await tx.attempt(attempt_id)
         if old is None:
             raise KeyError(attempt_id)
-        if old.channel not in ELECTRONIC or old.link_issued_at is None:
+        if old.channel not in ELECTRONIC_CHANNELS or old.link_issued_at is None:
             raise NotReissuable("this attempt has no recipient link")
         if tx.dispatch.state not in REISSUABLE:
             raise NotReissuable(f"the dispatch is {tx.dispatch.state.value}")
@@ -53,5 +53,9 @@ async def reissue_link(ctx: Context, dispatch_id: str, attempt_id: str, *, actor
             data={"replaced_by": new.id},
         )
         tx.add_attempt(new, source="api")
+        if tx.dispatch.is_open:
+            # A new link gets a whole window: the step restarts from now.
+            tx.dispatch.step_started_at = tx.now
+            await decide_now(ctx, tx)
     await ctx.queue.after_commit(tx.followups)
     return new

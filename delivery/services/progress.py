@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState, DispatchState
 from delivery.ids import new_id
@@ -112,7 +113,7 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
                 data={
                     "legal_basis": done.rule_id,
                     "reading": done.reading,
-                    "served_at": done.served_at.isoformat(),
+                    "served_at": rfc3339(done.served_at),
                     "service_date": dispatch.service_date.isoformat(),
                     "channel": done.channel,
                     "attempt_id": done.attempt_id,

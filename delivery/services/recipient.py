@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import ATTEMPT_TRANSITIONS, Attempt, AttemptState, DispatchState, DocumentRef
 from delivery.services.progress import decide_now
@@ -26,6 +27,7 @@ from tracking.identity_check import LockState, last4_matches, lock_state
 from tracking.links import BadToken, ExpiredToken, LinkClaims, read_token, same_issuance
 
 SOURCE = "recipient"
+WITHDRAWN = frozenset({DispatchState.CANCELLED, DispatchState.FAILED})
 
 
 class LinkGone(Exception):
@@ -87,8 +89,8 @@ async def _attempt_for(tx: DispatchTransaction, claims: LinkClaims) -> Attempt:
         raise BadToken
     if not same_issuance(attempt.link_issued_at, claims.issued_at):
         raise LinkGone
-    if tx.dispatch.state == DispatchState.CANCELLED:
-        raise LinkGone
+    if tx.dispatch.state in WITHDRAWN:
+        raise LinkGone  # the court has told the case system "not served": the link says so too
     return attempt
 
 
@@ -146,7 +148,7 @@ async def check_identity(
                     attempt_id=attempt.id,
                     data={
                         "failures": lock.failures,
-                        "until": lock.until.isoformat() if lock.until else "reissue",
+                        "until": rfc3339(lock.until) if lock.until else "reissue",
                     },
                 )
             result = CheckResult.LOCKED if lock.locked else CheckResult.FAILED

@@ -12,14 +12,16 @@ import logging
 from datetime import timedelta
 
 from delivery.channel_api import SendOutcome, SendResult, ServiceMessage
+from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
 from delivery.services.progress import decide_now
-from delivery.storage.unit_of_work import dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
 from tracking.links import LinkClaims, issue_token
 
 log = logging.getLogger(__name__)
 SENDING_LEASE = timedelta(minutes=10)
+CHANNEL_RETRY = timedelta(minutes=5)
 RETRY_DELAYS = (
     timedelta(seconds=30),
     timedelta(minutes=2),
@@ -51,7 +53,8 @@ async def send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
             return
         channel = ctx.channels.get(attempt.channel)
         if channel is None:
-            attempt.next_action_at = None
+            # Not configured in this process: look again later (the sweep), recorded once.
+            attempt.next_action_at = tx.now + CHANNEL_RETRY
             tx.touch_attempt(attempt)
             if attempt.reason != "channel_unavailable":
                 attempt.reason = "channel_unavailable"
@@ -101,10 +104,20 @@ async def record_result(
 ) -> None:
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         attempt = await tx.attempt(attempt_id)
-        if attempt is None or attempt.state != AttemptState.SENDING:
-            return  # the lease ran out and the sweep took the attempt back
-        source = attempt.channel
-        if result.outcome == SendOutcome.ACCEPTED:
+        if attempt is None:
+            return
+        if attempt.state != AttemptState.SENDING:
+            # The lease ran out (or the dispatch closed) while the provider was talking. An
+            # acceptance still happened and, for a confirmed address, is service: keep it.
+            if result.outcome == SendOutcome.ACCEPTED:
+                tx.record(
+                    "attempt_sent",
+                    source=attempt.channel,
+                    attempt_id=attempt.id,
+                    data={"late": True, **_sent_data(result)},
+                )
+                await decide_now(ctx, tx)
+        elif result.outcome == SendOutcome.ACCEPTED:
             attempt.provider_ref = result.provider_ref
             attempt.sent_at = tx.now
             attempt.next_action_at = None
@@ -112,17 +125,19 @@ async def record_result(
                 attempt,
                 AttemptState.SENT,
                 "attempt_sent",
-                source=source,
-                data={"provider_ref": result.provider_ref, "reply": result.detail},
+                source=attempt.channel,
+                data=_sent_data(result),
             )
             await decide_now(ctx, tx)
+        elif result.outcome == SendOutcome.UNAVAILABLE:
+            _channel_unavailable(tx, attempt, result)
         elif result.outcome == SendOutcome.PERMANENT or attempt.tries >= MAX_TRIES:
             attempt.next_action_at = None
             tx.change_attempt(
                 attempt,
                 AttemptState.FAILED,
                 "attempt_failed",
-                source=source,
+                source=attempt.channel,
                 reason=result.detail[:500],
                 data={"tries": attempt.tries},
             )
@@ -134,8 +149,30 @@ async def record_result(
                 attempt,
                 AttemptState.PENDING,
                 "attempt_retry_scheduled",
-                source=source,
+                source=attempt.channel,
                 reason=result.detail[:500],
-                data={"tries": attempt.tries, "retry_at": retry_at.isoformat()},
+                data={"tries": attempt.tries, "retry_at": rfc3339(retry_at)},
             )
     await ctx.queue.after_commit(tx.followups)
+
+
+def _sent_data(result: SendResult) -> dict[str, str | None]:
+    return {"provider_ref": result.provider_ref, "reply": result.detail}
+
+
+def _channel_unavailable(tx: DispatchTransaction, attempt: Attempt, result: SendResult) -> None:
+    """The court's own relay refused us: wait and try again, without using up the attempt."""
+    log.error(
+        "channel unavailable",
+        extra={"attempt_id": attempt.id, "channel": attempt.channel, "detail": result.detail},
+    )
+    attempt.tries -= 1
+    attempt.next_action_at = tx.now + CHANNEL_RETRY
+    tx.change_attempt(
+        attempt,
+        AttemptState.PENDING,
+        "attempt_channel_unavailable",
+        source=attempt.channel,
+        reason=f"channel_unavailable: {result.detail}"[:500],
+        data={"retry_at": rfc3339(attempt.next_action_at)},
+    )

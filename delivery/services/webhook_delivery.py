@@ -143,6 +143,11 @@ async def retry_delivery(ctx: Context, delivery_id: str) -> bool:
             .where(
                 webhook_deliveries.c.id == delivery_id,
                 webhook_deliveries.c.state != DELIVERY_DELIVERED,
+                # not while a worker is posting it right now
+                sa.or_(
+                    webhook_deliveries.c.lease_until.is_(None),
+                    webhook_deliveries.c.lease_until < ctx.clock.now(),
+                ),
             )
             .values(state=DELIVERY_PENDING, next_attempt_at=ctx.clock.now(), lease_until=None)
         )

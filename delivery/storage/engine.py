@@ -23,13 +23,24 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # One connection: SQLite has one writer at a time anyway, and waiting for the pool is an
         # asyncio hand-over, where waiting on SQLITE_BUSY is sqlite3 sleeping in growing steps.
         engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+            url,
+            connect_args={"timeout": 30},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            hide_parameters=True,
         )
         _configure_sqlite(engine)
         return engine
     # No pre-ping (it costs three round trips per checkout); connections are recycled instead,
     # and a connection that breaks is discarded on its first error (the sweep retries the job).
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        hide_parameters=True,  # parameters carry names, addresses: never into error logs
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -63,7 +63,6 @@ class FollowUps:
     """Work to hand to the queue once the transaction has committed."""
 
     dispatch_id: str
-    event_seq: int
     send_attempts: list[str] = field(default_factory=list)
     deliveries: list[str] = field(default_factory=list)
 
@@ -98,7 +97,7 @@ class DispatchTransaction:
         self._webhooks: list[tuple[str, dict[str, Any]]] = []
         self._attempts: list[Attempt] | None = [] if new_row is not None else None
         self._contacts_loaded = new_row is not None
-        self.followups = FollowUps(dispatch.id, seq)
+        self.followups = FollowUps(dispatch.id)
 
     def insert_after_dispatch(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         """Rows of a new dispatch's own tables (contacts, documents), written right after it."""
@@ -276,7 +275,6 @@ class DispatchTransaction:
             messages=[(t, {**summary, **extra}) for t, extra in self._webhooks],
             now=self.now,
         )
-        self.followups.event_seq = self._seq
 
 
 async def load_contacts(conn: AsyncConnection, dispatch_id: str) -> list[Any]:

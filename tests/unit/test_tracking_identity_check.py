@@ -23,17 +23,24 @@ def test_four_failures_within_15_minutes_is_not_locked() -> None:
     assert lock_state(minutes_ago(14, 10, 5, 1), NOW) == LockState(False, None, 4)
 
 
-def test_fifth_failure_within_15_minutes_locks_for_15_minutes_from_the_first_of_them() -> None:
+def test_fifth_failure_within_15_minutes_locks_for_15_minutes_from_it() -> None:
     failures = minutes_ago(14, 10, 5, 3, 1)
     state = lock_state(failures, NOW)
-    assert state == LockState(True, NOW - timedelta(minutes=14) + timedelta(minutes=15), 5)
+    assert state == LockState(True, NOW - timedelta(minutes=1) + timedelta(minutes=15), 5)
 
 
-def test_lock_runs_from_the_fifth_last_failure() -> None:
+def test_lock_outlasts_the_first_failures_leaving_the_window() -> None:
+    """Failures at 0, 1, 2, 3 and 14 minutes: still locked at minute 20 (until minute 29)."""
+    failures = minutes_ago(20, 19, 18, 17, 6)
+    state = lock_state(failures, NOW)
+    assert state == LockState(True, NOW - timedelta(minutes=6) + timedelta(minutes=15), 5)
+
+
+def test_lock_runs_from_the_last_failure_of_the_cluster() -> None:
     failures = minutes_ago(14, 12, 9, 6, 3, 1)  # six within the window
     state = lock_state(failures, NOW)
     assert state.locked
-    assert state.until == NOW - timedelta(minutes=12) + timedelta(minutes=15)
+    assert state.until == NOW - timedelta(minutes=1) + timedelta(minutes=15)
     assert state.failures == 6
 
 
@@ -53,8 +60,8 @@ def test_lock_ends_at_its_until_time() -> None:
 
 @pytest.mark.parametrize(
     "spread",
-    [(40, 30, 20, 10, 1), (15, 10, 5, 3, 1), (16, 14, 12, 10, 8, 20)],
-    ids=["over-40-min", "oldest-exactly-15-min", "only-4-recent"],
+    [(40, 30, 20, 10, 1), (16, 10, 5, 3, 1), (35, 25, 20, 18, 5, 2)],
+    ids=["over-40-min", "five-spread-over-exactly-15-min", "no-five-within-15-min"],
 )
 def test_failures_spread_over_more_than_15_minutes_do_not_lock(spread: tuple[int, ...]) -> None:
     state = lock_state(minutes_ago(*spread), NOW)

@@ -15,9 +15,20 @@ def normalise_identity(value: str) -> str:
     return "".join(value.split()).upper()
 
 
+def keyed_digest(secret: str, purpose: str, value: str) -> str:
+    """HMAC-SHA256 of ``value`` under a key derived from the secret for one purpose."""
+    key = hmac.new(secret.encode(), f"songda:{purpose}".encode(), hashlib.sha256).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
 def identity_digest(secret: str, id_number: str) -> str:
-    key = hmac.new(secret.encode(), b"songda:identity", hashlib.sha256).digest()
-    return hmac.new(key, normalise_identity(id_number).encode(), hashlib.sha256).hexdigest()
+    return keyed_digest(secret, "identity", normalise_identity(id_number))
+
+
+def address_digest(secret: str, address: str) -> str:
+    """Binds the address an attempt used into the evidence chain without writing it there in
+    clear (a phone number has too few values for a plain hash)."""
+    return keyed_digest(secret, "address", address.strip().lower())
 
 
 def identity_last4(id_number: str) -> str:

@@ -16,11 +16,20 @@ from delivery.ids import looks_like_id
 from delivery.services.intake import ContactRequest, DispatchRequest
 from escalation.policy import shipped_policies
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# ASCII addresses only (no SMTPUTF8 relay is assumed), and nothing a header parser could split:
+# no commas, quotes, angle brackets or spaces.
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+# Control characters and lone surrogates break storage (NUL on PostgreSQL), canonical JSON and
+# headers; no legitimate name or case number contains them.
+FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 PHONE_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 ID_NUMBER_RE = re.compile(r"^[0-9A-Za-z]{4,40}$")
 CONSENT_BASES = ("express", "contract", "filing", "tacit")
 MAX_CONTACTS = 20
+MAX_DOCUMENTS = 50
 
 TOP_FIELDS = {
     "court",
@@ -73,6 +82,9 @@ class Errors:
             return None
         if len(value) > max_len:
             self.add(f"{where}{name}", f"must be at most {max_len} characters")
+            return None
+        if FORBIDDEN_CHARACTERS.search(value):
+            self.add(f"{where}{name}", "must not contain control characters")
             return None
         return value.strip()
 
@@ -193,6 +205,9 @@ def parse_dispatch_request(
     documents = body.get("documents")
     if not isinstance(documents, list) or not documents:
         errors.add("documents", "must be a non-empty array of document ids")
+        documents = []
+    elif len(documents) > MAX_DOCUMENTS:
+        errors.add("documents", f"must have at most {MAX_DOCUMENTS} entries")
         documents = []
     elif not all(isinstance(d, str) and looks_like_id(d) for d in documents):
         errors.add("documents", "every entry must be a document id")

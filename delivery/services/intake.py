@@ -19,7 +19,7 @@ from delivery.identity import identity_digest, identity_last4
 from delivery.ids import new_id
 from delivery.services.progress import decide_now
 from delivery.storage.schema import contacts, dispatch_documents, dispatches
-from delivery.storage.statements import SELECT_OWN_DOCUMENT_IDS
+from delivery.storage.statements import SELECT_OWN_DOCUMENTS
 from delivery.storage.unit_of_work import DispatchTransaction
 from tracking.chain import GENESIS, canonical
 
@@ -123,7 +123,7 @@ async def _create(
     now = ctx.clock.now()
     dispatch = _new_dispatch(request, api_key_id, now)
     async with ctx.engine.begin() as conn:
-        await _check_documents(conn, api_key_id, request.document_ids)
+        served_documents = await _check_documents(conn, api_key_id, request.document_ids)
         tx = DispatchTransaction(
             conn,
             dispatch,
@@ -178,7 +178,7 @@ async def _create(
             data={
                 "reference": request.reference,
                 "request_fingerprint": fingerprint,
-                "documents": list(request.document_ids),
+                "documents": served_documents,
                 "consent": {"given": request.consent_given, "basis": request.consent_basis},
                 "contacts": [
                     {"id": c.id, "kind": c.kind.value, "source": c.source.value}
@@ -221,16 +221,14 @@ def _new_dispatch(request: DispatchRequest, api_key_id: str, now: datetime) -> D
 
 async def _check_documents(
     conn: AsyncConnection, api_key_id: str, document_ids: tuple[str, ...]
-) -> None:
-    """Every document must exist and belong to the calling key."""
-    found = set(
-        (
-            await conn.scalars(
-                SELECT_OWN_DOCUMENT_IDS,
-                {"document_ids": list(document_ids), "api_key_id": api_key_id},
-            )
-        ).all()
+) -> list[dict[str, str]]:
+    """Every document must exist and belong to the calling key; returns what the evidence
+    chain records of each (id, SHA-256, title, kind), in the request's order."""
+    rows = await conn.execute(
+        SELECT_OWN_DOCUMENTS, {"document_ids": list(document_ids), "api_key_id": api_key_id}
     )
+    found = {r.id: dict(r._mapping) for r in rows}
     missing = [d for d in document_ids if d not in found]
     if missing:
         raise UnknownDocuments(missing)
+    return [found[d] for d in document_ids]

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from delivery.context import Context
 from delivery.domain import ELECTRONIC_CHANNELS, Attempt, AttemptState, DispatchState
+from delivery.identity import address_digest
 from delivery.ids import new_id
 from delivery.services.progress import decide_now
 from delivery.storage.unit_of_work import dispatch_transaction
@@ -52,7 +53,9 @@ async def reissue_link(ctx: Context, dispatch_id: str, attempt_id: str, *, actor
             attempt_id=old.id,
             data={"replaced_by": new.id},
         )
-        tx.add_attempt(new, source="api")
+        tx.add_attempt(
+            new, source="api", address_digest=address_digest(ctx.settings.secret_key, new.address)
+        )
         if tx.dispatch.is_open:
             # A new link gets a whole window: the step restarts from now.
             tx.dispatch.step_started_at = tx.now

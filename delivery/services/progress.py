@@ -7,6 +7,7 @@ import logging
 from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState, DispatchState
+from delivery.identity import address_digest
 from delivery.ids import new_id
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
 from escalation.actions import (
@@ -95,6 +96,7 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
                         link_issued_at=tx.now,
                     ),
                     source=SOURCE,
+                    address_digest=address_digest(ctx.settings.secret_key, contact.value),
                 )
         case SkipStep(index=index, name=name, reason=reason):
             tx.record(

@@ -8,6 +8,7 @@ and a passed check is the receipt that completes service on a court-found addres
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from tracking.links import BadToken, ExpiredToken, LinkClaims, read_token, same_
 
 SOURCE = "recipient"
 WITHDRAWN = frozenset({DispatchState.CANCELLED, DispatchState.FAILED})
+QUIET = timedelta(minutes=1)
 
 
 class LinkGone(Exception):
@@ -106,12 +108,25 @@ async def _lock(tx: DispatchTransaction, attempt: Attempt) -> LockState:
     return lock_state(failures, tx.now)
 
 
+async def _record_unless_repeated(
+    tx: DispatchTransaction, event_type: str, attempt: Attempt, data: dict[str, str | None]
+) -> None:
+    """Opening a link, or knocking on a locked one, can be repeated at will by whoever holds
+    it: one event a minute per kind is evidence enough and keeps the chain from being flooded."""
+    repeated = any(
+        e.attempt_id == attempt.id and e.type == event_type and e.recorded_at > tx.now - QUIET
+        for e in await tx.events()
+    )
+    if not repeated:
+        tx.record(event_type, source=SOURCE, attempt_id=attempt.id, data=data)
+
+
 async def open_link(ctx: Context, token: str, visitor: VisitorInfo, *, record: bool) -> LinkView:
     claims, dispatch_id = await _resolve(ctx, token)
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         attempt = await _attempt_for(tx, claims)
         if record:
-            tx.record("link_opened", source=SOURCE, attempt_id=attempt.id, data=visitor.as_data())
+            await _record_unless_repeated(tx, "link_opened", attempt, visitor.as_data())
         view = LinkView(
             court=tx.dispatch.court,
             case_number=tx.dispatch.case_number,
@@ -133,7 +148,7 @@ async def check_identity(
         lock = await _lock(tx, attempt)
         data = visitor.as_data()
         if lock.locked:
-            tx.record("identity_rejected_locked", source=SOURCE, attempt_id=attempt.id, data=data)
+            await _record_unless_repeated(tx, "identity_rejected_locked", attempt, data)
             result = CheckResult.LOCKED
         elif last4_matches(tx.dispatch.id_last4, last4):
             await _verified(ctx, tx, attempt, data)

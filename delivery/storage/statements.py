@@ -49,7 +49,9 @@ SELECT_LIVE_ENDPOINTS = (
         api_keys.c.revoked_at.is_(None),
     )
 )
-SELECT_OWN_DOCUMENT_IDS = sa.select(documents.c.id).where(
+SELECT_OWN_DOCUMENTS = sa.select(
+    documents.c.id, documents.c.sha256, documents.c.title, documents.c.kind
+).where(
     documents.c.id.in_(sa.bindparam("document_ids", expanding=True)),
     documents.c.api_key_id == sa.bindparam("api_key_id"),
 )

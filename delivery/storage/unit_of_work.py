@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from delivery.clock import Clock
 from delivery.domain import Attempt, AttemptState, Dispatch, DispatchState, DocumentRef, Event
 from delivery.ids import new_id
-from delivery.representations import attempt_view, dispatch_summary
+from delivery.representations import attempt_view, dispatch_summary, mask_address
 from delivery.storage import outbox
 from delivery.storage.rows import (
     attempt_changes,
@@ -97,6 +97,7 @@ class DispatchTransaction:
         self._webhooks: list[tuple[str, dict[str, Any]]] = []
         self._attempts: list[Attempt] | None = [] if new_row is not None else None
         self._contacts_loaded = new_row is not None
+        self._stored_events: list[Event] | None = [] if new_row is not None else None
         self.followups = FollowUps(dispatch.id)
 
     def insert_after_dispatch(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -121,11 +122,10 @@ class DispatchTransaction:
 
     async def events(self) -> list[Event]:
         """The stored chain followed by the events buffered in this transaction."""
-        if self._new_row is not None:
-            return [event_from_row(e) for e in self._events]
-        rows = await self.conn.execute(SELECT_EVENTS, {"dispatch_id": self.dispatch.id})
-        stored = [event_from_row(r) for r in rows.mappings()]
-        return stored + [event_from_row(e) for e in self._events]
+        if self._stored_events is None:
+            rows = await self.conn.execute(SELECT_EVENTS, {"dispatch_id": self.dispatch.id})
+            self._stored_events = [event_from_row(r) for r in rows.mappings()]
+        return self._stored_events + [event_from_row(e) for e in self._events]
 
     async def documents(self) -> list[DocumentRef]:
         return await load_documents(self.conn, self.dispatch.id)
@@ -191,7 +191,8 @@ class DispatchTransaction:
         if new in DISPATCH_WEBHOOKS:
             self.notify(DISPATCH_WEBHOOKS[new])
 
-    def add_attempt(self, attempt: Attempt, *, source: str) -> None:
+    def add_attempt(self, attempt: Attempt, *, source: str, address_digest: str) -> None:
+        """A new attempt; its event binds the contact and (by keyed digest) the address used."""
         self._new_attempts.append(attempt)
         if self._attempts is not None:
             self._attempts.append(attempt)
@@ -201,6 +202,9 @@ class DispatchTransaction:
             attempt_id=attempt.id,
             data={
                 "channel": attempt.channel,
+                "contact_id": attempt.contact_id,
+                "address": mask_address(attempt.channel, attempt.address),
+                "address_hmac": address_digest,
                 "address_source": attempt.source.value,
                 "step": attempt.step_index,
             },

@@ -189,6 +189,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
     if locale not in LOCALES:
         r.problems.append("SONGDA_DEFAULT_LOCALE: must be zh-CN or en")
 
+    if sandbox and host not in ("127.0.0.1", "::1", "localhost"):
+        r.problems.append(
+            "SONGDA_HOST: sandbox mode serves its mailbox and clock without login, so it only "
+            "listens on a loopback address (127.0.0.1)"
+        )
+
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,

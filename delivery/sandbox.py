@@ -93,7 +93,12 @@ SINK: web.AppKey[SmtpSink] = web.AppKey("sandbox_sink", SmtpSink)
 async def mailbox_page(request: web.Request) -> web.Response:
     messages = list(reversed(request.app[SINK].messages))
     return web.Response(
-        text=render("pages/sandbox_mailbox.html", messages=messages, locale="zh-CN"),
+        text=render(
+            "pages/sandbox_mailbox.html",
+            messages=messages,
+            locale="zh-CN",
+            zone=ctx_of(request).settings.time_zone,
+        ),
         content_type="text/html",
     )
 

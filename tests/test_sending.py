@@ -19,6 +19,8 @@ from delivery.services.sending import MAX_TRIES
 from delivery.services.sweep import sweep
 from delivery.worker import build_worker
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.mark.usefixtures("worker")
 async def test_permanent_smtp_refusal_fails_the_attempt_with_the_reply(

@@ -12,7 +12,7 @@ from helpers import Api, Receiver, receiving
 from delivery.services.sweep import sweep
 from tracking.webhooks import RETRY_SCHEDULE
 
-pytestmark = pytest.mark.usefixtures("worker")
+pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
 
 
 async def _deliveries(api: Api, state: str) -> Any:

@@ -235,7 +235,9 @@ class DispatchTransaction:
             occurred_at=occurred_at,
             actor=actor,
         )
-        self.notify("attempt.updated", {"attempt": attempt_view(attempt)})
+        if new != AttemptState.SENDING:
+            # "sending" is the worker's in-flight claim, not news for the case system.
+            self.notify("attempt.updated", {"attempt": attempt_view(attempt)})
 
     def touch_attempt(self, attempt: Attempt) -> None:
         """Mark an attempt whose columns changed without a state change (tries, retry time)."""

@@ -1,4 +1,8 @@
-"""``POST /api/v1/documents``: a PDF upload, stored once under its SHA-256."""
+"""``POST /api/v1/documents``: a PDF upload, stored once under its SHA-256.
+
+The handler streams the file into the document store and checks the form fields; recording the
+document is ``services.documents``.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,7 @@ from delivery.api.common import caller, ctx_of, json_response
 from delivery.api.problems import Problem, validation_problem
 from delivery.document_store import UploadRejected
 from delivery.domain import DOCUMENT_KINDS
-from delivery.ids import new_id
-from delivery.storage.schema import documents
+from delivery.services.documents import store_document
 
 MAX_FIELD_BYTES = 2000
 
@@ -74,20 +77,7 @@ async def upload_document(request: web.Request) -> web.Response:
     if errors:
         raise validation_problem(errors)
     assert stored is not None
-    document = {
-        "id": new_id(),
-        "sha256": stored.sha256,
-        "size": stored.size,
-        "title": fields["title"][:500],
-        "kind": fields["kind"],
-    }
-    async with ctx.engine.begin() as conn:
-        await conn.execute(
-            documents.insert().values(
-                **document,
-                api_key_id=caller(request).id,
-                media_type="application/pdf",
-                created_at=ctx.clock.now(),
-            )
-        )
+    document = await store_document(
+        ctx, caller(request).id, stored, fields["title"], fields["kind"]
+    )
     return json_response(document, status=201)

@@ -1,21 +1,23 @@
-"""Webhook endpoints (the signing secret is shown once) and their deliveries (list, retry)."""
+"""Webhook endpoints (the signing secret is shown once) and their deliveries (list, retry).
+
+The handlers check requests and render JSON; reading and changing endpoints and deliveries is
+``services.webhook_endpoints``, so these only translate HTTP into those calls.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from delivery.api.common import caller, ctx_of, json_response, path_id, read_json
 from delivery.api.problems import Problem, not_found, validation_problem
 from delivery.clock import rfc3339
-from delivery.ids import new_id
+from delivery.services import webhook_endpoints
 from delivery.services.webhook_delivery import retry_delivery
+from delivery.services.webhook_endpoints import WebhookDelivery, WebhookEndpoint
 from delivery.storage.outbox import DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_PENDING
-from delivery.storage.schema import outbox_messages, webhook_deliveries, webhook_endpoints
-from tracking.webhooks import new_secret
 
 EVENT_TYPES = (
     "dispatch.created",
@@ -31,14 +33,14 @@ EVENT_TYPES = (
 )
 
 
-def _endpoint_view(row: Any) -> dict[str, Any]:
+def _endpoint_view(endpoint: WebhookEndpoint) -> dict[str, Any]:
     return {
-        "id": row.id,
-        "url": row.url,
-        "event_types": row.event_types,
-        "enabled": row.enabled,
-        "disabled_reason": row.disabled_reason,
-        "created_at": rfc3339(row.created_at),
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "event_types": endpoint.event_types,
+        "enabled": endpoint.enabled,
+        "disabled_reason": endpoint.disabled_reason,
+        "created_at": rfc3339(endpoint.created_at),
     }
 
 
@@ -69,96 +71,37 @@ async def create_endpoint(request: web.Request) -> web.Response:
         )
     if errors:
         raise validation_problem(errors)
-    secret = new_secret()
-    endpoint_id = new_id()
-    async with ctx.engine.begin() as conn:
-        await conn.execute(
-            webhook_endpoints.insert().values(
-                id=endpoint_id,
-                api_key_id=caller(request).id,
-                url=url,
-                secret=secret,
-                event_types=types,
-                enabled=True,
-                created_at=ctx.clock.now(),
-            )
-        )
-        row = (
-            await conn.execute(
-                sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
-            )
-        ).one()
-    return json_response({**_endpoint_view(row), "secret": secret}, status=201)
-
-
-def _own_endpoints(request: web.Request) -> sa.Select[Any]:
-    return sa.select(webhook_endpoints).where(
-        webhook_endpoints.c.api_key_id == caller(request).id,
-        webhook_endpoints.c.deleted_at.is_(None),
-    )
+    assert isinstance(url, str)
+    endpoint, secret = await webhook_endpoints.create_endpoint(ctx, caller(request), url, types)
+    return json_response({**_endpoint_view(endpoint), "secret": secret}, status=201)
 
 
 async def list_endpoints(request: web.Request) -> web.Response:
-    async with ctx_of(request).engine.connect() as conn:
-        rows = (await conn.execute(_own_endpoints(request).order_by(webhook_endpoints.c.id))).all()
-    return json_response({"items": [_endpoint_view(r) for r in rows]})
+    endpoints = await webhook_endpoints.list_endpoints(ctx_of(request), caller(request))
+    return json_response({"items": [_endpoint_view(e) for e in endpoints]})
 
 
 async def delete_endpoint(request: web.Request) -> web.Response:
-    ctx = ctx_of(request)
     endpoint_id = path_id(request, "endpoint_id", "webhook endpoint")
-    async with ctx.engine.begin() as conn:
-        result = await conn.execute(
-            webhook_endpoints.update()
-            .where(
-                webhook_endpoints.c.id == endpoint_id,
-                webhook_endpoints.c.api_key_id == caller(request).id,
-                webhook_endpoints.c.deleted_at.is_(None),
-            )
-            .values(deleted_at=ctx.clock.now(), enabled=False)
-        )
-    if result.rowcount != 1:
+    if not await webhook_endpoints.delete_endpoint(ctx_of(request), caller(request), endpoint_id):
         raise not_found("webhook endpoint")
     return web.Response(status=204)
 
 
-def _own_deliveries(request: web.Request) -> sa.Select[Any]:
-    d = webhook_deliveries
-    return (
-        sa.select(
-            d.c.id,
-            d.c.endpoint_id,
-            d.c.state,
-            d.c.tries,
-            d.c.next_attempt_at,
-            d.c.last_status,
-            d.c.last_error,
-            d.c.created_at,
-            d.c.delivered_at,
-            outbox_messages.c.type,
-            outbox_messages.c.dispatch_id,
-            outbox_messages.c.id.label("message_id"),
-        )
-        .join(outbox_messages, outbox_messages.c.id == d.c.message_id)
-        .join(webhook_endpoints, webhook_endpoints.c.id == d.c.endpoint_id)
-        .where(webhook_endpoints.c.api_key_id == caller(request).id)
-    )
-
-
-def _delivery_view(row: Any) -> dict[str, Any]:
+def _delivery_view(delivery: WebhookDelivery) -> dict[str, Any]:
     return {
-        "id": row.id,
-        "endpoint_id": row.endpoint_id,
-        "message_id": row.message_id,
-        "type": row.type,
-        "dispatch_id": row.dispatch_id,
-        "state": row.state,
-        "tries": row.tries,
-        "next_attempt_at": rfc3339(row.next_attempt_at) if row.next_attempt_at else None,
-        "last_status": row.last_status,
-        "last_error": row.last_error,
-        "created_at": rfc3339(row.created_at),
-        "delivered_at": rfc3339(row.delivered_at) if row.delivered_at else None,
+        "id": delivery.id,
+        "endpoint_id": delivery.endpoint_id,
+        "message_id": delivery.message_id,
+        "type": delivery.type,
+        "dispatch_id": delivery.dispatch_id,
+        "state": delivery.state,
+        "tries": delivery.tries,
+        "next_attempt_at": rfc3339(delivery.next_attempt_at) if delivery.next_attempt_at else None,
+        "last_status": delivery.last_status,
+        "last_error": delivery.last_error,
+        "created_at": rfc3339(delivery.created_at),
+        "delivered_at": rfc3339(delivery.delivered_at) if delivery.delivered_at else None,
     }
 
 
@@ -166,23 +109,20 @@ async def list_deliveries(request: web.Request) -> web.Response:
     state = request.query.get("state")
     if state is not None and state not in (DELIVERY_PENDING, DELIVERY_DELIVERED, DELIVERY_FAILED):
         raise validation_problem([{"field": "state", "message": "pending, delivered or failed"}])
-    query = _own_deliveries(request)
-    if state:
-        query = query.where(webhook_deliveries.c.state == state)
-    async with ctx_of(request).engine.connect() as conn:
-        rows = (await conn.execute(query.order_by(webhook_deliveries.c.id.desc()).limit(200))).all()
-    return json_response({"items": [_delivery_view(r) for r in rows]})
+    deliveries = await webhook_endpoints.list_deliveries(ctx_of(request), caller(request), state)
+    return json_response({"items": [_delivery_view(d) for d in deliveries]})
+
+
+async def _own_delivery(request: web.Request, delivery_id: str) -> WebhookDelivery:
+    delivery = await webhook_endpoints.get_delivery(ctx_of(request), caller(request), delivery_id)
+    if delivery is None:
+        raise not_found("webhook delivery")
+    return delivery
 
 
 async def retry(request: web.Request) -> web.Response:
-    ctx = ctx_of(request)
     delivery_id = path_id(request, "delivery_id", "webhook delivery")
-    query = _own_deliveries(request).where(webhook_deliveries.c.id == delivery_id)
-    async with ctx.engine.connect() as conn:
-        if (await conn.execute(query)).first() is None:
-            raise not_found("webhook delivery")
-    if not await retry_delivery(ctx, delivery_id):
+    await _own_delivery(request, delivery_id)
+    if not await retry_delivery(ctx_of(request), delivery_id):
         raise Problem(409, "already-delivered", "The delivery already succeeded")
-    async with ctx.engine.connect() as conn:
-        row = (await conn.execute(query)).one()
-    return json_response(_delivery_view(row), status=202)
+    return json_response(_delivery_view(await _own_delivery(request, delivery_id)), status=202)

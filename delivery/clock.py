@@ -24,18 +24,26 @@ class AdjustableClock(Protocol):
 
     def advance(self, delta: timedelta) -> None: ...
 
+    @property
+    def offset(self) -> timedelta: ...
+
 
 class SystemClock:
     """The real time, optionally shifted (the sandbox moves it forward to show deadlines)."""
 
     def __init__(self) -> None:
-        self.offset = timedelta(0)
+        self._offset = timedelta(0)
+
+    @property
+    def offset(self) -> timedelta:
+        """How far this clock has been moved ahead of the real time."""
+        return self._offset
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+        return datetime.now(UTC) + self._offset
 
     def advance(self, delta: timedelta) -> None:
-        self.offset += delta
+        self._offset += delta
 
 
 class ManualClock:
@@ -45,6 +53,12 @@ class ManualClock:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs an aware datetime")
         self._now = start.astimezone(UTC)
+        self._start = self._now
+
+    @property
+    def offset(self) -> timedelta:
+        """How far this clock has moved since it was made."""
+        return self._now - self._start
 
     def now(self) -> datetime:
         return self._now

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,6 +99,7 @@ async def mailbox_page(request: web.Request) -> web.Response:
             messages=messages,
             locale="zh-CN",
             zone=ctx_of(request).settings.time_zone,
+            clock_now=ctx_of(request).clock.now(),
         ),
         content_type="text/html",
     )
@@ -108,23 +110,51 @@ async def messages_api(request: web.Request) -> web.Response:
     return json_response({"items": [m.as_json() for m in messages]})
 
 
+DURATION_RE = re.compile(
+    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+MAX_ADVANCE = timedelta(days=400)
+
+
+def parse_duration(text: str) -> timedelta:
+    """An ISO 8601 duration in weeks, days, hours, minutes and seconds (``P3D``, ``PT12H``)."""
+    match = DURATION_RE.match(text.strip().upper()) if isinstance(text, str) else None
+    if match is None or text.strip().upper() in ("P", "PT"):
+        raise ValueError(f"not an ISO 8601 duration such as P3D or PT12H: {text!r}")
+    return timedelta(**{k: int(v) for k, v in match.groupdict().items() if v})
+
+
+def _clock_view(clock: AdjustableClock) -> dict[str, Any]:
+    return {"now": rfc3339(clock.now()), "offset_seconds": clock.offset.total_seconds()}
+
+
+async def clock_state(request: web.Request) -> web.Response:
+    clock = ctx_of(request).clock
+    assert isinstance(clock, AdjustableClock)
+    return json_response(_clock_view(clock))
+
+
 async def advance_clock(request: web.Request) -> web.Response:
-    """Move the sandbox clock forward and sweep, so waiting windows can be watched expiring."""
+    """Move the sandbox clock forward and sweep, so exactly the work that became due runs."""
     ctx = ctx_of(request)
+    clock = ctx.clock
+    assert isinstance(clock, AdjustableClock)
     try:
         body = await request.json()
-        seconds = float(body["seconds"])
-    except (ValueError, KeyError, TypeError):
-        return json_response({"error": 'send {"seconds": N}'}, status=400)
-    if not isinstance(ctx.clock, AdjustableClock) or not 0 < seconds <= 400 * 86400:
-        return json_response({"error": "seconds must be between 0 and 400 days"}, status=400)
-    ctx.clock.advance(timedelta(seconds=seconds))
+        delta = parse_duration(body["advance"])
+    except (ValueError, KeyError, TypeError) as exc:
+        return json_response({"error": f'send {{"advance": "P3D"}} ({exc})'}, status=400)
+    if not timedelta(0) < delta <= MAX_ADVANCE:
+        return json_response({"error": "advance between one second and 400 days"}, status=400)
+    clock.advance(delta)
     report = await sweep(ctx)
-    return json_response({"now": rfc3339(ctx.clock.now()), "swept": report.__dict__})
+    return json_response({**_clock_view(clock), "swept": report.__dict__})
 
 
 def add_routes(app: web.Application, sink: SmtpSink) -> None:
     app[SINK] = sink
     app.router.add_get("/sandbox/mailbox", mailbox_page)
     app.router.add_get("/sandbox/api/messages", messages_api)
+    app.router.add_get("/sandbox/api/clock", clock_state)
     app.router.add_post("/sandbox/api/clock", advance_clock)

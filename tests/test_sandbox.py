@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from conftest import eventually, settled
 from helpers import Api
 
 from delivery.api.app import create_app
-from delivery.sandbox import SmtpSink, add_routes
+from delivery.sandbox import SmtpSink, add_routes, parse_duration
 
 
 @pytest.mark.usefixtures("worker")
@@ -36,8 +37,33 @@ async def test_mailbox_shows_sent_mail_and_the_clock_moves_windows(
     assert page.status == 200
     assert "Service of court documents" in await page.text()
 
-    moved = await api.client.post("/sandbox/api/clock", json={"seconds": 3 * 86400})
+    moved = await api.client.post("/sandbox/api/clock", json={"advance": "P3D"})
     assert moved.status == 200
     assert (await moved.json())["now"] == "2026-11-26T02:00:00.000000Z"
+    state = await (await api.client.get("/sandbox/api/clock")).json()
+    assert state["offset_seconds"] == 3 * 86400
     assert (await api.until_state(created["id"], "failed"))["state_reason"] == "exhausted"
-    assert (await api.client.post("/sandbox/api/clock", json={"seconds": -5})).status == 400
+    for bad in ({"advance": "-P1D"}, {"advance": "P"}, {"advance": "3 days"}, {"seconds": 5}):
+        assert (await api.client.post("/sandbox/api/clock", json=bad)).status == 400
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("P3D", timedelta(days=3)),
+        ("PT12H", timedelta(hours=12)),
+        ("P1W", timedelta(weeks=1)),
+        ("P1DT2H30M5S", timedelta(days=1, hours=2, minutes=30, seconds=5)),
+    ],
+)
+def test_iso_8601_durations(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+async def test_sandbox_routes_do_not_exist_outside_sandbox_mode(api: Api) -> None:
+    for method, path in (
+        ("GET", "/sandbox/mailbox"),
+        ("POST", "/sandbox/api/clock"),
+        ("GET", "/sandbox/api/messages"),
+    ):
+        assert (await api.client.request(method, path)).status == 404

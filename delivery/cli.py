@@ -9,10 +9,18 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvloop
 
-from delivery.config import ConfigError, Settings, deployment_warnings, load_settings
+from delivery.config import (
+    ConfigError,
+    Settings,
+    calendar_file_in,
+    data_dir_from_env,
+    deployment_warnings,
+    load_settings,
+)
 from delivery.logs import configure_logging
 
 EXIT_USAGE = 2
@@ -44,6 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a court the key may use (repeatable; default SONGDA_COURT_NAME)",
+    )
+
+    calendar = commands.add_parser("calendar", help="the holiday data periods are counted with")
+    calendar_commands = calendar.add_subparsers(
+        dest="calendar_command", required=True, metavar="ACTION"
+    )
+    calendar_import = calendar_commands.add_parser(
+        "import",
+        help="merge holiday data into the court's file (default: the chinese-calendar package)",
+    )
+    calendar_import.add_argument(
+        "--file", help="a TOML file with [years.YYYY] holidays = [...] workdays = [...]"
     )
 
     config = commands.add_parser("config", help="configuration")
@@ -94,6 +114,32 @@ def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calendar_import(file: str | None) -> int:
+    """Merge years into the court's holiday file; years in the import replace the same years."""
+    from escalation.calendar import (
+        CalendarError,
+        from_chinese_calendar_package,
+        load_calendar,
+        parse_calendar,
+        render_calendar,
+    )
+
+    target = calendar_file_in(data_dir_from_env())
+    try:
+        if file is None:
+            incoming = from_chinese_calendar_package()
+        else:
+            incoming = parse_calendar(Path(file).read_text(encoding="utf-8"), file)
+        merged = load_calendar(target).merged(incoming)
+    except (CalendarError, OSError) as exc:
+        print(f"songda: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_calendar(merged), encoding="utf-8")
+    print(f"{target}: years {', '.join(str(y) for y in sorted(merged.years))}")
+    return 0
+
+
 async def _db_upgrade(settings: Settings) -> None:
     from delivery.storage.engine import create_engine
     from delivery.storage.migrate import upgrade
@@ -122,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "config":
         return _config_check(args)
+    if args.command == "calendar":
+        return _calendar_import(args.file)
     configure_logging()
     if args.command in ("run", "web", "worker"):
         from delivery.server import serve

@@ -72,6 +72,21 @@ class Settings:
         return self.data_dir / "documents"
 
 
+def court_calendar_file(settings: Settings) -> Path:
+    """The court's own holiday file (``songda calendar import`` writes it)."""
+    return calendar_file_in(settings.data_dir)
+
+
+def calendar_file_in(data_dir: Path) -> Path:
+    return data_dir / "calendar" / "cn.toml"
+
+
+def data_dir_from_env(env: Mapping[str, str] | None = None) -> Path:
+    """Only the data directory, for commands that need nothing else."""
+    value = (os.environ if env is None else env).get("SONGDA_DATA_DIR", "").strip()
+    return Path(value or "./var").resolve()
+
+
 class _Reader:
     """Reads typed values from the environment, collecting problems instead of raising."""
 

@@ -11,6 +11,7 @@ from delivery.clock import Clock
 from delivery.config import Settings
 from delivery.document_store import DocumentStore
 from delivery.queue import JobQueue
+from escalation.calendar import HolidayCalendar, load_calendar
 
 
 @dataclass
@@ -21,3 +22,4 @@ class Context:
     queue: JobQueue
     documents: DocumentStore
     channels: dict[str, Channel] = field(default_factory=dict)
+    calendar: HolidayCalendar = field(default_factory=load_calendar)

@@ -185,6 +185,9 @@ class Dispatch:
     served_by_channel: str | None = None
     legal_basis: str | None = None
     api_key_id: str | None = None
+    domicile_in_china: bool = True
+    # What runs from service (CPL-85): set when the dispatch is served.
+    periods: list[dict[str, Any]] | None = None
 
     def transition(self, new: DispatchState, reason: str | None = None) -> None:
         check_dispatch_transition(self.state, new)

@@ -30,6 +30,7 @@ def dispatch_summary(dispatch: Dispatch) -> dict[str, Any]:
         else dispatch.service_date.isoformat(),
         "served_by_channel": dispatch.served_by_channel,
         "legal_basis": dispatch.legal_basis,
+        "periods": dispatch.periods,
     }
 
 

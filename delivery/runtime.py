@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from channels.email import EmailChannel
 from delivery.clock import Clock, SystemClock
-from delivery.config import Settings
+from delivery.config import Settings, court_calendar_file
 from delivery.context import Context
 from delivery.document_store import DocumentStore
 from delivery.queue import JobQueue
 from delivery.storage.engine import create_engine
+from escalation.calendar import load_calendar
 
 
 async def open_context(settings: Settings, redis_url: str, clock: Clock | None = None) -> Context:
@@ -24,6 +25,7 @@ async def open_context(settings: Settings, redis_url: str, clock: Clock | None =
         queue=queue,
         documents=DocumentStore(settings.documents_dir),
         channels=channels,  # type: ignore[arg-type]
+        calendar=load_calendar(court_calendar_file(settings)),
     )
 
 

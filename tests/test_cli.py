@@ -94,3 +94,25 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
     unconfigured = songda("db", "upgrade", env={"SONGDA_DATA_DIR": str(tmp_path)})
     assert unconfigured.returncode == 2
     assert "SONGDA_SECRET_KEY" in unconfigured.stderr
+
+
+def test_calendar_import_seeds_and_merges_the_courts_holiday_file(tmp_path: Path) -> None:
+    env = {"SONGDA_DATA_DIR": str(tmp_path)}
+    seeded = songda("calendar", "import", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    court_file = tmp_path / "calendar" / "cn.toml"
+    assert "[years.2026]" in court_file.read_text()
+
+    next_year = tmp_path / "2027.toml"
+    next_year.write_text("[years.2027]\nholidays = [2027-01-01]\nworkdays = []\n")
+    merged = songda("calendar", "import", "--file", str(next_year), env=env)
+    assert merged.returncode == 0, merged.stderr
+    assert "2026, 2027" in merged.stdout
+    assert "2027-01-01" in court_file.read_text()
+
+    broken = tmp_path / "bad.toml"
+    broken.write_text("[years.2027]\nholidays = [2026-10-01]\n")
+    refused = songda("calendar", "import", "--file", str(broken), env=env)
+    assert refused.returncode == 2
+    assert "years.2027.holidays" in refused.stderr
+    assert "2027-01-01" in court_file.read_text()  # nothing lost

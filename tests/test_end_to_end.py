@@ -85,6 +85,11 @@ async def test_recipient_confirmed_email_is_served_on_smtp_acceptance(
         assert payload["data"]["dispatch_id"] == created["id"]
         assert payload["data"]["legal_basis"] == "OLR-31"
         assert payload["data"]["service_date"] == "2026-11-23"
+        # CPL-128 / CPL-85: a complaint served on 23 November leaves 15 days to answer.
+        [answer] = payload["data"]["periods"]
+        assert answer == dispatch["periods"][0]
+        assert (answer["name"], answer["basis"], answer["days"]) == ("answer", "CPL-128", 15)
+        assert (answer["ends_on"], answer["provisional"]) == ("2026-12-08", False)
 
         # The flaky receiver refused its first delivery; the sweep retries it once it is due.
         await eventually(flaky.called(1))

@@ -24,7 +24,7 @@ async def dispatch_id(api: Api) -> str:
 
 
 async def test_migrations_are_at_head(ctx: Context) -> None:
-    assert await current_revision(ctx.engine) == "0001"
+    assert await current_revision(ctx.engine) == "0002"
 
 
 async def test_concurrent_appends_never_fork_the_chain(

@@ -43,6 +43,7 @@ TOP_FIELDS = {
 }
 RECIPIENT_FIELDS = {
     "name",
+    "domicile_in_china",
     "role",
     "id_number",
     "e_service_consent",
@@ -225,6 +226,9 @@ def parse_dispatch_request(
     if id_number is not None and not ID_NUMBER_RE.match("".join(id_number.split())):
         errors.add("recipient.id_number", "must be 4 to 40 letters and digits")
     consent_given, consent_basis = _consent(errors, recipient)
+    domicile = recipient.get("domicile_in_china", True)
+    if not isinstance(domicile, bool):
+        errors.add("recipient.domicile_in_china", "must be true or false")
     contacts = _contacts(errors, recipient)
     if errors.items:
         return None, errors.items
@@ -241,6 +245,7 @@ def parse_dispatch_request(
             id_number=id_number,
             consent_given=consent_given,
             consent_basis=consent_basis,
+            domicile_in_china=domicile is not False,
             contacts=tuple(contacts),
             locale=locale,
             hearing_at=hearing_at,

@@ -113,6 +113,11 @@ SPEC: dict[str, Any] = {
                         "properties": {
                             "name": {"type": "string"},
                             "role": {"type": "string"},
+                            "domicile_in_china": {
+                                "type": "boolean",
+                                "default": True,
+                                "description": "false: periods run as for parties abroad",
+                            },
                             "id_number": {
                                 "type": "string",
                                 "description": "stored as keyed HMAC + last 4",
@@ -172,6 +177,12 @@ SPEC: dict[str, Any] = {
                     "served_at": {"type": ["string", "null"], "format": "date-time"},
                     "service_date": {"type": ["string", "null"], "format": "date"},
                     "legal_basis": {"type": ["string", "null"]},
+                    "periods": {
+                        "type": ["array", "null"],
+                        "description": "what runs from service (CPL-85): name, document_id, "
+                        "basis, days, ends_on, provisional",
+                        "items": {"type": "object"},
+                    },
                     "attempts": {"type": "array", "items": {"type": "object"}},
                     "events": {"type": "array", "items": {"type": "object"}},
                     "chain_head": {"type": "string"},

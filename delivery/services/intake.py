@@ -60,6 +60,7 @@ class DispatchRequest:
     id_number: str
     consent_given: bool
     consent_basis: str | None
+    domicile_in_china: bool
     contacts: tuple[ContactRequest, ...]
     locale: str
     hearing_at: datetime | None
@@ -144,6 +145,7 @@ async def _create(
                 "id_last4": dispatch.id_last4,
                 "consent_given": dispatch.consent_given,
                 "consent_basis": dispatch.consent_basis,
+                "domicile_in_china": dispatch.domicile_in_china,
                 "locale": dispatch.locale,
                 "hearing_at": dispatch.hearing_at,
                 "created_at": now,
@@ -208,6 +210,7 @@ def _new_dispatch(request: DispatchRequest, api_key_id: str, now: datetime) -> D
         id_last4=identity_last4(request.id_number),
         consent_given=request.consent_given,
         consent_basis=request.consent_basis,
+        domicile_in_china=request.domicile_in_china,
         locale=request.locale,
         created_at=now,
         contacts=[

@@ -20,6 +20,7 @@ from escalation.actions import (
     WaitUntil,
 )
 from escalation.decide import decide
+from escalation.periods import periods_after_service
 from escalation.policy import get_policy
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,20 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
             dispatch.served_by_channel = done.channel
             dispatch.legal_basis = done.rule_id
             dispatch.next_action_at = None
+            dispatch.periods = [
+                p.as_json()
+                for p in periods_after_service(
+                    dispatch.service_date,
+                    [(d.id, d.kind) for d in await tx.documents()],
+                    domicile_in_china=dispatch.domicile_in_china,
+                    hearing_on=(
+                        dispatch.hearing_at.astimezone(ctx.settings.zone).date()
+                        if dispatch.hearing_at
+                        else None
+                    ),
+                    calendar=ctx.calendar,
+                )
+            ]
             tx.change_dispatch(
                 DispatchState.SERVED,
                 "dispatch_served",
@@ -120,6 +135,7 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
                     "channel": done.channel,
                     "attempt_id": done.attempt_id,
                     "completing_event_id": done.event_id,
+                    "periods": dispatch.periods,
                 },
             )
         case CloseAttempt(attempt_id=attempt_id, state=state, reason=reason):

@@ -30,6 +30,7 @@ DISPATCH_MUTABLE = (
     "service_date",
     "served_by_channel",
     "legal_basis",
+    "periods",
 )
 ATTEMPT_MUTABLE = (
     "state",
@@ -68,6 +69,8 @@ def dispatch_from_row(row: RowMapping, contacts: list[Contact]) -> Dispatch:
         served_by_channel=row["served_by_channel"],
         legal_basis=row["legal_basis"],
         api_key_id=row["api_key_id"],
+        domicile_in_china=row["domicile_in_china"],
+        periods=row["periods"],
     )
 
 

@@ -1,0 +1,27 @@
+"""Periods that run from service, and the recipient's domicile (CPL-85, CPL-285/286).
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("dispatches") as batch_op:
+        batch_op.add_column(
+            sa.Column("domicile_in_china", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
+        batch_op.add_column(sa.Column("periods", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("dispatches") as batch_op:
+        batch_op.drop_column("periods")
+        batch_op.drop_column("domicile_in_china")

@@ -186,6 +186,7 @@ class Dispatch:
     legal_basis: str | None = None
     api_key_id: str | None = None
     domicile_in_china: bool = True
+    document_kinds: frozenset[str] = frozenset()
     # What runs from service (CPL-85): set when the dispatch is served.
     periods: list[dict[str, Any]] | None = None
 

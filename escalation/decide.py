@@ -30,7 +30,7 @@ from escalation.actions import (
     WaitUntil,
 )
 from escalation.policy import Policy, Step
-from escalation.rules import earliest_completion
+from escalation.rules import CaseFacts, earliest_completion
 
 CHANNEL_CONTACTS = {
     "email": ContactKind.EMAIL,
@@ -55,7 +55,11 @@ def decide(
         if dispatch.step_index is not None and index <= dispatch.step_index
         for rule in step.completion
     }
-    completion = earliest_completion(started_rules, attempts, events)
+    facts = CaseFacts(dispatch.document_kinds, dispatch.domicile_in_china)
+    completion = earliest_completion(started_rules, attempts, events, facts)
+    if completion is not None and completion.served_at > now:
+        # Deemed service still to come (a notice period running): wake up when it arrives.
+        return [WaitUntil(completion.served_at)]
     if completion is not None:
         return [
             CompleteService(completion),

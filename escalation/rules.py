@@ -1,16 +1,59 @@
 """Completion rules: which recorded event on which channel completes service, and when.
 
-Each rule is a named function of (attempt, event) that returns a :class:`Completion` or ``None``.
-The rule ids follow ``shared/domain.md``; a policy step lists the rule ids that apply to it.
+Each rule is a named function of (attempt, event, case facts) that returns a
+:class:`Completion` or ``None``. Rule ids follow ``shared/domain.md``; a policy step lists the
+rule ids that apply to it, and :data:`RULES` maps each id to its functions.
+
+The receipts the rules read are events with these types (channels record them; the postal,
+in-person and public-notice channels arrive with their own issue, their rules are here already):
+
+- e-mail: ``attempt_sent`` (the court's SMTP server accepted), ``identity_verified`` (read);
+- SMS: ``sms_delivered`` (the carrier reported delivery), ``identity_verified``;
+- post: ``postal_delivered`` {relation, signer_id_recorded}, ``postal_refused`` {refused_by},
+  ``postal_returned`` {reason}, and ``attempt_sent`` when the piece was posted;
+- in person: ``visit_served`` {relation}, ``visit_refused_left`` {witness, media},
+  ``visit_refused_filmed`` {place};
+- public notice: ``notice_published`` (one per publication; the last one counts);
+- any channel: ``proof_signed`` — the signed or sealed proof of service came back (CPL-87).
+
+Every rule dates service by the event's own time (``occurred_at``, the provider's or the
+recorded act's), or by that time plus the deemed period, never by when Songda learnt it.
 """
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from delivery.domain import ELECTRONIC_CHANNELS, Attempt, AttemptState, ContactSource, Event
+
+NOTICE_PERIOD = timedelta(days=30)  # CPL-95
+NOTICE_PERIOD_ABROAD = timedelta(days=60)  # CPL-283
+POST_ABROAD_NO_RECEIPT = 3  # months, CPL-283
+
+# Who may receive in person (CPL-88) or sign a postal return receipt (CPL-91, PM-7, PM-9).
+ELIGIBLE_RECEIVERS = frozenset(
+    {
+        "self",
+        "guardian",
+        "family",  # an adult family member living with the recipient, not the opposing party
+        "entity_representative",
+        "entity_mailroom",
+        "agent",
+        "designated_receiver",
+    }
+)
+PM11_RETURN_REASONS = frozenset({"address_wrong", "moved", "unknown_recipient"})
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What a rule may need to know about the dispatch beyond the attempt and the event."""
+
+    document_kinds: frozenset[str] = frozenset()
+    domicile_in_china: bool = True
 
 
 @dataclass(frozen=True)
@@ -23,10 +66,20 @@ class Completion:
     reading: str
 
 
-Rule = Callable[[Attempt, Event], Completion | None]
+Rule = Callable[[Attempt, Event, CaseFacts], Completion | None]
 
 
-def olr31_confirmed_email_accepted(attempt: Attempt, event: Event) -> Completion | None:
+def _done(
+    rule_id: str, attempt: Attempt, event: Event, reading: str, after: timedelta = timedelta(0)
+) -> Completion:
+    return Completion(
+        rule_id, attempt.id, attempt.channel, event.occurred_at + after, event.id, reading
+    )
+
+
+def olr31_confirmed_email_accepted(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
     """OLR-31 read with CPL-INT-135: an e-mail to an address the recipient provided or confirmed
     is served when the court's outgoing mail server accepts it, dated by that acceptance — unless
     a bounce later proved it never arrived."""
@@ -36,41 +89,198 @@ def olr31_confirmed_email_accepted(attempt: Attempt, event: Event) -> Completion
         and attempt.state != AttemptState.BOUNCED
         and event.type == "attempt_sent"
     ):
-        return Completion(
+        return _done(
             "OLR-31",
-            attempt.id,
-            attempt.channel,
-            event.occurred_at,
-            event.id,
+            attempt,
+            event,
             "recipient-confirmed address; accepted by the court's mail server (CPL-INT-135)",
         )
     return None
 
 
-def olr31_read_after_identity_check(attempt: Attempt, event: Event) -> Completion | None:
-    """OLR-31: on any electronic address (and the only way for a court-found one) the recipient
-    opening the link and passing the identity check is reading, dated then."""
+def olr31_confirmed_sms_delivered(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """OLR-31: an SMS to a number the recipient provided or confirmed is served when the
+    carrier reports it delivered to the handset."""
+    if (
+        attempt.channel == "sms"
+        and attempt.source == ContactSource.RECIPIENT_CONFIRMED
+        and event.type == "sms_delivered"
+    ):
+        return _done("OLR-31", attempt, event, "recipient-confirmed number; carrier: delivered")
+    return None
+
+
+def olr31_read_after_identity_check(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """OLR-31 (and ICP-16 addresses): on any electronic address — and the only way for a
+    court-found one — the recipient opening the link and passing the identity check is reading,
+    dated then."""
     if attempt.channel in ELECTRONIC_CHANNELS and event.type == "identity_verified":
-        return Completion(
+        return _done(
             "OLR-31",
-            attempt.id,
-            attempt.channel,
-            event.occurred_at,
-            event.id,
+            attempt,
+            event,
             f"{attempt.source.value} address; read after the identity check",
         )
     return None
 
 
+def cpl87_signed_proof(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """CPL-87: a proof of service signed or sealed by the recipient, dated as they wrote it."""
+    if event.type == "proof_signed":
+        return _done("CPL-87", attempt, event, "proof of service signed by the recipient")
+    return None
+
+
+def cpl88_handed_over(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """CPL-88: handed to the recipient or an eligible receiver, dated by the signature."""
+    if (
+        attempt.channel == "in_person"
+        and event.type == "visit_served"
+        and event.data.get("relation") in ELIGIBLE_RECEIVERS
+    ):
+        return _done("CPL-88", attempt, event, f"handed to: {event.data['relation']}")
+    return None
+
+
+def cpl_int131_refusal_filmed(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """CPL-INT-131: met at the court or away from home, the recipient refuses to sign; the clerk
+    notes it and (away from home) it is photographed or filmed — deemed served that day."""
+    if (
+        attempt.channel == "in_person"
+        and event.type == "visit_refused_filmed"
+        and (event.data.get("place") == "court" or event.data.get("media"))
+    ):
+        return _done("CPL-INT-131", attempt, event, "refused to sign; recorded")
+    return None
+
+
+def cpl89_left_at_residence(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """CPL-89: refused, the documents are left at the residence with a witness or photographed
+    or filmed — deemed served the day they were left; never for a mediation statement
+    (CPL-INT-133)."""
+    if (
+        attempt.channel == "in_person"
+        and event.type == "visit_refused_left"
+        and (event.data.get("witness") or event.data.get("media"))
+        and "mediation_statement" not in facts.document_kinds
+    ):
+        return _done("CPL-89", attempt, event, "left at the residence after a refusal")
+    return None
+
+
+def cpl91_return_receipt(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """CPL-91 with PM-7/PM-9: court express mail signed for by an eligible person whose ID
+    number is on the receipt, dated by the receipt."""
+    if (
+        attempt.channel == "postal"
+        and event.type == "postal_delivered"
+        and event.data.get("relation") in ELIGIBLE_RECEIVERS
+        and event.data.get("signer_id_recorded") is True
+    ):
+        return _done(
+            "CPL-91", attempt, event, f"return receipt signed by: {event.data['relation']}"
+        )
+    return None
+
+
+def pm11_returned_deemed(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """PM-11: refused by the recipient or the designated receiver, or returned because a
+    recipient-confirmed address is wrong (or a move was not notified) — deemed served on the
+    return date. A refusal by anyone else, a court-found address, or nobody found (PM-6) is not
+    service: the step fails and the ladder escalates."""
+    if attempt.channel != "postal":
+        return None
+    refused = event.type == "postal_refused" and event.data.get("refused_by") in {
+        "recipient",
+        "designated_receiver",
+    }
+    returned = (
+        event.type == "postal_returned"
+        and event.data.get("reason") in PM11_RETURN_REASONS
+        and attempt.source == ContactSource.RECIPIENT_CONFIRMED
+    )
+    if refused or returned:
+        return _done("PM-11", attempt, event, f"returned: {event.type.removeprefix('postal_')}")
+    return None
+
+
+def cpl95_notice_period(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """CPL-95 with CPL-INT-138: deemed served 30 days after the notice was published (the last
+    publication counts); CPL-283: 60 days for a party without domicile in China. The date may be
+    in the future: the decision then waits for it."""
+    if attempt.channel == "public_notice" and event.type == "notice_published":
+        if facts.domicile_in_china:
+            return _done("CPL-95", attempt, event, "public notice, 30 days", NOTICE_PERIOD)
+        return _done(
+            "CPL-283", attempt, event, "public notice abroad, 60 days", NOTICE_PERIOD_ABROAD
+        )
+    return None
+
+
+def cpl283_post_abroad(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """CPL-283: post to a party abroad with no receipt — deemed served when three months from
+    posting end (the decision waits; a receipt or return meanwhile decides instead)."""
+    if attempt.channel == "postal" and event.type == "attempt_sent" and not facts.domicile_in_china:
+        posted = event.occurred_at
+        month = posted.month - 1 + POST_ABROAD_NO_RECEIPT
+        year, month = posted.year + month // 12, month % 12 + 1
+        # The same day three months on, or that month's last day when it is shorter.
+        day = min(posted.day, monthrange(year, month)[1])
+        deemed = posted.replace(year=year, month=month, day=day)
+        return _done(
+            "CPL-283", attempt, event, "posted abroad, no receipt in 3 months", deemed - posted
+        )
+    return None
+
+
 RULES: dict[str, tuple[Rule, ...]] = {
-    "OLR-31": (olr31_confirmed_email_accepted, olr31_read_after_identity_check),
+    "OLR-31": (
+        olr31_confirmed_email_accepted,
+        olr31_confirmed_sms_delivered,
+        olr31_read_after_identity_check,
+    ),
+    "CPL-87": (cpl87_signed_proof,),
+    "CPL-88": (cpl88_handed_over,),
+    "CPL-INT-131": (cpl_int131_refusal_filmed,),
+    "CPL-89": (cpl89_left_at_residence,),
+    "CPL-91": (cpl91_return_receipt,),
+    "PM-11": (pm11_returned_deemed,),
+    "CPL-95": (cpl95_notice_period,),
+    "CPL-283": (cpl283_post_abroad,),
 }
 
 
 def earliest_completion(
-    rule_ids: Iterable[str], attempts: Sequence[Attempt], events: Sequence[Event]
+    rule_ids: Iterable[str],
+    attempts: Sequence[Attempt],
+    events: Sequence[Event],
+    facts: CaseFacts = CaseFacts(),
 ) -> Completion | None:
-    """The earliest completion by the event's own time (OLR-31), whenever it was learnt."""
+    """The earliest completion by the event's own time (OLR-31), whenever it was learnt.
+
+    A deemed completion may lie in the future (a notice period still running); the caller
+    decides whether it has arrived.
+    """
     rules = [rule for rule_id in rule_ids for rule in RULES[rule_id]]
     by_id = {a.id: a for a in attempts}
     found: list[Completion] = []
@@ -78,5 +288,5 @@ def earliest_completion(
         attempt = by_id.get(event.attempt_id or "")
         if attempt is None:
             continue
-        found.extend(c for rule in rules if (c := rule(attempt, event)) is not None)
+        found.extend(c for rule in rules if (c := rule(attempt, event, facts)) is not None)
     return min(found, key=lambda c: (c.served_at, c.event_id), default=None)

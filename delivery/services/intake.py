@@ -125,6 +125,7 @@ async def _create(
     dispatch = _new_dispatch(request, api_key_id, now)
     async with ctx.engine.begin() as conn:
         served_documents = await _check_documents(conn, api_key_id, request.document_ids)
+        dispatch.document_kinds = frozenset(d["kind"] for d in served_documents)
         tx = DispatchTransaction(
             conn,
             dispatch,
@@ -146,6 +147,7 @@ async def _create(
                 "consent_given": dispatch.consent_given,
                 "consent_basis": dispatch.consent_basis,
                 "domicile_in_china": dispatch.domicile_in_china,
+                "document_kinds": sorted(dispatch.document_kinds),
                 "locale": dispatch.locale,
                 "hearing_at": dispatch.hearing_at,
                 "created_at": now,

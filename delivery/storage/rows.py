@@ -70,6 +70,7 @@ def dispatch_from_row(row: RowMapping, contacts: list[Contact]) -> Dispatch:
         legal_basis=row["legal_basis"],
         api_key_id=row["api_key_id"],
         domicile_in_china=row["domicile_in_china"],
+        document_kinds=frozenset(row["document_kinds"] or ()),
         periods=row["periods"],
     )
 

@@ -1,4 +1,5 @@
-"""Periods that run from service, and the recipient's domicile (CPL-85, CPL-285/286).
+"""Periods that run from service, the recipient's domicile and the kinds of documents served
+(CPL-85, CPL-285/286; CPL-INT-133 needs the kinds when deciding).
 
 Revision ID: 0002
 Revises: 0001
@@ -19,9 +20,11 @@ def upgrade() -> None:
             sa.Column("domicile_in_china", sa.Boolean(), nullable=False, server_default=sa.true())
         )
         batch_op.add_column(sa.Column("periods", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("document_kinds", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("dispatches") as batch_op:
+        batch_op.drop_column("document_kinds")
         batch_op.drop_column("periods")
         batch_op.drop_column("domicile_in_china")

@@ -99,7 +99,7 @@ def _start_from(index: int, dispatch: Dispatch, now: datetime, policy: Policy) -
             for contact in _contacts_for(dispatch, channel)
         )
         return [*actions, StartStep(i, step.name, new), WaitUntil(now + step.window)]
-    return [*actions, Fail("exhausted")]
+    return [*actions, Fail(policy.exhausted_reason)]
 
 
 def _why_not(step: Step, dispatch: Dispatch) -> str | None:

@@ -42,6 +42,9 @@ class Policy:
     name: str
     description: str
     steps: tuple[Step, ...]
+    # Why the dispatch fails when the ladder runs out (cn-simplified: a case in simplified
+    # procedure cannot use public notice and must convert first, CPL-INT-140).
+    exhausted_reason: str = "exhausted"
 
 
 def _require(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -86,7 +89,15 @@ def parse_policy(data: dict[str, Any], where: str) -> Policy:
                 completion=completion,
             )
         )
-    return Policy(name=name, description=str(data.get("description", "")), steps=tuple(steps))
+    exhausted = data.get("exhausted_reason", "exhausted")
+    if not isinstance(exhausted, str) or not exhausted:
+        raise PolicyError(f"{where}: key 'exhausted_reason' must be a non-empty string")
+    return Policy(
+        name=name,
+        description=str(data.get("description", "")),
+        steps=tuple(steps),
+        exhausted_reason=exhausted,
+    )
 
 
 def load_policy_file(path: Path) -> Policy:

@@ -224,11 +224,25 @@ def cpl95_notice_period(
     attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
 ) -> Completion | None:
     """CPL-95 with CPL-INT-138: deemed served 30 days after the notice was published (the last
-    publication counts); CPL-283: 60 days for a party without domicile in China. The date may be
-    in the future: the decision then waits for it."""
-    if attempt.channel == "public_notice" and event.type == "notice_published":
-        if facts.domicile_in_china:
-            return _done("CPL-95", attempt, event, "public notice, 30 days", NOTICE_PERIOD)
+    publication counts). The date may be in the future: the decision then waits for it."""
+    if (
+        attempt.channel == "public_notice"
+        and event.type == "notice_published"
+        and facts.domicile_in_china
+    ):
+        return _done("CPL-95", attempt, event, "public notice, 30 days", NOTICE_PERIOD)
+    return None
+
+
+def cpl283_notice_abroad(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """CPL-283: for a party without domicile in China, 60 days after publication."""
+    if (
+        attempt.channel == "public_notice"
+        and event.type == "notice_published"
+        and not facts.domicile_in_china
+    ):
         return _done(
             "CPL-283", attempt, event, "public notice abroad, 60 days", NOTICE_PERIOD_ABROAD
         )
@@ -253,6 +267,39 @@ def cpl283_post_abroad(
     return None
 
 
+def frcp5_email_on_sending(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """us-frcp example, FRCP 5(b)(2)(E): e-mail service (with written consent) is complete on
+    sending, whatever the address's source."""
+    if attempt.channel == "email" and event.type == "attempt_sent":
+        return _done("FRCP-5(b)(2)(E)", attempt, event, "e-mail service complete on sending")
+    return None
+
+
+def frcp5_mail_on_mailing(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """us-frcp example, FRCP 5(b)(2)(C): service by mail is complete on mailing."""
+    if attempt.channel == "postal" and event.type == "attempt_sent":
+        return _done("FRCP-5(b)(2)(C)", attempt, event, "mail service complete on mailing")
+    return None
+
+
+def frcp4e_personal(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """us-frcp example, FRCP 4(e)(2): delivered personally, or left at the dwelling with a
+    person of suitable age and discretion who resides there."""
+    if (
+        attempt.channel == "in_person"
+        and event.type == "visit_served"
+        and event.data.get("relation") in {"self", "suitable_age_resident"}
+    ):
+        return _done("FRCP-4(e)", attempt, event, f"personal service: {event.data['relation']}")
+    return None
+
+
 RULES: dict[str, tuple[Rule, ...]] = {
     "OLR-31": (
         olr31_confirmed_email_accepted,
@@ -266,7 +313,10 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "CPL-91": (cpl91_return_receipt,),
     "PM-11": (pm11_returned_deemed,),
     "CPL-95": (cpl95_notice_period,),
-    "CPL-283": (cpl283_post_abroad,),
+    "CPL-283": (cpl283_post_abroad, cpl283_notice_abroad),
+    "FRCP-5(b)(2)(E)": (frcp5_email_on_sending,),
+    "FRCP-5(b)(2)(C)": (frcp5_mail_on_mailing,),
+    "FRCP-4(e)": (frcp4e_personal,),
 }
 
 

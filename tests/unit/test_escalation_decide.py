@@ -27,7 +27,7 @@ from escalation.actions import (
     WaitUntil,
 )
 from escalation.decide import decide
-from escalation.policy import get_policy, parse_policy
+from escalation.policy import parse_policy
 from escalation.rules import (
     Completion,
     earliest_completion,
@@ -37,7 +37,22 @@ from escalation.rules import (
 
 CONFIRMED = ContactSource.RECIPIENT_CONFIRMED
 FOUND = ContactSource.COURT_FOUND
-POLICY = get_policy("cn-civil")
+# The one-step e-mail ladder of the foundation: these tests are about the engine, not about
+# the shipped ladders (tested below and in test_escalation_policy.py).
+POLICY = parse_policy(
+    {
+        "name": "email-only",
+        "steps": [
+            {
+                "name": "electronic",
+                "channels": ["email"],
+                "window_days": 3,
+                "completion": ["OLR-31"],
+            }
+        ],
+    },
+    "test",
+)
 WINDOW = timedelta(days=3)
 STARTED = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 NOW = STARTED + timedelta(hours=6)

@@ -53,15 +53,29 @@ def variant(*, top: dict[str, Any] | None = None, **step: Any) -> dict[str, Any]
 
 
 def test_shipped_cn_civil_policy() -> None:
-    """cn-civil starts with e-mail for 3 days, completed by OLR-31."""
+    """cn-civil: electronic first (3 days), postal second (10), in person (7, up to 3 visits),
+    public notice last (domain.md, "Policy windows")."""
     policy = shipped_policies()["cn-civil"]
     assert policy is get_policy("cn-civil")
-    assert policy.name == "cn-civil"
+    assert [(s.name, s.window.days, s.max_attempts) for s in policy.steps] == [
+        ("electronic", 3, 1),
+        ("postal", 10, 1),
+        ("in_person", 7, 3),
+        ("public_notice", 75, 1),
+    ]
     first = policy.steps[0]
-    assert first.channels == ("email",)
-    assert first.window == timedelta(days=3)
-    assert first.completion == ("OLR-31",)
+    assert first.channels == ("email", "sms")
+    assert "OLR-31" in first.completion
     assert first.electronic
+    assert policy.exhausted_reason == "exhausted"
+
+
+def test_the_other_shipped_profiles() -> None:
+    policies = shipped_policies()
+    assert set(policies) >= {"cn-civil", "cn-foreign", "cn-simplified", "us-frcp"}
+    assert "public_notice" not in {c for s in policies["cn-simplified"].steps for c in s.channels}
+    assert policies["cn-simplified"].exhausted_reason == "requires_ordinary_procedure"
+    assert "CPL-283" in policies["cn-foreign"].steps[-1].completion
 
 
 def test_every_shipped_policy_is_named_after_its_file() -> None:

@@ -1,0 +1,64 @@
+"""The cn-civil ladder through the worker: electronic first, then post (whose channel arrives in
+a later issue, so its attempt waits ``channel_unavailable``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest import eventually, settled
+from helpers import Api, Receiver, receiving
+
+from delivery.sandbox import SmtpSink
+from delivery.services.sweep import sweep
+
+pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
+ADDRESS = {"lines": "杭州市西湖区文三路1号", "postcode": "310012", "source": "recipient_confirmed"}
+
+
+async def test_unread_e_mail_escalates_to_post_after_three_days(
+    api: Api, smtp_sink: SmtpSink
+) -> None:
+    async with receiving(Receiver()) as receiver:
+        await api.register_webhook(receiver.url, ["dispatch.escalated"])
+        body = await api.new_dispatch_body(source="court_found")
+        body["recipient"]["postal_addresses"] = [ADDRESS]
+        created = await api.create(body)
+        await api.until_attempt(created["id"], "sent")
+        await settled(api.ctx)
+        api.ctx.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+        await sweep(api.ctx)
+
+        def on_post(d: dict[str, object]) -> bool:
+            attempts = d["attempts"]
+            assert isinstance(attempts, list)
+            return len(attempts) == 2 and attempts[1]["reason"] == "channel_unavailable"
+
+        dispatch = await api.until(created["id"], on_post)
+        email, post = dispatch["attempts"]
+        assert (email["channel"], email["state"]) == ("email", "expired")
+        assert (post["channel"], post["state"], post["step"]) == ("postal", "pending", 1)
+        assert (dispatch["state"], dispatch["step"]) == ("in_progress", 1)
+        await eventually(receiver.has("dispatch.escalated"))
+
+
+async def test_without_consent_the_ladder_starts_at_post(api: Api) -> None:
+    """OLR-29/30: no recorded consent, no electronic step."""
+    body = await api.new_dispatch_body(consent=False)
+    body["recipient"]["postal_addresses"] = [ADDRESS]
+    created = await api.create(body)
+    [post] = created["attempts"]
+    assert (post["channel"], post["step"]) == ("postal", 1)
+    skipped = [
+        e for e in (await api.dispatch(created["id"]))["events"] if e["type"] == "step_skipped"
+    ]
+    assert skipped[0]["data"] == {"step": 0, "name": "electronic", "reason": "no_e_service_consent"}
+
+
+async def test_simplified_procedure_fails_asking_for_ordinary_procedure(api: Api) -> None:
+    """CPL-INT-140: no public notice in simplified procedure."""
+    body = await api.new_dispatch_body(consent=False)
+    body["policy"] = "cn-simplified"
+    created = await api.create(body)
+    failed = await api.until_state(created["id"], "failed")
+    assert failed["state_reason"] == "requires_ordinary_procedure"

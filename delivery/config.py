@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from delivery.domain import LOCALES
+from escalation.policy import PolicyError, load_policy_book
 
 SMTP_TLS_MODES = ("none", "starttls", "tls")
 SANDBOX_COURT = "沙箱人民法院"
@@ -57,6 +58,7 @@ class Settings:
     link_ttl_days: int
     default_locale: str
     worker_concurrency: int
+    policy_dir: Path | None = None
     sandbox: bool = False
 
     @property
@@ -204,6 +206,14 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
     if locale not in LOCALES:
         r.problems.append("SONGDA_DEFAULT_LOCALE: must be zh-CN or en")
 
+    policy_dir_text = r.text("POLICY_DIR")
+    policy_dir = Path(policy_dir_text).resolve() if policy_dir_text else None
+    if policy_dir is not None:
+        try:
+            load_policy_book(policy_dir)
+        except (PolicyError, OSError) as exc:
+            r.problems.append(f"SONGDA_POLICY_DIR: {exc}")
+
     if sandbox and host not in ("127.0.0.1", "::1", "localhost"):
         r.problems.append(
             "SONGDA_HOST: sandbox mode serves its mailbox and clock without login, so it only "
@@ -226,6 +236,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         link_ttl_days=r.integer("LINK_TTL_DAYS", 30),
         default_locale=locale,
         worker_concurrency=r.integer("WORKER_CONCURRENCY", 50),
+        policy_dir=policy_dir,
         sandbox=sandbox,
     )
     if r.problems:

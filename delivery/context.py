@@ -12,6 +12,7 @@ from delivery.config import Settings
 from delivery.document_store import DocumentStore
 from delivery.queue import JobQueue
 from escalation.calendar import HolidayCalendar, load_calendar
+from escalation.policy import PolicyBook, load_policy_book
 
 
 @dataclass
@@ -23,3 +24,4 @@ class Context:
     documents: DocumentStore
     channels: dict[str, Channel] = field(default_factory=dict)
     calendar: HolidayCalendar = field(default_factory=load_calendar)
+    policies: PolicyBook = field(default_factory=load_policy_book)

@@ -10,6 +10,7 @@ from delivery.document_store import DocumentStore
 from delivery.queue import JobQueue
 from delivery.storage.engine import create_engine
 from escalation.calendar import load_calendar
+from escalation.policy import load_policy_book
 
 
 async def open_context(settings: Settings, redis_url: str, clock: Clock | None = None) -> Context:
@@ -26,6 +27,7 @@ async def open_context(settings: Settings, redis_url: str, clock: Clock | None =
         documents=DocumentStore(settings.documents_dir),
         channels=channels,  # type: ignore[arg-type]
         calendar=load_calendar(court_calendar_file(settings)),
+        policies=load_policy_book(settings.policy_dir),
     )
 
 

@@ -122,3 +122,38 @@ def get_policy(name: str) -> Policy:
         return shipped_policies()[name]
     except KeyError:
         raise PolicyError(f"unknown policy {name!r}") from None
+
+
+@dataclass(frozen=True)
+class PolicyBook:
+    """The shipped policies with a deployment's overrides.
+
+    ``SONGDA_POLICY_DIR`` may hold ``<name>.toml`` (replaces or adds a policy for every court)
+    and ``<court>/<name>.toml`` (for that court only, e.g. longer windows where post is slow).
+    """
+
+    general: dict[str, Policy]
+    by_court: dict[str, dict[str, Policy]]
+
+    def names_for(self, court: str | None) -> frozenset[str]:
+        """The policies a dispatch of ``court`` may name."""
+        return frozenset(self.general) | frozenset(self.by_court.get(court or "", {}))
+
+    def get(self, name: str, court: str) -> Policy:
+        policy = self.by_court.get(court, {}).get(name) or self.general.get(name)
+        if policy is None:
+            raise PolicyError(f"unknown policy {name!r}")
+        return policy
+
+
+def load_policy_book(override_dir: Path | None = None) -> PolicyBook:
+    """Every policy a deployment uses; a malformed file fails here, at start-up, named."""
+    general = dict(shipped_policies())
+    by_court: dict[str, dict[str, Policy]] = {}
+    if override_dir is not None:
+        general.update({p.stem: load_policy_file(p) for p in sorted(override_dir.glob("*.toml"))})
+        for court_dir in sorted(d for d in override_dir.iterdir() if d.is_dir()):
+            by_court[court_dir.name] = {
+                p.stem: load_policy_file(p) for p in sorted(court_dir.glob("*.toml"))
+            }
+    return PolicyBook(general, by_court)

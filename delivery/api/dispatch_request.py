@@ -14,7 +14,7 @@ from typing import Any
 from delivery.domain import LOCALES, ContactKind, ContactSource
 from delivery.ids import looks_like_id
 from delivery.services.intake import ContactRequest, DispatchRequest
-from escalation.policy import shipped_policies
+from escalation.policy import PolicyBook, load_policy_book
 
 # ASCII addresses only (no SMTPUTF8 relay is assumed), and nothing a header parser could split:
 # no commas, quotes, angle brackets or spaces.
@@ -187,7 +187,7 @@ def _hearing_at(errors: Errors, body: dict[str, Any]) -> datetime | None:
 
 
 def parse_dispatch_request(
-    body: Any, default_locale: str
+    body: Any, default_locale: str, policies: PolicyBook | None = None
 ) -> tuple[DispatchRequest | None, list[dict[str, str]]]:
     errors = Errors()
     if not isinstance(body, dict):
@@ -198,8 +198,9 @@ def parse_dispatch_request(
     case_number = errors.text(body, "case_number", "", max_len=100)
     reference = errors.text(body, "reference", "", max_len=200)
     policy = errors.text(body, "policy", "", max_len=60, required=False) or "cn-civil"
-    if policy not in shipped_policies():
-        errors.add("policy", f"unknown policy; known: {', '.join(sorted(shipped_policies()))}")
+    known = (policies or load_policy_book()).names_for(court)
+    if policy not in known:
+        errors.add("policy", f"unknown policy; known: {', '.join(sorted(known))}")
     locale = errors.text(body, "locale", "", max_len=10, required=False) or default_locale
     if locale not in LOCALES:
         errors.add("locale", "must be zh-CN or en")

@@ -38,7 +38,7 @@ async def create(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     key = caller(request)
     body = await read_json(request)
-    parsed, errors = parse_dispatch_request(body, ctx.settings.default_locale)
+    parsed, errors = parse_dispatch_request(body, ctx.settings.default_locale, ctx.policies)
     if parsed is None:
         raise validation_problem(errors)
     header_key = request.headers.get("Idempotency-Key")

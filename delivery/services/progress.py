@@ -21,7 +21,6 @@ from escalation.actions import (
 )
 from escalation.decide import decide
 from escalation.periods import periods_after_service
-from escalation.policy import get_policy
 
 log = logging.getLogger(__name__)
 SOURCE = "escalation"
@@ -48,7 +47,7 @@ async def decide_now(ctx: Context, tx: DispatchTransaction) -> None:
         await tx.attempts(),
         await tx.events(),
         tx.now,
-        get_policy(tx.dispatch.policy),
+        ctx.policies.get(tx.dispatch.policy, tx.dispatch.court),
     )
     for action in actions:
         await _apply(ctx, tx, action)

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from escalation.policy import (
+    POLICY_DIR,
     PolicyError,
     get_policy,
+    load_policy_book,
     load_policy_file,
     parse_policy,
     shipped_policies,
@@ -193,3 +195,27 @@ def test_policy_name_must_equal_file_name(tmp_path: Path) -> None:
     path.write_text(VALID_TOML.format(name="court-y"), encoding="utf-8")
     with pytest.raises(PolicyError, match="must equal the file name 'court-x'"):
         load_policy_file(path)
+
+
+def test_deployment_overrides_replace_policies_for_all_courts_or_one(tmp_path: Path) -> None:
+    slow_post = SHIPPED_CN_CIVIL.replace("window_days = 10", "window_days = 20")
+    (tmp_path / "cn-civil.toml").write_text(slow_post, encoding="utf-8")
+    court = tmp_path / "新疆某法院"
+    court.mkdir()
+    (court / "cn-civil.toml").write_text(
+        slow_post.replace("window_days = 20", "window_days = 30"), encoding="utf-8"
+    )
+    book = load_policy_book(tmp_path)
+    assert book.get("cn-civil", "杭州市西湖区人民法院").steps[1].window == timedelta(days=20)
+    assert book.get("cn-civil", "新疆某法院").steps[1].window == timedelta(days=30)
+    assert book.get("cn-foreign", "新疆某法院") is get_policy("cn-foreign")
+    assert "cn-simplified" in book.names_for("新疆某法院")
+
+
+def test_a_malformed_override_fails_at_start_up_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "cn-civil.toml").write_text('name = "cn-civil"\nsteps = []\n', encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"cn-civil\.toml: key 'steps'"):
+        load_policy_book(tmp_path)
+
+
+SHIPPED_CN_CIVIL = (POLICY_DIR / "cn-civil.toml").read_text(encoding="utf-8")

@@ -18,6 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from delivery.api.common import ctx_of, json_response
 from delivery.clock import AdjustableClock, Clock, rfc3339
+from delivery.services.bounces import record_bounce
 from delivery.services.sweep import sweep
 from templates import render
 
@@ -152,9 +153,29 @@ async def advance_clock(request: web.Request) -> web.Response:
     return json_response({**_clock_view(clock), "swept": report.__dict__})
 
 
+async def bounce_message(request: web.Request) -> web.Response:
+    """Play the recipient's mail server: bounce a message that is in the mailbox."""
+    ctx = ctx_of(request)
+    wanted = request.match_info["message"]
+    message = next((m for m in request.app[SINK].messages if str(m.id) == wanted), None)
+    if message is None:
+        return json_response({"error": "no such message in the sandbox mailbox"}, status=404)
+    outcome = await record_bounce(
+        ctx,
+        message.message_id,
+        "550 5.1.1 sandbox: mailbox does not exist",
+        courts=(ctx.settings.court_name,),
+        actor="sandbox",
+    )
+    if outcome is None:
+        return json_response({"error": "that message was not sent by a dispatch"}, status=404)
+    return json_response(outcome.__dict__)
+
+
 def add_routes(app: web.Application, sink: SmtpSink) -> None:
     app[SINK] = sink
     app.router.add_get("/sandbox/mailbox", mailbox_page)
     app.router.add_get("/sandbox/api/messages", messages_api)
+    app.router.add_post("/sandbox/api/messages/{message}/bounce", bounce_message)
     app.router.add_get("/sandbox/api/clock", clock_state)
     app.router.add_post("/sandbox/api/clock", advance_clock)

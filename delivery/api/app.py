@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from delivery.api import dispatches, documents, health, openapi, recipient_pages, webhooks
+from delivery.api import bounces, dispatches, documents, health, openapi, recipient_pages, webhooks
 from delivery.api.common import CONTEXT
 from delivery.api.middleware import VERIFIER, api_keys, problems
 from delivery.context import Context
@@ -29,6 +29,7 @@ def create_app(ctx: Context) -> web.Application:
         f"{API}/dispatches/{{dispatch_id}}/attempts/{{attempt_id}}/reissue-link",
         dispatches.reissue_link,
     )
+    r.add_post(f"{API}/bounces", bounces.report_bounce)
     r.add_post(f"{API}/webhook-endpoints", webhooks.create_endpoint)
     r.add_get(f"{API}/webhook-endpoints", webhooks.list_endpoints)
     r.add_delete(f"{API}/webhook-endpoints/{{endpoint_id}}", webhooks.delete_endpoint)

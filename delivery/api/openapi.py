@@ -282,6 +282,28 @@ SPEC: dict[str, Any] = {
                 ],
             ),
         },
+        "/api/v1/bounces": {
+            "post": _op(
+                "Report a bounce (DSN) for an e-mail by its Message-ID; reverses service when "
+                "that e-mail's acceptance was the service (CPL-INT-135)",
+                {"200": _ok("Recorded (or already known)"), "404": PROBLEM},
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["message_id"],
+                                "properties": {
+                                    "message_id": {"type": "string"},
+                                    "diagnostic": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+            ),
+        },
         "/api/v1/webhook-endpoints": {
             "post": _op(
                 "Register a webhook endpoint; the signing secret is returned once",

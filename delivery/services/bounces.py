@@ -1,0 +1,105 @@
+"""E-mail bounces: proof that a message the court's server accepted never arrived.
+
+A bounce processor at the court (the system reading the bounce mailbox, or the relay's own
+notification hook) reports each delivery status notification by the original Message-ID through
+``POST /api/v1/bounces`` with an API key of the court. The attempt becomes ``bounced``; when its
+acceptance was what served the dispatch (CPL-INT-135), service is reversed: the dispatch goes back
+to ``in_progress`` with ``dispatch.unserved``, and the ladder resumes from where it stands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from delivery.clock import rfc3339
+from delivery.context import Context
+from delivery.domain import AttemptState, DispatchState
+from delivery.services.progress import decide_now
+from delivery.storage.schema import attempts, dispatches
+from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+
+BOUNCEABLE = frozenset({AttemptState.SENT, AttemptState.DELIVERED})
+
+
+@dataclass(frozen=True)
+class BounceOutcome:
+    dispatch_id: str
+    attempt_id: str
+    recorded: bool  # False: already bounced, or no longer bounceable (read)
+    unserved: bool
+
+
+async def _find(ctx: Context, message_id: str, courts: tuple[str, ...]) -> tuple[str, str] | None:
+    async with ctx.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                sa.select(attempts.c.dispatch_id, attempts.c.id)
+                .join(dispatches, dispatches.c.id == attempts.c.dispatch_id)
+                .where(
+                    attempts.c.provider_ref == message_id,
+                    attempts.c.channel == "email",
+                    dispatches.c.court.in_(courts),
+                )
+            )
+        ).first()
+    return None if row is None else (row.dispatch_id, row.id)
+
+
+async def record_bounce(
+    ctx: Context, message_id: str, diagnostic: str, *, courts: tuple[str, ...], actor: str
+) -> BounceOutcome | None:
+    """Record a bounce for the attempt that sent ``message_id``; ``None`` if there is none."""
+    found = await _find(ctx, message_id, courts)
+    if found is None:
+        return None
+    dispatch_id, attempt_id = found
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        attempt = await tx.attempt(attempt_id)
+        assert attempt is not None
+        if attempt.state not in BOUNCEABLE:
+            return BounceOutcome(dispatch_id, attempt_id, recorded=False, unserved=False)
+        tx.change_attempt(
+            attempt,
+            AttemptState.BOUNCED,
+            "attempt_bounced",
+            source="bounce",
+            actor=actor,
+            reason=diagnostic[:500],
+            data={"message_id": message_id},
+        )
+        unserved = await _reverse_if_served_by(tx, attempt_id, actor)
+        await decide_now(ctx, tx)
+    await ctx.queue.after_commit(tx.followups)
+    return BounceOutcome(dispatch_id, attempt_id, recorded=True, unserved=unserved)
+
+
+async def _reverse_if_served_by(tx: DispatchTransaction, attempt_id: str, actor: str) -> bool:
+    """Un-serve the dispatch when this attempt's acceptance was the service."""
+    dispatch = tx.dispatch
+    if dispatch.state != DispatchState.SERVED:
+        return False
+    served = [e for e in await tx.events() if e.type == "dispatch_served"]
+    if not served or served[-1].data.get("attempt_id") != attempt_id:
+        return False
+    reversed_service = {
+        "served_at": rfc3339(dispatch.served_at) if dispatch.served_at else None,
+        "legal_basis": dispatch.legal_basis,
+        "served_event_id": served[-1].id,
+    }
+    dispatch.served_at = None
+    dispatch.service_date = None
+    dispatch.served_by_channel = None
+    dispatch.legal_basis = None
+    dispatch.periods = None
+    tx.change_dispatch(
+        DispatchState.IN_PROGRESS,
+        "dispatch_unserved",
+        source="bounce",
+        actor=actor,
+        reason="bounce",
+        data={"attempt_id": attempt_id, "reversed": reversed_service},
+    )
+    tx.notify("dispatch.unserved", {"reason": "bounce"})
+    return True

@@ -1,0 +1,86 @@
+"""A bounce proves non-arrival (CPL-INT-135): the attempt is bounced and, when its acceptance was
+the service, the service is reversed and the ladder resumes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import eventually, settled
+from helpers import Api, Receiver, receiving
+
+from delivery.api.app import create_app
+from delivery.sandbox import SmtpSink, add_routes
+
+pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
+ADDRESS = {"lines": "杭州市西湖区文三路1号", "postcode": "310012", "source": "recipient_confirmed"}
+
+
+async def _bounce(api: Api, message_id: str) -> Any:
+    return await api.client.post(
+        "/api/v1/bounces",
+        json={"message_id": message_id, "diagnostic": "550 5.1.1 user unknown"},
+        headers=api.auth,
+    )
+
+
+async def test_a_bounce_reverses_service_and_the_ladder_resumes(
+    api: Api, smtp_sink: SmtpSink
+) -> None:
+    async with receiving(Receiver()) as receiver:
+        await api.register_webhook(receiver.url, ["dispatch.unserved", "dispatch.escalated"])
+        body = await api.new_dispatch_body()
+        body["recipient"]["postal_addresses"] = [ADDRESS]
+        created = await api.create(body)
+        served = await api.until_state(created["id"], "served")
+        await settled(api.ctx)
+        message_id = served["attempts"][0]["provider_ref"]
+
+        response = await _bounce(api, message_id)
+        assert response.status == 200
+        assert await response.json() == {
+            "dispatch_id": created["id"],
+            "attempt_id": served["attempts"][0]["id"],
+            "recorded": True,
+            "unserved": True,
+        }
+        dispatch = await api.dispatch(created["id"])
+        assert dispatch["state"] == "in_progress"
+        assert (dispatch["served_at"], dispatch["legal_basis"], dispatch["periods"]) == (
+            None,
+            None,
+            None,
+        )
+        email, post = dispatch["attempts"]
+        assert email["state"] == "bounced"
+        assert (post["channel"], post["step"]) == ("postal", 1)  # the ladder resumed
+        types = await api.event_types(created["id"])
+        assert types.index("dispatch_served") < types.index("attempt_bounced")
+        assert "dispatch_unserved" in types
+        await eventually(receiver.has("dispatch.unserved"))
+        await eventually(receiver.has("dispatch.escalated"))
+
+        again = await _bounce(api, message_id)
+        assert (await again.json())["recorded"] is False
+
+
+async def test_unknown_message_and_other_courts_are_404(api: Api) -> None:
+    response = await _bounce(api, "<nope@court.example>")
+    assert response.status == 404
+    assert response.content_type == "application/problem+json"
+
+
+async def test_the_sandbox_can_bounce_a_message(
+    api: Api, smtp_sink: SmtpSink, aiohttp_client: Callable[..., Any]
+) -> None:
+    app = create_app(api.ctx)
+    add_routes(app, smtp_sink)
+    api.client = await aiohttp_client(app)
+    created = await api.new_dispatch(court=api.ctx.settings.court_name)
+    await api.until_state(created["id"], "served")
+    await settled(api.ctx)
+    response = await api.client.post("/sandbox/api/messages/1/bounce")
+    assert response.status == 200
+    assert (await response.json())["unserved"] is True
+    assert (await api.until_state(created["id"], "failed"))["state_reason"] == "exhausted"

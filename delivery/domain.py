@@ -187,6 +187,8 @@ class Dispatch:
     api_key_id: str | None = None
     domicile_in_china: bool = True
     document_kinds: frozenset[str] = frozenset()
+    # Service must complete before this instant for the hearing to go ahead (CPL-139, CPL-128).
+    service_deadline_at: datetime | None = None
     # What runs from service (CPL-85): set when the dispatch is served.
     periods: list[dict[str, Any]] | None = None
 

@@ -43,6 +43,14 @@ class CloseAttempt:
 
 
 @dataclass(frozen=True)
+class FlagAtRisk:
+    """The ladder cannot complete before the hearing's service deadline: a clerk must act."""
+
+    deadline: datetime
+    step_ends: datetime
+
+
+@dataclass(frozen=True)
 class Fail:
     reason: str
 
@@ -52,4 +60,4 @@ class WaitUntil:
     when: datetime
 
 
-Action = StartStep | SkipStep | CompleteService | CloseAttempt | Fail | WaitUntil
+Action = StartStep | SkipStep | CompleteService | CloseAttempt | FlagAtRisk | Fail | WaitUntil

@@ -24,6 +24,7 @@ from escalation.actions import (
     CloseAttempt,
     CompleteService,
     Fail,
+    FlagAtRisk,
     NewAttempt,
     SkipStep,
     StartStep,
@@ -69,6 +70,13 @@ def decide(
                 if a.state in OPEN_ATTEMPT_STATES and a.id != completion.attempt_id
             ),
         ]
+    return _flag_risk(dispatch, events, _next_step(dispatch, attempts, now, policy))
+
+
+def _next_step(
+    dispatch: Dispatch, attempts: Sequence[Attempt], now: datetime, policy: Policy
+) -> list[Action]:
+    """Wait for the current step, or close it and start the next one."""
     if dispatch.state == DispatchState.QUEUED or dispatch.step_index is None:
         return _start_from(0, dispatch, now, policy)
     step = policy.steps[dispatch.step_index]
@@ -82,6 +90,18 @@ def decide(
         CloseAttempt(a.id, AttemptState.EXPIRED.value, "window_elapsed") for a in still_open
     ]
     return closing + _start_from(dispatch.step_index + 1, dispatch, now, policy)
+
+
+def _flag_risk(dispatch: Dispatch, events: Sequence[Event], actions: list[Action]) -> list[Action]:
+    """Flag the dispatch once when the step under way ends after the hearing's service
+    deadline (domain.md, "Policy windows"): the ladder cannot finish in time."""
+    deadline = dispatch.service_deadline_at
+    waits = [a.when for a in actions if isinstance(a, WaitUntil)]
+    if deadline is None or not waits or any(e.type == "dispatch_at_risk" for e in events):
+        return actions
+    if waits[-1] <= deadline:
+        return actions
+    return [*actions, FlagAtRisk(deadline, waits[-1])]
 
 
 def _start_from(index: int, dispatch: Dispatch, now: datetime, policy: Policy) -> list[Action]:

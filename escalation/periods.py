@@ -66,3 +66,34 @@ def periods_after_service(
         ends_on, provisional = period_end(service_date, days, calendar)
         periods.append(Period(name, document_id, basis, days, ends_on, provisional))
     return periods
+
+
+SUMMONS_NOTICE_DAYS = 3  # CPL-139: a summons reaches the parties at least 3 days before
+
+
+def service_deadline(
+    hearing_on: date,
+    document_kinds: frozenset[str],
+    *,
+    domicile_in_china: bool,
+    calendar: HolidayCalendar,
+) -> date | None:
+    """The last day service may complete for the hearing to keep its date, or ``None``.
+
+    A summons must be served at least 3 days before the hearing (CPL-139); a complaint must
+    leave the defendant the whole answer period (15 days, 30 abroad) before the hearing day, so
+    the period must end the day before it at the latest. Counted back from the hearing; a
+    deadline on a non-working day moves to the working day before.
+    """
+    leads = []
+    if "summons" in document_kinds:
+        leads.append(SUMMONS_NOTICE_DAYS)
+    if "complaint" in document_kinds:
+        _name, days, _basis, days_abroad, _abroad = RUNNING_PERIODS["complaint"]
+        leads.append((days if domicile_in_china else days_abroad) + 1)
+    if not leads:
+        return None
+    deadline = hearing_on - timedelta(days=max(leads))
+    while not calendar.is_working_day(deadline):
+        deadline -= timedelta(days=1)
+    return deadline

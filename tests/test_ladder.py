@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import eventually, settled
-from helpers import Api, Receiver, receiving
+from helpers import Api, Receiver, dispatch_body, receiving
 
 from delivery.sandbox import SmtpSink
 from delivery.services.sweep import sweep
@@ -62,3 +62,29 @@ async def test_simplified_procedure_fails_asking_for_ordinary_procedure(api: Api
     created = await api.create(body)
     failed = await api.until_state(created["id"], "failed")
     assert failed["state_reason"] == "requires_ordinary_procedure"
+
+
+async def test_a_hearing_too_close_for_the_ladder_flags_the_dispatch_at_risk(api: Api) -> None:
+    """A summons must be served 3 days before the hearing (CPL-139); e-mail alone needs up to
+    3 days, so a hearing in 4 days is at risk from the start."""
+    async with receiving(Receiver()) as receiver:
+        await api.register_webhook(receiver.url, ["dispatch.at_risk"])
+        response = await api.upload(title="传票", kind="summons")
+        document_id = (await response.json())["id"]
+        body = dispatch_body([document_id], source="court_found")
+        body["hearing_at"] = "2026-11-27T09:00:00+08:00"
+        created = await api.create(body)
+        dispatch = await api.dispatch(created["id"])
+        # 27 November − 3 days = 24 November, a Tuesday; service must complete by its end.
+        assert dispatch["service_deadline_at"] == "2026-11-24T16:00:00.000000Z"
+        flags = [e for e in dispatch["events"] if e["type"] == "dispatch_at_risk"]
+        assert [f["data"]["step_ends_at"] for f in flags] == ["2026-11-26T02:00:00.000000Z"]
+        await eventually(receiver.has("dispatch.at_risk"))
+
+
+async def test_a_distant_hearing_is_not_at_risk(api: Api) -> None:
+    body = await api.new_dispatch_body()
+    body["hearing_at"] = "2027-03-01T09:00:00+08:00"
+    created = await api.create(body)
+    events = (await api.dispatch(created["id"]))["events"]
+    assert "dispatch_at_risk" not in [e["type"] for e in events]

@@ -108,6 +108,7 @@ async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
         **dispatch_summary(d),
         "locale": d.locale,
         "hearing_at": rfc3339(d.hearing_at) if d.hearing_at else None,
+        "service_deadline_at": rfc3339(d.service_deadline_at) if d.service_deadline_at else None,
         "next_action_at": rfc3339(d.next_action_at) if d.next_action_at else None,
         "step": d.step_index,
         "recipient": {

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from delivery.services.progress import decide_now
 from delivery.storage.schema import contacts, dispatch_documents, dispatches
 from delivery.storage.statements import SELECT_OWN_DOCUMENTS
 from delivery.storage.unit_of_work import DispatchTransaction
+from escalation.periods import service_deadline
 from tracking.chain import GENESIS, canonical
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ async def _create(
     async with ctx.engine.begin() as conn:
         served_documents = await _check_documents(conn, api_key_id, request.document_ids)
         dispatch.document_kinds = frozenset(d["kind"] for d in served_documents)
+        dispatch.service_deadline_at = _service_deadline_at(ctx, dispatch)
         tx = DispatchTransaction(
             conn,
             dispatch,
@@ -148,6 +150,7 @@ async def _create(
                 "consent_basis": dispatch.consent_basis,
                 "domicile_in_china": dispatch.domicile_in_china,
                 "document_kinds": sorted(dispatch.document_kinds),
+                "service_deadline_at": dispatch.service_deadline_at,
                 "locale": dispatch.locale,
                 "hearing_at": dispatch.hearing_at,
                 "created_at": now,
@@ -197,6 +200,22 @@ async def _create(
     await ctx.queue.after_commit(tx.followups)
     log.info("dispatch created", extra={"dispatch_id": dispatch.id, "api_key_id": api_key_id})
     return Created(dispatch.id, dispatch, attempts)
+
+
+def _service_deadline_at(ctx: Context, dispatch: Dispatch) -> datetime | None:
+    """The end of the last day service may complete for the hearing, in the court's zone."""
+    if dispatch.hearing_at is None:
+        return None
+    zone = ctx.settings.zone
+    last_day = service_deadline(
+        dispatch.hearing_at.astimezone(zone).date(),
+        dispatch.document_kinds,
+        domicile_in_china=dispatch.domicile_in_china,
+        calendar=ctx.calendar,
+    )
+    if last_day is None:
+        return None
+    return datetime.combine(last_day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
 
 
 def _new_dispatch(request: DispatchRequest, api_key_id: str, now: datetime) -> Dispatch:

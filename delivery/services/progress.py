@@ -15,6 +15,7 @@ from escalation.actions import (
     CloseAttempt,
     CompleteService,
     Fail,
+    FlagAtRisk,
     SkipStep,
     StartStep,
     WaitUntil,
@@ -149,5 +150,9 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
             tx.change_dispatch(
                 DispatchState.FAILED, "dispatch_failed", source=SOURCE, reason=reason
             )
+        case FlagAtRisk(deadline=deadline, step_ends=step_ends):
+            data = {"service_deadline_at": rfc3339(deadline), "step_ends_at": rfc3339(step_ends)}
+            tx.record("dispatch_at_risk", source=SOURCE, data=data)
+            tx.notify("dispatch.at_risk", data)
         case WaitUntil(when=when):
             dispatch.next_action_at = when

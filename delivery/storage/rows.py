@@ -71,6 +71,7 @@ def dispatch_from_row(row: RowMapping, contacts: list[Contact]) -> Dispatch:
         api_key_id=row["api_key_id"],
         domicile_in_china=row["domicile_in_china"],
         document_kinds=frozenset(row["document_kinds"] or ()),
+        service_deadline_at=row["service_deadline_at"],
         periods=row["periods"],
     )
 

@@ -88,6 +88,7 @@ dispatches = sa.Table(
     sa.Column("consent_basis", sa.String(40)),
     sa.Column("domicile_in_china", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("document_kinds", sa.JSON),
+    sa.Column("service_deadline_at", UtcDateTime),
     sa.Column("locale", sa.String(10), nullable=False),
     sa.Column("hearing_at", UtcDateTime),
     sa.Column("step_index", sa.Integer),

@@ -90,3 +90,27 @@ def test_calendar_files_round_trip_and_bad_entries_are_named() -> None:
     with pytest.raises(CalendarError, match=r"years\.2027\.holidays"):
         parse_calendar("[years.2027]\nholidays = [2026-10-01]\n", "court.toml")
     assert HolidayCalendar().is_working_day(date(2026, 2, 17))  # no data: weekdays work
+
+
+def test_service_deadline_before_a_hearing() -> None:
+    from escalation.periods import service_deadline
+
+    hearing = date(2026, 3, 20)  # a Friday
+    # Summons: 3 days before (CPL-139) is Tuesday 17 March.
+    assert service_deadline(
+        hearing, frozenset({"summons"}), domicile_in_china=True, calendar=CALENDAR
+    ) == date(2026, 3, 17)
+    # Complaint: the 15-day answer period must end before the hearing day: 4 March (Wed).
+    assert service_deadline(
+        hearing, frozenset({"complaint", "summons"}), domicile_in_china=True, calendar=CALENDAR
+    ) == date(2026, 3, 4)
+    # Landing on a weekend moves to the Friday before.
+    assert service_deadline(
+        date(2026, 3, 24), frozenset({"summons"}), domicile_in_china=True, calendar=CALENDAR
+    ) == date(2026, 3, 20)
+    assert (
+        service_deadline(
+            hearing, frozenset({"evidence"}), domicile_in_china=True, calendar=CALENDAR
+        )
+        is None
+    )

@@ -57,7 +57,10 @@ def decide(
         for rule in step.completion
     }
     facts = CaseFacts(dispatch.document_kinds, dispatch.domicile_in_china)
-    completion = earliest_completion(started_rules, attempts, events, facts)
+    # A recorded rebuttal (OLR-31) takes the completing event it names out of consideration.
+    rebutted = {e.data.get("completing_event_id") for e in events if e.type == "service_rebutted"}
+    standing = [e for e in events if e.id not in rebutted]
+    completion = earliest_completion(started_rules, attempts, standing, facts)
     if completion is not None and completion.served_at > now:
         # Deemed service still to come (a notice period running): wake up when it arrives.
         return [WaitUntil(completion.served_at)]
@@ -70,26 +73,35 @@ def decide(
                 if a.state in OPEN_ATTEMPT_STATES and a.id != completion.attempt_id
             ),
         ]
-    return _flag_risk(dispatch, events, _next_step(dispatch, attempts, now, policy))
+    return _flag_risk(dispatch, events, _next_step(dispatch, attempts, events, now, policy))
 
 
 def _next_step(
-    dispatch: Dispatch, attempts: Sequence[Attempt], now: datetime, policy: Policy
+    dispatch: Dispatch,
+    attempts: Sequence[Attempt],
+    events: Sequence[Event],
+    now: datetime,
+    policy: Policy,
 ) -> list[Action]:
     """Wait for the current step, or close it and start the next one."""
+    skipped = {e.data.get("step") for e in events if e.type == "clerk_skipped_step"}
     if dispatch.state == DispatchState.QUEUED or dispatch.step_index is None:
-        return _start_from(0, dispatch, now, policy)
+        return _start_from(0, dispatch, now, policy, skipped)
     step = policy.steps[dispatch.step_index]
     assert dispatch.step_started_at is not None
     deadline = dispatch.step_started_at + step.window
     current = [a for a in attempts if a.step_index == dispatch.step_index]
     still_open = [a for a in current if a.state in OPEN_ATTEMPT_STATES]
-    if now < deadline and still_open:
+    escalated = any(
+        e.type == "clerk_escalated" and e.data.get("step") == dispatch.step_index for e in events
+    )
+    if now < deadline and still_open and not escalated:
         return [WaitUntil(deadline)]
+    reason = "escalated_by_clerk" if escalated else "window_elapsed"
     closing: list[Action] = [
-        CloseAttempt(a.id, AttemptState.EXPIRED.value, "window_elapsed") for a in still_open
+        CloseAttempt(a.id, AttemptState.EXPIRED.value, reason) for a in still_open
     ]
-    return closing + _start_from(dispatch.step_index + 1, dispatch, now, policy)
+    return closing + _start_from(dispatch.step_index + 1, dispatch, now, policy, skipped)
 
 
 def _flag_risk(dispatch: Dispatch, events: Sequence[Event], actions: list[Action]) -> list[Action]:
@@ -104,12 +116,18 @@ def _flag_risk(dispatch: Dispatch, events: Sequence[Event], actions: list[Action
     return [*actions, FlagAtRisk(deadline, waits[-1])]
 
 
-def _start_from(index: int, dispatch: Dispatch, now: datetime, policy: Policy) -> list[Action]:
+def _start_from(
+    index: int,
+    dispatch: Dispatch,
+    now: datetime,
+    policy: Policy,
+    skipped: set[object] | None = None,
+) -> list[Action]:
     """Start the first step from ``index`` that has something to try; skip the others."""
     actions: list[Action] = []
     for i in range(index, len(policy.steps)):
         step = policy.steps[i]
-        skip_reason = _why_not(step, dispatch)
+        skip_reason = "skipped_by_clerk" if i in (skipped or set()) else _why_not(step, dispatch)
         if skip_reason is not None:
             actions.append(SkipStep(i, step.name, skip_reason))
             continue

@@ -25,6 +25,7 @@ def create_app(ctx: Context) -> web.Application:
     r.add_get(f"{API}/dispatches", dispatches.index)
     r.add_get(f"{API}/dispatches/{{dispatch_id}}", dispatches.get)
     r.add_post(f"{API}/dispatches/{{dispatch_id}}/cancel", dispatches.cancel)
+    r.add_post(f"{API}/dispatches/{{dispatch_id}}/actions", dispatches.act)
     r.add_post(
         f"{API}/dispatches/{{dispatch_id}}/attempts/{{attempt_id}}/reissue-link",
         dispatches.reissue_link,

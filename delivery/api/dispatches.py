@@ -16,7 +16,7 @@ from delivery.clock import rfc3339
 from delivery.domain import Attempt, Dispatch, DispatchState
 from delivery.ids import looks_like_id
 from delivery.representations import attempt_view, dispatch_summary, event_view, mask_address
-from delivery.services import link_reissue
+from delivery.services import clerk_actions, link_reissue
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.intake import IdempotencyConflict, UnknownDocuments, create_dispatch
 from delivery.storage import queries
@@ -139,6 +139,7 @@ async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
         "attempts": [attempt_view(a) for a in detail.attempts],
         "events": [event_view(e) for e in detail.events],
         "chain_head": detail.chain_head,
+        "allowed_actions": clerk_actions.allowed_actions(d),
     }
 
 
@@ -257,3 +258,34 @@ async def reissue_link(request: web.Request) -> web.Response:
     except link_reissue.NotReissuable as exc:
         raise Problem(409, "not-reissuable", "The link cannot be re-issued", str(exc)) from None
     return json_response(attempt_view(attempt), status=202)
+
+
+async def act(request: web.Request) -> web.Response:
+    """``POST /api/v1/dispatches/{id}/actions``: a clerk's action, with a required note."""
+    ctx = ctx_of(request)
+    dispatch_id = path_id(request, "dispatch_id", "dispatch")
+    await _load(request, dispatch_id)  # 404 unless the caller may see it
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise validation_problem([{"field": "", "message": "the body must be a JSON object"}])
+    action, note = body.get("action"), body.get("note")
+    errors = []
+    if action not in clerk_actions.OPEN_ACTIONS + clerk_actions.SERVED_ACTIONS:
+        errors.append({"field": "action", "message": "unknown action"})
+    if not isinstance(note, str) or not note.strip() or len(note) > 2000:
+        errors.append({"field": "note", "message": "required: why (at most 2000 characters)"})
+    if errors:
+        raise validation_problem(errors)
+    details = {k: v for k, v in body.items() if k not in ("action", "note")}
+    try:
+        await clerk_actions.perform(
+            ctx,
+            dispatch_id,
+            clerk_actions.ActionRequest(str(action), str(note).strip(), details),
+            actor=f"api_key:{caller(request).id}",
+        )
+    except clerk_actions.ActionRefused as exc:
+        if exc.conflict:
+            raise Problem(409, "action-not-allowed", "Not allowed now", exc.reason) from None
+        raise validation_problem([{"field": "", "message": exc.reason}]) from None
+    return json_response(await _detail(request, dispatch_id))

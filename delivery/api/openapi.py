@@ -272,6 +272,32 @@ SPEC: dict[str, Any] = {
                 parameters=[{"name": "dispatch_id", **ID_PARAM}],
             ),
         },
+        "/api/v1/dispatches/{dispatch_id}/actions": {
+            "post": _op(
+                "A clerk's action: escalate, skip_step (step), retry_channel (channel), "
+                "record_outcome (attempt_id, outcome=proof_signed), add_contact (kind, value, "
+                "source, postcode), record_consent (basis), record_rebuttal (reason), "
+                "change_policy (policy), cancel — each with a required note; the dispatch's "
+                "allowed_actions lists what its state allows",
+                {"200": _ok("Done: the dispatch", "Dispatch"), "404": PROBLEM, "409": PROBLEM},
+                parameters=[{"name": "dispatch_id", **ID_PARAM}],
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["action", "note"],
+                                "properties": {
+                                    "action": {"type": "string"},
+                                    "note": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+            ),
+        },
         "/api/v1/dispatches/{dispatch_id}/attempts/{attempt_id}/reissue-link": {
             "post": _op(
                 "Revoke an attempt's recipient link and send a new one (unlocks a locked link)",

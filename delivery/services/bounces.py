@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from delivery.clock import rfc3339
 from delivery.context import Context
-from delivery.domain import AttemptState, DispatchState
+from delivery.domain import AttemptState
 from delivery.services.progress import decide_now
+from delivery.services.reversal import completing_event, unserve
 from delivery.storage.schema import attempts, dispatches
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
 
@@ -77,29 +77,10 @@ async def record_bounce(
 
 async def _reverse_if_served_by(tx: DispatchTransaction, attempt_id: str, actor: str) -> bool:
     """Un-serve the dispatch when this attempt's acceptance was the service."""
-    dispatch = tx.dispatch
-    if dispatch.state != DispatchState.SERVED:
+    served = await completing_event(tx)
+    if served is None or served.data.get("attempt_id") != attempt_id:
         return False
-    served = [e for e in await tx.events() if e.type == "dispatch_served"]
-    if not served or served[-1].data.get("attempt_id") != attempt_id:
-        return False
-    reversed_service = {
-        "served_at": rfc3339(dispatch.served_at) if dispatch.served_at else None,
-        "legal_basis": dispatch.legal_basis,
-        "served_event_id": served[-1].id,
-    }
-    dispatch.served_at = None
-    dispatch.service_date = None
-    dispatch.served_by_channel = None
-    dispatch.legal_basis = None
-    dispatch.periods = None
-    tx.change_dispatch(
-        DispatchState.IN_PROGRESS,
-        "dispatch_unserved",
-        source="bounce",
-        actor=actor,
-        reason="bounce",
-        data={"attempt_id": attempt_id, "reversed": reversed_service},
+    unserve(
+        tx, served, reason="bounce", source="bounce", actor=actor, data={"attempt_id": attempt_id}
     )
-    tx.notify("dispatch.unserved", {"reason": "bounce"})
     return True

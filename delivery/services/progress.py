@@ -6,7 +6,7 @@ import logging
 
 from delivery.clock import rfc3339
 from delivery.context import Context
-from delivery.domain import Attempt, AttemptState, DispatchState
+from delivery.domain import Attempt, AttemptState, Contact, DispatchState
 from delivery.identity import address_digest
 from delivery.ids import new_id
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
@@ -64,6 +64,37 @@ async def decide_now(ctx: Context, tx: DispatchTransaction) -> None:
         )
 
 
+def start_attempt(
+    ctx: Context,
+    tx: DispatchTransaction,
+    step_index: int,
+    channel: str,
+    contact: Contact,
+    *,
+    source: str,
+) -> Attempt:
+    """A new attempt on ``channel`` at ``contact``, to be sent once the transaction commits."""
+    attempt = Attempt(
+        id=new_id(),
+        dispatch_id=tx.dispatch.id,
+        step_index=step_index,
+        channel=channel,
+        contact_id=contact.id,
+        address=contact.value,
+        source=contact.source,
+        state=AttemptState.PENDING,
+        created_at=tx.now,
+        next_action_at=tx.now,
+        link_issued_at=tx.now,
+    )
+    tx.add_attempt(
+        attempt,
+        source=source,
+        address_digest=address_digest(ctx.settings.secret_key, contact.value),
+    )
+    return attempt
+
+
 async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
     dispatch = tx.dispatch
     match action:
@@ -81,23 +112,8 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
                 tx.notify("dispatch.escalated", {"step": index, "step_name": name})
             contacts = {c.id: c for c in dispatch.contacts}
             for planned in new:
-                contact = contacts[planned.contact_id]
-                tx.add_attempt(
-                    Attempt(
-                        id=new_id(),
-                        dispatch_id=dispatch.id,
-                        step_index=index,
-                        channel=planned.channel,
-                        contact_id=contact.id,
-                        address=contact.value,
-                        source=contact.source,
-                        state=AttemptState.PENDING,
-                        created_at=tx.now,
-                        next_action_at=tx.now,
-                        link_issued_at=tx.now,
-                    ),
-                    source=SOURCE,
-                    address_digest=address_digest(ctx.settings.secret_key, contact.value),
+                start_attempt(
+                    ctx, tx, index, planned.channel, contacts[planned.contact_id], source=SOURCE
                 )
         case SkipStep(index=index, name=name, reason=reason):
             tx.record(

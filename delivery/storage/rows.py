@@ -21,6 +21,9 @@ from delivery.domain import (
 )
 
 DISPATCH_MUTABLE = (
+    "policy",
+    "consent_given",
+    "consent_basis",
     "state",
     "state_reason",
     "step_index",

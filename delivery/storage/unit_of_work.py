@@ -19,7 +19,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.clock import Clock
-from delivery.domain import Attempt, AttemptState, Dispatch, DispatchState, DocumentRef, Event
+from delivery.domain import (
+    Attempt,
+    AttemptState,
+    Contact,
+    Dispatch,
+    DispatchState,
+    DocumentRef,
+    Event,
+)
 from delivery.ids import new_id
 from delivery.representations import attempt_view, dispatch_summary, mask_address
 from delivery.storage import outbox
@@ -33,6 +41,7 @@ from delivery.storage.rows import (
     document_from_row,
     event_from_row,
 )
+from delivery.storage.schema import contacts
 from delivery.storage.statements import (
     INSERT_ATTEMPTS,
     INSERT_DISPATCH,
@@ -90,6 +99,7 @@ class DispatchTransaction:
         self._head = head
         self._new_row = new_row
         self._dependents: list[tuple[sa.Table, list[dict[str, Any]]]] = []
+        self._new_contacts: list[dict[str, Any]] = []
         self._stored_state = dispatch_changes(dispatch)
         self._events: list[dict[str, Any]] = []
         self._new_attempts: list[Attempt] = []
@@ -99,6 +109,21 @@ class DispatchTransaction:
         self._contacts_loaded = new_row is not None
         self._stored_events: list[Event] | None = [] if new_row is not None else None
         self.followups = FollowUps(dispatch.id)
+
+    def add_contact(self, contact: Contact) -> None:
+        """A contact learnt after creation (a clerk's action); written with the transaction."""
+        self.dispatch.contacts.append(contact)
+        self._new_contacts.append(
+            {
+                "id": contact.id,
+                "dispatch_id": self.dispatch.id,
+                "kind": contact.kind.value,
+                "value": contact.value,
+                "postcode": contact.postcode,
+                "source": contact.source.value,
+                "position": len(self.dispatch.contacts),
+            }
+        )
 
     def insert_after_dispatch(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         """Rows of a new dispatch's own tables (contacts, documents), written right after it."""
@@ -261,6 +286,8 @@ class DispatchTransaction:
                 UPDATE_DISPATCH,
                 {"row_id": self.dispatch.id, **dispatch_changes(self.dispatch), **chain},
             )
+        if self._new_contacts:
+            await conn.execute(contacts.insert(), self._new_contacts)
         if self._new_attempts:
             await conn.execute(
                 INSERT_ATTEMPTS,

@@ -1,0 +1,244 @@
+"""What a clerk (for now through the case system's API key) may do to a dispatch by hand.
+
+Every action is one transaction that records an event with the actor and the note, changes what
+it changes, and lets escalation decide again — so an action never bypasses the legal rules: an
+escalation closes the step and starts the next through ``decide``, a rebuttal takes the
+completing event out of consideration and service is decided afresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from delivery.context import Context
+from delivery.domain import (
+    ELECTRONIC_CHANNELS,
+    OPEN_DISPATCH_STATES,
+    Contact,
+    ContactKind,
+    ContactSource,
+    Dispatch,
+    DispatchState,
+)
+from delivery.identity import address_digest
+from delivery.ids import new_id
+from delivery.services.cancel import NotCancellable, cancel_dispatch
+from delivery.services.progress import decide_now, start_attempt
+from delivery.services.reversal import completing_event, unserve
+from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from escalation.decide import CHANNEL_CONTACTS
+
+SOURCE = "clerk"
+OPEN_ACTIONS = (
+    "escalate",
+    "skip_step",
+    "retry_channel",
+    "record_outcome",
+    "add_contact",
+    "record_consent",
+    "change_policy",
+    "cancel",
+)
+SERVED_ACTIONS = ("record_rebuttal",)
+OUTCOMES = frozenset({"proof_signed"})  # CPL-87; channel outcomes come with their channels
+REBUTTALS = frozenset({"system_error", "not_their_address", "read_by_someone_else"})
+
+
+class ActionRefused(Exception):
+    """The action is not allowed now, or its details are wrong; the message says why."""
+
+    def __init__(self, reason: str, *, conflict: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.conflict = conflict  # True: wrong for the dispatch's state (409); False: bad input
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    action: str
+    note: str
+    details: dict[str, Any]
+
+
+def allowed_actions(dispatch: Dispatch) -> list[str]:
+    """The actions allowed in the dispatch's current state (shown with the dispatch)."""
+    if dispatch.state in OPEN_DISPATCH_STATES:
+        return [a for a in OPEN_ACTIONS if a != "record_consent" or not dispatch.consent_given]
+    if dispatch.state == DispatchState.SERVED:
+        return list(SERVED_ACTIONS)
+    return []
+
+
+async def perform(ctx: Context, dispatch_id: str, request: ActionRequest, *, actor: str) -> None:
+    if request.action == "cancel":
+        await _cancel(ctx, dispatch_id, request, actor)
+        return
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        if request.action not in allowed_actions(tx.dispatch):
+            raise ActionRefused(
+                f"{request.action} is not allowed while the dispatch is {tx.dispatch.state}"
+            )
+        await tx.load_contacts()
+        await HANDLERS[request.action](ctx, tx, request, actor)
+        await decide_now(ctx, tx)
+    await ctx.queue.after_commit(tx.followups)
+
+
+async def _cancel(ctx: Context, dispatch_id: str, request: ActionRequest, actor: str) -> None:
+    try:
+        await cancel_dispatch(ctx, dispatch_id, actor=actor, reason=request.note)
+    except NotCancellable as exc:
+        raise ActionRefused(f"cancel is not allowed while the dispatch is {exc.state}") from None
+
+
+def _record(
+    tx: DispatchTransaction, event_type: str, request: ActionRequest, actor: str, **data: Any
+) -> None:
+    tx.record(event_type, source=SOURCE, actor=actor, data={"note": request.note, **data})
+
+
+def _step_count(ctx: Context, tx: DispatchTransaction) -> int:
+    return len(ctx.policies.get(tx.dispatch.policy, tx.dispatch.court).steps)
+
+
+async def _escalate(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> None:
+    _record(tx, "clerk_escalated", request, actor, step=tx.dispatch.step_index)
+
+
+async def _skip_step(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> None:
+    step = request.details.get("step")
+    current = tx.dispatch.step_index or 0
+    if not isinstance(step, int) or not current < step < _step_count(ctx, tx):
+        raise ActionRefused("step must be the number of a later step of the policy", conflict=False)
+    _record(tx, "clerk_skipped_step", request, actor, step=step)
+
+
+async def _retry_channel(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> None:
+    channel = request.details.get("channel")
+    kind = CHANNEL_CONTACTS.get(str(channel))
+    if kind is None:
+        raise ActionRefused("channel must be email, sms, postal or in_person", conflict=False)
+    targets = [c for c in tx.dispatch.contacts if c.kind == kind]
+    if channel in ELECTRONIC_CHANNELS and not tx.dispatch.consent_given:
+        raise ActionRefused("no e-service consent is recorded (OLR-29/30)")
+    if not targets:
+        raise ActionRefused(f"the recipient has no address for {channel}")
+    _record(tx, "clerk_retried_channel", request, actor, channel=channel)
+    for contact in targets:
+        start_attempt(ctx, tx, tx.dispatch.step_index or 0, str(channel), contact, source=SOURCE)
+
+
+async def _record_outcome(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> None:
+    outcome = request.details.get("outcome")
+    attempt = await tx.attempt(str(request.details.get("attempt_id")))
+    if outcome not in OUTCOMES or attempt is None:
+        raise ActionRefused(
+            "needs outcome (proof_signed) and the attempt_id it belongs to", conflict=False
+        )
+    tx.record(
+        str(outcome), source=SOURCE, actor=actor, attempt_id=attempt.id, data={"note": request.note}
+    )
+
+
+async def _add_contact(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> None:
+    details = request.details
+    try:
+        kind = ContactKind(str(details.get("kind")))
+        source = ContactSource(str(details.get("source")))
+    except ValueError:
+        raise ActionRefused(
+            "kind (email, phone, postal) and source are required", conflict=False
+        ) from None
+    value = details.get("value")
+    if not isinstance(value, str) or not value.strip() or len(value) > 500:
+        raise ActionRefused("value: the address, number or postal lines", conflict=False)
+    contact = Contact(new_id(), kind, value.strip(), source, details.get("postcode"))
+    tx.add_contact(contact)
+    _record(
+        tx,
+        "contact_added",
+        request,
+        actor,
+        contact_id=contact.id,
+        kind=kind.value,
+        source=source.value,
+        address_hmac=address_digest(ctx.settings.secret_key, contact.value),
+    )
+    policy = ctx.policies.get(tx.dispatch.policy, tx.dispatch.court)
+    step = policy.steps[tx.dispatch.step_index or 0]
+    for channel in step.channels:
+        usable = channel not in ELECTRONIC_CHANNELS or tx.dispatch.consent_given
+        if CHANNEL_CONTACTS.get(channel) == kind and usable:
+            start_attempt(ctx, tx, tx.dispatch.step_index or 0, channel, contact, source=SOURCE)
+
+
+async def _record_consent(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> None:
+    """OLR-29/30: consent recorded later re-opens electronic service on the known addresses."""
+    basis = request.details.get("basis")
+    if basis not in ("express", "contract", "filing", "tacit"):
+        raise ActionRefused("basis must be express, contract, filing or tacit", conflict=False)
+    tx.dispatch.consent_given = True
+    tx.dispatch.consent_basis = str(basis)
+    _record(tx, "consent_recorded", request, actor, basis=basis)
+    for contact in tx.dispatch.contacts:
+        for channel in ELECTRONIC_CHANNELS:
+            if CHANNEL_CONTACTS[channel] == contact.kind:
+                start_attempt(ctx, tx, 0, channel, contact, source=SOURCE)
+
+
+async def _record_rebuttal(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> None:
+    """OLR-31: the recipient proved a system error, that the address is not theirs, or that
+    someone else read it. The completing event no longer counts; the ladder resumes."""
+    reason = request.details.get("reason")
+    if reason not in REBUTTALS:
+        raise ActionRefused(f"reason must be one of {', '.join(sorted(REBUTTALS))}", conflict=False)
+    served = await completing_event(tx)
+    assert served is not None
+    # The receipt that completed service (e.g. the SMTP acceptance) is what no longer counts.
+    receipt = served.data.get("completing_event_id")
+    _record(tx, "service_rebutted", request, actor, reason=reason, completing_event_id=receipt)
+    unserve(
+        tx,
+        served,
+        reason=f"rebuttal: {reason}",
+        source=SOURCE,
+        actor=actor,
+        data={"note": request.note},
+    )
+
+
+async def _change_policy(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> None:
+    policy = request.details.get("policy")
+    if policy not in ctx.policies.names_for(tx.dispatch.court) or policy == tx.dispatch.policy:
+        raise ActionRefused("policy must name another policy of this court", conflict=False)
+    _record(tx, "policy_changed", request, actor, previous=tx.dispatch.policy, policy=policy)
+    tx.dispatch.policy = str(policy)
+
+
+HANDLERS = {
+    "escalate": _escalate,
+    "skip_step": _skip_step,
+    "retry_channel": _retry_channel,
+    "record_outcome": _record_outcome,
+    "add_contact": _add_contact,
+    "record_consent": _record_consent,
+    "record_rebuttal": _record_rebuttal,
+    "change_policy": _change_policy,
+}

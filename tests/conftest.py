@@ -29,7 +29,7 @@ from delivery.config import Settings, load_settings
 from delivery.context import Context
 from delivery.document_store import DocumentStore
 from delivery.queue import JobQueue
-from delivery.sandbox import SmtpSink
+from delivery.sandbox import SmtpSink, add_routes
 from delivery.services.api_keys import create_api_key
 from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
@@ -186,6 +186,15 @@ def api(client: TestClient[Any, Any], auth: dict[str, str], ctx: Context) -> Any
     from helpers import Api
 
     return Api(client, auth, ctx)
+
+
+@pytest.fixture
+async def sandbox_api(api: Any, smtp_sink: SmtpSink, aiohttp_client: Callable[..., Any]) -> Any:
+    """The API harness on an application with the sandbox pages added."""
+    app = create_app(api.ctx)
+    add_routes(app, smtp_sink)
+    api.client = await aiohttp_client(app)
+    return api
 
 
 async def eventually(check: Callable[[], Any], within: float = 30.0) -> Any:

@@ -3,15 +3,13 @@ the service, the service is reversed and the ladder resumes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from conftest import eventually, settled
 from helpers import Api, Receiver, receiving
 
-from delivery.api.app import create_app
-from delivery.sandbox import SmtpSink, add_routes
+from delivery.sandbox import SmtpSink
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
 ADDRESS = {"lines": "杭州市西湖区文三路1号", "postcode": "310012", "source": "recipient_confirmed"}
@@ -71,12 +69,8 @@ async def test_unknown_message_and_other_courts_are_404(api: Api) -> None:
     assert response.content_type == "application/problem+json"
 
 
-async def test_the_sandbox_can_bounce_a_message(
-    api: Api, smtp_sink: SmtpSink, aiohttp_client: Callable[..., Any]
-) -> None:
-    app = create_app(api.ctx)
-    add_routes(app, smtp_sink)
-    api.client = await aiohttp_client(app)
+async def test_the_sandbox_can_bounce_a_message(sandbox_api: Api) -> None:
+    api = sandbox_api
     created = await api.new_dispatch(court=api.ctx.settings.court_name)
     await api.until_state(created["id"], "served")
     await settled(api.ctx)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -10,17 +9,12 @@ import pytest
 from conftest import eventually, settled
 from helpers import Api
 
-from delivery.api.app import create_app
-from delivery.sandbox import SmtpSink, add_routes, parse_duration
+from delivery.sandbox import parse_duration
 
 
 @pytest.mark.usefixtures("worker")
-async def test_mailbox_shows_sent_mail_and_the_clock_moves_windows(
-    api: Api, smtp_sink: SmtpSink, aiohttp_client: Callable[..., Any]
-) -> None:
-    app = create_app(api.ctx)
-    add_routes(app, smtp_sink)
-    api.client = await aiohttp_client(app)
+async def test_mailbox_shows_sent_mail_and_the_clock_moves_windows(sandbox_api: Api) -> None:
+    api = sandbox_api
     body = await api.new_dispatch_body(source="court_found")
     created = await api.create({**body, "locale": "en"})
 

@@ -29,6 +29,16 @@ def _ok(description: str, schema: str | None = None) -> dict[str, Any]:
     }
 
 
+def _strings_body(required: list[str], optional: list[str]) -> dict[str, Any]:
+    """A JSON request body of string fields."""
+    schema = {
+        "type": "object",
+        "required": required,
+        "properties": {name: {"type": "string"} for name in required + optional},
+    }
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
 ID_PARAM = {
     "in": "path",
     "required": True,
@@ -281,21 +291,7 @@ SPEC: dict[str, Any] = {
                 "allowed_actions lists what its state allows",
                 {"200": _ok("Done: the dispatch", "Dispatch"), "404": PROBLEM, "409": PROBLEM},
                 parameters=[{"name": "dispatch_id", **ID_PARAM}],
-                requestBody={
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["action", "note"],
-                                "properties": {
-                                    "action": {"type": "string"},
-                                    "note": {"type": "string"},
-                                },
-                            }
-                        }
-                    },
-                },
+                requestBody=_strings_body(["action", "note"], []),
             ),
         },
         "/api/v1/dispatches/{dispatch_id}/attempts/{attempt_id}/reissue-link": {
@@ -313,21 +309,7 @@ SPEC: dict[str, Any] = {
                 "Report a bounce (DSN) for an e-mail by its Message-ID; reverses service when "
                 "that e-mail's acceptance was the service (CPL-INT-135)",
                 {"200": _ok("Recorded (or already known)"), "404": PROBLEM},
-                requestBody={
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["message_id"],
-                                "properties": {
-                                    "message_id": {"type": "string"},
-                                    "diagnostic": {"type": "string"},
-                                },
-                            }
-                        }
-                    },
-                },
+                requestBody=_strings_body(["message_id"], ["diagnostic"]),
             ),
         },
         "/api/v1/webhook-endpoints": {

@@ -42,6 +42,19 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str | None
+    auth_token: str | None = field(repr=False)
+    sender: str | None
+    api_base_url: str | None
+    max_segments: int
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.account_sid and self.auth_token and self.sender)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -49,6 +62,7 @@ class Settings:
     queue_name: str
     secret_key: str = field(repr=False)
     smtp: SmtpSettings
+    twilio: TwilioSettings
     public_base_url: str
     court_name: str
     time_zone: str
@@ -182,6 +196,20 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         timeout=r.number("SMTP_TIMEOUT", 30.0),
     )
 
+    twilio = TwilioSettings(
+        account_sid=r.text("TWILIO_ACCOUNT_SID"),
+        auth_token=r.text("TWILIO_AUTH_TOKEN"),
+        sender=r.text("TWILIO_FROM"),
+        api_base_url=r.text("TWILIO_API_BASE_URL"),
+        max_segments=r.integer("SMS_MAX_SEGMENTS", 3),
+    )
+    given = [twilio.account_sid, twilio.auth_token, twilio.sender]
+    if any(given) and not all(given):
+        r.problems.append(
+            "SONGDA_TWILIO_ACCOUNT_SID, SONGDA_TWILIO_AUTH_TOKEN and SONGDA_TWILIO_FROM go "
+            "together (leave all three unset to run without SMS)"
+        )
+
     host = r.text("HOST", "127.0.0.1") or "127.0.0.1"
     port = r.integer("PORT", 8080)
     base_url = (r.text("PUBLIC_BASE_URL") or f"http://{host}:{port}").rstrip("/")
@@ -227,6 +255,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         queue_name=r.text("QUEUE_NAME", "songda:queue") or "songda:queue",
         secret_key=secret_key,
         smtp=smtp,
+        twilio=twilio,
         public_base_url=base_url,
         court_name=court_name,
         time_zone=time_zone,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from channels.email import EmailChannel
+from channels.sms import SmsChannel, SmsSettings
+from delivery.channel_api import Channel
 from delivery.clock import Clock, SystemClock
 from delivery.config import Settings, court_calendar_file
 from delivery.context import Context
@@ -13,19 +15,34 @@ from escalation.calendar import load_calendar
 from escalation.policy import load_policy_book
 
 
+def sms_settings(settings: Settings) -> SmsSettings:
+    twilio = settings.twilio
+    assert twilio.account_sid and twilio.auth_token and twilio.sender
+    return SmsSettings(
+        account_sid=twilio.account_sid,
+        auth_token=twilio.auth_token,
+        sender=twilio.sender,
+        status_callback_url=f"{settings.public_base_url}/hooks/twilio/status",
+        api_base_url=twilio.api_base_url,
+        max_segments=twilio.max_segments,
+    )
+
+
 async def open_context(settings: Settings, redis_url: str, clock: Clock | None = None) -> Context:
     engine = create_engine(settings.database_url)
     queue = await JobQueue.connect(redis_url, settings.queue_name)
-    channels = {}
+    channels: dict[str, Channel] = {}
     if settings.smtp.host:
         channels["email"] = EmailChannel(settings.smtp)
+    if settings.twilio.configured:
+        channels["sms"] = SmsChannel(sms_settings(settings))
     return Context(
         settings=settings,
         engine=engine,
         clock=clock or SystemClock(),
         queue=queue,
         documents=DocumentStore(settings.documents_dir),
-        channels=channels,  # type: ignore[arg-type]
+        channels=channels,
         calendar=load_calendar(court_calendar_file(settings)),
         policies=load_policy_book(settings.policy_dir),
     )

@@ -1,0 +1,120 @@
+"""SMS service through Twilio's API (the ``twilio`` library's async client).
+
+The carrier's ``delivered`` report, arriving later as a status callback, is what completes
+service on a recipient-confirmed number (OLR-31); sending only gets the message ``queued``. The
+text is kept within a configurable number of segments, counted as carriers count them: GSM-7
+text 160 characters (153 per part when split), anything else (Chinese) UCS-2, 70 (67).
+
+Twilio's own retry wrapper is left off (it re-POSTs on 5xx and can send the same SMS twice):
+transient errors are retried by Songda's worker, where idempotency is ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from delivery.channel_api import SendOutcome, SendResult, ServiceMessage
+from templates import locale_or_default, render
+
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€")
+# Invalid "To" number, not reachable by SMS, recipient opted out: this number will never work.
+PERMANENT_CODES = frozenset({21211, 21614, 21610, 21408, 21612})
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    account_sid: str
+    auth_token: str
+    sender: str
+    status_callback_url: str
+    api_base_url: str | None = None
+    max_segments: int = 3
+    timeout: float = 30.0
+
+
+def segments(text: str) -> int:
+    """How many SMS parts ``text`` is sent as."""
+    if all(c in GSM7 or c in GSM7_EXTENDED for c in text):
+        units = len(text) + sum(1 for c in text if c in GSM7_EXTENDED)
+        single, part = 160, 153
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, part = 70, 67
+    return 1 if units <= single else -(-units // part)
+
+
+def render_sms(message: ServiceMessage) -> str:
+    return render(
+        f"sms/service.{locale_or_default(message.locale)}.txt",
+        court=message.court,
+        case_number=message.case_number,
+        recipient_name=message.recipient_name,
+        link_url=message.link_url,
+    ).strip()
+
+
+def classify_error(exc: TwilioRestException) -> SendResult:
+    detail = f"{exc.status} {exc.code or ''} {exc.msg}".strip()
+    if exc.code in PERMANENT_CODES:
+        return SendResult(SendOutcome.PERMANENT, detail)
+    if exc.status in (401, 403):
+        return SendResult(SendOutcome.UNAVAILABLE, detail)  # our credentials, not the number
+    if exc.status == 429 or exc.status >= 500:
+        return SendResult(SendOutcome.TRANSIENT, detail)
+    return SendResult(SendOutcome.PERMANENT, detail)
+
+
+class SmsChannel:
+    name = "sms"
+
+    def __init__(self, settings: SmsSettings) -> None:
+        self.settings = settings
+        self._http: AsyncTwilioHttpClient | None = None
+        self._client: Client | None = None
+
+    def _twilio(self) -> Client:
+        """Built on first use, inside the running loop (twilio's async client needs one)."""
+        if self._client is None:
+            self._http = AsyncTwilioHttpClient(timeout=self.settings.timeout)
+            self._client = Client(
+                self.settings.account_sid, self.settings.auth_token, http_client=self._http
+            )
+            if self.settings.api_base_url:
+                self._client.api.base_url = self.settings.api_base_url.rstrip("/")
+        return self._client
+
+    async def send(self, message: ServiceMessage) -> SendResult:
+        text = render_sms(message)
+        parts = segments(text)
+        if parts > self.settings.max_segments:
+            return SendResult(
+                SendOutcome.PERMANENT,
+                f"text needs {parts} segments, more than the {self.settings.max_segments} allowed",
+            )
+        try:
+            sent = await self._twilio().messages.create_async(
+                to=message.address,
+                from_=self.settings.sender,
+                body=text,
+                status_callback=self.settings.status_callback_url,
+            )
+        except TwilioRestException as exc:
+            return classify_error(exc)
+        except (TwilioException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return SendResult(SendOutcome.TRANSIENT, f"{type(exc).__name__}: {exc}")
+        return SendResult(
+            SendOutcome.ACCEPTED, f"{sent.status} ({parts} segments)", provider_ref=sent.sid
+        )
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()

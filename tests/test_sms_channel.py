@@ -1,0 +1,114 @@
+"""The SMS channel through the real twilio client against a loopback stand-in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+from helpers import Api
+
+from channels.sms import SmsChannel, SmsSettings, segments
+from delivery.channel_api import SendOutcome, ServiceMessage
+from delivery.twilio_standin import TwilioStandIn
+
+MESSAGE = ServiceMessage(
+    attempt_id="01ARZ3NDEKTSV4RRFFQ69G5FAV",
+    dispatch_id="01ARZ3NDEKTSV4RRFFQ69G5FAW",
+    address="+8613800138000",
+    locale="zh-CN",
+    court="杭州市西湖区人民法院",
+    case_number="(2026)浙0106民初1234号",
+    recipient_name="张三",
+    document_titles=("民事起诉状",),
+    link_url="http://songda.test/r/token",
+    link_expires_at=datetime(2026, 12, 23, tzinfo=UTC),
+    time_zone="Asia/Shanghai",
+    composed_at=datetime(2026, 11, 23, tzinfo=UTC),
+)
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[tuple[TwilioStandIn, SmsChannel]]:
+    fake = TwilioStandIn()
+    server = TestServer(fake.app())
+    await server.start_server()
+    channel = SmsChannel(
+        SmsSettings(
+            account_sid="AC" + "0" * 32,
+            auth_token="test-token",
+            sender="+15005550006",
+            status_callback_url="http://songda.test/hooks/twilio/status",
+            api_base_url=str(server.make_url("")),
+        )
+    )
+    yield fake, channel
+    await channel.close()
+    await server.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("a" * 160, 1),
+        ("a" * 161, 2),
+        ("€" * 80, 1),
+        ("€" * 81, 2),
+        ("法" * 70, 1),
+        ("法" * 71, 2),
+        ("法" * 134, 2),
+        ("法" * 135, 3),
+    ],
+)
+def test_segments_are_counted_as_carriers_count_them(text: str, parts: int) -> None:
+    assert segments(text) == parts
+
+
+async def test_a_message_goes_through_the_twilio_client(standin: Any) -> None:
+    fake, channel = standin
+    result = await channel.send(MESSAGE)
+    assert result.outcome == SendOutcome.ACCEPTED
+    [sent] = fake.messages
+    assert result.provider_ref == sent["sid"]
+    assert (sent["to"], sent["from"]) == ("+8613800138000", "+15005550006")
+    assert "http://songda.test/r/token" in sent["body"] and "杭州市西湖区人民法院" in sent["body"]
+    assert sent["status_callback"] == "http://songda.test/hooks/twilio/status"
+
+
+@pytest.mark.parametrize(
+    ("failure", "outcome"),
+    [
+        ((400, 21211), SendOutcome.PERMANENT),
+        ((400, 21610), SendOutcome.PERMANENT),
+        ((429, 20429), SendOutcome.TRANSIENT),
+        ((500, 20500), SendOutcome.TRANSIENT),
+        ((401, 20003), SendOutcome.UNAVAILABLE),
+    ],
+)
+async def test_twilio_errors_are_classified(
+    standin: Any, failure: tuple[int, int], outcome: SendOutcome
+) -> None:
+    fake, channel = standin
+    fake.fail_with = failure
+    result = await channel.send(MESSAGE)
+    assert result.outcome == outcome
+    assert str(failure[1]) in result.detail
+
+
+@pytest.mark.usefixtures("worker")
+async def test_e_mail_and_sms_go_out_together(api: Api, standin: Any, smtp_sink: Any) -> None:
+    fake, channel = standin
+    api.ctx.channels["sms"] = channel
+    body = await api.new_dispatch_body(source="court_found")
+    body["recipient"]["phones"] = [{"number": "+8613800138000", "source": "recipient_confirmed"}]
+    created = await api.create(body)
+
+    def both_sent(d: dict[str, Any]) -> bool:
+        return [a["state"] for a in d["attempts"]] == ["sent", "sent"]
+
+    dispatch = await api.until(created["id"], both_sent)
+    assert [a["channel"] for a in dispatch["attempts"]] == ["email", "sms"]
+    assert dispatch["attempts"][1]["provider_ref"] == fake.messages[0]["sid"]
+    assert dispatch["state"] == "in_progress"  # an SMS serves on "delivered", not on sending

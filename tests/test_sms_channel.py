@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from conftest import settled
 from helpers import Api
+from twilio.request_validator import RequestValidator
 
 from channels.sms import SmsChannel, SmsSettings, segments
 from delivery.channel_api import SendOutcome, ServiceMessage
@@ -112,3 +115,52 @@ async def test_e_mail_and_sms_go_out_together(api: Api, standin: Any, smtp_sink:
     assert [a["channel"] for a in dispatch["attempts"]] == ["email", "sms"]
     assert dispatch["attempts"][1]["provider_ref"] == fake.messages[0]["sid"]
     assert dispatch["state"] == "in_progress"  # an SMS serves on "delivered", not on sending
+
+
+def _signed(api: Api, params: dict[str, str], token: str = "test-token") -> dict[str, str]:
+    url = f"{api.ctx.settings.public_base_url}/hooks/twilio/status"
+    return {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, params)}
+
+
+@pytest.mark.usefixtures("worker")
+async def test_delivered_to_a_confirmed_number_serves_and_callbacks_are_verified(
+    api: Api, standin: Any, smtp_sink: Any
+) -> None:
+    """OLR-31: an SMS to a recipient-confirmed number is served when the carrier reports it
+    delivered; callbacks must carry Twilio's signature; repeats and late ones change nothing."""
+    fake, channel = standin
+    settings = api.ctx.settings
+    api.ctx.settings = dataclasses.replace(
+        settings, twilio=dataclasses.replace(settings.twilio, auth_token="test-token")
+    )
+    api.ctx.channels["sms"] = channel
+    body = await api.new_dispatch_body(source="court_found")
+    body["recipient"]["phones"] = [{"number": "+8613800138000", "source": "recipient_confirmed"}]
+    created = await api.create(body)
+    await api.until(
+        created["id"], lambda d: len(fake.messages) == 1 and d["attempts"][-1]["state"] == "sent"
+    )
+    await settled(api.ctx)
+    sid = fake.messages[0]["sid"]
+    delivered = {"MessageSid": sid, "MessageStatus": "delivered"}
+
+    before = await api.event_types(created["id"])
+    forged = await api.client.post(
+        "/hooks/twilio/status", data=delivered, headers=_signed(api, delivered, token="wrong")
+    )
+    assert forged.status == 403
+    unsigned = await api.client.post("/hooks/twilio/status", data=delivered)
+    assert unsigned.status == 403
+    assert await api.event_types(created["id"]) == before
+
+    ok = await api.client.post(
+        "/hooks/twilio/status", data=delivered, headers=_signed(api, delivered)
+    )
+    assert ok.status == 200
+    served = await api.until_state(created["id"], "served")
+    assert (served["legal_basis"], served["served_by_channel"]) == ("OLR-31", "sms")
+    events = await api.event_types(created["id"])
+    for late in (delivered, {"MessageSid": sid, "MessageStatus": "sent"}):
+        again = await api.client.post("/hooks/twilio/status", data=late, headers=_signed(api, late))
+        assert again.status == 200
+    assert await api.event_types(created["id"]) == events

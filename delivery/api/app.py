@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from delivery.api import bounces, dispatches, documents, health, openapi, recipient_pages, webhooks
+from delivery.api import (
+    bounces,
+    dispatches,
+    documents,
+    health,
+    openapi,
+    recipient_pages,
+    twilio_hooks,
+    webhooks,
+)
 from delivery.api.common import CONTEXT
 from delivery.api.middleware import VERIFIER, api_keys, problems
 from delivery.context import Context
@@ -38,6 +47,7 @@ def create_app(ctx: Context) -> web.Application:
     r.add_post(f"{API}/webhook-deliveries/{{delivery_id}}/retry", webhooks.retry)
     r.add_get(f"{API}/openapi.json", openapi.openapi)
     r.add_get("/healthz", health.healthz)
+    r.add_post(twilio_hooks.PATH, twilio_hooks.status_callback)
     r.add_get("/r/{token}", recipient_pages.landing)
     r.add_post("/r/{token}/verify", recipient_pages.verify)
     r.add_get("/r/{token}/documents/{document_id}", recipient_pages.download)

@@ -20,6 +20,7 @@ from delivery.api.common import ctx_of, json_response
 from delivery.clock import AdjustableClock, Clock, rfc3339
 from delivery.services.bounces import record_bounce
 from delivery.services.sweep import sweep
+from delivery.twilio_standin import TwilioStandIn
 from templates import render
 
 MAX_MESSAGES = 500
@@ -90,6 +91,7 @@ class SmtpSink:
 
 
 SINK: web.AppKey[SmtpSink] = web.AppKey("sandbox_sink", SmtpSink)
+TWILIO: web.AppKey[TwilioStandIn] = web.AppKey("sandbox_twilio", TwilioStandIn)
 
 
 async def mailbox_page(request: web.Request) -> web.Response:
@@ -98,6 +100,7 @@ async def mailbox_page(request: web.Request) -> web.Response:
         text=render(
             "pages/sandbox_mailbox.html",
             messages=messages,
+            sms=list(reversed(request.app[TWILIO].messages)) if TWILIO in request.app else [],
             locale="zh-CN",
             zone=ctx_of(request).settings.time_zone,
             clock_now=ctx_of(request).clock.now(),
@@ -108,7 +111,26 @@ async def mailbox_page(request: web.Request) -> web.Response:
 
 async def messages_api(request: web.Request) -> web.Response:
     messages = reversed(request.app[SINK].messages)
-    return json_response({"items": [m.as_json() for m in messages]})
+    sms = list(reversed(request.app[TWILIO].messages)) if TWILIO in request.app else []
+    return json_response({"items": [m.as_json() for m in messages], "sms": sms})
+
+
+async def sms_status(request: web.Request) -> web.Response:
+    """Play the carrier: make the stand-in send this SMS's signed status callback."""
+    try:
+        body = await request.json()
+        status = body["status"]
+    except (ValueError, KeyError, TypeError):
+        return json_response({"error": 'send {"status": "delivered"}'}, status=400)
+    if status not in ("delivered", "undelivered", "failed", "sent"):
+        return json_response({"error": "status: delivered, undelivered, failed or sent"}, 400)
+    try:
+        answer = await request.app[TWILIO].report(
+            request.match_info["sid"], status, body.get("error_code")
+        )
+    except KeyError:
+        return json_response({"error": "no such SMS in the sandbox"}, status=404)
+    return json_response({"callback_status": answer})
 
 
 DURATION_RE = re.compile(
@@ -172,8 +194,11 @@ async def bounce_message(request: web.Request) -> web.Response:
     return json_response(outcome.__dict__)
 
 
-def add_routes(app: web.Application, sink: SmtpSink) -> None:
+def add_routes(app: web.Application, sink: SmtpSink, twilio: TwilioStandIn | None = None) -> None:
     app[SINK] = sink
+    if twilio is not None:
+        app[TWILIO] = twilio
+        app.router.add_post("/sandbox/api/sms/{sid}/status", sms_status)
     app.router.add_get("/sandbox/mailbox", mailbox_page)
     app.router.add_get("/sandbox/api/messages", messages_api)
     app.router.add_post("/sandbox/api/messages/{message}/bounce", bounce_message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import secrets
 import signal
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from delivery.runtime import close_context, open_context
 from delivery.sandbox import SmtpSink, add_routes
 from delivery.services.api_keys import ApiKeyVerifier, create_api_key
 from delivery.storage.migrate import upgrade
+from delivery.twilio_standin import TwilioStandIn
 from delivery.worker import build_worker
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,17 @@ def _write_secret_file(path: Path, value: str) -> None:
     path.chmod(0o600)
 
 
+async def _start_twilio_standin() -> tuple[TwilioStandIn, web.AppRunner, str]:
+    """The sandbox's SMS provider: the real twilio client talks to it on loopback."""
+    standin = TwilioStandIn(auth_token=secrets.token_hex(16))
+    runner = web.AppRunner(standin.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return standin, runner, f"http://127.0.0.1:{port}"
+
+
 async def _wait_for_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -57,6 +70,8 @@ async def serve(
 ) -> None:
     embedded: EmbeddedRedis | None = None
     sink: SmtpSink | None = None
+    twilio: TwilioStandIn | None = None
+    twilio_runner: web.AppRunner | None = None
     redis_url = settings.redis_url
     if redis_url is None:
         embedded = EmbeddedRedis(settings.data_dir)
@@ -65,8 +80,17 @@ async def serve(
         clock = SystemClock()
         sink = SmtpSink(clock)
         smtp_port = await sink.start()
+        twilio, twilio_runner, twilio_url = await _start_twilio_standin()
         settings = dataclasses.replace(
-            settings, smtp=dataclasses.replace(settings.smtp, host="127.0.0.1", port=smtp_port)
+            settings,
+            smtp=dataclasses.replace(settings.smtp, host="127.0.0.1", port=smtp_port),
+            twilio=dataclasses.replace(
+                settings.twilio,
+                account_sid="AC" + "5a" * 16,
+                auth_token=twilio.auth_token,
+                sender="+10000000000",
+                api_base_url=twilio_url,
+            ),
         )
         ctx = await open_context(settings, redis_url, clock)
     else:
@@ -80,7 +104,7 @@ async def serve(
         if web_server:
             app = create_app(ctx)
             if sink is not None:
-                add_routes(app, sink)
+                add_routes(app, sink, twilio)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.port).start()
@@ -111,5 +135,7 @@ async def serve(
         await close_context(ctx)
         if sink is not None:
             await sink.stop()
+        if twilio_runner is not None:
+            await twilio_runner.cleanup()
         if embedded is not None:
             await embedded.stop()

@@ -10,15 +10,39 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from twilio.request_validator import RequestValidator
 
 
 @dataclass
 class TwilioStandIn:
-    """Accepts messages (or answers ``fail_with``) and remembers what it was asked to send."""
+    """Accepts messages (or answers ``fail_with``) and remembers what it was asked to send.
+
+    With ``auth_token`` it can also play the network: :meth:`report` sends the message's status
+    callback, signed as Twilio signs it.
+    """
 
     messages: list[dict[str, str]] = field(default_factory=list)
     fail_with: tuple[int, int] | None = None  # (HTTP status, Twilio error code)
+    auth_token: str | None = None
+
+    async def report(self, sid: str, status: str, error_code: str | None = None) -> int:
+        """POST the status callback for message ``sid``; returns the receiver's HTTP status."""
+        message = next((m for m in self.messages if m["sid"] == sid), None)
+        if message is None or self.auth_token is None:
+            raise KeyError(sid)
+        params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": message["account_sid"]}
+        if error_code:
+            params["ErrorCode"] = error_code
+        url = message["status_callback"]
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        message["status"] = status
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=params, headers={"X-Twilio-Signature": signature}) as resp,
+        ):
+            return resp.status
 
     def app(self) -> web.Application:
         app = web.Application()

@@ -17,9 +17,9 @@ from email.utils import format_datetime, formataddr
 
 import aiosmtplib
 
-from delivery.channel_api import SendOutcome, SendResult, ServiceMessage
+from delivery.channel_api import CodeMessage, SendOutcome, SendResult, ServiceMessage
 from delivery.config import SmtpSettings
-from templates import render_service_email
+from templates import render_code_message, render_service_email
 
 
 def message_id_for(attempt_id: str, sender: str) -> str:
@@ -99,7 +99,22 @@ class EmailChannel:
         async with self._slots:
             return await self._send_pooled(email, message.address)
 
-    async def _send_pooled(self, email: MIMEMultipart, address: str) -> SendResult:
+    async def send_code(self, message: CodeMessage) -> SendResult:
+        subject, text = render_code_message(
+            "email",
+            message.locale,
+            court=message.court,
+            code=message.code,
+            valid_minutes=message.valid_minutes,
+        )
+        email = MIMEText(text, "plain", "utf-8")
+        email["From"] = formataddr((message.court, self.smtp.sender), charset="utf-8")
+        email["To"] = message.address
+        email["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]
+        async with self._slots:
+            return await self._send_pooled(email, message.address)
+
+    async def _send_pooled(self, email: MIMEMultipart | MIMEText, address: str) -> SendResult:
         reused = not self._idle.empty()
         client = self._idle.get_nowait() if reused else self._client()
         try:

@@ -18,8 +18,8 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from delivery.channel_api import SendOutcome, SendResult, ServiceMessage
-from templates import locale_or_default, render
+from delivery.channel_api import CodeMessage, SendOutcome, SendResult, ServiceMessage
+from templates import locale_or_default, render, render_code_message
 
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -92,6 +92,16 @@ class SmsChannel:
                 self._client.api.base_url = self.settings.api_base_url.rstrip("/")
         return self._client
 
+    async def send_code(self, message: CodeMessage) -> SendResult:
+        _subject, text = render_code_message(
+            "sms",
+            message.locale,
+            court=message.court,
+            code=message.code,
+            valid_minutes=message.valid_minutes,
+        )
+        return await self._create(message.address, text, status_callback=None)
+
     async def send(self, message: ServiceMessage) -> SendResult:
         text = render_sms(message)
         parts = segments(text)
@@ -100,19 +110,25 @@ class SmsChannel:
                 SendOutcome.PERMANENT,
                 f"text needs {parts} segments, more than the {self.settings.max_segments} allowed",
             )
+        return await self._create(
+            message.address, text, status_callback=self.settings.status_callback_url
+        )
+
+    async def _create(self, to: str, text: str, *, status_callback: str | None) -> SendResult:
+        """One message through Twilio, its outcome classified."""
+        extra = {"status_callback": status_callback} if status_callback else {}
         try:
             sent = await self._twilio().messages.create_async(
-                to=message.address,
-                from_=self.settings.sender,
-                body=text,
-                status_callback=self.settings.status_callback_url,
+                to=to, from_=self.settings.sender, body=text, **extra
             )
         except TwilioRestException as exc:
             return classify_error(exc)
         except (TwilioException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             return SendResult(SendOutcome.TRANSIENT, f"{type(exc).__name__}: {exc}")
         return SendResult(
-            SendOutcome.ACCEPTED, f"{sent.status} ({parts} segments)", provider_ref=sent.sid
+            SendOutcome.ACCEPTED,
+            f"{sent.status} ({segments(text)} segments)",
+            provider_ref=sent.sid,
         )
 
     async def close(self) -> None:

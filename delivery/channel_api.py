@@ -39,6 +39,17 @@ class ServiceMessage:
 
 
 @dataclass(frozen=True)
+class CodeMessage:
+    """A one-time code for the identity check, sent on another channel than the link."""
+
+    address: str
+    locale: str
+    court: str
+    code: str
+    valid_minutes: int
+
+
+@dataclass(frozen=True)
 class SendResult:
     outcome: SendOutcome
     detail: str
@@ -49,5 +60,7 @@ class Channel(Protocol):
     name: str
 
     async def send(self, message: ServiceMessage) -> SendResult: ...
+
+    async def send_code(self, message: CodeMessage) -> SendResult: ...
 
     async def close(self) -> None: ...

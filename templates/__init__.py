@@ -52,3 +52,12 @@ def render_service_email(locale: str, **context: Any) -> tuple[str, str, str]:
     text = render(f"email/service.{locale}.txt", **context)
     html = render(f"email/service.{locale}.html", **context)
     return subject, text, html
+
+
+def render_code_message(channel: str, locale: str, **context: Any) -> tuple[str, str]:
+    """(subject, text) of a one-time code message; the subject is empty for SMS."""
+    locale = locale_or_default(locale)
+    text = render(f"{channel}/code.{locale}.txt", **context).strip()
+    if channel != "email":
+        return "", text
+    return render(f"email/code_subject.{locale}.txt", **context).strip(), text

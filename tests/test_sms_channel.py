@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 from conftest import settled
-from helpers import Api
+from helpers import Api, link_path
 from twilio.request_validator import RequestValidator
 
 from channels.sms import SmsChannel, SmsSettings, segments
@@ -164,3 +165,65 @@ async def test_delivered_to_a_confirmed_number_serves_and_callbacks_are_verified
         again = await api.client.post("/hooks/twilio/status", data=late, headers=_signed(api, late))
         assert again.status == 200
     assert await api.event_types(created["id"]) == events
+
+
+async def _code_link(api: Api, standin: Any, smtp_sink: Any) -> tuple[str, str]:
+    """(dispatch id, link path) of a court-found e-mail whose recipient also has a phone."""
+    _fake, channel = standin
+    api.ctx.channels["sms"] = channel
+    body = await api.new_dispatch_body(source="court_found")
+    body["recipient"]["phones"] = [{"number": "+8613800138000", "source": "court_found"}]
+    created = await api.create(body)
+    await api.until(created["id"], lambda d: d["attempts"][0]["state"] == "sent")
+    await settled(api.ctx)
+    email = next(m for m in smtp_sink.messages if "/r/" in m.text)
+    return created["id"], link_path(email.text)
+
+
+def _latest_code(fake: TwilioStandIn) -> str:
+    match = re.search(r"(\d{6})", fake.messages[-1]["body"])
+    assert match, fake.messages[-1]["body"]
+    return match.group(1)
+
+
+async def _post_code(api: Api, path: str, code: str) -> int:
+    response = await api.client.post(f"{path}/verify", data={"code": code}, allow_redirects=False)
+    return response.status
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_one_time_code_by_sms_opens_an_e_mail_link_once(
+    api: Api, standin: Any, smtp_sink: Any
+) -> None:
+    fake, _channel = standin
+    dispatch_id, path = await _code_link(api, standin, smtp_sink)
+    page = await api.client.get(path)
+    assert "发送验证码" in await page.text()
+    sent = await api.client.post(f"{path}/code")
+    assert sent.status == 200
+    assert "已发送至 **********8000" in await sent.text()
+    code = _latest_code(fake)
+    wrong = "000000" if code != "000000" else "111111"
+    assert await _post_code(api, path, wrong) == 401
+    assert await _post_code(api, path, code) == 303
+    served = await api.until_state(dispatch_id, "served")
+    verified = next(e for e in served["events"] if e["type"] == "identity_verified")
+    assert verified["data"]["method"] == "one_time_code"
+    assert code not in str(served["events"])  # only a keyed digest is recorded
+    assert await _post_code(api, path, code) == 401  # used once
+
+
+@pytest.mark.usefixtures("worker")
+async def test_expired_codes_and_the_shared_lock_out(
+    api: Api, standin: Any, smtp_sink: Any
+) -> None:
+    fake, _channel = standin
+    _dispatch_id, path = await _code_link(api, standin, smtp_sink)
+    await api.client.post(f"{path}/code")
+    code = _latest_code(fake)
+    api.ctx.clock.advance(timedelta(minutes=11))  # type: ignore[attr-defined]
+    assert await _post_code(api, path, code) == 401  # expired
+    statuses = [await _post_code(api, path, "123456") for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]  # five failures in 15 minutes lock the link
+    refused = await api.client.post(f"{path}/code")
+    assert refused.status == 409  # no code while locked

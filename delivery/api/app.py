@@ -50,5 +50,6 @@ def create_app(ctx: Context) -> web.Application:
     r.add_post(twilio_hooks.PATH, twilio_hooks.status_callback)
     r.add_get("/r/{token}", recipient_pages.landing)
     r.add_post("/r/{token}/verify", recipient_pages.verify)
+    r.add_post("/r/{token}/code", recipient_pages.request_code)
     r.add_get("/r/{token}/documents/{document_id}", recipient_pages.download)
     return app

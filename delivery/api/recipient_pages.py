@@ -67,16 +67,20 @@ async def landing(request: web.Request) -> web.Response:
     }
     if _verified(request, view):
         return _page("recipient_documents.html", **common)
-    return _page("recipient_check.html", **common, failed=False, lock=view.lock)
+    return _page("recipient_check.html", **common, failed=False, lock=view.lock, code_sent_to=None)
 
 
 async def verify(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     token = request.match_info["token"]
     form = await request.post()
-    last4 = str(form.get("last4", ""))[:20]
+    answer = (
+        {"code": str(form["code"])[:20]}
+        if "code" in form
+        else {"last4": str(form.get("last4", ""))[:20]}
+    )
     try:
-        result, lock = await recipient.check_identity(ctx, token, last4, _visitor(request))
+        result, lock = await recipient.check_identity(ctx, token, _visitor(request), **answer)
         view = await recipient.open_link(ctx, token, _visitor(request), record=False)
     except BadToken:
         return _error(403)
@@ -105,6 +109,35 @@ async def verify(request: web.Request) -> web.Response:
         zone=ctx.settings.time_zone,
         failed=result == CheckResult.FAILED,
         lock=lock,
+        code_sent_to=None,
+    )
+
+
+async def request_code(request: web.Request) -> web.Response:
+    """ "Send me a one-time code": on the other channel, then the same check page asks for it."""
+    ctx = ctx_of(request)
+    token = request.match_info["token"]
+    form = await request.post()
+    try:
+        sent_to = await recipient.send_code(ctx, token, _visitor(request))
+        status = 200
+    except recipient.CodeNotAvailable:
+        sent_to, status = None, 409
+    except BadToken:
+        return _error(403)
+    except LinkGone:
+        return _error(410)
+    view = await recipient.open_link(ctx, token, _visitor(request), record=False)
+    return _page(
+        "recipient_check.html",
+        status=status,
+        view=view,
+        token=token,
+        locale=locale_or_default(str(form.get("lang", view.locale))),
+        zone=ctx.settings.time_zone,
+        failed=False,
+        lock=view.lock,
+        code_sent_to=sent_to,
     )
 
 

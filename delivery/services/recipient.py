@@ -14,9 +14,20 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from delivery.channel_api import CodeMessage, SendOutcome
 from delivery.clock import rfc3339
 from delivery.context import Context
-from delivery.domain import ATTEMPT_TRANSITIONS, Attempt, AttemptState, DispatchState, DocumentRef
+from delivery.domain import (
+    ATTEMPT_TRANSITIONS,
+    Attempt,
+    AttemptState,
+    Contact,
+    ContactSource,
+    Dispatch,
+    DispatchState,
+    DocumentRef,
+)
+from delivery.representations import mask_address
 from delivery.services.progress import decide_now
 from delivery.storage.schema import attempts
 from delivery.storage.unit_of_work import (
@@ -24,8 +35,16 @@ from delivery.storage.unit_of_work import (
     DispatchTransaction,
     dispatch_transaction,
 )
+from escalation.decide import CHANNEL_CONTACTS
 from tracking.identity_check import LockState, last4_matches, lock_state
 from tracking.links import BadToken, ExpiredToken, LinkClaims, read_token, same_issuance
+from tracking.one_time_code import (
+    CODE_TTL,
+    code_digest,
+    new_code,
+    recently_sent,
+    usable_code_event,
+)
 
 SOURCE = "recipient"
 WITHDRAWN = frozenset({DispatchState.CANCELLED, DispatchState.FAILED})
@@ -51,6 +70,7 @@ class LinkView:
     documents: list[DocumentRef]
     lock: LockState
     claims: LinkClaims
+    code_via: str | None = None  # "sms" or "email" when a one-time code can be sent
 
 
 @dataclass(frozen=True)
@@ -127,7 +147,10 @@ async def open_link(ctx: Context, token: str, visitor: VisitorInfo, *, record: b
         attempt = await _attempt_for(tx, claims)
         if record:
             await _record_unless_repeated(tx, "link_opened", attempt, visitor.as_data())
+        await tx.load_contacts()
+        route = code_route(ctx, tx.dispatch, attempt)
         view = LinkView(
+            code_via=route.channel if route else None,
             court=tx.dispatch.court,
             case_number=tx.dispatch.case_number,
             recipient_name=tx.dispatch.recipient_name,
@@ -140,17 +163,37 @@ async def open_link(ctx: Context, token: str, visitor: VisitorInfo, *, record: b
 
 
 async def check_identity(
-    ctx: Context, token: str, last4: str, visitor: VisitorInfo
+    ctx: Context,
+    token: str,
+    visitor: VisitorInfo,
+    *,
+    last4: str | None = None,
+    code: str | None = None,
 ) -> tuple[CheckResult, LockState]:
+    """Check the last 4 characters of the identity number, or a one-time code."""
     claims, dispatch_id = await _resolve(ctx, token)
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         attempt = await _attempt_for(tx, claims)
         lock = await _lock(tx, attempt)
-        data = visitor.as_data()
+        data: dict[str, str | None] = dict(visitor.as_data())
+        matched = False
+        if code is not None:
+            otp = usable_code_event(
+                await tx.events(),
+                attempt.id,
+                code_digest(ctx.settings.secret_key, attempt.id, code),
+                tx.now,
+                since=claims.issued_at,
+            )
+            matched = otp is not None
+            data |= {"method": "one_time_code", "otp_event_id": otp.id if otp else None}
+        elif last4 is not None:
+            matched = last4_matches(tx.dispatch.id_last4, last4)
+            data |= {"method": "id_last4"}
         if lock.locked:
             await _record_unless_repeated(tx, "identity_rejected_locked", attempt, data)
             result = CheckResult.LOCKED
-        elif last4_matches(tx.dispatch.id_last4, last4):
+        elif matched:
             await _verified(ctx, tx, attempt, data)
             result = CheckResult.VERIFIED
         else:
@@ -198,3 +241,66 @@ async def download(
             data={"document_id": document.id, "sha256": document.sha256, **visitor.as_data()},
         )
     return document, ctx.documents.path_for(document.sha256)
+
+
+@dataclass(frozen=True)
+class CodeRoute:
+    """Where a one-time code for this link goes: another channel than the link's own."""
+
+    channel: str
+    contact: Contact
+
+
+def code_route(ctx: Context, dispatch: Dispatch, attempt: Attempt) -> CodeRoute | None:
+    other = "sms" if attempt.channel == "email" else "email"
+    if other not in ctx.channels:
+        return None
+    candidates = [c for c in dispatch.contacts if c.kind == CHANNEL_CONTACTS[other]]
+    candidates.sort(key=lambda c: c.source != ContactSource.RECIPIENT_CONFIRMED)
+    return CodeRoute(other, candidates[0]) if candidates else None
+
+
+class CodeNotAvailable(Exception):
+    """No other channel to send a code on, or the link is locked."""
+
+
+async def send_code(ctx: Context, token: str, visitor: VisitorInfo) -> str:
+    """Send a one-time code on the other channel; returns the masked address it went to."""
+    claims, dispatch_id = await _resolve(ctx, token)
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        attempt = await _attempt_for(tx, claims)
+        await tx.load_contacts()
+        route = code_route(ctx, tx.dispatch, attempt)
+        if route is None or (await _lock(tx, attempt)).locked:
+            raise CodeNotAvailable
+        masked = mask_address(route.channel, route.contact.value)
+        if recently_sent(await tx.events(), attempt.id, tx.now):
+            return masked
+        code = new_code()
+        message = CodeMessage(
+            address=route.contact.value,
+            locale=tx.dispatch.locale,
+            court=tx.dispatch.court,
+            code=code,
+            valid_minutes=int(CODE_TTL.total_seconds() // 60),
+        )
+    result = await ctx.channels[route.channel].send_code(message)
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        data = {"channel": route.channel, "contact_id": route.contact.id, **visitor.as_data()}
+        if result.outcome != SendOutcome.ACCEPTED:
+            tx.record(
+                "otp_send_failed",
+                source=SOURCE,
+                attempt_id=attempt.id,
+                data={**data, "detail": result.detail},
+            )
+        else:
+            tx.record(
+                "otp_sent",
+                source=SOURCE,
+                attempt_id=attempt.id,
+                data={**data, "digest": code_digest(ctx.settings.secret_key, attempt.id, code)},
+            )
+    if result.outcome != SendOutcome.ACCEPTED:
+        raise CodeNotAvailable
+    return masked

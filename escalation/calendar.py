@@ -12,7 +12,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 SHIPPED = Path(__file__).parent / "calendars" / "cn.toml"
@@ -43,6 +43,15 @@ class HolidayCalendar:
             if day in data.holidays:
                 return False
         return day.weekday() < 5
+
+    def add_working_days(self, start: date, days: int) -> date:
+        """The ``days``-th working day after ``start`` (``start`` itself not counted)."""
+        day = start
+        while days > 0:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                days -= 1
+        return day
 
     def merged(self, other: HolidayCalendar) -> HolidayCalendar:
         """This calendar with ``other``'s years replacing its own."""

@@ -7,7 +7,8 @@ the returned actions into state changes and events in one transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 
 from delivery.domain import (
     OPEN_ATTEMPT_STATES,
@@ -30,6 +31,7 @@ from escalation.actions import (
     StartStep,
     WaitUntil,
 )
+from escalation.calendar import HolidayCalendar
 from escalation.policy import Policy, Step
 from escalation.rules import CaseFacts, earliest_completion
 
@@ -41,13 +43,36 @@ CHANNEL_CONTACTS = {
 }
 
 
+@dataclass(frozen=True)
+class CourtDays:
+    """The court's holiday data and time zone, for windows counted in working days."""
+
+    calendar: HolidayCalendar
+    zone: tzinfo
+
+
+CALENDAR_DAYS_ONLY = CourtDays(HolidayCalendar(), UTC)
+
+
+def step_deadline(start: datetime, step: Step, court_days: CourtDays) -> datetime:
+    """When a step started at ``start`` has waited its window."""
+    if step.window_unit == "calendar_days":
+        return start + step.window
+    local = start.astimezone(court_days.zone)
+    end = court_days.calendar.add_working_days(local.date(), step.window.days)
+    return datetime.combine(end, local.timetz()).astimezone(UTC)
+
+
 def decide(
     dispatch: Dispatch,
     attempts: Sequence[Attempt],
     events: Sequence[Event],
     now: datetime,
     policy: Policy,
+    court_days: CourtDays = CALENDAR_DAYS_ONLY,
 ) -> list[Action]:
+    """What to do next. ``court_days`` (holiday data and time zone) counts windows given in
+    working days; without it they count weekends only, in UTC."""
     if not dispatch.is_open:
         return []
     started_rules = {
@@ -73,7 +98,9 @@ def decide(
                 if a.state in OPEN_ATTEMPT_STATES and a.id != completion.attempt_id
             ),
         ]
-    return _flag_risk(dispatch, events, _next_step(dispatch, attempts, events, now, policy))
+    return _flag_risk(
+        dispatch, events, _next_step(dispatch, attempts, events, now, policy, court_days)
+    )
 
 
 def _next_step(
@@ -82,14 +109,15 @@ def _next_step(
     events: Sequence[Event],
     now: datetime,
     policy: Policy,
+    court_days: CourtDays,
 ) -> list[Action]:
     """Wait for the current step, or close it and start the next one."""
     skipped = {e.data.get("step") for e in events if e.type == "clerk_skipped_step"}
     if dispatch.state == DispatchState.QUEUED or dispatch.step_index is None:
-        return _start_from(0, dispatch, now, policy, skipped)
+        return _start_from(0, dispatch, now, policy, court_days, skipped)
     step = policy.steps[dispatch.step_index]
     assert dispatch.step_started_at is not None
-    deadline = dispatch.step_started_at + step.window
+    deadline = step_deadline(dispatch.step_started_at, step, court_days)
     current = [a for a in attempts if a.step_index == dispatch.step_index]
     still_open = [a for a in current if a.state in OPEN_ATTEMPT_STATES]
     escalated = any(
@@ -101,7 +129,9 @@ def _next_step(
     closing: list[Action] = [
         CloseAttempt(a.id, AttemptState.EXPIRED.value, reason) for a in still_open
     ]
-    return closing + _start_from(dispatch.step_index + 1, dispatch, now, policy, skipped)
+    return closing + _start_from(
+        dispatch.step_index + 1, dispatch, now, policy, court_days, skipped
+    )
 
 
 def _flag_risk(dispatch: Dispatch, events: Sequence[Event], actions: list[Action]) -> list[Action]:
@@ -121,6 +151,7 @@ def _start_from(
     dispatch: Dispatch,
     now: datetime,
     policy: Policy,
+    court_days: CourtDays,
     skipped: set[object] | None = None,
 ) -> list[Action]:
     """Start the first step from ``index`` that has something to try; skip the others."""
@@ -136,7 +167,11 @@ def _start_from(
             for channel in step.channels
             for contact in _contacts_for(dispatch, channel)
         )
-        return [*actions, StartStep(i, step.name, new), WaitUntil(now + step.window)]
+        return [
+            *actions,
+            StartStep(i, step.name, new),
+            WaitUntil(step_deadline(now, step, court_days)),
+        ]
     return [*actions, Fail(policy.exhausted_reason)]
 
 

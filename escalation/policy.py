@@ -20,6 +20,9 @@ POLICY_DIR = Path(__file__).parent / "policies"
 KNOWN_CHANNELS = frozenset({"email", "sms", "postal", "in_person", "public_notice"})
 
 
+WINDOW_UNITS = ("calendar_days", "working_days")
+
+
 class PolicyError(Exception):
     """A policy file that cannot be used; the message names the file, key and reason."""
 
@@ -31,6 +34,8 @@ class Step:
     window: timedelta
     max_attempts: int
     completion: tuple[str, ...]
+    # "calendar_days" (the default) or "working_days" (counted with the court's holiday data)
+    window_unit: str = "calendar_days"
 
     @property
     def electronic(self) -> bool:
@@ -73,6 +78,9 @@ def parse_policy(data: dict[str, Any], where: str) -> Policy:
         window_days = _require(raw, "window_days", int, at)
         if window_days < 1:
             raise PolicyError(f"{at}: key 'window_days' must be at least 1")
+        window_unit = raw.get("window_unit", "calendar_days")
+        if window_unit not in WINDOW_UNITS:
+            raise PolicyError(f"{at}: key 'window_unit' must be one of {', '.join(WINDOW_UNITS)}")
         max_attempts = raw.get("max_attempts", 1)
         if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
             raise PolicyError(f"{at}: key 'max_attempts' must be a whole number of at least 1")
@@ -85,6 +93,7 @@ def parse_policy(data: dict[str, Any], where: str) -> Policy:
                 name=_require(raw, "name", str, at),
                 channels=channels,
                 window=timedelta(days=window_days),
+                window_unit=window_unit,
                 max_attempts=max_attempts,
                 completion=completion,
             )

@@ -20,7 +20,7 @@ from escalation.actions import (
     StartStep,
     WaitUntil,
 )
-from escalation.decide import decide
+from escalation.decide import CourtDays, decide
 from escalation.periods import periods_after_service
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ async def decide_now(ctx: Context, tx: DispatchTransaction) -> None:
         await tx.events(),
         tx.now,
         ctx.policies.get(tx.dispatch.policy, tx.dispatch.court),
+        CourtDays(ctx.calendar, ctx.settings.zone),
     )
     for action in actions:
         await _apply(ctx, tx, action)

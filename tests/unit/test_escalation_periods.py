@@ -114,3 +114,61 @@ def test_service_deadline_before_a_hearing() -> None:
         )
         is None
     )
+
+
+def test_working_day_windows_across_the_spring_festival() -> None:
+    """A 3-working-day window started on Friday 13 February 2026 (10:00 in Beijing) counts the
+    make-up Saturday 14 February, skips the holiday 15–23 February, and ends on 25 February."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from escalation.decide import CourtDays, step_deadline
+    from escalation.policy import PolicyError, parse_policy
+
+    zone = ZoneInfo("Asia/Shanghai")
+    policy = parse_policy(
+        {
+            "name": "w",
+            "steps": [
+                {
+                    "name": "e",
+                    "channels": ["email"],
+                    "window_days": 3,
+                    "window_unit": "working_days",
+                    "completion": ["OLR-31"],
+                }
+            ],
+        },
+        "test",
+    )
+    start = datetime(2026, 2, 13, 10, 0, tzinfo=zone)
+    deadline = step_deadline(start, policy.steps[0], CourtDays(CALENDAR, zone))
+    assert deadline == datetime(2026, 2, 25, 10, 0, tzinfo=zone)
+    calendar_days = parse_policy(
+        {
+            "name": "c",
+            "steps": [
+                {"name": "e", "channels": ["email"], "window_days": 3, "completion": ["OLR-31"]}
+            ],
+        },
+        "test",
+    )
+    assert step_deadline(start, calendar_days.steps[0], CourtDays(CALENDAR, zone)) == (
+        start + timedelta(days=3)
+    )
+    with pytest.raises(PolicyError, match="window_unit"):
+        parse_policy(
+            {
+                "name": "x",
+                "steps": [
+                    {
+                        "name": "e",
+                        "channels": ["email"],
+                        "window_days": 3,
+                        "window_unit": "fortnights",
+                        "completion": ["OLR-31"],
+                    }
+                ],
+            },
+            "test",
+        )

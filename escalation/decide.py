@@ -98,9 +98,11 @@ def decide(
                 if a.state in OPEN_ATTEMPT_STATES and a.id != completion.attempt_id
             ),
         ]
-    return _flag_risk(
-        dispatch, events, _next_step(dispatch, attempts, events, now, policy, court_days)
-    )
+    actions = _next_step(dispatch, attempts, events, now, policy, court_days)
+    risk = _at_risk(dispatch, events, actions)
+    if risk is None:
+        return actions
+    return [*actions, risk, *_in_parallel(dispatch, events, actions, now, policy, court_days)]
 
 
 def _next_step(
@@ -118,32 +120,60 @@ def _next_step(
     step = policy.steps[dispatch.step_index]
     assert dispatch.step_started_at is not None
     deadline = step_deadline(dispatch.step_started_at, step, court_days)
-    current = [a for a in attempts if a.step_index == dispatch.step_index]
-    still_open = [a for a in current if a.state in OPEN_ATTEMPT_STATES]
+    still_open = [
+        a
+        for a in attempts
+        if a.step_index == dispatch.step_index and a.state in OPEN_ATTEMPT_STATES
+    ]
     escalated = any(
         e.type == "clerk_escalated" and e.data.get("step") == dispatch.step_index for e in events
     )
     if now < deadline and still_open and not escalated:
         return [WaitUntil(deadline)]
     reason = "escalated_by_clerk" if escalated else "window_elapsed"
+    # Earlier steps' attempts still running (started in parallel, or re-opened by consent)
+    # end with the step under way.
     closing: list[Action] = [
-        CloseAttempt(a.id, AttemptState.EXPIRED.value, reason) for a in still_open
+        CloseAttempt(a.id, AttemptState.EXPIRED.value, reason)
+        for a in attempts
+        if a.step_index <= dispatch.step_index and a.state in OPEN_ATTEMPT_STATES
     ]
     return closing + _start_from(
         dispatch.step_index + 1, dispatch, now, policy, court_days, skipped
     )
 
 
-def _flag_risk(dispatch: Dispatch, events: Sequence[Event], actions: list[Action]) -> list[Action]:
+def _at_risk(
+    dispatch: Dispatch, events: Sequence[Event], actions: list[Action]
+) -> FlagAtRisk | None:
     """Flag the dispatch once when the step under way ends after the hearing's service
     deadline (domain.md, "Policy windows"): the ladder cannot finish in time."""
     deadline = dispatch.service_deadline_at
     waits = [a.when for a in actions if isinstance(a, WaitUntil)]
     if deadline is None or not waits or any(e.type == "dispatch_at_risk" for e in events):
-        return actions
-    if waits[-1] <= deadline:
-        return actions
-    return [*actions, FlagAtRisk(deadline, waits[-1])]
+        return None
+    return FlagAtRisk(deadline, waits[-1]) if waits[-1] > deadline else None
+
+
+def _in_parallel(
+    dispatch: Dispatch,
+    events: Sequence[Event],
+    actions: list[Action],
+    now: datetime,
+    policy: Policy,
+    court_days: CourtDays,
+) -> list[Action]:
+    """With ``parallel_when_at_risk``, start the next step now instead of after this one —
+    but only if there is one with something to try."""
+    if not policy.parallel_when_at_risk:
+        return []
+    started = [a.index for a in actions if isinstance(a, StartStep)]
+    current = started[-1] if started else dispatch.step_index
+    if current is None:
+        return []
+    skipped = {e.data.get("step") for e in events if e.type == "clerk_skipped_step"}
+    following = _start_from(current + 1, dispatch, now, policy, court_days, skipped)
+    return following if any(isinstance(a, StartStep) for a in following) else []
 
 
 def _start_from(

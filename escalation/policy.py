@@ -50,6 +50,8 @@ class Policy:
     # Why the dispatch fails when the ladder runs out (cn-simplified: a case in simplified
     # procedure cannot use public notice and must convert first, CPL-INT-140).
     exhausted_reason: str = "exhausted"
+    # When the hearing's deadline cannot be met, start the next step alongside this one.
+    parallel_when_at_risk: bool = False
 
 
 def _require(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -101,11 +103,15 @@ def parse_policy(data: dict[str, Any], where: str) -> Policy:
     exhausted = data.get("exhausted_reason", "exhausted")
     if not isinstance(exhausted, str) or not exhausted:
         raise PolicyError(f"{where}: key 'exhausted_reason' must be a non-empty string")
+    parallel = data.get("parallel_when_at_risk", False)
+    if not isinstance(parallel, bool):
+        raise PolicyError(f"{where}: key 'parallel_when_at_risk' must be true or false")
     return Policy(
         name=name,
         description=str(data.get("description", "")),
         steps=tuple(steps),
         exhausted_reason=exhausted,
+        parallel_when_at_risk=parallel,
     )
 
 

@@ -88,3 +88,19 @@ async def test_a_distant_hearing_is_not_at_risk(api: Api) -> None:
     created = await api.create(body)
     events = (await api.dispatch(created["id"]))["events"]
     assert "dispatch_at_risk" not in [e["type"] for e in events]
+
+
+async def test_at_risk_runs_the_next_step_alongside(api: Api) -> None:
+    """cn-civil: with the hearing too close, post starts at once beside the e-mail."""
+    response = await api.upload(title="传票", kind="summons")
+    body = dispatch_body([(await response.json())["id"]], source="court_found")
+    body["hearing_at"] = "2026-11-27T09:00:00+08:00"
+    body["recipient"]["postal_addresses"] = [ADDRESS]
+    created = await api.create(body)
+    assert [(a["channel"], a["step"]) for a in created["attempts"]] == [("email", 0), ("postal", 1)]
+    dispatch = await api.dispatch(created["id"])
+    assert dispatch["step"] == 1
+    types = [e["type"] for e in dispatch["events"]]
+    assert types.index("dispatch_at_risk") < types.index(
+        "step_started", types.index("dispatch_at_risk")
+    )

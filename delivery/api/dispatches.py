@@ -281,7 +281,9 @@ async def act(request: web.Request) -> web.Response:
         await clerk_actions.perform(
             ctx,
             dispatch_id,
-            clerk_actions.ActionRequest(str(action), str(note).strip(), details),
+            clerk_actions.ActionRequest(
+                str(action), str(note).strip(), details, caller_key_id=caller(request).id
+            ),
             actor=f"api_key:{caller(request).id}",
         )
     except clerk_actions.ActionRefused as exc:

@@ -26,6 +26,7 @@ from delivery.ids import new_id
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.progress import decide_now, start_attempt
 from delivery.services.reversal import completing_event, unserve
+from delivery.storage.statements import SELECT_OWN_DOCUMENTS
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
 from escalation.decide import CHANNEL_CONTACTS
 
@@ -59,6 +60,7 @@ class ActionRequest:
     action: str
     note: str
     details: dict[str, Any]
+    caller_key_id: str | None = None  # whose uploaded documents an attachment may name
 
 
 def allowed_actions(dispatch: Dispatch) -> list[str]:
@@ -144,9 +146,24 @@ async def _record_outcome(
         raise ActionRefused(
             "needs outcome (proof_signed) and the attempt_id it belongs to", conflict=False
         )
-    tx.record(
-        str(outcome), source=SOURCE, actor=actor, attempt_id=attempt.id, data={"note": request.note}
-    )
+    data: dict[str, Any] = {"note": request.note}
+    if "attachment" in request.details:
+        data["attachment"] = await _attachment(tx, request)
+    tx.record(str(outcome), source=SOURCE, actor=actor, attempt_id=attempt.id, data=data)
+
+
+async def _attachment(tx: DispatchTransaction, request: ActionRequest) -> dict[str, Any]:
+    """An uploaded document (e.g. the scanned signed proof), bound into the chain by hash."""
+    document_id = str(request.details["attachment"])
+    row = (
+        await tx.conn.execute(
+            SELECT_OWN_DOCUMENTS,
+            {"document_ids": [document_id], "api_key_id": request.caller_key_id},
+        )
+    ).first()
+    if row is None:
+        raise ActionRefused("attachment must be the id of a document you uploaded", conflict=False)
+    return {"document_id": row.id, "sha256": row.sha256, "title": row.title}
 
 
 async def _add_contact(

@@ -328,3 +328,59 @@ def test_a_running_notice_period_is_waited_for_then_served() -> None:
         "CPL-95",
         T + timedelta(days=30),
     )
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "channel", "source", "type_", "data", "facts", "after"),
+    SERVED,
+    ids=[f"decide-{r[0]}-{r[3]}" for r in SERVED],
+)
+def test_decide_serves_by_each_rule(
+    rule_id: str,
+    channel: str,
+    source: ContactSource,
+    type_: str,
+    data: dict[str, Any],
+    facts: CaseFacts,
+    after: timedelta,
+) -> None:
+    """The same table through ``decide``: service completes with the rule id and the date."""
+    from delivery.domain import Dispatch, DispatchState
+    from escalation.actions import CompleteService
+    from escalation.decide import decide
+    from escalation.policy import parse_policy
+
+    policy = parse_policy(
+        {
+            "name": "one",
+            "steps": [
+                {"name": "s", "channels": [channel], "window_days": 400, "completion": [rule_id]}
+            ],
+        },
+        "test",
+    )
+    dispatch = Dispatch(
+        id="d1",
+        court="c",
+        case_number="n",
+        reference="r",
+        policy="one",
+        state=DispatchState.IN_PROGRESS,
+        recipient_name="x",
+        recipient_role="defendant",
+        id_last4="1234",
+        consent_given=True,
+        consent_basis="express",
+        locale="zh-CN",
+        created_at=T,
+        step_index=0,
+        step_started_at=T - timedelta(days=1),
+        document_kinds=facts.document_kinds,
+        domicile_in_china=facts.domicile_in_china,
+    )
+    actions = decide(
+        dispatch, [attempt(channel, source)], [event(type_, **data)], T + after, policy
+    )
+    done = actions[0]
+    assert isinstance(done, CompleteService)
+    assert (done.completion.rule_id, done.completion.served_at) == (rule_id, T + after)

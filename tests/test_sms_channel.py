@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,9 @@ from helpers import Api, link_path
 from twilio.request_validator import RequestValidator
 
 from channels.sms import SmsChannel, SmsSettings, segments
+from delivery.api.app import create_app
 from delivery.channel_api import SendOutcome, ServiceMessage
+from delivery.sandbox import add_routes
 from delivery.twilio_standin import TwilioStandIn
 
 MESSAGE = ServiceMessage(
@@ -227,3 +229,53 @@ async def test_expired_codes_and_the_shared_lock_out(
     assert statuses == [401, 401, 401, 429]  # five failures in 15 minutes lock the link
     refused = await api.client.post(f"{path}/code")
     assert refused.status == 409  # no code while locked
+
+
+@pytest.mark.usefixtures("worker")
+async def test_the_sandbox_plays_the_carrier(
+    api: Api, smtp_sink: Any, aiohttp_client: Callable[..., Any]
+) -> None:
+    """POST /sandbox/api/sms/{sid}/status makes the stand-in send the signed callback."""
+    fake = TwilioStandIn(auth_token="sandbox-token")
+    twilio_server = TestServer(fake.app())
+    await twilio_server.start_server()
+    app = create_app(api.ctx)
+    add_routes(app, smtp_sink, fake)
+    songda = TestServer(app)
+    await songda.start_server()
+    base = str(songda.make_url("")).rstrip("/")
+    settings = api.ctx.settings
+    api.ctx.settings = dataclasses.replace(
+        settings,
+        public_base_url=base,
+        twilio=dataclasses.replace(settings.twilio, auth_token="sandbox-token"),
+    )
+    channel = SmsChannel(
+        SmsSettings(
+            account_sid="AC" + "5a" * 16,
+            auth_token="sandbox-token",
+            sender="+10000000000",
+            status_callback_url=f"{base}/hooks/twilio/status",
+            api_base_url=str(twilio_server.make_url("")),
+        )
+    )
+    api.ctx.channels["sms"] = channel
+    api.client = await aiohttp_client(songda)
+    try:
+        body = await api.new_dispatch_body(source="court_found")
+        body["recipient"]["phones"] = [
+            {"number": "+8613800138000", "source": "recipient_confirmed"}
+        ]
+        created = await api.create(body)
+        await api.until(created["id"], lambda d: d["attempts"][-1]["state"] == "sent")
+        listed = await (await api.client.get("/sandbox/api/messages")).json()
+        [sms] = listed["sms"]
+        played = await api.client.post(
+            f"/sandbox/api/sms/{sms['sid']}/status", json={"status": "delivered"}
+        )
+        assert (await played.json()) == {"callback_status": 200}
+        served = await api.until_state(created["id"], "served")
+        assert served["served_by_channel"] == "sms"
+    finally:
+        await channel.close()
+        await twilio_server.close()

@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from aiohttp import ClientResponse, FormData, web
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import COURT, MINIMAL_PDF, eventually
 
+from delivery.channel_api import ServiceMessage
 from delivery.context import Context
 from delivery.domain import Event
 from delivery.storage.rows import event_from_row
@@ -48,6 +50,24 @@ def dispatch_body(
             "emails": [{"address": email, "source": source}],
         },
     }
+
+
+def service_message(address: str) -> ServiceMessage:
+    """A service message as the worker composes it, for channel tests."""
+    return ServiceMessage(
+        attempt_id="01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        dispatch_id="01ARZ3NDEKTSV4RRFFQ69G5FAW",
+        address=address,
+        locale="zh-CN",
+        court="杭州市西湖区人民法院",
+        case_number="(2026)浙0106民初1234号",
+        recipient_name="张三",
+        document_titles=("民事起诉状",),
+        link_url="http://songda.test/r/token",
+        link_expires_at=datetime(2026, 12, 23, tzinfo=UTC),
+        time_zone="Asia/Shanghai",
+        composed_at=datetime(2026, 11, 23, tzinfo=UTC),
+    )
 
 
 def link_path(text: str) -> str:

@@ -8,30 +8,17 @@ import email
 import email.policy
 import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP
+from helpers import service_message
 
 from channels.email import EmailChannel
-from delivery.channel_api import SendOutcome, ServiceMessage
+from delivery.channel_api import SendOutcome
 from delivery.config import SmtpSettings
 
-MESSAGE = ServiceMessage(
-    attempt_id="01ARZ3NDEKTSV4RRFFQ69G5FAV",
-    dispatch_id="01ARZ3NDEKTSV4RRFFQ69G5FAW",
-    address="zhang.san@example.com",
-    locale="zh-CN",
-    court="杭州市西湖区人民法院",
-    case_number="(2026)浙0106民初1234号",
-    recipient_name="张三",
-    document_titles=("民事起诉状",),
-    link_url="http://songda.test/r/token",
-    link_expires_at=datetime(2026, 12, 23, tzinfo=UTC),
-    time_zone="Asia/Shanghai",
-    composed_at=datetime(2026, 11, 23, tzinfo=UTC),
-)
+MESSAGE = service_message("zhang.san@example.com")
 SETTINGS = SmtpSettings(
     host="127.0.0.1",
     port=0,

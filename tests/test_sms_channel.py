@@ -5,35 +5,22 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 from conftest import settled
-from helpers import Api, link_path
+from helpers import Api, link_path, service_message
 from twilio.request_validator import RequestValidator
 
 from channels.sms import SmsChannel, SmsSettings, segments
 from delivery.api.app import create_app
-from delivery.channel_api import SendOutcome, ServiceMessage
+from delivery.channel_api import SendOutcome
 from delivery.sandbox import add_routes
 from delivery.twilio_standin import TwilioStandIn
 
-MESSAGE = ServiceMessage(
-    attempt_id="01ARZ3NDEKTSV4RRFFQ69G5FAV",
-    dispatch_id="01ARZ3NDEKTSV4RRFFQ69G5FAW",
-    address="+8613800138000",
-    locale="zh-CN",
-    court="杭州市西湖区人民法院",
-    case_number="(2026)浙0106民初1234号",
-    recipient_name="张三",
-    document_titles=("民事起诉状",),
-    link_url="http://songda.test/r/token",
-    link_expires_at=datetime(2026, 12, 23, tzinfo=UTC),
-    time_zone="Asia/Shanghai",
-    composed_at=datetime(2026, 11, 23, tzinfo=UTC),
-)
+MESSAGE = service_message("+8613800138000")
 
 
 @pytest.fixture

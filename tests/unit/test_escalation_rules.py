@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from delivery.domain import Attempt, AttemptState, ContactSource, Event
+from delivery.domain import Attempt, AttemptState, ContactSource, Dispatch, DispatchState, Event
 from escalation.rules import RULES, CaseFacts, earliest_completion
 
 T = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -30,6 +30,28 @@ def attempt(channel: str, source: ContactSource = CONFIRMED) -> Attempt:
         state=AttemptState.SENT,
         created_at=T,
     )
+
+
+def in_progress(**overrides: Any) -> Dispatch:
+    """A dispatch in its first step, started a day before ``T``."""
+    values: dict[str, Any] = {
+        "id": "d1",
+        "court": "c",
+        "case_number": "n",
+        "reference": "r",
+        "policy": "p",
+        "state": DispatchState.IN_PROGRESS,
+        "recipient_name": "x",
+        "recipient_role": "defendant",
+        "id_last4": "1234",
+        "consent_given": True,
+        "consent_basis": "express",
+        "locale": "zh-CN",
+        "created_at": T,
+        "step_index": 0,
+        "step_started_at": T - timedelta(days=1),
+    }
+    return Dispatch(**{**values, **overrides})
 
 
 def event(type_: str, **data: Any) -> Event:
@@ -281,7 +303,6 @@ def test_every_rule_id_is_table_tested() -> None:
 
 def test_a_running_notice_period_is_waited_for_then_served() -> None:
     """CPL-95: the decision waits for the deemed date, then completes service on it."""
-    from delivery.domain import Dispatch, DispatchState
     from escalation.actions import CompleteService, WaitUntil
     from escalation.decide import decide
     from escalation.policy import parse_policy
@@ -300,23 +321,7 @@ def test_a_running_notice_period_is_waited_for_then_served() -> None:
         },
         "test",
     )
-    dispatch = Dispatch(
-        id="d1",
-        court="c",
-        case_number="n",
-        reference="r",
-        policy="notice",
-        state=DispatchState.IN_PROGRESS,
-        recipient_name="x",
-        recipient_role="defendant",
-        id_last4="1234",
-        consent_given=False,
-        consent_basis=None,
-        locale="zh-CN",
-        created_at=T,
-        step_index=0,
-        step_started_at=T,
-    )
+    dispatch = in_progress(consent_given=False)
     published = [event("notice_published")]
     notice = attempt("public_notice", FOUND)
     assert decide(dispatch, [notice], published, T + timedelta(days=3), policy) == [
@@ -345,7 +350,6 @@ def test_decide_serves_by_each_rule(
     after: timedelta,
 ) -> None:
     """The same table through ``decide``: service completes with the rule id and the date."""
-    from delivery.domain import Dispatch, DispatchState
     from escalation.actions import CompleteService
     from escalation.decide import decide
     from escalation.policy import parse_policy
@@ -359,24 +363,8 @@ def test_decide_serves_by_each_rule(
         },
         "test",
     )
-    dispatch = Dispatch(
-        id="d1",
-        court="c",
-        case_number="n",
-        reference="r",
-        policy="one",
-        state=DispatchState.IN_PROGRESS,
-        recipient_name="x",
-        recipient_role="defendant",
-        id_last4="1234",
-        consent_given=True,
-        consent_basis="express",
-        locale="zh-CN",
-        created_at=T,
-        step_index=0,
-        step_started_at=T - timedelta(days=1),
-        document_kinds=facts.document_kinds,
-        domicile_in_china=facts.domicile_in_china,
+    dispatch = in_progress(
+        document_kinds=facts.document_kinds, domicile_in_china=facts.domicile_in_china
     )
     actions = decide(
         dispatch, [attempt(channel, source)], [event(type_, **data)], T + after, policy

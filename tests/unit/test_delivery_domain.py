@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import pytest
+from builders import a_dispatch
 
 from delivery.domain import (
     Attempt,
@@ -46,22 +47,7 @@ ALLOWED_ATTEMPT = {
 
 
 def make_dispatch(state: DispatchState, contacts: list[Contact] | None = None) -> Dispatch:
-    return Dispatch(
-        id="d1",
-        court="Court",
-        case_number="(2026)浙0106民初1234号",
-        reference="ref-1",
-        policy="cn-civil",
-        state=state,
-        recipient_name="张三",
-        recipient_role="defendant",
-        id_last4="123X",
-        consent_given=True,
-        consent_basis="express",
-        locale="zh-CN",
-        created_at=T0,
-        contacts=contacts or [],
-    )
+    return a_dispatch(state=state, created_at=T0, contacts=contacts or [])
 
 
 def make_attempt(state: AttemptState) -> Attempt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from builders import a_dispatch
 
 from delivery.domain import (
     Attempt,
@@ -73,19 +74,10 @@ def dispatch(
     contacts: tuple[Contact, ...] = (CONFIRMED_EMAIL,),
 ) -> Dispatch:
     started = state != DispatchState.QUEUED
-    return Dispatch(
-        id="d1",
-        court="Court",
-        case_number="(2026)浙0106民初1234号",
-        reference="ref-1",
-        policy="cn-civil",
+    return a_dispatch(
         state=state,
-        recipient_name="张三",
-        recipient_role="defendant",
-        id_last4="123X",
         consent_given=consent,
         consent_basis="express" if consent else None,
-        locale="zh-CN",
         created_at=STARTED,
         contacts=list(contacts),
         step_index=0 if started else None,

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from builders import a_dispatch
 
-from delivery.domain import Attempt, AttemptState, ContactSource, Dispatch, DispatchState, Event
+from delivery.domain import Attempt, AttemptState, ContactSource, Dispatch, Event
 from escalation.rules import RULES, CaseFacts, earliest_completion
 
 T = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -34,24 +35,7 @@ def attempt(channel: str, source: ContactSource = CONFIRMED) -> Attempt:
 
 def in_progress(**overrides: Any) -> Dispatch:
     """A dispatch in its first step, started a day before ``T``."""
-    values: dict[str, Any] = {
-        "id": "d1",
-        "court": "c",
-        "case_number": "n",
-        "reference": "r",
-        "policy": "p",
-        "state": DispatchState.IN_PROGRESS,
-        "recipient_name": "x",
-        "recipient_role": "defendant",
-        "id_last4": "1234",
-        "consent_given": True,
-        "consent_basis": "express",
-        "locale": "zh-CN",
-        "created_at": T,
-        "step_index": 0,
-        "step_started_at": T - timedelta(days=1),
-    }
-    return Dispatch(**{**values, **overrides})
+    return a_dispatch(**{"step_index": 0, "step_started_at": T - timedelta(days=1), **overrides})
 
 
 def event(type_: str, **data: Any) -> Event:

@@ -155,5 +155,11 @@ async def test_refused_actions(api: Api, smtp_sink: SmtpSink) -> None:
         assert response.status == 422
     bad = await _act(api, created["id"], "skip_step", step=0)
     assert bad.status == 422
+    for contact in (
+        {"kind": "email", "value": "a@b.com,c@d.com", "source": "court_found"},
+        {"kind": "phone", "value": "13800138000", "source": "court_found"},
+        {"kind": "postal", "value": "x", "source": "court_found", "postcode": 310012},
+    ):
+        assert (await _act(api, created["id"], "add_contact", **contact)).status == 422
     retry = await _act(api, created["id"], "retry_channel", channel="email")
     assert retry.status == 409  # no e-service consent (OLR-29/30)

@@ -11,21 +11,12 @@ import re
 from datetime import datetime
 from typing import Any
 
+from delivery.addresses import EMAIL_RE, FORBIDDEN_CHARACTERS, PHONE_RE
 from delivery.domain import LOCALES, ContactKind, ContactSource
 from delivery.ids import looks_like_id
 from delivery.services.intake import ContactRequest, DispatchRequest
 from escalation.policy import PolicyBook, load_policy_book
 
-# ASCII addresses only (no SMTPUTF8 relay is assumed), and nothing a header parser could split:
-# no commas, quotes, angle brackets or spaces.
-EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
-# Control characters and lone surrogates break storage (NUL on PostgreSQL), canonical JSON and
-# headers; no legitimate name or case number contains them.
-FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
-PHONE_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 ID_NUMBER_RE = re.compile(r"^[0-9A-Za-z]{4,40}$")
 CONSENT_BASES = ("express", "contract", "filing", "tacit")
 MAX_CONTACTS = 20

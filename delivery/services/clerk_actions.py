@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from delivery.addresses import address_problem
 from delivery.context import Context
 from delivery.domain import (
     ELECTRONIC_CHANNELS,
@@ -177,10 +178,21 @@ async def _add_contact(
         raise ActionRefused(
             "kind (email, phone, postal) and source are required", conflict=False
         ) from None
-    value = details.get("value")
-    if not isinstance(value, str) or not value.strip() or len(value) > 500:
-        raise ActionRefused("value: the address, number or postal lines", conflict=False)
-    contact = Contact(new_id(), kind, value.strip(), source, details.get("postcode"))
+    value, postcode = details.get("value"), details.get("postcode")
+    problem = (
+        address_problem(kind, value.strip())
+        if isinstance(value, str)
+        else "the address, number or postal lines"
+    )
+    if (
+        problem is None
+        and postcode is not None
+        and not (isinstance(postcode, str) and 0 < len(postcode) <= 20)
+    ):
+        problem = "postcode must be a short string"
+    if problem is not None or not isinstance(value, str):
+        raise ActionRefused(f"value: {problem}", conflict=False)
+    contact = Contact(new_id(), kind, value.strip(), source, postcode)
     tx.add_contact(contact)
     _record(
         tx,

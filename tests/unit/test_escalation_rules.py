@@ -10,6 +10,9 @@ import pytest
 from builders import a_dispatch
 
 from delivery.domain import Attempt, AttemptState, ContactSource, Dispatch, Event
+from escalation.actions import CompleteService, WaitUntil
+from escalation.decide import decide
+from escalation.policy import parse_policy
 from escalation.rules import RULES, CaseFacts, earliest_completion
 
 T = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -255,11 +258,28 @@ def test_served(
     facts: CaseFacts,
     after: timedelta,
 ) -> None:
-    found = earliest_completion(
-        [rule_id], [attempt(channel, source)], [event(type_, **data)], facts
-    )
+    """Each rule alone, and the same receipt through ``decide`` with a one-step policy of that
+    rule: service completes with the rule id and the date."""
+    receipts = [event(type_, **data)]
+    found = earliest_completion([rule_id], [attempt(channel, source)], receipts, facts)
     assert found is not None
     assert (found.rule_id, found.served_at) == (rule_id, T + after)
+
+    policy = parse_policy(
+        {
+            "name": "one",
+            "steps": [
+                {"name": "s", "channels": [channel], "window_days": 400, "completion": [rule_id]}
+            ],
+        },
+        "test",
+    )
+    dispatch = in_progress(
+        document_kinds=facts.document_kinds, domicile_in_china=facts.domicile_in_china
+    )
+    [done, *_rest] = decide(dispatch, [attempt(channel, source)], receipts, T + after, policy)
+    assert isinstance(done, CompleteService)
+    assert done.completion == found
 
 
 @pytest.mark.parametrize(
@@ -287,10 +307,6 @@ def test_every_rule_id_is_table_tested() -> None:
 
 def test_a_running_notice_period_is_waited_for_then_served() -> None:
     """CPL-95: the decision waits for the deemed date, then completes service on it."""
-    from escalation.actions import CompleteService, WaitUntil
-    from escalation.decide import decide
-    from escalation.policy import parse_policy
-
     policy = parse_policy(
         {
             "name": "notice",
@@ -317,42 +333,3 @@ def test_a_running_notice_period_is_waited_for_then_served() -> None:
         "CPL-95",
         T + timedelta(days=30),
     )
-
-
-@pytest.mark.parametrize(
-    ("rule_id", "channel", "source", "type_", "data", "facts", "after"),
-    SERVED,
-    ids=[f"decide-{r[0]}-{r[3]}" for r in SERVED],
-)
-def test_decide_serves_by_each_rule(
-    rule_id: str,
-    channel: str,
-    source: ContactSource,
-    type_: str,
-    data: dict[str, Any],
-    facts: CaseFacts,
-    after: timedelta,
-) -> None:
-    """The same table through ``decide``: service completes with the rule id and the date."""
-    from escalation.actions import CompleteService
-    from escalation.decide import decide
-    from escalation.policy import parse_policy
-
-    policy = parse_policy(
-        {
-            "name": "one",
-            "steps": [
-                {"name": "s", "channels": [channel], "window_days": 400, "completion": [rule_id]}
-            ],
-        },
-        "test",
-    )
-    dispatch = in_progress(
-        document_kinds=facts.document_kinds, domicile_in_china=facts.domicile_in_china
-    )
-    actions = decide(
-        dispatch, [attempt(channel, source)], [event(type_, **data)], T + after, policy
-    )
-    done = actions[0]
-    assert isinstance(done, CompleteService)
-    assert (done.completion.rule_id, done.completion.served_at) == (rule_id, T + after)

@@ -6,10 +6,14 @@ import asyncio
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from helpers import Api
+from sqlalchemy import Connection
 
 from delivery.context import Context
 from delivery.domain import DispatchState, IllegalTransition
+from delivery.storage import schema
 from delivery.storage.migrate import current_revision
 from delivery.storage.schema import dispatches, events
 from delivery.storage.unit_of_work import DispatchNotFound, dispatch_transaction
@@ -23,8 +27,14 @@ async def dispatch_id(api: Api) -> str:
     return str((await api.new_dispatch())["id"])
 
 
-async def test_migrations_are_at_head(ctx: Context) -> None:
-    assert await current_revision(ctx.engine) == "0002"
+async def test_migrations_are_at_head_and_match_the_schema(ctx: Context) -> None:
+    assert await current_revision(ctx.engine) == "0003"
+
+    def differences(sync_conn: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(sync_conn), schema.metadata))
+
+    async with ctx.engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
 
 
 async def test_concurrent_appends_never_fork_the_chain(

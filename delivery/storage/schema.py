@@ -204,3 +204,131 @@ webhook_deliveries = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("delivered_at", UtcDateTime),
 )
+
+# --- Staff accounts (clerk, supervisor, field_server, admin), scoped to courts like API keys ---
+
+staff_users = sa.Table(
+    "staff_users",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("username", sa.String(100), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("courts", sa.JSON, nullable=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("disabled_at", UtcDateTime),
+)
+
+staff_sessions = sa.Table(
+    "staff_sessions",
+    metadata,
+    # The SHA-256 of the cookie's token: a stolen database does not yield live sessions.
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", ID, sa.ForeignKey("staff_users.id"), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+)
+
+# --- Evidence files that are not served documents: photos, videos, signatures, scanned cards ---
+
+media_files = sa.Table(
+    "media_files",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
+    sa.Column("attempt_id", ID, sa.ForeignKey("attempts.id"), index=True),
+    sa.Column("purpose", sa.String(40), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("media_type", sa.String(100), nullable=False),
+    sa.Column("uploaded_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# --- Postal: one piece of court express mail per postal attempt ---
+
+postal_pieces = sa.Table(
+    "postal_pieces",
+    metadata,
+    sa.Column("attempt_id", ID, sa.ForeignKey("attempts.id"), primary_key=True),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
+    sa.Column("court", sa.String(200), nullable=False, index=True),
+    sa.Column("carrier", sa.String(40), nullable=False),
+    sa.Column("tracking_number", sa.String(100), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("handed_over_at", UtcDateTime),
+    sa.Column("next_poll_at", UtcDateTime, index=True),
+    sa.UniqueConstraint("carrier", "tracking_number", name="uq_postal_pieces_carrier_tracking"),
+)
+
+carrier_events = sa.Table(
+    "carrier_events",
+    metadata,
+    # The carrier's own event id: a webhook replayed, or the same event seen again by polling,
+    # is recognised here and changes nothing.
+    sa.Column("carrier", sa.String(40), primary_key=True),
+    sa.Column("event_id", sa.String(100), primary_key=True),
+    sa.Column("attempt_id", ID, sa.ForeignKey("attempts.id"), nullable=False, index=True),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+
+# --- In person: one field task per visit (one visit = one attempt) ---
+
+field_tasks = sa.Table(
+    "field_tasks",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("attempt_id", ID, sa.ForeignKey("attempts.id"), nullable=False, unique=True),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
+    sa.Column("court", sa.String(200), nullable=False, index=True),
+    sa.Column("assignee_id", ID, sa.ForeignKey("staff_users.id"), index=True),
+    sa.Column("visit_no", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("due_at", UtcDateTime),
+    sa.Column("assigned_at", UtcDateTime),
+    sa.Column("completed_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# --- Public notice: the notice text, its approval and its publications ---
+
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("attempt_id", ID, sa.ForeignKey("attempts.id"), nullable=False, unique=True),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
+    sa.Column("court", sa.String(200), nullable=False, index=True),
+    sa.Column("case_number", sa.String(100), nullable=False, index=True),
+    sa.Column("recipient_name", sa.String(200), nullable=False),
+    sa.Column("locale", sa.String(10), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("reason", sa.JSON),
+    sa.Column("approved_by", sa.String(200)),
+    sa.Column("approved_at", UtcDateTime),
+    sa.Column("first_published_at", UtcDateTime),
+    sa.Column("last_published_at", UtcDateTime),
+    sa.Column("deemed_served_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+notice_publications = sa.Table(
+    "notice_publications",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("notice_id", ID, sa.ForeignKey("notices.id"), nullable=False, index=True),
+    sa.Column("place", sa.String(40), nullable=False),
+    sa.Column("detail", sa.String(500)),
+    sa.Column("published_at", UtcDateTime, nullable=False),
+    sa.Column("media_id", ID, sa.ForeignKey("media_files.id")),
+    sa.Column("recorded_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

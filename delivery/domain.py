@@ -71,17 +71,22 @@ _D = DispatchState
 DISPATCH_TRANSITIONS: dict[DispatchState, frozenset[DispatchState]] = {
     _D.QUEUED: frozenset({_D.IN_PROGRESS, _D.FAILED, _D.CANCELLED}),
     _D.IN_PROGRESS: frozenset({_D.NOTICE_PENDING, _D.SERVED, _D.FAILED, _D.CANCELLED}),
-    _D.NOTICE_PENDING: frozenset({_D.SERVED, _D.FAILED, _D.CANCELLED}),
+    # A clerk escalating past the notice, or a policy change, sends the ladder on.
+    _D.NOTICE_PENDING: frozenset({_D.IN_PROGRESS, _D.SERVED, _D.FAILED, _D.CANCELLED}),
     # Service is reversed only by a recorded rebuttal or a bounce proving non-arrival.
     _D.SERVED: frozenset({_D.IN_PROGRESS}),
-    _D.FAILED: frozenset(),
+    # Final, except a case in simplified procedure that converts to ordinary procedure: its
+    # dispatch failed only because public notice was out of reach (CPL-INT-140).
+    _D.FAILED: frozenset({_D.IN_PROGRESS}),
     _D.CANCELLED: frozenset(),
 }
+RESUMABLE_FAILURES = frozenset({"requires_ordinary_procedure"})
 
 _A = AttemptState
 _ATTEMPT_ENDINGS = frozenset({_A.FAILED, _A.EXPIRED, _A.CANCELLED})
 ATTEMPT_TRANSITIONS: dict[AttemptState, frozenset[AttemptState]] = {
-    _A.PENDING: frozenset({_A.SENDING}) | _ATTEMPT_ENDINGS,
+    # The court's own channels (a field task, a published notice) go out without a provider.
+    _A.PENDING: frozenset({_A.SENDING, _A.SENT}) | _ATTEMPT_ENDINGS,
     # A transient provider error puts the attempt back to pending with a retry time.
     _A.SENDING: frozenset({_A.PENDING, _A.SENT}) | _ATTEMPT_ENDINGS,
     _A.SENT: frozenset({_A.DELIVERED, _A.READ, _A.BOUNCED, _A.RETURNED, _A.REFUSED})
@@ -194,6 +199,8 @@ class Dispatch:
 
     def transition(self, new: DispatchState, reason: str | None = None) -> None:
         check_dispatch_transition(self.state, new)
+        if self.state == DispatchState.FAILED and self.state_reason not in RESUMABLE_FAILURES:
+            raise IllegalTransition(f"a dispatch that failed ({self.state_reason}) stays failed")
         self.state = new
         self.state_reason = reason
 

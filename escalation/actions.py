@@ -11,13 +11,23 @@ from escalation.rules import Completion
 @dataclass(frozen=True)
 class NewAttempt:
     channel: str
-    contact_id: str
+    # None for a channel that serves no address of the recipient (public notice).
+    contact_id: str | None
 
 
 @dataclass(frozen=True)
 class StartStep:
     index: int
     name: str
+    attempts: tuple[NewAttempt, ...]
+
+
+@dataclass(frozen=True)
+class RepeatAttempts:
+    """Try again within the step under way: another visit after a failed one (in person, up to
+    the step's ``max_attempts``), or another piece after a lost one."""
+
+    index: int
     attempts: tuple[NewAttempt, ...]
 
 
@@ -60,4 +70,13 @@ class WaitUntil:
     when: datetime
 
 
-Action = StartStep | SkipStep | CompleteService | CloseAttempt | FlagAtRisk | Fail | WaitUntil
+Action = (
+    StartStep
+    | RepeatAttempts
+    | SkipStep
+    | CompleteService
+    | CloseAttempt
+    | FlagAtRisk
+    | Fail
+    | WaitUntil
+)

@@ -7,8 +7,8 @@ the returned actions into state changes and events in one transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from delivery.domain import (
     OPEN_ATTEMPT_STATES,
@@ -27,13 +27,14 @@ from escalation.actions import (
     Fail,
     FlagAtRisk,
     NewAttempt,
+    RepeatAttempts,
     SkipStep,
     StartStep,
     WaitUntil,
 )
 from escalation.calendar import HolidayCalendar
-from escalation.policy import Policy, Step
-from escalation.rules import CaseFacts, earliest_completion
+from escalation.policy import NOTICE_CHANNEL, Policy, Step
+from escalation.rules import CaseFacts, Completion, earliest_completion
 
 CHANNEL_CONTACTS = {
     "email": ContactKind.EMAIL,
@@ -81,11 +82,18 @@ def decide(
         if dispatch.step_index is not None and index <= dispatch.step_index
         for rule in step.completion
     }
-    facts = CaseFacts(dispatch.document_kinds, dispatch.domicile_in_china)
+    facts = CaseFacts(
+        dispatch.document_kinds,
+        dispatch.domicile_in_china,
+        notice_period=policy.notice_period,
+        notice_period_abroad=policy.notice_period_abroad,
+    )
     # A recorded rebuttal (OLR-31) takes the completing event it names out of consideration.
     rebutted = {e.data.get("completing_event_id") for e in events if e.type == "service_rebutted"}
     standing = [e for e in events if e.id not in rebutted]
     completion = earliest_completion(started_rules, attempts, standing, facts)
+    if completion is not None and policy.notice_period_rolls_forward:
+        completion = _rolled_forward(completion, court_days)
     if completion is not None and completion.served_at > now:
         # Deemed service still to come (a notice period running): wake up when it arrives.
         return [WaitUntil(completion.served_at)]
@@ -128,8 +136,14 @@ def _next_step(
     escalated = any(
         e.type == "clerk_escalated" and e.data.get("step") == dispatch.step_index for e in events
     )
-    if now < deadline and still_open and not escalated:
-        return [WaitUntil(deadline)]
+    if still_open and not escalated and all(a.channel == NOTICE_CHANNEL for a in still_open):
+        return []  # approval and publication wake the decision; the period is the rule's
+    if now < deadline and not escalated:
+        if still_open:
+            return [WaitUntil(deadline)]
+        again = _repeats(dispatch, attempts, step)
+        if again:
+            return [RepeatAttempts(dispatch.step_index, again), WaitUntil(deadline)]
     reason = "escalated_by_clerk" if escalated else "window_elapsed"
     # Earlier steps' attempts still running (started in parallel, or re-opened by consent)
     # end with the step under way.
@@ -192,28 +206,58 @@ def _start_from(
         if skip_reason is not None:
             actions.append(SkipStep(i, step.name, skip_reason))
             continue
-        new = tuple(
-            NewAttempt(channel, contact.id)
-            for channel in step.channels
-            for contact in _contacts_for(dispatch, channel)
-        )
-        return [
-            *actions,
-            StartStep(i, step.name, new),
-            WaitUntil(step_deadline(now, step, court_days)),
-        ]
+        new = tuple(planned for channel in step.channels for planned in _planned(dispatch, channel))
+        # Public notice serves no address: one notice, no window — it waits for a supervisor's
+        # approval and publication, then for its period (the completion rule's date).
+        waits = [WaitUntil(step_deadline(now, step, court_days))] if step.timed else []
+        return [*actions, StartStep(i, step.name, new), *waits]
     return [*actions, Fail(policy.exhausted_reason)]
 
 
 def _why_not(step: Step, dispatch: Dispatch) -> str | None:
     if step.electronic and not dispatch.consent_given:
         return "no_e_service_consent"
-    if not any(_contacts_for(dispatch, c) for c in step.channels):
+    if not any(_planned(dispatch, c) for c in step.channels):
         return "no_address"
     return None
 
 
+def _planned(dispatch: Dispatch, channel: str) -> list[NewAttempt]:
+    """The attempts a channel makes in a step: one per usable address, one notice."""
+    if channel == NOTICE_CHANNEL:
+        return [NewAttempt(channel, None)]
+    return [NewAttempt(channel, c.id) for c in _contacts_for(dispatch, channel)]
+
+
 def _contacts_for(dispatch: Dispatch, channel: str) -> list[Contact]:
-    """The recipient's addresses a channel can use; none for a channel without addresses yet."""
+    """The recipient's addresses a channel can use."""
     kind = CHANNEL_CONTACTS.get(channel)
     return [] if kind is None else dispatch.contacts_of(kind)
+
+
+def _repeats(dispatch: Dispatch, attempts: Sequence[Attempt], step: Step) -> tuple[NewAttempt, ...]:
+    """Every attempt of the step has ended without service, inside its window: try each address
+    again while it has had fewer than ``max_attempts`` tries (one visit = one attempt)."""
+    tried: dict[tuple[str, str | None], int] = {}
+    for a in attempts:
+        if a.step_index == dispatch.step_index:
+            tried[(a.channel, a.contact_id)] = tried.get((a.channel, a.contact_id), 0) + 1
+    return tuple(
+        planned
+        for channel in step.channels
+        for planned in _planned(dispatch, channel)
+        if 0 < tried.get((planned.channel, planned.contact_id), 0) < step.max_attempts
+    )
+
+
+def _rolled_forward(completion: Completion, court_days: CourtDays) -> Completion:
+    """The policy option for a notice period ending on a holiday: the next working day (CPL-85
+    read onto the notice's own period; unsettled in practice, so off unless a policy asks)."""
+    if completion.channel != NOTICE_CHANNEL:
+        return completion
+    local = completion.served_at.astimezone(court_days.zone)
+    day = local.date()
+    while not court_days.calendar.is_working_day(day):
+        day += timedelta(days=1)
+    moved = datetime.combine(day, local.timetz()).astimezone(UTC)
+    return replace(completion, served_at=moved)

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from delivery.domain import ELECTRONIC_CHANNELS
-from escalation.rules import RULES
+from escalation.rules import NOTICE_PERIOD, NOTICE_PERIOD_ABROAD, RULES
 
 POLICY_DIR = Path(__file__).parent / "policies"
-KNOWN_CHANNELS = frozenset({"email", "sms", "postal", "in_person", "public_notice"})
+NOTICE_CHANNEL = "public_notice"
+KNOWN_CHANNELS = frozenset({"email", "sms", "postal", "in_person", NOTICE_CHANNEL})
 
 
 WINDOW_UNITS = ("calendar_days", "working_days")
@@ -41,6 +42,11 @@ class Step:
     def electronic(self) -> bool:
         return any(c in ELECTRONIC_CHANNELS for c in self.channels)
 
+    @property
+    def timed(self) -> bool:
+        """Whether the step ends when its window elapses (every step but public notice)."""
+        return NOTICE_CHANNEL not in self.channels
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -52,6 +58,12 @@ class Policy:
     exhausted_reason: str = "exhausted"
     # When the hearing's deadline cannot be met, start the next step alongside this one.
     parallel_when_at_risk: bool = False
+    # Public notice: deemed served this long after the last publication (CPL-95, CPL-283).
+    notice_period: timedelta = NOTICE_PERIOD
+    notice_period_abroad: timedelta = NOTICE_PERIOD_ABROAD
+    # Whether a notice period ending on a holiday ends on the next working day (CPL-85 read onto
+    # the notice's own period; domain.md leaves it to the court, off by default).
+    notice_period_rolls_forward: bool = False
 
 
 def _require(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -77,8 +89,10 @@ def parse_policy(data: dict[str, Any], where: str) -> Policy:
         unknown = [c for c in channels if c not in KNOWN_CHANNELS]
         if not channels or unknown:
             raise PolicyError(f"{at}: key 'channels' has unknown or no channels {unknown}")
-        window_days = _require(raw, "window_days", int, at)
-        if window_days < 1:
+        # A public-notice step has no window: it waits for approval, then for its period.
+        untimed = channels == (NOTICE_CHANNEL,)
+        window_days = 0 if untimed else _require(raw, "window_days", int, at)
+        if window_days < 1 and not untimed:
             raise PolicyError(f"{at}: key 'window_days' must be at least 1")
         window_unit = raw.get("window_unit", "calendar_days")
         if window_unit not in WINDOW_UNITS:
@@ -103,16 +117,30 @@ def parse_policy(data: dict[str, Any], where: str) -> Policy:
     exhausted = data.get("exhausted_reason", "exhausted")
     if not isinstance(exhausted, str) or not exhausted:
         raise PolicyError(f"{where}: key 'exhausted_reason' must be a non-empty string")
-    parallel = data.get("parallel_when_at_risk", False)
-    if not isinstance(parallel, bool):
-        raise PolicyError(f"{where}: key 'parallel_when_at_risk' must be true or false")
     return Policy(
         name=name,
         description=str(data.get("description", "")),
         steps=tuple(steps),
         exhausted_reason=exhausted,
-        parallel_when_at_risk=parallel,
+        parallel_when_at_risk=_flag(data, "parallel_when_at_risk", where),
+        notice_period=_days(data, "notice_period_days", NOTICE_PERIOD, where),
+        notice_period_abroad=_days(data, "notice_period_abroad_days", NOTICE_PERIOD_ABROAD, where),
+        notice_period_rolls_forward=_flag(data, "notice_period_rolls_forward", where),
     )
+
+
+def _flag(data: dict[str, Any], key: str, where: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise PolicyError(f"{where}: key {key!r} must be true or false")
+    return value
+
+
+def _days(data: dict[str, Any], key: str, default: timedelta, where: str) -> timedelta:
+    value = data.get(key, default.days)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise PolicyError(f"{where}: key {key!r} must be a whole number of days, at least 1")
+    return timedelta(days=value)
 
 
 def load_policy_file(path: Path) -> Policy:

@@ -54,6 +54,9 @@ class CaseFacts:
 
     document_kinds: frozenset[str] = frozenset()
     domicile_in_china: bool = True
+    # The notice periods come from the policy (domain.md: 30 days, 60 abroad).
+    notice_period: timedelta = NOTICE_PERIOD
+    notice_period_abroad: timedelta = NOTICE_PERIOD_ABROAD
 
 
 @dataclass(frozen=True)
@@ -223,28 +226,36 @@ def pm11_returned_deemed(
 def cpl95_notice_period(
     attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
 ) -> Completion | None:
-    """CPL-95 with CPL-INT-138: deemed served 30 days after the notice was published (the last
-    publication counts). The date may be in the future: the decision then waits for it."""
+    """CPL-95 with CPL-INT-138: deemed served the policy's period (30 days) after the notice was
+    published — the last publication counts (see :func:`earliest_completion`). The date may be
+    in the future: the decision then waits for it."""
     if (
         attempt.channel == "public_notice"
         and event.type == "notice_published"
         and facts.domicile_in_china
     ):
-        return _done("CPL-95", attempt, event, "public notice, 30 days", NOTICE_PERIOD)
+        days = facts.notice_period.days
+        return _done("CPL-95", attempt, event, f"public notice, {days} days", facts.notice_period)
     return None
 
 
 def cpl283_notice_abroad(
     attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
 ) -> Completion | None:
-    """CPL-283: for a party without domicile in China, 60 days after publication."""
+    """CPL-283: for a party without domicile in China, the policy's period (60 days) after the
+    last publication."""
     if (
         attempt.channel == "public_notice"
         and event.type == "notice_published"
         and not facts.domicile_in_china
     ):
+        days = facts.notice_period_abroad.days
         return _done(
-            "CPL-283", attempt, event, "public notice abroad, 60 days", NOTICE_PERIOD_ABROAD
+            "CPL-283",
+            attempt,
+            event,
+            f"public notice abroad, {days} days",
+            facts.notice_period_abroad,
         )
     return None
 
@@ -334,9 +345,22 @@ def earliest_completion(
     rules = [rule for rule_id in rule_ids for rule in RULES[rule_id]]
     by_id = {a.id: a for a in attempts}
     found: list[Completion] = []
-    for event in events:
+    for event in _superseding_publications(events):
         attempt = by_id.get(event.attempt_id or "")
         if attempt is None:
             continue
         found.extend(c for rule in rules if (c := rule(attempt, event, facts)) is not None)
     return min(found, key=lambda c: (c.served_at, c.event_id), default=None)
+
+
+def _superseding_publications(events: Sequence[Event]) -> list[Event]:
+    """CPL-INT-138: where a notice was published in several places or times, the last
+    publication counts — earlier ones of the same notice are not completions of their own."""
+    last: dict[str | None, Event] = {}
+    for event in events:
+        if event.type == "notice_published":
+            kept = last.get(event.attempt_id)
+            if kept is None or (event.occurred_at, event.seq) >= (kept.occurred_at, kept.seq):
+                last[event.attempt_id] = event
+    kept_ids = {e.id for e in last.values()}
+    return [e for e in events if e.type != "notice_published" or e.id in kept_ids]

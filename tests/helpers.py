@@ -33,12 +33,13 @@ def dispatch_body(
     email: str = "zhang.san@example.com",
     consent: bool = True,
     court: str = COURT,
+    policy: str = "cn-civil",
 ) -> Body:
     return {
         "court": court,
         "case_number": "(2026)浙0106民初1234号",
         "reference": reference,
-        "policy": "cn-civil",
+        "policy": policy,
         "documents": document_ids,
         "recipient": {
             "name": "张三",

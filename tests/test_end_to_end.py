@@ -125,10 +125,11 @@ async def test_court_found_email_is_served_only_when_read(api: Api, smtp_sink: S
     assert verify_chain(await api.events(created["id"])).valid
 
 
-async def test_window_expiry_fails_the_dispatch_without_sleeping(
+async def test_window_expiry_moves_the_ladder_on_without_sleeping(
     api: Api, smtp_sink: SmtpSink
 ) -> None:
-    """An unread court-found e-mail: after the 3-day window the dispatch fails, ``exhausted``."""
+    """An unread court-found e-mail: after the 3-day window the ladder moves on; with no postal
+    address the next thing to try is public notice, which waits for approval (CPL-95)."""
     created = await api.new_dispatch(source="court_found")
     await api.until_attempt(created["id"], "sent")
     await settled(api.ctx)
@@ -139,6 +140,8 @@ async def test_window_expiry_fails_the_dispatch_without_sleeping(
 
     api.ctx.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
     await sweep(api.ctx)
-    dispatch = await api.until_state(created["id"], "failed")
-    assert dispatch["state_reason"] == "exhausted"
-    assert dispatch["attempts"][0]["state"] == "expired"
+    dispatch = await api.until_state(created["id"], "notice_pending")
+    assert [(a["channel"], a["state"]) for a in dispatch["attempts"]] == [
+        ("email", "expired"),
+        ("public_notice", "pending"),
+    ]

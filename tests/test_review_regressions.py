@@ -74,7 +74,7 @@ async def test_an_unconfigured_channel_is_retried_once_it_is_configured(
 
 
 async def test_a_link_ends_when_the_dispatch_fails(api: Api, smtp_sink: SmtpSink) -> None:
-    created = await api.new_dispatch(source="court_found")
+    created = await api.new_dispatch(source="court_found", policy="cn-simplified")
     await api.until_attempt(created["id"], "sent")
     await settled(api.ctx)
     _advance(api, timedelta(days=3, hours=1))

@@ -63,10 +63,10 @@ async def test_410_gone_disables_the_endpoint(api: Api) -> None:
 
 
 async def test_without_consent_there_is_no_electronic_step(api: Api) -> None:
-    """OLR-29/30: no recorded consent, no e-service; the one-step policy then fails."""
+    """OLR-29/30: no recorded consent, no e-service; with no postal address either, only public
+    notice is left."""
     created = await api.new_dispatch(consent=False)
-    body = await api.until_state(created["id"], "failed")
-    assert body["attempts"] == []
+    body = await api.until_state(created["id"], "notice_pending")
+    assert [a["channel"] for a in body["attempts"]] == ["public_notice"]
     skipped = [e for e in body["events"] if e["type"] == "step_skipped"]
     assert skipped[0]["data"]["reason"] == "no_e_service_consent"
-    assert body["state_reason"] == "exhausted"

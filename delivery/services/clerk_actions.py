@@ -16,6 +16,7 @@ from delivery.context import Context
 from delivery.domain import (
     ELECTRONIC_CHANNELS,
     OPEN_DISPATCH_STATES,
+    RESUMABLE_FAILURES,
     Contact,
     ContactKind,
     ContactSource,
@@ -70,6 +71,8 @@ def allowed_actions(dispatch: Dispatch) -> list[str]:
         return [a for a in OPEN_ACTIONS if a != "record_consent" or not dispatch.consent_given]
     if dispatch.state == DispatchState.SERVED:
         return list(SERVED_ACTIONS)
+    if dispatch.state == DispatchState.FAILED and dispatch.state_reason in RESUMABLE_FAILURES:
+        return ["change_policy"]  # the case converted to ordinary procedure (CPL-INT-140)
     return []
 
 
@@ -259,6 +262,11 @@ async def _change_policy(
         raise ActionRefused("policy must name another policy of this court", conflict=False)
     _record(tx, "policy_changed", request, actor, previous=tx.dispatch.policy, policy=policy)
     tx.dispatch.policy = str(policy)
+    if tx.dispatch.state == DispatchState.FAILED:
+        # The ladder goes on from the step it ran out at, under the new policy.
+        tx.change_dispatch(
+            DispatchState.IN_PROGRESS, "dispatch_resumed", source=SOURCE, actor=actor
+        )
 
 
 HANDLERS = {

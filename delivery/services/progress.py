@@ -6,7 +6,7 @@ import logging
 
 from delivery.clock import rfc3339
 from delivery.context import Context
-from delivery.domain import Attempt, AttemptState, Contact, DispatchState
+from delivery.domain import Attempt, AttemptState, Contact, ContactSource, DispatchState
 from delivery.identity import address_digest
 from delivery.ids import new_id
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
@@ -16,15 +16,20 @@ from escalation.actions import (
     CompleteService,
     Fail,
     FlagAtRisk,
+    NewAttempt,
+    RepeatAttempts,
     SkipStep,
     StartStep,
     WaitUntil,
 )
 from escalation.decide import CourtDays, decide
 from escalation.periods import periods_after_service
+from escalation.policy import NOTICE_CHANNEL
 
 log = logging.getLogger(__name__)
 SOURCE = "escalation"
+# What a public-notice attempt records as its "address": it serves the public, not an address.
+NOTICE_ADDRESS = "public_notice"
 
 
 async def advance(ctx: Context, dispatch_id: str) -> None:
@@ -43,6 +48,9 @@ async def decide_now(ctx: Context, tx: DispatchTransaction) -> None:
     if not tx.dispatch.is_open:
         return
     await tx.load_contacts()
+    # Only a decision that waits sets a timer; one that needs a person (a notice awaiting
+    # approval) leaves none, so the sweep does not wake it for nothing.
+    tx.dispatch.next_action_at = None
     actions = decide(
         tx.dispatch,
         await tx.attempts(),
@@ -70,19 +78,21 @@ def start_attempt(
     tx: DispatchTransaction,
     step_index: int,
     channel: str,
-    contact: Contact,
+    contact: Contact | None,
     *,
     source: str,
 ) -> Attempt:
-    """A new attempt on ``channel`` at ``contact``, to be sent once the transaction commits."""
+    """A new attempt on ``channel`` at ``contact`` (none for a public notice), to be sent — or
+    opened, for the court's own channels — once the transaction commits."""
+    address = contact.value if contact is not None else NOTICE_ADDRESS
     attempt = Attempt(
         id=new_id(),
         dispatch_id=tx.dispatch.id,
         step_index=step_index,
         channel=channel,
-        contact_id=contact.id,
-        address=contact.value,
-        source=contact.source,
+        contact_id=contact.id if contact is not None else None,
+        address=address,
+        source=contact.source if contact is not None else ContactSource.COURT_FOUND,
         state=AttemptState.PENDING,
         created_at=tx.now,
         next_action_at=tx.now,
@@ -91,9 +101,18 @@ def start_attempt(
     tx.add_attempt(
         attempt,
         source=source,
-        address_digest=address_digest(ctx.settings.secret_key, contact.value),
+        address_digest=address_digest(ctx.settings.secret_key, address),
     )
     return attempt
+
+
+def _start_planned(
+    ctx: Context, tx: DispatchTransaction, index: int, planned: tuple[NewAttempt, ...]
+) -> None:
+    contacts = {c.id: c for c in tx.dispatch.contacts}
+    for new in planned:
+        contact = contacts[new.contact_id] if new.contact_id is not None else None
+        start_attempt(ctx, tx, index, new.channel, contact, source=SOURCE)
 
 
 async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
@@ -111,11 +130,15 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
             else:
                 tx.record("step_started", source=SOURCE, data=data)
                 tx.notify("dispatch.escalated", {"step": index, "step_name": name})
-            contacts = {c.id: c for c in dispatch.contacts}
-            for planned in new:
-                start_attempt(
-                    ctx, tx, index, planned.channel, contacts[planned.contact_id], source=SOURCE
+            _start_planned(ctx, tx, index, new)
+            if any(planned.channel == NOTICE_CHANNEL for planned in new):
+                # CPL-95: public notice needs a supervisor's approval before it is published.
+                tx.change_dispatch(
+                    DispatchState.NOTICE_PENDING, "notice_awaiting_approval", source=SOURCE
                 )
+        case RepeatAttempts(index=index, attempts=again):
+            tx.record("step_repeated", source=SOURCE, data={"step": index, "attempts": len(again)})
+            _start_planned(ctx, tx, index, again)
         case SkipStep(index=index, name=name, reason=reason):
             tx.record(
                 "step_skipped", source=SOURCE, data={"step": index, "name": name, "reason": reason}

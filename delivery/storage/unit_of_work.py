@@ -57,6 +57,7 @@ from delivery.storage.statements import (
 from tracking.chain import hashed_fields, link_hash
 
 DISPATCH_WEBHOOKS = {
+    DispatchState.NOTICE_PENDING: "dispatch.notice_awaiting_approval",
     DispatchState.SERVED: "dispatch.served",
     DispatchState.FAILED: "dispatch.failed",
     DispatchState.CANCELLED: "dispatch.cancelled",

@@ -30,14 +30,14 @@ T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 ALLOWED_DISPATCH = {
     D.QUEUED: {D.IN_PROGRESS, D.FAILED, D.CANCELLED},
     D.IN_PROGRESS: {D.NOTICE_PENDING, D.SERVED, D.FAILED, D.CANCELLED},
-    D.NOTICE_PENDING: {D.SERVED, D.FAILED, D.CANCELLED},
+    D.NOTICE_PENDING: {D.IN_PROGRESS, D.SERVED, D.FAILED, D.CANCELLED},  # escalated past notice
     D.SERVED: {D.IN_PROGRESS},  # reversal by rebuttal or bounce
-    D.FAILED: set(),
+    D.FAILED: set(),  # but see the CPL-INT-140 exception below
     D.CANCELLED: set(),
 }
 _ENDINGS = {A.FAILED, A.EXPIRED, A.CANCELLED}
 ALLOWED_ATTEMPT = {
-    A.PENDING: {A.SENDING} | _ENDINGS,
+    A.PENDING: {A.SENDING, A.SENT} | _ENDINGS,  # SENT: the court's own channels
     A.SENDING: {A.PENDING, A.SENT} | _ENDINGS,
     A.SENT: {A.DELIVERED, A.READ, A.BOUNCED, A.RETURNED, A.REFUSED} | _ENDINGS,
     A.DELIVERED: {A.READ, A.BOUNCED, A.EXPIRED, A.CANCELLED},
@@ -110,11 +110,11 @@ def test_attempt_illegal_transition_raises(current: AttemptState, new: AttemptSt
     ("current", "new"),
     [
         (D.CANCELLED, D.SERVED),
-        (D.FAILED, D.IN_PROGRESS),
         (D.SERVED, D.FAILED),
         (D.SERVED, D.CANCELLED),
         (D.QUEUED, D.SERVED),
         (D.NOTICE_PENDING, D.QUEUED),
+        (D.CANCELLED, D.IN_PROGRESS),
     ],
 )
 def test_named_illegal_dispatch_transitions(current: DispatchState, new: DispatchState) -> None:
@@ -129,6 +129,19 @@ def test_named_illegal_dispatch_transitions(current: DispatchState, new: Dispatc
 def test_named_illegal_attempt_transitions(current: AttemptState, new: AttemptState) -> None:
     with pytest.raises(IllegalTransition, match=f"from {current} to {new}"):
         make_attempt(current).transition(new)
+
+
+def test_a_failed_dispatch_stays_failed_unless_it_awaits_ordinary_procedure() -> None:
+    """Final — except a simplified-procedure case that converts (CPL-INT-140): its dispatch
+    failed only because public notice was out of reach, and the ladder goes on."""
+    exhausted = make_dispatch(D.FAILED)
+    exhausted.state_reason = "exhausted"
+    with pytest.raises(IllegalTransition, match="stays failed"):
+        exhausted.transition(D.IN_PROGRESS)
+    converting = make_dispatch(D.FAILED)
+    converting.state_reason = "requires_ordinary_procedure"
+    converting.transition(D.IN_PROGRESS)
+    assert converting.state == D.IN_PROGRESS
 
 
 def test_served_dispatch_can_be_reversed_to_in_progress() -> None:

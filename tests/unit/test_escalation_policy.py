@@ -56,15 +56,18 @@ def variant(*, top: dict[str, Any] | None = None, **step: Any) -> dict[str, Any]
 
 def test_shipped_cn_civil_policy() -> None:
     """cn-civil: electronic first (3 days), postal second (10), in person (7, up to 3 visits),
-    public notice last (domain.md, "Policy windows")."""
+    public notice last, untimed, deemed served 30 days (60 abroad) after the last publication
+    (domain.md, "Policy windows"; CPL-95, CPL-283)."""
     policy = shipped_policies()["cn-civil"]
     assert policy is get_policy("cn-civil")
-    assert [(s.name, s.window.days, s.max_attempts) for s in policy.steps] == [
-        ("electronic", 3, 1),
-        ("postal", 10, 1),
-        ("in_person", 7, 3),
-        ("public_notice", 75, 1),
+    assert [(s.name, s.window.days, s.max_attempts, s.timed) for s in policy.steps] == [
+        ("electronic", 3, 1, True),
+        ("postal", 10, 1, True),
+        ("in_person", 7, 3, True),
+        ("public_notice", 0, 1, False),
     ]
+    assert (policy.notice_period.days, policy.notice_period_abroad.days) == (30, 60)
+    assert not policy.notice_period_rolls_forward
     first = policy.steps[0]
     assert first.channels == ("email", "sms")
     assert "OLR-31" in first.completion
@@ -143,6 +146,15 @@ def test_step_is_electronic_when_it_uses_email_or_sms(
         (variant(max_attempts="two"), "here: steps[0]: key 'max_attempts' must be a whole number"),
         (variant(max_attempts=0), "here: steps[0]: key 'max_attempts' must be a whole number"),
         (variant(max_attempts=True), "here: steps[0]: key 'max_attempts' must be a whole number"),
+        (variant(top={"notice_period_days": 0}), "here: key 'notice_period_days' must be a whole"),
+        (
+            variant(top={"notice_period_abroad_days": "60"}),
+            "here: key 'notice_period_abroad_days' must be a whole",
+        ),
+        (
+            variant(top={"notice_period_rolls_forward": "yes"}),
+            "here: key 'notice_period_rolls_forward' must be true or false",
+        ),
     ],
     ids=lambda v: None if isinstance(v, dict) else v.split(": ")[-1],
 )
@@ -150,6 +162,14 @@ def test_parse_policy_error_names_where_key_and_reason(data: dict[str, Any], exp
     with pytest.raises(PolicyError) as caught:
         parse_policy(data, "here")
     assert str(caught.value).startswith(expected)
+
+
+def test_a_public_notice_step_needs_no_window() -> None:
+    """It waits for approval and publication; its period is the completion rule's (CPL-95)."""
+    step = parse_policy(
+        variant(channels=["public_notice"], window_days=..., completion=["CPL-95"]), "here"
+    ).steps[0]
+    assert not step.timed
 
 
 def test_unknown_channel_and_rule_are_named() -> None:

@@ -268,9 +268,7 @@ class PostalChannel:
             SendOutcome.PERMANENT, "the post cannot carry a one-time code (use e-mail or SMS)"
         )
 
-    def read_webhook(
-        self, headers: Mapping[str, str], body: bytes, now: datetime
-    ) -> TrackingEvent:
+    def read_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime) -> TrackingEvent:
         if not self._webhook_secret:
             raise WebhookRejected(403, "no webhook secret configured")
         verify_webhook(self._webhook_secret, headers, body, now)

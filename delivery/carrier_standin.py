@@ -101,7 +101,7 @@ class CarrierStandIn:
             recipient = body["recipient"]
             name, address = str(recipient["name"]), str(recipient["address"])
         except (ValueError, KeyError, TypeError):
-            return web.json_response({"error": "reference and recipient are required"}, 400)
+            return web.json_response({"error": "reference and recipient are required"}, status=400)
         known = next((s for s in self.shipments if s["reference"] == reference), None)
         if known is not None:  # idempotent on the sender's reference
             return web.json_response({"tracking_number": known["tracking_number"]}, status=200)

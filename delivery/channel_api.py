@@ -84,7 +84,9 @@ class TrackingEvent:
 
     event_id: str
     tracking_number: str
-    status: str  # accepted | in_transit | delivery_attempted | delivered | refused | returned | lost
+    status: (
+        str  # accepted | in_transit | delivery_attempted | delivered | refused | returned | lost
+    )
     occurred_at: datetime
     signed_by: str | None = None
     signer_id: str | None = field(default=None, repr=False)

@@ -87,9 +87,7 @@ async def sweep(ctx: Context) -> SweepReport:
     for delivery_id, tries in due_deliveries:
         await ctx.queue.deliver_webhook(delivery_id, tries)
     polled = await poll_due_pieces(ctx)
-    return SweepReport(
-        len(due_dispatches), len(due_sends), len(due_deliveries), len(stuck), polled
-    )
+    return SweepReport(len(due_dispatches), len(due_sends), len(due_deliveries), len(stuck), polled)
 
 
 async def _rescue(ctx: Context, dispatch_id: str, attempt_id: str) -> None:

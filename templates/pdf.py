@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 
 import qrcode
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
+
+# WeasyPrint logs every layout step at INFO: keep its warnings, not the progress chatter.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 FONT_FAMILY = '"WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif'
 

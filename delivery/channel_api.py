@@ -7,10 +7,11 @@ touches storage, so ``delivery`` records the outcome and its evidence in one tra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class SendOutcome(StrEnum):
@@ -36,6 +37,8 @@ class ServiceMessage:
     link_expires_at: datetime
     time_zone: str
     composed_at: datetime
+    # Postal only (filled by ``sending.send`` for postal attempts): the address's postcode.
+    postcode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,55 @@ class Channel(Protocol):
     async def send_code(self, message: CodeMessage) -> SendResult: ...
 
     async def close(self) -> None: ...
+
+
+# --- Tracking: what a carrier says happened to a mail piece (postal channel) ---
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    """One carrier event, as read from its webhook or its tracking API.
+
+    ``event_id`` is the carrier's own id: the webhook and polling paths both key on it, so the
+    same event seen twice is recorded once. ``signer_id`` is the full ID number the carrier
+    wrote down; ``delivery`` keeps only a keyed digest and the last 4 characters. ``raw`` is the
+    carrier's payload without ``signer_id``.
+    """
+
+    event_id: str
+    tracking_number: str
+    status: (
+        str  # accepted | in_transit | delivery_attempted | delivered | refused | returned | lost
+    )
+    occurred_at: datetime
+    signed_by: str | None = None
+    signer_id: str | None = field(default=None, repr=False)
+    relation: str | None = None
+    reason: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+class WebhookRejected(Exception):
+    """An inbound provider callback that must not be recorded (``status``: the HTTP answer)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class TrackingError(Exception):
+    """The carrier's tracking API could not answer (network, 5xx, auth): try again later."""
+
+
+@runtime_checkable
+class TrackingChannel(Protocol):
+    """A channel whose provider reports later, by signed webhook and by polling (the post)."""
+
+    carrier_name: str
+
+    def read_webhook(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> TrackingEvent: ...
+
+    async def fetch_tracking(self, tracking_number: str) -> list[TrackingEvent]: ...

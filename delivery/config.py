@@ -7,6 +7,7 @@ every missing or invalid setting at once instead of failing on the first.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,20 @@ class TwilioSettings:
 
 
 @dataclass(frozen=True)
+class CarrierSettings:
+    """The court-express-mail carrier (docs/decisions/0006-carrier-api.md)."""
+
+    url: str | None
+    key: str | None = field(repr=False)
+    webhook_secret: str | None = field(repr=False)
+    name: str = "court-express"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url and self.key)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -74,6 +89,7 @@ class Settings:
     worker_concurrency: int
     policy_dir: Path | None = None
     sandbox: bool = False
+    carrier: CarrierSettings = CarrierSettings(None, None, None)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -210,6 +226,26 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
             "together (leave all three unset to run without SMS)"
         )
 
+    carrier = CarrierSettings(
+        url=r.text("CARRIER_URL"),
+        key=r.text("CARRIER_KEY"),
+        webhook_secret=r.text("CARRIER_WEBHOOK_SECRET"),
+        name=r.text("CARRIER_NAME", "court-express") or "court-express",
+    )
+    if carrier.url and urlsplit(carrier.url).scheme not in {"http", "https"}:
+        r.problems.append("SONGDA_CARRIER_URL: must be an absolute http(s) URL")
+    if any((carrier.url, carrier.key, carrier.webhook_secret)) and not all(
+        (carrier.url, carrier.key, carrier.webhook_secret)
+    ):
+        r.problems.append(
+            "SONGDA_CARRIER_URL, SONGDA_CARRIER_KEY and SONGDA_CARRIER_WEBHOOK_SECRET go together "
+            "(leave all three unset to run without the postal channel)"
+        )
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", carrier.name):
+        r.problems.append(
+            "SONGDA_CARRIER_NAME: lower-case letters, digits, - and _ (at most 40 characters)"
+        )
+
     host = r.text("HOST", "127.0.0.1") or "127.0.0.1"
     port = r.integer("PORT", 8080)
     base_url = (r.text("PUBLIC_BASE_URL") or f"http://{host}:{port}").rstrip("/")
@@ -267,6 +303,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         worker_concurrency=r.integer("WORKER_CONCURRENCY", 50),
         policy_dir=policy_dir,
         sandbox=sandbox,
+        carrier=carrier,
     )
     if r.problems:
         raise ConfigError(r.problems)

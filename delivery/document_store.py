@@ -6,12 +6,14 @@ import asyncio
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 PDF_MAGIC = b"%PDF-"
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 class UploadRejected(Exception):
@@ -41,27 +43,43 @@ class DocumentStore:
 
         File I/O runs in a thread so a 50 MB upload does not stall the event loop.
         """
+        stored, _media_type = await self.store_media(
+            chunks, max_bytes, {PDF_MAGIC: "application/pdf"}, "file is not a PDF"
+        )
+        return stored
+
+    async def store_media(
+        self,
+        chunks: AsyncIterator[bytes],
+        max_bytes: int,
+        allowed: Mapping[bytes, str],
+        refusal: str = "file type not accepted",
+    ) -> tuple[StoredFile, str]:
+        """Any evidence file (a scan, a photo), content-addressed like documents: its type is
+        recognised by its first bytes (``allowed``: magic → media type), never by its name."""
         digest = hashlib.sha256()
         size = 0
         head = b""
+        sniff = max(len(m) for m in allowed)
         temp = await asyncio.to_thread(self._open_temp)
         try:
             async for chunk in chunks:
                 size += len(chunk)
                 if size > max_bytes:
                     raise UploadRejected(f"file exceeds the limit of {max_bytes} bytes", 413)
-                if len(head) < len(PDF_MAGIC):
-                    head += chunk[: len(PDF_MAGIC) - len(head)]
+                if len(head) < sniff:
+                    head += chunk[: sniff - len(head)]
                 digest.update(chunk)
                 await asyncio.to_thread(temp.write, chunk)
             await asyncio.to_thread(temp.close)
             if size == 0:
                 raise UploadRejected("file is empty")
-            if not head.startswith(PDF_MAGIC):
-                raise UploadRejected("file is not a PDF", 415)
+            media_type = next((t for m, t in allowed.items() if head.startswith(m)), None)
+            if media_type is None:
+                raise UploadRejected(refusal, 415)
             stored = StoredFile(digest.hexdigest(), size)
             await asyncio.to_thread(self._commit, temp.name, stored.sha256)
-            return stored
+            return stored, media_type
         finally:
             await asyncio.to_thread(_discard, temp)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from channels.email import EmailChannel
+from channels.postal import PostalChannel, ReferenceCarrier
 from channels.sms import SmsChannel, SmsSettings
 from delivery.channel_api import Channel
 from delivery.clock import Clock, SystemClock
@@ -28,6 +29,14 @@ def sms_settings(settings: Settings) -> SmsSettings:
     )
 
 
+def postal_channel(settings: Settings) -> PostalChannel:
+    carrier = settings.carrier
+    assert carrier.url and carrier.key
+    return PostalChannel(
+        ReferenceCarrier(carrier.url, carrier.key, carrier.name), carrier.webhook_secret or ""
+    )
+
+
 async def open_context(settings: Settings, redis_url: str, clock: Clock | None = None) -> Context:
     engine = create_engine(settings.database_url)
     queue = await JobQueue.connect(redis_url, settings.queue_name)
@@ -36,6 +45,8 @@ async def open_context(settings: Settings, redis_url: str, clock: Clock | None =
         channels["email"] = EmailChannel(settings.smtp)
     if settings.twilio.configured:
         channels["sms"] = SmsChannel(sms_settings(settings))
+    if settings.carrier.configured:
+        channels["postal"] = postal_channel(settings)
     return Context(
         settings=settings,
         engine=engine,

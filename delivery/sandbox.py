@@ -17,6 +17,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from delivery.api.common import ctx_of, json_response
+from delivery.carrier_standin import CarrierStandIn
 from delivery.clock import AdjustableClock, Clock, rfc3339
 from delivery.services.bounces import record_bounce
 from delivery.services.sweep import sweep
@@ -92,6 +93,20 @@ class SmtpSink:
 
 SINK: web.AppKey[SmtpSink] = web.AppKey("sandbox_sink", SmtpSink)
 TWILIO: web.AppKey[TwilioStandIn] = web.AppKey("sandbox_twilio", TwilioStandIn)
+CARRIER: web.AppKey[CarrierStandIn] = web.AppKey("sandbox_carrier", CarrierStandIn)
+CARRIER_STATUSES = ("delivered", "refused", "returned", "lost")
+CARRIER_RELATIONS = (
+    "self",
+    "guardian",
+    "family",
+    "family_opposing_party",
+    "minor",
+    "entity_representative",
+    "entity_mailroom",
+    "agent",
+    "designated_receiver",
+)
+CARRIER_REASONS = ("address_wrong", "moved", "unknown_recipient", "nobody_home")
 
 
 async def mailbox_page(request: web.Request) -> web.Response:
@@ -101,6 +116,9 @@ async def mailbox_page(request: web.Request) -> web.Response:
             "pages/sandbox_mailbox.html",
             messages=messages,
             sms=list(reversed(request.app[TWILIO].messages)) if TWILIO in request.app else [],
+            shipments=list(reversed(request.app[CARRIER].shipments))
+            if CARRIER in request.app
+            else [],
             locale="zh-CN",
             zone=ctx_of(request).settings.time_zone,
             clock_now=ctx_of(request).clock.now(),
@@ -112,7 +130,66 @@ async def mailbox_page(request: web.Request) -> web.Response:
 async def messages_api(request: web.Request) -> web.Response:
     messages = reversed(request.app[SINK].messages)
     sms = list(reversed(request.app[TWILIO].messages)) if TWILIO in request.app else []
-    return json_response({"items": [m.as_json() for m in messages], "sms": sms})
+    mail = (
+        [_shipment_view(s) for s in reversed(request.app[CARRIER].shipments)]
+        if (CARRIER in request.app)
+        else []
+    )
+    return json_response({"items": [m.as_json() for m in messages], "sms": sms, "mail": mail})
+
+
+def _shipment_view(shipment: dict[str, Any]) -> dict[str, Any]:
+    """A piece as the sandbox shows it (the signer's ID number only by its last 4)."""
+    events = [
+        {**e, "signer_id": f"…{e['signer_id'][-4:]}" if e.get("signer_id") else None}
+        for e in shipment["events"]
+    ]
+    return {**shipment, "events": events}
+
+
+def _carrier_event(body: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """The postman's report, checked: (details, None) or (None, what is wrong)."""
+    if not isinstance(body, dict):
+        return None, "send a JSON object"
+    status = body.get("status")
+    if status not in CARRIER_STATUSES:
+        return None, f"status: one of {', '.join(CARRIER_STATUSES)}"
+    unknown = set(body) - {"status", "signed_by", "signer_id", "relation", "reason"}
+    if unknown:
+        return None, f"unknown field(s): {', '.join(sorted(unknown))}"
+    details: dict[str, Any] = {}
+    for name in ("signed_by", "signer_id", "relation", "reason"):
+        value = body.get(name)
+        if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 100):
+            return None, f"{name}: a non-empty string (at most 100 characters)"
+        details[name] = value
+    if details["relation"] is not None and details["relation"] not in CARRIER_RELATIONS:
+        return None, f"relation: one of {', '.join(CARRIER_RELATIONS)}"
+    if details["reason"] is not None and details["reason"] not in CARRIER_REASONS:
+        return None, f"reason: one of {', '.join(CARRIER_REASONS)}"
+    if status in ("delivered", "refused") and details["relation"] is None:
+        return None, f"relation: required for {status}"
+    if status == "returned" and details["reason"] is None:
+        return None, "reason: required for returned"
+    return {"status": status, **details}, None
+
+
+async def carrier_event(request: web.Request) -> web.Response:
+    """Play the postman: the carrier stand-in records the event and sends its signed webhook."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    details, problem = _carrier_event(body)
+    if details is None:
+        return json_response({"error": problem}, status=400)
+    carrier = request.app[CARRIER]
+    tracking_number = request.match_info["tracking_number"]
+    if carrier.shipment(tracking_number) is None:
+        return json_response({"error": "no such mail piece in the sandbox"}, status=404)
+    status = details.pop("status")
+    answer = await carrier.report(tracking_number, status, **details)
+    return json_response({"webhook_status": answer})
 
 
 async def sms_status(request: web.Request) -> web.Response:
@@ -194,8 +271,16 @@ async def bounce_message(request: web.Request) -> web.Response:
     return json_response(outcome.__dict__)
 
 
-def add_routes(app: web.Application, sink: SmtpSink, twilio: TwilioStandIn | None = None) -> None:
+def add_routes(
+    app: web.Application,
+    sink: SmtpSink,
+    twilio: TwilioStandIn | None = None,
+    carrier: CarrierStandIn | None = None,
+) -> None:
     app[SINK] = sink
+    if carrier is not None:
+        app[CARRIER] = carrier
+        app.router.add_post("/sandbox/api/carrier/{tracking_number}/events", carrier_event)
     if twilio is not None:
         app[TWILIO] = twilio
         app.router.add_post("/sandbox/api/sms/{sid}/status", sms_status)

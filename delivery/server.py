@@ -12,7 +12,8 @@ from pathlib import Path
 from aiohttp import web
 
 from delivery.api.app import create_app
-from delivery.clock import SystemClock
+from delivery.carrier_standin import CarrierStandIn
+from delivery.clock import Clock, SystemClock
 from delivery.config import Settings
 from delivery.context import Context
 from delivery.embedded_redis import EmbeddedRedis
@@ -57,6 +58,24 @@ async def _start_twilio_standin() -> tuple[TwilioStandIn, web.AppRunner, str]:
     return standin, runner, f"http://127.0.0.1:{port}"
 
 
+async def _start_carrier_standin(
+    clock: Clock, webhook_url: str
+) -> tuple[CarrierStandIn, web.AppRunner, str]:
+    """The sandbox's court-express-mail carrier: the reference adapter talks to it on loopback,
+    and it sends Songda signed tracking webhooks when the user plays the postman."""
+    standin = CarrierStandIn(
+        key=secrets.token_hex(16),
+        clock=clock,
+        webhook_url=webhook_url,
+        webhook_secret=secrets.token_hex(32),
+    )
+    runner = web.AppRunner(standin.app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    return standin, runner, f"http://127.0.0.1:{port}"
+
+
 async def _wait_for_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -72,6 +91,8 @@ async def serve(
     sink: SmtpSink | None = None
     twilio: TwilioStandIn | None = None
     twilio_runner: web.AppRunner | None = None
+    carrier: CarrierStandIn | None = None
+    carrier_runner: web.AppRunner | None = None
     redis_url = settings.redis_url
     if redis_url is None:
         embedded = EmbeddedRedis(settings.data_dir)
@@ -81,6 +102,10 @@ async def serve(
         sink = SmtpSink(clock)
         smtp_port = await sink.start()
         twilio, twilio_runner, twilio_url = await _start_twilio_standin()
+        carrier_name = settings.carrier.name
+        carrier, carrier_runner, carrier_url = await _start_carrier_standin(
+            clock, f"{settings.public_base_url}/hooks/carrier/{carrier_name}"
+        )
         settings = dataclasses.replace(
             settings,
             smtp=dataclasses.replace(settings.smtp, host="127.0.0.1", port=smtp_port),
@@ -90,6 +115,12 @@ async def serve(
                 auth_token=twilio.auth_token,
                 sender="+10000000000",
                 api_base_url=twilio_url,
+            ),
+            carrier=dataclasses.replace(
+                settings.carrier,
+                url=carrier_url,
+                key=carrier.key,
+                webhook_secret=carrier.webhook_secret,
             ),
         )
         ctx = await open_context(settings, redis_url, clock)
@@ -104,7 +135,7 @@ async def serve(
         if web_server:
             app = create_app(ctx)
             if sink is not None:
-                add_routes(app, sink, twilio)
+                add_routes(app, sink, twilio, carrier)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.port).start()
@@ -137,5 +168,7 @@ async def serve(
             await sink.stop()
         if twilio_runner is not None:
             await twilio_runner.cleanup()
+        if carrier_runner is not None:
+            await carrier_runner.cleanup()
         if embedded is not None:
             await embedded.stop()

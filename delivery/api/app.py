@@ -6,9 +6,11 @@ from aiohttp import web
 
 from delivery.api import (
     bounces,
+    carrier_hooks,
     dispatches,
     documents,
     health,
+    mail_pieces,
     openapi,
     recipient_pages,
     twilio_hooks,
@@ -39,6 +41,15 @@ def create_app(ctx: Context) -> web.Application:
         f"{API}/dispatches/{{dispatch_id}}/attempts/{{attempt_id}}/reissue-link",
         dispatches.reissue_link,
     )
+    r.add_get(
+        f"{API}/dispatches/{{dispatch_id}}/attempts/{{attempt_id}}/mail-piece.pdf",
+        mail_pieces.mail_piece,
+    )
+    r.add_post(
+        f"{API}/dispatches/{{dispatch_id}}/attempts/{{attempt_id}}/return-card",
+        mail_pieces.upload_return_card,
+    )
+    r.add_get(f"{API}/mail-pieces.pdf", mail_pieces.day_of_mail_pieces)
     r.add_post(f"{API}/bounces", bounces.report_bounce)
     r.add_post(f"{API}/webhook-endpoints", webhooks.create_endpoint)
     r.add_get(f"{API}/webhook-endpoints", webhooks.list_endpoints)
@@ -48,6 +59,7 @@ def create_app(ctx: Context) -> web.Application:
     r.add_get(f"{API}/openapi.json", openapi.openapi)
     r.add_get("/healthz", health.healthz)
     r.add_post(twilio_hooks.PATH, twilio_hooks.status_callback)
+    r.add_post(carrier_hooks.PATH, carrier_hooks.tracking_callback)
     r.add_get("/r/{token}", recipient_pages.landing)
     r.add_post("/r/{token}/verify", recipient_pages.verify)
     r.add_post("/r/{token}/code", recipient_pages.request_code)

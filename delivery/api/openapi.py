@@ -13,6 +13,10 @@ from delivery.api.webhooks import EVENT_TYPES
 from delivery.domain import DOCUMENT_KINDS, LOCALES, ContactSource, DispatchState
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
+PDF_RESPONSE = {
+    "description": "PDF",
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+}
 
 
 def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -301,6 +305,57 @@ SPEC: dict[str, Any] = {
                 parameters=[
                     {"name": "dispatch_id", **ID_PARAM},
                     {"name": "attempt_id", **ID_PARAM},
+                ],
+            ),
+        },
+        "/api/v1/dispatches/{dispatch_id}/attempts/{attempt_id}/mail-piece.pdf": {
+            "get": _op(
+                "The printable mail piece of a postal attempt (A4 PDF): cover letter listing the "
+                "documents, address label with the tracking number (text, Code 128 and QR) and "
+                "the return-receipt card (回执) with a QR code to the verification page",
+                {"200": PDF_RESPONSE, "404": PROBLEM},
+                parameters=[
+                    {"name": "dispatch_id", **ID_PARAM},
+                    {"name": "attempt_id", **ID_PARAM},
+                ],
+            ),
+        },
+        "/api/v1/dispatches/{dispatch_id}/attempts/{attempt_id}/return-card": {
+            "post": _op(
+                "Upload the scanned signed return card of a postal attempt (PDF, JPEG or PNG, "
+                "checked by its first bytes); stored by SHA-256, recorded as "
+                "`return_card_uploaded`",
+                {"201": _ok("Stored"), "404": PROBLEM, "413": PROBLEM, "415": PROBLEM},
+                parameters=[
+                    {"name": "dispatch_id", **ID_PARAM},
+                    {"name": "attempt_id", **ID_PARAM},
+                ],
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                            }
+                        }
+                    },
+                },
+            ),
+        },
+        "/api/v1/mail-pieces.pdf": {
+            "get": _op(
+                "Every mail piece of the caller's courts created on a day (court time zone), "
+                "one page set per piece, to print in one go",
+                {"200": PDF_RESPONSE, "404": PROBLEM},
+                parameters=[
+                    {
+                        "in": "query",
+                        "name": "date",
+                        "required": True,
+                        "schema": {"type": "string", "format": "date"},
+                    }
                 ],
             ),
         },

@@ -15,6 +15,7 @@ from delivery.channel_api import SendOutcome, SendResult, ServiceMessage
 from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
+from delivery.services import postal
 from delivery.services.progress import decide_now
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
 from tracking.links import LinkClaims, issue_token
@@ -88,6 +89,7 @@ async def send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
             link_expires_at=claims.expires_at,
             time_zone=ctx.settings.time_zone,
             composed_at=tx.now,
+            postcode=await _postcode(tx, attempt) if attempt.channel == "postal" else None,
         )
     await ctx.queue.after_commit(tx.followups)
 
@@ -116,6 +118,7 @@ async def record_result(
                     attempt_id=attempt.id,
                     data={"late": True, **_sent_data(result)},
                 )
+                await postal.record_piece(ctx, tx, attempt, result.provider_ref)
                 await decide_now(ctx, tx)
         elif result.outcome == SendOutcome.ACCEPTED:
             attempt.provider_ref = result.provider_ref
@@ -128,6 +131,7 @@ async def record_result(
                 source=attempt.channel,
                 data=_sent_data(result),
             )
+            await postal.record_piece(ctx, tx, attempt, result.provider_ref)
             await decide_now(ctx, tx)
         elif result.outcome == SendOutcome.UNAVAILABLE:
             _channel_unavailable(tx, attempt, result)
@@ -154,6 +158,13 @@ async def record_result(
                 data={"tries": attempt.tries, "retry_at": rfc3339(retry_at)},
             )
     await ctx.queue.after_commit(tx.followups)
+
+
+async def _postcode(tx: DispatchTransaction, attempt: Attempt) -> str | None:
+    """Postal attempts only: the postcode of the address (it is on the contact)."""
+    await tx.load_contacts()
+    contact = next((c for c in tx.dispatch.contacts if c.id == attempt.contact_id), None)
+    return contact.postcode if contact else None
 
 
 def _sent_data(result: SendResult) -> dict[str, str | None]:

@@ -1,0 +1,135 @@
+"""Court express mail for clerks and the case system: printable mail pieces and return cards.
+
+- ``GET …/attempts/{attempt_id}/mail-piece.pdf``: one piece (cover letter, address label,
+  return-receipt card), A4;
+- ``GET /api/v1/mail-pieces.pdf?date=YYYY-MM-DD``: every piece of the caller's courts created
+  that day (in the court's time zone), one page set per piece, to print in one go;
+- ``POST …/attempts/{attempt_id}/return-card``: the scanned signed return card (PDF, JPEG or
+  PNG, recognised by its first bytes), stored hashed as evidence.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from aiohttp import BodyPartReader, web
+
+from delivery.api.common import caller, ctx_of, json_response, path_id
+from delivery.api.documents import _chunks
+from delivery.api.problems import Problem, not_found, validation_problem
+from delivery.context import Context
+from delivery.document_store import JPEG_MAGIC, PDF_MAGIC, PNG_MAGIC, UploadRejected
+from delivery.pdf_rendering import render_pdf
+from delivery.services import postal
+from delivery.storage import queries
+from templates import render
+from templates.barcode import code128_data_uri
+from templates.pdf import FONT_FAMILY, qr_data_uri
+
+RETURN_CARD_TYPES = {
+    PDF_MAGIC: "application/pdf",
+    JPEG_MAGIC: "image/jpeg",
+    PNG_MAGIC: "image/png",
+}
+
+
+def mail_pieces_html(ctx: Context, pieces: list[postal.MailPiece]) -> str:
+    zone = ctx.settings.zone
+    return render(
+        "pdf/mail_pieces.html",
+        font_family=FONT_FAMILY,
+        pieces=[
+            {
+                **p.__dict__,
+                "created_on": p.created_at.astimezone(zone).date().isoformat(),
+                "verify_qr": qr_data_uri(p.verification_url),
+                "tracking_qr": qr_data_uri(p.tracking_number),
+                "barcode": code128_data_uri(p.tracking_number),
+            }
+            for p in pieces
+        ],
+    )
+
+
+def _pdf(body: bytes, filename: str) -> web.Response:
+    return web.Response(
+        body=body,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
+
+
+async def _visible(request: web.Request, dispatch_id: str) -> None:
+    """404 unless the caller's courts include the dispatch."""
+    async with ctx_of(request).engine.connect() as conn:
+        found = await queries.dispatch_detail(conn, dispatch_id, caller(request).courts)
+    if found is None:
+        raise not_found("dispatch")
+
+
+async def mail_piece(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    dispatch_id = path_id(request, "dispatch_id", "dispatch")
+    attempt_id = path_id(request, "attempt_id", "attempt")
+    piece = await postal.mail_piece(ctx, dispatch_id, attempt_id, caller(request).courts)
+    if piece is None:
+        raise not_found("mail piece (a postal attempt whose shipment was created)")
+    pdf = await render_pdf(mail_pieces_html(ctx, [piece]))
+    return _pdf(pdf, f"mail-piece-{piece.tracking_number}.pdf")
+
+
+async def day_of_mail_pieces(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    raw = request.query.get("date", "")
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise validation_problem([{"field": "date", "message": "required, YYYY-MM-DD"}]) from None
+    pieces = await postal.mail_pieces_on(ctx, day, caller(request).courts)
+    if not pieces:
+        raise Problem(404, "not-found", "Not found", f"no mail pieces created on {day}")
+    pdf = await render_pdf(mail_pieces_html(ctx, pieces))
+    return _pdf(pdf, f"mail-pieces-{day}.pdf")
+
+
+async def upload_return_card(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    dispatch_id = path_id(request, "dispatch_id", "dispatch")
+    attempt_id = path_id(request, "attempt_id", "attempt")
+    await _visible(request, dispatch_id)
+    if not await postal.is_postal_attempt(ctx, dispatch_id, attempt_id):
+        raise not_found("postal attempt")
+    if not request.content_type.startswith("multipart/"):
+        raise Problem(
+            415, "unsupported-media-type", "Send multipart/form-data", "field: file (PDF/JPEG/PNG)"
+        )
+    reader = await request.multipart()
+    stored = None
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name != "file":
+            raise validation_problem(
+                [{"field": getattr(part, "name", "") or "", "message": "unknown field"}]
+            )
+        if stored is not None:
+            raise validation_problem([{"field": "file", "message": "send one file"}])
+        try:
+            stored = await ctx.documents.store_media(
+                _chunks(part),
+                ctx.settings.max_upload_bytes,
+                RETURN_CARD_TYPES,
+                "a return card must be a PDF, JPEG or PNG",
+            )
+        except UploadRejected as exc:
+            raise Problem(
+                exc.status, "upload-rejected", "The file was not accepted", exc.reason
+            ) from None
+    if stored is None:
+        raise validation_problem([{"field": "file", "message": "required (PDF, JPEG or PNG)"}])
+    file, media_type = stored
+    try:
+        media = await postal.record_return_card(
+            ctx, dispatch_id, attempt_id, file, media_type, actor=f"api_key:{caller(request).id}"
+        )
+    except KeyError:
+        raise not_found("postal attempt") from None
+    return json_response(media, status=201)

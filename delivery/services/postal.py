@@ -1,0 +1,376 @@
+"""The postal channel's records: mail pieces, carrier tracking, return cards.
+
+- :func:`record_piece`: after the carrier accepted a shipment, its piece (tracking number, when
+  to poll) is written in the transaction that records ``attempt_sent``.
+- :func:`record_tracking`: one carrier event, from the signed webhook or from polling — the same
+  path for both. The carrier's event id is stored in ``carrier_events`` in the transaction that
+  records the receipt, so a replay or the same event seen by polling changes nothing; an attempt
+  only moves forward from ``sent``. Deciding happens in the same transaction (CPL-91, PM-11).
+- :func:`poll_due_pieces`: the sweep's fallback for webhooks that never came.
+- :func:`mail_piece` / :func:`mail_pieces_on`: what the mail-piece PDF prints.
+- :func:`record_return_card`: a scanned signed return card (回执), stored hashed, as evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from delivery.channel_api import TrackingChannel, TrackingError, TrackingEvent
+from delivery.context import Context
+from delivery.document_store import StoredFile
+from delivery.domain import Attempt, AttemptState
+from delivery.ids import new_id
+from delivery.postal_outcomes import interpret
+from delivery.services.progress import decide_now
+from delivery.storage.engine import READ_ONLY
+from delivery.storage.schema import (
+    attempts,
+    carrier_events,
+    contacts,
+    dispatches,
+    media_files,
+    postal_pieces,
+)
+from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
+from tracking.verification import verification_path
+
+log = logging.getLogger(__name__)
+POLL_INTERVAL = timedelta(hours=6)
+POLL_FOR = timedelta(days=120)  # a return card can come back long after the step's window
+POLL_BATCH = 100
+RECEIPTS = frozenset({"postal_delivered", "postal_refused", "postal_returned"})
+POLLED_STATES = (AttemptState.SENT.value, AttemptState.EXPIRED.value)
+
+
+class TrackingOutcome(StrEnum):
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    UNKNOWN = "unknown_tracking_number"
+
+
+def carrier_name(ctx: Context) -> str:
+    channel = ctx.channels.get("postal")
+    if isinstance(channel, TrackingChannel):
+        return channel.carrier_name
+    return ctx.settings.carrier.name
+
+
+async def record_piece(
+    ctx: Context, tx: DispatchTransaction, attempt: Attempt, tracking_number: str | None
+) -> None:
+    """The piece of an accepted postal send (once per attempt), in the caller's transaction."""
+    if attempt.channel != "postal" or not tracking_number:
+        return
+    known = await tx.conn.scalar(
+        sa.select(postal_pieces.c.attempt_id).where(postal_pieces.c.attempt_id == attempt.id)
+    )
+    if known is not None:
+        return
+    await tx.conn.execute(
+        postal_pieces.insert().values(
+            attempt_id=attempt.id,
+            dispatch_id=tx.dispatch.id,
+            court=tx.dispatch.court,
+            carrier=carrier_name(ctx),
+            tracking_number=tracking_number,
+            created_at=tx.now,
+            next_poll_at=tx.now + POLL_INTERVAL,
+        )
+    )
+
+
+async def record_tracking(ctx: Context, carrier: str, event: TrackingEvent) -> TrackingOutcome:
+    """Apply one carrier event; nothing is stored for an unknown piece or a repeated event."""
+    async with ctx.engine.connect() as conn:
+        piece = (
+            await conn.execute(
+                sa.select(postal_pieces.c.attempt_id, postal_pieces.c.dispatch_id).where(
+                    postal_pieces.c.carrier == carrier,
+                    postal_pieces.c.tracking_number == event.tracking_number,
+                )
+            )
+        ).first()
+    if piece is None:
+        return TrackingOutcome.UNKNOWN
+    async with dispatch_transaction(ctx.engine, ctx.clock, piece.dispatch_id) as tx:
+        # Under the dispatch's lock: every event of this piece is serialised here.
+        seen = await tx.conn.scalar(
+            sa.select(carrier_events.c.event_id).where(
+                carrier_events.c.carrier == carrier, carrier_events.c.event_id == event.event_id
+            )
+        )
+        if seen is not None:
+            outcome = TrackingOutcome.DUPLICATE
+        else:
+            await tx.conn.execute(
+                carrier_events.insert().values(
+                    carrier=carrier,
+                    event_id=event.event_id,
+                    attempt_id=piece.attempt_id,
+                    received_at=tx.now,
+                )
+            )
+            attempt = await tx.attempt(piece.attempt_id)
+            assert attempt is not None
+            await _apply(ctx, tx, attempt, carrier, event)
+            outcome = TrackingOutcome.RECORDED
+    await ctx.queue.after_commit(tx.followups)
+    log.info(
+        "carrier event",
+        extra={
+            "dispatch_id": piece.dispatch_id,
+            "attempt_id": piece.attempt_id,
+            "status": event.status,
+            "outcome": outcome.value,
+        },
+    )
+    return outcome
+
+
+async def _apply(
+    ctx: Context, tx: DispatchTransaction, attempt: Attempt, carrier: str, event: TrackingEvent
+) -> None:
+    receipt = interpret(carrier, event, ctx.settings.secret_key)
+    if attempt.state == AttemptState.SENT:
+        if receipt.state is None:
+            tx.record(
+                receipt.event_type,
+                source=carrier,
+                attempt_id=attempt.id,
+                data=receipt.data,
+                occurred_at=event.occurred_at,
+            )
+            if event.status == "accepted":
+                await _update_piece(tx, attempt.id, handed_over_at=event.occurred_at)
+            return
+        attempt.next_action_at = None
+        tx.change_attempt(
+            attempt,
+            receipt.state,
+            receipt.event_type,
+            source=carrier,
+            reason=receipt.reason,
+            data=receipt.data,
+            occurred_at=event.occurred_at,
+        )
+    elif attempt.state == AttemptState.EXPIRED and receipt.event_type in RECEIPTS:
+        # The step's window passed before the receipt came back: it is still evidence, and a
+        # receipt dated earlier than a later service is the earliest effective one (OLR-31).
+        tx.record(
+            receipt.event_type,
+            source=carrier,
+            attempt_id=attempt.id,
+            data={**receipt.data, "late": True, "attempt_state": attempt.state.value},
+            occurred_at=event.occurred_at,
+        )
+    else:
+        return  # out of order (after a final outcome) or the attempt was closed: no change
+    await _update_piece(tx, attempt.id, next_poll_at=None)
+    await decide_now(ctx, tx)
+
+
+async def _update_piece(tx: DispatchTransaction, attempt_id: str, **values: Any) -> None:
+    query = postal_pieces.update().where(postal_pieces.c.attempt_id == attempt_id)
+    if "handed_over_at" in values:
+        query = query.where(postal_pieces.c.handed_over_at.is_(None))
+    await tx.conn.execute(query.values(**values))
+
+
+async def poll_due_pieces(ctx: Context) -> int:
+    """Fetch tracking for pieces whose poll is due and feed it through :func:`record_tracking`.
+    Returns how many pieces were polled."""
+    channel = ctx.channels.get("postal")
+    if not isinstance(channel, TrackingChannel):
+        return 0
+    now = ctx.clock.now()
+    p = postal_pieces
+    async with ctx.engine.connect() as conn:
+        due = (
+            await conn.execute(
+                sa.select(p.c.attempt_id, p.c.tracking_number, p.c.created_at)
+                .join(attempts, attempts.c.id == p.c.attempt_id)
+                .where(
+                    p.c.next_poll_at <= now,
+                    p.c.carrier == channel.carrier_name,
+                    attempts.c.state.in_(POLLED_STATES),
+                )
+                .order_by(p.c.next_poll_at)
+                .limit(POLL_BATCH)
+            )
+        ).all()
+    polled = 0
+    for attempt_id, tracking_number, created_at in due:
+        give_up = created_at + POLL_FOR <= now
+        async with ctx.engine.begin() as conn:
+            claimed = await conn.execute(
+                p.update()
+                .where(p.c.attempt_id == attempt_id, p.c.next_poll_at <= now)
+                .values(next_poll_at=None if give_up else now + POLL_INTERVAL)
+            )
+        if claimed.rowcount != 1 or give_up:
+            continue  # another sweep took it, or it has been tracked long enough
+        polled += 1
+        try:
+            found = await channel.fetch_tracking(tracking_number)
+        except TrackingError as exc:
+            log.warning("tracking poll failed", extra={"attempt_id": attempt_id, "error": str(exc)})
+            continue
+        for event in sorted(found, key=lambda e: (e.occurred_at, e.event_id)):
+            await record_tracking(ctx, channel.carrier_name, event)
+    return polled
+
+
+# --- What the mail-piece PDF prints ---
+
+
+@dataclass(frozen=True)
+class MailPiece:
+    attempt_id: str
+    dispatch_id: str
+    court: str
+    case_number: str
+    recipient_name: str
+    address: str
+    postcode: str | None
+    carrier: str
+    tracking_number: str
+    created_at: datetime
+    documents: list[tuple[str, str]]  # (title, sha256)
+    verification_url: str
+
+
+def _piece_query() -> sa.Select[Any]:
+    p = postal_pieces
+    return (
+        sa.select(
+            p.c.attempt_id,
+            p.c.dispatch_id,
+            p.c.court,
+            p.c.carrier,
+            p.c.tracking_number,
+            p.c.created_at,
+            dispatches.c.case_number,
+            dispatches.c.recipient_name,
+            attempts.c.address,
+            contacts.c.postcode,
+        )
+        .join(attempts, attempts.c.id == p.c.attempt_id)
+        .join(dispatches, dispatches.c.id == p.c.dispatch_id)
+        .outerjoin(contacts, contacts.c.id == attempts.c.contact_id)
+    )
+
+
+async def _pieces(ctx: Context, query: sa.Select[Any]) -> list[MailPiece]:
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        rows = (await conn.execute(query)).all()
+        return [await _piece(ctx, conn, r) for r in rows]
+
+
+async def _piece(ctx: Context, conn: AsyncConnection, row: Any) -> MailPiece:
+    documents = await load_documents(conn, row.dispatch_id)
+    return MailPiece(
+        attempt_id=row.attempt_id,
+        dispatch_id=row.dispatch_id,
+        court=row.court,
+        case_number=row.case_number,
+        recipient_name=row.recipient_name,
+        address=row.address,
+        postcode=row.postcode,
+        carrier=row.carrier,
+        tracking_number=row.tracking_number,
+        created_at=row.created_at,
+        documents=[(d.title, d.sha256) for d in documents],
+        verification_url=ctx.settings.public_base_url
+        + verification_path(ctx.settings.secret_key, row.dispatch_id),
+    )
+
+
+async def mail_piece(
+    ctx: Context, dispatch_id: str, attempt_id: str, courts: tuple[str, ...]
+) -> MailPiece | None:
+    p = postal_pieces
+    query = _piece_query().where(
+        p.c.attempt_id == attempt_id, p.c.dispatch_id == dispatch_id, p.c.court.in_(courts)
+    )
+    found = await _pieces(ctx, query)
+    return found[0] if found else None
+
+
+async def mail_pieces_on(ctx: Context, day: date, courts: tuple[str, ...]) -> list[MailPiece]:
+    """The pieces created on ``day`` in the court's time zone, oldest first."""
+    start = datetime.combine(day, time(0), tzinfo=ctx.settings.zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ctx.settings.zone)
+    p = postal_pieces
+    query = (
+        _piece_query()
+        .where(p.c.court.in_(courts), p.c.created_at >= start, p.c.created_at < end)
+        .order_by(p.c.created_at, p.c.attempt_id)
+    )
+    return await _pieces(ctx, query)
+
+
+# --- Scanned return cards ---
+
+
+async def record_return_card(
+    ctx: Context,
+    dispatch_id: str,
+    attempt_id: str,
+    stored: StoredFile,
+    media_type: str,
+    *,
+    actor: str,
+) -> dict[str, Any]:
+    """Record an uploaded scan of the signed return card; KeyError for a non-postal attempt."""
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        attempt = await tx.attempt(attempt_id)
+        if attempt is None or attempt.channel != "postal":
+            raise KeyError(attempt_id)
+        media = {
+            "id": new_id(),
+            "sha256": stored.sha256,
+            "size": stored.size,
+            "media_type": media_type,
+        }
+        await tx.conn.execute(
+            media_files.insert().values(
+                **media,
+                dispatch_id=dispatch_id,
+                attempt_id=attempt_id,
+                purpose="return_card",
+                uploaded_by=actor,
+                created_at=tx.now,
+            )
+        )
+        tx.record(
+            "return_card_uploaded",
+            source="api",
+            actor=actor,
+            attempt_id=attempt_id,
+            data={
+                "media_id": media["id"],
+                "sha256": stored.sha256,
+                "media_type": media_type,
+                "size": stored.size,
+            },
+        )
+    await ctx.queue.after_commit(tx.followups)
+    return media
+
+
+async def is_postal_attempt(ctx: Context, dispatch_id: str, attempt_id: str) -> bool:
+    async with ctx.engine.connect() as conn:
+        channel = await conn.scalar(
+            sa.select(attempts.c.channel).where(
+                attempts.c.id == attempt_id, attempts.c.dispatch_id == dispatch_id
+            )
+        )
+    return channel == "postal"

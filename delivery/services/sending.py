@@ -16,6 +16,7 @@ from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
 from delivery.services import postal
+from delivery.services.court_channels import COURT_CHANNELS
 from delivery.services.progress import decide_now
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
 from tracking.links import LinkClaims, issue_token
@@ -52,46 +53,18 @@ async def send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
         )
         if attempt is None or attempt.state != AttemptState.PENDING or not due:
             return
+        opener = COURT_CHANNELS.get(attempt.channel)
         channel = ctx.channels.get(attempt.channel)
-        if channel is None:
-            # Not configured in this process: look again later (the sweep), recorded once.
-            attempt.next_action_at = tx.now + CHANNEL_RETRY
-            tx.touch_attempt(attempt)
-            if attempt.reason != "channel_unavailable":
-                attempt.reason = "channel_unavailable"
-                tx.record(
-                    "attempt_waiting",
-                    source="worker",
-                    attempt_id=attempt.id,
-                    data={"reason": "channel_unavailable", "channel": attempt.channel},
-                )
-            return
-        attempt.tries += 1
-        attempt.next_action_at = tx.now + SENDING_LEASE
-        tx.change_attempt(
-            attempt,
-            AttemptState.SENDING,
-            "attempt_sending",
-            source="worker",
-            data={"try": attempt.tries},
-        )
-        link_url, claims = link_for(ctx, attempt)
-        message = ServiceMessage(
-            attempt_id=attempt.id,
-            dispatch_id=dispatch_id,
-            address=attempt.address,
-            locale=tx.dispatch.locale,
-            court=tx.dispatch.court,
-            case_number=tx.dispatch.case_number,
-            recipient_name=tx.dispatch.recipient_name,
-            document_titles=tuple(d.title for d in await tx.documents()),
-            link_url=link_url,
-            link_expires_at=claims.expires_at,
-            time_zone=ctx.settings.time_zone,
-            composed_at=tx.now,
-            postcode=await _postcode(tx, attempt) if attempt.channel == "postal" else None,
-        )
+        message = None
+        if opener is not None:
+            await opener(ctx, tx, attempt)
+        elif channel is None:
+            _wait_for_channel(tx, attempt)
+        else:
+            message = await _claim(ctx, tx, attempt)
     await ctx.queue.after_commit(tx.followups)
+    if message is None or channel is None:
+        return
 
     result = await channel.send(message)
     log.info(
@@ -99,6 +72,49 @@ async def send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
         extra={"dispatch_id": dispatch_id, "attempt_id": attempt_id, "outcome": result.outcome},
     )
     await record_result(ctx, dispatch_id, attempt_id, result)
+
+
+def _wait_for_channel(tx: DispatchTransaction, attempt: Attempt) -> None:
+    """Not configured in this process: look again later (the sweep), recorded once."""
+    attempt.next_action_at = tx.now + CHANNEL_RETRY
+    tx.touch_attempt(attempt)
+    if attempt.reason != "channel_unavailable":
+        attempt.reason = "channel_unavailable"
+        tx.record(
+            "attempt_waiting",
+            source="worker",
+            attempt_id=attempt.id,
+            data={"reason": "channel_unavailable", "channel": attempt.channel},
+        )
+
+
+async def _claim(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -> ServiceMessage:
+    """``pending → sending`` with a lease, and the message the channel is to send."""
+    attempt.tries += 1
+    attempt.next_action_at = tx.now + SENDING_LEASE
+    tx.change_attempt(
+        attempt,
+        AttemptState.SENDING,
+        "attempt_sending",
+        source="worker",
+        data={"try": attempt.tries},
+    )
+    link_url, claims = link_for(ctx, attempt)
+    return ServiceMessage(
+        attempt_id=attempt.id,
+        dispatch_id=tx.dispatch.id,
+        address=attempt.address,
+        locale=tx.dispatch.locale,
+        court=tx.dispatch.court,
+        case_number=tx.dispatch.case_number,
+        recipient_name=tx.dispatch.recipient_name,
+        document_titles=tuple(d.title for d in await tx.documents()),
+        link_url=link_url,
+        link_expires_at=claims.expires_at,
+        time_zone=ctx.settings.time_zone,
+        composed_at=tx.now,
+        postcode=await _postcode(tx, attempt) if attempt.channel == "postal" else None,
+    )
 
 
 async def record_result(

@@ -225,7 +225,8 @@ async def test_session_expires(client: Client, ctx: Context, clock: ManualClock)
 
 def test_next_only_follows_local_paths() -> None:
     assert local_path("/queue?state=failed") == "/queue?state=failed"
-    for bad in (None, "", "https://evil.example/", "//evil.example/x", "/\\evil.example", "x/y"):
+    for bad in (None, "", "https://evil.example/", "//evil.example/x", "/\\evil.example", "x/y",
+                "/login?next=/x", "/logout"):  # fmt: skip
         assert local_path(bad) == "/account"
     assert local_path("/ok\r\nSet-Cookie: x=1") == "/account"
 

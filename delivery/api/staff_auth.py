@@ -103,7 +103,10 @@ def csrf_token(request: web.Request) -> str:
 
 
 async def check_csrf(request: web.Request, form_value: str | None) -> None:
-    """Raise 403 unless ``form_value`` is the session's CSRF token (call before any change)."""
+    """Raise 403 unless ``form_value`` is the session's CSRF token (call before any change).
+
+    For session-authenticated forms; without a session it always refuses. (The JSON API checks
+    ``X-CSRF-Token`` itself, in the authentication middleware.)"""
     session = current_session(request)
     if (
         session is None
@@ -192,7 +195,7 @@ def local_path(value: str | None) -> str:
     ):
         return DEFAULT_NEXT
     parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
+    if parts.scheme or parts.netloc or parts.path in (LOGIN_PATH, "/logout"):
         return DEFAULT_NEXT
     return value
 

@@ -110,10 +110,12 @@ async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 
 
-async def _verify(stored_hash: str, password: str) -> bool:
+async def _verify(stored_hash: str | None, password: str) -> bool:
+    """Argon2 verification off the event loop; ``None`` verifies against the dummy hash."""
+
     def check() -> bool:
         try:
-            return _hasher.verify(stored_hash, password)
+            return _hasher.verify(stored_hash or _dummy_hash(), password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
@@ -243,7 +245,7 @@ async def check_password(
             .first()
         )
     if row is None or len(password) > MAX_PASSWORD_LENGTH:
-        await _verify(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
+        await _verify(None, password[:MAX_PASSWORD_LENGTH])
         log.info("staff login refused", extra={"reason": "unknown_user"})
         return None
     refusal = None
@@ -252,7 +254,7 @@ async def check_password(
     elif row["locked_until"] is not None and row["locked_until"] > now:
         refusal = "locked"
     if refusal is not None:
-        await _verify(_dummy_hash(), password)
+        await _verify(None, password)
         log.info("staff login refused", extra={"reason": refusal, "staff_user_id": row["id"]})
         return None
     if not await _verify(row["password_hash"], password):

@@ -16,13 +16,22 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 from conftest import COURT, OTHER_COURT
 from helpers import Api, form_csrf, log_in, staff_account
 
 from delivery.api.app import create_app
-from delivery.api.staff_auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, local_path
+from delivery.api.staff_auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    check_csrf,
+    csrf_token,
+    current_staff,
+    local_path,
+    require_staff,
+)
 from delivery.clock import ManualClock
 from delivery.context import Context
 from delivery.server import sandbox_staff_accounts
@@ -462,3 +471,51 @@ def test_cli_user_create_and_list(tmp_path: Path) -> None:
         return wang is not None, li is not None
 
     assert asyncio.run(verify()) == (True, True)
+
+
+async def test_helpers_for_staff_pages(ctx: Context, aiohttp_client: Callable[..., Any]) -> None:
+    """What other pages build on: require_staff with roles, csrf_token and check_csrf."""
+    changed: list[str] = []
+
+    async def approvals(request: web.Request) -> web.Response:
+        user = require_staff(request, Role.SUPERVISOR)
+        assert current_staff(request) == user
+        return web.Response(text=f"{user.username} {csrf_token(request)}")
+
+    async def approve(request: web.Request) -> web.Response:
+        user = require_staff(request, Role.SUPERVISOR)
+        form = await request.post()
+        value = form.get("csrf_token")
+        await check_csrf(request, value if isinstance(value, str) else None)
+        changed.append(user.actor)
+        return web.Response(text="ok")
+
+    async def api_probe(request: web.Request) -> web.Response:
+        require_staff(request, Role.SUPERVISOR)
+        return web.Response(text="ok")
+
+    app = create_app(ctx)
+    app.router.add_get("/approvals", approvals)
+    app.router.add_post("/approvals", approve)
+    app.router.add_get("/api/v1/probe", api_probe)
+    client = await aiohttp_client(app)
+
+    anonymous = await client.get("/approvals?page=2", allow_redirects=False)
+    assert anonymous.status == 302 and anonymous.headers["Location"].startswith("/login?next=")
+    clerk, clerk_password = await staff_account(ctx, Role.CLERK)
+    await log_in(client, clerk.username, clerk_password)
+    assert (await client.get("/approvals")).status == 403
+    probe = await client.get("/api/v1/probe")
+    assert probe.status == 403 and probe.content_type == "application/problem+json"
+
+    client.session.cookie_jar.clear()
+    assert (await client.get("/api/v1/probe")).status == 401
+    judge, judge_password = await staff_account(ctx, Role.SUPERVISOR)
+    token = await log_in(client, judge.username, judge_password)
+    page = await client.get("/approvals")
+    assert await page.text() == f"{judge.username} {token}"
+    assert (await client.post("/approvals", data={})).status == 403
+    assert (await client.post("/approvals", data={"csrf_token": token[:-1]})).status == 403
+    assert changed == []
+    assert (await client.post("/approvals", data={"csrf_token": token})).status == 200
+    assert changed == [judge.actor]

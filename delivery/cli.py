@@ -22,6 +22,7 @@ from delivery.config import (
     load_settings,
 )
 from delivery.logs import configure_logging
+from delivery.staff import Role
 
 EXIT_USAGE = 2
 
@@ -53,6 +54,33 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="a court the key may use (repeatable; default SONGDA_COURT_NAME)",
     )
+
+    user = commands.add_parser("user", help="staff accounts (clerks, supervisors, ...)")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    user_create = user_commands.add_parser(
+        "create", help="create a staff account (a generated password is printed once)"
+    )
+    user_create.add_argument("--username", required=True, help="the login name")
+    user_create.add_argument("--name", required=True, help="the name shown to colleagues")
+    user_create.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=[r.value for r in Role],
+        help="a role (repeatable)",
+    )
+    user_create.add_argument(
+        "--court",
+        action="append",
+        default=[],
+        help="a court the account may see (repeatable; default SONGDA_COURT_NAME)",
+    )
+    user_create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input instead of generating one",
+    )
+    user_commands.add_parser("list", help="list staff accounts (no password hashes)")
 
     calendar = commands.add_parser("calendar", help="the holiday data periods are counted with")
     calendar_commands = calendar.add_subparsers(
@@ -164,6 +192,77 @@ async def _apikey_create(settings: Settings, name: str, courts: list[str]) -> st
     return token
 
 
+async def _user_create(settings: Settings, args: argparse.Namespace, password: str) -> str | None:
+    """Create the account; the problems' text when it cannot be created (nothing is stored)."""
+    from delivery.clock import SystemClock
+    from delivery.services.staff_accounts import AccountError, create_staff_user
+    from delivery.storage.engine import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        await create_staff_user(
+            engine,
+            SystemClock(),
+            username=args.username,
+            display_name=args.name,
+            roles=args.role,
+            courts=args.court or [settings.court_name],
+            password=password,
+        )
+    except AccountError as exc:
+        return "\n".join(f"songda: {p}" for p in exc.problems)
+    finally:
+        await engine.dispose()
+    return None
+
+
+async def _user_list(settings: Settings) -> None:
+    from delivery.clock import SystemClock
+    from delivery.services.staff_accounts import list_staff_users
+    from delivery.storage.engine import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        users = await list_staff_users(engine)
+    finally:
+        await engine.dispose()
+    now = SystemClock().now()
+    for user, state in users:
+        status = "active"
+        if state["disabled_at"] is not None:
+            status = "disabled"
+        elif state["locked_until"] is not None and state["locked_until"] > now:
+            status = f"locked until {state['locked_until'].isoformat(timespec='seconds')}"
+        roles = ",".join(sorted(r.value for r in user.roles))
+        print(f"{user.username}\t{user.display_name}\t{roles}\t{','.join(user.courts)}\t{status}")
+
+
+def _user(settings: Settings, args: argparse.Namespace) -> int:
+    from delivery.services.staff_accounts import account_problems, generate_password
+
+    if args.user_command == "list":
+        asyncio.run(_user_list(settings))
+        return 0
+    generated = not args.password_stdin
+    password = generate_password() if generated else sys.stdin.readline().rstrip("\r\n")
+    courts = args.court or [settings.court_name]
+    problems = account_problems(args.username, args.name, args.role, courts, password)
+    if problems:
+        for problem in problems:
+            print(f"songda: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    refused = asyncio.run(_user_create(settings, args, password))
+    if refused is not None:
+        print(refused, file=sys.stderr)
+        return EXIT_USAGE
+    if generated:
+        print(password)
+        print(f"(the password is shown once; scoped to: {', '.join(courts)})", file=sys.stderr)
+    else:
+        print(f"created {args.username.strip().lower()} (scoped to: {', '.join(courts)})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "config":
@@ -192,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         return 0
     settings = _settings()
+    if args.command == "user":
+        return _user(settings, args)
     if args.command == "db":
         asyncio.run(_db_upgrade(settings))
         print("database is at the newest migration")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import secrets
 import signal
@@ -20,6 +21,14 @@ from delivery.embedded_redis import EmbeddedRedis
 from delivery.runtime import close_context, open_context
 from delivery.sandbox import SmtpSink, add_routes
 from delivery.services.api_keys import ApiKeyVerifier, create_api_key
+from delivery.services.staff_accounts import (
+    check_password,
+    create_staff_user,
+    generate_password,
+    get_staff_user,
+    set_password,
+)
+from delivery.staff import Role
 from delivery.storage.migrate import upgrade
 from delivery.twilio_standin import TwilioStandIn
 from delivery.worker import build_worker
@@ -38,13 +47,60 @@ async def _sandbox_api_key(ctx: Context) -> str:
     return token
 
 
+SANDBOX_STAFF = (
+    ("clerk", "演示书记员", Role.CLERK),
+    ("supervisor", "演示审核法官", Role.SUPERVISOR),
+    ("field", "演示送达员", Role.FIELD_SERVER),
+    ("admin", "演示管理员", Role.ADMIN),
+)
+
+
+async def sandbox_staff_accounts(ctx: Context) -> dict[str, str]:
+    """One demo account per role for the sandbox court, username → password.
+
+    The passwords are kept in a 0600 file in the data directory, so they stay the same across
+    restarts; an account whose password no longer matches the file is given it again (and
+    unlocked).
+    """
+    path: Path = ctx.settings.data_dir / "sandbox_staff_passwords"
+    known: dict[str, str] = {}
+    text = _read_secret_file(path)
+    if text:
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            loaded = {}
+        if isinstance(loaded, dict):
+            known = {str(k): str(v) for k, v in loaded.items()}
+    passwords: dict[str, str] = {}
+    for username, display_name, role in SANDBOX_STAFF:
+        password = known.get(username) or generate_password()
+        passwords[username] = password
+        if await get_staff_user(ctx.engine, username) is None:
+            await create_staff_user(
+                ctx.engine,
+                ctx.clock,
+                username=username,
+                display_name=display_name,
+                roles=[role],
+                courts=[ctx.settings.court_name],
+                password=password,
+            )
+        elif await check_password(ctx.engine, ctx.clock, username, password) is None:
+            await set_password(ctx.engine, username, password)
+    if passwords != known:
+        _write_secret_file(path, json.dumps(passwords, ensure_ascii=False))
+    return passwords
+
+
 def _read_secret_file(path: Path) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
 def _write_secret_file(path: Path, value: str) -> None:
-    path.write_text(value)
+    path.touch(mode=0o600)
     path.chmod(0o600)
+    path.write_text(value)
 
 
 async def _start_twilio_standin() -> tuple[TwilioStandIn, web.AppRunner, str]:
@@ -152,6 +208,14 @@ async def serve(
                 flush=True,
             )
             print(f"Sandbox API key (court {settings.court_name!r}): {token}", flush=True)
+            staff = await sandbox_staff_accounts(ctx)
+            print(
+                f"Sandbox staff accounts (log in at {settings.public_base_url}/login; "
+                f"passwords also in {settings.data_dir / 'sandbox_staff_passwords'}):",
+                flush=True,
+            )
+            for username, _name, role in SANDBOX_STAFF:
+                print(f"  {role.value:<12} {username:<10} {staff[username]}", flush=True)
         if worker:
             arq_worker = build_worker(ctx)
             worker_task = asyncio.create_task(arq_worker.async_run())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,9 +19,12 @@ from conftest import COURT, MINIMAL_PDF, eventually
 from delivery.channel_api import ServiceMessage
 from delivery.context import Context
 from delivery.domain import Event
+from delivery.services.staff_accounts import create_staff_user
+from delivery.staff import Role, StaffUser
 from delivery.storage.rows import event_from_row
 from delivery.storage.schema import events, metadata
 
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK_RE = re.compile(r"http://songda\.test(/r/[A-Za-z0-9_\-.]+)")
 Body = dict[str, Any]
 
@@ -75,6 +79,56 @@ def link_path(text: str) -> str:
     match = LINK_RE.search(text)
     assert match, f"no recipient link in: {text}"
     return match.group(1)
+
+
+async def staff_account(
+    ctx: Context,
+    *roles: Role,
+    courts: tuple[str, ...] = (COURT,),
+    username: str | None = None,
+    display_name: str = "王书记员",
+) -> tuple[StaffUser, str]:
+    """A new staff account (default role: clerk) and its password."""
+    password = secrets.token_urlsafe(12)
+    user = await create_staff_user(
+        ctx.engine,
+        ctx.clock,
+        username=username or f"staff-{secrets.token_hex(4)}",
+        display_name=display_name,
+        roles=[r.value for r in roles or (Role.CLERK,)],
+        courts=courts,
+        password=password,
+    )
+    return user, password
+
+
+def form_csrf(html: str) -> str:
+    """The CSRF token in a page's form."""
+    match = CSRF_RE.search(html)
+    assert match, f"no csrf_token field in: {html[:500]}"
+    return match.group(1)
+
+
+async def log_in(client: TestClient[Any, Any], username: str, password: str) -> str:
+    """Log in through the login page as a browser would; the client keeps the session cookie.
+
+    Returns the session's CSRF token (for forms' ``csrf_token`` and the API's ``X-CSRF-Token``).
+    """
+    page = await client.get("/login")
+    assert page.status == 200, await page.text()
+    response = await client.post(
+        "/login",
+        data={
+            "csrf_token": form_csrf(await page.text()),
+            "username": username,
+            "password": password,
+        },
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+    account = await client.get("/account", allow_redirects=False)
+    assert account.status == 200, await account.text()
+    return form_csrf(await account.text())
 
 
 @dataclass

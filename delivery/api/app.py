@@ -13,6 +13,7 @@ from delivery.api import (
     mail_pieces,
     openapi,
     recipient_pages,
+    staff_auth,
     twilio_hooks,
     webhooks,
 )
@@ -27,7 +28,9 @@ API = "/api/v1"
 def create_app(ctx: Context) -> web.Application:
     # 1 MB for JSON and forms; uploads stream through request.multipart(), which this limit
     # does not apply to, and are bounded by SONGDA_MAX_UPLOAD_BYTES as they are read.
-    app = web.Application(middlewares=[problems, api_keys], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[problems, staff_auth.staff_sessions, api_keys], client_max_size=1024 * 1024
+    )
     app[CONTEXT] = ctx
     app[VERIFIER] = ApiKeyVerifier(ctx.engine)
     r = app.router
@@ -64,4 +67,5 @@ def create_app(ctx: Context) -> web.Application:
     r.add_post("/r/{token}/verify", recipient_pages.verify)
     r.add_post("/r/{token}/code", recipient_pages.request_code)
     r.add_get("/r/{token}/documents/{document_id}", recipient_pages.download)
+    staff_auth.add_routes(app)
     return app

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from delivery.api.common import caller, ctx_of, json_response, read_json
+from delivery.api.common import ctx_of, json_response, read_json, require_api_key
 from delivery.api.problems import not_found, validation_problem
 from delivery.services.bounces import record_bounce
 
 
 async def report_bounce(request: web.Request) -> web.Response:
+    key = require_api_key(request)
     body = await read_json(request)
     if not isinstance(body, dict):
         raise validation_problem([{"field": "", "message": "the body must be a JSON object"}])
@@ -26,7 +27,6 @@ async def report_bounce(request: web.Request) -> web.Response:
     if errors:
         raise validation_problem(errors)
     assert isinstance(message_id, str)
-    key = caller(request)
     outcome = await record_bounce(
         ctx_of(request),
         message_id.strip(),

@@ -9,7 +9,15 @@ from typing import Any
 
 from aiohttp import web
 
-from delivery.api.common import caller, ctx_of, json_response, path_id, read_json
+from delivery.api.common import (
+    Caller,
+    caller,
+    ctx_of,
+    json_response,
+    path_id,
+    read_json,
+    require_api_key,
+)
 from delivery.api.dispatch_request import parse_dispatch_request
 from delivery.api.problems import Problem, not_found, validation_problem
 from delivery.clock import rfc3339
@@ -19,10 +27,13 @@ from delivery.representations import attempt_view, dispatch_summary, event_view,
 from delivery.services import clerk_actions, link_reissue
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.intake import IdempotencyConflict, UnknownDocuments, create_dispatch
+from delivery.staff import Role
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
 
 MAX_PAGE = 200
+# Staff who may read and act on dispatches through the API (a field server may not).
+DISPATCH_ROLES = (Role.CLERK, Role.SUPERVISOR)
 LIST_PARAMETERS = (
     "state",
     "case_number",
@@ -36,7 +47,7 @@ LIST_PARAMETERS = (
 
 async def create(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    key = caller(request)
+    key = require_api_key(request)
     body = await read_json(request)
     parsed, errors = parse_dispatch_request(body, ctx.settings.default_locale, ctx.policies)
     if parsed is None:
@@ -90,11 +101,16 @@ def creation_view(dispatch: Dispatch, attempts: Sequence[Attempt]) -> dict[str, 
     }
 
 
+def dispatch_caller(request: web.Request) -> Caller:
+    """The caller, if it may use the dispatch endpoints (API keys; clerks and supervisors)."""
+    return caller(request, *DISPATCH_ROLES)
+
+
 async def _load(request: web.Request, dispatch_id: str) -> queries.DispatchDetail:
     """The dispatch with its history, or 404 unless the caller's courts include it."""
     async with ctx_of(request).engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        detail = await queries.dispatch_detail(conn, dispatch_id, caller(request).courts)
+        detail = await queries.dispatch_detail(conn, dispatch_id, dispatch_caller(request).courts)
     if detail is None:
         raise not_found("dispatch")
     return detail
@@ -144,6 +160,7 @@ async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
 
 
 async def get(request: web.Request) -> web.Response:
+    dispatch_caller(request)
     return json_response(await _detail(request, path_id(request, "dispatch_id", "dispatch")))
 
 
@@ -177,7 +194,7 @@ def _cursor(request: web.Request) -> str | None:
 
 async def index(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    key = caller(request)
+    key = dispatch_caller(request)
     q = request.query
     unknown = set(q) - set(LIST_PARAMETERS)
     if unknown:
@@ -221,6 +238,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def cancel(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
+    who = dispatch_caller(request)
     dispatch_id = path_id(request, "dispatch_id", "dispatch")
     await _load(request, dispatch_id)  # 404 unless the caller may see it
     reason = None
@@ -234,9 +252,7 @@ async def cancel(request: web.Request) -> web.Response:
         if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
             raise validation_problem([{"field": "reason", "message": "must be a string (≤ 500)"}])
     try:
-        await cancel_dispatch(
-            ctx, dispatch_id, actor=f"api_key:{caller(request).id}", reason=reason
-        )
+        await cancel_dispatch(ctx, dispatch_id, actor=who.actor, reason=reason)
     except NotCancellable as exc:
         raise Problem(
             409, "not-cancellable", "The dispatch can no longer be cancelled", f"it is {exc.state}"
@@ -246,13 +262,12 @@ async def cancel(request: web.Request) -> web.Response:
 
 async def reissue_link(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
+    who = dispatch_caller(request)
     dispatch_id = path_id(request, "dispatch_id", "dispatch")
     attempt_id = path_id(request, "attempt_id", "attempt")
     await _load(request, dispatch_id)  # 404 unless the caller may see it
     try:
-        attempt = await link_reissue.reissue_link(
-            ctx, dispatch_id, attempt_id, actor=f"api_key:{caller(request).id}"
-        )
+        attempt = await link_reissue.reissue_link(ctx, dispatch_id, attempt_id, actor=who.actor)
     except KeyError:
         raise not_found("attempt") from None
     except link_reissue.NotReissuable as exc:
@@ -263,6 +278,7 @@ async def reissue_link(request: web.Request) -> web.Response:
 async def act(request: web.Request) -> web.Response:
     """``POST /api/v1/dispatches/{id}/actions``: a clerk's action, with a required note."""
     ctx = ctx_of(request)
+    who = dispatch_caller(request)
     dispatch_id = path_id(request, "dispatch_id", "dispatch")
     await _load(request, dispatch_id)  # 404 unless the caller may see it
     body = await read_json(request)
@@ -282,9 +298,9 @@ async def act(request: web.Request) -> web.Response:
             ctx,
             dispatch_id,
             clerk_actions.ActionRequest(
-                str(action), str(note).strip(), details, caller_key_id=caller(request).id
+                str(action), str(note).strip(), details, caller_key_id=who.api_key_id
             ),
-            actor=f"api_key:{caller(request).id}",
+            actor=who.actor,
         )
     except clerk_actions.ActionRefused as exc:
         if exc.conflict:

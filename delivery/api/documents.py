@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import BodyPartReader, web
 
-from delivery.api.common import caller, ctx_of, json_response
+from delivery.api.common import ctx_of, json_response, require_api_key
 from delivery.api.problems import Problem, validation_problem
 from delivery.document_store import UploadRejected
 from delivery.domain import DOCUMENT_KINDS
@@ -36,6 +36,7 @@ async def _bounded(part: BodyPartReader, limit: int) -> bytes | None:
 
 async def upload_document(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
+    key = require_api_key(request)
     if not request.content_type.startswith("multipart/"):
         raise Problem(
             415,
@@ -77,7 +78,5 @@ async def upload_document(request: web.Request) -> web.Response:
     if errors:
         raise validation_problem(errors)
     assert stored is not None
-    document = await store_document(
-        ctx, caller(request).id, stored, fields["title"], fields["kind"]
-    )
+    document = await store_document(ctx, key.id, stored, fields["title"], fields["kind"])
     return json_response(document, status=201)

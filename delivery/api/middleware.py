@@ -1,14 +1,20 @@
-"""Cross-cutting HTTP concerns: problem+json for every API error, and API-key authentication."""
+"""Cross-cutting HTTP concerns: problem+json for every API error, and API authentication.
+
+The API takes an API key (``Authorization: Bearer``) or a staff session cookie; with the cookie,
+unsafe methods must carry the session's CSRF token in ``X-CSRF-Token``.
+"""
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from delivery.api.common import API_KEY
+from delivery.api.common import API_KEY, CALLER, Caller
 from delivery.api.problems import Problem
+from delivery.api.staff_auth import CSRF_HEADER, SAFE_METHODS, current_session
 from delivery.services.api_keys import ApiKeyVerifier
 
 log = logging.getLogger(__name__)
@@ -43,14 +49,31 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
 @web.middleware
 async def api_keys(request: web.Request, handler: Handler) -> web.StreamResponse:
     if _is_api(request) and request.path not in PUBLIC_API_PATHS:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
+        header = request.headers.get("Authorization")
+        session = current_session(request)
+        if header is None and session is not None:
+            if request.method not in SAFE_METHODS:
+                sent = request.headers.get(CSRF_HEADER, "")
+                if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+                    raise Problem(
+                        403,
+                        "csrf-failed",
+                        "CSRF token missing or wrong",
+                        f"with the session cookie, send the session's CSRF token in {CSRF_HEADER}",
+                    )
+            request[CALLER] = Caller.of_staff(session.user)
+            return await handler(request)
+        scheme, _, token = (header or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Problem(
-                401, "unauthorized", "API key required", "send Authorization: Bearer <key>"
+                401,
+                "unauthorized",
+                "API key required",
+                "send Authorization: Bearer <key> (or log in and use the session cookie)",
             )
         key = await request.app[VERIFIER].verify(token.strip())
         if key is None:
             raise Problem(401, "unauthorized", "Invalid API key")
         request[API_KEY] = key
+        request[CALLER] = Caller.of_key(key)
     return await handler(request)

@@ -20,8 +20,13 @@ PDF_RESPONSE = {
 
 
 def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    common = {"401": PROBLEM, "422": PROBLEM}
+    common = {"401": PROBLEM, "403": PROBLEM, "422": PROBLEM}
     return {"summary": summary, "responses": {**responses, **common}, **extra}
+
+
+def _key_op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A case-system operation: API keys only (a staff session gets 403 "API key required")."""
+    return _op(summary, responses, security=[{"bearer": []}], **extra)
 
 
 def _ok(description: str, schema: str | None = None) -> dict[str, Any]:
@@ -55,13 +60,24 @@ SPEC: dict[str, Any] = {
         "title": "Songda case-system API",
         "version": "1",
         "description": (
-            "Electronic service of process. Authenticate with `Authorization: Bearer <API key>`. "
+            "Electronic service of process. Authenticate with `Authorization: Bearer <API key>`, "
+            "or, for staff, with the `songda_session` cookie from `/login` (clerk or supervisor "
+            "role); with the cookie, POST/DELETE need the session's CSRF token in `X-CSRF-Token`. "
             "Errors are RFC 9457 problem+json. Webhooks follow the Standard Webhooks spec; "
             f"event types: {', '.join(EVENT_TYPES)}."
         ),
     },
     "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "staff_session": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "songda_session",
+                "description": "a staff login session (POST /login); unsafe methods also need "
+                "the session's CSRF token in the X-CSRF-Token header",
+            },
+        },
         "responses": {
             "Problem": {
                 "description": "An error (RFC 9457)",
@@ -229,16 +245,16 @@ SPEC: dict[str, Any] = {
             "WebhookDelivery": {"type": "object"},
         },
     },
-    "security": [{"bearer": []}],
+    "security": [{"bearer": []}, {"staff_session": []}],
     "paths": {
         "/api/v1/documents": {
-            "post": _op(
+            "post": _key_op(
                 "Upload a PDF document (multipart: file, title, kind)",
                 {"201": _ok("Stored", "Document"), "413": PROBLEM, "415": PROBLEM},
             ),
         },
         "/api/v1/dispatches": {
-            "post": _op(
+            "post": _key_op(
                 "Create a dispatch (idempotent on reference)",
                 {
                     "201": _ok("Created: the summary and the attempts started", "DispatchCreated"),
@@ -360,7 +376,7 @@ SPEC: dict[str, Any] = {
             ),
         },
         "/api/v1/bounces": {
-            "post": _op(
+            "post": _key_op(
                 "Report a bounce (DSN) for an e-mail by its Message-ID; reverses service when "
                 "that e-mail's acceptance was the service (CPL-INT-135)",
                 {"200": _ok("Recorded (or already known)"), "404": PROBLEM},
@@ -368,28 +384,28 @@ SPEC: dict[str, Any] = {
             ),
         },
         "/api/v1/webhook-endpoints": {
-            "post": _op(
+            "post": _key_op(
                 "Register a webhook endpoint; the signing secret is returned once",
                 {"201": _ok("Created", "WebhookEndpoint")},
             ),
-            "get": _op("List webhook endpoints", {"200": _ok("Endpoints")}),
+            "get": _key_op("List webhook endpoints", {"200": _ok("Endpoints")}),
         },
         "/api/v1/webhook-endpoints/{endpoint_id}": {
-            "delete": _op(
+            "delete": _key_op(
                 "Delete a webhook endpoint",
                 {"204": _ok("Deleted"), "404": PROBLEM},
                 parameters=[{"name": "endpoint_id", **ID_PARAM}],
             ),
         },
         "/api/v1/webhook-deliveries": {
-            "get": _op(
+            "get": _key_op(
                 "List webhook deliveries (filter: state=pending|delivered|failed)",
                 {"200": _ok("Deliveries")},
                 parameters=[{"in": "query", "name": "state", "schema": {"type": "string"}}],
             ),
         },
         "/api/v1/webhook-deliveries/{delivery_id}/retry": {
-            "post": _op(
+            "post": _key_op(
                 "Retry a webhook delivery now",
                 {"202": _ok("Queued", "WebhookDelivery"), "404": PROBLEM, "409": PROBLEM},
                 parameters=[{"name": "delivery_id", **ID_PARAM}],

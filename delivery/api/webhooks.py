@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from delivery.api.common import caller, ctx_of, json_response, path_id, read_json
+from delivery.api.common import ctx_of, json_response, path_id, read_json, require_api_key
 from delivery.api.problems import Problem, not_found, validation_problem
 from delivery.clock import rfc3339
 from delivery.services import webhook_endpoints
@@ -46,6 +46,7 @@ def _endpoint_view(endpoint: WebhookEndpoint) -> dict[str, Any]:
 
 async def create_endpoint(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
+    key = require_api_key(request)
     body = await read_json(request)
     errors: list[dict[str, str]] = []
     if not isinstance(body, dict):
@@ -72,18 +73,19 @@ async def create_endpoint(request: web.Request) -> web.Response:
     if errors:
         raise validation_problem(errors)
     assert isinstance(url, str)
-    endpoint, secret = await webhook_endpoints.create_endpoint(ctx, caller(request), url, types)
+    endpoint, secret = await webhook_endpoints.create_endpoint(ctx, key, url, types)
     return json_response({**_endpoint_view(endpoint), "secret": secret}, status=201)
 
 
 async def list_endpoints(request: web.Request) -> web.Response:
-    endpoints = await webhook_endpoints.list_endpoints(ctx_of(request), caller(request))
+    endpoints = await webhook_endpoints.list_endpoints(ctx_of(request), require_api_key(request))
     return json_response({"items": [_endpoint_view(e) for e in endpoints]})
 
 
 async def delete_endpoint(request: web.Request) -> web.Response:
+    key = require_api_key(request)
     endpoint_id = path_id(request, "endpoint_id", "webhook endpoint")
-    if not await webhook_endpoints.delete_endpoint(ctx_of(request), caller(request), endpoint_id):
+    if not await webhook_endpoints.delete_endpoint(ctx_of(request), key, endpoint_id):
         raise not_found("webhook endpoint")
     return web.Response(status=204)
 
@@ -106,21 +108,25 @@ def _delivery_view(delivery: WebhookDelivery) -> dict[str, Any]:
 
 
 async def list_deliveries(request: web.Request) -> web.Response:
+    key = require_api_key(request)
     state = request.query.get("state")
     if state is not None and state not in (DELIVERY_PENDING, DELIVERY_DELIVERED, DELIVERY_FAILED):
         raise validation_problem([{"field": "state", "message": "pending, delivered or failed"}])
-    deliveries = await webhook_endpoints.list_deliveries(ctx_of(request), caller(request), state)
+    deliveries = await webhook_endpoints.list_deliveries(ctx_of(request), key, state)
     return json_response({"items": [_delivery_view(d) for d in deliveries]})
 
 
 async def _own_delivery(request: web.Request, delivery_id: str) -> WebhookDelivery:
-    delivery = await webhook_endpoints.get_delivery(ctx_of(request), caller(request), delivery_id)
+    delivery = await webhook_endpoints.get_delivery(
+        ctx_of(request), require_api_key(request), delivery_id
+    )
     if delivery is None:
         raise not_found("webhook delivery")
     return delivery
 
 
 async def retry(request: web.Request) -> web.Response:
+    require_api_key(request)
     delivery_id = path_id(request, "delivery_id", "webhook delivery")
     await _own_delivery(request, delivery_id)
     if not await retry_delivery(ctx_of(request), delivery_id):

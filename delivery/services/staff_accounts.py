@@ -1,0 +1,369 @@
+"""Staff accounts: creation, Argon2id passwords, lock-out, and server-side sessions.
+
+Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106 "low memory"); a hash made
+with older parameters is replaced at the next successful login. Five wrong passwords in a row lock
+the account for 15 minutes (counted on the row, on the injected clock). A locked, disabled or
+unknown account costs the same Argon2 verification as a wrong password and gets the same answer,
+so the login form does not tell which usernames exist; only the log says why.
+
+A session is a random token in the cookie; the table holds only its SHA-256, so a copy of the
+database does not yield live sessions. Each session carries its own CSRF token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from delivery.clock import Clock
+from delivery.ids import new_id
+from delivery.staff import Role, StaffUser
+from delivery.storage.schema import staff_sessions, staff_users
+
+log = logging.getLogger(__name__)
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+SESSION_TTL = timedelta(hours=12)
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MAX_DISPLAY_NAME = 200
+MAX_COURT_NAME = 200
+
+_hasher = PasswordHasher()  # Argon2id with the library's recommended parameters
+
+
+class AccountError(ValueError):
+    """The account cannot be created as asked; ``problems`` names every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    """A live session: whose it is, its CSRF token and when it ends."""
+
+    user: StaffUser
+    csrf_token: str
+    expires_at: datetime
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def account_problems(
+    username: str,
+    display_name: str,
+    roles: Iterable[str],
+    courts: Iterable[str],
+    password: str,
+) -> list[str]:
+    """Everything wrong with a new account's fields (empty when it can be created)."""
+    problems = []
+    if not USERNAME_RE.fullmatch(normalise_username(username)):
+        problems.append(
+            "username: 2 to 64 characters: letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    if not display_name.strip() or len(display_name.strip()) > MAX_DISPLAY_NAME:
+        problems.append(f"display name: required, at most {MAX_DISPLAY_NAME} characters")
+    role_list = list(roles)
+    known = {r.value for r in Role}
+    if not role_list or any(r not in known for r in role_list):
+        problems.append(f"roles: one or more of {', '.join(sorted(known))}")
+    court_list = list(courts)
+    if not court_list or any(not c.strip() or len(c.strip()) > MAX_COURT_NAME for c in court_list):
+        problems.append("courts: one or more non-empty court names")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    elif len(password) > MAX_PASSWORD_LENGTH:
+        problems.append(f"password: at most {MAX_PASSWORD_LENGTH} characters")
+    return problems
+
+
+def generate_password() -> str:
+    """A strong password for a new account (about 120 bits), shown once."""
+    return secrets.token_urlsafe(15)
+
+
+async def hash_password(password: str) -> str:
+    # Argon2 is deliberately slow and memory-hard: keep it off the event loop.
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def _verify(stored_hash: str | None, password: str) -> bool:
+    """Argon2 verification off the event loop; ``None`` verifies against the dummy hash."""
+
+    def check() -> bool:
+        try:
+            return _hasher.verify(stored_hash or _dummy_hash(), password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash no password matches, verified for unknown accounts so they cost the same work."""
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
+def _user(row: RowMapping) -> StaffUser:
+    return StaffUser(
+        id=row["id"],
+        username=row["username"],
+        display_name=row["display_name"],
+        roles=frozenset(Role(r) for r in row["roles"]),
+        courts=tuple(row["courts"]),
+    )
+
+
+async def create_staff_user(
+    engine: AsyncEngine,
+    clock: Clock,
+    *,
+    username: str,
+    display_name: str,
+    roles: Iterable[str],
+    courts: Iterable[str],
+    password: str,
+) -> StaffUser:
+    """Create an account; :class:`AccountError` names what is wrong, and nothing is stored."""
+    role_list, court_list = list(dict.fromkeys(roles)), list(dict.fromkeys(courts))
+    problems = account_problems(username, display_name, role_list, court_list, password)
+    if problems:
+        raise AccountError(problems)
+    user = StaffUser(
+        id=new_id(),
+        username=normalise_username(username),
+        display_name=display_name.strip(),
+        roles=frozenset(Role(r) for r in role_list),
+        courts=tuple(c.strip() for c in court_list),
+    )
+    password_hash = await hash_password(password)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                staff_users.insert().values(
+                    id=user.id,
+                    username=user.username,
+                    display_name=user.display_name,
+                    password_hash=password_hash,
+                    roles=sorted(r.value for r in user.roles),
+                    courts=list(user.courts),
+                    failed_logins=0,
+                    created_at=clock.now(),
+                )
+            )
+    except IntegrityError:
+        raise AccountError([f"username: {user.username!r} is taken"]) from None
+    log.info("staff account created", extra={"staff_user_id": user.id})
+    return user
+
+
+async def set_password(engine: AsyncEngine, username: str, password: str) -> bool:
+    """Replace an account's password and lift any lock-out; False if there is no such account."""
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise AccountError([f"password: at least {MIN_PASSWORD_LENGTH} characters"])
+    password_hash = await hash_password(password)
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            staff_users.update()
+            .where(staff_users.c.username == normalise_username(username))
+            .values(password_hash=password_hash, failed_logins=0, locked_until=None)
+        )
+    return bool(result.rowcount)
+
+
+async def list_staff_users(engine: AsyncEngine) -> list[tuple[StaffUser, dict[str, Any]]]:
+    """Every account with its state (locked_until, disabled_at, failed_logins), by username."""
+    async with engine.connect() as conn:
+        rows = (
+            (await conn.execute(sa.select(staff_users).order_by(staff_users.c.username)))
+            .mappings()
+            .all()
+        )
+    return [
+        (
+            _user(row),
+            {k: row[k] for k in ("failed_logins", "locked_until", "disabled_at", "created_at")},
+        )
+        for row in rows
+    ]
+
+
+async def get_staff_user(engine: AsyncEngine, username: str) -> StaffUser | None:
+    async with engine.connect() as conn:
+        row = (
+            (
+                await conn.execute(
+                    sa.select(staff_users).where(
+                        staff_users.c.username == normalise_username(username)
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return None if row is None else _user(row)
+
+
+async def check_password(
+    engine: AsyncEngine, clock: Clock, username: str, password: str
+) -> StaffUser | None:
+    """The account if ``password`` is right and it may log in now; otherwise None.
+
+    Counts wrong passwords on the row and locks the account after :data:`MAX_FAILED_LOGINS`.
+    Every refusal does one Argon2 verification, whatever the reason.
+    """
+    now = clock.now()
+    name = normalise_username(username)
+    async with engine.connect() as conn:
+        row = (
+            (await conn.execute(sa.select(staff_users).where(staff_users.c.username == name)))
+            .mappings()
+            .first()
+        )
+    if row is None or len(password) > MAX_PASSWORD_LENGTH:
+        await _verify(None, password[:MAX_PASSWORD_LENGTH])
+        log.info("staff login refused", extra={"reason": "unknown_user"})
+        return None
+    refusal = None
+    if row["disabled_at"] is not None:
+        refusal = "disabled"
+    elif row["locked_until"] is not None and row["locked_until"] > now:
+        refusal = "locked"
+    if refusal is not None:
+        await _verify(None, password)
+        log.info("staff login refused", extra={"reason": refusal, "staff_user_id": row["id"]})
+        return None
+    if not await _verify(row["password_hash"], password):
+        await _count_failure(engine, clock, row["id"])
+        return None
+    values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
+    if _hasher.check_needs_rehash(row["password_hash"]):
+        values["password_hash"] = await hash_password(password)
+    async with engine.begin() as conn:
+        await conn.execute(
+            staff_users.update().where(staff_users.c.id == row["id"]).values(**values)
+        )
+    return _user(row)
+
+
+async def _count_failure(engine: AsyncEngine, clock: Clock, user_id: str) -> None:
+    async with engine.begin() as conn:
+        failures = (
+            await conn.execute(
+                staff_users.update()
+                .where(staff_users.c.id == user_id)
+                .values(failed_logins=staff_users.c.failed_logins + 1)
+                .returning(staff_users.c.failed_logins)
+            )
+        ).scalar_one()
+        if failures >= MAX_FAILED_LOGINS:
+            await conn.execute(
+                staff_users.update()
+                .where(staff_users.c.id == user_id)
+                .values(failed_logins=0, locked_until=clock.now() + LOCKOUT)
+            )
+    if failures >= MAX_FAILED_LOGINS:
+        log.warning(
+            "staff account locked",
+            extra={"staff_user_id": user_id, "minutes": int(LOCKOUT.total_seconds() // 60)},
+        )
+    else:
+        log.info(
+            "staff login refused",
+            extra={"reason": "wrong_password", "staff_user_id": user_id, "failures": failures},
+        )
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def start_session(
+    engine: AsyncEngine, clock: Clock, user: StaffUser
+) -> tuple[str, StaffSession]:
+    """A new session for ``user``: the cookie's token (never stored) and the session."""
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    session = StaffSession(user, secrets.token_urlsafe(32), now + SESSION_TTL)
+    async with engine.begin() as conn:
+        await conn.execute(
+            staff_sessions.insert().values(
+                token_hash=_token_hash(token),
+                user_id=user.id,
+                csrf_token=session.csrf_token,
+                created_at=now,
+                expires_at=session.expires_at,
+            )
+        )
+    log.info("staff logged in", extra={"staff_user_id": user.id})
+    return token, session
+
+
+async def log_in(
+    engine: AsyncEngine, clock: Clock, username: str, password: str
+) -> tuple[str, StaffSession] | None:
+    """Check the password and start a session, or None (wrong, locked, unknown: all the same)."""
+    user = await check_password(engine, clock, username, password)
+    return None if user is None else await start_session(engine, clock, user)
+
+
+async def session_for(engine: AsyncEngine, clock: Clock, token: str) -> StaffSession | None:
+    """The live session the cookie's token names: not expired, revoked, or of a disabled account."""
+    if not token or len(token) > 200:
+        return None
+    s, u = staff_sessions, staff_users
+    async with engine.connect() as conn:
+        row = (
+            (
+                await conn.execute(
+                    sa.select(u, s.c.csrf_token, s.c.expires_at)
+                    .join(s, s.c.user_id == u.c.id)
+                    .where(
+                        s.c.token_hash == _token_hash(token),
+                        s.c.revoked_at.is_(None),
+                        s.c.expires_at > clock.now(),
+                        u.c.disabled_at.is_(None),
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        return None
+    return StaffSession(_user(row), row["csrf_token"], row["expires_at"])
+
+
+async def end_session(engine: AsyncEngine, clock: Clock, token: str) -> None:
+    """Revoke the session (logout); a later request with the same cookie has no session."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            staff_sessions.update()
+            .where(staff_sessions.c.token_hash == _token_hash(token))
+            .where(staff_sessions.c.revoked_at.is_(None))
+            .values(revoked_at=clock.now())
+        )

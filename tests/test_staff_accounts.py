@@ -1,0 +1,521 @@
+"""Staff accounts: the login page, sessions, lock-out, CSRF, the API with a session, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
+from conftest import COURT, OTHER_COURT
+from helpers import Api, form_csrf, log_in, staff_account
+
+from delivery.api.app import create_app
+from delivery.api.staff_auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    check_csrf,
+    csrf_token,
+    current_staff,
+    local_path,
+    require_staff,
+)
+from delivery.clock import ManualClock
+from delivery.context import Context
+from delivery.server import sandbox_staff_accounts
+from delivery.services.staff_accounts import (
+    LOCKOUT,
+    MAX_FAILED_LOGINS,
+    SESSION_TTL,
+    AccountError,
+    check_password,
+    create_staff_user,
+)
+from delivery.staff import Role
+from delivery.storage.schema import staff_sessions, staff_users
+
+Client = TestClient[Any, Any]
+REFUSED = "用户名或密码不正确"
+
+
+async def _post_login(client: Client, username: str, password: str, **extra: str) -> Any:
+    page = await client.get("/login")
+    form = {"csrf_token": form_csrf(await page.text()), "username": username, "password": password}
+    return await client.post("/login", data={**form, **extra}, allow_redirects=False)
+
+
+async def _user_row(ctx: Context, username: str) -> Any:
+    async with ctx.engine.connect() as conn:
+        query = sa.select(staff_users).where(staff_users.c.username == username)
+        return (await conn.execute(query)).mappings().one()
+
+
+async def _sessions(ctx: Context) -> list[Any]:
+    async with ctx.engine.connect() as conn:
+        return list((await conn.execute(sa.select(staff_sessions))).mappings().all())
+
+
+async def test_log_in_and_out_through_the_pages(client: Client, ctx: Context) -> None:
+    user, password = await staff_account(ctx, Role.CLERK, Role.SUPERVISOR, username="wang")
+
+    away = await client.get("/account?lang=en&x=1", allow_redirects=False)
+    assert away.status == 302
+    assert away.headers["Location"].startswith("/login?next=")
+    page = await client.get(away.headers["Location"])
+    html = await page.text()
+    assert page.status == 200 and "工作人员登录" in html and 'name="password"' in html
+    assert page.headers["Cache-Control"] == "no-store"
+    assert 'name="next" value="/account?lang=en&amp;x=1"' in html
+
+    response = await client.post(
+        "/login",
+        data={
+            "csrf_token": form_csrf(html),
+            "username": "WANG",  # usernames are not case-sensitive
+            "password": password,
+            "next": "/account?lang=en",
+        },
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+    assert response.headers["Location"] == "/account?lang=en"
+    [cookie_header] = [
+        h for h in response.headers.getall("Set-Cookie") if h.startswith(SESSION_COOKIE + "=")
+    ]
+    flags = {f.strip().split("=")[0].lower() for f in cookie_header.split(";")}
+    assert {"httponly", "path"} <= flags and "secure" not in flags
+    assert "SameSite=Lax" in cookie_header and "Path=/" in cookie_header
+    token = response.cookies[SESSION_COOKIE].value
+
+    [session] = await _sessions(ctx)
+    assert session["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    assert session["user_id"] == user.id
+    assert session["expires_at"] == ctx.clock.now() + SESSION_TTL
+
+    account = await client.get("/account?lang=en")
+    text = await account.text()
+    assert account.status == 200 and "王书记员" in text and "clerk, supervisor" in text
+    assert COURT in text
+
+    logout = await client.post(
+        "/logout", data={"csrf_token": form_csrf(text)}, allow_redirects=False
+    )
+    assert (logout.status, logout.headers["Location"]) == (303, "/login")
+    [session] = await _sessions(ctx)
+    assert session["revoked_at"] == ctx.clock.now()
+    assert (await client.get("/account", allow_redirects=False)).status == 302
+    # the old cookie, replayed, is dead too
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: token})
+    assert (await client.get("/account", allow_redirects=False)).status == 302
+
+
+async def test_password_is_stored_as_argon2id_and_rehashed_when_parameters_change(
+    client: Client, ctx: Context
+) -> None:
+    _user, password = await staff_account(ctx, username="li")
+    row = await _user_row(ctx, "li")
+    assert row["password_hash"].startswith("$argon2id$")
+    assert password not in row["password_hash"]
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(password)
+    async with ctx.engine.begin() as conn:
+        await conn.execute(
+            staff_users.update().where(staff_users.c.id == row["id"]).values(password_hash=weak)
+        )
+    await log_in(client, "li", password)
+    rehashed = (await _user_row(ctx, "li"))["password_hash"]
+    assert rehashed != weak and not PasswordHasher().check_needs_rehash(rehashed)
+
+
+async def test_wrong_password_and_unknown_user_get_the_same_answer(
+    client: Client, ctx: Context
+) -> None:
+    await staff_account(ctx, username="zhao")
+    wrong = await _post_login(client, "zhao", "not the password at all")
+    unknown = await _post_login(client, "nobody", "not the password at all")
+    assert wrong.status == unknown.status == 200
+    wrong_html, unknown_html = await wrong.text(), await unknown.text()
+    assert REFUSED in wrong_html
+    assert wrong_html.replace("zhao", "nobody") == unknown_html
+    assert SESSION_COOKIE not in wrong.cookies
+    assert await _sessions(ctx) == []
+    assert (await _user_row(ctx, "zhao"))["failed_logins"] == 1
+
+
+async def test_lock_out_after_repeated_failures_and_unlock_after_the_period(
+    client: Client, ctx: Context, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="delivery.services.staff_accounts")
+    user, password = await staff_account(ctx, username="sun")
+    for _ in range(MAX_FAILED_LOGINS - 1):
+        await _post_login(client, "sun", "wrong password!!")
+    wrong_page = await (await _post_login(client, "sun", "wrong password!!")).text()
+    row = await _user_row(ctx, "sun")
+    assert row["locked_until"] == clock.now() + LOCKOUT
+    assert any(r.getMessage() == "staff account locked" for r in caplog.records)
+
+    caplog.clear()
+    locked = await _post_login(client, "sun", password)
+    assert locked.status == 200
+    assert await locked.text() == wrong_page  # exactly like a wrong password
+    assert await _sessions(ctx) == []
+    [refusal] = [r for r in caplog.records if r.getMessage() == "staff login refused"]
+    assert (refusal.reason, refusal.staff_user_id) == ("locked", user.id)  # type: ignore[attr-defined]
+    assert all(password not in r.getMessage() for r in caplog.records)
+
+    clock.advance(LOCKOUT - timedelta(seconds=1))
+    assert (await _post_login(client, "sun", password)).status == 200  # still locked
+    clock.advance(timedelta(seconds=2))
+    await log_in(client, "sun", password)
+    row = await _user_row(ctx, "sun")
+    assert (row["failed_logins"], row["locked_until"]) == (0, None)
+
+
+async def test_login_form_needs_its_csrf_token(client: Client, ctx: Context) -> None:
+    _user, password = await staff_account(ctx, username="qian")
+    await client.get("/login")  # the signed cookie is set; the form's value is not sent
+    missing = await client.post(
+        "/login", data={"username": "qian", "password": password}, allow_redirects=False
+    )
+    forged = await client.post(
+        "/login",
+        data={"username": "qian", "password": password, "csrf_token": "abc.def"},
+        allow_redirects=False,
+    )
+    assert missing.status == forged.status == 403
+    assert "表单已过期" in await missing.text()
+    assert await _sessions(ctx) == []
+    # A fresh client with no login cookie: the form's token alone is not enough.
+    page_token = form_csrf(await (await client.get("/login")).text())
+    client.session.cookie_jar.clear()
+    alone = await client.post(
+        "/login",
+        data={"username": "qian", "password": password, "csrf_token": page_token},
+        allow_redirects=False,
+    )
+    assert alone.status == 403
+    assert await _sessions(ctx) == []
+    assert (await _user_row(ctx, "qian"))["failed_logins"] == 0
+
+
+async def test_logout_needs_the_sessions_csrf_token(client: Client, ctx: Context) -> None:
+    _user, password = await staff_account(ctx, username="zhou")
+    token = await log_in(client, "zhou", password)
+    for sent in ({}, {"csrf_token": "x" * len(token)}):
+        refused = await client.post("/logout", data=sent, allow_redirects=False)
+        assert refused.status == 403
+    [session] = await _sessions(ctx)
+    assert session["revoked_at"] is None
+    assert (await client.get("/account", allow_redirects=False)).status == 200
+
+
+async def test_session_expires(client: Client, ctx: Context, clock: ManualClock) -> None:
+    _user, password = await staff_account(ctx, username="wu")
+    await log_in(client, "wu", password)
+    clock.advance(SESSION_TTL - timedelta(seconds=1))
+    assert (await client.get("/account", allow_redirects=False)).status == 200
+    clock.advance(timedelta(seconds=2))
+    assert (await client.get("/account", allow_redirects=False)).status == 302
+    expired = await client.get("/api/v1/dispatches")
+    assert expired.status == 401
+    assert expired.content_type == "application/problem+json"
+
+
+def test_next_only_follows_local_paths() -> None:
+    assert local_path("/queue?state=failed") == "/queue?state=failed"
+    for bad in (None, "", "https://evil.example/", "//evil.example/x", "/\\evil.example", "x/y",
+                "/login?next=/x", "/logout"):  # fmt: skip
+        assert local_path(bad) == "/account"
+    assert local_path("/ok\r\nSet-Cookie: x=1") == "/account"
+
+
+async def test_secure_cookie_when_the_public_url_is_https(
+    ctx: Context, aiohttp_client: Callable[..., Any]
+) -> None:
+    https_ctx = dataclasses.replace(
+        ctx, settings=dataclasses.replace(ctx.settings, public_base_url="https://songda.test")
+    )
+    client = await aiohttp_client(create_app(https_ctx))
+    _user, password = await staff_account(ctx, username="zheng")
+    page = await client.get("/login")
+    assert "Secure" in page.headers["Set-Cookie"]
+    # The test client, on http, rightly keeps Secure cookies to itself: send it by hand.
+    login_cookie = page.cookies[LOGIN_CSRF_COOKIE].value
+    response = await client.post(
+        "/login",
+        data={
+            "csrf_token": form_csrf(await page.text()),
+            "username": "zheng",
+            "password": password,
+        },
+        headers={"Cookie": f"{LOGIN_CSRF_COOKIE}={login_cookie}"},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    [cookie] = [h for h in response.headers.getall("Set-Cookie") if h.startswith(SESSION_COOKIE)]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+async def test_staff_use_the_dispatch_api_with_the_session_cookie(api: Api) -> None:
+    body = await api.new_dispatch_body(consent=False)
+    body["recipient"]["postal_addresses"] = [
+        {"lines": "杭州市西湖区文三路1号", "postcode": "310012", "source": "recipient_confirmed"}
+    ]
+    created = await api.create(body)
+    user, password = await staff_account(api.ctx, Role.CLERK)
+    staff = api.client
+    token = await log_in(staff, user.username, password)
+    path = f"/api/v1/dispatches/{created['id']}"
+
+    read = await staff.get(path)  # the cookie alone, no Authorization header
+    assert read.status == 200, await read.text()
+    listed = await (await staff.get("/api/v1/dispatches")).json()
+    assert [d["id"] for d in listed["items"]] == [created["id"]]
+
+    action = {"action": "record_consent", "basis": "tacit", "note": "电话确认"}
+    before = await api.events(created["id"])
+    refused = await staff.post(f"{path}/actions", json=action)
+    assert refused.status == 403
+    assert (await refused.json())["type"].endswith("csrf-failed")
+    wrong = await staff.post(f"{path}/actions", json=action, headers={"X-CSRF-Token": "nope"})
+    assert wrong.status == 403
+    assert await api.events(created["id"]) == before
+
+    done = await staff.post(f"{path}/actions", json=action, headers={"X-CSRF-Token": token})
+    assert done.status == 200, await done.text()
+    recorded = [e for e in await api.events(created["id"]) if e not in before]
+    assert recorded and {e.actor for e in recorded if e.actor} == {f"staff:{user.id}"}
+
+    cancelled = await staff.post(f"{path}/cancel", headers={"X-CSRF-Token": token})
+    assert cancelled.status == 200, await cancelled.text()
+    assert (await cancelled.json())["state"] == "cancelled"
+    assert (await api.events(created["id"]))[-1].actor == f"staff:{user.id}"
+
+
+async def test_case_system_endpoints_want_an_api_key(api: Api) -> None:
+    user, password = await staff_account(api.ctx, Role.CLERK, Role.ADMIN)
+    token = await log_in(api.client, user.username, password)
+    headers = {"X-CSRF-Token": token}
+    for method, path in (
+        ("POST", "/api/v1/dispatches"),
+        ("POST", "/api/v1/documents"),
+        ("POST", "/api/v1/bounces"),
+        ("GET", "/api/v1/webhook-endpoints"),
+        ("GET", "/api/v1/webhook-deliveries"),
+    ):
+        response = await api.client.request(method, path, json={}, headers=headers)
+        assert response.status == 403, path
+        assert (await response.json())["title"] == "API key required"
+    # with both, the API key is the caller
+    assert (await api.upload()).status == 201
+
+
+async def test_staff_see_only_their_courts(api: Api) -> None:
+    created = await api.new_dispatch()
+    user, password = await staff_account(api.ctx, Role.SUPERVISOR, courts=(OTHER_COURT,))
+    token = await log_in(api.client, user.username, password)
+    path = f"/api/v1/dispatches/{created['id']}"
+    assert (await api.client.get(path)).status == 404
+    cancel = await api.client.post(f"{path}/cancel", headers={"X-CSRF-Token": token})
+    assert cancel.status == 404
+    listed = await (await api.client.get(f"/api/v1/dispatches?court={COURT}")).json()
+    assert listed["items"] == []
+
+
+async def test_field_servers_and_admins_cannot_use_the_dispatch_api(api: Api) -> None:
+    created = await api.new_dispatch()
+    for role in (Role.FIELD_SERVER, Role.ADMIN):
+        user, password = await staff_account(api.ctx, role)
+        api.client.session.cookie_jar.clear()
+        await log_in(api.client, user.username, password)
+        for path in ("/api/v1/dispatches", f"/api/v1/dispatches/{created['id']}"):
+            response = await api.client.get(path)
+            assert response.status == 403, path
+            assert (await response.json())["type"].endswith("role-required")
+
+
+async def test_account_fields_are_checked_and_nothing_is_stored(ctx: Context) -> None:
+    cases: list[dict[str, Any]] = [
+        {"roles": [], "courts": [COURT], "password": "long enough password"},
+        {"roles": ["judge"], "courts": [COURT], "password": "long enough password"},
+        {"roles": ["clerk"], "courts": [], "password": "long enough password"},
+        {"roles": ["clerk"], "courts": [" "], "password": "long enough password"},
+        {"roles": ["clerk"], "courts": [COURT], "password": "short"},
+    ]
+    for case in cases:
+        with pytest.raises(AccountError):
+            await create_staff_user(
+                ctx.engine, ctx.clock, username="chen", display_name="陈", **case
+            )
+    with pytest.raises(AccountError):
+        await create_staff_user(
+            ctx.engine,
+            ctx.clock,
+            username="has space",
+            display_name="陈",
+            roles=["clerk"],
+            courts=[COURT],
+            password="long enough password",
+        )
+    async with ctx.engine.connect() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(staff_users)) == 0
+    await staff_account(ctx, username="chen")
+    with pytest.raises(AccountError, match="taken"):
+        await staff_account(ctx, username="Chen")
+
+
+async def test_sandbox_demo_accounts_survive_restarts(ctx: Context) -> None:
+    sandbox_ctx = dataclasses.replace(
+        ctx, settings=dataclasses.replace(ctx.settings, court_name="沙箱人民法院")
+    )
+    sandbox_ctx.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    first = await sandbox_staff_accounts(sandbox_ctx)
+    assert set(first) == {"clerk", "supervisor", "field", "admin"}
+    path = ctx.settings.data_dir / "sandbox_staff_passwords"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert await sandbox_staff_accounts(sandbox_ctx) == first
+    roles = {}
+    for username, password in first.items():
+        user = await check_password(ctx.engine, ctx.clock, username, password)
+        assert user is not None and user.courts == ("沙箱人民法院",)
+        roles[username] = set(user.roles)
+    assert roles == {
+        "clerk": {Role.CLERK},
+        "supervisor": {Role.SUPERVISOR},
+        "field": {Role.FIELD_SERVER},
+        "admin": {Role.ADMIN},
+    }
+    for _ in range(MAX_FAILED_LOGINS):  # someone locked the demo clerk out
+        await check_password(ctx.engine, ctx.clock, "clerk", "wrong password!!")
+    assert await sandbox_staff_accounts(sandbox_ctx) == first
+    assert await check_password(ctx.engine, ctx.clock, "clerk", first["clerk"]) is not None
+
+
+def _songda(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "delivery.cli", *args],
+        env={**clean, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_user_create_and_list(tmp_path: Path) -> None:
+    db = tmp_path / "songda.db"
+    env = {
+        "SONGDA_DATA_DIR": str(tmp_path),
+        "SONGDA_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+        "SONGDA_SECRET_KEY": "x" * 40,
+        "SONGDA_SMTP_HOST": "127.0.0.1",
+        "SONGDA_SMTP_SENDER": "service@court.example",
+        "SONGDA_COURT_NAME": COURT,
+    }
+    assert _songda("db", "upgrade", env=env).returncode == 0
+    create = ("user", "create", "--username", "wang", "--name", "王书记员", "--role", "clerk")
+    piped = _songda(
+        *create, "--role", "supervisor", "--court", "A court", "--court", "B court",
+        "--password-stdin", env=env, stdin="correct horse battery\n",
+    )  # fmt: skip
+    assert piped.returncode == 0, piped.stderr
+    assert "correct horse battery" not in piped.stdout + piped.stderr
+
+    generated = _songda("user", "create", "--username", "li", "--name", "李", "--role",
+                        "field_server", env=env)  # fmt: skip
+    assert generated.returncode == 0, generated.stderr
+    password = generated.stdout.strip()
+    assert len(password) >= 16
+
+    taken = _songda(*create, "--password-stdin", env=env, stdin="another long password\n")
+    short = _songda("user", "create", "--username", "zhao", "--name", "赵", "--role", "clerk",
+                    "--password-stdin", env=env, stdin="short\n")  # fmt: skip
+    bad_role = _songda("user", "create", "--username", "zhao", "--name", "赵", "--role",
+                       "judge", env=env)  # fmt: skip
+    no_role = _songda("user", "create", "--username", "zhao", "--name", "赵", env=env)
+    for refused in (taken, short, bad_role, no_role):
+        assert refused.returncode == 2
+    assert "taken" in taken.stderr and "at least 12" in short.stderr
+
+    listed = _songda("user", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["li", "wang"]
+    assert "clerk,supervisor\tA court,B court\tactive" in lines[1]
+    assert "argon2" not in listed.stdout
+
+    async def verify() -> tuple[bool, bool]:
+        from delivery.clock import SystemClock
+        from delivery.storage.engine import create_engine
+
+        engine = create_engine(f"sqlite+aiosqlite:///{db}")
+        try:
+            clock = SystemClock()
+            wang = await check_password(engine, clock, "wang", "correct horse battery")
+            li = await check_password(engine, clock, "li", password)
+        finally:
+            await engine.dispose()
+        return wang is not None, li is not None
+
+    assert asyncio.run(verify()) == (True, True)
+
+
+async def test_helpers_for_staff_pages(ctx: Context, aiohttp_client: Callable[..., Any]) -> None:
+    """What other pages build on: require_staff with roles, csrf_token and check_csrf."""
+    changed: list[str] = []
+
+    async def approvals(request: web.Request) -> web.Response:
+        user = require_staff(request, Role.SUPERVISOR)
+        assert current_staff(request) == user
+        return web.Response(text=f"{user.username} {csrf_token(request)}")
+
+    async def approve(request: web.Request) -> web.Response:
+        user = require_staff(request, Role.SUPERVISOR)
+        form = await request.post()
+        value = form.get("csrf_token")
+        await check_csrf(request, value if isinstance(value, str) else None)
+        changed.append(user.actor)
+        return web.Response(text="ok")
+
+    async def api_probe(request: web.Request) -> web.Response:
+        require_staff(request, Role.SUPERVISOR)
+        return web.Response(text="ok")
+
+    app = create_app(ctx)
+    app.router.add_get("/approvals", approvals)
+    app.router.add_post("/approvals", approve)
+    app.router.add_get("/api/v1/probe", api_probe)
+    client = await aiohttp_client(app)
+
+    anonymous = await client.get("/approvals?page=2", allow_redirects=False)
+    assert anonymous.status == 302 and anonymous.headers["Location"].startswith("/login?next=")
+    clerk, clerk_password = await staff_account(ctx, Role.CLERK)
+    await log_in(client, clerk.username, clerk_password)
+    assert (await client.get("/approvals")).status == 403
+    probe = await client.get("/api/v1/probe")
+    assert probe.status == 403 and probe.content_type == "application/problem+json"
+
+    client.session.cookie_jar.clear()
+    assert (await client.get("/api/v1/probe")).status == 401
+    judge, judge_password = await staff_account(ctx, Role.SUPERVISOR)
+    token = await log_in(client, judge.username, judge_password)
+    page = await client.get("/approvals")
+    assert await page.text() == f"{judge.username} {token}"
+    assert (await client.post("/approvals", data={})).status == 403
+    assert (await client.post("/approvals", data={"csrf_token": token[:-1]})).status == 403
+    assert changed == []
+    assert (await client.post("/approvals", data={"csrf_token": token})).status == 200
+    assert changed == [judge.actor]

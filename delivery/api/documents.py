@@ -19,7 +19,7 @@ from delivery.services.documents import store_document
 MAX_FIELD_BYTES = 2000
 
 
-async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+async def part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
     while chunk := await part.read_chunk(256 * 1024):
         yield chunk
 
@@ -27,7 +27,7 @@ async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
 async def _bounded(part: BodyPartReader, limit: int) -> bytes | None:
     """A small form field, or None once it grows past ``limit`` (the rest is not read)."""
     value = b""
-    async for chunk in _chunks(part):
+    async for chunk in part_chunks(part):
         value += chunk
         if len(value) > limit:
             return None
@@ -54,7 +54,9 @@ async def upload_document(request: web.Request) -> web.Response:
             if stored is not None:
                 raise Problem(422, "validation-error", "Send one file per upload")
             try:
-                stored = await ctx.documents.store_pdf(_chunks(part), ctx.settings.max_upload_bytes)
+                stored = await ctx.documents.store_pdf(
+                    part_chunks(part), ctx.settings.max_upload_bytes
+                )
             except UploadRejected as exc:
                 raise Problem(
                     exc.status, "upload-rejected", "The file was not accepted", exc.reason

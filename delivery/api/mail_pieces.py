@@ -14,8 +14,9 @@ from datetime import date
 
 from aiohttp import BodyPartReader, web
 
-from delivery.api.common import caller, ctx_of, json_response, path_id
-from delivery.api.documents import _chunks
+from delivery.api.common import ctx_of, json_response, path_id
+from delivery.api.dispatches import dispatch_caller
+from delivery.api.documents import part_chunks
 from delivery.api.problems import Problem, not_found, validation_problem
 from delivery.context import Context
 from delivery.document_store import JPEG_MAGIC, PDF_MAGIC, PNG_MAGIC, UploadRejected
@@ -62,7 +63,7 @@ def _pdf(body: bytes, filename: str) -> web.Response:
 async def _visible(request: web.Request, dispatch_id: str) -> None:
     """404 unless the caller's courts include the dispatch."""
     async with ctx_of(request).engine.connect() as conn:
-        found = await queries.dispatch_detail(conn, dispatch_id, caller(request).courts)
+        found = await queries.dispatch_detail(conn, dispatch_id, dispatch_caller(request).courts)
     if found is None:
         raise not_found("dispatch")
 
@@ -71,7 +72,7 @@ async def mail_piece(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     dispatch_id = path_id(request, "dispatch_id", "dispatch")
     attempt_id = path_id(request, "attempt_id", "attempt")
-    piece = await postal.mail_piece(ctx, dispatch_id, attempt_id, caller(request).courts)
+    piece = await postal.mail_piece(ctx, dispatch_id, attempt_id, dispatch_caller(request).courts)
     if piece is None:
         raise not_found("mail piece (a postal attempt whose shipment was created)")
     pdf = await render_pdf(mail_pieces_html(ctx, [piece]))
@@ -85,7 +86,7 @@ async def day_of_mail_pieces(request: web.Request) -> web.Response:
         day = date.fromisoformat(raw)
     except ValueError:
         raise validation_problem([{"field": "date", "message": "required, YYYY-MM-DD"}]) from None
-    pieces = await postal.mail_pieces_on(ctx, day, caller(request).courts)
+    pieces = await postal.mail_pieces_on(ctx, day, dispatch_caller(request).courts)
     if not pieces:
         raise Problem(404, "not-found", "Not found", f"no mail pieces created on {day}")
     pdf = await render_pdf(mail_pieces_html(ctx, pieces))
@@ -114,7 +115,7 @@ async def upload_return_card(request: web.Request) -> web.Response:
             raise validation_problem([{"field": "file", "message": "send one file"}])
         try:
             stored = await ctx.documents.store_media(
-                _chunks(part),
+                part_chunks(part),
                 ctx.settings.max_upload_bytes,
                 RETURN_CARD_TYPES,
                 "a return card must be a PDF, JPEG or PNG",
@@ -128,7 +129,7 @@ async def upload_return_card(request: web.Request) -> web.Response:
     file, media_type = stored
     try:
         media = await postal.record_return_card(
-            ctx, dispatch_id, attempt_id, file, media_type, actor=f"api_key:{caller(request).id}"
+            ctx, dispatch_id, attempt_id, file, media_type, actor=dispatch_caller(request).actor
         )
     except KeyError:
         raise not_found("postal attempt") from None

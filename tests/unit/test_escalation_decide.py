@@ -359,22 +359,3 @@ def test_bounced_confirmed_email_does_not_complete_service_cpl_int_135() -> None
     bounced = attempt("a1", CONFIRMED, AttemptState.BOUNCED)
     actions = decide(dispatch(), [bounced], [sent("e1", T1, "a1")], NOW, POLICY)
     assert not any(isinstance(a, CompleteService) for a in actions)
-
-
-def test_policy_with_a_public_notice_step_can_be_decided() -> None:
-    policy = parse_policy(
-        {
-            "name": "notice-only",
-            "steps": [
-                {
-                    "name": "notice",
-                    "channels": ["public_notice"],
-                    "window_days": 30,
-                    "completion": [],
-                },
-            ],
-        },
-        "test",
-    )
-    actions = decide(dispatch(DispatchState.QUEUED), [], [], NOW, policy)
-    assert isinstance(actions[0], (StartStep, SkipStep))

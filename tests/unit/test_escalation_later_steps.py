@@ -1,0 +1,194 @@
+"""``decide`` for the steps after electronic service: repeated visits in person, and public
+notice — untimed until approved and published, deemed served after its period from the last
+publication (domain.md "In-person outcomes", CPL-95, CPL-283, CPL-INT-138)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from builders import a_dispatch
+
+from delivery.domain import (
+    Attempt,
+    AttemptState,
+    Contact,
+    ContactKind,
+    ContactSource,
+    Dispatch,
+    DispatchState,
+    Event,
+)
+from escalation.actions import (
+    CloseAttempt,
+    CompleteService,
+    Fail,
+    NewAttempt,
+    RepeatAttempts,
+    SkipStep,
+    StartStep,
+    WaitUntil,
+)
+from escalation.calendar import HolidayCalendar, YearData
+from escalation.decide import CourtDays, decide
+from escalation.policy import get_policy
+
+CN_CIVIL = get_policy("cn-civil")
+CN_FOREIGN = get_policy("cn-foreign")
+IN_PERSON, NOTICE = 2, 3
+STARTED = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+HOME = Contact("c-home", ContactKind.POSTAL, "杭州市西湖区文三路 1 号", ContactSource.COURT_FOUND)
+
+
+def at_step(step: int, **overrides: Any) -> Dispatch:
+    values: dict[str, Any] = {
+        "consent_given": False,
+        "contacts": [HOME],
+        "step_index": step,
+        "step_started_at": STARTED,
+        "state": DispatchState.NOTICE_PENDING if step == NOTICE else DispatchState.IN_PROGRESS,
+    }
+    return a_dispatch(**{**values, **overrides})
+
+
+def visit(attempt_id: str, state: AttemptState) -> Attempt:
+    return Attempt(
+        id=attempt_id,
+        dispatch_id="d1",
+        step_index=IN_PERSON,
+        channel="in_person",
+        contact_id=HOME.id,
+        address=HOME.value,
+        source=HOME.source,
+        state=state,
+        created_at=STARTED,
+    )
+
+
+def notice(state: AttemptState = AttemptState.PENDING) -> Attempt:
+    return replace(
+        visit("n1", state),
+        step_index=NOTICE,
+        channel="public_notice",
+        contact_id=None,
+        address="public_notice",
+    )
+
+
+def published(event_id: str, at: datetime, seq: int) -> Event:
+    return Event(
+        id=event_id,
+        dispatch_id="d1",
+        seq=seq,
+        type="notice_published",
+        occurred_at=at,
+        recorded_at=at,
+        source="clerk",
+        actor="staff:s1",
+        attempt_id="n1",
+        data={"place": "court_website"},
+        prev_hash="p",
+        hash="h",
+    )
+
+
+# --- in person: one visit = one attempt, up to the step's max_attempts -------------------
+
+
+def test_a_failed_visit_inside_the_window_is_followed_by_another() -> None:
+    now = STARTED + timedelta(days=1)
+    actions = decide(at_step(IN_PERSON), [visit("v1", AttemptState.FAILED)], [], now, CN_CIVIL)
+    assert actions == [
+        RepeatAttempts(IN_PERSON, (NewAttempt("in_person", HOME.id),)),
+        WaitUntil(STARTED + timedelta(days=7)),
+    ]
+
+
+def test_after_the_policys_last_visit_the_step_fails_and_notice_follows() -> None:
+    visits = [visit(f"v{i}", AttemptState.FAILED) for i in range(CN_CIVIL.steps[2].max_attempts)]
+    actions = decide(at_step(IN_PERSON), visits, [], STARTED + timedelta(days=2), CN_CIVIL)
+    assert actions == [StartStep(NOTICE, "public_notice", (NewAttempt("public_notice", None),))]
+
+
+def test_an_open_visit_waits_for_the_window() -> None:
+    actions = decide(at_step(IN_PERSON), [visit("v1", AttemptState.SENT)], [], STARTED, CN_CIVIL)
+    assert actions == [WaitUntil(STARTED + timedelta(days=7))]
+
+
+def test_the_window_ends_the_visits_however_many_were_made() -> None:
+    late = STARTED + timedelta(days=7)
+    actions = decide(at_step(IN_PERSON), [visit("v1", AttemptState.FAILED)], [], late, CN_CIVIL)
+    assert isinstance(actions[0], StartStep) and actions[0].index == NOTICE
+
+
+# --- public notice: untimed until published, then deemed after the period ----------------
+
+
+def test_notice_is_the_last_resort_even_with_no_address() -> None:
+    bare = a_dispatch(state=DispatchState.QUEUED, consent_given=False, contacts=[])
+    actions = decide(bare, [], [], STARTED, CN_CIVIL)
+    assert [type(a) for a in actions] == [SkipStep, SkipStep, SkipStep, StartStep]
+    assert actions[-1] == StartStep(NOTICE, "public_notice", (NewAttempt("public_notice", None),))
+
+
+def test_a_notice_awaiting_approval_sets_no_timer_and_never_expires() -> None:
+    a_year_on = STARTED + timedelta(days=365)
+    assert decide(at_step(NOTICE), [notice()], [], a_year_on, CN_CIVIL) == []
+
+
+def test_a_published_notice_waits_for_its_period() -> None:
+    day = STARTED + timedelta(days=1)
+    events = [published("p1", day, 1)]
+    actions = decide(at_step(NOTICE), [notice(AttemptState.SENT)], events, day, CN_CIVIL)
+    assert actions == [WaitUntil(day + timedelta(days=30))]
+
+
+def test_the_period_over_the_dispatch_is_deemed_served_cpl_95() -> None:
+    day = STARTED + timedelta(days=1)
+    events = [published("p1", day, 1)]
+    ends = day + timedelta(days=30)
+    [done] = decide(at_step(NOTICE), [notice(AttemptState.SENT)], events, ends, CN_CIVIL)
+    assert isinstance(done, CompleteService)
+    assert (done.completion.rule_id, done.completion.served_at) == ("CPL-95", ends)
+
+
+def test_the_last_publication_counts_cpl_int_138() -> None:
+    first, last = STARTED + timedelta(days=1), STARTED + timedelta(days=4)
+    events = [published("p2", last, 2), published("p1", first, 1)]
+    actions = decide(at_step(NOTICE), [notice(AttemptState.SENT)], events, first, CN_CIVIL)
+    assert actions == [WaitUntil(last + timedelta(days=30))]
+
+
+def test_a_party_abroad_is_deemed_served_after_the_policys_60_days_cpl_283() -> None:
+    day = STARTED + timedelta(days=1)
+    abroad = at_step(NOTICE, policy="cn-foreign", domicile_in_china=False)
+    events = [published("p1", day, 1)]
+    ends = day + timedelta(days=60)
+    assert decide(abroad, [notice(AttemptState.SENT)], events, day, CN_FOREIGN) == [WaitUntil(ends)]
+    [done] = decide(abroad, [notice(AttemptState.SENT)], events, ends, CN_FOREIGN)
+    assert isinstance(done, CompleteService)
+    assert done.completion.rule_id == "CPL-283"
+
+
+def test_a_policy_may_roll_a_period_ending_on_a_holiday_forward() -> None:
+    # Published on Tuesday 2026-09-01 (Beijing): 30 days on is 2026-10-01, National Day.
+    day = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+    national_day = frozenset(date(2026, 10, d) for d in range(1, 8))
+    holidays = HolidayCalendar({2026: YearData(holidays=national_day, workdays=frozenset())})
+    court_days = CourtDays(holidays, UTC)
+    rolling = replace(CN_CIVIL, notice_period_rolls_forward=True)
+    events = [published("p1", day, 1)]
+    waits = decide(at_step(NOTICE), [notice(AttemptState.SENT)], events, day, rolling, court_days)
+    assert waits == [WaitUntil(datetime(2026, 10, 8, 2, 0, tzinfo=UTC))]
+    plain = decide(at_step(NOTICE), [notice(AttemptState.SENT)], events, day, CN_CIVIL, court_days)
+    assert plain == [WaitUntil(datetime(2026, 10, 1, 2, 0, tzinfo=UTC))]
+
+
+def test_a_clerk_escalating_past_the_notice_ends_the_ladder() -> None:
+    escalated = replace(published("x", STARTED, 1), type="clerk_escalated", data={"step": NOTICE})
+    actions = decide(at_step(NOTICE), [notice()], [escalated], STARTED, CN_CIVIL)
+    assert actions == [
+        CloseAttempt("n1", "expired", "escalated_by_clerk"),
+        Fail("exhausted"),
+    ]

@@ -19,6 +19,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from delivery.api.common import ctx_of, json_response
 from delivery.carrier_standin import CarrierStandIn
 from delivery.clock import AdjustableClock, Clock, rfc3339
+from delivery.postal_outcomes import RELATIONS
 from delivery.services.bounces import record_bounce
 from delivery.services.sweep import sweep
 from delivery.twilio_standin import TwilioStandIn
@@ -95,17 +96,7 @@ SINK: web.AppKey[SmtpSink] = web.AppKey("sandbox_sink", SmtpSink)
 TWILIO: web.AppKey[TwilioStandIn] = web.AppKey("sandbox_twilio", TwilioStandIn)
 CARRIER: web.AppKey[CarrierStandIn] = web.AppKey("sandbox_carrier", CarrierStandIn)
 CARRIER_STATUSES = ("delivered", "refused", "returned", "lost")
-CARRIER_RELATIONS = (
-    "self",
-    "guardian",
-    "family",
-    "family_opposing_party",
-    "minor",
-    "entity_representative",
-    "entity_mailroom",
-    "agent",
-    "designated_receiver",
-)
+CARRIER_RELATIONS = tuple(sorted(RELATIONS))
 CARRIER_REASONS = ("address_wrong", "moved", "unknown_recipient", "nobody_home")
 
 

@@ -13,6 +13,7 @@ from delivery.context import Context
 from delivery.ids import looks_like_id
 from delivery.services.api_keys import ApiKey
 from delivery.staff import Role, StaffUser
+from templates import render
 
 
 @dataclass(frozen=True)
@@ -101,3 +102,16 @@ def path_id(request: web.Request, name: str, what: str) -> str:
     if not looks_like_id(value):
         raise Problem(404, "not-found", "Not found", f"no such {what}")
     return value
+
+
+def html_page(
+    name: str, *, status: int = 200, referrer_policy: str, **context: Any
+) -> web.Response:
+    """A rendered page that is never cached (it is personal) and never framed (clickjacking)."""
+    response = web.Response(
+        status=status, text=render(f"pages/{name}", **context), content_type="text/html"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = referrer_policy
+    response.headers["X-Frame-Options"] = "DENY"
+    return response

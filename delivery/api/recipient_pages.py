@@ -12,11 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from delivery.api.common import ctx_of
+from delivery.api.common import ctx_of, html_page
 from delivery.ids import looks_like_id
 from delivery.services import recipient
 from delivery.services.recipient import CheckResult, LinkGone, LinkView, VisitorInfo
-from templates import locale_or_default, render
+from templates import locale_or_default
 from tracking.links import BadToken, session_value
 
 COOKIE_PREFIX = "songda_r_"
@@ -28,13 +28,8 @@ def _visitor(request: web.Request) -> VisitorInfo:
 
 
 def _page(name: str, *, status: int = 200, **context: object) -> web.Response:
-    response = web.Response(
-        status=status, text=render(f"pages/{name}", **context), content_type="text/html"
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
+    # The link's token is in the URL: never send it on as a referrer.
+    return html_page(name, status=status, referrer_policy="no-referrer", **context)
 
 
 def _error(status: int) -> web.Response:

@@ -19,12 +19,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import MultiDictProxy
 
-from delivery.api.common import STAFF, ctx_of
+from delivery.api.common import STAFF, ctx_of, html_page
 from delivery.api.problems import Problem
 from delivery.services import staff_accounts
 from delivery.services.staff_accounts import SESSION_TTL, StaffSession
 from delivery.staff import Role, StaffUser
-from templates import locale_or_default, render
+from templates import locale_or_default
 
 SESSION_COOKIE = "songda_session"
 LOGIN_CSRF_COOKIE = "songda_login_csrf"
@@ -202,12 +202,7 @@ def local_path(value: str | None) -> str:
 
 def staff_page(name: str, *, status: int = 200, **context: Any) -> web.Response:
     """A rendered page with the headers staff pages share (no caching, no framing)."""
-    response = web.Response(
-        status=status, text=render(f"pages/{name}", **context), content_type="text/html"
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Frame-Options"] = "DENY"
+    response = html_page(name, status=status, referrer_policy="same-origin", **context)
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"

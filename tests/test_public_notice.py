@@ -26,7 +26,7 @@ from delivery.services.sweep import sweep
 from delivery.staff import Role
 from delivery.storage.schema import notice_publications, notices
 
-pytestmark = pytest.mark.usefixtures("worker")
+pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
 
 ZONE = ZoneInfo("Asia/Shanghai")
 ID_NUMBER = "33010619900101123X"

@@ -32,7 +32,7 @@ from delivery.domain import Attempt, AttemptState
 from delivery.ids import looks_like_id, new_id
 from delivery.representations import mask_address
 from delivery.staff import Role, StaffUser
-from delivery.storage.schema import media_files, notice_publications, notices
+from delivery.storage.schema import attempts, media_files, notice_publications, notices
 from delivery.storage.unit_of_work import DispatchTransaction
 from escalation.periods import RUNNING_PERIODS
 from escalation.policy import NOTICE_CHANNEL
@@ -201,14 +201,20 @@ async def drafts(conn: AsyncConnection, courts: tuple[str, ...]) -> list[sa.RowM
     """Notices awaiting approval in ``courts``, oldest first (the supervisor's queue)."""
     rows = await conn.execute(
         sa.select(notices)
-        .where(notices.c.state == DRAFT, notices.c.court.in_(courts))
+        .join(attempts, attempts.c.id == notices.c.attempt_id)
+        .where(
+            notices.c.state == DRAFT,
+            notices.c.court.in_(courts),
+            # A draft whose attempt ended (escalated past, cancelled) awaits nothing.
+            attempts.c.state == AttemptState.PENDING.value,
+        )
         .order_by(notices.c.id)
         .limit(500)
     )
     return list(rows.mappings())
 
 
-def methods_tried(attempts: list[Attempt]) -> list[dict[str, Any]]:
+def methods_tried(dispatch_attempts: list[Attempt]) -> list[dict[str, Any]]:
     """The methods tried before the notice and how each ended, from the dispatch's attempts:
     the "history recorded in the file" CPL-95 asks for (addresses masked)."""
     return [
@@ -222,7 +228,7 @@ def methods_tried(attempts: list[Attempt]) -> list[dict[str, Any]]:
             "reason": a.reason,
             "tried_at": rfc3339(a.sent_at or a.created_at),
         }
-        for a in sorted(attempts, key=lambda a: (a.created_at, a.id))
+        for a in sorted(dispatch_attempts, key=lambda a: (a.created_at, a.id))
         if a.channel != NOTICE_CHANNEL
     ]
 

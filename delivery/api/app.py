@@ -11,6 +11,7 @@ from delivery.api import (
     documents,
     health,
     mail_pieces,
+    notice_pages,
     openapi,
     recipient_pages,
     staff_auth,
@@ -68,4 +69,5 @@ def create_app(ctx: Context) -> web.Application:
     r.add_post("/r/{token}/code", recipient_pages.request_code)
     r.add_get("/r/{token}/documents/{document_id}", recipient_pages.download)
     staff_auth.add_routes(app)
+    notice_pages.add_routes(app)
     return app

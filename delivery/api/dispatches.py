@@ -24,7 +24,7 @@ from delivery.clock import rfc3339
 from delivery.domain import Attempt, Dispatch, DispatchState
 from delivery.ids import looks_like_id
 from delivery.representations import attempt_view, dispatch_summary, event_view, mask_address
-from delivery.services import clerk_actions, link_reissue
+from delivery.services import clerk_actions, link_reissue, notices
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.intake import IdempotencyConflict, UnknownDocuments, create_dispatch
 from delivery.staff import Role
@@ -286,12 +286,22 @@ async def act(request: web.Request) -> web.Response:
         raise validation_problem([{"field": "", "message": "the body must be a JSON object"}])
     action, note = body.get("action"), body.get("note")
     errors = []
-    if action not in clerk_actions.OPEN_ACTIONS + clerk_actions.SERVED_ACTIONS:
+    if action not in (
+        clerk_actions.OPEN_ACTIONS + clerk_actions.SERVED_ACTIONS + clerk_actions.NOTICE_ACTIONS
+    ):
         errors.append({"field": "action", "message": "unknown action"})
     if not isinstance(note, str) or not note.strip() or len(note) > 2000:
         errors.append({"field": "note", "message": "required: why (at most 2000 characters)"})
     if errors:
         raise validation_problem(errors)
+    if action == "approve_notice" and not notices.may_approve(who.staff):
+        # CPL-95: a supervisor (judge) approves public notice; not a clerk, not a case system.
+        raise Problem(
+            403,
+            "role-required",
+            "Only a supervisor may approve a public notice",
+            "log in with an account that has the supervisor role",
+        )
     details = {k: v for k, v in body.items() if k not in ("action", "note")}
     try:
         await clerk_actions.perform(

@@ -307,8 +307,12 @@ SPEC: dict[str, Any] = {
                 "A clerk's action: escalate, skip_step (step), retry_channel (channel), "
                 "record_outcome (attempt_id, outcome=proof_signed), add_contact (kind, value, "
                 "source, postcode), record_consent (basis), record_rebuttal (reason), "
-                "change_policy (policy), cancel — each with a required note; the dispatch's "
-                "allowed_actions lists what its state allows",
+                "change_policy (policy), cancel; while notice_pending: edit_notice (body, "
+                "title), approve_notice (reason=whereabouts_unknown|other_methods_failed; a "
+                "supervisor's session only, else 403), record_publication (place="
+                "court_notice_board|residence|newspaper|court_website, published_at RFC 3339, "
+                "detail, media_id) — each with a required note; the dispatch's allowed_actions "
+                "lists what its state allows",
                 {"200": _ok("Done: the dispatch", "Dispatch"), "404": PROBLEM, "409": PROBLEM},
                 parameters=[{"name": "dispatch_id", **ID_PARAM}],
                 requestBody=_strings_body(["action", "note"], []),

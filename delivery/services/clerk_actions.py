@@ -8,6 +8,7 @@ completing event out of consideration and service is decided afresh.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from delivery.domain import (
 )
 from delivery.identity import address_digest
 from delivery.ids import new_id
+from delivery.services import notices
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.progress import decide_now, start_attempt
 from delivery.services.reversal import completing_event, unserve
@@ -44,6 +46,8 @@ OPEN_ACTIONS = (
     "cancel",
 )
 SERVED_ACTIONS = ("record_rebuttal",)
+# Public notice (CPL-95): while the dispatch is notice_pending. approve_notice needs a supervisor.
+NOTICE_ACTIONS = ("edit_notice", "approve_notice", "record_publication")
 OUTCOMES = frozenset({"proof_signed"})  # CPL-87; channel outcomes come with their channels
 REBUTTALS = frozenset({"system_error", "not_their_address", "read_by_someone_else"})
 
@@ -68,7 +72,10 @@ class ActionRequest:
 def allowed_actions(dispatch: Dispatch) -> list[str]:
     """The actions allowed in the dispatch's current state (shown with the dispatch)."""
     if dispatch.state in OPEN_DISPATCH_STATES:
-        return [a for a in OPEN_ACTIONS if a != "record_consent" or not dispatch.consent_given]
+        actions = [a for a in OPEN_ACTIONS if a != "record_consent" or not dispatch.consent_given]
+        if dispatch.state == DispatchState.NOTICE_PENDING:
+            actions += NOTICE_ACTIONS
+        return actions
     if dispatch.state == DispatchState.SERVED:
         return list(SERVED_ACTIONS)
     if dispatch.state == DispatchState.FAILED and dispatch.state_reason in RESUMABLE_FAILURES:
@@ -269,7 +276,24 @@ async def _change_policy(
         )
 
 
-HANDLERS = {
+Handler = Callable[[Context, DispatchTransaction, ActionRequest, str], Awaitable[None]]
+
+
+def _notice_action(action: notices.NoticeAction) -> Handler:
+    """A public-notice action (delivery/services/notices.py) as a clerk action."""
+
+    async def handler(
+        ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+    ) -> None:
+        try:
+            await action(ctx, tx, request.details, request.note, actor)
+        except notices.NoticeRefused as exc:
+            raise ActionRefused(exc.reason, conflict=exc.conflict) from None
+
+    return handler
+
+
+HANDLERS: dict[str, Handler] = {
     "escalate": _escalate,
     "skip_step": _skip_step,
     "retry_channel": _retry_channel,
@@ -278,4 +302,7 @@ HANDLERS = {
     "record_consent": _record_consent,
     "record_rebuttal": _record_rebuttal,
     "change_policy": _change_policy,
+    "edit_notice": _notice_action(notices.edit_notice),
+    "approve_notice": _notice_action(notices.approve_notice),
+    "record_publication": _notice_action(notices.record_publication),
 }

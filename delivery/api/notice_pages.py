@@ -1,0 +1,352 @@
+"""Public notice pages: the public board and the staff review/approval pages.
+
+Public (no login): ``/notices`` lists published notices (never drafts), searchable by court,
+case number and recipient name; ``/notices/{id}`` shows one with its publications and deemed
+date; ``/notices/{id}.pdf`` prints it. They show only what the notice text holds: no identity
+numbers, phones or addresses.
+
+Staff: ``/staff/notices`` (drafts awaiting approval), ``/staff/notices/{id}`` (edit the draft,
+approve it — supervisors only —, record further publications). The forms post as a browser
+does and go through the same clerk actions as ``POST /api/v1/dispatches/{id}/actions``.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from delivery.api.common import ctx_of
+from delivery.api.staff_auth import check_csrf, csrf_token, require_staff, staff_page
+from delivery.context import Context
+from delivery.ids import looks_like_id
+from delivery.pdf_rendering import render_pdf
+from delivery.services import clerk_actions, notices
+from delivery.staff import Role
+from delivery.storage import queries
+from delivery.storage.engine import READ_ONLY
+from delivery.storage.schema import dispatches
+from templates import locale_or_default, render
+from templates.notices import has_blanks
+from templates.pdf import FONT_FAMILY, qr_data_uri
+
+ID = "{notice_id:[0-9A-HJKMNP-TV-Z]{26}}"
+PAGE = 20
+MAX_QUERY = 200
+PLACE_NAMES = {
+    "zh-CN": {
+        "court_website": "法院网站公告栏",
+        "court_notice_board": "法院公告栏",
+        "residence": "受送达人住所地张贴",
+        "newspaper": "报纸",
+    },
+    "en": {
+        "court_website": "court website",
+        "court_notice_board": "court notice board",
+        "residence": "posted at the residence",
+        "newspaper": "newspaper",
+    },
+}
+STATE_NAMES = {
+    "zh-CN": {"draft": "草稿，待审核", "published": "已发布"},
+    "en": {"draft": "draft, awaiting approval", "published": "published"},
+}
+STAFF_ROLES = (Role.CLERK, Role.SUPERVISOR)
+
+
+def _locale(request: web.Request) -> str:
+    return locale_or_default(request.query.get("lang") or ctx_of(request).settings.default_locale)
+
+
+def _day(ctx: Context, value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(ctx.settings.zone).date().isoformat()
+
+
+def _minute(ctx: Context, value: datetime) -> str:
+    return value.astimezone(ctx.settings.zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _period_days(ctx: Context, dispatch: Any) -> int:
+    policy = ctx.policies.get(dispatch.policy, dispatch.court)
+    period = policy.notice_period if dispatch.domicile_in_china else policy.notice_period_abroad
+    return period.days
+
+
+async def _publications(
+    ctx: Context, conn: Any, notice_id: str, locale: str
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "place": PLACE_NAMES[locale].get(p["place"], p["place"]),
+            "detail": p["detail"],
+            "published_at": _minute(ctx, p["published_at"]),
+        }
+        for p in await notices.publications(conn, notice_id)
+    ]
+
+
+# --- The public board ---
+
+
+def _search(request: web.Request) -> dict[str, str]:
+    return {
+        name: request.query.get(name, "").strip()[:MAX_QUERY]
+        for name in ("court", "case_number", "name")
+    }
+
+
+def _cursor(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    try:
+        value = base64.urlsafe_b64decode(raw.encode() + b"==").decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if looks_like_id(value) else None
+
+
+async def board(request: web.Request) -> web.Response:
+    """``GET /notices``: current and past notices, newest first."""
+    ctx = ctx_of(request)
+    locale = _locale(request)
+    query = _search(request)
+    flt = notices.BoardFilter(
+        court=query["court"] or None,
+        case_number=query["case_number"] or None,
+        recipient_name=query["name"] or None,
+        before_id=_cursor(request.query.get("cursor")),
+        limit=PAGE + 1,
+    )
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        found = await notices.board(conn, flt)
+    now = ctx.clock.now()
+    items = [
+        {
+            "id": n["id"],
+            "court": n["court"],
+            "case_number": n["case_number"],
+            "recipient_name": n["recipient_name"],
+            "last_published_on": _day(ctx, n["last_published_at"]),
+            "deemed_on": _day(ctx, n["deemed_served_at"]),
+            "current": n["deemed_served_at"] is None or n["deemed_served_at"] > now,
+        }
+        for n in found[:PAGE]
+    ]
+    params = {k: v for k, v in query.items() if v}
+    if locale == "en":
+        params["lang"] = "en"
+    next_url = None
+    if len(found) > PAGE:
+        cursor = base64.urlsafe_b64encode(found[PAGE - 1]["id"].encode()).decode().rstrip("=")
+        next_url = "/notices?" + urlencode({**params, "cursor": cursor})
+    other = {k: v for k, v in params.items() if k != "lang"}
+    if locale != "en":
+        other["lang"] = "en"
+    return _public(
+        staff_page(
+            "notice_board.html",
+            locale=locale,
+            items=items,
+            query=query,
+            next_url=next_url,
+            other_lang_url="/notices" + ("?" + urlencode(other) if other else ""),
+        )
+    )
+
+
+def _public(response: web.Response) -> web.Response:
+    """The board is public: let it be cached briefly, unlike staff pages."""
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+async def _published(request: web.Request) -> dict[str, Any]:
+    """What the public sees of one published notice, or 404 (drafts do not exist publicly)."""
+    ctx = ctx_of(request)
+    locale = _locale(request)
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        notice = await notices.notice_by_id(conn, request.match_info["notice_id"])
+        if notice is None or notice["state"] != notices.PUBLISHED:
+            raise web.HTTPNotFound(text="404: no such notice")
+        dispatch = (
+            await conn.execute(
+                sa.select(
+                    dispatches.c.state,
+                    dispatches.c.policy,
+                    dispatches.c.court,
+                    dispatches.c.domicile_in_china,
+                    dispatches.c.served_by_channel,
+                ).where(dispatches.c.id == notice["dispatch_id"])
+            )
+        ).one()
+        publications = await _publications(ctx, conn, notice["id"], locale)
+    return {
+        "locale": locale,
+        "notice": notice,
+        "publications": publications,
+        "last_published_on": _day(ctx, notice["last_published_at"]),
+        "deemed_on": _day(ctx, notice["deemed_served_at"]),
+        "period_days": _period_days(ctx, dispatch),
+        "served": dispatch.state == "served" and dispatch.served_by_channel == "public_notice",
+    }
+
+
+async def notice_page(request: web.Request) -> web.Response:
+    """``GET /notices/{id}``: the notice, its publications and the deemed date."""
+    return _public(staff_page("notice.html", **await _published(request)))
+
+
+async def notice_pdf(request: web.Request) -> web.Response:
+    """``GET /notices/{id}.pdf``: the notice to print or archive."""
+    ctx = ctx_of(request)
+    context = await _published(request)
+    url = f"{ctx.settings.public_base_url}/notices/{context['notice']['id']}"
+    html = render(
+        "pdf/notice.html", font_family=FONT_FAMILY, url=url, qr=qr_data_uri(url), **context
+    )
+    return web.Response(
+        body=await render_pdf(html),
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="notice-{context["notice"]["id"]}.pdf"'},
+    )
+
+
+# --- Staff pages ---
+
+
+async def staff_board(request: web.Request) -> web.Response:
+    """``GET /staff/notices``: drafts awaiting review and approval in the account's courts."""
+    ctx = ctx_of(request)
+    user = require_staff(request, *STAFF_ROLES)
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        items = await notices.drafts(conn, user.courts)
+    return staff_page(
+        "staff_notices.html", locale=_locale(request), items=items, zone=ctx.settings.time_zone
+    )
+
+
+async def _staff_view(
+    request: web.Request, *, error: str | None = None, status: int = 200
+) -> web.Response:
+    ctx = ctx_of(request)
+    user = require_staff(request, *STAFF_ROLES)
+    locale = _locale(request)
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        notice = await notices.notice_by_id(conn, request.match_info["notice_id"])
+        if notice is None or not user.sees(notice["court"]):
+            raise web.HTTPNotFound(text="404: no such notice")
+        detail = await queries.dispatch_detail(conn, notice["dispatch_id"], user.courts)
+        publications = await _publications(ctx, conn, notice["id"], locale)
+    assert detail is not None
+    grounds = notice["reason"] or {}
+    methods = grounds.get("methods_tried") or notices.methods_tried(detail.attempts)
+    return staff_page(
+        "staff_notice.html",
+        status=status,
+        locale=locale,
+        notice=notice,
+        state_name=STATE_NAMES[locale].get(notice["state"], notice["state"]),
+        has_blanks=has_blanks(notice["title"]) or has_blanks(notice["body"]),
+        methods=[
+            {**m, "tried_at": _minute(ctx, datetime.fromisoformat(m["tried_at"]))} for m in methods
+        ],
+        can_approve=notices.may_approve(user),
+        can_publish=detail.dispatch.state.value == "notice_pending",
+        publications=publications,
+        deemed_on=_day(ctx, notice["deemed_served_at"]),
+        places=list(PLACE_NAMES[locale].items()),
+        csrf_token=csrf_token(request),
+        error=error,
+    )
+
+
+async def staff_notice(request: web.Request) -> web.Response:
+    """``GET /staff/notices/{id}``: review, edit, approve, record publications."""
+    return await _staff_view(request)
+
+
+def _field(form: MultiDictProxy[Any], name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+async def _act(
+    request: web.Request, action: str, details: dict[str, Any], *roles: Role
+) -> web.Response:
+    """Check role and CSRF, run the clerk action, go back to the page (or show why not)."""
+    ctx = ctx_of(request)
+    user = require_staff(request, *(roles or STAFF_ROLES))
+    form = await request.post()
+    await check_csrf(request, _field(form, "csrf_token"))
+    async with ctx.engine.connect() as conn:
+        notice = await notices.notice_by_id(conn, request.match_info["notice_id"])
+    if notice is None or not user.sees(notice["court"]):
+        raise web.HTTPNotFound(text="404: no such notice")
+    note = (_field(form, "note") or "").strip()
+    if not note or len(note) > 2000:
+        return await _staff_view(request, error="note: required (≤ 2000)", status=422)
+    values = {
+        name: value
+        for name in details
+        if (value := _field(form, name)) is not None and value.strip() != ""
+    }
+    try:
+        await clerk_actions.perform(
+            ctx,
+            notice["dispatch_id"],
+            clerk_actions.ActionRequest(action, note, {**values, **_converted(ctx, values)}),
+            actor=user.actor,
+        )
+    except clerk_actions.ActionRefused as exc:
+        return await _staff_view(request, error=exc.reason, status=409 if exc.conflict else 422)
+    suffix = "?lang=en" if _locale(request) == "en" else ""
+    raise web.HTTPSeeOther(f"/staff/notices/{notice['id']}{suffix}")
+
+
+def _converted(ctx: Context, values: dict[str, str]) -> dict[str, str]:
+    """A ``datetime-local`` field is court time without an offset: give it the zone's."""
+    raw = values.get("published_at")
+    if raw is None:
+        return {}
+    try:
+        local = datetime.fromisoformat(raw)
+    except ValueError:
+        return {}
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=ctx.settings.zone)
+    return {"published_at": local.isoformat()}
+
+
+async def edit(request: web.Request) -> web.Response:
+    return await _act(request, "edit_notice", {"title": None, "body": None})
+
+
+async def approve(request: web.Request) -> web.Response:
+    return await _act(request, "approve_notice", {"reason": None}, notices.APPROVER)
+
+
+async def publish(request: web.Request) -> web.Response:
+    return await _act(
+        request, "record_publication", {"place": None, "published_at": None, "detail": None}
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/notices", board)
+    r.add_get(f"/notices/{ID}.pdf", notice_pdf)
+    r.add_get(f"/notices/{ID}", notice_page)
+    r.add_get("/staff/notices", staff_board)
+    r.add_get(f"/staff/notices/{ID}", staff_notice)
+    r.add_post(f"/staff/notices/{ID}/edit", edit)
+    r.add_post(f"/staff/notices/{ID}/approve", approve)
+    r.add_post(f"/staff/notices/{ID}/publications", publish)

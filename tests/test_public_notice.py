@@ -1,0 +1,521 @@
+"""Public notice (公告送达) end to end: the draft from the documents' kinds, the clerk's edit, the
+supervisor's approval (API and page), publications, the period on the injected clock, the public
+board and its PDF.
+
+The ladder reaches the notice step here by a recipient with no usable address for the earlier
+steps (no e-service consent, no postal address), or by the clerk actions ``skip_step`` and
+``escalate``; the whole-ladder test (e-mail, post, in person, notice) comes with the in-person
+channel.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from conftest import COURT, eventually, settled
+from helpers import Api, Receiver, dispatch_body, form_csrf, log_in, receiving, staff_account
+from pypdf import PdfReader
+
+from delivery.clock import rfc3339
+from delivery.services.sweep import sweep
+from delivery.staff import Role
+from delivery.storage.schema import notice_publications, notices
+
+pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
+
+ZONE = ZoneInfo("Asia/Shanghai")
+ID_NUMBER = "33010619900101123X"
+EMAIL = "zhang.san@example.com"
+PHONE = "+8613800138000"
+ADDRESS = "浙江省杭州市西湖区文三路100号"
+NOTE = "经审查，符合公告送达条件"
+FILLED = "{}：原告请求判令被告偿还借款人民币10万元。"
+
+
+async def _documents(api: Api, kinds: list[tuple[str, str]]) -> list[str]:
+    ids = []
+    for kind, title in kinds:
+        response = await api.upload(title=title, kind=kind)
+        assert response.status == 201, await response.text()
+        ids.append((await response.json())["id"])
+    return ids
+
+
+async def notice_dispatch(
+    api: Api,
+    *,
+    kinds: list[tuple[str, str]] | None = None,
+    policy: str = "cn-civil",
+    reference: str = "notice-1",
+    case_number: str = "(2026)浙0106民初1234号",
+    name: str = "张三",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A recipient without e-service consent and without a postal address: the ladder skips
+    e-mail, post and in person and goes straight to public notice."""
+    ids = await _documents(api, kinds or [("complaint", "民事起诉状")])
+    body = dispatch_body(ids, reference=reference, consent=False, policy=policy)
+    body["case_number"] = case_number
+    body["recipient"]["name"] = name
+    body["recipient"]["phones"] = [{"number": PHONE, "source": "court_found"}]
+    for key, value in extra.items():
+        target = body["recipient"] if key == "domicile_in_china" else body
+        target[key] = value
+    return await api.create(body)
+
+
+async def drafted(api: Api, dispatch_id: str) -> dict[str, Any]:
+    """Wait for the notice draft; the notice row."""
+    await api.until(dispatch_id, lambda d: any(e["type"] == "notice_drafted" for e in d["events"]))
+    await settled(api.ctx)
+    return await notice_row(api, dispatch_id)
+
+
+async def notice_row(api: Api, dispatch_id: str) -> dict[str, Any]:
+    async with api.ctx.engine.connect() as conn:
+        row = (
+            (await conn.execute(sa.select(notices).where(notices.c.dispatch_id == dispatch_id)))
+            .mappings()
+            .one()
+        )
+    return dict(row)
+
+
+async def act(
+    api: Api, dispatch_id: str, action: str, headers: dict[str, str] | None = None, **details: Any
+) -> Any:
+    return await api.client.post(
+        f"/api/v1/dispatches/{dispatch_id}/actions",
+        json={"action": action, "note": NOTE, **details},
+        headers=api.auth if headers is None else headers,
+    )
+
+
+async def filled_in(api: Api, dispatch_id: str) -> dict[str, Any]:
+    """The clerk fills in the blanks (API key: the case system's clerk)."""
+    notice = await notice_row(api, dispatch_id)
+    body = notice["body"].split("\n")[0] + "\n" + FILLED.format("《民事起诉状》") + "\n" + COURT
+    response = await act(api, dispatch_id, "edit_notice", body=body)
+    assert response.status == 200, await response.text()
+    return await notice_row(api, dispatch_id)
+
+
+async def supervisor(api: Api) -> dict[str, str]:
+    """Log a supervisor in on the test client; headers for the API with the session cookie."""
+    user, password = await staff_account(api.ctx, Role.SUPERVISOR, display_name="李法官")
+    return {"X-CSRF-Token": await log_in(api.client, user.username, password)}
+
+
+def advance(api: Api, delta: timedelta) -> None:
+    api.ctx.clock.advance(delta)  # type: ignore[attr-defined]
+
+
+async def test_the_draft_is_composed_from_the_documents_kinds(api: Api) -> None:
+    """CPL-INT-139: complaint (main points, answer period, consequence), summons (time, place,
+    consequence), judgment (main content, appeal right, period, court) — zh-CN."""
+    created = await notice_dispatch(
+        api,
+        kinds=[("complaint", "民事起诉状"), ("summons", "传票"), ("judgment", "民事判决书")],
+        hearing_at="2027-03-02T09:30:00+08:00",
+    )
+    dispatch = await api.until_state(created["id"], "notice_pending")
+    assert [a["channel"] for a in dispatch["attempts"]] == ["public_notice"]
+    notice = await drafted(api, created["id"])
+    text = notice["body"]
+    assert notice["state"] == "draft" and notice["locale"] == "zh-CN"
+    assert notice["title"] == f"{COURT}公告（(2026)浙0106民初1234号）"
+    assert text.startswith("张三：") and "第95条" in text and "经过30日，即视为送达" in text
+    assert "《民事起诉状》" in text and "15日内向本院提交答辩状" in text
+    assert "2027年3月2日09:30" in text and "缺席判决" in text
+    assert "《民事判决书》" in text and "15日内" in text and "上诉于【请填写：上诉法院】" in text
+    assert "【请填写：原告的诉讼请求及主要事实和理由】" in text
+    assert ID_NUMBER not in text and PHONE not in text and EMAIL not in text
+    [attempt] = (await api.dispatch(created["id"]))["attempts"]
+    assert (attempt["state"], attempt["provider_ref"]) == ("pending", notice["id"])
+    assert notice["attempt_id"] == attempt["id"]
+    # A second run of the opener (jobs are at least once) changes nothing.
+    await sweep(api.ctx)
+    await settled(api.ctx)
+    assert (await api.event_types(created["id"])).count("notice_drafted") == 1
+
+
+async def test_an_english_draft_for_a_party_abroad(api: Api) -> None:
+    """en templates; without domicile in China: CPL-283, 60 days, appeal against a ruling 30
+    days (CPL-286), answer 30 days (CPL-285)."""
+    created = await notice_dispatch(
+        api,
+        kinds=[("ruling", "Civil ruling"), ("complaint", "Complaint"), ("evidence", "Exhibits")],
+        policy="cn-foreign",
+        locale="en",
+        domicile_in_china=False,
+    )
+    notice = await drafted(api, created["id"])
+    text = notice["body"]
+    assert notice["locale"] == "en" and text.startswith("To 张三:")
+    assert "Article 283" in text and "deemed served 60 days after" in text
+    assert '"Civil ruling"' in text and "within 30 days after the notice period ends" in text
+    assert "[To fill in: whether this ruling may be appealed" in text
+    assert '"Exhibits". Main content: [To fill in: the main content of the document]' in text
+
+
+async def test_a_clerk_edits_and_a_supervisor_approves_then_30_days_serve(api: Api) -> None:
+    """The clerk's edit (old and new SHA-256), the refusals (blanks; a clerk or an API key: 403,
+    nothing stored; other_methods_failed with no method tried), the supervisor's approval that
+    publishes, and service 30 days after the publication (CPL-95)."""
+    async with receiving(Receiver()) as receiver:
+        await api.register_webhook(receiver.url, ["dispatch.notice_published", "dispatch.served"])
+        created = await notice_dispatch(api)
+        dispatch_id = created["id"]
+        original = await drafted(api, dispatch_id)
+
+        headers = await supervisor(api)
+        blanks = await act(
+            api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown"
+        )
+        assert blanks.status == 409 and "blanks" in (await blanks.json())["detail"]
+
+        clerk, password = await staff_account(api.ctx, Role.CLERK)
+        clerk_headers = {"X-CSRF-Token": await log_in(api.client, clerk.username, password)}
+        body = "张三：\n" + FILLED.format("《民事起诉状》") + "\n" + COURT
+        edited = await act(api, dispatch_id, "edit_notice", clerk_headers, body=body)
+        assert edited.status == 200, await edited.text()
+        notice = await notice_row(api, dispatch_id)
+        assert notice["body"] == body + "\n" and notice["state"] == "draft"
+        [event] = [e for e in await api.events(dispatch_id) if e.type == "notice_edited"]
+        assert event.actor == f"staff:{clerk.id}"
+        assert event.data["old_sha256"] != event.data["new_sha256"]
+        assert event.data["notice_id"] == original["id"]
+
+        before_events, before_counts = await api.events(dispatch_id), await api.table_counts()
+        for who in (clerk_headers, api.auth):
+            refused = await act(
+                api, dispatch_id, "approve_notice", who, reason="whereabouts_unknown"
+            )
+            assert refused.status == 403
+            assert (await refused.json())["type"].endswith("role-required")
+        assert await api.events(dispatch_id) == before_events
+        assert await api.table_counts() == before_counts
+        assert (await notice_row(api, dispatch_id))["state"] == "draft"
+
+        headers = await supervisor(api)
+        nothing_tried = await act(
+            api, dispatch_id, "approve_notice", headers, reason="other_methods_failed"
+        )
+        assert nothing_tried.status == 409
+        assert await api.events(dispatch_id) == before_events
+
+        advance(api, timedelta(hours=3))
+        published_at = api.ctx.clock.now()
+        approved = await act(
+            api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown"
+        )
+        assert approved.status == 200, await approved.text()
+        dispatch = await approved.json()
+        deemed = published_at + timedelta(days=30)
+        assert dispatch["state"] == "notice_pending"
+        assert dispatch["next_action_at"] == rfc3339(deemed)
+        [attempt] = dispatch["attempts"]
+        assert attempt["state"] == "sent"
+        types = [e["type"] for e in dispatch["events"]]
+        assert types[-2:] == ["notice_approved", "notice_published"]
+        approval = next(e for e in dispatch["events"] if e["type"] == "notice_approved")
+        assert approval["data"]["reason"] == "whereabouts_unknown"
+        assert approval["data"]["methods_tried"] == []
+        assert approval["actor"].startswith("staff:")
+        publication = dispatch["events"][-1]
+        assert publication["data"]["place"] == "court_website"
+        assert publication["occurred_at"] == rfc3339(published_at)
+        notice = await notice_row(api, dispatch_id)
+        assert notice["state"] == "published"
+        assert notice["first_published_at"] == notice["last_published_at"] == published_at
+        assert notice["deemed_served_at"] == deemed
+        assert notice["reason"]["reason"] == "whereabouts_unknown"
+        await eventually(receiver.has("dispatch.notice_published"))
+
+        advance(api, timedelta(days=30) - timedelta(minutes=1))
+        await sweep(api.ctx)
+        await settled(api.ctx)
+        assert (await api.dispatch(dispatch_id))["state"] == "notice_pending"
+        advance(api, timedelta(minutes=1))
+        await sweep(api.ctx)
+        served = await api.until_state(dispatch_id, "served")
+        assert (served["legal_basis"], served["served_by_channel"]) == ("CPL-95", "public_notice")
+        assert served["served_at"] == rfc3339(deemed)
+        assert served["service_date"] == deemed.astimezone(ZONE).date().isoformat()
+        assert served["allowed_actions"] == ["record_rebuttal"]
+        await eventually(receiver.has("dispatch.served"))
+
+
+async def test_a_later_publication_moves_the_deemed_date(api: Api) -> None:
+    """CPL-INT-138: published again (the notice board) five days later — that one counts."""
+    created = await notice_dispatch(api)
+    dispatch_id = created["id"]
+    await drafted(api, dispatch_id)
+    await filled_in(api, dispatch_id)
+    headers = await supervisor(api)
+    first = api.ctx.clock.now()
+    response = await act(api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown")
+    assert response.status == 200, await response.text()
+
+    advance(api, timedelta(days=5))
+    future = rfc3339(api.ctx.clock.now() + timedelta(hours=1))
+    too_late = await act(
+        api, dispatch_id, "record_publication", place="newspaper", published_at=future
+    )
+    assert too_late.status == 422
+    wrong = await act(
+        api, dispatch_id, "record_publication", place="moon", published_at=rfc3339(first)
+    )
+    assert wrong.status == 422
+    second = api.ctx.clock.now() - timedelta(hours=2)
+    posted = await act(
+        api,
+        dispatch_id,
+        "record_publication",
+        place="court_notice_board",
+        published_at=second.astimezone(ZONE).isoformat(),
+        detail="本院公告栏",
+    )
+    assert posted.status == 200, await posted.text()
+    dispatch = await posted.json()
+    assert dispatch["next_action_at"] == rfc3339(second + timedelta(days=30))
+    notice = await notice_row(api, dispatch_id)
+    assert notice["first_published_at"] == first and notice["last_published_at"] == second
+    assert notice["deemed_served_at"] == second + timedelta(days=30)
+    async with api.ctx.engine.connect() as conn:
+        places = (
+            (
+                await conn.execute(
+                    sa.select(notice_publications.c.place)
+                    .where(notice_publications.c.notice_id == notice["id"])
+                    .order_by(notice_publications.c.published_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert places == ["court_website", "court_notice_board"]
+
+    advance(api, timedelta(days=25, hours=1))  # 30 days after the first publication
+    await sweep(api.ctx)
+    await settled(api.ctx)
+    assert (await api.dispatch(dispatch_id))["state"] == "notice_pending"
+    advance(api, timedelta(days=5))
+    await sweep(api.ctx)
+    served = await api.until_state(dispatch_id, "served")
+    assert served["served_at"] == rfc3339(second + timedelta(days=30))
+    assert (
+        served["service_date"] == (second + timedelta(days=30)).astimezone(ZONE).date().isoformat()
+    )
+
+
+async def test_a_party_abroad_is_served_60_days_after_the_notice(api: Api) -> None:
+    """CPL-283: cn-foreign, no domicile in China — 60 days from the last publication."""
+    created = await notice_dispatch(api, policy="cn-foreign", domicile_in_china=False)
+    dispatch_id = created["id"]
+    await drafted(api, dispatch_id)
+    await filled_in(api, dispatch_id)
+    headers = await supervisor(api)
+    published = api.ctx.clock.now()
+    response = await act(api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown")
+    assert response.status == 200, await response.text()
+    assert (await notice_row(api, dispatch_id))["deemed_served_at"] == published + timedelta(
+        days=60
+    )
+    advance(api, timedelta(days=30, minutes=1))
+    await sweep(api.ctx)
+    await settled(api.ctx)
+    assert (await api.dispatch(dispatch_id))["state"] == "notice_pending"
+    advance(api, timedelta(days=30))
+    await sweep(api.ctx)
+    served = await api.until_state(dispatch_id, "served")
+    assert served["legal_basis"] == "CPL-283"
+    assert served["served_at"] == rfc3339(published + timedelta(days=60))
+
+
+async def test_a_simplified_case_reaches_notice_once_it_converts(api: Api) -> None:
+    """CPL-INT-140: simplified procedure fails requires_ordinary_procedure; change_policy to
+    cn-civil when the case converts, and the ladder goes on to public notice."""
+    created = await notice_dispatch(api, policy="cn-simplified")
+    failed = await api.until_state(created["id"], "failed")
+    assert failed["state_reason"] == "requires_ordinary_procedure"
+    assert failed["allowed_actions"] == ["change_policy"]
+    response = await act(api, created["id"], "change_policy", policy="cn-civil")
+    assert response.status == 200, await response.text()
+    assert (await response.json())["state"] == "notice_pending"
+    notice = await drafted(api, created["id"])
+    assert notice["state"] == "draft"
+    dispatch = await api.dispatch(created["id"])
+    assert {"edit_notice", "approve_notice", "record_publication"} <= set(
+        dispatch["allowed_actions"]
+    )
+
+
+async def _after_other_methods(api: Api) -> str:
+    """A recipient with a postal address the post could not use: the clerk skips in person and
+    escalates, so the notice follows one expired postal attempt."""
+    ids = await _documents(api, [("complaint", "民事起诉状")])
+    body = dispatch_body(ids, reference="notice-post", consent=False)
+    body["recipient"]["phones"] = [{"number": PHONE, "source": "court_found"}]
+    body["recipient"]["postal_addresses"] = [
+        {"lines": ADDRESS, "postcode": "310012", "source": "court_found"}
+    ]
+    created = await api.create(body)
+    assert [a["channel"] for a in created["attempts"]] == ["postal"]
+    assert (await act(api, created["id"], "skip_step", step=2)).status == 200
+    assert (await act(api, created["id"], "escalate")).status == 200
+    await api.until_state(created["id"], "notice_pending")
+    await drafted(api, created["id"])
+    return str(created["id"])
+
+
+async def test_approval_through_the_pages_lists_the_methods_tried(api: Api) -> None:
+    """The staff page: the clerk edits the draft with the form and sees no approve button (a
+    POST anyway is 403, nothing stored); the supervisor sees the methods tried and approves."""
+    dispatch_id = await _after_other_methods(api)
+    notice = await notice_row(api, dispatch_id)
+    page_path = f"/staff/notices/{notice['id']}"
+
+    clerk, password = await staff_account(api.ctx, Role.CLERK)
+    await log_in(api.client, clerk.username, password)
+    page = await api.client.get(page_path)
+    html = await page.text()
+    assert page.status == 200 and "【请填写" in html
+    assert "/approve" not in html and ADDRESS not in html
+    assert "postal" in html and "escalated_by_clerk" in html
+    token = form_csrf(html)
+    body = "张三：\n" + FILLED.format("《民事起诉状》") + "\n" + COURT
+    saved = await api.client.post(
+        f"{page_path}/edit",
+        data={"csrf_token": token, "title": notice["title"], "body": body, "note": NOTE},
+        allow_redirects=False,
+    )
+    assert saved.status == 303, await saved.text()
+    assert (await notice_row(api, dispatch_id))["body"] == body + "\n"
+
+    before_events, before_counts = await api.events(dispatch_id), await api.table_counts()
+    refused = await api.client.post(
+        f"{page_path}/approve",
+        data={"csrf_token": token, "reason": "whereabouts_unknown", "note": NOTE},
+        allow_redirects=False,
+    )
+    assert refused.status == 403
+    assert await api.events(dispatch_id) == before_events
+    assert await api.table_counts() == before_counts
+
+    await supervisor(api)
+    page = await api.client.get(page_path)
+    html = await page.text()
+    assert f'action="{page_path}/approve"' in html
+    token = form_csrf(html)
+    no_csrf = await api.client.post(
+        f"{page_path}/approve", data={"reason": "other_methods_failed", "note": NOTE}
+    )
+    assert no_csrf.status == 403
+    approved = await api.client.post(
+        f"{page_path}/approve",
+        data={"csrf_token": token, "reason": "other_methods_failed", "note": NOTE},
+        allow_redirects=False,
+    )
+    assert approved.status == 303, await approved.text()
+    notice = await notice_row(api, dispatch_id)
+    assert notice["state"] == "published"
+    [method] = notice["reason"]["methods_tried"]
+    assert notice["reason"]["reason"] == "other_methods_failed"
+    assert (method["channel"], method["state"], method["reason"]) == (
+        "postal",
+        "expired",
+        "escalated_by_clerk",
+    )
+    assert ADDRESS not in str(method) and method["address"].endswith("100号")
+
+    # A further publication through the page's form (court time, no offset).
+    page = await api.client.get(page_path)
+    when = api.ctx.clock.now().astimezone(ZONE).strftime("%Y-%m-%dT%H:%M")
+    posted = await api.client.post(
+        f"{page_path}/publications",
+        data={
+            "csrf_token": form_csrf(await page.text()),
+            "place": "residence",
+            "published_at": when,
+            "detail": "张贴于住所地并拍照",
+            "note": NOTE,
+        },
+        allow_redirects=False,
+    )
+    assert posted.status == 303, await posted.text()
+    assert (await api.event_types(dispatch_id)).count("notice_published") == 2
+
+
+async def test_the_public_board_search_pdf_and_no_personal_data(api: Api) -> None:
+    """/notices without login: published notices only, searchable by court, case number and
+    name; the page and the PDF show the text, court and case — no ID, phone, e-mail, address."""
+    dispatch_id = await _after_other_methods(api)
+    await filled_in(api, dispatch_id)
+    draft = await notice_dispatch(
+        api, reference="notice-draft", name="王五", case_number="(2026)浙0106民初9999号"
+    )
+    await drafted(api, draft["id"])
+    headers = await supervisor(api)
+    response = await act(api, dispatch_id, "approve_notice", headers, reason="other_methods_failed")
+    assert response.status == 200, await response.text()
+    api.client.session.cookie_jar.clear()
+    notice = await notice_row(api, dispatch_id)
+
+    board = await api.client.get("/notices")
+    html = await board.text()
+    assert board.status == 200 and f"/notices/{notice['id']}" in html
+    assert "王五" not in html and "9999" not in html  # a draft is not public
+    for query, found in (
+        ({"case_number": "民初1234"}, True),
+        ({"case_number": "民初5678"}, False),
+        ({"name": "张三"}, True),
+        ({"name": "李四"}, False),
+        ({"court": "西湖区"}, True),
+        ({"court": "海曙区"}, False),
+    ):
+        page = await api.client.get("/notices", params=query)
+        assert (f"/notices/{notice['id']}" in await page.text()) is found, query
+    english = await api.client.get("/notices", params={"lang": "en"})
+    assert "Public notices" in await english.text()
+
+    page = await api.client.get(f"/notices/{notice['id']}")
+    html = await page.text()
+    assert page.status == 200
+    assert COURT in html and "(2026)浙0106民初1234号" in html and "原告请求判令" in html
+    deemed = (notice["last_published_at"] + timedelta(days=30)).astimezone(ZONE).date()
+    assert deemed.isoformat() in html and "法院网站公告栏" in html
+    for secret in (ID_NUMBER, "123X", PHONE, "8613800138000", EMAIL, ADDRESS, "文三路"):
+        assert secret not in html and secret not in await board.text(), secret
+
+    draft_notice = await notice_row(api, draft["id"])
+    assert (await api.client.get(f"/notices/{draft_notice['id']}")).status == 404
+    assert (await api.client.get(f"/notices/{draft_notice['id']}.pdf")).status == 404
+
+    pdf = await api.client.get(f"/notices/{notice['id']}.pdf")
+    assert pdf.status == 200 and pdf.content_type == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(await pdf.read())).pages)
+    compact = "".join(text.split())
+    assert COURT in compact and "(2026)浙0106民初1234号" in compact
+    assert ID_NUMBER not in compact and "文三路" not in compact
+
+
+async def test_staff_pages_need_a_login_and_the_court(api: Api) -> None:
+    created = await notice_dispatch(api)
+    notice = await drafted(api, created["id"])
+    anonymous = await api.client.get(f"/staff/notices/{notice['id']}", allow_redirects=False)
+    assert anonymous.status == 302
+    other, password = await staff_account(
+        api.ctx, Role.SUPERVISOR, courts=("宁波市海曙区人民法院",)
+    )
+    await log_in(api.client, other.username, password)
+    assert (await api.client.get(f"/staff/notices/{notice['id']}")).status == 404
+    assert notice["id"] not in await (await api.client.get("/staff/notices")).text()
+    await supervisor(api)
+    listed = await (await api.client.get("/staff/notices")).text()
+    assert f"/staff/notices/{notice['id']}" in listed

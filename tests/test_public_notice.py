@@ -519,3 +519,30 @@ async def test_staff_pages_need_a_login_and_the_court(api: Api) -> None:
     await supervisor(api)
     listed = await (await api.client.get("/staff/notices")).text()
     assert f"/staff/notices/{notice['id']}" in listed
+
+
+async def test_a_notice_whose_dispatch_is_cancelled_shows_as_withdrawn(api: Api) -> None:
+    """A published notice of a dispatch cancelled meanwhile no longer runs: the board, the page
+    and the PDF say so instead of a deemed date."""
+    created = await notice_dispatch(api)
+    dispatch_id = created["id"]
+    await drafted(api, dispatch_id)
+    await filled_in(api, dispatch_id)
+    headers = await supervisor(api)
+    response = await act(api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown")
+    assert response.status == 200, await response.text()
+    notice = await notice_row(api, dispatch_id)
+    page = await api.client.get(f"/notices/{notice['id']}")
+    assert "视为送达" in await page.text() and "已撤回" not in await page.text()
+
+    cancelled = await api.client.post(
+        f"/api/v1/dispatches/{dispatch_id}/cancel", headers=headers, json={"reason": "撤诉"}
+    )
+    assert cancelled.status == 200, await cancelled.text()
+    board = await (await api.client.get("/notices")).text()
+    assert f"/notices/{notice['id']}" in board and "已撤回" in board
+    html = await (await api.client.get(f"/notices/{notice['id']}")).text()
+    assert "已撤回" in html and "视为送达" not in html
+    pdf = await api.client.get(f"/notices/{notice['id']}.pdf")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(await pdf.read())).pages)
+    assert "已撤回" in "".join(text.split())

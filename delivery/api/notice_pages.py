@@ -135,6 +135,7 @@ async def board(request: web.Request) -> web.Response:
             "last_published_on": _day(ctx, n["last_published_at"]),
             "deemed_on": _day(ctx, n["deemed_served_at"]),
             "current": n["deemed_served_at"] is None or n["deemed_served_at"] > now,
+            "withdrawn": notices.withdrawn(n),
         }
         for n in found[:PAGE]
     ]
@@ -195,6 +196,7 @@ async def _published(request: web.Request) -> dict[str, Any]:
         "deemed_on": _day(ctx, notice["deemed_served_at"]),
         "period_days": _period_days(ctx, dispatch),
         "served": dispatch.state == "served" and dispatch.served_by_channel == "public_notice",
+        "withdrawn": notices.withdrawn(notice),
     }
 
 

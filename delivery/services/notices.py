@@ -155,7 +155,7 @@ async def notice_of_attempt(conn: AsyncConnection, attempt_id: str) -> sa.RowMap
 async def notice_by_id(conn: AsyncConnection, notice_id: str) -> sa.RowMapping | None:
     if not looks_like_id(notice_id):
         return None
-    row = await conn.execute(sa.select(notices).where(notices.c.id == notice_id))
+    row = await conn.execute(_with_attempt_state().where(notices.c.id == notice_id))
     return row.mappings().first()
 
 
@@ -182,9 +182,24 @@ def _contains(column: sa.ColumnElement[str], text: str) -> sa.ColumnElement[bool
     return column.like(f"%{escaped}%", escape="\\")
 
 
+# A published notice whose attempt ended without serving (the dispatch was cancelled, escalated
+# past the notice, or served another way) no longer runs: the board says it was withdrawn.
+WITHDRAWN_ATTEMPT_STATES = frozenset({AttemptState.EXPIRED.value, AttemptState.CANCELLED.value})
+
+
+def withdrawn(notice: sa.RowMapping) -> bool:
+    return notice["attempt_state"] in WITHDRAWN_ATTEMPT_STATES
+
+
+def _with_attempt_state() -> sa.Select[Any]:
+    return sa.select(notices, attempts.c.state.label("attempt_state")).join(
+        attempts, attempts.c.id == notices.c.attempt_id
+    )
+
+
 async def board(conn: AsyncConnection, flt: BoardFilter) -> list[sa.RowMapping]:
     """Published notices (never drafts), newest first, by court, case number and name."""
-    query = sa.select(notices).where(notices.c.state == PUBLISHED)
+    query = _with_attempt_state().where(notices.c.state == PUBLISHED)
     if flt.court:
         query = query.where(_contains(notices.c.court, flt.court))
     if flt.case_number:

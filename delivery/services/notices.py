@@ -155,8 +155,9 @@ async def notice_of_attempt(conn: AsyncConnection, attempt_id: str) -> sa.RowMap
 async def notice_by_id(conn: AsyncConnection, notice_id: str) -> sa.RowMapping | None:
     if not looks_like_id(notice_id):
         return None
-    row = await conn.execute(_with_attempt_state().where(notices.c.id == notice_id))
-    return row.mappings().first()
+    rows = await conn.execute(_with_attempt_state().where(notices.c.id == notice_id))
+    found: sa.RowMapping | None = rows.mappings().first()
+    return found
 
 
 async def publications(conn: AsyncConnection, notice_id: str) -> list[sa.RowMapping]:

@@ -264,8 +264,14 @@ def cpl283_post_abroad(
     attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
 ) -> Completion | None:
     """CPL-283: post to a party abroad with no receipt — deemed served when three months from
-    posting end (the decision waits; a receipt or return meanwhile decides instead)."""
-    if attempt.channel == "postal" and event.type == "attempt_sent" and not facts.domicile_in_china:
+    posting end (the decision waits; a receipt meanwhile decides instead). A piece that came
+    back, was lost or was given up on shows no delivery: only a piece still out counts."""
+    if (
+        attempt.channel == "postal"
+        and attempt.state == AttemptState.SENT
+        and event.type == "attempt_sent"
+        and not facts.domicile_in_china
+    ):
         posted = event.occurred_at
         month = posted.month - 1 + POST_ABROAD_NO_RECEIPT
         year, month = posted.year + month // 12, month % 12 + 1

@@ -333,3 +333,15 @@ def test_a_running_notice_period_is_waited_for_then_served() -> None:
         "CPL-95",
         T + timedelta(days=30),
     )
+
+
+@pytest.mark.parametrize(
+    "ended",
+    [AttemptState.RETURNED, AttemptState.FAILED, AttemptState.REFUSED, AttemptState.EXPIRED],
+)
+def test_post_abroad_that_came_back_is_never_deemed_served_cpl_283(ended: AttemptState) -> None:
+    """CPL-283's three months need circumstances showing delivery: a returned, lost, refused or
+    abandoned piece has none, so it neither serves nor holds up the ladder."""
+    piece = attempt("postal")
+    piece.state = ended
+    assert earliest_completion(["CPL-283"], [piece], [event("attempt_sent")], ABROAD) is None

@@ -217,3 +217,7 @@ async def settled(ctx: Context) -> None:
         return await ctx.queue.pool.zcard(ctx.queue.queue_name) == 0
 
     await eventually(queue_empty)
+
+
+# The stand-ins' fixtures (``post``, ``sms_standin``), shared by every test module.
+from standins import post, sms_standin  # noqa: E402, F401

@@ -10,16 +10,18 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp import FormData
-from aiohttp.test_utils import TestServer
 from conftest import COURT, MINIMAL_PDF, OTHER_COURT, eventually, settled
 from helpers import Api, service_message
 from pypdf import PdfReader
+from standins import CARRIER, Post
+from standins import CARRIER_SECRET as SECRET
+from standins import POSTAL_ADDRESS as ADDRESS
 
 from channels.postal import (
     PostalChannel,
@@ -27,73 +29,13 @@ from channels.postal import (
     signed_headers,
 )
 from delivery.api.app import create_app
-from delivery.carrier_standin import CarrierStandIn
 from delivery.channel_api import CodeMessage, SendOutcome
 from delivery.sandbox import add_routes
 from delivery.services.api_keys import create_api_key
 from delivery.services.sweep import sweep
 
-CARRIER = "court-express"
-SECRET = "carrier-webhook-secret-0123456789abcdef"
-ADDRESS = "浙江省杭州市西湖区文三路100号"
 SIGNER_ID = "33010619900101123X"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@dataclasses.dataclass
-class Post:
-    fake: CarrierStandIn
-    channel: PostalChannel
-    api: Api
-
-    async def dispatch(self, source: str = "recipient_confirmed", **options: Any) -> str:
-        """A dispatch whose recipient has only a postal address: the post starts at once."""
-        body = await self.api.new_dispatch_body(consent=False, **options)
-        body["recipient"]["emails"] = []
-        body["recipient"]["postal_addresses"] = [
-            {"lines": ADDRESS, "postcode": "310012", "source": source}
-        ]
-        created = await self.api.create(body)
-        return str(created["id"])
-
-    async def posted(self, dispatch_id: str) -> str:
-        """Wait until the postal attempt is sent; its tracking number."""
-        found = await self.api.until(
-            dispatch_id,
-            lambda d: any(a["channel"] == "postal" and a["state"] == "sent" for a in d["attempts"]),
-        )
-        await settled(self.api.ctx)
-        [attempt] = [a for a in found["attempts"] if a["channel"] == "postal"]
-        return str(attempt["provider_ref"])
-
-    def later(self, delta: timedelta) -> None:
-        self.api.ctx.clock.advance(delta)  # type: ignore[attr-defined]
-
-    async def webhook(self, body: bytes, headers: dict[str, str], carrier: str = CARRIER) -> int:
-        response = await self.api.client.post(
-            f"/hooks/carrier/{carrier}", data=body, headers=headers
-        )
-        return response.status
-
-
-@pytest.fixture
-async def post(api: Api) -> AsyncIterator[Post]:
-    """The stand-in carrier on loopback, the real adapter pointed at it, webhooks to Songda."""
-    fake = CarrierStandIn(
-        key="carrier-key",
-        clock=api.ctx.clock,
-        webhook_url=str(api.client.make_url(f"/hooks/carrier/{CARRIER}")),
-        webhook_secret=SECRET,
-    )
-    server = TestServer(fake.app())
-    await server.start_server()
-    channel = PostalChannel(
-        ReferenceCarrier(str(server.make_url("")), "carrier-key", CARRIER), SECRET
-    )
-    api.ctx.channels["postal"] = channel
-    yield Post(fake, channel, api)
-    await channel.close()
-    await server.close()
 
 
 def _postal_attempt(dispatch: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -21,25 +21,6 @@ from delivery.sandbox import add_routes
 from delivery.twilio_standin import TwilioStandIn
 
 MESSAGE = service_message("+8613800138000")
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[tuple[TwilioStandIn, SmsChannel]]:
-    fake = TwilioStandIn()
-    server = TestServer(fake.app())
-    await server.start_server()
-    channel = SmsChannel(
-        SmsSettings(
-            account_sid="AC" + "0" * 32,
-            auth_token="test-token",
-            sender="+15005550006",
-            status_callback_url="http://songda.test/hooks/twilio/status",
-            api_base_url=str(server.make_url("")),
-        )
-    )
-    yield fake, channel
-    await channel.close()
-    await server.close()
 
 
 @pytest.mark.parametrize(
@@ -59,8 +40,8 @@ def test_segments_are_counted_as_carriers_count_them(text: str, parts: int) -> N
     assert segments(text) == parts
 
 
-async def test_a_message_goes_through_the_twilio_client(standin: Any) -> None:
-    fake, channel = standin
+async def test_a_message_goes_through_the_twilio_client(sms_standin: Any) -> None:
+    fake, channel = sms_standin
     result = await channel.send(MESSAGE)
     assert result.outcome == SendOutcome.ACCEPTED
     [sent] = fake.messages
@@ -81,9 +62,9 @@ async def test_a_message_goes_through_the_twilio_client(standin: Any) -> None:
     ],
 )
 async def test_twilio_errors_are_classified(
-    standin: Any, failure: tuple[int, int], outcome: SendOutcome
+    sms_standin: Any, failure: tuple[int, int], outcome: SendOutcome
 ) -> None:
-    fake, channel = standin
+    fake, channel = sms_standin
     fake.fail_with = failure
     result = await channel.send(MESSAGE)
     assert result.outcome == outcome
@@ -91,8 +72,8 @@ async def test_twilio_errors_are_classified(
 
 
 @pytest.mark.usefixtures("worker")
-async def test_e_mail_and_sms_go_out_together(api: Api, standin: Any, smtp_sink: Any) -> None:
-    fake, channel = standin
+async def test_e_mail_and_sms_go_out_together(api: Api, sms_standin: Any, smtp_sink: Any) -> None:
+    fake, channel = sms_standin
     api.ctx.channels["sms"] = channel
     body = await api.new_dispatch_body(source="court_found")
     body["recipient"]["phones"] = [{"number": "+8613800138000", "source": "recipient_confirmed"}]
@@ -114,11 +95,11 @@ def _signed(api: Api, params: dict[str, str], token: str = "test-token") -> dict
 
 @pytest.mark.usefixtures("worker")
 async def test_delivered_to_a_confirmed_number_serves_and_callbacks_are_verified(
-    api: Api, standin: Any, smtp_sink: Any
+    api: Api, sms_standin: Any, smtp_sink: Any
 ) -> None:
     """OLR-31: an SMS to a recipient-confirmed number is served when the carrier reports it
     delivered; callbacks must carry Twilio's signature; repeats and late ones change nothing."""
-    fake, channel = standin
+    fake, channel = sms_standin
     settings = api.ctx.settings
     api.ctx.settings = dataclasses.replace(
         settings, twilio=dataclasses.replace(settings.twilio, auth_token="test-token")
@@ -156,9 +137,9 @@ async def test_delivered_to_a_confirmed_number_serves_and_callbacks_are_verified
     assert await api.event_types(created["id"]) == events
 
 
-async def _code_link(api: Api, standin: Any, smtp_sink: Any) -> tuple[str, str]:
+async def _code_link(api: Api, sms_standin: Any, smtp_sink: Any) -> tuple[str, str]:
     """(dispatch id, link path) of a court-found e-mail whose recipient also has a phone."""
-    _fake, channel = standin
+    _fake, channel = sms_standin
     api.ctx.channels["sms"] = channel
     body = await api.new_dispatch_body(source="court_found")
     body["recipient"]["phones"] = [{"number": "+8613800138000", "source": "court_found"}]
@@ -182,10 +163,10 @@ async def _post_code(api: Api, path: str, code: str) -> int:
 
 @pytest.mark.usefixtures("worker")
 async def test_a_one_time_code_by_sms_opens_an_e_mail_link_once(
-    api: Api, standin: Any, smtp_sink: Any
+    api: Api, sms_standin: Any, smtp_sink: Any
 ) -> None:
-    fake, _channel = standin
-    dispatch_id, path = await _code_link(api, standin, smtp_sink)
+    fake, _channel = sms_standin
+    dispatch_id, path = await _code_link(api, sms_standin, smtp_sink)
     page = await api.client.get(path)
     assert "发送验证码" in await page.text()
     sent = await api.client.post(f"{path}/code")
@@ -204,10 +185,10 @@ async def test_a_one_time_code_by_sms_opens_an_e_mail_link_once(
 
 @pytest.mark.usefixtures("worker")
 async def test_expired_codes_and_the_shared_lock_out(
-    api: Api, standin: Any, smtp_sink: Any
+    api: Api, sms_standin: Any, smtp_sink: Any
 ) -> None:
-    fake, _channel = standin
-    _dispatch_id, path = await _code_link(api, standin, smtp_sink)
+    fake, _channel = sms_standin
+    _dispatch_id, path = await _code_link(api, sms_standin, smtp_sink)
     await api.client.post(f"{path}/code")
     code = _latest_code(fake)
     api.ctx.clock.advance(timedelta(minutes=11))  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ from delivery.api import (
     carrier_hooks,
     dispatches,
     documents,
+    field_pages,
     health,
     mail_pieces,
     openapi,
@@ -68,4 +69,5 @@ def create_app(ctx: Context) -> web.Application:
     r.add_post("/r/{token}/code", recipient_pages.request_code)
     r.add_get("/r/{token}/documents/{document_id}", recipient_pages.download)
     staff_auth.add_routes(app)
+    field_pages.add_routes(app)
     return app

@@ -25,6 +25,7 @@ from delivery.domain import (
 )
 from delivery.identity import address_digest
 from delivery.ids import new_id
+from delivery.services import field_tasks
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.progress import decide_now, start_attempt
 from delivery.services.reversal import completing_event, unserve
@@ -33,7 +34,7 @@ from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transact
 from escalation.decide import CHANNEL_CONTACTS
 
 SOURCE = "clerk"
-OPEN_ACTIONS = (
+OPEN_ACTIONS: tuple[str, ...] = (
     "escalate",
     "skip_step",
     "retry_channel",
@@ -279,3 +280,32 @@ HANDLERS = {
     "record_rebuttal": _record_rebuttal,
     "change_policy": _change_policy,
 }
+
+
+# --- In person: a clerk assigns (or reassigns) a field task (delivery/services/field_tasks.py) ---
+
+
+async def _assign_field_server(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> None:
+    task_id, server = request.details.get("task_id"), request.details.get("field_server")
+    if not isinstance(task_id, str) or not isinstance(server, str):
+        raise ActionRefused(
+            "needs task_id (the field task) and field_server (a staff account id)", conflict=False
+        )
+    try:
+        assigned = await field_tasks.assign_task(ctx, tx, task_id, server)
+    except field_tasks.AssignmentRefused as exc:
+        raise ActionRefused(str(exc), conflict=False) from None
+    attempt_id = assigned.pop("attempt_id")
+    tx.record(
+        "field_task_assigned",
+        source=SOURCE,
+        actor=actor,
+        attempt_id=attempt_id,
+        data={"note": request.note, **assigned},
+    )
+
+
+OPEN_ACTIONS = (*OPEN_ACTIONS, "assign_field_server")
+HANDLERS["assign_field_server"] = _assign_field_server

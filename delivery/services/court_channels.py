@@ -12,8 +12,11 @@ from collections.abc import Awaitable, Callable
 
 from delivery.context import Context
 from delivery.domain import Attempt
+from delivery.services.field_tasks import open_task as open_field_task
 from delivery.storage.unit_of_work import DispatchTransaction
 
 Opener = Callable[[Context, DispatchTransaction, Attempt], Awaitable[None]]
 
 COURT_CHANNELS: dict[str, Opener] = {}
+# In person: a field task on a field server's list (delivery/services/field_tasks.py).
+COURT_CHANNELS["in_person"] = open_field_task

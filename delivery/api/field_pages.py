@@ -73,7 +73,7 @@ async def _head_then_rest(head: bytes, part: BodyPartReader) -> AsyncIterator[by
 
 async def _read_head(part: BodyPartReader) -> bytes:
     head = b""
-    while len(head) < SNIFF and (chunk := await part.read_chunk(SNIFF - len(head))):
+    while len(head) < SNIFF and (chunk := await part.read_chunk()):
         head += chunk
     return head
 
@@ -89,7 +89,7 @@ async def _store_part(ctx: Context, part: BodyPartReader, *, png_only: bool) -> 
         wanted = "a PNG" if png_only else "a photo (JPEG, PNG, WebP) or video (MP4, MOV, WebM)"
         raise UploadRejected(f"file is not {wanted}", 415)
     stored, _ = await ctx.documents.store_media(
-        _head_then_rest(head, part), ctx.settings.max_media_bytes, {head: media_type}
+        _head_then_rest(head, part), ctx.settings.max_media_bytes, {head[:SNIFF]: media_type}
     )
     return Media(stored, media_type, "signature" if png_only else _purpose(media_type))
 

@@ -125,17 +125,12 @@ async def _choose_assignee(
     )
     if previous in ids:
         return str(previous)
-    last = dict(
-        (
-            await conn.execute(
-                sa.select(field_tasks.c.assignee_id, sa.func.max(field_tasks.c.assigned_at))
-                .where(field_tasks.c.court == court, field_tasks.c.assignee_id.in_(ids))
-                .group_by(field_tasks.c.assignee_id)
-            )
-        )
-        .tuples()
-        .all()
+    latest = await conn.execute(
+        sa.select(field_tasks.c.assignee_id, sa.func.max(field_tasks.c.assigned_at))
+        .where(field_tasks.c.court == court, field_tasks.c.assignee_id.in_(ids))
+        .group_by(field_tasks.c.assignee_id)
     )
+    last: dict[str, datetime] = {row[0]: row[1] for row in latest}
     # Never assigned first, then the longest ago; ties by account id (candidates are sorted).
     return min(
         candidates,

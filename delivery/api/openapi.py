@@ -307,7 +307,8 @@ SPEC: dict[str, Any] = {
                 "A clerk's action: escalate, skip_step (step), retry_channel (channel), "
                 "record_outcome (attempt_id, outcome=proof_signed), add_contact (kind, value, "
                 "source, postcode), record_consent (basis), record_rebuttal (reason), "
-                "change_policy (policy), cancel — each with a required note; the dispatch's "
+                "change_policy (policy), cancel, assign_field_server (task_id, field_server) — "
+                "each with a required note; the dispatch's "
                 "allowed_actions lists what its state allows",
                 {"200": _ok("Done: the dispatch", "Dispatch"), "404": PROBLEM, "409": PROBLEM},
                 parameters=[{"name": "dispatch_id", **ID_PARAM}],

@@ -29,7 +29,7 @@ from delivery.context import Context
 from delivery.staff import Role, StaffUser
 from delivery.storage.schema import field_tasks, media_files
 
-pytestmark = pytest.mark.usefixtures("worker")
+pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
 Client = TestClient[Any, Any]
 ADDRESS = {"lines": "浙江省杭州市西湖区文三路100号", "postcode": "310012", "source": "court_found"}
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 200
@@ -316,6 +316,12 @@ async def test_a_mediation_statement_is_never_left_at_the_residence(
     assert await api.table_counts() == before_counts
     assert await api.events(dispatch_id) == before_events
 
+    response = await server.post(
+        task_id, {"outcome": "served", "relation": "family", "receiver_name": "张三之妻"}
+    )
+    assert response.status == 422 and "指定代收人签收" in await response.text()
+    assert await api.table_counts() == before_counts
+
     response = await server.post(task_id, {"outcome": "failed", "reason": "refused_not_left"})
     assert response.status == 303
     await visit_task(api, dispatch_id, 2)
@@ -377,6 +383,10 @@ async def test_another_field_servers_task_is_403_and_a_clerk_may_only_look(
     # The owner's token in another session is no good either (CSRF is per session).
     assert (await other.post(task_id, {"outcome": "failed"}, csrf=owner_csrf)).status == 403
 
+    status, html = await owner.form(task_id, "?lang=en")
+    assert status == 200 and "Outcome of the visit" in html and "Visit 1 (at most 3)" in html
+    english = await (await owner.client.get("/field?lang=en")).text()
+    assert "My service tasks" in english and "Vary the time of day" in english
     status, html = await clerk.form(task_id)
     assert status == 200 and "只有被分派的送达员可以登记结果" in html and "<form" not in html
     listing = await (await clerk.client.get("/field")).text()

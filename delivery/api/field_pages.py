@@ -250,6 +250,8 @@ def validate(ctx: Context, task: TaskView, posted: Posted) -> tuple[Visit | None
         name = f.get("receiver_name", "")
         if relation not in field_tasks.RELATIONS:
             errors["relation"] = "required"
+        elif task.has_mediation_statement and relation not in field_tasks.MEDIATION_RECEIVERS:
+            errors["relation"] = "mediation_receiver"
         elif relation != "self" and not name:
             errors["receiver_name"] = "required"
         visit = {"relation": relation, "receiver_name": name or task.recipient_name}
@@ -363,7 +365,11 @@ def _form(
         zone=ctx.settings.time_zone,
         now_local=now_local.strftime("%Y-%m-%dT%H:%M"),
         opened_local=(task.created_at.astimezone(ctx.settings.zone)).strftime("%Y-%m-%dT%H:%M"),
-        relations=field_tasks.RELATIONS,
+        relations=(
+            field_tasks.MEDIATION_RECEIVERS
+            if task.has_mediation_statement
+            else field_tasks.RELATIONS
+        ),
         places=field_tasks.FILMED_PLACES,
         reasons=field_tasks.FAILURE_REASONS,
         errors=errors or {},

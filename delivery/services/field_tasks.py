@@ -64,6 +64,9 @@ RELATIONS = tuple(
     )
     if r in ELIGIBLE_RECEIVERS
 )
+# CPL-INT-133: a mediation statement goes to the party in person (for an entity, its legal
+# representative) or to the receiver they designated — not to a family member or a mail room.
+MEDIATION_RECEIVERS = ("self", "designated_receiver", "entity_representative")
 FILMED_PLACES = ("away_from_home", "court")
 # not found / moved / no such address; "refused_not_left": refused and the documents could not
 # (a mediation statement, CPL-INT-133) or were not left — the visit fails.

@@ -90,6 +90,8 @@ class Settings:
     policy_dir: Path | None = None
     sandbox: bool = False
     carrier: CarrierSettings = CarrierSettings(None, None, None)
+    # Largest photo, video or signature a field server uploads (SONGDA_MAX_MEDIA_BYTES).
+    max_media_bytes: int = 100 * 1024 * 1024
 
     @property
     def zone(self) -> ZoneInfo:
@@ -304,6 +306,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         policy_dir=policy_dir,
         sandbox=sandbox,
         carrier=carrier,
+        max_media_bytes=r.integer("MAX_MEDIA_BYTES", 100 * 1024 * 1024),
     )
     if r.problems:
         raise ConfigError(r.problems)

@@ -9,6 +9,7 @@ from delivery.api import (
     carrier_hooks,
     dispatches,
     documents,
+    field_pages,
     health,
     mail_pieces,
     notice_pages,
@@ -70,4 +71,5 @@ def create_app(ctx: Context) -> web.Application:
     r.add_get("/r/{token}/documents/{document_id}", recipient_pages.download)
     staff_auth.add_routes(app)
     notice_pages.add_routes(app)
+    field_pages.add_routes(app)
     return app

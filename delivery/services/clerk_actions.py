@@ -26,7 +26,7 @@ from delivery.domain import (
 )
 from delivery.identity import address_digest
 from delivery.ids import new_id
-from delivery.services import notices
+from delivery.services import field_tasks, notices
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.progress import decide_now, start_attempt
 from delivery.services.reversal import completing_event, unserve
@@ -44,6 +44,7 @@ OPEN_ACTIONS = (
     "record_consent",
     "change_policy",
     "cancel",
+    "assign_field_server",
 )
 SERVED_ACTIONS = ("record_rebuttal",)
 # Public notice (CPL-95): while the dispatch is notice_pending. approve_notice needs a supervisor.
@@ -293,6 +294,31 @@ def _notice_action(action: notices.NoticeAction) -> Handler:
     return handler
 
 
+# --- In person: a clerk assigns (or reassigns) a field task (delivery/services/field_tasks.py) ---
+
+
+async def _assign_field_server(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> None:
+    task_id, server = request.details.get("task_id"), request.details.get("field_server")
+    if not isinstance(task_id, str) or not isinstance(server, str):
+        raise ActionRefused(
+            "needs task_id (the field task) and field_server (a staff account id)", conflict=False
+        )
+    try:
+        assigned = await field_tasks.assign_task(ctx, tx, task_id, server)
+    except field_tasks.AssignmentRefused as exc:
+        raise ActionRefused(str(exc), conflict=False) from None
+    attempt_id = assigned.pop("attempt_id")
+    tx.record(
+        "field_task_assigned",
+        source=SOURCE,
+        actor=actor,
+        attempt_id=attempt_id,
+        data={"note": request.note, **assigned},
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "escalate": _escalate,
     "skip_step": _skip_step,
@@ -305,4 +331,5 @@ HANDLERS: dict[str, Handler] = {
     "edit_notice": _notice_action(notices.edit_notice),
     "approve_notice": _notice_action(notices.approve_notice),
     "record_publication": _notice_action(notices.record_publication),
+    "assign_field_server": _assign_field_server,
 }

@@ -1,0 +1,555 @@
+"""In-person service end to end: the case system's API and the worker open field tasks; the
+field server's outcome form is posted as the browser posts it (multipart, CSRF token, session
+cookie); the dispatch's state, legal basis and date of service are checked as the API shows them.
+
+domain.md, "In-person outcomes": CPL-88 (handed over), CPL-89 (left after a refusal, with a
+witness or photos/video; never a mediation statement, CPL-INT-133), CPL-INT-131 (refusal away from
+home, filmed), and failed visits — after the policy's 3 visits the ladder moves to public notice.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient
+from conftest import COURT, OTHER_COURT, settled
+from helpers import Api, form_csrf, log_in, staff_account
+
+from delivery.api.app import create_app
+from delivery.api.field_pages import media_type_of
+from delivery.context import Context
+from delivery.staff import Role, StaffUser
+from delivery.storage.schema import field_tasks, media_files
+
+pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
+Client = TestClient[Any, Any]
+ADDRESS = {"lines": "浙江省杭州市西湖区文三路100号", "postcode": "310012", "source": "court_found"}
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 200
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x02" * 100
+MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x03" * 300
+WEBM = b"\x1a\x45\xdf\xa3" + b"\x04" * 100
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+class Browser:
+    """A field server's phone: its own client (cookie jar) on the same application."""
+
+    def __init__(self, client: Client, user: StaffUser, password: str) -> None:
+        self.client = client
+        self.user = user
+        self.password = password
+
+    async def log_in(self) -> str:
+        """Log in (again: a session lasts 12 hours); the session's CSRF token."""
+        return await log_in(self.client, self.user.username, self.password)
+
+    async def form(self, task_id: str, lang: str = "") -> tuple[int, str]:
+        page = await self.client.get(f"/field/tasks/{task_id}{lang}", allow_redirects=False)
+        return page.status, await page.text()
+
+    async def post(
+        self,
+        task_id: str,
+        fields: dict[str, str],
+        files: list[tuple[str, bytes, str, str]] | None = None,
+        *,
+        csrf: str | None = None,
+    ) -> Any:
+        """The outcome form as the browser sends it: the CSRF token first, the fields, the file
+        inputs (an empty file input when nothing was chosen), the canvas signature field."""
+        if csrf is None:
+            status, html = await self.form(task_id)
+            assert status == 200, html
+            csrf = form_csrf(html)
+        form = FormData(default_to_multipart=True)
+        form.add_field("csrf_token", csrf)
+        form.add_field("lang", "zh-CN")
+        for name, value in fields.items():
+            form.add_field(name, value)
+        if not files:
+            form.add_field("media", b"", filename="", content_type="application/octet-stream")
+        for name, content, filename, content_type in files or []:
+            form.add_field(name, content, filename=filename, content_type=content_type)
+        form.add_field("signature", fields.get("signature", ""))
+        return await self.client.post(f"/field/tasks/{task_id}", data=form, allow_redirects=False)
+
+
+@pytest.fixture
+def browser(ctx: Context, aiohttp_client: Callable[..., Any]) -> Callable[..., Any]:
+    async def make(
+        *roles: Role, courts: tuple[str, ...] = (COURT,), name: str = "李送达"
+    ) -> Browser:
+        user, password = await staff_account(
+            ctx, *(roles or (Role.FIELD_SERVER,)), courts=courts, display_name=name
+        )
+        client = await aiohttp_client(create_app(ctx))
+        browser = Browser(client, user, password)
+        await browser.log_in()
+        return browser
+
+    return make
+
+
+async def _act(api: Api, dispatch_id: str, action: str, **details: Any) -> Any:
+    return await api.client.post(
+        f"/api/v1/dispatches/{dispatch_id}/actions",
+        json={"action": action, "note": "直接送达 / in person", **details},
+        headers=api.auth,
+    )
+
+
+async def in_person_dispatch(api: Api, *, kind: str = "summons", reference: str = "ip-1") -> str:
+    """A recipient with no e-service consent and only a postal address: the post starts (and,
+    with no carrier configured here, waits); the clerk escalates to in-person service."""
+    response = await api.upload(title="传票" if kind == "summons" else "民事调解书", kind=kind)
+    assert response.status == 201
+    body = await api.new_dispatch_body(consent=False, reference=reference)
+    body["documents"] = [(await response.json())["id"]]
+    body["recipient"]["emails"] = []
+    body["recipient"]["postal_addresses"] = [ADDRESS]
+    created = await api.create(body)
+    assert [a["channel"] for a in created["attempts"]] == ["postal"]
+    await settled(api.ctx)
+    assert (await _act(api, created["id"], "escalate")).status == 200
+    return str(created["id"])
+
+
+def _visits(dispatch: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for a in dispatch["attempts"] if a["channel"] == "in_person"]
+
+
+async def visit_task(api: Api, dispatch_id: str, visit_no: int = 1) -> str:
+    """Wait until the ``visit_no``-th visit's field task is open; its id."""
+    found = await api.until(
+        dispatch_id,
+        lambda d: len(_visits(d)) >= visit_no and _visits(d)[visit_no - 1]["state"] == "sent",
+    )
+    await settled(api.ctx)
+    return str(_visits(found)[visit_no - 1]["provider_ref"])
+
+
+async def _task_row(ctx: Context, task_id: str) -> Any:
+    async with ctx.engine.connect() as conn:
+        query = sa.select(field_tasks).where(field_tasks.c.id == task_id)
+        return (await conn.execute(query)).mappings().one()
+
+
+async def _media_rows(ctx: Context) -> list[Any]:
+    async with ctx.engine.connect() as conn:
+        query = sa.select(media_files).order_by(media_files.c.created_at, media_files.c.id)
+        return list((await conn.execute(query)).mappings().all())
+
+
+def later(api: Api, delta: timedelta) -> None:
+    api.ctx.clock.advance(delta)  # type: ignore[attr-defined]
+
+
+# 2026-11-23 02:00 UTC is the start; one day later the visit is at 09:30 in Shanghai.
+VISIT_LOCAL = "2026-11-24T09:30"
+VISIT_UTC = "2026-11-24T01:30:00.000000Z"
+
+SERVED = [
+    # (fields, files, legal basis, attempt state, visit event)
+    (
+        {"outcome": "served", "relation": "self"},
+        [],
+        "CPL-88",
+        "delivered",
+        "visit_served",
+    ),
+    (
+        {"outcome": "served", "relation": "family", "receiver_name": "张三之妻"},
+        [],
+        "CPL-88",
+        "delivered",
+        "visit_served",
+    ),
+    (
+        {"outcome": "refused_left", "witness_name": "王主任", "witness_org": "文三路社区居委会"},
+        [],
+        "CPL-89",
+        "refused",
+        "visit_refused_left",
+    ),
+    (
+        {"outcome": "refused_left"},
+        [("media", JPEG, "IMG_0001.jpg", "image/jpeg")],
+        "CPL-89",
+        "refused",
+        "visit_refused_left",
+    ),
+    (
+        {"outcome": "refused_filmed", "place": "away_from_home"},
+        [("media", MP4, "VID_0001.mp4", "video/mp4")],
+        "CPL-INT-131",
+        "refused",
+        "visit_refused_filmed",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "files", "basis", "attempt_state", "event_type"), SERVED)
+async def test_in_person_outcomes_that_serve(
+    api: Api,
+    browser: Callable[..., Any],
+    fields: dict[str, str],
+    files: list[tuple[str, bytes, str, str]],
+    basis: str,
+    attempt_state: str,
+    event_type: str,
+) -> None:
+    server = await browser()
+    dispatch_id = await in_person_dispatch(api)
+    task_id = await visit_task(api, dispatch_id)
+
+    listing = await server.client.get("/field")
+    html = await listing.text()
+    assert listing.status == 200 and "张三" in html and ADDRESS["lines"] in html
+    assert "传票" in html and f"/field/tasks/{task_id}" in html and "第 1 次上门" in html
+    assert "2026-11-30 10:00" in html  # the step's 7-day window, in the court's time zone
+
+    later(api, timedelta(days=1, hours=2))
+    await server.log_in()  # a new day, a new session
+    response = await server.post(task_id, {**fields, "visited_at": VISIT_LOCAL}, files)
+    assert response.status == 303, await response.text()
+    assert response.headers["Location"] == f"/field?done={task_id}"
+
+    served = await api.until_state(dispatch_id, "served")
+    assert served["legal_basis"] == basis
+    assert served["served_by_channel"] == "in_person"
+    assert served["served_at"] == VISIT_UTC
+    assert served["service_date"] == "2026-11-24"
+    [visit] = _visits(served)
+    assert visit["state"] == attempt_state
+    event = next(e for e in served["events"] if e["type"] == event_type)
+    assert event["occurred_at"] == VISIT_UTC
+    assert event["actor"] == server.user.actor
+    assert event["attempt_id"] == visit["id"]
+    if "relation" in fields:
+        assert event["data"]["relation"] == fields["relation"]
+        assert event["data"]["receiver_name"] == fields.get("receiver_name", "张三")
+    if "witness_name" in fields:
+        assert event["data"]["witness"] == {"name": "王主任", "organisation": "文三路社区居委会"}
+    media = await _media_rows(api.ctx)
+    assert [m["sha256"] for m in media] == [hashlib.sha256(f[1]).hexdigest() for f in files]
+    if files:
+        [stored] = event["data"]["media"]
+        assert stored["sha256"] == hashlib.sha256(files[0][1]).hexdigest()
+        assert stored["media_id"] == media[0]["id"]
+        assert media[0]["purpose"] == ("visit_video" if files[0][1] is MP4 else "visit_photo")
+        assert media[0]["attempt_id"] == visit["id"]
+        assert api.ctx.documents.path_for(stored["sha256"]).read_bytes() == files[0][1]
+    assert (await _task_row(api.ctx, task_id))["state"] == "done"
+    assert f"/field/tasks/{task_id}" not in await (await server.client.get("/field")).text()
+
+
+async def test_signature_and_geolocation_are_stored_with_the_visit(
+    api: Api, browser: Callable[..., Any]
+) -> None:
+    server = await browser()
+    dispatch_id = await in_person_dispatch(api)
+    task_id = await visit_task(api, dispatch_id)
+    page = await server.client.get(f"/field/tasks/{task_id}")
+    html = await page.text()
+    assert page.status == 200
+    assert "<canvas" in html and 'name="signature"' in html and "navigator.geolocation" in html
+    assert 'accept="image/*,video/*" capture' in html
+    policy = page.headers["Content-Security-Policy"]
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    assert f'<script nonce="{nonce}">' in html  # the only script the page may run
+
+    signature_png = PNG + b"signature strokes"
+    data_url = "data:image/png;base64," + base64.b64encode(signature_png).decode()
+    response = await server.post(
+        task_id,
+        {
+            "outcome": "served",
+            "relation": "family",
+            "receiver_name": "张小红",
+            "lat": "30.2741",
+            "lon": "120.1551",
+            "accuracy": "12.5",
+            "note": "晚上七点上门",
+            "signature": data_url,
+        },
+    )
+    assert response.status == 303, await response.text()
+    served = await api.until_state(dispatch_id, "served")
+    assert (served["legal_basis"], served["service_date"]) == ("CPL-88", "2026-11-23")
+    assert served["served_at"] == "2026-11-23T02:00:00.000000Z"  # no time given: now
+    event = next(e for e in served["events"] if e["type"] == "visit_served")
+    digest = hashlib.sha256(signature_png).hexdigest()
+    [row] = await _media_rows(api.ctx)
+    assert (row["purpose"], row["media_type"], row["sha256"]) == ("signature", "image/png", digest)
+    assert event["data"]["signature"] == {"media_id": row["id"], "sha256": digest}
+    assert event["data"]["geolocation"] == {"lat": 30.2741, "lon": 120.1551, "accuracy_m": 12.5}
+    assert event["data"]["note"] == "晚上七点上门"
+
+
+async def test_a_mediation_statement_is_never_left_at_the_residence(
+    api: Api, browser: Callable[..., Any]
+) -> None:
+    """CPL-INT-133: the form says so and refuses "left at the residence" (422, nothing stored);
+    the field server records the refusal as a failed visit and the next visit follows."""
+    server = await browser()
+    dispatch_id = await in_person_dispatch(api, kind="mediation_statement")
+    task_id = await visit_task(api, dispatch_id)
+    status, html = await server.form(task_id)
+    assert status == 200 and "调解书不适用留置送达" in html
+    assert 'value="refused_left" required disabled' in html
+
+    before_counts, before_events = await api.table_counts(), await api.events(dispatch_id)
+    witness = {"witness_name": "王主任", "witness_org": "居委会"}
+    response = await server.post(
+        task_id, {"outcome": "refused_left", **witness}, [("media", JPEG, "a.jpg", "image/jpeg")]
+    )
+    assert response.status == 422
+    assert "司法解释第133条" in await response.text()
+    assert await api.table_counts() == before_counts
+    assert await api.events(dispatch_id) == before_events
+
+    response = await server.post(
+        task_id, {"outcome": "served", "relation": "family", "receiver_name": "张三之妻"}
+    )
+    assert response.status == 422 and "指定代收人签收" in await response.text()
+    assert await api.table_counts() == before_counts
+
+    response = await server.post(task_id, {"outcome": "failed", "reason": "refused_not_left"})
+    assert response.status == 303
+    await visit_task(api, dispatch_id, 2)
+    dispatch = await api.dispatch(dispatch_id)
+    assert dispatch["state"] == "in_progress" and dispatch["legal_basis"] is None
+    first, second = _visits(dispatch)
+    assert (first["state"], first["reason"]) == ("failed", "refused_not_left")
+    assert second["state"] == "sent"
+
+
+async def test_three_visits_without_finding_anyone_move_the_ladder_to_public_notice(
+    api: Api, browser: Callable[..., Any]
+) -> None:
+    server = await browser()
+    dispatch_id = await in_person_dispatch(api)
+    reasons = ["not_found", "moved", "no_such_address"]
+    for visit_no, reason in enumerate(reasons, start=1):
+        task_id = await visit_task(api, dispatch_id, visit_no)
+        row = await _task_row(api.ctx, task_id)
+        assert (row["visit_no"], row["assignee_id"]) == (visit_no, server.user.id)
+        html = await (await server.client.get("/field")).text()
+        assert f"第 {visit_no} 次上门（最多 3 次）" in html
+        later(api, timedelta(hours=30))
+        await server.log_in()
+        response = await server.post(task_id, {"outcome": "failed", "reason": reason})
+        assert response.status == 303, await response.text()
+    noticed = await api.until_state(dispatch_id, "notice_pending")
+    visits = _visits(noticed)
+    assert [(v["state"], v["reason"]) for v in visits] == [("failed", r) for r in reasons]
+    types = [e["type"] for e in noticed["events"]]
+    assert types.count("visit_failed") == 3 and types.count("step_repeated") == 2
+    assert types.count("field_task_opened") == 3
+    started = [e["data"]["name"] for e in noticed["events"] if e["type"] == "step_started"]
+    assert started == ["postal", "in_person", "public_notice"]
+    assert any(a["channel"] == "public_notice" for a in noticed["attempts"])
+    assert noticed["legal_basis"] is None
+
+
+async def test_another_field_servers_task_is_403_and_a_clerk_may_only_look(
+    api: Api, browser: Callable[..., Any]
+) -> None:
+    owner = await browser(name="甲")
+    dispatch_id = await in_person_dispatch(api)
+    task_id = await visit_task(api, dispatch_id)
+    other = await browser(name="乙")
+    clerk = await browser(Role.CLERK, name="王书记员")
+    elsewhere = await browser(courts=(OTHER_COURT,))
+    admin = await browser(Role.ADMIN)
+    assert (await _task_row(api.ctx, task_id))["assignee_id"] == owner.user.id
+    owner_csrf = form_csrf((await owner.form(task_id))[1])
+
+    before_counts, before_events = await api.table_counts(), await api.events(dispatch_id)
+    status, _html = await other.form(task_id)
+    assert status == 403
+    assert task_id not in await (await other.client.get("/field")).text()
+    other_csrf = form_csrf(await (await other.client.get("/account")).text())
+    response = await other.post(task_id, {"outcome": "served", "relation": "self"}, csrf=other_csrf)
+    assert response.status == 403
+    # The owner's token in another session is no good either (CSRF is per session).
+    assert (await other.post(task_id, {"outcome": "failed"}, csrf=owner_csrf)).status == 403
+
+    status, html = await owner.form(task_id, "?lang=en")
+    assert status == 200 and "Outcome of the visit" in html and "Visit 1 (at most 3)" in html
+    english = await (await owner.client.get("/field?lang=en")).text()
+    assert "My service tasks" in english and "Vary the time of day" in english
+    status, html = await clerk.form(task_id)
+    assert status == 200 and "只有被分派的送达员可以登记结果" in html and "<form" not in html
+    listing = await (await clerk.client.get("/field")).text()
+    assert f"/field/tasks/{task_id}" in listing and "甲" in listing
+    clerk_csrf = form_csrf(await (await clerk.client.get("/account")).text())
+    assert (await clerk.post(task_id, {"outcome": "served"}, csrf=clerk_csrf)).status == 403
+
+    assert (await elsewhere.form(task_id))[0] == 404
+    assert (await admin.form(task_id))[0] == 403
+    assert await api.table_counts() == before_counts
+    assert await api.events(dispatch_id) == before_events
+
+
+@pytest.mark.parametrize(
+    ("files", "status"),
+    [
+        ([("media", PDF, "scan.pdf", "application/pdf")], 415),
+        ([("media", b"GIF89a" + b"\x00" * 50, "x.gif", "image/gif")], 415),
+        (
+            [
+                ("media", JPEG, "a.jpg", "image/jpeg"),
+                ("media", b"not a video", "b.mp4", "video/mp4"),
+            ],
+            415,
+        ),
+        ([("media", b"\xff\xd8\xff" + b"\x00" * 5000, "big.jpg", "image/jpeg")], 413),
+        ([("signature", JPEG, "signature.jpg", "image/jpeg")], 415),
+    ],
+)
+async def test_oversized_or_wrong_media_is_refused_and_nothing_is_stored(
+    api: Api, browser: Callable[..., Any], files: list[tuple[str, bytes, str, str]], status: int
+) -> None:
+    api.ctx.settings = dataclasses.replace(api.ctx.settings, max_media_bytes=4096)
+    server = await browser()
+    dispatch_id = await in_person_dispatch(api)
+    task_id = await visit_task(api, dispatch_id)
+    before_counts, before_events = await api.table_counts(), await api.events(dispatch_id)
+    response = await server.post(task_id, {"outcome": "refused_left"}, files)
+    assert response.status == status, await response.text()
+    assert "照片（JPEG、PNG、WebP）" in await response.text() or status == 413
+    assert await api.table_counts() == before_counts
+    assert await api.events(dispatch_id) == before_events
+    assert (await _task_row(api.ctx, task_id))["state"] == "open"
+
+
+async def test_form_errors_and_csrf(api: Api, browser: Callable[..., Any]) -> None:
+    server = await browser()
+    dispatch_id = await in_person_dispatch(api)
+    task_id = await visit_task(api, dispatch_id)
+    before_counts, before_events = await api.table_counts(), await api.events(dispatch_id)
+    cases: list[tuple[dict[str, str], int, str]] = [
+        ({"outcome": "refused_left"}, 422, "留置送达需要见证人签字或拍照/录像"),
+        ({"outcome": "refused_left", "witness_name": "王"}, 422, "请填写见证人姓名和所在单位"),
+        ({"outcome": "refused_filmed", "place": "away_from_home"}, 422, "须拍照或录像"),
+        ({"outcome": "served", "relation": "opposing_party"}, 422, "请填写此项"),
+        ({"outcome": "served", "relation": "agent"}, 422, "请填写此项"),
+        ({"outcome": "failed", "reason": "holiday"}, 422, "请填写此项"),
+        (
+            {"outcome": "served", "relation": "self", "visited_at": "2026-11-24T10:00"},
+            422,
+            "不能晚于现在",
+        ),
+        (
+            {"outcome": "served", "relation": "self", "visited_at": "2026-11-20T10:00"},
+            422,
+            "不能早于",
+        ),
+        ({"outcome": "served", "relation": "self", "lat": "91", "lon": "0"}, 422, "位置数据无效"),
+        (
+            {"outcome": "served", "relation": "self", "signature": "data:image/png;base64,@@"},
+            422,
+            "",
+        ),
+    ]
+    for fields, status, text in cases:
+        response = await server.post(task_id, fields)
+        assert response.status == status, (fields, await response.text())
+        assert text in await response.text()
+    # No CSRF token: 403 before anything is read.
+    form = FormData(default_to_multipart=True)
+    form.add_field("outcome", "served")
+    form.add_field("relation", "self")
+    form.add_field("media", JPEG, filename="a.jpg", content_type="image/jpeg")
+    response = await server.client.post(f"/field/tasks/{task_id}", data=form)
+    assert response.status == 403
+    assert await api.table_counts() == before_counts
+    assert await api.events(dispatch_id) == before_events
+
+    # Recorded once; the task is then closed (409) and gone from the list.
+    assert (await server.post(task_id, {"outcome": "served", "relation": "self"})).status == 303
+    await api.until_state(dispatch_id, "served")
+    status, html = await server.form(task_id)
+    assert status == 200 and "<form" not in html
+    csrf = form_csrf(await (await server.client.get("/account")).text())
+    again = await server.post(task_id, {"outcome": "served", "relation": "self"}, csrf=csrf)
+    assert again.status == 409
+
+
+async def test_tasks_go_round_robin_among_the_courts_field_servers(
+    api: Api, browser: Callable[..., Any]
+) -> None:
+    first = await browser(name="甲")
+    second = await browser(name="乙")
+    await browser(courts=(OTHER_COURT,), name="丙")  # another court's: never chosen
+    tasks = []
+    for n in range(3):
+        dispatch_id = await in_person_dispatch(api, reference=f"rr-{n}")
+        tasks.append(await visit_task(api, dispatch_id))
+        later(api, timedelta(minutes=5))
+    assignees = [(await _task_row(api.ctx, t))["assignee_id"] for t in tasks]
+    assert assignees == [first.user.id, second.user.id, first.user.id]
+    first_list = await (await first.client.get("/field")).text()
+    second_list = await (await second.client.get("/field")).text()
+    assert tasks[0] in first_list and tasks[2] in first_list and tasks[1] not in first_list
+    assert tasks[1] in second_list and tasks[0] not in second_list
+    opened = [e for e in await api.events(dispatch_id) if e.type == "field_task_opened"]
+    assert opened[0].data["assignee"] == first.user.actor
+    assert opened[0].data["visit_no"] == 1
+    assert opened[0].data["due_at"] == "2026-11-30T02:10:00.000000Z"
+
+
+async def test_a_task_without_a_field_server_waits_for_the_clerk_to_assign_it(
+    api: Api, browser: Callable[..., Any]
+) -> None:
+    dispatch_id = await in_person_dispatch(api)
+    task_id = await visit_task(api, dispatch_id)
+    assert (await _task_row(api.ctx, task_id))["assignee_id"] is None
+    assert (await api.event_types(dispatch_id)).count("field_task_unassigned") == 1
+
+    server = await browser()
+    clerk, _ = await staff_account(api.ctx, Role.CLERK)
+    elsewhere, _ = await staff_account(api.ctx, Role.FIELD_SERVER, courts=(OTHER_COURT,))
+    for bad in (clerk.id, elsewhere.id, "01ARZ3NDEKTSV4RRFFQ69G5FAV"):
+        response = await _act(
+            api, dispatch_id, "assign_field_server", task_id=task_id, field_server=bad
+        )
+        assert response.status == 422, await response.text()
+    assert (await _act(api, dispatch_id, "assign_field_server", task_id="x")).status == 422
+    assert task_id not in await (await server.client.get("/field")).text()
+
+    response = await _act(
+        api, dispatch_id, "assign_field_server", task_id=task_id, field_server=server.user.id
+    )
+    assert response.status == 200, await response.text()
+    dispatch = await response.json()
+    assert "assign_field_server" in dispatch["allowed_actions"]
+    assigned = next(e for e in dispatch["events"] if e["type"] == "field_task_assigned")
+    assert assigned["actor"].startswith("api_key:")
+    assert assigned["data"]["assignee"] == server.user.actor
+    assert assigned["data"]["note"] == "直接送达 / in person"
+    assert task_id in await (await server.client.get("/field")).text()
+
+    response = await server.post(task_id, {"outcome": "served", "relation": "self"})
+    assert response.status == 303
+    served = await api.until_state(dispatch_id, "served")
+    assert served["legal_basis"] == "CPL-88"
+
+
+def test_media_types_are_recognised_by_their_first_bytes() -> None:
+    assert media_type_of(JPEG) == "image/jpeg"
+    assert media_type_of(PNG) == "image/png"
+    assert media_type_of(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image/webp"
+    assert media_type_of(MP4) == "video/mp4"
+    assert media_type_of(b"\x00\x00\x00\x14ftypqt  ") == "video/quicktime"
+    assert media_type_of(WEBM) == "video/webm"
+    assert media_type_of(PDF) is None

@@ -219,5 +219,5 @@ async def settled(ctx: Context) -> None:
     await eventually(queue_empty)
 
 
-# The stand-ins' fixtures (``post``, ``sms_standin``), shared by every test module.
-from standins import post, sms_standin  # noqa: E402, F401
+# The stand-ins' fixtures (``post``, ``sms_standin``, ``browser``), shared by every test module.
+from standins import browser, post, sms_standin  # noqa: E402, F401

@@ -1,22 +1,27 @@
 """The outside worlds' stand-ins as fixtures, for every test that needs one: the Twilio API (the
-real twilio client points at it) and the court-express-mail carrier (the real reference adapter
-points at it, and it sends its signed tracking webhooks back to Songda)."""
+real twilio client points at it), the court-express-mail carrier (the real reference adapter
+points at it, and it sends its signed tracking webhooks back to Songda), and a staff member's
+browser (its own cookie jar on the same application)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
-from conftest import settled
-from helpers import Api
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient, TestServer
+from conftest import COURT, settled
+from helpers import Api, form_csrf, log_in, staff_account
 
 from channels.postal import PostalChannel, ReferenceCarrier
 from channels.sms import SmsChannel, SmsSettings
+from delivery.api.app import create_app
 from delivery.carrier_standin import CarrierStandIn
+from delivery.context import Context
+from delivery.staff import Role, StaffUser
 from delivery.twilio_standin import TwilioStandIn
 
 CARRIER = "court-express"
@@ -98,3 +103,68 @@ async def sms_standin() -> AsyncIterator[tuple[TwilioStandIn, SmsChannel]]:
     yield fake, channel
     await channel.close()
     await server.close()
+
+
+Client = TestClient[Any, Any]
+
+
+class Browser:
+    """A field server's phone: its own client (cookie jar) on the same application."""
+
+    def __init__(self, client: Client, user: StaffUser, password: str) -> None:
+        self.client = client
+        self.user = user
+        self.password = password
+
+    async def log_in(self) -> str:
+        """Log in (again: a session lasts 12 hours); the session's CSRF token."""
+        return await log_in(self.client, self.user.username, self.password)
+
+    async def form(self, task_id: str, lang: str = "") -> tuple[int, str]:
+        page = await self.client.get(f"/field/tasks/{task_id}{lang}", allow_redirects=False)
+        return page.status, await page.text()
+
+    async def post(
+        self,
+        task_id: str,
+        fields: dict[str, str],
+        files: list[tuple[str, bytes, str, str]] | None = None,
+        *,
+        csrf: str | None = None,
+    ) -> Any:
+        """The outcome form as the browser sends it: the CSRF token first, the fields, the file
+        inputs (an empty file input when nothing was chosen), the canvas signature field."""
+        if csrf is None:
+            status, html = await self.form(task_id)
+            assert status == 200, html
+            csrf = form_csrf(html)
+        form = FormData(default_to_multipart=True)
+        form.add_field("csrf_token", csrf)
+        form.add_field("lang", "zh-CN")
+        for name, value in fields.items():
+            form.add_field(name, value)
+        if not files:
+            form.add_field("media", b"", filename="", content_type="application/octet-stream")
+        for name, content, filename, content_type in files or []:
+            form.add_field(name, content, filename=filename, content_type=content_type)
+        form.add_field("signature", fields.get("signature", ""))
+        return await self.client.post(f"/field/tasks/{task_id}", data=form, allow_redirects=False)
+
+
+@pytest.fixture
+def browser(ctx: Context, aiohttp_client: Callable[..., Any]) -> Callable[..., Any]:
+    """``await browser(*roles)``: a new staff account (a field server unless roles are given),
+    logged in on its own client."""
+
+    async def make(
+        *roles: Role, courts: tuple[str, ...] = (COURT,), name: str = "李送达"
+    ) -> Browser:
+        user, password = await staff_account(
+            ctx, *(roles or (Role.FIELD_SERVER,)), courts=courts, display_name=name
+        )
+        client = await aiohttp_client(create_app(ctx))
+        browser = Browser(client, user, password)
+        await browser.log_in()
+        return browser
+
+    return make

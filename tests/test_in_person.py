@@ -20,13 +20,12 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
-from conftest import COURT, OTHER_COURT, settled
-from helpers import Api, form_csrf, log_in, staff_account
+from conftest import OTHER_COURT, settled
+from helpers import Api, form_csrf, staff_account
 
-from delivery.api.app import create_app
 from delivery.api.field_pages import media_type_of
 from delivery.context import Context
-from delivery.staff import Role, StaffUser
+from delivery.staff import Role
 from delivery.storage.schema import field_tasks, media_files
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
@@ -37,65 +36,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x02" * 100
 MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x03" * 300
 WEBM = b"\x1a\x45\xdf\xa3" + b"\x04" * 100
 PDF = b"%PDF-1.4\n%%EOF\n"
-
-
-class Browser:
-    """A field server's phone: its own client (cookie jar) on the same application."""
-
-    def __init__(self, client: Client, user: StaffUser, password: str) -> None:
-        self.client = client
-        self.user = user
-        self.password = password
-
-    async def log_in(self) -> str:
-        """Log in (again: a session lasts 12 hours); the session's CSRF token."""
-        return await log_in(self.client, self.user.username, self.password)
-
-    async def form(self, task_id: str, lang: str = "") -> tuple[int, str]:
-        page = await self.client.get(f"/field/tasks/{task_id}{lang}", allow_redirects=False)
-        return page.status, await page.text()
-
-    async def post(
-        self,
-        task_id: str,
-        fields: dict[str, str],
-        files: list[tuple[str, bytes, str, str]] | None = None,
-        *,
-        csrf: str | None = None,
-    ) -> Any:
-        """The outcome form as the browser sends it: the CSRF token first, the fields, the file
-        inputs (an empty file input when nothing was chosen), the canvas signature field."""
-        if csrf is None:
-            status, html = await self.form(task_id)
-            assert status == 200, html
-            csrf = form_csrf(html)
-        form = FormData(default_to_multipart=True)
-        form.add_field("csrf_token", csrf)
-        form.add_field("lang", "zh-CN")
-        for name, value in fields.items():
-            form.add_field(name, value)
-        if not files:
-            form.add_field("media", b"", filename="", content_type="application/octet-stream")
-        for name, content, filename, content_type in files or []:
-            form.add_field(name, content, filename=filename, content_type=content_type)
-        form.add_field("signature", fields.get("signature", ""))
-        return await self.client.post(f"/field/tasks/{task_id}", data=form, allow_redirects=False)
-
-
-@pytest.fixture
-def browser(ctx: Context, aiohttp_client: Callable[..., Any]) -> Callable[..., Any]:
-    async def make(
-        *roles: Role, courts: tuple[str, ...] = (COURT,), name: str = "李送达"
-    ) -> Browser:
-        user, password = await staff_account(
-            ctx, *(roles or (Role.FIELD_SERVER,)), courts=courts, display_name=name
-        )
-        client = await aiohttp_client(create_app(ctx))
-        browser = Browser(client, user, password)
-        await browser.log_in()
-        return browser
-
-    return make
 
 
 async def _act(api: Api, dispatch_id: str, action: str, **details: Any) -> Any:

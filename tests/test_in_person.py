@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiohttp import FormData
-from aiohttp.test_utils import TestClient
 from conftest import OTHER_COURT, settled
 from helpers import Api, form_csrf, staff_account
 
@@ -29,7 +28,6 @@ from delivery.staff import Role
 from delivery.storage.schema import field_tasks, media_files
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
-Client = TestClient[Any, Any]
 ADDRESS = {"lines": "浙江省杭州市西湖区文三路100号", "postcode": "310012", "source": "court_found"}
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 200
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x02" * 100

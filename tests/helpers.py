@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import ClientResponse, FormData, web
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import COURT, MINIMAL_PDF, eventually
+from conftest import COURT, MINIMAL_PDF, eventually, settled
 
 from delivery.channel_api import ServiceMessage
 from delivery.context import Context
@@ -263,3 +263,17 @@ async def receiving(receiver: Receiver) -> AsyncIterator[Receiver]:
         yield receiver
     finally:
         await server.close()
+
+
+def visits_of(dispatch: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for a in dispatch["attempts"] if a["channel"] == "in_person"]
+
+
+async def visit_task(api: Api, dispatch_id: str, visit_no: int = 1) -> str:
+    """Wait until the ``visit_no``-th visit's field task is open; its id."""
+    found = await api.until(
+        dispatch_id,
+        lambda d: len(visits_of(d)) >= visit_no and visits_of(d)[visit_no - 1]["state"] == "sent",
+    )
+    await settled(api.ctx)
+    return str(visits_of(found)[visit_no - 1]["provider_ref"])

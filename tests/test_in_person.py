@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import FormData
 from conftest import OTHER_COURT, settled
-from helpers import Api, form_csrf, staff_account
+from helpers import Api, form_csrf, staff_account, visit_task, visits_of
 
 from delivery.api.field_pages import media_type_of
 from delivery.context import Context
@@ -58,20 +58,6 @@ async def in_person_dispatch(api: Api, *, kind: str = "summons", reference: str 
     await settled(api.ctx)
     assert (await _act(api, created["id"], "escalate")).status == 200
     return str(created["id"])
-
-
-def _visits(dispatch: dict[str, Any]) -> list[dict[str, Any]]:
-    return [a for a in dispatch["attempts"] if a["channel"] == "in_person"]
-
-
-async def visit_task(api: Api, dispatch_id: str, visit_no: int = 1) -> str:
-    """Wait until the ``visit_no``-th visit's field task is open; its id."""
-    found = await api.until(
-        dispatch_id,
-        lambda d: len(_visits(d)) >= visit_no and _visits(d)[visit_no - 1]["state"] == "sent",
-    )
-    await settled(api.ctx)
-    return str(_visits(found)[visit_no - 1]["provider_ref"])
 
 
 async def _task_row(ctx: Context, task_id: str) -> Any:
@@ -165,7 +151,7 @@ async def test_in_person_outcomes_that_serve(
     assert served["served_by_channel"] == "in_person"
     assert served["served_at"] == VISIT_UTC
     assert served["service_date"] == "2026-11-24"
-    [visit] = _visits(served)
+    [visit] = visits_of(served)
     assert visit["state"] == attempt_state
     event = next(e for e in served["events"] if e["type"] == event_type)
     assert event["occurred_at"] == VISIT_UTC
@@ -265,7 +251,7 @@ async def test_a_mediation_statement_is_never_left_at_the_residence(
     await visit_task(api, dispatch_id, 2)
     dispatch = await api.dispatch(dispatch_id)
     assert dispatch["state"] == "in_progress" and dispatch["legal_basis"] is None
-    first, second = _visits(dispatch)
+    first, second = visits_of(dispatch)
     assert (first["state"], first["reason"]) == ("failed", "refused_not_left")
     assert second["state"] == "sent"
 
@@ -287,7 +273,7 @@ async def test_three_visits_without_finding_anyone_move_the_ladder_to_public_not
         response = await server.post(task_id, {"outcome": "failed", "reason": reason})
         assert response.status == 303, await response.text()
     noticed = await api.until_state(dispatch_id, "notice_pending")
-    visits = _visits(noticed)
+    visits = visits_of(noticed)
     assert [(v["state"], v["reason"]) for v in visits] == [("failed", r) for r in reasons]
     types = [e["type"] for e in noticed["events"]]
     assert types.count("visit_failed") == 3 and types.count("step_repeated") == 2

@@ -45,6 +45,7 @@ ELIGIBLE_RECEIVERS = frozenset(
         "designated_receiver",
     }
 )
+MEDIATION_RECEIVERS = frozenset({"self", "entity_representative", "designated_receiver"})
 PM11_RETURN_REASONS = frozenset({"address_wrong", "moved", "unknown_recipient"})
 
 
@@ -143,11 +144,16 @@ def cpl87_signed_proof(
 def cpl88_handed_over(
     attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
 ) -> Completion | None:
-    """CPL-88: handed to the recipient or an eligible receiver, dated by the signature."""
+    """CPL-88: handed to the recipient or an eligible receiver, dated by the signature. A
+    mediation statement must reach the party, their legal representative or their designated
+    receiver (CPL-INT-133): a family member or a mail room does not serve it."""
+    receivers = (
+        MEDIATION_RECEIVERS if "mediation_statement" in facts.document_kinds else ELIGIBLE_RECEIVERS
+    )
     if (
         attempt.channel == "in_person"
         and event.type == "visit_served"
-        and event.data.get("relation") in ELIGIBLE_RECEIVERS
+        and event.data.get("relation") in receivers
     ):
         return _done("CPL-88", attempt, event, f"handed to: {event.data['relation']}")
     return None

@@ -1,5 +1,6 @@
-"""The cn-civil ladder through the worker: electronic first, then post (whose channel arrives in
-a later issue, so its attempt waits ``channel_unavailable``)."""
+"""The cn-civil ladder through the worker: electronic first, then post. No carrier is configured
+in these tests, so the postal attempt waits ``channel_unavailable`` (the post itself is tested in
+test_postal_channel.py, the whole ladder in test_whole_ladder.py)."""
 
 from __future__ import annotations
 

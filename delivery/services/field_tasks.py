@@ -37,6 +37,7 @@ from delivery.storage.schema import attempts, dispatches, field_tasks, media_fil
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
 from escalation.decide import CourtDays, step_deadline
 from escalation.rules import ELIGIBLE_RECEIVERS
+from escalation.rules import MEDIATION_RECEIVERS as RULE_MEDIATION_RECEIVERS
 
 log = logging.getLogger(__name__)
 SOURCE = "field"
@@ -64,9 +65,8 @@ RELATIONS = tuple(
     )
     if r in ELIGIBLE_RECEIVERS
 )
-# CPL-INT-133: a mediation statement goes to the party in person (for an entity, its legal
-# representative) or to the receiver they designated — not to a family member or a mail room.
-MEDIATION_RECEIVERS = ("self", "designated_receiver", "entity_representative")
+# CPL-INT-133 (the rule is escalation's): the form offers only these for a mediation statement.
+MEDIATION_RECEIVERS = tuple(r for r in RELATIONS if r in RULE_MEDIATION_RECEIVERS)
 FILMED_PLACES = ("away_from_home", "court")
 # not found / moved / no such address; "refused_not_left": refused and the documents could not
 # (a mediation statement, CPL-INT-133) or were not left — the visit fails.

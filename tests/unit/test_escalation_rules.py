@@ -226,6 +226,14 @@ NOT_SERVED = [
     ),
     ("handed to a minor", "in_person", FOUND, "visit_served", {"relation": "minor"}, CaseFacts()),
     (
+        "a mediation statement handed to a family member (CPL-INT-133)",
+        "in_person",
+        FOUND,
+        "visit_served",
+        {"relation": "family"},
+        MEDIATION,
+    ),
+    (
         "refused away from home, not filmed (CPL-INT-131)",
         "in_person",
         FOUND,

@@ -178,7 +178,8 @@ def _in_parallel(
     court_days: CourtDays,
 ) -> list[Action]:
     """With ``parallel_when_at_risk``, start the next step now instead of after this one —
-    but only if there is one with something to try."""
+    but only if there is one with something to try, and never public notice: it is the last
+    resort, for when every other method has failed (CPL-95), not a way to save time."""
     if not policy.parallel_when_at_risk:
         return []
     started = [a.index for a in actions if isinstance(a, StartStep)]
@@ -187,7 +188,8 @@ def _in_parallel(
         return []
     skipped = {e.data.get("step") for e in events if e.type == "clerk_skipped_step"}
     following = _start_from(current + 1, dispatch, now, policy, court_days, skipped)
-    return following if any(isinstance(a, StartStep) for a in following) else []
+    starts = [a for a in following if isinstance(a, StartStep)]
+    return following if starts and policy.steps[starts[0].index].timed else []
 
 
 def _start_from(

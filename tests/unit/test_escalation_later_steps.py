@@ -24,6 +24,7 @@ from escalation.actions import (
     CloseAttempt,
     CompleteService,
     Fail,
+    FlagAtRisk,
     NewAttempt,
     RepeatAttempts,
     SkipStep,
@@ -120,6 +121,23 @@ def test_the_window_ends_the_visits_however_many_were_made() -> None:
     late = STARTED + timedelta(days=7)
     actions = decide(at_step(IN_PERSON), [visit("v1", AttemptState.FAILED)], [], late, CN_CIVIL)
     assert isinstance(actions[0], StartStep) and actions[0].index == NOTICE
+
+
+def test_at_risk_in_person_never_starts_public_notice_alongside() -> None:
+    """``parallel_when_at_risk`` saves time with the next method, but public notice is the last
+    resort (CPL-95): it waits until the visits have failed, even when the hearing is near."""
+    deadline = STARTED + timedelta(days=2)
+    near = at_step(IN_PERSON, service_deadline_at=deadline)
+    actions = decide(near, [visit("v1", AttemptState.SENT)], [], STARTED, CN_CIVIL)
+    ends = STARTED + timedelta(days=7)
+    assert actions == [WaitUntil(ends), FlagAtRisk(deadline, ends)]
+
+
+def test_at_risk_post_still_starts_the_visits_alongside() -> None:
+    postal = replace(visit("p1", AttemptState.SENT), step_index=1, channel="postal")
+    near = at_step(1, service_deadline_at=STARTED + timedelta(days=2))
+    actions = decide(near, [postal], [], STARTED, CN_CIVIL)
+    assert StartStep(IN_PERSON, "in_person", (NewAttempt("in_person", HOME.id),)) in actions
 
 
 # --- public notice: untimed until published, then deemed after the period ----------------

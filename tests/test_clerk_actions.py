@@ -140,6 +140,21 @@ async def test_change_policy_and_cancel(api: Api) -> None:
     assert (await cancelled.json())["allowed_actions"] == []
 
 
+async def test_a_policy_without_the_current_step_cannot_take_over(api: Api) -> None:
+    """No consent, no postal address: the ladder is at public notice. Simplified procedure has
+    no such step — refused, nothing recorded; a policy that has one can take over."""
+    created = await api.create(await api.new_dispatch_body(consent=False))
+    await api.until_state(created["id"], "notice_pending")
+    await settled(api.ctx)
+    before = await api.event_types(created["id"])
+    refused = await _act(api, created["id"], "change_policy", policy="cn-simplified")
+    assert refused.status == 422
+    assert "no step 3" in (await refused.json())["errors"][0]["message"]
+    assert await api.event_types(created["id"]) == before
+    changed = await _act(api, created["id"], "change_policy", policy="cn-foreign")
+    assert (await changed.json())["policy"] == "cn-foreign"
+
+
 async def test_refused_actions(api: Api, smtp_sink: SmtpSink) -> None:
     created = await _dispatch(api, consent=False)
     dispatch = await api.dispatch(created["id"])

@@ -22,7 +22,7 @@ from aiohttp import FormData
 from conftest import OTHER_COURT, settled
 from helpers import Api, form_csrf, staff_account, visit_task, visits_of
 
-from delivery.api.field_pages import media_type_of
+from delivery.api.field_pages import DATA_URL_PREFIX, MAX_SIGNATURE_BYTES, media_type_of
 from delivery.context import Context
 from delivery.staff import Role
 from delivery.storage.schema import field_tasks, media_files
@@ -354,6 +354,23 @@ async def test_oversized_or_wrong_media_is_refused_and_nothing_is_stored(
     assert await api.table_counts() == before_counts
     assert await api.events(dispatch_id) == before_events
     assert (await _task_row(api.ctx, task_id))["state"] == "open"
+
+
+async def test_an_oversized_drawn_signature_is_refused_before_it_is_decoded(
+    api: Api, browser: Callable[..., Any]
+) -> None:
+    """The canvas's data URL is read whole into memory: it is capped at MAX_SIGNATURE_BYTES,
+    whatever the media limit, so one form cannot tie up the server."""
+    server = await browser()
+    dispatch_id = await in_person_dispatch(api)
+    task_id = await visit_task(api, dispatch_id)
+    before_counts, before_events = await api.table_counts(), await api.events(dispatch_id)
+    encoded = base64.b64encode(PNG + b"\x00" * MAX_SIGNATURE_BYTES).decode()
+    fields = {"outcome": "served", "relation": "self", "signature": DATA_URL_PREFIX + encoded}
+    response = await server.post(task_id, fields)
+    assert response.status == 413
+    assert await api.table_counts() == before_counts
+    assert await api.events(dispatch_id) == before_events
 
 
 async def test_form_errors_and_csrf(api: Api, browser: Callable[..., Any]) -> None:

@@ -39,6 +39,9 @@ from templates import locale_or_default
 VIEW_ROLES = (Role.FIELD_SERVER, Role.CLERK, Role.SUPERVISOR)
 MAX_TEXT = 1000
 MAX_FILES = 10
+# A signature drawn on a phone's canvas is a few tens of kB: the hidden field (a data: URL, read
+# whole into memory before decoding) is capped well below the media limit.
+MAX_SIGNATURE_BYTES = 2 * 1024 * 1024
 DATA_URL_PREFIX = "data:image/png;base64,"
 SNIFF = 16
 
@@ -125,7 +128,7 @@ class Posted:
 
 
 async def _text(part: BodyPartReader, limit: int) -> str | None:
-    value = b""
+    value = bytearray()
     async for chunk in part_chunks(part):
         value += chunk
         if len(value) > limit:
@@ -170,10 +173,10 @@ async def _read_form(request: web.Request, ctx: Context) -> Posted:
                 posted.media.append(stored)
             continue
         if name == "signature":
-            value = await _text(part, 4 * ctx.settings.max_media_bytes // 3 + 100)
+            value = await _text(part, 4 * MAX_SIGNATURE_BYTES // 3 + 100)
             if value is None:
                 raise UploadRejected(
-                    f"file exceeds the limit of {ctx.settings.max_media_bytes} bytes", 413
+                    f"a signature exceeds the limit of {MAX_SIGNATURE_BYTES} bytes", 413
                 )
             if value:
                 posted.signature = await _store_data_url(ctx, value)

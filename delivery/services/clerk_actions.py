@@ -268,6 +268,13 @@ async def _change_policy(
     policy = request.details.get("policy")
     if policy not in ctx.policies.names_for(tx.dispatch.court) or policy == tx.dispatch.policy:
         raise ActionRefused("policy must name another policy of this court", conflict=False)
+    steps = len(ctx.policies.get(str(policy), tx.dispatch.court).steps)
+    if (tx.dispatch.step_index or 0) >= steps:
+        # e.g. to cn-simplified during public notice: its ladder has no step to go on from.
+        raise ActionRefused(
+            f"policy {policy} has no step {tx.dispatch.step_index} to continue from",
+            conflict=False,
+        )
     _record(tx, "policy_changed", request, actor, previous=tx.dispatch.policy, policy=policy)
     tx.dispatch.policy = str(policy)
     if tx.dispatch.state == DispatchState.FAILED:

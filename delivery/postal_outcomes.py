@@ -113,4 +113,8 @@ def interpret(carrier: str, event: TrackingEvent, secret: str) -> Receipt:
         return Receipt("postal_returned", AttemptState.RETURNED, f"returned: {reason}", data)
     if status == "lost":
         return Receipt("attempt_failed", AttemptState.FAILED, "lost", data)
+    if status == "accepted":
+        # The piece is in the carrier's hands: this, not the shipment's registration, is when
+        # it was posted (CPL-283's three months run from it).
+        return Receipt("postal_accepted", None, None, data)
     return Receipt("postal_tracking", None, None, data)

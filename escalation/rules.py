@@ -10,7 +10,8 @@ in-person and public-notice channels arrive with their own issue, their rules ar
 - e-mail: ``attempt_sent`` (the court's SMTP server accepted), ``identity_verified`` (read);
 - SMS: ``sms_delivered`` (the carrier reported delivery), ``identity_verified``;
 - post: ``postal_delivered`` {relation, signer_id_recorded}, ``postal_refused`` {refused_by},
-  ``postal_returned`` {reason}, and ``attempt_sent`` when the piece was posted;
+  ``postal_returned`` {reason}, ``attempt_sent`` when the shipment was registered with the
+  carrier and ``postal_accepted`` when the carrier took the piece (posting);
 - in person: ``visit_served`` {relation}, ``visit_refused_left`` {witness, media},
   ``visit_refused_filmed`` {place};
 - public notice: ``notice_published`` (one per publication; the last one counts);
@@ -270,12 +271,13 @@ def cpl283_post_abroad(
     attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
 ) -> Completion | None:
     """CPL-283: post to a party abroad with no receipt — deemed served when three months from
-    posting end (the decision waits; a receipt meanwhile decides instead). A piece that came
-    back, was lost or was given up on shows no delivery: only a piece still out counts."""
+    posting (the carrier taking the piece) end; the decision waits, and a receipt meanwhile
+    decides instead. A piece that came back, was lost or was given up on shows no delivery:
+    only a piece still out counts."""
     if (
         attempt.channel == "postal"
         and attempt.state == AttemptState.SENT
-        and event.type == "attempt_sent"
+        and event.type == "postal_accepted"
         and not facts.domicile_in_china
     ):
         posted = event.occurred_at
@@ -303,8 +305,9 @@ def frcp5_email_on_sending(
 def frcp5_mail_on_mailing(
     attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
 ) -> Completion | None:
-    """us-frcp example, FRCP 5(b)(2)(C): service by mail is complete on mailing."""
-    if attempt.channel == "postal" and event.type == "attempt_sent":
+    """us-frcp example, FRCP 5(b)(2)(C): service by mail is complete on mailing (the carrier
+    taking the piece)."""
+    if attempt.channel == "postal" and event.type == "postal_accepted":
         return _done("FRCP-5(b)(2)(C)", attempt, event, "mail service complete on mailing")
     return None
 

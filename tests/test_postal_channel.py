@@ -30,6 +30,7 @@ from channels.postal import (
 )
 from delivery.api.app import create_app
 from delivery.channel_api import CodeMessage, SendOutcome
+from delivery.clock import rfc3339
 from delivery.sandbox import add_routes
 from delivery.services.api_keys import create_api_key
 from delivery.services.sweep import sweep
@@ -414,3 +415,33 @@ async def test_the_sandbox_plays_the_postman(
         return "delivered" in await (await api.client.get("/sandbox/mailbox")).text()
 
     await eventually(shown)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_post_abroad_without_receipt_is_deemed_served_three_months_after_posting(
+    post: Post,
+) -> None:
+    """CPL-283: a party without domicile in China, court express mail, no receipt: deemed
+    served when three months from posting end — from the carrier taking the piece, not from the
+    shipment's registration."""
+    body = await post.api.new_dispatch_body(consent=False, policy="cn-foreign")
+    body["recipient"]["emails"] = []
+    body["recipient"]["domicile_in_china"] = False
+    body["recipient"]["postal_addresses"] = [
+        {"lines": ADDRESS, "postcode": "310012", "source": "recipient_confirmed"}
+    ]
+    dispatch_id = str((await post.api.create(body))["id"])
+    tracking = await post.posted(dispatch_id)
+    post.later(timedelta(days=2))  # printed, then handed to the carrier two days later
+    assert await post.fake.report(tracking, "accepted") == 200
+    handed_over = post.api.ctx.clock.now()
+    await settled(post.api.ctx)
+    waiting = await post.api.dispatch(dispatch_id)
+    assert waiting["state"] == "in_progress"
+    deemed = handed_over.replace(month=handed_over.month + 3 - 12, year=handed_over.year + 1)
+    assert waiting["next_action_at"] == rfc3339(deemed)
+
+    post.later(deemed - handed_over)
+    await sweep(post.api.ctx)
+    served = await post.api.until_state(dispatch_id, "served")
+    assert (served["legal_basis"], served["served_at"]) == ("CPL-283", rfc3339(deemed))

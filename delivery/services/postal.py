@@ -149,6 +149,8 @@ async def _apply(
             )
             if event.status == "accepted":
                 await _update_piece(tx, attempt.id, handed_over_at=event.occurred_at)
+                # Posting can start a deemed period (CPL-283 abroad): decide with it now.
+                await decide_now(ctx, tx)
             return
         attempt.next_action_at = None
         tx.change_attempt(

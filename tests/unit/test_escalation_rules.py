@@ -135,14 +135,14 @@ SERVED = [
         "CPL-283",
         "postal",
         CONFIRMED,
-        "attempt_sent",
+        "postal_accepted",
         {},
         ABROAD,
         datetime(2026, 6, 2, 9, 30, tzinfo=UTC) - T,
     ),
     # The us-frcp example profile's rules.
     ("FRCP-5(b)(2)(E)", "email", FOUND, "attempt_sent", {}, CaseFacts(), timedelta(0)),
-    ("FRCP-5(b)(2)(C)", "postal", FOUND, "attempt_sent", {}, CaseFacts(), timedelta(0)),
+    ("FRCP-5(b)(2)(C)", "postal", FOUND, "postal_accepted", {}, CaseFacts(), timedelta(0)),
     (
         "FRCP-4(e)",
         "in_person",
@@ -245,9 +245,17 @@ NOT_SERVED = [
         "posted in China: served by receipt only",
         "postal",
         CONFIRMED,
-        "attempt_sent",
+        "postal_accepted",
         {},
         CaseFacts(),
+    ),
+    (
+        "abroad, registered with the carrier but not yet posted (CPL-283)",
+        "postal",
+        CONFIRMED,
+        "attempt_sent",
+        {},
+        ABROAD,
     ),
 ]
 
@@ -352,4 +360,4 @@ def test_post_abroad_that_came_back_is_never_deemed_served_cpl_283(ended: Attemp
     abandoned piece has none, so it neither serves nor holds up the ladder."""
     piece = attempt("postal")
     piece.state = ended
-    assert earliest_completion(["CPL-283"], [piece], [event("attempt_sent")], ABROAD) is None
+    assert earliest_completion(["CPL-283"], [piece], [event("postal_accepted")], ABROAD) is None

@@ -136,6 +136,13 @@ def test_tracking_on_the_way_changes_no_state() -> None:
     assert (receipt.event_type, receipt.state) == ("postal_tracking", None)
 
 
+def test_the_carrier_taking_the_piece_is_its_posting() -> None:
+    """CPL-283 counts three months from posting: the carrier's ``accepted``, not the shipment's
+    registration."""
+    receipt = interpret("court-express", _event("accepted"), SECRET)
+    assert (receipt.event_type, receipt.state) == ("postal_accepted", None)
+
+
 def test_webhook_signatures() -> None:
     body = json.dumps(
         {"tracking_number": "1", "id": "e", "status": "lost", "occurred_at": "2026-11-25T07:00:00Z"}

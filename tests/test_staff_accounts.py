@@ -35,6 +35,7 @@ from delivery.api.staff_auth import (
 from delivery.clock import ManualClock
 from delivery.context import Context
 from delivery.server import sandbox_staff_accounts
+from delivery.services import staff_accounts
 from delivery.services.staff_accounts import (
     LOCKOUT,
     MAX_FAILED_LOGINS,
@@ -180,6 +181,134 @@ async def test_lock_out_after_repeated_failures_and_unlock_after_the_period(
     await log_in(client, "sun", password)
     row = await _user_row(ctx, "sun")
     assert (row["failed_logins"], row["locked_until"]) == (0, None)
+
+
+class HeldVerifications:
+    """Stands in for the Argon2 step: holds every verification until :meth:`release`, and records
+    the passwords verified against the account's real hash (refusals verify a dummy hash)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._real = staff_accounts._verify
+        self._released = asyncio.Event()
+        self._arrivals = asyncio.Condition()
+        self.arrived = 0
+        self.against_hash: list[str] = []
+        monkeypatch.setattr(staff_accounts, "_verify", self._verify)
+
+    async def _verify(self, stored_hash: str | None, password: str) -> bool:
+        async with self._arrivals:
+            self.arrived += 1
+            self._arrivals.notify_all()
+        if stored_hash is not None:
+            self.against_hash.append(password)
+        await self._released.wait()
+        return await self._real(stored_hash, password)
+
+    async def until(self, arrived: int) -> None:
+        """Wait until ``arrived`` tries have reached verification (each try does exactly one)."""
+        async with asyncio.timeout(30), self._arrivals:
+            await self._arrivals.wait_for(lambda: self.arrived >= arrived)
+
+    def release(self) -> None:
+        self._released.set()
+
+
+@pytest.mark.both_databases
+@pytest.mark.parametrize("via", ["service", "form"])
+async def test_parallel_wrong_passwords_cannot_get_past_the_lock(
+    via: str,
+    client: Client,
+    ctx: Context,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """20 wrong passwords in flight at once, then the right one: only 5 are verified."""
+    caplog.set_level(logging.INFO, logger="delivery.services.staff_accounts")
+    _user, password = await staff_account(ctx, username="feng")
+    login_token = form_csrf(await (await client.get("/login")).text())
+
+    async def attempt(guess: str) -> bool:
+        if via == "service":
+            return await check_password(ctx.engine, ctx.clock, "feng", guess) is not None
+        form = {"csrf_token": login_token, "username": "feng", "password": guess}
+        response = await client.post("/login", data=form, allow_redirects=False)
+        assert response.status in (200, 303), await response.text()
+        return response.status == 303
+
+    held = HeldVerifications(monkeypatch)
+    wrong = [asyncio.create_task(attempt(f"wrong password {i:02d}")) for i in range(20)]
+    await held.until(len(wrong))  # every wrong try is in and none is verified yet
+    right = asyncio.create_task(attempt(password))
+    await held.until(len(wrong) + 1)
+    held.release()
+    assert await asyncio.gather(*wrong, right) == [False] * (len(wrong) + 1)
+
+    assert len(held.against_hash) == MAX_FAILED_LOGINS  # the rest never reached Argon2
+    assert password not in held.against_hash
+    row = await _user_row(ctx, "feng")
+    assert (row["failed_logins"], row["locked_until"]) == (MAX_FAILED_LOGINS, clock.now() + LOCKOUT)
+    assert [r.getMessage() for r in caplog.records].count("staff account locked") == 1
+    assert await _sessions(ctx) == []
+
+    assert not await attempt(password)  # still locked once the burst is over
+    clock.advance(LOCKOUT)
+    assert await attempt(password)
+    row = await _user_row(ctx, "feng")
+    assert (row["failed_logins"], row["locked_until"]) == (0, None)
+
+
+@pytest.mark.both_databases
+async def test_a_lock_set_by_parallel_tries_wins_over_a_right_password(
+    ctx: Context, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The right password's try was counted first, but 4 wrong ones reserved after it lock the
+    account before it is verified: the lock stands and the right password does not log in."""
+    _user, password = await staff_account(ctx, username="chu")
+    held = HeldVerifications(monkeypatch)
+    right = asyncio.create_task(check_password(ctx.engine, ctx.clock, "chu", password))
+    await held.until(1)
+    wrong = [
+        asyncio.create_task(check_password(ctx.engine, ctx.clock, "chu", f"wrong password {i}"))
+        for i in range(MAX_FAILED_LOGINS)
+    ]
+    await held.until(1 + len(wrong))
+    held.release()
+    assert await asyncio.gather(right, *wrong) == [None] * (1 + len(wrong))
+    assert len(held.against_hash) == MAX_FAILED_LOGINS and held.against_hash[0] == password
+    row = await _user_row(ctx, "chu")
+    assert (row["failed_logins"], row["locked_until"]) == (MAX_FAILED_LOGINS, clock.now() + LOCKOUT)
+
+
+@pytest.mark.both_databases
+async def test_only_consecutive_wrong_passwords_lock(ctx: Context, clock: ManualClock) -> None:
+    _user, password = await staff_account(ctx, username="wei")
+
+    async def tries(*guesses: str) -> list[bool]:
+        return [
+            await check_password(ctx.engine, ctx.clock, "wei", guess) is not None
+            for guess in guesses
+        ]
+
+    async def state() -> tuple[int, Any]:
+        row = await _user_row(ctx, "wei")
+        return row["failed_logins"], row["locked_until"]
+
+    wrong = ["wrong password!!"] * (MAX_FAILED_LOGINS - 1)
+    # 4 wrong, then the right one as the 5th try (the try that would lock): it logs in
+    assert await tries(*wrong, password) == [False] * len(wrong) + [True]
+    assert await state() == (0, None)
+    assert await tries(*wrong) == [False] * len(wrong)
+    assert await state() == (MAX_FAILED_LOGINS - 1, None)
+    assert await tries(password, *wrong, "wrong password!!", password) == (
+        [True] + [False] * MAX_FAILED_LOGINS + [False]
+    )
+    assert await state() == (MAX_FAILED_LOGINS, clock.now() + LOCKOUT)
+    clock.advance(LOCKOUT)
+    # the lock has run out: the count starts again at 1
+    assert await tries("wrong password!!") == [False]
+    assert await state() == (1, None)
+    assert await tries(password) == [True]
 
 
 async def test_login_form_needs_its_csrf_token(client: Client, ctx: Context) -> None:

@@ -2,7 +2,8 @@
 
 Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106 "low memory"); a hash made
 with older parameters is replaced at the next successful login. Five wrong passwords in a row lock
-the account for 15 minutes (counted on the row, on the injected clock). A locked, disabled or
+the account for 15 minutes (counted on the row, on the injected clock; each try is counted
+before its password is verified, so parallel tries cannot slip past the cap). A locked, disabled or
 unknown account costs the same Argon2 verification as a wrong password and gets the same answer,
 so the login form does not tell which usernames exist; only the log says why.
 
@@ -235,6 +236,12 @@ async def check_password(
 
     Counts wrong passwords on the row and locks the account after :data:`MAX_FAILED_LOGINS`.
     Every refusal does one Argon2 verification, whatever the reason.
+
+    The try is counted before the password is verified (:func:`_reserve_try`, one guarded
+    ``UPDATE``), so parallel requests cannot all pass the lock check while the slow verification
+    runs: at most :data:`MAX_FAILED_LOGINS` tries reach Argon2 per lock period. A right password
+    gives its try back and resets the count (:func:`_reset_tries`), unless a lock set meanwhile
+    by other tries says otherwise.
     """
     now = clock.now()
     name = normalise_username(username)
@@ -248,45 +255,95 @@ async def check_password(
         await _verify(None, password[:MAX_PASSWORD_LENGTH])
         log.info("staff login refused", extra={"reason": "unknown_user"})
         return None
-    refusal = None
     if row["disabled_at"] is not None:
-        refusal = "disabled"
-    elif row["locked_until"] is not None and row["locked_until"] > now:
-        refusal = "locked"
-    if refusal is not None:
-        await _verify(None, password)
-        log.info("staff login refused", extra={"reason": refusal, "staff_user_id": row["id"]})
+        await _refuse(password, "disabled", row["id"])
+        return None
+    locked = row["locked_until"] is not None and row["locked_until"] > now
+    tries = None if locked else await _reserve_try(engine, row["id"], now)
+    if tries is None:  # locked when read, or by a parallel try since
+        await _refuse(password, "locked", row["id"])
         return None
     if not await _verify(row["password_hash"], password):
-        await _count_failure(engine, clock, row["id"])
+        _log_failure(row["id"], tries)
         return None
-    values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
+    if not await _reset_tries(engine, row["id"], now, tries):
+        log.info("staff login refused", extra={"reason": "locked", "staff_user_id": row["id"]})
+        return None
     if _hasher.check_needs_rehash(row["password_hash"]):
-        values["password_hash"] = await hash_password(password)
-    async with engine.begin() as conn:
-        await conn.execute(
-            staff_users.update().where(staff_users.c.id == row["id"]).values(**values)
-        )
+        password_hash = await hash_password(password)
+        async with engine.begin() as conn:
+            await conn.execute(
+                staff_users.update()
+                .where(staff_users.c.id == row["id"])
+                .where(staff_users.c.password_hash == row["password_hash"])  # not replaced since
+                .values(password_hash=password_hash)
+            )
     return _user(row)
 
 
-async def _count_failure(engine: AsyncEngine, clock: Clock, user_id: str) -> None:
+async def _refuse(password: str, reason: str, user_id: str) -> None:
+    """The same Argon2 work and answer as a wrong password; only the log says why."""
+    await _verify(None, password)
+    log.info("staff login refused", extra={"reason": reason, "staff_user_id": user_id})
+
+
+def _may_try(now: datetime) -> sa.ColumnElement[bool]:
+    """The account is not locked at ``now``: never locked, or the lock has run out."""
+    locked_until = staff_users.c.locked_until
+    return sa.or_(locked_until.is_(None), locked_until <= now)
+
+
+async def _reserve_try(engine: AsyncEngine, user_id: str, now: datetime) -> int | None:
+    """Count one try before it is verified: its number in the row of tries, or None if locked.
+
+    One guarded ``UPDATE … RETURNING``, atomic on both databases (PostgreSQL re-checks the
+    ``WHERE`` on the row a parallel update left; SQLite serialises writers). The count restarts
+    at 1 once a lock has run out. The try that makes it :data:`MAX_FAILED_LOGINS` locks the
+    account at once, before its own verification, so no further try gets in meanwhile; if it
+    turns out right, :func:`_reset_tries` lifts that lock again.
+    """
+    u = staff_users.c
+    tries = sa.case((u.locked_until.is_not(None), 0), else_=u.failed_logins) + 1
+    lock = sa.case(
+        (tries >= MAX_FAILED_LOGINS, sa.literal(now + LOCKOUT, u.locked_until.type)),
+        else_=sa.null(),
+    )
     async with engine.begin() as conn:
-        failures = (
-            await conn.execute(
-                staff_users.update()
-                .where(staff_users.c.id == user_id)
-                .values(failed_logins=staff_users.c.failed_logins + 1)
-                .returning(staff_users.c.failed_logins)
-            )
-        ).scalar_one()
-        if failures >= MAX_FAILED_LOGINS:
-            await conn.execute(
-                staff_users.update()
-                .where(staff_users.c.id == user_id)
-                .values(failed_logins=0, locked_until=clock.now() + LOCKOUT)
-            )
-    if failures >= MAX_FAILED_LOGINS:
+        result = await conn.execute(
+            staff_users.update()
+            .where(u.id == user_id, u.disabled_at.is_(None), _may_try(now))
+            .values(failed_logins=tries, locked_until=lock)
+            .returning(u.failed_logins)
+        )
+        reserved: int | None = result.scalar_one_or_none()
+    return reserved
+
+
+async def _reset_tries(engine: AsyncEngine, user_id: str, now: datetime, tries: int) -> bool:
+    """A right password (try number ``tries``): the count restarts. False if a lock set by
+    other tries since this one was reserved stands in the way; those tries were counted first.
+
+    The lock this try set itself (it was the last one allowed) is its own to lift: the row
+    still holds its count and its lock time, and no other try can have got in after it.
+    """
+    u = staff_users.c
+    own_lock = (
+        sa.and_(u.failed_logins == tries, u.locked_until == now + LOCKOUT)
+        if tries >= MAX_FAILED_LOGINS
+        else sa.false()
+    )
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            staff_users.update()
+            .where(u.id == user_id, sa.or_(_may_try(now), own_lock))
+            .values(failed_logins=0, locked_until=None)
+        )
+    return bool(result.rowcount)
+
+
+def _log_failure(user_id: str, tries: int) -> None:
+    """A wrong password, already counted when its try was reserved."""
+    if tries >= MAX_FAILED_LOGINS:
         log.warning(
             "staff account locked",
             extra={"staff_user_id": user_id, "minutes": int(LOCKOUT.total_seconds() // 60)},
@@ -294,7 +351,7 @@ async def _count_failure(engine: AsyncEngine, clock: Clock, user_id: str) -> Non
     else:
         log.info(
             "staff login refused",
-            extra={"reason": "wrong_password", "staff_user_id": user_id, "failures": failures},
+            extra={"reason": "wrong_password", "staff_user_id": user_id, "failures": tries},
         )
 
 

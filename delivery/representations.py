@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from delivery.clock import rfc3339
 from delivery.domain import Attempt, Dispatch, Event
+
+if TYPE_CHECKING:
+    from delivery.storage.queries import NoticeText
 
 
 def _time(value: datetime | None) -> str | None:
@@ -63,6 +67,18 @@ def event_view(event: Event) -> dict[str, Any]:
         "data": event.data,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
+    }
+
+
+def notice_view(notice: NoticeText) -> dict[str, Any]:
+    """The public notice of a ``notice_pending`` dispatch; ``body_sha256`` is what
+    ``approve_notice`` must name (the text the supervisor reviewed)."""
+    return {
+        "id": notice.id,
+        "state": notice.state,
+        "title": notice.title,
+        "body": notice.body,
+        "body_sha256": hashlib.sha256(notice.body.encode()).hexdigest(),
     }
 
 

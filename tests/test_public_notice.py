@@ -10,21 +10,26 @@ channel.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
+import re
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from conftest import COURT, eventually, settled
+from aiohttp import FormData
+from conftest import COURT, OTHER_COURT, eventually, settled
 from helpers import Api, Receiver, dispatch_body, form_csrf, log_in, receiving, staff_account
 from pypdf import PdfReader
 
 from delivery.clock import rfc3339
+from delivery.services.api_keys import create_api_key
 from delivery.services.sweep import sweep
 from delivery.staff import Role
-from delivery.storage.schema import notice_publications, notices
+from delivery.storage.schema import media_files, notice_publications, notices
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
 
@@ -35,6 +40,9 @@ PHONE = "+8613800138000"
 ADDRESS = "浙江省杭州市西湖区文三路100号"
 NOTE = "经审查，符合公告送达条件"
 FILLED = "{}：原告请求判令被告偿还借款人民币10万元。"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 200
+MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x03" * 300
+BODY_SHA256_RE = re.compile(r'name="body_sha256" value="([0-9a-f]{64})"')
 
 
 async def _documents(api: Api, kinds: list[tuple[str, str]]) -> list[str]:
@@ -111,6 +119,25 @@ async def supervisor(api: Api) -> dict[str, str]:
     return {"X-CSRF-Token": await log_in(api.client, user.username, password)}
 
 
+async def reviewed(api: Api, dispatch_id: str, headers: dict[str, str] | None = None) -> str:
+    """The notice text's SHA-256 as the dispatch shows it (what the supervisor read)."""
+    response = await api.client.get(
+        f"/api/v1/dispatches/{dispatch_id}", headers=api.auth if headers is None else headers
+    )
+    assert response.status == 200, await response.text()
+    notice = (await response.json())["notice"]
+    assert notice["body_sha256"] == hashlib.sha256(notice["body"].encode()).hexdigest()
+    return str(notice["body_sha256"])
+
+
+async def approve(
+    api: Api, dispatch_id: str, headers: dict[str, str], reason: str = "whereabouts_unknown"
+) -> Any:
+    """The supervisor reads the notice and approves the text read."""
+    sha256 = await reviewed(api, dispatch_id, headers)
+    return await act(api, dispatch_id, "approve_notice", headers, reason=reason, body_sha256=sha256)
+
+
 def advance(api: Api, delta: timedelta) -> None:
     api.ctx.clock.advance(delta)  # type: ignore[attr-defined]
 
@@ -174,9 +201,7 @@ async def test_a_clerk_edits_and_a_supervisor_approves_then_30_days_serve(api: A
         original = await drafted(api, dispatch_id)
 
         headers = await supervisor(api)
-        blanks = await act(
-            api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown"
-        )
+        blanks = await approve(api, dispatch_id, headers)
         assert blanks.status == 409 and "blanks" in (await blanks.json())["detail"]
 
         clerk, password = await staff_account(api.ctx, Role.CLERK)
@@ -193,9 +218,7 @@ async def test_a_clerk_edits_and_a_supervisor_approves_then_30_days_serve(api: A
 
         before_events, before_counts = await api.events(dispatch_id), await api.table_counts()
         for who in (clerk_headers, api.auth):
-            refused = await act(
-                api, dispatch_id, "approve_notice", who, reason="whereabouts_unknown"
-            )
+            refused = await approve(api, dispatch_id, who)
             assert refused.status == 403
             assert (await refused.json())["type"].endswith("role-required")
         assert await api.events(dispatch_id) == before_events
@@ -203,17 +226,18 @@ async def test_a_clerk_edits_and_a_supervisor_approves_then_30_days_serve(api: A
         assert (await notice_row(api, dispatch_id))["state"] == "draft"
 
         headers = await supervisor(api)
-        nothing_tried = await act(
-            api, dispatch_id, "approve_notice", headers, reason="other_methods_failed"
-        )
+        nothing_tried = await approve(api, dispatch_id, headers, "other_methods_failed")
         assert nothing_tried.status == 409
+        assert await api.events(dispatch_id) == before_events
+        unnamed = await act(
+            api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown"
+        )
+        assert unnamed.status == 422 and "body_sha256" in await unnamed.text()
         assert await api.events(dispatch_id) == before_events
 
         advance(api, timedelta(hours=3))
         published_at = api.ctx.clock.now()
-        approved = await act(
-            api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown"
-        )
+        approved = await approve(api, dispatch_id, headers)
         assert approved.status == 200, await approved.text()
         dispatch = await approved.json()
         deemed = published_at + timedelta(days=30)
@@ -225,6 +249,7 @@ async def test_a_clerk_edits_and_a_supervisor_approves_then_30_days_serve(api: A
         assert types[-2:] == ["notice_approved", "notice_published"]
         approval = next(e for e in dispatch["events"] if e["type"] == "notice_approved")
         assert approval["data"]["reason"] == "whereabouts_unknown"
+        assert approval["data"]["sha256"] == event.data["new_sha256"]
         assert approval["data"]["methods_tried"] == []
         assert approval["actor"].startswith("staff:")
         publication = dispatch["events"][-1]
@@ -259,7 +284,7 @@ async def test_a_later_publication_moves_the_deemed_date(api: Api) -> None:
     await filled_in(api, dispatch_id)
     headers = await supervisor(api)
     first = api.ctx.clock.now()
-    response = await act(api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown")
+    response = await approve(api, dispatch_id, headers)
     assert response.status == 200, await response.text()
 
     advance(api, timedelta(days=5))
@@ -322,7 +347,7 @@ async def test_a_party_abroad_is_served_60_days_after_the_notice(api: Api) -> No
     await filled_in(api, dispatch_id)
     headers = await supervisor(api)
     published = api.ctx.clock.now()
-    response = await act(api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown")
+    response = await approve(api, dispatch_id, headers)
     assert response.status == 200, await response.text()
     assert (await notice_row(api, dispatch_id))["deemed_served_at"] == published + timedelta(
         days=60
@@ -413,13 +438,23 @@ async def test_approval_through_the_pages_lists_the_methods_tried(api: Api) -> N
     html = await page.text()
     assert f'action="{page_path}/approve"' in html
     token = form_csrf(html)
+    shown = BODY_SHA256_RE.search(html)
+    assert shown is not None
+    body_sha256 = shown.group(1)
+    assert body_sha256 == hashlib.sha256((body + "\n").encode()).hexdigest()
     no_csrf = await api.client.post(
-        f"{page_path}/approve", data={"reason": "other_methods_failed", "note": NOTE}
+        f"{page_path}/approve",
+        data={"reason": "other_methods_failed", "note": NOTE, "body_sha256": body_sha256},
     )
     assert no_csrf.status == 403
     approved = await api.client.post(
         f"{page_path}/approve",
-        data={"csrf_token": token, "reason": "other_methods_failed", "note": NOTE},
+        data={
+            "csrf_token": token,
+            "reason": "other_methods_failed",
+            "note": NOTE,
+            "body_sha256": body_sha256,
+        },
         allow_redirects=False,
     )
     assert approved.status == 303, await approved.text()
@@ -434,22 +469,59 @@ async def test_approval_through_the_pages_lists_the_methods_tried(api: Api) -> N
     )
     assert ADDRESS not in str(method) and method["address"].endswith("100号")
 
-    # A further publication through the page's form (court time, no offset).
+    # A further publication through the page's form (court time, no offset), multipart as the
+    # browser sends it: a posting at the residence needs its photo (CPL-INT-138).
     page = await api.client.get(page_path)
+    html = await page.text()
+    assert 'enctype="multipart/form-data"' in html and 'type="file" name="media"' in html
     when = api.ctx.clock.now().astimezone(ZONE).strftime("%Y-%m-%dT%H:%M")
+
+    def publication_form(photo: bytes | None) -> FormData:
+        form = FormData()
+        form.add_field("csrf_token", form_csrf(html))
+        for name, value in (
+            ("place", "residence"),
+            ("published_at", when),
+            ("detail", "张贴于住所地并拍照"),
+            ("note", NOTE),
+        ):
+            form.add_field(name, value)
+        if photo is None:  # the browser sends an empty file input
+            form.add_field("media", b"", filename="", content_type="application/octet-stream")
+        else:
+            form.add_field("media", photo, filename="IMG_0001.jpg", content_type="image/jpeg")
+        return form
+
+    before_events, before_counts = await api.events(dispatch_id), await api.table_counts()
+    for photo, status in ((None, 422), (b"GIF89a" + b"\x00" * 50, 415)):
+        refused = await api.client.post(
+            f"{page_path}/publications", data=publication_form(photo), allow_redirects=False
+        )
+        assert refused.status == status, await refused.text()
+    assert (
+        "CPL-INT-138"
+        in await (
+            await api.client.post(f"{page_path}/publications", data=publication_form(None))
+        ).text()
+    )
+    assert await api.events(dispatch_id) == before_events
+    assert await api.table_counts() == before_counts
+
     posted = await api.client.post(
-        f"{page_path}/publications",
-        data={
-            "csrf_token": form_csrf(await page.text()),
-            "place": "residence",
-            "published_at": when,
-            "detail": "张贴于住所地并拍照",
-            "note": NOTE,
-        },
-        allow_redirects=False,
+        f"{page_path}/publications", data=publication_form(JPEG), allow_redirects=False
     )
     assert posted.status == 303, await posted.text()
-    assert (await api.event_types(dispatch_id)).count("notice_published") == 2
+    events = await api.events(dispatch_id)
+    assert [e.type for e in events].count("notice_published") == 2
+    uploaded, published = events[-2:]
+    digest = hashlib.sha256(JPEG).hexdigest()
+    assert uploaded.type == "media_uploaded" and published.type == "notice_published"
+    assert uploaded.data["sha256"] == digest and uploaded.data["purpose"] == "notice_posting"
+    assert published.data["media_id"] == uploaded.data["media_id"]
+    assert published.data["media_sha256"] == digest
+    assert api.ctx.documents.path_for(digest).read_bytes() == JPEG
+    page = await api.client.get(page_path)
+    assert f"SHA-256 {digest[:12]}" in await page.text()
 
 
 async def test_the_public_board_search_pdf_and_no_personal_data(api: Api) -> None:
@@ -462,7 +534,7 @@ async def test_the_public_board_search_pdf_and_no_personal_data(api: Api) -> Non
     )
     await drafted(api, draft["id"])
     headers = await supervisor(api)
-    response = await act(api, dispatch_id, "approve_notice", headers, reason="other_methods_failed")
+    response = await approve(api, dispatch_id, headers, "other_methods_failed")
     assert response.status == 200, await response.text()
     api.client.session.cookie_jar.clear()
     notice = await notice_row(api, dispatch_id)
@@ -529,7 +601,7 @@ async def test_a_notice_whose_dispatch_is_cancelled_shows_as_withdrawn(api: Api)
     await drafted(api, dispatch_id)
     await filled_in(api, dispatch_id)
     headers = await supervisor(api)
-    response = await act(api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown")
+    response = await approve(api, dispatch_id, headers)
     assert response.status == 200, await response.text()
     notice = await notice_row(api, dispatch_id)
     page = await api.client.get(f"/notices/{notice['id']}")
@@ -546,3 +618,277 @@ async def test_a_notice_whose_dispatch_is_cancelled_shows_as_withdrawn(api: Api)
     pdf = await api.client.get(f"/notices/{notice['id']}.pdf")
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(await pdf.read())).pages)
     assert "已撤回" in "".join(text.split())
+
+
+async def _published(api: Api) -> tuple[str, dict[str, str]]:
+    """A notice approved and published; the dispatch id and the supervisor's headers."""
+    created = await notice_dispatch(api)
+    dispatch_id = str(created["id"])
+    await drafted(api, dispatch_id)
+    await filled_in(api, dispatch_id)
+    headers = await supervisor(api)
+    response = await approve(api, dispatch_id, headers)
+    assert response.status == 200, await response.text()
+    return dispatch_id, headers
+
+
+async def _upload_media(
+    api: Api,
+    dispatch_id: str,
+    content: bytes,
+    headers: dict[str, str] | None = None,
+    *,
+    name: str = "file",
+    extra: bool = False,
+) -> Any:
+    form = FormData()
+    form.add_field(name, content, filename="posting.jpg", content_type="application/octet-stream")
+    if extra:
+        form.add_field(name, content, filename="again.jpg", content_type="image/jpeg")
+    return await api.client.post(
+        f"/api/v1/dispatches/{dispatch_id}/media",
+        data=form,
+        headers=api.auth if headers is None else headers,
+    )
+
+
+async def test_a_posting_photo_is_uploaded_as_evidence_and_bad_uploads_store_nothing(
+    api: Api,
+) -> None:
+    """``POST /api/v1/dispatches/{id}/media``: a photo or video of the posting (magic bytes,
+    SONGDA_MAX_MEDIA_BYTES), court-scoped; refused uploads leave no row, event or file."""
+    created = await notice_dispatch(api)
+    dispatch_id = str(created["id"])
+    await drafted(api, dispatch_id)
+    early = await _upload_media(api, dispatch_id, JPEG)
+    assert early.status == 409 and "not approved" in (await early.json())["detail"]
+    await filled_in(api, dispatch_id)
+    headers = await supervisor(api)
+    assert (await approve(api, dispatch_id, headers)).status == 200
+
+    api.ctx.settings = dataclasses.replace(api.ctx.settings, max_media_bytes=4096)
+    _key, other_token = await create_api_key(api.ctx.engine, api.ctx.clock, "other", [OTHER_COURT])
+    other = {"Authorization": f"Bearer {other_token}"}
+    gif = b"GIF89a" + b"\x00" * 50
+    big = b"\xff\xd8\xff" + b"\x00" * 5000
+    before_events, before_counts = await api.events(dispatch_id), await api.table_counts()
+    for response, status in (
+        (await _upload_media(api, dispatch_id, gif), 415),
+        (await _upload_media(api, dispatch_id, b"%PDF-1.4\n%%EOF\n"), 415),
+        (await _upload_media(api, dispatch_id, big), 413),
+        (await _upload_media(api, dispatch_id, b""), 422),
+        (await _upload_media(api, dispatch_id, JPEG, name="photo"), 422),
+        (await _upload_media(api, dispatch_id, JPEG, other), 404),
+        (
+            await api.client.post(
+                f"/api/v1/dispatches/{dispatch_id}/media", data=JPEG, headers=api.auth
+            ),
+            415,
+        ),
+    ):
+        assert response.status == status, await response.text()
+        assert response.content_type == "application/problem+json"
+    assert await api.events(dispatch_id) == before_events
+    assert await api.table_counts() == before_counts
+    for content in (gif, big, JPEG):
+        assert not api.ctx.documents.path_for(hashlib.sha256(content).hexdigest()).exists()
+
+    # A clerk's session with its CSRF token; then the case system's key, a video.
+    clerk, password = await staff_account(api.ctx, Role.CLERK)
+    csrf = await log_in(api.client, clerk.username, password)
+    assert (await _upload_media(api, dispatch_id, JPEG, {})).status == 403  # no X-CSRF-Token
+    photo = await _upload_media(api, dispatch_id, JPEG, {"X-CSRF-Token": csrf})
+    assert photo.status == 201, await photo.text()
+    media = await photo.json()
+    digest = hashlib.sha256(JPEG).hexdigest()
+    assert media == {
+        "id": media["id"],
+        "sha256": digest,
+        "media_type": "image/jpeg",
+        "size": len(JPEG),
+    }
+    video = await _upload_media(api, dispatch_id, MP4)
+    assert video.status == 201, await video.text()
+    assert (await video.json())["media_type"] == "video/mp4"
+    assert api.ctx.documents.path_for(digest).read_bytes() == JPEG
+
+    async with api.ctx.engine.connect() as conn:
+        row = (
+            (await conn.execute(sa.select(media_files).where(media_files.c.id == media["id"])))
+            .mappings()
+            .one()
+        )
+    [attempt] = (await api.dispatch(dispatch_id))["attempts"]
+    assert (row["dispatch_id"], row["attempt_id"], row["purpose"]) == (
+        dispatch_id,
+        attempt["id"],
+        "notice_posting",
+    )
+    assert row["uploaded_by"] == f"staff:{clerk.id}"
+    uploads = [e for e in await api.events(dispatch_id) if e.type == "media_uploaded"]
+    assert uploads[0].data == {
+        "media_id": media["id"],
+        "sha256": digest,
+        "media_type": "image/jpeg",
+        "purpose": "notice_posting",
+    }
+    assert uploads[0].actor == f"staff:{clerk.id}" and uploads[0].attempt_id == attempt["id"]
+    assert len(uploads) == 2
+    assert (await api.table_counts())["media_files"] == before_counts["media_files"] + 2
+
+
+async def test_a_residence_posting_needs_its_photo(api: Api) -> None:
+    """CPL-INT-138: place=residence without media_id is 422 and changes nothing; with the
+    uploaded photo it is recorded, the publication row names it, the event carries its hash,
+    and the deemed date moves. A file of another dispatch is not this posting's evidence."""
+    dispatch_id, _headers = await _published(api)
+    other_id, _ = await _published_other(api)
+    foreign = await _upload_media(api, other_id, JPEG)
+    assert foreign.status == 201, await foreign.text()
+    advance(api, timedelta(days=3))
+    when = rfc3339(api.ctx.clock.now() - timedelta(hours=1))
+    before_events, before_counts = await api.events(dispatch_id), await api.table_counts()
+    before_notice = await notice_row(api, dispatch_id)
+    missing = await act(
+        api, dispatch_id, "record_publication", place="residence", published_at=when
+    )
+    assert missing.status == 422, await missing.text()
+    assert "CPL-INT-138" in await missing.text()
+    wrong = await act(
+        api,
+        dispatch_id,
+        "record_publication",
+        place="residence",
+        published_at=when,
+        media_id=(await foreign.json())["id"],
+    )
+    assert wrong.status == 422, await wrong.text()
+    assert await api.events(dispatch_id) == before_events
+    assert await api.table_counts() == before_counts
+    assert await notice_row(api, dispatch_id) == before_notice
+
+    uploaded = await _upload_media(api, dispatch_id, JPEG)
+    assert uploaded.status == 201, await uploaded.text()
+    media = await uploaded.json()
+    posted = await act(
+        api,
+        dispatch_id,
+        "record_publication",
+        place="residence",
+        published_at=when,
+        detail="张贴于住所地并拍照",
+        media_id=media["id"],
+    )
+    assert posted.status == 200, await posted.text()
+    dispatch = await posted.json()
+    published = dispatch["events"][-1]
+    assert published["type"] == "notice_published"
+    assert published["data"]["place"] == "residence"
+    assert published["data"]["media_id"] == media["id"]
+    assert published["data"]["media_sha256"] == media["sha256"] == hashlib.sha256(JPEG).hexdigest()
+    async with api.ctx.engine.connect() as conn:
+        row = (
+            (
+                await conn.execute(
+                    sa.select(notice_publications).where(
+                        notice_publications.c.place == "residence",
+                        notice_publications.c.notice_id == before_notice["id"],
+                    )
+                )
+            )
+            .mappings()
+            .one()
+        )
+    assert row["media_id"] == media["id"]
+    deemed = api.ctx.clock.now() - timedelta(hours=1) + timedelta(days=30)
+    assert dispatch["next_action_at"] == rfc3339(deemed)
+    assert (await notice_row(api, dispatch_id))["deemed_served_at"] == deemed
+
+    # Other places may name a photo but need not.
+    board = await act(
+        api, dispatch_id, "record_publication", place="court_notice_board", published_at=when
+    )
+    assert board.status == 200, await board.text()
+
+
+async def _published_other(api: Api) -> tuple[str, dict[str, str]]:
+    created = await notice_dispatch(api, reference="notice-other", name="王五")
+    dispatch_id = str(created["id"])
+    await drafted(api, dispatch_id)
+    await filled_in(api, dispatch_id)
+    headers = await supervisor(api)
+    response = await approve(api, dispatch_id, headers)
+    assert response.status == 200, await response.text()
+    return dispatch_id, headers
+
+
+async def test_an_approval_of_a_stale_text_is_refused(api: Api) -> None:
+    """The supervisor read the text; a clerk edits it before the approval arrives: 409 and
+    nothing changes (API and page). Approving the text now shown works."""
+    created = await notice_dispatch(api)
+    dispatch_id = str(created["id"])
+    notice = await drafted(api, dispatch_id)
+    await filled_in(api, dispatch_id)
+    headers = await supervisor(api)
+    read = await reviewed(api, dispatch_id, headers)
+    page_path = f"/staff/notices/{notice['id']}"
+    html = await (await api.client.get(page_path)).text()
+    shown = BODY_SHA256_RE.search(html)
+    assert shown is not None and shown.group(1) == read
+
+    edited_body = "张三：\n" + FILLED.format("《起诉状》（已改）") + "\n" + COURT
+    assert (await act(api, dispatch_id, "edit_notice", body=edited_body)).status == 200
+    before_events, before_counts = await api.events(dispatch_id), await api.table_counts()
+    before_notice = await notice_row(api, dispatch_id)
+
+    stale = await act(
+        api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown", body_sha256=read
+    )
+    assert stale.status == 409, await stale.text()
+    assert "changed" in (await stale.json())["detail"]
+    page = await api.client.post(
+        f"{page_path}/approve",
+        data={
+            "csrf_token": form_csrf(html),
+            "reason": "whereabouts_unknown",
+            "note": NOTE,
+            "body_sha256": read,
+        },
+        allow_redirects=False,
+    )
+    assert page.status == 409
+    again = await page.text()
+    assert "《起诉状》（已改）" in again  # the page now shows the edited text
+    assert await api.events(dispatch_id) == before_events
+    assert await api.table_counts() == before_counts
+    assert await notice_row(api, dispatch_id) == before_notice
+    for bad in ("", "not-a-hash", read[:-1]):
+        malformed = await act(
+            api,
+            dispatch_id,
+            "approve_notice",
+            headers,
+            reason="whereabouts_unknown",
+            body_sha256=bad,
+        )
+        assert malformed.status == 422, bad
+
+    current = BODY_SHA256_RE.search(again)
+    assert current is not None and current.group(1) != read
+    approved = await api.client.post(
+        f"{page_path}/approve",
+        data={
+            "csrf_token": form_csrf(again),
+            "reason": "whereabouts_unknown",
+            "note": NOTE,
+            "body_sha256": current.group(1),
+        },
+        allow_redirects=False,
+    )
+    assert approved.status == 303, await approved.text()
+    [approval] = [e for e in await api.events(dispatch_id) if e.type == "notice_approved"]
+    assert approval.data["sha256"] == current.group(1)
+    assert approval.data["sha256"] == hashlib.sha256((edited_body + "\n").encode()).hexdigest()
+    dispatch = await api.dispatch(dispatch_id)
+    assert dispatch["notice"]["state"] == "published"
+    assert dispatch["notice"]["body"] == edited_body + "\n"

@@ -76,9 +76,19 @@ async def _notice_approved(api: Api, supervisor: Browser, dispatch_id: str) -> d
     )
     assert edited.status == 200, await edited.text()
     csrf = await supervisor.log_in()
+    # The supervisor reads the text and approves exactly that (its SHA-256).
+    read = await supervisor.client.get(f"/api/v1/dispatches/{dispatch_id}")
+    assert read.status == 200, await read.text()
+    notice = (await read.json())["notice"]
+    assert (notice["state"], notice["body"]) == ("draft", NOTICE_TEXT + "\n")
     approved = await supervisor.client.post(
         f"/api/v1/dispatches/{dispatch_id}/actions",
-        json={"action": "approve_notice", "note": "下落不明", "reason": "other_methods_failed"},
+        json={
+            "action": "approve_notice",
+            "note": "下落不明",
+            "reason": "other_methods_failed",
+            "body_sha256": notice["body_sha256"],
+        },
         headers={"X-CSRF-Token": csrf},
     )
     assert approved.status == 200, await approved.text()

@@ -12,6 +12,7 @@ from delivery.api import (
     field_pages,
     health,
     mail_pieces,
+    notice_media,
     notice_pages,
     openapi,
     recipient_pages,
@@ -42,6 +43,7 @@ def create_app(ctx: Context) -> web.Application:
     r.add_get(f"{API}/dispatches/{{dispatch_id}}", dispatches.get)
     r.add_post(f"{API}/dispatches/{{dispatch_id}}/cancel", dispatches.cancel)
     r.add_post(f"{API}/dispatches/{{dispatch_id}}/actions", dispatches.act)
+    r.add_post(f"{API}/dispatches/{{dispatch_id}}/media", notice_media.upload)
     r.add_post(
         f"{API}/dispatches/{{dispatch_id}}/attempts/{{attempt_id}}/reissue-link",
         dispatches.reissue_link,

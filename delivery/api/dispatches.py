@@ -23,7 +23,13 @@ from delivery.api.problems import Problem, not_found, validation_problem
 from delivery.clock import rfc3339
 from delivery.domain import Attempt, Dispatch, DispatchState
 from delivery.ids import looks_like_id
-from delivery.representations import attempt_view, dispatch_summary, event_view, mask_address
+from delivery.representations import (
+    attempt_view,
+    dispatch_summary,
+    event_view,
+    mask_address,
+    notice_view,
+)
 from delivery.services import clerk_actions, link_reissue, notices
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.intake import IdempotencyConflict, UnknownDocuments, create_dispatch
@@ -156,6 +162,8 @@ async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
         "events": [event_view(e) for e in detail.events],
         "chain_head": detail.chain_head,
         "allowed_actions": clerk_actions.allowed_actions(d),
+        # While notice_pending: the notice as it stands (approve_notice names its body_sha256).
+        "notice": None if detail.notice is None else notice_view(detail.notice),
     }
 
 

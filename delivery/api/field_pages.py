@@ -30,7 +30,7 @@ from delivery.api.common import ctx_of, path_id
 from delivery.api.documents import part_chunks
 from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
 from delivery.context import Context
-from delivery.document_store import JPEG_MAGIC, PNG_MAGIC, UploadRejected
+from delivery.document_store import JPEG_MAGIC, PNG_MAGIC, StoredFile, UploadRejected
 from delivery.services import field_tasks
 from delivery.services.field_tasks import Media, TaskView, Visit
 from delivery.staff import Role, StaffUser
@@ -81,9 +81,13 @@ async def _read_head(part: BodyPartReader) -> bytes:
     return head
 
 
-async def _store_part(ctx: Context, part: BodyPartReader, *, png_only: bool) -> Media:
-    """Stream one file to the content-addressed store while hashing it; refuse a wrong type
-    (415) or an oversized file (413) before anything is kept."""
+async def store_evidence(
+    ctx: Context, part: BodyPartReader, *, png_only: bool = False
+) -> tuple[StoredFile, str]:
+    """Stream one photo or video (or, ``png_only``, a PNG) to the content-addressed store while
+    hashing it; refuse an empty file (422), a wrong type (415) or a file over
+    ``SONGDA_MAX_MEDIA_BYTES`` (413) before anything is kept. Also used for the photo of a
+    public notice posted at the residence (``delivery/api/notice_media.py``)."""
     head = await _read_head(part)
     media_type = media_type_of(head) if head else None
     if not head:
@@ -94,6 +98,11 @@ async def _store_part(ctx: Context, part: BodyPartReader, *, png_only: bool) -> 
     stored, _ = await ctx.documents.store_media(
         _head_then_rest(head, part), ctx.settings.max_media_bytes, {head[:SNIFF]: media_type}
     )
+    return stored, media_type
+
+
+async def _store_part(ctx: Context, part: BodyPartReader, *, png_only: bool) -> Media:
+    stored, media_type = await store_evidence(ctx, part, png_only=png_only)
     return Media(stored, media_type, "signature" if png_only else _purpose(media_type))
 
 

@@ -7,7 +7,12 @@ numbers, phones or addresses.
 
 Staff: ``/staff/notices`` (drafts awaiting approval), ``/staff/notices/{id}`` (edit the draft,
 approve it — supervisors only —, record further publications). The forms post as a browser
-does and go through the same clerk actions as ``POST /api/v1/dispatches/{id}/actions``.
+does and go through the same clerk actions as ``POST /api/v1/dispatches/{id}/actions``. The
+approve form carries the SHA-256 of the text it shows (``body_sha256``), so an edit made
+meanwhile is refused (409) rather than approved unseen. The publication form is
+``multipart/form-data`` with an optional photo or video (``media``; required for a posting at
+the residence, CPL-INT-138), checked as the field server's evidence and recorded in the same
+transaction as the publication.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
 from delivery.api.common import ctx_of
-from delivery.api.staff_auth import check_csrf, csrf_token, require_staff, staff_page
+from delivery.api.documents import part_chunks
+from delivery.api.field_pages import store_evidence
+from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
 from delivery.context import Context
+from delivery.document_store import UploadRejected
 from delivery.ids import looks_like_id
 from delivery.pdf_rendering import render_pdf
 from delivery.services import clerk_actions, notices
@@ -38,6 +46,7 @@ from templates.pdf import FONT_FAMILY, qr_data_uri
 ID = "{notice_id:[0-9A-HJKMNP-TV-Z]{26}}"
 PAGE = 20
 MAX_QUERY = 200
+MAX_FIELD_BYTES = 4 * notices.MAX_BODY  # the longest field, the body, in UTF-8
 PLACE_NAMES = {
     "zh-CN": {
         "court_website": "法院网站公告栏",
@@ -85,6 +94,7 @@ async def _publications(
             "place": PLACE_NAMES[locale].get(p["place"], p["place"]),
             "detail": p["detail"],
             "published_at": _minute(ctx, p["published_at"]),
+            "media_sha256": p["media_sha256"],
         }
         for p in await notices.publications(conn, notice_id)
     ]
@@ -262,10 +272,12 @@ async def _staff_view(
             {**m, "tried_at": _minute(ctx, datetime.fromisoformat(m["tried_at"]))} for m in methods
         ],
         can_approve=notices.may_approve(user),
+        body_sha256=notices.sha256_text(notice["body"]),
         can_publish=detail.dispatch.state.value == "notice_pending",
         publications=publications,
         deemed_on=_day(ctx, notice["deemed_served_at"]),
         places=list(PLACE_NAMES[locale].items()),
+        max_media_mb=max(1, ctx.settings.max_media_bytes // (1024 * 1024)),
         csrf_token=csrf_token(request),
         error=error,
     )
@@ -281,31 +293,98 @@ def _field(form: MultiDictProxy[Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+async def _text_part(part: BodyPartReader) -> str | None:
+    """A multipart text field, or None when too long or not UTF-8 (the rest is not kept)."""
+    value = b""
+    async for chunk in part_chunks(part):
+        value += chunk
+        if len(value) > MAX_FIELD_BYTES:
+            return None
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+async def _multipart_form(
+    request: web.Request, ctx: Context, *, media: bool
+) -> tuple[dict[str, str], notices.EvidenceFile | None]:
+    """A form as a browser sends it with a file (the publication form): the CSRF token first
+    (nothing after it is read without it: 403), text fields, and — where ``media`` — at most
+    one ``media`` photo or video, streamed to the store and checked as the field server's
+    evidence. UploadRejected (its reason names the field) for a refused file or a long field."""
+    reader = await request.multipart()
+    fields: dict[str, str] = {}
+    evidence = None
+    checked = False
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or not part.name:
+            continue
+        if part.name == CSRF_FIELD:
+            await check_csrf(request, await _text_part(part))
+            checked = True
+            continue
+        if not checked:
+            await check_csrf(request, None)
+        if part.filename is not None:
+            if part.filename == "" or part.name != "media" or not media:
+                await part.release()
+                continue
+            if evidence is not None:
+                raise UploadRejected("media: send one photo or video")
+            try:
+                evidence = notices.EvidenceFile(*await store_evidence(ctx, part))
+            except UploadRejected as exc:
+                raise UploadRejected(f"media: {exc.reason}", exc.status) from None
+            continue
+        value = await _text_part(part)
+        if value is None:
+            raise UploadRejected(f"{part.name}: too long or not UTF-8")
+        fields[part.name] = value
+    if not checked:
+        await check_csrf(request, None)
+    return fields, evidence
+
+
 async def _act(
-    request: web.Request, action: str, details: dict[str, Any], *roles: Role
+    request: web.Request,
+    action: str,
+    details: dict[str, Any],
+    *roles: Role,
+    media: bool = False,
 ) -> web.Response:
     """Check role and CSRF, run the clerk action, go back to the page (or show why not)."""
     ctx = ctx_of(request)
     user = require_staff(request, *(roles or STAFF_ROLES))
-    form = await request.post()
-    await check_csrf(request, _field(form, "csrf_token"))
     async with ctx.engine.connect() as conn:
         notice = await notices.notice_by_id(conn, request.match_info["notice_id"])
     if notice is None or not user.sees(notice["court"]):
-        raise web.HTTPNotFound(text="404: no such notice")
-    note = (_field(form, "note") or "").strip()
+        raise web.HTTPNotFound(text="404: no such notice")  # before the body is read
+    evidence = None
+    if request.content_type.startswith("multipart/"):
+        try:
+            form, evidence = await _multipart_form(request, ctx, media=media)
+        except UploadRejected as exc:
+            return await _staff_view(request, error=exc.reason, status=exc.status)
+    else:
+        posted = await request.post()
+        await check_csrf(request, _field(posted, CSRF_FIELD))
+        form = {k: v for k in posted if (v := _field(posted, k)) is not None}
+    note = (form.get("note") or "").strip()
     if not note or len(note) > 2000:
         return await _staff_view(request, error="note: required (≤ 2000)", status=422)
     values = {
         name: value
         for name in details
-        if (value := _field(form, name)) is not None and value.strip() != ""
+        if (value := form.get(name)) is not None and value.strip() != ""
     }
     try:
         await clerk_actions.perform(
             ctx,
             notice["dispatch_id"],
-            clerk_actions.ActionRequest(action, note, {**values, **_converted(ctx, values)}),
+            clerk_actions.ActionRequest(
+                action, note, {**values, **_converted(ctx, values)}, evidence=evidence
+            ),
             actor=user.actor,
         )
     except clerk_actions.ActionRefused as exc:
@@ -333,12 +412,17 @@ async def edit(request: web.Request) -> web.Response:
 
 
 async def approve(request: web.Request) -> web.Response:
-    return await _act(request, "approve_notice", {"reason": None}, notices.APPROVER)
+    return await _act(
+        request, "approve_notice", {"reason": None, "body_sha256": None}, notices.APPROVER
+    )
 
 
 async def publish(request: web.Request) -> web.Response:
     return await _act(
-        request, "record_publication", {"place": None, "published_at": None, "detail": None}
+        request,
+        "record_publication",
+        {"place": None, "published_at": None, "detail": None},
+        media=True,
     )
 
 

@@ -216,6 +216,36 @@ SPEC: dict[str, Any] = {
                     "attempts": {"type": "array", "items": {"type": "object"}},
                     "events": {"type": "array", "items": {"type": "object"}},
                     "chain_head": {"type": "string"},
+                    "allowed_actions": {"type": "array", "items": {"type": "string"}},
+                    "notice": {
+                        "description": "while notice_pending: the public notice as it stands "
+                        "(approve_notice must name its body_sha256); otherwise null",
+                        "oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Notice"}],
+                    },
+                },
+            },
+            "Notice": {
+                "type": "object",
+                "required": ["id", "state", "title", "body", "body_sha256"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "state": {"enum": ["draft", "published"]},
+                    "title": {"type": "string"},
+                    "body": {"type": "string"},
+                    "body_sha256": {
+                        "type": "string",
+                        "pattern": "^[0-9a-f]{64}$",
+                        "description": "SHA-256 (hex) of the UTF-8 body",
+                    },
+                },
+            },
+            "Media": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "sha256": {"type": "string"},
+                    "media_type": {"type": "string"},
+                    "size": {"type": "integer"},
                 },
             },
             "DispatchCreated": {
@@ -309,14 +339,46 @@ SPEC: dict[str, Any] = {
                 "source, postcode), record_consent (basis), record_rebuttal (reason), "
                 "change_policy (policy), cancel, assign_field_server (task_id, field_server); "
                 "while notice_pending: edit_notice (body, "
-                "title), approve_notice (reason=whereabouts_unknown|other_methods_failed; a "
-                "supervisor's session only, else 403), record_publication (place="
-                "court_notice_board|residence|newspaper|court_website, published_at RFC 3339, "
-                "detail, media_id) — each with a required note; the dispatch's allowed_actions "
+                "title), approve_notice (reason=whereabouts_unknown|other_methods_failed, "
+                "body_sha256 = the notice's body_sha256 as read from the dispatch — 409 when the "
+                "draft changed since; a supervisor's session only, else 403), "
+                "record_publication (place=court_notice_board|residence|newspaper|court_website, "
+                "published_at RFC 3339, detail, media_id — required for residence: the id from "
+                "POST …/media) — each with a required note; the dispatch's allowed_actions "
                 "lists what its state allows",
                 {"200": _ok("Done: the dispatch", "Dispatch"), "404": PROBLEM, "409": PROBLEM},
                 parameters=[{"name": "dispatch_id", **ID_PARAM}],
                 requestBody=_strings_body(["action", "note"], []),
+            ),
+        },
+        "/api/v1/dispatches/{dispatch_id}/media": {
+            "post": _op(
+                "Upload the photo or video of a public notice's posting (CPL-INT-138: a posting "
+                "at the residence is photographed or filmed): one file, a photo (JPEG, PNG, WebP) "
+                "or a video (MP4, QuickTime, WebM) checked by its first bytes, at most "
+                "SONGDA_MAX_MEDIA_BYTES; only while the dispatch's notice is published. Stored "
+                "by SHA-256 (purpose notice_posting), recorded as `media_uploaded`; name its id "
+                "as media_id in record_publication",
+                {
+                    "201": _ok("Stored", "Media"),
+                    "404": PROBLEM,
+                    "409": PROBLEM,
+                    "413": PROBLEM,
+                    "415": PROBLEM,
+                },
+                parameters=[{"name": "dispatch_id", **ID_PARAM}],
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                            }
+                        }
+                    },
+                },
             ),
         },
         "/api/v1/dispatches/{dispatch_id}/attempts/{attempt_id}/reissue-link": {

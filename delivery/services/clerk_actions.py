@@ -68,6 +68,9 @@ class ActionRequest:
     note: str
     details: dict[str, Any]
     caller_key_id: str | None = None  # whose uploaded documents an attachment may name
+    # record_publication from the staff page: the posting's photo or video, stored but not yet
+    # recorded; recorded (media_files row, media_uploaded event) in the action's transaction.
+    evidence: notices.EvidenceFile | None = None
 
 
 def allowed_actions(dispatch: Dispatch) -> list[str]:
@@ -301,6 +304,21 @@ def _notice_action(action: notices.NoticeAction) -> Handler:
     return handler
 
 
+async def _record_publication(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> None:
+    """``record_publication``; with the page's photo or video, that is recorded first in the
+    same transaction (a refused publication keeps neither)."""
+    details = request.details
+    try:
+        if request.evidence is not None:
+            media = await notices.record_media(tx, request.evidence, actor)
+            details = {**details, "media_id": media["id"]}
+        await notices.record_publication(ctx, tx, details, request.note, actor)
+    except notices.NoticeRefused as exc:
+        raise ActionRefused(exc.reason, conflict=exc.conflict) from None
+
+
 # --- In person: a clerk assigns (or reassigns) a field task (delivery/services/field_tasks.py) ---
 
 
@@ -337,6 +355,6 @@ HANDLERS: dict[str, Handler] = {
     "change_policy": _change_policy,
     "edit_notice": _notice_action(notices.edit_notice),
     "approve_notice": _notice_action(notices.approve_notice),
-    "record_publication": _notice_action(notices.record_publication),
+    "record_publication": _record_publication,
     "assign_field_server": _assign_field_server,
 }

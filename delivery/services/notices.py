@@ -5,10 +5,15 @@
   composed from the documents' kinds (CPL-INT-139), and the attempt waits for a person.
 - A clerk may edit the draft (:func:`edit_notice`); a supervisor approves it
   (:func:`approve_notice`) with the reason CPL-95 requires and the methods tried, listed from the
-  dispatch's own attempts. Approval publishes the notice on Songda's own board (the court
-  website) at once: a ``notice_published`` event, the attempt ``sent``.
+  dispatch's own attempts. The approval names the SHA-256 of the text the supervisor reviewed
+  (``body_sha256``): an edit since then makes it a conflict, so what is published is what was
+  read. Approval publishes the notice on Songda's own board (the court website) at once: a
+  ``notice_published`` event, the attempt ``sent``.
 - Further publications (notice board, residence, newspaper) are recorded with
-  :func:`record_publication`; the last one counts (CPL-INT-138), so the deemed date moves.
+  :func:`record_publication`; the last one counts (CPL-INT-138), so the deemed date moves. A
+  posting at the residence is photographed or filmed (CPL-INT-138): it names the photo or video
+  stored by :func:`record_media` (``POST /api/v1/dispatches/{id}/media``, purpose
+  ``notice_posting``).
 
 The deemed date itself is the completion rule's (``escalation.rules``); ``decide_now`` sets the
 dispatch's timer to it and serves the dispatch when it arrives. The ``notices`` row keeps a copy
@@ -18,6 +23,7 @@ dispatch's timer to it and serves the dispatch when it arrives. The ``notices`` 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,12 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.clock import rfc3339
 from delivery.context import Context
-from delivery.domain import Attempt, AttemptState
+from delivery.document_store import StoredFile
+from delivery.domain import Attempt, AttemptState, DispatchState
 from delivery.ids import looks_like_id, new_id
 from delivery.representations import mask_address
 from delivery.staff import Role, StaffUser
 from delivery.storage.schema import attempts, media_files, notice_publications, notices
-from delivery.storage.unit_of_work import DispatchTransaction
+from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
 from escalation.periods import RUNNING_PERIODS
 from escalation.policy import NOTICE_CHANNEL
 from escalation.rules import CaseFacts, earliest_completion
@@ -50,6 +57,10 @@ APPROVER = Role.SUPERVISOR
 MAX_TITLE = 300
 MAX_BODY = 20000
 MAX_DETAIL = 500
+MEDIA_PURPOSE = "notice_posting"
+# Postings that must be photographed or filmed (CPL-INT-138): record_publication needs media_id.
+FILMED_PLACES = frozenset({"residence"})
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 NoticeAction = Callable[[Context, DispatchTransaction, dict[str, Any], str, str], Awaitable[None]]
@@ -71,7 +82,16 @@ def may_approve(staff: StaffUser | None) -> bool:
 
 
 def sha256_text(text: str) -> str:
+    """The SHA-256 (hex) of a notice text, as events, the page and the API's ``notice`` show it."""
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """A photo or video already in the content-addressed store, not yet recorded."""
+
+    stored: StoredFile
+    media_type: str
 
 
 # --- Opening the draft (the court channel) ---
@@ -161,8 +181,11 @@ async def notice_by_id(conn: AsyncConnection, notice_id: str) -> sa.RowMapping |
 
 
 async def publications(conn: AsyncConnection, notice_id: str) -> list[sa.RowMapping]:
+    """The notice's publications, oldest first, each with its photo's or video's SHA-256
+    (``media_sha256``, or None)."""
     rows = await conn.execute(
-        sa.select(notice_publications)
+        sa.select(notice_publications, media_files.c.sha256.label("media_sha256"))
+        .outerjoin(media_files, media_files.c.id == notice_publications.c.media_id)
         .where(notice_publications.c.notice_id == notice_id)
         .order_by(notice_publications.c.published_at, notice_publications.c.id)
     )
@@ -309,16 +332,29 @@ async def edit_notice(
 async def approve_notice(
     ctx: Context, tx: DispatchTransaction, details: dict[str, Any], note: str, actor: str
 ) -> None:
-    """``approve_notice`` {reason}: a supervisor approves; the notice is published at once on
-    the court's website board (Songda's ``/notices``)."""
+    """``approve_notice`` {reason, body_sha256}: a supervisor approves the text they reviewed
+    (``body_sha256``; a conflict when the draft changed since); the notice is published at once
+    on the court's website board (Songda's ``/notices``)."""
     if not actor.startswith("staff:"):
         raise NoticeRefused("only a supervisor's account approves a public notice")
     reason = details.get("reason")
     if reason not in REASONS:
         raise NoticeRefused(f"reason must be one of {', '.join(REASONS)}", conflict=False)
+    reviewed = details.get("body_sha256")
+    if not isinstance(reviewed, str) or not SHA256_HEX.fullmatch(reviewed.lower()):
+        raise NoticeRefused(
+            "body_sha256 must be the SHA-256 (hex) of the notice text you reviewed",
+            conflict=False,
+        )
     attempt, notice = await _current(tx)
     if notice["state"] != DRAFT:
         raise NoticeRefused("the notice is approved already")
+    approved_sha256 = sha256_text(notice["body"])
+    if reviewed.lower() != approved_sha256:
+        raise NoticeRefused(
+            "the notice text changed since you reviewed it (body_sha256 does not match the "
+            "current draft): read it again before approving"
+        )
     if has_blanks(notice["title"]) or has_blanks(notice["body"]):
         raise NoticeRefused("the notice text still has blanks to fill in (edit_notice)")
     tried = methods_tried(await tx.attempts())
@@ -333,7 +369,7 @@ async def approve_notice(
         data={
             "note": note,
             "notice_id": notice["id"],
-            "sha256": sha256_text(notice["body"]),
+            "sha256": approved_sha256,
             **grounds,
         },
     )
@@ -354,7 +390,8 @@ async def record_publication(
     ctx: Context, tx: DispatchTransaction, details: dict[str, Any], note: str, actor: str
 ) -> None:
     """``record_publication`` {place, published_at, detail?, media_id?}: a further publication;
-    the last one counts (CPL-INT-138)."""
+    the last one counts (CPL-INT-138). A posting at the residence is photographed or filmed
+    (CPL-INT-138): ``media_id`` is then required, a file uploaded for this dispatch's notice."""
     attempt, notice = await _current(tx)
     if notice["state"] != PUBLISHED:
         raise NoticeRefused("the notice is not approved yet")
@@ -368,6 +405,12 @@ async def record_publication(
         raise NoticeRefused("published_at must not be before the approval", conflict=False)
     detail = _text(details, "detail", MAX_DETAIL, required=False)
     media = await _media(tx, details.get("media_id"))
+    if media is None and place in FILMED_PLACES:
+        raise NoticeRefused(
+            f"a posting at the {place} must be photographed or filmed (CPL-INT-138): media_id "
+            "names the photo or video uploaded with POST /api/v1/dispatches/{id}/media",
+            conflict=False,
+        )
     await _publish(
         ctx,
         tx,
@@ -383,19 +426,81 @@ async def record_publication(
 
 
 async def _media(tx: DispatchTransaction, media_id: object) -> tuple[str, str] | None:
-    """(id, sha256) of a stored file of this dispatch (e.g. the photo of a posting at the
-    residence), or None when none is named."""
+    """(id, sha256) of a file uploaded for this dispatch's notice (e.g. the photo of a posting
+    at the residence), or None when none is named."""
     if media_id is None:
         return None
     found = None
     if isinstance(media_id, str) and looks_like_id(media_id):
         query = sa.select(media_files.c.id, media_files.c.sha256).where(
-            media_files.c.id == media_id, media_files.c.dispatch_id == tx.dispatch.id
+            media_files.c.id == media_id,
+            media_files.c.dispatch_id == tx.dispatch.id,
+            media_files.c.purpose == MEDIA_PURPOSE,
         )
         found = (await tx.conn.execute(query)).first()
     if found is None:
-        raise NoticeRefused("media_id must name a file of this dispatch", conflict=False)
+        raise NoticeRefused(
+            "media_id must name a photo or video uploaded for this dispatch's notice "
+            "(POST /api/v1/dispatches/{id}/media)",
+            conflict=False,
+        )
     return str(found.id), str(found.sha256)
+
+
+# --- Evidence of a posting: the photo or video (CPL-INT-138) ---
+
+
+async def record_media(
+    tx: DispatchTransaction, evidence: EvidenceFile, actor: str
+) -> dict[str, Any]:
+    """A stored photo or video of a posting: its ``media_files`` row (purpose
+    ``notice_posting``, on the notice attempt) and a ``media_uploaded`` event, in the
+    dispatch's transaction. Only for a published notice: a posting follows the approval."""
+    if tx.dispatch.state != DispatchState.NOTICE_PENDING:
+        raise NoticeRefused(f"the dispatch is {tx.dispatch.state}: no public notice is running")
+    attempt, notice = await _current(tx)
+    if notice["state"] != PUBLISHED:
+        raise NoticeRefused("the notice is not approved yet: a posting follows the approval")
+    media = {
+        "id": new_id(),
+        "sha256": evidence.stored.sha256,
+        "media_type": evidence.media_type,
+        "size": evidence.stored.size,
+    }
+    await tx.conn.execute(
+        media_files.insert().values(
+            **media,
+            dispatch_id=tx.dispatch.id,
+            attempt_id=attempt.id,
+            purpose=MEDIA_PURPOSE,
+            uploaded_by=actor,
+            created_at=tx.now,
+        )
+    )
+    tx.record(
+        "media_uploaded",
+        source=SOURCE,
+        actor=actor,
+        attempt_id=attempt.id,
+        data={
+            "media_id": media["id"],
+            "sha256": evidence.stored.sha256,
+            "media_type": evidence.media_type,
+            "purpose": MEDIA_PURPOSE,
+        },
+    )
+    return media
+
+
+async def upload_media(
+    ctx: Context, dispatch_id: str, evidence: EvidenceFile, *, actor: str
+) -> dict[str, Any]:
+    """``POST /api/v1/dispatches/{id}/media``: record a stored photo or video of a posting in
+    one transaction with its event; {id, sha256, media_type, size}."""
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        media = await record_media(tx, evidence, actor)
+    await ctx.queue.after_commit(tx.followups)
+    return media
 
 
 def _instant(value: object) -> datetime:

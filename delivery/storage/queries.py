@@ -8,10 +8,21 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from delivery.domain import Attempt, Dispatch, DocumentRef, Event
+from delivery.domain import Attempt, AttemptState, Dispatch, DispatchState, DocumentRef, Event
 from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
-from delivery.storage.schema import attempts, dispatches, events
+from delivery.storage.schema import attempts, dispatches, events, notices
 from delivery.storage.unit_of_work import load_contacts, load_documents
+
+
+@dataclass(frozen=True)
+class NoticeText:
+    """The public notice of a ``notice_pending`` dispatch as it stands: what a supervisor
+    reviews before approving (the approval names the body's SHA-256)."""
+
+    id: str
+    state: str
+    title: str
+    body: str
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,27 @@ class DispatchDetail:
     attempts: list[Attempt]
     events: list[Event]
     chain_head: str
+    notice: NoticeText | None = None
+
+
+OPEN_NOTICE_ATTEMPT_STATES = (AttemptState.PENDING.value, AttemptState.SENT.value)
+
+
+async def current_notice(conn: AsyncConnection, dispatch_id: str) -> NoticeText | None:
+    """The notice of the dispatch's open public-notice attempt (the latest), if any."""
+    row = (
+        await conn.execute(
+            sa.select(notices.c.id, notices.c.state, notices.c.title, notices.c.body)
+            .join(attempts, attempts.c.id == notices.c.attempt_id)
+            .where(
+                notices.c.dispatch_id == dispatch_id,
+                attempts.c.state.in_(OPEN_NOTICE_ATTEMPT_STATES),
+            )
+            .order_by(attempts.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else NoticeText(row.id, row.state, row.title, row.body)
 
 
 async def dispatch_detail(
@@ -46,12 +78,17 @@ async def dispatch_detail(
     event_rows = await conn.execute(
         sa.select(events).where(events.c.dispatch_id == dispatch_id).order_by(events.c.seq)
     )
+    dispatch = dispatch_from_row(row, await load_contacts(conn, dispatch_id))
+    notice = None
+    if dispatch.state == DispatchState.NOTICE_PENDING:
+        notice = await current_notice(conn, dispatch_id)
     return DispatchDetail(
-        dispatch=dispatch_from_row(row, await load_contacts(conn, dispatch_id)),
+        dispatch=dispatch,
         documents=await load_documents(conn, dispatch_id),
         attempts=[attempt_from_row(r) for r in attempt_rows.mappings()],
         events=[event_from_row(r) for r in event_rows.mappings()],
         chain_head=row["chain_head"],
+        notice=notice,
     )
 
 

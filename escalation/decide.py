@@ -136,8 +136,8 @@ def _next_step(
     escalated = any(
         e.type == "clerk_escalated" and e.data.get("step") == dispatch.step_index for e in events
     )
-    if still_open and not escalated and all(a.channel == NOTICE_CHANNEL for a in still_open):
-        return []  # approval and publication wake the decision; the period is the rule's
+    if still_open and not escalated and not step.timed:
+        return _while_the_notice_waits(attempts, now, policy, court_days)
     if now < deadline and not escalated:
         if still_open:
             return [WaitUntil(deadline)]
@@ -155,6 +155,26 @@ def _next_step(
     return closing + _start_from(
         dispatch.step_index + 1, dispatch, now, policy, court_days, skipped
     )
+
+
+def _while_the_notice_waits(
+    attempts: Sequence[Attempt], now: datetime, policy: Policy, court_days: CourtDays
+) -> list[Action]:
+    """The notice waits for approval and publication (they wake the decision; its period is
+    the completion rule's). Other attempts still out — e-service re-opened by consent recorded
+    meanwhile — run for their own step's window from their start, then expire: the notice may
+    be approved only when nothing else can serve (CPL-95)."""
+    others = [a for a in attempts if a.channel != NOTICE_CHANNEL and a.state in OPEN_ATTEMPT_STATES]
+    ends = {
+        a.id: step_deadline(a.created_at, policy.steps[a.step_index], court_days) for a in others
+    }
+    due: list[Action] = [
+        CloseAttempt(a.id, AttemptState.EXPIRED.value, "window_elapsed")
+        for a in others
+        if ends[a.id] <= now
+    ]
+    running = [end for end in ends.values() if end > now]
+    return due + ([WaitUntil(min(running))] if running else [])
 
 
 def _at_risk(

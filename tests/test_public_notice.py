@@ -892,3 +892,36 @@ async def test_an_approval_of_a_stale_text_is_refused(api: Api) -> None:
     dispatch = await api.dispatch(dispatch_id)
     assert dispatch["notice"]["state"] == "published"
     assert dispatch["notice"]["body"] == edited_body + "\n"
+
+
+async def test_no_approval_while_another_method_is_under_way(api: Api) -> None:
+    """CPL-95's last resort: consent recorded during the notice step re-opens e-service on the
+    known (court-found) address and number; until that ends, the notice cannot be approved."""
+    body = dispatch_body(await _documents(api, [("complaint", "民事起诉状")]), consent=False)
+    body["recipient"]["emails"][0]["source"] = "court_found"
+    body["recipient"]["phones"] = [{"number": PHONE, "source": "court_found"}]
+    dispatch_id = (await api.create(body))["id"]
+    await drafted(api, dispatch_id)
+    await filled_in(api, dispatch_id)
+    consented = await act(api, dispatch_id, "record_consent", basis="express")
+    assert consented.status == 200, await consented.text()
+    headers = await supervisor(api)
+    before = await api.event_types(dispatch_id)
+    refused = await approve(api, dispatch_id, headers)
+    assert refused.status == 409
+    assert "still under way (email, sms)" in (await refused.json())["detail"]
+    assert await api.event_types(dispatch_id) == before
+    assert (await notice_row(api, dispatch_id))["state"] == "draft"
+
+    # E-service runs for its step's window (3 days), then only the notice is left.
+    advance(api, timedelta(days=3))
+    await sweep(api.ctx)
+    await api.until(
+        dispatch_id,
+        lambda d: all(
+            a["state"] == "expired" for a in d["attempts"] if a["channel"] != "public_notice"
+        ),
+    )
+    await settled(api.ctx)
+    approved = await approve(api, dispatch_id, await supervisor(api))  # a new day, a new session
+    assert approved.status == 200, await approved.text()

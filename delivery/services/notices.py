@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.document_store import StoredFile
-from delivery.domain import Attempt, AttemptState, DispatchState
+from delivery.domain import OPEN_ATTEMPT_STATES, Attempt, AttemptState, DispatchState
 from delivery.ids import looks_like_id, new_id
 from delivery.representations import mask_address
 from delivery.staff import Role, StaffUser
@@ -357,7 +357,19 @@ async def approve_notice(
         )
     if has_blanks(notice["title"]) or has_blanks(notice["body"]):
         raise NoticeRefused("the notice text still has blanks to fill in (edit_notice)")
-    tried = methods_tried(await tx.attempts())
+    attempts = await tx.attempts()
+    still_out = sorted(
+        {
+            a.channel
+            for a in attempts
+            if a.channel != NOTICE_CHANNEL and a.state in OPEN_ATTEMPT_STATES
+        }
+    )
+    if still_out:
+        # CPL-95: the last resort — not while another method may still serve (e.g. e-service
+        # re-opened by consent recorded during the notice step).
+        raise NoticeRefused(f"another method is still under way ({', '.join(still_out)})")
+    tried = methods_tried(attempts)
     if reason == "other_methods_failed" and not tried:
         raise NoticeRefused("no other method was tried: the reason can only be whereabouts_unknown")
     grounds = {"reason": reason, "methods_tried": tried}

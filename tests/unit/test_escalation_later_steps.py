@@ -155,6 +155,21 @@ def test_a_notice_awaiting_approval_sets_no_timer_and_never_expires() -> None:
     assert decide(at_step(NOTICE), [notice()], [], a_year_on, CN_CIVIL) == []
 
 
+def test_e_service_reopened_during_the_notice_runs_its_own_window_then_expires() -> None:
+    """Consent recorded at the notice step re-opens e-mail (step 0): it may still serve, for the
+    electronic step's 3 days from its start; then it expires and only the notice waits."""
+    email = replace(visit("e1", AttemptState.SENT), step_index=0, channel="email")
+    reopened = replace(email, created_at=STARTED + timedelta(days=1))
+    waiting = [notice(), reopened]
+    ends = STARTED + timedelta(days=4)
+    assert decide(at_step(NOTICE), waiting, [], ends - timedelta(seconds=1), CN_CIVIL) == [
+        WaitUntil(ends)
+    ]
+    assert decide(at_step(NOTICE), waiting, [], ends, CN_CIVIL) == [
+        CloseAttempt("e1", "expired", "window_elapsed")
+    ]
+
+
 def test_a_published_notice_waits_for_its_period() -> None:
     day = STARTED + timedelta(days=1)
     events = [published("p1", day, 1)]

@@ -6,13 +6,13 @@ document is ``services.documents``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import BodyPartReader, web
 
 from delivery.api.common import ctx_of, json_response, require_api_key
 from delivery.api.problems import Problem, validation_problem
-from delivery.document_store import UploadRejected
+from delivery.document_store import StoredFile, UploadRejected
 from delivery.domain import DOCUMENT_KINDS
 from delivery.services.documents import store_document
 
@@ -22,6 +22,35 @@ MAX_FIELD_BYTES = 2000
 async def part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
     while chunk := await part.read_chunk(256 * 1024):
         yield chunk
+
+
+async def one_file(
+    request: web.Request,
+    store: Callable[[BodyPartReader], Awaitable[tuple[StoredFile, str]]],
+    wanted: str,
+) -> tuple[StoredFile, str]:
+    """The one ``file`` part of a multipart upload, stored by ``store`` (which checks its type
+    and size); anything else is a problem answer and nothing else is read."""
+    if not request.content_type.startswith("multipart/"):
+        raise Problem(415, "unsupported-media-type", "Send multipart/form-data", f"file: {wanted}")
+    reader = await request.multipart()
+    stored = None
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name != "file":
+            raise validation_problem(
+                [{"field": getattr(part, "name", "") or "", "message": "unknown field"}]
+            )
+        if stored is not None:
+            raise validation_problem([{"field": "file", "message": "send one file"}])
+        try:
+            stored = await store(part)
+        except UploadRejected as exc:
+            raise Problem(
+                exc.status, "upload-rejected", "The file was not accepted", exc.reason
+            ) from None
+    if stored is None:
+        raise validation_problem([{"field": "file", "message": f"required ({wanted})"}])
+    return stored
 
 
 async def _bounded(part: BodyPartReader, limit: int) -> bytes | None:

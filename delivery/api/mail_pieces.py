@@ -16,10 +16,10 @@ from aiohttp import BodyPartReader, web
 
 from delivery.api.common import ctx_of, json_response, path_id
 from delivery.api.dispatches import dispatch_caller
-from delivery.api.documents import part_chunks
+from delivery.api.documents import one_file, part_chunks
 from delivery.api.problems import Problem, not_found, validation_problem
 from delivery.context import Context
-from delivery.document_store import JPEG_MAGIC, PDF_MAGIC, PNG_MAGIC, UploadRejected
+from delivery.document_store import JPEG_MAGIC, PDF_MAGIC, PNG_MAGIC, StoredFile
 from delivery.pdf_rendering import render_pdf
 from delivery.services import postal
 from delivery.storage import queries
@@ -100,33 +100,16 @@ async def upload_return_card(request: web.Request) -> web.Response:
     await _visible(request, dispatch_id)
     if not await postal.is_postal_attempt(ctx, dispatch_id, attempt_id):
         raise not_found("postal attempt")
-    if not request.content_type.startswith("multipart/"):
-        raise Problem(
-            415, "unsupported-media-type", "Send multipart/form-data", "field: file (PDF/JPEG/PNG)"
+
+    async def store(part: BodyPartReader) -> tuple[StoredFile, str]:
+        return await ctx.documents.store_media(
+            part_chunks(part),
+            ctx.settings.max_upload_bytes,
+            RETURN_CARD_TYPES,
+            "a return card must be a PDF, JPEG or PNG",
         )
-    reader = await request.multipart()
-    stored = None
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or part.name != "file":
-            raise validation_problem(
-                [{"field": getattr(part, "name", "") or "", "message": "unknown field"}]
-            )
-        if stored is not None:
-            raise validation_problem([{"field": "file", "message": "send one file"}])
-        try:
-            stored = await ctx.documents.store_media(
-                part_chunks(part),
-                ctx.settings.max_upload_bytes,
-                RETURN_CARD_TYPES,
-                "a return card must be a PDF, JPEG or PNG",
-            )
-        except UploadRejected as exc:
-            raise Problem(
-                exc.status, "upload-rejected", "The file was not accepted", exc.reason
-            ) from None
-    if stored is None:
-        raise validation_problem([{"field": "file", "message": "required (PDF, JPEG or PNG)"}])
-    file, media_type = stored
+
+    file, media_type = await one_file(request, store, "PDF, JPEG or PNG")
     try:
         media = await postal.record_return_card(
             ctx, dispatch_id, attempt_id, file, media_type, actor=dispatch_caller(request).actor

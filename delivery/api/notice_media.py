@@ -15,9 +15,10 @@ from aiohttp import BodyPartReader, web
 
 from delivery.api.common import ctx_of, json_response, path_id
 from delivery.api.dispatches import dispatch_caller
+from delivery.api.documents import one_file
 from delivery.api.field_pages import store_evidence
 from delivery.api.problems import Problem, not_found, validation_problem
-from delivery.document_store import StoredFile, UploadRejected
+from delivery.document_store import StoredFile
 from delivery.domain import DispatchState
 from delivery.services import notices
 from delivery.storage import queries
@@ -61,26 +62,11 @@ async def upload(request: web.Request) -> web.Response:
     who = dispatch_caller(request)
     dispatch_id = path_id(request, "dispatch_id", "dispatch")
     await _check_notice(request, dispatch_id)
-    if not request.content_type.startswith("multipart/"):
-        raise Problem(415, "unsupported-media-type", "Send multipart/form-data", WANTED)
-    reader = await request.multipart()
-    stored: tuple[StoredFile, str] | None = None
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or part.name != "file":
-            raise validation_problem(
-                [{"field": getattr(part, "name", "") or "", "message": "unknown field"}]
-            )
-        if stored is not None:
-            raise validation_problem([{"field": "file", "message": "send one file"}])
-        try:
-            stored = await store_evidence(ctx, part)
-        except UploadRejected as exc:
-            raise Problem(
-                exc.status, "upload-rejected", "The file was not accepted", exc.reason
-            ) from None
-    if stored is None:
-        raise validation_problem([{"field": "file", "message": f"required ({WANTED})"}])
-    file, media_type = stored
+
+    async def store(part: BodyPartReader) -> tuple[StoredFile, str]:
+        return await store_evidence(ctx, part)
+
+    file, media_type = await one_file(request, store, WANTED)
     try:
         media = await notices.upload_media(
             ctx, dispatch_id, notices.EvidenceFile(file, media_type), actor=who.actor

@@ -138,6 +138,19 @@ async def approve(
     return await act(api, dispatch_id, "approve_notice", headers, reason=reason, body_sha256=sha256)
 
 
+async def published_notice(api: Api, **options: Any) -> tuple[str, dict[str, str]]:
+    """A notice drafted, filled in, approved and so published now (the manual clock stands
+    still meanwhile); the dispatch id and the supervisor's headers."""
+    created = await notice_dispatch(api, **options)
+    dispatch_id = str(created["id"])
+    await drafted(api, dispatch_id)
+    await filled_in(api, dispatch_id)
+    headers = await supervisor(api)
+    response = await approve(api, dispatch_id, headers)
+    assert response.status == 200, await response.text()
+    return dispatch_id, headers
+
+
 def advance(api: Api, delta: timedelta) -> None:
     api.ctx.clock.advance(delta)  # type: ignore[attr-defined]
 
@@ -278,14 +291,8 @@ async def test_a_clerk_edits_and_a_supervisor_approves_then_30_days_serve(api: A
 
 async def test_a_later_publication_moves_the_deemed_date(api: Api) -> None:
     """CPL-INT-138: published again (the notice board) five days later — that one counts."""
-    created = await notice_dispatch(api)
-    dispatch_id = created["id"]
-    await drafted(api, dispatch_id)
-    await filled_in(api, dispatch_id)
-    headers = await supervisor(api)
+    dispatch_id, _headers = await published_notice(api)
     first = api.ctx.clock.now()
-    response = await approve(api, dispatch_id, headers)
-    assert response.status == 200, await response.text()
 
     advance(api, timedelta(days=5))
     future = rfc3339(api.ctx.clock.now() + timedelta(hours=1))
@@ -341,14 +348,10 @@ async def test_a_later_publication_moves_the_deemed_date(api: Api) -> None:
 
 async def test_a_party_abroad_is_served_60_days_after_the_notice(api: Api) -> None:
     """CPL-283: cn-foreign, no domicile in China — 60 days from the last publication."""
-    created = await notice_dispatch(api, policy="cn-foreign", domicile_in_china=False)
-    dispatch_id = created["id"]
-    await drafted(api, dispatch_id)
-    await filled_in(api, dispatch_id)
-    headers = await supervisor(api)
+    dispatch_id, _headers = await published_notice(
+        api, policy="cn-foreign", domicile_in_china=False
+    )
     published = api.ctx.clock.now()
-    response = await approve(api, dispatch_id, headers)
-    assert response.status == 200, await response.text()
     assert (await notice_row(api, dispatch_id))["deemed_served_at"] == published + timedelta(
         days=60
     )
@@ -596,13 +599,7 @@ async def test_staff_pages_need_a_login_and_the_court(api: Api) -> None:
 async def test_a_notice_whose_dispatch_is_cancelled_shows_as_withdrawn(api: Api) -> None:
     """A published notice of a dispatch cancelled meanwhile no longer runs: the board, the page
     and the PDF say so instead of a deemed date."""
-    created = await notice_dispatch(api)
-    dispatch_id = created["id"]
-    await drafted(api, dispatch_id)
-    await filled_in(api, dispatch_id)
-    headers = await supervisor(api)
-    response = await approve(api, dispatch_id, headers)
-    assert response.status == 200, await response.text()
+    dispatch_id, headers = await published_notice(api)
     notice = await notice_row(api, dispatch_id)
     page = await api.client.get(f"/notices/{notice['id']}")
     assert "视为送达" in await page.text() and "已撤回" not in await page.text()
@@ -618,18 +615,6 @@ async def test_a_notice_whose_dispatch_is_cancelled_shows_as_withdrawn(api: Api)
     pdf = await api.client.get(f"/notices/{notice['id']}.pdf")
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(await pdf.read())).pages)
     assert "已撤回" in "".join(text.split())
-
-
-async def _published(api: Api) -> tuple[str, dict[str, str]]:
-    """A notice approved and published; the dispatch id and the supervisor's headers."""
-    created = await notice_dispatch(api)
-    dispatch_id = str(created["id"])
-    await drafted(api, dispatch_id)
-    await filled_in(api, dispatch_id)
-    headers = await supervisor(api)
-    response = await approve(api, dispatch_id, headers)
-    assert response.status == 200, await response.text()
-    return dispatch_id, headers
 
 
 async def _upload_media(
@@ -741,8 +726,8 @@ async def test_a_residence_posting_needs_its_photo(api: Api) -> None:
     """CPL-INT-138: place=residence without media_id is 422 and changes nothing; with the
     uploaded photo it is recorded, the publication row names it, the event carries its hash,
     and the deemed date moves. A file of another dispatch is not this posting's evidence."""
-    dispatch_id, _headers = await _published(api)
-    other_id, _ = await _published_other(api)
+    dispatch_id, _headers = await published_notice(api)
+    other_id, _ = await published_notice(api, reference="notice-other", name="王五")
     foreign = await _upload_media(api, other_id, JPEG)
     assert foreign.status == 201, await foreign.text()
     advance(api, timedelta(days=3))
@@ -809,17 +794,6 @@ async def test_a_residence_posting_needs_its_photo(api: Api) -> None:
         api, dispatch_id, "record_publication", place="court_notice_board", published_at=when
     )
     assert board.status == 200, await board.text()
-
-
-async def _published_other(api: Api) -> tuple[str, dict[str, str]]:
-    created = await notice_dispatch(api, reference="notice-other", name="王五")
-    dispatch_id = str(created["id"])
-    await drafted(api, dispatch_id)
-    await filled_in(api, dispatch_id)
-    headers = await supervisor(api)
-    response = await approve(api, dispatch_id, headers)
-    assert response.status == 200, await response.text()
-    return dispatch_id, headers
 
 
 async def test_an_approval_of_a_stale_text_is_refused(api: Api) -> None:

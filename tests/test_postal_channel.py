@@ -269,6 +269,13 @@ async def test_mail_piece_pdfs(post: Post, aiohttp_client: Callable[..., Any]) -
     text = "".join(page.extract_text() for page in reader.pages)
     assert all(t in text for t in tracking)
 
+    cancelled = await api.client.post(f"/api/v1/dispatches/{second}/cancel", headers=api.auth)
+    assert cancelled.status == 200
+    day = await api.client.get("/api/v1/mail-pieces.pdf?date=2026-11-23", headers=api.auth)
+    reader = PdfReader(io.BytesIO(await day.read()))
+    assert len(reader.pages) == 3  # the cancelled dispatch's letter is not printed
+    assert tracking[1] not in "".join(page.extract_text() for page in reader.pages)
+
     none = await api.client.get("/api/v1/mail-pieces.pdf?date=2026-11-24", headers=api.auth)
     assert none.status == 404 and none.content_type == "application/problem+json"
     bad = await api.client.get("/api/v1/mail-pieces.pdf?date=yesterday", headers=api.auth)

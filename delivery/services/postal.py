@@ -307,13 +307,20 @@ async def mail_piece(
 
 
 async def mail_pieces_on(ctx: Context, day: date, courts: tuple[str, ...]) -> list[MailPiece]:
-    """The pieces created on ``day`` in the court's time zone, oldest first."""
+    """The pieces created on ``day`` in the court's time zone that are still to go, oldest
+    first: a piece whose attempt ended before it was posted (the dispatch cancelled, served on
+    another channel) is left out, so the print run never sends a letter that should not go."""
     start = datetime.combine(day, time(0), tzinfo=ctx.settings.zone)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ctx.settings.zone)
     p = postal_pieces
     query = (
         _piece_query()
-        .where(p.c.court.in_(courts), p.c.created_at >= start, p.c.created_at < end)
+        .where(
+            p.c.court.in_(courts),
+            p.c.created_at >= start,
+            p.c.created_at < end,
+            attempts.c.state == AttemptState.SENT.value,
+        )
         .order_by(p.c.created_at, p.c.attempt_id)
     )
     return await _pieces(ctx, query)

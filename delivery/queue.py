@@ -8,6 +8,7 @@ dispatch is never mistaken for a duplicate. Jobs keep no result: the database is
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
@@ -43,6 +44,10 @@ class JobQueue:
 
     async def deliver_webhook(self, delivery_id: str, tries: int) -> None:
         await self._enqueue("deliver_webhook", f"deliver:{delivery_id}:{tries}", delivery_id)
+
+    async def poll_tracking(self, attempt_id: str, tracking_number: str, due: datetime) -> None:
+        job_id = f"poll:{attempt_id}:{due.timestamp():.0f}"
+        await self._enqueue("poll_tracking", job_id, attempt_id, tracking_number)
 
     async def after_commit(self, followups: FollowUps) -> None:
         """Hand a committed transaction's follow-up work to the worker.

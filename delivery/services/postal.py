@@ -185,12 +185,14 @@ async def _update_piece(tx: DispatchTransaction, attempt_id: str, **values: Any)
     await tx.conn.execute(query.values(**values))
 
 
-async def poll_due_pieces(ctx: Context) -> int:
-    """Fetch tracking for pieces whose poll is due and feed it through :func:`record_tracking`.
-    Returns how many pieces were polled."""
+async def claim_due_polls(ctx: Context) -> list[tuple[str, str]]:
+    """Pieces whose tracking poll is due, each claimed by moving its next poll on (so a second
+    sweep does not take it, and a lost job is retried at the next interval): their attempt ids
+    and tracking numbers. The sweep enqueues one :func:`poll_piece` job per piece, so a slow
+    carrier never holds up the sweep."""
     channel = ctx.channels.get("postal")
     if not isinstance(channel, TrackingChannel):
-        return 0
+        return []
     now = ctx.clock.now()
     p = postal_pieces
     async with ctx.engine.connect() as conn:
@@ -207,26 +209,33 @@ async def poll_due_pieces(ctx: Context) -> int:
                 .limit(POLL_BATCH)
             )
         ).all()
-    polled = 0
+    claimed: list[tuple[str, str]] = []
     for attempt_id, tracking_number, created_at in due:
         give_up = created_at + POLL_FOR <= now
         async with ctx.engine.begin() as conn:
-            claimed = await conn.execute(
+            taken = await conn.execute(
                 p.update()
                 .where(p.c.attempt_id == attempt_id, p.c.next_poll_at <= now)
                 .values(next_poll_at=None if give_up else now + POLL_INTERVAL)
             )
-        if claimed.rowcount != 1 or give_up:
-            continue  # another sweep took it, or it has been tracked long enough
-        polled += 1
-        try:
-            found = await channel.fetch_tracking(tracking_number)
-        except TrackingError as exc:
-            log.warning("tracking poll failed", extra={"attempt_id": attempt_id, "error": str(exc)})
-            continue
-        for event in sorted(found, key=lambda e: (e.occurred_at, e.event_id)):
-            await record_tracking(ctx, channel.carrier_name, event)
-    return polled
+        if taken.rowcount == 1 and not give_up:
+            claimed.append((attempt_id, tracking_number))
+    return claimed
+
+
+async def poll_piece(ctx: Context, attempt_id: str, tracking_number: str) -> None:
+    """Fetch one piece's tracking and feed it through :func:`record_tracking` (idempotent by
+    the carrier's event ids: a job run twice records nothing twice)."""
+    channel = ctx.channels.get("postal")
+    if not isinstance(channel, TrackingChannel):
+        return
+    try:
+        found = await channel.fetch_tracking(tracking_number)
+    except TrackingError as exc:
+        log.warning("tracking poll failed", extra={"attempt_id": attempt_id, "error": str(exc)})
+        return
+    for event in sorted(found, key=lambda e: (e.occurred_at, e.event_id)):
+        await record_tracking(ctx, channel.carrier_name, event)
 
 
 # --- What the mail-piece PDF prints ---

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from delivery.context import Context
 from delivery.domain import OPEN_DISPATCH_STATES, AttemptState
-from delivery.services.postal import poll_due_pieces
+from delivery.services.postal import claim_due_polls
 from delivery.storage.outbox import DELIVERY_PENDING
 from delivery.storage.schema import attempts, dispatches, webhook_deliveries
 from delivery.storage.unit_of_work import dispatch_transaction
@@ -27,7 +27,7 @@ class SweepReport:
     sends: int
     deliveries: int
     rescued: int
-    polled: int = 0  # mail pieces whose tracking was fetched (the webhook's fallback)
+    polled: int = 0  # mail pieces whose tracking fetch was enqueued (the webhook's fallback)
 
 
 async def sweep(ctx: Context) -> SweepReport:
@@ -86,8 +86,12 @@ async def sweep(ctx: Context) -> SweepReport:
         await ctx.queue.send(dispatch_id, attempt_id, tries)
     for delivery_id, tries in due_deliveries:
         await ctx.queue.deliver_webhook(delivery_id, tries)
-    polled = await poll_due_pieces(ctx)
-    return SweepReport(len(due_dispatches), len(due_sends), len(due_deliveries), len(stuck), polled)
+    polls = await claim_due_polls(ctx)
+    for attempt_id, tracking_number in polls:
+        await ctx.queue.poll_tracking(attempt_id, tracking_number, now)
+    return SweepReport(
+        len(due_dispatches), len(due_sends), len(due_deliveries), len(stuck), len(polls)
+    )
 
 
 async def _rescue(ctx: Context, dispatch_id: str, attempt_id: str) -> None:

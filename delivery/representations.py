@@ -71,15 +71,21 @@ def event_view(event: Event) -> dict[str, Any]:
 
 
 def notice_view(notice: NoticeText) -> dict[str, Any]:
-    """The public notice of a ``notice_pending`` dispatch; ``body_sha256`` is what
+    """The public notice of a ``notice_pending`` dispatch; ``text_sha256`` is what
     ``approve_notice`` must name (the text the supervisor reviewed)."""
     return {
         "id": notice.id,
         "state": notice.state,
         "title": notice.title,
         "body": notice.body,
-        "body_sha256": hashlib.sha256(notice.body.encode()).hexdigest(),
+        "text_sha256": notice_text_sha256(notice.title, notice.body),
     }
+
+
+def notice_text_sha256(title: str, body: str) -> str:
+    """A notice's text as a supervisor approves it: title and body together (both are
+    published), so an edit of either after review is noticed."""
+    return hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
 
 
 def mask_address(channel: str, address: str) -> str:

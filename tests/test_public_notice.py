@@ -26,6 +26,7 @@ from helpers import Api, Receiver, dispatch_body, form_csrf, log_in, receiving, 
 from pypdf import PdfReader
 
 from delivery.clock import rfc3339
+from delivery.representations import notice_text_sha256
 from delivery.services.api_keys import create_api_key
 from delivery.services.sweep import sweep
 from delivery.staff import Role
@@ -42,7 +43,7 @@ NOTE = "经审查，符合公告送达条件"
 FILLED = "{}：原告请求判令被告偿还借款人民币10万元。"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 200
 MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x03" * 300
-BODY_SHA256_RE = re.compile(r'name="body_sha256" value="([0-9a-f]{64})"')
+TEXT_SHA256_RE = re.compile(r'name="text_sha256" value="([0-9a-f]{64})"')
 
 
 async def _documents(api: Api, kinds: list[tuple[str, str]]) -> list[str]:
@@ -126,8 +127,8 @@ async def reviewed(api: Api, dispatch_id: str, headers: dict[str, str] | None = 
     )
     assert response.status == 200, await response.text()
     notice = (await response.json())["notice"]
-    assert notice["body_sha256"] == hashlib.sha256(notice["body"].encode()).hexdigest()
-    return str(notice["body_sha256"])
+    assert notice["text_sha256"] == notice_text_sha256(notice["title"], notice["body"])
+    return str(notice["text_sha256"])
 
 
 async def approve(
@@ -135,7 +136,7 @@ async def approve(
 ) -> Any:
     """The supervisor reads the notice and approves the text read."""
     sha256 = await reviewed(api, dispatch_id, headers)
-    return await act(api, dispatch_id, "approve_notice", headers, reason=reason, body_sha256=sha256)
+    return await act(api, dispatch_id, "approve_notice", headers, reason=reason, text_sha256=sha256)
 
 
 async def published_notice(api: Api, **options: Any) -> tuple[str, dict[str, str]]:
@@ -245,7 +246,7 @@ async def test_a_clerk_edits_and_a_supervisor_approves_then_30_days_serve(api: A
         unnamed = await act(
             api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown"
         )
-        assert unnamed.status == 422 and "body_sha256" in await unnamed.text()
+        assert unnamed.status == 422 and "text_sha256" in await unnamed.text()
         assert await api.events(dispatch_id) == before_events
 
         advance(api, timedelta(hours=3))
@@ -441,13 +442,14 @@ async def test_approval_through_the_pages_lists_the_methods_tried(api: Api) -> N
     html = await page.text()
     assert f'action="{page_path}/approve"' in html
     token = form_csrf(html)
-    shown = BODY_SHA256_RE.search(html)
+    shown = TEXT_SHA256_RE.search(html)
     assert shown is not None
-    body_sha256 = shown.group(1)
-    assert body_sha256 == hashlib.sha256((body + "\n").encode()).hexdigest()
+    text_sha256 = shown.group(1)
+    shown_notice = await notice_row(api, dispatch_id)
+    assert text_sha256 == notice_text_sha256(shown_notice["title"], body + "\n")
     no_csrf = await api.client.post(
         f"{page_path}/approve",
-        data={"reason": "other_methods_failed", "note": NOTE, "body_sha256": body_sha256},
+        data={"reason": "other_methods_failed", "note": NOTE, "text_sha256": text_sha256},
     )
     assert no_csrf.status == 403
     approved = await api.client.post(
@@ -456,7 +458,7 @@ async def test_approval_through_the_pages_lists_the_methods_tried(api: Api) -> N
             "csrf_token": token,
             "reason": "other_methods_failed",
             "note": NOTE,
-            "body_sha256": body_sha256,
+            "text_sha256": text_sha256,
         },
         allow_redirects=False,
     )
@@ -807,7 +809,7 @@ async def test_an_approval_of_a_stale_text_is_refused(api: Api) -> None:
     read = await reviewed(api, dispatch_id, headers)
     page_path = f"/staff/notices/{notice['id']}"
     html = await (await api.client.get(page_path)).text()
-    shown = BODY_SHA256_RE.search(html)
+    shown = TEXT_SHA256_RE.search(html)
     assert shown is not None and shown.group(1) == read
 
     edited_body = "张三：\n" + FILLED.format("《起诉状》（已改）") + "\n" + COURT
@@ -816,7 +818,7 @@ async def test_an_approval_of_a_stale_text_is_refused(api: Api) -> None:
     before_notice = await notice_row(api, dispatch_id)
 
     stale = await act(
-        api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown", body_sha256=read
+        api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown", text_sha256=read
     )
     assert stale.status == 409, await stale.text()
     assert "changed" in (await stale.json())["detail"]
@@ -826,7 +828,7 @@ async def test_an_approval_of_a_stale_text_is_refused(api: Api) -> None:
             "csrf_token": form_csrf(html),
             "reason": "whereabouts_unknown",
             "note": NOTE,
-            "body_sha256": read,
+            "text_sha256": read,
         },
         allow_redirects=False,
     )
@@ -843,11 +845,11 @@ async def test_an_approval_of_a_stale_text_is_refused(api: Api) -> None:
             "approve_notice",
             headers,
             reason="whereabouts_unknown",
-            body_sha256=bad,
+            text_sha256=bad,
         )
         assert malformed.status == 422, bad
 
-    current = BODY_SHA256_RE.search(again)
+    current = TEXT_SHA256_RE.search(again)
     assert current is not None and current.group(1) != read
     approved = await api.client.post(
         f"{page_path}/approve",
@@ -855,14 +857,15 @@ async def test_an_approval_of_a_stale_text_is_refused(api: Api) -> None:
             "csrf_token": form_csrf(again),
             "reason": "whereabouts_unknown",
             "note": NOTE,
-            "body_sha256": current.group(1),
+            "text_sha256": current.group(1),
         },
         allow_redirects=False,
     )
     assert approved.status == 303, await approved.text()
     [approval] = [e for e in await api.events(dispatch_id) if e.type == "notice_approved"]
     assert approval.data["sha256"] == current.group(1)
-    assert approval.data["sha256"] == hashlib.sha256((edited_body + "\n").encode()).hexdigest()
+    title = (await notice_row(api, dispatch_id))["title"]
+    assert approval.data["sha256"] == notice_text_sha256(title, edited_body + "\n")
     dispatch = await api.dispatch(dispatch_id)
     assert dispatch["notice"]["state"] == "published"
     assert dispatch["notice"]["body"] == edited_body + "\n"
@@ -899,3 +902,23 @@ async def test_no_approval_while_another_method_is_under_way(api: Api) -> None:
     await settled(api.ctx)
     approved = await approve(api, dispatch_id, await supervisor(api))  # a new day, a new session
     assert approved.status == 200, await approved.text()
+
+
+async def test_a_title_changed_after_review_is_not_approved_unseen(api: Api) -> None:
+    """The title is published too: the approval covers title and body together."""
+    created = await notice_dispatch(api)
+    dispatch_id = created["id"]
+    await drafted(api, dispatch_id)
+    notice = await filled_in(api, dispatch_id)
+    headers = await supervisor(api)
+    read = await reviewed(api, dispatch_id, headers)
+    retitled = await act(
+        api, dispatch_id, "edit_notice", body=notice["body"], title="公告（已更正）"
+    )
+    assert retitled.status == 200, await retitled.text()
+    stale = await act(
+        api, dispatch_id, "approve_notice", headers, reason="whereabouts_unknown", text_sha256=read
+    )
+    assert stale.status == 409
+    assert (await notice_row(api, dispatch_id))["state"] == "draft"
+    assert (await approve(api, dispatch_id, headers)).status == 200

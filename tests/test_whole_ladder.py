@@ -87,7 +87,7 @@ async def _notice_approved(api: Api, supervisor: Browser, dispatch_id: str) -> d
             "action": "approve_notice",
             "note": "下落不明",
             "reason": "other_methods_failed",
-            "body_sha256": notice["body_sha256"],
+            "text_sha256": notice["text_sha256"],
         },
         headers={"X-CSRF-Token": csrf},
     )

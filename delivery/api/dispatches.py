@@ -162,7 +162,7 @@ async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
         "events": [event_view(e) for e in detail.events],
         "chain_head": detail.chain_head,
         "allowed_actions": clerk_actions.allowed_actions(d),
-        # While notice_pending: the notice as it stands (approve_notice names its body_sha256).
+        # While notice_pending: the notice as it stands (approve_notice names its text_sha256).
         "notice": None if detail.notice is None else notice_view(detail.notice),
     }
 

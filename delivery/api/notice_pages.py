@@ -8,7 +8,7 @@ numbers, phones or addresses.
 Staff: ``/staff/notices`` (drafts awaiting approval), ``/staff/notices/{id}`` (edit the draft,
 approve it — supervisors only —, record further publications). The forms post as a browser
 does and go through the same clerk actions as ``POST /api/v1/dispatches/{id}/actions``. The
-approve form carries the SHA-256 of the text it shows (``body_sha256``), so an edit made
+approve form carries the SHA-256 of the text it shows (``text_sha256``), so an edit made
 meanwhile is refused (409) rather than approved unseen. The publication form is
 ``multipart/form-data`` with an optional photo or video (``media``; required for a posting at
 the residence, CPL-INT-138), checked as the field server's evidence and recorded in the same
@@ -34,6 +34,7 @@ from delivery.context import Context
 from delivery.document_store import UploadRejected
 from delivery.ids import looks_like_id
 from delivery.pdf_rendering import render_pdf
+from delivery.representations import notice_text_sha256
 from delivery.services import clerk_actions, notices
 from delivery.staff import Role
 from delivery.storage import queries
@@ -272,7 +273,7 @@ async def _staff_view(
             {**m, "tried_at": _minute(ctx, datetime.fromisoformat(m["tried_at"]))} for m in methods
         ],
         can_approve=notices.may_approve(user),
-        body_sha256=notices.sha256_text(notice["body"]),
+        text_sha256=notice_text_sha256(notice["title"], notice["body"]),
         can_publish=detail.dispatch.state.value == "notice_pending",
         publications=publications,
         deemed_on=_day(ctx, notice["deemed_served_at"]),
@@ -413,7 +414,7 @@ async def edit(request: web.Request) -> web.Response:
 
 async def approve(request: web.Request) -> web.Response:
     return await _act(
-        request, "approve_notice", {"reason": None, "body_sha256": None}, notices.APPROVER
+        request, "approve_notice", {"reason": None, "text_sha256": None}, notices.APPROVER
     )
 
 

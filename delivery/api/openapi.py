@@ -219,20 +219,20 @@ SPEC: dict[str, Any] = {
                     "allowed_actions": {"type": "array", "items": {"type": "string"}},
                     "notice": {
                         "description": "while notice_pending: the public notice as it stands "
-                        "(approve_notice must name its body_sha256); otherwise null",
+                        "(approve_notice must name its text_sha256); otherwise null",
                         "oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Notice"}],
                     },
                 },
             },
             "Notice": {
                 "type": "object",
-                "required": ["id", "state", "title", "body", "body_sha256"],
+                "required": ["id", "state", "title", "body", "text_sha256"],
                 "properties": {
                     "id": {"type": "string"},
                     "state": {"enum": ["draft", "published"]},
                     "title": {"type": "string"},
                     "body": {"type": "string"},
-                    "body_sha256": {
+                    "text_sha256": {
                         "type": "string",
                         "pattern": "^[0-9a-f]{64}$",
                         "description": "SHA-256 (hex) of the UTF-8 body",
@@ -340,7 +340,7 @@ SPEC: dict[str, Any] = {
                 "change_policy (policy), cancel, assign_field_server (task_id, field_server); "
                 "while notice_pending: edit_notice (body, "
                 "title), approve_notice (reason=whereabouts_unknown|other_methods_failed, "
-                "body_sha256 = the notice's body_sha256 as read from the dispatch — 409 when the "
+                "text_sha256 = the notice's text_sha256 as read from the dispatch — 409 when the "
                 "draft changed since; a supervisor's session only, else 403), "
                 "record_publication (place=court_notice_board|residence|newspaper|court_website, "
                 "published_at RFC 3339, detail, media_id — required for residence: the id from "

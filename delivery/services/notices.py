@@ -6,7 +6,7 @@
 - A clerk may edit the draft (:func:`edit_notice`); a supervisor approves it
   (:func:`approve_notice`) with the reason CPL-95 requires and the methods tried, listed from the
   dispatch's own attempts. The approval names the SHA-256 of the text the supervisor reviewed
-  (``body_sha256``): an edit since then makes it a conflict, so what is published is what was
+  (``text_sha256``): an edit since then makes it a conflict, so what is published is what was
   read. Approval publishes the notice on Songda's own board (the court website) at once: a
   ``notice_published`` event, the attempt ``sent``.
 - Further publications (notice board, residence, newspaper) are recorded with
@@ -22,7 +22,6 @@ dispatch's timer to it and serves the dispatch when it arrives. The ``notices`` 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from delivery.context import Context
 from delivery.document_store import StoredFile
 from delivery.domain import OPEN_ATTEMPT_STATES, Attempt, AttemptState, DispatchState
 from delivery.ids import looks_like_id, new_id
-from delivery.representations import mask_address
+from delivery.representations import mask_address, notice_text_sha256
 from delivery.staff import Role, StaffUser
 from delivery.storage.schema import attempts, media_files, notice_publications, notices
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
@@ -81,11 +80,6 @@ def may_approve(staff: StaffUser | None) -> bool:
     return staff is not None and staff.has(APPROVER)
 
 
-def sha256_text(text: str) -> str:
-    """The SHA-256 (hex) of a notice text, as events, the page and the API's ``notice`` show it."""
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class EvidenceFile:
     """A photo or video already in the content-addressed store, not yet recorded."""
@@ -126,7 +120,11 @@ async def open_notice(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -
         "notice_drafted",
         source=NOTICE_CHANNEL,
         attempt_id=attempt.id,
-        data={"notice_id": notice_id, "sha256": sha256_text(body), "locale": tx.dispatch.locale},
+        data={
+            "notice_id": notice_id,
+            "sha256": notice_text_sha256(title, body),
+            "locale": tx.dispatch.locale,
+        },
     )
 
 
@@ -322,8 +320,8 @@ async def edit_notice(
         data={
             "note": note,
             "notice_id": notice["id"],
-            "old_sha256": sha256_text(notice["body"]),
-            "new_sha256": sha256_text(body),
+            "old_sha256": notice_text_sha256(notice["title"], notice["body"]),
+            "new_sha256": notice_text_sha256(title, body),
             "title": title,
         },
     )
@@ -332,27 +330,27 @@ async def edit_notice(
 async def approve_notice(
     ctx: Context, tx: DispatchTransaction, details: dict[str, Any], note: str, actor: str
 ) -> None:
-    """``approve_notice`` {reason, body_sha256}: a supervisor approves the text they reviewed
-    (``body_sha256``; a conflict when the draft changed since); the notice is published at once
+    """``approve_notice`` {reason, text_sha256}: a supervisor approves the text they reviewed
+    (``text_sha256``; a conflict when the draft changed since); the notice is published at once
     on the court's website board (Songda's ``/notices``)."""
     if not actor.startswith("staff:"):
         raise NoticeRefused("only a supervisor's account approves a public notice")
     reason = details.get("reason")
     if reason not in REASONS:
         raise NoticeRefused(f"reason must be one of {', '.join(REASONS)}", conflict=False)
-    reviewed = details.get("body_sha256")
+    reviewed = details.get("text_sha256")
     if not isinstance(reviewed, str) or not SHA256_HEX.fullmatch(reviewed.lower()):
         raise NoticeRefused(
-            "body_sha256 must be the SHA-256 (hex) of the notice text you reviewed",
+            "text_sha256 must be the SHA-256 (hex) of the notice text you reviewed",
             conflict=False,
         )
     attempt, notice = await _current(tx)
     if notice["state"] != DRAFT:
         raise NoticeRefused("the notice is approved already")
-    approved_sha256 = sha256_text(notice["body"])
+    approved_sha256 = notice_text_sha256(notice["title"], notice["body"])
     if reviewed.lower() != approved_sha256:
         raise NoticeRefused(
-            "the notice text changed since you reviewed it (body_sha256 does not match the "
+            "the notice text changed since you reviewed it (text_sha256 does not match the "
             "current draft): read it again before approving"
         )
     if has_blanks(notice["title"]) or has_blanks(notice["body"]):

@@ -95,7 +95,8 @@ class SmtpSink:
 SINK: web.AppKey[SmtpSink] = web.AppKey("sandbox_sink", SmtpSink)
 TWILIO: web.AppKey[TwilioStandIn] = web.AppKey("sandbox_twilio", TwilioStandIn)
 CARRIER: web.AppKey[CarrierStandIn] = web.AppKey("sandbox_carrier", CarrierStandIn)
-CARRIER_STATUSES = ("delivered", "refused", "returned", "lost")
+# The postman may also take the piece (accepted: posting, from which CPL-283 counts abroad).
+CARRIER_STATUSES = ("accepted", "in_transit", "delivered", "refused", "returned", "lost")
 CARRIER_RELATIONS = tuple(sorted(RELATIONS))
 CARRIER_REASONS = ("address_wrong", "moved", "unknown_recipient", "nobody_home")
 

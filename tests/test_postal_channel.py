@@ -275,6 +275,9 @@ async def test_mail_piece_pdfs(post: Post, aiohttp_client: Callable[..., Any]) -
     reader = PdfReader(io.BytesIO(await day.read()))
     assert len(reader.pages) == 3  # the cancelled dispatch's letter is not printed
     assert tracking[1] not in "".join(page.extract_text() for page in reader.pages)
+    assert await post.fake.report(tracking[0], "accepted") == 200
+    gone = await api.client.get("/api/v1/mail-pieces.pdf?date=2026-11-23", headers=api.auth)
+    assert gone.status == 404  # the carrier took the last one: nothing is printed twice
 
     none = await api.client.get("/api/v1/mail-pieces.pdf?date=2026-11-24", headers=api.auth)
     assert none.status == 404 and none.content_type == "application/problem+json"

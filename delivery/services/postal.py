@@ -317,8 +317,9 @@ async def mail_piece(
 
 async def mail_pieces_on(ctx: Context, day: date, courts: tuple[str, ...]) -> list[MailPiece]:
     """The pieces created on ``day`` in the court's time zone that are still to go, oldest
-    first: a piece whose attempt ended before it was posted (the dispatch cancelled, served on
-    another channel) is left out, so the print run never sends a letter that should not go."""
+    first: a piece the carrier already took, or whose attempt ended before it was posted (the
+    dispatch cancelled, served on another channel), is left out, so the print run never sends a
+    letter twice or one that should not go."""
     start = datetime.combine(day, time(0), tzinfo=ctx.settings.zone)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ctx.settings.zone)
     p = postal_pieces
@@ -328,6 +329,7 @@ async def mail_pieces_on(ctx: Context, day: date, courts: tuple[str, ...]) -> li
             p.c.court.in_(courts),
             p.c.created_at >= start,
             p.c.created_at < end,
+            p.c.handed_over_at.is_(None),
             attempts.c.state == AttemptState.SENT.value,
         )
         .order_by(p.c.created_at, p.c.attempt_id)

@@ -286,7 +286,10 @@ async def test_a_clerk_edits_and_a_supervisor_approves_then_30_days_serve(api: A
         assert (served["legal_basis"], served["served_by_channel"]) == ("CPL-95", "public_notice")
         assert served["served_at"] == rfc3339(deemed)
         assert served["service_date"] == deemed.astimezone(ZONE).date().isoformat()
-        assert served["allowed_actions"] == ["record_rebuttal"]
+        # A deemed service is not rebutted by a clerk (OLR-31's grounds are e-service ones).
+        assert served["allowed_actions"] == []
+        rebutted = await act(api, dispatch_id, "record_rebuttal", reason="system_error")
+        assert rebutted.status == 409
         await eventually(receiver.has("dispatch.served"))
 
 

@@ -81,7 +81,10 @@ def allowed_actions(dispatch: Dispatch) -> list[str]:
             actions += NOTICE_ACTIONS
         return actions
     if dispatch.state == DispatchState.SERVED:
-        return list(SERVED_ACTIONS)
+        # OLR-31's rebuttals (system error, not their address, read by someone else) are about
+        # electronic service; a deemed or signed service is contested in court, not here.
+        electronic = dispatch.served_by_channel in ELECTRONIC_CHANNELS
+        return list(SERVED_ACTIONS) if electronic else []
     if dispatch.state == DispatchState.FAILED and dispatch.state_reason in RESUMABLE_FAILURES:
         return ["change_policy"]  # the case converted to ordinary procedure (CPL-INT-140)
     return []

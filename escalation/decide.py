@@ -95,8 +95,10 @@ def decide(
     if completion is not None and policy.notice_period_rolls_forward:
         completion = _rolled_forward(completion, court_days)
     if completion is not None and completion.served_at > now:
-        # Deemed service still to come (a notice period running): wake up when it arrives.
-        return [WaitUntil(completion.served_at)]
+        if not _escalated(dispatch, events):
+            # Deemed service still to come (a notice period running): wake up when it arrives.
+            return [WaitUntil(completion.served_at)]
+        completion = None  # the clerk gave the deemed service up: the ladder goes on
     if completion is not None:
         return [
             CompleteService(completion),
@@ -133,9 +135,7 @@ def _next_step(
         for a in attempts
         if a.step_index == dispatch.step_index and a.state in OPEN_ATTEMPT_STATES
     ]
-    escalated = any(
-        e.type == "clerk_escalated" and e.data.get("step") == dispatch.step_index for e in events
-    )
+    escalated = _escalated(dispatch, events)
     if still_open and not escalated and not step.timed:
         return _while_the_notice_waits(attempts, now, policy, court_days)
     if now < deadline and not escalated:
@@ -154,6 +154,13 @@ def _next_step(
     ]
     return closing + _start_from(
         dispatch.step_index + 1, dispatch, now, policy, court_days, skipped
+    )
+
+
+def _escalated(dispatch: Dispatch, events: Sequence[Event]) -> bool:
+    """A clerk escalated the step under way."""
+    return dispatch.step_index is not None and any(
+        e.type == "clerk_escalated" and e.data.get("step") == dispatch.step_index for e in events
     )
 
 

@@ -218,6 +218,14 @@ def test_a_policy_may_roll_a_period_ending_on_a_holiday_forward() -> None:
     assert plain == [WaitUntil(datetime(2026, 10, 1, 2, 0, tzinfo=UTC))]
 
 
+def test_a_clerk_escalating_past_a_published_notice_gives_its_deemed_service_up() -> None:
+    day = STARTED + timedelta(days=1)
+    escalated = replace(published("x", day, 2), type="clerk_escalated", data={"step": NOTICE})
+    events = [published("p1", day, 1), escalated]
+    actions = decide(at_step(NOTICE), [notice(AttemptState.SENT)], events, day, CN_CIVIL)
+    assert actions == [CloseAttempt("n1", "expired", "escalated_by_clerk"), Fail("exhausted")]
+
+
 def test_a_clerk_escalating_past_the_notice_ends_the_ladder() -> None:
     escalated = replace(published("x", STARTED, 1), type="clerk_escalated", data={"step": NOTICE})
     actions = decide(at_step(NOTICE), [notice()], [escalated], STARTED, CN_CIVIL)

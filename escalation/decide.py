@@ -87,6 +87,7 @@ def decide(
         dispatch.domicile_in_china,
         notice_period=policy.notice_period,
         notice_period_abroad=policy.notice_period_abroad,
+        zone=court_days.zone,
     )
     # A recorded rebuttal (OLR-31) takes the completing event it names out of consideration.
     rebutted = {e.data.get("completing_event_id") for e in events if e.type == "service_rebutted"}

@@ -26,7 +26,7 @@ from __future__ import annotations
 from calendar import monthrange
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from delivery.domain import ELECTRONIC_CHANNELS, Attempt, AttemptState, ContactSource, Event
 
@@ -59,6 +59,8 @@ class CaseFacts:
     # The notice periods come from the policy (domain.md: 30 days, 60 abroad).
     notice_period: timedelta = NOTICE_PERIOD
     notice_period_abroad: timedelta = NOTICE_PERIOD_ABROAD
+    # The court's time zone, for periods counted in calendar months.
+    zone: tzinfo = UTC
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,9 @@ def cpl283_post_abroad(
         and event.type == "postal_accepted"
         and not facts.domicile_in_china
     ):
-        posted = event.occurred_at
+        # Months are counted on the court's calendar (a piece posted on the evening of 31
+        # January in Beijing is 30 January in UTC).
+        posted = event.occurred_at.astimezone(facts.zone)
         month = posted.month - 1 + POST_ABROAD_NO_RECEIPT
         year, month = posted.year + month // 12, month % 12 + 1
         # The same day three months on, or that month's last day when it is shorter.

@@ -3,8 +3,10 @@ served or not, and the date of service."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from builders import a_dispatch
@@ -361,3 +363,19 @@ def test_post_abroad_that_came_back_is_never_deemed_served_cpl_283(ended: Attemp
     piece = attempt("postal")
     piece.state = ended
     assert earliest_completion(["CPL-283"], [piece], [event("postal_accepted")], ABROAD) is None
+
+
+def test_three_months_abroad_are_counted_on_the_courts_calendar_cpl_283() -> None:
+    """Posted at 04:00 on 31 January in Beijing (20:00 on the 30th in UTC): deemed on 30 April
+    (April has no 31st), not on the 30th counted from 30 January."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    posted = datetime(2026, 1, 30, 20, 0, tzinfo=UTC)
+    receipt = replace(event("postal_accepted"), occurred_at=posted)
+    facts = CaseFacts(domicile_in_china=False, zone=shanghai)
+    found = earliest_completion(["CPL-283"], [attempt("postal")], [receipt], facts)
+    assert found is not None
+    assert found.served_at.astimezone(shanghai).date() == date(2026, 4, 30)
+    in_utc = earliest_completion(
+        ["CPL-283"], [attempt("postal")], [receipt], CaseFacts(domicile_in_china=False)
+    )
+    assert in_utc is not None and in_utc.served_at == datetime(2026, 4, 30, 20, 0, tzinfo=UTC)

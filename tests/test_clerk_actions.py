@@ -9,6 +9,7 @@ import pytest
 from conftest import settled
 from helpers import Api
 
+from delivery.clock import rfc3339
 from delivery.sandbox import SmtpSink
 from delivery.services.sweep import sweep
 
@@ -178,3 +179,37 @@ async def test_refused_actions(api: Api, smtp_sink: SmtpSink) -> None:
         assert (await _act(api, created["id"], "add_contact", **contact)).status == 422
     retry = await _act(api, created["id"], "retry_channel", channel="email")
     assert retry.status == 409  # no e-service consent (OLR-29/30)
+
+
+async def test_an_address_found_during_public_notice_is_tried_for_its_own_window(api: Api) -> None:
+    """Public notice is the last resort: a postal address the clerk adds while the notice waits
+    is posted to as part of the postal step, for that step's 10 days, and the notice waits; the
+    notice itself never expires."""
+    created = await api.create(await api.new_dispatch_body(consent=False))
+    await api.until_state(created["id"], "notice_pending")
+    await settled(api.ctx)
+    added = await _act(
+        api,
+        created["id"],
+        "add_contact",
+        kind="postal",
+        value="宁波市海曙区中山西路2号",
+        source="court_found",
+    )
+    assert added.status == 200, await added.text()
+    dispatch = await added.json()
+    [post] = [a for a in dispatch["attempts"] if a["channel"] == "postal"]
+    assert (dispatch["state"], post["step"], post["state"]) == ("notice_pending", 1, "pending")
+    ends = api.ctx.clock.now() + timedelta(days=10)
+    assert dispatch["next_action_at"] == rfc3339(ends)
+
+    api.ctx.clock.advance(timedelta(days=10))  # type: ignore[attr-defined]
+    await sweep(api.ctx)
+
+    def post_expired(d: dict[str, Any]) -> bool:
+        return any(a["channel"] == "postal" and a["state"] == "expired" for a in d["attempts"])
+
+    after = await api.until(created["id"], post_expired)
+    assert after["state"] == "notice_pending" and after["next_action_at"] is None
+    [notice] = [a for a in after["attempts"] if a["channel"] == "public_notice"]
+    assert notice["state"] == "pending"

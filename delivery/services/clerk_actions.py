@@ -151,8 +151,19 @@ async def _retry_channel(
     if not targets:
         raise ActionRefused(f"the recipient has no address for {channel}")
     _record(tx, "clerk_retried_channel", request, actor, channel=channel)
+    step = _step_for(ctx, tx, str(channel))
     for contact in targets:
-        start_attempt(ctx, tx, tx.dispatch.step_index or 0, str(channel), contact, source=SOURCE)
+        start_attempt(ctx, tx, step, str(channel), contact, source=SOURCE)
+
+
+def _step_for(ctx: Context, tx: DispatchTransaction, channel: str) -> int:
+    """The step an attempt started by hand belongs to: the step under way — except during
+    public notice, which has no window: there the attempt runs as part of the step that owns
+    its channel, for that step's window, and the notice waits for it (CPL-95)."""
+    steps = ctx.policies.get(tx.dispatch.policy, tx.dispatch.court).steps
+    current = tx.dispatch.step_index or 0
+    owners = [i for i in range(current) if channel in steps[i].channels]
+    return owners[-1] if owners and not steps[current].timed else current
 
 
 async def _record_outcome(
@@ -221,12 +232,21 @@ async def _add_contact(
         source=source.value,
         address_hmac=address_digest(ctx.settings.secret_key, contact.value),
     )
-    policy = ctx.policies.get(tx.dispatch.policy, tx.dispatch.court)
-    step = policy.steps[tx.dispatch.step_index or 0]
-    for channel in step.channels:
-        usable = channel not in ELECTRONIC_CHANNELS or tx.dispatch.consent_given
-        if CHANNEL_CONTACTS.get(channel) == kind and usable:
-            start_attempt(ctx, tx, tx.dispatch.step_index or 0, channel, contact, source=SOURCE)
+    steps = ctx.policies.get(tx.dispatch.policy, tx.dispatch.court).steps
+    current = tx.dispatch.step_index or 0
+    # A new address found during public notice is tried by the first earlier step that can use
+    # it (for an address, the post; a clerk may add a visit with retry_channel in_person).
+    for index in [current] if steps[current].timed else range(current):
+        usable = [
+            channel
+            for channel in steps[index].channels
+            if CHANNEL_CONTACTS.get(channel) == kind
+            and (channel not in ELECTRONIC_CHANNELS or tx.dispatch.consent_given)
+        ]
+        for channel in usable:
+            start_attempt(ctx, tx, index, channel, contact, source=SOURCE)
+        if usable:
+            return
 
 
 async def _record_consent(

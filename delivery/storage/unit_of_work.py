@@ -138,9 +138,10 @@ class DispatchTransaction:
             self._contacts_loaded = True
 
     async def attempts(self) -> list[Attempt]:
+        """The stored attempts followed by those added in this transaction (not yet written)."""
         if self._attempts is None:
             rows = await self.conn.execute(SELECT_ATTEMPTS, {"dispatch_id": self.dispatch.id})
-            self._attempts = [attempt_from_row(r) for r in rows.mappings()]
+            self._attempts = [attempt_from_row(r) for r in rows.mappings()] + self._new_attempts
         return self._attempts
 
     async def attempt(self, attempt_id: str) -> Attempt | None:

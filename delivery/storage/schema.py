@@ -332,3 +332,36 @@ notice_publications = sa.Table(
     sa.Column("recorded_by", sa.String(200), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+# --- Proof of service: certificates (content-addressed PDFs) and the notice codes on messages ---
+
+certificates = sa.Table(
+    "certificates",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
+    sa.Column("locale", sa.String(10), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    # The chain head the certificate pins: the hash of the dispatch_served event, and its seq.
+    sa.Column("chain_head", sa.String(64), nullable=False),
+    sa.Column("chain_seq", sa.Integer, nullable=False),
+    sa.Column("served_at", UtcDateTime, nullable=False),
+    sa.Column("service_date", sa.Date, nullable=False),
+    sa.Column("legal_basis", sa.String(40), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    # A service reversed later keeps its certificate, marked superseded by the next one.
+    sa.Column("superseded_at", UtcDateTime),
+    sa.Column("supersedes_id", ID, sa.ForeignKey("certificates.id")),
+    sa.UniqueConstraint("dispatch_id", "chain_seq", name="uq_certificates_dispatch_seq"),
+)
+
+notice_codes = sa.Table(
+    "notice_codes",
+    metadata,
+    # The short code printed on every e-mail, SMS and letter: /check tells whether it is genuine.
+    sa.Column("code", sa.String(16), primary_key=True),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
+    sa.Column("attempt_id", ID, sa.ForeignKey("attempts.id"), unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

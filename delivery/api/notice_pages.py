@@ -35,7 +35,7 @@ from delivery.document_store import UploadRejected
 from delivery.ids import looks_like_id
 from delivery.pdf_rendering import render_pdf
 from delivery.representations import notice_text_sha256
-from delivery.services import clerk_actions, notices
+from delivery.services import clerk_actions, notice_board, notices
 from delivery.staff import Role
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
@@ -97,7 +97,7 @@ async def _publications(
             "published_at": _minute(ctx, p["published_at"]),
             "media_sha256": p["media_sha256"],
         }
-        for p in await notices.publications(conn, notice_id)
+        for p in await notice_board.publications(conn, notice_id)
     ]
 
 
@@ -126,7 +126,7 @@ async def board(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     locale = _locale(request)
     query = _search(request)
-    flt = notices.BoardFilter(
+    flt = notice_board.BoardFilter(
         court=query["court"] or None,
         case_number=query["case_number"] or None,
         recipient_name=query["name"] or None,
@@ -135,7 +135,7 @@ async def board(request: web.Request) -> web.Response:
     )
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        found = await notices.board(conn, flt)
+        found = await notice_board.board(conn, flt)
     now = ctx.clock.now()
     items = [
         {
@@ -146,7 +146,7 @@ async def board(request: web.Request) -> web.Response:
             "last_published_on": _day(ctx, n["last_published_at"]),
             "deemed_on": _day(ctx, n["deemed_served_at"]),
             "current": n["deemed_served_at"] is None or n["deemed_served_at"] > now,
-            "withdrawn": notices.withdrawn(n),
+            "withdrawn": notice_board.withdrawn(n),
         }
         for n in found[:PAGE]
     ]
@@ -184,7 +184,7 @@ async def _published(request: web.Request) -> dict[str, Any]:
     locale = _locale(request)
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        notice = await notices.notice_by_id(conn, request.match_info["notice_id"])
+        notice = await notice_board.notice_by_id(conn, request.match_info["notice_id"])
         if notice is None or notice["state"] != notices.PUBLISHED:
             raise web.HTTPNotFound(text="404: no such notice")
         dispatch = (
@@ -207,7 +207,7 @@ async def _published(request: web.Request) -> dict[str, Any]:
         "deemed_on": _day(ctx, notice["deemed_served_at"]),
         "period_days": _period_days(ctx, dispatch),
         "served": dispatch.state == "served" and dispatch.served_by_channel == "public_notice",
-        "withdrawn": notices.withdrawn(notice),
+        "withdrawn": notice_board.withdrawn(notice),
     }
 
 
@@ -240,7 +240,7 @@ async def staff_board(request: web.Request) -> web.Response:
     user = require_staff(request, *STAFF_ROLES)
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        items = await notices.drafts(conn, user.courts)
+        items = await notice_board.drafts(conn, user.courts)
     return staff_page(
         "staff_notices.html", locale=_locale(request), items=items, zone=ctx.settings.time_zone
     )
@@ -254,7 +254,7 @@ async def _staff_view(
     locale = _locale(request)
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        notice = await notices.notice_by_id(conn, request.match_info["notice_id"])
+        notice = await notice_board.notice_by_id(conn, request.match_info["notice_id"])
         if notice is None or not user.sees(notice["court"]):
             raise web.HTTPNotFound(text="404: no such notice")
         detail = await queries.dispatch_detail(conn, notice["dispatch_id"], user.courts)
@@ -358,7 +358,7 @@ async def _act(
     ctx = ctx_of(request)
     user = require_staff(request, *(roles or STAFF_ROLES))
     async with ctx.engine.connect() as conn:
-        notice = await notices.notice_by_id(conn, request.match_info["notice_id"])
+        notice = await notice_board.notice_by_id(conn, request.match_info["notice_id"])
     if notice is None or not user.sees(notice["court"]):
         raise web.HTTPNotFound(text="404: no such notice")  # before the body is read
     evidence = None

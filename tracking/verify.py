@@ -186,6 +186,7 @@ def check_certificate(
     if pinned["type"] != "dispatch_served":
         report.problems.append(f"{name}: pins {label}, a {pinned['type']}, not dispatch_served")
         return
+    label = f"the dispatch_served {label}"
     if cert.get("chain_head") != pinned["hash"]:
         report.problems.append(f"{name}: chain_head does not match {label}'s hash")
         return

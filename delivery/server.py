@@ -159,7 +159,10 @@ async def serve(
         if active_kid(settings.keys_dir) is None:
             # The sandbox signs with a key of its own, made on first start (kept in the data dir).
             created = create_key(settings.keys_dir, clock)
-            print(f"Sandbox court signing key {created.kid} created in {settings.keys_dir}")
+            print(
+                f"Sandbox court signing key {created.kid} created in {settings.keys_dir}",
+                flush=True,
+            )
         sink = SmtpSink(clock)
         smtp_port = await sink.start()
         twilio, twilio_runner, twilio_url = await _start_twilio_standin()

@@ -195,6 +195,7 @@ async def test_court_keys_are_published_and_rotation_keeps_old_keys(
     assert private.stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.both_databases
 async def test_the_bundle_is_deterministic_complete_and_verifies(api: Api, ctx: Context) -> None:
     dispatch_id = await served_dispatch(api)
     old_cert = await add_certificate(ctx, dispatch_id, CERT_PDF + b"% v1\n", superseded=True)
@@ -382,6 +383,7 @@ async def test_songda_verify_cli_exit_codes(api: Api, ctx: Context, tmp_path: Pa
     assert no_key_dir.returncode == 2 and "--keys" in no_key_dir.stderr
 
 
+@pytest.mark.both_databases
 async def test_songda_verify_db_detects_a_direct_edit_of_an_event_row(
     api: Api, ctx: Context
 ) -> None:

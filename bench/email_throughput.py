@@ -88,6 +88,7 @@ from delivery.channel_api import ServiceMessage
 from delivery.clock import SystemClock
 from delivery.config import SmtpSettings
 from delivery.ids import new_id
+from delivery.keys import active_kid, create_key
 from delivery.services.api_keys import create_api_key
 from delivery.storage.engine import READ_ONLY, create_engine
 from delivery.storage.migrate import upgrade
@@ -332,6 +333,8 @@ def service_env(
     opts: Options, url: str, data_dir: Path, port: int, smtp_port: int, queue: str, process: str
 ) -> dict[str, str]:
     """The environment of one service process; only the counter and profile files differ."""
+    if active_kid(data_dir / "keys") is None:  # as `songda keys create` would
+        create_key(data_dir / "keys", SystemClock())
     env = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
     env.update(
         {

@@ -10,6 +10,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
@@ -19,8 +20,10 @@ from delivery.config import (
     calendar_file_in,
     data_dir_from_env,
     deployment_warnings,
+    keys_dir_from_env,
     load_settings,
 )
+from delivery.keys import key_problems
 from delivery.logs import configure_logging
 from delivery.staff import Role
 
@@ -94,6 +97,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--file", help="a TOML file with [years.YYYY] holidays = [...] workdays = [...]"
     )
 
+    keys = commands.add_parser("keys", help="the court's signing keys (Ed25519)")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    keys_commands.add_parser(
+        "create", help="create a key and make it the active one (old keys stay published)"
+    )
+    keys_commands.add_parser("list", help="list the keys (kid, created, active or retired)")
+
+    verify = commands.add_parser(
+        "verify", help="check an evidence bundle offline (or a dispatch's records with --db)"
+    )
+    verify.add_argument("target", metavar="BUNDLE.zip|DISPATCH_ID")
+    verify.add_argument(
+        "--keys",
+        metavar="URL|FILE",
+        help="the court's public keys (/.well-known/songda-keys.json, saved or its URL); "
+        "default: the local keys directory",
+    )
+    verify.add_argument(
+        "--db",
+        action="store_true",
+        help="check the dispatch DISPATCH_ID's rows in the database instead of a bundle",
+    )
+
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     check = config_commands.add_parser("check", help="name every missing or invalid setting")
@@ -130,6 +156,8 @@ def _config_check(args: argparse.Namespace) -> int:
         print(f"{len(exc.problems)} problem(s) found")
         return EXIT_USAGE
     warnings = deployment_warnings(settings, args.for_command)
+    if not args.sandbox:  # the sandbox creates its key on first start
+        warnings += key_problems(settings.keys_dir)
     for warning in warnings:
         print(f"error: {warning}")
     if warnings:
@@ -263,10 +291,93 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from delivery.clock import SystemClock
+    from delivery.keys import KeyStoreError, create_key, describe, published_keys
+
+    keys_dir = keys_dir_from_env()
+    try:
+        if args.keys_command == "create":
+            created = create_key(keys_dir, SystemClock())
+            print(describe(created))
+            print(
+                f"(the active court key now; private key in {keys_dir}, mode 0600)", file=sys.stderr
+            )
+            return 0
+        listed = published_keys(keys_dir)
+    except (KeyStoreError, OSError) as exc:
+        print(f"songda: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not listed:
+        print(f"songda: no keys in {keys_dir}: run `songda keys create`", file=sys.stderr)
+        return EXIT_USAGE
+    for key in listed:
+        print(describe(key))
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """Exit 0 valid, 1 invalid, 2 unusable input (message on stderr)."""
+    from delivery.keys import KeyStoreError, published_keys
+    from tracking.verify import UnusableInput, load_keys, verify_bundle
+
+    try:
+        if args.keys:
+            keys = load_keys(args.keys)
+        else:
+            keys_dir = keys_dir_from_env()
+            try:
+                keys = {k.kid: k for k in published_keys(keys_dir)}
+            except KeyStoreError as exc:
+                raise UnusableInput(str(exc)) from None
+            if not keys:
+                raise UnusableInput(
+                    f"no court keys in {keys_dir}: give --keys URL|FILE "
+                    "(the court's /.well-known/songda-keys.json)"
+                )
+        if args.db:
+            report = _verify_db(args.target, keys)
+        else:
+            try:
+                data = Path(args.target).read_bytes()
+            except OSError as exc:
+                raise UnusableInput(f"{args.target}: {exc.strerror}") from None
+            report = verify_bundle(data, keys)
+    except UnusableInput as exc:
+        print(f"songda verify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(report.render())
+    return 0 if report.valid else 1
+
+
+def _verify_db(dispatch_id: str, keys: dict[str, Any]) -> Any:
+    from delivery.services.evidence import verify_in_database
+    from delivery.storage.engine import create_engine
+    from tracking.verify import UnusableInput
+
+    settings = _settings()
+
+    async def check() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            return await verify_in_database(engine, dispatch_id, keys)
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(check())
+    if report is None:
+        raise UnusableInput(f"no dispatch {dispatch_id} in the database")
+    return report
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "config":
         return _config_check(args)
+    if args.command == "keys":
+        return _keys(args)
+    if args.command == "verify":
+        return _verify(args)
     if args.command == "calendar":
         return _calendar_import(args.file)
     configure_logging()
@@ -275,6 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         settings = _settings(sandbox=getattr(args, "sandbox", False))
         problems = deployment_warnings(settings, args.command)
+        if not settings.sandbox:  # the sandbox creates its key on first start
+            problems += key_problems(settings.keys_dir)
         if problems:
             for problem in problems:
                 print(f"songda: {problem}", file=sys.stderr)

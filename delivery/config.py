@@ -92,6 +92,8 @@ class Settings:
     carrier: CarrierSettings = CarrierSettings(None, None, None)
     # Largest photo, video or signature a field server uploads (SONGDA_MAX_MEDIA_BYTES).
     max_media_bytes: int = 100 * 1024 * 1024
+    # Where the court's signing keys live (SONGDA_KEYS_DIR); None: <data dir>/keys.
+    keys_dir_setting: Path | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -104,6 +106,11 @@ class Settings:
     @property
     def documents_dir(self) -> Path:
         return self.data_dir / "documents"
+
+    @property
+    def keys_dir(self) -> Path:
+        """The court's signing keys (delivery/keys.py)."""
+        return self.keys_dir_setting or self.data_dir / "keys"
 
 
 def court_calendar_file(settings: Settings) -> Path:
@@ -119,6 +126,12 @@ def data_dir_from_env(env: Mapping[str, str] | None = None) -> Path:
     """Only the data directory, for commands that need nothing else."""
     value = (os.environ if env is None else env).get("SONGDA_DATA_DIR", "").strip()
     return Path(value or "./var").resolve()
+
+
+def keys_dir_from_env(env: Mapping[str, str] | None = None) -> Path:
+    """Only the keys directory (``songda keys``): SONGDA_KEYS_DIR or ``<data dir>/keys``."""
+    value = (os.environ if env is None else env).get("SONGDA_KEYS_DIR", "").strip()
+    return Path(value).resolve() if value else data_dir_from_env(env) / "keys"
 
 
 class _Reader:
@@ -307,6 +320,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         sandbox=sandbox,
         carrier=carrier,
         max_media_bytes=r.integer("MAX_MEDIA_BYTES", 100 * 1024 * 1024),
+        keys_dir_setting=Path(keys_text).resolve() if (keys_text := r.text("KEYS_DIR")) else None,
     )
     if r.problems:
         raise ConfigError(r.problems)

@@ -18,6 +18,7 @@ from delivery.clock import Clock, SystemClock
 from delivery.config import Settings
 from delivery.context import Context
 from delivery.embedded_redis import EmbeddedRedis
+from delivery.keys import active_kid, create_key
 from delivery.runtime import close_context, open_context
 from delivery.sandbox import SmtpSink, add_routes
 from delivery.services.api_keys import ApiKeyVerifier, create_api_key
@@ -155,6 +156,13 @@ async def serve(
         redis_url = await embedded.start()
     if settings.sandbox:
         clock = SystemClock()
+        if active_kid(settings.keys_dir) is None:
+            # The sandbox signs with a key of its own, made on first start (kept in the data dir).
+            created = create_key(settings.keys_dir, clock)
+            print(
+                f"Sandbox court signing key {created.kid} created in {settings.keys_dir}",
+                flush=True,
+            )
         sink = SmtpSink(clock)
         smtp_port = await sink.start()
         twilio, twilio_runner, twilio_url = await _start_twilio_standin()

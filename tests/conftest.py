@@ -28,6 +28,7 @@ from delivery.clock import ManualClock
 from delivery.config import Settings, load_settings
 from delivery.context import Context
 from delivery.document_store import DocumentStore
+from delivery.keys import create_key, load_signing_key
 from delivery.queue import JobQueue
 from delivery.sandbox import SmtpSink, add_routes
 from delivery.services.api_keys import create_api_key
@@ -35,6 +36,7 @@ from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
 from delivery.storage.schema import metadata
 from delivery.worker import build_worker
+from tracking.signing import SigningKey
 
 PG_ADMIN_URL = os.environ.get("SONGDA_TEST_PG_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SONGDA_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -132,7 +134,17 @@ async def _empty_tables(ctx: Context) -> None:
 
 
 @pytest.fixture
-async def ctx(settings: Settings, clock: ManualClock) -> AsyncIterator[Context]:
+def court_key(settings: Settings, clock: ManualClock) -> SigningKey:
+    """The court's active signing key, created in the test's own keys directory
+    (``settings.keys_dir``, under tmp_path) as `songda keys create` would."""
+    create_key(settings.keys_dir, clock)
+    return load_signing_key(settings.keys_dir)
+
+
+@pytest.fixture
+async def ctx(
+    settings: Settings, clock: ManualClock, court_key: SigningKey
+) -> AsyncIterator[Context]:
     engine = create_engine(settings.database_url)
     queue = await JobQueue.connect(REDIS_URL, settings.queue_name)
     context = Context(
@@ -142,6 +154,7 @@ async def ctx(settings: Settings, clock: ManualClock) -> AsyncIterator[Context]:
         queue=queue,
         documents=DocumentStore(settings.documents_dir),
         channels={"email": EmailChannel(settings.smtp)},
+        signing_key=court_key,
     )
     await _empty_tables(context)
     yield context

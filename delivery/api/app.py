@@ -9,6 +9,7 @@ from delivery.api import (
     carrier_hooks,
     dispatches,
     documents,
+    evidence,
     field_pages,
     health,
     mail_pieces,
@@ -44,6 +45,8 @@ def create_app(ctx: Context) -> web.Application:
     r.add_post(f"{API}/dispatches/{{dispatch_id}}/cancel", dispatches.cancel)
     r.add_post(f"{API}/dispatches/{{dispatch_id}}/actions", dispatches.act)
     r.add_post(f"{API}/dispatches/{{dispatch_id}}/media", notice_media.upload)
+    r.add_get(f"{API}/dispatches/{{dispatch_id}}/evidence.zip", evidence.bundle)
+    r.add_get(evidence.KEYS_PATH, evidence.court_keys)
     r.add_post(
         f"{API}/dispatches/{{dispatch_id}}/attempts/{{attempt_id}}/reissue-link",
         dispatches.reissue_link,

@@ -381,6 +381,34 @@ SPEC: dict[str, Any] = {
                 },
             ),
         },
+        "/api/v1/dispatches/{dispatch_id}/evidence.zip": {
+            "get": _op(
+                "The signed evidence bundle (deterministic zip): events.json (the whole chain, "
+                "RFC 8785), certificate.pdf and certificate.json (the current certificate, when "
+                "served), certificates/<id>.pdf (superseded ones), manifest.json (every file "
+                "with SHA-256 and size, every document and media file of the dispatch), "
+                "manifest.sig (Ed25519 by the court key over manifest.json's bytes; public keys "
+                "at /.well-known/songda-keys.json); with include=documents also "
+                "documents/<sha256>.pdf. Check it offline with `songda verify`",
+                {
+                    "200": {
+                        "description": "zip",
+                        "content": {
+                            "application/zip": {"schema": {"type": "string", "format": "binary"}}
+                        },
+                    },
+                    "404": PROBLEM,
+                },
+                parameters=[
+                    {"name": "dispatch_id", **ID_PARAM},
+                    {
+                        "in": "query",
+                        "name": "include",
+                        "schema": {"type": "string", "enum": ["documents"]},
+                    },
+                ],
+            ),
+        },
         "/api/v1/dispatches/{dispatch_id}/attempts/{attempt_id}/reissue-link": {
             "post": _op(
                 "Revoke an attempt's recipient link and send a new one (unlocks a locked link)",

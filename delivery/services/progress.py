@@ -25,6 +25,7 @@ from escalation.actions import (
 from escalation.decide import CourtDays, decide
 from escalation.periods import periods_after_service
 from escalation.policy import NOTICE_CHANNEL
+from tracking.signing import checkpoint_data
 
 log = logging.getLogger(__name__)
 SOURCE = "escalation"
@@ -177,6 +178,15 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
                     "completing_event_id": done.event_id,
                     "periods": dispatch.periods,
                 },
+            )
+            # The court key signs the chain as it stands at service (the head the certificate
+            # pins), in the same transaction (docs/decisions/0010).
+            tx.record(
+                "chain_checkpoint",
+                source=SOURCE,
+                data=checkpoint_data(
+                    ctx.require_signing_key(), dispatch.id, tx.chain_seq, tx.chain_head
+                ),
             )
         case CloseAttempt(attempt_id=attempt_id, state=state, reason=reason):
             attempt = await tx.attempt(attempt_id)

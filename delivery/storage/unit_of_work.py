@@ -111,6 +111,18 @@ class DispatchTransaction:
         self._stored_events: list[Event] | None = [] if new_row is not None else None
         self.followups = FollowUps(dispatch.id)
 
+    @property
+    def chain_head(self) -> str:
+        """The hash of the last event of the chain, including those recorded in this
+        transaction (64 zeros before the first)."""
+        return self._head
+
+    @property
+    def chain_seq(self) -> int:
+        """The seq of the last event of the chain, including those recorded in this
+        transaction (0 before the first)."""
+        return self._seq
+
     def add_contact(self, contact: Contact) -> None:
         """A contact learnt after creation (a clerk's action); written with the transaction."""
         self.dispatch.contacts.append(contact)

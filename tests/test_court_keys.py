@@ -1,0 +1,105 @@
+"""``songda keys``, the checks that want a key before serving, and the sandbox's own key — the
+command line run as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from conftest import REDIS_URL
+from test_cli import songda
+
+from delivery.keys import load_signing_key, published_keys
+from tracking.signing import parse_key_set
+
+
+def production_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "SONGDA_DATA_DIR": str(tmp_path / "var"),
+        "SONGDA_SECRET_KEY": "x" * 40,
+        "SONGDA_SMTP_HOST": "127.0.0.1",
+        "SONGDA_SMTP_SENDER": "service@court.example",
+        "SONGDA_COURT_NAME": "杭州市西湖区人民法院",
+    }
+
+
+def test_a_missing_key_is_named_with_its_fix_and_keys_create_rotates(tmp_path: Path) -> None:
+    env = production_env(tmp_path)
+    check = songda("config", "check", env=env)
+    assert check.returncode == 2
+    assert "court signing key" in check.stdout and "songda keys create" in check.stdout
+    refused = songda("run", env=env)
+    assert refused.returncode == 2
+    assert "songda keys create" in refused.stderr
+    assert songda("keys", "list", env=env).returncode == 2
+
+    first = songda("keys", "create", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "PRIVATE" not in first.stdout + first.stderr
+    kid = first.stdout.split("\t")[0]
+    keys_dir = tmp_path / "var" / "keys"
+    assert (keys_dir / f"{kid}.key").stat().st_mode & 0o777 == 0o600
+    assert songda("config", "check", env=env).returncode == 0
+
+    second = songda("keys", "create", env=env)
+    newer = second.stdout.split("\t")[0]
+    listed = songda("keys", "list", env=env)
+    assert listed.returncode == 0
+    lines = listed.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [kid, newer]
+    assert lines[0].endswith("retired") and lines[1].endswith("active")
+    assert load_signing_key(keys_dir).kid == newer
+    assert [k.kid for k in published_keys(keys_dir)] == [kid, newer]
+
+    elsewhere = tmp_path / "keys-elsewhere"
+    moved = songda("keys", "create", env={**env, "SONGDA_KEYS_DIR": str(elsewhere)})
+    assert moved.returncode == 0
+    assert load_signing_key(elsewhere).kid == moved.stdout.split("\t")[0]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_sandbox_creates_its_key_on_first_start_and_publishes_it(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        "SONGDA_DATA_DIR": str(tmp_path / "var"),
+        "SONGDA_REDIS_URL": REDIS_URL,
+        "SONGDA_QUEUE_NAME": f"songda:test:keys:{port}",
+        "SONGDA_PORT": str(port),
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "delivery.cli", "run", "--sandbox"],
+        env={**clean, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        output = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            output.append(line)
+            if "Songda is listening" in line or not line:
+                break
+        assert any("Sandbox court signing key" in line for line in output), output
+        url = f"http://127.0.0.1:{port}/.well-known/songda-keys.json"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            keys = parse_key_set(json.loads(response.read()))
+        assert list(keys) == [load_signing_key(tmp_path / "var" / "keys").kid]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

@@ -30,7 +30,11 @@ from delivery.worker import render_certificate
 
 pytestmark = [pytest.mark.usefixtures("worker")]
 CASE_NUMBER = "(2026)浙0106民初1234号"
-POSTAL = {"lines": "浙江省杭州市西湖区文三路1号", "postcode": "310012", "source": "recipient_confirmed"}
+POSTAL = {
+    "lines": "浙江省杭州市西湖区文三路1号",
+    "postcode": "310012",
+    "source": "recipient_confirmed",
+}
 
 
 def text_of(pdf: bytes) -> str:

@@ -14,9 +14,8 @@ are the record's own words.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Any
 
 from delivery.domain import Attempt, Dispatch, DocumentRef, Event
 from delivery.representations import mask_address
@@ -99,8 +98,8 @@ class CertificateView:
     chain_seq: int
     checkpoint: Checkpoint | None
     verify_url: str
+    zone: str = "UTC"
     supersedes: Supersedes | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -293,9 +292,14 @@ def _str(value: object) -> str | None:
 
 
 def _attempt_rows(
-    attempts: Sequence[Attempt], events: Sequence[Event], time: Callable[[datetime], str]
+    attempts: Sequence[Attempt], events: Sequence[Event], zone: tzinfo
 ) -> list[AttemptRow]:
-    """Each attempt as the chain shows it at the pinned head: its last recorded state."""
+    """Each attempt as the chain shows it at the pinned head: its last recorded state (times
+    to the minute, in the court's zone, which the table's heading names)."""
+
+    def time(value: datetime) -> str:
+        return f"{value.astimezone(zone):%Y-%m-%d %H:%M}"
+
     rows = []
     for a in attempts:
         state, reason, ended = "pending", None, None
@@ -399,7 +403,8 @@ def certificate_view(
         ),
         server=server,
         server_is_term=server_is_term,
-        attempts=tuple(_attempt_rows(shown, pinned, time)),
+        attempts=tuple(_attempt_rows(shown, pinned, zone)),
+        zone=str(zone),
         sections=tuple(sections),
         chain_head=chain_head,
         chain_seq=chain_seq,

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from templates.pdf import html_to_pdf
 
@@ -38,11 +40,17 @@ def use_executor(executor: Executor | None) -> None:
 
 async def render_pdf(html: str) -> bytes:
     """The PDF of a self-contained HTML document (see ``templates.pdf.html_to_pdf``)."""
+    return await render_in_pool(html_to_pdf, html)
+
+
+async def render_in_pool(render: Callable[..., bytes], *args: Any) -> bytes:
+    """``render(*args)`` in the pool: a module-level function whose arguments pickle (e.g. one
+    that builds the HTML from a view model and renders it, all in the worker)."""
     global _pool
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(_executor(), html_to_pdf, html)
+        return await loop.run_in_executor(_executor(), render, *args)
     except BrokenProcessPool:
         # A worker died (killed, out of memory): start a fresh pool and try once more.
         _pool = None
-        return await loop.run_in_executor(_executor(), html_to_pdf, html)
+        return await loop.run_in_executor(_executor(), render, *args)

@@ -24,13 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from delivery.context import Context
 from delivery.domain import Attempt, Dispatch, DispatchState, DocumentRef, Event
 from delivery.ids import new_id
-from delivery.pdf_rendering import render_pdf
+from delivery.pdf_rendering import render_in_pool
 from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
 from delivery.storage.schema import api_keys, certificates, dispatches, events, staff_users
 from delivery.storage.statements import SELECT_ATTEMPTS, SELECT_EVENTS
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
-from templates import render
-from templates.pdf import FONT_FAMILY, qr_data_uri
+from templates.certificate import certificate_pdf
 from tracking.certificate import (
     SERVED_EVENT,
     UNSERVED_EVENT,
@@ -150,15 +149,10 @@ def view_of(
     )
 
 
-def certificate_html(view: CertificateView) -> str:
-    return render(
-        "pdf/certificate.html", c=view, font_family=FONT_FAMILY, qr=qr_data_uri(view.verify_url)
-    )
-
-
 async def render_certificate(view: CertificateView) -> bytes:
-    """The certificate's PDF, rendered in the bounded pool off the event loop."""
-    return await render_pdf(certificate_html(view))
+    """The certificate's PDF: template, QR code and layout all in the render pool's worker,
+    off the event loop."""
+    return await render_in_pool(certificate_pdf, view)
 
 
 async def issue_certificates(ctx: Context, dispatch_id: str) -> list[str]:

@@ -83,6 +83,27 @@ class DocumentStore:
         finally:
             await asyncio.to_thread(_discard, temp)
 
+    async def store_bytes(self, data: bytes) -> StoredFile:
+        """A file Songda made itself (a certificate PDF), stored under its SHA-256; storing the
+        same bytes again changes nothing."""
+        stored = StoredFile(hashlib.sha256(data).hexdigest(), len(data))
+        await asyncio.to_thread(self._write_once, data, stored.sha256)
+        return stored
+
+    def read(self, sha256: str) -> bytes:
+        return self.path_for(sha256).read_bytes()
+
+    def _write_once(self, data: bytes, sha256: str) -> None:
+        if self.path_for(sha256).exists():
+            return
+        temp = self._open_temp()
+        try:
+            temp.write(data)
+            temp.close()
+            self._commit(temp.name, sha256)
+        finally:
+            _discard(temp)
+
     def _open_temp(self) -> BinaryIO:
         self.root.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self.root, prefix=".upload-")

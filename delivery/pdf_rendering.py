@@ -1,28 +1,56 @@
 """PDF rendering off the event loop: WeasyPrint is CPU-bound and synchronous.
 
-Renders run in a small bounded thread pool (WeasyPrint releases the GIL in its C libraries for
-part of the work; a process pool would not share the font cache). Callers await
+Renders run in a small bounded pool of worker *processes* (``spawn``ed, so they inherit no event
+loop, threads or connections). A thread pool kept the render off the loop but not off the GIL:
+WeasyPrint's layout is mostly Python and held it, so the API's p99 went from ~5 ms to hundreds
+of milliseconds while a batch of certificates rendered (``bench/proof_render.py``). Each worker
+loads the fonts once and keeps its caches for every later render. Callers await
 :func:`render_pdf`; at most :data:`MAX_RENDERS` renders run at once per process.
 """
 
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from templates.pdf import html_to_pdf
 
 MAX_RENDERS = 2
-_pool: ThreadPoolExecutor | None = None
+_pool: Executor | None = None
 
 
-def _executor() -> ThreadPoolExecutor:
+def _executor() -> Executor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=MAX_RENDERS, thread_name_prefix="songda-pdf")
+        _pool = ProcessPoolExecutor(
+            max_workers=MAX_RENDERS, mp_context=multiprocessing.get_context("spawn")
+        )
     return _pool
+
+
+def use_executor(executor: Executor | None) -> None:
+    """Render with ``executor`` instead (a benchmark's thread pool); None: the default again."""
+    global _pool
+    _pool = executor
 
 
 async def render_pdf(html: str) -> bytes:
     """The PDF of a self-contained HTML document (see ``templates.pdf.html_to_pdf``)."""
-    return await asyncio.get_running_loop().run_in_executor(_executor(), html_to_pdf, html)
+    return await render_in_pool(html_to_pdf, html)
+
+
+async def render_in_pool(render: Callable[..., bytes], *args: Any) -> bytes:
+    """``render(*args)`` in the pool: a module-level function whose arguments pickle (e.g. one
+    that builds the HTML from a view model and renders it, all in the worker)."""
+    global _pool
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_executor(), render, *args)
+    except BrokenProcessPool:
+        # A worker died (killed, out of memory): start a fresh pool and try once more.
+        _pool = None
+        return await loop.run_in_executor(_executor(), render, *args)

@@ -49,6 +49,10 @@ class JobQueue:
         job_id = f"poll:{attempt_id}:{due.timestamp():.0f}"
         await self._enqueue("poll_tracking", job_id, attempt_id, tracking_number)
 
+    async def render_certificate(self, dispatch_id: str, served_seq: int) -> None:
+        job_id = f"certificate:{dispatch_id}:{served_seq}"
+        await self._enqueue("render_certificate", job_id, dispatch_id)
+
     async def after_commit(self, followups: FollowUps) -> None:
         """Hand a committed transaction's follow-up work to the worker.
 
@@ -60,6 +64,8 @@ class JobQueue:
                 await self.send(followups.dispatch_id, attempt_id, 0)
             for delivery_id in followups.deliveries:
                 await self.deliver_webhook(delivery_id, 0)
+            for served_seq in followups.certificates:
+                await self.render_certificate(followups.dispatch_id, served_seq)
         except (RedisError, OSError) as exc:
             log.warning(
                 "queue unavailable; the sweep will pick the work up",

@@ -10,7 +10,7 @@ from arq.typing import StartupShutdown, WorkerCoroutine
 from arq.worker import Worker, func
 
 from delivery.context import Context
-from delivery.services import postal, progress, sending, sweep, webhook_delivery
+from delivery.services import certificates, postal, progress, sending, sweep, webhook_delivery
 
 JOB_TIMEOUT = 120
 
@@ -29,6 +29,10 @@ async def deliver_webhook(job: dict[str, Any], delivery_id: str) -> None:
 
 async def poll_tracking(job: dict[str, Any], attempt_id: str, tracking_number: str) -> None:
     await postal.poll_piece(job["songda"], attempt_id, tracking_number)
+
+
+async def render_certificate(job: dict[str, Any], dispatch_id: str) -> None:
+    await certificates.issue_certificates(job["songda"], dispatch_id)
 
 
 async def sweep_job(job: dict[str, Any]) -> None:
@@ -74,6 +78,7 @@ def build_worker(
             func(cast(WorkerCoroutine, send), keep_result=0, timeout=JOB_TIMEOUT),
             func(cast(WorkerCoroutine, deliver_webhook), keep_result=0, timeout=JOB_TIMEOUT),
             func(cast(WorkerCoroutine, poll_tracking), keep_result=0, timeout=JOB_TIMEOUT),
+            func(cast(WorkerCoroutine, render_certificate), keep_result=0, timeout=JOB_TIMEOUT),
         ],
         cron_jobs=sweeps if periodic_sweep else [],
         redis_pool=ctx.queue.pool,

@@ -419,6 +419,25 @@ SPEC: dict[str, Any] = {
                 ],
             ),
         },
+        "/api/v1/dispatches/{dispatch_id}/proof.pdf": {
+            "get": _op(
+                "The proof of service (送达回证 / 电子送达凭证, A4 PDF): the standing certificate "
+                "of a served dispatch (header `Songda-Certificate` names it); `certificate` names "
+                "any of its certificates, one superseded by a reversed service too (header "
+                "`Songda-Superseded-At`); a dispatch not served yet gets a preview watermarked "
+                "“未送达 / NOT SERVED”, rendered on the fly and never stored",
+                {"200": PDF_RESPONSE, "404": PROBLEM},
+                parameters=[
+                    {"name": "dispatch_id", **ID_PARAM},
+                    {
+                        "in": "query",
+                        "name": "certificate",
+                        "required": False,
+                        **{k: v for k, v in ID_PARAM.items() if k == "schema"},
+                    },
+                ],
+            ),
+        },
         "/api/v1/dispatches/{dispatch_id}/attempts/{attempt_id}/mail-piece.pdf": {
             "get": _op(
                 "The printable mail piece of a postal attempt (A4 PDF): cover letter listing the "

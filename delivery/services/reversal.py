@@ -10,6 +10,7 @@ from typing import Any
 
 from delivery.clock import rfc3339
 from delivery.domain import DispatchState, Event
+from delivery.services.certificates import supersede
 from delivery.storage.unit_of_work import DispatchTransaction
 
 
@@ -50,3 +51,5 @@ def unserve(
         data={**data, "reversed": reversed_service},
     )
     tx.notify("dispatch.unserved", {"reason": reason})
+    # The certificate of the reversed service is kept, marked superseded.
+    supersede(tx)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from delivery.context import Context
 from delivery.domain import OPEN_DISPATCH_STATES, AttemptState
+from delivery.services.certificates import unissued
 from delivery.services.postal import claim_due_polls
 from delivery.storage.outbox import DELIVERY_PENDING
 from delivery.storage.schema import attempts, dispatches, webhook_deliveries
@@ -28,6 +29,7 @@ class SweepReport:
     deliveries: int
     rescued: int
     polled: int = 0  # mail pieces whose tracking fetch was enqueued (the webhook's fallback)
+    certificates: int = 0  # served dispatches whose certificate was not issued yet
 
 
 async def sweep(ctx: Context) -> SweepReport:
@@ -89,8 +91,16 @@ async def sweep(ctx: Context) -> SweepReport:
     polls = await claim_due_polls(ctx)
     for attempt_id, tracking_number in polls:
         await ctx.queue.poll_tracking(attempt_id, tracking_number, now)
+    missing = await unissued(ctx, BATCH)
+    for dispatch_id, served_seq in missing:
+        await ctx.queue.render_certificate(dispatch_id, served_seq)
     return SweepReport(
-        len(due_dispatches), len(due_sends), len(due_deliveries), len(stuck), len(polls)
+        len(due_dispatches),
+        len(due_sends),
+        len(due_deliveries),
+        len(stuck),
+        len(polls),
+        len(missing),
     )
 
 

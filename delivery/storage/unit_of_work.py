@@ -75,6 +75,8 @@ class FollowUps:
     dispatch_id: str
     send_attempts: list[str] = field(default_factory=list)
     deliveries: list[str] = field(default_factory=list)
+    # The seq of each dispatch_served event recorded: its certificate is rendered after commit.
+    certificates: list[int] = field(default_factory=list)
 
 
 class DispatchTransaction:
@@ -109,6 +111,7 @@ class DispatchTransaction:
         self._attempts: list[Attempt] | None = [] if new_row is not None else None
         self._contacts_loaded = new_row is not None
         self._stored_events: list[Event] | None = [] if new_row is not None else None
+        self._on_flush: list[sa.Executable] = []
         self.followups = FollowUps(dispatch.id)
 
     @property
@@ -227,6 +230,8 @@ class DispatchTransaction:
         self.dispatch.transition(new, reason)
         payload = {"state": new.value, **({"reason": reason} if reason else {}), **(data or {})}
         self.record(event_type, source=source, data=payload, actor=actor)
+        if new == DispatchState.SERVED:
+            self.followups.certificates.append(self._seq)
         if new in DISPATCH_WEBHOOKS:
             self.notify(DISPATCH_WEBHOOKS[new])
 
@@ -286,6 +291,11 @@ class DispatchTransaction:
     def notify(self, webhook_type: str, extra: dict[str, Any] | None = None) -> None:
         self._webhooks.append((webhook_type, extra or {}))
 
+    def execute_on_flush(self, statement: sa.Executable) -> None:
+        """A statement on another table that belongs with this transaction's changes (e.g. a
+        certificate marked superseded when service is reversed), run when it is written."""
+        self._on_flush.append(statement)
+
     async def flush(self) -> None:
         conn = self.conn
         chain = {"event_seq": self._seq, "chain_head": self._head, "updated_at": self.now}
@@ -314,6 +324,8 @@ class DispatchTransaction:
             )
         if self._events:
             await conn.execute(INSERT_EVENTS, self._events)
+        for statement in self._on_flush:
+            await conn.execute(statement)
         summary = dispatch_summary(self.dispatch)
         self.followups.deliveries = await outbox.write_messages(
             conn,

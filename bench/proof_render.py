@@ -1,0 +1,353 @@
+"""Proof rendering: Songda's certificate path against plain WeasyPrint, and the API meanwhile.
+
+Run: ``.venv/bin/python bench/proof_render.py [--n 200] [--probe-seconds 3]``.
+
+In one run:
+
+1. **Songda**: N certificates of served dispatches, each through Songda's own path — the view
+   model (:func:`tracking.certificate.certificate_view` on a realistic record: e-mail and SMS
+   attempts, three documents, ~20 events, a checkpoint) built on the loop, then the Jinja2
+   template with its QR code and WeasyPrint (:func:`templates.certificate.certificate_pdf`) in
+   :func:`delivery.pdf_rendering.render_in_pool` (the bounded pool, off the event loop), all N
+   submitted at once: **certificates/s**.
+2. **Raw**: the very same HTML documents (built before the clock starts) through plain
+   ``weasyprint.HTML(string=…).write_pdf()`` on a thread pool of the same size
+   (``MAX_RENDERS``): **raw renders/s**. **Overhead** = 1 − certificates/s ÷ raw renders/s;
+   target ≤ 15 %.
+3. **API latency**: the Songda application (``create_app``) serves on loopback in this process,
+   on the same event loop that awaits the renders (SQLite in a temporary directory, the local
+   Redis for ``/healthz``). A child process calls ``GET /healthz`` back to back, first while idle
+   and then during each batch (so both batches share the cores with it alike); p50/p99/max per
+   phase. Renders that ran on the loop would
+   show as p99 in the hundreds of milliseconds (one certificate takes that long).
+
+Needs Redis (``SONGDA_BENCH_REDIS_URL``, default ``redis://127.0.0.1:6379/11``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from weasyprint import HTML
+
+from delivery import pdf_rendering
+from delivery.api.app import create_app
+from delivery.clock import SystemClock
+from delivery.config import load_settings
+from delivery.context import Context
+from delivery.document_store import DocumentStore
+from delivery.domain import (
+    Attempt,
+    AttemptState,
+    ContactSource,
+    Dispatch,
+    DispatchState,
+    DocumentRef,
+    Event,
+)
+from delivery.queue import JobQueue
+from delivery.storage.engine import create_engine
+from delivery.storage.migrate import upgrade
+from templates.certificate import certificate_html, certificate_pdf
+from tracking.certificate import CertificateView, certificate_view
+
+REDIS_URL = os.environ.get("SONGDA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+def _record(i: int) -> dict[str, Any]:
+    """A served dispatch's record: e-mail (served, OLR-31), SMS and a courtesy post."""
+    d = f"D{i:025d}"
+    dispatch = Dispatch(
+        id=d,
+        court="杭州市西湖区人民法院",
+        case_number=f"(2026)浙0106民初{1000 + i}号",
+        reference=f"bench-{i}",
+        policy="cn-civil",
+        state=DispatchState.SERVED,
+        recipient_name="张三",
+        recipient_role="defendant",
+        id_last4="123X",
+        consent_given=True,
+        consent_basis="express",
+        locale="zh-CN" if i % 2 == 0 else "en",
+        created_at=T0,
+    )
+    channels = [("email", "zhang.san@example.com"), ("sms", "+8613800138000")]
+    attempts = [
+        Attempt(
+            id=f"A{i:024d}{n}",
+            dispatch_id=d,
+            step_index=0,
+            channel=channel,
+            contact_id=None,
+            address=address,
+            source=ContactSource.RECIPIENT_CONFIRMED,
+            state=AttemptState.SENT,
+            created_at=T0,
+        )
+        for n, (channel, address) in enumerate(channels)
+    ]
+    seq = 0
+    events: list[Event] = []
+
+    def add(type: str, data: dict[str, Any], attempt: str | None = None) -> Event:
+        nonlocal seq
+        seq += 1
+        event = Event(
+            id=f"E{i:022d}{seq:03d}",
+            dispatch_id=d,
+            seq=seq,
+            type=type,
+            occurred_at=T0 + timedelta(seconds=seq),
+            recorded_at=T0 + timedelta(seconds=seq),
+            source="bench",
+            actor=None,
+            attempt_id=attempt,
+            data=data,
+            prev_hash=f"{seq - 1:064x}",
+            hash=uuid.uuid4().hex * 2,
+        )
+        events.append(event)
+        return event
+
+    add("dispatch_created", {"state": "queued"})
+    add("step_started", {"state": "in_progress", "step": 0})
+    for a in attempts:
+        add("attempt_created", {"channel": a.channel, "address_source": a.source.value}, a.id)
+        add("attempt_sending", {"state": "sending", "try": 1}, a.id)
+    sent = add("attempt_sent", {"state": "sent", "message_id": f"<{d}@court>"}, attempts[0].id)
+    add("attempt_sent", {"state": "sent", "sid": f"SM{i:032d}"}, attempts[1].id)
+    served = add(
+        "dispatch_served",
+        {
+            "legal_basis": "OLR-31",
+            "reading": "recipient-confirmed address; accepted by the court's mail server",
+            "served_at": sent.occurred_at.isoformat(),
+            "service_date": "2026-11-23",
+            "channel": "email",
+            "attempt_id": attempts[0].id,
+            "completing_event_id": sent.id,
+        },
+    )
+    add("chain_checkpoint", {"head": served.hash, "seq": served.seq, "key_id": "k2026",
+                             "alg": "Ed25519", "signature": "A" * 86})  # fmt: skip
+    for _ in range(8):
+        add("document_downloaded", {"document_id": "DOC"}, attempts[0].id)
+    documents = [
+        DocumentRef(f"DOC{n}", uuid.uuid4().hex * 2, 1000, title, kind, "application/pdf")
+        for n, (title, kind) in enumerate(
+            [("民事起诉状", "complaint"), ("传票", "summons"), ("举证通知书", "notice")]
+        )
+    ]
+    return {
+        "dispatch": dispatch,
+        "documents": documents,
+        "attempts": attempts,
+        "events": events,
+        "served": served,
+    }
+
+
+def _view(record: dict[str, Any], zone: Any, base_url: str) -> CertificateView:
+    return certificate_view(
+        **record,
+        names={},
+        zone=zone,
+        verify_base_url=base_url,
+        certificate_id=str(uuid.uuid4()),
+    )
+
+
+def _raw(html: str) -> bytes:
+    pdf: bytes = HTML(string=html).write_pdf()
+    return pdf
+
+
+def _probe(url: str, stop_after: float, out: Connection) -> None:
+    """In a child process: GET ``url`` back to back until told to stop; latencies (ms)."""
+
+    async def run() -> list[float]:
+        found: list[float] = []
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url) as response:  # connected: tell the parent
+                await response.read()
+            out.send("ready")
+            deadline = time.perf_counter() + stop_after
+            while time.perf_counter() < deadline:
+                t = time.perf_counter()
+                async with session.get(url) as response:
+                    await response.read()
+                    assert response.status == 200, response.status
+                found.append((time.perf_counter() - t) * 1000)
+                if out.poll():
+                    break
+                await asyncio.sleep(0.005)
+        return found
+
+    out.send(asyncio.run(run()))
+
+
+@dataclass
+class Latency:
+    p50: float
+    p99: float
+    max: float
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Latency:
+        ordered = sorted(values)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return cls(statistics.median(ordered), p99, ordered[-1], len(ordered))
+
+    def __str__(self) -> str:
+        return (
+            f"p50 {self.p50:6.2f} ms  p99 {self.p99:6.2f} ms  max {self.max:7.2f} ms  (n={self.n})"
+        )
+
+
+class Probe:
+    def __init__(self, url: str, seconds: float) -> None:
+        self.parent, child = multiprocessing.Pipe()
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=_probe, args=(url, seconds, child)
+        )
+
+    async def start(self) -> None:
+        self.process.start()
+        assert await asyncio.to_thread(self.parent.recv) == "ready"
+
+    async def stop(self) -> Latency:
+        self.parent.send("stop")
+        values: list[float] = await asyncio.to_thread(self.parent.recv)
+        self.process.join()
+        return Latency.of(values)
+
+
+def _pool(kind: str) -> Executor:
+    if kind == "thread":
+        return ThreadPoolExecutor(max_workers=pdf_rendering.MAX_RENDERS)
+    spawn = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=pdf_rendering.MAX_RENDERS, mp_context=spawn)
+
+
+async def main(n: int, probe_seconds: float, kind: str) -> int:
+    with tempfile.TemporaryDirectory(prefix="songda-proof-bench-") as tmp:
+        settings = load_settings(
+            {
+                "SONGDA_DATA_DIR": tmp,
+                "SONGDA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/songda.db",
+                "SONGDA_REDIS_URL": REDIS_URL,
+                "SONGDA_QUEUE_NAME": f"songda:bench:{uuid.uuid4().hex}",
+                "SONGDA_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
+                "SONGDA_SMTP_HOST": "127.0.0.1",
+                "SONGDA_SMTP_SENDER": "service@court.example",
+                "SONGDA_COURT_NAME": "杭州市西湖区人民法院",
+                "SONGDA_PUBLIC_BASE_URL": "https://court.example",
+            }
+        )
+        engine = create_engine(settings.database_url)
+        await upgrade(engine)
+        queue = await JobQueue.connect(REDIS_URL, settings.queue_name)
+        ctx = Context(
+            settings=settings,
+            engine=engine,
+            clock=SystemClock(),
+            queue=queue,
+            documents=DocumentStore(settings.documents_dir),
+        )
+        runner = web.AppRunner(create_app(ctx), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{port}/healthz"
+        try:
+            records = [_record(i) for i in range(n)]
+            zone, base = settings.zone, settings.public_base_url
+            htmls = [certificate_html(_view(r, zone, base)) for r in records]
+            pdf_rendering.use_executor(_pool(kind))
+            print(f"proof rendering: N = {n}, pool = {pdf_rendering.MAX_RENDERS} {kind}es"
+                  .replace("threades", "threads"))  # fmt: skip
+            print(f"HTML per certificate: {sum(map(len, htmls)) // n:,} characters")
+
+            # Warm both paths (fonts, template and layout caches).
+            views = [_view(r, zone, base) for r in records[:4]]
+            await asyncio.gather(*(pdf_rendering.render_in_pool(certificate_pdf, v) for v in views))
+            raw_pool = _pool(kind)
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(raw_pool, _raw, h) for h in htmls[:4]))
+
+            idle = Probe(url, 3600)
+            await idle.start()
+            await asyncio.sleep(probe_seconds)
+            idle_latency = await idle.stop()
+
+            # The probe runs during both batches, so both share the cores with it alike.
+            during_raw = Probe(url, 3600)
+            await during_raw.start()
+            t = time.perf_counter()
+            raw_pdfs = await asyncio.gather(
+                *(loop.run_in_executor(raw_pool, _raw, h) for h in htmls)
+            )
+            raw_seconds = time.perf_counter() - t
+            raw_latency = await during_raw.stop()
+
+            async def one(record: dict[str, Any]) -> bytes:
+                view = _view(record, zone, base)
+                return await pdf_rendering.render_in_pool(certificate_pdf, view)
+
+            busy = Probe(url, 3600)
+            await busy.start()
+            t = time.perf_counter()
+            pdfs = await asyncio.gather(*(one(r) for r in records))
+            songda_seconds = time.perf_counter() - t
+            busy_latency = await busy.stop()
+            raw_pool.shutdown()
+        finally:
+            pdf_rendering.use_executor(None)
+            await runner.cleanup()
+            await queue.close()
+            await engine.dispose()
+
+    assert all(p.startswith(b"%PDF-") for p in pdfs) and len(pdfs) == len(raw_pdfs) == n
+    songda_rate, raw_rate = n / songda_seconds, n / raw_seconds
+    overhead = 1 - songda_rate / raw_rate
+    print(f"Songda:  {songda_rate:7.1f} certificates/s  ({songda_seconds:.2f} s)")
+    print(f"raw:     {raw_rate:7.1f} renders/s       ({raw_seconds:.2f} s)")
+    verdict = "PASS" if overhead <= 0.15 else "OVER"
+    print(f"overhead {overhead * 100:5.1f} %  (target ≤ 15 %: {verdict})")
+    print(f"GET /healthz idle:         {idle_latency}")
+    print(f"GET /healthz during raw:   {raw_latency}")
+    print(f"GET /healthz during batch: {busy_latency}")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--probe-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--pool",
+        choices=("process", "thread"),
+        default="process",
+        help="the render pool: Songda's (spawned processes) or a thread pool, to compare",
+    )
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.n, args.probe_seconds, args.pool)))

@@ -1,0 +1,329 @@
+"""Proof of service: issuing, superseding and fetching certificates (送达回证 / 电子送达凭证).
+
+A certificate is issued for every ``dispatch_served`` event, pinning that event's hash and seq
+(``certificates``: unique per (dispatch, chain_seq), so issuing twice stores one). The PDF is
+rendered off the event loop, stored content-addressed in the document store, and the row is
+written with a ``certificate_issued`` event in the dispatch's transaction. The job
+``render_certificate`` does it after service commits; the sweep finds served dispatches still
+without one. A reversed service keeps its certificate, marked ``superseded_at``
+(:func:`supersede`, called by ``reversal.unserve``); the next one names it in ``supersedes_id``
+and on its page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from delivery.context import Context
+from delivery.domain import Attempt, Dispatch, DispatchState, DocumentRef, Event
+from delivery.ids import new_id
+from delivery.pdf_rendering import render_in_pool
+from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
+from delivery.storage.schema import api_keys, certificates, dispatches, events, staff_users
+from delivery.storage.statements import SELECT_ATTEMPTS, SELECT_EVENTS
+from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
+from templates.certificate import certificate_pdf
+from tracking.certificate import (
+    SERVED_EVENT,
+    UNSERVED_EVENT,
+    CertificateView,
+    Supersedes,
+    certificate_view,
+    served_events,
+)
+
+log = logging.getLogger(__name__)
+SOURCE = "certificates"
+ISSUE_TRIES = 3
+
+
+@dataclass(frozen=True)
+class CertificateRow:
+    id: str
+    dispatch_id: str
+    locale: str
+    sha256: str
+    size: int
+    chain_head: str
+    chain_seq: int
+    served_at: datetime
+    service_date: date
+    legal_basis: str
+    created_at: datetime
+    superseded_at: datetime | None
+    supersedes_id: str | None
+
+
+@dataclass(frozen=True)
+class Record:
+    """A dispatch's whole record, read once, to build certificates from."""
+
+    dispatch: Dispatch
+    documents: list[DocumentRef]
+    attempts: list[Attempt]
+    events: list[Event]
+    names: dict[str, str]
+    certificates: list[CertificateRow]
+
+
+def _row(r: Any) -> CertificateRow:
+    return CertificateRow(**{k: r[k] for k in CertificateRow.__dataclass_fields__})
+
+
+async def _certificates(conn: AsyncConnection, dispatch_id: str) -> list[CertificateRow]:
+    rows = await conn.execute(
+        sa.select(certificates)
+        .where(certificates.c.dispatch_id == dispatch_id)
+        .order_by(certificates.c.chain_seq)
+    )
+    return [_row(r) for r in rows.mappings()]
+
+
+async def _names(conn: AsyncConnection, found: list[Event]) -> dict[str, str]:
+    """Display names of the people (staff accounts, API keys) the events name as actors."""
+    actors = {e.actor for e in found if e.actor}
+    staff = [a.removeprefix("staff:") for a in actors if a.startswith("staff:")]
+    keys = [a.removeprefix("api_key:") for a in actors if a.startswith("api_key:")]
+    names: dict[str, str] = {}
+    if staff:
+        query = sa.select(staff_users.c.id, staff_users.c.display_name)
+        for user_id, name in await conn.execute(query.where(staff_users.c.id.in_(staff))):
+            names[f"staff:{user_id}"] = name
+    if keys:
+        query = sa.select(api_keys.c.id, api_keys.c.name)
+        for key_id, name in await conn.execute(query.where(api_keys.c.id.in_(keys))):
+            names[f"api_key:{key_id}"] = name
+    return names
+
+
+async def load_record(
+    conn: AsyncConnection, dispatch_id: str, courts: tuple[str, ...] | None = None
+) -> Record | None:
+    query = sa.select(dispatches).where(dispatches.c.id == dispatch_id)
+    if courts is not None:
+        query = query.where(dispatches.c.court.in_(courts))
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        return None
+    found = [
+        event_from_row(r)
+        for r in (await conn.execute(SELECT_EVENTS, {"dispatch_id": dispatch_id})).mappings()
+    ]
+    attempt_rows = await conn.execute(SELECT_ATTEMPTS, {"dispatch_id": dispatch_id})
+    return Record(
+        dispatch=dispatch_from_row(row, []),
+        documents=await load_documents(conn, dispatch_id),
+        attempts=[attempt_from_row(r) for r in attempt_rows.mappings()],
+        events=found,
+        names=await _names(conn, found),
+        certificates=await _certificates(conn, dispatch_id),
+    )
+
+
+def view_of(
+    ctx: Context,
+    record: Record,
+    served: Event | None,
+    *,
+    certificate_id: str | None = None,
+    supersedes: Supersedes | None = None,
+) -> CertificateView:
+    return certificate_view(
+        dispatch=record.dispatch,
+        documents=record.documents,
+        attempts=record.attempts,
+        events=record.events,
+        served=served,
+        names=record.names,
+        zone=ctx.settings.zone,
+        verify_base_url=ctx.settings.public_base_url,
+        certificate_id=certificate_id,
+        supersedes=supersedes,
+    )
+
+
+async def render_certificate(view: CertificateView) -> bytes:
+    """The certificate's PDF: template, QR code and layout all in the render pool's worker,
+    off the event loop."""
+    return await render_in_pool(certificate_pdf, view)
+
+
+async def issue_certificates(ctx: Context, dispatch_id: str) -> list[str]:
+    """Issue a certificate for each service of the dispatch that has none (idempotent); the
+    ids issued. Renders outside the dispatch's lock, then writes under it — unless another
+    worker issued meanwhile, in which case it starts again from what is stored."""
+    for _ in range(ISSUE_TRIES):
+        async with ctx.engine.connect() as conn:
+            record = await load_record(conn, dispatch_id)
+        if record is None:
+            return []
+        known = {c.chain_seq: c for c in record.certificates}
+        missing = [e for e in served_events(record.events) if e.seq not in known]
+        if not missing:
+            return []
+        planned: list[dict[str, Any]] = []
+        # (seq, id, date of service) of every certificate so far, stored or planned here.
+        issued = [(c.chain_seq, c.id, c.service_date) for c in known.values()]
+        for served in missing:
+            previous = max((i for i in issued if i[0] < served.seq), default=None)
+            supersedes = None if previous is None else Supersedes(previous[1], previous[2])
+            certificate_id = new_id()
+            view = view_of(
+                ctx, record, served, certificate_id=certificate_id, supersedes=supersedes
+            )
+            stored = await ctx.documents.store_bytes(await render_certificate(view))
+            planned.append(
+                {
+                    "id": certificate_id,
+                    "dispatch_id": dispatch_id,
+                    "locale": record.dispatch.locale,
+                    "sha256": stored.sha256,
+                    "size": stored.size,
+                    "chain_head": served.hash,
+                    "chain_seq": served.seq,
+                    "served_at": datetime.fromisoformat(served.data["served_at"]),
+                    "service_date": date.fromisoformat(served.data["service_date"]),
+                    "legal_basis": served.data["legal_basis"],
+                    "supersedes_id": None if supersedes is None else supersedes.certificate_id,
+                }
+            )
+            issued.append((served.seq, certificate_id, planned[-1]["service_date"]))
+        written = await _write(ctx, dispatch_id, {s: c.id for s, c in known.items()}, planned)
+        if written is not None:
+            return written
+    log.warning("certificate not issued after retries", extra={"dispatch_id": dispatch_id})
+    return []
+
+
+async def _write(
+    ctx: Context, dispatch_id: str, expected: dict[int, str], planned: list[dict[str, Any]]
+) -> list[str] | None:
+    """Store the planned rows under the dispatch's lock, or None when what is stored changed."""
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        stored = {c.chain_seq: c.id for c in await _certificates(tx.conn, dispatch_id)}
+        if stored != expected:
+            return None
+        chain = await tx.events()
+        for row in planned:
+            # A service reversed before its certificate was made is superseded from the start.
+            reversal = next(
+                (e for e in chain if e.type == UNSERVED_EVENT and e.seq > row["chain_seq"]), None
+            )
+            await tx.conn.execute(
+                certificates.insert().values(
+                    **row,
+                    created_at=tx.now,
+                    superseded_at=None if reversal is None else reversal.recorded_at,
+                )
+            )
+            tx.record(
+                "certificate_issued",
+                source=SOURCE,
+                data={
+                    "certificate_id": row["id"],
+                    "sha256": row["sha256"],
+                    "chain_seq": row["chain_seq"],
+                    "chain_head": row["chain_head"],
+                    "supersedes_id": row["supersedes_id"],
+                },
+            )
+    await ctx.queue.after_commit(tx.followups)
+    log.info(
+        "certificate issued",
+        extra={"dispatch_id": dispatch_id, "certificates": [r["id"] for r in planned]},
+    )
+    return [str(r["id"]) for r in planned]
+
+
+def supersede(tx: DispatchTransaction) -> None:
+    """Mark the standing certificate superseded, in the transaction that reverses service."""
+    tx.execute_on_flush(
+        certificates.update()
+        .where(
+            certificates.c.dispatch_id == tx.dispatch.id,
+            certificates.c.superseded_at.is_(None),
+        )
+        .values(superseded_at=tx.now)
+    )
+
+
+async def unissued(ctx: Context, limit: int) -> list[tuple[str, int]]:
+    """Served dispatches whose standing service has no certificate yet: (id, served seq)."""
+    standing = (
+        sa.select(certificates.c.id)
+        .where(
+            certificates.c.dispatch_id == dispatches.c.id,
+            certificates.c.superseded_at.is_(None),
+        )
+        .exists()
+    )
+    served_seq = (
+        sa.select(sa.func.max(events.c.seq))
+        .where(events.c.dispatch_id == dispatches.c.id, events.c.type == SERVED_EVENT)
+        .scalar_subquery()
+    )
+    async with ctx.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(dispatches.c.id, served_seq)
+            .where(dispatches.c.state == DispatchState.SERVED.value, ~standing)
+            .limit(limit)
+        )
+        return [(str(i), int(s or 0)) for i, s in rows.all()]
+
+
+# --- Fetching: the API's proof.pdf ---
+
+
+class CertificateNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Proof:
+    pdf: bytes
+    certificate: CertificateRow | None  # None: a preview, not stored
+
+    @property
+    def preview(self) -> bool:
+        return self.certificate is None
+
+
+async def proof(
+    ctx: Context, dispatch_id: str, courts: tuple[str, ...], certificate_id: str | None = None
+) -> Proof | None:
+    """The proof of a dispatch the caller may see (None otherwise): a named certificate, the
+    standing one (issued now if the job has not run yet), or — not served — a preview."""
+    async with ctx.engine.connect() as conn:
+        record = await load_record(conn, dispatch_id, courts)
+    if record is None:
+        return None
+    if certificate_id is not None:
+        found = next((c for c in record.certificates if c.id == certificate_id), None)
+        if found is None:
+            raise CertificateNotFound(certificate_id)
+        return Proof(await _read(ctx, found.sha256), found)
+    if record.dispatch.state == DispatchState.SERVED:
+        standing = _standing(record.certificates)
+        if standing is None:
+            await issue_certificates(ctx, dispatch_id)
+            async with ctx.engine.connect() as conn:
+                standing = _standing(await _certificates(conn, dispatch_id))
+        if standing is not None:
+            return Proof(await _read(ctx, standing.sha256), standing)
+    return Proof(await render_certificate(view_of(ctx, record, None)), None)
+
+
+def _standing(rows: list[CertificateRow]) -> CertificateRow | None:
+    current = [c for c in rows if c.superseded_at is None]
+    return current[-1] if current else None
+
+
+async def _read(ctx: Context, sha256: str) -> bytes:
+    return await asyncio.to_thread(ctx.documents.read, sha256)

@@ -1,0 +1,22 @@
+"""The certificate's HTML and PDF from its view model (``tracking.certificate``): rendering only.
+
+:func:`certificate_pdf` builds the HTML (template, QR code) *and* renders it, so the whole of a
+certificate's CPU work runs in the render pool's worker process (``delivery.pdf_rendering``),
+none of it on the event loop; the view model is small and pickles cheaply.
+"""
+
+from __future__ import annotations
+
+from templates import render
+from templates.pdf import FONT_FAMILY, html_to_pdf, qr_data_uri
+from tracking.certificate import CertificateView
+
+
+def certificate_html(view: CertificateView) -> str:
+    return render(
+        "pdf/certificate.html", c=view, font_family=FONT_FAMILY, qr=qr_data_uri(view.verify_url)
+    )
+
+
+def certificate_pdf(view: CertificateView) -> bytes:
+    return html_to_pdf(certificate_html(view))

@@ -50,6 +50,10 @@ async def served_dispatch(api: Api) -> str:
     created = await api.new_dispatch()
     await api.until_state(created["id"], "served")
     await settled(api.ctx)
+    # The renderer issued the real certificate; these tests put stand-ins (known bytes, shifted
+    # fields) in its place. the last test checks a real one in its bundle.
+    async with api.ctx.engine.begin() as conn:
+        await conn.execute(certificates.delete().where(certificates.c.dispatch_id == created["id"]))
     return str(created["id"])
 
 
@@ -466,3 +470,16 @@ async def test_the_bundle_is_court_scoped_and_for_clerks(
     await log_in(courier, field.username, field_password)
     assert (await courier.get(f"/api/v1/dispatches/{dispatch_id}/evidence.zip")).status == 403
     assert [k.kid for k in published_keys(ctx.settings.keys_dir)] == [ctx.require_signing_key().kid]
+
+
+async def test_the_rendered_certificate_of_a_real_service_verifies_in_its_bundle(api: Api) -> None:
+    created = await api.new_dispatch()
+    await api.until(
+        created["id"], lambda d: any(e["type"] == "certificate_issued" for e in d["events"])
+    )
+    await settled(api.ctx)
+    bundle = await download(api, created["id"])
+    files = unzip(bundle)
+    assert files["certificate.pdf"].startswith(b"%PDF-")
+    report = verify_bundle(bundle, await court_keys(api))
+    assert report.valid, report.render()

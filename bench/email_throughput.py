@@ -726,6 +726,8 @@ def sample_message(i: int, now: datetime) -> ServiceMessage:
         link_expires_at=claims.expires_at,
         time_zone=TIME_ZONE,
         composed_at=now,
+        notice_code="ABCD-2345",
+        check_url="http://127.0.0.1:8080/check",
     )
 
 

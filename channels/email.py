@@ -43,6 +43,8 @@ def build_email(message: ServiceMessage, smtp: SmtpSettings) -> MIMEMultipart:
         link_url=message.link_url,
         link_expires_at=message.link_expires_at,
         time_zone=message.time_zone,
+        notice_code=message.notice_code,
+        check_url=message.check_url,
     )
     email = MIMEMultipart("alternative")
     email["Message-ID"] = message_id_for(message.attempt_id, smtp.sender)

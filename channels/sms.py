@@ -52,14 +52,27 @@ def segments(text: str) -> int:
     return 1 if units <= single else -(-units // part)
 
 
-def render_sms(message: ServiceMessage) -> str:
+def render_sms(message: ServiceMessage, *, compact: bool = False) -> str:
+    """The SMS text; ``compact`` is the terse wording used when the full one is too long."""
     return render(
         f"sms/service.{locale_or_default(message.locale)}.txt",
         court=message.court,
         case_number=message.case_number,
         recipient_name=message.recipient_name,
         link_url=message.link_url,
+        notice_code=message.notice_code,
+        check_url=message.check_url,
+        compact=compact and message.notice_code is not None,
     ).strip()
+
+
+def fitting_sms(message: ServiceMessage, max_segments: int) -> str:
+    """The full text, or the compact one (the link, the notice code and where to check it,
+    with fewer words) when the full one would need more than ``max_segments`` parts."""
+    text = render_sms(message)
+    if segments(text) > max_segments and message.notice_code is not None:
+        return render_sms(message, compact=True)
+    return text
 
 
 def classify_error(exc: TwilioRestException) -> SendResult:
@@ -103,7 +116,7 @@ class SmsChannel:
         return await self._create(message.address, text, status_callback=None)
 
     async def send(self, message: ServiceMessage) -> SendResult:
-        text = render_sms(message)
+        text = fitting_sms(message, self.settings.max_segments)
         parts = segments(text)
         if parts > self.settings.max_segments:
             return SendResult(

@@ -39,6 +39,10 @@ class ServiceMessage:
     composed_at: datetime
     # Postal only (filled by ``sending.send`` for postal attempts): the address's postcode.
     postcode: str | None = None
+    # The notice code printed on the message (``XXXX-XXXX``) and the court's own page where the
+    # recipient checks it (``{public_base_url}/check``); None only for messages built elsewhere.
+    notice_code: str | None = None
+    check_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,9 @@ class Settings:
     worker_concurrency: int
     policy_dir: Path | None = None
     sandbox: bool = False
+    # Behind a reverse proxy that appends X-Forwarded-For: rate limits key on its last entry
+    # (SONGDA_TRUST_X_FORWARDED_FOR); otherwise on the peer address.
+    trust_x_forwarded_for: bool = False
     carrier: CarrierSettings = CarrierSettings(None, None, None)
     # Largest photo, video or signature a field server uploads (SONGDA_MAX_MEDIA_BYTES).
     max_media_bytes: int = 100 * 1024 * 1024
@@ -285,6 +288,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
     if locale not in LOCALES:
         r.problems.append("SONGDA_DEFAULT_LOCALE: must be zh-CN or en")
 
+    forwarded = (r.text("TRUST_X_FORWARDED_FOR", "false") or "false").lower()
+    if forwarded not in ("true", "false", "1", "0", "yes", "no"):
+        r.problems.append("SONGDA_TRUST_X_FORWARDED_FOR: must be true or false")
+    trust_forwarded = forwarded in ("true", "1", "yes")
+
     policy_dir_text = r.text("POLICY_DIR")
     policy_dir = Path(policy_dir_text).resolve() if policy_dir_text else None
     if policy_dir is not None:
@@ -318,6 +326,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         worker_concurrency=r.integer("WORKER_CONCURRENCY", 50),
         policy_dir=policy_dir,
         sandbox=sandbox,
+        trust_x_forwarded_for=trust_forwarded,
         carrier=carrier,
         max_media_bytes=r.integer("MAX_MEDIA_BYTES", 100 * 1024 * 1024),
         keys_dir_setting=Path(keys_text).resolve() if (keys_text := r.text("KEYS_DIR")) else None,

@@ -20,6 +20,7 @@ from delivery.api import (
     recipient_pages,
     staff_auth,
     twilio_hooks,
+    verification_pages,
     webhooks,
 )
 from delivery.api.common import CONTEXT
@@ -79,4 +80,5 @@ def create_app(ctx: Context) -> web.Application:
     staff_auth.add_routes(app)
     notice_pages.add_routes(app)
     field_pages.add_routes(app)
+    verification_pages.add_routes(app)
     return app

@@ -56,6 +56,7 @@ async def reissue_link(ctx: Context, dispatch_id: str, attempt_id: str, *, actor
         tx.add_attempt(
             new, source="api", address_digest=address_digest(ctx.settings.secret_key, new.address)
         )
+        tx.add_notice_code(new.id)  # the new message carries its own notice code
         if tx.dispatch.is_open:
             # A new link gets a whole window: the step restarts from now.
             tx.dispatch.step_started_at = tx.now

@@ -36,9 +36,11 @@ from delivery.storage.schema import (
     contacts,
     dispatches,
     media_files,
+    notice_codes,
     postal_pieces,
 )
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
+from tracking.notice_codes import display
 from tracking.verification import verification_path
 
 log = logging.getLogger(__name__)
@@ -255,6 +257,9 @@ class MailPiece:
     created_at: datetime
     documents: list[tuple[str, str]]  # (title, sha256)
     verification_url: str
+    # The letter's notice code (``XXXX-XXXX``) and where the recipient checks it.
+    notice_code: str | None = None
+    check_url: str | None = None
 
 
 def _piece_query() -> sa.Select[Any]:
@@ -271,10 +276,12 @@ def _piece_query() -> sa.Select[Any]:
             dispatches.c.recipient_name,
             attempts.c.address,
             contacts.c.postcode,
+            notice_codes.c.code.label("notice_code"),
         )
         .join(attempts, attempts.c.id == p.c.attempt_id)
         .join(dispatches, dispatches.c.id == p.c.dispatch_id)
         .outerjoin(contacts, contacts.c.id == attempts.c.contact_id)
+        .outerjoin(notice_codes, notice_codes.c.attempt_id == p.c.attempt_id)
     )
 
 
@@ -301,6 +308,8 @@ async def _piece(ctx: Context, conn: AsyncConnection, row: Any) -> MailPiece:
         documents=[(d.title, d.sha256) for d in documents],
         verification_url=ctx.settings.public_base_url
         + verification_path(ctx.settings.secret_key, row.dispatch_id),
+        notice_code=display(row.notice_code) if row.notice_code else None,
+        check_url=f"{ctx.settings.public_base_url}/check",
     )
 
 

@@ -104,6 +104,8 @@ def start_attempt(
         source=source,
         address_digest=address_digest(ctx.settings.secret_key, address),
     )
+    # Every message and letter carries a notice code the recipient can check at /check.
+    tx.add_notice_code(attempt.id)
     return attempt
 
 

@@ -18,8 +18,10 @@ from delivery.domain import Attempt, AttemptState
 from delivery.services import postal
 from delivery.services.court_channels import COURT_CHANNELS
 from delivery.services.progress import decide_now
+from delivery.storage.notice_codes import code_of_attempt, code_row, insert_codes
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
 from tracking.links import LinkClaims, issue_token
+from tracking.notice_codes import display
 
 log = logging.getLogger(__name__)
 SENDING_LEASE = timedelta(minutes=10)
@@ -114,7 +116,23 @@ async def _claim(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -> Ser
         time_zone=ctx.settings.time_zone,
         composed_at=tx.now,
         postcode=await _postcode(tx, attempt) if attempt.channel == "postal" else None,
+        notice_code=display(await _notice_code(tx, attempt)),
+        check_url=check_url(ctx),
     )
+
+
+async def _notice_code(tx: DispatchTransaction, attempt: Attempt) -> str:
+    """The attempt's notice code; an attempt created before codes existed gets one now."""
+    code = await code_of_attempt(tx.conn, attempt.id)
+    if code is None:
+        row = code_row(tx.dispatch.id, attempt.id, tx.now)
+        code = (await insert_codes(tx.conn, [row]))[attempt.id]
+    return code
+
+
+def check_url(ctx: Context) -> str:
+    """Where a recipient checks a notice code: the court's own address, from configuration."""
+    return f"{ctx.settings.public_base_url}/check"
 
 
 async def record_result(

@@ -31,6 +31,7 @@ from delivery.domain import (
 from delivery.ids import new_id
 from delivery.representations import attempt_view, dispatch_summary, mask_address
 from delivery.storage import outbox
+from delivery.storage.notice_codes import code_row, insert_codes
 from delivery.storage.rows import (
     attempt_changes,
     attempt_from_row,
@@ -107,6 +108,7 @@ class DispatchTransaction:
         self._events: list[dict[str, Any]] = []
         self._new_attempts: list[Attempt] = []
         self._changed_attempts: dict[str, Attempt] = {}
+        self._notice_codes: list[dict[str, Any]] = []
         self._webhooks: list[tuple[str, dict[str, Any]]] = []
         self._attempts: list[Attempt] | None = [] if new_row is not None else None
         self._contacts_loaded = new_row is not None
@@ -255,6 +257,11 @@ class DispatchTransaction:
         )
         self.followups.send_attempts.append(attempt.id)
 
+    def add_notice_code(self, attempt_id: str) -> None:
+        """Give a new attempt its notice code (printed on its message or letter, checked at
+        ``/check``), drawn and written with the transaction (redrawn if already taken)."""
+        self._notice_codes.append(code_row(self.dispatch.id, attempt_id, self.now))
+
     def change_attempt(
         self,
         attempt: Attempt,
@@ -317,6 +324,8 @@ class DispatchTransaction:
                 INSERT_ATTEMPTS,
                 [{**attempt_row(a), "updated_at": self.now} for a in self._new_attempts],
             )
+        if self._notice_codes:
+            await insert_codes(conn, self._notice_codes)
         for attempt in self._changed_attempts.values():
             await conn.execute(
                 UPDATE_ATTEMPT,

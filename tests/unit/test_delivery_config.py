@@ -98,6 +98,7 @@ def test_blank_required_setting_counts_as_missing(tmp_path: Path, name: str) -> 
         ("REDIS_URL", "http://localhost:6379"),
         ("PUBLIC_BASE_URL", "ftp://songda.example"),
         ("DEFAULT_LOCALE", "fr"),
+        ("TRUST_X_FORWARDED_FOR", "maybe"),
     ],
 )
 def test_bad_value_is_named(tmp_path: Path, name: str, value: str) -> None:

@@ -1,0 +1,200 @@
+"""What the public pages tell strangers: ``/verify`` (a certificate's or a letter's QR code) and
+``/check`` ("is this notice genuine?").
+
+Both answer only about the court's own record, and only a little: ``/verify`` the court, case
+number, document titles, method and date of service and whether a certificate's hash matches;
+``/check`` the court and case number a notice code belongs to. Neither ever returns a name,
+identity number, phone number, e-mail or postal address (see
+``docs/decisions/0012-verification-page-and-notice-codes.md``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from delivery.context import Context
+from delivery.domain import ContactKind, DispatchState
+from delivery.identity import normalise_identity
+from delivery.storage.engine import READ_ONLY
+from delivery.storage.schema import certificates, contacts, dispatches, events, notice_codes
+from delivery.storage.unit_of_work import load_documents
+from tracking import notice_codes as codes
+
+HASH = re.compile(r"[0-9a-f]{64}")
+SERVED_EVENT = "dispatch_served"
+
+
+class Match(StrEnum):
+    CURRENT = "current"  # the hash of the service the record stands on now
+    SUPERSEDED = "superseded"  # a service (and its certificate) later reversed
+
+
+@dataclass(frozen=True)
+class ServiceShown:
+    channel: str
+    service_date: date
+
+
+@dataclass(frozen=True)
+class VerifiedRecord:
+    """What ``/verify`` shows. ``match`` is None on the letter's page (no hash asked about);
+    ``service`` is the service the hash pins (or, without a hash, the current one, if any)."""
+
+    court: str
+    case_number: str
+    document_titles: tuple[str, ...]
+    service: ServiceShown | None
+    match: Match | None
+    served_now: ServiceShown | None  # the current service, when there is one
+
+
+def normalise_hash(value: str) -> str | None:
+    value = value.strip().lower()
+    return value if HASH.fullmatch(value) else None
+
+
+def _service(data: dict[str, Any]) -> ServiceShown | None:
+    try:
+        return ServiceShown(str(data["channel"]), date.fromisoformat(str(data["service_date"])))
+    except (KeyError, ValueError):
+        return None
+
+
+async def _served_events(conn: AsyncConnection, dispatch_id: str) -> list[Any]:
+    rows = await conn.execute(
+        sa.select(events.c.seq, events.c.hash, events.c.data)
+        .where(events.c.dispatch_id == dispatch_id, events.c.type == SERVED_EVENT)
+        .order_by(events.c.seq)
+    )
+    return list(rows)
+
+
+async def verify_record(ctx: Context, dispatch_id: str, head: str | None) -> VerifiedRecord | None:
+    """The record behind a verification address, or None ("no such record").
+
+    With ``head`` (a certificate's QR code), None also when the hash matches no service of the
+    dispatch: a stranger holding only an id and a made-up hash learns nothing, not even that
+    the id exists. A hash matches the current record when it is the hash of the
+    ``dispatch_served`` event the dispatch is served by now, or a current certificate's chain
+    head; it matches a superseded certificate when it is a certificate's chain head or a
+    ``dispatch_served`` event's hash whose service was later reversed.
+    """
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        dispatch = (
+            await conn.execute(
+                sa.select(dispatches.c.court, dispatches.c.case_number, dispatches.c.state).where(
+                    dispatches.c.id == dispatch_id
+                )
+            )
+        ).first()
+        if dispatch is None:
+            return None
+        served = await _served_events(conn, dispatch_id)
+        certs = list(
+            await conn.execute(
+                sa.select(
+                    certificates.c.chain_head,
+                    certificates.c.chain_seq,
+                    certificates.c.superseded_at,
+                ).where(certificates.c.dispatch_id == dispatch_id)
+            )
+        )
+        titles = tuple(d.title for d in await load_documents(conn, dispatch_id))
+
+    is_served = dispatch.state == DispatchState.SERVED.value
+    current = served[-1] if served and is_served else None
+    served_now = _service(json.loads(current.data)) if current is not None else None
+    match: Match | None = None
+    service = served_now
+    if head is not None:
+        event = next((e for e in served if hmac.compare_digest(e.hash, head)), None)
+        cert = next((c for c in certs if hmac.compare_digest(c.chain_head, head)), None)
+        if event is None and cert is not None:
+            # A certificate pins the served event at its seq (or a checkpoint right after it).
+            event = next((e for e in reversed(served) if e.seq <= cert.chain_seq), None)
+        if event is None:
+            return None
+        is_current = (
+            current is not None
+            and event.seq == current.seq
+            and (cert is None or cert.superseded_at is None)
+        )
+        match = Match.CURRENT if is_current else Match.SUPERSEDED
+        service = _service(json.loads(event.data))
+    return VerifiedRecord(
+        court=dispatch.court,
+        case_number=dispatch.case_number,
+        document_titles=titles,
+        service=service,
+        match=match,
+        served_now=served_now,
+    )
+
+
+# --- /check: is this notice genuine? ---
+
+
+@dataclass(frozen=True)
+class NoticeOwner:
+    """All ``/check`` ever says about a genuine notice."""
+
+    court: str
+    case_number: str
+
+
+def _digits_last4(value: str) -> str:
+    digits = "".join(c for c in value if c.isdigit())
+    return digits[-4:]
+
+
+async def check_notice(ctx: Context, typed_code: str, typed_last4: str) -> NoticeOwner | None:
+    """The court and case number of the notice with this code, when ``typed_last4`` is the
+    last 4 characters of the recipient's identity number or of one of their phone numbers;
+    None otherwise — the same None for an unknown code and for wrong digits."""
+    code = codes.normalise(typed_code)
+    last4 = normalise_identity(unicodedata.normalize("NFKC", typed_last4[:20]))
+    if code is None or len(last4) != 4:
+        return None
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        row = (
+            await conn.execute(
+                sa.select(
+                    notice_codes.c.dispatch_id,
+                    dispatches.c.court,
+                    dispatches.c.case_number,
+                    dispatches.c.id_last4,
+                )
+                .join(dispatches, dispatches.c.id == notice_codes.c.dispatch_id)
+                .where(notice_codes.c.code == code)
+            )
+        ).first()
+        phones: list[str] = []
+        if row is not None:
+            phones = list(
+                await conn.scalars(
+                    sa.select(contacts.c.value).where(
+                        contacts.c.dispatch_id == row.dispatch_id,
+                        contacts.c.kind == ContactKind.PHONE.value,
+                    )
+                )
+            )
+    if row is None:
+        return None
+    candidates = [row.id_last4.upper(), *(_digits_last4(p) for p in phones)]
+    # Compare with every candidate (no early exit), in constant time for each.
+    matched = False
+    for candidate in candidates:
+        matched |= len(candidate) == 4 and hmac.compare_digest(candidate.encode(), last4.encode())
+    return NoticeOwner(row.court, row.case_number) if matched else None

@@ -171,7 +171,13 @@ async def test_certificates_chain_heads_are_matched(api: Api, smtp_sink: SmtpSin
         "created_at": now,
     }
     old_id = new_id()
+    # Stand-ins (a superseded head and the current one) in place of the rendered certificate.
+    await api.until(
+        dispatch_id, lambda d: any(e["type"] == "certificate_issued" for e in d["events"])
+    )
+    await settled(api.ctx)
     async with api.ctx.engine.begin() as conn:
+        await conn.execute(certificates.delete().where(certificates.c.dispatch_id == dispatch_id))
         await conn.execute(
             certificates.insert(),
             [

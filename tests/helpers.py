@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -277,3 +280,16 @@ async def visit_task(api: Api, dispatch_id: str, visit_no: int = 1) -> str:
     )
     await settled(api.ctx)
     return str(visits_of(found)[visit_no - 1]["provider_ref"])
+
+
+def songda(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The CLI as a real process, with only the ``SONGDA_*`` settings given."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "delivery.cli", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import sqlalchemy as sa
+from helpers import songda
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from delivery.storage.schema import api_keys
-
-
-def songda(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
-    return subprocess.run(
-        [sys.executable, "-m", "delivery.cli", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_config_check_names_every_problem(tmp_path: Path) -> None:

@@ -7,9 +7,7 @@ import asyncio
 import hashlib
 import io
 import json
-import os
 import subprocess
-import sys
 import zipfile
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -19,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import COURT, OTHER_COURT, settled
-from helpers import Api, log_in, staff_account
+from helpers import Api, log_in, songda, staff_account
 
 from delivery.clock import ManualClock
 from delivery.context import Context
@@ -147,18 +145,6 @@ def expect_invalid(report: Report, *fragments: str) -> None:
     assert text.startswith("INVALID"), text
     for fragment in fragments:
         assert fragment in text, (fragment, text)
-
-
-def songda(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
-    return subprocess.run(
-        [sys.executable, "-m", "delivery.cli", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 async def test_the_checkpoint_signs_the_head_of_service_in_the_same_transaction(

@@ -33,6 +33,7 @@ from tracking.evidence import write_zip
 from tracking.signing import (
     PublicKey,
     SigningKey,
+    checkpoint_data,
     checkpoint_statement,
     key_id,
     parse_key_set,
@@ -193,6 +194,9 @@ async def test_the_bundle_is_deterministic_complete_and_verifies(api: Api, ctx: 
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         again = next(e for e in await tx.events() if e.type == "dispatch_served")
         tx.record("dispatch_served", source="test", data=again.data)
+        key = ctx.require_signing_key()
+        pinned = checkpoint_data(key, dispatch_id, tx.chain_seq, tx.chain_head)
+        tx.record("chain_checkpoint", source="test", data=pinned)
     cert_id = await add_certificate(ctx, dispatch_id, supersedes_id=old_cert)
     keys = await court_keys(api)
 
@@ -469,3 +473,35 @@ async def test_the_rendered_certificate_of_a_real_service_verifies_in_its_bundle
     assert files["certificate.pdf"].startswith(b"%PDF-")
     report = verify_bundle(bundle, await court_keys(api))
     assert report.valid, report.render()
+
+
+async def test_a_rewritten_chain_without_its_checkpoint_is_caught(api: Api) -> None:
+    """An insider edits an event, drops the signed checkpoint and rehashes the rest: the chain
+    recomputes, but the service is no longer pinned by the court key."""
+    dispatch_id = await served_dispatch(api)
+    files = unzip(await download(api, dispatch_id))
+    chain = [e for e in chain_of(files) if e["type"] != "chain_checkpoint"]
+    for position, entry in enumerate(chain, start=1):
+        entry["seq"] = position
+    report = Report("chain")
+    check_chain(rehashed(chain), dispatch_id, await court_keys(api), report)
+    assert not report.valid
+    assert "a dispatch_served event with no signed checkpoint" in report.render()
+
+
+async def test_a_repeated_entry_name_in_the_zip_is_caught(api: Api) -> None:
+    """Unzip tools show the first of two same-named entries: a forged events.json put in front
+    of the genuine one must not pass."""
+    dispatch_id = await served_dispatch(api)
+    bundle = await download(api, dispatch_id)
+    out = io.BytesIO()
+    with (
+        pytest.warns(UserWarning, match="Duplicate name"),
+        zipfile.ZipFile(io.BytesIO(bundle)) as genuine,
+        zipfile.ZipFile(out, "w") as forged,
+    ):
+        forged.writestr("events.json", b'[{"forged": true}]')
+        for info in genuine.infolist():
+            forged.writestr(info, genuine.read(info))
+    report = verify_bundle(out.getvalue(), await court_keys(api))
+    expect_invalid(report, "events.json: a repeated or unsafe entry name")

@@ -139,6 +139,7 @@ def _check_checkpoints(
     report: Report,
 ) -> None:
     count = 0
+    signed: set[int] = set()
     for seq, entry in by_seq.items():
         if entry["type"] != "chain_checkpoint":
             continue
@@ -169,6 +170,13 @@ def _check_checkpoints(
             report.problems.append(f"{label}: checkpoint signature does not verify")
             continue
         count += 1
+        signed.add(pinned["seq"])
+    # Every service is pinned by a signed checkpoint: without one, a rewritten chain (events
+    # edited, the checkpoint dropped, the rest rehashed) would recompute cleanly.
+    for seq, entry in by_seq.items():
+        if entry["type"] == "dispatch_served" and seq not in signed:
+            label = _event_label(entry, seq)
+            report.problems.append(f"{label}: a dispatch_served event with no signed checkpoint")
     if count:
         report.checked.append(f"{count} chain checkpoint(s) signed by the court key")
 
@@ -230,6 +238,12 @@ def verify_bundle(data: bytes, keys: Mapping[str, PublicKey]) -> Report:
     contents: dict[str, bytes] = {}
     corrupt: list[str] = []
     for info in archive.infolist():
+        # A second entry of the same name (or one that escapes the bundle) would let a reader
+        # see another file than the one checked here: the bundle is not intact.
+        name = info.filename
+        if name in contents or name.startswith("/") or ".." in name.split("/"):
+            corrupt.append(f"{name}: a repeated or unsafe entry name in the zip")
+            continue
         if info.file_size > MAX_BUNDLE_FILE:
             corrupt.append(f"{info.filename}: larger than any bundle file")
             continue

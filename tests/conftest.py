@@ -172,6 +172,13 @@ async def worker(ctx: Context) -> AsyncIterator[Any]:
     task = asyncio.create_task(arq_worker.async_run())
     yield arq_worker
     await settled(ctx)  # let running jobs finish before the worker and its database go away
+
+    async def jobs_finished() -> bool:
+        # A job leaves the queue inside arq's finish_job, a moment before its task ends: closing
+        # then would cancel the task mid-finish and fail the teardown with CancelledError.
+        return all(t.done() for t in arq_worker.tasks.values())
+
+    await eventually(jobs_finished)
     await arq_worker.close()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

@@ -19,9 +19,9 @@ from delivery.storage.schema import (
     dispatch_documents,
     dispatches,
     documents,
-    events,
     media_files,
 )
+from delivery.storage.statements import SELECT_EVENTS
 from tracking.evidence import CertificateEntry, FileEntry, build_bundle, chain_entry
 from tracking.signing import PublicKey
 from tracking.verify import Report, check_certificate, check_chain
@@ -62,9 +62,7 @@ async def evidence_bundle(
         # Certificates before events: a certificate is written after the service it pins, so
         # every certificate read here finds its dispatch_served event among the events.
         cert_rows = await _certificate_rows(conn, dispatch_id)
-        event_rows = await conn.execute(
-            sa.select(events).where(events.c.dispatch_id == dispatch_id).order_by(events.c.seq)
-        )
+        event_rows = await conn.execute(SELECT_EVENTS, {"dispatch_id": dispatch_id})
         chain = [event_from_row(r) for r in event_rows.mappings()]
         doc_rows = list(
             (
@@ -171,9 +169,7 @@ async def verify_in_database(
         if row is None:
             return None
         cert_rows = await _certificate_rows(conn, dispatch_id)
-        event_rows = await conn.execute(
-            sa.select(events).where(events.c.dispatch_id == dispatch_id).order_by(events.c.seq)
-        )
+        event_rows = await conn.execute(SELECT_EVENTS, {"dispatch_id": dispatch_id})
         entries = [chain_entry(event_from_row(r)) for r in event_rows.mappings()]
     report = Report(
         f"database records of dispatch {dispatch_id} ({row['court']}, {row['case_number']})"

@@ -196,6 +196,8 @@ class Dispatch:
     service_deadline_at: datetime | None = None
     # What runs from service (CPL-85): set when the dispatch is served.
     periods: list[dict[str, Any]] | None = None
+    # The clerk (staff account id) who owns every service of the case; None when the court has none.
+    owner_id: str | None = None
 
     def transition(self, new: DispatchState, reason: str | None = None) -> None:
         check_dispatch_transition(self.state, new)

@@ -34,6 +34,7 @@ DISPATCH_MUTABLE = (
     "served_by_channel",
     "legal_basis",
     "periods",
+    "owner_id",
 )
 ATTEMPT_MUTABLE = (
     "state",
@@ -76,6 +77,7 @@ def dispatch_from_row(row: RowMapping, contacts: list[Contact]) -> Dispatch:
         document_kinds=frozenset(row["document_kinds"] or ()),
         service_deadline_at=row["service_deadline_at"],
         periods=row["periods"],
+        owner_id=row["owner_id"],
     )
 
 

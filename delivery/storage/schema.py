@@ -103,7 +103,14 @@ dispatches = sa.Table(
     sa.Column("chain_head", sa.String(64), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False, index=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # The clerk who owns every service of the case (issue 6): named, inherited or round-robin.
+    sa.Column("owner_id", ID, sa.ForeignKey("staff_users.id")),
     sa.UniqueConstraint("api_key_id", "reference", name="uq_dispatches_api_key_reference"),
+    # The workspace's queue: one court's newest first, and the filters it offers.
+    sa.Index("ix_dispatches_court_id", "court", "id"),
+    sa.Index("ix_dispatches_court_served_at", "court", "served_at"),
+    sa.Index("ix_dispatches_recipient_name", "recipient_name"),
+    sa.Index("ix_dispatches_owner_id_created_at", "owner_id", "created_at"),
 )
 
 dispatch_documents = sa.Table(
@@ -163,6 +170,8 @@ events = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("dispatch_id", "seq", name="uq_events_dispatch_seq"),
+    # Reports read the outcome events of a period (issue 6).
+    sa.Index("ix_events_type_occurred_at", "type", "occurred_at"),
 )
 
 webhook_endpoints = sa.Table(
@@ -364,4 +373,32 @@ notice_codes = sa.Table(
     sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
     sa.Column("attempt_id", ID, sa.ForeignKey("attempts.id"), unique=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# --- The clerk workspace: CSV batches (one upload = one batch; rows point at their dispatches) ---
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("court", sa.String(200), nullable=False, index=True),
+    sa.Column("created_by", ID, sa.ForeignKey("staff_users.id"), nullable=False, index=True),
+    sa.Column("filename", sa.String(300), nullable=False),
+    sa.Column("encoding", sa.String(20), nullable=False),
+    sa.Column("rows_total", sa.Integer, nullable=False),
+    sa.Column("rows_invalid", sa.Integer, nullable=False),
+    # [{"row": n, "reference": r, "field": f, "message": m}], in row order
+    sa.Column("errors", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+batch_rows = sa.Table(
+    "batch_rows",
+    metadata,
+    # A valid row of a batch and the dispatch it queued (or found again: a re-uploaded row whose
+    # reference was already queued points at the first dispatch and creates nothing).
+    sa.Column("batch_id", ID, sa.ForeignKey("batches.id"), primary_key=True),
+    sa.Column("row_no", sa.Integer, primary_key=True),
+    sa.Column("reference", sa.String(200), nullable=False),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
 )

@@ -1,0 +1,82 @@
+"""The clerk workspace: dispatch ownership, CSV batches, and the indexes the queue and the reports
+read with.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("dispatches", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("owner_id", sa.String(length=26), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_dispatches_owner_id_staff_users"), "staff_users", ["owner_id"], ["id"]
+        )
+        batch_op.create_index("ix_dispatches_court_id", ["court", "id"], unique=False)
+        batch_op.create_index("ix_dispatches_court_served_at", ["court", "served_at"], unique=False)
+        batch_op.create_index("ix_dispatches_recipient_name", ["recipient_name"], unique=False)
+        batch_op.create_index(
+            "ix_dispatches_owner_id_created_at", ["owner_id", "created_at"], unique=False
+        )
+    op.create_index("ix_events_type_occurred_at", "events", ["type", "occurred_at"], unique=False)
+    op.create_table(
+        "batches",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("court", sa.String(length=200), nullable=False),
+        sa.Column("created_by", sa.String(length=26), nullable=False),
+        sa.Column("filename", sa.String(length=300), nullable=False),
+        sa.Column("encoding", sa.String(length=20), nullable=False),
+        sa.Column("rows_total", sa.Integer(), nullable=False),
+        sa.Column("rows_invalid", sa.Integer(), nullable=False),
+        sa.Column("errors", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["staff_users.id"], name=op.f("fk_batches_created_by_staff_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_batches")),
+    )
+    op.create_index(op.f("ix_batches_court"), "batches", ["court"], unique=False)
+    op.create_index(op.f("ix_batches_created_by"), "batches", ["created_by"], unique=False)
+    op.create_table(
+        "batch_rows",
+        sa.Column("batch_id", sa.String(length=26), nullable=False),
+        sa.Column("row_no", sa.Integer(), nullable=False),
+        sa.Column("reference", sa.String(length=200), nullable=False),
+        sa.Column("dispatch_id", sa.String(length=26), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["batches.id"], name=op.f("fk_batch_rows_batch_id_batches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["dispatch_id"], ["dispatches.id"], name=op.f("fk_batch_rows_dispatch_id_dispatches")
+        ),
+        sa.PrimaryKeyConstraint("batch_id", "row_no", name=op.f("pk_batch_rows")),
+    )
+    op.create_index(
+        op.f("ix_batch_rows_dispatch_id"), "batch_rows", ["dispatch_id"], unique=False
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_batch_rows_dispatch_id"), table_name="batch_rows")
+    op.drop_table("batch_rows")
+    op.drop_index(op.f("ix_batches_created_by"), table_name="batches")
+    op.drop_index(op.f("ix_batches_court"), table_name="batches")
+    op.drop_table("batches")
+    op.drop_index("ix_events_type_occurred_at", table_name="events")
+    with op.batch_alter_table("dispatches", schema=None) as batch_op:
+        batch_op.drop_index("ix_dispatches_owner_id_created_at")
+        batch_op.drop_index("ix_dispatches_recipient_name")
+        batch_op.drop_index("ix_dispatches_court_served_at")
+        batch_op.drop_index("ix_dispatches_court_id")
+        batch_op.drop_constraint(
+            batch_op.f("fk_dispatches_owner_id_staff_users"), type_="foreignkey"
+        )
+        batch_op.drop_column("owner_id")

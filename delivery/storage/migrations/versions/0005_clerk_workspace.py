@@ -59,9 +59,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("batch_id", "row_no", name=op.f("pk_batch_rows")),
     )
-    op.create_index(
-        op.f("ix_batch_rows_dispatch_id"), "batch_rows", ["dispatch_id"], unique=False
-    )
+    op.create_index(op.f("ix_batch_rows_dispatch_id"), "batch_rows", ["dispatch_id"], unique=False)
 
 
 def downgrade() -> None:

@@ -19,6 +19,7 @@ from delivery.api import (
     openapi,
     recipient_pages,
     staff_auth,
+    static_files,
     twilio_hooks,
     verification_pages,
     webhooks,
@@ -81,4 +82,5 @@ def create_app(ctx: Context) -> web.Application:
     notice_pages.add_routes(app)
     field_pages.add_routes(app)
     verification_pages.add_routes(app)
+    static_files.add_routes(app)
     return app

@@ -320,7 +320,7 @@ def _page(name: str, *, status: int = 200, **context: Any) -> web.Response:
     response = staff_page(name, status=status, nonce=nonce, **context)
     policy = response.headers["Content-Security-Policy"]
     response.headers["Content-Security-Policy"] = policy.replace(
-        "default-src 'none';", f"default-src 'none'; script-src 'nonce-{nonce}';", 1
+        "script-src 'self';", f"script-src 'self' 'nonce-{nonce}';", 1
     )
     return response
 

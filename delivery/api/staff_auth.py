@@ -204,7 +204,8 @@ def staff_page(name: str, *, status: int = 200, **context: Any) -> web.Response:
     """A rendered page with the headers staff pages share (no caching, no framing)."""
     response = html_page(name, status=status, referrer_policy="same-origin", **context)
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
+        "img-src 'self' data:; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
     return response

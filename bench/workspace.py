@@ -141,7 +141,7 @@ def _day(at: datetime) -> str:
 def probes(facts: Facts) -> list[Probe]:
     now = facts.now
     month_ago, year_ago = _day(now - timedelta(days=30)), _day(now - timedelta(days=365))
-    today = _day(now)
+    eleven_months_ago, today = _day(now - timedelta(days=335)), _day(now)
 
     def queue(label: str, **params: str) -> Probe:
         return Probe(
@@ -155,19 +155,22 @@ def probes(facts: Facts) -> list[Probe]:
         queue("first page"),
         queue("state=failed", state="failed"),
         queue("state=in_progress", state="in_progress"),
-        queue("step=postal", step="postal"),
+        queue("channel=postal", channel="postal"),
         queue("court", court=COURTS[2]),
         queue("clerk", owner=facts.clerk_id),
         queue("case number", case_number=facts.case_number),
-        queue("recipient", recipient=facts.recipient),
+        queue("recipient (full name)", recipient=facts.recipient),
+        queue("recipient (surname)", recipient=facts.recipient[0]),
         queue("created last 30 days", created_from=month_ago, created_to=today),
         queue("served last 30 days", served_from=month_ago, served_to=today),
+        queue("created a year ago (a month)", created_from=year_ago, created_to=eleven_months_ago),
+        queue("served a year ago (a month)", served_from=year_ago, served_to=eleven_months_ago),
         queue("court+state=in_progress", court=COURTS[1], state="in_progress"),
         queue("clerk+state=served", owner=facts.clerk_id, state="served"),
         queue(
             "state=failed+created 30 days", state="failed", created_from=month_ago, created_to=today
         ),
-        queue("step=in_person+court", step="in_person", court=COURTS[0]),
+        queue("channel=in_person+court", channel="in_person", court=COURTS[0]),
         Probe("queue", "second page (cursor)", "", QUEUE_TARGET_MS),
         Probe("page", "dispatch page", f"/staff/dispatches/{facts.dispatch_id}", None),
     ]

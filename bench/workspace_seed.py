@@ -375,12 +375,13 @@ class Generator:
                     )
                 at = max(step_start + delay, max(s for *_, s in step_attempts))
                 at += timedelta(seconds=rng.randint(5, 60))
+                read = step == 0 and rng.random() < 0.4
                 t.add(
                     at,
-                    f"attempt_{'read' if step == 0 else 'delivered'}",
+                    "attempt_read" if read else "attempt_delivered",
                     {},
                     attempt_id=attempt_id,
-                    attempt_state="read" if step == 0 else "delivered",
+                    attempt_state="read" if read else "delivered",
                 )
                 service_date = (at + timedelta(hours=8)).date()  # Asia/Shanghai
                 if t.add(
@@ -398,6 +399,15 @@ class Generator:
                     state="served",
                 ):
                     served_attempt, served_at = attempt_id, at
+                    for other, *_ in step_attempts:  # the ladder closes the other attempts
+                        if other != attempt_id:
+                            t.add(
+                                at,
+                                "attempt_cancelled",
+                                {"reason": "service_completed"},
+                                attempt_id=other,
+                                attempt_state="cancelled",
+                            )
                     t.add(at, "chain_checkpoint", {"head": t.events[-1]["hash"], "alg": "Ed25519"})
                     messages.append(("dispatch.served", at))
             elif end == "failed":

@@ -13,6 +13,9 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
+# The attempts still open (delivery.domain.OPEN_ATTEMPT_STATES), as in schema.OPEN_ATTEMPTS.
+OPEN_ATTEMPTS = "state IN ('pending', 'sending', 'sent', 'delivered')"
+
 
 def upgrade() -> None:
     with op.batch_alter_table("dispatches", schema=None) as batch_op:
@@ -22,10 +25,29 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_dispatches_court_id", ["court", "id"], unique=False)
         batch_op.create_index("ix_dispatches_court_served_at", ["court", "served_at"], unique=False)
-        batch_op.create_index("ix_dispatches_recipient_name", ["recipient_name"], unique=False)
+        batch_op.create_index(
+            "ix_dispatches_recipient_name",
+            ["recipient_name"],
+            unique=False,
+            postgresql_ops={"recipient_name": "varchar_pattern_ops"},
+        )
         batch_op.create_index(
             "ix_dispatches_owner_id_created_at", ["owner_id", "created_at"], unique=False
         )
+        batch_op.create_index("ix_dispatches_court_state", ["court", "state"], unique=False)
+        batch_op.create_index(
+            "ix_dispatches_id_filters",
+            ["id", "state", "owner_id", "created_at", "served_at"],
+            unique=False,
+        )
+    op.create_index(
+        "ix_attempts_open_channel",
+        "attempts",
+        ["channel", "dispatch_id"],
+        unique=False,
+        postgresql_where=sa.text(OPEN_ATTEMPTS),
+        sqlite_where=sa.text(OPEN_ATTEMPTS),
+    )
     op.create_index("ix_events_type_occurred_at", "events", ["type", "occurred_at"], unique=False)
     op.create_table(
         "batches",
@@ -69,7 +91,10 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_batches_court"), table_name="batches")
     op.drop_table("batches")
     op.drop_index("ix_events_type_occurred_at", table_name="events")
+    op.drop_index("ix_attempts_open_channel", table_name="attempts")
     with op.batch_alter_table("dispatches", schema=None) as batch_op:
+        batch_op.drop_index("ix_dispatches_id_filters")
+        batch_op.drop_index("ix_dispatches_court_state")
         batch_op.drop_index("ix_dispatches_owner_id_created_at")
         batch_op.drop_index("ix_dispatches_recipient_name")
         batch_op.drop_index("ix_dispatches_court_served_at")

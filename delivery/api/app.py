@@ -17,6 +17,7 @@ from delivery.api import (
     notice_media,
     notice_pages,
     openapi,
+    print_run_page,
     recipient_pages,
     staff_auth,
     static_files,
@@ -81,6 +82,7 @@ def create_app(ctx: Context) -> web.Application:
     staff_auth.add_routes(app)
     notice_pages.add_routes(app)
     field_pages.add_routes(app)
+    print_run_page.add_routes(app)
     verification_pages.add_routes(app)
     static_files.add_routes(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from delivery.api import (
+    batch_pages,
     bounces,
     carrier_hooks,
     certificates,
@@ -14,6 +15,7 @@ from delivery.api import (
     field_pages,
     health,
     mail_pieces,
+    new_dispatch_page,
     notice_media,
     notice_pages,
     openapi,
@@ -83,6 +85,8 @@ def create_app(ctx: Context) -> web.Application:
     notice_pages.add_routes(app)
     field_pages.add_routes(app)
     print_run_page.add_routes(app)
+    batch_pages.add_routes(app)
+    new_dispatch_page.add_routes(app)
     verification_pages.add_routes(app)
     static_files.add_routes(app)
     return app

@@ -263,3 +263,23 @@ async def test_access_to_batches(api: Api, browser: Any) -> None:
     forged = await upload(clerk, csv_file([row("a-3")]), csrf="forged")
     assert forged.status == 403
     assert await api.table_counts() == before
+
+
+async def test_the_clerk_column_names_the_owner(api: Api, browser: Any) -> None:
+    clerk = await browser(Role.CLERK)
+    rows = [
+        row("o-1", clerk=clerk.user.username),
+        row("o-2", clerk="nobody-here"),
+        row("o-3", hearing_at="next tuesday"),
+    ]
+    batch_id = await uploaded(clerk, csv_file(rows))
+    errors = (await stored_batch(api, batch_id)).errors
+    assert [(e["row"], e["field"], e["message"]) for e in errors] == [
+        (3, "clerk", "not the username of a clerk of this court"),
+        (4, "hearing_at", "must be a date and time, e.g. 2026-12-20 09:30 (court time)"),
+    ]
+    async with api.ctx.engine.connect() as conn:
+        owners = (
+            await conn.execute(sa.select(dispatches.c.reference, dispatches.c.owner_id))
+        ).all()
+    assert owners == [("o-1", clerk.user.id)]

@@ -55,21 +55,11 @@ async def _documents(
     return ids
 
 
-async def run_batch(
-    ctx: Context,
-    user: StaffUser,
-    court: str,
-    filename: str,
-    data: bytes,
-    files: dict[str, StoredFile],
-) -> str:
-    """Queue the valid rows of the CSV ``data`` (``files``: the uploaded documents by file
-    name) and record the batch; its id. CsvRejected, with nothing stored, for a file that
-    cannot be read as a batch."""
-    started_at = ctx.clock.now()
-    parsed = read_csv(data, set(files))
-    _validate(ctx, court, parsed.rows)
-    valid = [r for r in parsed.rows if not r.errors]
+async def _create(
+    ctx: Context, user: StaffUser, court: str, valid: list[CsvRow], files: dict[str, StoredFile]
+) -> list[QueuedRow]:
+    """Record the valid rows' documents and create their dispatches; the rows queued (a row
+    refused at creation gets its error instead)."""
     key_id = await workspace_key_id(ctx, court)
     document_ids = await _documents(ctx, key_id, valid, files)
     queued: list[QueuedRow] = []
@@ -87,6 +77,25 @@ async def run_batch(
             row.error("clerk", NOT_A_CLERK)
             continue
         queued.append(QueuedRow(row.row, row.reference, created.dispatch_id))
+    return queued
+
+
+async def run_batch(
+    ctx: Context,
+    user: StaffUser,
+    court: str,
+    filename: str,
+    data: bytes,
+    files: dict[str, StoredFile],
+) -> str:
+    """Queue the valid rows of the CSV ``data`` (``files``: the uploaded documents by file
+    name) and record the batch; its id. CsvRejected, with nothing stored, for a file that
+    cannot be read as a batch."""
+    started_at = ctx.clock.now()
+    parsed = read_csv(data, set(files))
+    _validate(ctx, court, parsed.rows)
+    valid = [r for r in parsed.rows if not r.errors]
+    queued = await _create(ctx, user, court, valid, files) if valid else []
     return await record_batch(
         ctx,
         court=court,

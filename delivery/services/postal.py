@@ -363,6 +363,8 @@ async def hand_over(
 
     This is the court's own record of posting, not the carrier's: it is not ``postal_accepted``
     and starts no deemed period (CPL-283 counts from the carrier's acceptance)."""
+    if not attempt_ids:
+        return []
     p = postal_pieces
     async with ctx.engine.connect() as conn:
         rows = (

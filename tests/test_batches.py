@@ -162,8 +162,11 @@ async def test_gbk_and_utf8_without_bom_are_read(api: Api, browser: Any) -> None
             )
         )
         assert names.all() == [("g-1", "李四"), ("u-1", "王五")]
-    batch_list = await (await clerk.client.get("/staff/batches")).text()
-    assert f"/staff/batches/{gbk}" in batch_list and f"/staff/batches/{plain}" in batch_list
+    batch_list = await (await clerk.client.get("/staff/batches?lang=en")).text()
+    assert f"/staff/batches/{gbk}?lang=en" in batch_list and "Latest batches" in batch_list
+    assert f"/staff/batches/{plain}?lang=en" in batch_list
+    page = await (await clerk.client.get(f"/staff/batches/{gbk}?lang=en")).text()
+    assert "1 rows, 0 invalid, 1 queued" in page and "李四" in page
 
 
 async def test_unreadable_files_are_refused_and_nothing_is_stored(api: Api, browser: Any) -> None:

@@ -84,6 +84,8 @@ async def test_the_form_creates_a_dispatch_once(api: Api, browser: Any) -> None:
     assert page.status == 200
     assert re.search(r'name="reference" value="WS-[0-9A-Z]{26}"', html)
     assert 'enctype="multipart/form-data"' in html
+    english = await (await clerk.client.get("/staff/dispatches/new?lang=en")).text()
+    assert "<h1>New dispatch</h1>" in english and 'class="active">New dispatch' in english
 
     first = created_id(await submit(clerk, fields("form-1")))
     [dispatch] = await rows(api, dispatches)

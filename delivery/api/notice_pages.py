@@ -27,9 +27,9 @@ from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
 from delivery.api.common import ctx_of
-from delivery.api.documents import part_chunks
 from delivery.api.field_pages import store_evidence
 from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
+from delivery.api.workspace_forms import read_text
 from delivery.context import Context
 from delivery.document_store import UploadRejected
 from delivery.ids import looks_like_id
@@ -294,19 +294,6 @@ def _field(form: MultiDictProxy[Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def _text_part(part: BodyPartReader) -> str | None:
-    """A multipart text field, or None when too long or not UTF-8 (the rest is not kept)."""
-    value = b""
-    async for chunk in part_chunks(part):
-        value += chunk
-        if len(value) > MAX_FIELD_BYTES:
-            return None
-    try:
-        return value.decode()
-    except UnicodeDecodeError:
-        return None
-
-
 async def _multipart_form(
     request: web.Request, ctx: Context, *, media: bool
 ) -> tuple[dict[str, str], notices.EvidenceFile | None]:
@@ -322,7 +309,7 @@ async def _multipart_form(
         if not isinstance(part, BodyPartReader) or not part.name:
             continue
         if part.name == CSRF_FIELD:
-            await check_csrf(request, await _text_part(part))
+            await check_csrf(request, await read_text(part, MAX_FIELD_BYTES))
             checked = True
             continue
         if not checked:
@@ -338,7 +325,7 @@ async def _multipart_form(
             except UploadRejected as exc:
                 raise UploadRejected(f"media: {exc.reason}", exc.status) from None
             continue
-        value = await _text_part(part)
+        value = await read_text(part, MAX_FIELD_BYTES)
         if value is None:
             raise UploadRejected(f"{part.name}: too long or not UTF-8")
         fields[part.name] = value

@@ -100,7 +100,8 @@ class QueueRow:
     owner_name: str | None = None
     open_attempts: list[OpenAttempt] = field(default_factory=list)
     window_ends_at: datetime | None = None  # the step under way's window (None: untimed)
-    overdue: bool = False
+    window_passed: bool = False
+    deadline_passed: bool = False  # the service deadline (from the hearing) passed unserved
     at_risk: bool = False
     notice_id: str | None = None  # a draft notice awaiting a supervisor's approval
     webhook_failures: int = 0
@@ -113,6 +114,10 @@ class QueueRow:
     @property
     def channel_unavailable(self) -> bool:
         return any(a.reason == CHANNEL_UNAVAILABLE for a in self.open_attempts)
+
+    @property
+    def overdue(self) -> bool:
+        return self.window_passed or self.deadline_passed
 
     @property
     def needs_action(self) -> bool:
@@ -220,6 +225,5 @@ def _add_deadlines(ctx: Context, row: QueueRow, now: datetime, court_days: Court
         steps = ctx.policies.get(d.policy, d.court).steps
         if d.step_index < len(steps) and steps[d.step_index].timed:
             row.window_ends_at = step_deadline(d.step_started_at, steps[d.step_index], court_days)
-    row.overdue = any(
-        end is not None and end <= now for end in (row.window_ends_at, d.service_deadline_at)
-    )
+    row.window_passed = row.window_ends_at is not None and row.window_ends_at <= now
+    row.deadline_passed = d.service_deadline_at is not None and d.service_deadline_at <= now

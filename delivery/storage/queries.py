@@ -181,4 +181,4 @@ async def count_by_state(conn: AsyncConnection, f: DispatchFilter) -> dict[str, 
         .where(*dispatch_conditions(f, with_state=False))
         .group_by(dispatches.c.state)
     )
-    return {state: int(count) for state, count in rows.tuples()}
+    return {state: int(count) for state, count in rows.all()}

@@ -413,3 +413,34 @@ async def test_roles_court_scope_and_csrf(api: Api) -> None:
     await api.client.post("/logout", data={"csrf_token": csrf})
     login = await api.client.get("/staff/queue", allow_redirects=False)
     assert login.status == 302
+
+
+async def test_the_owner_filter_and_reassigning_through_the_page(api: Api) -> None:
+    wang, wang_password = await staff_account(api.ctx, username="wang", display_name="王书记员")
+    li, _ = await staff_account(api.ctx, username="li", display_name="李书记员")
+    body = await api.new_dispatch_body(reference="o-1", source=FOUND)
+    body["clerk"] = "wang"
+    owned = (await api.create(body))["id"]
+    body = await api.new_dispatch_body(reference="o-2", source=FOUND)
+    body["case_number"] = "(2026)浙0106民初9号"
+    body["clerk"] = "li"
+    other = (await api.create(body))["id"]
+    csrf = await log_in(api.client, wang.username, wang_password)
+
+    mine = await _queue(api, owner=wang.id)
+    assert _rows(mine) == [owned]
+    assert "王书记员" in mine
+    assert _rows(await _queue(api, owner=li.id)) == [other]
+
+    page = await (await api.client.get(f"/staff/dispatches/{owned}")).text()
+    assert 'data-action="reassign_owner"' in page
+    moved = await api.client.post(
+        f"/staff/dispatches/{owned}/actions",
+        data={"csrf_token": csrf, "action": "reassign_owner", "owner_id": li.id, "note": NOTE},
+        allow_redirects=False,
+    )
+    assert moved.status == 303, await moved.text()
+    [event] = [e for e in await api.events(owned) if e.type == "owner_reassigned"]
+    assert event.actor == wang.actor
+    assert event.data["owner_id"] == li.id
+    assert _rows(await _queue(api, owner=li.id)) == [other, owned]

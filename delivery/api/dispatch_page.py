@@ -51,6 +51,7 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "change_policy": ("policy",),
     "record_rebuttal": ("reason",),
     "cancel": (),
+    "reassign_owner": ("owner_id",),
 }
 INTEGER_FIELDS = frozenset({"step"})
 # Shown as links to the pages that do them (the notice's review page, the field tasks).

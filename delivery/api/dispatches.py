@@ -32,6 +32,7 @@ from delivery.representations import (
 from delivery.services import clerk_actions, clerk_requests, link_reissue
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.intake import IdempotencyConflict, UnknownDocuments, create_dispatch
+from delivery.services.ownership import UnknownClerk
 from delivery.staff import Role
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
@@ -77,6 +78,10 @@ async def create(request: web.Request) -> web.Response:
     except UnknownDocuments as exc:
         raise validation_problem(
             [{"field": "documents", "message": f"unknown document id {d}"} for d in exc.ids]
+        ) from None
+    except UnknownClerk:
+        raise validation_problem(
+            [{"field": "clerk", "message": "not the username of an active clerk of that court"}]
         ) from None
     except IdempotencyConflict as exc:
         raise Problem(
@@ -161,6 +166,7 @@ async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
         "events": [event_view(e) for e in detail.events],
         "chain_head": detail.chain_head,
         "allowed_actions": clerk_actions.allowed_actions(d),
+        "owner_id": d.owner_id,
         # While notice_pending: the notice as it stands (approve_notice names its text_sha256).
         "notice": None if detail.notice is None else notice_view(detail.notice),
     }

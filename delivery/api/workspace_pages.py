@@ -22,7 +22,7 @@ from delivery.api.staff_auth import page_locale, require_staff, staff_page
 from delivery.cursors import decode_cursor, encode_cursor
 from delivery.ids import looks_like_id
 from delivery.services import queue
-from delivery.services.dispatch_view import court_clerks
+from delivery.services.dispatch_view import clerks_of
 from delivery.staff import Role
 
 PAGE_ROLES = (Role.CLERK, Role.SUPERVISOR)
@@ -98,7 +98,7 @@ async def queue_page(request: web.Request) -> web.Response:
     if not errors:
         page = await queue.queue_page(ctx, flt)
     async with ctx.engine.connect() as conn:
-        clerks = await court_clerks(conn, user.courts)
+        clerks = await clerks_of(conn, user.courts)
     # Links keep the filter (and the language) but start again from the first page.
     params = {k: v for k, v in query.items() if k not in ("cursor",) and v}
     return staff_page(

@@ -16,9 +16,6 @@ from delivery.services import clerk_actions, notices
 from delivery.staff import StaffUser
 
 MAX_NOTE = 2000
-KNOWN_ACTIONS = (
-    clerk_actions.OPEN_ACTIONS + clerk_actions.SERVED_ACTIONS + clerk_actions.NOTICE_ACTIONS
-)
 
 
 @dataclass(frozen=True)
@@ -51,7 +48,7 @@ class Requester:
 def check(action: object, note: object) -> list[FieldError]:
     """What is wrong with the action's name and note (every action needs a note: why)."""
     errors = []
-    if action not in KNOWN_ACTIONS:
+    if action not in clerk_actions.ALL_ACTIONS:
         errors.append(FieldError("action", "unknown action"))
     if not isinstance(note, str) or not note.strip() or len(note) > MAX_NOTE:
         errors.append(FieldError("note", f"required: why (at most {MAX_NOTE} characters)"))

@@ -14,19 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.context import Context
 from delivery.domain import DispatchState
+from delivery.services import ownership
 from delivery.services.certificates import actor_names
 from delivery.services.queue import AT_RISK_EVENT
-from delivery.staff import Role
+from delivery.staff import StaffUser
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import dispatches, staff_users
 from escalation.policy import Policy
-
-
-@dataclass(frozen=True)
-class Clerk:
-    id: str
-    display_name: str
 
 
 @dataclass(frozen=True)
@@ -36,7 +31,7 @@ class DispatchView:
     owner_name: str | None
     policy: Policy
     at_risk: bool
-    clerks: list[Clerk]  # the court's clerks, by name (reassign_owner chooses among them)
+    clerks: list[StaffUser]  # the court's clerks, by name (reassign_owner chooses among them)
     other_policies: frozenset[str]  # what change_policy may choose
 
 
@@ -51,22 +46,10 @@ async def in_scope(ctx: Context, dispatch_id: str, courts: tuple[str, ...]) -> b
     return found is not None
 
 
-async def court_clerks(conn: AsyncConnection, courts: tuple[str, ...]) -> list[Clerk]:
-    """The active clerks of any of ``courts``, by name (a short table: filtered here, as its
-    roles and courts are JSON lists)."""
-    rows = await conn.execute(
-        sa.select(
-            staff_users.c.id, staff_users.c.display_name, staff_users.c.roles, staff_users.c.courts
-        ).where(staff_users.c.disabled_at.is_(None))
-    )
-    return sorted(
-        (
-            Clerk(r.id, r.display_name)
-            for r in rows
-            if Role.CLERK.value in r.roles and any(c in r.courts for c in courts)
-        ),
-        key=lambda c: (c.display_name, c.id),
-    )
+async def clerks_of(conn: AsyncConnection, courts: tuple[str, ...]) -> list[StaffUser]:
+    """The active clerks of any of ``courts``, by name (the queue's clerk filter)."""
+    found = {u.id: u for court in courts for u in await ownership.court_clerks(conn, court)}
+    return sorted(found.values(), key=lambda u: (u.display_name, u.username))
 
 
 async def dispatch_view(
@@ -85,7 +68,7 @@ async def dispatch_view(
             owner_name = await conn.scalar(
                 sa.select(staff_users.c.display_name).where(staff_users.c.id == d.owner_id)
             )
-        clerks = await court_clerks(conn, (d.court,))
+        clerks = await clerks_of(conn, (d.court,))
     return DispatchView(
         detail=detail,
         names=names,

@@ -26,6 +26,7 @@ from delivery.api import (
     twilio_hooks,
     verification_pages,
     webhooks,
+    workspace_pages,
 )
 from delivery.api.common import CONTEXT
 from delivery.api.middleware import VERIFIER, api_keys, problems
@@ -89,4 +90,5 @@ def create_app(ctx: Context) -> web.Application:
     new_dispatch_page.add_routes(app)
     verification_pages.add_routes(app)
     static_files.add_routes(app)
+    workspace_pages.add_routes(app)
     return app

@@ -17,7 +17,6 @@ transaction as the publication.
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -31,8 +30,8 @@ from delivery.api.field_pages import store_evidence
 from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
 from delivery.api.workspace_forms import read_text
 from delivery.context import Context
+from delivery.cursors import decode_cursor, encode_cursor
 from delivery.document_store import UploadRejected
-from delivery.ids import looks_like_id
 from delivery.pdf_rendering import render_pdf
 from delivery.representations import notice_text_sha256
 from delivery.services import clerk_actions, notice_board, notices
@@ -111,16 +110,6 @@ def _search(request: web.Request) -> dict[str, str]:
     }
 
 
-def _cursor(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    try:
-        value = base64.urlsafe_b64decode(raw.encode() + b"==").decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if looks_like_id(value) else None
-
-
 async def board(request: web.Request) -> web.Response:
     """``GET /notices``: current and past notices, newest first."""
     ctx = ctx_of(request)
@@ -130,7 +119,7 @@ async def board(request: web.Request) -> web.Response:
         court=query["court"] or None,
         case_number=query["case_number"] or None,
         recipient_name=query["name"] or None,
-        before_id=_cursor(request.query.get("cursor")),
+        before_id=decode_cursor(request.query.get("cursor") or ""),
         limit=PAGE + 1,
     )
     async with ctx.engine.connect() as conn:
@@ -155,7 +144,7 @@ async def board(request: web.Request) -> web.Response:
         params["lang"] = "en"
     next_url = None
     if len(found) > PAGE:
-        cursor = base64.urlsafe_b64encode(found[PAGE - 1]["id"].encode()).decode().rstrip("=")
+        cursor = encode_cursor(found[PAGE - 1]["id"])
         next_url = "/notices?" + urlencode({**params, "cursor": cursor})
     other = {k: v for k, v in params.items() if k != "lang"}
     if locale != "en":

@@ -18,6 +18,7 @@ under test checks.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Sequence
@@ -163,14 +164,28 @@ class _Timeline:
 class Generator:
     """Makes the rows of dispatch after dispatch (deterministic for a given seed)."""
 
-    def __init__(self, rng: random.Random, staff: Staff, now: datetime) -> None:
+    def __init__(self, rng: random.Random, staff: Staff, now: datetime, n: int) -> None:
         self.rng = rng
+        # Creation times in order, as dispatches arrive: ids then grow like a real table's
+        # (appending to its indexes), and a case's parties arrive close together.
+        self.created = sorted(self._creation_time(now) for _ in range(n))
         self.staff = staff
         self.now = now
         self.case_owner: dict[str, str] = {}
         self.recent_cases: dict[str, list[str]] = {c: [] for c in COURTS}
         self.case_counter: dict[tuple[str, int], int] = {}
         self.round_robin = dict.fromkeys(COURTS, 0)
+
+    def _creation_time(self, now: datetime) -> datetime:
+        created = now - SPAN * self.rng.random() ** 1.1  # a little busier lately
+        created = created.replace(hour=self.rng.randint(0, 9))  # office hours in Beijing (UTC)
+        return created - timedelta(days=1) if created > now else created
+
+    def chunk(self, start: int, end: int) -> Rows:
+        rows = Rows()
+        for i in range(start, end):
+            self.dispatch(rows, i)
+        return rows
 
     def _case(self, court: str, created: datetime) -> tuple[str, str, str]:
         """(case number, owner id, how the owner was chosen): several parties share a case."""
@@ -218,10 +233,7 @@ class Generator:
 
     def dispatch(self, rows: Rows, i: int) -> None:
         rng = self.rng
-        created = self.now - SPAN * rng.random() ** 1.1  # a little busier lately
-        created = created.replace(hour=rng.randint(0, 9))  # Beijing office hours (UTC 0–9)
-        if created > self.now:
-            created -= timedelta(days=1)
+        created = self.created[i]
         court = rng.choices(COURTS, COURT_WEIGHTS)[0]
         case, owner, owner_reason = self._case(court, created)
         name, role = self._recipient()
@@ -649,14 +661,18 @@ async def seed(engine: AsyncEngine, clock: Clock, n: int, seed: int = 6) -> Seed
     would after a day of work: planner statistics and the visibility map)."""
     rng = random.Random(seed)
     staff = await _staff(engine, clock, rng)
-    generator = Generator(rng, staff, clock.now().astimezone(UTC))
+    generator = Generator(rng, staff, clock.now().astimezone(UTC), n)
     seeded = Seeded()
+    copying: asyncio.Task[None] | None = None
     for start in range(0, n, CHUNK):
-        rows = Rows()
-        for i in range(start, min(n, start + CHUNK)):
-            generator.dispatch(rows, i)
-        await _copy(engine, rows)
+        # The next chunk is made (in a thread) while PostgreSQL copies the previous one.
+        rows = await asyncio.to_thread(generator.chunk, start, min(n, start + CHUNK))
+        if copying is not None:
+            await copying
+        copying = asyncio.create_task(_copy(engine, rows))
         seeded.add(rows)
+    if copying is not None:
+        await copying
     autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
     async with autocommit.connect() as conn:
         await conn.execute(sa.text("VACUUM ANALYZE"))

@@ -18,6 +18,8 @@ from delivery.api import (
     notice_pages,
     openapi,
     recipient_pages,
+    report_pages,
+    reports,
     staff_auth,
     static_files,
     twilio_hooks,
@@ -83,4 +85,6 @@ def create_app(ctx: Context) -> web.Application:
     field_pages.add_routes(app)
     verification_pages.add_routes(app)
     static_files.add_routes(app)
+    reports.add_routes(app)
+    report_pages.add_routes(app)
     return app

@@ -1,0 +1,508 @@
+"""Success-rate reports: figures per channel, court, clerk, week or month, from the stored events.
+
+The figures are computed from the evidence chain, never from columns of the dispatch row that
+other code updates (a counter can drift; the events are the record). One statement fetches, for
+every dispatch of the caller's courts with an outcome recorded since the period began, its
+*standing* outcome event (the latest of served, failed, cancelled, unserved, resumed) together
+with what its earlier events say that the figures need (:class:`OutcomeRow`); a second, only
+when grouping by clerk, reads the owners' display names. :func:`compute` — pure, unit-tested —
+turns those rows into the figures in one pass. The reading of the period and of each grouping
+is explained in docs/decisions/0013-service-reports.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from delivery.domain import ELECTRONIC_CHANNELS
+from delivery.storage.engine import READ_ONLY
+from delivery.storage.json_text import json_text
+from delivery.storage.schema import dispatches, events, staff_users
+
+GROUPINGS = ("channel", "court", "clerk", "week", "month")
+SERVED, FAILED, CANCELLED = "dispatch_served", "dispatch_failed", "dispatch_cancelled"
+# Back in progress (service reversed, or a failure resumed): the dispatch has no outcome.
+REVERSALS = ("dispatch_unserved", "dispatch_resumed")
+OUTCOME_EVENTS = (SERVED, FAILED, CANCELLED, *REVERSALS)
+OWNER_EVENTS = ("owner_assigned", "owner_reassigned")
+CHANNEL_ORDER = ("email", "sms", "postal", "in_person", "public_notice")
+NO_CHANNEL = "none"  # failed or cancelled before any attempt was made
+UNASSIGNED = "unassigned"
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+DEFINITIONS = {
+    "en": {
+        "e_service_usage_rate": "served electronically (e-mail or SMS) / served",
+        "success_rate": "served / (served + failed); cancelled dispatches are left out",
+        "time_to_service": (
+            "served_at (the legal instant of service) − the time the dispatch was created; "
+            "median and 90th percentile, nearest-rank method (the value at rank ⌈p·n⌉ of the "
+            "n sorted durations), in hours"
+        ),
+        "first_try_rate": (
+            "served by an attempt of the first ladder step started for the dispatch / served"
+        ),
+        "period": (
+            "a dispatch counts when its standing outcome (the latest of served, failed, "
+            "cancelled; a service reversed or a failure resumed puts it back in progress, not "
+            "counted) falls between from and to inclusive, in the court's time zone: the date of "
+            "service for a served dispatch, the day the failure or cancellation was recorded "
+            "otherwise. Weeks (ISO, from Monday) and months are those of that date. By channel: "
+            "a served dispatch counts for the channel that served it, a failed or cancelled one "
+            "for the channel of its last attempt. By clerk: the dispatch's owner as its last "
+            "ownership event names it"
+        ),
+    },
+    "zh-CN": {
+        "e_service_usage_rate": (
+            "电子送达使用率 = 以电子方式（电子邮件、短信）送达的件数 / 送达件数"
+        ),
+        "success_rate": "送达成功率 = 送达件数 /（送达件数 + 送达失败件数），撤回的不计",
+        "time_to_service": (
+            "送达用时 = 送达时间（法定送达时刻）− 送达任务创建时间；取中位数和第 90 百分位数，"
+            "按最近秩法（n 个用时排序后第 ⌈p·n⌉ 个），单位小时"
+        ),
+        "first_try_rate": "首次送达率 = 由该任务启动的第一个送达步骤中的尝试送达的件数 / 送达件数",
+        "period": (
+            "送达任务的现行结果（送达、失败、撤回中最后记录的一个；送达被撤销或失败后恢复的，"
+            "视为仍在进行，不计）落在起止日期之间（含首尾，按法院所在时区）即计入：已送达的按"
+            "送达日期，其他按记录失败或撤回的日期。按周（ISO 周，自周一起）、按月均按该日期。"
+            "按渠道：已送达的计入送达渠道，失败或撤回的计入其最后一次尝试的渠道。"
+            "按书记员：以最后一次承办人事件所记的承办书记员为准"
+        ),
+    },
+}
+
+
+class ReportError(Exception):
+    """Parameters that do not make a report; ``errors`` name each field."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    start: date  # "from", inclusive
+    end: date  # "to", inclusive
+    group_by: str
+    court: str | None = None
+
+
+def parse_request(
+    values: Mapping[str, str | None], courts: Sequence[str] | None = None
+) -> ReportRequest:
+    """``from``, ``to`` (YYYY-MM-DD), ``group_by`` (default channel) and an optional ``court``
+    (one of ``courts``, the caller's, when given), as the API, the page and the CLI receive
+    them; :class:`ReportError` names each bad field."""
+    errors: list[dict[str, str]] = []
+    dates: dict[str, date] = {}
+    for name in ("from", "to"):
+        raw = (values.get(name) or "").strip()
+        try:
+            if not DATE_RE.fullmatch(raw):
+                raise ValueError(raw)
+            dates[name] = date.fromisoformat(raw)
+        except ValueError:
+            errors.append({"field": name, "message": "must be a date, YYYY-MM-DD"})
+    if len(dates) == 2 and dates["from"] > dates["to"]:
+        errors.append({"field": "to", "message": "must not be before from"})
+    group_by = (values.get("group_by") or "channel").strip()
+    if group_by not in GROUPINGS:
+        errors.append({"field": "group_by", "message": f"must be one of {', '.join(GROUPINGS)}"})
+    court = (values.get("court") or "").strip() or None
+    if court is not None and courts is not None and court not in courts:
+        errors.append({"field": "court", "message": "must be one of your courts"})
+    if errors:
+        raise ReportError(errors)
+    return ReportRequest(dates["from"], dates["to"], group_by, court)
+
+
+# --- The rows the database gives, and the pure computation ---
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """A dispatch's standing outcome event, with the facts of its earlier events the figures
+    use. Every field comes from an event: none from the dispatch row but its court."""
+
+    dispatch_id: str
+    court: str
+    outcome: str  # the event type
+    recorded_at: datetime  # when the outcome event happened
+    created_at: datetime | None = None  # dispatch_created
+    channel: str | None = None  # dispatch_served: the channel that served
+    served_at: datetime | None = None  # dispatch_served: the legal instant of service
+    served_step: int | None = None  # the step of the serving attempt (its attempt_created)
+    first_step: int | None = None  # the step of the first step_started
+    last_attempt_channel: str | None = None  # the channel of the last attempt_created
+    owner_id: str | None = None  # the last owner_assigned / owner_reassigned
+
+    def outcome_date(self, zone: ZoneInfo) -> date:
+        """The day the outcome counts on: the date of service, else the day it was recorded."""
+        instant = self.served_at if self.outcome == SERVED and self.served_at else self.recorded_at
+        return instant.astimezone(zone).date()
+
+
+@dataclass(frozen=True)
+class Figures:
+    served: int
+    failed: int
+    cancelled: int
+    served_electronically: int
+    served_first_try: int
+    e_service_usage_rate: float | None
+    success_rate: float | None
+    first_try_rate: float | None
+    median_hours: float | None
+    p90_hours: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "served": self.served,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "served_electronically": self.served_electronically,
+            "served_first_try": self.served_first_try,
+            "e_service_usage_rate": self.e_service_usage_rate,
+            "success_rate": self.success_rate,
+            "first_try_rate": self.first_try_rate,
+            "time_to_service": {"median_hours": self.median_hours, "p90_hours": self.p90_hours},
+        }
+
+
+@dataclass(frozen=True)
+class Group:
+    key: str
+    label: str
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class Report:
+    request: ReportRequest
+    time_zone: str
+    totals: Figures
+    groups: list[Group]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "from": self.request.start.isoformat(),
+            "to": self.request.end.isoformat(),
+            "group_by": self.request.group_by,
+            "court": self.request.court,
+            "time_zone": self.time_zone,
+            "definitions": DEFINITIONS["en"],
+            "totals": self.totals.as_json(),
+            "groups": [
+                {"key": g.key, "label": g.label, **g.figures.as_json()} for g in self.groups
+            ],
+        }
+
+
+TABLE_COLUMNS = (
+    "key",
+    "label",
+    "served",
+    "failed",
+    "cancelled",
+    "served_electronically",
+    "served_first_try",
+    "e_service_usage_rate",
+    "success_rate",
+    "first_try_rate",
+    "time_to_service_median_hours",
+    "time_to_service_p90_hours",
+)
+TOTAL_KEY = "total"
+
+
+def table_rows(report: Report) -> list[list[str]]:
+    """The report as rows of text under :data:`TABLE_COLUMNS`, totals last (CSV and CLI)."""
+
+    def row(key: str, label: str, f: Figures) -> list[str]:
+        values = (
+            f.served,
+            f.failed,
+            f.cancelled,
+            f.served_electronically,
+            f.served_first_try,
+            f.e_service_usage_rate,
+            f.success_rate,
+            f.first_try_rate,
+            f.median_hours,
+            f.p90_hours,
+        )
+        return [key, label, *("" if v is None else str(v) for v in values)]
+
+    return [row(g.key, g.label, g.figures) for g in report.groups] + [
+        row(TOTAL_KEY, TOTAL_KEY, report.totals)
+    ]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(part / whole, 4)
+
+
+def nearest_rank(ordered: Sequence[float], percent: int) -> float | None:
+    """The ``percent``-th percentile of sorted values by the nearest-rank method."""
+    if not ordered:
+        return None
+    return ordered[max(1, math.ceil(percent * len(ordered) / 100)) - 1]
+
+
+@dataclass
+class _Tally:
+    served: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    electronic: int = 0
+    first_try: int = 0
+    hours: list[float] = field(default_factory=list)
+
+    def add(self, row: OutcomeRow) -> None:
+        if row.outcome == FAILED:
+            self.failed += 1
+        elif row.outcome == CANCELLED:
+            self.cancelled += 1
+        else:
+            self.served += 1
+            self.electronic += row.channel in ELECTRONIC_CHANNELS
+            self.first_try += row.served_step is not None and row.served_step == row.first_step
+            if row.served_at is not None and row.created_at is not None:
+                self.hours.append((row.served_at - row.created_at).total_seconds() / 3600)
+
+    def figures(self) -> Figures:
+        ordered = sorted(self.hours)
+        median, p90 = nearest_rank(ordered, 50), nearest_rank(ordered, 90)
+        return Figures(
+            served=self.served,
+            failed=self.failed,
+            cancelled=self.cancelled,
+            served_electronically=self.electronic,
+            served_first_try=self.first_try,
+            e_service_usage_rate=_rate(self.electronic, self.served),
+            success_rate=_rate(self.served, self.served + self.failed),
+            first_try_rate=_rate(self.first_try, self.served),
+            median_hours=None if median is None else round(median, 2),
+            p90_hours=None if p90 is None else round(p90, 2),
+        )
+
+
+def _group_of(row: OutcomeRow, group_by: str, day: date) -> tuple[str, str]:
+    """(key, label) of the group a counted dispatch falls in."""
+    if group_by == "channel":
+        channel = row.channel if row.outcome == SERVED else row.last_attempt_channel
+        return (channel or NO_CHANNEL,) * 2
+    if group_by == "court":
+        return row.court, row.court
+    if group_by == "clerk":
+        return (row.owner_id or UNASSIGNED,) * 2
+    if group_by == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}", (day - timedelta(days=day.weekday())).isoformat()
+    return (f"{day.year}-{day.month:02d}",) * 2
+
+
+def _order(group_by: str, key: str, label: str) -> tuple[Any, ...]:
+    if group_by == "channel":
+        known = key in CHANNEL_ORDER
+        return (key == NO_CHANNEL, not known, CHANNEL_ORDER.index(key) if known else 0, key)
+    if group_by == "clerk":
+        return (key == UNASSIGNED, label, key)
+    return (key,)
+
+
+def compute(
+    rows: Iterable[OutcomeRow],
+    request: ReportRequest,
+    zone: ZoneInfo,
+    owner_names: Mapping[str, str] | None = None,
+) -> Report:
+    """The figures of the rows whose standing outcome counts in the period, in one pass.
+
+    ``rows`` hold one standing outcome per dispatch; reversals (unserved, resumed) and outcomes
+    dated outside the period are skipped. ``owner_names`` label the clerk groups."""
+    totals = _Tally()
+    tallies: dict[tuple[str, str], _Tally] = {}
+    for row in rows:
+        if row.outcome not in (SERVED, FAILED, CANCELLED):
+            continue
+        day = row.outcome_date(zone)
+        if not request.start <= day <= request.end:
+            continue
+        totals.add(row)
+        key = _group_of(row, request.group_by, day)
+        tallies.setdefault(key, _Tally()).add(row)
+    names = owner_names or {}
+    groups = [
+        Group(key, names.get(key, label), tally.figures())
+        for (key, label), tally in tallies.items()
+    ]
+    groups.sort(key=lambda g: _order(request.group_by, g.key, g.label))
+    return Report(request, zone.key, totals.figures(), groups)
+
+
+# --- The queries ---
+
+
+def _from_events(
+    outcome: Any, types: Sequence[str], data_field: str | None, *, last: bool = False
+) -> sa.ScalarSelect[Any]:
+    """The time (or a data field) of the first — or ``last`` — event of the outcome's dispatch
+    of one of ``types``."""
+    e = events.alias()
+    value = e.c.occurred_at if data_field is None else json_text(e.c.data, data_field)
+    return (
+        sa.select(value)
+        .where(e.c.dispatch_id == outcome.c.dispatch_id, e.c.type.in_(types))
+        .order_by(e.c.seq.desc() if last else e.c.seq)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _serving_step(outcome: Any) -> sa.ScalarSelect[Any]:
+    """The step recorded when the attempt that served was created."""
+    e = events.alias()
+    return (
+        sa.select(json_text(e.c.data, "step"))
+        .where(
+            e.c.attempt_id == json_text(outcome.c.data, "attempt_id"),
+            e.c.type == "attempt_created",
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _outcomes_statement(*, scoped: bool) -> sa.Select[Any]:
+    """One row per dispatch with an outcome event since ``start``: its latest such event
+    (events of a dispatch are appended in time order, so the highest seq is the latest) with
+    the facts of its earlier events. Failures and cancellations after ``end`` are left out
+    here; the service date of a served dispatch is checked in :func:`compute`."""
+    latest = (
+        sa.select(events.c.dispatch_id, sa.func.max(events.c.seq).label("seq"))
+        .where(events.c.type.in_(OUTCOME_EVENTS), events.c.occurred_at >= sa.bindparam("start"))
+        .group_by(events.c.dispatch_id)
+        .subquery("latest")
+    )
+    o = events.alias("o")
+    statement = (
+        sa.select(
+            o.c.dispatch_id,
+            dispatches.c.court,
+            o.c.type,
+            o.c.occurred_at,
+            json_text(o.c.data, "channel").label("channel"),
+            json_text(o.c.data, "served_at").label("served_at"),
+            _from_events(o, ("dispatch_created",), None).label("created_at"),
+            _serving_step(o).label("served_step"),
+            _from_events(o, ("step_started",), "step").label("first_step"),
+            _from_events(o, ("attempt_created",), "channel", last=True).label("last_channel"),
+            _from_events(o, OWNER_EVENTS, "owner_id", last=True).label("owner_id"),
+        )
+        .select_from(
+            latest.join(
+                o, sa.and_(o.c.dispatch_id == latest.c.dispatch_id, o.c.seq == latest.c.seq)
+            ).join(dispatches, dispatches.c.id == o.c.dispatch_id)
+        )
+        .where(sa.or_(o.c.type == SERVED, o.c.occurred_at < sa.bindparam("end")))
+    )
+    if scoped:
+        statement = statement.where(dispatches.c.court.in_(sa.bindparam("courts", expanding=True)))
+    return statement
+
+
+SELECT_OUTCOMES = _outcomes_statement(scoped=False)
+SELECT_OUTCOMES_IN_COURTS = _outcomes_statement(scoped=True)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _row(r: Any) -> OutcomeRow:
+    return OutcomeRow(
+        dispatch_id=r.dispatch_id,
+        court=r.court,
+        outcome=r.type,
+        recorded_at=r.occurred_at,
+        created_at=r.created_at,
+        channel=r.channel,
+        served_at=datetime.fromisoformat(r.served_at) if r.served_at else None,
+        served_step=_int(r.served_step),
+        first_step=_int(r.first_step),
+        last_attempt_channel=r.last_channel,
+        owner_id=r.owner_id,
+    )
+
+
+def _bounds(request: ReportRequest, zone: ZoneInfo) -> dict[str, datetime]:
+    """The period as instants: from's midnight to the midnight after ``to``, in the zone."""
+    start = datetime.combine(request.start, datetime.min.time(), tzinfo=zone)
+    end = datetime.combine(request.end + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    return {"start": start, "end": end}
+
+
+async def fetch_outcomes(
+    conn: AsyncConnection, request: ReportRequest, zone: ZoneInfo, courts: Sequence[str] | None
+) -> list[OutcomeRow]:
+    """The standing outcome rows of the dispatches of ``courts`` (None: every court)."""
+    if courts is None:
+        result = await conn.execute(SELECT_OUTCOMES, _bounds(request, zone))
+    else:
+        result = await conn.execute(
+            SELECT_OUTCOMES_IN_COURTS, {**_bounds(request, zone), "courts": list(courts)}
+        )
+    return [_row(r) for r in result]
+
+
+async def display_names(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await conn.execute(
+        sa.select(staff_users.c.id, staff_users.c.display_name).where(staff_users.c.id.in_(wanted))
+    )
+    return {r.id: r.display_name for r in rows}
+
+
+async def service_reports(
+    engine: AsyncEngine,
+    request: ReportRequest,
+    zone: ZoneInfo,
+    courts: Sequence[str] | None,
+    groupings: Sequence[str],
+) -> dict[str, Report]:
+    """The report over ``courts`` (the caller's; None: every court, for the operator's CLI),
+    narrowed to ``request.court`` when it names one, once per grouping in ``groupings`` — all
+    from the same rows (the page shows its table, the weeks and the channels). One query, and
+    one more for the owners' names when grouping by clerk."""
+    if request.court is not None:
+        courts = [request.court]
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        rows = await fetch_outcomes(conn, request, zone, courts)
+        names = {}
+        if "clerk" in groupings:
+            names = await display_names(conn, (r.owner_id for r in rows if r.owner_id))
+    return {by: compute(rows, replace(request, group_by=by), zone, names) for by in groupings}
+
+
+async def service_report(
+    engine: AsyncEngine, request: ReportRequest, zone: ZoneInfo, courts: Sequence[str] | None
+) -> Report:
+    """The report as ``request`` groups it (see :func:`service_reports`)."""
+    reports = await service_reports(engine, request, zone, courts, [request.group_by])
+    return reports[request.group_by]

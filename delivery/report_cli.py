@@ -34,7 +34,8 @@ def _width(text: str) -> int:
 
 
 def aligned(rows: list[list[str]]) -> str:
-    """Rows of cells as text columns: the first two left-aligned, numbers right-aligned."""
+    """Rows of cells as text columns: the first two left-aligned, numbers right-aligned
+    (a figure with no value is printed as ``-``)."""
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:
@@ -65,5 +66,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             await engine.dispose()
 
     report = asyncio.run(load())
-    print(aligned([list(reports.TABLE_COLUMNS), *reports.table_rows(report)]))
+    rows = [[cell or "-" for cell in row] for row in reports.table_rows(report)]
+    print(aligned([list(reports.TABLE_COLUMNS), *rows]))
     return 0

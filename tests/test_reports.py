@@ -1,11 +1,12 @@
 """Success-rate reports over a known population: every figure, for every grouping, in the JSON,
 the CSV, the page and the CLI.
 
-The dispatches are created through the API (so ``dispatch_created``, the first ``step_started``
-and the first e-mail attempt are the real ones); what happens to them afterwards — escalations,
-attempts on other channels, service, failure, reversal, cancellation, ownership — is written
-through the real unit of work on the manual clock, with the services' own functions where they
-exist, in the same events and data as the ladder records them.
+The dispatches are created through the API (so ``dispatch_created``, ``owner_assigned`` — the
+named clerk, or none —, the first ``step_started`` and the first e-mail attempt are the real
+ones) and reassigned by the real clerk action; what happens to them afterwards — escalations,
+attempts on other channels, service, failure, reversal, cancellation — is written through the
+real unit of work on the manual clock, with the services' own functions where they exist, in
+the same events and data as the ladder records them.
 """
 
 from __future__ import annotations
@@ -49,10 +50,13 @@ class Population:
     clock: ManualClock
     clerks: dict[str, str]  # "c1"/"c2" → staff id
 
-    async def create(self, court: str, at: datetime) -> tuple[str, str]:
-        """A dispatch created through the API at ``at``: (its id, its first attempt's id)."""
+    async def create(self, court: str, at: datetime, clerk: str | None = None) -> tuple[str, str]:
+        """A dispatch created through the API at ``at``, owned by ``clerk`` ("c1"/"c2", by
+        username) or by whoever ownership picks: (its id, its first attempt's id)."""
         self.clock.set(at)
         body = await self.api.new_dispatch_body(court=court, reference=f"ref-{at.isoformat()}")
+        if clerk is not None:
+            body["clerk"] = USERNAMES[clerk]
         created = await self.api.create(body)
         return created["id"], created["attempts"][0]["id"]
 
@@ -132,88 +136,86 @@ class Population:
         self.clock.set(at)
         await cancel_dispatch(self.ctx, dispatch_id, actor="api_key:test", reason=None)
 
-    async def own(self, dispatch_id: str, clerk: str, *, again: bool = False) -> None:
-        """``owner_assigned`` (or ``owner_reassigned``), as the ownership service records it."""
+    async def reassign(self, dispatch_id: str, clerk: str) -> None:
+        response = await self.api.client.post(
+            f"/api/v1/dispatches/{dispatch_id}/actions",
+            json={"action": "reassign_owner", "note": "交接", "owner_id": self.clerks[clerk]},
+            headers=self.api.auth,
+        )
+        assert response.status == 200, await response.text()
 
-        def assign(tx: DispatchTransaction) -> None:
-            data = {"owner_id": self.clerks[clerk]}
-            data |= {"previous_owner_id": "?"} if again else {"reason": "named"}
-            tx.record("owner_reassigned" if again else "owner_assigned", source="api", data=data)
 
-        await self.act(dispatch_id, self.clock.now(), assign)
+USERNAMES = {"c1": "zhao", "c2": "qian"}
 
 
 async def build_population(api: Api, ctx: Context, clock: ManualClock) -> dict[str, str]:
     """The dispatches of the tables below; returns the clerks' ids by "c1"/"c2"."""
     p = Population(api, ctx, clock, {})
-    made = []
-    # d1 A: e-mail, first step, 2 h
-    d1, e1 = await p.create(COURT, local(1, 5, 9))
-    await p.serve(d1, e1, "email", local(1, 5, 11))
-    # d2 A: SMS on the first step, 5 h
-    d2, _ = await p.create(COURT, local(1, 6, 10))
-    s2 = await p.attempt(d2, local(1, 6, 10.5), 0, "sms")
-    await p.serve(d2, s2, "sms", local(1, 6, 15))
-    # d3 A: post on step 1, 72 h
-    d3, _ = await p.create(COURT, local(1, 7, 9))
-    p3 = await p.escalate(d3, local(1, 8, 9), 1, "postal")
-    await p.serve(d3, p3, "postal", local(1, 10, 9))
-    # d4 B: post, then in person on step 2, 120 h
-    d4, _ = await p.create(OTHER_COURT, local(1, 20, 9))
-    await p.escalate(d4, local(1, 21, 9), 1, "postal")
-    v4 = await p.escalate(d4, local(1, 23, 9), 2, "in_person")
-    await p.serve(d4, v4, "in_person", local(1, 25, 9))
-    # d5 B: public notice on step 3, 240 h
-    d5, _ = await p.create(OTHER_COURT, local(2, 2, 9))
-    n5 = await p.escalate(d5, local(2, 3, 9), 3, "public_notice")
-    await p.serve(d5, n5, "public_notice", local(2, 12, 9))
+    # Created while the courts have no clerk: owned by no one.
     # d6 A: post, then failed (200 h after creation)
     d6, _ = await p.create(COURT, local(2, 3, 9))
     await p.escalate(d6, local(2, 4, 9), 1, "postal")
     await p.fail(d6, local(2, 11, 17))
+    # d14 A: failed on the e-mail step
+    d14, _ = await p.create(COURT, local(3, 20, 9))
+    await p.fail(d14, local(3, 25, 9))
+
+    for name, display in (("c1", "赵书记员"), ("c2", "钱书记员")):
+        user, _ = await staff_account(
+            ctx, courts=(COURT, OTHER_COURT), username=USERNAMES[name], display_name=display
+        )
+        p.clerks[name] = user.id
+    # d1 A: e-mail, first step, 2 h
+    d1, e1 = await p.create(COURT, local(1, 5, 9), "c1")
+    await p.serve(d1, e1, "email", local(1, 5, 11))
+    # d2 A: SMS on the first step, 5 h
+    d2, _ = await p.create(COURT, local(1, 6, 10), "c1")
+    s2 = await p.attempt(d2, local(1, 6, 10.5), 0, "sms")
+    await p.serve(d2, s2, "sms", local(1, 6, 15))
+    # d3 A: post on step 1, 72 h; handed over from c1 to c2
+    d3, _ = await p.create(COURT, local(1, 7, 9), "c1")
+    await p.reassign(d3, "c2")
+    p3 = await p.escalate(d3, local(1, 8, 9), 1, "postal")
+    await p.serve(d3, p3, "postal", local(1, 10, 9))
+    # d4 B: post, then in person on step 2, 120 h
+    d4, _ = await p.create(OTHER_COURT, local(1, 20, 9), "c2")
+    await p.escalate(d4, local(1, 21, 9), 1, "postal")
+    v4 = await p.escalate(d4, local(1, 23, 9), 2, "in_person")
+    await p.serve(d4, v4, "in_person", local(1, 25, 9))
+    # d5 B: public notice on step 3, 240 h
+    d5, _ = await p.create(OTHER_COURT, local(2, 2, 9), "c1")
+    n5 = await p.escalate(d5, local(2, 3, 9), 3, "public_notice")
+    await p.serve(d5, n5, "public_notice", local(2, 12, 9))
     # d7 B: cancelled while on e-mail
-    d7, _ = await p.create(OTHER_COURT, local(2, 10, 9))
+    d7, _ = await p.create(OTHER_COURT, local(2, 10, 9), "c1")
     await p.cancel(d7, local(2, 11, 9))
     # d8 A: served by e-mail, reversed (bounce), then served by post: 100 h
-    d8, e8 = await p.create(COURT, local(2, 16, 9))
+    d8, e8 = await p.create(COURT, local(2, 16, 9), "c2")
     await p.serve(d8, e8, "email", local(2, 16, 10))
     await p.unserve(d8, local(2, 17, 15))
     p8 = await p.escalate(d8, local(2, 17, 16), 1, "postal")
     await p.serve(d8, p8, "postal", local(2, 20, 13))
     # d9 A: served by e-mail, then reversed: back in progress, not counted
-    d9, e9 = await p.create(COURT, local(3, 2, 9))
+    d9, e9 = await p.create(COURT, local(3, 2, 9), "c1")
     await p.serve(d9, e9, "email", local(3, 2, 12))
     await p.unserve(d9, local(3, 4, 9))
     # d10 A: created on New Year's Eve, served at 00:30 on 1 January (Shanghai): 1.5 h
-    d10, e10 = await p.create(COURT, local(12, 31, 23, year=2025))
+    d10, e10 = await p.create(COURT, local(12, 31, 23, year=2025), "c2")
     await p.serve(d10, e10, "email", local(1, 1, 0.5))
     # d11 A: failed in December: before the period
-    d11, _ = await p.create(COURT, local(12, 20, 9, year=2025))
+    d11, _ = await p.create(COURT, local(12, 20, 9, year=2025), "c1")
     await p.fail(d11, local(12, 28, 9, year=2025))
     # d12 B: e-mail, 4 h
-    d12, e12 = await p.create(OTHER_COURT, local(3, 16, 9))
+    d12, e12 = await p.create(OTHER_COURT, local(3, 16, 9), "c2")
     await p.serve(d12, e12, "email", local(3, 16, 13))
     # d13 A: served at 00:30 on 1 April (Shanghai): after the period
-    d13, e13 = await p.create(COURT, local(3, 30, 9))
+    d13, e13 = await p.create(COURT, local(3, 30, 9), "c1")
     await p.serve(d13, e13, "email", local(4, 1, 0.5))
-    # d14 A: failed on the e-mail step
-    d14, _ = await p.create(COURT, local(3, 20, 9))
-    await p.fail(d14, local(3, 25, 9))
     # d15 A: served at 23:50 on 31 December, recorded after midnight: before the period
-    d15, e15 = await p.create(COURT, local(12, 30, 9, year=2025))
+    d15, e15 = await p.create(COURT, local(12, 30, 9, year=2025), "c1")
     await p.serve(d15, e15, "email", local(12, 31, 23 + 5 / 6, year=2025))
     made = [d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12, d13, d14, d15]
     assert len(set(made)) == 15
-
-    # The clerks exist only now, so that creation assigned no one (ownership is recorded below).
-    for name, display in (("c1", "赵书记员"), ("c2", "钱书记员")):
-        user, _ = await staff_account(ctx, courts=(COURT, OTHER_COURT), display_name=display)
-        p.clerks[name] = user.id
-    for dispatch_id, clerk in ((d1, "c1"), (d2, "c1"), (d3, "c1"), (d5, "c1"), (d7, "c1")):
-        await p.own(dispatch_id, clerk)
-    for dispatch_id in (d4, d8, d10, d12):
-        await p.own(dispatch_id, "c2")
-    await p.own(d3, "c2", again=True)
     return p.clerks
 
 

@@ -21,6 +21,8 @@ from delivery.api import (
     openapi,
     print_run_page,
     recipient_pages,
+    report_pages,
+    reports,
     staff_auth,
     static_files,
     twilio_hooks,
@@ -91,4 +93,6 @@ def create_app(ctx: Context) -> web.Application:
     verification_pages.add_routes(app)
     static_files.add_routes(app)
     workspace_pages.add_routes(app)
+    reports.add_routes(app)
+    report_pages.add_routes(app)
     return app

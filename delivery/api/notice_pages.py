@@ -28,7 +28,7 @@ from multidict import MultiDictProxy
 from delivery.api.common import ctx_of
 from delivery.api.field_pages import store_evidence
 from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
-from delivery.api.workspace_forms import read_text
+from delivery.api.workspace_forms import multipart_form
 from delivery.context import Context
 from delivery.cursors import decode_cursor, encode_cursor
 from delivery.document_store import UploadRejected
@@ -290,37 +290,21 @@ async def _multipart_form(
     (nothing after it is read without it: 403), text fields, and — where ``media`` — at most
     one ``media`` photo or video, streamed to the store and checked as the field server's
     evidence. UploadRejected (its reason names the field) for a refused file or a long field."""
-    reader = await request.multipart()
-    fields: dict[str, str] = {}
-    evidence = None
-    checked = False
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or not part.name:
-            continue
-        if part.name == CSRF_FIELD:
-            await check_csrf(request, await read_text(part, MAX_FIELD_BYTES))
-            checked = True
-            continue
-        if not checked:
-            await check_csrf(request, None)
-        if part.filename is not None:
-            if part.filename == "" or part.name != "media" or not media:
-                await part.release()
-                continue
-            if evidence is not None:
-                raise UploadRejected("media: send one photo or video")
-            try:
-                evidence = notices.EvidenceFile(*await store_evidence(ctx, part))
-            except UploadRejected as exc:
-                raise UploadRejected(f"media: {exc.reason}", exc.status) from None
-            continue
-        value = await read_text(part, MAX_FIELD_BYTES)
-        if value is None:
-            raise UploadRejected(f"{part.name}: too long or not UTF-8")
-        fields[part.name] = value
-    if not checked:
-        await check_csrf(request, None)
-    return fields, evidence
+    evidence: list[notices.EvidenceFile] = []
+
+    async def on_file(part: BodyPartReader) -> None:
+        if part.name != "media" or not media:
+            await part.release()
+            return
+        if evidence:
+            raise UploadRejected("media: send one photo or video")
+        try:
+            evidence.append(notices.EvidenceFile(*await store_evidence(ctx, part)))
+        except UploadRejected as exc:
+            raise UploadRejected(f"media: {exc.reason}", exc.status) from None
+
+    fields = await multipart_form(request, on_file, MAX_FIELD_BYTES)
+    return dict(fields), evidence[0] if evidence else None
 
 
 async def _act(

@@ -52,10 +52,13 @@ async def read_text(part: BodyPartReader, limit: int) -> str | None:
         return None
 
 
-async def multipart_form(request: web.Request, on_file: FileHandler) -> MultiDict[str]:
+async def multipart_form(
+    request: web.Request, on_file: FileHandler, max_field: int = MAX_FIELD_BYTES
+) -> MultiDict[str]:
     """The text fields of a multipart form (CSRF checked first); every chosen file goes to
     ``on_file`` (an empty file input — nothing chosen — is skipped). UploadRejected, its reason
-    naming the field, for a form that is not multipart or a text field that is too long."""
+    naming the field, for a form that is not multipart or a text field longer than
+    ``max_field`` bytes."""
     if not request.content_type.startswith("multipart/"):
         raise UploadRejected("send the form as multipart/form-data", 415)
     reader = await request.multipart()
@@ -76,7 +79,7 @@ async def multipart_form(request: web.Request, on_file: FileHandler) -> MultiDic
             else:
                 await on_file(part)
             continue
-        value = await read_text(part, MAX_FIELD_BYTES)
+        value = await read_text(part, max_field)
         if value is None:
             raise UploadRejected(f"{part.name}: too long or not UTF-8")
         fields.add(part.name, value)

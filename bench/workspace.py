@@ -340,7 +340,7 @@ async def main(args: argparse.Namespace) -> int:
             await site.start()
             base = f"http://127.0.0.1:{runner.addresses[0][1]}"
             try:
-                found = probes(await read_facts(ctx))
+                found = [p for p in probes(await read_facts(ctx)) if args.only in (None, p.group)]
                 jar = aiohttp.CookieJar(unsafe=True)  # cookies for an IP address host
                 async with aiohttp.ClientSession(cookie_jar=jar) as session:
                     await log_in(session, base)
@@ -367,4 +367,7 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=int, default=3, help="untimed requests per URL first")
     parser.add_argument("--keep", action="store_true", help="keep the seeded database")
     parser.add_argument("--database", help="time a database kept by --keep (no seeding)")
+    parser.add_argument(
+        "--only", choices=("queue", "page", "report", "existing"), help="time one group of URLs"
+    )
     sys.exit(asyncio.run(main(parser.parse_args())))

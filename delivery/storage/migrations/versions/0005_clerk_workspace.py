@@ -15,6 +15,12 @@ depends_on = None
 
 # The attempts still open (delivery.domain.OPEN_ATTEMPT_STATES), as in schema.OPEN_ATTEMPTS.
 OPEN_ATTEMPTS = "state IN ('pending', 'sending', 'sent', 'delivered')"
+# The event types the reports read (services.reports), as in schema.OUTCOME_EVENTS/OWNER_EVENTS.
+OUTCOME_EVENTS = (
+    "type IN ('dispatch_served', 'dispatch_failed', 'dispatch_cancelled', "
+    "'dispatch_unserved', 'dispatch_resumed')"
+)
+OWNER_EVENTS = "type IN ('owner_assigned', 'owner_reassigned')"
 
 
 def upgrade() -> None:
@@ -48,7 +54,32 @@ def upgrade() -> None:
         postgresql_where=sa.text(OPEN_ATTEMPTS),
         sqlite_where=sa.text(OPEN_ATTEMPTS),
     )
+    op.create_index(
+        "ix_attempts_dispatch_id_id",
+        "attempts",
+        ["dispatch_id", "id"],
+        unique=False,
+        postgresql_include=["step_index", "channel"],
+    )
     op.create_index("ix_events_type_occurred_at", "events", ["type", "occurred_at"], unique=False)
+    op.create_index(
+        "ix_events_outcomes",
+        "events",
+        ["occurred_at"],
+        unique=False,
+        postgresql_include=["dispatch_id", "seq", "type", "data"],
+        postgresql_where=sa.text(OUTCOME_EVENTS),
+        sqlite_where=sa.text(OUTCOME_EVENTS),
+    )
+    op.create_index(
+        "ix_events_owners",
+        "events",
+        ["occurred_at"],
+        unique=False,
+        postgresql_include=["dispatch_id", "seq", "data"],
+        postgresql_where=sa.text(OWNER_EVENTS),
+        sqlite_where=sa.text(OWNER_EVENTS),
+    )
     op.create_table(
         "batches",
         sa.Column("id", sa.String(length=26), nullable=False),
@@ -90,7 +121,10 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_batches_created_by"), table_name="batches")
     op.drop_index(op.f("ix_batches_court"), table_name="batches")
     op.drop_table("batches")
+    op.drop_index("ix_events_owners", table_name="events")
+    op.drop_index("ix_events_outcomes", table_name="events")
     op.drop_index("ix_events_type_occurred_at", table_name="events")
+    op.drop_index("ix_attempts_dispatch_id_id", table_name="attempts")
     op.drop_index("ix_attempts_open_channel", table_name="attempts")
     with op.batch_alter_table("dispatches", schema=None) as batch_op:
         batch_op.drop_index("ix_dispatches_id_filters")

@@ -4,17 +4,19 @@ The outcomes are read from the evidence chain, never from columns of the dispatc
 other code updates (a counter can drift; the events are the record). One statement fetches
 every outcome event of the caller's courts recorded since the period began, with the
 immutable facts of its dispatch (court, creation) and attempts (step, channel); the latest per
-dispatch is its *standing* outcome (:class:`OutcomeRow`). A second, only when grouping by
-clerk, reads the ownership events and the owners' names. :func:`compute` — pure,
+dispatch is its *standing* outcome (:class:`OutcomeRow`). Only when grouping by clerk, a
+second reads the ownership events and a third the owners' names. :func:`compute` — pure,
 unit-tested — turns the rows into the figures in one pass. Why these sources, and the reading
 of the period and of each grouping: docs/decisions/0013-service-reports.md.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -282,6 +284,19 @@ class _Tally:
             if row.served_at is not None and row.created_at is not None:
                 self.hours.append((row.served_at - row.created_at).total_seconds() / 3600)
 
+    @classmethod
+    def merged(cls, tallies: Iterable[_Tally]) -> _Tally:
+        """The tally of all the rows ``tallies`` counted (the totals of the groups)."""
+        total = cls()
+        for t in tallies:
+            total.served += t.served
+            total.failed += t.failed
+            total.cancelled += t.cancelled
+            total.electronic += t.electronic
+            total.first_try += t.first_try
+            total.hours += t.hours
+        return total
+
     def figures(self) -> Figures:
         ordered = sorted(self.hours)
         median, p90 = nearest_rank(ordered, 50), nearest_rank(ordered, 90)
@@ -333,7 +348,6 @@ def compute(
 
     ``rows`` hold one standing outcome per dispatch; reversals (unserved, resumed) and outcomes
     dated outside the period are skipped. ``owner_names`` label the clerk groups."""
-    totals = _Tally()
     tallies: dict[tuple[str, str], _Tally] = {}
     for row in rows:
         if row.outcome not in (SERVED, FAILED, CANCELLED):
@@ -341,9 +355,12 @@ def compute(
         day = row.outcome_date(zone)
         if not request.start <= day <= request.end:
             continue
-        totals.add(row)
         key = _group_of(row, request.group_by, day)
-        tallies.setdefault(key, _Tally()).add(row)
+        tally = tallies.get(key)
+        if tally is None:  # (not setdefault: that would make a tally for every row)
+            tally = tallies[key] = _Tally()
+        tally.add(row)
+    totals = _Tally.merged(tallies.values())  # every counted row is in one group
     names = owner_names or {}
     groups = [
         Group(key, names.get(key, label), tally.figures())
@@ -355,10 +372,10 @@ def compute(
 
 # --- The queries ---
 #
-# Two set-based statements, whatever the number of dispatches (none per dispatch): the outcome
-# events since the period began (the index on events (type, occurred_at)), each with the
-# immutable facts of its dispatch and attempts; and, only to group by clerk, the ownership
-# events since the oldest of those dispatches was created.
+# Set-based statements, whatever the number of dispatches (none per dispatch): the outcome
+# events since the period began (index-only on ix_events_outcomes), each with the immutable
+# facts of its dispatch and attempts; and, only to group by clerk, the ownership events since
+# the oldest of those dispatches was created (ix_events_owners) and the owners' names.
 
 _SERVING = attempts.alias("serving")
 _FIRST_STEPS = (
@@ -431,13 +448,12 @@ def outcomes_statement(dialect: str, *, scoped: bool) -> sa.Select[Any]:
     return statement
 
 
-_OWNER = json_text(events.c.data, "owner_id")
-SELECT_OWNERS = (
-    sa.select(
-        events.c.dispatch_id, events.c.seq, _OWNER.label("owner_id"), staff_users.c.display_name
-    )
-    .outerjoin(staff_users, staff_users.c.id == _OWNER)
-    .where(events.c.type.in_(OWNER_EVENTS), events.c.occurred_at >= sa.bindparam("since"))
+SELECT_OWNERS = sa.select(
+    events.c.dispatch_id, events.c.seq, json_text(events.c.data, "owner_id").label("owner_id")
+).where(events.c.type.in_(OWNER_EVENTS), events.c.occurred_at >= sa.bindparam("since"))
+# The owners' names, asked once for the few owners rather than joined to every event.
+SELECT_NAMES = sa.select(staff_users.c.id, staff_users.c.display_name).where(
+    staff_users.c.id.in_(sa.bindparam("ids", expanding=True))
 )
 
 
@@ -489,12 +505,11 @@ async def fetch_outcomes(
     if owners and standing:
         # Ownership is recorded at creation or later: the oldest creation bounds the scan.
         since = min(r.created_at for r in standing.values())
-        for dispatch_id, r in _latest(
-            (await conn.execute(SELECT_OWNERS, {"since": since})).all()
-        ).items():
-            if r.owner_id is not None:
-                owner_of[dispatch_id] = r.owner_id
-                names[r.owner_id] = r.display_name or r.owner_id
+        latest = _latest((await conn.execute(SELECT_OWNERS, {"since": since})).all())
+        owner_of = {d: owner for d, (_d, _seq, owner) in latest.items() if owner is not None}
+        ids = set(owner_of.values())
+        found = dict((await conn.execute(SELECT_NAMES, {"ids": list(ids)})).all()) if ids else {}
+        names = {i: found.get(i) or i for i in ids}
     rows = [
         OutcomeRow(
             dispatch_id,
@@ -536,13 +551,32 @@ async def service_reports(
     """The report over ``courts`` (the caller's; None: every court, for the operator's CLI),
     narrowed to ``request.court`` when it names one, once per grouping in ``groupings`` — all
     from the same rows (the page shows its table, the weeks and the channels). One query, and
-    one more for the owners' names when grouping by clerk."""
+    two more (ownership events, the owners' names) when grouping by clerk."""
     if request.court is not None:
         courts = [request.court]
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        rows, names = await fetch_outcomes(conn, request, zone, courts, owners="clerk" in groupings)
-    return {by: compute(rows, replace(request, group_by=by), zone, names) for by in groupings}
+    with _collector_paused():
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(**READ_ONLY)
+            rows, names = await fetch_outcomes(
+                conn, request, zone, courts, owners="clerk" in groupings
+            )
+        return {by: compute(rows, replace(request, group_by=by), zone, names) for by in groupings}
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a report is made. A year's report allocates some
+    500,000 objects (rows, tuples, datetimes) that form no cycles; meanwhile the collector would
+    walk the growing heap again and again — a third of the report's time (bench/workspace.py).
+    They are freed by reference counting when the report is done. (Another report running
+    meanwhile may turn the collector back on first: it then only runs as usual.)"""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 async def service_report(

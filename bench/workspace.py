@@ -299,6 +299,8 @@ def report(found: list[Probe], runs: int) -> bool:
         ("report", REPORT_TARGET_MS, "report for a year"),
     ):
         timed = [p for p in found if p.group == group and p.times]
+        if not any(p.group == group for p in found):
+            continue  # not asked for (--only)
         if not timed:
             print(f"{what}: not built here (every URL answered 404)")
             ok = False

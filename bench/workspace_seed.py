@@ -57,6 +57,12 @@ SERVED_BY = (
     ("in_person", 2, 7, "CPL-88"),
     ("public_notice", 3, 3, "CPL-95"),
 )
+READINGS = {
+    "OLR-31": "recipient-confirmed address; accepted by the recipient's mail or SMS provider",
+    "CPL-91": "court express mail signed for by the recipient (carrier tracking)",
+    "CPL-88": "delivered in person by the field server, receipt signed",
+    "CPL-95": "public notice period elapsed after the last publication",
+}
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董"  # fmt: skip
 SURNAMES += "袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国建华志强晓明海燕红梅玉兰"
@@ -292,6 +298,7 @@ class Generator:
         step_start = created + timedelta(seconds=rng.randint(1, 30))
         served_attempt: str | None = None
         served_at: datetime | None = None
+        served_periods: list[dict[str, Any]] = []
         step_index: int | None = None
         step_started_at: datetime | None = None
         for step in range(end_step + 1):
@@ -396,21 +403,33 @@ class Generator:
                     attempt_state="read" if read else "delivered",
                 )
                 service_date = (at + timedelta(hours=8)).date()  # Asia/Shanghai
+                # The answer period the service starts (as progress.py records it).
+                periods = [
+                    {
+                        "name": "answer",
+                        "document_id": documents[0],
+                        "basis": "CPL-128",
+                        "days": 15,
+                        "ends_on": (service_date + timedelta(days=15)).isoformat(),
+                        "provisional": False,
+                    }
+                ]
                 if t.add(
                     at,
                     "dispatch_served",
                     {
                         "legal_basis": rule,
-                        "reading": "bench",
+                        "reading": READINGS[rule],
                         "served_at": rfc3339(at),
                         "service_date": service_date.isoformat(),
                         "channel": channel,
                         "attempt_id": attempt_id,
                         "completing_event_id": t.events[-1]["id"],
+                        "periods": periods,
                     },
                     state="served",
                 ):
-                    served_attempt, served_at = attempt_id, at
+                    served_attempt, served_at, served_periods = attempt_id, at, periods
                     for other, *_ in step_attempts:  # the ladder closes the other attempts
                         if other != attempt_id:
                             t.add(
@@ -521,7 +540,7 @@ class Generator:
                 "service_date": (served_at + timedelta(hours=8)).date() if served_at else None,
                 "served_by_channel": channel if served_attempt else None,
                 "legal_basis": rule if served_attempt else None,
-                "periods": None,
+                "periods": json.dumps(served_periods) if served_attempt else None,
                 "event_seq": last["seq"],
                 "chain_head": last["hash"],
                 "created_at": created,

@@ -287,7 +287,7 @@ async def test_a_clerk_edits_and_a_supervisor_approves_then_30_days_serve(api: A
         assert served["served_at"] == rfc3339(deemed)
         assert served["service_date"] == deemed.astimezone(ZONE).date().isoformat()
         # A deemed service is not rebutted by a clerk (OLR-31's grounds are e-service ones).
-        assert served["allowed_actions"] == []
+        assert served["allowed_actions"] == ["reassign_owner"]
         rebutted = await act(api, dispatch_id, "record_rebuttal", reason="system_error")
         assert rebutted.status == 409
         await eventually(receiver.has("dispatch.served"))
@@ -376,7 +376,7 @@ async def test_a_simplified_case_reaches_notice_once_it_converts(api: Api) -> No
     created = await notice_dispatch(api, policy="cn-simplified")
     failed = await api.until_state(created["id"], "failed")
     assert failed["state_reason"] == "requires_ordinary_procedure"
-    assert failed["allowed_actions"] == ["change_policy"]
+    assert failed["allowed_actions"] == ["change_policy", "reassign_owner"]
     response = await act(api, created["id"], "change_policy", policy="cn-civil")
     assert response.status == 200, await response.text()
     assert (await response.json())["state"] == "notice_pending"

@@ -31,6 +31,7 @@ TOP_FIELDS = {
     "hearing_at",
     "recipient",
     "locale",
+    "clerk",
 }
 RECIPIENT_FIELDS = {
     "name",
@@ -192,6 +193,7 @@ def parse_dispatch_request(
     known = (policies or load_policy_book()).names_for(court)
     if policy not in known:
         errors.add("policy", f"unknown policy; known: {', '.join(sorted(known))}")
+    clerk = errors.text(body, "clerk", "", max_len=100, required=False)
     locale = errors.text(body, "locale", "", max_len=10, required=False) or default_locale
     if locale not in LOCALES:
         errors.add("locale", "must be zh-CN or en")
@@ -242,6 +244,7 @@ def parse_dispatch_request(
             locale=locale,
             hearing_at=hearing_at,
             body=body,
+            clerk=clerk,
         ),
         [],
     )

@@ -33,6 +33,7 @@ from delivery.representations import (
 from delivery.services import clerk_actions, link_reissue, notices
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.intake import IdempotencyConflict, UnknownDocuments, create_dispatch
+from delivery.services.ownership import UnknownClerk
 from delivery.staff import Role
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
@@ -78,6 +79,10 @@ async def create(request: web.Request) -> web.Response:
     except UnknownDocuments as exc:
         raise validation_problem(
             [{"field": "documents", "message": f"unknown document id {d}"} for d in exc.ids]
+        ) from None
+    except UnknownClerk:
+        raise validation_problem(
+            [{"field": "clerk", "message": "not the username of an active clerk of that court"}]
         ) from None
     except IdempotencyConflict as exc:
         raise Problem(
@@ -162,6 +167,7 @@ async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
         "events": [event_view(e) for e in detail.events],
         "chain_head": detail.chain_head,
         "allowed_actions": clerk_actions.allowed_actions(d),
+        "owner_id": d.owner_id,
         # While notice_pending: the notice as it stands (approve_notice names its text_sha256).
         "notice": None if detail.notice is None else notice_view(detail.notice),
     }
@@ -294,9 +300,7 @@ async def act(request: web.Request) -> web.Response:
         raise validation_problem([{"field": "", "message": "the body must be a JSON object"}])
     action, note = body.get("action"), body.get("note")
     errors = []
-    if action not in (
-        clerk_actions.OPEN_ACTIONS + clerk_actions.SERVED_ACTIONS + clerk_actions.NOTICE_ACTIONS
-    ):
+    if action not in clerk_actions.ALL_ACTIONS:
         errors.append({"field": "action", "message": "unknown action"})
     if not isinstance(note, str) or not note.strip() or len(note) > 2000:
         errors.append({"field": "note", "message": "required: why (at most 2000 characters)"})

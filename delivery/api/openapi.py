@@ -133,6 +133,11 @@ SPEC: dict[str, Any] = {
                         "description": "the caller's unique id; idempotency key",
                     },
                     "policy": {"type": "string", "default": "cn-civil"},
+                    "clerk": {
+                        "type": "string",
+                        "description": "username of the court's clerk who owns the case; by "
+                        "default the clerk owning the case number already, else round-robin",
+                    },
                     "locale": {"enum": list(LOCALES)},
                     "documents": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                     "hearing_at": {"type": "string", "format": "date-time"},
@@ -217,6 +222,10 @@ SPEC: dict[str, Any] = {
                     "events": {"type": "array", "items": {"type": "object"}},
                     "chain_head": {"type": "string"},
                     "allowed_actions": {"type": "array", "items": {"type": "string"}},
+                    "owner_id": {
+                        "type": ["string", "null"],
+                        "description": "the owning clerk's staff account id",
+                    },
                     "notice": {
                         "description": "while notice_pending: the public notice as it stands "
                         "(approve_notice must name its text_sha256); otherwise null",

@@ -26,7 +26,7 @@ from delivery.domain import (
 )
 from delivery.identity import address_digest
 from delivery.ids import new_id
-from delivery.services import field_tasks, notices
+from delivery.services import field_tasks, notices, ownership
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.progress import decide_now, start_attempt
 from delivery.services.reversal import completing_event, unserve
@@ -49,6 +49,10 @@ OPEN_ACTIONS = (
 SERVED_ACTIONS = ("record_rebuttal",)
 # Public notice (CPL-95): while the dispatch is notice_pending. approve_notice needs a supervisor.
 NOTICE_ACTIONS = ("edit_notice", "approve_notice", "record_publication")
+# Ownership is the service group's bookkeeping, not a step of service: allowed in every state
+# (a served case's clerk still follows its appeal service).
+OWNER_ACTIONS = ("reassign_owner",)
+ALL_ACTIONS = OPEN_ACTIONS + SERVED_ACTIONS + NOTICE_ACTIONS + OWNER_ACTIONS
 OUTCOMES = frozenset({"proof_signed"})  # CPL-87; channel outcomes come with their channels
 REBUTTALS = frozenset({"system_error", "not_their_address", "read_by_someone_else"})
 
@@ -75,6 +79,10 @@ class ActionRequest:
 
 def allowed_actions(dispatch: Dispatch) -> list[str]:
     """The actions allowed in the dispatch's current state (shown with the dispatch)."""
+    return _service_actions(dispatch) + list(OWNER_ACTIONS)
+
+
+def _service_actions(dispatch: Dispatch) -> list[str]:
     if dispatch.state in OPEN_DISPATCH_STATES:
         actions = [a for a in OPEN_ACTIONS if a != "record_consent" or not dispatch.consent_given]
         if dispatch.state == DispatchState.NOTICE_PENDING:
@@ -93,6 +101,9 @@ def allowed_actions(dispatch: Dispatch) -> list[str]:
 async def perform(ctx: Context, dispatch_id: str, request: ActionRequest, *, actor: str) -> None:
     if request.action == "cancel":
         await _cancel(ctx, dispatch_id, request, actor)
+        return
+    if request.action in OWNER_ACTIONS:
+        await _reassign_owner(ctx, dispatch_id, request, actor)
         return
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         if request.action not in allowed_actions(tx.dispatch):
@@ -365,6 +376,29 @@ async def _assign_field_server(
         attempt_id=attempt_id,
         data={"note": request.note, **assigned},
     )
+
+
+# --- Ownership (delivery/services/ownership.py): no step of service, so no decision follows ---
+
+
+async def _reassign_owner(
+    ctx: Context, dispatch_id: str, request: ActionRequest, actor: str
+) -> None:
+    owner_id = request.details.get("owner_id")
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        dispatch = tx.dispatch
+        clerk = None
+        if isinstance(owner_id, str):
+            clerk = await ownership.clerk_of_court(tx.conn, dispatch.court, owner_id)
+        if clerk is None:
+            raise ActionRefused(
+                "owner_id must be the staff id of an active clerk of the dispatch's court",
+                conflict=False,
+            )
+        if clerk.id == dispatch.owner_id:
+            raise ActionRefused("that clerk already owns the dispatch")
+        previous, dispatch.owner_id = dispatch.owner_id, clerk.id
+        _record(tx, "owner_reassigned", request, actor, owner_id=clerk.id, previous=previous)
 
 
 HANDLERS: dict[str, Handler] = {

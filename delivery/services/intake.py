@@ -17,6 +17,7 @@ from delivery.context import Context
 from delivery.domain import Attempt, Contact, ContactKind, ContactSource, Dispatch, DispatchState
 from delivery.identity import identity_digest, identity_last4
 from delivery.ids import new_id
+from delivery.services.ownership import choose_owner
 from delivery.services.progress import decide_now
 from delivery.storage.schema import contacts, dispatch_documents, dispatches
 from delivery.storage.statements import SELECT_OWN_DOCUMENTS
@@ -66,6 +67,7 @@ class DispatchRequest:
     locale: str
     hearing_at: datetime | None
     body: dict[str, object]
+    clerk: str | None = None  # the owning clerk's username, when the case system names one
 
     def fingerprint(self, secret: str) -> str:
         """A keyed digest of the request body, to tell a retry from a different request.
@@ -100,15 +102,28 @@ class Created:
         return self.dispatch is not None
 
 
-async def create_dispatch(ctx: Context, api_key_id: str, request: DispatchRequest) -> Created:
+@dataclass(frozen=True)
+class Origin:
+    """Who creates the dispatch, as its first events name them: the case system's key
+    (``api``), or a staff account in the workspace filing under its court's workspace key."""
+
+    source: str = "api"
+    actor: str | None = None  # default: the key, "api_key:<id>"
+
+
+async def create_dispatch(
+    ctx: Context, api_key_id: str, request: DispatchRequest, origin: Origin = Origin()
+) -> Created:
     """Create the dispatch; the same request again returns the first one (idempotency).
 
     The insert is tried first and the unique (key, reference) constraint decides: a retry, or a
     concurrent twin, then finds the stored dispatch and is answered as the first request was.
+    Raises :class:`~delivery.services.ownership.UnknownClerk` when the named clerk is not one of
+    the court's.
     """
     fingerprint = request.fingerprint(ctx.settings.secret_key)
     try:
-        return await _create(ctx, api_key_id, request, fingerprint)
+        return await _create(ctx, api_key_id, request, fingerprint, origin)
     except IntegrityError:
         async with ctx.engine.connect() as conn:
             row = await _existing(conn, api_key_id, request.reference)
@@ -120,12 +135,15 @@ async def create_dispatch(ctx: Context, api_key_id: str, request: DispatchReques
 
 
 async def _create(
-    ctx: Context, api_key_id: str, request: DispatchRequest, fingerprint: str
+    ctx: Context, api_key_id: str, request: DispatchRequest, fingerprint: str, origin: Origin
 ) -> Created:
     now = ctx.clock.now()
     dispatch = _new_dispatch(request, api_key_id, now)
+    actor = origin.actor or f"api_key:{api_key_id}"
     async with ctx.engine.begin() as conn:
         served_documents = await _check_documents(conn, api_key_id, request.document_ids)
+        owner = await choose_owner(conn, dispatch.court, dispatch.case_number, request.clerk)
+        dispatch.owner_id = owner.owner_id
         dispatch.document_kinds = frozenset(d["kind"] for d in served_documents)
         dispatch.service_deadline_at = _service_deadline_at(ctx, dispatch)
         tx = DispatchTransaction(
@@ -180,8 +198,8 @@ async def _create(
         )
         tx.record(
             "dispatch_created",
-            source="api",
-            actor=f"api_key:{api_key_id}",
+            source=origin.source,
+            actor=actor,
             data={
                 "reference": request.reference,
                 "request_fingerprint": fingerprint,
@@ -192,6 +210,12 @@ async def _create(
                     for c in dispatch.contacts
                 ],
             },
+        )
+        tx.record(
+            "owner_assigned",
+            source=origin.source,
+            actor=actor,
+            data={"owner_id": owner.owner_id, "reason": owner.reason},
         )
         tx.notify("dispatch.created")
         await decide_now(ctx, tx)

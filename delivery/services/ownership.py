@@ -1,0 +1,101 @@
+"""Who owns a dispatch: one clerk owns every service of a case (issue 6, point 0).
+
+Courts with a service group give each case to one clerk, who then follows all of its services,
+appeal service included (domain.md, "The practice courts follow"). A new dispatch's owner is, in
+this order: the clerk the case system names (``clerk``, a staff username); the clerk who already
+owns a dispatch of the same case number in the court; else the court's clerk least recently given
+a dispatch (round-robin; never-assigned first). A court without clerks leaves it unowned. The
+choice is recorded as ``owner_assigned`` in the creating transaction, and a reassignment (clerk
+action ``reassign_owner``) as ``owner_reassigned``.
+
+Two dispatches created at the same instant may both go to the same least-recently-assigned clerk:
+round-robin here spreads work, it does not promise strict alternation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from delivery.staff import Role, StaffUser
+from delivery.storage.schema import dispatches, staff_users
+
+NAMED = "named"
+CASE = "case"
+ROUND_ROBIN = "round_robin"
+NONE = "none"
+
+
+class UnknownClerk(Exception):
+    """The named clerk is not an active clerk of the dispatch's court."""
+
+
+@dataclass(frozen=True)
+class OwnerChoice:
+    owner_id: str | None
+    reason: str  # named | case | round_robin | none
+
+
+async def court_clerks(conn: AsyncConnection, court: str) -> list[StaffUser]:
+    """The court's active clerk accounts, by username (staff tables are small: roles and
+    courts are JSON lists, filtered here the same way on both databases)."""
+    rows = await conn.execute(
+        sa.select(staff_users)
+        .where(staff_users.c.disabled_at.is_(None))
+        .order_by(staff_users.c.username)
+    )
+    users = [
+        StaffUser(
+            id=r.id,
+            username=r.username,
+            display_name=r.display_name,
+            roles=frozenset(Role(x) for x in r.roles),
+            courts=tuple(r.courts),
+        )
+        for r in rows
+    ]
+    return [u for u in users if u.has(Role.CLERK) and u.sees(court)]
+
+
+async def choose_owner(
+    conn: AsyncConnection, court: str, case_number: str, named: str | None
+) -> OwnerChoice:
+    clerks = await court_clerks(conn, court)
+    if named is not None:
+        chosen = next((c for c in clerks if c.username == named), None)
+        if chosen is None:
+            raise UnknownClerk(named)
+        return OwnerChoice(chosen.id, NAMED)
+    ids = [c.id for c in clerks]
+    if not ids:
+        return OwnerChoice(None, NONE)
+    case_owner = await conn.scalar(
+        sa.select(dispatches.c.owner_id)
+        .where(
+            dispatches.c.court == court,
+            dispatches.c.case_number == case_number,
+            dispatches.c.owner_id.in_(ids),
+        )
+        .order_by(dispatches.c.created_at.desc())
+        .limit(1)
+    )
+    if case_owner is not None:
+        return OwnerChoice(str(case_owner), CASE)
+    last = dict(
+        (
+            await conn.execute(
+                sa.select(dispatches.c.owner_id, sa.func.max(dispatches.c.created_at))
+                .where(dispatches.c.owner_id.in_(ids))
+                .group_by(dispatches.c.owner_id)
+            )
+        ).all()
+    )
+    never = [i for i in ids if i not in last]
+    return OwnerChoice(never[0] if never else min(ids, key=lambda i: last[i]), ROUND_ROBIN)
+
+
+async def clerk_of_court(conn: AsyncConnection, court: str, staff_id: str) -> StaffUser | None:
+    """The active clerk ``staff_id`` of ``court``, or None (a reassignment's target)."""
+    return next((c for c in await court_clerks(conn, court) if c.id == staff_id), None)

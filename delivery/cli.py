@@ -25,6 +25,8 @@ from delivery.config import (
 )
 from delivery.keys import key_problems
 from delivery.logs import configure_logging
+from delivery.report_cli import add_parser as add_report_parser
+from delivery.report_cli import run as run_report
 from delivery.staff import Role
 
 EXIT_USAGE = 2
@@ -119,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the dispatch DISPATCH_ID's rows in the database instead of a bundle",
     )
+
+    add_report_parser(commands)
 
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -406,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _settings()
     if args.command == "user":
         return _user(settings, args)
+    if args.command == "report":
+        return run_report(settings, args)
     if args.command == "db":
         asyncio.run(_db_upgrade(settings))
         print("database is at the newest migration")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from delivery.api import (
+    batch_pages,
     bounces,
     carrier_hooks,
     certificates,
@@ -14,15 +15,20 @@ from delivery.api import (
     field_pages,
     health,
     mail_pieces,
+    new_dispatch_page,
     notice_media,
     notice_pages,
     openapi,
+    print_run_page,
     recipient_pages,
+    report_pages,
+    reports,
     staff_auth,
     static_files,
     twilio_hooks,
     verification_pages,
     webhooks,
+    workspace_pages,
 )
 from delivery.api.common import CONTEXT
 from delivery.api.middleware import VERIFIER, api_keys, problems
@@ -81,6 +87,12 @@ def create_app(ctx: Context) -> web.Application:
     staff_auth.add_routes(app)
     notice_pages.add_routes(app)
     field_pages.add_routes(app)
+    print_run_page.add_routes(app)
+    batch_pages.add_routes(app)
+    new_dispatch_page.add_routes(app)
     verification_pages.add_routes(app)
     static_files.add_routes(app)
+    workspace_pages.add_routes(app)
+    reports.add_routes(app)
+    report_pages.add_routes(app)
     return app

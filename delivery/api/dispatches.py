@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,8 +20,8 @@ from delivery.api.common import (
 from delivery.api.dispatch_request import parse_dispatch_request
 from delivery.api.problems import Problem, not_found, validation_problem
 from delivery.clock import rfc3339
+from delivery.cursors import decode_cursor, encode_cursor
 from delivery.domain import Attempt, Dispatch, DispatchState
-from delivery.ids import looks_like_id
 from delivery.representations import (
     attempt_view,
     dispatch_summary,
@@ -30,7 +29,7 @@ from delivery.representations import (
     mask_address,
     notice_view,
 )
-from delivery.services import clerk_actions, link_reissue, notices
+from delivery.services import clerk_actions, clerk_requests, link_reissue
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.intake import IdempotencyConflict, UnknownDocuments, create_dispatch
 from delivery.services.ownership import UnknownClerk
@@ -197,11 +196,8 @@ def _cursor(request: web.Request) -> str | None:
     raw = request.query.get("cursor")
     if raw is None:
         return None
-    try:
-        value = base64.urlsafe_b64decode(raw.encode() + b"==").decode()
-    except (ValueError, UnicodeDecodeError):
-        value = ""
-    if not looks_like_id(value):
+    value = decode_cursor(raw)
+    if value is None:
         raise validation_problem([{"field": "cursor", "message": "not a cursor from this API"}])
     return value
 
@@ -240,11 +236,7 @@ async def index(request: web.Request) -> web.Response:
         conn = await conn.execution_options(**READ_ONLY)
         found = await queries.list_dispatches(conn, flt)
     page = found[:limit]
-    next_cursor = (
-        base64.urlsafe_b64encode(page[-1].id.encode()).decode().rstrip("=")
-        if len(found) > limit
-        else None
-    )
+    next_cursor = encode_cursor(page[-1].id) if len(found) > limit else None
     return json_response(
         {"items": [{"id": d.id, **dispatch_summary(d)} for d in page], "next_cursor": next_cursor}
     )
@@ -298,32 +290,23 @@ async def act(request: web.Request) -> web.Response:
     body = await read_json(request)
     if not isinstance(body, dict):
         raise validation_problem([{"field": "", "message": "the body must be a JSON object"}])
-    action, note = body.get("action"), body.get("note")
-    errors = []
-    if action not in clerk_actions.ALL_ACTIONS:
-        errors.append({"field": "action", "message": "unknown action"})
-    if not isinstance(note, str) or not note.strip() or len(note) > 2000:
-        errors.append({"field": "note", "message": "required: why (at most 2000 characters)"})
-    if errors:
-        raise validation_problem(errors)
-    if action == "approve_notice" and not notices.may_approve(who.staff):
-        # CPL-95: a supervisor (judge) approves public notice; not a clerk, not a case system.
+    details = {k: v for k, v in body.items() if k not in ("action", "note")}
+    requester = clerk_requests.Requester(who.actor, who.staff, who.api_key_id)
+    try:
+        await clerk_requests.submit(
+            ctx, dispatch_id, requester, body.get("action"), body.get("note"), details
+        )
+    except clerk_requests.InvalidRequest as exc:
+        raise validation_problem(
+            [{"field": e.field, "message": e.message} for e in exc.errors]
+        ) from None
+    except clerk_requests.ApproverRequired:
         raise Problem(
             403,
             "role-required",
             "Only a supervisor may approve a public notice",
             "log in with an account that has the supervisor role",
-        )
-    details = {k: v for k, v in body.items() if k not in ("action", "note")}
-    try:
-        await clerk_actions.perform(
-            ctx,
-            dispatch_id,
-            clerk_actions.ActionRequest(
-                str(action), str(note).strip(), details, caller_key_id=who.api_key_id
-            ),
-            actor=who.actor,
-        )
+        ) from None
     except clerk_actions.ActionRefused as exc:
         if exc.conflict:
             raise Problem(409, "action-not-allowed", "Not allowed now", exc.reason) from None

@@ -29,6 +29,7 @@ from aiohttp import BodyPartReader, web
 from delivery.api.common import ctx_of, path_id
 from delivery.api.documents import part_chunks
 from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
+from delivery.api.workspace_forms import read_text
 from delivery.context import Context
 from delivery.document_store import JPEG_MAGIC, PNG_MAGIC, StoredFile, UploadRejected
 from delivery.services import field_tasks
@@ -136,18 +137,6 @@ class Posted:
     signature: Media | None = None
 
 
-async def _text(part: BodyPartReader, limit: int) -> str | None:
-    value = bytearray()
-    async for chunk in part_chunks(part):
-        value += chunk
-        if len(value) > limit:
-            return None
-    try:
-        return value.decode()
-    except UnicodeDecodeError:
-        return None
-
-
 async def _read_form(request: web.Request, ctx: Context) -> Posted:
     """Read the multipart form: the CSRF token must come before any file (it does in the
     browser: it is the form's first field). Raises UploadRejected for a refused file."""
@@ -161,7 +150,7 @@ async def _read_form(request: web.Request, ctx: Context) -> Posted:
             continue
         name = part.name
         if name == CSRF_FIELD:
-            await check_csrf(request, await _text(part, 200))
+            await check_csrf(request, await read_text(part, 200))
             checked = True
             continue
         if not checked:
@@ -182,7 +171,7 @@ async def _read_form(request: web.Request, ctx: Context) -> Posted:
                 posted.media.append(stored)
             continue
         if name == "signature":
-            value = await _text(part, 4 * MAX_SIGNATURE_BYTES // 3 + 100)
+            value = await read_text(part, 4 * MAX_SIGNATURE_BYTES // 3 + 100)
             if value is None:
                 raise UploadRejected(
                     f"a signature exceeds the limit of {MAX_SIGNATURE_BYTES} bytes", 413
@@ -190,7 +179,7 @@ async def _read_form(request: web.Request, ctx: Context) -> Posted:
             if value:
                 posted.signature = await _store_data_url(ctx, value)
             continue
-        text = await _text(part, MAX_TEXT)
+        text = await read_text(part, MAX_TEXT)
         if text is None:
             posted.fields[name] = "\x00"  # too long or not UTF-8: reported by validation
         else:

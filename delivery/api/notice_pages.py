@@ -17,7 +17,6 @@ transaction as the publication.
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -27,12 +26,12 @@ from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
 from delivery.api.common import ctx_of
-from delivery.api.documents import part_chunks
 from delivery.api.field_pages import store_evidence
 from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
+from delivery.api.workspace_forms import multipart_form
 from delivery.context import Context
+from delivery.cursors import decode_cursor, encode_cursor
 from delivery.document_store import UploadRejected
-from delivery.ids import looks_like_id
 from delivery.pdf_rendering import render_pdf
 from delivery.representations import notice_text_sha256
 from delivery.services import clerk_actions, notice_board, notices
@@ -111,16 +110,6 @@ def _search(request: web.Request) -> dict[str, str]:
     }
 
 
-def _cursor(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    try:
-        value = base64.urlsafe_b64decode(raw.encode() + b"==").decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if looks_like_id(value) else None
-
-
 async def board(request: web.Request) -> web.Response:
     """``GET /notices``: current and past notices, newest first."""
     ctx = ctx_of(request)
@@ -130,7 +119,7 @@ async def board(request: web.Request) -> web.Response:
         court=query["court"] or None,
         case_number=query["case_number"] or None,
         recipient_name=query["name"] or None,
-        before_id=_cursor(request.query.get("cursor")),
+        before_id=decode_cursor(request.query.get("cursor") or ""),
         limit=PAGE + 1,
     )
     async with ctx.engine.connect() as conn:
@@ -155,7 +144,7 @@ async def board(request: web.Request) -> web.Response:
         params["lang"] = "en"
     next_url = None
     if len(found) > PAGE:
-        cursor = base64.urlsafe_b64encode(found[PAGE - 1]["id"].encode()).decode().rstrip("=")
+        cursor = encode_cursor(found[PAGE - 1]["id"])
         next_url = "/notices?" + urlencode({**params, "cursor": cursor})
     other = {k: v for k, v in params.items() if k != "lang"}
     if locale != "en":
@@ -294,19 +283,6 @@ def _field(form: MultiDictProxy[Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def _text_part(part: BodyPartReader) -> str | None:
-    """A multipart text field, or None when too long or not UTF-8 (the rest is not kept)."""
-    value = b""
-    async for chunk in part_chunks(part):
-        value += chunk
-        if len(value) > MAX_FIELD_BYTES:
-            return None
-    try:
-        return value.decode()
-    except UnicodeDecodeError:
-        return None
-
-
 async def _multipart_form(
     request: web.Request, ctx: Context, *, media: bool
 ) -> tuple[dict[str, str], notices.EvidenceFile | None]:
@@ -314,37 +290,21 @@ async def _multipart_form(
     (nothing after it is read without it: 403), text fields, and — where ``media`` — at most
     one ``media`` photo or video, streamed to the store and checked as the field server's
     evidence. UploadRejected (its reason names the field) for a refused file or a long field."""
-    reader = await request.multipart()
-    fields: dict[str, str] = {}
-    evidence = None
-    checked = False
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or not part.name:
-            continue
-        if part.name == CSRF_FIELD:
-            await check_csrf(request, await _text_part(part))
-            checked = True
-            continue
-        if not checked:
-            await check_csrf(request, None)
-        if part.filename is not None:
-            if part.filename == "" or part.name != "media" or not media:
-                await part.release()
-                continue
-            if evidence is not None:
-                raise UploadRejected("media: send one photo or video")
-            try:
-                evidence = notices.EvidenceFile(*await store_evidence(ctx, part))
-            except UploadRejected as exc:
-                raise UploadRejected(f"media: {exc.reason}", exc.status) from None
-            continue
-        value = await _text_part(part)
-        if value is None:
-            raise UploadRejected(f"{part.name}: too long or not UTF-8")
-        fields[part.name] = value
-    if not checked:
-        await check_csrf(request, None)
-    return fields, evidence
+    evidence: list[notices.EvidenceFile] = []
+
+    async def on_file(part: BodyPartReader) -> None:
+        if part.name != "media" or not media:
+            await part.release()
+            return
+        if evidence:
+            raise UploadRejected("media: send one photo or video")
+        try:
+            evidence.append(notices.EvidenceFile(*await store_evidence(ctx, part)))
+        except UploadRejected as exc:
+            raise UploadRejected(f"media: {exc.reason}", exc.status) from None
+
+    fields = await multipart_form(request, on_file, MAX_FIELD_BYTES)
+    return dict(fields), evidence[0] if evidence else None
 
 
 async def _act(

@@ -11,6 +11,7 @@ from delivery.api.dispatch_request import CONSENT_BASES
 from delivery.api.dispatches import LIST_PARAMETERS
 from delivery.api.webhooks import EVENT_TYPES
 from delivery.domain import DOCUMENT_KINDS, LOCALES, ContactSource, DispatchState
+from delivery.services.reports import DEFINITIONS, GROUPINGS, TABLE_COLUMNS
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 PDF_RESPONSE = {
@@ -53,6 +54,21 @@ ID_PARAM = {
     "required": True,
     "schema": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"},
 }
+
+REPORT_PARAMETERS = [
+    {"in": "query", "name": name, "required": True, "schema": {"type": "string", "format": "date"}}
+    for name in ("from", "to")
+] + [
+    {"in": "query", "name": "group_by", "schema": {"enum": list(GROUPINGS), "default": "channel"}},
+    {"in": "query", "name": "court", "schema": {"type": "string"}},
+]
+REPORT_DESCRIPTION = (
+    "Over the caller's courts (API key, or a clerk's or supervisor's session), or the one named "
+    "by `court`; dates inclusive, in the court's time zone. Rates are null when their "
+    "denominator is 0. Definitions: "
+    + "; ".join(f"**{name}**: {text}" for name, text in DEFINITIONS["en"].items())
+    + "."
+)
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -282,6 +298,59 @@ SPEC: dict[str, Any] = {
                 },
             },
             "WebhookDelivery": {"type": "object"},
+            "ReportFigures": {
+                "type": "object",
+                "properties": {
+                    **{
+                        name: {"type": "integer"}
+                        for name in (
+                            "served",
+                            "failed",
+                            "cancelled",
+                            "served_electronically",
+                            "served_first_try",
+                        )
+                    },
+                    **{
+                        name: {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+                        for name in ("e_service_usage_rate", "success_rate", "first_try_rate")
+                    },
+                    "time_to_service": {
+                        "type": "object",
+                        "properties": {
+                            "median_hours": {"type": ["number", "null"]},
+                            "p90_hours": {"type": ["number", "null"]},
+                        },
+                    },
+                },
+            },
+            "ServiceReport": {
+                "type": "object",
+                "properties": {
+                    "from": {"type": "string", "format": "date"},
+                    "to": {"type": "string", "format": "date"},
+                    "group_by": {"enum": list(GROUPINGS)},
+                    "court": {"type": ["string", "null"]},
+                    "time_zone": {"type": "string"},
+                    "definitions": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "totals": {"$ref": "#/components/schemas/ReportFigures"},
+                    "groups": {
+                        "type": "array",
+                        "items": {
+                            "allOf": [
+                                {"$ref": "#/components/schemas/ReportFigures"},
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "key": {"type": "string"},
+                                        "label": {"type": "string"},
+                                    },
+                                },
+                            ]
+                        },
+                    },
+                },
+            },
         },
     },
     "security": [{"bearer": []}, {"staff_session": []}],
@@ -532,6 +601,29 @@ SPEC: dict[str, Any] = {
                 "Retry a webhook delivery now",
                 {"202": _ok("Queued", "WebhookDelivery"), "404": PROBLEM, "409": PROBLEM},
                 parameters=[{"name": "delivery_id", **ID_PARAM}],
+            ),
+        },
+        "/api/v1/reports/service": {
+            "get": _op(
+                "Success-rate report: e-service usage, success and first-try rates and time to "
+                "service, per channel, court, clerk, week or month",
+                {"200": _ok("The report", "ServiceReport")},
+                description=REPORT_DESCRIPTION,
+                parameters=REPORT_PARAMETERS,
+            ),
+        },
+        "/api/v1/reports/service.csv": {
+            "get": _op(
+                "The same report as CSV (UTF-8 with BOM; one row per group, totals last; "
+                f"columns {', '.join(TABLE_COLUMNS)})",
+                {
+                    "200": {
+                        "description": "CSV",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    }
+                },
+                description=REPORT_DESCRIPTION,
+                parameters=REPORT_PARAMETERS,
             ),
         },
         "/api/v1/openapi.json": {

@@ -211,7 +211,8 @@ def staff_page(name: str, *, status: int = 200, **context: Any) -> web.Response:
     return response
 
 
-def _locale(request: web.Request, form: MultiDictProxy[Any] | None = None) -> str:
+def page_locale(request: web.Request, form: MultiDictProxy[Any] | None = None) -> str:
+    """The page's language: the form's ``lang``, else ``?lang=``, else the court's default."""
     chosen = _field(form, "lang") if form is not None else None
     return locale_or_default(
         chosen or request.query.get("lang") or ctx_of(request).settings.default_locale
@@ -250,7 +251,7 @@ def _login_form(
 async def login_page(request: web.Request) -> web.Response:
     """``GET /login``: the form (``?next=`` a local path to return to, ``?lang=en``)."""
     return _login_form(
-        request, locale=_locale(request), next_path=local_path(request.query.get("next"))
+        request, locale=page_locale(request), next_path=local_path(request.query.get("next"))
     )
 
 
@@ -258,7 +259,7 @@ async def login(request: web.Request) -> web.Response:
     """``POST /login``: check CSRF and password; start a session and go to ``next``."""
     ctx = ctx_of(request)
     form = await request.post()
-    locale = _locale(request, form)
+    locale = page_locale(request, form)
     next_path = local_path(_field(form, "next"))
     username = _field(form, "username") or ""
     sent = _field(form, CSRF_FIELD) or ""
@@ -309,7 +310,7 @@ async def logout(request: web.Request) -> web.Response:
 async def account(request: web.Request) -> web.Response:
     """``GET /account``: who is logged in (roles, courts) and the logout button."""
     user = require_staff(request)
-    locale = _locale(request)
+    locale = page_locale(request)
     return staff_page(
         "account.html",
         locale=locale,

@@ -86,7 +86,7 @@ async def _certificates(conn: AsyncConnection, dispatch_id: str) -> list[Certifi
     return [_row(r) for r in rows.mappings()]
 
 
-async def _names(conn: AsyncConnection, found: list[Event]) -> dict[str, str]:
+async def actor_names(conn: AsyncConnection, found: list[Event]) -> dict[str, str]:
     """Display names of the people (staff accounts, API keys) the events name as actors."""
     actors = {e.actor for e in found if e.actor}
     staff = [a.removeprefix("staff:") for a in actors if a.startswith("staff:")]
@@ -122,7 +122,7 @@ async def load_record(
         documents=await load_documents(conn, dispatch_id),
         attempts=[attempt_from_row(r) for r in attempt_rows.mappings()],
         events=found,
-        names=await _names(conn, found),
+        names=await actor_names(conn, found),
         certificates=await _certificates(conn, dispatch_id),
     )
 

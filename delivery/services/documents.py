@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from delivery.context import Context
 from delivery.document_store import StoredFile
 from delivery.ids import new_id
@@ -37,3 +39,30 @@ async def store_document(
             )
         )
     return document
+
+
+async def reuse_or_store_document(
+    ctx: Context, key_id: str, stored_file: StoredFile, title: str, kind: str
+) -> dict[str, Any]:
+    """The key's document with these bytes, title and kind if it has one (the oldest), else a
+    new one. The workspace uploads its documents again with every form or CSV sent: reusing the
+    row keeps a re-sent dispatch's body — which names document ids — the same, so its creation
+    stays idempotent instead of conflicting."""
+    d = documents
+    async with ctx.engine.connect() as conn:
+        found = (
+            await conn.execute(
+                sa.select(d.c.id, d.c.sha256, d.c.size, d.c.title, d.c.kind)
+                .where(
+                    d.c.api_key_id == key_id,
+                    d.c.sha256 == stored_file.sha256,
+                    d.c.title == title[:MAX_TITLE],
+                    d.c.kind == kind,
+                )
+                .order_by(d.c.created_at, d.c.id)
+                .limit(1)
+            )
+        ).first()
+    if found is not None:
+        return dict(found._mapping)
+    return await store_document(ctx, key_id, stored_file, title, kind)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from delivery.domain import AttemptState
 from delivery.ids import looks_like_id
 from delivery.services.notices import DRAFT, PUBLISHED
+from delivery.storage.queries import LIKE_ESCAPE, escape_like
 from delivery.storage.schema import attempts, media_files, notice_publications, notices
 
 
@@ -48,8 +49,7 @@ class BoardFilter:
 
 
 def _contains(column: sa.ColumnElement[str], text: str) -> sa.ColumnElement[bool]:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return column.like(f"%{escaped}%", escape="\\")
+    return column.like(f"%{escape_like(text)}%", escape=LIKE_ESCAPE)
 
 
 # A published notice whose attempt ended without serving (the dispatch was cancelled, escalated

@@ -9,6 +9,7 @@
 - :func:`poll_due_pieces`: the sweep's fallback for webhooks that never came.
 - :func:`mail_piece` / :func:`mail_pieces_on`: what the mail-piece PDF prints.
 - :func:`record_return_card`: a scanned signed return card (回执), stored hashed, as evidence.
+- :func:`hand_over`: the clerk's word that the day's printed pieces went to the carrier.
 """
 
 from __future__ import annotations
@@ -324,6 +325,14 @@ async def mail_piece(
     return found[0] if found else None
 
 
+def _still_to_go() -> list[sa.ColumnElement[bool]]:
+    """A piece the carrier has not taken, whose attempt is still open."""
+    return [
+        postal_pieces.c.handed_over_at.is_(None),
+        attempts.c.state == AttemptState.SENT.value,
+    ]
+
+
 async def mail_pieces_on(ctx: Context, day: date, courts: tuple[str, ...]) -> list[MailPiece]:
     """The pieces created on ``day`` in the court's time zone that are still to go, oldest
     first: a piece the carrier already took, or whose attempt ended before it was posted (the
@@ -334,16 +343,66 @@ async def mail_pieces_on(ctx: Context, day: date, courts: tuple[str, ...]) -> li
     p = postal_pieces
     query = (
         _piece_query()
-        .where(
-            p.c.court.in_(courts),
-            p.c.created_at >= start,
-            p.c.created_at < end,
-            p.c.handed_over_at.is_(None),
-            attempts.c.state == AttemptState.SENT.value,
-        )
+        .where(p.c.court.in_(courts), p.c.created_at >= start, p.c.created_at < end)
+        .where(*_still_to_go())
         .order_by(p.c.created_at, p.c.attempt_id)
     )
     return await _pieces(ctx, query)
+
+
+HANDED_OVER = "mail_handed_over"
+
+
+async def hand_over(
+    ctx: Context, attempt_ids: list[str], courts: tuple[str, ...], *, actor: str
+) -> list[str]:
+    """Mark the pieces of ``attempt_ids`` (in ``courts``, still to go) handed to the carrier:
+    ``handed_over_at`` is set and a ``mail_handed_over`` event recorded on the attempt, one
+    transaction per dispatch. Returns the attempt ids marked; a piece already handed over (a
+    second click) or no longer to go is left as it is.
+
+    This is the court's own record of posting, not the carrier's: it is not ``postal_accepted``
+    and starts no deemed period (CPL-283 counts from the carrier's acceptance)."""
+    if not attempt_ids:
+        return []
+    p = postal_pieces
+    async with ctx.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(p.c.attempt_id, p.c.dispatch_id)
+                .join(attempts, attempts.c.id == p.c.attempt_id)
+                .where(p.c.attempt_id.in_(attempt_ids), p.c.court.in_(courts), *_still_to_go())
+                .order_by(p.c.dispatch_id, p.c.attempt_id)
+            )
+        ).all()
+    by_dispatch: dict[str, list[str]] = {}
+    for row in rows:
+        by_dispatch.setdefault(row.dispatch_id, []).append(row.attempt_id)
+    marked: list[str] = []
+    for dispatch_id, pieces in by_dispatch.items():
+        async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+            # Under the dispatch's lock, checked again: a concurrent click or a carrier event
+            # may have come first.
+            still = (
+                await tx.conn.execute(
+                    sa.select(p.c.attempt_id, p.c.carrier, p.c.tracking_number)
+                    .join(attempts, attempts.c.id == p.c.attempt_id)
+                    .where(p.c.attempt_id.in_(pieces), *_still_to_go())
+                    .order_by(p.c.attempt_id)
+                )
+            ).all()
+            for piece in still:
+                await _update_piece(tx, piece.attempt_id, handed_over_at=tx.now)
+                tx.record(
+                    HANDED_OVER,
+                    source="clerk",
+                    actor=actor,
+                    attempt_id=piece.attempt_id,
+                    data={"carrier": piece.carrier, "tracking_number": piece.tracking_number},
+                )
+                marked.append(piece.attempt_id)
+    log.info("mail handed over", extra={"pieces": len(marked)})
+    return marked
 
 
 # --- Scanned return cards ---

@@ -8,7 +8,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from delivery.domain import Attempt, AttemptState, Dispatch, DispatchState, DocumentRef, Event
+from delivery.domain import (
+    OPEN_ATTEMPT_STATES,
+    Attempt,
+    AttemptState,
+    Dispatch,
+    DispatchState,
+    DocumentRef,
+    Event,
+)
 from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
 from delivery.storage.schema import attempts, dispatches, events, notices
 from delivery.storage.unit_of_work import load_contacts, load_documents
@@ -94,6 +102,8 @@ async def dispatch_detail(
 
 @dataclass(frozen=True)
 class DispatchFilter:
+    """Which dispatches a list shows. Times are UTC instants; ``*_to`` bounds are exclusive."""
+
     courts: tuple[str, ...]
     state: str | None = None
     case_number: str | None = None
@@ -101,20 +111,74 @@ class DispatchFilter:
     created_to: datetime | None = None
     before_id: str | None = None
     limit: int = 50
+    # The clerk workspace's queue adds these (the API does not offer them yet).
+    owner_id: str | None = None
+    recipient_prefix: str | None = None
+    served_from: datetime | None = None
+    served_to: datetime | None = None
+    channel: str | None = None  # dispatches with an open attempt on this channel
+
+
+LIKE_ESCAPE = "\\"
+
+
+def escape_like(text: str) -> str:
+    """``text`` for a LIKE pattern (with ``escape=LIKE_ESCAPE``): its wildcards taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def dispatch_conditions(
+    f: DispatchFilter, *, with_state: bool = True
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clause of ``f`` (without the cursor); ``with_state=False`` for counts per state.
+
+    Each condition can use an index of its own (docs/decisions/0014-queue-and-dispatch-page.md).
+    """
+    d = dispatches.c
+    conditions: list[sa.ColumnElement[bool]] = [d.court.in_(f.courts)]
+    if with_state and f.state:
+        conditions.append(d.state == f.state)
+    if f.case_number:
+        conditions.append(d.case_number == f.case_number)
+    if f.owner_id:
+        conditions.append(d.owner_id == f.owner_id)
+    if f.recipient_prefix:
+        # A prefix (a surname, the start of an entity's name): see the decision record.
+        pattern = escape_like(f.recipient_prefix) + "%"
+        conditions.append(d.recipient_name.like(pattern, escape=LIKE_ESCAPE))
+    for column, start, end in (
+        (d.created_at, f.created_from, f.created_to),
+        (d.served_at, f.served_from, f.served_to),
+    ):
+        if start:
+            conditions.append(column >= start)
+        if end:
+            conditions.append(column < end)
+    if f.channel:
+        conditions.append(
+            sa.exists().where(
+                attempts.c.dispatch_id == d.id,
+                attempts.c.channel == f.channel,
+                attempts.c.state.in_([s.value for s in OPEN_ATTEMPT_STATES]),
+            )
+        )
+    return conditions
 
 
 async def list_dispatches(conn: AsyncConnection, f: DispatchFilter) -> list[Dispatch]:
     """Newest first; ``before_id`` is the cursor (ids sort by creation time)."""
-    query = sa.select(dispatches).where(dispatches.c.court.in_(f.courts))
-    if f.state:
-        query = query.where(dispatches.c.state == f.state)
-    if f.case_number:
-        query = query.where(dispatches.c.case_number == f.case_number)
-    if f.created_from:
-        query = query.where(dispatches.c.created_at >= f.created_from)
-    if f.created_to:
-        query = query.where(dispatches.c.created_at < f.created_to)
+    query = sa.select(dispatches).where(*dispatch_conditions(f))
     if f.before_id:
         query = query.where(dispatches.c.id < f.before_id)
     rows = await conn.execute(query.order_by(dispatches.c.id.desc()).limit(f.limit))
     return [dispatch_from_row(r, []) for r in rows.mappings()]
+
+
+async def count_by_state(conn: AsyncConnection, f: DispatchFilter) -> dict[str, int]:
+    """How many dispatches ``f`` finds in each state, ignoring its own state filter."""
+    rows = await conn.execute(
+        sa.select(dispatches.c.state, sa.func.count())
+        .where(*dispatch_conditions(f, with_state=False))
+        .group_by(dispatches.c.state)
+    )
+    return {state: int(count) for state, count in rows.all()}

@@ -1,0 +1,84 @@
+"""The postal print run: the day's letters to print, and marking them handed to the carrier.
+
+- ``GET /staff/print-run?date=YYYY-MM-DD`` (default: today in the court's zone): the pieces
+  created that day that are still to go (the same selection as ``GET /api/v1/mail-pieces.pdf``,
+  which the page links to for printing them in one go), each with a checkbox;
+- ``POST /staff/print-run/handed-over``: the checked pieces are marked handed to the carrier
+  (``services.postal.hand_over``: one transaction and one event per dispatch; a second click
+  changes nothing, since a handed-over piece is no longer to go).
+
+Clerks and supervisors only; another court's pieces are never listed nor marked.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from aiohttp import web
+
+from delivery.api.common import ctx_of
+from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
+from delivery.api.workspace_forms import page_locale, text_field
+from delivery.ids import looks_like_id
+from delivery.services import postal
+from delivery.staff import Role
+
+PATH = "/staff/print-run"
+ROLES = (Role.CLERK, Role.SUPERVISOR)
+MAX_PIECES = 2000  # one form's checkboxes: far more than a court posts in a day
+
+
+def _day(request: web.Request, raw: str | None) -> date | None:
+    """The chosen day, today in the court's zone when none is given, None when malformed."""
+    if not raw:
+        return ctx_of(request).clock.now().astimezone(ctx_of(request).settings.zone).date()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+async def print_run(request: web.Request) -> web.Response:
+    """``GET /staff/print-run``: the day's pending pieces."""
+    ctx = ctx_of(request)
+    user = require_staff(request, *ROLES)
+    locale = page_locale(request)
+    day = _day(request, request.query.get("date"))
+    error = None
+    if day is None:
+        error = "date"
+        day = _day(request, None)
+        assert day is not None
+    pieces = await postal.mail_pieces_on(ctx, day, user.courts)
+    handed = request.query.get("handed", "")
+    return staff_page(
+        "print_run.html",
+        status=422 if error else 200,
+        locale=locale,
+        user=user,
+        active="print_run",
+        day=day.isoformat(),
+        pieces=pieces,
+        zone=ctx.settings.time_zone,
+        handed=int(handed) if handed.isdigit() else None,
+        error=error,
+        csrf_token=csrf_token(request),
+    )
+
+
+async def handed_over(request: web.Request) -> web.Response:
+    """``POST /staff/print-run/handed-over``: mark the checked pieces handed to the carrier."""
+    ctx = ctx_of(request)
+    user = require_staff(request, *ROLES)
+    form = await request.post()
+    await check_csrf(request, text_field(form, CSRF_FIELD))
+    ids = [v for v in form.getall("attempt_id", []) if isinstance(v, str) and looks_like_id(v)]
+    marked = await postal.hand_over(ctx, ids[:MAX_PIECES], user.courts, actor=user.actor)
+    day = _day(request, text_field(form, "date")) or _day(request, None)
+    lang = "&lang=en" if page_locale(request, form) == "en" else ""
+    raise web.HTTPSeeOther(f"{PATH}?date={day}&handed={len(marked)}{lang}")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(PATH, print_run)
+    app.router.add_post(f"{PATH}/handed-over", handed_over)

@@ -1,0 +1,88 @@
+"""What the clerk workspace's form handlers share: the page's language and reading a form.
+
+Upload forms (a new dispatch with its documents, a CSV batch with its documents) arrive as
+``multipart/form-data`` the way a browser sends them: the CSRF token first — nothing after it is
+read without it (403) —, then text fields and files in the page's order. Each file is handed to
+the caller as it streams in, so a large upload is never held in memory here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+from multidict import MultiDict, MultiDictProxy
+
+from delivery.api.common import ctx_of
+from delivery.api.documents import part_chunks
+from delivery.api.staff_auth import CSRF_FIELD, check_csrf
+from delivery.document_store import UploadRejected
+from templates import locale_or_default
+
+MAX_FIELD_BYTES = 4000
+FileHandler = Callable[[BodyPartReader], Awaitable[None]]
+
+
+def text_field(form: MultiDictProxy[Any] | MultiDict[str], name: str) -> str | None:
+    value = form.get(name)
+    return value[:MAX_FIELD_BYTES] if isinstance(value, str) else None
+
+
+def page_locale(
+    request: web.Request, form: MultiDictProxy[Any] | MultiDict[str] | None = None
+) -> str:
+    """``lang`` from the form, else from the query, else the court's default."""
+    chosen = text_field(form, "lang") if form is not None else None
+    return locale_or_default(
+        chosen or request.query.get("lang") or ctx_of(request).settings.default_locale
+    )
+
+
+async def read_text(part: BodyPartReader, limit: int) -> str | None:
+    """A text part, or None once it grows past ``limit`` bytes or is not UTF-8."""
+    value = b""
+    async for chunk in part_chunks(part):
+        value += chunk
+        if len(value) > limit:
+            return None
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+async def multipart_form(
+    request: web.Request, on_file: FileHandler, max_field: int = MAX_FIELD_BYTES
+) -> MultiDict[str]:
+    """The text fields of a multipart form (CSRF checked first); every chosen file goes to
+    ``on_file`` (an empty file input — nothing chosen — is skipped). UploadRejected, its reason
+    naming the field, for a form that is not multipart or a text field longer than
+    ``max_field`` bytes."""
+    if not request.content_type.startswith("multipart/"):
+        raise UploadRejected("send the form as multipart/form-data", 415)
+    reader = await request.multipart()
+    fields: MultiDict[str] = MultiDict()
+    checked = False
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or not part.name:
+            continue
+        if part.name == CSRF_FIELD:
+            await check_csrf(request, await read_text(part, MAX_FIELD_BYTES))
+            checked = True
+            continue
+        if not checked:
+            await check_csrf(request, None)
+        if part.filename is not None:
+            if part.filename == "":
+                await part.release()
+            else:
+                await on_file(part)
+            continue
+        value = await read_text(part, max_field)
+        if value is None:
+            raise UploadRejected(f"{part.name}: too long or not UTF-8")
+        fields.add(part.name, value)
+    if not checked:
+        await check_csrf(request, None)
+    return fields

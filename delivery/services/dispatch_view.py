@@ -1,0 +1,81 @@
+"""The dispatch page (read side): everything a clerk reads about one dispatch, in one place.
+
+The dispatch with its documents, attempts and events (``queries.dispatch_detail``), plus what
+the page adds: who each event's actor is by name, the owner, the policy's ladder, whether a
+``dispatch_at_risk`` flag stands, and the court's clerks (to reassign the dispatch to).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from delivery.context import Context
+from delivery.domain import DispatchState
+from delivery.services import ownership
+from delivery.services.certificates import actor_names
+from delivery.services.queue import AT_RISK_EVENT
+from delivery.staff import StaffUser
+from delivery.storage import queries
+from delivery.storage.engine import READ_ONLY
+from delivery.storage.schema import dispatches, staff_users
+from escalation.policy import Policy
+
+
+@dataclass(frozen=True)
+class DispatchView:
+    detail: queries.DispatchDetail
+    names: dict[str, str]  # actor ("staff:<id>", "api_key:<id>") → display name
+    owner_name: str | None
+    policy: Policy
+    at_risk: bool
+    clerks: list[StaffUser]  # the court's clerks, by name (reassign_owner chooses among them)
+    other_policies: frozenset[str]  # what change_policy may choose
+
+
+async def in_scope(ctx: Context, dispatch_id: str, courts: tuple[str, ...]) -> bool:
+    """Whether the dispatch exists in one of ``courts`` (else it does not exist for them)."""
+    async with ctx.engine.connect() as conn:
+        found = await conn.scalar(
+            sa.select(dispatches.c.id).where(
+                dispatches.c.id == dispatch_id, dispatches.c.court.in_(courts)
+            )
+        )
+    return found is not None
+
+
+async def clerks_of(conn: AsyncConnection, courts: tuple[str, ...]) -> list[StaffUser]:
+    """The active clerks of any of ``courts``, by name (the queue's clerk filter)."""
+    found = {u.id: u for court in courts for u in await ownership.court_clerks(conn, court)}
+    return sorted(found.values(), key=lambda u: (u.display_name, u.username))
+
+
+async def dispatch_view(
+    ctx: Context, dispatch_id: str, courts: tuple[str, ...]
+) -> DispatchView | None:
+    """The dispatch's page, or ``None`` when it is not in ``courts``."""
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        detail = await queries.dispatch_detail(conn, dispatch_id, courts)
+        if detail is None:
+            return None
+        d = detail.dispatch
+        names = await actor_names(conn, detail.events)
+        owner_name = None
+        if d.owner_id is not None:
+            owner_name = await conn.scalar(
+                sa.select(staff_users.c.display_name).where(staff_users.c.id == d.owner_id)
+            )
+        clerks = await clerks_of(conn, (d.court,))
+    return DispatchView(
+        detail=detail,
+        names=names,
+        owner_name=owner_name,
+        policy=ctx.policies.get(d.policy, d.court),
+        at_risk=d.state != DispatchState.SERVED
+        and any(e.type == AT_RISK_EVENT for e in detail.events),
+        clerks=clerks,
+        other_policies=ctx.policies.names_for(d.court) - {d.policy},
+    )

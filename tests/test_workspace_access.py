@@ -82,6 +82,9 @@ DOORS = [
     Door("POST", "/staff/notices/{notice}/edit", DESK, EDIT, 422),
     Door("POST", "/staff/notices/{notice}/approve", frozenset({SUPERVISOR}), APPROVAL, 422),
     Door("POST", "/staff/notices/{notice}/publications", DESK, PUBLICATION, 422, multipart=True),
+    Door("GET", "/staff/reports", DESK),
+    Door("GET", "/api/v1/reports/service?from=2026-01-01&to=2026-03-31", DESK),
+    Door("GET", "/api/v1/reports/service.csv?from=2026-01-01&to=2026-03-31", DESK),
     Door("GET", "/api/v1/dispatches", DESK),
     Door("GET", "/api/v1/dispatches/{dispatch}", DESK),
     Door(

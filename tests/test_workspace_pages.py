@@ -341,6 +341,20 @@ async def test_a_detail_the_action_refuses_changes_nothing(api: Api) -> None:
     assert await api.event_types(dispatch_id) == before
 
 
+async def test_a_step_that_is_not_a_number_is_refused_not_an_error(api: Api) -> None:
+    dispatch_id = await _dispatch(api, "g-2", source=FOUND)
+    csrf = await _clerk(api)
+    before = await api.event_types(dispatch_id)
+    for step in ("²", "x", "-1"):  # "²".isdigit() holds, yet int("²") raises
+        refused = await api.client.post(
+            f"/staff/dispatches/{dispatch_id}/actions",
+            data={"csrf_token": csrf, "action": "skip_step", "step": step, "note": NOTE},
+        )
+        assert refused.status == 422, step
+        assert "step must be" in await refused.text()
+    assert await api.event_types(dispatch_id) == before
+
+
 async def test_cancel_then_an_action_not_allowed_any_more(api: Api) -> None:
     dispatch_id = await _dispatch(api, "c-1", source="court_found")
     csrf = await _clerk(api)

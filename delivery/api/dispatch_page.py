@@ -172,12 +172,14 @@ async def page(request: web.Request) -> web.Response:
 
 
 def _details(action: str, form: dict[str, str]) -> dict[str, Any]:
-    """The action's details from its form: blank fields left out, numbers as numbers."""
+    """The action's details from its form: blank fields left out, numbers as numbers (a value
+    that is not one is passed on as text, for the action to refuse with its reason)."""
     details: dict[str, Any] = {}
     for name in ACTION_FIELDS.get(action, ()):
         value = form.get(name, "").strip()
         if value:
-            details[name] = int(value) if name in INTEGER_FIELDS and value.isdigit() else value
+            # isdecimal, not isdigit: "²" is a digit that int() refuses.
+            details[name] = int(value) if name in INTEGER_FIELDS and value.isdecimal() else value
     return details
 
 

@@ -106,7 +106,8 @@ async def new_form(request: web.Request) -> web.Response:
 
 class _Documents:
     """The chosen files as they stream in, by their slot (``doc_file_1`` …); a refused file
-    is an error of its slot and the rest of the form is still read (its values kept)."""
+    is an error of its slot and the rest of the form is still read (its values kept). A slot
+    takes one file: a further one is refused unread, so a form stores at most :data:`SLOTS`."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -119,6 +120,12 @@ class _Documents:
             await part.release()
             return
         name = file_name(part.filename or "")
+        if slot in self.files:
+            await part.release()
+            self.errors.append(
+                {"field": part.name or "", "message": f"{name}: one file per document"}
+            )
+            return
         try:
             stored = await self.ctx.documents.store_pdf(
                 part_chunks(part), self.ctx.settings.max_upload_bytes

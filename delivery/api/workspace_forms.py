@@ -21,6 +21,10 @@ from delivery.document_store import UploadRejected
 from templates import locale_or_default
 
 MAX_FIELD_BYTES = 4000
+# Text fields per form: the largest (a new dispatch with its documents' titles and kinds, the
+# ids of documents kept from an earlier try) has a few dozen. More is not a browser's form, and
+# each would be held in memory (a streamed multipart body escapes aiohttp's client_max_size).
+MAX_FIELDS = 200
 FileHandler = Callable[[BodyPartReader], Awaitable[None]]
 
 
@@ -57,8 +61,8 @@ async def multipart_form(
 ) -> MultiDict[str]:
     """The text fields of a multipart form (CSRF checked first); every chosen file goes to
     ``on_file`` (an empty file input — nothing chosen — is skipped). UploadRejected, its reason
-    naming the field, for a form that is not multipart or a text field longer than
-    ``max_field`` bytes."""
+    naming the field, for a form that is not multipart, a text field longer than ``max_field``
+    bytes or more than :data:`MAX_FIELDS` text fields."""
     if not request.content_type.startswith("multipart/"):
         raise UploadRejected("send the form as multipart/form-data", 415)
     reader = await request.multipart()
@@ -79,6 +83,8 @@ async def multipart_form(
             else:
                 await on_file(part)
             continue
+        if len(fields) == MAX_FIELDS:
+            raise UploadRejected(f"too many fields (at most {MAX_FIELDS})", 413)
         value = await read_text(part, max_field)
         if value is None:
             raise UploadRejected(f"{part.name}: too long or not UTF-8")

@@ -27,8 +27,8 @@ from delivery.api.batch_pages import file_name
 from delivery.api.common import ctx_of
 from delivery.api.documents import part_chunks
 from delivery.api.flat_dispatch import COLUMNS, parse_flat
-from delivery.api.staff_auth import csrf_token, require_staff, staff_page
-from delivery.api.workspace_forms import multipart_form, page_locale
+from delivery.api.staff_auth import csrf_token, page_locale, require_staff, staff_page
+from delivery.api.workspace_forms import multipart_form
 from delivery.context import Context
 from delivery.document_store import StoredFile, UploadRejected
 from delivery.domain import DOCUMENT_KINDS, LOCALES

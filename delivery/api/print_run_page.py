@@ -17,8 +17,15 @@ from datetime import date
 from aiohttp import web
 
 from delivery.api.common import ctx_of
-from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
-from delivery.api.workspace_forms import page_locale, text_field
+from delivery.api.staff_auth import (
+    CSRF_FIELD,
+    check_csrf,
+    csrf_token,
+    page_locale,
+    require_staff,
+    staff_page,
+)
+from delivery.api.workspace_forms import text_field
 from delivery.ids import looks_like_id
 from delivery.services import postal
 from delivery.staff import Role

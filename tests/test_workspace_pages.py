@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import MINIMAL_PDF, OTHER_COURT, eventually, settled
+from conftest import COURT, MINIMAL_PDF, OTHER_COURT, eventually, settled
 from helpers import Api, Receiver, dispatch_body, log_in, receiving, staff_account
 from sqlalchemy import event
 
@@ -214,6 +214,18 @@ async def test_the_queue_costs_the_same_queries_for_any_page_size(api: Api) -> N
         assert len(_rows(await _queue(api, limit="6"))) == 6
     assert len(one) == len(six), (one, six)
     assert len(six) <= 10
+
+
+async def test_the_queue_costs_the_same_queries_for_any_number_of_courts(api: Api) -> None:
+    """The clerk filter's list of clerks is one query, not one per court of the account."""
+    await _dispatch(api, "m-1", source=FOUND)
+    await _clerk(api)
+    with _counting(api) as one:
+        await _queue(api)
+    await _clerk(api, courts=(COURT, OTHER_COURT, "第三法院", "第四法院"))
+    with _counting(api) as four:
+        await _queue(api)
+    assert len(one) == len(four), (one, four)
 
 
 @contextmanager

@@ -48,8 +48,8 @@ async def in_scope(ctx: Context, dispatch_id: str, courts: tuple[str, ...]) -> b
 
 async def clerks_of(conn: AsyncConnection, courts: tuple[str, ...]) -> list[StaffUser]:
     """The active clerks of any of ``courts``, by name (the queue's clerk filter)."""
-    found = {u.id: u for court in courts for u in await ownership.court_clerks(conn, court)}
-    return sorted(found.values(), key=lambda u: (u.display_name, u.username))
+    found = await ownership.court_clerks(conn, *courts)
+    return sorted(found, key=lambda u: (u.display_name, u.username))
 
 
 async def dispatch_view(

@@ -470,3 +470,13 @@ async def test_the_owner_filter_and_reassigning_through_the_page(api: Api) -> No
     assert event.actor == wang.actor
     assert event.data["owner_id"] == li.id
     assert _rows(await _queue(api, owner=li.id)) == [other, owned]
+
+
+async def test_dates_out_of_the_calendar_are_refused_not_an_error(api: Api) -> None:
+    """A day at the calendar's ends has no midnight in UTC (or no next day): the form says so."""
+    await _clerk(api)
+    for name, value in (("created_to", "9999-12-31"), ("served_from", "0001-01-01")):
+        html = await _queue(api, 400, **{name: value})
+        assert f"{name}: " in html
+    run = await api.client.get("/staff/print-run", params={"date": "9999-12-31"})
+    assert run.status == 422, await run.text()

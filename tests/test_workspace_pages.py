@@ -349,7 +349,10 @@ async def test_a_detail_the_action_refuses_changes_nothing(api: Api) -> None:
         data={"csrf_token": csrf, "action": "retry_channel", "channel": "fax", "note": NOTE},
     )
     assert refused.status == 422
-    assert "channel must be" in await refused.text()
+    html = await refused.text()
+    assert "channel must be" in html
+    # The note the clerk wrote comes back in that action's form, not lost.
+    assert f">{NOTE}</textarea>" in html.split('data-action="retry_channel"')[1]
     assert await api.event_types(dispatch_id) == before
 
 

@@ -75,7 +75,7 @@ async def test_every_workspace_page_answers(post: Post, browser: Any) -> None:
 
     page = await _ok(clerk, f"/staff/dispatches/{postal}")
     assert tracking in page
-    assert '<td>邮件已交寄</td>' in page  # the hand-over, named in the timeline
+    assert "<td>邮件已交寄</td>" in page  # the hand-over, named in the timeline
     done = await clerk.client.post(
         f"/staff/dispatches/{postal}/actions",
         data={"csrf_token": form_csrf(page), "action": "escalate", "note": "电话无人接听"},

@@ -199,19 +199,19 @@ async def act(request: web.Request) -> web.Response:
     await check_csrf(request, form.get(CSRF_FIELD))
     action = form.get("action", "")
     who = clerk_requests.Requester(user.actor, user)
-    posted = {"action": action, "note": form.get("note", "")}
+    again = {"action": action, "note": form.get("note", "")}
     try:
         await clerk_requests.submit(
             ctx, dispatch_id, who, action, form.get("note"), _details(action, form)
         )
     except clerk_requests.InvalidRequest as exc:
-        return await _render(request, user, dispatch_id, error=str(exc), posted=posted, status=422)
+        return await _render(request, user, dispatch_id, error=str(exc), posted=again, status=422)
     except clerk_requests.ApproverRequired:
         raise web.HTTPForbidden(text="403: only a supervisor approves a public notice") from None
     except clerk_actions.ActionRefused as exc:
         status = 409 if exc.conflict else 422
         return await _render(
-            request, user, dispatch_id, error=exc.reason, posted=posted, status=status
+            request, user, dispatch_id, error=exc.reason, posted=again, status=status
         )
     raise web.HTTPSeeOther(_page_url(dispatch_id, page_locale(request), done=action))
 

@@ -190,6 +190,11 @@ async def test_the_action_columns_show_what_needs_a_person(api: Api) -> None:
     assert "overdue" in flags[at_risk]
     assert "overdue" not in flags[notice]  # public notice has no window
 
+    # a cancelled dispatch needs nobody any more: its at-risk flag is history, not a task
+    cancelled = await api.client.post(f"/api/v1/dispatches/{at_risk}/cancel", headers=api.auth)
+    assert cancelled.status == 200
+    assert _flags(await _queue(api))[at_risk] == set()
+
 
 def _flags(html: str) -> dict[str, set[str]]:
     """Each row's flags (``data-flag``), by dispatch id."""

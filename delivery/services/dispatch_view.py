@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.context import Context
-from delivery.domain import DispatchState
 from delivery.services import ownership
 from delivery.services.certificates import actor_names
 from delivery.services.queue import AT_RISK_EVENT
@@ -74,8 +73,7 @@ async def dispatch_view(
         names=names,
         owner_name=owner_name,
         policy=ctx.policies.get(d.policy, d.court),
-        at_risk=d.state != DispatchState.SERVED
-        and any(e.type == AT_RISK_EVENT for e in detail.events),
+        at_risk=d.is_open and any(e.type == AT_RISK_EVENT for e in detail.events),
         clerks=clerks,
         other_policies=ctx.policies.names_for(d.court) - {d.policy},
     )

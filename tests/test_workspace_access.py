@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import ClientResponse, FormData
 from aiohttp.test_utils import TestClient
+from conftest import COURT, MINIMAL_PDF, settled
 from helpers import Api, log_in, staff_account, visit_task
 from test_in_person import in_person_dispatch
 from test_public_notice import NOTE, drafted, notice_dispatch
@@ -47,9 +48,9 @@ TASK_VIEWERS = frozenset({FIELD, CLERK, SUPERVISOR})
 @dataclass(frozen=True)
 class Door:
     """One page, form or API call. ``path`` and ``form`` values name the world's ids in braces
-    (``{task}``, ``{notice}``, ``{dispatch}``, ``{text_sha256}``). ``form`` is complete and valid
-    (what a role that may not use it sends); ``ok`` is what a role that may gets — for a form,
-    with its CSRF token and nothing else (None: not tried, it would end the session)."""
+    (see :func:`_world`). ``form`` is what a role that may not use it sends: the fields of a
+    valid form (files aside); ``ok`` is what a role that may gets — for a form, with its CSRF
+    token and nothing else (None: not tried, it would end the session)."""
 
     method: str
     path: str
@@ -70,6 +71,20 @@ SERVED = {"outcome": "served", "relation": "self"}
 APPROVAL = {"reason": "whereabouts_unknown", "text_sha256": "{text_sha256}", "note": NOTE}
 EDIT = {"title": "公告", "body": "张三：\n公告正文", "note": NOTE}
 PUBLICATION = {"place": "court_website", "published_at": "2026-11-23T10:30", "note": NOTE}
+ESCALATION = {"action": "escalate", "note": NOTE}
+NEW_DISPATCH = {
+    "court": COURT,
+    "reference": "access-new-1",
+    "case_number": "(2026)浙0106民初7777号",
+    "recipient_name": "李四",
+    "recipient_role": "defendant",
+    "id_number": "330106199001017777",
+    "document_kinds": "complaint",
+}
+BATCH_CSV = (
+    "reference,case_number,recipient_name,recipient_role,id_number,documents,document_kinds\r\n"
+    "access-batch-1,(2026)浙0106民初8888号,王五,defendant,330106199001018888,诉状.pdf,complaint\r\n"
+).encode()
 
 DOORS = [
     Door("GET", "/account", STAFF),
@@ -82,6 +97,26 @@ DOORS = [
     Door("POST", "/staff/notices/{notice}/edit", DESK, EDIT, 422),
     Door("POST", "/staff/notices/{notice}/approve", frozenset({SUPERVISOR}), APPROVAL, 422),
     Door("POST", "/staff/notices/{notice}/publications", DESK, PUBLICATION, 422, multipart=True),
+    Door("GET", "/staff/queue", DESK),
+    Door("GET", "/staff/dispatches/{dispatch}", DESK),
+    Door("GET", "/staff/dispatches/{dispatch}/documents/{document}", DESK),
+    Door("POST", "/staff/dispatches/{dispatch}/actions", DESK, ESCALATION, 422),
+    Door(
+        "POST",
+        "/staff/dispatches/{dispatch}/actions",
+        frozenset({SUPERVISOR}),
+        {"action": "approve_notice", **APPROVAL},
+        422,
+    ),
+    Door("GET", "/staff/dispatches/new", DESK),
+    Door("POST", "/staff/dispatches/new", DESK, NEW_DISPATCH, 422, multipart=True),
+    Door("GET", "/staff/batches", DESK),
+    Door("POST", "/staff/batches", DESK, {"court": COURT}, 422, multipart=True),
+    Door("GET", "/staff/batches/template.csv", DESK),
+    Door("GET", "/staff/batches/{batch}", DESK),
+    Door("GET", "/staff/batches/{batch}/progress", DESK),
+    Door("GET", "/staff/print-run", DESK),
+    Door("POST", "/staff/print-run/handed-over", DESK, {"attempt_id": "{postal}"}, 303),
     Door("GET", "/staff/reports", DESK),
     Door("GET", "/api/v1/reports/service?from=2026-01-01&to=2026-03-31", DESK),
     Door("GET", "/api/v1/reports/service.csv?from=2026-01-01&to=2026-03-31", DESK),
@@ -146,10 +181,27 @@ def to_login(response: ClientResponse) -> bool:
     )
 
 
+async def _batch(client: Client, token: str) -> str:
+    """A CSV batch of one row uploaded by the clerk: its id."""
+    form = FormData()
+    form.add_field("csrf_token", token)
+    form.add_field("court", COURT)
+    form.add_field("csv", BATCH_CSV, filename="access.csv", content_type="text/csv")
+    form.add_field("documents", MINIMAL_PDF, filename="诉状.pdf", content_type="application/pdf")
+    response = await client.post("/staff/batches", data=form, allow_redirects=False)
+    assert response.status == 303, await response.text()
+    return response.headers["Location"].rsplit("/", 1)[-1]
+
+
 async def _world(api: Api, aiohttp_client: Callable[..., Any]) -> World:
-    """A field task assigned to the field server, a draft notice, and one client per role."""
+    """One client per role (logged in), and the ids the table's paths and forms name: a field
+    task assigned to the field server (``task``), the post tried before it (``postal``), a draft
+    notice (``notice``) of a dispatch (``dispatch``) and its ``document``, the ``text_sha256``
+    of the notice's text, a CSV ``batch``."""
     accounts = {role: await staff_account(api.ctx, Role(role), display_name=role) for role in STAFF}
-    task = await visit_task(api, await in_person_dispatch(api))
+    in_person = await in_person_dispatch(api)
+    task = await visit_task(api, in_person)
+    [postal] = [a for a in (await api.dispatch(in_person))["attempts"] if a["channel"] == "postal"]
     created = await notice_dispatch(api)
     notice = await drafted(api, created["id"])
     clients = {role: await aiohttp_client(create_app(api.ctx)) for role in (ANONYMOUS, *STAFF)}
@@ -157,11 +209,16 @@ async def _world(api: Api, aiohttp_client: Callable[..., Any]) -> World:
         role: await log_in(clients[role], user.username, password)
         for role, (user, password) in accounts.items()
     }
+    batch = await _batch(clients[CLERK], tokens[CLERK])
+    await settled(api.ctx)
     ids = {
         "task": task,
+        "postal": postal["id"],
         "notice": notice["id"],
         "dispatch": created["id"],
+        "document": (await api.dispatch(created["id"]))["documents"][0]["id"],
         "text_sha256": notice_text_sha256(notice["title"], notice["body"]),
+        "batch": batch,
     }
     return World(api, ids, clients, tokens)
 

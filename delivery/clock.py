@@ -6,7 +6,8 @@ Logic never reads the wall clock directly: every service receives a :class:`Cloc
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 
@@ -73,3 +74,21 @@ class ManualClock:
 def rfc3339(instant: datetime) -> str:
     """UTC RFC 3339 with microseconds: the one text form of an instant in events and APIs."""
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# Days whose midnight and next midnight exist in every zone: at the calendar's ends (0001-01-01
+# in a zone east of UTC, 9999-12-31's next day) the conversion to UTC overflows.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
+def parse_day(raw: str) -> date | None:
+    """A day as pages and the API take it (``YYYY-MM-DD``, nothing else), or None when it is
+    not one or lies outside :data:`FIRST_DAY` … :data:`LAST_DAY`."""
+    if not DAY_RE.fullmatch(raw):
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None

@@ -168,21 +168,31 @@ async def ctx(
 @pytest.fixture
 async def worker(ctx: Context) -> AsyncIterator[Any]:
     """A real arq worker on the test's own queue, polling fast."""
+    async with running_worker(ctx) as arq_worker:
+        yield arq_worker
+
+
+@contextlib.asynccontextmanager
+async def running_worker(ctx: Context) -> AsyncIterator[Any]:
+    """The ``worker`` fixture's worker, for a test that starts it at a moment of its choosing
+    (jobs enqueued meanwhile wait on the queue)."""
     arq_worker = build_worker(ctx, poll_delay=0.02, periodic_sweep=False)
     task = asyncio.create_task(arq_worker.async_run())
-    yield arq_worker
-    await settled(ctx)  # let running jobs finish before the worker and its database go away
+    try:
+        yield arq_worker
+        await settled(ctx)  # let running jobs finish before the worker and its database go away
 
-    async def jobs_finished() -> bool:
-        # A job leaves the queue inside arq's finish_job, a moment before its task ends: closing
-        # then would cancel the task mid-finish and fail the teardown with CancelledError.
-        return all(t.done() for t in arq_worker.tasks.values())
+        async def jobs_finished() -> bool:
+            # A job leaves the queue inside arq's finish_job, a moment before its task ends:
+            # closing then would cancel the task mid-finish and fail with CancelledError.
+            return all(t.done() for t in arq_worker.tasks.values())
 
-    await eventually(jobs_finished)
-    await arq_worker.close()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+        await eventually(jobs_finished)
+    finally:
+        await arq_worker.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @pytest.fixture

@@ -162,3 +162,33 @@ async def test_access_to_the_form(api: Api, browser: Any) -> None:
     elsewhere = await submit(clerk, fields("form-6", court=OTHER_COURT))
     assert elsewhere.status == 422 and "choose one of your courts" in await elsewhere.text()
     assert await api.table_counts() == before
+
+
+async def test_uploads_are_bounded(api: Api, browser: Any) -> None:
+    """One file per document slot, and a bounded number of text fields: a form that sends more
+    is refused before they are stored or kept in memory."""
+    clerk = await browser(Role.CLERK)
+    csrf = form_csrf(await (await clerk.client.get("/staff/dispatches/new")).text())
+    form = FormData(default_to_multipart=True)
+    form.add_field("csrf_token", csrf)
+    for name, value in fields("bound-1").items():
+        form.add_field(name, value)
+    for i in range(3):  # three files in the one slot doc_file_1
+        form.add_field("doc_file_1", MINIMAL_PDF + b"%" * i, filename=f"{i}.pdf")
+    response = await clerk.client.post("/staff/dispatches/new", data=form)
+    html = await response.text()
+    assert response.status == 422
+    assert "1.pdf: one file per document" in html
+    stored = [p for p in api.ctx.documents.root.rglob("*") if p.is_file()]
+    assert len(stored) == 1  # the slot's first file only
+    assert await rows(api, dispatches) == []
+
+    before = await api.table_counts()
+    many = FormData(default_to_multipart=True)
+    many.add_field("csrf_token", csrf)
+    for i in range(1000):
+        many.add_field(f"x{i}", "y")
+    refused = await clerk.client.post("/staff/dispatches/new", data=many)
+    assert refused.status == 413
+    assert "too many fields" in await refused.text()
+    assert await api.table_counts() == before

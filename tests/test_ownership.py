@@ -108,7 +108,7 @@ async def test_reassigning_the_owner_is_an_event_and_is_checked(api: Api) -> Non
     assert response.status == 200, await response.text()
     assert (await response.json())["owner_id"] == b.id
     event = await _owner_event(api, created["id"], "owner_reassigned")
-    assert event.data == {"note": "王书记员休假", "owner_id": b.id, "previous": a.id}
+    assert event.data == {"note": "王书记员休假", "owner_id": b.id, "previous_owner_id": a.id}
     # Ownership is bookkeeping: a cancelled dispatch can still change hands.
     cancel = await api.client.post(f"/api/v1/dispatches/{created['id']}/cancel", headers=api.auth)
     assert cancel.status == 200

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import MINIMAL_PDF, OTHER_COURT, eventually, settled
+from conftest import COURT, MINIMAL_PDF, OTHER_COURT, eventually, settled
 from helpers import Api, Receiver, dispatch_body, log_in, receiving, staff_account
 from sqlalchemy import event
 
@@ -190,6 +190,11 @@ async def test_the_action_columns_show_what_needs_a_person(api: Api) -> None:
     assert "overdue" in flags[at_risk]
     assert "overdue" not in flags[notice]  # public notice has no window
 
+    # a cancelled dispatch needs nobody any more: its at-risk flag is history, not a task
+    cancelled = await api.client.post(f"/api/v1/dispatches/{at_risk}/cancel", headers=api.auth)
+    assert cancelled.status == 200
+    assert _flags(await _queue(api))[at_risk] == set()
+
 
 def _flags(html: str) -> dict[str, set[str]]:
     """Each row's flags (``data-flag``), by dispatch id."""
@@ -214,6 +219,18 @@ async def test_the_queue_costs_the_same_queries_for_any_page_size(api: Api) -> N
         assert len(_rows(await _queue(api, limit="6"))) == 6
     assert len(one) == len(six), (one, six)
     assert len(six) <= 10
+
+
+async def test_the_queue_costs_the_same_queries_for_any_number_of_courts(api: Api) -> None:
+    """The clerk filter's list of clerks is one query, not one per court of the account."""
+    await _dispatch(api, "m-1", source=FOUND)
+    await _clerk(api)
+    with _counting(api) as one:
+        await _queue(api)
+    await _clerk(api, courts=(COURT, OTHER_COURT, "第三法院", "第四法院"))
+    with _counting(api) as four:
+        await _queue(api)
+    assert len(one) == len(four), (one, four)
 
 
 @contextmanager
@@ -337,7 +354,24 @@ async def test_a_detail_the_action_refuses_changes_nothing(api: Api) -> None:
         data={"csrf_token": csrf, "action": "retry_channel", "channel": "fax", "note": NOTE},
     )
     assert refused.status == 422
-    assert "channel must be" in await refused.text()
+    html = await refused.text()
+    assert "channel must be" in html
+    # The note the clerk wrote comes back in that action's form, not lost.
+    assert f">{NOTE}</textarea>" in html.split('data-action="retry_channel"')[1]
+    assert await api.event_types(dispatch_id) == before
+
+
+async def test_a_step_that_is_not_a_number_is_refused_not_an_error(api: Api) -> None:
+    dispatch_id = await _dispatch(api, "g-2", source=FOUND)
+    csrf = await _clerk(api)
+    before = await api.event_types(dispatch_id)
+    for step in ("²", "x", "-1"):  # "²".isdigit() holds, yet int("²") raises
+        refused = await api.client.post(
+            f"/staff/dispatches/{dispatch_id}/actions",
+            data={"csrf_token": csrf, "action": "skip_step", "step": step, "note": NOTE},
+        )
+        assert refused.status == 422, step
+        assert "step must be" in await refused.text()
     assert await api.event_types(dispatch_id) == before
 
 
@@ -444,3 +478,13 @@ async def test_the_owner_filter_and_reassigning_through_the_page(api: Api) -> No
     assert event.actor == wang.actor
     assert event.data["owner_id"] == li.id
     assert _rows(await _queue(api, owner=li.id)) == [other, owned]
+
+
+async def test_dates_out_of_the_calendar_are_refused_not_an_error(api: Api) -> None:
+    """A day at the calendar's ends has no midnight in UTC (or no next day): the form says so."""
+    await _clerk(api)
+    for name, value in (("created_to", "9999-12-31"), ("served_from", "0001-01-01")):
+        html = await _queue(api, 400, **{name: value})
+        assert f"{name}: " in html
+    run = await api.client.get("/staff/print-run", params={"date": "9999-12-31"})
+    assert run.status == 422, await run.text()

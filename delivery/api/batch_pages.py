@@ -25,10 +25,10 @@ from aiohttp import BodyPartReader, web
 from delivery.api.batch_csv import MAX_BYTES, MAX_ROWS, CsvRejected, template_csv
 from delivery.api.batch_intake import run_batch
 from delivery.api.common import ctx_of, json_response
-from delivery.api.documents import part_chunks
+from delivery.api.documents import part_chunks, read_bounded
 from delivery.api.flat_dispatch import COLUMNS
-from delivery.api.staff_auth import csrf_token, require_staff, staff_page
-from delivery.api.workspace_forms import multipart_form, page_locale
+from delivery.api.staff_auth import csrf_token, page_locale, require_staff, staff_page
+from delivery.api.workspace_forms import multipart_form
 from delivery.document_store import StoredFile, UploadRejected
 from delivery.services import batches
 from delivery.staff import Role, StaffUser
@@ -94,11 +94,9 @@ class _Upload:
         if part.name == "csv":
             if self.csv is not None:
                 raise UploadRejected("csv: send one CSV file")
-            data = b""
-            async for chunk in part_chunks(part):
-                data += chunk
-                if len(data) > MAX_BYTES:
-                    raise UploadRejected(f"csv: larger than {MAX_BYTES // (1024 * 1024)} MB", 413)
+            data = await read_bounded(part, MAX_BYTES)
+            if data is None:
+                raise UploadRejected(f"csv: larger than {MAX_BYTES // (1024 * 1024)} MB", 413)
             self.csv, self.csv_name = data, name
         elif part.name == "documents":
             if len(self.documents) >= MAX_FILES:

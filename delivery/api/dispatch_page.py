@@ -142,8 +142,11 @@ async def _render(
     dispatch_id: str,
     *,
     error: str | None = None,
+    posted: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
+    """The page; after a refused action, ``error`` says why and ``posted`` (the action and its
+    note) fills that action's form again, so the clerk's note is not lost."""
     ctx = ctx_of(request)
     view = await dispatch_view(ctx, dispatch_id, user.courts)
     if view is None:
@@ -159,6 +162,7 @@ async def _render(
         zone=ctx.settings.time_zone,
         csrf_token=csrf_token(request),
         error=error,
+        posted=posted or {},
         done=done if done in ACTION_FIELDS else None,
         action_url=_page_url(dispatch_id, locale, "/actions"),
         **_context(view, user),
@@ -172,12 +176,14 @@ async def page(request: web.Request) -> web.Response:
 
 
 def _details(action: str, form: dict[str, str]) -> dict[str, Any]:
-    """The action's details from its form: blank fields left out, numbers as numbers."""
+    """The action's details from its form: blank fields left out, numbers as numbers (a value
+    that is not one is passed on as text, for the action to refuse with its reason)."""
     details: dict[str, Any] = {}
     for name in ACTION_FIELDS.get(action, ()):
         value = form.get(name, "").strip()
         if value:
-            details[name] = int(value) if name in INTEGER_FIELDS and value.isdigit() else value
+            # isdecimal, not isdigit: "²" is a digit that int() refuses.
+            details[name] = int(value) if name in INTEGER_FIELDS and value.isdecimal() else value
     return details
 
 
@@ -193,17 +199,20 @@ async def act(request: web.Request) -> web.Response:
     await check_csrf(request, form.get(CSRF_FIELD))
     action = form.get("action", "")
     who = clerk_requests.Requester(user.actor, user)
+    again = {"action": action, "note": form.get("note", "")}
     try:
         await clerk_requests.submit(
             ctx, dispatch_id, who, action, form.get("note"), _details(action, form)
         )
     except clerk_requests.InvalidRequest as exc:
-        return await _render(request, user, dispatch_id, error=str(exc), status=422)
+        return await _render(request, user, dispatch_id, error=str(exc), posted=again, status=422)
     except clerk_requests.ApproverRequired:
         raise web.HTTPForbidden(text="403: only a supervisor approves a public notice") from None
     except clerk_actions.ActionRefused as exc:
         status = 409 if exc.conflict else 422
-        return await _render(request, user, dispatch_id, error=exc.reason, status=status)
+        return await _render(
+            request, user, dispatch_id, error=exc.reason, posted=again, status=status
+        )
     raise web.HTTPSeeOther(_page_url(dispatch_id, page_locale(request), done=action))
 
 

@@ -53,8 +53,9 @@ async def one_file(
     return stored
 
 
-async def _bounded(part: BodyPartReader, limit: int) -> bytes | None:
-    """A small form field, or None once it grows past ``limit`` (the rest is not read)."""
+async def read_bounded(part: BodyPartReader, limit: int) -> bytes | None:
+    """A part's bytes, or None once they grow past ``limit`` (the rest is not read): for what
+    must be whole in memory (a text field, a CSV), where a client could send without end."""
     value = b""
     async for chunk in part_chunks(part):
         value += chunk
@@ -91,7 +92,7 @@ async def upload_document(request: web.Request) -> web.Response:
                     exc.status, "upload-rejected", "The file was not accepted", exc.reason
                 ) from None
         elif part.name in ("title", "kind"):
-            value = await _bounded(part, MAX_FIELD_BYTES)
+            value = await read_bounded(part, MAX_FIELD_BYTES)
             if value is None:
                 raise validation_problem([{"field": part.name, "message": "too long"}])
             fields[part.name] = value.decode("utf-8", "replace").strip()

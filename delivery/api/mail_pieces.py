@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from aiohttp import BodyPartReader, web
 
 from delivery.api.common import ctx_of, json_response, path_id
 from delivery.api.dispatches import dispatch_caller
 from delivery.api.documents import one_file, part_chunks
 from delivery.api.problems import Problem, not_found, validation_problem
+from delivery.clock import parse_day
 from delivery.context import Context
 from delivery.document_store import JPEG_MAGIC, PDF_MAGIC, PNG_MAGIC, StoredFile
 from delivery.pdf_rendering import render_pdf
@@ -81,11 +80,9 @@ async def mail_piece(request: web.Request) -> web.Response:
 
 async def day_of_mail_pieces(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    raw = request.query.get("date", "")
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise validation_problem([{"field": "date", "message": "required, YYYY-MM-DD"}]) from None
+    day = parse_day(request.query.get("date", ""))
+    if day is None:
+        raise validation_problem([{"field": "date", "message": "required, YYYY-MM-DD"}])
     pieces = await postal.mail_pieces_on(ctx, day, dispatch_caller(request).courts)
     if not pieces:
         raise Problem(404, "not-found", "Not found", f"no mail pieces created on {day}")

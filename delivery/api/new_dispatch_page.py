@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import BodyPartReader, web
 from multidict import MultiDict
 
@@ -27,14 +26,14 @@ from delivery.api.batch_pages import file_name
 from delivery.api.common import ctx_of
 from delivery.api.documents import part_chunks
 from delivery.api.flat_dispatch import COLUMNS, parse_flat
-from delivery.api.staff_auth import csrf_token, require_staff, staff_page
-from delivery.api.workspace_forms import multipart_form, page_locale
+from delivery.api.staff_auth import csrf_token, page_locale, require_staff, staff_page
+from delivery.api.workspace_forms import multipart_form
 from delivery.context import Context
 from delivery.document_store import StoredFile, UploadRejected
 from delivery.domain import DOCUMENT_KINDS, LOCALES
 from delivery.identity import identity_last4
-from delivery.ids import looks_like_id, new_id
-from delivery.services.documents import reuse_or_store_document
+from delivery.ids import new_id
+from delivery.services.documents import owned_documents, reuse_or_store_document
 from delivery.services.intake import (
     IdempotencyConflict,
     Origin,
@@ -44,7 +43,6 @@ from delivery.services.intake import (
 from delivery.services.ownership import UnknownClerk
 from delivery.services.workspace_key import workspace_key_id
 from delivery.staff import Role, StaffUser
-from delivery.storage.schema import documents
 
 PATH = "/staff/dispatches/new"
 ROLES = (Role.CLERK, Role.SUPERVISOR)
@@ -106,7 +104,8 @@ async def new_form(request: web.Request) -> web.Response:
 
 class _Documents:
     """The chosen files as they stream in, by their slot (``doc_file_1`` …); a refused file
-    is an error of its slot and the rest of the form is still read (its values kept)."""
+    is an error of its slot and the rest of the form is still read (its values kept). A slot
+    takes one file: a further one is refused unread, so a form stores at most :data:`SLOTS`."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -119,6 +118,12 @@ class _Documents:
             await part.release()
             return
         name = file_name(part.filename or "")
+        if slot in self.files:
+            await part.release()
+            self.errors.append(
+                {"field": part.name or "", "message": f"{name}: one file per document"}
+            )
+            return
         try:
             stored = await self.ctx.documents.store_pdf(
                 part_chunks(part), self.ctx.settings.max_upload_bytes
@@ -135,22 +140,6 @@ def _slot(field: str) -> int | None:
     if prefix != "doc_file" or not number.isdigit() or not 1 <= int(number) <= SLOTS:
         return None
     return int(number)
-
-
-async def _kept(ctx: Context, key_id: str, ids: list[str]) -> list[dict[str, Any]]:
-    """The documents recorded by an earlier try of this form (ids the key owns only)."""
-    wanted = [i for i in dict.fromkeys(ids) if looks_like_id(i)]
-    if not wanted:
-        return []
-    d = documents
-    async with ctx.engine.connect() as conn:
-        rows = await conn.execute(
-            sa.select(d.c.id, d.c.title, d.c.kind).where(
-                d.c.id.in_(wanted), d.c.api_key_id == key_id
-            )
-        )
-        found = {r.id: dict(r._mapping) for r in rows}
-    return [found[i] for i in wanted if i in found]
 
 
 async def _record_files(
@@ -186,7 +175,7 @@ async def create(request: web.Request) -> web.Response:
         error = {"field": "court", "message": "choose one of your courts"}
         return _form(request, user, _shown(values), errors=[error], status=422)
     key_id = await workspace_key_id(ctx, court)
-    kept = await _kept(ctx, key_id, form.getall(KEPT, []))
+    kept = await owned_documents(ctx, key_id, form.getall(KEPT, []))
     recorded, errors = await _record_files(ctx, key_id, form, files)
     errors = files.errors + errors
     kept += recorded

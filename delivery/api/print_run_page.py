@@ -17,8 +17,16 @@ from datetime import date
 from aiohttp import web
 
 from delivery.api.common import ctx_of
-from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
-from delivery.api.workspace_forms import page_locale, text_field
+from delivery.api.staff_auth import (
+    CSRF_FIELD,
+    check_csrf,
+    csrf_token,
+    page_locale,
+    require_staff,
+    staff_page,
+)
+from delivery.api.workspace_forms import text_field
+from delivery.clock import parse_day
 from delivery.ids import looks_like_id
 from delivery.services import postal
 from delivery.staff import Role
@@ -32,10 +40,7 @@ def _day(request: web.Request, raw: str | None) -> date | None:
     """The chosen day, today in the court's zone when none is given, None when malformed."""
     if not raw:
         return ctx_of(request).clock.now().astimezone(ctx_of(request).settings.zone).date()
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        return None
+    return parse_day(raw)
 
 
 async def print_run(request: web.Request) -> web.Response:

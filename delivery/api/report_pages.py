@@ -14,10 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from delivery.api.common import ctx_of
-from delivery.api.staff_auth import require_staff, staff_page
+from delivery.api.staff_auth import page_locale, require_staff, staff_page
 from delivery.services import reports
 from delivery.staff import Role
-from templates import charts, locale_or_default
+from templates import charts
 
 CHANNEL_NAMES = {
     "zh-CN": {
@@ -86,7 +86,7 @@ async def reports_page(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     user = require_staff(request, Role.CLERK, Role.SUPERVISOR)
     q = request.query
-    locale = locale_or_default(q.get("lang") or ctx.settings.default_locale)
+    locale = page_locale(request)
     zone = ctx.settings.zone
     today = ctx.clock.now().astimezone(zone).date()
     values = {

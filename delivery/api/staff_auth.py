@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from multidict import MultiDictProxy
+from multidict import MultiMapping
 
 from delivery.api.common import STAFF, ctx_of, html_page
 from delivery.api.problems import Problem
@@ -211,7 +211,7 @@ def staff_page(name: str, *, status: int = 200, **context: Any) -> web.Response:
     return response
 
 
-def page_locale(request: web.Request, form: MultiDictProxy[Any] | None = None) -> str:
+def page_locale(request: web.Request, form: MultiMapping[Any] | None = None) -> str:
     """The page's language: the form's ``lang``, else ``?lang=``, else the court's default."""
     chosen = _field(form, "lang") if form is not None else None
     return locale_or_default(
@@ -219,7 +219,7 @@ def page_locale(request: web.Request, form: MultiDictProxy[Any] | None = None) -
     )
 
 
-def _field(form: MultiDictProxy[Any], name: str) -> str | None:
+def _field(form: MultiMapping[Any], name: str) -> str | None:
     value = form.get(name)
     return value[:MAX_FIELD] if isinstance(value, str) else None
 

@@ -1,4 +1,4 @@
-"""What the clerk workspace's form handlers share: the page's language and reading a form.
+"""What the clerk workspace's form handlers share: reading a form (its text fields, its files).
 
 Upload forms (a new dispatch with its documents, a CSV batch with its documents) arrive as
 ``multipart/form-data`` the way a browser sends them: the CSRF token first — nothing after it is
@@ -14,13 +14,15 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from multidict import MultiDict, MultiDictProxy
 
-from delivery.api.common import ctx_of
-from delivery.api.documents import part_chunks
+from delivery.api.documents import read_bounded
 from delivery.api.staff_auth import CSRF_FIELD, check_csrf
 from delivery.document_store import UploadRejected
-from templates import locale_or_default
 
 MAX_FIELD_BYTES = 4000
+# Text fields per form: the largest (a new dispatch with its documents' titles and kinds, the
+# ids of documents kept from an earlier try) has a few dozen. More is not a browser's form, and
+# each would be held in memory (a streamed multipart body escapes aiohttp's client_max_size).
+MAX_FIELDS = 200
 FileHandler = Callable[[BodyPartReader], Awaitable[None]]
 
 
@@ -29,23 +31,11 @@ def text_field(form: MultiDictProxy[Any] | MultiDict[str], name: str) -> str | N
     return value[:MAX_FIELD_BYTES] if isinstance(value, str) else None
 
 
-def page_locale(
-    request: web.Request, form: MultiDictProxy[Any] | MultiDict[str] | None = None
-) -> str:
-    """``lang`` from the form, else from the query, else the court's default."""
-    chosen = text_field(form, "lang") if form is not None else None
-    return locale_or_default(
-        chosen or request.query.get("lang") or ctx_of(request).settings.default_locale
-    )
-
-
 async def read_text(part: BodyPartReader, limit: int) -> str | None:
     """A text part, or None once it grows past ``limit`` bytes or is not UTF-8."""
-    value = b""
-    async for chunk in part_chunks(part):
-        value += chunk
-        if len(value) > limit:
-            return None
+    value = await read_bounded(part, limit)
+    if value is None:
+        return None
     try:
         return value.decode()
     except UnicodeDecodeError:
@@ -57,8 +47,8 @@ async def multipart_form(
 ) -> MultiDict[str]:
     """The text fields of a multipart form (CSRF checked first); every chosen file goes to
     ``on_file`` (an empty file input — nothing chosen — is skipped). UploadRejected, its reason
-    naming the field, for a form that is not multipart or a text field longer than
-    ``max_field`` bytes."""
+    naming the field, for a form that is not multipart, a text field longer than ``max_field``
+    bytes or more than :data:`MAX_FIELDS` text fields."""
     if not request.content_type.startswith("multipart/"):
         raise UploadRejected("send the form as multipart/form-data", 415)
     reader = await request.multipart()
@@ -79,6 +69,8 @@ async def multipart_form(
             else:
                 await on_file(part)
             continue
+        if len(fields) == MAX_FIELDS:
+            raise UploadRejected(f"too many fields (at most {MAX_FIELDS})", 413)
         value = await read_text(part, max_field)
         if value is None:
             raise UploadRejected(f"{part.name}: too long or not UTF-8")

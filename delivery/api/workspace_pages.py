@@ -10,7 +10,6 @@ Clerks and supervisors only; a field server gets 403.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +18,7 @@ from aiohttp import web
 from delivery.api import dispatch_page
 from delivery.api.common import ctx_of
 from delivery.api.staff_auth import page_locale, require_staff, staff_page
+from delivery.clock import parse_day
 from delivery.cursors import decode_cursor, encode_cursor
 from delivery.ids import looks_like_id
 from delivery.services import queue
@@ -60,9 +60,8 @@ def _parse(
             values[name] = text
     for name in DATE_PARAMETERS:
         if query.get(name):
-            try:
-                values[name] = date.fromisoformat(query[name])
-            except ValueError:
+            values[name] = parse_day(query[name])
+            if values[name] is None:
                 errors[name] = "date"
     if query.get("cursor"):
         values["before_id"] = decode_cursor(query["cursor"])

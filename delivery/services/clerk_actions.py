@@ -398,7 +398,14 @@ async def _reassign_owner(
         if clerk.id == dispatch.owner_id:
             raise ActionRefused("that clerk already owns the dispatch")
         previous, dispatch.owner_id = dispatch.owner_id, clerk.id
-        _record(tx, "owner_reassigned", request, actor, owner_id=clerk.id, previous=previous)
+        _record(
+            tx,
+            "owner_reassigned",
+            request,
+            actor,
+            owner_id=clerk.id,
+            previous_owner_id=previous,
+        )
 
 
 HANDLERS: dict[str, Handler] = {

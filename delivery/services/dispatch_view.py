@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.context import Context
-from delivery.domain import DispatchState
 from delivery.services import ownership
 from delivery.services.certificates import actor_names
 from delivery.services.queue import AT_RISK_EVENT
@@ -48,8 +47,8 @@ async def in_scope(ctx: Context, dispatch_id: str, courts: tuple[str, ...]) -> b
 
 async def clerks_of(conn: AsyncConnection, courts: tuple[str, ...]) -> list[StaffUser]:
     """The active clerks of any of ``courts``, by name (the queue's clerk filter)."""
-    found = {u.id: u for court in courts for u in await ownership.court_clerks(conn, court)}
-    return sorted(found.values(), key=lambda u: (u.display_name, u.username))
+    found = await ownership.court_clerks(conn, *courts)
+    return sorted(found, key=lambda u: (u.display_name, u.username))
 
 
 async def dispatch_view(
@@ -74,8 +73,7 @@ async def dispatch_view(
         names=names,
         owner_name=owner_name,
         policy=ctx.policies.get(d.policy, d.court),
-        at_risk=d.state != DispatchState.SERVED
-        and any(e.type == AT_RISK_EVENT for e in detail.events),
+        at_risk=d.is_open and any(e.type == AT_RISK_EVENT for e in detail.events),
         clerks=clerks,
         other_policies=ctx.policies.names_for(d.court) - {d.policy},
     )

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from delivery.context import Context
 from delivery.document_store import StoredFile
-from delivery.ids import new_id
+from delivery.ids import looks_like_id, new_id
 from delivery.storage.schema import documents
 
 MAX_TITLE = 500  # the column's width
@@ -66,3 +66,21 @@ async def reuse_or_store_document(
     if found is not None:
         return dict(found._mapping)
     return await store_document(ctx, key_id, stored_file, title, kind)
+
+
+async def owned_documents(ctx: Context, key_id: str, ids: list[str]) -> list[dict[str, Any]]:
+    """Id, title and kind of those of ``ids`` that ``key_id`` uploaded, in the order asked
+    (each once): a form sent again names the documents it recorded before, and must not be
+    able to name anyone else's."""
+    wanted = [i for i in dict.fromkeys(ids) if looks_like_id(i)]
+    if not wanted:
+        return []
+    d = documents
+    async with ctx.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(d.c.id, d.c.title, d.c.kind).where(
+                d.c.id.in_(wanted), d.c.api_key_id == key_id
+            )
+        )
+        found = {r.id: dict(r._mapping) for r in rows}
+    return [found[i] for i in wanted if i in found]

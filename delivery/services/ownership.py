@@ -38,9 +38,9 @@ class OwnerChoice:
     reason: str  # named | case | round_robin | none
 
 
-async def court_clerks(conn: AsyncConnection, court: str) -> list[StaffUser]:
-    """The court's active clerk accounts, by username (staff tables are small: roles and
-    courts are JSON lists, filtered here the same way on both databases)."""
+async def court_clerks(conn: AsyncConnection, *courts: str) -> list[StaffUser]:
+    """The active clerk accounts of any of ``courts``, by username, in one query (staff tables
+    are small: roles and courts are JSON lists, filtered here the same way on both databases)."""
     rows = await conn.execute(
         sa.select(staff_users)
         .where(staff_users.c.disabled_at.is_(None))
@@ -56,7 +56,7 @@ async def court_clerks(conn: AsyncConnection, court: str) -> list[StaffUser]:
         )
         for r in rows
     ]
-    return [u for u in users if u.has(Role.CLERK) and u.sees(court)]
+    return [u for u in users if u.has(Role.CLERK) and any(u.sees(c) for c in courts)]
 
 
 async def choose_owner(

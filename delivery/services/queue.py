@@ -179,7 +179,7 @@ async def _add_facts(conn: AsyncConnection, rows: list[QueueRow]) -> None:
         .where(events.c.dispatch_id.in_(ids), events.c.type == AT_RISK_EVENT)
         .distinct()
     ):
-        by_id[dispatch_id].at_risk = by_id[dispatch_id].dispatch.state != DispatchState.SERVED
+        by_id[dispatch_id].at_risk = by_id[dispatch_id].dispatch.is_open
     for dispatch_id, notice_id in await conn.execute(
         sa.select(notices.c.dispatch_id, notices.c.id)
         .join(attempts, attempts.c.id == notices.c.attempt_id)

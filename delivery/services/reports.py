@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gc
 import math
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from delivery.clock import parse_day
 from delivery.domain import ELECTRONIC_CHANNELS
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.json_text import json_fields, json_text
@@ -40,7 +40,6 @@ OWNER_EVENTS = ("owner_assigned", "owner_reassigned")
 CHANNEL_ORDER = ("email", "sms", "postal", "in_person", "public_notice")
 NO_CHANNEL = "none"  # failed or cancelled before any attempt was made
 UNASSIGNED = "unassigned"
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 DEFINITIONS = {
     "en": {
@@ -111,13 +110,11 @@ def parse_request(
     errors: list[dict[str, str]] = []
     dates: dict[str, date] = {}
     for name in ("from", "to"):
-        raw = (values.get(name) or "").strip()
-        try:
-            if not DATE_RE.fullmatch(raw):
-                raise ValueError(raw)
-            dates[name] = date.fromisoformat(raw)
-        except ValueError:
+        day = parse_day((values.get(name) or "").strip())
+        if day is None:
             errors.append({"field": name, "message": "must be a date, YYYY-MM-DD"})
+        else:
+            dates[name] = day
     if len(dates) == 2 and dates["from"] > dates["to"]:
         errors.append({"field": "to", "message": "must not be before from"})
     group_by = (values.get("group_by") or "channel").strip()

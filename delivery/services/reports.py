@@ -395,10 +395,13 @@ def _report(
 
 # --- The queries ---
 #
-# Set-based statements, whatever the number of dispatches (none per dispatch): the outcomes
-# since the period began (service_outcomes, index-only on ix_service_outcomes_occurred_at);
-# and, only to group by clerk, the ownership events since the oldest of those dispatches was
-# created (ix_events_owners) and the owners' names.
+# One set-based statement, whatever the number of dispatches (none per dispatch): the outcomes
+# since the period began (service_outcomes), joined, only to group by clerk, to the ownership
+# events since the oldest of those dispatches was created (index-only on ix_events_owners); and
+# then the owners' names.
+
+_OWNERSHIP = events.alias("ownership")
+_SINCE = service_outcomes.alias("since")
 
 
 def _instant(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[Any]:
@@ -410,14 +413,16 @@ def _instant(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[An
 
 
 @cache
-def outcomes_statement(dialect: str, *, scoped: bool) -> sa.Select[Any]:
+def outcomes_statement(dialect: str, *, scoped: bool, owners: bool) -> sa.Select[Any]:
     """Every outcome since ``start`` of the dispatches in scope (all courts unless ``scoped``),
     as its projection row holds it (delivery/storage/outcomes.py): the dispatch, the event's
-    seq, type and time, the dispatch's court and creation, the channel (of the service, or of
-    the last attempt of a failure or cancellation), the date of service, the serving step and
-    the first step."""
+    seq, type and time, the channel (of the service, or of the last attempt of a failure or a
+    cancellation), the date of service, the dispatch's court and creation, the serving step and
+    the first step. With ``owners``, once per ownership event of the dispatch, whose seq and
+    ``owner_id`` follow (None, None when it has none): joined rather than read apart, so that a
+    year's ~100,000 ownership events are not sent back and decoded beside the outcomes."""
     o = service_outcomes.c
-    statement = sa.select(
+    columns = [
         o.dispatch_id,
         o.seq,
         o.type,
@@ -428,28 +433,45 @@ def outcomes_statement(dialect: str, *, scoped: bool) -> sa.Select[Any]:
         _instant(o.dispatch_created_at, dialect),
         o.served_step,
         o.first_step,
-    ).where(o.occurred_at >= sa.bindparam("start"))
+    ]
+    source: sa.FromClause = service_outcomes
+    if owners:
+        w = _OWNERSHIP.c
+        # Ownership is recorded at creation or later: the oldest creation bounds the scan.
+        since = (
+            sa.select(sa.func.min(_SINCE.c.dispatch_created_at))
+            .where(_SINCE.c.occurred_at >= sa.bindparam("start"))
+            .scalar_subquery()
+        )
+        mine = sa.and_(
+            w.dispatch_id == o.dispatch_id, w.type.in_(OWNER_EVENTS), w.occurred_at >= since
+        )
+        source = source.outerjoin(_OWNERSHIP, mine)
+        columns += [w.seq.label("owner_seq"), json_text(w.data, "owner_id").label("owner_id")]
+    statement = sa.select(*columns).select_from(source)
+    statement = statement.where(o.occurred_at >= sa.bindparam("start"))
     if scoped:
         statement = statement.where(o.court.in_(sa.bindparam("courts", expanding=True)))
     return statement
 
 
-# In seq order, so that the last row of a dispatch is its latest ownership event.
-SELECT_OWNERS = (
-    sa.select(events.c.dispatch_id, json_text(events.c.data, "owner_id").label("owner_id"))
-    .where(events.c.type.in_(OWNER_EVENTS), events.c.occurred_at >= sa.bindparam("since"))
-    .order_by(events.c.seq)
-)
 # The owners' names, asked once for the few owners rather than joined to every event.
 SELECT_NAMES = sa.select(staff_users.c.id, staff_users.c.display_name).where(
     staff_users.c.id.in_(sa.bindparam("ids", expanding=True))
 )
 
 
-def _latest(rows: Iterable[Any]) -> dict[str, Any]:
+def _latest(rows: Iterable[Any], *, owners: bool) -> dict[str, Any]:
     """The row of the highest seq per dispatch (a dispatch's events are appended in order),
-    for rows that begin (dispatch_id, seq)."""
+    for rows that begin (dispatch_id, seq) — with ``owners``, of the highest seq and then
+    owner seq, the last two columns (the latest outcome with the latest owner)."""
     latest: dict[str, Any] = {}
+    if owners:
+        for row in rows:
+            kept = latest.get(row[0])
+            if kept is None or (row[1], row[-2] or 0) > (kept[1], kept[-2] or 0):
+                latest[row[0]] = row
+        return latest
     for row in rows:
         kept = latest.get(row[0])
         if kept is None or row[1] > kept[1]:
@@ -473,19 +495,13 @@ async def fetch_outcomes(
 ) -> tuple[list[OutcomeRow], dict[str, str]]:
     """The standing outcome rows of the dispatches of ``courts`` (None: every court), with
     their owners when ``owners`` (and the owners' display names)."""
-    statement = outcomes_statement(conn.dialect.name, scoped=courts is not None)
+    statement = outcomes_statement(conn.dialect.name, scoped=courts is not None, owners=owners)
     scope = {} if courts is None else {"courts": list(courts)}
     result = await conn.execute(statement, {"start": _start(request, zone), **scope})
-    standing = _latest(result.all())
-    owner_of: dict[str, str] = {}
+    standing = _latest(result.all(), owners=owners)
     names: dict[str, str] = {}
-    if owners and standing:
-        # Ownership is recorded at creation or later: the oldest creation bounds the scan.
-        since = min(r.dispatch_created_at for r in standing.values())
-        rows_in_order = (await conn.execute(SELECT_OWNERS, {"since": since})).all()
-        latest: dict[str, str | None] = dict(rows_in_order)  # the last of a dispatch wins
-        owner_of = {d: owner for d, owner in latest.items() if owner is not None}
-        ids = set(owner_of.values())
+    if owners:
+        ids = {row.owner_id for row in standing.values()} - {None}
         found = dict((await conn.execute(SELECT_NAMES, {"ids": list(ids)})).all()) if ids else {}
         names = {i: found.get(i) or i for i in ids}
     # One channel column: the serving one for a service, the last attempt's otherwise.
@@ -501,7 +517,7 @@ async def fetch_outcomes(
             served_step,
             first_step,
             channel,
-            owner_of.get(dispatch_id),
+            owner[-1] if owner else None,  # (owner_seq, owner_id) when asked for
         )
         for (
             dispatch_id,
@@ -514,6 +530,7 @@ async def fetch_outcomes(
             created_at,
             served_step,
             first_step,
+            *owner,
         ) in standing.values()
     ]
     return rows, names

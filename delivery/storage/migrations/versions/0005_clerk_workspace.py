@@ -96,17 +96,6 @@ def upgrade() -> None:
         "service_outcomes",
         ["occurred_at"],
         unique=False,
-        postgresql_include=[
-            "dispatch_id",
-            "seq",
-            "type",
-            "court",
-            "dispatch_created_at",
-            "channel",
-            "served_at",
-            "served_step",
-            "first_step",
-        ],
     )
     conn = op.get_bind()
     for chunk in _chunks(backfill_rows(conn), 5000):

@@ -12,8 +12,9 @@ planned end (served by a channel, failed, cancelled, or waiting for notice appro
 "now": a recent dispatch is still in progress at the step that is running now. Its events keep
 ``seq`` consecutive per dispatch and carry the data the reports read (``owner_assigned``
 {owner_id, reason}, ``dispatch_served`` {channel, served_at, attempt_id, legal_basis,
-service_date}, …); the hash chain is random hex — it links but does not verify, which no page
-under test checks.
+service_date}, …), and each outcome event its ``service_outcomes`` row (the reports read those),
+made by the unit of work's own ``outcome_row``; the hash chain is random hex — it links but
+does not verify, which no page under test checks.
 """
 
 from __future__ import annotations

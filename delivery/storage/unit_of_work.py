@@ -3,7 +3,9 @@
 :func:`dispatch_transaction` locks the dispatch row (``FOR UPDATE`` on PostgreSQL; SQLite writes
 are serialised by ``BEGIN IMMEDIATE``), so that concurrent receipts for one dispatch append to its
 event chain one after the other and can never fork it. Everything the code inside does is buffered
-on the :class:`DispatchTransaction` and written when the block ends without an error.
+on the :class:`DispatchTransaction` and written when the block ends without an error — with the
+``service_outcomes`` row of each outcome event, the reports' projection of it
+(delivery/storage/outcomes.py).
 """
 
 from __future__ import annotations

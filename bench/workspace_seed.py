@@ -12,8 +12,9 @@ planned end (served by a channel, failed, cancelled, or waiting for notice appro
 "now": a recent dispatch is still in progress at the step that is running now. Its events keep
 ``seq`` consecutive per dispatch and carry the data the reports read (``owner_assigned``
 {owner_id, reason}, ``dispatch_served`` {channel, served_at, attempt_id, legal_basis,
-service_date}, …); the hash chain is random hex — it links but does not verify, which no page
-under test checks.
+service_date}, …), and each outcome event its ``service_outcomes`` row (the reports read those),
+made by the unit of work's own ``outcome_row``; the hash chain is random hex — it links but
+does not verify, which no page under test checks.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ulid import ULID
 
 from delivery.clock import Clock, rfc3339
+from delivery.domain import OUTCOME_EVENTS
 from delivery.services.staff_accounts import create_staff_user, generate_password
 from delivery.staff import Role
 from delivery.storage import schema
+from delivery.storage.outcomes import AttemptFacts, outcome_row
 
 COURTS = ("杭州市西湖区人民法院", "宁波市海曙区人民法院", "温州市鹿城区人民法院")
 COURT_CODES = ("浙0106", "浙0203", "浙0302")
@@ -548,8 +551,17 @@ class Generator:
                 "owner_id": owner,
             },
         )
+        # The reports' projection of the outcome events, as the unit of work writes it.
+        stored = [
+            (a["created_at"], AttemptFacts(a["id"], a["step"], a["channel"]))
+            for a in attempts
+            if a["id"] in t.attempt_states
+        ]
         for event in t.events:
             rows.add(schema.events, event)
+            if event["type"] in OUTCOME_EVENTS:
+                then = [f for made, f in stored if made <= event["recorded_at"]]
+                rows.add(schema.service_outcomes, outcome_row(event, court, created, then))
         self._webhooks(rows, dispatch_id, messages)
 
     def _webhooks(

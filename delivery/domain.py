@@ -53,6 +53,16 @@ class ContactKind(StrEnum):
 LOCALES = ("zh-CN", "en")
 # Channels that carry a recipient link and need e-service consent (OLR-29/30).
 ELECTRONIC_CHANNELS = frozenset({"email", "sms"})
+# The events that give a dispatch an outcome, or take it back (service reversed, a failure
+# resumed): the reports count the latest of them, read from their projection
+# (delivery/storage/outcomes.py).
+SERVED_EVENT, FAILED_EVENT, CANCELLED_EVENT = (
+    "dispatch_served",
+    "dispatch_failed",
+    "dispatch_cancelled",
+)
+REVERSAL_EVENTS = ("dispatch_unserved", "dispatch_resumed")
+OUTCOME_EVENTS = (SERVED_EVENT, FAILED_EVENT, CANCELLED_EVENT, *REVERSAL_EVENTS)
 
 DOCUMENT_KINDS = frozenset(
     {

@@ -1,11 +1,13 @@
 """Success-rate reports: figures per channel, court, clerk, week or month, from the stored events.
 
 The outcomes are read from the evidence chain, never from columns of the dispatch row that
-other code updates (a counter can drift; the events are the record). One statement fetches
-every outcome event of the caller's courts recorded since the period began, with the
-immutable facts of its dispatch (court, creation) and attempts (step, channel); the latest per
-dispatch is its *standing* outcome (:class:`OutcomeRow`). Only when grouping by clerk, a
-second reads the ownership events and a third the owners' names. :func:`compute` — pure,
+other code updates (a counter can drift; the events are the record): from ``service_outcomes``,
+the projection of the outcome events written in the same transaction as each of them, one row
+per event with the facts of its data, its dispatch (court, creation) and the dispatch's attempts
+(steps, channel) — delivery/storage/outcomes.py. One statement fetches the outcomes of the
+caller's courts recorded since the period began; the latest per dispatch is its *standing*
+outcome (:class:`OutcomeRow`). Only when grouping by clerk, a second reads the ownership events
+and a third the owners' names. :func:`compute` — pure,
 unit-tested — turns the rows into the figures in one pass. Why these sources, and the reading
 of the period and of each grouping: docs/decisions/0013-service-reports.md.
 """
@@ -26,16 +28,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.clock import parse_day
+from delivery.domain import CANCELLED_EVENT as CANCELLED
 from delivery.domain import ELECTRONIC_CHANNELS
+from delivery.domain import FAILED_EVENT as FAILED
+from delivery.domain import SERVED_EVENT as SERVED
 from delivery.storage.engine import READ_ONLY
-from delivery.storage.json_text import json_fields, json_text
-from delivery.storage.schema import attempts, dispatches, events, staff_users
+from delivery.storage.json_text import json_text
+from delivery.storage.schema import events, service_outcomes, staff_users
 
 GROUPINGS = ("channel", "court", "clerk", "week", "month")
-SERVED, FAILED, CANCELLED = "dispatch_served", "dispatch_failed", "dispatch_cancelled"
-# Back in progress (service reversed, or a failure resumed): the dispatch has no outcome.
-REVERSALS = ("dispatch_unserved", "dispatch_resumed")
-OUTCOME_EVENTS = (SERVED, FAILED, CANCELLED, *REVERSALS)
 OWNER_EVENTS = ("owner_assigned", "owner_reassigned")
 CHANNEL_ORDER = ("email", "sms", "postal", "in_person", "public_notice")
 NO_CHANNEL = "none"  # failed or cancelled before any attempt was made
@@ -394,23 +395,13 @@ def _report(
 
 # --- The queries ---
 #
-# Set-based statements, whatever the number of dispatches (none per dispatch): the outcome
-# events since the period began (index-only on ix_events_outcomes), each with the immutable
-# facts of its dispatch and attempts; and, only to group by clerk, the ownership events since
-# the oldest of those dispatches was created (ix_events_owners) and the owners' names.
+# One set-based statement, whatever the number of dispatches (none per dispatch): the outcomes
+# since the period began (service_outcomes), joined, only to group by clerk, to the ownership
+# events since the oldest of those dispatches was created (index-only on ix_events_owners); and
+# then the owners' names.
 
-_SERVING = attempts.alias("serving")
-_FIRST_STEPS = (
-    sa.select(attempts.c.dispatch_id, sa.func.min(attempts.c.step_index).label("step"))
-    .group_by(attempts.c.dispatch_id)
-    .subquery("first_steps")
-)
-_LAST = attempts.alias("last")
-# A failure or cancellation recorded after the period cannot count: its last attempt is not
-# looked up. (Reversals only tell which outcome stands.)
-_ENDING_MAY_COUNT = sa.and_(
-    events.c.type.in_((FAILED, CANCELLED)), events.c.occurred_at < sa.bindparam("end")
-)
+_OWNERSHIP = events.alias("ownership")
+_SINCE = service_outcomes.alias("since")
 
 
 def _instant(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[Any]:
@@ -422,74 +413,65 @@ def _instant(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[An
 
 
 @cache
-def outcomes_statement(dialect: str, *, scoped: bool) -> sa.Select[Any]:
-    """Every outcome event since ``start`` of the dispatches in scope (all courts unless
-    ``scoped``), with the channel, date of service and attempt of a service (read from the
-    event's data, parsed once a row); the dispatch's court and creation time; the step of the
-    serving attempt, the first step with an attempt, and the channel of the last attempt
-    (these three from the attempts' immutable columns, written in the same transaction as the
-    ``attempt_created`` event that records the same values)."""
-    joined, data = json_fields(events.c.data, ("channel", "served_at", "attempt_id"), dialect)
-    source = events.join(dispatches, dispatches.c.id == events.c.dispatch_id)
-    if joined is not None:
-        source = source.join(joined, sa.true())
-    served = events.c.type == SERVED
-    # Joined, not looked up row by row: a year holds ~80,000 services (bench/workspace.py).
-    source = source.outerjoin(_SERVING, sa.and_(served, _SERVING.c.id == data["attempt_id"]))
-    source = source.outerjoin(
-        _FIRST_STEPS, sa.and_(served, _FIRST_STEPS.c.dispatch_id == events.c.dispatch_id)
-    )
-    statement = (
-        sa.select(
-            events.c.dispatch_id,
-            events.c.seq,
-            events.c.type,
-            _instant(events.c.occurred_at, dialect),
-            data["channel"].label("channel"),
-            data["served_at"].label("served_at"),
-            dispatches.c.court,
-            _instant(dispatches.c.created_at, dialect),
-            _SERVING.c.step_index.label("served_step"),
-            _FIRST_STEPS.c.step.label("first_step"),
-            sa.case(
-                (
-                    _ENDING_MAY_COUNT,
-                    sa.select(_LAST.c.channel)
-                    .where(_LAST.c.dispatch_id == events.c.dispatch_id)
-                    .order_by(_LAST.c.id.desc())
-                    .limit(1)
-                    .scalar_subquery(),
-                )
-            ).label("last_channel"),
+def outcomes_statement(dialect: str, *, scoped: bool, owners: bool) -> sa.Select[Any]:
+    """Every outcome since ``start`` of the dispatches in scope (all courts unless ``scoped``),
+    as its projection row holds it (delivery/storage/outcomes.py): the dispatch, the event's
+    seq, type and time, the channel (of the service, or of the last attempt of a failure or a
+    cancellation), the date of service, the dispatch's court and creation, the serving step and
+    the first step. With ``owners``, once per ownership event of the dispatch, whose seq and
+    ``owner_id`` follow (None, None when it has none): joined rather than read apart, so that a
+    year's ~100,000 ownership events are not sent back and decoded beside the outcomes."""
+    o = service_outcomes.c
+    columns = [
+        o.dispatch_id,
+        o.seq,
+        o.type,
+        _instant(o.occurred_at, dialect),
+        o.channel,
+        _instant(o.served_at, dialect),
+        o.court,
+        _instant(o.dispatch_created_at, dialect),
+        o.served_step,
+        o.first_step,
+    ]
+    source: sa.FromClause = service_outcomes
+    if owners:
+        w = _OWNERSHIP.c
+        # Ownership is recorded at creation or later: the oldest creation bounds the scan.
+        since = (
+            sa.select(sa.func.min(_SINCE.c.dispatch_created_at))
+            .where(_SINCE.c.occurred_at >= sa.bindparam("start"))
+            .scalar_subquery()
         )
-        .select_from(source)
-        .where(events.c.type.in_(OUTCOME_EVENTS), events.c.occurred_at >= sa.bindparam("start"))
-    )
+        mine = sa.and_(
+            w.dispatch_id == o.dispatch_id, w.type.in_(OWNER_EVENTS), w.occurred_at >= since
+        )
+        source = source.outerjoin(_OWNERSHIP, mine)
+        columns += [w.seq.label("owner_seq"), json_text(w.data, "owner_id").label("owner_id")]
+    statement = sa.select(*columns).select_from(source)
+    statement = statement.where(o.occurred_at >= sa.bindparam("start"))
     if scoped:
-        statement = statement.where(dispatches.c.court.in_(sa.bindparam("courts", expanding=True)))
+        statement = statement.where(o.court.in_(sa.bindparam("courts", expanding=True)))
     return statement
 
 
-# In seq order, so that the last row of a dispatch is its latest ownership event.
-SELECT_OWNERS = (
-    sa.select(events.c.dispatch_id, json_text(events.c.data, "owner_id").label("owner_id"))
-    .where(events.c.type.in_(OWNER_EVENTS), events.c.occurred_at >= sa.bindparam("since"))
-    .order_by(events.c.seq)
-)
 # The owners' names, asked once for the few owners rather than joined to every event.
 SELECT_NAMES = sa.select(staff_users.c.id, staff_users.c.display_name).where(
     staff_users.c.id.in_(sa.bindparam("ids", expanding=True))
 )
 
 
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _latest(rows: Iterable[Any]) -> dict[str, Any]:
+def _latest(rows: Iterable[Any], *, owners: bool) -> dict[str, Any]:
     """The row of the highest seq per dispatch (a dispatch's events are appended in order),
-    for rows that begin (dispatch_id, seq)."""
+    for rows that begin (dispatch_id, seq) — with ``owners``, of the highest seq and then
+    owner seq, the last two columns (the latest outcome with the latest owner)."""
     latest: dict[str, Any] = {}
+    if owners:
+        for row in rows:
+            kept = latest.get(row[0])
+            if kept is None or (row[1], row[-2] or 0) > (kept[1], kept[-2] or 0):
+                latest[row[0]] = row
+        return latest
     for row in rows:
         kept = latest.get(row[0])
         if kept is None or row[1] > kept[1]:
@@ -497,11 +479,10 @@ def _latest(rows: Iterable[Any]) -> dict[str, Any]:
     return latest
 
 
-def _bounds(request: ReportRequest, zone: ZoneInfo) -> dict[str, Any]:
-    """The period as instants: from's midnight to the midnight after ``to``, in the zone."""
-    start = datetime.combine(request.start, datetime.min.time(), tzinfo=zone)
-    end = datetime.combine(request.end + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-    return {"start": start, "end": end}
+def _start(request: ReportRequest, zone: ZoneInfo) -> datetime:
+    """The instant the period begins: from's midnight in the zone. (Outcomes recorded after
+    the period are fetched too: they decide which outcome stands.)"""
+    return datetime.combine(request.start, datetime.min.time(), tzinfo=zone)
 
 
 async def fetch_outcomes(
@@ -514,28 +495,16 @@ async def fetch_outcomes(
 ) -> tuple[list[OutcomeRow], dict[str, str]]:
     """The standing outcome rows of the dispatches of ``courts`` (None: every court), with
     their owners when ``owners`` (and the owners' display names)."""
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        # The planner's estimate of this statement is high enough to start JIT compilation,
-        # which costs more (measured: ~0.4 s) than the whole query saves by it.
-        await conn.execute(sa.text("SET LOCAL jit = off"))
-    statement = outcomes_statement(dialect, scoped=courts is not None)
-    bounds = _bounds(request, zone)
-    result = await conn.execute(
-        statement, {**bounds, **({} if courts is None else {"courts": list(courts)})}
-    )
-    standing = _latest(result.all())
-    owner_of: dict[str, str] = {}
+    statement = outcomes_statement(conn.dialect.name, scoped=courts is not None, owners=owners)
+    scope = {} if courts is None else {"courts": list(courts)}
+    result = await conn.execute(statement, {"start": _start(request, zone), **scope})
+    standing = _latest(result.all(), owners=owners)
     names: dict[str, str] = {}
-    if owners and standing:
-        # Ownership is recorded at creation or later: the oldest creation bounds the scan.
-        since = min(r.created_at for r in standing.values())
-        rows_in_order = (await conn.execute(SELECT_OWNERS, {"since": since})).all()
-        latest: dict[str, str | None] = dict(rows_in_order)  # the last of a dispatch wins
-        owner_of = {d: owner for d, owner in latest.items() if owner is not None}
-        ids = set(owner_of.values())
+    if owners:
+        ids = {row.owner_id for row in standing.values()} - {None}
         found = dict((await conn.execute(SELECT_NAMES, {"ids": list(ids)})).all()) if ids else {}
         names = {i: found.get(i) or i for i in ids}
+    # One channel column: the serving one for a service, the last attempt's otherwise.
     rows = [
         OutcomeRow(
             dispatch_id,
@@ -544,11 +513,11 @@ async def fetch_outcomes(
             recorded_at,
             created_at,
             channel,
-            datetime.fromisoformat(served_at) if served_at else None,
-            _int(served_step),
-            _int(first_step),
-            last_channel,
-            owner_of.get(dispatch_id),
+            served_at,
+            served_step,
+            first_step,
+            channel,
+            owner[-1] if owner else None,  # (owner_seq, owner_id) when asked for
         )
         for (
             dispatch_id,
@@ -561,7 +530,7 @@ async def fetch_outcomes(
             created_at,
             served_step,
             first_step,
-            last_channel,
+            *owner,
         ) in standing.values()
     ]
     return rows, names

@@ -7,11 +7,9 @@ instead of whole payloads to parse in Python. PostgreSQL and SQLite spell it dif
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -45,20 +43,3 @@ def _sqlite(element: json_text, compiler: SQLCompiler, **kw: Any) -> str:
     column, key = _arguments(element, compiler, **kw)
     # Numbers come back as numbers here (text on PostgreSQL): callers convert.
     return f"json_extract({column}, '$.' || {key})"
-
-
-def json_fields(
-    column: sa.ColumnElement[Any], names: Sequence[str], dialect: str
-) -> tuple[sa.FromClause | None, dict[str, sa.ColumnElement[Any]]]:
-    """Several top-level fields of a JSON text column, as text, parsing the document once a
-    row where the database allows it: on PostgreSQL a ``jsonb_to_record`` to join (returned
-    first; a function in FROM may read the tables joined before it), elsewhere one
-    :class:`json_text` per field (and no join)."""
-    if dialect != "postgresql":
-        return None, {name: json_text(column, name) for name in names}
-    record = (
-        sa.func.jsonb_to_record(sa.cast(column, JSONB))
-        .table_valued(*(sa.column(name, sa.Text()) for name in names))
-        .render_derived(name="fields", with_types=True)
-    )
-    return record, {name: record.c[name] for name in names}

@@ -3,7 +3,9 @@
 :func:`dispatch_transaction` locks the dispatch row (``FOR UPDATE`` on PostgreSQL; SQLite writes
 are serialised by ``BEGIN IMMEDIATE``), so that concurrent receipts for one dispatch append to its
 event chain one after the other and can never fork it. Everything the code inside does is buffered
-on the :class:`DispatchTransaction` and written when the block ends without an error.
+on the :class:`DispatchTransaction` and written when the block ends without an error — with the
+``service_outcomes`` row of each outcome event, the reports' projection of it
+(delivery/storage/outcomes.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.clock import Clock
 from delivery.domain import (
+    OUTCOME_EVENTS,
     Attempt,
     AttemptState,
     Contact,
@@ -32,6 +35,7 @@ from delivery.ids import new_id
 from delivery.representations import attempt_view, dispatch_summary, mask_address
 from delivery.storage import outbox
 from delivery.storage.notice_codes import code_row, insert_codes
+from delivery.storage.outcomes import AttemptFacts, outcome_row
 from delivery.storage.rows import (
     attempt_changes,
     attempt_from_row,
@@ -42,7 +46,7 @@ from delivery.storage.rows import (
     document_from_row,
     event_from_row,
 )
-from delivery.storage.schema import contacts
+from delivery.storage.schema import contacts, service_outcomes
 from delivery.storage.statements import (
     INSERT_ATTEMPTS,
     INSERT_DISPATCH,
@@ -333,6 +337,9 @@ class DispatchTransaction:
             )
         if self._events:
             await conn.execute(INSERT_EVENTS, self._events)
+            outcomes = await self._outcome_rows()
+            if outcomes:
+                await conn.execute(service_outcomes.insert(), outcomes)
         for statement in self._on_flush:
             await conn.execute(statement)
         summary = dispatch_summary(self.dispatch)
@@ -343,6 +350,16 @@ class DispatchTransaction:
             messages=[(t, {**summary, **extra}) for t, extra in self._webhooks],
             now=self.now,
         )
+
+    async def _outcome_rows(self) -> list[dict[str, Any]]:
+        """The ``service_outcomes`` rows of this transaction's outcome events (the reports'
+        projection of them, delivery/storage/outcomes.py), from the dispatch's attempts."""
+        new = [e for e in self._events if e["type"] in OUTCOME_EVENTS]
+        if not new:
+            return []
+        facts = [AttemptFacts(a.id, a.step_index, a.channel) for a in await self.attempts()]
+        d = self.dispatch
+        return [outcome_row(e, d.court, d.created_at, facts) for e in new]
 
 
 async def load_contacts(conn: AsyncConnection, dispatch_id: str) -> list[Any]:

@@ -1,0 +1,72 @@
+"""The projection of the outcome events that the success-rate reports read: ``service_outcomes``.
+
+Why it exists: the reports' speed (issue 6, point 10: a year's report over 100,000 dispatches in
+under a second). Read from the events themselves, a report parses the JSON data of every
+``dispatch_served`` event of the period (which also carries the service's periods and reading)
+and joins each outcome to the dispatch's attempts (serving step, first step, last channel): most
+of a second on its own. This table holds, per outcome event, the few facts the figures use, so
+a report reads one narrow row per outcome and nothing else.
+
+It is an index of the evidence chain, not a counter: one row per outcome event (the event's
+id is its key), written by :meth:`DispatchTransaction.flush` in the same transaction as the
+event, from the event's own data and the dispatch's attempts at that moment; never updated,
+never deleted — like the events. Migration 0005 fills it for the events recorded before it
+existed, with the same :func:`outcome_row`. docs/decisions/0013-service-reports.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from delivery.domain import CANCELLED_EVENT, FAILED_EVENT, SERVED_EVENT
+
+
+class AttemptFacts(NamedTuple):
+    """What the projection reads of an attempt (immutable columns: ``rows.ATTEMPT_MUTABLE``
+    holds neither)."""
+
+    id: str
+    step_index: int
+    channel: str
+
+
+def outcome_row(
+    event: Mapping[str, Any],
+    court: str,
+    dispatch_created_at: datetime,
+    attempts: Sequence[AttemptFacts],
+) -> dict[str, Any]:
+    """The ``service_outcomes`` row of ``event``, an outcome event (an events row: id,
+    dispatch_id, seq, type, occurred_at, data as JSON text), given its dispatch's court and
+    creation and the dispatch's attempts when it was recorded.
+
+    ``channel``: the serving channel (the event's data) for a service, the channel of the
+    last attempt (highest id: ids grow with time) for a failure or a cancellation, else None;
+    ``served_step``: the step of the serving attempt; ``first_step``: the lowest step of the
+    dispatch's attempts."""
+    type_ = event["type"]
+    channel = served_at = served_step = None
+    if type_ == SERVED_EVENT:
+        data = json.loads(event["data"])
+        channel = data.get("channel")
+        served_at = datetime.fromisoformat(data["served_at"]) if data.get("served_at") else None
+        serving = data.get("attempt_id")
+        served_step = next((a.step_index for a in attempts if a.id == serving), None)
+    elif type_ in (FAILED_EVENT, CANCELLED_EVENT) and attempts:
+        channel = max(attempts).channel
+    return {
+        "event_id": event["id"],
+        "dispatch_id": event["dispatch_id"],
+        "seq": event["seq"],
+        "type": type_,
+        "occurred_at": event["occurred_at"],
+        "court": court,
+        "dispatch_created_at": dispatch_created_at,
+        "channel": channel,
+        "served_at": served_at,
+        "served_step": served_step,
+        "first_step": min((a.step_index for a in attempts), default=None),
+    }

@@ -14,6 +14,7 @@ from aiohttp import FormData
 from conftest import COURT, MINIMAL_PDF, OTHER_COURT, eventually
 from helpers import Api, form_csrf
 
+from delivery.api import batch_pages
 from delivery.api.flat_dispatch import COLUMNS
 from delivery.staff import Role
 from delivery.storage.schema import batch_rows, batches, dispatches, documents
@@ -190,6 +191,19 @@ async def test_unreadable_files_are_refused_and_nothing_is_stored(api: Api, brow
         assert reason in html, html
     not_pdf = await upload(clerk, csv_file([row("p-1")]), {"起诉状.pdf": b"GIF89a"})
     assert not_pdf.status == 415
+    assert await api.table_counts() == before
+
+
+async def test_a_batch_s_documents_are_bounded_in_all(
+    api: Api, browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each file is within SONGDA_MAX_UPLOAD_BYTES; together they are over the batch's budget.
+    monkeypatch.setattr(batch_pages, "MAX_BATCH_BYTES", len(COMPLAINT) + len(SUMMONS) - 1)
+    clerk = await browser(Role.CLERK)
+    before = await api.table_counts()
+    response = await upload(clerk, csv_file([row("t-1")]))
+    assert response.status == 413
+    assert "in all" in await response.text()
     assert await api.table_counts() == before
 
 

@@ -37,6 +37,9 @@ PATH = "/staff/batches"
 ID = "{batch_id:[0-9A-HJKMNP-TV-Z]{26}}"
 ROLES = (Role.CLERK, Role.SUPERVISOR)
 MAX_FILES = 500
+# Every document is bounded by SONGDA_MAX_UPLOAD_BYTES; the batch as a whole by this too, so one
+# upload cannot fill the document store's disk (files are kept content-addressed once written).
+MAX_BATCH_BYTES = 2 * 1024**3
 
 
 def file_name(raw: str) -> str:
@@ -88,6 +91,7 @@ class _Upload:
         self.csv: bytes | None = None
         self.csv_name = ""
         self.documents: dict[str, StoredFile] = {}
+        self.remaining = MAX_BATCH_BYTES
 
     async def take(self, part: BodyPartReader) -> None:
         name = file_name(part.filename or "")
@@ -101,12 +105,15 @@ class _Upload:
         elif part.name == "documents":
             if len(self.documents) >= MAX_FILES:
                 raise UploadRejected(f"documents: at most {MAX_FILES} files per batch")
+            limit = min(self.ctx.settings.max_upload_bytes, self.remaining)
             try:
-                stored = await self.ctx.documents.store_pdf(
-                    part_chunks(part), self.ctx.settings.max_upload_bytes
-                )
+                stored = await self.ctx.documents.store_pdf(part_chunks(part), limit)
             except UploadRejected as exc:
+                if exc.status == 413 and limit < self.ctx.settings.max_upload_bytes:
+                    total = MAX_BATCH_BYTES // 1024**2
+                    raise UploadRejected(f"documents: more than {total} MB in all", 413) from None
                 raise UploadRejected(f"documents: {name}: {exc.reason}", exc.status) from None
+            self.remaining -= stored.size
             if self.documents.get(name, stored) != stored:
                 raise UploadRejected(f"documents: two different files are named {name}")
             self.documents[name] = stored

@@ -120,6 +120,12 @@ async def test_each_filter_narrows_the_queue_and_counts_follow_it(api: Api) -> N
         "failed": 0,
         "cancelled": 1,
     }
+    # Switching the language keeps the filter.
+    switch = re.search(r'<a href="([^"]+)">English</a>', narrowed)
+    assert switch is not None
+    english = await (await api.client.get(switch.group(1).replace("&amp;", "&"))).text()
+    assert _rows(english) == [first]
+    assert '<html lang="en">' in english
     # A bad value: the form again, with the reason.
     bad = await _queue(api, created_from="23/11/2026", status=400)
     assert "created_from" in bad and 'class="error"' in bad

@@ -120,6 +120,10 @@ async def queue_page(request: web.Request) -> web.Response:
         channels=queue.CHANNELS,
         courts=user.courts,
         clerks=clerks,
+        # The language switch keeps the filter and the page.
+        other_lang_url=_url(
+            {k: v for k, v in query.items() if v}, lang="zh-CN" if locale == "en" else "en"
+        ),
     )
 
 

@@ -27,7 +27,11 @@ from delivery.api.batch_intake import run_batch
 from delivery.api.common import ctx_of, json_response
 from delivery.api.documents import part_chunks, read_bounded
 from delivery.api.flat_dispatch import COLUMNS
-from delivery.api.staff_auth import csrf_token, page_locale, require_staff, staff_page
+from delivery.api.staff_auth import (
+    page_locale,
+    require_staff,
+    workspace_page,
+)
 from delivery.api.workspace_forms import multipart_form
 from delivery.document_store import StoredFile, UploadRejected
 from delivery.services import batches
@@ -59,17 +63,15 @@ def _page(
     status: int = 200,
 ) -> web.Response:
     ctx = ctx_of(request)
-    return staff_page(
+    return workspace_page(
+        request,
         "batches.html",
+        user,
+        "batches",
         status=status,
-        locale=page_locale(request),
-        user=user,
-        active="batches",
-        csrf_token=csrf_token(request),
         columns=COLUMNS,
         court=court or user.courts[0],
         recent=recent,
-        zone=ctx.settings.time_zone,
         error=error,
         max_rows=MAX_ROWS,
         max_mb=MAX_BYTES // (1024 * 1024),
@@ -163,14 +165,13 @@ async def _batch(request: web.Request) -> tuple[StaffUser, dict[str, Any]]:
 async def batch_page(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     user, found = await _batch(request)
-    return staff_page(
+    return workspace_page(
+        request,
         "batch.html",
-        locale=page_locale(request),
-        user=user,
-        active="batches",
+        user,
+        "batches",
         batch=found,
         progress=await batches.progress(ctx, found["id"]),
-        zone=ctx.settings.time_zone,
     )
 
 

@@ -24,10 +24,9 @@ from delivery.api.common import ctx_of, path_id
 from delivery.api.staff_auth import (
     CSRF_FIELD,
     check_csrf,
-    csrf_token,
     page_locale,
     require_staff,
-    staff_page,
+    workspace_page,
 )
 from delivery.domain import ELECTRONIC_CHANNELS, Event
 from delivery.representations import mask_address
@@ -153,14 +152,13 @@ async def _render(
         raise web.HTTPNotFound(text="404: no such dispatch")
     locale = page_locale(request)
     done = request.query.get("done")
-    return staff_page(
+    return workspace_page(
+        request,
         "dispatch.html",
+        user,
+        "queue",
         status=status,
         locale=locale,
-        user=user,
-        active="queue",
-        zone=ctx.settings.time_zone,
-        csrf_token=csrf_token(request),
         error=error,
         posted=posted or {},
         done=done if done in ACTION_FIELDS else None,

@@ -26,7 +26,11 @@ from delivery.api.batch_pages import file_name
 from delivery.api.common import ctx_of
 from delivery.api.documents import part_chunks
 from delivery.api.flat_dispatch import COLUMNS, parse_flat
-from delivery.api.staff_auth import csrf_token, page_locale, require_staff, staff_page
+from delivery.api.staff_auth import (
+    page_locale,
+    require_staff,
+    workspace_page,
+)
 from delivery.api.workspace_forms import multipart_form
 from delivery.context import Context
 from delivery.document_store import StoredFile, UploadRejected
@@ -69,13 +73,12 @@ def _form(
     by_field: dict[str, list[str]] = {}
     for e in errors or []:
         by_field.setdefault(e["field"], []).append(e["message"])
-    return staff_page(
+    return workspace_page(
+        request,
         "new_dispatch.html",
+        user,
+        "new",
         status=status,
-        locale=page_locale(request),
-        user=user,
-        active="new",
-        csrf_token=csrf_token(request),
         values=values,
         kept=kept or [],
         errors=errors or [],

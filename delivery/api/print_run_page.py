@@ -20,10 +20,9 @@ from delivery.api.common import ctx_of
 from delivery.api.staff_auth import (
     CSRF_FIELD,
     check_csrf,
-    csrf_token,
     page_locale,
     require_staff,
-    staff_page,
+    workspace_page,
 )
 from delivery.api.workspace_forms import text_field
 from delivery.clock import parse_day
@@ -56,18 +55,17 @@ async def print_run(request: web.Request) -> web.Response:
         assert day is not None
     pieces = await postal.mail_pieces_on(ctx, day, user.courts)
     handed = request.query.get("handed", "")
-    return staff_page(
+    return workspace_page(
+        request,
         "print_run.html",
+        user,
+        "print_run",
         status=422 if error else 200,
         locale=locale,
-        user=user,
-        active="print_run",
         day=day.isoformat(),
         pieces=pieces,
-        zone=ctx.settings.time_zone,
         handed=int(handed) if handed.isdigit() else None,
         error=error,
-        csrf_token=csrf_token(request),
     )
 
 

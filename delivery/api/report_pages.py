@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from delivery.api.common import ctx_of
-from delivery.api.staff_auth import page_locale, require_staff, staff_page
+from delivery.api.staff_auth import page_locale, require_staff, workspace_page
 from delivery.services import reports
 from delivery.staff import Role
 from templates import charts
@@ -97,8 +97,6 @@ async def reports_page(request: web.Request) -> web.Response:
     }
     page: dict[str, Any] = {
         "locale": locale,
-        "user": user,
-        "active": "reports",
         "values": values,
         "groupings": reports.GROUPINGS,
         "definitions": reports.DEFINITIONS[locale],
@@ -109,12 +107,15 @@ async def reports_page(request: web.Request) -> web.Response:
         wanted = reports.parse_request(values, user.courts)
     except reports.ReportError as exc:
         page["errors"] = {e["field"]: e["message"] for e in exc.errors}
-        return staff_page("reports.html", status=422, **page)
+        return workspace_page(request, "reports.html", user, "reports", status=422, **page)
     groupings = list(dict.fromkeys([wanted.group_by, "week", "channel"]))
     results = await reports.service_reports(ctx.engine, wanted, zone, user.courts, groupings)
     report = results[wanted.group_by]
-    return staff_page(
+    return workspace_page(
+        request,
         "reports.html",
+        user,
+        "reports",
         **{
             **page,
             "report": report,

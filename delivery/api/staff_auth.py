@@ -219,6 +219,30 @@ def page_locale(request: web.Request, form: MultiMapping[Any] | None = None) -> 
     )
 
 
+def workspace_page(
+    request: web.Request,
+    name: str,
+    user: StaffUser,
+    active: str,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> web.Response:
+    """A page of the clerk workspace (``templates/pages/staff_base.html``) with what its frame
+    needs: the page's language (unless ``locale`` is given), the account, the navigation's
+    active entry, the court's time zone and the session's CSRF token for its forms."""
+    context.setdefault("locale", page_locale(request))
+    return staff_page(
+        name,
+        status=status,
+        user=user,
+        active=active,
+        zone=ctx_of(request).settings.time_zone,
+        csrf_token=csrf_token(request),
+        **context,
+    )
+
+
 def _field(form: MultiMapping[Any], name: str) -> str | None:
     value = form.get(name)
     return value[:MAX_FIELD] if isinstance(value, str) else None

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from delivery.api import dispatch_page
 from delivery.api.common import ctx_of
-from delivery.api.staff_auth import page_locale, require_staff, staff_page
+from delivery.api.staff_auth import page_locale, require_staff, workspace_page
 from delivery.clock import parse_day
 from delivery.cursors import decode_cursor, encode_cursor
 from delivery.ids import looks_like_id
@@ -100,13 +100,13 @@ async def queue_page(request: web.Request) -> web.Response:
         clerks = await clerks_of(conn, user.courts)
     # Links keep the filter (and the language) but start again from the first page.
     params = {k: v for k, v in query.items() if k not in ("cursor",) and v}
-    return staff_page(
+    return workspace_page(
+        request,
         "queue.html",
+        user,
+        "queue",
         status=400 if errors else 200,
         locale=locale,
-        user=user,
-        active="queue",
-        zone=ctx.settings.time_zone,
         query=query,
         errors=errors,
         rows=page.rows,

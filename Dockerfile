@@ -6,10 +6,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# PDF rendering (WeasyPrint) needs a CJK font -- missing glyphs fail silently -- and
-# libharfbuzz-subset0, without which CJK pages render several times slower.
+# PDF rendering (WeasyPrint) needs Pango, and libharfbuzz-subset0 -- without it every PDF
+# spends seconds subsetting the CJK font in Python. No font package: Songda brings its own
+# fonts (templates/fonts, decision 0019) and uses no font of the machine.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends fonts-wqy-microhei libharfbuzz-subset0 \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system songda \

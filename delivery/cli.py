@@ -171,6 +171,7 @@ def _config_check(args: argparse.Namespace) -> int:
         f"redis {'embedded' if settings.redis_url is None else 'external'}, "
         f"court {settings.court_name!r}, time zone {settings.time_zone})"
     )
+    print(settings.fonts.report())
     return 0
 
 

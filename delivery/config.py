@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from delivery.domain import LOCALES
 from escalation.policy import PolicyError, load_policy_book
+from templates.fonts import FontError, FontSet, font_set
 
 SMTP_TLS_MODES = ("none", "starttls", "tls")
 SANDBOX_COURT = "沙箱人民法院"
@@ -97,10 +98,18 @@ class Settings:
     max_media_bytes: int = 100 * 1024 * 1024
     # Where the court's signing keys live (SONGDA_KEYS_DIR); None: <data dir>/keys.
     keys_dir_setting: Path | None = None
+    # Supplementary fonts (SONGDA_FONTS_DIR) drawn after the bundled ones, for characters they
+    # lack (templates/fonts, decision 0019).
+    fonts_dir: Path | None = None
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    @property
+    def fonts(self) -> FontSet:
+        """The fonts every PDF is drawn with (checked when the settings were loaded)."""
+        return font_set(self.fonts_dir)
 
     @property
     def is_sqlite(self) -> bool:
@@ -301,6 +310,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         except (PolicyError, OSError) as exc:
             r.problems.append(f"SONGDA_POLICY_DIR: {exc}")
 
+    fonts_dir_text = r.text("FONTS_DIR")
+    fonts_dir = Path(fonts_dir_text).resolve() if fonts_dir_text else None
+    try:
+        font_set(fonts_dir)
+    except FontError as exc:
+        r.problems.append(f"SONGDA_FONTS_DIR: {exc}" if fonts_dir else f"bundled fonts: {exc}")
+
     if sandbox and host not in ("127.0.0.1", "::1", "localhost"):
         r.problems.append(
             "SONGDA_HOST: sandbox mode serves its mailbox and clock without login, so it only "
@@ -330,6 +346,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         carrier=carrier,
         max_media_bytes=r.integer("MAX_MEDIA_BYTES", 100 * 1024 * 1024),
         keys_dir_setting=Path(keys_text).resolve() if (keys_text := r.text("KEYS_DIR")) else None,
+        fonts_dir=fonts_dir,
     )
     if r.problems:
         raise ConfigError(r.problems)

@@ -17,6 +17,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from templates.fonts import FontSet
 from templates.pdf import html_to_pdf
 
 MAX_RENDERS = 2
@@ -38,9 +39,10 @@ def use_executor(executor: Executor | None) -> None:
     _pool = executor
 
 
-async def render_pdf(html: str) -> bytes:
-    """The PDF of a self-contained HTML document (see ``templates.pdf.html_to_pdf``)."""
-    return await render_in_pool(html_to_pdf, html)
+async def render_pdf(html: str, fonts: FontSet) -> bytes:
+    """The PDF of a self-contained HTML document drawn with ``fonts`` (see
+    ``templates.pdf.html_to_pdf``: raises ``MissingGlyphs`` rather than draw a box)."""
+    return await render_in_pool(html_to_pdf, html, fonts)
 
 
 async def render_in_pool(render: Callable[..., bytes], *args: Any) -> bytes:

@@ -224,6 +224,7 @@ async def serve(
             )
             for username, _name, role in SANDBOX_STAFF:
                 print(f"  {role.value:<12} {username:<10} {staff[username]}", flush=True)
+        print(settings.fonts.report(), flush=True)
         if worker:
             arq_worker = build_worker(ctx)
             worker_task = asyncio.create_task(arq_worker.async_run())

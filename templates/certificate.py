@@ -1,22 +1,46 @@
 """The certificate's HTML and PDF from its view model (``tracking.certificate``): rendering only.
 
-:func:`certificate_pdf` builds the HTML (template, QR code) *and* renders it, so the whole of a
-certificate's CPU work runs in the render pool's worker process (``delivery.pdf_rendering``),
-none of it on the event loop; the view model is small and pickles cheaply.
+:func:`certificate_pdf` checks the view's text against the fonts, builds the HTML (template, QR
+code) *and* renders it, so the whole of a certificate's CPU work runs in the render pool's
+worker process (``delivery.pdf_rendering``), none of it on the event loop; the view model and
+the font set are small and pickle cheaply.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
 from templates import render
-from templates.pdf import FONT_FAMILY, html_to_pdf, qr_data_uri
+from templates.fonts import FontSet, check_fields
+from templates.pdf import html_to_pdf, qr_data_uri
 from tracking.certificate import CertificateView
 
 
-def certificate_html(view: CertificateView) -> str:
-    return render(
-        "pdf/certificate.html", c=view, font_family=FONT_FAMILY, qr=qr_data_uri(view.verify_url)
-    )
+def certificate_html(view: CertificateView, fonts: FontSet) -> str:
+    return render("pdf/certificate.html", c=view, fonts=fonts, qr=qr_data_uri(view.verify_url))
 
 
-def certificate_pdf(view: CertificateView) -> bytes:
-    return html_to_pdf(certificate_html(view))
+def certificate_text(view: CertificateView) -> dict[str, str]:
+    """Every text value of the view by its path (``recipient_name``, ``attempts[1].address``,
+    ``sections[0].lines[2].value``…), so a character no font covers is named by its field."""
+    return dict(_texts(view, ""))
+
+
+def _texts(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from _texts(getattr(value, f.name), f"{path}.{f.name}" if path else f.name)
+    elif isinstance(value, tuple | list):
+        for i, item in enumerate(value):
+            yield from _texts(item, f"{path}[{i}]")
+
+
+def certificate_pdf(view: CertificateView, fonts: FontSet) -> bytes:
+    """The certificate's PDF, or :class:`templates.fonts.MissingGlyphs` naming the fields whose
+    characters no font covers (then no PDF is made: never a box instead of a name)."""
+    check_fields(certificate_text(view), fonts)
+    return html_to_pdf(certificate_html(view, fonts), fonts)

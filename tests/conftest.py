@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
+from bare_machine import hide_installed_fonts
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from channels.email import EmailChannel
@@ -51,6 +52,7 @@ MINIMAL_PDF = (
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "both_databases: run on PostgreSQL and on SQLite")
+    hide_installed_fonts()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -30,7 +30,7 @@ from delivery.api.staff_auth import (
 )
 from delivery.domain import ELECTRONIC_CHANNELS, Event
 from delivery.representations import mask_address
-from delivery.services import clerk_actions, clerk_requests
+from delivery.services import certificates, clerk_actions, clerk_requests
 from delivery.services.dispatch_view import DispatchView, dispatch_view, in_scope
 from delivery.staff import Role, StaffUser
 from delivery.storage.unit_of_work import load_documents
@@ -116,6 +116,7 @@ def _context(view: DispatchView, user: StaffUser) -> dict[str, Any]:
         "names": view.names,
         "owner_name": view.owner_name,
         "at_risk": view.at_risk,
+        "certificate_blocked": certificates.standing_block(detail.events),
         "notice": detail.notice,
         "forms": [a for a in allowed if a in ACTION_FIELDS],
         "links": [a for a in allowed if a in LINKED_ACTIONS],

@@ -24,7 +24,7 @@ from delivery.services import postal
 from delivery.storage import queries
 from templates import render
 from templates.barcode import code128_data_uri
-from templates.pdf import FONT_FAMILY, qr_data_uri
+from templates.pdf import qr_data_uri
 
 RETURN_CARD_TYPES = {
     PDF_MAGIC: "application/pdf",
@@ -37,7 +37,7 @@ def mail_pieces_html(ctx: Context, pieces: list[postal.MailPiece]) -> str:
     zone = ctx.settings.zone
     return render(
         "pdf/mail_pieces.html",
-        font_family=FONT_FAMILY,
+        fonts=ctx.settings.fonts,
         pieces=[
             {
                 **p.__dict__,
@@ -74,7 +74,7 @@ async def mail_piece(request: web.Request) -> web.Response:
     piece = await postal.mail_piece(ctx, dispatch_id, attempt_id, dispatch_caller(request).courts)
     if piece is None:
         raise not_found("mail piece (a postal attempt whose shipment was created)")
-    pdf = await render_pdf(mail_pieces_html(ctx, [piece]))
+    pdf = await render_pdf(mail_pieces_html(ctx, [piece]), ctx.settings.fonts)
     return _pdf(pdf, f"mail-piece-{piece.tracking_number}.pdf")
 
 
@@ -86,7 +86,7 @@ async def day_of_mail_pieces(request: web.Request) -> web.Response:
     pieces = await postal.mail_pieces_on(ctx, day, dispatch_caller(request).courts)
     if not pieces:
         raise Problem(404, "not-found", "Not found", f"no mail pieces created on {day}")
-    pdf = await render_pdf(mail_pieces_html(ctx, pieces))
+    pdf = await render_pdf(mail_pieces_html(ctx, pieces), ctx.settings.fonts)
     return _pdf(pdf, f"mail-pieces-{day}.pdf")
 
 

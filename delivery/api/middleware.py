@@ -13,9 +13,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from delivery.api.common import API_KEY, CALLER, Caller
-from delivery.api.problems import Problem
+from delivery.api.problems import Problem, unprintable
 from delivery.api.staff_auth import CSRF_HEADER, SAFE_METHODS, current_session
 from delivery.services.api_keys import ApiKeyVerifier
+from templates.fonts import MissingGlyphs
 
 log = logging.getLogger(__name__)
 PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
@@ -32,6 +33,8 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return await handler(request)
     except Problem as problem:
         return problem.response(request.path)
+    except MissingGlyphs as missing:
+        return unprintable(missing).response(request.path)
     except web.HTTPException as exc:
         if not _is_api(request) or exc.status < 400:
             raise

@@ -41,7 +41,7 @@ from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import dispatches
 from templates import locale_or_default, render
 from templates.notices import has_blanks
-from templates.pdf import FONT_FAMILY, qr_data_uri
+from templates.pdf import qr_data_uri
 
 ID = "{notice_id:[0-9A-HJKMNP-TV-Z]{26}}"
 PAGE = 20
@@ -211,10 +211,10 @@ async def notice_pdf(request: web.Request) -> web.Response:
     context = await _published(request)
     url = f"{ctx.settings.public_base_url}/notices/{context['notice']['id']}"
     html = render(
-        "pdf/notice.html", font_family=FONT_FAMILY, url=url, qr=qr_data_uri(url), **context
+        "pdf/notice.html", fonts=ctx.settings.fonts, url=url, qr=qr_data_uri(url), **context
     )
     return web.Response(
-        body=await render_pdf(html),
+        body=await render_pdf(html, ctx.settings.fonts),
         content_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="notice-{context["notice"]["id"]}.pdf"'},
     )

@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from templates.fonts import MissingGlyphs, code_point
+
 PROBLEM_TYPE = "urn:songda:problem:"
 
 
@@ -53,6 +55,20 @@ def validation_problem(errors: list[dict[str, str]]) -> Problem:
         "The request is not valid",
         f"{len(errors)} field(s) are wrong; see errors",
         errors=errors,
+    )
+
+
+def unprintable(error: MissingGlyphs) -> Problem:
+    """A PDF that would need a character no font covers: not drawn (never a box instead)."""
+    return Problem(
+        409,
+        "unprintable-text",
+        "The PDF cannot be made: a character is outside the fonts",
+        f"{error}; a supplementary font in SONGDA_FONTS_DIR that covers it fixes this",
+        errors=[
+            {"field": field, "characters": [code_point(c) for c in chars]}
+            for field, chars in error.fields.items()
+        ],
     )
 
 

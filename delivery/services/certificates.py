@@ -30,6 +30,7 @@ from delivery.storage.schema import api_keys, certificates, dispatches, events, 
 from delivery.storage.statements import SELECT_ATTEMPTS, SELECT_EVENTS
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
 from templates.certificate import certificate_pdf
+from templates.fonts import MissingGlyphs, code_point, font_name
 from tracking.certificate import (
     SERVED_EVENT,
     UNSERVED_EVENT,
@@ -41,6 +42,10 @@ from tracking.certificate import (
 
 log = logging.getLogger(__name__)
 SOURCE = "certificates"
+ISSUED_EVENT = "certificate_issued"
+# The certificate of a service cannot be drawn: a character no font covers (decision 0019).
+BLOCKED_EVENT = "certificate_blocked"
+CERTIFICATE_EVENTS = (ISSUED_EVENT, BLOCKED_EVENT)
 ISSUE_TRIES = 3
 
 
@@ -149,10 +154,10 @@ def view_of(
     )
 
 
-async def render_certificate(view: CertificateView) -> bytes:
-    """The certificate's PDF: template, QR code and layout all in the render pool's worker,
-    off the event loop."""
-    return await render_in_pool(certificate_pdf, view)
+async def render_certificate(ctx: Context, view: CertificateView) -> bytes:
+    """The certificate's PDF: glyph check, template, QR code and layout all in the render
+    pool's worker, off the event loop. Raises ``MissingGlyphs`` instead of drawing a box."""
+    return await render_in_pool(certificate_pdf, view, ctx.settings.fonts)
 
 
 async def issue_certificates(ctx: Context, dispatch_id: str) -> list[str]:
@@ -178,7 +183,12 @@ async def issue_certificates(ctx: Context, dispatch_id: str) -> list[str]:
             view = view_of(
                 ctx, record, served, certificate_id=certificate_id, supersedes=supersedes
             )
-            stored = await ctx.documents.store_bytes(await render_certificate(view))
+            try:
+                pdf = await render_certificate(ctx, view)
+            except MissingGlyphs as outside_fonts:
+                await _block(ctx, dispatch_id, served, outside_fonts)
+                return []
+            stored = await ctx.documents.store_bytes(pdf)
             planned.append(
                 {
                     "id": certificate_id,
@@ -224,7 +234,7 @@ async def _write(
                 )
             )
             tx.record(
-                "certificate_issued",
+                ISSUED_EVENT,
                 source=SOURCE,
                 data={
                     "certificate_id": row["id"],
@@ -240,6 +250,37 @@ async def _write(
         extra={"dispatch_id": dispatch_id, "certificates": [r["id"] for r in planned]},
     )
     return [str(r["id"]) for r in planned]
+
+
+async def _block(ctx: Context, dispatch_id: str, served: Event, missing: MissingGlyphs) -> None:
+    """Record, once, that the certificate of ``served`` cannot be drawn: the clerk's flag names
+    each character and field. Issuing resumes by itself (job, sweep) once a supplementary font
+    covers them (SONGDA_FONTS_DIR) — never a signed PDF with a box where a name should be."""
+    data = {
+        "chain_seq": served.seq,
+        "fields": [
+            {"field": name, "characters": [{"char": c, "code_point": code_point(c)} for c in chars]}
+            for name, chars in missing.fields.items()
+        ],
+        "fonts": [font_name(f.path) for f in ctx.settings.fonts.fonts],
+    }
+    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
+        standing = standing_block(await tx.events())
+        if standing is not None and standing.data == data:
+            return
+        tx.record(BLOCKED_EVENT, source=SOURCE, data=data)
+    await ctx.queue.after_commit(tx.followups)
+    # Field names only: the characters are part of a person's name or address.
+    log.warning(
+        "certificate blocked: characters outside the fonts",
+        extra={"dispatch_id": dispatch_id, "fields": sorted(missing.fields)},
+    )
+
+
+def standing_block(chain: list[Event]) -> Event | None:
+    """The ``certificate_blocked`` event still standing (no certificate issued after it)."""
+    last = next((e for e in reversed(chain) if e.type in CERTIFICATE_EVENTS), None)
+    return last if last is not None and last.type == BLOCKED_EVENT else None
 
 
 def supersede(tx: DispatchTransaction) -> None:
@@ -317,7 +358,7 @@ async def proof(
                 standing = _standing(await _certificates(conn, dispatch_id))
         if standing is not None:
             return Proof(await _read(ctx, standing.sha256), standing)
-    return Proof(await render_certificate(view_of(ctx, record, None)), None)
+    return Proof(await render_certificate(ctx, view_of(ctx, record, None)), None)
 
 
 def _standing(rows: list[CertificateRow]) -> CertificateRow | None:

@@ -3,7 +3,8 @@ what needs a person on each row.
 
 One page costs a fixed number of queries whatever its size (docs/decisions/0014): the page of
 dispatches, the counts per state, then one batched query each for the rows' open attempts,
-``dispatch_at_risk`` flags, notices awaiting approval, failed webhook deliveries and owners'
+flag events (``dispatch_at_risk``, a certificate blocked by a character outside the fonts),
+notices awaiting approval, failed webhook deliveries and owners'
 names. Overdue needs no query: it is computed from the row and the policy, as the ladder does.
 
 Dates in the filter are days in the court's zone; a range ``from``–``to`` includes both days.
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.context import Context
 from delivery.domain import OPEN_ATTEMPT_STATES, Dispatch, DispatchState
+from delivery.services.certificates import BLOCKED_EVENT, CERTIFICATE_EVENTS, ISSUED_EVENT
 from delivery.services.notices import DRAFT
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
@@ -37,6 +39,7 @@ from escalation.decide import CourtDays, step_deadline
 from escalation.policy import KNOWN_CHANNELS
 
 AT_RISK_EVENT = "dispatch_at_risk"
+FLAG_EVENTS = (AT_RISK_EVENT, *CERTIFICATE_EVENTS)
 CHANNEL_UNAVAILABLE = "channel_unavailable"
 
 
@@ -103,6 +106,8 @@ class QueueRow:
     window_passed: bool = False
     deadline_passed: bool = False  # the service deadline (from the hearing) passed unserved
     at_risk: bool = False
+    # Served, but its certificate cannot be drawn (a character no font covers; decision 0019).
+    certificate_blocked: bool = False
     notice_id: str | None = None  # a draft notice awaiting a supervisor's approval
     webhook_failures: int = 0
 
@@ -127,6 +132,7 @@ class QueueRow:
             or self.notice_id is not None
             or self.webhook_failures > 0
             or self.channel_unavailable
+            or self.certificate_blocked
         )
 
 
@@ -174,12 +180,17 @@ async def _add_facts(conn: AsyncConnection, rows: list[QueueRow]) -> None:
         .order_by(attempts.c.id)
     ):
         by_id[dispatch_id].open_attempts.append(OpenAttempt(channel, state, reason))
-    for (dispatch_id,) in await conn.execute(
-        sa.select(events.c.dispatch_id)
-        .where(events.c.dispatch_id.in_(ids), events.c.type == AT_RISK_EVENT)
-        .distinct()
+    latest: dict[str, dict[str, int]] = defaultdict(dict)  # dispatch → flag event type → seq
+    for dispatch_id, event_type, seq in await conn.execute(
+        sa.select(events.c.dispatch_id, events.c.type, sa.func.max(events.c.seq))
+        .where(events.c.dispatch_id.in_(ids), events.c.type.in_(FLAG_EVENTS))
+        .group_by(events.c.dispatch_id, events.c.type)
     ):
-        by_id[dispatch_id].at_risk = by_id[dispatch_id].dispatch.is_open
+        latest[dispatch_id][event_type] = int(seq)
+    for dispatch_id, seqs in latest.items():
+        row = by_id[dispatch_id]
+        row.at_risk = AT_RISK_EVENT in seqs and row.dispatch.is_open
+        row.certificate_blocked = seqs.get(BLOCKED_EVENT, -1) > seqs.get(ISSUED_EVENT, -1)
     for dispatch_id, notice_id in await conn.execute(
         sa.select(notices.c.dispatch_id, notices.c.id)
         .join(attempts, attempts.c.id == notices.c.attempt_id)

@@ -63,8 +63,11 @@ def chromium_path() -> Path:
 @pytest.fixture
 async def chromium(chromium_path: Path) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
+        # The browser is the user's, with the machine's fonts: the suite's font-less fontconfig
+        # (tests/bare_machine.py, for Songda's PDFs) would leave Chromium nothing to draw with.
+        browser_env = {k: v for k, v in os.environ.items() if k != "FONTCONFIG_FILE"}
         browser = await playwright.chromium.launch(
-            executable_path=str(chromium_path), args=CHROMIUM_ARGS, headless=True
+            executable_path=str(chromium_path), args=CHROMIUM_ARGS, headless=True, env=browser_env
         )
         yield browser
         await browser.close()

@@ -116,6 +116,7 @@ def _context(view: DispatchView, user: StaffUser) -> dict[str, Any]:
         "names": view.names,
         "owner_name": view.owner_name,
         "at_risk": view.at_risk,
+        "receipt_contradicted": view.receipt_contradicted,
         "notice": detail.notice,
         "forms": [a for a in allowed if a in ACTION_FIELDS],
         "links": [a for a in allowed if a in LINKED_ACTIONS],

@@ -103,7 +103,9 @@ ATTEMPT_TRANSITIONS: dict[AttemptState, frozenset[AttemptState]] = {
     | _ATTEMPT_ENDINGS,
     _A.DELIVERED: frozenset({_A.READ, _A.BOUNCED, _A.EXPIRED, _A.CANCELLED}),
     _A.READ: frozenset(),
-    _A.FAILED: frozenset(),
+    # A carrier's delivery report after its own failure report corrects it: the message did
+    # arrive (docs/decisions/0023; escalation.sms_receipts decides when).
+    _A.FAILED: frozenset({_A.DELIVERED}),
     _A.BOUNCED: frozenset(),
     _A.RETURNED: frozenset(),
     _A.REFUSED: frozenset(),

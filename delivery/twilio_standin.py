@@ -27,14 +27,32 @@ class TwilioStandIn:
     fail_with: tuple[int, int] | None = None  # (HTTP status, Twilio error code)
     auth_token: str | None = None
 
-    async def report(self, sid: str, status: str, error_code: str | None = None) -> int:
-        """POST the status callback for message ``sid``; returns the receiver's HTTP status."""
+    async def report(
+        self,
+        sid: str,
+        status: str,
+        error_code: str | None = None,
+        *,
+        dlr_done_date: str | None = None,
+    ) -> int:
+        """POST the status callback for message ``sid``; returns the receiver's HTTP status.
+
+        Like Twilio's, it names both numbers, and a final status may carry the carrier's own
+        ``RawDlrDoneDate`` (YYMMDDhhmm, no time zone)."""
         message = next((m for m in self.messages if m["sid"] == sid), None)
         if message is None or self.auth_token is None:
             raise KeyError(sid)
-        params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": message["account_sid"]}
+        params = {
+            "MessageSid": sid,
+            "MessageStatus": status,
+            "AccountSid": message["account_sid"],
+            "To": message["to"],
+            "From": message["from"],
+        }
         if error_code:
             params["ErrorCode"] = error_code
+        if dlr_done_date:
+            params["RawDlrDoneDate"] = dlr_done_date
         url = message["status_callback"]
         signature = RequestValidator(self.auth_token).compute_signature(url, params)
         message["status"] = status

@@ -117,6 +117,7 @@ def _context(view: DispatchView, user: StaffUser) -> dict[str, Any]:
         "owner_name": view.owner_name,
         "at_risk": view.at_risk,
         "certificate_blocked": certificates.standing_block(detail.events),
+        "receipt_contradicted": view.receipt_contradicted,
         "notice": detail.notice,
         "forms": [a for a in allowed if a in ACTION_FIELDS],
         "links": [a for a in allowed if a in LINKED_ACTIONS],

@@ -30,5 +30,5 @@ async def status_callback(request: web.Request) -> web.Response:
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
     if not sid or not status:
         return web.Response(status=400, text="MessageSid and MessageStatus are required")
-    known = await record_sms_status(ctx, sid, status, params.get("ErrorCode"))
+    known = await record_sms_status(ctx, params)
     return json_response({"recorded": known}, status=200 if known else 404)

@@ -16,6 +16,7 @@ from delivery.context import Context
 from delivery.services import ownership
 from delivery.services.certificates import actor_names
 from delivery.services.queue import AT_RISK_EVENT
+from delivery.services.sms_receipts import CONTRADICTED_EVENT
 from delivery.staff import StaffUser
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
@@ -30,6 +31,9 @@ class DispatchView:
     owner_name: str | None
     policy: Policy
     at_risk: bool
+    # The carrier contradicted its own SMS delivery report: a clerk should check the service
+    # (it stands until a rebuttal is recorded, docs/decisions/0023).
+    receipt_contradicted: bool
     clerks: list[StaffUser]  # the court's clerks, by name (reassign_owner chooses among them)
     other_policies: frozenset[str]  # what change_policy may choose
 
@@ -74,6 +78,7 @@ async def dispatch_view(
         owner_name=owner_name,
         policy=ctx.policies.get(d.policy, d.court),
         at_risk=d.is_open and any(e.type == AT_RISK_EVENT for e in detail.events),
+        receipt_contradicted=any(e.type == CONTRADICTED_EVENT for e in detail.events),
         clerks=clerks,
         other_policies=ctx.policies.names_for(d.court) - {d.policy},
     )

@@ -41,7 +41,9 @@ ALLOWED_ATTEMPT = {
     A.SENDING: {A.PENDING, A.SENT} | _ENDINGS,
     A.SENT: {A.DELIVERED, A.READ, A.BOUNCED, A.RETURNED, A.REFUSED} | _ENDINGS,
     A.DELIVERED: {A.READ, A.BOUNCED, A.EXPIRED, A.CANCELLED},
-    **{s: set() for s in (A.READ, A.FAILED, A.BOUNCED, A.RETURNED, A.REFUSED, A.EXPIRED)},
+    # A carrier's delivery report correcting its own failure report (docs/decisions/0023).
+    A.FAILED: {A.DELIVERED},
+    **{s: set() for s in (A.READ, A.BOUNCED, A.RETURNED, A.REFUSED, A.EXPIRED)},
     A.CANCELLED: set(),
 }
 

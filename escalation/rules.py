@@ -15,7 +15,8 @@ in-person and public-notice channels arrive with their own issue, their rules ar
 - in person: ``visit_served`` {relation}, ``visit_refused_left`` {witness, media},
   ``visit_refused_filmed`` {place};
 - public notice: ``notice_published`` (one per publication; the last one counts);
-- any channel: ``proof_signed`` — the signed or sealed proof of service came back (CPL-87).
+- any channel: ``proof_signed`` {written_date, scan} — the signed or sealed proof of service
+  came back (CPL-87).
 
 Every rule dates service by the event's own time (``occurred_at``, the provider's or the
 recorded act's), or by that time plus the deemed period, never by when Songda learnt it.
@@ -138,7 +139,9 @@ def olr31_read_after_identity_check(
 def cpl87_signed_proof(
     attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
 ) -> Completion | None:
-    """CPL-87: a proof of service signed or sealed by the recipient, dated as they wrote it."""
+    """CPL-87: a proof of service signed or sealed by the recipient, dated as they wrote it —
+    the event's ``occurred_at`` is the start of the written day in the court's zone
+    (delivery/services/signed_proof.py), so the service date is the written date."""
     if event.type == "proof_signed":
         return _done("CPL-87", attempt, event, "proof of service signed by the recipient")
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -18,6 +19,8 @@ import sqlalchemy as sa
 from aiohttp import ClientResponse, FormData, web
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import COURT, MINIMAL_PDF, eventually, settled
+from PIL import Image
+from pypdf import PdfWriter
 
 from delivery.channel_api import ServiceMessage
 from delivery.context import Context
@@ -103,6 +106,38 @@ async def staff_account(
         password=password,
     )
     return user, password
+
+
+def scan_pdf() -> bytes:
+    """A real one-page PDF, as a scanner writes one (pypdf opens it)."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def scan_image(kind: str = "PNG") -> bytes:
+    """A real (small) PNG or JPEG photo of the signed paper."""
+    out = io.BytesIO()
+    Image.new("RGB", (60, 80), "white").save(out, kind)
+    return out.getvalue()
+
+
+def proof_form(
+    fields: dict[str, str],
+    scan: bytes | None = None,
+    *,
+    filename: str = "proof.pdf",
+    content_type: str = "application/pdf",
+) -> FormData:
+    """record_outcome as multipart/form-data: text fields and the ``scan`` file (CPL-87)."""
+    form = FormData(default_to_multipart=True)
+    for name, value in fields.items():
+        form.add_field(name, value)
+    if scan is not None:
+        form.add_field("scan", scan, filename=filename, content_type=content_type)
+    return form
 
 
 def form_csrf(html: str) -> str:

@@ -103,35 +103,6 @@ async def test_a_rebuttal_reverses_service_and_the_ladder_resumes(
     )
 
 
-async def test_a_signed_proof_serves_under_cpl_87(api: Api) -> None:
-    created = await _dispatch(api, consent=False)
-    [post] = created["attempts"]
-    unknown = await _act(
-        api,
-        created["id"],
-        "record_outcome",
-        attempt_id=post["id"],
-        outcome="proof_signed",
-        attachment="01ARZ3NDEKTSV4RRFFQ69G5FAV",
-    )
-    assert unknown.status == 422  # not a document this key uploaded
-    scan = await api.document()
-    response = await _act(
-        api,
-        created["id"],
-        "record_outcome",
-        attempt_id=post["id"],
-        outcome="proof_signed",
-        attachment=scan,
-    )
-    assert response.status == 200
-    dispatch = await response.json()
-    assert dispatch["legal_basis"] == "CPL-87"
-    signed = next(e for e in dispatch["events"] if e["type"] == "proof_signed")
-    assert signed["data"]["attachment"]["document_id"] == scan
-    assert len(signed["data"]["attachment"]["sha256"]) == 64
-
-
 async def test_change_policy_and_cancel(api: Api) -> None:
     created = await _dispatch(api, consent=False)
     changed = await _act(api, created["id"], "change_policy", policy="cn-simplified")

@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 from conftest import COURT, MINIMAL_PDF, OTHER_COURT, eventually, settled
-from helpers import Api, Receiver, dispatch_body, log_in, receiving, staff_account
+from helpers import (
+    Api,
+    Receiver,
+    dispatch_body,
+    log_in,
+    proof_form,
+    receiving,
+    scan_pdf,
+    staff_account,
+)
 from sqlalchemy import event
 
 from delivery.services.api_keys import create_api_key
@@ -330,7 +339,12 @@ async def test_each_action_form_goes_through_the_clerk_actions(api: Api) -> None
     await submit("retry_channel", channel="postal")
     await submit("skip_step", step="2")
     attempt = (await api.dispatch(dispatch_id))["attempts"][0]["id"]
-    await submit("record_outcome", attempt_id=attempt, outcome="proof_signed")
+    # CPL-87: the form is multipart, with the written date and the scan (tests/test_signed_proof)
+    today = api.ctx.clock.now().astimezone(api.ctx.settings.zone).date().isoformat()
+    fields = {"csrf_token": csrf, "action": "record_outcome", "note": NOTE, "attempt_id": attempt}
+    signed = proof_form({**fields, "outcome": "proof_signed", "written_date": today}, scan_pdf())
+    response = await api.client.post(url, data=signed, allow_redirects=False)
+    assert response.status == 303, await response.text()
     types = await api.event_types(dispatch_id)
     for recorded in (
         "contact_added",

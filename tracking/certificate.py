@@ -234,12 +234,20 @@ def _notice_section(f: ProofFacts) -> list[Line]:
 
 
 def _clerk_section(f: ProofFacts) -> list[Line]:
+    """CPL-87: the date the recipient wrote on the signed proof (what service is dated by),
+    when the clerk recorded it, and the SHA-256 of the scan of the paper."""
     lines = []
     for e in f.of_type("proof_signed"):
-        lines.append(Line("proof_signed", f.time(e.occurred_at)))
-        attachment = e.data.get("attachment")
-        if isinstance(attachment, dict) and attachment.get("sha256"):
-            lines.append(Line("attachment_sha256", str(attachment["sha256"]), mono=True))
+        written = e.data.get("written_date")
+        if written:
+            lines.append(Line("proof_written_date", str(written)))
+        else:  # recorded before the written date was asked for: dated by the recording
+            lines.append(Line("proof_signed", f.time(e.occurred_at)))
+        lines.append(Line("proof_recorded_at", f.time(e.recorded_at)))
+        # ``attachment``: the uploaded document an earlier record named instead of a scan.
+        scan = e.data.get("scan") or e.data.get("attachment")
+        if isinstance(scan, dict) and scan.get("sha256"):
+            lines.append(Line("attachment_sha256", str(scan["sha256"]), mono=True))
     return lines
 
 

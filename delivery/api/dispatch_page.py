@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from delivery.api.action_forms import read_action_form
 from delivery.api.common import ctx_of, path_id
 from delivery.api.staff_auth import (
     CSRF_FIELD,
@@ -28,10 +29,13 @@ from delivery.api.staff_auth import (
     require_staff,
     workspace_page,
 )
+from delivery.context import Context
+from delivery.document_store import UploadRejected
 from delivery.domain import ELECTRONIC_CHANNELS, Event
 from delivery.representations import mask_address
-from delivery.services import certificates, clerk_actions, clerk_requests
+from delivery.services import certificates, clerk_actions, clerk_requests, signed_proof
 from delivery.services.dispatch_view import DispatchView, dispatch_view, in_scope
+from delivery.services.notices import EvidenceFile
 from delivery.staff import Role, StaffUser
 from delivery.storage.unit_of_work import load_documents
 from escalation.decide import CHANNEL_CONTACTS
@@ -44,7 +48,7 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "escalate": (),
     "skip_step": ("step",),
     "retry_channel": ("channel",),
-    "record_outcome": ("attempt_id", "outcome"),
+    "record_outcome": ("attempt_id", "outcome", "written_date"),
     "add_contact": ("kind", "value", "postcode", "source"),
     "record_consent": ("basis",),
     "change_policy": ("policy",),
@@ -56,7 +60,17 @@ INTEGER_FIELDS = frozenset({"step"})
 # Shown as links to the pages that do them (the notice's review page, the field tasks).
 LINKED_ACTIONS = frozenset({*clerk_actions.NOTICE_ACTIONS, "assign_field_server"})
 # Details whose values a timeline line may show (never addresses, codes or identity numbers).
-SHOWN_DETAILS = ("step", "name", "channel", "reason", "basis", "policy", "previous", "legal_basis")
+SHOWN_DETAILS = (
+    "step",
+    "name",
+    "channel",
+    "reason",
+    "basis",
+    "policy",
+    "previous",
+    "legal_basis",
+    "written_date",
+)
 
 
 def _page_url(dispatch_id: str, locale: str, path: str = "", **params: str) -> str:
@@ -154,6 +168,12 @@ async def _render(
         raise web.HTTPNotFound(text="404: no such dispatch")
     locale = page_locale(request)
     done = request.query.get("done")
+    zone = ctx.settings.zone
+    # The written date of a signed proof (CPL-87) lies between these, both included.
+    proof_dates = (
+        view.detail.dispatch.created_at.astimezone(zone).date().isoformat(),
+        ctx.clock.now().astimezone(zone).date().isoformat(),
+    )
     return workspace_page(
         request,
         "dispatch.html",
@@ -165,6 +185,7 @@ async def _render(
         posted=posted or {},
         done=done if done in ACTION_FIELDS else None,
         action_url=_page_url(dispatch_id, locale, "/actions"),
+        proof_dates=proof_dates,
         **_context(view, user),
     )
 
@@ -187,6 +208,18 @@ def _details(action: str, form: dict[str, str]) -> dict[str, Any]:
     return details
 
 
+async def _form(request: web.Request, ctx: Context) -> tuple[dict[str, str], EvidenceFile | None]:
+    """The posted form (CSRF checked) and its file: record_outcome's form is multipart with
+    the scan of the signed proof (delivery/api/action_forms.py), the others are urlencoded."""
+    if request.content_type.startswith("multipart/"):
+        fields, scan = await read_action_form(request, ctx, csrf=True)
+        return {k: v[:MAX_FIELD] for k, v in fields.items()}, scan
+    posted = await request.post()
+    form = {k: v[:MAX_FIELD] for k in posted if isinstance(v := posted.get(k), str)}
+    await check_csrf(request, form.get(CSRF_FIELD))
+    return form, None
+
+
 async def act(request: web.Request) -> web.Response:
     """``POST /staff/dispatches/{id}/actions``: one action form, as the browser sends it."""
     ctx = ctx_of(request)
@@ -194,15 +227,18 @@ async def act(request: web.Request) -> web.Response:
     dispatch_id = path_id(request, "dispatch_id", "dispatch")
     if not await in_scope(ctx, dispatch_id, user.courts):
         raise web.HTTPNotFound(text="404: no such dispatch")  # before the body is read
-    posted = await request.post()
-    form = {k: v[:MAX_FIELD] for k in posted if isinstance(v := posted.get(k), str)}
-    await check_csrf(request, form.get(CSRF_FIELD))
+    try:
+        form, scan = await _form(request, ctx)
+    except signed_proof.ProofRefused as exc:
+        return await _render(request, user, dispatch_id, error=exc.reason, status=422)
+    except UploadRejected as exc:
+        return await _render(request, user, dispatch_id, error=exc.reason, status=exc.status)
     action = form.get("action", "")
     who = clerk_requests.Requester(user.actor, user)
-    again = {"action": action, "note": form.get("note", "")}
+    again = {k: form.get(k, "") for k in ("action", "note", "written_date")}
     try:
         await clerk_requests.submit(
-            ctx, dispatch_id, who, action, form.get("note"), _details(action, form)
+            ctx, dispatch_id, who, action, form.get("note"), _details(action, form), scan
         )
     except clerk_requests.InvalidRequest as exc:
         return await _render(request, user, dispatch_id, error=str(exc), posted=again, status=422)

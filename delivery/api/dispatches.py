@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from delivery.api.action_forms import read_action_form
 from delivery.api.common import (
     Caller,
     caller,
@@ -21,6 +22,7 @@ from delivery.api.dispatch_request import parse_dispatch_request
 from delivery.api.problems import Problem, not_found, validation_problem
 from delivery.clock import rfc3339
 from delivery.cursors import decode_cursor, encode_cursor
+from delivery.document_store import UploadRejected
 from delivery.domain import Attempt, Dispatch, DispatchState
 from delivery.representations import (
     attempt_view,
@@ -29,9 +31,10 @@ from delivery.representations import (
     mask_address,
     notice_view,
 )
-from delivery.services import clerk_actions, clerk_requests, link_reissue
+from delivery.services import clerk_actions, clerk_requests, link_reissue, signed_proof
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.intake import IdempotencyConflict, UnknownDocuments, create_dispatch
+from delivery.services.notices import EvidenceFile
 from delivery.services.ownership import UnknownClerk
 from delivery.staff import Role
 from delivery.storage import queries
@@ -281,20 +284,36 @@ async def reissue_link(request: web.Request) -> web.Response:
     return json_response(attempt_view(attempt), status=202)
 
 
+async def _action_body(request: web.Request) -> tuple[Any, EvidenceFile | None]:
+    """The action as JSON, or as multipart/form-data with its file (record_outcome's scan,
+    CPL-87: see delivery/api/action_forms.py); a refused file is a 422 naming ``scan``."""
+    if not request.content_type.startswith("multipart/"):
+        return await read_json(request), None
+    try:
+        fields, scan = await read_action_form(request, ctx_of(request), csrf=False)
+    except signed_proof.ProofRefused as exc:
+        raise validation_problem([{"field": exc.field, "message": exc.reason}]) from None
+    except UploadRejected as exc:
+        raise Problem(
+            exc.status, "upload-rejected", "The form was not accepted", exc.reason
+        ) from None
+    return dict(fields), scan
+
+
 async def act(request: web.Request) -> web.Response:
     """``POST /api/v1/dispatches/{id}/actions``: a clerk's action, with a required note."""
     ctx = ctx_of(request)
     who = dispatch_caller(request)
     dispatch_id = path_id(request, "dispatch_id", "dispatch")
     await _load(request, dispatch_id)  # 404 unless the caller may see it
-    body = await read_json(request)
+    body, scan = await _action_body(request)
     if not isinstance(body, dict):
         raise validation_problem([{"field": "", "message": "the body must be a JSON object"}])
     details = {k: v for k, v in body.items() if k not in ("action", "note")}
-    requester = clerk_requests.Requester(who.actor, who.staff, who.api_key_id)
+    requester = clerk_requests.Requester(who.actor, who.staff)
     try:
         await clerk_requests.submit(
-            ctx, dispatch_id, requester, body.get("action"), body.get("note"), details
+            ctx, dispatch_id, requester, body.get("action"), body.get("note"), details, scan
         )
     except clerk_requests.InvalidRequest as exc:
         raise validation_problem(
@@ -310,5 +329,5 @@ async def act(request: web.Request) -> web.Response:
     except clerk_actions.ActionRefused as exc:
         if exc.conflict:
             raise Problem(409, "action-not-allowed", "Not allowed now", exc.reason) from None
-        raise validation_problem([{"field": "", "message": exc.reason}]) from None
+        raise validation_problem([{"field": exc.field, "message": exc.reason}]) from None
     return json_response(await _detail(request, dispatch_id))

@@ -49,6 +49,27 @@ def _strings_body(required: list[str], optional: list[str]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
+def _action_body() -> dict[str, Any]:
+    """A clerk action: JSON, or multipart/form-data when it brings a file — record_outcome's
+    scan of the signed proof (CPL-87, docs/decisions/0022)."""
+    body = _strings_body(["action", "note"], [])
+    body["content"]["multipart/form-data"] = {
+        "schema": {
+            "type": "object",
+            "required": ["action", "note"],
+            "properties": {
+                "action": {"type": "string", "enum": ["record_outcome"]},
+                "note": {"type": "string"},
+                "attempt_id": {"type": "string"},
+                "outcome": {"type": "string", "enum": ["proof_signed"]},
+                "written_date": {"type": "string", "format": "date"},
+                "scan": {"type": "string", "format": "binary"},
+            },
+        },
+    }
+    return body
+
+
 ID_PARAM = {
     "in": "path",
     "required": True,
@@ -413,7 +434,11 @@ SPEC: dict[str, Any] = {
         "/api/v1/dispatches/{dispatch_id}/actions": {
             "post": _op(
                 "A clerk's action: escalate, skip_step (step), retry_channel (channel), "
-                "record_outcome (attempt_id, outcome=proof_signed), add_contact (kind, value, "
+                "record_outcome (attempt_id, outcome=proof_signed, written_date YYYY-MM-DD — "
+                "the date the recipient wrote on the proof: not in the future, not before the "
+                "dispatch was created, it dates service (CPL-87) — and the file scan: a PDF, JPEG "
+                "or PNG of the signed paper, at most SONGDA_MAX_UPLOAD_BYTES, sent as "
+                "multipart/form-data; a refused field is 422 naming it), add_contact (kind, value, "
                 "source, postcode), record_consent (basis), record_rebuttal (reason), "
                 "change_policy (policy), cancel, assign_field_server (task_id, field_server), "
                 "reassign_owner (owner_id: a clerk of the court; any state); "
@@ -425,9 +450,14 @@ SPEC: dict[str, Any] = {
                 "published_at RFC 3339, detail, media_id — required for residence: the id from "
                 "POST …/media) — each with a required note; the dispatch's allowed_actions "
                 "lists what its state allows",
-                {"200": _ok("Done: the dispatch", "Dispatch"), "404": PROBLEM, "409": PROBLEM},
+                {
+                    "200": _ok("Done: the dispatch", "Dispatch"),
+                    "404": PROBLEM,
+                    "409": PROBLEM,
+                    "422": PROBLEM,
+                },
                 parameters=[{"name": "dispatch_id", **ID_PARAM}],
-                requestBody=_strings_body(["action", "note"], []),
+                requestBody=_action_body(),
             ),
         },
         "/api/v1/dispatches/{dispatch_id}/media": {

@@ -43,21 +43,26 @@ async def read_text(part: BodyPartReader, limit: int) -> str | None:
 
 
 async def multipart_form(
-    request: web.Request, on_file: FileHandler, max_field: int = MAX_FIELD_BYTES
+    request: web.Request,
+    on_file: FileHandler,
+    max_field: int = MAX_FIELD_BYTES,
+    *,
+    csrf: bool = True,
 ) -> MultiDict[str]:
     """The text fields of a multipart form (CSRF checked first); every chosen file goes to
     ``on_file`` (an empty file input — nothing chosen — is skipped). UploadRejected, its reason
     naming the field, for a form that is not multipart, a text field longer than ``max_field``
-    bytes or more than :data:`MAX_FIELDS` text fields."""
+    bytes or more than :data:`MAX_FIELDS` text fields. ``csrf=False`` for the API, whose
+    middleware checks a session's ``X-CSRF-Token`` (an API key needs none)."""
     if not request.content_type.startswith("multipart/"):
         raise UploadRejected("send the form as multipart/form-data", 415)
     reader = await request.multipart()
     fields: MultiDict[str] = MultiDict()
-    checked = False
+    checked = not csrf
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader) or not part.name:
             continue
-        if part.name == CSRF_FIELD:
+        if part.name == CSRF_FIELD and csrf:
             await check_csrf(request, await read_text(part, MAX_FIELD_BYTES))
             checked = True
             continue

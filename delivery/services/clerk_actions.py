@@ -26,11 +26,10 @@ from delivery.domain import (
 )
 from delivery.identity import address_digest
 from delivery.ids import new_id
-from delivery.services import field_tasks, notices, ownership
+from delivery.services import field_tasks, notices, ownership, signed_proof
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.progress import decide_now, start_attempt
 from delivery.services.reversal import completing_event, unserve
-from delivery.storage.statements import SELECT_OWN_DOCUMENTS
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
 from escalation.decide import CHANNEL_CONTACTS
 
@@ -53,17 +52,18 @@ NOTICE_ACTIONS = ("edit_notice", "approve_notice", "record_publication")
 # (a served case's clerk still follows its appeal service).
 OWNER_ACTIONS = ("reassign_owner",)
 ALL_ACTIONS = OPEN_ACTIONS + SERVED_ACTIONS + NOTICE_ACTIONS + OWNER_ACTIONS
-OUTCOMES = frozenset({"proof_signed"})  # CPL-87; channel outcomes come with their channels
+OUTCOMES = frozenset({signed_proof.OUTCOME})  # CPL-87; channel outcomes come with their channels
 REBUTTALS = frozenset({"system_error", "not_their_address", "read_by_someone_else"})
 
 
 class ActionRefused(Exception):
     """The action is not allowed now, or its details are wrong; the message says why."""
 
-    def __init__(self, reason: str, *, conflict: bool = True) -> None:
+    def __init__(self, reason: str, *, conflict: bool = True, field: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.conflict = conflict  # True: wrong for the dispatch's state (409); False: bad input
+        self.field = field  # the detail that is wrong, where one is ("" when not one field)
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,9 @@ class ActionRequest:
     action: str
     note: str
     details: dict[str, Any]
-    caller_key_id: str | None = None  # whose uploaded documents an attachment may name
-    # record_publication from the staff page: the posting's photo or video, stored but not yet
-    # recorded; recorded (media_files row, media_uploaded event) in the action's transaction.
+    # The file that came with the action, stored but not yet recorded: record_publication's
+    # photo or video of the posting (from the staff page), record_outcome's scan of the signed
+    # proof (CPL-87). Recorded (a media_files row and its event) in the action's transaction.
     evidence: notices.EvidenceFile | None = None
 
 
@@ -180,30 +180,20 @@ def _step_for(ctx: Context, tx: DispatchTransaction, channel: str) -> int:
 async def _record_outcome(
     ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
 ) -> None:
+    """CPL-87: the signed proof came back — dated as written on it, with its scan
+    (delivery/services/signed_proof.py)."""
     outcome = request.details.get("outcome")
     attempt = await tx.attempt(str(request.details.get("attempt_id")))
     if outcome not in OUTCOMES or attempt is None:
         raise ActionRefused(
             "needs outcome (proof_signed) and the attempt_id it belongs to", conflict=False
         )
-    data: dict[str, Any] = {"note": request.note}
-    if "attachment" in request.details:
-        data["attachment"] = await _attachment(tx, request)
-    tx.record(str(outcome), source=SOURCE, actor=actor, attempt_id=attempt.id, data=data)
-
-
-async def _attachment(tx: DispatchTransaction, request: ActionRequest) -> dict[str, Any]:
-    """An uploaded document (e.g. the scanned signed proof), bound into the chain by hash."""
-    document_id = str(request.details["attachment"])
-    row = (
-        await tx.conn.execute(
-            SELECT_OWN_DOCUMENTS,
-            {"document_ids": [document_id], "api_key_id": request.caller_key_id},
+    try:
+        await signed_proof.record(
+            ctx, tx, attempt, request.details, request.evidence, note=request.note, actor=actor
         )
-    ).first()
-    if row is None:
-        raise ActionRefused("attachment must be the id of a document you uploaded", conflict=False)
-    return {"document_id": row.id, "sha256": row.sha256, "title": row.title}
+    except signed_proof.ProofRefused as exc:
+        raise ActionRefused(exc.reason, conflict=False, field=exc.field) from None
 
 
 async def _add_contact(

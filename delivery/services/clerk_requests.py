@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from delivery.context import Context
-from delivery.services import clerk_actions, notices
+from delivery.services import clerk_actions, notices, signed_proof
 from delivery.staff import StaffUser
 
 MAX_NOTE = 2000
+# The actions that take a file with them (multipart): the scan of the signed proof (CPL-87).
+FILE_ACTIONS = ("record_outcome",)
 
 
 @dataclass(frozen=True)
@@ -38,20 +40,22 @@ class ApproverRequired(Exception):
 
 @dataclass(frozen=True)
 class Requester:
-    """Who asks: how events name them, their staff account (if any) and API key (if any)."""
+    """Who asks: how events name them and their staff account (if any)."""
 
     actor: str
     staff: StaffUser | None = None
-    api_key_id: str | None = None
 
 
-def check(action: object, note: object) -> list[FieldError]:
-    """What is wrong with the action's name and note (every action needs a note: why)."""
+def check(action: object, note: object, *, with_file: bool = False) -> list[FieldError]:
+    """What is wrong with the action's name and note (every action needs a note: why), and
+    whether the action takes the file that came with it."""
     errors = []
     if action not in clerk_actions.ALL_ACTIONS:
         errors.append(FieldError("action", "unknown action"))
     if not isinstance(note, str) or not note.strip() or len(note) > MAX_NOTE:
         errors.append(FieldError("note", f"required: why (at most {MAX_NOTE} characters)"))
+    if with_file and action not in FILE_ACTIONS:
+        errors.append(FieldError(signed_proof.SCAN_FIELD, "only record_outcome takes a file"))
     return errors
 
 
@@ -62,10 +66,13 @@ async def submit(
     action: object,
     note: object,
     details: dict[str, Any],
+    evidence: notices.EvidenceFile | None = None,
 ) -> None:
     """Check the request, then perform it (``clerk_actions.ActionRefused`` when the dispatch's
-    state or the details do not allow it). The caller has checked the dispatch is in scope."""
-    errors = check(action, note)
+    state or the details do not allow it). The caller has checked the dispatch is in scope;
+    ``evidence`` is the file that came with the action, already stored and checked
+    (:func:`signed_proof.store_scan`)."""
+    errors = check(action, note, with_file=evidence is not None)
     if errors:
         raise InvalidRequest(errors)
     if action == "approve_notice" and not notices.may_approve(who.staff):
@@ -73,8 +80,6 @@ async def submit(
     await clerk_actions.perform(
         ctx,
         dispatch_id,
-        clerk_actions.ActionRequest(
-            str(action), str(note).strip(), details, caller_key_id=who.api_key_id
-        ),
+        clerk_actions.ActionRequest(str(action), str(note).strip(), details, evidence=evidence),
         actor=who.actor,
     )

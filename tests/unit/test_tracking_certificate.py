@@ -15,7 +15,14 @@ from delivery.domain import (
     DocumentRef,
     Event,
 )
-from tracking.certificate import CHANNEL_PROOFS, certificate_view
+from tracking.certificate import (
+    CHANNEL_PROOFS,
+    CLERK_PROOF,
+    Line,
+    ProofFacts,
+    certificate_view,
+    local_time,
+)
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -153,3 +160,21 @@ def test_without_a_checkpoint_or_service_it_is_a_preview() -> None:
 
 def test_every_ladder_channel_has_its_section() -> None:
     assert set(CHANNEL_PROOFS) == {"email", "sms", "postal", "in_person", "public_notice"}
+
+
+def test_a_signed_proof_shows_the_written_date_when_it_was_recorded_and_the_scan() -> None:
+    """CPL-87: service is dated by the date the recipient wrote; the certificate also says
+    when the clerk recorded the proof, and pins the scan of the paper by its SHA-256."""
+    written = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # 2026-11-25 00:00 in Shanghai
+    signed = _event(
+        7, "proof_signed", {"written_date": "2026-11-25", "scan": {"sha256": "ab" * 32}}
+    )
+    signed = Event(**{**signed.__dict__, "occurred_at": written, "recorded_at": T0 + timedelta(6)})
+    facts = ProofFacts(
+        attempts=(), events=(signed,), completing=signed, names={}, time=local_time(ZONE)
+    )
+    assert CLERK_PROOF.section(facts) == [
+        Line("proof_written_date", "2026-11-25"),
+        Line("proof_recorded_at", "2026-11-29 10:00:00 UTC+08:00"),
+        Line("attachment_sha256", "ab" * 32, mono=True),
+    ]

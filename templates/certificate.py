@@ -11,10 +11,18 @@ from templates import render
 from templates.pdf import FONT_FAMILY, html_to_pdf, qr_data_uri
 from tracking.certificate import CertificateView
 
+# The room left at the end for the court's visible PDF signature (width, height in mm): the
+# signer (tracking.pdf_signature) finds the box by its id and draws the stamp in it.
+SIGNATURE_BOX_MM = (90.0, 24.0)
+
 
 def certificate_html(view: CertificateView) -> str:
     return render(
-        "pdf/certificate.html", c=view, font_family=FONT_FAMILY, qr=qr_data_uri(view.verify_url)
+        "pdf/certificate.html",
+        c=view,
+        font_family=FONT_FAMILY,
+        qr=qr_data_uri(view.verify_url),
+        signature_box=SIGNATURE_BOX_MM,
     )
 
 

@@ -2,12 +2,12 @@
 
 A certificate is issued for every ``dispatch_served`` event, pinning that event's hash and seq
 (``certificates``: unique per (dispatch, chain_seq), so issuing twice stores one). The PDF is
-rendered off the event loop, stored content-addressed in the document store, and the row is
-written with a ``certificate_issued`` event in the dispatch's transaction. The job
-``render_certificate`` does it after service commits; the sweep finds served dispatches still
-without one. A reversed service keeps its certificate, marked ``superseded_at``
-(:func:`supersede`, called by ``reversal.unserve``); the next one names it in ``supersedes_id``
-and on its page.
+rendered and signed by the court (PAdES) off the event loop, stored content-addressed in the
+document store, and the row is written with a ``certificate_issued`` event in the dispatch's
+transaction. The job ``render_certificate`` does it after service commits; the sweep finds
+served dispatches still without one. A reversed service keeps its certificate, marked
+``superseded_at`` (:func:`supersede`, called by ``reversal.unserve``); the next one names it in
+``supersedes_id`` and on its page.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from delivery.certificate_signing import CertificateSignature, signed_certificate_pdf
 from delivery.context import Context
 from delivery.domain import Attempt, Dispatch, DispatchState, DocumentRef, Event
 from delivery.ids import new_id
@@ -151,8 +152,17 @@ def view_of(
 
 async def render_certificate(view: CertificateView) -> bytes:
     """The certificate's PDF: template, QR code and layout all in the render pool's worker,
-    off the event loop."""
+    off the event loop. Unsigned: for previews, which are never stored."""
     return await render_in_pool(certificate_pdf, view)
+
+
+async def render_signed_certificate(ctx: Context, view: CertificateView) -> bytes:
+    """The certificate's PDF signed by the court (PAdES), rendered and signed in one pool call;
+    what is stored and pinned by its SHA-256."""
+    signature = CertificateSignature(
+        ctx.require_signing_identity(), ctx.clock.now(), ctx.timestamper
+    )
+    return await render_in_pool(signed_certificate_pdf, view, signature)
 
 
 async def issue_certificates(ctx: Context, dispatch_id: str) -> list[str]:
@@ -178,7 +188,7 @@ async def issue_certificates(ctx: Context, dispatch_id: str) -> list[str]:
             view = view_of(
                 ctx, record, served, certificate_id=certificate_id, supersedes=supersedes
             )
-            stored = await ctx.documents.store_bytes(await render_certificate(view))
+            stored = await ctx.documents.store_bytes(await render_signed_certificate(ctx, view))
             planned.append(
                 {
                     "id": certificate_id,

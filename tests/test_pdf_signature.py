@@ -16,31 +16,27 @@ from typing import Any
 
 import pytest
 from asn1crypto import keys as asn1_keys
-from asn1crypto import x509 as asn1_x509
 from conftest import COURT
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from helpers import Api, songda
+from helpers import Api, asn1, court_root, songda, validate_signature
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
-from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.status import (
-    PdfSignatureStatus,
     SignatureCoverageLevel,
     TimestampSignatureStatus,
 )
 from pyhanko.stamp import TextStamp, TextStampStyle
-from pyhanko_certvalidator import ValidationContext
 from test_certificates import issued, proof
 from test_court_keys import production_env
 
 from delivery.context import Context
-from delivery.keys import KEY_CERT, ROOT_CERT, create_key, load_signing_identity
+from delivery.keys import KEY_CERT, create_key, load_signing_identity
 from tracking import court_certificates as certs
 from tracking.court_certificates import SigningIdentity
 from tracking.pdf_signature import FIELD_NAME, Appearance, sign_pdf
@@ -49,25 +45,10 @@ SERVED = pytest.mark.usefixtures("worker")  # dispatches served through the API 
 PDFSIG = shutil.which("pdfsig")
 
 
-def asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
-
-
-def court_root(keys_dir: Path) -> x509.Certificate:
-    return certs.load_pem_chain((keys_dir / ROOT_CERT).read_bytes())[0]
-
-
-async def validate(pdf: bytes, *roots: x509.Certificate) -> PdfSignatureStatus:
-    """The one signature of ``pdf``, validated trusting ``roots`` only."""
-    [signature] = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
-    context = ValidationContext(trust_roots=[asn1(r) for r in roots], allow_fetching=False)
-    return await async_validate_pdf_signature(signature, context, ts_validation_context=context)
-
-
 async def assert_signed_by(pdf: bytes, identity: SigningIdentity, root: x509.Certificate) -> None:
     """Intact, trusted under the court root, signer = the key set's certificate, the whole
     file covered, nothing changed after signing."""
-    status = await validate(pdf, root)
+    status = await validate_signature(pdf, root)
     assert status.intact and status.valid and status.trusted, status.pretty_print_details()
     assert status.signing_cert.dump() == asn1(identity.chain()[0]).dump()
     assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
@@ -109,7 +90,7 @@ async def test_the_stored_certificate_is_signed_by_the_court_with_a_visible_stam
     row, pdf = await stored_certificate(api)
     identity = load_signing_identity(ctx.settings.keys_dir)
     await assert_signed_by(pdf, identity, court_root(ctx.settings.keys_dir))
-    status = await validate(pdf, court_root(ctx.settings.keys_dir))
+    status = await validate_signature(pdf, court_root(ctx.settings.keys_dir))
     assert status.signer_reported_dt == ctx.clock.now()  # the injected clock's time
     assert status.signing_cert.subject.native["organization_name"] == COURT
     assert identity.chain()[0].public_key().curve.name == "secp256r1"  # type: ignore[union-attr]
@@ -148,14 +129,14 @@ async def test_tampering_is_reported(api: Api, ctx: Context) -> None:
 
     one_byte = bytearray(pdf)
     one_byte[11] ^= 0x01  # in the header's binary comment: the file still parses
-    flipped = await validate(bytes(one_byte), root)
+    flipped = await validate_signature(bytes(one_byte), root)
     assert not flipped.intact and not flipped.bottom_line
 
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     TextStamp(writer, TextStampStyle(stamp_text="NOT SERVED")).apply(0, 100, 400)
     out = io.BytesIO()
     writer.write(out)
-    updated = await validate(out.getvalue(), root)
+    updated = await validate_signature(out.getvalue(), root)
     assert updated.intact  # the signed revision itself is untouched...
     assert updated.coverage != SignatureCoverageLevel.ENTIRE_FILE  # ...but it is not the file
     assert updated.modification_level == ModificationLevel.OTHER
@@ -251,7 +232,7 @@ async def test_pades_b_t_carries_the_tsa_token(api: Api, ctx: Context) -> None:
     ctx.timestamper = stamper
     _row, pdf = await stored_certificate(api)
     root = court_root(ctx.settings.keys_dir)
-    status = await validate(pdf, root, tsa_root)
+    status = await validate_signature(pdf, root, tsa_root)
     assert status.intact and status.valid and status.trusted
     token = status.timestamp_validity
     assert isinstance(token, TimestampSignatureStatus)

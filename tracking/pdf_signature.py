@@ -54,6 +54,8 @@ FIELD_NAME = "CourtSignature"
 STAMP_ANCHOR = "court-signature"
 FONT_FILE = "NotoSansCJKsc-Regular.otf"
 FONT_SIZE = 8
+CMS_BYTES = 4096  # signed attributes, the ECDSA/RSA signature, structure; plus the chain's DER
+TOKEN_BYTES = 16384  # an RFC 3161 token with the TSA's certificates
 POINTS_PER_MM = 72 / 25.4
 # Where the stamp goes when the document has no anchor: the last page's lower left (points).
 FALLBACK_ORIGIN = (42.0, 42.0)
@@ -146,7 +148,13 @@ async def _sign(
     session = pdf_signer.init_signing_session(writer)
     session.system_time = appearance.signed_at
     validation = await session.perform_presign_validation(writer)
-    reserved = await session.estimate_signature_container_size(validation, tight=False)
+    # A fixed room for the CMS, not pyHanko's estimate: estimating signs a dummy and, for B-T,
+    # asks the TSA for a dummy token — a second TSA round trip per certificate, since the
+    # timestamper (and its cache) is unpickled afresh in the pool for every call.
+    reserved = CMS_BYTES + sum(len(c.dump()) for c in chain)
+    if timestamper is not None:
+        reserved += TOKEN_BYTES
+    reserved += reserved % 2  # pyHanko wants an even count
     tbs = session.prepare_tbs_document(
         validation_info=validation, bytes_reserved=reserved, appearance_text_params=params
     )

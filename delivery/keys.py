@@ -28,6 +28,7 @@ import re
 import stat
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -265,6 +266,29 @@ def certificate_of(keys_dir: Path, kid: str) -> x509.Certificate | None:
         return certs.load_pem_chain((keys_dir / f"{kid}{PDF_CHAIN}").read_bytes())[0]
     except (OSError, CertificateError):
         return None
+
+
+def published_certificates(keys_dir: Path) -> dict[str, Any]:
+    """The court's X.509 identity for ``/.well-known/songda-court-certificates.json``: the
+    root Songda made (if any) and, per key set, the chain certifying its Ed25519 key and the
+    PDF-signing chain — so a verifier can tie a checkpoint or manifest key to the same court
+    root a PDF reader trusts. Public material only."""
+
+    def text(path: Path) -> str | None:
+        return path.read_text(encoding="ascii") if path.is_file() else None
+
+    root = text(keys_dir / ROOT_CERT)
+    return {
+        "roots": [] if root is None else [root],
+        "keys": [
+            {
+                "kid": key.kid,
+                "key_certificate": text(keys_dir / f"{key.kid}{KEY_CERT}"),
+                "pdf_signing_chain": text(keys_dir / f"{key.kid}{PDF_CHAIN}"),
+            }
+            for key in published_keys(keys_dir)
+        ],
+    }
 
 
 def describe(key: PublicKey, keys_dir: Path) -> str:

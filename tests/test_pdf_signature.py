@@ -197,6 +197,24 @@ def test_the_ed25519_key_is_certified_by_the_court_root(tmp_path: Path, clock: A
     assert (keys_dir / f"{created.kid}.pdf.key").stat().st_mode & 0o777 == 0o600
 
 
+async def test_the_court_certificates_are_published(api: Api, ctx: Context) -> None:
+    response = await api.client.get("/.well-known/songda-court-certificates.json")
+    assert response.status == 200
+    published = await response.json()
+    [root_pem] = published["roots"]
+    [root] = certs.load_pem_chain(root_pem.encode())
+    assert root == court_root(ctx.settings.keys_dir)
+    [entry] = published["keys"]
+    key = ctx.require_signing_key()
+    assert entry["kid"] == key.kid
+    certified, issuer = certs.load_pem_chain(entry["key_certificate"].encode())
+    assert certified.public_key() == key.public_key and issuer == root
+    certified.verify_directly_issued_by(root)
+    signing = certs.load_pem_chain(entry["pdf_signing_chain"].encode())
+    assert signing == load_signing_identity(ctx.settings.keys_dir).chain()
+    assert "PRIVATE" not in await response.text()
+
+
 def _tsa(now: datetime) -> tuple[DummyTimeStamper, x509.Certificate]:
     """A TSA: a root and a time-stamping certificate it issued (critical timeStamping EKU)."""
     root_key = certs.new_signing_key()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from delivery.report_cli import run as run_report
 from delivery.staff import Role
 
 EXIT_USAGE = 2
+PASSPHRASE_ENV = "SONGDA_KEY_PASSPHRASE"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,12 +101,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--file", help="a TOML file with [years.YYYY] holidays = [...] workdays = [...]"
     )
 
-    keys = commands.add_parser("keys", help="the court's signing keys (Ed25519)")
+    keys = commands.add_parser(
+        "keys", help="the court's signing keys (Ed25519 + an X.509 certificate for PDFs)"
+    )
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     keys_commands.add_parser(
-        "create", help="create a key and make it the active one (old keys stay published)"
+        "create",
+        help="create a key set issued by the court root (made if none) and make it the active "
+        "one (old keys stay published)",
     )
-    keys_commands.add_parser("list", help="list the keys (kid, created, active or retired)")
+    key_import = keys_commands.add_parser(
+        "import",
+        help="make a key set around a PDF-signing key and chain from the court's CA (active)",
+    )
+    key_import.add_argument("--key", metavar="KEY.pem", help="the private key (PEM)")
+    key_import.add_argument(
+        "--chain", metavar="CHAIN.pem", help="its certificate and every issuer up to the root"
+    )
+    key_import.add_argument(
+        "--pkcs12", metavar="FILE.p12", help="key and chain in one PKCS#12 file instead"
+    )
+    key_import.add_argument(
+        "--passphrase-stdin",
+        action="store_true",
+        help=f"read the passphrase from standard input's first line (else ${PASSPHRASE_ENV})",
+    )
+    keys_commands.add_parser(
+        "list", help="list the keys (kid, created, PDF certificate, active or retired)"
+    )
 
     verify = commands.add_parser(
         "verify", help="check an evidence bundle offline (or a dispatch's records with --db)"
@@ -299,26 +323,65 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
 def _keys(args: argparse.Namespace) -> int:
     from delivery.clock import SystemClock
     from delivery.keys import KeyStoreError, create_key, describe, published_keys
+    from tracking.court_certificates import CertificateError
 
     keys_dir = keys_dir_from_env()
     try:
-        if args.keys_command == "create":
-            created = create_key(keys_dir, SystemClock())
-            print(describe(created))
+        if args.keys_command in ("create", "import"):
+            if args.keys_command == "create":
+                created = create_key(keys_dir, SystemClock(), _court_from_env())
+            else:
+                created = _import_key(keys_dir, args)
+            print(describe(created, keys_dir))
             print(
-                f"(the active court key now; private key in {keys_dir}, mode 0600)", file=sys.stderr
+                f"(the active court key now; private keys in {keys_dir}, mode 0600)",
+                file=sys.stderr,
             )
             return 0
         listed = published_keys(keys_dir)
-    except (KeyStoreError, OSError) as exc:
+    except (KeyStoreError, CertificateError, OSError) as exc:
         print(f"songda: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not listed:
         print(f"songda: no keys in {keys_dir}: run `songda keys create`", file=sys.stderr)
         return EXIT_USAGE
     for key in listed:
-        print(describe(key))
+        print(describe(key, keys_dir))
     return 0
+
+
+def _court_from_env() -> str:
+    """The court the root and certificates name (SONGDA_COURT_NAME)."""
+    from delivery.config import SANDBOX_COURT
+
+    court = os.environ.get("SONGDA_COURT_NAME", "").strip()
+    if not court:
+        print(
+            f"songda: SONGDA_COURT_NAME is not set: the certificates name {SANDBOX_COURT!r}",
+            file=sys.stderr,
+        )
+    return court or SANDBOX_COURT
+
+
+def _import_key(keys_dir: Path, args: argparse.Namespace) -> Any:
+    """Import --key/--chain PEM files or a --pkcs12 file; the passphrase never on the command
+    line (stdin or the environment), so it is not in the shell history or the process list."""
+    from delivery.clock import SystemClock
+    from delivery.keys import import_key
+    from tracking import court_certificates as certs
+
+    if args.passphrase_stdin:
+        passphrase = sys.stdin.readline().rstrip("\r\n").encode()
+    else:
+        passphrase = os.environ.get(PASSPHRASE_ENV, "").encode()
+    if args.pkcs12 and not (args.key or args.chain):
+        key, chain = certs.load_pkcs12(Path(args.pkcs12).read_bytes(), passphrase)
+    elif args.key and args.chain and not args.pkcs12:
+        key = certs.load_pem_key(Path(args.key).read_bytes(), passphrase or None)
+        chain = certs.load_pem_chain(Path(args.chain).read_bytes())
+    else:
+        raise certs.CertificateError("give --key and --chain (PEM), or --pkcs12")
+    return import_key(keys_dir, SystemClock(), key, chain)
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,7 +14,11 @@ from delivery.document_store import DocumentStore
 from delivery.queue import JobQueue
 from escalation.calendar import HolidayCalendar, load_calendar
 from escalation.policy import PolicyBook, load_policy_book
+from tracking.court_certificates import SigningIdentity
 from tracking.signing import SigningKey
+
+if TYPE_CHECKING:
+    from pyhanko.sign.timestamps import TimeStamper
 
 
 @dataclass
@@ -29,8 +34,17 @@ class Context:
     # The court's active signing key (SONGDA_KEYS_DIR), loaded once at start: it signs the
     # chain checkpoint recorded at service and evidence-bundle manifests.
     signing_key: SigningKey | None = None
+    # The active key set's PDF-signing key and X.509 chain (loaded with it): signs the stored
+    # certificate PDFs (PAdES), with an RFC 3161 token from ``timestamper`` when there is one.
+    signing_identity: SigningIdentity | None = None
+    timestamper: TimeStamper | None = None
 
     def require_signing_key(self) -> SigningKey:
         if self.signing_key is None:
             raise RuntimeError("no court signing key loaded: run `songda keys create`")
         return self.signing_key
+
+    def require_signing_identity(self) -> SigningIdentity:
+        if self.signing_identity is None:
+            raise RuntimeError("no PDF signing certificate loaded: run `songda keys create`")
+        return self.signing_identity

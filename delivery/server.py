@@ -18,7 +18,7 @@ from delivery.clock import Clock, SystemClock
 from delivery.config import Settings
 from delivery.context import Context
 from delivery.embedded_redis import EmbeddedRedis
-from delivery.keys import active_kid, create_key
+from delivery.keys import create_key, key_problems
 from delivery.runtime import close_context, open_context
 from delivery.sandbox import SmtpSink, add_routes
 from delivery.services.api_keys import ApiKeyVerifier, create_api_key
@@ -156,9 +156,10 @@ async def serve(
         redis_url = await embedded.start()
     if settings.sandbox:
         clock = SystemClock()
-        if active_kid(settings.keys_dir) is None:
-            # The sandbox signs with a key of its own, made on first start (kept in the data dir).
-            created = create_key(settings.keys_dir, clock)
+        if key_problems(settings.keys_dir):
+            # The sandbox signs with a key set of its own, made on first start (kept in the data
+            # dir) — and again when an older data dir's key has no PDF signing certificate.
+            created = create_key(settings.keys_dir, clock, settings.court_name)
             print(
                 f"Sandbox court signing key {created.kid} created in {settings.keys_dir}",
                 flush=True,

@@ -17,9 +17,19 @@ from templates.fonts import FontSet, check_fields
 from templates.pdf import html_to_pdf, qr_data_uri
 from tracking.certificate import CertificateView
 
+# The room left at the end for the court's visible PDF signature (width, height in mm): the
+# signer (tracking.pdf_signature) finds the box by its id and draws the stamp in it.
+SIGNATURE_BOX_MM = (90.0, 24.0)
+
 
 def certificate_html(view: CertificateView, fonts: FontSet) -> str:
-    return render("pdf/certificate.html", c=view, fonts=fonts, qr=qr_data_uri(view.verify_url))
+    return render(
+        "pdf/certificate.html",
+        c=view,
+        fonts=fonts,
+        qr=qr_data_uri(view.verify_url),
+        signature_box=SIGNATURE_BOX_MM,
+    )
 
 
 def certificate_text(view: CertificateView) -> dict[str, str]:

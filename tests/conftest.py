@@ -29,7 +29,7 @@ from delivery.clock import ManualClock
 from delivery.config import Settings, load_settings
 from delivery.context import Context
 from delivery.document_store import DocumentStore
-from delivery.keys import create_key, load_signing_key
+from delivery.keys import create_key, load_signing_identity, load_signing_key
 from delivery.queue import JobQueue
 from delivery.sandbox import SmtpSink, add_routes
 from delivery.services.api_keys import create_api_key
@@ -139,7 +139,7 @@ async def _empty_tables(ctx: Context) -> None:
 def court_key(settings: Settings, clock: ManualClock) -> SigningKey:
     """The court's active signing key, created in the test's own keys directory
     (``settings.keys_dir``, under tmp_path) as `songda keys create` would."""
-    create_key(settings.keys_dir, clock)
+    create_key(settings.keys_dir, clock, COURT)
     return load_signing_key(settings.keys_dir)
 
 
@@ -157,6 +157,7 @@ async def ctx(
         documents=DocumentStore(settings.documents_dir),
         channels={"email": EmailChannel(settings.smtp)},
         signing_key=court_key,
+        signing_identity=load_signing_identity(settings.keys_dir),
     )
     await _empty_tables(context)
     yield context

@@ -13,22 +13,32 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import ClientResponse, FormData, web
 from aiohttp.test_utils import TestClient, TestServer
+from asn1crypto import x509 as asn1_x509
 from conftest import COURT, MINIMAL_PDF, eventually, settled
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from PIL import Image
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.validation.status import PdfSignatureStatus
+from pyhanko_certvalidator import ValidationContext
 from pypdf import PdfWriter
 
 from delivery.channel_api import ServiceMessage
 from delivery.context import Context
 from delivery.domain import Event
+from delivery.keys import ROOT_CERT
 from delivery.services.staff_accounts import create_staff_user
 from delivery.staff import Role, StaffUser
 from delivery.storage.rows import event_from_row
 from delivery.storage.schema import events, metadata
+from tracking.court_certificates import load_pem_chain
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK_RE = re.compile(r"http://songda\.test(/r/[A-Za-z0-9_\-.]+)")
@@ -328,3 +338,20 @@ def songda(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+
+
+def court_root(keys_dir: Path) -> x509.Certificate:
+    """The court root ``songda keys create`` made in ``keys_dir``."""
+    return load_pem_chain((keys_dir / ROOT_CERT).read_bytes())[0]
+
+
+async def validate_signature(pdf: bytes, *roots: x509.Certificate) -> PdfSignatureStatus:
+    """The one PDF signature of ``pdf`` as pyHanko's validator sees it, trusting ``roots``
+    only (a reader trusting the court root)."""
+    [signature] = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    context = ValidationContext(trust_roots=[asn1(r) for r in roots], allow_fetching=False)
+    return await async_validate_pdf_signature(signature, context, ts_validation_context=context)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import COURT, OTHER_COURT, eventually, settled
-from helpers import Api, visit_task
+from helpers import Api, court_root, validate_signature, visit_task
 from pypdf import PdfReader
 from standins import Post
 from test_in_person import JPEG, VISIT_LOCAL, in_person_dispatch
@@ -200,14 +200,22 @@ async def test_a_bounce_supersedes_the_certificate_and_the_next_one_says_so(
 
     current = await proof(api, dispatch_id)
     assert current.headers["Songda-Certificate"] == new["id"]
-    text = text_of(await current.read())
+    current_pdf = await current.read()
+    text = text_of(current_pdf)
     assert f"本凭证取代凭证{first['id']}（送达日期{first['service_date'].isoformat()}）" in text
     for expected in ("CPL-91", "法院专递", tracking, "本人", again["service_date"]):
         assert expected in text, expected
 
     kept = await proof(api, dispatch_id, f"?certificate={first['id']}")
     assert kept.headers["Songda-Superseded-At"]
-    assert hashlib.sha256(await kept.read()).hexdigest() == first["sha256"]
+    kept_pdf = await kept.read()
+    assert hashlib.sha256(kept_pdf).hexdigest() == first["sha256"]
+    # Superseded, the first certificate still validates as what it was: signed by the court,
+    # unchanged since (PAdES); the new one too.
+    root = court_root(api.ctx.settings.keys_dir)
+    for pdf in (kept_pdf, current_pdf):
+        status = await validate_signature(pdf, root)
+        assert status.bottom_line and status.coverage.name == "ENTIRE_FILE"
 
 
 async def test_issuing_is_idempotent_and_the_sweep_is_the_safety_net(

@@ -56,6 +56,7 @@ def create_app(ctx: Context) -> web.Application:
     r.add_post(f"{API}/dispatches/{{dispatch_id}}/media", notice_media.upload)
     r.add_get(f"{API}/dispatches/{{dispatch_id}}/evidence.zip", evidence.bundle)
     r.add_get(evidence.KEYS_PATH, evidence.court_keys)
+    r.add_get(evidence.CERTIFICATES_PATH, evidence.court_certificates)
     r.add_get(f"{API}/dispatches/{{dispatch_id}}/proof.pdf", certificates.proof_pdf)
     r.add_post(
         f"{API}/dispatches/{{dispatch_id}}/attempts/{{attempt_id}}/reissue-link",

@@ -10,12 +10,13 @@ from aiohttp import web
 from delivery.api.common import ctx_of, json_response, path_id
 from delivery.api.dispatches import dispatch_caller
 from delivery.api.problems import Problem, not_found, validation_problem
-from delivery.keys import KeyStoreError, published_keys
+from delivery.keys import KeyStoreError, published_certificates, published_keys
 from delivery.services.evidence import EvidenceFileMissing, evidence_bundle
 from tracking.signing import key_set_json
 
 log = logging.getLogger(__name__)
 KEYS_PATH = "/.well-known/songda-keys.json"
+CERTIFICATES_PATH = "/.well-known/songda-court-certificates.json"
 INCLUDE_VALUES = frozenset({"documents"})
 
 
@@ -28,6 +29,21 @@ async def court_keys(request: web.Request) -> web.Response:
         log.exception("court keys unreadable")
         raise web.HTTPServiceUnavailable(text="court keys unavailable") from None
     response = json_response(key_set_json(keys))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+async def court_certificates(request: web.Request) -> web.Response:
+    """``GET /.well-known/songda-court-certificates.json``: the court root and each key set's
+    certificates (the Ed25519 key's and the PDF-signing chain), old ones too (no login)."""
+    ctx = ctx_of(request)
+    try:
+        published = await asyncio.to_thread(published_certificates, ctx.settings.keys_dir)
+    except (KeyStoreError, OSError):
+        log.exception("court certificates unreadable")
+        raise web.HTTPServiceUnavailable(text="court certificates unavailable") from None
+    response = json_response(published)
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response

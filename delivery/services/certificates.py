@@ -2,12 +2,12 @@
 
 A certificate is issued for every ``dispatch_served`` event, pinning that event's hash and seq
 (``certificates``: unique per (dispatch, chain_seq), so issuing twice stores one). The PDF is
-rendered off the event loop, stored content-addressed in the document store, and the row is
-written with a ``certificate_issued`` event in the dispatch's transaction. The job
-``render_certificate`` does it after service commits; the sweep finds served dispatches still
-without one. A reversed service keeps its certificate, marked ``superseded_at``
-(:func:`supersede`, called by ``reversal.unserve``); the next one names it in ``supersedes_id``
-and on its page.
+rendered and signed by the court (PAdES) off the event loop, stored content-addressed in the
+document store, and the row is written with a ``certificate_issued`` event in the dispatch's
+transaction. The job ``render_certificate`` does it after service commits; the sweep finds
+served dispatches still without one. A reversed service keeps its certificate, marked
+``superseded_at`` (:func:`supersede`, called by ``reversal.unserve``); the next one names it in
+``supersedes_id`` and on its page.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from delivery.certificate_signing import CertificateSignature, signed_certificate_pdf
 from delivery.context import Context
 from delivery.domain import Attempt, Dispatch, DispatchState, DocumentRef, Event
 from delivery.ids import new_id
@@ -156,8 +157,18 @@ def view_of(
 
 async def render_certificate(ctx: Context, view: CertificateView) -> bytes:
     """The certificate's PDF: glyph check, template, QR code and layout all in the render
-    pool's worker, off the event loop. Raises ``MissingGlyphs`` instead of drawing a box."""
+    pool's worker, off the event loop. Unsigned: for previews, which are never stored. Raises
+    ``MissingGlyphs`` instead of drawing a box."""
     return await render_in_pool(certificate_pdf, view, ctx.settings.fonts)
+
+
+async def render_signed_certificate(ctx: Context, view: CertificateView) -> bytes:
+    """The certificate's PDF signed by the court (PAdES), rendered and signed in one pool call;
+    what is stored and pinned by its SHA-256."""
+    signature = CertificateSignature(
+        ctx.require_signing_identity(), ctx.clock.now(), ctx.timestamper
+    )
+    return await render_in_pool(signed_certificate_pdf, view, signature, ctx.settings.fonts)
 
 
 async def issue_certificates(ctx: Context, dispatch_id: str) -> list[str]:
@@ -184,7 +195,7 @@ async def issue_certificates(ctx: Context, dispatch_id: str) -> list[str]:
                 ctx, record, served, certificate_id=certificate_id, supersedes=supersedes
             )
             try:
-                pdf = await render_certificate(ctx, view)
+                pdf = await render_signed_certificate(ctx, view)
             except MissingGlyphs as outside_fonts:
                 await _block(ctx, dispatch_id, served, outside_fonts)
                 return []

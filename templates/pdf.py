@@ -24,7 +24,7 @@ from typing import Any
 warnings.filterwarnings("ignore", "No fonts configured in FontConfig", UserWarning)
 
 import qrcode  # noqa: E402
-from weasyprint import HTML  # noqa: E402
+from weasyprint import CSS, HTML  # noqa: E402
 from weasyprint.text.fonts import FontConfiguration  # noqa: E402
 from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
 
@@ -89,8 +89,17 @@ def html_to_pdf(html: str, fonts: FontSet) -> bytes:
     none of them covers."""
     if missing := uncovered(page_text(html), fonts):
         raise MissingGlyphs({"text": missing})
-    document = HTML(string=html, url_fetcher=_Fetcher(fonts), base_url=None)
-    pdf: bytes = document.write_pdf(font_config=_font_configuration(fonts))
+    config = _font_configuration(fonts)
+    fetcher = _Fetcher(fonts)
+    # The fonts are loaded here, not left to each template: an HTML document without them would
+    # find no font at all (fontconfig sees none) and crash Pango.
+    fonts_css = CSS(
+        string=f"{fonts.css}\nhtml {{ font-family: {fonts.sans}; }}",
+        url_fetcher=fetcher,
+        font_config=config,
+    )
+    document = HTML(string=html, url_fetcher=fetcher, base_url=None)
+    pdf: bytes = document.write_pdf(stylesheets=[fonts_css], font_config=config)
     return pdf
 
 

@@ -327,9 +327,10 @@ def test_keys_import_takes_the_court_cas_key_and_chain(tmp_path: Path, form: str
 
 
 def _blank_pdf() -> bytes:
+    from templates.fonts import font_set
     from templates.pdf import html_to_pdf
 
-    return html_to_pdf("<html><body><p>Proof</p></body></html>")
+    return html_to_pdf("<html><body><p>Proof</p></body></html>", font_set())
 
 
 def test_keys_import_refuses_a_key_without_its_chain(tmp_path: Path) -> None:

@@ -56,7 +56,17 @@ INTEGER_FIELDS = frozenset({"step"})
 # Shown as links to the pages that do them (the notice's review page, the field tasks).
 LINKED_ACTIONS = frozenset({*clerk_actions.NOTICE_ACTIONS, "assign_field_server"})
 # Details whose values a timeline line may show (never addresses, codes or identity numbers).
-SHOWN_DETAILS = ("step", "name", "channel", "reason", "basis", "policy", "previous", "legal_basis")
+SHOWN_DETAILS = (
+    "step",
+    "name",
+    "channel",
+    "reason",
+    "basis",
+    "policy",
+    "previous",
+    "legal_basis",
+    "tsa",
+)
 
 
 def _page_url(dispatch_id: str, locale: str, path: str = "", **params: str) -> str:

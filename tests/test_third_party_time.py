@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from conftest import COURT, settled
+from conftest import COURT, eventually, settled
 from helpers import Api, Receiver, log_in, receiving, songda, staff_account
 
 from delivery.clock import ManualClock
@@ -203,9 +203,7 @@ async def _token_from(tsa: Tsa, digest: str) -> str:
     return base64.b64encode(token_from_reply(reply, nonce)).decode()
 
 
-async def test_a_forged_or_misplaced_token_is_invalid(
-    api: Api, tsa: Tsa, other_tsa: Tsa
-) -> None:
+async def test_a_forged_or_misplaced_token_is_invalid(api: Api, tsa: Tsa, other_tsa: Tsa) -> None:
     """An insider rewrites the token event and rehashes the chain: the chain recomputes and the
     court's checkpoint still holds, but the token gives the forgery away."""
     first, _ = await stamped(api)
@@ -257,7 +255,7 @@ async def test_a_tsa_that_is_down_delays_nothing_and_the_token_follows(
         await api.register_webhook(receiver.url, ["dispatch.served"])
         created = await api.new_dispatch()
         await api.until_state(created["id"], "served")
-        await asyncio.wait_for(_until(receiver.has("dispatch.served")), 20)
+        await eventually(receiver.has("dispatch.served"), within=20)
     await settled(ctx)
     types = await api.event_types(created["id"])
     assert "chain_checkpoint" in types and "checkpoint_timestamped" not in types
@@ -288,7 +286,7 @@ async def test_a_slow_tsa_times_out_without_holding_up_service(
     async with receiving(Receiver()) as receiver:
         await api.register_webhook(receiver.url, ["dispatch.served"])
         created = await api.new_dispatch()
-        await asyncio.wait_for(_until(receiver.has("dispatch.served")), 20)
+        await eventually(receiver.has("dispatch.served"), within=20)
         assert tsa.standin.issued == 0  # served and told before the TSA answered anything
     await settled(ctx)
     row = await _row(ctx)
@@ -308,7 +306,7 @@ async def test_a_token_missing_after_the_flag_window_is_flagged(
 
     clock.advance(timedelta(hours=5, minutes=59))
     assert (await sweep(ctx)).timestamps_flagged == 0
-    assert 'data-flag="timestamp_overdue"' not in await (await api.client.get("/staff/queue")).text()
+    assert 'data-flag="timestamp_overdue"' not in await queue_html(api)
     await settled(ctx)
 
     clock.advance(timedelta(minutes=1))  # SONGDA_TSA_FLAG_HOURS = 6 (the default)
@@ -320,8 +318,7 @@ async def test_a_token_missing_after_the_flag_window_is_flagged(
     assert len(warned) == 1 and getattr(warned[0], "dispatch_id", None) == created["id"]
     assert (await sweep(ctx)).timestamps_flagged == 0  # warned once
     await settled(ctx)
-    queue = await (await api.client.get("/staff/queue")).text()
-    assert 'data-flag="timestamp_overdue"' in queue
+    assert 'data-flag="timestamp_overdue"' in await queue_html(api)
     health = await (await api.client.get("/healthz")).json()
     assert health["status"] == "ok" and health["timestamps_overdue"] == 1
 
@@ -333,17 +330,17 @@ async def test_a_token_missing_after_the_flag_window_is_flagged(
         created["id"], lambda d: any(e["type"] == "checkpoint_timestamped" for e in d["events"])
     )
     await settled(ctx)
-    queue = await (await api.client.get("/staff/queue")).text()
-    assert 'data-flag="timestamp_overdue"' not in queue
+    assert 'data-flag="timestamp_overdue"' not in await queue_html(api)
     assert (await (await api.client.get("/healthz")).json())["timestamps_overdue"] == 0
     # Stamped 7 h after the checkpoint: within the 24 h tolerance.
     report_text = verify_bundle(await download(api, created["id"]), await court_keys(api))
     assert report_text.valid and "(within 24 h of its recorded time)" in report_text.render()
 
 
-async def _until(check: Any) -> None:
-    while not await check():
-        await asyncio.sleep(0.02)
+async def queue_html(api: Api) -> str:
+    response = await api.client.get("/staff/queue")
+    assert response.status == 200
+    return await response.text()
 
 
 async def _row(ctx: Context) -> Any:
@@ -356,7 +353,9 @@ async def test_the_stand_in_answers_only_timestamp_queries(tsa: Tsa) -> None:
         async with http.post(tsa.url, data=b"hello", headers={"Content-Type": "text/plain"}) as r:
             assert r.status == 415
         async with http.post(
-            tsa.url, data=b"\x30\x03\x02\x01", headers={"Content-Type": "application/timestamp-query"}
+            tsa.url,
+            data=b"\x30\x03\x02\x01",
+            headers={"Content-Type": "application/timestamp-query"},
         ) as r:
             assert r.status == 400
 
@@ -373,9 +372,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 async def test_configuration_of_the_tsa(tsa: Tsa, tmp_path: Path) -> None:
-    settings = load_settings(
-        _env(tmp_path, SONGDA_TSA_URL=tsa.url, SONGDA_TSA_CERT=str(tsa.cert))
-    )
+    settings = load_settings(_env(tmp_path, SONGDA_TSA_URL=tsa.url, SONGDA_TSA_CERT=str(tsa.cert)))
     assert settings.tsa_url == tsa.url and settings.tsa_flag_hours == 6
     with pytest.raises(ConfigError) as no_cert:
         load_settings(_env(tmp_path, SONGDA_TSA_URL=tsa.url))
@@ -383,9 +380,7 @@ async def test_configuration_of_the_tsa(tsa: Tsa, tmp_path: Path) -> None:
     not_pem = tmp_path / "not.pem"
     not_pem.write_text("hello")
     with pytest.raises(ConfigError) as bad:
-        load_settings(
-            _env(tmp_path, SONGDA_TSA_URL="ftp://tsa", SONGDA_TSA_CERT=str(not_pem))
-        )
+        load_settings(_env(tmp_path, SONGDA_TSA_URL="ftp://tsa", SONGDA_TSA_CERT=str(not_pem)))
     assert [p.split(":")[0] for p in bad.value.problems] == ["SONGDA_TSA_URL", "SONGDA_TSA_CERT"]
 
     # Production without a TSA runs, but config check says what that costs.
@@ -413,4 +408,3 @@ async def test_the_sandbox_tsa_identity_is_kept(clock: ManualClock, tmp_path: Pa
     assert (key.stat().st_mode & 0o777) == 0o600
     again = create_tsa_identity(tmp_path, "Sandbox", clock)
     assert again == (cert, key) and load_certificates(cert.read_bytes())
-

@@ -237,6 +237,23 @@ async def test_a_forged_or_misplaced_token_is_invalid(api: Api, tsa: Tsa, other_
     # The event claiming another time than its token says.
     redated = check(gen_time="2026-11-22T02:00:00.000000Z")
     assert "its TSA or time is not what its token says" in redated.render()
+    # The checkpoint re-dated a day later and stamped again (a real token of the same TSA): the
+    # TSA saw it before the time the chain records.
+    redated_chain = [dict(e) for e in chain]
+    at = genuine["checkpoint_seq"] - 1
+    redated_chain[at] = {**redated_chain[at], "recorded_at": "2026-11-24T02:00:00.000000Z"}
+    new_hash = _rehashed(redated_chain)[at]["hash"]
+    redated_chain[position] = {
+        **redated_chain[position],
+        "data": {
+            **genuine,
+            "checkpoint_hash": new_hash,
+            "token": await _token_from(tsa, new_hash),
+        },
+    }
+    report = Report("checkpoint re-dated")
+    check_chain(_rehashed(redated_chain), first, keys, report, trusted)
+    assert "the TSA's time is before the checkpoint's recorded time" in report.render()
     # A token event pointing at something that is not a checkpoint.
     misplaced = check(checkpoint_seq=1)
     assert "not a chain checkpoint" in misplaced.render()

@@ -233,7 +233,11 @@ def check_timestamps(
         if tsa_certs is None:
             report.problems.append(f"{label}: a token, but no TSA certificate to check it with")
             continue
-        recorded_at = datetime.fromisoformat(checkpoint["recorded_at"])
+        try:
+            recorded_at = datetime.fromisoformat(str(checkpoint["recorded_at"]))
+        except ValueError:
+            report.problems.append(f"{label}: checkpoint seq {target} has no recorded time")
+            continue
         try:
             token = base64.b64decode(str(data.get("token")), validate=True)
             stamp = check_token(token, checkpoint["hash"], recorded_at, tsa_certs)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from delivery.config import Settings
 from templates.certificate import SIGNATURE_BOX_MM, certificate_pdf
 from templates.fonts import FontSet
 from tracking.certificate import CertificateView
@@ -21,6 +22,16 @@ from tracking.court_certificates import SigningIdentity
 
 if TYPE_CHECKING:
     from pyhanko.sign.timestamps import TimeStamper
+
+
+def certificate_timestamper(settings: Settings) -> TimeStamper | None:
+    """The configured TSA (SONGDA_TSA_URL) as pyHanko's RFC 3161 client, for PAdES-B-T; None
+    without one (B-B, and ``config check`` warns that proofs carry no third-party time)."""
+    if settings.tsa_url is None:
+        return None
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    return HTTPTimeStamper(settings.tsa_url, timeout=max(1, round(settings.tsa_timeout)))
 
 
 @dataclass(frozen=True)

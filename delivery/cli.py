@@ -18,6 +18,7 @@ import uvloop
 from delivery.config import (
     ConfigError,
     Settings,
+    advisories,
     calendar_file_in,
     data_dir_from_env,
     deployment_warnings,
@@ -141,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
         "default: the local keys directory",
     )
     verify.add_argument(
+        "--tsa-cert",
+        metavar="FILE",
+        help="the time-stamping authority's certificate (PEM) to check the checkpoints' RFC 3161 "
+        "tokens with; default: the bundle's tsa/certificate.pem, or SONGDA_TSA_CERT with --db",
+    )
+    verify.add_argument(
         "--db",
         action="store_true",
         help="check the dispatch DISPATCH_ID's rows in the database instead of a bundle",
@@ -190,10 +197,13 @@ def _config_check(args: argparse.Namespace) -> int:
         print(f"error: {warning}")
     if warnings:
         return EXIT_USAGE
+    for advice in advisories(settings):
+        print(f"warning: {advice}")
     print(
         f"configuration OK (database {settings.database_url.split(':', 1)[0]}, "
         f"redis {'embedded' if settings.redis_url is None else 'external'}, "
-        f"court {settings.court_name!r}, time zone {settings.time_zone})"
+        f"court {settings.court_name!r}, time zone {settings.time_zone}, "
+        f"third-party time {settings.tsa_url or 'none'})"
     )
     print(settings.fonts.report())
     return 0
@@ -387,7 +397,7 @@ def _import_key(keys_dir: Path, args: argparse.Namespace) -> Any:
 def _verify(args: argparse.Namespace) -> int:
     """Exit 0 valid, 1 invalid, 2 unusable input (message on stderr)."""
     from delivery.keys import KeyStoreError, published_keys
-    from tracking.verify import UnusableInput, load_keys, verify_bundle
+    from tracking.verify import UnusableInput, load_keys, tsa_certificates, verify_bundle
 
     try:
         if args.keys:
@@ -403,14 +413,20 @@ def _verify(args: argparse.Namespace) -> int:
                     f"no court keys in {keys_dir}: give --keys URL|FILE "
                     "(the court's /.well-known/songda-keys.json)"
                 )
+        tsa_certs = None
+        if args.tsa_cert:
+            try:
+                tsa_certs = tsa_certificates(Path(args.tsa_cert).read_bytes(), args.tsa_cert)
+            except OSError as exc:
+                raise UnusableInput(f"{args.tsa_cert}: {exc.strerror}") from None
         if args.db:
-            report = _verify_db(args.target, keys)
+            report = _verify_db(args.target, keys, tsa_certs)
         else:
             try:
                 data = Path(args.target).read_bytes()
             except OSError as exc:
                 raise UnusableInput(f"{args.target}: {exc.strerror}") from None
-            report = verify_bundle(data, keys)
+            report = verify_bundle(data, keys, tsa_certs)
     except UnusableInput as exc:
         print(f"songda verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -418,17 +434,21 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.valid else 1
 
 
-def _verify_db(dispatch_id: str, keys: dict[str, Any]) -> Any:
+def _verify_db(dispatch_id: str, keys: dict[str, Any], tsa_certs: Any) -> Any:
+    """``verify --db``: the TSA certificate from ``--tsa-cert`` or else from configuration."""
     from delivery.services.evidence import verify_in_database
     from delivery.storage.engine import create_engine
-    from tracking.verify import UnusableInput
+    from tracking.verify import UnusableInput, tsa_certificates
 
     settings = _settings()
+    if tsa_certs is None and settings.tsa_cert_path is not None:
+        path = settings.tsa_cert_path
+        tsa_certs = tsa_certificates(path.read_bytes(), str(path))
 
     async def check() -> Any:
         engine = create_engine(settings.database_url)
         try:
-            return await verify_in_database(engine, dispatch_id, keys)
+            return await verify_in_database(engine, dispatch_id, keys, tsa_certs)
         finally:
             await engine.dispose()
 
@@ -460,6 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for problem in problems:
                 print(f"songda: {problem}", file=sys.stderr)
             return EXIT_USAGE
+        for advice in advisories(settings):
+            print(f"songda: warning: {advice}", file=sys.stderr)
         # uvloop: the service spends a fifth of its CPU in the event loop itself.
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(

@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,9 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from delivery.domain import LOCALES
 from escalation.policy import PolicyError, load_policy_book
 from templates.fonts import FontError, FontSet, font_set
+from tracking.timestamps import load_certificates
 
 SMTP_TLS_MODES = ("none", "starttls", "tls")
 SANDBOX_COURT = "沙箱人民法院"
+MAX_TSA_TIMEOUT = 60.0
 
 
 class ConfigError(Exception):
@@ -101,6 +104,13 @@ class Settings:
     # Supplementary fonts (SONGDA_FONTS_DIR) drawn after the bundled ones, for characters they
     # lack (templates/fonts, decision 0019).
     fonts_dir: Path | None = None
+    # The time-stamping authority (RFC 3161) that stamps chain checkpoints (SONGDA_TSA_URL), its
+    # certificate or chain (SONGDA_TSA_CERT, PEM) and how long a checkpoint may wait for its
+    # token before the dispatch is flagged (SONGDA_TSA_FLAG_HOURS); docs/decisions/0021.
+    tsa_url: str | None = None
+    tsa_cert_path: Path | None = None
+    tsa_flag_hours: int = 6
+    tsa_timeout: float = 10.0
 
     @property
     def zone(self) -> ZoneInfo:
@@ -118,6 +128,11 @@ class Settings:
     @property
     def documents_dir(self) -> Path:
         return self.data_dir / "documents"
+
+    @property
+    def tsa_flag_after(self) -> timedelta:
+        """How long a checkpoint may wait for its token before its dispatch is flagged."""
+        return timedelta(hours=self.tsa_flag_hours)
 
     @property
     def keys_dir(self) -> Path:
@@ -316,6 +331,28 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         font_set(fonts_dir)
     except FontError as exc:
         r.problems.append(f"SONGDA_FONTS_DIR: {exc}" if fonts_dir else f"bundled fonts: {exc}")
+    tsa_url = r.text("TSA_URL")
+    if tsa_url and (
+        urlsplit(tsa_url).scheme not in {"http", "https"} or not urlsplit(tsa_url).netloc
+    ):
+        r.problems.append("SONGDA_TSA_URL: must be an absolute http(s) URL (RFC 3161 over HTTP)")
+    tsa_cert_text = r.text("TSA_CERT")
+    tsa_cert_path = Path(tsa_cert_text).resolve() if tsa_cert_text else None
+    if tsa_cert_path is not None:
+        try:
+            load_certificates(tsa_cert_path.read_bytes())
+        except (OSError, ValueError) as exc:
+            r.problems.append(f"SONGDA_TSA_CERT: {tsa_cert_path} is not a PEM certificate ({exc})")
+    elif tsa_url:
+        r.problems.append(
+            "SONGDA_TSA_CERT: required with SONGDA_TSA_URL (the TSA's certificate or chain, PEM): "
+            "without it no token can be checked"
+        )
+
+    tsa_timeout = r.number("TSA_TIMEOUT", 10.0)
+    if not 0 < tsa_timeout <= MAX_TSA_TIMEOUT:
+        # Bounded: a job waiting on a slow TSA holds one worker slot, never longer than this.
+        r.problems.append(f"SONGDA_TSA_TIMEOUT: seconds, more than 0 and at most {MAX_TSA_TIMEOUT}")
 
     if sandbox and host not in ("127.0.0.1", "::1", "localhost"):
         r.problems.append(
@@ -347,6 +384,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         max_media_bytes=r.integer("MAX_MEDIA_BYTES", 100 * 1024 * 1024),
         keys_dir_setting=Path(keys_text).resolve() if (keys_text := r.text("KEYS_DIR")) else None,
         fonts_dir=fonts_dir,
+        tsa_url=tsa_url,
+        tsa_cert_path=tsa_cert_path,
+        tsa_flag_hours=r.integer("TSA_FLAG_HOURS", 6),
+        tsa_timeout=tsa_timeout,
     )
     if r.problems:
         raise ConfigError(r.problems)
@@ -367,3 +408,14 @@ def deployment_warnings(settings: Settings, command: str) -> list[str]:
             "separate web and worker processes must share one Redis"
         )
     return warnings
+
+
+def advisories(settings: Settings) -> list[str]:
+    """What is allowed but weakens the service; said at start and by ``songda config check``
+    without refusing to run."""
+    if settings.tsa_url is None and not settings.sandbox:
+        return [
+            "SONGDA_TSA_URL is unset: proofs carry no third-party time (RFC 3161); their times "
+            "rest on the court's own clock alone"
+        ]
+    return []

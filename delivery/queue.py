@@ -53,6 +53,10 @@ class JobQueue:
         job_id = f"certificate:{dispatch_id}:{served_seq}"
         await self._enqueue("render_certificate", job_id, dispatch_id)
 
+    async def timestamp_checkpoint(self, dispatch_id: str, checkpoint_seq: int, tries: int) -> None:
+        job_id = f"timestamp:{dispatch_id}:{checkpoint_seq}:{tries}"
+        await self._enqueue("timestamp_checkpoint", job_id, dispatch_id, str(checkpoint_seq))
+
     async def after_commit(self, followups: FollowUps) -> None:
         """Hand a committed transaction's follow-up work to the worker.
 
@@ -66,6 +70,8 @@ class JobQueue:
                 await self.deliver_webhook(delivery_id, 0)
             for served_seq in followups.certificates:
                 await self.render_certificate(followups.dispatch_id, served_seq)
+            for checkpoint_seq, tries in followups.timestamps:
+                await self.timestamp_checkpoint(followups.dispatch_id, checkpoint_seq, tries)
         except (RedisError, OSError) as exc:
             log.warning(
                 "queue unavailable; the sweep will pick the work up",

@@ -10,6 +10,7 @@ from delivery.clock import Clock, SystemClock
 from delivery.config import Settings, court_calendar_file
 from delivery.context import Context
 from delivery.document_store import DocumentStore
+from delivery.certificate_signing import certificate_timestamper
 from delivery.keys import load_signing_identity, load_signing_key
 from delivery.queue import JobQueue
 from delivery.storage.engine import create_engine
@@ -59,6 +60,7 @@ async def open_context(settings: Settings, redis_url: str, clock: Clock | None =
         policies=load_policy_book(settings.policy_dir),
         signing_key=load_signing_key(settings.keys_dir),
         signing_identity=load_signing_identity(settings.keys_dir),
+        timestamper=certificate_timestamper(settings),
     )
 
 

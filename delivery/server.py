@@ -31,6 +31,7 @@ from delivery.services.staff_accounts import (
 )
 from delivery.staff import Role
 from delivery.storage.migrate import upgrade
+from delivery.tsa_standin import TsaStandIn, create_tsa_identity, start_tsa_standin
 from delivery.twilio_standin import TwilioStandIn
 from delivery.worker import build_worker
 
@@ -133,6 +134,19 @@ async def _start_carrier_standin(
     return standin, runner, f"http://127.0.0.1:{port}"
 
 
+SANDBOX_TSA_NAME = "Songda Sandbox TSA"
+
+
+async def _start_tsa_standin(settings: Settings, clock: Clock) -> tuple[web.AppRunner, str, Path]:
+    """The sandbox's time-stamping authority: real RFC 3161 tokens on loopback, signed by a
+    certificate of its own kept in the data directory (so old tokens keep verifying)."""
+    cert_path, key_path = create_tsa_identity(
+        settings.data_dir / "sandbox_tsa", SANDBOX_TSA_NAME, clock
+    )
+    runner, url = await start_tsa_standin(TsaStandIn(cert_path, key_path, clock))
+    return runner, url, cert_path
+
+
 async def _wait_for_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -150,6 +164,7 @@ async def serve(
     twilio_runner: web.AppRunner | None = None
     carrier: CarrierStandIn | None = None
     carrier_runner: web.AppRunner | None = None
+    tsa_runner: web.AppRunner | None = None
     redis_url = settings.redis_url
     if redis_url is None:
         embedded = EmbeddedRedis(settings.data_dir)
@@ -171,8 +186,11 @@ async def serve(
         carrier, carrier_runner, carrier_url = await _start_carrier_standin(
             clock, f"{settings.public_base_url}/hooks/carrier/{carrier_name}"
         )
+        tsa_runner, tsa_url, tsa_cert = await _start_tsa_standin(settings, clock)
         settings = dataclasses.replace(
             settings,
+            tsa_url=tsa_url,
+            tsa_cert_path=tsa_cert,
             smtp=dataclasses.replace(settings.smtp, host="127.0.0.1", port=smtp_port),
             twilio=dataclasses.replace(
                 settings.twilio,
@@ -217,6 +235,11 @@ async def serve(
                 flush=True,
             )
             print(f"Sandbox API key (court {settings.court_name!r}): {token}", flush=True)
+            print(
+                f"Sandbox time-stamping authority (RFC 3161) at {settings.tsa_url}, "
+                f"certificate {settings.tsa_cert_path}",
+                flush=True,
+            )
             staff = await sandbox_staff_accounts(ctx)
             print(
                 f"Sandbox staff accounts (log in at {settings.public_base_url}/login; "
@@ -244,5 +267,7 @@ async def serve(
             await twilio_runner.cleanup()
         if carrier_runner is not None:
             await carrier_runner.cleanup()
+        if tsa_runner is not None:
+            await tsa_runner.cleanup()
         if embedded is not None:
             await embedded.stop()

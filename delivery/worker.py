@@ -10,7 +10,15 @@ from arq.typing import StartupShutdown, WorkerCoroutine
 from arq.worker import Worker, func
 
 from delivery.context import Context
-from delivery.services import certificates, postal, progress, sending, sweep, webhook_delivery
+from delivery.services import (
+    certificates,
+    postal,
+    progress,
+    sending,
+    sweep,
+    timestamps,
+    webhook_delivery,
+)
 
 JOB_TIMEOUT = 120
 
@@ -33,6 +41,12 @@ async def poll_tracking(job: dict[str, Any], attempt_id: str, tracking_number: s
 
 async def render_certificate(job: dict[str, Any], dispatch_id: str) -> None:
     await certificates.issue_certificates(job["songda"], dispatch_id)
+
+
+async def timestamp_checkpoint(job: dict[str, Any], dispatch_id: str, checkpoint_seq: str) -> None:
+    await timestamps.timestamp_checkpoint(
+        job["songda"], job["http"], dispatch_id, int(checkpoint_seq)
+    )
 
 
 async def sweep_job(job: dict[str, Any]) -> None:
@@ -79,6 +93,7 @@ def build_worker(
             func(cast(WorkerCoroutine, deliver_webhook), keep_result=0, timeout=JOB_TIMEOUT),
             func(cast(WorkerCoroutine, poll_tracking), keep_result=0, timeout=JOB_TIMEOUT),
             func(cast(WorkerCoroutine, render_certificate), keep_result=0, timeout=JOB_TIMEOUT),
+            func(cast(WorkerCoroutine, timestamp_checkpoint), keep_result=0, timeout=JOB_TIMEOUT),
         ],
         cron_jobs=sweeps if periodic_sweep else [],
         redis_pool=ctx.queue.pool,

@@ -8,6 +8,8 @@ Layout (every entry sorted by path)::
     certificate.json          its record: id, sha256, chain_head, chain_seq, served_at, ...
     certificates/<id>.pdf     superseded certificates
     documents/<sha256>.pdf    the documents themselves (only when asked for)
+    tsa/certificate.pem       the time-stamping authority's certificate(s) the checkpoints'
+                              RFC 3161 tokens are checked with (when a TSA is configured)
     manifest.json             RFC 8785 JSON: dispatch, chain head and length, every file above
                               with SHA-256 and size, every document and media file with SHA-256
     manifest.sig              {"kid", "alg", "signature"}: Ed25519 over manifest.json's bytes
@@ -38,6 +40,7 @@ SIGNATURE = "manifest.sig"
 EVENTS = "events.json"
 CERTIFICATE_PDF = "certificate.pdf"
 CERTIFICATE_JSON = "certificate.json"
+TSA_CERTIFICATE = "tsa/certificate.pem"
 CHAIN_ALGORITHM = "sha256_hex(prev_hash + RFC 8785 JSON of the event without prev_hash/hash)"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 COMPRESSION = zipfile.ZIP_DEFLATED
@@ -132,9 +135,12 @@ def build_bundle(
     documents: Sequence[FileEntry],
     media: Sequence[FileEntry],
     key: SigningKey,
+    tsa_certificate: bytes | None = None,
 ) -> bytes:
     """The signed, deterministic zip of one dispatch's evidence."""
     files: dict[str, bytes] = {EVENTS: canonical([chain_entry(e) for e in events])}
+    if tsa_certificate is not None:
+        files[TSA_CERTIFICATE] = tsa_certificate
     current = [c for c in certificates if c.current]
     for cert in certificates:
         files[cert.path] = cert.content

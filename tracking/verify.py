@@ -10,15 +10,22 @@ found; the first is the verdict.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import io
 import json
 import urllib.request
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from asn1crypto import x509
+
+from delivery.clock import rfc3339
 from tracking.chain import GENESIS, canonical, link_hash
 from tracking.evidence import (
     CERTIFICATE_JSON,
@@ -27,9 +34,19 @@ from tracking.evidence import (
     FORMAT,
     MANIFEST,
     SIGNATURE,
+    TSA_CERTIFICATE,
     sha256_hex,
 )
 from tracking.signing import ALG, KeyFormatError, PublicKey, checkpoint_statement, parse_key_set
+from tracking.timestamps import (
+    EVENT,
+    TOLERANCE,
+    TokenError,
+    beyond_tolerance,
+    check_token,
+    load_certificates,
+    tsa_name,
+)
 
 HASHED_FIELDS = (
     "id",
@@ -95,9 +112,14 @@ def _event_label(entry: Any, position: int) -> str:
 
 
 def check_chain(
-    entries: Sequence[Any], dispatch_id: str, keys: Mapping[str, PublicKey], report: Report
+    entries: Sequence[Any],
+    dispatch_id: str,
+    keys: Mapping[str, PublicKey],
+    report: Report,
+    tsa_certs: Sequence[x509.Certificate] | None = None,
 ) -> dict[int, dict[str, Any]]:
-    """Recompute the chain, then check every checkpoint; returns the intact events by seq."""
+    """Recompute the chain, then check every checkpoint and its third-party time (under
+    ``tsa_certs``, the TSA certificates trusted); returns the intact events by seq."""
     prev = GENESIS
     by_seq: dict[int, dict[str, Any]] = {}
     for position, entry in enumerate(entries, start=1):
@@ -128,7 +150,8 @@ def check_chain(
         prev = entry["hash"]
     else:
         report.checked.append(f"chain of {len(entries)} events recomputed, head {prev}")
-    _check_checkpoints(by_seq, dispatch_id, keys, report)
+    signed = _check_checkpoints(by_seq, dispatch_id, keys, report)
+    check_timestamps(by_seq, signed, tsa_certs, report)
     return by_seq
 
 
@@ -137,9 +160,11 @@ def _check_checkpoints(
     dispatch_id: str,
     keys: Mapping[str, PublicKey],
     report: Report,
-) -> None:
+) -> list[int]:
+    """Check every checkpoint; the seqs of those that are valid."""
     count = 0
     signed: set[int] = set()
+    valid: list[int] = []
     for seq, entry in by_seq.items():
         if entry["type"] != "chain_checkpoint":
             continue
@@ -171,6 +196,7 @@ def _check_checkpoints(
             continue
         count += 1
         signed.add(pinned["seq"])
+        valid.append(seq)
     # Every service is pinned by a signed checkpoint: without one, a rewritten chain (events
     # edited, the checkpoint dropped, the rest rehashed) would recompute cleanly.
     for seq, entry in by_seq.items():
@@ -179,6 +205,82 @@ def _check_checkpoints(
             report.problems.append(f"{label}: a dispatch_served event with no signed checkpoint")
     if count:
         report.checked.append(f"{count} chain checkpoint(s) signed by the court key")
+    return valid
+
+
+def check_timestamps(
+    by_seq: Mapping[int, dict[str, Any]],
+    checkpoints: Sequence[int],
+    tsa_certs: Sequence[x509.Certificate] | None,
+    report: Report,
+) -> None:
+    """Each RFC 3161 token against the checkpoint it names and the trusted TSA certificates;
+    per checkpoint, "timestamped by <TSA> at <time>" or "no third-party time"."""
+    stamped: set[int] = set()
+    for seq, entry in by_seq.items():
+        if entry["type"] != EVENT:
+            continue
+        label = _event_label(entry, seq)
+        data = entry["data"] if isinstance(entry["data"], dict) else {}
+        target = data.get("checkpoint_seq")
+        checkpoint = by_seq.get(target) if isinstance(target, int) and target < seq else None
+        if checkpoint is None or checkpoint["type"] != "chain_checkpoint":
+            report.problems.append(f"{label}: a token for seq {target}, not a chain checkpoint")
+            continue
+        if data.get("checkpoint_hash") != checkpoint["hash"]:
+            report.problems.append(f"{label}: names a hash that is not checkpoint seq {target}'s")
+            continue
+        if tsa_certs is None:
+            report.problems.append(f"{label}: a token, but no TSA certificate to check it with")
+            continue
+        try:
+            recorded_at = datetime.fromisoformat(str(checkpoint["recorded_at"]))
+        except ValueError:
+            report.problems.append(f"{label}: checkpoint seq {target} has no recorded time")
+            continue
+        try:
+            token = base64.b64decode(str(data.get("token")), validate=True)
+            stamp = check_token(token, checkpoint["hash"], recorded_at, tsa_certs)
+        except (TokenError, binascii.Error) as exc:
+            report.problems.append(f"{label}: the token of checkpoint seq {target} is bad: {exc}")
+            continue
+        if data.get("tsa") != stamp.tsa or data.get("gen_time") != rfc3339(stamp.gen_time):
+            report.problems.append(f"{label}: its TSA or time is not what its token says")
+            continue
+        line = f"checkpoint seq {target}: timestamped by {stamp.tsa} at {rfc3339(stamp.gen_time)}"
+        if beyond_tolerance(stamp, recorded_at):
+            line += (
+                f" — more than {_hours(TOLERANCE)} h after its recorded time: it proves the "
+                "checkpoint existed by then, not at its recorded time"
+            )
+        else:
+            line += f" (within {_hours(TOLERANCE)} h of its recorded time)"
+        report.checked.append(line)
+        stamped.add(checkpoint["seq"])
+    for seq in checkpoints:
+        if seq not in stamped:
+            report.checked.append(f"checkpoint seq {seq}: no third-party time")
+
+
+def _hours(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 3600)
+
+
+def tsa_certificates(data: bytes, source: str) -> list[x509.Certificate]:
+    """The TSA certificate(s) of a PEM file; :class:`UnusableInput` when there are none."""
+    try:
+        return load_certificates(data)
+    except ValueError as exc:
+        raise UnusableInput(f"the TSA certificate {source!r} cannot be read: {exc}") from None
+
+
+def describe_tsa_certificates(certs: Sequence[x509.Certificate], source: str) -> str:
+    """Which TSA certificates the tokens were checked under, by name and SHA-256 fingerprint,
+    so a reader can compare them with the TSA's own publication."""
+    named = ", ".join(
+        f"{tsa_name(c)} (SHA-256 {hashlib.sha256(c.dump()).hexdigest()})" for c in certs
+    )
+    return f"TSA certificate(s) from {source}: {named}"
 
 
 def check_certificate(
@@ -226,8 +328,16 @@ def _read_json(contents: Mapping[str, bytes], name: str, report: Report) -> Any:
         return None
 
 
-def verify_bundle(data: bytes, keys: Mapping[str, PublicKey]) -> Report:
-    """Check an evidence bundle's bytes; :class:`UnusableInput` when it is not one at all."""
+def verify_bundle(
+    data: bytes,
+    keys: Mapping[str, PublicKey],
+    tsa_certs: Sequence[x509.Certificate] | None = None,
+) -> Report:
+    """Check an evidence bundle's bytes; :class:`UnusableInput` when it is not one at all.
+
+    Tokens are checked under ``tsa_certs`` (the TSA's certificate as the reader obtained it)
+    or, without them, under the bundle's own ``tsa/certificate.pem``, named with its
+    fingerprint in the report so the reader can compare it with the TSA's publication."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
@@ -299,7 +409,15 @@ def verify_bundle(data: bytes, keys: Mapping[str, PublicKey]) -> Report:
         if entries is not None:
             report.problems.append(f"{EVENTS}: not a list of events")
         return report
-    by_seq = check_chain(entries, dispatch_id, keys, report)
+    if tsa_certs is None and TSA_CERTIFICATE in listed and TSA_CERTIFICATE in contents:
+        try:
+            tsa_certs = load_certificates(contents[TSA_CERTIFICATE])
+            report.checked.append(
+                describe_tsa_certificates(tsa_certs, f"the bundle's {TSA_CERTIFICATE}")
+            )
+        except ValueError:
+            report.problems.append(f"{TSA_CERTIFICATE}: not a PEM certificate")
+    by_seq = check_chain(entries, dispatch_id, keys, report, tsa_certs)
     chain: dict[str, Any] = manifest["chain"] if isinstance(manifest.get("chain"), dict) else {}
     head = entries[-1].get("hash") if entries and isinstance(entries[-1], dict) else GENESIS
     if chain.get("head") != head or chain.get("length") != len(entries):

@@ -70,6 +70,7 @@ SHOWN_DETAILS = (
     "previous",
     "legal_basis",
     "written_date",
+    "tsa",
 )
 
 

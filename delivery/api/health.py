@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from delivery.api.common import ctx_of, json_response
+from delivery.services.timestamps import overdue_count
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -22,6 +23,8 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
-    return json_response(
-        {"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503
-    )
+    body: dict[str, object] = {"status": "ok" if healthy else "unhealthy", **checks}
+    if healthy and ctx.settings.tsa_url is not None:
+        # For the operator, not the load balancer: tokens late do not make the service unhealthy.
+        body["timestamps_overdue"] = await overdue_count(ctx)
+    return json_response(body, status=200 if healthy else 503)

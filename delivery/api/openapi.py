@@ -666,7 +666,7 @@ SPEC: dict[str, Any] = {
         },
         "/healthz": {
             "get": {
-                "summary": "Database and Redis reachable",
+                "summary": "Database and Redis reachable (and checkpoints overdue for a token)",
                 "security": [],
                 "responses": {"200": _ok("Healthy"), "503": _ok("Unhealthy")},
             },

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from asn1crypto import x509
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.clock import rfc3339
@@ -135,6 +136,11 @@ async def evidence_bundle(
         documents=docs,
         media=media,
         key=ctx.require_signing_key(),
+        tsa_certificate=(
+            await asyncio.to_thread(ctx.settings.tsa_cert_path.read_bytes)
+            if ctx.settings.tsa_cert_path is not None
+            else None
+        ),
     )
 
 
@@ -147,10 +153,14 @@ async def _read(store: DocumentStore, sha256: str) -> bytes:
 
 
 async def verify_in_database(
-    engine: AsyncEngine, dispatch_id: str, keys: Mapping[str, PublicKey]
+    engine: AsyncEngine,
+    dispatch_id: str,
+    keys: Mapping[str, PublicKey],
+    tsa_certs: Sequence[x509.Certificate] | None = None,
 ) -> Report | None:
-    """The chain, checkpoints and certificates of a dispatch, from its rows (``None``: no such
-    dispatch). Detects a direct edit of an event row."""
+    """The chain, checkpoints (with their RFC 3161 tokens, under ``tsa_certs``) and
+    certificates of a dispatch, from its rows (``None``: no such dispatch). Detects a direct
+    edit of an event row."""
     async with engine.connect() as conn:
         row = (
             (
@@ -174,7 +184,7 @@ async def verify_in_database(
     report = Report(
         f"database records of dispatch {dispatch_id} ({row['court']}, {row['case_number']})"
     )
-    by_seq = check_chain(entries, dispatch_id, keys, report)
+    by_seq = check_chain(entries, dispatch_id, keys, report, tsa_certs)
     last = entries[-1] if entries else None
     if last is None or last["hash"] != row["chain_head"] or last["seq"] != row["event_seq"]:
         report.problems.append(

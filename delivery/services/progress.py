@@ -9,6 +9,7 @@ from delivery.context import Context
 from delivery.domain import Attempt, AttemptState, Contact, ContactSource, DispatchState
 from delivery.identity import address_digest
 from delivery.ids import new_id
+from delivery.services.timestamps import record_checkpoint
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
 from escalation.actions import (
     Action,
@@ -25,7 +26,6 @@ from escalation.actions import (
 from escalation.decide import CourtDays, decide
 from escalation.periods import periods_after_service
 from escalation.policy import NOTICE_CHANNEL
-from tracking.signing import checkpoint_data
 
 log = logging.getLogger(__name__)
 SOURCE = "escalation"
@@ -182,14 +182,9 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
                 },
             )
             # The court key signs the chain as it stands at service (the head the certificate
-            # pins), in the same transaction (docs/decisions/0010).
-            tx.record(
-                "chain_checkpoint",
-                source=SOURCE,
-                data=checkpoint_data(
-                    ctx.require_signing_key(), dispatch.id, tx.chain_seq, tx.chain_head
-                ),
-            )
+            # pins), in the same transaction (docs/decisions/0010); the TSA's token for it
+            # follows by a job (docs/decisions/0021).
+            record_checkpoint(ctx, tx, source=SOURCE)
         case CloseAttempt(attempt_id=attempt_id, state=state, reason=reason):
             attempt = await tx.attempt(attempt_id)
             assert attempt is not None

@@ -4,8 +4,9 @@ what needs a person on each row.
 One page costs a fixed number of queries whatever its size (docs/decisions/0014): the page of
 dispatches, the counts per state, then one batched query each for the rows' open attempts,
 flag events (``dispatch_at_risk``, a certificate blocked by a character outside the fonts),
-notices awaiting approval, failed webhook deliveries and owners'
-names. Overdue needs no query: it is computed from the row and the policy, as the ladder does.
+notices awaiting approval, failed webhook deliveries, checkpoints still without third-party time
+and owners' names. Overdue needs no query: it is computed from the row and the policy, as the
+ladder does.
 
 Dates in the filter are days in the court's zone; a range ``from``–``to`` includes both days.
 """
@@ -23,6 +24,7 @@ from delivery.context import Context
 from delivery.domain import OPEN_ATTEMPT_STATES, Dispatch, DispatchState
 from delivery.services.certificates import BLOCKED_EVENT, CERTIFICATE_EVENTS, ISSUED_EVENT
 from delivery.services.notices import DRAFT
+from delivery.services.timestamps import overdue_dispatches
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.outbox import DELIVERY_FAILED
@@ -110,6 +112,8 @@ class QueueRow:
     certificate_blocked: bool = False
     notice_id: str | None = None  # a draft notice awaiting a supervisor's approval
     webhook_failures: int = 0
+    # A chain checkpoint still without its RFC 3161 token after SONGDA_TSA_FLAG_HOURS.
+    timestamp_overdue: bool = False
 
     @property
     def channels(self) -> list[str]:
@@ -133,6 +137,7 @@ class QueueRow:
             or self.webhook_failures > 0
             or self.channel_unavailable
             or self.certificate_blocked
+            or self.timestamp_overdue
         )
 
 
@@ -158,6 +163,8 @@ async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
         rows = [QueueRow(d) for d in page]
         if rows:
             await _add_facts(conn, rows)
+            for dispatch_id in await overdue_dispatches(ctx, conn, [r.dispatch.id for r in rows]):
+                next(r for r in rows if r.dispatch.id == dispatch_id).timestamp_overdue = True
     now = ctx.clock.now()
     court_days = CourtDays(ctx.calendar, ctx.settings.zone)
     for row in rows:
@@ -170,7 +177,7 @@ async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
 
 
 async def _add_facts(conn: AsyncConnection, rows: list[QueueRow]) -> None:
-    """Five batched queries for the whole page (never one per row)."""
+    """Batched queries for the whole page (never one per row)."""
     by_id = {r.dispatch.id: r for r in rows}
     ids = list(by_id)
     open_states = [s.value for s in OPEN_ATTEMPT_STATES]

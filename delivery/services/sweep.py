@@ -15,6 +15,7 @@ from delivery.context import Context
 from delivery.domain import OPEN_DISPATCH_STATES, AttemptState
 from delivery.services.certificates import unissued
 from delivery.services.postal import claim_due_polls
+from delivery.services.timestamps import due_timestamps, flag_overdue
 from delivery.storage.outbox import DELIVERY_PENDING
 from delivery.storage.schema import attempts, dispatches, webhook_deliveries
 from delivery.storage.unit_of_work import dispatch_transaction
@@ -30,6 +31,8 @@ class SweepReport:
     rescued: int
     polled: int = 0  # mail pieces whose tracking fetch was enqueued (the webhook's fallback)
     certificates: int = 0  # served dispatches whose certificate was not issued yet
+    timestamps: int = 0  # chain checkpoints whose RFC 3161 token is due to be asked for
+    timestamps_flagged: int = 0  # checkpoints newly past the flag window without a token
 
 
 async def sweep(ctx: Context) -> SweepReport:
@@ -94,6 +97,9 @@ async def sweep(ctx: Context) -> SweepReport:
     missing = await unissued(ctx, BATCH)
     for dispatch_id, served_seq in missing:
         await ctx.queue.render_certificate(dispatch_id, served_seq)
+    stamps = await due_timestamps(ctx, BATCH)
+    for dispatch_id, checkpoint_seq, tries in stamps:
+        await ctx.queue.timestamp_checkpoint(dispatch_id, checkpoint_seq, tries)
     return SweepReport(
         len(due_dispatches),
         len(due_sends),
@@ -101,6 +107,8 @@ async def sweep(ctx: Context) -> SweepReport:
         len(stuck),
         len(polls),
         len(missing),
+        len(stamps),
+        await flag_overdue(ctx, BATCH),
     )
 
 

@@ -15,7 +15,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -29,9 +29,11 @@ from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import certificates, contacts, dispatches, events, notice_codes
 from delivery.storage.unit_of_work import load_documents
 from tracking import notice_codes as codes
+from tracking.timestamps import EVENT as TIMESTAMP_EVENT
 
 HASH = re.compile(r"[0-9a-f]{64}")
 SERVED_EVENT = "dispatch_served"
+CHECKPOINT_EVENT = "chain_checkpoint"
 
 
 class Match(StrEnum):
@@ -46,6 +48,14 @@ class ServiceShown:
 
 
 @dataclass(frozen=True)
+class ThirdPartyTime:
+    """The TSA's time on the checkpoint that pins the service shown (docs/decisions/0021)."""
+
+    tsa: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class VerifiedRecord:
     """What ``/verify`` shows. ``match`` is None on the letter's page (no hash asked about);
     ``service`` is the service the hash pins (or, without a hash, the current one, if any)."""
@@ -56,6 +66,8 @@ class VerifiedRecord:
     service: ServiceShown | None
     match: Match | None
     served_now: ServiceShown | None  # the current service, when there is one
+    # The third-party time of the service shown: None when there is none (yet).
+    third_party_time: ThirdPartyTime | None = None
 
 
 def normalise_hash(value: str) -> str | None:
@@ -77,6 +89,28 @@ async def _served_events(conn: AsyncConnection, dispatch_id: str) -> list[Any]:
         .order_by(events.c.seq)
     )
     return list(rows)
+
+
+async def _third_party_time(
+    conn: AsyncConnection, dispatch_id: str, served_hash: str
+) -> ThirdPartyTime | None:
+    """The TSA's name and time on the checkpoint pinning the served event ``served_hash``."""
+    rows = await conn.execute(
+        sa.select(events.c.seq, events.c.type, events.c.data)
+        .where(
+            events.c.dispatch_id == dispatch_id,
+            events.c.type.in_((CHECKPOINT_EVENT, TIMESTAMP_EVENT)),
+        )
+        .order_by(events.c.seq)
+    )
+    pinning: set[int] = set()
+    for seq, kind, raw in rows:
+        data = json.loads(raw)
+        if kind == CHECKPOINT_EVENT and data.get("head") == served_hash:
+            pinning.add(seq)
+        elif kind == TIMESTAMP_EVENT and data.get("checkpoint_seq") in pinning:
+            return ThirdPartyTime(str(data["tsa"]), datetime.fromisoformat(data["gen_time"]))
+    return None
 
 
 async def verify_record(ctx: Context, dispatch_id: str, head: str | None) -> VerifiedRecord | None:
@@ -117,6 +151,7 @@ async def verify_record(ctx: Context, dispatch_id: str, head: str | None) -> Ver
     served_now = _service(json.loads(current.data)) if current is not None else None
     match: Match | None = None
     service = served_now
+    shown = current
     if head is not None:
         event = next((e for e in served if hmac.compare_digest(e.hash, head)), None)
         cert = next((c for c in certs if hmac.compare_digest(c.chain_head, head)), None)
@@ -132,6 +167,12 @@ async def verify_record(ctx: Context, dispatch_id: str, head: str | None) -> Ver
         )
         match = Match.CURRENT if is_current else Match.SUPERSEDED
         service = _service(json.loads(event.data))
+        shown = event
+    third_party_time = None
+    if shown is not None:
+        async with ctx.engine.connect() as conn:
+            conn = await conn.execution_options(**READ_ONLY)
+            third_party_time = await _third_party_time(conn, dispatch_id, shown.hash)
     return VerifiedRecord(
         court=dispatch.court,
         case_number=dispatch.case_number,
@@ -139,6 +180,7 @@ async def verify_record(ctx: Context, dispatch_id: str, head: str | None) -> Ver
         service=service,
         match=match,
         served_now=served_now,
+        third_party_time=third_party_time,
     )
 
 

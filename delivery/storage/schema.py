@@ -460,3 +460,22 @@ batch_rows = sa.Table(
     sa.Column("reference", sa.String(200), nullable=False),
     sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
 )
+
+# --- Third-party time: each chain checkpoint waiting for, or holding, its RFC 3161 token ---
+
+checkpoint_timestamps = sa.Table(
+    "checkpoint_timestamps",
+    metadata,
+    # One row per chain_checkpoint event, written in the transaction that records it when a TSA
+    # is configured; the token itself is evidence, in the checkpoint_timestamped event.
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), primary_key=True),
+    sa.Column("checkpoint_seq", sa.Integer, primary_key=True),
+    sa.Column("checkpoint_hash", sa.String(64), nullable=False),
+    sa.Column("checkpointed_at", UtcDateTime, nullable=False),
+    sa.Column("tries", sa.Integer, nullable=False, default=0),
+    # When to ask the TSA (again); None once the token is recorded.
+    sa.Column("next_attempt_at", UtcDateTime, index=True),
+    sa.Column("timestamped_at", UtcDateTime),
+    # When the missing token was first reported to the operator (logged once).
+    sa.Column("flagged_at", UtcDateTime),
+)

@@ -82,6 +82,8 @@ class FollowUps:
     deliveries: list[str] = field(default_factory=list)
     # The seq of each dispatch_served event recorded: its certificate is rendered after commit.
     certificates: list[int] = field(default_factory=list)
+    # (seq, tries) of each chain checkpoint waiting for its RFC 3161 token.
+    timestamps: list[tuple[int, int]] = field(default_factory=list)
 
 
 class DispatchTransaction:

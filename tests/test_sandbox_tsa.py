@@ -1,0 +1,77 @@
+"""``songda run --sandbox`` (what ``make run`` starts) has third-party time: its own TSA on
+loopback stamps the checkpoint of a service, and the QR page and ``/healthz`` say so."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from conftest import REDIS_URL
+from helpers import Api
+from test_court_keys import _free_port
+
+
+def _read_until(process: subprocess.Popen[str], marker: str) -> list[str]:
+    assert process.stdout is not None
+    lines: list[str] = []
+    while not any(marker in line for line in lines):
+        line = process.stdout.readline()
+        assert line, lines
+        lines.append(line)
+    return lines
+
+
+async def test_the_sandbox_stamps_checkpoints_with_its_own_tsa(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        "SONGDA_DATA_DIR": str(tmp_path / "var"),
+        "SONGDA_REDIS_URL": REDIS_URL,
+        "SONGDA_QUEUE_NAME": f"songda:test:sandbox-tsa:{port}",
+        "SONGDA_PORT": str(port),
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
+    process = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-m", "delivery.cli", "run", "--sandbox"],
+        env={**clean, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = await asyncio.wait_for(
+            asyncio.to_thread(_read_until, process, "Sandbox time-stamping authority"), 60
+        )
+        token = next(re.search(r"API key .*: (\S+)", ln) for ln in lines if "API key" in ln)
+        assert token is not None
+        tsa_line = lines[-1]
+        assert "http://127.0.0.1:" in tsa_line
+        assert str(tmp_path / "var" / "sandbox_tsa" / "tsa.pem") in tsa_line
+        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
+            api = Api(http, {"Authorization": f"Bearer {token.group(1)}"}, None)  # type: ignore[arg-type]
+            body = await api.new_dispatch_body(court="沙箱人民法院")
+            created = await api.create(body)
+            served = await api.until(
+                created["id"],
+                lambda d: any(e["type"] == "checkpoint_timestamped" for e in d["events"]),
+            )
+            stamp: dict[str, Any] = next(
+                e for e in served["events"] if e["type"] == "checkpoint_timestamped"
+            )
+            head = next(e for e in served["events"] if e["type"] == "dispatch_served")
+            assert stamp["data"]["tsa"] == "Songda Sandbox TSA"
+            async with http.get(f"/verify/{created['id']}?h={head['hash']}&lang=en") as page:
+                html = await page.text()
+            assert "timestamped by Songda Sandbox TSA at" in html
+            async with http.get("/healthz") as health:
+                assert (await health.json())["timestamps_overdue"] == 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

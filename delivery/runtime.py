@@ -5,12 +5,12 @@ from __future__ import annotations
 from channels.email import EmailChannel
 from channels.postal import PostalChannel, ReferenceCarrier
 from channels.sms import SmsChannel, SmsSettings
+from delivery.certificate_signing import certificate_timestamper
 from delivery.channel_api import Channel
 from delivery.clock import Clock, SystemClock
 from delivery.config import Settings, court_calendar_file
 from delivery.context import Context
 from delivery.document_store import DocumentStore
-from delivery.certificate_signing import certificate_timestamper
 from delivery.keys import load_signing_identity, load_signing_key
 from delivery.queue import JobQueue
 from delivery.storage.engine import create_engine

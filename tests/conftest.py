@@ -252,5 +252,6 @@ async def settled(ctx: Context) -> None:
     await eventually(queue_empty)
 
 
-# The stand-ins' fixtures (``post``, ``sms_standin``, ``browser``), shared by every test module.
-from standins import browser, post, sms_standin  # noqa: E402, F401
+# The stand-ins' fixtures (``post``, ``sms_standin``, ``browser``, ``tsa``, ``other_tsa``),
+# shared by every test module.
+from standins import browser, other_tsa, post, sms_standin, tsa  # noqa: E402, F401

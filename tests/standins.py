@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +22,11 @@ from channels.postal import PostalChannel, ReferenceCarrier
 from channels.sms import SmsChannel, SmsSettings
 from delivery.api.app import create_app
 from delivery.carrier_standin import CarrierStandIn
+from delivery.certificate_signing import certificate_timestamper
+from delivery.clock import ManualClock
 from delivery.context import Context
 from delivery.staff import Role, StaffUser
+from delivery.tsa_standin import TsaStandIn, create_tsa_identity, start_tsa_standin
 from delivery.twilio_standin import TwilioStandIn
 
 CARRIER = "court-express"
@@ -168,3 +173,41 @@ def browser(ctx: Context, aiohttp_client: Callable[..., Any]) -> Callable[..., A
         return browser
 
     return make
+
+
+TSA_NAME = "Test TSA"
+
+
+@dataclass
+class Tsa:
+    standin: TsaStandIn
+    url: str
+    cert: Path
+
+
+async def _serve_tsa(directory: Path, name: str, clock: ManualClock) -> AsyncIterator[Tsa]:
+    cert, key = create_tsa_identity(directory, name, clock)
+    standin = TsaStandIn(cert, key, clock)
+    runner, url = await start_tsa_standin(standin)
+    try:
+        yield Tsa(standin, url, cert)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def tsa(ctx: Context, clock: ManualClock, tmp_path: Path) -> AsyncIterator[Tsa]:
+    """The test's TSA, configured as SONGDA_TSA_URL / SONGDA_TSA_CERT would."""
+    async for served in _serve_tsa(tmp_path / "tsa", TSA_NAME, clock):
+        ctx.settings = dataclasses.replace(
+            ctx.settings, tsa_url=served.url, tsa_cert_path=served.cert, tsa_timeout=2.0
+        )
+        ctx.timestamper = certificate_timestamper(ctx.settings)
+        yield served
+
+
+@pytest.fixture
+async def other_tsa(clock: ManualClock, tmp_path: Path) -> AsyncIterator[Tsa]:
+    """A second TSA with a certificate of its own (the same name: only the key tells)."""
+    async for served in _serve_tsa(tmp_path / "other-tsa", TSA_NAME, clock):
+        yield served

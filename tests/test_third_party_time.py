@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import io
 import json
 import logging
 import zipfile
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import COURT, eventually, settled
 from helpers import Api, Receiver, log_in, receiving, songda, staff_account
+from standins import TSA_NAME, Tsa
 
 from delivery.clock import ManualClock
 from delivery.config import ConfigError, load_settings
@@ -29,48 +27,13 @@ from delivery.context import Context
 from delivery.services.sweep import sweep
 from delivery.services.timestamps import timestamp_checkpoint
 from delivery.storage.schema import checkpoint_timestamps
-from delivery.tsa_standin import TsaStandIn, create_tsa_identity, start_tsa_standin
+from delivery.tsa_standin import create_tsa_identity
 from tracking.chain import GENESIS, link_hash
 from tracking.signing import PublicKey, parse_key_set
 from tracking.timestamps import load_certificates, timestamp_request, token_from_reply
 from tracking.verify import Report, check_chain, verify_bundle
 
 pytestmark = pytest.mark.usefixtures("tsa", "worker")
-TSA_NAME = "Test TSA"
-
-
-@dataclass
-class Tsa:
-    standin: TsaStandIn
-    url: str
-    cert: Path
-
-
-async def _serve_tsa(directory: Path, name: str, clock: ManualClock) -> AsyncIterator[Tsa]:
-    cert, key = create_tsa_identity(directory, name, clock)
-    standin = TsaStandIn(cert, key, clock)
-    runner, url = await start_tsa_standin(standin)
-    try:
-        yield Tsa(standin, url, cert)
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def tsa(ctx: Context, clock: ManualClock, tmp_path: Path) -> AsyncIterator[Tsa]:
-    """The test's TSA, configured as SONGDA_TSA_URL / SONGDA_TSA_CERT would."""
-    async for served in _serve_tsa(tmp_path / "tsa", TSA_NAME, clock):
-        ctx.settings = dataclasses.replace(
-            ctx.settings, tsa_url=served.url, tsa_cert_path=served.cert, tsa_timeout=2.0
-        )
-        yield served
-
-
-@pytest.fixture
-async def other_tsa(clock: ManualClock, tmp_path: Path) -> AsyncIterator[Tsa]:
-    """A second TSA with a certificate of its own (the same name: only the key tells)."""
-    async for served in _serve_tsa(tmp_path / "other-tsa", TSA_NAME, clock):
-        yield served
 
 
 async def stamped(api: Api, **options: Any) -> tuple[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from delivery.api.common import ctx_of, path_id
 from delivery.api.dispatches import dispatch_caller
-from delivery.api.problems import not_found, validation_problem
+from delivery.api.problems import Problem, not_found, validation_problem
 from delivery.clock import rfc3339
 from delivery.ids import looks_like_id
 from delivery.services import certificates
@@ -32,6 +32,15 @@ async def proof_pdf(request: web.Request) -> web.Response:
         found = await certificates.proof(ctx_of(request), dispatch_id, who.courts, certificate_id)
     except certificates.CertificateNotFound:
         raise not_found("certificate of this dispatch") from None
+    except certificates.CertificatePending:
+        raise Problem(
+            503,
+            "certificate-pending",
+            "The certificate is not issued yet",
+            "the dispatch is served; its certificate waits for the time-stamping authority "
+            "and is issued as soon as it answers",
+            headers={"Retry-After": "60"},
+        ) from None
     if found is None:
         raise not_found("dispatch")
     headers = {}

@@ -21,9 +21,12 @@ class Problem(Exception):
         slug: str,
         title: str,
         detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail or title)
+        self.headers = headers or {}
         self.status = status
         self.slug = slug
         self.title = title
@@ -45,6 +48,7 @@ class Problem(Exception):
             status=self.status,
             text=json.dumps(body, ensure_ascii=False),
             content_type="application/problem+json",
+            headers=self.headers,
         )
 
 

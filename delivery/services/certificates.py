@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.certificate_signing import CertificateSignature, signed_certificate_pdf
@@ -199,6 +200,14 @@ async def issue_certificates(ctx: Context, dispatch_id: str) -> list[str]:
             except MissingGlyphs as outside_fonts:
                 await _block(ctx, dispatch_id, served, outside_fonts)
                 return []
+            except TimestampRequestError:
+                # The TSA is down or slow: the certificate waits (the sweep enqueues the job
+                # again); service, webhooks and the checkpoint's own token do not (0021).
+                log.warning(
+                    "certificate not issued: the TSA did not answer",
+                    extra={"dispatch_id": dispatch_id},
+                )
+                return []
             stored = await ctx.documents.store_bytes(pdf)
             planned.append(
                 {
@@ -294,6 +303,13 @@ def standing_block(chain: list[Event]) -> Event | None:
     return last if last is not None and last.type == BLOCKED_EVENT else None
 
 
+def missing_glyphs(blocked: Event) -> MissingGlyphs:
+    """What a ``certificate_blocked`` event recorded, as the error a PDF request answers with."""
+    return MissingGlyphs(
+        {f["field"]: [c["char"] for c in f["characters"]] for f in blocked.data["fields"]}
+    )
+
+
 def supersede(tx: DispatchTransaction) -> None:
     """Mark the standing certificate superseded, in the transaction that reverses service."""
     tx.execute_on_flush(
@@ -337,6 +353,11 @@ class CertificateNotFound(Exception):
     pass
 
 
+class CertificatePending(Exception):
+    """A served dispatch whose certificate cannot be issued yet (the TSA is not answering);
+    the job and the sweep keep trying. Never a preview in its place: that says "not served"."""
+
+
 @dataclass(frozen=True)
 class Proof:
     pdf: bytes
@@ -366,9 +387,14 @@ async def proof(
         if standing is None:
             await issue_certificates(ctx, dispatch_id)
             async with ctx.engine.connect() as conn:
-                standing = _standing(await _certificates(conn, dispatch_id))
-        if standing is not None:
-            return Proof(await _read(ctx, standing.sha256), standing)
+                again = await load_record(conn, dispatch_id)
+            standing = None if again is None else _standing(again.certificates)
+            if standing is None:
+                blocked = None if again is None else standing_block(again.events)
+                if blocked is not None:
+                    raise missing_glyphs(blocked)
+                raise CertificatePending(dispatch_id)
+        return Proof(await _read(ctx, standing.sha256), standing)
     return Proof(await render_certificate(ctx, view_of(ctx, record, None)), None)
 
 

@@ -88,7 +88,7 @@ async def test_every_checkpoint_gets_a_token_and_verify_names_the_tsa(
     assert data["tsa"] == TSA_NAME
     assert data["gen_time"] == "2026-11-23T02:00:00.000000Z"  # the stand-in's (test) clock
     assert stamp_event.source == "tsa" and stamp_event.occurred_at == ctx.clock.now()
-    assert tsa.standin.issued == 1
+    assert tsa.standin.issued == 2  # this token and the certificate's (PAdES-B-T)
     async with ctx.engine.connect() as conn:
         row = (await conn.execute(sa.select(checkpoint_timestamps))).mappings().one()
     assert row["timestamped_at"] is not None and row["next_attempt_at"] is None

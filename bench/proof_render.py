@@ -4,16 +4,22 @@ Run: ``.venv/bin/python bench/proof_render.py [--n 200] [--probe-seconds 3]``.
 
 In one run:
 
-1. **Songda**: N certificates of served dispatches, each through Songda's own path — the view
-   model (:func:`tracking.certificate.certificate_view` on a realistic record: e-mail and SMS
-   attempts, three documents, ~20 events, a checkpoint) built on the loop, then the Jinja2
-   template with its QR code and WeasyPrint (:func:`templates.certificate.certificate_pdf`) in
-   :func:`delivery.pdf_rendering.render_in_pool` (the bounded pool, off the event loop), all N
-   submitted at once: **certificates/s**.
-2. **Raw**: the very same HTML documents (built before the clock starts) through plain
-   ``weasyprint.HTML(string=…).write_pdf()`` on a thread pool of the same size
+1. **Songda**: N certificates of served dispatches, each through Songda's whole issuing path —
+   the view model (:func:`tracking.certificate.certificate_view` on a realistic record: e-mail
+   and SMS attempts, three documents, ~20 events, a checkpoint) built on the loop, then in
+   :func:`delivery.certificate_signing.signed_certificate_pdf`: in the bounded render pool (off
+   the event loop) every field's characters checked against the bundled fonts, the Jinja2
+   template with its QR code and the signature's stamp, the page's text checked, WeasyPrint,
+   and pyHanko's preparation of the signature field; then on the event loop the court's PAdES
+   signature with an RFC 3161 token from a TSA on loopback (PAdES-B-T: pyHanko's
+   ``HTTPTimeStamper``, one HTTP session, against Songda's TSA stand-in, served by this
+   process), all N submitted at once: **certificates/s**.
+2. **Raw**: the very same HTML documents (built before the clock starts) through WeasyPrint
+   alone (:func:`templates.pdf.weasyprint_pdf`: ``HTML(...).write_pdf()`` with the same bundled
+   fonts and font configuration, no check, no signature) on a pool of the same kind and size
    (``MAX_RENDERS``): **raw renders/s**. **Overhead** = 1 − certificates/s ÷ raw renders/s;
-   target ≤ 15 %.
+   target ≤ 15 %. Also, where the time goes: the same path unsigned (checks + render) and
+   signed without the TSA (B-B), each as a batch of its own.
 3. **API latency**: the Songda application (``create_app``) serves on loopback in this process,
    on the same event loop that awaits the renders (SQLite in a temporary directory, the local
    Redis for ``/healthz``). A child process calls ``GET /healthz`` back to back, first while idle
@@ -39,14 +45,19 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from weasyprint import HTML
 
 from delivery import pdf_rendering
 from delivery.api.app import create_app
+from delivery.certificate_signing import (
+    CertificateSignature,
+    CourtTimeStamper,
+    signed_certificate_pdf,
+)
 from delivery.clock import SystemClock
 from delivery.config import load_settings
 from delivery.context import Context
@@ -60,14 +71,19 @@ from delivery.domain import (
     DocumentRef,
     Event,
 )
+from delivery.keys import create_key, load_signing_identity
 from delivery.queue import JobQueue
 from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
+from delivery.tsa_standin import TsaStandIn, create_tsa_identity, start_tsa_standin
 from templates.certificate import certificate_html, certificate_pdf
+from templates.fonts import font_name
+from templates.pdf import weasyprint_pdf
 from tracking.certificate import CertificateView, certificate_view
 
 REDIS_URL = os.environ.get("SONGDA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+COURT = "杭州市西湖区人民法院"
 
 
 def _record(i: int) -> dict[str, Any]:
@@ -174,11 +190,6 @@ def _view(record: dict[str, Any], zone: Any, base_url: str) -> CertificateView:
     )
 
 
-def _raw(html: str) -> bytes:
-    pdf: bytes = HTML(string=html).write_pdf()
-    return pdf
-
-
 def _probe(url: str, stop_after: float, out: Connection) -> None:
     """In a child process: GET ``url`` back to back until told to stop; latencies (ms)."""
 
@@ -278,21 +289,51 @@ async def main(n: int, probe_seconds: float, kind: str) -> int:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         url = f"http://127.0.0.1:{port}/healthz"
+        clock = SystemClock()
+        create_key(Path(tmp) / "keys", clock, COURT)
+        identity = load_signing_identity(Path(tmp) / "keys")
+        tsa_cert, tsa_key = create_tsa_identity(Path(tmp) / "tsa", "Bench TSA", clock)
+        tsa = TsaStandIn(tsa_cert, tsa_key, clock)
+        tsa_runner, tsa_url = await start_tsa_standin(tsa)
+        fonts = settings.fonts
         try:
             records = [_record(i) for i in range(n)]
             zone, base = settings.zone, settings.public_base_url
-            htmls = [certificate_html(_view(r, zone, base)) for r in records]
+            htmls = [certificate_html(_view(r, zone, base), fonts) for r in records]
             pdf_rendering.use_executor(_pool(kind))
-            print(f"proof rendering: N = {n}, pool = {pdf_rendering.MAX_RENDERS} {kind}es"
+            print(f"proof issuing: N = {n}, pool = {pdf_rendering.MAX_RENDERS} {kind}es"
                   .replace("threades", "threads"))  # fmt: skip
             print(f"HTML per certificate: {sum(map(len, htmls)) // n:,} characters")
+            print("fonts: " + "; ".join(font_name(f.path) for f in fonts.fonts))
 
-            # Warm both paths (fonts, template and layout caches).
-            views = [_view(r, zone, base) for r in records[:4]]
-            await asyncio.gather(*(pdf_rendering.render_in_pool(certificate_pdf, v) for v in views))
+            # One client for the run, as the service keeps one (Context.timestamper).
+            timestamper = CourtTimeStamper(tsa_url, timeout=10)
+
+            def signature(with_tsa: bool) -> CertificateSignature:
+                return CertificateSignature(
+                    identity, clock.now(), timestamper if with_tsa else None
+                )
+
+            async def issue(record: dict[str, Any]) -> bytes:
+                """Songda's whole issuing path (what the certificate job runs)."""
+                view = _view(record, zone, base)
+                return await signed_certificate_pdf(view, signature(True), fonts)
+
+            async def signed_b_b(record: dict[str, Any]) -> bytes:
+                view = _view(record, zone, base)
+                return await signed_certificate_pdf(view, signature(False), fonts)
+
+            async def unsigned(record: dict[str, Any]) -> bytes:
+                view = _view(record, zone, base)
+                return await pdf_rendering.render_in_pool(certificate_pdf, view, fonts)
+
+            # Warm both paths (fonts, the stamp's font subset, template and layout caches).
+            await asyncio.gather(*(issue(r) for r in records[:4]))
             raw_pool = _pool(kind)
             loop = asyncio.get_running_loop()
-            await asyncio.gather(*(loop.run_in_executor(raw_pool, _raw, h) for h in htmls[:4]))
+            await asyncio.gather(
+                *(loop.run_in_executor(raw_pool, weasyprint_pdf, h, fonts) for h in htmls[:4])
+            )
 
             idle = Probe(url, 3600)
             await idle.start()
@@ -304,35 +345,48 @@ async def main(n: int, probe_seconds: float, kind: str) -> int:
             await during_raw.start()
             t = time.perf_counter()
             raw_pdfs = await asyncio.gather(
-                *(loop.run_in_executor(raw_pool, _raw, h) for h in htmls)
+                *(loop.run_in_executor(raw_pool, weasyprint_pdf, h, fonts) for h in htmls)
             )
             raw_seconds = time.perf_counter() - t
             raw_latency = await during_raw.stop()
 
-            async def one(record: dict[str, Any]) -> bytes:
-                view = _view(record, zone, base)
-                return await pdf_rendering.render_in_pool(certificate_pdf, view)
-
+            tokens_before = tsa.issued
             busy = Probe(url, 3600)
             await busy.start()
             t = time.perf_counter()
-            pdfs = await asyncio.gather(*(one(r) for r in records))
+            pdfs = await asyncio.gather(*(issue(r) for r in records))
             songda_seconds = time.perf_counter() - t
             busy_latency = await busy.stop()
+            tokens = tsa.issued - tokens_before
+
+            stages = {}
+            for name, path in (("checks + render", unsigned), ("+ PAdES B-B", signed_b_b)):
+                t = time.perf_counter()
+                await asyncio.gather(*(path(r) for r in records))
+                stages[name] = time.perf_counter() - t
             raw_pool.shutdown()
+            await timestamper.close()
         finally:
             pdf_rendering.use_executor(None)
+            await tsa_runner.cleanup()
             await runner.cleanup()
             await queue.close()
             await engine.dispose()
 
-    assert all(p.startswith(b"%PDF-") for p in pdfs) and len(pdfs) == len(raw_pdfs) == n
+    assert all(p.startswith(b"%PDF-") and b"/ByteRange" in p for p in pdfs)
+    assert len(pdfs) == len(raw_pdfs) == n and tokens == n, (len(pdfs), tokens)
     songda_rate, raw_rate = n / songda_seconds, n / raw_seconds
     overhead = 1 - songda_rate / raw_rate
-    print(f"Songda:  {songda_rate:7.1f} certificates/s  ({songda_seconds:.2f} s)")
+    print(f"Songda:  {songda_rate:7.1f} certificates/s  ({songda_seconds:.2f} s; "
+          f"{tokens} RFC 3161 tokens)")  # fmt: skip
     print(f"raw:     {raw_rate:7.1f} renders/s       ({raw_seconds:.2f} s)")
     verdict = "PASS" if overhead <= 0.15 else "OVER"
     print(f"overhead {overhead * 100:5.1f} %  (target ≤ 15 %: {verdict})")
+    print("where the time goes (same N, same pool; each a batch of its own):")
+    print(f"  raw WeasyPrint           {raw_seconds:6.2f} s")
+    for name, seconds in stages.items():
+        print(f"  {name:<24} {seconds:6.2f} s")
+    print(f"  + RFC 3161 token (B-T)   {songda_seconds:6.2f} s  (the whole issuing path)")
     print(f"GET /healthz idle:         {idle_latency}")
     print(f"GET /healthz during raw:   {raw_latency}")
     print(f"GET /healthz during batch: {busy_latency}")

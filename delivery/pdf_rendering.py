@@ -15,12 +15,13 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, TypeVar
 
 from templates.fonts import FontSet
 from templates.pdf import html_to_pdf
 
 MAX_RENDERS = 2
+T = TypeVar("T")
 _pool: Executor | None = None
 
 
@@ -45,7 +46,7 @@ async def render_pdf(html: str, fonts: FontSet) -> bytes:
     return await render_in_pool(html_to_pdf, html, fonts)
 
 
-async def render_in_pool(render: Callable[..., bytes], *args: Any) -> bytes:
+async def render_in_pool(render: Callable[..., T], *args: Any) -> T:
     """``render(*args)`` in the pool: a module-level function whose arguments pickle (e.g. one
     that builds the HTML from a view model and renders it, all in the worker)."""
     global _pool

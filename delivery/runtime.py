@@ -5,7 +5,7 @@ from __future__ import annotations
 from channels.email import EmailChannel
 from channels.postal import PostalChannel, ReferenceCarrier
 from channels.sms import SmsChannel, SmsSettings
-from delivery.certificate_signing import certificate_timestamper
+from delivery.certificate_signing import CourtTimeStamper, certificate_timestamper
 from delivery.channel_api import Channel
 from delivery.clock import Clock, SystemClock
 from delivery.config import Settings, court_calendar_file
@@ -67,5 +67,7 @@ async def open_context(settings: Settings, redis_url: str, clock: Clock | None =
 async def close_context(ctx: Context) -> None:
     for channel in ctx.channels.values():
         await channel.close()
+    if isinstance(ctx.timestamper, CourtTimeStamper):
+        await ctx.timestamper.close()
     await ctx.queue.close()
     await ctx.engine.dispose()

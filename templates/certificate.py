@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from templates import render
 from templates.fonts import FontSet, check_fields
@@ -22,13 +24,21 @@ from tracking.certificate import CertificateView
 SIGNATURE_BOX_MM = (90.0, 24.0)
 
 
-def certificate_html(view: CertificateView, fonts: FontSet) -> str:
+def certificate_html(
+    view: CertificateView, fonts: FontSet, signed_at: datetime | None = None
+) -> str:
+    """``signed_at``: the court's signature to come (its stamp is drawn in the box the signer's
+    widget then covers); None for a preview, which is never signed."""
+    stamp_time = None
+    if signed_at is not None:
+        stamp_time = f"{signed_at.astimezone(ZoneInfo(view.zone)):%Y-%m-%d %H:%M:%S} ({view.zone})"
     return render(
         "pdf/certificate.html",
         c=view,
         fonts=fonts,
         qr=qr_data_uri(view.verify_url),
         signature_box=SIGNATURE_BOX_MM,
+        stamp_time=stamp_time,
     )
 
 
@@ -49,8 +59,11 @@ def _texts(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _texts(item, f"{path}[{i}]")
 
 
-def certificate_pdf(view: CertificateView, fonts: FontSet) -> bytes:
-    """The certificate's PDF, or :class:`templates.fonts.MissingGlyphs` naming the fields whose
-    characters no font covers (then no PDF is made: never a box instead of a name)."""
+def certificate_pdf(
+    view: CertificateView, fonts: FontSet, signed_at: datetime | None = None
+) -> bytes:
+    """The certificate's PDF (with the stamp of a signature made at ``signed_at``), or
+    :class:`templates.fonts.MissingGlyphs` naming the fields whose characters no font covers
+    (then no PDF is made: never a box instead of a name)."""
     check_fields(certificate_text(view), fonts)
-    return html_to_pdf(certificate_html(view, fonts), fonts)
+    return html_to_pdf(certificate_html(view, fonts, signed_at), fonts)

@@ -19,7 +19,7 @@ import warnings
 from html.parser import HTMLParser
 from typing import Any
 
-# Fontconfig with no font of the machine is what we want (see _font_configuration); WeasyPrint
+# Fontconfig with no font of the machine is what we want (see font_configuration); WeasyPrint
 # checks the machine's fonts when it is imported and would warn of "ugly output".
 warnings.filterwarnings("ignore", "No fonts configured in FontConfig", UserWarning)
 
@@ -39,7 +39,7 @@ FONTS_CONF = FONT_DIR / "fonts.conf"
 _font_configs: dict[FontSet, FontConfiguration] = {}
 
 
-class _Fetcher(URLFetcher):  # type: ignore[misc]
+class FontFetcher(URLFetcher):  # type: ignore[misc]
     """``data:`` URIs, and exactly the font files of the set by their ``songda-font:`` URL."""
 
     def __init__(self, fonts: FontSet) -> None:
@@ -89,8 +89,14 @@ def html_to_pdf(html: str, fonts: FontSet) -> bytes:
     none of them covers."""
     if missing := uncovered(page_text(html), fonts):
         raise MissingGlyphs({"text": missing})
-    config = _font_configuration(fonts)
-    fetcher = _Fetcher(fonts)
+    return weasyprint_pdf(html, fonts)
+
+
+def weasyprint_pdf(html: str, fonts: FontSet) -> bytes:
+    """WeasyPrint alone on ``html``, drawn with ``fonts`` (no check: :func:`html_to_pdf` is
+    the one to call; this is also the benchmark's "raw WeasyPrint")."""
+    config = font_configuration(fonts)
+    fetcher = FontFetcher(fonts)
     # The fonts are loaded here, not left to each template: an HTML document without them would
     # find no font at all (fontconfig sees none) and crash Pango.
     fonts_css = CSS(
@@ -103,7 +109,7 @@ def html_to_pdf(html: str, fonts: FontSet) -> bytes:
     return pdf
 
 
-def _font_configuration(fonts: FontSet) -> FontConfiguration:
+def font_configuration(fonts: FontSet) -> FontConfiguration:
     """This process's WeasyPrint font configuration for ``fonts``, made once.
 
     Fontconfig is first pointed at :data:`FONTS_CONF`, which has no font directory and no rule:

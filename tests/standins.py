@@ -202,8 +202,11 @@ async def tsa(ctx: Context, clock: ManualClock, tmp_path: Path) -> AsyncIterator
         ctx.settings = dataclasses.replace(
             ctx.settings, tsa_url=served.url, tsa_cert_path=served.cert, tsa_timeout=2.0
         )
-        ctx.timestamper = certificate_timestamper(ctx.settings)
+        timestamper = certificate_timestamper(ctx.settings)
+        ctx.timestamper = timestamper
         yield served
+        if timestamper is not None:
+            await timestamper.close()
 
 
 @pytest.fixture

@@ -164,12 +164,12 @@ async def render_certificate(ctx: Context, view: CertificateView) -> bytes:
 
 
 async def render_signed_certificate(ctx: Context, view: CertificateView) -> bytes:
-    """The certificate's PDF signed by the court (PAdES), rendered and signed in one pool call;
-    what is stored and pinned by its SHA-256."""
+    """The certificate's PDF signed by the court (PAdES; B-T with the configured TSA): what is
+    stored and pinned by its SHA-256."""
     signature = CertificateSignature(
         ctx.require_signing_identity(), ctx.clock.now(), ctx.timestamper
     )
-    return await render_in_pool(signed_certificate_pdf, view, signature, ctx.settings.fonts)
+    return await signed_certificate_pdf(view, signature, ctx.settings.fonts)
 
 
 async def issue_certificates(ctx: Context, dispatch_id: str) -> list[str]:

@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the dispatch DISPATCH_ID's rows in the database instead of a bundle",
     )
+    verify.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="with --db: the sandbox's settings (`songda run --sandbox`) and its TSA certificate",
+    )
 
     add_report_parser(commands)
 
@@ -203,10 +208,16 @@ def _config_check(args: argparse.Namespace) -> int:
         f"configuration OK (database {settings.database_url.split(':', 1)[0]}, "
         f"redis {'embedded' if settings.redis_url is None else 'external'}, "
         f"court {settings.court_name!r}, time zone {settings.time_zone}, "
-        f"third-party time {settings.tsa_url or 'none'})"
+        f"third-party time {_tsa_summary(settings)})"
     )
     print(settings.fonts.report())
     return 0
+
+
+def _tsa_summary(settings: Settings) -> str:
+    if settings.tsa_url:
+        return settings.tsa_url
+    return "the sandbox's own TSA, started with it" if settings.sandbox else "none"
 
 
 def _calendar_import(file: str | None) -> int:
@@ -361,16 +372,18 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _court_from_env() -> str:
-    """The court the root and certificates name (SONGDA_COURT_NAME)."""
-    from delivery.config import SANDBOX_COURT
+    """The court the root and certificates name (SONGDA_COURT_NAME). Required: the court root
+    is made once and names its court for good, so a root named after the sandbox court (or
+    anything guessed) would stay with a production install."""
+    from delivery.keys import KeyStoreError
 
     court = os.environ.get("SONGDA_COURT_NAME", "").strip()
     if not court:
-        print(
-            f"songda: SONGDA_COURT_NAME is not set: the certificates name {SANDBOX_COURT!r}",
-            file=sys.stderr,
+        raise KeyStoreError(
+            "SONGDA_COURT_NAME is not set: the court root and certificates name the court, "
+            "and the root is made once — set it and run `songda keys create` again"
         )
-    return court or SANDBOX_COURT
+    return court
 
 
 def _import_key(keys_dir: Path, args: argparse.Namespace) -> Any:
@@ -420,7 +433,7 @@ def _verify(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise UnusableInput(f"{args.tsa_cert}: {exc.strerror}") from None
         if args.db:
-            report = _verify_db(args.target, keys, tsa_certs)
+            report = _verify_db(args.target, keys, tsa_certs, sandbox=args.sandbox)
         else:
             try:
                 data = Path(args.target).read_bytes()
@@ -434,15 +447,19 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.valid else 1
 
 
-def _verify_db(dispatch_id: str, keys: dict[str, Any], tsa_certs: Any) -> Any:
-    """``verify --db``: the TSA certificate from ``--tsa-cert`` or else from configuration."""
+def _verify_db(dispatch_id: str, keys: dict[str, Any], tsa_certs: Any, *, sandbox: bool) -> Any:
+    """``verify --db``: the TSA certificate from ``--tsa-cert``, else from configuration (the
+    sandbox's own TSA with ``--sandbox``)."""
     from delivery.services.evidence import verify_in_database
     from delivery.storage.engine import create_engine
+    from delivery.tsa_standin import sandbox_tsa_certificate
     from tracking.verify import UnusableInput, tsa_certificates
 
-    settings = _settings()
-    if tsa_certs is None and settings.tsa_cert_path is not None:
-        path = settings.tsa_cert_path
+    settings = _settings(sandbox=sandbox)
+    path = settings.tsa_cert_path
+    if path is None and sandbox:
+        path = sandbox_tsa_certificate(settings.data_dir)
+    if tsa_certs is None and path is not None and path.exists():
         tsa_certs = tsa_certificates(path.read_bytes(), str(path))
 
     async def check() -> Any:

@@ -31,7 +31,12 @@ from delivery.services.staff_accounts import (
 )
 from delivery.staff import Role
 from delivery.storage.migrate import upgrade
-from delivery.tsa_standin import TsaStandIn, create_tsa_identity, start_tsa_standin
+from delivery.tsa_standin import (
+    SANDBOX_TSA_DIR,
+    TsaStandIn,
+    create_tsa_identity,
+    start_tsa_standin,
+)
 from delivery.twilio_standin import TwilioStandIn
 from delivery.worker import build_worker
 
@@ -141,7 +146,7 @@ async def _start_tsa_standin(settings: Settings, clock: Clock) -> tuple[web.AppR
     """The sandbox's time-stamping authority: real RFC 3161 tokens on loopback, signed by a
     certificate of its own kept in the data directory (so old tokens keep verifying)."""
     cert_path, key_path = create_tsa_identity(
-        settings.data_dir / "sandbox_tsa", SANDBOX_TSA_NAME, clock
+        settings.data_dir / SANDBOX_TSA_DIR, SANDBOX_TSA_NAME, clock
     )
     runner, url = await start_tsa_standin(TsaStandIn(cert_path, key_path, clock))
     return runner, url, cert_path

@@ -37,6 +37,14 @@ KEY_FILE = "tsa.key"
 VALIDITY = timedelta(days=3650)
 
 
+SANDBOX_TSA_DIR = "sandbox_tsa"
+
+
+def sandbox_tsa_certificate(data_dir: Path) -> Path:
+    """Where the sandbox keeps its TSA's certificate (``songda verify --db --sandbox``)."""
+    return data_dir / SANDBOX_TSA_DIR / CERT_FILE
+
+
 def create_tsa_identity(directory: Path, name: str, clock: Clock) -> tuple[Path, Path]:
     """A self-signed RSA time-stamping certificate and its key in ``directory`` (kept when
     already there): (certificate PEM, key PEM). The key file is 0600 from its first byte."""

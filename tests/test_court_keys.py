@@ -103,3 +103,14 @@ def test_the_sandbox_creates_its_key_on_first_start_and_publishes_it(tmp_path: P
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_keys_create_names_the_court_or_makes_nothing(tmp_path: Path) -> None:
+    """The court root names its court for good: without SONGDA_COURT_NAME nothing is made."""
+    env = {k: v for k, v in production_env(tmp_path).items() if k != "SONGDA_COURT_NAME"}
+    refused = songda("keys", "create", env=env)
+    assert refused.returncode == 2
+    assert "SONGDA_COURT_NAME is not set" in refused.stderr
+    assert not (tmp_path / "var" / "keys").exists() or not any(
+        (tmp_path / "var" / "keys").iterdir()
+    )

@@ -339,6 +339,12 @@ def test_keys_import_refuses_a_key_without_its_chain(tmp_path: Path) -> None:
         "keys", "import", "--key", str(key_path), "--chain", str(chain_path), env=env
     )
     assert mismatched.returncode == 2 and "no certificate" in mismatched.stderr
+    # The CA's own key and certificate are not a document signer.
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    key_path.write_bytes(certs.key_pem(ca_key))
+    chain_path.write_bytes(certs.pem([certs.new_root("某高级人民法院", ca_key, datetime.now(UTC))]))
+    as_ca = songda("keys", "import", "--key", str(key_path), "--chain", str(chain_path), env=env)
+    assert as_ca.returncode == 2 and "CA certificate" in as_ca.stderr
     assert not (tmp_path / "var" / "keys").exists()  # nothing stored
 
 

@@ -31,7 +31,7 @@ from delivery.tsa_standin import create_tsa_identity
 from tracking.chain import GENESIS, link_hash
 from tracking.signing import PublicKey, parse_key_set
 from tracking.timestamps import load_certificates, timestamp_request, token_from_reply
-from tracking.verify import Report, check_chain, verify_bundle
+from tracking.verify import Report, UnusableInput, check_chain, verify_bundle
 
 pytestmark = pytest.mark.usefixtures("tsa", "worker")
 
@@ -103,6 +103,16 @@ async def test_every_checkpoint_gets_a_token_and_verify_names_the_tsa(
     assert report.valid, report.render()
     line = f"checkpoint seq {checkpoint.seq}: timestamped by {TSA_NAME} at {data['gen_time']}"
     assert line in report.render()
+    # Unpacked and packed again by a zip tool (which adds a folder entry "tsa/"): still valid.
+    repacked = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(bundle)) as original,
+        zipfile.ZipFile(repacked, "w") as copy,
+    ):
+        copy.writestr(zipfile.ZipInfo("tsa/"), b"")
+        for info in original.infolist():
+            copy.writestr(info.filename, original.read(info))
+    assert verify_bundle(repacked.getvalue(), await court_keys(api)).valid
 
     # The same through the CLI, offline: the bundle, then the database rows.
     bundle_file, keys_file = tmp_path / "evidence.zip", tmp_path / "keys.json"
@@ -220,10 +230,10 @@ async def test_a_forged_or_misplaced_token_is_invalid(api: Api, tsa: Tsa, other_
     # A token event pointing at something that is not a checkpoint.
     misplaced = check(checkpoint_seq=1)
     assert "not a chain checkpoint" in misplaced.render()
-    # Without any TSA certificate a token cannot be taken on trust.
-    report = Report("no certificate")
-    check_chain(chain, first, keys, report)
-    assert "no TSA certificate to check it with" in report.render()
+    # Without any TSA certificate a token cannot be taken on trust, nor called forged: the
+    # reader lacks what checks it (exit 2, unusable input).
+    with pytest.raises(UnusableInput, match="no TSA certificate to check it with"):
+        check_chain(chain, first, keys, Report("no certificate"))
 
 
 @pytest.mark.both_databases

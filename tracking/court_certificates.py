@@ -248,6 +248,7 @@ def check_chain(
             f"the signing certificate is valid {leaf.not_valid_before_utc:%Y-%m-%d} to "
             f"{leaf.not_valid_after_utc:%Y-%m-%d}, not now"
         )
+    _check_document_signer(leaf)
     chain = order_chain(leaf, certificates)
     if not _signed_by(chain[-1], chain[-1]):
         raise CertificateError(
@@ -255,6 +256,30 @@ def check_chain(
             "court's root certificate"
         )
     return chain
+
+
+def _check_document_signer(leaf: x509.Certificate) -> None:
+    """A certificate that signs documents: not a CA's (a reader would not accept a root or
+    intermediate as the signer), and, when it states key usage, digitalSignature or
+    nonRepudiation among them."""
+    try:
+        is_ca = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if is_ca:
+        raise CertificateError(
+            "the key's certificate is a CA certificate (BasicConstraints CA:TRUE): import the "
+            "key of the court's document-signing certificate that the CA issued, not the CA's"
+        )
+    try:
+        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if not (usage.digital_signature or usage.content_commitment):
+        raise CertificateError(
+            "the key's certificate may not sign documents (its key usage has neither "
+            "digitalSignature nor nonRepudiation)"
+        )
 
 
 @dataclass(frozen=True)

@@ -231,8 +231,11 @@ def check_timestamps(
             report.problems.append(f"{label}: names a hash that is not checkpoint seq {target}'s")
             continue
         if tsa_certs is None:
-            report.problems.append(f"{label}: a token, but no TSA certificate to check it with")
-            continue
+            # Not a fault of the record: the reader lacks what checks it (exit 2, not 1).
+            raise UnusableInput(
+                f"{label}: a token, but no TSA certificate to check it with "
+                "(give --tsa-cert FILE, or set SONGDA_TSA_CERT)"
+            )
         try:
             recorded_at = datetime.fromisoformat(str(checkpoint["recorded_at"]))
         except ValueError:
@@ -351,6 +354,8 @@ def verify_bundle(
         # A second entry of the same name (or one that escapes the bundle) would let a reader
         # see another file than the one checked here: the bundle is not intact.
         name = info.filename
+        if info.is_dir():
+            continue  # a folder entry (zip tools add them when a bundle is re-packed): no content
         if name in contents or name.startswith("/") or ".." in name.split("/"):
             corrupt.append(f"{name}: a repeated or unsafe entry name in the zip")
             continue

@@ -90,7 +90,8 @@ class FontSet:
         """One line per font, for ``songda config check`` and start-up."""
         return [
             f"{font_name(f.path)} ({'bundled' if f.bundled else 'supplementary'}, "
-            f"{len(cmap_of(f.path)):,} characters): {f.path}"
+            f"{len(cmap_of(f.path)):,} character{'' if len(cmap_of(f.path)) == 1 else 's'}): "
+            f"{f.path}"
             for f in self.fonts
         ]
 

@@ -153,4 +153,4 @@ def test_a_broken_supplementary_font_is_a_configuration_error(tmp_path: Path) ->
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "Noto Sans CJK SC 2.004 (bundled" in checked.stdout
-    assert "(supplementary, 1 characters)" in checked.stdout
+    assert "(supplementary, 1 character)" in checked.stdout

@@ -33,7 +33,7 @@ from delivery.ids import new_id
 from delivery.services.progress import decide_now
 from delivery.staff import Role, StaffUser
 from delivery.storage.engine import READ_ONLY
-from delivery.storage.schema import attempts, dispatches, field_tasks, media_files, staff_users
+from delivery.storage.schema import attempts, dispatches, field_tasks, staff_users
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
 from escalation.decide import CourtDays, step_deadline
 from escalation.rules import ELIGIBLE_RECEIVERS
@@ -475,21 +475,7 @@ async def record_visit(ctx: Context, task_id: str, visit: Visit, by: StaffUser) 
 async def _store_media_row(
     tx: DispatchTransaction, attempt: Attempt, media: Media, by: StaffUser
 ) -> str:
-    media_id = new_id()
-    await tx.conn.execute(
-        media_files.insert().values(
-            id=media_id,
-            dispatch_id=tx.dispatch.id,
-            attempt_id=attempt.id,
-            purpose=media.purpose,
-            sha256=media.stored.sha256,
-            size=media.stored.size,
-            media_type=media.media_type,
-            uploaded_by=by.actor,
-            created_at=tx.now,
-        )
-    )
-    return media_id
+    return await tx.add_media(attempt.id, media.purpose, media.stored, media.media_type, by.actor)
 
 
 async def _visit_data(

@@ -28,10 +28,8 @@ from typing import Any
 from delivery.context import Context
 from delivery.document_store import UploadRejected
 from delivery.domain import Attempt
-from delivery.ids import new_id
 from delivery.scans import SCAN_TYPES, WANTED, scan_problem
 from delivery.services.notices import EvidenceFile
-from delivery.storage.schema import media_files
 from delivery.storage.unit_of_work import DispatchTransaction
 
 OUTCOME = "proof_signed"
@@ -107,20 +105,7 @@ async def record(
             SCAN_FIELD,
             f"required: the scan of the signed proof ({WANTED}), sent as multipart/form-data",
         )
-    media_id = new_id()
-    await tx.conn.execute(
-        media_files.insert().values(
-            id=media_id,
-            dispatch_id=tx.dispatch.id,
-            attempt_id=attempt.id,
-            purpose=PURPOSE,
-            sha256=scan.stored.sha256,
-            size=scan.stored.size,
-            media_type=scan.media_type,
-            uploaded_by=actor,
-            created_at=tx.now,
-        )
-    )
+    media_id = await tx.add_media(attempt.id, PURPOSE, scan.stored, scan.media_type, actor)
     tx.record(
         OUTCOME,
         source=SOURCE,

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.clock import Clock
+from delivery.document_store import StoredFile
 from delivery.domain import (
     OUTCOME_EVENTS,
     Attempt,
@@ -46,7 +47,7 @@ from delivery.storage.rows import (
     document_from_row,
     event_from_row,
 )
-from delivery.storage.schema import contacts, service_outcomes
+from delivery.storage.schema import contacts, media_files, service_outcomes
 from delivery.storage.statements import (
     INSERT_ATTEMPTS,
     INSERT_DISPATCH,
@@ -303,6 +304,27 @@ class DispatchTransaction:
 
     def notify(self, webhook_type: str, extra: dict[str, Any] | None = None) -> None:
         self._webhooks.append((webhook_type, extra or {}))
+
+    async def add_media(
+        self, attempt_id: str | None, purpose: str, stored: StoredFile, media_type: str, by: str
+    ) -> str:
+        """A ``media_files`` row for a file already in the content-addressed store (a photo, a
+        scan) that this transaction's event names; its id."""
+        media_id = new_id()
+        await self.conn.execute(
+            media_files.insert().values(
+                id=media_id,
+                dispatch_id=self.dispatch.id,
+                attempt_id=attempt_id,
+                purpose=purpose,
+                sha256=stored.sha256,
+                size=stored.size,
+                media_type=media_type,
+                uploaded_by=by,
+                created_at=self.now,
+            )
+        )
+        return media_id
 
     def execute_on_flush(self, statement: sa.Executable) -> None:
         """A statement on another table that belongs with this transaction's changes (e.g. a

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from bare_machine import fontless_config, supplementary_font
+from helpers import songda
 from pypdf import PdfReader
 from test_tracking_certificate import _view
 
@@ -128,29 +129,13 @@ def test_a_supplementary_font_covers_it(tmp_path: Path) -> None:
 
 def test_a_broken_supplementary_font_is_a_configuration_error(tmp_path: Path) -> None:
     (tmp_path / "broken.ttf").write_bytes(b"not a font")
-    env = {
-        **os.environ,
-        "SONGDA_DATA_DIR": str(tmp_path / "var"),
-        "SONGDA_FONTS_DIR": str(tmp_path),
-    }
-    checked = subprocess.run(
-        [sys.executable, "-m", "delivery.cli", "config", "check", "--sandbox"],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    env = {"SONGDA_DATA_DIR": str(tmp_path / "var"), "SONGDA_FONTS_DIR": str(tmp_path)}
+    checked = songda("config", "check", "--sandbox", env=env)
     assert checked.returncode == 2, checked.stdout + checked.stderr
     assert "SONGDA_FONTS_DIR" in checked.stdout and "broken.ttf" in checked.stdout
     (tmp_path / "broken.ttf").unlink()
     supplementary_font(tmp_path, RARE)
-    checked = subprocess.run(
-        [sys.executable, "-m", "delivery.cli", "config", "check", "--sandbox"],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    checked = songda("config", "check", "--sandbox", env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "Noto Sans CJK SC 2.004 (bundled" in checked.stdout
     assert "(supplementary, 1 character)" in checked.stdout

@@ -39,7 +39,7 @@ FONTS_CONF = FONT_DIR / "fonts.conf"
 _font_configs: dict[FontSet, FontConfiguration] = {}
 
 
-class FontFetcher(URLFetcher):  # type: ignore[misc]
+class _FontFetcher(URLFetcher):  # type: ignore[misc]
     """``data:`` URIs, and exactly the font files of the set by their ``songda-font:`` URL."""
 
     def __init__(self, fonts: FontSet) -> None:
@@ -96,7 +96,7 @@ def weasyprint_pdf(html: str, fonts: FontSet) -> bytes:
     """WeasyPrint alone on ``html``, drawn with ``fonts`` (no check: :func:`html_to_pdf` is
     the one to call; this is also the benchmark's "raw WeasyPrint")."""
     config = font_configuration(fonts)
-    fetcher = FontFetcher(fonts)
+    fetcher = _FontFetcher(fonts)
     # The fonts are loaded here, not left to each template: an HTML document without them would
     # find no font at all (fontconfig sees none) and crash Pango.
     fonts_css = CSS(

@@ -7,10 +7,12 @@ import json
 import os
 import re
 import secrets
+import signal
+import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +22,7 @@ import sqlalchemy as sa
 from aiohttp import ClientResponse, FormData, web
 from aiohttp.test_utils import TestClient, TestServer
 from asn1crypto import x509 as asn1_x509
-from conftest import COURT, MINIMAL_PDF, eventually, settled
+from conftest import COURT, MINIMAL_PDF, REDIS_URL, eventually, settled
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from PIL import Image
@@ -325,6 +327,38 @@ async def visit_task(api: Api, dispatch_id: str, visit_no: int = 1) -> str:
     )
     await settled(api.ctx)
     return str(visits_of(found)[visit_no - 1]["provider_ref"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def sandbox_process(data_dir: Path, name: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """``songda run --sandbox`` (what ``make run`` starts) as a real process on a free port,
+    its output on its stdout pipe; stopped with SIGTERM at the end. (process, port)."""
+    port = free_port()
+    env = {
+        "SONGDA_DATA_DIR": str(data_dir),
+        "SONGDA_REDIS_URL": REDIS_URL,
+        "SONGDA_QUEUE_NAME": f"songda:test:{name}:{port}",
+        "SONGDA_PORT": str(port),
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "delivery.cli", "run", "--sandbox"],
+        env={**clean, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process, port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def songda(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

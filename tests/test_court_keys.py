@@ -4,16 +4,11 @@ command line run as real processes."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from conftest import REDIS_URL
+from helpers import sandbox_process
 from test_cli import songda
 
 from delivery.keys import load_signing_key, published_keys
@@ -64,29 +59,8 @@ def test_a_missing_key_is_named_with_its_fix_and_keys_create_rotates(tmp_path: P
     assert load_signing_key(elsewhere).kid == moved.stdout.split("\t")[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_the_sandbox_creates_its_key_on_first_start_and_publishes_it(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {
-        "SONGDA_DATA_DIR": str(tmp_path / "var"),
-        "SONGDA_REDIS_URL": REDIS_URL,
-        "SONGDA_QUEUE_NAME": f"songda:test:keys:{port}",
-        "SONGDA_PORT": str(port),
-    }
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "delivery.cli", "run", "--sandbox"],
-        env={**clean, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with sandbox_process(tmp_path / "var", "keys") as (process, port):
         assert process.stdout is not None
         output = []
         deadline = time.monotonic() + 60
@@ -100,9 +74,6 @@ def test_the_sandbox_creates_its_key_on_first_start_and_publishes_it(tmp_path: P
         with urllib.request.urlopen(url, timeout=10) as response:
             keys = parse_key_set(json.loads(response.read()))
         assert list(keys) == [load_signing_key(tmp_path / "var" / "keys").kid]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def test_keys_create_names_the_court_or_makes_nothing(tmp_path: Path) -> None:

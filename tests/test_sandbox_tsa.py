@@ -4,18 +4,13 @@ loopback stamps the checkpoint of a service, and the QR page and ``/healthz`` sa
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from conftest import REDIS_URL
-from helpers import Api
-from test_court_keys import _free_port
+from helpers import Api, sandbox_process
 
 
 def _read_until(process: subprocess.Popen[str], marker: str) -> list[str]:
@@ -29,23 +24,7 @@ def _read_until(process: subprocess.Popen[str], marker: str) -> list[str]:
 
 
 async def test_the_sandbox_stamps_checkpoints_with_its_own_tsa(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {
-        "SONGDA_DATA_DIR": str(tmp_path / "var"),
-        "SONGDA_REDIS_URL": REDIS_URL,
-        "SONGDA_QUEUE_NAME": f"songda:test:sandbox-tsa:{port}",
-        "SONGDA_PORT": str(port),
-    }
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
-    process = await asyncio.to_thread(
-        subprocess.Popen,
-        [sys.executable, "-m", "delivery.cli", "run", "--sandbox"],
-        env={**clean, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with sandbox_process(tmp_path / "var", "sandbox-tsa") as (process, port):
         lines = await asyncio.wait_for(
             asyncio.to_thread(_read_until, process, "Sandbox time-stamping authority"), 60
         )
@@ -72,6 +51,3 @@ async def test_the_sandbox_stamps_checkpoints_with_its_own_tsa(tmp_path: Path) -
             assert "timestamped by Songda Sandbox TSA at" in html
             async with http.get("/healthz") as health:
                 assert (await health.json())["timestamps_overdue"] == 0
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)

@@ -361,6 +361,20 @@ def sandbox_process(data_dir: Path, name: str) -> Iterator[tuple[subprocess.Pope
         process.wait(timeout=30)
 
 
+def cli_env(ctx: Context, **extra: str) -> dict[str, str]:
+    """The settings a ``songda`` command needs to reach the test's database and keys."""
+    s = ctx.settings
+    return {
+        "SONGDA_DATA_DIR": str(s.data_dir),
+        "SONGDA_DATABASE_URL": s.database_url,
+        "SONGDA_SECRET_KEY": s.secret_key,
+        "SONGDA_SMTP_HOST": "127.0.0.1",
+        "SONGDA_SMTP_SENDER": "service@court.example",
+        "SONGDA_COURT_NAME": COURT,
+        **extra,
+    }
+
+
 def songda(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The CLI as a real process, with only the ``SONGDA_*`` settings given."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}

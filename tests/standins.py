@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import FormData
+from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import COURT, settled
 from helpers import Api, form_csrf, log_in, staff_account
@@ -108,6 +109,50 @@ async def sms_standin() -> AsyncIterator[tuple[TwilioStandIn, SmsChannel]]:
     yield fake, channel
     await channel.close()
     await server.close()
+
+
+@asynccontextmanager
+async def live_twilio(
+    api: Api,
+    aiohttp_client: Callable[..., Any],
+    token: str,
+    with_routes: Callable[[web.Application, TwilioStandIn], None] | None = None,
+) -> AsyncIterator[TwilioStandIn]:
+    """The Twilio stand-in wired to a live Songda server (``api.client`` is re-pointed at it):
+    the real twilio client sends through the stand-in, and its status callbacks reach Songda
+    signed with ``token`` at the public URL Songda knows. ``with_routes`` adds routes to the
+    application (the sandbox's)."""
+    fake = TwilioStandIn(auth_token=token)
+    twilio_server = TestServer(fake.app())
+    await twilio_server.start_server()
+    app = create_app(api.ctx)
+    if with_routes is not None:
+        with_routes(app, fake)
+    songda = TestServer(app)
+    await songda.start_server()
+    base = str(songda.make_url("")).rstrip("/")
+    settings = api.ctx.settings
+    api.ctx.settings = dataclasses.replace(
+        settings,
+        public_base_url=base,
+        twilio=dataclasses.replace(settings.twilio, auth_token=token),
+    )
+    channel = SmsChannel(
+        SmsSettings(
+            account_sid="AC" + "5a" * 16,
+            auth_token=token,
+            sender="+10000000000",
+            status_callback_url=f"{base}/hooks/twilio/status",
+            api_base_url=str(twilio_server.make_url("")),
+        )
+    )
+    api.ctx.channels["sms"] = channel
+    api.client = await aiohttp_client(songda)
+    try:
+        yield fake
+    finally:
+        await channel.close()
+        await twilio_server.close()
 
 
 Client = TestClient[Any, Any]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import COURT, OTHER_COURT, settled
-from helpers import Api, log_in, songda, staff_account
+from helpers import Api, cli_env, log_in, songda, staff_account
 
 from delivery.clock import ManualClock
 from delivery.context import Context
@@ -383,15 +383,7 @@ async def test_songda_verify_db_detects_a_direct_edit_of_an_event_row(
 ) -> None:
     dispatch_id = await served_dispatch(api)
     await add_certificate(ctx, dispatch_id)
-    s = ctx.settings
-    env = {
-        "SONGDA_DATA_DIR": str(s.data_dir),
-        "SONGDA_DATABASE_URL": s.database_url,
-        "SONGDA_SECRET_KEY": s.secret_key,
-        "SONGDA_SMTP_HOST": "127.0.0.1",
-        "SONGDA_SMTP_SENDER": "service@court.example",
-        "SONGDA_COURT_NAME": COURT,
-    }
+    env = cli_env(ctx)
     intact = await asyncio.to_thread(songda, "verify", "--db", dispatch_id, env=env)
     assert intact.returncode == 0, intact.stdout + intact.stderr
     assert "signed by a checkpoint" in intact.stdout

@@ -9,13 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 from conftest import settled
 from helpers import Api, link_path, service_message
+from standins import live_twilio
 from twilio.request_validator import RequestValidator
 
-from channels.sms import SmsChannel, SmsSettings, segments
-from delivery.api.app import create_app
+from channels.sms import segments
 from delivery.channel_api import SendOutcome
 from delivery.sandbox import add_routes
 from delivery.twilio_standin import TwilioStandIn
@@ -204,32 +203,11 @@ async def test_the_sandbox_plays_the_carrier(
     api: Api, smtp_sink: Any, aiohttp_client: Callable[..., Any]
 ) -> None:
     """POST /sandbox/api/sms/{sid}/status makes the stand-in send the signed callback."""
-    fake = TwilioStandIn(auth_token="sandbox-token")
-    twilio_server = TestServer(fake.app())
-    await twilio_server.start_server()
-    app = create_app(api.ctx)
-    add_routes(app, smtp_sink, fake)
-    songda = TestServer(app)
-    await songda.start_server()
-    base = str(songda.make_url("")).rstrip("/")
-    settings = api.ctx.settings
-    api.ctx.settings = dataclasses.replace(
-        settings,
-        public_base_url=base,
-        twilio=dataclasses.replace(settings.twilio, auth_token="sandbox-token"),
-    )
-    channel = SmsChannel(
-        SmsSettings(
-            account_sid="AC" + "5a" * 16,
-            auth_token="sandbox-token",
-            sender="+10000000000",
-            status_callback_url=f"{base}/hooks/twilio/status",
-            api_base_url=str(twilio_server.make_url("")),
-        )
-    )
-    api.ctx.channels["sms"] = channel
-    api.client = await aiohttp_client(songda)
-    try:
+
+    def with_sandbox(app: Any, fake: TwilioStandIn) -> None:
+        add_routes(app, smtp_sink, fake)
+
+    async with live_twilio(api, aiohttp_client, "sandbox-token", with_sandbox):
         body = await api.new_dispatch_body(source="court_found")
         body["recipient"]["phones"] = [
             {"number": "+8613800138000", "source": "recipient_confirmed"}
@@ -244,6 +222,3 @@ async def test_the_sandbox_plays_the_carrier(
         assert (await played.json()) == {"callback_status": 200}
         served = await api.until_state(created["id"], "served")
         assert served["served_by_channel"] == "sms"
-    finally:
-        await channel.close()
-        await twilio_server.close()

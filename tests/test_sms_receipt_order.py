@@ -13,12 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 from conftest import eventually, settled
 from helpers import Api, Receiver, receiving
+from standins import live_twilio
 
-from channels.sms import SmsChannel, SmsSettings
-from delivery.api.app import create_app
 from delivery.clock import rfc3339
 from delivery.services.dispatch_view import dispatch_view
 from delivery.services.sweep import sweep
@@ -64,34 +62,8 @@ def _sms(dispatch: dict[str, Any]) -> dict[str, Any]:
 async def carrier(
     api: Api, smtp_sink: Any, aiohttp_client: Callable[..., Any]
 ) -> AsyncIterator[Carrier]:
-    fake = TwilioStandIn(auth_token=TOKEN)
-    twilio_server = TestServer(fake.app())
-    await twilio_server.start_server()
-    songda = TestServer(create_app(api.ctx))
-    await songda.start_server()
-    base = str(songda.make_url("")).rstrip("/")
-    settings = api.ctx.settings
-    api.ctx.settings = dataclasses.replace(
-        settings,
-        public_base_url=base,
-        twilio=dataclasses.replace(settings.twilio, auth_token=TOKEN),
-    )
-    channel = SmsChannel(
-        SmsSettings(
-            account_sid="AC" + "0b" * 16,
-            auth_token=TOKEN,
-            sender="+10000000000",
-            status_callback_url=f"{base}/hooks/twilio/status",
-            api_base_url=str(twilio_server.make_url("")),
-        )
-    )
-    api.ctx.channels["sms"] = channel
-    api.client = await aiohttp_client(songda)
-    try:
+    async with live_twilio(api, aiohttp_client, TOKEN) as fake:
         yield Carrier(api, fake)
-    finally:
-        await channel.close()
-        await twilio_server.close()
 
 
 async def _events_of(api: Api, dispatch_id: str, event_type: str) -> list[Any]:

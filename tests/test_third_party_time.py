@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 from conftest import COURT, eventually, settled
-from helpers import Api, Receiver, log_in, receiving, songda, staff_account
+from helpers import Api, Receiver, cli_env, log_in, receiving, songda, staff_account
 from standins import TSA_NAME, Tsa
 
 from delivery.clock import ManualClock
@@ -61,18 +61,8 @@ async def court_keys(api: Api) -> dict[str, PublicKey]:
     return parse_key_set(await response.json())
 
 
-def cli_env(ctx: Context, tsa_cert: Path) -> dict[str, str]:
-    s = ctx.settings
-    return {
-        "SONGDA_DATA_DIR": str(s.data_dir),
-        "SONGDA_DATABASE_URL": s.database_url,
-        "SONGDA_SECRET_KEY": s.secret_key,
-        "SONGDA_SMTP_HOST": "127.0.0.1",
-        "SONGDA_SMTP_SENDER": "service@court.example",
-        "SONGDA_COURT_NAME": COURT,
-        "SONGDA_TSA_URL": str(s.tsa_url),
-        "SONGDA_TSA_CERT": str(tsa_cert),
-    }
+def tsa_env(ctx: Context, tsa_cert: Path) -> dict[str, str]:
+    return cli_env(ctx, SONGDA_TSA_URL=str(ctx.settings.tsa_url), SONGDA_TSA_CERT=str(tsa_cert))
 
 
 @pytest.mark.both_databases
@@ -118,7 +108,7 @@ async def test_every_checkpoint_gets_a_token_and_verify_names_the_tsa(
     bundle_file, keys_file = tmp_path / "evidence.zip", tmp_path / "keys.json"
     bundle_file.write_bytes(bundle)
     keys_file.write_bytes(await (await api.client.get("/.well-known/songda-keys.json")).read())
-    env = cli_env(ctx, tsa.cert)
+    env = tsa_env(ctx, tsa.cert)
     offline = await asyncio.to_thread(
         songda, "verify", str(bundle_file), "--keys", str(keys_file), env={}
     )
@@ -142,7 +132,7 @@ async def test_every_checkpoint_gets_a_token_and_verify_names_the_tsa(
     assert wrong.returncode == 1, wrong.stdout + wrong.stderr
     assert wrong.stdout.startswith("INVALID") and "not the configured TSA" in wrong.stdout
     wrong_db = await asyncio.to_thread(
-        songda, "verify", "--db", dispatch_id, env=cli_env(ctx, other_tsa.cert)
+        songda, "verify", "--db", dispatch_id, env=tsa_env(ctx, other_tsa.cert)
     )
     assert wrong_db.returncode == 1 and "not the configured TSA" in wrong_db.stdout
 

@@ -69,6 +69,8 @@ async def test_a_rare_name_character_stops_issuance_until_a_font_covers_it(
     page = await (await api.client.get(f"/staff/dispatches/{dispatch_id}")).text()
     assert 'data-flag="certificate_blocked"' in page
     assert RARE in page and "U+2B740" in page and "recipient_name" in page
+    assert "受送达人姓名" in page  # the field by its name, not only its code
+    assert "proof.pdf" not in page  # no link to a certificate that cannot be made
 
     # Fixed: a supplementary font that covers it, and issuing resumes (job, sweep).
     supplementary_font(tmp_path, RARE)

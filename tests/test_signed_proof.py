@@ -254,12 +254,17 @@ async def test_the_dispatch_page_refuses_a_bad_proof_and_stores_nothing(api: Api
     html = await refused.text()
     assert "written_date: 2026-12-01 is in the future" in html
     assert NOTE in html and 'value="2026-12-01"' in html  # the form comes back filled in
+    # Said in the page's language, and the field itself is marked for assistive technology.
+    assert "签收日期未被接受" in html
+    assert 'name="written_date" aria-invalid="true" aria-describedby="action-error"' in html
 
     for scan, why in ((PNG, "not a readable image"), (b"plain text", "not a PDF, JPEG or PNG")):
         fields = {"csrf_token": csrf, **_fields(attempt_id)}
         refused = await api.client.post(url, data=proof_form(fields, scan))
         assert refused.status == 422
-        assert f"scan: {why}" in await refused.text()
+        html = await refused.text()
+        assert f"scan: {why}" in html and "扫描件未被接受" in html
+        assert 'name="scan" aria-invalid="true"' in html
 
     no_scan = {"csrf_token": csrf, **_fields(attempt_id)}
     refused = await api.client.post(url, data=proof_form(no_scan))

@@ -158,11 +158,13 @@ async def _render(
     dispatch_id: str,
     *,
     error: str | None = None,
+    error_field: str | None = None,
     posted: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    """The page; after a refused action, ``error`` says why and ``posted`` (the action and its
-    note) fills that action's form again, so the clerk's note is not lost."""
+    """The page; after a refused action, ``error`` says why (``error_field``: the form field
+    it is about, marked invalid on the form) and ``posted`` (the action and its note) fills
+    that action's form again, so the clerk's note is not lost."""
     ctx = ctx_of(request)
     view = await dispatch_view(ctx, dispatch_id, user.courts)
     if view is None:
@@ -183,6 +185,7 @@ async def _render(
         status=status,
         locale=locale,
         error=error,
+        error_field=error_field,
         posted=posted or {},
         done=done if done in ACTION_FIELDS else None,
         action_url=_page_url(dispatch_id, locale, "/actions"),
@@ -231,7 +234,9 @@ async def act(request: web.Request) -> web.Response:
     try:
         form, scan = await _form(request, ctx)
     except signed_proof.ProofRefused as exc:
-        return await _render(request, user, dispatch_id, error=exc.reason, status=422)
+        return await _render(
+            request, user, dispatch_id, error=exc.reason, error_field=exc.field, status=422
+        )
     except UploadRejected as exc:
         return await _render(request, user, dispatch_id, error=exc.reason, status=exc.status)
     action = form.get("action", "")
@@ -248,7 +253,13 @@ async def act(request: web.Request) -> web.Response:
     except clerk_actions.ActionRefused as exc:
         status = 409 if exc.conflict else 422
         return await _render(
-            request, user, dispatch_id, error=exc.reason, posted=again, status=status
+            request,
+            user,
+            dispatch_id,
+            error=exc.reason,
+            error_field=exc.field or None,
+            posted=again,
+            status=status,
         )
     raise web.HTTPSeeOther(_page_url(dispatch_id, page_locale(request), done=action))
 

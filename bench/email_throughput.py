@@ -89,6 +89,7 @@ from delivery.clock import SystemClock
 from delivery.config import SmtpSettings
 from delivery.ids import new_id
 from delivery.keys import active_kid, create_key
+from delivery.secret_box import new_key
 from delivery.services.api_keys import create_api_key
 from delivery.storage.engine import READ_ONLY, create_engine
 from delivery.storage.migrate import upgrade
@@ -114,6 +115,7 @@ RECIPIENT = "张三"
 DOCUMENT_TITLE = "民事起诉状"
 SENDER = "service@court.example"
 SECRET_KEY = "bench-secret-key-that-is-long-enough-0123456789"
+SECRETS_KEY = new_key()  # every process of one run shares it
 TIME_ZONE = "Asia/Shanghai"
 MINIMAL_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
@@ -343,6 +345,7 @@ def service_env(
             "SONGDA_REDIS_URL": REDIS_URL,
             "SONGDA_QUEUE_NAME": queue,
             "SONGDA_SECRET_KEY": SECRET_KEY,
+            "SONGDA_SECRETS_KEY": SECRETS_KEY,
             "SONGDA_COURT_NAME": COURT,
             "SONGDA_PORT": str(port),
             "SONGDA_SMTP_HOST": "127.0.0.1",

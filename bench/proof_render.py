@@ -73,6 +73,7 @@ from delivery.domain import (
 )
 from delivery.keys import create_key, load_signing_identity
 from delivery.queue import JobQueue
+from delivery.secret_box import new_key
 from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
 from delivery.tsa_standin import TsaStandIn, create_tsa_identity, start_tsa_standin
@@ -267,6 +268,7 @@ async def main(n: int, probe_seconds: float, kind: str) -> int:
                 "SONGDA_REDIS_URL": REDIS_URL,
                 "SONGDA_QUEUE_NAME": f"songda:bench:{uuid.uuid4().hex}",
                 "SONGDA_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
+                "SONGDA_SECRETS_KEY": new_key(),
                 "SONGDA_SMTP_HOST": "127.0.0.1",
                 "SONGDA_SMTP_SENDER": "service@court.example",
                 "SONGDA_COURT_NAME": "杭州市西湖区人民法院",

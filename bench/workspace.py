@@ -54,6 +54,7 @@ from delivery.config import load_settings
 from delivery.context import Context
 from delivery.keys import create_key
 from delivery.runtime import close_context, open_context
+from delivery.secret_box import new_key
 from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
 from delivery.storage.schema import dispatches, staff_users
@@ -327,6 +328,7 @@ async def main(args: argparse.Namespace) -> int:
                     "SONGDA_REDIS_URL": REDIS_URL,
                     "SONGDA_QUEUE_NAME": f"songda:bench:{uuid.uuid4().hex}",
                     "SONGDA_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
+                    "SONGDA_SECRETS_KEY": new_key(),
                     "SONGDA_SMTP_HOST": "127.0.0.1",
                     "SONGDA_SMTP_SENDER": "service@court.example",
                     "SONGDA_COURT_NAME": COURTS[0],

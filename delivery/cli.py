@@ -27,8 +27,12 @@ from delivery.config import (
 )
 from delivery.keys import key_problems
 from delivery.logs import configure_logging
+from delivery.private_files import PROCESS_UMASK, private_dir
 from delivery.report_cli import add_parser as add_report_parser
 from delivery.report_cli import run as run_report
+from delivery.secrets_cli import add_parser as add_secrets_parser
+from delivery.secrets_cli import print_new_key
+from delivery.secrets_cli import run as run_secrets
 from delivery.staff import Role
 
 EXIT_USAGE = 2
@@ -159,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_report_parser(commands)
+    add_secrets_parser(commands)
 
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -240,19 +245,19 @@ def _calendar_import(file: str | None) -> int:
     except (CalendarError, OSError) as exc:
         print(f"songda: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     target.write_text(render_calendar(merged), encoding="utf-8")
     print(f"{target}: years {', '.join(str(y) for y in sorted(merged.years))}")
     return 0
 
 
 async def _db_upgrade(settings: Settings) -> None:
+    from delivery.services.webhook_secrets import migrate_and_seal
     from delivery.storage.engine import create_engine
-    from delivery.storage.migrate import upgrade
 
     engine = create_engine(settings.database_url)
     try:
-        await upgrade(engine)
+        await migrate_and_seal(engine, settings.secret_box)
     finally:
         await engine.dispose()
 
@@ -476,7 +481,12 @@ def _verify_db(dispatch_id: str, keys: dict[str, Any], tsa_certs: Any, *, sandbo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Whatever the operator's umask, what Songda writes in the data directory (database,
+    # documents, keys, generated secrets) is readable by its own user only.
+    os.umask(PROCESS_UMASK)
     args = build_parser().parse_args(argv)
+    if args.command == "secrets" and args.secrets_command == "new-key":
+        return print_new_key()
     if args.command == "config":
         return _config_check(args)
     if args.command == "keys":
@@ -515,6 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _user(settings, args)
     if args.command == "report":
         return run_report(settings, args)
+    if args.command == "secrets":
+        return run_secrets(settings, args)
     if args.command == "db":
         asyncio.run(_db_upgrade(settings))
         print("database is at the newest migration")

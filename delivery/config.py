@@ -17,13 +17,20 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from delivery.domain import LOCALES
+from delivery.private_files import generated_once
+from delivery.secret_box import SecretBox, SecretKeyError, parse_keys, sandbox_key
 from escalation.policy import PolicyError, load_policy_book
 from templates.fonts import FontError, FontSet, font_set
 from tracking.timestamps import load_certificates
+from tracking.webhook_targets import TargetPolicy, parse_allow_list
 
 SMTP_TLS_MODES = ("none", "starttls", "tls")
 SANDBOX_COURT = "沙箱人民法院"
 MAX_TSA_TIMEOUT = 60.0
+# The sandbox listens on loopback only; a walk-through may point a webhook at a local receiver.
+SANDBOX_WEBHOOK_TARGETS = "127.0.0.1/32,::1/128"
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
 
 
 class ConfigError(Exception):
@@ -111,6 +118,14 @@ class Settings:
     tsa_cert_path: Path | None = None
     tsa_flag_hours: int = 6
     tsa_timeout: float = 10.0
+    # Where webhooks may be posted (SONGDA_WEBHOOK_ALLOW_HTTP, SONGDA_WEBHOOK_ALLOWED_TARGETS;
+    # docs/decisions/0028) and the keys webhook secrets are sealed with (SONGDA_SECRETS_KEY).
+    webhook_targets: TargetPolicy = field(default_factory=TargetPolicy)
+    secrets_keys: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def secret_box(self) -> SecretBox:
+        return SecretBox(self.secrets_keys)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -185,6 +200,12 @@ class _Reader:
             self.problems.append(f"SONGDA_{name}: must be at least {minimum}")
         return value
 
+    def flag(self, name: str, default: bool) -> bool:
+        raw = (self.text(name) or "").lower()
+        if raw and raw not in TRUE_WORDS + FALSE_WORDS:
+            self.problems.append(f"SONGDA_{name}: must be true or false")
+        return raw in TRUE_WORDS if raw else default
+
     def number(self, name: str, default: float) -> float:
         raw = self.text(name)
         if raw is None:
@@ -198,14 +219,25 @@ class _Reader:
 
 def _sandbox_secret(data_dir: Path) -> str:
     """The sandbox keeps one generated secret in the data directory so links survive restarts."""
-    path = data_dir / "sandbox_secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    return generated_once(data_dir / "sandbox_secret_key", lambda: secrets.token_urlsafe(48))
+
+
+def _secrets_keys(r: _Reader, data_dir: Path, sandbox: bool) -> tuple[str, ...]:
+    text = r.text("SECRETS_KEY")
+    if text is None:
+        if sandbox:
+            return (sandbox_key(data_dir),)
+        r.problems.append(
+            "SONGDA_SECRETS_KEY: required (the key webhook signing secrets are encrypted with; "
+            "`songda secrets new-key` prints one)"
+        )
+        return ()
+    keys = parse_keys(text)
+    try:
+        SecretBox(keys)
+    except SecretKeyError as exc:
+        r.problems.append(f"SONGDA_SECRETS_KEY: {exc}")
+    return keys
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False) -> Settings:
@@ -312,10 +344,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
     if locale not in LOCALES:
         r.problems.append("SONGDA_DEFAULT_LOCALE: must be zh-CN or en")
 
-    forwarded = (r.text("TRUST_X_FORWARDED_FOR", "false") or "false").lower()
-    if forwarded not in ("true", "false", "1", "0", "yes", "no"):
-        r.problems.append("SONGDA_TRUST_X_FORWARDED_FOR: must be true or false")
-    trust_forwarded = forwarded in ("true", "1", "yes")
+    trust_forwarded = r.flag("TRUST_X_FORWARDED_FOR", False)
 
     policy_dir_text = r.text("POLICY_DIR")
     policy_dir = Path(policy_dir_text).resolve() if policy_dir_text else None
@@ -354,6 +383,19 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         # Bounded: a job waiting on a slow TSA holds one worker slot, never longer than this.
         r.problems.append(f"SONGDA_TSA_TIMEOUT: seconds, more than 0 and at most {MAX_TSA_TIMEOUT}")
 
+    secrets_keys = _secrets_keys(r, data_dir, sandbox)
+    networks, hosts, bad = parse_allow_list(
+        (r.text("WEBHOOK_ALLOWED_TARGETS", SANDBOX_WEBHOOK_TARGETS if sandbox else "") or "").split(
+            ","
+        )
+    )
+    if bad:
+        r.problems.append(
+            "SONGDA_WEBHOOK_ALLOWED_TARGETS: neither a network (CIDR) nor a host name: "
+            + ", ".join(bad)
+        )
+    webhook_targets = TargetPolicy(r.flag("WEBHOOK_ALLOW_HTTP", sandbox), networks, hosts)
+
     if sandbox and host not in ("127.0.0.1", "::1", "localhost"):
         r.problems.append(
             "SONGDA_HOST: sandbox mode serves its mailbox and clock without login, so it only "
@@ -388,6 +430,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         tsa_cert_path=tsa_cert_path,
         tsa_flag_hours=r.integer("TSA_FLAG_HOURS", 6),
         tsa_timeout=tsa_timeout,
+        webhook_targets=webhook_targets,
+        secrets_keys=secrets_keys,
     )
     if r.problems:
         raise ConfigError(r.problems)

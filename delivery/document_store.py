@@ -1,4 +1,7 @@
-"""Content-addressed document files: each stored once, under its SHA-256, never changed."""
+"""Content-addressed document files: each stored once, under its SHA-256, never changed.
+
+Directories are 0700 and files 0600 whatever the umask: court documents are personal data.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from delivery.private_files import private_dir
 
 PDF_MAGIC = b"%PDF-"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -105,14 +110,14 @@ class DocumentStore:
             _discard(temp)
 
     def _open_temp(self) -> BinaryIO:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        # mkstemp makes the file 0600 whatever the umask; it keeps that mode when renamed.
+        fd, name = tempfile.mkstemp(dir=private_dir(self.root), prefix=".upload-")
         os.close(fd)
         return open(name, "wb")
 
     def _commit(self, temp_name: str, sha256: str) -> None:
         target = self.path_for(sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         os.replace(temp_name, target)
 
 

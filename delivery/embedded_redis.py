@@ -13,6 +13,8 @@ import contextlib
 import logging
 from pathlib import Path
 
+from delivery.private_files import private_dir
+
 log = logging.getLogger(__name__)
 MAX_SOCKET_PATH = 100
 
@@ -50,7 +52,7 @@ class EmbeddedRedis:
                 f"the data directory path is too long for a unix socket ({self.socket}); "
                 "use a shorter SONGDA_DATA_DIR or set SONGDA_REDIS_URL"
             )
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         await self._spawn()
         self._supervisor = asyncio.create_task(self._supervise())
         return self.url

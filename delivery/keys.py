@@ -37,6 +37,7 @@ from cryptography.x509.oid import NameOID
 
 from delivery.clock import Clock, rfc3339
 from delivery.config import SANDBOX_COURT
+from delivery.private_files import private_dir
 from tracking import court_certificates as certs
 from tracking.court_certificates import CertificateError, Issuer, SigningIdentity
 from tracking.signing import (
@@ -66,7 +67,7 @@ class KeyStoreError(Exception):
 
 def create_key(keys_dir: Path, clock: Clock, court: str = SANDBOX_COURT) -> PublicKey:
     """A new key set issued by the court root (made now if there is none), made active."""
-    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(keys_dir)
     now = clock.now()
     root = _court_root(keys_dir, court, now)
     signing_key = certs.new_signing_key()
@@ -81,7 +82,7 @@ def import_key(
     Its Ed25519 key is certified by that signing certificate (Songda holds no CA key here)."""
     now = clock.now()
     chain = certs.check_chain(key, certificates, now)
-    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(keys_dir)
     court = _court_of(chain[0])
     return _add_key_set(keys_dir, now, court, key, chain, (Issuer(chain[0], key), chain))
 

@@ -29,8 +29,8 @@ from delivery.services.staff_accounts import (
     get_staff_user,
     set_password,
 )
+from delivery.services.webhook_secrets import migrate_and_seal
 from delivery.staff import Role
-from delivery.storage.migrate import upgrade
 from delivery.tsa_standin import (
     SANDBOX_TSA_DIR,
     TsaStandIn,
@@ -219,7 +219,7 @@ async def serve(
     worker_task: asyncio.Task[None] | None = None
     try:
         if migrate:
-            await upgrade(ctx.engine)
+            await migrate_and_seal(ctx.engine, settings.secret_box)
         if web_server:
             app = create_app(ctx)
             if sink is not None:

@@ -28,6 +28,7 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from delivery.clock import Clock
+from delivery.private_files import private_dir
 
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
@@ -51,7 +52,7 @@ def create_tsa_identity(directory: Path, name: str, clock: Clock) -> tuple[Path,
     cert_path, key_path = directory / CERT_FILE, directory / KEY_FILE
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     # DummyTimeStamper signs with RSA only.
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = pyca_x509.Name(

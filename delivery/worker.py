@@ -32,7 +32,7 @@ async def send(job: dict[str, Any], dispatch_id: str, attempt_id: str) -> None:
 
 
 async def deliver_webhook(job: dict[str, Any], delivery_id: str) -> None:
-    await webhook_delivery.deliver_webhook(job["songda"], job["http"], delivery_id)
+    await webhook_delivery.deliver_webhook(job["songda"], job["webhooks"], delivery_id)
 
 
 async def poll_tracking(job: dict[str, Any], attempt_id: str, tracking_number: str) -> None:
@@ -55,10 +55,12 @@ async def sweep_job(job: dict[str, Any]) -> None:
 
 async def _startup(job: dict[str, Any]) -> None:
     job["http"] = aiohttp.ClientSession(timeout=webhook_delivery.TIMEOUT)
+    job["webhooks"] = webhook_delivery.webhook_client(job["songda"])
 
 
 async def _shutdown(job: dict[str, Any]) -> None:
     await job["http"].close()
+    await job["webhooks"].close()
 
 
 SWEEP_SECONDS = {0, 30}

@@ -42,6 +42,14 @@ from tracking.signing import SigningKey
 PG_ADMIN_URL = os.environ.get("SONGDA_TEST_PG_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SONGDA_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 COURT = "杭州市西湖区人民法院"
+# The tests' own SONGDA_SECRETS_KEY (a Fernet key; production keys come from the operator).
+SECRETS_KEY = "dXPoZpK4fPR8XNiAzLxkcxi40lynDJ5OH3DNcvkUpTM="
+# Test webhook receivers listen on 127.0.0.1 over http: allowed by setting, as an operator
+# would allow an intranet case system (the rules themselves stay on).
+WEBHOOK_TEST_TARGETS = {
+    "SONGDA_WEBHOOK_ALLOW_HTTP": "true",
+    "SONGDA_WEBHOOK_ALLOWED_TARGETS": "127.0.0.1/32",
+}
 OTHER_COURT = "宁波市海曙区人民法院"
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 MINIMAL_PDF = (
@@ -118,6 +126,8 @@ def settings(
             "SONGDA_REDIS_URL": REDIS_URL,
             "SONGDA_QUEUE_NAME": f"songda:test:{uuid.uuid4().hex}",
             "SONGDA_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+            "SONGDA_SECRETS_KEY": SECRETS_KEY,
+            **WEBHOOK_TEST_TARGETS,
             "SONGDA_SMTP_HOST": "127.0.0.1",
             "SONGDA_SMTP_PORT": str(smtp_sink.port),
             "SONGDA_SMTP_SENDER": "service@court.example",

@@ -368,6 +368,7 @@ def cli_env(ctx: Context, **extra: str) -> dict[str, str]:
         "SONGDA_DATA_DIR": str(s.data_dir),
         "SONGDA_DATABASE_URL": s.database_url,
         "SONGDA_SECRET_KEY": s.secret_key,
+        "SONGDA_SECRETS_KEY": ",".join(s.secrets_keys),
         "SONGDA_SMTP_HOST": "127.0.0.1",
         "SONGDA_SMTP_SENDER": "service@court.example",
         "SONGDA_COURT_NAME": COURT,

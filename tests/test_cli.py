@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import sqlalchemy as sa
+from conftest import SECRETS_KEY
 from helpers import songda
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -40,6 +41,7 @@ def test_db_upgrade_and_apikey_create(tmp_path: Path) -> None:
         "SONGDA_DATA_DIR": str(tmp_path),
         "SONGDA_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
         "SONGDA_SECRET_KEY": "x" * 40,
+        "SONGDA_SECRETS_KEY": SECRETS_KEY,
         "SONGDA_SMTP_HOST": "127.0.0.1",
         "SONGDA_SMTP_SENDER": "service@court.example",
         "SONGDA_COURT_NAME": "杭州市西湖区人民法院",

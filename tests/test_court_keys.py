@@ -8,6 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from conftest import SECRETS_KEY
 from helpers import sandbox_process
 from test_cli import songda
 
@@ -19,6 +20,7 @@ def production_env(tmp_path: Path) -> dict[str, str]:
     return {
         "SONGDA_DATA_DIR": str(tmp_path / "var"),
         "SONGDA_SECRET_KEY": "x" * 40,
+        "SONGDA_SECRETS_KEY": SECRETS_KEY,
         "SONGDA_SMTP_HOST": "127.0.0.1",
         "SONGDA_SMTP_SENDER": "service@court.example",
         "SONGDA_COURT_NAME": "杭州市西湖区人民法院",

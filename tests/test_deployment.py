@@ -17,6 +17,7 @@ import yaml
 
 from delivery.cli import build_parser
 from delivery.config import deployment_warnings, load_settings
+from delivery.secret_box import new_key
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "compose.yaml"
@@ -116,7 +117,7 @@ def test_compose_variables_are_read_by_the_configuration() -> None:
 @pytest.mark.parametrize("command", ["web", "worker"])
 def test_compose_environment_is_a_usable_configuration(command: str) -> None:
     env = _environment(_songda_services()[command])
-    given = {"SONGDA_SECRET_KEY": "x" * 48}
+    given = {"SONGDA_SECRET_KEY": "x" * 48, "SONGDA_SECRETS_KEY": new_key()}
     resolved = {key: _interpolate(value, given) for key, value in env.items()}
     settings = load_settings(resolved)
     assert deployment_warnings(settings, command) == []

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import COURT, OTHER_COURT
+from conftest import COURT, OTHER_COURT, SECRETS_KEY
 from helpers import Api, log_in, songda, staff_account
 
 from delivery.clock import ManualClock, rfc3339
@@ -346,6 +346,7 @@ async def test_the_cli_prints_the_same_figures(
         "SONGDA_DATA_DIR": str(settings.data_dir),
         "SONGDA_DATABASE_URL": settings.database_url,
         "SONGDA_SECRET_KEY": settings.secret_key,
+        "SONGDA_SECRETS_KEY": SECRETS_KEY,
         "SONGDA_SMTP_HOST": "127.0.0.1",
         "SONGDA_SMTP_SENDER": "service@court.example",
         "SONGDA_COURT_NAME": COURT,

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
-from conftest import COURT, OTHER_COURT
+from conftest import COURT, OTHER_COURT, SECRETS_KEY
 from helpers import Api, form_csrf, log_in, staff_account
 
 from delivery.api.app import create_app
@@ -550,6 +550,7 @@ def test_cli_user_create_and_list(tmp_path: Path) -> None:
         "SONGDA_DATA_DIR": str(tmp_path),
         "SONGDA_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
         "SONGDA_SECRET_KEY": "x" * 40,
+        "SONGDA_SECRETS_KEY": SECRETS_KEY,
         "SONGDA_SMTP_HOST": "127.0.0.1",
         "SONGDA_SMTP_SENDER": "service@court.example",
         "SONGDA_COURT_NAME": COURT,

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from conftest import COURT, eventually, settled
+from conftest import COURT, SECRETS_KEY, eventually, settled
 from helpers import Api, Receiver, cli_env, log_in, receiving, songda, staff_account
 from standins import TSA_NAME, Tsa
 
@@ -344,6 +344,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {
         "SONGDA_DATA_DIR": str(tmp_path / "var"),
         "SONGDA_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "SONGDA_SECRETS_KEY": SECRETS_KEY,
         "SONGDA_SMTP_HOST": "127.0.0.1",
         "SONGDA_SMTP_SENDER": "service@court.example",
         "SONGDA_COURT_NAME": COURT,

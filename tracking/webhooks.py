@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
+
+from tracking.webhook_targets import AddressRefused, TargetPolicy, url_refusal, webhook_session
 
 # Delays before each try, counted from the previous one (about 3 days in all).
 RETRY_SCHEDULE: tuple[timedelta, ...] = (
@@ -30,6 +33,11 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
     timedelta(hours=24),
 )
 SECRET_PREFIX = "whsec_"
+# What a failed try shows the integrator: never the socket error text, which would tell an
+# attacker what answers on which port of the service's network.
+REFUSED = "refused"
+TIMED_OUT = "timeout"
+CONNECTION_FAILED = "connection failed"
 
 
 def new_secret() -> str:
@@ -85,13 +93,42 @@ def _retry_after(value: str | None) -> timedelta | None:
 async def post(
     session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes
 ) -> PostResult:
+    """One try; redirects are not followed (a 3xx is a failed try, not a new target)."""
     try:
         async with session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
             await resp.content.read(MAX_RESPONSE_BYTES)  # the answer body is not used
             error = None if 200 <= resp.status < 300 else f"HTTP {resp.status}"
             return PostResult(resp.status, error, _retry_after(resp.headers.get("Retry-After")))
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return PostResult(None, f"{type(exc).__name__}: {exc}"[:500])
+    except TimeoutError:
+        return PostResult(None, TIMED_OUT)
+    except aiohttp.ClientError as exc:
+        refused = isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
+            exc.os_error, AddressRefused
+        )
+        return PostResult(None, REFUSED if refused else CONNECTION_FAILED)
+
+
+class WebhookClient:
+    """Posts webhooks only where ``policy`` allows: the URL's rules are checked again before
+    every try (an endpoint stored before a rule existed, or the operator narrowed the
+    allow-list), then the guarded session checks the addresses."""
+
+    def __init__(
+        self,
+        policy: TargetPolicy,
+        timeout: aiohttp.ClientTimeout,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
+        self.policy = policy
+        self.session = webhook_session(policy, timeout, resolver)
+
+    async def post(self, url: str, headers: dict[str, str], body: bytes) -> PostResult:
+        if url_refusal(url, self.policy) is not None:
+            return PostResult(None, REFUSED)
+        return await post(self.session, url, headers, body)
+
+    async def close(self) -> None:
+        await self.session.close()
 
 
 def next_delay(tries_done: int, retry_after: timedelta | None, jitter: float) -> timedelta | None:

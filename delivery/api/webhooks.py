@@ -7,7 +7,6 @@ The handlers check requests and render JSON; reading and changing endpoints and 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -18,6 +17,9 @@ from delivery.services import webhook_endpoints
 from delivery.services.webhook_delivery import retry_delivery
 from delivery.services.webhook_endpoints import WebhookDelivery, WebhookEndpoint
 from delivery.storage.outbox import DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_PENDING
+from tracking.webhook_targets import RULE_URL, Refusal, url_refusal
+
+MAX_URL_LENGTH = 2000
 
 EVENT_TYPES = (
     "dispatch.created",
@@ -55,14 +57,15 @@ async def create_endpoint(request: web.Request) -> web.Response:
         {"field": n, "message": "unknown field"} for n in sorted(set(body) - {"url", "event_types"})
     )
     url = body.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.netloc
-        or len(str(url)) > 2000
-    ):
-        errors.append({"field": "url", "message": "must be an absolute http(s) URL"})
+    refusal = (
+        url_refusal(url, ctx.settings.webhook_targets)
+        if isinstance(url, str) and len(url) <= MAX_URL_LENGTH
+        else Refusal(
+            RULE_URL, f"must be an absolute https URL of at most {MAX_URL_LENGTH} characters"
+        )
+    )
+    if refusal is not None:
+        errors.append({"field": "url", "rule": refusal.rule, "message": refusal.message})
     types = body.get("event_types")
     if types is not None and (
         not isinstance(types, list) or not types or any(t not in EVENT_TYPES for t in types)

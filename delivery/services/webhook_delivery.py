@@ -13,18 +13,25 @@ from datetime import timedelta
 
 import aiohttp
 import sqlalchemy as sa
+from cryptography.fernet import InvalidToken
 
 from delivery.context import Context
+from delivery.services.webhook_secrets import signing_secret
 from delivery.storage.outbox import DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_PENDING
 from delivery.storage.schema import outbox_messages, webhook_deliveries, webhook_endpoints
-from tracking.webhooks import next_delay, post, signed_headers
+from tracking.webhooks import WebhookClient, next_delay, signed_headers
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 
-async def deliver_webhook(ctx: Context, session: aiohttp.ClientSession, delivery_id: str) -> None:
+def webhook_client(ctx: Context) -> WebhookClient:
+    """The client a worker posts webhooks with, under the operator's target rules."""
+    return WebhookClient(ctx.settings.webhook_targets, TIMEOUT)
+
+
+async def deliver_webhook(ctx: Context, client: WebhookClient, delivery_id: str) -> None:
     now = ctx.clock.now()
     d = webhook_deliveries
     async with ctx.engine.begin() as conn:
@@ -49,6 +56,7 @@ async def deliver_webhook(ctx: Context, session: aiohttp.ClientSession, delivery
                     outbox_messages.c.payload,
                     webhook_endpoints.c.url,
                     webhook_endpoints.c.secret,
+                    webhook_endpoints.c.sealed_secret,
                     webhook_endpoints.c.enabled,
                     webhook_endpoints.c.deleted_at,
                 )
@@ -63,12 +71,27 @@ async def deliver_webhook(ctx: Context, session: aiohttp.ClientSession, delivery
     body = row.payload.encode()
     # The webhook-timestamp is transport freshness that receivers check against their own
     # clocks (replay protection), so it is wall time even when the service's clock is moved.
-    headers = signed_headers(row.secret, row.message_id, int(time.time()), body)
-    result = await post(session, row.url, headers, body)
+    try:
+        secret = signing_secret(ctx.settings.secret_box, row)
+    except InvalidToken:
+        # The lease runs out and the sweep tries again once the key is back in the setting.
+        log.error(
+            "webhook secret cannot be decrypted with SONGDA_SECRETS_KEY (a key was removed "
+            "before `songda secrets rotate`?)",
+            extra={"delivery_id": delivery_id, "endpoint_id": row.endpoint_id},
+        )
+        return
+    headers = signed_headers(secret, row.message_id, int(time.time()), body)
+    result = await client.post(row.url, headers, body)
     tries = row.tries + 1
     log.info(
         "webhook delivery",
-        extra={"delivery_id": delivery_id, "status": result.status, "tries": tries},
+        extra={
+            "delivery_id": delivery_id,
+            "status": result.status,
+            "error": result.error,
+            "tries": tries,
+        },
     )
     if result.delivered:
         await _finish(ctx, delivery_id, state=DELIVERY_DELIVERED, tries=tries, status=result.status)

@@ -92,7 +92,7 @@ async def create_endpoint(
                 id=endpoint_id,
                 api_key_id=key.id,
                 url=url,
-                secret=secret,
+                sealed_secret=ctx.settings.secret_box.seal(secret),
                 event_types=event_types,
                 enabled=True,
                 created_at=ctx.clock.now(),

@@ -7,12 +7,15 @@ appends to the same dispatch are serialised (PostgreSQL gets the same by ``SELEC
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from delivery.private_files import ensure_private_file
 
 READ_ONLY = {"songda_read_only": True}
 
@@ -20,6 +23,7 @@ READ_ONLY = {"songda_read_only": True}
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine for ``url``: ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``."""
     if url.startswith("sqlite"):
+        _private_database_file(url)
         # One connection: SQLite has one writer at a time anyway, and waiting for the pool is an
         # asyncio hand-over, where waiting on SQLITE_BUSY is sqlite3 sleeping in growing steps.
         engine = create_async_engine(
@@ -41,6 +45,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_recycle=1800,
         hide_parameters=True,  # parameters carry names, addresses: never into error logs
     )
+
+
+def _private_database_file(url: str) -> None:
+    """Create the SQLite file owner-only before SQLite does (it would use the umask); SQLite
+    gives its -wal and -shm files the database file's mode."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        ensure_private_file(Path(database))
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

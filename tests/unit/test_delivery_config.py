@@ -13,9 +13,11 @@ from delivery.config import (
     deployment_warnings,
     load_settings,
 )
+from delivery.secret_box import new_key
 
 SECRET = "x" * 32
-REQUIRED = ("SECRET_KEY", "SMTP_HOST", "SMTP_SENDER", "COURT_NAME")
+REQUIRED = ("SECRET_KEY", "SMTP_HOST", "SMTP_SENDER", "COURT_NAME", "SECRETS_KEY")
+SECRETS_KEY = new_key()
 
 
 def env(data_dir: Path, **values: str) -> dict[str, str]:
@@ -26,6 +28,7 @@ def env(data_dir: Path, **values: str) -> dict[str, str]:
         "SMTP_HOST": "smtp.court.example",
         "SMTP_SENDER": "songda@court.example",
         "COURT_NAME": "杭州市西湖区人民法院",
+        "SECRETS_KEY": SECRETS_KEY,
     }
     base.update(values)
     return {f"SONGDA_{k}": v for k, v in base.items()}

@@ -14,6 +14,7 @@ from delivery.channel_api import TrackingEvent, WebhookRejected
 from delivery.config import ConfigError, load_settings
 from delivery.domain import Attempt, AttemptState, ContactSource, Event
 from delivery.postal_outcomes import interpret
+from delivery.secret_box import new_key
 from escalation.rules import cpl91_return_receipt, pm11_returned_deemed
 from templates.barcode import code128_values
 
@@ -184,6 +185,7 @@ def test_carrier_settings_go_together(tmp_path: Path) -> None:
     base = {
         "SONGDA_DATA_DIR": str(tmp_path),
         "SONGDA_SECRET_KEY": "x" * 32,
+        "SONGDA_SECRETS_KEY": new_key(),
         "SONGDA_SMTP_HOST": "smtp.court.example",
         "SONGDA_SMTP_SENDER": "songda@court.example",
         "SONGDA_COURT_NAME": "法院",

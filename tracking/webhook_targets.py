@@ -34,6 +34,7 @@ RULE_CREDENTIALS = "no-credentials"
 RULE_HOST = "host-syntax"
 RULE_LOCALHOST = "no-localhost"
 RULE_ADDRESS = "forbidden-address"
+URL_RULES = (RULE_URL, RULE_HTTPS, RULE_CREDENTIALS, RULE_HOST, RULE_LOCALHOST, RULE_ADDRESS)
 PRIVATE = "private"
 
 # Address ranges a host name on the allow-list may resolve to (an intranet case system);
@@ -103,7 +104,7 @@ def parse_allow_list(
         except ValueError:
             pass
         name = entry.rstrip(".")
-        if HOST_NAME_RE.fullmatch(name) and _ipv4_literal(name) is None:
+        if HOST_NAME_RE.fullmatch(name) and not _ends_in_number(name):
             hosts.add(name)
         else:
             bad.append(entry)
@@ -180,9 +181,9 @@ def _ipv4_literal(host: str) -> ipaddress.IPv4Address | None:
     """The address of a host in any IPv4 form a resolver or browser accepts (``2130706433``,
     ``0177.0.0.1``, ``0x7f.1``, ``127.1``; the WHATWG URL rules), None for a name; ValueError
     for a host that ends in a number but is no address."""
-    parts = host.split(".")
-    if _ipv4_number(parts[-1]) is None:
+    if not _ends_in_number(host):
         return None
+    parts = host.split(".")
     if len(parts) > 4:
         raise ValueError(host)
     numbers = [_ipv4_number(p) for p in parts]
@@ -193,6 +194,11 @@ def _ipv4_literal(host: str) -> ipaddress.IPv4Address | None:
         raise ValueError(host)
     value = last + sum(n << (8 * (3 - i)) for i, n in enumerate(head))
     return ipaddress.IPv4Address(value)
+
+
+def _ends_in_number(host: str) -> bool:
+    """A host the URL rules read as an IPv4 address (or refuse as a broken one), not a name."""
+    return _ipv4_number(host.split(".")[-1]) is not None
 
 
 def _ipv4_number(part: str) -> int | None:

@@ -12,6 +12,8 @@ from delivery.api.dispatches import LIST_PARAMETERS
 from delivery.api.webhooks import EVENT_TYPES
 from delivery.domain import DOCUMENT_KINDS, LOCALES, ContactSource, DispatchState
 from delivery.services.reports import DEFINITIONS, GROUPINGS, TABLE_COLUMNS
+from tracking.webhook_targets import URL_RULES
+from tracking.webhooks import CONNECTION_FAILED, REFUSED, TIMED_OUT
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 PDF_RESPONSE = {
@@ -138,6 +140,11 @@ SPEC: dict[str, Any] = {
                             "properties": {
                                 "field": {"type": "string"},
                                 "message": {"type": "string"},
+                                "rule": {
+                                    "type": "string",
+                                    "description": "for a refused webhook URL, the rule: "
+                                    + ", ".join(URL_RULES),
+                                },
                             },
                         },
                     },
@@ -309,6 +316,23 @@ SPEC: dict[str, Any] = {
                     "next_cursor": {"type": ["string", "null"]},
                 },
             },
+            "WebhookEndpointRequest": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["url"],
+                "properties": {
+                    "url": {
+                        "type": "string",
+                        "maxLength": 2000,
+                        "description": "https (http only where the operator allows it), no user "
+                        "or password, not localhost, not an address (in any notation) or a name "
+                        "resolving to loopback, private, link-local, multicast or reserved "
+                        "ranges unless the operator's allow-list admits it; checked again at "
+                        "every delivery, redirects are not followed",
+                    },
+                    "event_types": {"type": "array", "items": {"enum": list(EVENT_TYPES)}},
+                },
+            },
             "WebhookEndpoint": {
                 "type": "object",
                 "properties": {
@@ -318,7 +342,18 @@ SPEC: dict[str, Any] = {
                     "secret": {"type": "string", "description": "returned once, on creation"},
                 },
             },
-            "WebhookDelivery": {"type": "object"},
+            "WebhookDelivery": {
+                "type": "object",
+                "properties": {
+                    "last_status": {"type": ["integer", "null"]},
+                    "last_error": {
+                        "type": ["string", "null"],
+                        "description": "why the last try failed: `HTTP <status>` (a 3xx "
+                        f"included), `{REFUSED}` (the address is not allowed), `{TIMED_OUT}` "
+                        f"or `{CONNECTION_FAILED}`",
+                    },
+                },
+            },
             "ReportFigures": {
                 "type": "object",
                 "properties": {
@@ -608,8 +643,17 @@ SPEC: dict[str, Any] = {
         },
         "/api/v1/webhook-endpoints": {
             "post": _key_op(
-                "Register a webhook endpoint; the signing secret is returned once",
+                "Register a webhook endpoint; the signing secret is returned once (it is "
+                "stored encrypted and never shown again)",
                 {"201": _ok("Created", "WebhookEndpoint")},
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/WebhookEndpointRequest"}
+                        }
+                    },
+                },
             ),
             "get": _key_op("List webhook endpoints", {"200": _ok("Endpoints")}),
         },

@@ -102,6 +102,9 @@ def test_blank_required_setting_counts_as_missing(tmp_path: Path, name: str) -> 
         ("PUBLIC_BASE_URL", "ftp://songda.example"),
         ("DEFAULT_LOCALE", "fr"),
         ("TRUST_X_FORWARDED_FOR", "maybe"),
+        ("SECRETS_KEY", "not-a-fernet-key"),
+        ("WEBHOOK_ALLOW_HTTP", "maybe"),
+        ("WEBHOOK_ALLOWED_TARGETS", "10.0.0.0/8,not a host!"),
     ],
 )
 def test_bad_value_is_named(tmp_path: Path, name: str, value: str) -> None:
@@ -132,6 +135,28 @@ def test_sandbox_secret_is_persisted_and_reused(tmp_path: Path) -> None:
     stored = tmp_path / "data" / "sandbox_secret_key"
     assert stored.read_text().strip() == first
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+
+
+def test_sandbox_secrets_key_is_generated_once_owner_only(tmp_path: Path) -> None:
+    environment = {"SONGDA_DATA_DIR": str(tmp_path / "data")}
+    first = load_settings(environment, sandbox=True)
+    assert first.secrets_keys == load_settings(environment, sandbox=True).secrets_keys
+    stored = tmp_path / "data" / "sandbox_secrets_key"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert stat.S_IMODE(stored.parent.stat().st_mode) == 0o700
+    assert first.secret_box.open(first.secret_box.seal("whsec_x")) == "whsec_x"
+    assert first.webhook_targets.allow_http  # the sandbox's walk-through receivers are local
+
+
+def test_production_webhooks_are_https_only_with_no_allow_list(tmp_path: Path) -> None:
+    targets = load_settings(env(tmp_path)).webhook_targets
+    assert not targets.allow_http
+    assert (targets.allowed_networks, targets.allowed_hosts) == ((), frozenset())
+    intranet = load_settings(
+        env(tmp_path, WEBHOOK_ALLOWED_TARGETS="10.20.0.0/16, cases.court.internal")
+    ).webhook_targets
+    assert [str(n) for n in intranet.allowed_networks] == ["10.20.0.0/16"]
+    assert intranet.allowed_hosts == {"cases.court.internal"}
 
 
 def test_sandbox_uses_an_explicit_secret_and_writes_none(tmp_path: Path) -> None:

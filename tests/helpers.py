@@ -376,16 +376,20 @@ def cli_env(ctx: Context, **extra: str) -> dict[str, str]:
     }
 
 
-def songda(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The CLI as a real process, with only the ``SONGDA_*`` settings given."""
+def songda(
+    *args: str, env: dict[str, str], umask: int | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """The CLI as a real process, with only the ``SONGDA_*`` settings given (and started under
+    ``umask`` when one is given, as an operator's shell would)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
     return subprocess.run(
         [sys.executable, "-m", "delivery.cli", *args],
         env={**clean, **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
+        preexec_fn=None if umask is None else lambda: os.umask(umask),
     )
 
 

@@ -9,8 +9,6 @@ import hashlib
 import logging
 import os
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -178,19 +176,11 @@ def test_songda_commands_create_owner_only_files_under_umask_022(tmp_path: Path)
         "SONGDA_SMTP_SENDER": "service@court.example",
         "SONGDA_COURT_NAME": "杭州市西湖区人民法院",
     }
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
     for args in (["db", "upgrade"], ["keys", "create"], ["calendar", "import"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "delivery.cli", *args],
-            env={**clean, **env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            preexec_fn=lambda: os.umask(0o022),
-        )
+        done = songda(*args, env=env, umask=0o022, timeout=120)
         assert done.returncode == 0, done.stderr
-    sandbox = songda("config", "check", "--sandbox", env={"SONGDA_DATA_DIR": str(data_dir)})
+    sandbox_env = {"SONGDA_DATA_DIR": str(data_dir)}
+    sandbox = songda("config", "check", "--sandbox", env=sandbox_env, umask=0o022)
     assert sandbox.returncode == 0, sandbox.stdout
     everything = [data_dir, *data_dir.rglob("*")]
     assert len(everything) > 5

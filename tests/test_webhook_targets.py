@@ -136,6 +136,16 @@ async def _only_delivery(api: Api) -> Any:
     return delivery
 
 
+async def _first_try(api: Api) -> Any:
+    """The only delivery, once the worker has tried it."""
+
+    async def tried() -> Any:
+        delivery = await _only_delivery(api)
+        return delivery if delivery["tries"] else None
+
+    return await eventually(tried)
+
+
 async def _deliver_once(api: Api, client: WebhookClient) -> Any:
     delivery = await _only_delivery(api)
     try:
@@ -194,11 +204,7 @@ async def test_an_endpoint_stored_before_the_rules_is_refused_at_delivery(api: A
         )
     await api.new_dispatch(consent=False)
 
-    async def tried() -> Any:
-        delivery = await _only_delivery(api)
-        return delivery if delivery["tries"] else None
-
-    delivery = await eventually(tried)
+    delivery = await _first_try(api)
     assert (delivery["last_error"], delivery["last_status"]) == ("refused", None)
 
 
@@ -207,11 +213,7 @@ async def test_a_closed_port_shows_connection_failed_not_the_socket_error(api: A
     await api.register_webhook(f"http://127.0.0.1:{free_port()}/hook", ["dispatch.created"])
     await api.new_dispatch(consent=False)
 
-    async def tried() -> Any:
-        delivery = await _only_delivery(api)
-        return delivery if delivery["tries"] else None
-
-    delivery = await eventually(tried)
+    delivery = await _first_try(api)
     assert delivery["last_error"] == "connection failed"
 
 
@@ -234,12 +236,7 @@ async def test_a_redirect_is_not_followed(api: Api) -> None:
             port = runner.addresses[0][1]
             await api.register_webhook(f"http://127.0.0.1:{port}/hook", ["dispatch.created"])
             await api.new_dispatch(consent=False)
-
-            async def tried() -> Any:
-                delivery = await _only_delivery(api)
-                return delivery if delivery["tries"] else None
-
-            delivery = await eventually(tried)
+            delivery = await _first_try(api)
         finally:
             await runner.cleanup()
         assert redirected == ["/hook"]

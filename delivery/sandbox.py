@@ -254,6 +254,7 @@ async def bounce_message(request: web.Request) -> web.Response:
     outcome = await record_bounce(
         ctx,
         message.message_id,
+        message.to[0],
         "550 5.1.1 sandbox: mailbox does not exist",
         courts=(ctx.settings.court_name,),
         actor="sandbox",

@@ -93,7 +93,7 @@ async def sandbox_staff_accounts(ctx: Context) -> dict[str, str]:
                 courts=[ctx.settings.court_name],
                 password=password,
             )
-        elif await check_password(ctx.engine, ctx.clock, username, password) is None:
+        elif await check_password(ctx.engine, username, password) is None:
             await set_password(ctx.engine, username, password)
     if passwords != known:
         _write_secret_file(path, json.dumps(passwords, ensure_ascii=False))

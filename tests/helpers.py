@@ -45,6 +45,7 @@ from tracking.court_certificates import load_pem_chain
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK_RE = re.compile(r"http://songda\.test(/r/[A-Za-z0-9_\-.]+)")
 Body = dict[str, Any]
+RECIPIENT_EMAIL = "zhang.san@example.com"  # dispatch_body's e-mail address
 
 
 def dispatch_body(
@@ -52,7 +53,7 @@ def dispatch_body(
     *,
     reference: str = "case-sys-0001",
     source: str = "recipient_confirmed",
-    email: str = "zhang.san@example.com",
+    email: str = RECIPIENT_EMAIL,
     consent: bool = True,
     court: str = COURT,
     policy: str = "cn-civil",

@@ -63,6 +63,14 @@ class LimitsUnavailable(Exception):
     """Redis did not answer: the limit cannot be checked."""
 
 
+class TooSoon(Exception):
+    """A limit is reached: the next try is allowed after ``wait``."""
+
+    def __init__(self, wait: timedelta) -> None:
+        super().__init__(f"try again in {wait}")
+        self.wait = wait
+
+
 @dataclass(frozen=True)
 class Rule:
     """At most ``limit`` tries per ``window`` for one key (e.g. one address, one link)."""

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from conftest import settled
-from helpers import Api, link_path, service_message
+from helpers import Api, link_path, service_message, without_redis
 from standins import live_twilio
 from twilio.request_validator import RequestValidator
 
 from channels.sms import segments
+from delivery.api.app import create_app
 from delivery.channel_api import SendOutcome
 from delivery.sandbox import add_routes
 from delivery.twilio_standin import TwilioStandIn
@@ -219,6 +220,21 @@ async def test_one_time_codes_are_capped_per_link_per_day(
     api.ctx.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
     assert (await api.client.post(f"{path}/code")).status == 200
     assert len(fake.messages) == before + per_day + 1
+
+
+@pytest.mark.usefixtures("worker")
+async def test_without_redis_no_code_is_sent_unlimited(
+    api: Api, sms_standin: Any, smtp_sink: Any, aiohttp_client: Callable[..., Any]
+) -> None:
+    fake, _channel = sms_standin
+    _dispatch_id, path = await _code_link(api, sms_standin, smtp_sink)
+    before = len(fake.messages)
+    async with without_redis(api.ctx) as down:
+        client = await aiohttp_client(create_app(down))
+        refused = await client.post(f"{path}/code")
+    assert refused.status == 503
+    assert int(refused.headers["Retry-After"]) > 0
+    assert len(fake.messages) == before
 
 
 @pytest.mark.usefixtures("worker")

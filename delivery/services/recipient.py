@@ -27,7 +27,7 @@ from delivery.domain import (
     DispatchState,
     DocumentRef,
 )
-from delivery.rate_limits import Rule
+from delivery.rate_limits import Rule, TooSoon
 from delivery.representations import mask_address
 from delivery.services.progress import decide_now
 from delivery.storage.schema import attempts
@@ -266,12 +266,8 @@ class CodeNotAvailable(Exception):
     """No other channel to send a code on, or the link is locked."""
 
 
-class CodeLimitReached(Exception):
-    """The link has had its codes for the day (``SONGDA_OTP_SENDS_PER_DAY``): ``wait``."""
-
-    def __init__(self, wait: timedelta) -> None:
-        super().__init__(f"next code in {wait}")
-        self.wait = wait
+class CodeLimitReached(TooSoon):
+    """The link has had its codes for the day (``SONGDA_OTP_SENDS_PER_DAY``)."""
 
 
 async def send_code(ctx: Context, token: str, visitor: VisitorInfo) -> str:

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from delivery.clock import Clock
 from delivery.ids import new_id
-from delivery.rate_limits import RateLimiter
+from delivery.rate_limits import RateLimiter, TooSoon
 from delivery.services.login_throttle import LoginThrottle
 from delivery.staff import Role, StaffUser
 from delivery.storage.schema import staff_sessions, staff_users
@@ -50,12 +50,8 @@ MAX_COURT_NAME = 200
 _hasher = PasswordHasher()  # Argon2id with the library's recommended parameters
 
 
-class LoginThrottled(Exception):
-    """Too many wrong passwords from this address (for this username): wait ``wait``."""
-
-    def __init__(self, wait: timedelta) -> None:
-        super().__init__(f"try again in {wait}")
-        self.wait = wait
+class LoginThrottled(TooSoon):
+    """Too many wrong passwords from this address (for this username)."""
 
 
 class AccountError(ValueError):

@@ -1,5 +1,6 @@
-"""API key scopes (``bounces``), and the login lock-out leaves the account row: throttling per
-address lives in Redis now (docs/decisions/0026).
+"""Key scopes (``bounces``) and no more account lock-out columns (docs/decisions/0026).
+
+Login throttling per address lives in Redis now; the account row keeps no failure count.
 
 Revision ID: 0009
 Revises: 0006

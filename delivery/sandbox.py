@@ -116,6 +116,11 @@ async def mailbox_page(request: web.Request) -> web.Response:
             clock_now=ctx_of(request).clock.now(),
         ),
         content_type="text/html",
+        # Its clock buttons are /static/sandbox_mailbox.js, calling the sandbox's clock API.
+        headers={
+            "Content-Security-Policy": "default-src 'none'; script-src 'self'; "
+            "connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+        },
     )
 
 

@@ -33,6 +33,7 @@ from delivery.report_cli import run as run_report
 from delivery.secrets_cli import add_parser as add_secrets_parser
 from delivery.secrets_cli import print_new_key
 from delivery.secrets_cli import run as run_secrets
+from delivery.services.api_keys import SCOPES
 from delivery.staff import Role
 
 EXIT_USAGE = 2
@@ -65,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a court the key may use (repeatable; default SONGDA_COURT_NAME)",
+    )
+    create.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        choices=sorted(SCOPES),
+        help="a power beyond the court's dispatches (repeatable): bounces = may report bounces, "
+        "which reverse service (only the court's bounce processor)",
     )
 
     user = commands.add_parser("user", help="staff accounts (clerks, supervisors, ...)")
@@ -262,14 +271,16 @@ async def _db_upgrade(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def _apikey_create(settings: Settings, name: str, courts: list[str]) -> str:
+async def _apikey_create(
+    settings: Settings, name: str, courts: list[str], scopes: frozenset[str]
+) -> str:
     from delivery.clock import SystemClock
     from delivery.services.api_keys import create_api_key
     from delivery.storage.engine import create_engine
 
     engine = create_engine(settings.database_url)
     try:
-        _key, token = await create_api_key(engine, SystemClock(), name, courts)
+        _key, token = await create_api_key(engine, SystemClock(), name, courts, scopes)
     finally:
         await engine.dispose()
     return token
@@ -300,7 +311,6 @@ async def _user_create(settings: Settings, args: argparse.Namespace, password: s
 
 
 async def _user_list(settings: Settings) -> None:
-    from delivery.clock import SystemClock
     from delivery.services.staff_accounts import list_staff_users
     from delivery.storage.engine import create_engine
 
@@ -309,13 +319,8 @@ async def _user_list(settings: Settings) -> None:
         users = await list_staff_users(engine)
     finally:
         await engine.dispose()
-    now = SystemClock().now()
     for user, state in users:
-        status = "active"
-        if state["disabled_at"] is not None:
-            status = "disabled"
-        elif state["locked_until"] is not None and state["locked_until"] > now:
-            status = f"locked until {state['locked_until'].isoformat(timespec='seconds')}"
+        status = "active" if state["disabled_at"] is None else "disabled"
         roles = ",".join(sorted(r.value for r in user.roles))
         print(f"{user.username}\t{user.display_name}\t{roles}\t{','.join(user.courts)}\t{status}")
 
@@ -535,9 +540,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.name.strip() or any(not c.strip() for c in courts):
         print("songda: --name and --court must not be empty", file=sys.stderr)
         return EXIT_USAGE
-    token = asyncio.run(_apikey_create(settings, args.name.strip(), [c.strip() for c in courts]))
+    scopes = frozenset(args.scope)
+    token = asyncio.run(
+        _apikey_create(settings, args.name.strip(), [c.strip() for c in courts], scopes)
+    )
     print(token)
-    print(f"(shown once; scoped to: {', '.join(courts)})", file=sys.stderr)
+    granted = f"; may: {', '.join(sorted(scopes))}" if scopes else ""
+    print(f"(shown once; scoped to: {', '.join(courts)}{granted})", file=sys.stderr)
     return 0
 
 

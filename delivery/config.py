@@ -81,6 +81,17 @@ class CarrierSettings:
 
 
 @dataclass(frozen=True)
+class LimitSettings:
+    """Per-address limits on what anyone may call without logging in, and the caps on
+    guessing (docs/decisions/0026-shared-limits.md). Counted in Redis, shared by every process."""
+
+    public_per_minute: int = 120  # SONGDA_PUBLIC_REQUESTS_PER_MINUTE: pages, links, /.well-known
+    pdfs_per_minute: int = 20  # SONGDA_PUBLIC_PDFS_PER_MINUTE: public notice PDFs
+    checks_per_15_minutes: int = 10  # SONGDA_CHECK_TRIES: POST /check per 15 minutes
+    otp_sends_per_day: int = 5  # SONGDA_OTP_SENDS_PER_DAY: one-time codes per recipient link
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -122,6 +133,8 @@ class Settings:
     # docs/decisions/0028) and the keys webhook secrets are sealed with (SONGDA_SECRETS_KEY).
     webhook_targets: TargetPolicy = field(default_factory=TargetPolicy)
     secrets_keys: tuple[str, ...] = field(default=(), repr=False)
+    # Per-address limits on public endpoints and one-time codes (docs/decisions/0026).
+    limits: LimitSettings = LimitSettings()
 
     @property
     def secret_box(self) -> SecretBox:
@@ -432,6 +445,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         tsa_timeout=tsa_timeout,
         webhook_targets=webhook_targets,
         secrets_keys=secrets_keys,
+        limits=LimitSettings(
+            public_per_minute=r.integer("PUBLIC_REQUESTS_PER_MINUTE", 120),
+            pdfs_per_minute=r.integer("PUBLIC_PDFS_PER_MINUTE", 20),
+            checks_per_15_minutes=r.integer("CHECK_TRIES", 10),
+            otp_sends_per_day=r.integer("OTP_SENDS_PER_DAY", 5),
+        ),
     )
     if r.problems:
         raise ConfigError(r.problems)

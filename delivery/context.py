@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,6 +13,7 @@ from delivery.clock import Clock
 from delivery.config import Settings
 from delivery.document_store import DocumentStore
 from delivery.queue import JobQueue
+from delivery.rate_limits import RateLimiter
 from escalation.calendar import HolidayCalendar, load_calendar
 from escalation.policy import PolicyBook, load_policy_book
 from tracking.court_certificates import SigningIdentity
@@ -38,6 +40,12 @@ class Context:
     # certificate PDFs (PAdES), with an RFC 3161 token from ``timestamper`` when there is one.
     signing_identity: SigningIdentity | None = None
     timestamper: TimeStamper | None = None
+
+    @cached_property
+    def limits(self) -> RateLimiter:
+        """Rate limits and login throttles, in the queue's Redis under the queue's name, so
+        every process of the deployment shares them (docs/decisions/0026)."""
+        return RateLimiter(self.queue.pool, f"{self.settings.queue_name}:limits", self.clock)
 
     def require_signing_key(self) -> SigningKey:
         if self.signing_key is None:

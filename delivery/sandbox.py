@@ -116,6 +116,11 @@ async def mailbox_page(request: web.Request) -> web.Response:
             clock_now=ctx_of(request).clock.now(),
         ),
         content_type="text/html",
+        # Its clock buttons are /static/sandbox_mailbox.js, calling the sandbox's clock API.
+        headers={
+            "Content-Security-Policy": "default-src 'none'; script-src 'self'; "
+            "connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+        },
     )
 
 
@@ -254,6 +259,7 @@ async def bounce_message(request: web.Request) -> web.Response:
     outcome = await record_bounce(
         ctx,
         message.message_id,
+        message.to[0],
         "550 5.1.1 sandbox: mailbox does not exist",
         courts=(ctx.settings.court_name,),
         actor="sandbox",

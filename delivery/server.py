@@ -66,8 +66,7 @@ async def sandbox_staff_accounts(ctx: Context) -> dict[str, str]:
     """One demo account per role for the sandbox court, username → password.
 
     The passwords are kept in a 0600 file in the data directory, so they stay the same across
-    restarts; an account whose password no longer matches the file is given it again (and
-    unlocked).
+    restarts; an account whose password no longer matches the file is given it again.
     """
     path: Path = ctx.settings.data_dir / "sandbox_staff_passwords"
     known: dict[str, str] = {}
@@ -93,7 +92,7 @@ async def sandbox_staff_accounts(ctx: Context) -> dict[str, str]:
                 courts=[ctx.settings.court_name],
                 password=password,
             )
-        elif await check_password(ctx.engine, ctx.clock, username, password) is None:
+        elif await check_password(ctx.engine, username, password) is None:
             await set_password(ctx.engine, username, password)
     if passwords != known:
         _write_secret_file(path, json.dumps(passwords, ensure_ascii=False))

@@ -32,7 +32,7 @@ from delivery.document_store import DocumentStore
 from delivery.keys import create_key, load_signing_identity, load_signing_key
 from delivery.queue import JobQueue
 from delivery.sandbox import SmtpSink, add_routes
-from delivery.services.api_keys import create_api_key
+from delivery.services.api_keys import BOUNCES_SCOPE, create_api_key
 from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
 from delivery.storage.schema import metadata
@@ -217,6 +217,16 @@ async def client(ctx: Context, aiohttp_client: Callable[..., Any]) -> TestClient
 async def api_key(ctx: Context) -> str:
     _key, token = await create_api_key(ctx.engine, ctx.clock, "case system", [COURT])
     return token
+
+
+@pytest.fixture
+async def bounce_processor(ctx: Context) -> dict[str, str]:
+    """The court's bounce processor's headers: a key an operator created with
+    ``songda apikey create --scope bounces``."""
+    _key, token = await create_api_key(
+        ctx.engine, ctx.clock, "bounce processor", [COURT], frozenset({BOUNCES_SCOPE})
+    )
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -21,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import ClientResponse, FormData, web
 from aiohttp.test_utils import TestClient, TestServer
+from arq.connections import ArqRedis
 from asn1crypto import x509 as asn1_x509
 from conftest import COURT, MINIMAL_PDF, REDIS_URL, eventually, settled
 from cryptography import x509
@@ -36,6 +38,7 @@ from delivery.channel_api import ServiceMessage
 from delivery.context import Context
 from delivery.domain import Event
 from delivery.keys import ROOT_CERT
+from delivery.queue import JobQueue
 from delivery.services.staff_accounts import create_staff_user
 from delivery.staff import Role, StaffUser
 from delivery.storage.rows import event_from_row
@@ -45,6 +48,7 @@ from tracking.court_certificates import load_pem_chain
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK_RE = re.compile(r"http://songda\.test(/r/[A-Za-z0-9_\-.]+)")
 Body = dict[str, Any]
+RECIPIENT_EMAIL = "zhang.san@example.com"  # dispatch_body's e-mail address
 
 
 def dispatch_body(
@@ -52,7 +56,7 @@ def dispatch_body(
     *,
     reference: str = "case-sys-0001",
     source: str = "recipient_confirmed",
-    email: str = "zhang.san@example.com",
+    email: str = RECIPIENT_EMAIL,
     consent: bool = True,
     court: str = COURT,
     policy: str = "cn-civil",
@@ -327,6 +331,31 @@ async def visit_task(api: Api, dispatch_id: str, visit_no: int = 1) -> str:
     )
     await settled(api.ctx)
     return str(visits_of(found)[visit_no - 1]["provider_ref"])
+
+
+def behind_proxy(ctx: Context) -> Context:
+    """``ctx`` as deployed behind a reverse proxy that appends ``X-Forwarded-For``: a test's
+    requests then come from whatever address it names (:func:`from_address`). Shares the
+    database, the queue and the limits with ``ctx``."""
+    return dataclasses.replace(
+        ctx, settings=dataclasses.replace(ctx.settings, trust_x_forwarded_for=True)
+    )
+
+
+def from_address(address: str) -> dict[str, str]:
+    """The headers of a request from ``address`` (to an app on :func:`behind_proxy`)."""
+    return {"X-Forwarded-For": address}
+
+
+@asynccontextmanager
+async def without_redis(ctx: Context) -> AsyncIterator[Context]:
+    """``ctx`` with a Redis that does not answer (a loopback port nobody listens on): the
+    queue and the limits are down, the database is not."""
+    dead = ArqRedis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+    try:
+        yield dataclasses.replace(ctx, queue=JobQueue(dead, ctx.settings.queue_name))
+    finally:
+        await dead.aclose()
 
 
 def free_port() -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import COURT, OTHER_COURT, eventually, settled
-from helpers import Api, court_root, validate_signature, visit_task
+from helpers import RECIPIENT_EMAIL, Api, court_root, validate_signature, visit_task
 from pypdf import PdfReader
 from standins import Post
 from test_in_person import JPEG, VISIT_LOCAL, in_person_dispatch
@@ -166,7 +166,7 @@ async def test_a_dispatch_not_served_gets_a_watermarked_preview_never_stored(api
 
 @pytest.mark.both_databases
 async def test_a_bounce_supersedes_the_certificate_and_the_next_one_says_so(
-    api: Api, post: Post
+    api: Api, post: Post, bounce_processor: dict[str, str]
 ) -> None:
     body = await api.new_dispatch_body()
     body["recipient"]["postal_addresses"] = [POSTAL]
@@ -176,8 +176,12 @@ async def test_a_bounce_supersedes_the_certificate_and_the_next_one_says_so(
 
     response = await api.client.post(
         "/api/v1/bounces",
-        json={"message_id": served["attempts"][0]["provider_ref"], "diagnostic": "550 5.1.1"},
-        headers=api.auth,
+        json={
+            "message_id": served["attempts"][0]["provider_ref"],
+            "recipient": RECIPIENT_EMAIL,
+            "diagnostic": "550 5.1.1",
+        },
+        headers=bounce_processor,
     )
     assert (await response.json())["unserved"] is True
     [superseded] = await certificate_rows(api, dispatch_id)

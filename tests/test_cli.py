@@ -18,10 +18,17 @@ def test_config_check_names_every_problem(tmp_path: Path) -> None:
     result = songda(
         "config",
         "check",
-        env={"SONGDA_DATA_DIR": str(tmp_path), "SONGDA_SMTP_TLS": "ssl3", "SONGDA_PORT": "http"},
+        env={
+            "SONGDA_DATA_DIR": str(tmp_path),
+            "SONGDA_SMTP_TLS": "ssl3",
+            "SONGDA_PORT": "http",
+            "SONGDA_OTP_SENDS_PER_DAY": "0",
+            "SONGDA_PUBLIC_REQUESTS_PER_MINUTE": "many",
+        },
     )
     assert result.returncode == 2
-    for name in ("SECRET_KEY", "SMTP_HOST", "SMTP_SENDER", "COURT_NAME", "SMTP_TLS", "PORT"):
+    names = ("SECRET_KEY", "SMTP_HOST", "SMTP_SENDER", "COURT_NAME", "SMTP_TLS", "PORT")
+    for name in (*names, "OTP_SENDS_PER_DAY", "PUBLIC_REQUESTS_PER_MINUTE"):
         assert f"SONGDA_{name}" in result.stdout
 
 
@@ -63,16 +70,25 @@ def test_db_upgrade_and_apikey_create(tmp_path: Path) -> None:
     token = created.stdout.strip()
     assert token.startswith("sdk_")
 
-    async def stored() -> list[tuple[str, list[str]]]:
+    bounces = songda("apikey", "create", "--name", "bounces", "--scope", "bounces", env=env)
+    assert bounces.returncode == 0, bounces.stderr
+    assert "may: bounces" in bounces.stderr
+    unknown = songda("apikey", "create", "--name", "x", "--scope", "everything", env=env)
+    assert unknown.returncode == 2
+
+    async def stored() -> list[tuple[str, list[str], list[str]]]:
         engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
         async with engine.connect() as conn:
-            rows = (await conn.execute(sa.select(api_keys.c.key_hash, api_keys.c.courts))).all()
+            k = api_keys.c
+            query = sa.select(k.key_hash, k.courts, k.scopes).order_by(k.created_at, k.name)
+            rows = (await conn.execute(query)).all()
         await engine.dispose()
-        return [(r.key_hash, r.courts) for r in rows]
+        return [(r.key_hash, r.courts, r.scopes) for r in rows]
 
-    [(key_hash, courts)] = asyncio.run(stored())
+    [(key_hash, courts, scopes), (_hash, _courts, granted)] = asyncio.run(stored())
     assert key_hash == hashlib.sha256(token.encode()).hexdigest()
-    assert courts == ["A court", "B court"]
+    assert (courts, scopes) == (["A court", "B court"], [])
+    assert granted == ["bounces"]  # only where the operator granted it
     assert token not in db.read_bytes().decode("latin-1")
 
 

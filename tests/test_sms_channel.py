@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from conftest import settled
-from helpers import Api, link_path, service_message
+from helpers import Api, link_path, service_message, without_redis
 from standins import live_twilio
 from twilio.request_validator import RequestValidator
 
 from channels.sms import segments
+from delivery.api.app import create_app
 from delivery.channel_api import SendOutcome
 from delivery.sandbox import add_routes
 from delivery.twilio_standin import TwilioStandIn
@@ -196,6 +197,44 @@ async def test_expired_codes_and_the_shared_lock_out(
     assert statuses == [401, 401, 401, 429]  # five failures in 15 minutes lock the link
     refused = await api.client.post(f"{path}/code")
     assert refused.status == 409  # no code while locked
+
+
+@pytest.mark.usefixtures("worker")
+async def test_one_time_codes_are_capped_per_link_per_day(
+    api: Api, sms_standin: Any, smtp_sink: Any
+) -> None:
+    """Issue 12: besides one a minute, at most SONGDA_OTP_SENDS_PER_DAY codes a day per link."""
+    fake, _channel = sms_standin
+    _dispatch_id, path = await _code_link(api, sms_standin, smtp_sink)
+    per_day = api.ctx.settings.limits.otp_sends_per_day
+    before = len(fake.messages)
+    for _ in range(per_day):
+        assert (await api.client.post(f"{path}/code")).status == 200
+        api.ctx.clock.advance(timedelta(minutes=1, seconds=1))  # type: ignore[attr-defined]
+    assert len(fake.messages) == before + per_day
+    refused = await api.client.post(f"{path}/code")
+    assert refused.status == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 24 * 3600
+    assert "今日的验证码发送次数已用完" in await refused.text()
+    assert len(fake.messages) == before + per_day  # nothing more was sent
+    api.ctx.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    assert (await api.client.post(f"{path}/code")).status == 200
+    assert len(fake.messages) == before + per_day + 1
+
+
+@pytest.mark.usefixtures("worker")
+async def test_without_redis_no_code_is_sent_unlimited(
+    api: Api, sms_standin: Any, smtp_sink: Any, aiohttp_client: Callable[..., Any]
+) -> None:
+    fake, _channel = sms_standin
+    _dispatch_id, path = await _code_link(api, sms_standin, smtp_sink)
+    before = len(fake.messages)
+    async with without_redis(api.ctx) as down:
+        client = await aiohttp_client(create_app(down))
+        refused = await client.post(f"{path}/code")
+    assert refused.status == 503
+    assert int(refused.headers["Retry-After"]) > 0
+    assert len(fake.messages) == before
 
 
 @pytest.mark.usefixtures("worker")

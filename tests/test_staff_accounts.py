@@ -1,11 +1,10 @@
-"""Staff accounts: the login page, sessions, lock-out, CSRF, the API with a session, the CLI."""
+"""Staff accounts: the login page, sessions, CSRF, the API with a session, the CLI."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import hashlib
-import logging
 import os
 import subprocess
 import sys
@@ -35,14 +34,12 @@ from delivery.api.staff_auth import (
 from delivery.clock import ManualClock
 from delivery.context import Context
 from delivery.server import sandbox_staff_accounts
-from delivery.services import staff_accounts
 from delivery.services.staff_accounts import (
-    LOCKOUT,
-    MAX_FAILED_LOGINS,
     SESSION_TTL,
     AccountError,
     check_password,
     create_staff_user,
+    set_password,
 )
 from delivery.staff import Role
 from delivery.storage.schema import staff_sessions, staff_users
@@ -151,164 +148,6 @@ async def test_wrong_password_and_unknown_user_get_the_same_answer(
     assert wrong_html.replace("zhao", "nobody") == unknown_html
     assert SESSION_COOKIE not in wrong.cookies
     assert await _sessions(ctx) == []
-    assert (await _user_row(ctx, "zhao"))["failed_logins"] == 1
-
-
-async def test_lock_out_after_repeated_failures_and_unlock_after_the_period(
-    client: Client, ctx: Context, clock: ManualClock, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="delivery.services.staff_accounts")
-    user, password = await staff_account(ctx, username="sun")
-    for _ in range(MAX_FAILED_LOGINS - 1):
-        await _post_login(client, "sun", "wrong password!!")
-    wrong_page = await (await _post_login(client, "sun", "wrong password!!")).text()
-    row = await _user_row(ctx, "sun")
-    assert row["locked_until"] == clock.now() + LOCKOUT
-    assert any(r.getMessage() == "staff account locked" for r in caplog.records)
-
-    caplog.clear()
-    locked = await _post_login(client, "sun", password)
-    assert locked.status == 200
-    assert await locked.text() == wrong_page  # exactly like a wrong password
-    assert await _sessions(ctx) == []
-    [refusal] = [r for r in caplog.records if r.getMessage() == "staff login refused"]
-    assert (refusal.reason, refusal.staff_user_id) == ("locked", user.id)  # type: ignore[attr-defined]
-    assert all(password not in r.getMessage() for r in caplog.records)
-
-    clock.advance(LOCKOUT - timedelta(seconds=1))
-    assert (await _post_login(client, "sun", password)).status == 200  # still locked
-    clock.advance(timedelta(seconds=2))
-    await log_in(client, "sun", password)
-    row = await _user_row(ctx, "sun")
-    assert (row["failed_logins"], row["locked_until"]) == (0, None)
-
-
-class HeldVerifications:
-    """Stands in for the Argon2 step: holds every verification until :meth:`release`, and records
-    the passwords verified against the account's real hash (refusals verify a dummy hash)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self._real = staff_accounts._verify
-        self._released = asyncio.Event()
-        self._arrivals = asyncio.Condition()
-        self.arrived = 0
-        self.against_hash: list[str] = []
-        monkeypatch.setattr(staff_accounts, "_verify", self._verify)
-
-    async def _verify(self, stored_hash: str | None, password: str) -> bool:
-        async with self._arrivals:
-            self.arrived += 1
-            self._arrivals.notify_all()
-        if stored_hash is not None:
-            self.against_hash.append(password)
-        await self._released.wait()
-        return await self._real(stored_hash, password)
-
-    async def until(self, arrived: int) -> None:
-        """Wait until ``arrived`` tries have reached verification (each try does exactly one)."""
-        async with asyncio.timeout(30), self._arrivals:
-            await self._arrivals.wait_for(lambda: self.arrived >= arrived)
-
-    def release(self) -> None:
-        self._released.set()
-
-
-@pytest.mark.both_databases
-@pytest.mark.parametrize("via", ["service", "form"])
-async def test_parallel_wrong_passwords_cannot_get_past_the_lock(
-    via: str,
-    client: Client,
-    ctx: Context,
-    clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """20 wrong passwords in flight at once, then the right one: only 5 are verified."""
-    caplog.set_level(logging.INFO, logger="delivery.services.staff_accounts")
-    _user, password = await staff_account(ctx, username="feng")
-    login_token = form_csrf(await (await client.get("/login")).text())
-
-    async def attempt(guess: str) -> bool:
-        if via == "service":
-            return await check_password(ctx.engine, ctx.clock, "feng", guess) is not None
-        form = {"csrf_token": login_token, "username": "feng", "password": guess}
-        response = await client.post("/login", data=form, allow_redirects=False)
-        assert response.status in (200, 303), await response.text()
-        return response.status == 303
-
-    held = HeldVerifications(monkeypatch)
-    wrong = [asyncio.create_task(attempt(f"wrong password {i:02d}")) for i in range(20)]
-    await held.until(len(wrong))  # every wrong try is in and none is verified yet
-    right = asyncio.create_task(attempt(password))
-    await held.until(len(wrong) + 1)
-    held.release()
-    assert await asyncio.gather(*wrong, right) == [False] * (len(wrong) + 1)
-
-    assert len(held.against_hash) == MAX_FAILED_LOGINS  # the rest never reached Argon2
-    assert password not in held.against_hash
-    row = await _user_row(ctx, "feng")
-    assert (row["failed_logins"], row["locked_until"]) == (MAX_FAILED_LOGINS, clock.now() + LOCKOUT)
-    assert [r.getMessage() for r in caplog.records].count("staff account locked") == 1
-    assert await _sessions(ctx) == []
-
-    assert not await attempt(password)  # still locked once the burst is over
-    clock.advance(LOCKOUT)
-    assert await attempt(password)
-    row = await _user_row(ctx, "feng")
-    assert (row["failed_logins"], row["locked_until"]) == (0, None)
-
-
-@pytest.mark.both_databases
-async def test_a_lock_set_by_parallel_tries_wins_over_a_right_password(
-    ctx: Context, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The right password's try was counted first, but 4 wrong ones reserved after it lock the
-    account before it is verified: the lock stands and the right password does not log in."""
-    _user, password = await staff_account(ctx, username="chu")
-    held = HeldVerifications(monkeypatch)
-    right = asyncio.create_task(check_password(ctx.engine, ctx.clock, "chu", password))
-    await held.until(1)
-    wrong = [
-        asyncio.create_task(check_password(ctx.engine, ctx.clock, "chu", f"wrong password {i}"))
-        for i in range(MAX_FAILED_LOGINS)
-    ]
-    await held.until(1 + len(wrong))
-    held.release()
-    assert await asyncio.gather(right, *wrong) == [None] * (1 + len(wrong))
-    assert len(held.against_hash) == MAX_FAILED_LOGINS and held.against_hash[0] == password
-    row = await _user_row(ctx, "chu")
-    assert (row["failed_logins"], row["locked_until"]) == (MAX_FAILED_LOGINS, clock.now() + LOCKOUT)
-
-
-@pytest.mark.both_databases
-async def test_only_consecutive_wrong_passwords_lock(ctx: Context, clock: ManualClock) -> None:
-    _user, password = await staff_account(ctx, username="wei")
-
-    async def tries(*guesses: str) -> list[bool]:
-        return [
-            await check_password(ctx.engine, ctx.clock, "wei", guess) is not None
-            for guess in guesses
-        ]
-
-    async def state() -> tuple[int, Any]:
-        row = await _user_row(ctx, "wei")
-        return row["failed_logins"], row["locked_until"]
-
-    wrong = ["wrong password!!"] * (MAX_FAILED_LOGINS - 1)
-    # 4 wrong, then the right one as the 5th try (the try that would lock): it logs in
-    assert await tries(*wrong, password) == [False] * len(wrong) + [True]
-    assert await state() == (0, None)
-    assert await tries(*wrong) == [False] * len(wrong)
-    assert await state() == (MAX_FAILED_LOGINS - 1, None)
-    assert await tries(password, *wrong, "wrong password!!", password) == (
-        [True] + [False] * MAX_FAILED_LOGINS + [False]
-    )
-    assert await state() == (MAX_FAILED_LOGINS, clock.now() + LOCKOUT)
-    clock.advance(LOCKOUT)
-    # the lock has run out: the count starts again at 1
-    assert await tries("wrong password!!") == [False]
-    assert await state() == (1, None)
-    assert await tries(password) == [True]
 
 
 async def test_login_form_needs_its_csrf_token(client: Client, ctx: Context) -> None:
@@ -335,7 +174,7 @@ async def test_login_form_needs_its_csrf_token(client: Client, ctx: Context) -> 
     )
     assert alone.status == 403
     assert await _sessions(ctx) == []
-    assert (await _user_row(ctx, "qian"))["failed_logins"] == 0
+    assert await ctx.queue.pool.keys(ctx.limits.key("login", "*")) == []  # no try counted
 
 
 async def test_logout_needs_the_sessions_csrf_token(client: Client, ctx: Context) -> None:
@@ -516,7 +355,7 @@ async def test_sandbox_demo_accounts_survive_restarts(ctx: Context) -> None:
     assert await sandbox_staff_accounts(sandbox_ctx) == first
     roles = {}
     for username, password in first.items():
-        user = await check_password(ctx.engine, ctx.clock, username, password)
+        user = await check_password(ctx.engine, username, password)
         assert user is not None and user.courts == ("沙箱人民法院",)
         roles[username] = set(user.roles)
     assert roles == {
@@ -525,10 +364,9 @@ async def test_sandbox_demo_accounts_survive_restarts(ctx: Context) -> None:
         "field": {Role.FIELD_SERVER},
         "admin": {Role.ADMIN},
     }
-    for _ in range(MAX_FAILED_LOGINS):  # someone locked the demo clerk out
-        await check_password(ctx.engine, ctx.clock, "clerk", "wrong password!!")
+    await set_password(ctx.engine, "clerk", "someone changed it!")
     assert await sandbox_staff_accounts(sandbox_ctx) == first
-    assert await check_password(ctx.engine, ctx.clock, "clerk", first["clerk"]) is not None
+    assert await check_password(ctx.engine, "clerk", first["clerk"]) is not None
 
 
 def _songda(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -588,14 +426,12 @@ def test_cli_user_create_and_list(tmp_path: Path) -> None:
     assert "argon2" not in listed.stdout
 
     async def verify() -> tuple[bool, bool]:
-        from delivery.clock import SystemClock
         from delivery.storage.engine import create_engine
 
         engine = create_engine(f"sqlite+aiosqlite:///{db}")
         try:
-            clock = SystemClock()
-            wang = await check_password(engine, clock, "wang", "correct horse battery")
-            li = await check_password(engine, clock, "li", password)
+            wang = await check_password(engine, "wang", "correct horse battery")
+            li = await check_password(engine, "li", password)
         finally:
             await engine.dispose()
         return wang is not None, li is not None

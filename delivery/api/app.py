@@ -31,7 +31,9 @@ from delivery.api import (
     workspace_pages,
 )
 from delivery.api.common import CONTEXT
+from delivery.api.headers import security_headers
 from delivery.api.middleware import VERIFIER, api_keys, problems
+from delivery.api.rate_limit import public_limits
 from delivery.context import Context
 from delivery.services.api_keys import ApiKeyVerifier
 
@@ -41,9 +43,12 @@ API = "/api/v1"
 def create_app(ctx: Context) -> web.Application:
     # 1 MB for JSON and forms; uploads stream through request.multipart(), which this limit
     # does not apply to, and are bounded by SONGDA_MAX_UPLOAD_BYTES as they are read.
+    # Public limits come first: a refused request costs no database work.
     app = web.Application(
-        middlewares=[problems, staff_auth.staff_sessions, api_keys], client_max_size=1024 * 1024
+        middlewares=[public_limits, problems, staff_auth.staff_sessions, api_keys],
+        client_max_size=1024 * 1024,
     )
+    app.on_response_prepare.append(security_headers)
     app[CONTEXT] = ctx
     app[VERIFIER] = ApiKeyVerifier(ctx.engine)
     r = app.router

@@ -635,10 +635,12 @@ SPEC: dict[str, Any] = {
         },
         "/api/v1/bounces": {
             "post": _key_op(
-                "Report a bounce (DSN) for an e-mail by its Message-ID; reverses service when "
-                "that e-mail's acceptance was the service (CPL-INT-135)",
+                "Report a bounce (DSN) for an e-mail by its Message-ID and the recipient address "
+                "it bounced for (both must be the attempt's, else 422 on recipient); reverses "
+                "service when that e-mail's acceptance was the service (CPL-INT-135). Only a "
+                "key with the bounces scope (songda apikey create --scope bounces); others 403",
                 {"200": _ok("Recorded (or already known)"), "404": PROBLEM},
-                requestBody=_strings_body(["message_id"], ["diagnostic"]),
+                requestBody=_strings_body(["message_id", "recipient"], ["diagnostic"]),
             ),
         },
         "/api/v1/webhook-endpoints": {

@@ -13,7 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from delivery.api.common import ctx_of, html_page
+from delivery.api.rate_limit import refusal, retry_after
 from delivery.ids import looks_like_id
+from delivery.rate_limits import LimitsUnavailable
 from delivery.services import recipient
 from delivery.services.recipient import CheckResult, LinkGone, LinkView, VisitorInfo
 from templates import locale_or_default
@@ -109,21 +111,27 @@ async def verify(request: web.Request) -> web.Response:
 
 
 async def request_code(request: web.Request) -> web.Response:
-    """ "Send me a one-time code": on the other channel, then the same check page asks for it."""
+    """ "Send me a one-time code": on the other channel, then the same check page asks for it
+    (429 with ``Retry-After`` once the link has had its codes for the day)."""
     ctx = ctx_of(request)
     token = request.match_info["token"]
     form = await request.post()
+    limited = None
     try:
         sent_to = await recipient.send_code(ctx, token, _visitor(request))
         status = 200
     except recipient.CodeNotAvailable:
         sent_to, status = None, 409
+    except recipient.CodeLimitReached as reached:
+        sent_to, status, limited = None, 429, retry_after(reached.wait)
+    except LimitsUnavailable:
+        return refusal(request, None)
     except BadToken:
         return _error(403)
     except LinkGone:
         return _error(410)
     view = await recipient.open_link(ctx, token, _visitor(request), record=False)
-    return _page(
+    response = _page(
         "recipient_check.html",
         status=status,
         view=view,
@@ -133,7 +141,11 @@ async def request_code(request: web.Request) -> web.Response:
         failed=False,
         lock=view.lock,
         code_sent_to=sent_to,
+        code_limited=limited is not None,
     )
+    if limited is not None:
+        response.headers["Retry-After"] = limited
+    return response
 
 
 async def download(request: web.Request) -> web.StreamResponse:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -21,8 +22,10 @@ from multidict import MultiMapping
 
 from delivery.api.common import STAFF, ctx_of, html_page
 from delivery.api.problems import Problem
+from delivery.api.rate_limit import UNAVAILABLE_RETRY, client_address, retry_after
+from delivery.rate_limits import LimitsUnavailable
 from delivery.services import staff_accounts
-from delivery.services.staff_accounts import SESSION_TTL, StaffSession
+from delivery.services.staff_accounts import SESSION_TTL, LoginThrottled, StaffSession
 from delivery.staff import Role, StaffUser
 from templates import locale_or_default
 
@@ -256,8 +259,11 @@ def _login_form(
     username: str = "",
     error: str | None = None,
     status: int = 200,
+    wait: timedelta | None = None,
 ) -> web.Response:
+    """The form; with ``wait``, also ``Retry-After`` and the seconds to wait on the page."""
     token = _login_token(request)
+    seconds = retry_after(wait) if wait is not None else None
     response = staff_page(
         "login.html",
         status=status,
@@ -266,8 +272,11 @@ def _login_form(
         next_path=next_path,
         username=username,
         error=error,
+        seconds=seconds,
         court=ctx_of(request).settings.court_name,
     )
+    if seconds is not None:
+        response.headers["Retry-After"] = seconds
     _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, 2 * 3600)
     return response
 
@@ -280,7 +289,10 @@ async def login_page(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
-    """``POST /login``: check CSRF and password; start a session and go to ``next``."""
+    """``POST /login``: check CSRF and password; start a session and go to ``next``.
+
+    Too many wrong passwords from this address: 429 with ``Retry-After`` (the same for a
+    username that does not exist); the throttle unreachable: 503, and no password is checked."""
     ctx = ctx_of(request)
     form = await request.post()
     locale = page_locale(request, form)
@@ -301,8 +313,23 @@ async def login(request: web.Request) -> web.Response:
         )
     password = form.get("password")
     started = None
+    again = {"locale": locale, "next_path": next_path, "username": username}
     if isinstance(password, str) and username:
-        started = await staff_accounts.log_in(ctx.engine, ctx.clock, username, password)
+        try:
+            started = await staff_accounts.log_in(
+                ctx.engine,
+                ctx.clock,
+                ctx.limits,
+                username=username,
+                password=password,
+                address=client_address(request, ctx.settings),
+            )
+        except LoginThrottled as throttled:
+            return _login_form(request, **again, error="throttled", status=429, wait=throttled.wait)
+        except LimitsUnavailable:
+            return _login_form(
+                request, **again, error="unavailable", status=503, wait=UNAVAILABLE_RETRY
+            )
     if started is None:
         return _login_form(
             request, locale=locale, next_path=next_path, username=username, error="refused"

@@ -16,7 +16,6 @@ codes, digits or hashes.
 from __future__ import annotations
 
 from datetime import timedelta
-from math import ceil
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,15 +23,14 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from delivery.api.common import ctx_of, html_page
-from delivery.api.rate_limit import SlidingWindowLimiter, client_address
+from delivery.api.rate_limit import client_address, refusal, retry_after
 from delivery.ids import looks_like_id
+from delivery.rate_limits import LimitsUnavailable, Rule
 from delivery.services import verification
 from templates import locale_or_default
 from tracking.verification import TAG_CHARS, check_tag
 
-CHECK_LIMIT = 10
 CHECK_WINDOW = timedelta(minutes=15)
-CHECK_LIMITER: web.AppKey[SlidingWindowLimiter] = web.AppKey("check_limiter", SlidingWindowLimiter)
 MAX_FIELD = 64
 CHANNEL_NAMES = {
     "zh-CN": {
@@ -128,7 +126,7 @@ async def check_form(request: web.Request) -> web.Response:
         locale=_locale(request),
         outcome=None,
         owner=None,
-        limit=CHECK_LIMIT,
+        limit=ctx.settings.limits.checks_per_15_minutes,
         window_minutes=int(CHECK_WINDOW.total_seconds() // 60),
         court=ctx.settings.court_name,
     )
@@ -140,21 +138,29 @@ def _field(form: MultiDictProxy[Any], name: str) -> str:
 
 
 async def check(request: web.Request) -> web.Response:
-    """``POST /check``: every try counts against the client's limit, right or wrong."""
+    """``POST /check``: every try counts against the client's limit, right or wrong; when the
+    limit cannot be checked the lookup is refused (503), never run unlimited."""
     ctx = ctx_of(request)
-    limiter = request.app[CHECK_LIMITER]
     form = await request.post()
     locale = _locale(request, _field(form, "lang"))
     common: dict[str, Any] = {
         "locale": locale,
-        "limit": CHECK_LIMIT,
+        "limit": ctx.settings.limits.checks_per_15_minutes,
         "window_minutes": int(CHECK_WINDOW.total_seconds() // 60),
         "court": ctx.settings.court_name,
     }
-    wait = limiter.hit(client_address(request, ctx.settings), ctx.clock.now())
+    rule = Rule(
+        f"check:{client_address(request, ctx.settings)}",
+        ctx.settings.limits.checks_per_15_minutes,
+        CHECK_WINDOW,
+    )
+    try:
+        wait = await ctx.limits.hit(rule)
+    except LimitsUnavailable:
+        return refusal(request, None)
     if wait is not None:
         response = _page("check.html", status=429, outcome="limited", owner=None, **common)
-        response.headers["Retry-After"] = str(max(1, ceil(wait.total_seconds())))
+        response.headers["Retry-After"] = retry_after(wait)
         return response
     owner = await verification.check_notice(ctx, _field(form, "code"), _field(form, "last4"))
     outcome = "genuine" if owner is not None else "unknown"
@@ -162,7 +168,6 @@ async def check(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app[CHECK_LIMITER] = SlidingWindowLimiter(CHECK_LIMIT, CHECK_WINDOW)
     r = app.router
     r.add_get("/verify/{ref}", verify)
     r.add_get("/check", check_form)

@@ -2,6 +2,10 @@
 
 Keys are 256-bit random values, so an unkeyed SHA-256 is enough to make the stored digest useless
 to a thief; the short prefix finds the row without scanning.
+
+Beyond its courts' dispatches a key may hold *scopes* an operator grants at creation
+(``songda apikey create --scope bounces``): ``bounces`` lets the court's bounce processor reverse
+a service, which no ordinary case-system key may do.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from delivery.ids import new_id
 from delivery.storage.schema import api_keys
 
 KEY_PREFIX = "sdk_"
+BOUNCES_SCOPE = "bounces"
+SCOPES = frozenset({BOUNCES_SCOPE})
 
 
 @dataclass(frozen=True)
@@ -27,9 +33,13 @@ class ApiKey:
     id: str
     name: str
     courts: tuple[str, ...]
+    scopes: frozenset[str] = frozenset()
 
     def sees(self, court: str) -> bool:
         return court in self.courts
+
+    def may(self, scope: str) -> bool:
+        return scope in self.scopes
 
 
 def _digest(token: str) -> str:
@@ -37,12 +47,18 @@ def _digest(token: str) -> str:
 
 
 async def create_api_key(
-    engine: AsyncEngine, clock: Clock, name: str, courts: list[str]
+    engine: AsyncEngine,
+    clock: Clock,
+    name: str,
+    courts: list[str],
+    scopes: frozenset[str] = frozenset(),
 ) -> tuple[ApiKey, str]:
     """A new key and its plaintext, which is never stored and cannot be shown again."""
+    if unknown := scopes - SCOPES:
+        raise ValueError(f"unknown scope(s): {', '.join(sorted(unknown))}")
     prefix = secrets.token_hex(6)
     token = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(new_id(), name, tuple(courts))
+    key = ApiKey(new_id(), name, tuple(courts), scopes)
     async with engine.begin() as conn:
         await conn.execute(
             api_keys.insert().values(
@@ -51,6 +67,7 @@ async def create_api_key(
                 prefix=prefix,
                 key_hash=_digest(token),
                 courts=list(courts),
+                scopes=sorted(scopes),
                 created_at=clock.now(),
             )
         )
@@ -90,7 +107,7 @@ class ApiKeyVerifier:
             )
         if row is None or not hmac.compare_digest(row["key_hash"], digest):
             return None
-        key = ApiKey(row["id"], row["name"], tuple(row["courts"]))
+        key = ApiKey(row["id"], row["name"], tuple(row["courts"]), frozenset(row["scopes"]))
         if len(self._known) >= 10_000:
             self._known.clear()
         self._known[digest] = (time.monotonic(), key)

@@ -1,10 +1,13 @@
 """E-mail bounces: proof that a message the court's server accepted never arrived.
 
 A bounce processor at the court (the system reading the bounce mailbox, or the relay's own
-notification hook) reports each delivery status notification by the original Message-ID through
-``POST /api/v1/bounces`` with an API key of the court. The attempt becomes ``bounced``; when its
-acceptance was what served the dispatch (CPL-INT-135), service is reversed: the dispatch goes back
-to ``in_progress`` with ``dispatch.unserved``, and the ladder resumes from where it stands.
+notification hook) reports each delivery status notification by the original Message-ID *and*
+the recipient address it bounced for, through ``POST /api/v1/bounces`` with an API key of the
+court that holds the ``bounces`` scope. The Message-ID alone is no proof: every key of the
+court sees it in webhooks; the address must be the attempt's too. The attempt becomes
+``bounced``; when its acceptance was what served the dispatch (CPL-INT-135), service is reversed:
+the dispatch goes back to ``in_progress`` with ``dispatch.unserved``, and the ladder resumes from
+where it stands.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transact
 BOUNCEABLE = frozenset({AttemptState.SENT, AttemptState.DELIVERED})
 
 
+class RecipientMismatch(Exception):
+    """The Message-ID was sent, but not to the address the bounce names."""
+
+
 @dataclass(frozen=True)
 class BounceOutcome:
     dispatch_id: str
@@ -31,11 +38,18 @@ class BounceOutcome:
     unserved: bool
 
 
-async def _find(ctx: Context, message_id: str, courts: tuple[str, ...]) -> tuple[str, str] | None:
+def same_address(one: str, other: str) -> bool:
+    """E-mail addresses as mail servers compare them in practice: case and spaces aside."""
+    return one.strip().lower() == other.strip().lower()
+
+
+async def _find(
+    ctx: Context, message_id: str, recipient: str, courts: tuple[str, ...]
+) -> tuple[str, str] | None:
     async with ctx.engine.connect() as conn:
         row = (
             await conn.execute(
-                sa.select(attempts.c.dispatch_id, attempts.c.id)
+                sa.select(attempts.c.dispatch_id, attempts.c.id, attempts.c.address)
                 .join(dispatches, dispatches.c.id == attempts.c.dispatch_id)
                 .where(
                     attempts.c.provider_ref == message_id,
@@ -44,14 +58,25 @@ async def _find(ctx: Context, message_id: str, courts: tuple[str, ...]) -> tuple
                 )
             )
         ).first()
-    return None if row is None else (row.dispatch_id, row.id)
+    if row is None:
+        return None
+    if not same_address(row.address, recipient):
+        raise RecipientMismatch(message_id)
+    return row.dispatch_id, row.id
 
 
 async def record_bounce(
-    ctx: Context, message_id: str, diagnostic: str, *, courts: tuple[str, ...], actor: str
+    ctx: Context,
+    message_id: str,
+    recipient: str,
+    diagnostic: str,
+    *,
+    courts: tuple[str, ...],
+    actor: str,
 ) -> BounceOutcome | None:
-    """Record a bounce for the attempt that sent ``message_id``; ``None`` if there is none."""
-    found = await _find(ctx, message_id, courts)
+    """Record a bounce for the attempt that sent ``message_id`` to ``recipient``; ``None`` if
+    there is none, :class:`RecipientMismatch` if it went to another address."""
+    found = await _find(ctx, message_id, recipient, courts)
     if found is None:
         return None
     dispatch_id, attempt_id = found
@@ -67,7 +92,7 @@ async def record_bounce(
             source="bounce",
             actor=actor,
             reason=diagnostic[:500],
-            data={"message_id": message_id},
+            data={"message_id": message_id, "recipient": recipient},
         )
         unserved = await _reverse_if_served_by(tx, attempt_id, actor)
         await decide_now(ctx, tx)

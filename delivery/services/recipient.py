@@ -27,6 +27,7 @@ from delivery.domain import (
     DispatchState,
     DocumentRef,
 )
+from delivery.rate_limits import Rule, TooSoon
 from delivery.representations import mask_address
 from delivery.services.progress import decide_now
 from delivery.storage.schema import attempts
@@ -49,6 +50,7 @@ from tracking.one_time_code import (
 SOURCE = "recipient"
 WITHDRAWN = frozenset({DispatchState.CANCELLED, DispatchState.FAILED})
 QUIET = timedelta(minutes=1)
+CODE_DAY = timedelta(days=1)
 
 
 class LinkGone(Exception):
@@ -264,8 +266,16 @@ class CodeNotAvailable(Exception):
     """No other channel to send a code on, or the link is locked."""
 
 
+class CodeLimitReached(TooSoon):
+    """The link has had its codes for the day (``SONGDA_OTP_SENDS_PER_DAY``)."""
+
+
 async def send_code(ctx: Context, token: str, visitor: VisitorInfo) -> str:
-    """Send a one-time code on the other channel; returns the masked address it went to."""
+    """Send a one-time code on the other channel; returns the masked address it went to.
+
+    At most one a minute (a second request within it is answered as if sent), and at most
+    ``SONGDA_OTP_SENDS_PER_DAY`` a day per link, counted in the shared limits before the code
+    leaves (:class:`CodeLimitReached`; ``LimitsUnavailable``: no code is sent unlimited)."""
     claims, dispatch_id = await _resolve(ctx, token)
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         attempt = await _attempt_for(tx, claims)
@@ -284,6 +294,10 @@ async def send_code(ctx: Context, token: str, visitor: VisitorInfo) -> str:
             code=code,
             valid_minutes=int(CODE_TTL.total_seconds() // 60),
         )
+    daily = Rule(f"otp:{attempt.id}", ctx.settings.limits.otp_sends_per_day, CODE_DAY)
+    wait = await ctx.limits.hit(daily)
+    if wait is not None:
+        raise CodeLimitReached(wait)
     result = await ctx.channels[route.channel].send_code(message)
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         data = {"channel": route.channel, "contact_id": route.contact.id, **visitor.as_data()}

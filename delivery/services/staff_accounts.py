@@ -1,9 +1,9 @@
-"""Staff accounts: creation, Argon2id passwords, lock-out, and server-side sessions.
+"""Staff accounts: creation, Argon2id passwords, login throttling, and server-side sessions.
 
 Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106 "low memory"); a hash made
-with older parameters is replaced at the next successful login. Five wrong passwords in a row lock
-the account for 15 minutes (counted on the row, on the injected clock; each try is counted
-before its password is verified, so parallel tries cannot slip past the cap). A locked, disabled or
+with older parameters is replaced at the next successful login. Wrong passwords slow down the
+address that typed them, never lock the account for everyone (:mod:`login_throttle`: each try is
+counted before its password is verified, so parallel tries cannot slip past it). A disabled or
 unknown account costs the same Argon2 verification as a wrong password and gets the same answer,
 so the login form does not tell which usernames exist; only the log says why.
 
@@ -33,6 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from delivery.clock import Clock
 from delivery.ids import new_id
+from delivery.rate_limits import RateLimiter, TooSoon
+from delivery.services.login_throttle import LoginThrottle
 from delivery.staff import Role, StaffUser
 from delivery.storage.schema import staff_sessions, staff_users
 
@@ -40,14 +42,16 @@ log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 SESSION_TTL = timedelta(hours=12)
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MAX_DISPLAY_NAME = 200
 MAX_COURT_NAME = 200
 
 _hasher = PasswordHasher()  # Argon2id with the library's recommended parameters
+
+
+class LoginThrottled(TooSoon):
+    """Too many wrong passwords from this address (for this username)."""
 
 
 class AccountError(ValueError):
@@ -172,7 +176,6 @@ async def create_staff_user(
                     password_hash=password_hash,
                     roles=sorted(r.value for r in user.roles),
                     courts=list(user.courts),
-                    failed_logins=0,
                     created_at=clock.now(),
                 )
             )
@@ -183,7 +186,7 @@ async def create_staff_user(
 
 
 async def set_password(engine: AsyncEngine, username: str, password: str) -> bool:
-    """Replace an account's password and lift any lock-out; False if there is no such account."""
+    """Replace an account's password; False if there is no such account."""
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise AccountError([f"password: at least {MIN_PASSWORD_LENGTH} characters"])
     password_hash = await hash_password(password)
@@ -191,13 +194,13 @@ async def set_password(engine: AsyncEngine, username: str, password: str) -> boo
         result = await conn.execute(
             staff_users.update()
             .where(staff_users.c.username == normalise_username(username))
-            .values(password_hash=password_hash, failed_logins=0, locked_until=None)
+            .values(password_hash=password_hash)
         )
     return bool(result.rowcount)
 
 
 async def list_staff_users(engine: AsyncEngine) -> list[tuple[StaffUser, dict[str, Any]]]:
-    """Every account with its state (locked_until, disabled_at, failed_logins), by username."""
+    """Every account with its state (disabled_at, created_at), by username."""
     async with engine.connect() as conn:
         rows = (
             (await conn.execute(sa.select(staff_users).order_by(staff_users.c.username)))
@@ -207,7 +210,7 @@ async def list_staff_users(engine: AsyncEngine) -> list[tuple[StaffUser, dict[st
     return [
         (
             _user(row),
-            {k: row[k] for k in ("failed_logins", "locked_until", "disabled_at", "created_at")},
+            {k: row[k] for k in ("disabled_at", "created_at")},
         )
         for row in rows
     ]
@@ -229,21 +232,12 @@ async def get_staff_user(engine: AsyncEngine, username: str) -> StaffUser | None
     return None if row is None else _user(row)
 
 
-async def check_password(
-    engine: AsyncEngine, clock: Clock, username: str, password: str
-) -> StaffUser | None:
-    """The account if ``password`` is right and it may log in now; otherwise None.
+async def check_password(engine: AsyncEngine, username: str, password: str) -> StaffUser | None:
+    """The account if ``password`` is right and it may log in; otherwise None.
 
-    Counts wrong passwords on the row and locks the account after :data:`MAX_FAILED_LOGINS`.
-    Every refusal does one Argon2 verification, whatever the reason.
-
-    The try is counted before the password is verified (:func:`_reserve_try`, one guarded
-    ``UPDATE``), so parallel requests cannot all pass the lock check while the slow verification
-    runs: at most :data:`MAX_FAILED_LOGINS` tries reach Argon2 per lock period. A right password
-    gives its try back and resets the count (:func:`_reset_tries`), unless a lock set meanwhile
-    by other tries says otherwise.
+    Every refusal does one Argon2 verification, whatever the reason. Unthrottled: the login
+    goes through :func:`log_in`, which throttles before it gets here.
     """
-    now = clock.now()
     name = normalise_username(username)
     async with engine.connect() as conn:
         row = (
@@ -256,18 +250,13 @@ async def check_password(
         log.info("staff login refused", extra={"reason": "unknown_user"})
         return None
     if row["disabled_at"] is not None:
-        await _refuse(password, "disabled", row["id"])
-        return None
-    locked = row["locked_until"] is not None and row["locked_until"] > now
-    tries = None if locked else await _reserve_try(engine, row["id"], now)
-    if tries is None:  # locked when read, or by a parallel try since
-        await _refuse(password, "locked", row["id"])
+        await _verify(None, password)
+        log.info("staff login refused", extra={"reason": "disabled", "staff_user_id": row["id"]})
         return None
     if not await _verify(row["password_hash"], password):
-        _log_failure(row["id"], tries)
-        return None
-    if not await _reset_tries(engine, row["id"], now, tries):
-        log.info("staff login refused", extra={"reason": "locked", "staff_user_id": row["id"]})
+        log.info(
+            "staff login refused", extra={"reason": "wrong_password", "staff_user_id": row["id"]}
+        )
         return None
     if _hasher.check_needs_rehash(row["password_hash"]):
         password_hash = await hash_password(password)
@@ -279,80 +268,6 @@ async def check_password(
                 .values(password_hash=password_hash)
             )
     return _user(row)
-
-
-async def _refuse(password: str, reason: str, user_id: str) -> None:
-    """The same Argon2 work and answer as a wrong password; only the log says why."""
-    await _verify(None, password)
-    log.info("staff login refused", extra={"reason": reason, "staff_user_id": user_id})
-
-
-def _may_try(now: datetime) -> sa.ColumnElement[bool]:
-    """The account is not locked at ``now``: never locked, or the lock has run out."""
-    locked_until = staff_users.c.locked_until
-    return sa.or_(locked_until.is_(None), locked_until <= now)
-
-
-async def _reserve_try(engine: AsyncEngine, user_id: str, now: datetime) -> int | None:
-    """Count one try before it is verified: its number in the row of tries, or None if locked.
-
-    One guarded ``UPDATE … RETURNING``, atomic on both databases (PostgreSQL re-checks the
-    ``WHERE`` on the row a parallel update left; SQLite serialises writers). The count restarts
-    at 1 once a lock has run out. The try that makes it :data:`MAX_FAILED_LOGINS` locks the
-    account at once, before its own verification, so no further try gets in meanwhile; if it
-    turns out right, :func:`_reset_tries` lifts that lock again.
-    """
-    u = staff_users.c
-    tries = sa.case((u.locked_until.is_not(None), 0), else_=u.failed_logins) + 1
-    lock = sa.case(
-        (tries >= MAX_FAILED_LOGINS, sa.literal(now + LOCKOUT, u.locked_until.type)),
-        else_=sa.null(),
-    )
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            staff_users.update()
-            .where(u.id == user_id, u.disabled_at.is_(None), _may_try(now))
-            .values(failed_logins=tries, locked_until=lock)
-            .returning(u.failed_logins)
-        )
-        reserved: int | None = result.scalar_one_or_none()
-    return reserved
-
-
-async def _reset_tries(engine: AsyncEngine, user_id: str, now: datetime, tries: int) -> bool:
-    """A right password (try number ``tries``): the count restarts. False if a lock set by
-    other tries since this one was reserved stands in the way; those tries were counted first.
-
-    The lock this try set itself (it was the last one allowed) is its own to lift: the row
-    still holds its count and its lock time, and no other try can have got in after it.
-    """
-    u = staff_users.c
-    own_lock = (
-        sa.and_(u.failed_logins == tries, u.locked_until == now + LOCKOUT)
-        if tries >= MAX_FAILED_LOGINS
-        else sa.false()
-    )
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            staff_users.update()
-            .where(u.id == user_id, sa.or_(_may_try(now), own_lock))
-            .values(failed_logins=0, locked_until=None)
-        )
-    return bool(result.rowcount)
-
-
-def _log_failure(user_id: str, tries: int) -> None:
-    """A wrong password, already counted when its try was reserved."""
-    if tries >= MAX_FAILED_LOGINS:
-        log.warning(
-            "staff account locked",
-            extra={"staff_user_id": user_id, "minutes": int(LOCKOUT.total_seconds() // 60)},
-        )
-    else:
-        log.info(
-            "staff login refused",
-            extra={"reason": "wrong_password", "staff_user_id": user_id, "failures": tries},
-        )
 
 
 def _token_hash(token: str) -> str:
@@ -381,11 +296,29 @@ async def start_session(
 
 
 async def log_in(
-    engine: AsyncEngine, clock: Clock, username: str, password: str
+    engine: AsyncEngine,
+    clock: Clock,
+    limits: RateLimiter,
+    *,
+    username: str,
+    password: str,
+    address: str,
 ) -> tuple[str, StaffSession] | None:
-    """Check the password and start a session, or None (wrong, locked, unknown: all the same)."""
-    user = await check_password(engine, clock, username, password)
-    return None if user is None else await start_session(engine, clock, user)
+    """Check the password, throttled per address, and start a session; None when refused
+    (wrong, disabled, unknown: all the same). :class:`LoginThrottled` when this address must
+    wait first; ``LimitsUnavailable`` when the throttle cannot be checked (no password is
+    checked then either)."""
+    throttle = LoginThrottle(limits)
+    name = normalise_username(username)
+    wait = await throttle.reserve(name, address)
+    if wait is not None:
+        log.info("staff login throttled", extra={"seconds": int(wait.total_seconds())})
+        raise LoginThrottled(wait)
+    user = await check_password(engine, name, password)
+    if user is None:
+        return None
+    await throttle.succeeded(name, address)
+    return await start_session(engine, clock, user)
 
 
 async def session_for(engine: AsyncEngine, clock: Clock, token: str) -> StaffSession | None:

@@ -51,6 +51,8 @@ api_keys = sa.Table(
     sa.Column("prefix", sa.String(16), nullable=False, unique=True),
     sa.Column("key_hash", sa.String(64), nullable=False),
     sa.Column("courts", sa.JSON, nullable=False),
+    # What the key may do beyond the court's dispatches (delivery.services.api_keys.SCOPES).
+    sa.Column("scopes", sa.JSON, nullable=False, server_default="[]"),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("revoked_at", UtcDateTime),
 )
@@ -286,8 +288,6 @@ staff_users = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("roles", sa.JSON, nullable=False),
     sa.Column("courts", sa.JSON, nullable=False),
-    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("locked_until", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("disabled_at", UtcDateTime),
 )

@@ -6,14 +6,14 @@ room: ``songda db upgrade`` and ``songda run`` seal every plaintext secret right
 (``delivery.services.webhook_secrets.seal_plaintext``), and ``songda secrets rotate`` does too.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from delivery.api.common import ctx_of, json_response, read_json, require_api_key
+from delivery.api.bodies import read_json
+from delivery.api.common import ctx_of, json_response, require_api_key
 from delivery.api.problems import not_found, validation_problem
 from delivery.services.bounces import record_bounce
 
@@ -12,8 +13,6 @@ from delivery.services.bounces import record_bounce
 async def report_bounce(request: web.Request) -> web.Response:
     key = require_api_key(request)
     body = await read_json(request)
-    if not isinstance(body, dict):
-        raise validation_problem([{"field": "", "message": "the body must be a JSON object"}])
     errors = [
         {"field": n, "message": "unknown field"}
         for n in sorted(set(body) - {"message_id", "diagnostic"})

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from delivery.api.bodies import read_form
 from delivery.api.common import ctx_of, html_page
 from delivery.ids import looks_like_id
 from delivery.services import recipient
@@ -68,7 +69,7 @@ async def landing(request: web.Request) -> web.Response:
 async def verify(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     token = request.match_info["token"]
-    form = await request.post()
+    form = await read_form(request)
     answer = (
         {"code": str(form["code"])[:20]}
         if "code" in form
@@ -112,7 +113,7 @@ async def request_code(request: web.Request) -> web.Response:
     """ "Send me a one-time code": on the other channel, then the same check page asks for it."""
     ctx = ctx_of(request)
     token = request.match_info["token"]
-    form = await request.post()
+    form = await read_form(request)
     try:
         sent_to = await recipient.send_code(ctx, token, _visitor(request))
         status = 200

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import MultiMapping
 
+from delivery.api.bodies import read_form
 from delivery.api.common import STAFF, ctx_of, html_page
 from delivery.api.problems import Problem
 from delivery.services import staff_accounts
@@ -282,7 +283,7 @@ async def login_page(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     """``POST /login``: check CSRF and password; start a session and go to ``next``."""
     ctx = ctx_of(request)
-    form = await request.post()
+    form = await read_form(request)
     locale = page_locale(request, form)
     next_path = local_path(_field(form, "next"))
     username = _field(form, "username") or ""
@@ -323,7 +324,7 @@ async def logout(request: web.Request) -> web.Response:
     token = request.cookies.get(SESSION_COOKIE)
     if current_session(request) is None or not token:
         raise web.HTTPSeeOther(LOGIN_PATH)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, _field(form, CSRF_FIELD))
     await staff_accounts.end_session(ctx.engine, ctx.clock, token)
     response = web.HTTPSeeOther(LOGIN_PATH)

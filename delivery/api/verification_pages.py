@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from delivery.api.bodies import read_form
 from delivery.api.common import ctx_of, html_page
 from delivery.api.rate_limit import SlidingWindowLimiter, client_address
 from delivery.ids import looks_like_id
@@ -143,7 +144,7 @@ async def check(request: web.Request) -> web.Response:
     """``POST /check``: every try counts against the client's limit, right or wrong."""
     ctx = ctx_of(request)
     limiter = request.app[CHECK_LIMITER]
-    form = await request.post()
+    form = await read_form(request)
     locale = _locale(request, _field(form, "lang"))
     common: dict[str, Any] = {
         "locale": locale,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiohttp import FormData
-from conftest import MINIMAL_PDF, settled
+from conftest import settled
 from helpers import PDF_THEN_HTML, Api, log_in, proof_form, scan_image, scan_pdf, staff_account
 from test_certificates import issued, proof, text_of
 from test_in_person import JPEG, PNG

@@ -215,15 +215,21 @@ async def _release(part: Any) -> None:
 
 
 async def part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    """A part's bytes as they arrive; :class:`MalformedBody` if the body is cut short."""
-    while True:
+    """A part's bytes as they arrive; :class:`MalformedBody` if the body is cut short.
+
+    aiohttp hands out the bytes up to the end of the stream as the part's when its closing
+    boundary never comes, and only a later read fails; a part ends properly only where its
+    boundary is found (``at_eof``), so no data is taken for whole that the client never
+    finished sending."""
+    while not part.at_eof():
         try:
             chunk = await part.read_chunk(CHUNK_BYTES)
         except _PARSER_ERRORS as exc:
             _malformed("multipart/form-data", exc)
-        if not chunk:
-            return
-        yield chunk
+        if chunk:
+            yield chunk
+        elif not part.at_eof():
+            raise MalformedBody("the body ends inside a part: it was cut short")
 
 
 async def skip_part(part: BodyPartReader) -> None:
@@ -270,12 +276,15 @@ def _check_field(name: str, value: str) -> None:
 async def read_form(
     request: web.Request,
 ) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
-    """``request.post()``, with a malformed body refused (:class:`MalformedBody`) and every
-    text field held to :mod:`delivery.text` (:class:`RefusedText`)."""
+    """``request.post()`` (which aiohttp bounds by the application's ``client_max_size``), with
+    a malformed body or more than :data:`MAX_PARTS` fields refused (:class:`MalformedBody`) and
+    every text field held to :mod:`delivery.text` (:class:`RefusedText`)."""
     try:
         form = await request.post()
     except _PARSER_ERRORS as exc:
         _malformed("form data", exc)
+    if len(form) > MAX_PARTS:
+        raise MalformedBody(f"too many fields (at most {MAX_PARTS})")
     for name, value in form.items():
         if isinstance(value, str):
             _check_field(name, value)

@@ -14,6 +14,9 @@ from delivery.domain import DOCUMENT_KINDS, LOCALES, ContactSource, DispatchStat
 from delivery.services.reports import DEFINITIONS, GROUPINGS, TABLE_COLUMNS
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
+# What any request body can get (delivery/api/bodies.py): malformed or nested too deeply (400),
+# too large (413), not of a type the operation reads (415).
+BODY_PROBLEMS = {"400": PROBLEM, "413": PROBLEM, "415": PROBLEM}
 PDF_RESPONSE = {
     "description": "PDF",
     "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
@@ -22,6 +25,8 @@ PDF_RESPONSE = {
 
 def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
     common = {"401": PROBLEM, "403": PROBLEM, "422": PROBLEM}
+    if "requestBody" in extra:
+        common |= BODY_PROBLEMS
     return {"summary": summary, "responses": {**responses, **common}, **extra}
 
 
@@ -39,14 +44,19 @@ def _ok(description: str, schema: str | None = None) -> dict[str, Any]:
     }
 
 
+def _json_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
 def _strings_body(required: list[str], optional: list[str]) -> dict[str, Any]:
     """A JSON request body of string fields."""
-    schema = {
-        "type": "object",
-        "required": required,
-        "properties": {name: {"type": "string"} for name in required + optional},
-    }
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    return _json_body(
+        {
+            "type": "object",
+            "required": required,
+            "properties": {name: {"type": "string"} for name in required + optional},
+        }
+    )
 
 
 def _action_body() -> dict[str, Any]:
@@ -429,6 +439,10 @@ SPEC: dict[str, Any] = {
                 "Cancel an open dispatch",
                 {"200": _ok("Cancelled", "Dispatch"), "404": PROBLEM, "409": PROBLEM},
                 parameters=[{"name": "dispatch_id", **ID_PARAM}],
+                requestBody=_json_body(
+                    {"type": "object", "properties": {"reason": {"type": "string"}}},
+                    required=False,
+                ),
             ),
         },
         "/api/v1/dispatches/{dispatch_id}/actions": {
@@ -610,6 +624,16 @@ SPEC: dict[str, Any] = {
             "post": _key_op(
                 "Register a webhook endpoint; the signing secret is returned once",
                 {"201": _ok("Created", "WebhookEndpoint")},
+                requestBody=_json_body(
+                    {
+                        "type": "object",
+                        "required": ["url"],
+                        "properties": {
+                            "url": {"type": "string", "format": "uri"},
+                            "event_types": {"type": "array", "items": {"enum": list(EVENT_TYPES)}},
+                        },
+                    }
+                ),
             ),
             "get": _key_op("List webhook endpoints", {"200": _ok("Endpoints")}),
         },

@@ -111,6 +111,17 @@ async def test_control_characters_in_json_are_a_422_naming_the_field(api: Api) -
     assert await api.table_counts() == before
 
 
+async def test_control_characters_in_a_query_are_refused(api: Api) -> None:
+    for query in ("case_number=%00", "court=a%0Ab", "%01=x"):
+        response = await api.client.get(f"/api/v1/dispatches?{query}", headers=api.auth)
+        details = await problem(response, 422, "validation-error")
+        assert details["errors"][0]["message"].endswith("must not contain control characters")
+    user, password = await staff_account(api.ctx)
+    await log_in(api.client, user.username, password)
+    response = await api.client.get("/staff/queue?case_number=%00")
+    assert response.status == 422, await response.text()
+
+
 def test_the_one_rule_for_stored_text() -> None:
     for bad in ("a\x00b", "\x07", "\x7f", "\x85", "\x9b", "\ud800", "a\nb", "a\tb", "a\rb"):
         assert text_problem(bad) is not None, repr(bad)

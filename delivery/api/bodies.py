@@ -270,6 +270,16 @@ def _check_field(name: str, value: str) -> None:
         raise RefusedText(name, f"name {problem}")
 
 
+# --- the query string ---
+
+
+def check_query(request: web.Request) -> None:
+    """Every query parameter held to :mod:`delivery.text` (:class:`RefusedText`): a filter
+    value reaches the database as text just as a stored field does (a NUL there is a 500)."""
+    for name, value in request.query.items():
+        _check_field(name, value)
+
+
 # --- application/x-www-form-urlencoded (and a browser's multipart form without files) ---
 
 

@@ -12,7 +12,7 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from delivery.api.bodies import MalformedBody, refused_body
+from delivery.api.bodies import MalformedBody, check_query, refused_body
 from delivery.api.common import API_KEY, CALLER, Caller
 from delivery.api.problems import Problem, unprintable
 from delivery.api.staff_auth import CSRF_HEADER, SAFE_METHODS, current_session
@@ -32,6 +32,7 @@ def _is_api(request: web.Request) -> bool:
 @web.middleware
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        check_query(request)
         return await handler(request)
     except Problem as problem:
         return problem.response(request.path)

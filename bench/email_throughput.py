@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import multiprocessing
 import os
@@ -79,6 +80,7 @@ import aiohttp
 import aiosmtplib
 import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from pypdf import PdfWriter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -117,10 +119,15 @@ SENDER = "service@court.example"
 SECRET_KEY = "bench-secret-key-that-is-long-enough-0123456789"
 SECRETS_KEY = new_key()  # every process of one run shares it
 TIME_ZONE = "Asia/Shanghai"
-MINIMAL_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-)
+
+
+def one_page_pdf() -> bytes:
+    """A blank one-page PDF: uploads are parsed as PDFs (delivery/pdf_check.py)."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    _written, out = writer.write(io.BytesIO())
+    assert isinstance(out, io.BytesIO)
+    return out.getvalue()
 
 
 @dataclass(frozen=True)
@@ -498,7 +505,7 @@ async def upload_pdf(session: aiohttp.ClientSession, base: str, auth: dict[str, 
     form = aiohttp.FormData()
     form.add_field("title", DOCUMENT_TITLE)
     form.add_field("kind", "complaint")
-    form.add_field("file", MINIMAL_PDF, filename="doc.pdf", content_type="application/pdf")
+    form.add_field("file", one_page_pdf(), filename="doc.pdf", content_type="application/pdf")
     async with session.post(f"{base}/api/v1/documents", data=form, headers=auth) as response:
         if response.status != 201:
             raise RuntimeError(f"upload failed: {response.status} {await response.text()}")

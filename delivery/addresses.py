@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from delivery.domain import ContactKind
+from delivery.text import text_problem
 
 # ASCII addresses only (no SMTPUTF8 relay is assumed), and nothing a header parser could split:
 # no commas, quotes, angle brackets or spaces.
@@ -13,16 +14,13 @@ EMAIL_RE = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 PHONE_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-# Control characters and lone surrogates break storage (NUL on PostgreSQL), canonical JSON and
-# headers; no legitimate name, address or case number contains them.
-FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 MAX_POSTAL = 500
 
 
 def address_problem(kind: ContactKind, value: str) -> str | None:
     """Why ``value`` cannot be an address of ``kind``, or ``None`` when it can."""
-    if FORBIDDEN_CHARACTERS.search(value):
-        return "must not contain control characters"
+    if (problem := text_problem(value)) is not None:
+        return problem
     if kind == ContactKind.EMAIL and not EMAIL_RE.match(value):
         return "must be an e-mail address"
     if kind == ContactKind.PHONE and not PHONE_RE.match(value):

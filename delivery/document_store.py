@@ -9,14 +9,16 @@ import asyncio
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from delivery.pdf_check import CHECK_SECONDS, TOO_SLOW, pdf_problem
 from delivery.private_files import private_dir
 
 PDF_MAGIC = b"%PDF-"
+PDF_TYPE = "application/pdf"
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -28,6 +30,15 @@ class UploadRejected(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+# Why a file, written in full at ``path`` as ``media_type``, cannot be kept (None: it can).
+FileCheck = Callable[[Path, str], "str | None"]
+
+
+def opens_as_pdf(path: Path, media_type: str) -> str | None:
+    """The check every stored file gets: a PDF must parse as one (delivery/pdf_check.py)."""
+    return pdf_problem(path) if media_type == PDF_TYPE else None
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,7 @@ class DocumentStore:
         File I/O runs in a thread so a 50 MB upload does not stall the event loop.
         """
         stored, _media_type = await self.store_media(
-            chunks, max_bytes, {PDF_MAGIC: "application/pdf"}, "file is not a PDF"
+            chunks, max_bytes, {PDF_MAGIC: PDF_TYPE}, "file is not a PDF"
         )
         return stored
 
@@ -59,9 +70,12 @@ class DocumentStore:
         max_bytes: int,
         allowed: Mapping[bytes, str],
         refusal: str = "file type not accepted",
+        check: FileCheck = opens_as_pdf,
     ) -> tuple[StoredFile, str]:
         """Any evidence file (a scan, a photo), content-addressed like documents: its type is
-        recognised by its first bytes (``allowed``: magic → media type), never by its name."""
+        recognised by its first bytes (``allowed``: magic → media type), never by its name,
+        and the whole file must then pass ``check`` (in a thread, for at most
+        :data:`CHECK_SECONDS`) before it is kept: 422 with the check's reason otherwise."""
         digest = hashlib.sha256()
         size = 0
         head = b""
@@ -82,6 +96,7 @@ class DocumentStore:
             media_type = next((t for m, t in allowed.items() if head.startswith(m)), None)
             if media_type is None:
                 raise UploadRejected(refusal, 415)
+            await _passes(check, Path(temp.name), media_type)
             stored = StoredFile(digest.hexdigest(), size)
             await asyncio.to_thread(self._commit, temp.name, stored.sha256)
             return stored, media_type
@@ -119,6 +134,15 @@ class DocumentStore:
         target = self.path_for(sha256)
         private_dir(target.parent)
         os.replace(temp_name, target)
+
+
+async def _passes(check: FileCheck, path: Path, media_type: str) -> None:
+    try:
+        problem = await asyncio.wait_for(asyncio.to_thread(check, path, media_type), CHECK_SECONDS)
+    except TimeoutError:
+        problem = TOO_SLOW
+    if problem is not None:
+        raise UploadRejected(problem)
 
 
 def _discard(temp: BinaryIO) -> None:

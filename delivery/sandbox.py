@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from delivery.api.bodies import read_json
 from delivery.api.common import ctx_of, json_response
 from delivery.carrier_standin import CarrierStandIn
 from delivery.clock import AdjustableClock, Clock, rfc3339
@@ -144,10 +145,8 @@ def _shipment_view(shipment: dict[str, Any]) -> dict[str, Any]:
     return {**shipment, "events": events}
 
 
-def _carrier_event(body: Any) -> tuple[dict[str, Any] | None, str | None]:
+def _carrier_event(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     """The postman's report, checked: (details, None) or (None, what is wrong)."""
-    if not isinstance(body, dict):
-        return None, "send a JSON object"
     status = body.get("status")
     if status not in CARRIER_STATUSES:
         return None, f"status: one of {', '.join(CARRIER_STATUSES)}"
@@ -173,11 +172,7 @@ def _carrier_event(body: Any) -> tuple[dict[str, Any] | None, str | None]:
 
 async def carrier_event(request: web.Request) -> web.Response:
     """Play the postman: the carrier stand-in records the event and sends its signed webhook."""
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    details, problem = _carrier_event(body)
+    details, problem = _carrier_event(await read_json(request))
     if details is None:
         return json_response({"error": problem}, status=400)
     carrier = request.app[CARRIER]
@@ -191,10 +186,9 @@ async def carrier_event(request: web.Request) -> web.Response:
 
 async def sms_status(request: web.Request) -> web.Response:
     """Play the carrier: make the stand-in send this SMS's signed status callback."""
-    try:
-        body = await request.json()
-        status = body["status"]
-    except (ValueError, KeyError, TypeError):
+    body = await read_json(request)
+    status = body.get("status")
+    if status is None:
         return json_response({"error": 'send {"status": "delivered"}'}, status=400)
     if status not in ("delivered", "undelivered", "failed", "sent"):
         return json_response({"error": "status: delivered, undelivered, failed or sent"}, 400)
@@ -237,8 +231,8 @@ async def advance_clock(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     clock = ctx.clock
     assert isinstance(clock, AdjustableClock)
+    body = await read_json(request)
     try:
-        body = await request.json()
         delta = parse_duration(body["advance"])
     except (ValueError, KeyError, TypeError) as exc:
         return json_response({"error": f'send {{"advance": "P3D"}} ({exc})'}, status=400)

@@ -3,9 +3,10 @@ that decodes?
 
 The first bytes (``SCAN_TYPES``) only name a format; a file that starts ``%PDF-`` and then stops
 is not a proof anyone can read. A scan that goes into the case file as the signed paper proof
-(CPL-87) is therefore opened here the way a reader would: pypdf must find at least one page of
-an unencrypted PDF, Pillow must verify and fully decode the image. Synchronous and CPU-bound:
-callers run it in a thread (the file is bounded by ``SONGDA_MAX_UPLOAD_BYTES``).
+(CPL-87) is therefore opened here the way a reader would: a PDF as every stored PDF is
+(:func:`delivery.pdf_check.pdf_problem`), Pillow must verify and fully decode the image.
+Synchronous and CPU-bound: the document store runs it in a thread, as the ``check`` of the file
+it is about to keep (the file is bounded by ``SONGDA_MAX_UPLOAD_BYTES``).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import warnings
 from pathlib import Path
 
 from PIL import Image
-from pypdf import PdfReader
 
-from delivery.document_store import JPEG_MAGIC, PDF_MAGIC, PNG_MAGIC
+from delivery.document_store import JPEG_MAGIC, PDF_MAGIC, PDF_TYPE, PNG_MAGIC
+from delivery.pdf_check import pdf_problem
 
 SCAN_TYPES: dict[bytes, str] = {
-    PDF_MAGIC: "application/pdf",
+    PDF_MAGIC: PDF_TYPE,
     JPEG_MAGIC: "image/jpeg",
     PNG_MAGIC: "image/png",
 }
@@ -28,21 +29,12 @@ WANTED = "a PDF, JPEG or PNG"
 
 def scan_problem(path: Path, media_type: str) -> str | None:
     """Why the stored file at ``path`` cannot be read as ``media_type`` (None: it can)."""
+    if media_type == PDF_TYPE:
+        return pdf_problem(path)
     try:
-        if media_type == "application/pdf":
-            return _pdf_problem(path)
         return _image_problem(path)
     except Exception:  # any parser failure on hostile input means "unreadable"
-        return f"not a readable {'PDF' if media_type == 'application/pdf' else 'image'}"
-
-
-def _pdf_problem(path: Path) -> str | None:
-    reader = PdfReader(path)
-    if reader.is_encrypted:
-        return "the PDF is encrypted: send it without a password"
-    if len(reader.pages) == 0:
-        return "the PDF has no pages"
-    return None
+        return "not a readable image"
 
 
 def _image_problem(path: Path) -> str | None:

@@ -124,6 +124,10 @@ async def staff_account(
     return user, password
 
 
+# Five bytes that name PDF, then a web page: not a PDF (delivery/pdf_check.py).
+PDF_THEN_HTML = b"%PDF-1.7\n<!doctype html><html><body><script>alert(1)</script></body></html>\n"
+
+
 def scan_pdf() -> bytes:
     """A real one-page PDF, as a scanner writes one (pypdf opens it)."""
     writer = PdfWriter()

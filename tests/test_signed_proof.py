@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiohttp import FormData
-from conftest import MINIMAL_PDF, settled
-from helpers import Api, log_in, proof_form, scan_image, scan_pdf, staff_account
+from conftest import settled
+from helpers import PDF_THEN_HTML, Api, log_in, proof_form, scan_image, scan_pdf, staff_account
 from test_certificates import issued, proof, text_of
 from test_in_person import JPEG, PNG
 
@@ -148,7 +148,7 @@ async def test_bad_input_is_a_422_naming_the_field_and_stores_nothing(api: Api) 
         (proof_form(_fields(attempt_id), b"just some text"), "scan", "not a PDF, JPEG or PNG"),
         (proof_form(_fields(attempt_id), big), "scan", "exceeds the limit"),
         (proof_form(_fields(attempt_id), b""), "scan", "empty"),
-        (proof_form(_fields(attempt_id), MINIMAL_PDF), "scan", "not a readable PDF"),
+        (proof_form(_fields(attempt_id), PDF_THEN_HTML), "scan", "not a readable PDF"),
         (proof_form(_fields(attempt_id), JPEG, content_type="image/jpeg"), "scan", "image"),
         (proof_form(_fields(attempt_id), PNG, content_type="image/png"), "scan", "image"),
         (proof_form(_fields(attempt_id), scan_image()[:-20]), "scan", "not a readable image"),

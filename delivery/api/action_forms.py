@@ -14,7 +14,7 @@ from __future__ import annotations
 from aiohttp import BodyPartReader, web
 from multidict import MultiDict
 
-from delivery.api.documents import part_chunks
+from delivery.api.bodies import part_chunks
 from delivery.api.workspace_forms import multipart_form
 from delivery.context import Context
 from delivery.services import signed_proof

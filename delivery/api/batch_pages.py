@@ -24,8 +24,8 @@ from aiohttp import BodyPartReader, web
 
 from delivery.api.batch_csv import MAX_BYTES, MAX_ROWS, CsvRejected, template_csv
 from delivery.api.batch_intake import run_batch
+from delivery.api.bodies import RefusedText, part_chunks, read_bounded, skip_part
 from delivery.api.common import ctx_of, json_response
-from delivery.api.documents import part_chunks, read_bounded
 from delivery.api.flat_dispatch import COLUMNS
 from delivery.api.staff_auth import (
     page_locale,
@@ -36,6 +36,7 @@ from delivery.api.workspace_forms import multipart_form
 from delivery.document_store import StoredFile, UploadRejected
 from delivery.services import batches
 from delivery.staff import Role, StaffUser
+from delivery.text import text_problem
 
 PATH = "/staff/batches"
 ID = "{batch_id:[0-9A-HJKMNP-TV-Z]{26}}"
@@ -46,11 +47,15 @@ MAX_FILES = 500
 MAX_BATCH_BYTES = 2 * 1024**3
 
 
-def file_name(raw: str) -> str:
-    """The file's own name, without any folder a browser may send with it. Browsers send the
-    name as UTF-8 with ``"`` and line breaks percent-encoded (HTML's form-data rules); other
-    clients (aiohttp's) percent-encode every non-ASCII byte: both are decoded."""
-    return PurePosixPath(unquote(raw).replace("\\", "/")).name
+def file_name(part: BodyPartReader) -> str:
+    """The part's file's own name, without any folder a browser may send with it. Browsers send
+    the name as UTF-8 with ``"`` and line breaks percent-encoded (HTML's form-data rules); other
+    clients (aiohttp's) percent-encode every non-ASCII byte: both are decoded. It becomes a
+    document's title, so it is held to the rule of stored text (RefusedText otherwise)."""
+    name = PurePosixPath(unquote(part.filename or "").replace("\\", "/")).name
+    if (problem := text_problem(name)) is not None:
+        raise RefusedText(part.name or "", f"file name {problem}")
+    return name
 
 
 def _page(
@@ -96,7 +101,7 @@ class _Upload:
         self.remaining = MAX_BATCH_BYTES
 
     async def take(self, part: BodyPartReader) -> None:
-        name = file_name(part.filename or "")
+        name = file_name(part)
         if part.name == "csv":
             if self.csv is not None:
                 raise UploadRejected("csv: send one CSV file")
@@ -120,7 +125,7 @@ class _Upload:
                 raise UploadRejected(f"documents: two different files are named {name}")
             self.documents[name] = stored
         else:
-            await part.release()
+            await skip_part(part)
 
 
 async def upload(request: web.Request) -> web.Response:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from delivery.api.common import ctx_of, json_response, read_json, require_api_key
+from delivery.api.bodies import read_json
+from delivery.api.common import ctx_of, json_response, require_api_key
 from delivery.api.problems import Problem, not_found, validation_problem
 from delivery.services.api_keys import BOUNCES_SCOPE
 from delivery.services.bounces import RecipientMismatch, record_bounce
@@ -34,8 +35,6 @@ async def report_bounce(request: web.Request) -> web.Response:
             f"bounces reverse service: use a key created with --scope {BOUNCES_SCOPE}",
         )
     body = await read_json(request)
-    if not isinstance(body, dict):
-        raise validation_problem([{"field": "", "message": "the body must be a JSON object"}])
     errors = [{"field": n, "message": "unknown field"} for n in sorted(set(body) - FIELDS)]
     message_id = _text(body, "message_id", 300)
     if message_id is None:

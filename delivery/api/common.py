@@ -86,17 +86,6 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     )
 
 
-async def read_json(request: web.Request) -> Any:
-    if request.content_type != "application/json":
-        raise Problem(
-            415, "unsupported-media-type", "Send JSON", "Content-Type must be application/json"
-        )
-    try:
-        return json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(400, "malformed-json", "The body is not valid JSON", str(exc)) from None
-
-
 def path_id(request: web.Request, name: str, what: str) -> str:
     value = request.match_info[name]
     if not looks_like_id(value):

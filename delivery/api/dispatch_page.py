@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from delivery.api.action_forms import read_action_form
+from delivery.api.bodies import read_form
 from delivery.api.common import ctx_of, path_id
 from delivery.api.staff_auth import (
     CSRF_FIELD,
@@ -218,7 +219,7 @@ async def _form(request: web.Request, ctx: Context) -> tuple[dict[str, str], Evi
     if request.content_type.startswith("multipart/"):
         fields, scan = await read_action_form(request, ctx, csrf=True)
         return {k: v[:MAX_FIELD] for k, v in fields.items()}, scan
-    posted = await request.post()
+    posted = await read_form(request)
     form = {k: v[:MAX_FIELD] for k in posted if isinstance(v := posted.get(k), str)}
     await check_csrf(request, form.get(CSRF_FIELD))
     return form, None

@@ -11,10 +11,11 @@ import re
 from datetime import datetime
 from typing import Any
 
-from delivery.addresses import EMAIL_RE, FORBIDDEN_CHARACTERS, PHONE_RE
+from delivery.addresses import EMAIL_RE, PHONE_RE
 from delivery.domain import LOCALES, ContactKind, ContactSource
 from delivery.ids import looks_like_id
 from delivery.services.intake import ContactRequest, DispatchRequest
+from delivery.text import text_problem
 from escalation.policy import PolicyBook, load_policy_book
 
 ID_NUMBER_RE = re.compile(r"^[0-9A-Za-z]{4,40}$")
@@ -76,8 +77,8 @@ class Errors:
         if len(value) > max_len:
             self.add(f"{where}{name}", f"must be at most {max_len} characters")
             return None
-        if FORBIDDEN_CHARACTERS.search(value):
-            self.add(f"{where}{name}", "must not contain control characters")
+        if (problem := text_problem(value)) is not None:
+            self.add(f"{where}{name}", problem)
             return None
         return value.strip()
 

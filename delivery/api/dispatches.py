@@ -9,13 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from delivery.api.action_forms import read_action_form
+from delivery.api.bodies import read_json, refused_body
 from delivery.api.common import (
     Caller,
     caller,
     ctx_of,
     json_response,
     path_id,
-    read_json,
     require_api_key,
 )
 from delivery.api.dispatch_request import parse_dispatch_request
@@ -253,7 +253,7 @@ async def cancel(request: web.Request) -> web.Response:
     reason = None
     if request.can_read_body:
         body = await read_json(request)
-        if not isinstance(body, dict) or set(body) - {"reason"}:
+        if set(body) - {"reason"}:
             raise validation_problem(
                 [{"field": "", "message": "only an optional reason is accepted"}]
             )
@@ -284,7 +284,7 @@ async def reissue_link(request: web.Request) -> web.Response:
     return json_response(attempt_view(attempt), status=202)
 
 
-async def _action_body(request: web.Request) -> tuple[Any, EvidenceFile | None]:
+async def _action_body(request: web.Request) -> tuple[dict[str, Any], EvidenceFile | None]:
     """The action as JSON, or as multipart/form-data with its file (record_outcome's scan,
     CPL-87: see delivery/api/action_forms.py); a refused file is a 422 naming ``scan``."""
     if not request.content_type.startswith("multipart/"):
@@ -294,9 +294,7 @@ async def _action_body(request: web.Request) -> tuple[Any, EvidenceFile | None]:
     except signed_proof.ProofRefused as exc:
         raise validation_problem([{"field": exc.field, "message": exc.reason}]) from None
     except UploadRejected as exc:
-        raise Problem(
-            exc.status, "upload-rejected", "The form was not accepted", exc.reason
-        ) from None
+        raise refused_body(exc) from None
     return dict(fields), scan
 
 
@@ -307,8 +305,6 @@ async def act(request: web.Request) -> web.Response:
     dispatch_id = path_id(request, "dispatch_id", "dispatch")
     await _load(request, dispatch_id)  # 404 unless the caller may see it
     body, scan = await _action_body(request)
-    if not isinstance(body, dict):
-        raise validation_problem([{"field": "", "message": "the body must be a JSON object"}])
     details = {k: v for k, v in body.items() if k not in ("action", "note")}
     requester = clerk_requests.Requester(who.actor, who.staff)
     try:

@@ -6,10 +6,18 @@ document is ``services.documents``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import BodyPartReader, web
 
+from delivery.api.bodies import (
+    RefusedText,
+    multipart_parts,
+    part_chunks,
+    read_text,
+    refused_body,
+    safe_name,
+)
 from delivery.api.common import ctx_of, json_response, require_api_key
 from delivery.api.problems import Problem, validation_problem
 from delivery.document_store import StoredFile, UploadRejected
@@ -19,9 +27,8 @@ from delivery.services.documents import store_document
 MAX_FIELD_BYTES = 2000
 
 
-async def part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(256 * 1024):
-        yield chunk
+def _unknown_field(part: BodyPartReader) -> Problem:
+    return validation_problem([{"field": safe_name(part.name or ""), "message": "unknown field"}])
 
 
 async def one_file(
@@ -33,35 +40,19 @@ async def one_file(
     and size); anything else is a problem answer and nothing else is read."""
     if not request.content_type.startswith("multipart/"):
         raise Problem(415, "unsupported-media-type", "Send multipart/form-data", f"file: {wanted}")
-    reader = await request.multipart()
     stored = None
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or part.name != "file":
-            raise validation_problem(
-                [{"field": getattr(part, "name", "") or "", "message": "unknown field"}]
-            )
+    async for part in multipart_parts(request):
+        if part.name != "file":
+            raise _unknown_field(part)
         if stored is not None:
             raise validation_problem([{"field": "file", "message": "send one file"}])
         try:
             stored = await store(part)
         except UploadRejected as exc:
-            raise Problem(
-                exc.status, "upload-rejected", "The file was not accepted", exc.reason
-            ) from None
+            raise refused_body(exc, "file") from None
     if stored is None:
         raise validation_problem([{"field": "file", "message": f"required ({wanted})"}])
     return stored
-
-
-async def read_bounded(part: BodyPartReader, limit: int) -> bytes | None:
-    """A part's bytes, or None once they grow past ``limit`` (the rest is not read): for what
-    must be whole in memory (a text field, a CSV), where a client could send without end."""
-    value = b""
-    async for chunk in part_chunks(part):
-        value += chunk
-        if len(value) > limit:
-            return None
-    return value
 
 
 async def upload_document(request: web.Request) -> web.Response:
@@ -76,10 +67,7 @@ async def upload_document(request: web.Request) -> web.Response:
         )
     fields: dict[str, str] = {}
     stored = None
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            continue
+    async for part in multipart_parts(request):
         if part.name == "file":
             if stored is not None:
                 raise Problem(422, "validation-error", "Send one file per upload")
@@ -88,16 +76,17 @@ async def upload_document(request: web.Request) -> web.Response:
                     part_chunks(part), ctx.settings.max_upload_bytes
                 )
             except UploadRejected as exc:
-                raise Problem(
-                    exc.status, "upload-rejected", "The file was not accepted", exc.reason
-                ) from None
+                raise refused_body(exc, "file") from None
         elif part.name in ("title", "kind"):
-            value = await read_bounded(part, MAX_FIELD_BYTES)
+            try:
+                value = await read_text(part, MAX_FIELD_BYTES)
+            except RefusedText as exc:
+                raise validation_problem([{"field": exc.field, "message": exc.problem}]) from None
             if value is None:
-                raise validation_problem([{"field": part.name, "message": "too long"}])
-            fields[part.name] = value.decode("utf-8", "replace").strip()
+                raise validation_problem([{"field": part.name, "message": "too long or not UTF-8"}])
+            fields[part.name] = value.strip()
         else:
-            raise validation_problem([{"field": part.name or "", "message": "unknown field"}])
+            raise _unknown_field(part)
     errors = []
     if stored is None:
         errors.append({"field": "file", "message": "required (a PDF)"})

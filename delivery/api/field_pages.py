@@ -26,10 +26,9 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from delivery.api.bodies import RefusedText, multipart_parts, part_chunks, read_text, skip_part
 from delivery.api.common import ctx_of, path_id
-from delivery.api.documents import part_chunks
 from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
-from delivery.api.workspace_forms import read_text
 from delivery.context import Context
 from delivery.document_store import JPEG_MAGIC, PNG_MAGIC, StoredFile, UploadRejected
 from delivery.services import field_tasks
@@ -77,8 +76,10 @@ async def _head_then_rest(head: bytes, part: BodyPartReader) -> AsyncIterator[by
 
 async def _read_head(part: BodyPartReader) -> bytes:
     head = b""
-    while len(head) < SNIFF and (chunk := await part.read_chunk()):
+    async for chunk in part_chunks(part):
         head += chunk
+        if len(head) >= SNIFF:
+            break
     return head
 
 
@@ -142,11 +143,11 @@ async def _read_form(request: web.Request, ctx: Context) -> Posted:
     browser: it is the form's first field). Raises UploadRejected for a refused file."""
     if not request.content_type.startswith("multipart/"):
         raise web.HTTPUnsupportedMediaType(text="send the form as multipart/form-data")
-    reader = await request.multipart()
     posted = Posted()
     checked = False
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or not part.name:
+    async for part in multipart_parts(request):
+        if not part.name:
+            await skip_part(part)
             continue
         name = part.name
         if name == CSRF_FIELD:
@@ -156,11 +157,9 @@ async def _read_form(request: web.Request, ctx: Context) -> Posted:
         if not checked:
             await check_csrf(request, None)  # 403: nothing is read or stored without the token
         if part.filename is not None:
-            if part.filename == "":  # an empty file input
-                await part.release()
-                continue
-            if name not in ("media", "signature"):
-                await part.release()
+            # A file input left empty, or one the form does not have.
+            if part.filename == "" or name not in ("media", "signature"):
+                await skip_part(part)
                 continue
             if name == "media" and len(posted.media) >= MAX_FILES:
                 raise UploadRejected(f"at most {MAX_FILES} photos or videos")
@@ -398,6 +397,9 @@ async def record(request: web.Request) -> web.Response:
         return _form(request, user, task, locale=locale, status=409, errors={"task": "closed"})
     try:
         posted = await _read_form(request, ctx)
+    except RefusedText as exc:
+        errors = {exc.field: "control_characters"}
+        return _form(request, user, task, locale=locale, status=422, errors=errors)
     except UploadRejected as exc:
         code = {413: "file_too_large", 415: "file_type"}.get(exc.status, "file_invalid")
         return _form(request, user, task, locale=locale, status=exc.status, errors={"media": code})

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
 
+from delivery.api.bodies import part_chunks
 from delivery.api.common import ctx_of, json_response, path_id
 from delivery.api.dispatches import dispatch_caller
-from delivery.api.documents import one_file, part_chunks
+from delivery.api.documents import one_file
 from delivery.api.problems import Problem, not_found, validation_problem
 from delivery.clock import parse_day
 from delivery.context import Context

@@ -12,9 +12,11 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from delivery.api.bodies import MalformedBody, check_query, refused_body
 from delivery.api.common import API_KEY, CALLER, Caller
 from delivery.api.problems import Problem, unprintable
 from delivery.api.staff_auth import CSRF_HEADER, SAFE_METHODS, current_session
+from delivery.document_store import UploadRejected
 from delivery.services.api_keys import ApiKeyVerifier
 from templates.fonts import MissingGlyphs
 
@@ -30,11 +32,18 @@ def _is_api(request: web.Request) -> bool:
 @web.middleware
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        check_query(request)
         return await handler(request)
     except Problem as problem:
         return problem.response(request.path)
     except MissingGlyphs as missing:
         return unprintable(missing).response(request.path)
+    except (UploadRejected, MalformedBody) as refused:
+        # A body the readers refused (delivery/api/bodies.py) where the handler has no form of
+        # its own to show the reason on.
+        if _is_api(request):
+            return refused_body(refused).response(request.path)
+        return web.Response(status=refused.status, text=f"{refused.status}: {refused.reason}")
     except web.HTTPException as exc:
         if not _is_api(request) or exc.status < 400:
             raise

@@ -23,8 +23,8 @@ from multidict import MultiDict
 from delivery.api.batch_csv import document_title
 from delivery.api.batch_intake import NOT_A_CLERK, REUSED_WITH_OTHER_DATA, SOURCE
 from delivery.api.batch_pages import file_name
+from delivery.api.bodies import RefusedText, part_chunks, skip_part
 from delivery.api.common import ctx_of
-from delivery.api.documents import part_chunks
 from delivery.api.flat_dispatch import COLUMNS, parse_flat
 from delivery.api.staff_auth import (
     page_locale,
@@ -118,11 +118,11 @@ class _Documents:
     async def take(self, part: BodyPartReader) -> None:
         slot = _slot(part.name or "")
         if slot is None:
-            await part.release()
+            await skip_part(part)
             return
-        name = file_name(part.filename or "")
+        name = file_name(part)
         if slot in self.files:
-            await part.release()
+            await skip_part(part)
             self.errors.append(
                 {"field": part.name or "", "message": f"{name}: one file per document"}
             )
@@ -132,7 +132,7 @@ class _Documents:
                 part_chunks(part), self.ctx.settings.max_upload_bytes
             )
         except UploadRejected as exc:
-            await part.release()
+            await skip_part(part)
             self.errors.append({"field": part.name or "", "message": f"{name}: {exc.reason}"})
             return
         self.files[slot] = (name, stored)
@@ -170,7 +170,8 @@ async def create(request: web.Request) -> web.Response:
         form = await multipart_form(request, files.take)
     except UploadRejected as exc:
         values = {"reference": fresh_reference(), "court": user.courts[0]}
-        error = {"field": "documents", "message": exc.reason}
+        field = exc.field if isinstance(exc, RefusedText) else "documents"
+        error = {"field": field, "message": exc.reason}
         return _form(request, user, values, errors=[error], status=exc.status)
     values = {name: form.get(name, "") for name in (*COLUMNS, "court")}
     court = values["court"]

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
+from delivery.api.bodies import read_form, skip_part
 from delivery.api.common import ctx_of
 from delivery.api.field_pages import store_evidence
 from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
@@ -294,7 +295,7 @@ async def _multipart_form(
 
     async def on_file(part: BodyPartReader) -> None:
         if part.name != "media" or not media:
-            await part.release()
+            await skip_part(part)
             return
         if evidence:
             raise UploadRejected("media: send one photo or video")
@@ -322,15 +323,15 @@ async def _act(
     if notice is None or not user.sees(notice["court"]):
         raise web.HTTPNotFound(text="404: no such notice")  # before the body is read
     evidence = None
-    if request.content_type.startswith("multipart/"):
-        try:
+    try:
+        if request.content_type.startswith("multipart/"):
             form, evidence = await _multipart_form(request, ctx, media=media)
-        except UploadRejected as exc:
-            return await _staff_view(request, error=exc.reason, status=exc.status)
-    else:
-        posted = await request.post()
-        await check_csrf(request, _field(posted, CSRF_FIELD))
-        form = {k: v for k in posted if (v := _field(posted, k)) is not None}
+        else:
+            posted = await read_form(request)
+            await check_csrf(request, _field(posted, CSRF_FIELD))
+            form = {k: v for k in posted if (v := _field(posted, k)) is not None}
+    except UploadRejected as exc:
+        return await _staff_view(request, error=exc.reason, status=exc.status)
     note = (form.get("note") or "").strip()
     if not note or len(note) > 2000:
         return await _staff_view(request, error="note: required (≤ 2000)", status=422)

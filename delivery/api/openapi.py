@@ -16,6 +16,9 @@ from tracking.webhook_targets import URL_RULES
 from tracking.webhooks import CONNECTION_FAILED, REFUSED, TIMED_OUT
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
+# What any request body can get (delivery/api/bodies.py): malformed or nested too deeply (400),
+# too large (413), not of a type the operation reads (415).
+BODY_PROBLEMS = {"400": PROBLEM, "413": PROBLEM, "415": PROBLEM}
 PDF_RESPONSE = {
     "description": "PDF",
     "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
@@ -24,6 +27,8 @@ PDF_RESPONSE = {
 
 def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
     common = {"401": PROBLEM, "403": PROBLEM, "422": PROBLEM}
+    if "requestBody" in extra:
+        common |= BODY_PROBLEMS
     return {"summary": summary, "responses": {**responses, **common}, **extra}
 
 
@@ -41,14 +46,19 @@ def _ok(description: str, schema: str | None = None) -> dict[str, Any]:
     }
 
 
+def _json_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
 def _strings_body(required: list[str], optional: list[str]) -> dict[str, Any]:
     """A JSON request body of string fields."""
-    schema = {
-        "type": "object",
-        "required": required,
-        "properties": {name: {"type": "string"} for name in required + optional},
-    }
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    return _json_body(
+        {
+            "type": "object",
+            "required": required,
+            "properties": {name: {"type": "string"} for name in required + optional},
+        }
+    )
 
 
 def _action_body() -> dict[str, Any]:
@@ -464,6 +474,10 @@ SPEC: dict[str, Any] = {
                 "Cancel an open dispatch",
                 {"200": _ok("Cancelled", "Dispatch"), "404": PROBLEM, "409": PROBLEM},
                 parameters=[{"name": "dispatch_id", **ID_PARAM}],
+                requestBody=_json_body(
+                    {"type": "object", "properties": {"reason": {"type": "string"}}},
+                    required=False,
+                ),
             ),
         },
         "/api/v1/dispatches/{dispatch_id}/actions": {
@@ -648,14 +662,7 @@ SPEC: dict[str, Any] = {
                 "Register a webhook endpoint; the signing secret is returned once (it is "
                 "stored encrypted and never shown again)",
                 {"201": _ok("Created", "WebhookEndpoint")},
-                requestBody={
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": "#/components/schemas/WebhookEndpointRequest"}
-                        }
-                    },
-                },
+                requestBody=_json_body({"$ref": "#/components/schemas/WebhookEndpointRequest"}),
             ),
             "get": _key_op("List webhook endpoints", {"200": _ok("Endpoints")}),
         },

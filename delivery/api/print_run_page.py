@@ -16,6 +16,7 @@ from datetime import date
 
 from aiohttp import web
 
+from delivery.api.bodies import read_form
 from delivery.api.common import ctx_of
 from delivery.api.staff_auth import (
     CSRF_FIELD,
@@ -73,7 +74,7 @@ async def handed_over(request: web.Request) -> web.Response:
     """``POST /staff/print-run/handed-over``: mark the checked pieces handed to the carrier."""
     ctx = ctx_of(request)
     user = require_staff(request, *ROLES)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, text_field(form, CSRF_FIELD))
     ids = [v for v in form.getall("attempt_id", []) if isinstance(v, str) and looks_like_id(v)]
     marked = await postal.hand_over(ctx, ids[:MAX_PIECES], user.courts, actor=user.actor)

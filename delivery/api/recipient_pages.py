@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from delivery.api.bodies import read_form
 from delivery.api.common import ctx_of, html_page
 from delivery.api.rate_limit import refusal, retry_after
 from delivery.ids import looks_like_id
@@ -70,7 +71,7 @@ async def landing(request: web.Request) -> web.Response:
 async def verify(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     token = request.match_info["token"]
-    form = await request.post()
+    form = await read_form(request)
     answer = (
         {"code": str(form["code"])[:20]}
         if "code" in form
@@ -115,7 +116,7 @@ async def request_code(request: web.Request) -> web.Response:
     (429 with ``Retry-After`` once the link has had its codes for the day)."""
     ctx = ctx_of(request)
     token = request.match_info["token"]
-    form = await request.post()
+    form = await read_form(request)
     limited = None
     try:
         sent_to = await recipient.send_code(ctx, token, _visitor(request))

@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import MultiMapping
 
+from delivery.api.bodies import read_form
 from delivery.api.common import STAFF, ctx_of, html_page
 from delivery.api.problems import Problem
 from delivery.api.rate_limit import UNAVAILABLE_RETRY, client_address, retry_after
@@ -294,7 +295,7 @@ async def login(request: web.Request) -> web.Response:
     Too many wrong passwords from this address: 429 with ``Retry-After`` (the same for a
     username that does not exist); the throttle unreachable: 503, and no password is checked."""
     ctx = ctx_of(request)
-    form = await request.post()
+    form = await read_form(request)
     locale = page_locale(request, form)
     next_path = local_path(_field(form, "next"))
     username = _field(form, "username") or ""
@@ -350,7 +351,7 @@ async def logout(request: web.Request) -> web.Response:
     token = request.cookies.get(SESSION_COOKIE)
     if current_session(request) is None or not token:
         raise web.HTTPSeeOther(LOGIN_PATH)
-    form = await request.post()
+    form = await read_form(request)
     await check_csrf(request, _field(form, CSRF_FIELD))
     await staff_accounts.end_session(ctx.engine, ctx.clock, token)
     response = web.HTTPSeeOther(LOGIN_PATH)

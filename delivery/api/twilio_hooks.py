@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from delivery.api.bodies import read_form
 from delivery.api.common import ctx_of, json_response
 from delivery.services.sms_receipts import record_sms_status
 
@@ -21,7 +22,7 @@ async def status_callback(request: web.Request) -> web.Response:
     token = ctx.settings.twilio.auth_token
     if token is None:
         raise web.HTTPNotFound()
-    form = await request.post()
+    form = await read_form(request)
     params = {k: str(v) for k, v in form.items()}
     signature = request.headers.get("X-Twilio-Signature", "")
     url = f"{ctx.settings.public_base_url}{PATH}"

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from delivery.api.bodies import read_form
 from delivery.api.common import ctx_of, html_page
 from delivery.api.rate_limit import client_address, refusal, retry_after
 from delivery.ids import looks_like_id
@@ -141,7 +142,7 @@ async def check(request: web.Request) -> web.Response:
     """``POST /check``: every try counts against the client's limit, right or wrong; when the
     limit cannot be checked the lookup is refused (503), never run unlimited."""
     ctx = ctx_of(request)
-    form = await request.post()
+    form = await read_form(request)
     locale = _locale(request, _field(form, "lang"))
     common: dict[str, Any] = {
         "locale": locale,

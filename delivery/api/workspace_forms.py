@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from multidict import MultiDict, MultiDictProxy
 
-from delivery.api.documents import read_bounded
+from delivery.api.bodies import multipart_parts, read_text, skip_part
 from delivery.api.staff_auth import CSRF_FIELD, check_csrf
 from delivery.document_store import UploadRejected
 
@@ -31,17 +31,6 @@ def text_field(form: MultiDictProxy[Any] | MultiDict[str], name: str) -> str | N
     return value[:MAX_FIELD_BYTES] if isinstance(value, str) else None
 
 
-async def read_text(part: BodyPartReader, limit: int) -> str | None:
-    """A text part, or None once it grows past ``limit`` bytes or is not UTF-8."""
-    value = await read_bounded(part, limit)
-    if value is None:
-        return None
-    try:
-        return value.decode()
-    except UnicodeDecodeError:
-        return None
-
-
 async def multipart_form(
     request: web.Request,
     on_file: FileHandler,
@@ -52,15 +41,15 @@ async def multipart_form(
     """The text fields of a multipart form (CSRF checked first); every chosen file goes to
     ``on_file`` (an empty file input — nothing chosen — is skipped). UploadRejected, its reason
     naming the field, for a form that is not multipart, a text field longer than ``max_field``
-    bytes or more than :data:`MAX_FIELDS` text fields. ``csrf=False`` for the API, whose
+    bytes or more than :data:`MAX_FIELDS` text fields — or, from ``delivery.api.bodies``,
+    ``MalformedBody`` (400) for a body that is not multipart at all and ``RefusedText`` (422)
+    for a field holding control characters. ``csrf=False`` for the API, whose
     middleware checks a session's ``X-CSRF-Token`` (an API key needs none)."""
-    if not request.content_type.startswith("multipart/"):
-        raise UploadRejected("send the form as multipart/form-data", 415)
-    reader = await request.multipart()
     fields: MultiDict[str] = MultiDict()
     checked = not csrf
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or not part.name:
+    async for part in multipart_parts(request):
+        if not part.name:
+            await skip_part(part)
             continue
         if part.name == CSRF_FIELD and csrf:
             await check_csrf(request, await read_text(part, MAX_FIELD_BYTES))
@@ -70,7 +59,7 @@ async def multipart_form(
             await check_csrf(request, None)
         if part.filename is not None:
             if part.filename == "":
-                await part.release()
+                await skip_part(part)
             else:
                 await on_file(part)
             continue

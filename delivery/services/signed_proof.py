@@ -19,7 +19,6 @@ clerk recorded it. Refusals (:class:`ProofRefused`) name the field; nothing is r
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, tzinfo
@@ -50,18 +49,15 @@ class ProofRefused(Exception):
 
 
 async def store_scan(ctx: Context, chunks: AsyncIterator[bytes]) -> EvidenceFile:
-    """Stream the scan to the content-addressed store while hashing it, then open it; refuse an
-    empty file, one over the bound, one of another type or one that does not open."""
+    """Stream the scan to the content-addressed store while hashing it, opening it before it is
+    kept; refuse an empty file, one over the bound, one of another type or one that does not
+    open."""
     try:
         stored, media_type = await ctx.documents.store_media(
-            chunks, ctx.settings.max_upload_bytes, SCAN_TYPES, f"not {WANTED}"
+            chunks, ctx.settings.max_upload_bytes, SCAN_TYPES, f"not {WANTED}", scan_problem
         )
     except UploadRejected as exc:
         raise ProofRefused(SCAN_FIELD, exc.reason) from None
-    path = ctx.documents.path_for(stored.sha256)
-    problem = await asyncio.to_thread(scan_problem, path, media_type)
-    if problem is not None:
-        raise ProofRefused(SCAN_FIELD, problem)
     return EvidenceFile(stored, media_type)
 
 

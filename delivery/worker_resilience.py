@@ -1,0 +1,83 @@
+"""Keeping a worker process up through PostgreSQL and Redis outages.
+
+- :func:`outage_tolerant` wraps a job: a job that fails because a dependency is unreachable ends
+  without a stack trace (one log line per outage, :class:`~delivery.outages.Outages`); its work is
+  still due in the database and the sweep enqueues it again.
+- :func:`run_until_stopped` runs arq's poll loop and, when it dies because Redis went away, starts
+  it again with backoff once Redis answers — arq itself would leave the process up but idle.
+- :func:`start_upkeep`/:func:`stop_upkeep` are the start-up and shutdown hooks' part: the
+  heartbeat and acceptance-journal loop (delivery/services/upkeep.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from arq.worker import Worker
+
+from delivery.context import Context
+from delivery.outages import QUEUE, outage_of
+from delivery.services.upkeep import Upkeep
+
+log = logging.getLogger(__name__)
+UPKEEP = "upkeep"
+MAX_BACKOFF_SECONDS = 5.0
+
+Job = Callable[..., Awaitable[None]]
+
+
+def outage_tolerant(job: Job) -> Job:
+    """``job``, ending quietly (logged once per outage) when a dependency is unreachable."""
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], *args: Any) -> None:
+        try:
+            await job(ctx, *args)
+        except Exception as exc:
+            dependency = outage_of(exc)
+            if dependency is None:
+                raise
+            ctx["songda"].outages.down(dependency, exc)
+
+    return run
+
+
+async def start_upkeep(job_ctx: dict[str, Any]) -> None:
+    """Once per process (arq calls the start-up hook again after a Redis outage)."""
+    if UPKEEP not in job_ctx:
+        upkeep = Upkeep(job_ctx["songda"])
+        job_ctx[UPKEEP] = upkeep
+        await upkeep.start()
+
+
+async def stop_upkeep(job_ctx: dict[str, Any]) -> None:
+    upkeep = job_ctx.pop(UPKEEP, None)
+    if upkeep is not None:
+        await upkeep.stop()
+
+
+async def run_until_stopped(worker: Worker, ctx: Context) -> None:
+    """arq's loop, restarted after a Redis outage (it stops on the first Redis error)."""
+    failures = 0
+    while True:
+        try:
+            await worker.async_run()
+            return
+        except Exception as exc:
+            if outage_of(exc) != QUEUE and not isinstance(exc, OSError):
+                raise
+            ctx.outages.down(QUEUE, exc)
+        failures += 1
+        await asyncio.sleep(min(MAX_BACKOFF_SECONDS, 0.25 * 2**failures))
+        try:
+            await ctx.queue.ping()
+        except Exception as exc:
+            if outage_of(exc) is None:
+                raise
+            continue
+        failures = 0
+        ctx.outages.up(QUEUE)

@@ -70,7 +70,8 @@ async def _shutdown(job: dict[str, Any]) -> None:
     await job.pop("http").close()
 
 
-SWEEP_SECONDS = {0, 30}
+# Every 10 s: a dead worker's claims are released within a minute (docs/decisions/0024).
+SWEEP_SECONDS = {0, 10, 20, 30, 40, 50}
 
 
 # arq takes at most ``max_jobs`` new jobs per poll and then sleeps ``poll_delay``: with its default

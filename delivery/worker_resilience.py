@@ -71,6 +71,8 @@ async def run_until_stopped(worker: Worker, ctx: Context) -> None:
             if outage_of(exc) != QUEUE and not isinstance(exc, OSError):
                 raise
             ctx.outages.down(QUEUE, exc)
+            # Drop every pooled connection: each would fail once more after Redis is back.
+            await ctx.queue.pool.connection_pool.disconnect()
         failures += 1
         await asyncio.sleep(min(MAX_BACKOFF_SECONDS, 0.25 * 2**failures))
         try:

@@ -21,8 +21,12 @@ and injects its fault once all are created and a third of the mail has arrived i
   directory), FLUSHALL mid-batch.
 
 Per scenario it prints **lost** (dispatches not served when the run ends), **double-served**
-(``dispatch_served`` events beyond one per dispatch), **duplicate mail** (messages in the sink
-beyond one per recipient), **misdated** (dispatches whose ``served_at`` is not their first
+(``dispatch_served`` events beyond one per dispatch), **duplicate mail** (a second message to a
+recipient although Songda had learnt the first one's acceptance), **re-sent, outcome unknown**
+(a second message — same Message-ID — after the worker died inside the SMTP conversation, so
+that nobody knew whether the relay had accepted: the issue's "genuinely unknown" case, which is
+re-sent on purpose; a kill at a random moment catches a few of the pooled connections there),
+**misdated** (dispatches whose ``served_at`` is not their first
 acceptance, the earliest ``attempt_sent``), **recovery s** (from the fault until the last dispatch
 whose attempt was in ``sending`` at the fault is served: what the fault delayed) and **drained s**
 (from the fault until all N are served, which includes sending what was still to be sent).
@@ -42,6 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -84,14 +89,16 @@ FAULT_AT = 1 / 3  # of the mail in the sink
 
 
 class FaultSink(CountingSink):
-    """Counts like the throughput bench's sink; a wait for the fault's moment."""
+    """Counts like the throughput bench's sink, per recipient too; a wait for the fault."""
 
     def __init__(self, expected: int, fault_at: int) -> None:
         super().__init__(expected)
         self.fault_at = fault_at
         self.reached = asyncio.Event()
+        self.per_recipient: Counter[str] = Counter()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.per_recipient.update(envelope.rcpt_tos)
         reply = await super().handle_DATA(server, session, envelope)
         if self.messages >= self.fault_at:
             self.reached.set()
@@ -202,7 +209,8 @@ class Outcome:
     n: int
     lost: int = 0
     double_served: int = 0
-    duplicate_mail: int = 0
+    duplicate_mail: int = 0  # a message sent again although its acceptance had been learnt
+    resent_unknown: int = 0  # sent again after a kill mid-conversation: the outcome was unknown
     misdated: int = 0
     recovery: float | None = None
     drained: float | None = None
@@ -259,8 +267,11 @@ async def wait_for_all(run: Run, url: str, n: int, deadline: float) -> None:
         await asyncio.sleep(0.5)
 
 
-async def tally(url: str, outcome: Outcome) -> None:
-    """Lost, double-served and misdated dispatches, from the database."""
+async def tally(url: str, outcome: Outcome, sink: FaultSink) -> None:
+    """Lost, double-served and misdated dispatches, from the database; the sink's second
+    messages split into re-sends of an outcome Songda never learnt (the worker died in the
+    SMTP conversation: its claim was released, ``attempt_send_interrupted``, and one
+    acceptance is recorded) and duplicates of an acceptance it had learnt."""
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
@@ -275,6 +286,27 @@ async def tally(url: str, outcome: Outcome) -> None:
                 .where(events.c.type == "dispatch_served")
                 .group_by(events.c.dispatch_id)
             )
+            interrupted = set(
+                (
+                    await conn.scalars(
+                        sa.select(events.c.dispatch_id).where(
+                            events.c.type == "attempt_send_interrupted"
+                        )
+                    )
+                ).all()
+            )
+            sent_count = dict(
+                (
+                    await conn.execute(
+                        sa.select(events.c.dispatch_id, sa.func.count())
+                        .where(events.c.type == "attempt_sent")
+                        .group_by(events.c.dispatch_id)
+                    )
+                ).all()
+            )
+            of_address = dict(
+                (await conn.execute(sa.select(attempts.c.address, attempts.c.dispatch_id))).all()
+            )
             first_sent = dict(
                 (
                     await conn.execute(
@@ -288,6 +320,13 @@ async def tally(url: str, outcome: Outcome) -> None:
         await engine.dispose()
     outcome.lost = outcome.n - sum(1 for state, _at in served.values() if state == "served")
     outcome.double_served = sum(max(0, count - 1) for _d, count in served_events)
+    for recipient, count in sink.per_recipient.items():
+        dispatch_id = of_address.get(recipient)
+        unknown = dispatch_id in interrupted and sent_count.get(dispatch_id) == 1
+        if count > 1 and unknown:
+            outcome.resent_unknown += count - 1
+        elif count > 1:
+            outcome.duplicate_mail += count - 1
     outcome.misdated = sum(
         1 for d, (state, at) in served.items() if state == "served" and at != first_sent.get(d)
     )
@@ -339,15 +378,15 @@ async def run_scenario(scenario: Scenario, opts: Options) -> Outcome:
             stack.push_async_callback(run.stop)
             token = await new_api_key(database.url)
             await drive(run, opts, port, sink, database.url, outcome, token=token)
-            await tally(database.url, outcome)
-            outcome.duplicate_mail = sink.messages - len(sink.recipients)
+            await tally(database.url, outcome, sink)
     except TimeoutError:
         outcome.failures.append(f"timed out after {opts.timeout:.0f}s")
     except Exception as exc:  # a failed run is a row of the table, not a traceback
         outcome.failures.append(f"{type(exc).__name__}: {exc}")
     finally:
         await forget_queue(queue)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not os.environ.get("SONGDA_BENCH_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
     return outcome
 
 
@@ -403,15 +442,16 @@ def seconds(value: float | None) -> str:
 
 def table(outcomes: list[Outcome]) -> str:
     lines = [
-        "| scenario | n | lost | double-served | duplicate mail | misdated | recovery s | "
-        "drained s | result |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| scenario | n | lost | double-served | duplicate mail | re-sent, outcome unknown | "
+        "misdated | recovery s | drained s | result |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         verdict = "PASS" if o.passed else "FAIL"
         lines.append(
             f"| {o.scenario} | {o.n} | {o.lost} | {o.double_served} | {o.duplicate_mail} | "
-            f"{o.misdated} | {seconds(o.recovery)} | {seconds(o.drained)} | {verdict} |"
+            f"{o.resent_unknown} | {o.misdated} | {seconds(o.recovery)} | "
+            f"{seconds(o.drained)} | {verdict} |"
         )
     for o in outcomes:
         lines += [f"{o.scenario}: {failure}" for failure in o.failures]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import socket
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -81,6 +82,16 @@ class WorkerLiveness:
             await conn.execute(workers.delete().where(workers.c.id == self.worker_id))
 
 
-def alive_workers(wall_now: datetime) -> sa.Select[tuple[str]]:
+def alive_workers(wall_now: datetime) -> sa.Select[Any]:
     """The ids of workers that have beaten within :data:`STALE_AFTER` of ``wall_now``."""
     return sa.select(workers.c.id).where(workers.c.heartbeat_at >= wall_now - STALE_AFTER)
+
+
+def dead_workers(wall_now: datetime) -> sa.Select[Any]:
+    """The ids of workers whose heartbeat stopped :data:`STALE_AFTER` before ``wall_now``."""
+    return sa.select(workers.c.id).where(workers.c.heartbeat_at < wall_now - STALE_AFTER)
+
+
+async def forget_worker(engine: AsyncEngine, worker_id: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(workers.delete().where(workers.c.id == worker_id))

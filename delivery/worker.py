@@ -24,7 +24,13 @@ from delivery.services import (
     timestamps,
     webhook_delivery,
 )
-from delivery.worker_resilience import outage_tolerant, start_upkeep, stop_upkeep
+from delivery.worker_resilience import (
+    job_ended,
+    job_started,
+    outage_tolerant,
+    start_upkeep,
+    stop_upkeep,
+)
 
 JOB_TIMEOUT = 120
 
@@ -117,6 +123,8 @@ def build_worker(
         ctx={"songda": ctx},
         on_startup=cast(StartupShutdown, _startup),
         on_shutdown=cast(StartupShutdown, _shutdown),
+        on_job_start=cast(StartupShutdown, job_started),
+        after_job_end=cast(StartupShutdown, job_ended),
         handle_signals=False,
         max_jobs=ctx.settings.worker_concurrency,
         poll_delay=poll_delay,

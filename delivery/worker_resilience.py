@@ -6,7 +6,9 @@
 - :func:`run_until_stopped` runs arq's poll loop and, when it dies because Redis went away, starts
   it again with backoff once Redis answers — arq itself would leave the process up but idle.
 - :func:`start_upkeep`/:func:`stop_upkeep` are the start-up and shutdown hooks' part: the
-  heartbeat and acceptance-journal loop (delivery/services/upkeep.py).
+  heartbeat and acceptance-journal loop (delivery/services/upkeep.py); :func:`job_started` and
+  :func:`job_ended` note each job under the worker's id, so that when the worker dies the sweep
+  frees its jobs at once instead of arq holding them for the longest job timeout + 10 s.
 """
 
 from __future__ import annotations
@@ -58,6 +60,28 @@ async def stop_upkeep(job_ctx: dict[str, Any]) -> None:
     upkeep = job_ctx.pop(UPKEEP, None)
     if upkeep is not None:
         await upkeep.stop()
+
+
+async def job_started(job_ctx: dict[str, Any]) -> None:
+    """Note the job under this worker's id (freed at once by a sweep if this worker dies)."""
+    await _note(job_ctx, started=True)
+
+
+async def job_ended(job_ctx: dict[str, Any]) -> None:
+    await _note(job_ctx, started=False)
+
+
+async def _note(job_ctx: dict[str, Any], *, started: bool) -> None:
+    ctx: Context = job_ctx["songda"]
+    if ctx.liveness is None:
+        return
+    note = ctx.queue.job_started if started else ctx.queue.job_ended
+    try:
+        await note(ctx.liveness.worker_id, job_ctx["job_id"])
+    except Exception as exc:
+        if outage_of(exc) is None:
+            raise
+        ctx.outages.down(QUEUE, exc)
 
 
 async def run_until_stopped(worker: Worker, ctx: Context) -> None:

@@ -9,13 +9,14 @@ clock, not the legal one.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from delivery.context import Context
 from delivery.domain import OPEN_DISPATCH_STATES, AttemptState
-from delivery.liveness import STALE_AFTER, alive_workers
+from delivery.liveness import STALE_AFTER, alive_workers, dead_workers, forget_worker
 from delivery.services.certificates import unissued
 from delivery.services.postal import claim_due_polls
 from delivery.services.timestamps import due_timestamps, flag_overdue
@@ -24,6 +25,7 @@ from delivery.storage.schema import attempts, dispatches, webhook_deliveries
 from delivery.storage.unit_of_work import dispatch_transaction
 
 BATCH = 1000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,12 @@ class SweepReport:
 
 async def sweep(ctx: Context) -> SweepReport:
     now = ctx.clock.now()
-    stuck = await _dead_claims(ctx)
-    for attempt_id, dispatch_id in stuck:
-        await release_claim(ctx, dispatch_id, attempt_id, DEAD_WORKER)
+    stuck: list[tuple[str, str]] = []
+    if _may_judge_liveness(ctx):
+        stuck = await _dead_claims(ctx)
+        for attempt_id, dispatch_id in stuck:
+            await release_claim(ctx, dispatch_id, attempt_id, DEAD_WORKER)
+        await _free_dead_workers_jobs(ctx)
 
     async with ctx.engine.connect() as conn:
         due_dispatches = (
@@ -112,14 +117,32 @@ ABANDONED = (
 )
 
 
-async def _dead_claims(ctx: Context) -> list[tuple[str, str]]:
-    """``sending`` attempts whose claiming worker has no heartbeat within the window.
+def _may_judge_liveness(ctx: Context) -> bool:
+    """Only a sweeper whose own heartbeats have gone through for longer than the staleness
+    window may call another worker dead: right after a database outage every heartbeat is
+    stale, live workers' too."""
+    return ctx.liveness is None or ctx.liveness.steady_for(STALE_AFTER)
 
-    Nothing is released until this sweeper's own heartbeats have gone through for longer than
-    the window: right after a database outage every heartbeat is stale, live workers' too.
-    """
-    if ctx.liveness is not None and not ctx.liveness.steady_for(STALE_AFTER):
-        return []
+
+async def _free_dead_workers_jobs(ctx: Context) -> None:
+    """The jobs a dead worker was running run again now (not after arq's job timeout)."""
+    wall_now = ctx.wall_clock.now()
+    async with ctx.engine.connect() as conn:
+        dead = list((await conn.scalars(dead_workers(wall_now))).all())
+        if not dead:
+            return
+        alive = list((await conn.scalars(alive_workers(wall_now))).all())
+    freed = await ctx.queue.free_orphaned_jobs(alive, dead)
+    for worker_id in dead:
+        await forget_worker(ctx.engine, worker_id)
+    log.warning(
+        "worker(s) stopped heartbeating; their claims and jobs are released",
+        extra={"workers": dead, "jobs": freed},
+    )
+
+
+async def _dead_claims(ctx: Context) -> list[tuple[str, str]]:
+    """``sending`` attempts whose claiming worker has no heartbeat within the window."""
     alive = alive_workers(ctx.wall_clock.now())
     async with ctx.engine.connect() as conn:
         rows = await conn.execute(

@@ -28,13 +28,14 @@ from helpers import Api, cli_env
 from sqlalchemy.engine import make_url
 from tcp_proxy import TcpProxy
 
-from delivery.acceptance_journal import JOURNAL_DIR
+from delivery.acceptance_journal import JOURNAL_DIR, Acceptance
 from delivery.clock import ManualClock, rfc3339
 from delivery.context import Context
 from delivery.embedded_redis import EmbeddedRedis
 from delivery.liveness import STALE_AFTER
 from delivery.queue import JobQueue
 from delivery.sandbox import SmtpSink
+from delivery.services.sending import record_acceptance
 from delivery.services.sweep import sweep
 from delivery.storage.engine import create_engine
 
@@ -319,3 +320,33 @@ async def test_the_worker_resumes_by_itself_when_redis_comes_back(
         assert not ctx.outages.is_down("redis")
     await again.stop()
     assert len(smtp_sink.messages) == 2
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_second_acceptance_is_evidence_and_a_replay_is_recorded_once(
+    api: Api, smtp_sink: SmtpSink, clock: ManualClock
+) -> None:
+    """Service is dated by the first acceptance known: a later second acceptance of the same
+    attempt (an ambiguous re-send) is kept as ``attempt_sent`` {late, duplicate} and changes
+    nothing; the same journal entry replayed twice is recorded once."""
+    ctx = api.ctx
+    created = await api.new_dispatch()
+    served = await api.until_state(created["id"], "served")
+    attempt_id = created["attempts"][0]["id"]
+    clock.advance(timedelta(minutes=3))
+    second = Acceptance(
+        dispatch_id=created["id"],
+        attempt_id=attempt_id,
+        channel="email",
+        accepted_at=clock.now(),
+        provider_ref="<again@court.example>",
+        reply="250 again",
+    )
+    await record_acceptance(ctx, second)
+    await record_acceptance(ctx, second)
+    first, late = await attempt_sent_events(api, created["id"])
+    assert late.data["late"] is True and late.data["duplicate"] is True
+    assert late.occurred_at == START + timedelta(minutes=3)
+    body = await api.dispatch(created["id"])
+    assert body["served_at"] == served["served_at"] == rfc3339(first.occurred_at)
+    assert (await api.event_types(created["id"])).count("dispatch_served") == 1

@@ -277,9 +277,8 @@ async def _accepted(
     earlier acceptance is known) and dates nothing: the rules take the earliest acceptance.
     """
     accepted_at = result.accepted_at or tx.now
-    if await _already_recorded(tx, attempt.id, accepted_at):
-        return
     if attempt.state in (AttemptState.SENDING, AttemptState.PENDING):
+        # Not recorded yet: recording it is what moves the attempt on.
         attempt.provider_ref = result.provider_ref
         attempt.sent_at = accepted_at
         attempt.next_action_at = None
@@ -291,6 +290,8 @@ async def _accepted(
             data=_sent_data(result),
             occurred_at=accepted_at,
         )
+    elif await _already_recorded(tx, attempt.id, accepted_at):
+        return  # a journal entry replayed again
     else:
         tx.record(
             "attempt_sent",

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq.worker import Worker
+from redis.exceptions import RedisError
 
 from delivery.context import Context
 from delivery.outages import QUEUE, outage_of
@@ -81,29 +82,42 @@ async def _note(job_ctx: dict[str, Any], *, started: bool) -> None:
     except Exception as exc:
         if outage_of(exc) is None:
             raise
-        ctx.outages.down(QUEUE, exc)
+        # Best effort: the poll loop notices (and logs) the outage; after it the sweep frees
+        # whatever this note would have covered.
 
 
 async def run_until_stopped(worker: Worker, ctx: Context) -> None:
-    """arq's loop, restarted after a Redis outage (it stops on the first Redis error)."""
+    """arq's loop, restarted whenever it ends on an error (it stops on the first Redis error):
+    a worker process that stays up but polls nothing would stall every court's work."""
     failures = 0
     while True:
         try:
             await worker.async_run()
             return
         except Exception as exc:
-            if outage_of(exc) != QUEUE and not isinstance(exc, OSError):
-                raise
-            ctx.outages.down(QUEUE, exc)
+            if isinstance(exc, RedisError | OSError):
+                ctx.outages.down(QUEUE, exc)
+            else:
+                log.exception("the worker's poll loop failed; starting it again")
             # Drop every pooled connection: each would fail once more after Redis is back.
             await ctx.queue.pool.connection_pool.disconnect()
+            _forget_failed_jobs(worker)
         failures += 1
         await asyncio.sleep(min(MAX_BACKOFF_SECONDS, 0.25 * 2**failures))
         try:
             await ctx.queue.ping()
-        except Exception as exc:
-            if outage_of(exc) is None:
-                raise
+        except (RedisError, OSError):
             continue
         failures = 0
         ctx.outages.up(QUEUE)
+
+
+def _forget_failed_jobs(worker: Worker) -> None:
+    """Jobs that ended during the outage (arq could not record their end) are dropped here:
+    arq's loop re-raises each such job's error when it next tidies up, which would end the
+    restarted loop once per job. Their work is still due in the database."""
+    for job_id, task in list(worker.tasks.items()):
+        if task.done():
+            del worker.tasks[job_id]
+            if not task.cancelled():
+                task.exception()

@@ -31,7 +31,7 @@ from tcp_proxy import TcpProxy
 from delivery.acceptance_journal import JOURNAL_DIR, Acceptance
 from delivery.clock import ManualClock, rfc3339
 from delivery.context import Context
-from delivery.embedded_redis import EmbeddedRedis
+from delivery.embedded_redis import redis_binary
 from delivery.liveness import STALE_AFTER
 from delivery.queue import JobQueue
 from delivery.sandbox import SmtpSink
@@ -257,14 +257,40 @@ async def test_a_live_slow_worker_keeps_its_claim(api: Api, smtp_sink: SmtpSink)
     assert body["attempts"][0]["tries"] == 1
 
 
+class PrivateRedis:
+    """A redis-server of the test's own on a unix socket (the shared one is never flushed or
+    stopped), which the test can stop and start again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.socket = folder / "redis.sock"
+        self.url = f"unix://{self.socket}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def spawn(self) -> None:
+        self.process = subprocess.Popen(
+            [redis_binary(), "--port", "0", "--unixsocket", str(self.socket), "--save", ""],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def start(self) -> None:
+        self.spawn()
+        await eventually(lambda: _true(self.socket.exists()))
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
 @pytest.fixture
-async def private_redis() -> AsyncIterator[EmbeddedRedis]:
-    """A redis-server of the test's own (a short path: unix sockets have a length limit)."""
+async def private_redis() -> AsyncIterator[PrivateRedis]:
+    """(A short path: unix sockets have a length limit.)"""
     with tempfile.TemporaryDirectory(prefix="sd-", dir="/tmp") as folder:
-        redis = EmbeddedRedis(Path(folder))
+        redis = PrivateRedis(Path(folder))
         await redis.start()
         yield redis
-        await redis.stop()
+        redis.stop()
 
 
 @contextlib.asynccontextmanager
@@ -278,7 +304,7 @@ async def queue_on(ctx: Context, url: str) -> AsyncIterator[JobQueue]:
 
 
 async def test_redis_flushed_mid_batch_serves_all_once(
-    api: Api, smtp_sink: SmtpSink, private_redis: EmbeddedRedis
+    api: Api, smtp_sink: SmtpSink, private_redis: PrivateRedis
 ) -> None:
     ctx = api.ctx
     n = 12
@@ -302,7 +328,7 @@ async def test_redis_flushed_mid_batch_serves_all_once(
 
 
 async def test_the_worker_resumes_by_itself_when_redis_comes_back(
-    api: Api, smtp_sink: SmtpSink, private_redis: EmbeddedRedis
+    api: Api, smtp_sink: SmtpSink, private_redis: PrivateRedis
 ) -> None:
     """Redis stops under a running worker, then starts again: the same worker process picks
     up new work without a restart (arq's own loop would have ended on the first error)."""
@@ -310,15 +336,13 @@ async def test_the_worker_resumes_by_itself_when_redis_comes_back(
     async with queue_on(ctx, private_redis.url), running_worker(ctx):
         first = await api.new_dispatch(reference="before-outage")
         await api.until_state(first["id"], "served")
-        await private_redis.stop()
+        private_redis.stop()
         await eventually(lambda: _true(ctx.outages.is_down("redis")))
         await asyncio.sleep(1)
-        again = EmbeddedRedis(private_redis.dir.parent)  # the same socket and data
-        await again.start()
+        await private_redis.start()
         second = await api.new_dispatch(reference="after-outage")
         await api.until_state(second["id"], "served")
         assert not ctx.outages.is_down("redis")
-    await again.stop()
     assert len(smtp_sink.messages) == 2
 
 

@@ -123,9 +123,9 @@ class DyingChannel:
 async def test_a_send_interrupted_by_a_dead_worker_is_released_once_its_worker_is_gone(
     api: Api, smtp_sink: SmtpSink, late_worker: Any
 ) -> None:
-    """The claim names no living worker (this send ran in no worker process): the sweep of a
-    worker whose own heartbeats have gone through for the staleness window releases it, and
-    the send goes again under a job id of its own (same Message-ID)."""
+    """The claim names no living worker (this send ran in no worker process): a worker whose
+    own heartbeats have gone through for the staleness window releases it, and the send goes
+    again under a job id of its own (same Message-ID)."""
     ctx = api.ctx
     ctx.wall_clock = ManualClock(datetime.now(UTC))
     created = await api.new_dispatch()
@@ -141,8 +141,7 @@ async def test_a_send_interrupted_by_a_dead_worker_is_released_once_its_worker_i
     await eventually(lambda: _steady(ctx))
     assert (await sweep(ctx)).rescued == 0, "nothing is released before the sweeper is steady"
     ctx.wall_clock.advance(STALE_AFTER)
-    report = await sweep(ctx)
-    assert report.rescued == 1
+    await sweep(ctx)  # (or the worker's upkeep loop, whichever comes first)
     body = await api.until_state(created["id"], "served")
     assert body["attempts"][0]["tries"] == 2
     assert "attempt_send_interrupted" in await api.event_types(created["id"])

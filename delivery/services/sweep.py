@@ -42,12 +42,7 @@ class SweepReport:
 
 async def sweep(ctx: Context) -> SweepReport:
     now = ctx.clock.now()
-    stuck: list[tuple[str, str]] = []
-    if _may_judge_liveness(ctx):
-        stuck = await _dead_claims(ctx)
-        for attempt_id, dispatch_id in stuck:
-            await release_claim(ctx, dispatch_id, attempt_id, DEAD_WORKER)
-        await _free_dead_workers_jobs(ctx)
+    rescued = await release_dead_workers_work(ctx)
 
     async with ctx.engine.connect() as conn:
         due_dispatches = (
@@ -103,7 +98,7 @@ async def sweep(ctx: Context) -> SweepReport:
         len(due_dispatches),
         len(due_sends),
         len(due_deliveries),
-        len(stuck),
+        rescued,
         len(polls),
         len(missing),
         len(stamps),
@@ -117,11 +112,22 @@ ABANDONED = (
 )
 
 
-def _may_judge_liveness(ctx: Context) -> bool:
-    """Only a sweeper whose own heartbeats have gone through for longer than the staleness
+async def release_dead_workers_work(ctx: Context) -> int:
+    """Release the claims of workers that stopped heartbeating and let their jobs run again;
+    how many claims were released. Run by the sweep and, every few seconds, by each worker's
+    upkeep loop (which does not wait behind the queue's backlog as the sweep job does).
+
+    Only a process whose own heartbeats have gone through for longer than the staleness
     window may call another worker dead: right after a database outage every heartbeat is
-    stale, live workers' too."""
-    return ctx.liveness is None or ctx.liveness.steady_for(STALE_AFTER)
+    stale, live workers' too.
+    """
+    if ctx.liveness is not None and not ctx.liveness.steady_for(STALE_AFTER):
+        return 0
+    stuck = await _dead_claims(ctx)
+    for attempt_id, dispatch_id in stuck:
+        await release_claim(ctx, dispatch_id, attempt_id, DEAD_WORKER)
+    await _free_dead_workers_jobs(ctx)
+    return len(stuck)
 
 
 async def _free_dead_workers_jobs(ctx: Context) -> None:

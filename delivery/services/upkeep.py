@@ -1,9 +1,11 @@
-"""A worker's upkeep loop: heartbeat, replay of journalled acceptances, its own orphaned claims.
+"""A worker's upkeep loop: heartbeat, replay of journalled acceptances, abandoned claims.
 
 Started from the worker's start-up hook. Every :data:`~delivery.liveness.HEARTBEAT_EVERY` it
 writes its heartbeat, records any acceptance still only in the journal (start-up: those left by
-a killed process), and releases claims of its own that no job is sending any more (a send job
-that ended — timed out, cancelled, or failed on the database — without an outcome). While the
+a killed process), releases claims of its own that no job is sending any more (a send job that
+ended — timed out, cancelled, or failed on the database — without an outcome), and releases the
+claims and jobs of workers that stopped heartbeating (as the sweep does, but not queued behind
+the backlog). While the
 database is down it retries sooner, backing off to the heartbeat period, and says so once.
 """
 
@@ -21,7 +23,7 @@ from delivery.domain import AttemptState
 from delivery.liveness import HEARTBEAT_EVERY, WorkerLiveness
 from delivery.outages import DATABASE, outage_of
 from delivery.services.sending import replay_acceptances
-from delivery.services.sweep import ABANDONED, release_claim
+from delivery.services.sweep import ABANDONED, release_claim, release_dead_workers_work
 from delivery.storage.schema import attempts
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class Upkeep:
             if replayed:
                 log.info("journalled acceptances recorded", extra={"n": replayed})
             await self._release_orphans()
+            await release_dead_workers_work(self.ctx)
         except Exception as exc:
             if outage_of(exc) is None:
                 raise

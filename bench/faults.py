@@ -69,6 +69,7 @@ from email_throughput import (
     new_api_key,
     service_env,
     sink_server,
+    stop_process,
     upload_pdf,
 )
 from redis.asyncio import Redis
@@ -143,13 +144,7 @@ class Run:
 
     async def stop(self) -> None:
         for process in self.processes.values():
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(process.wait(), 20)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+            await stop_process(process)
 
     def check_alive(self) -> None:
         for command, process in self.processes.items():

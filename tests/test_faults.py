@@ -374,3 +374,35 @@ async def test_a_second_acceptance_is_evidence_and_a_replay_is_recorded_once(
     body = await api.dispatch(created["id"])
     assert body["served_at"] == served["served_at"] == rfc3339(first.occurred_at)
     assert (await api.event_types(created["id"])).count("dispatch_served") == 1
+
+
+async def test_an_sms_accepted_while_the_database_is_unreachable_is_recorded_later(
+    api: Api, sms_standin: Any, db_proxy: tuple[TcpProxy, str], clock: ManualClock
+) -> None:
+    """The same for SMS: a Twilio SID returned is an acceptance, journalled and recorded with
+    its own time when the database is back; the SMS is not sent again."""
+    ctx = api.ctx
+    proxy, proxied_url = db_proxy
+    fake, channel = sms_standin
+    del ctx.channels["email"]
+    original = channel.send
+
+    async def accepted_then_cut(message: Any) -> Any:
+        result = await original(message)
+        proxy.cut()
+        return result
+
+    channel.send = accepted_then_cut  # type: ignore[method-assign]
+    ctx.channels["sms"] = channel
+    body = await api.new_dispatch_body(source="court_found")
+    body["recipient"]["phones"] = [{"number": "+8613800138000", "source": "recipient_confirmed"}]
+    created = await api.create(body)
+    async with through(ctx, proxied_url), running_worker(ctx):
+        await eventually(lambda: _true(journalled(ctx.settings.data_dir)))
+        clock.advance(timedelta(hours=1))
+        await proxy.restore()
+        body = await api.until(created["id"], lambda d: d["attempts"][-1]["state"] == "sent")
+    [sms] = [a for a in body["attempts"] if a["channel"] == "sms"]
+    assert sms["provider_ref"] == fake.messages[0]["sid"]
+    assert sms["sent_at"] == rfc3339(START)
+    assert len(fake.messages) == 1

@@ -26,7 +26,6 @@ from delivery.services import postal
 from delivery.services.court_channels import COURT_CHANNELS
 from delivery.services.progress import decide_now
 from delivery.storage.notice_codes import code_of_attempt, code_row, insert_codes
-from delivery.storage.schema import attempts
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
 from tracking.links import LinkClaims, issue_token
 from tracking.notice_codes import display
@@ -172,10 +171,7 @@ async def _claim(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -> Ser
     """``pending → sending``, claimed by this worker, and the message the channel is to send."""
     attempt.tries += 1
     attempt.next_action_at = None
-    worker_id = ctx.liveness.worker_id if ctx.liveness is not None else None
-    tx.execute_on_flush(
-        attempts.update().where(attempts.c.id == attempt.id).values(claimed_by=worker_id)
-    )
+    attempt.claimed_by = ctx.liveness.worker_id if ctx.liveness is not None else None
     tx.change_attempt(
         attempt,
         AttemptState.SENDING,

@@ -130,7 +130,14 @@ async def record_acceptance(ctx: Context, acceptance: Acceptance) -> None:
     """
     journal = ctx.journal
     if journal is not None and journal.holds(acceptance.attempt_id) != acceptance:
-        await journal.accepted(acceptance)
+        try:
+            await journal.accepted(acceptance)
+        except OSError:
+            # A full or read-only disk must not cost the acceptance: record it straight away.
+            log.exception(
+                "acceptance journal not writable", extra={"attempt_id": acceptance.attempt_id}
+            )
+            journal = None
     result = SendResult(
         SendOutcome.ACCEPTED,
         acceptance.reply,

@@ -5,8 +5,8 @@ writes its heartbeat, records any acceptance still only in the journal (start-up
 a killed process), releases claims of its own that no job is sending any more (a send job that
 ended — timed out, cancelled, or failed on the database — without an outcome), and releases the
 claims and jobs of workers that stopped heartbeating (as the sweep does, but not queued behind
-the backlog). While the
-database is down it retries sooner, backing off to the heartbeat period, and says so once.
+the backlog). While the database is down it retries sooner, backing off to the heartbeat
+period, and says so once.
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ whose attempt was in ``sending`` at the fault is served: what the fault delayed)
 (from the fault until all N are served, which includes sending what was still to be sent).
 
 Needs PostgreSQL (``SONGDA_BENCH_PG_URL``) and Redis (``SONGDA_BENCH_REDIS_URL``) as
-``email_throughput.py`` does.
+``email_throughput.py`` does. ``SONGDA_BENCH_KEEP=1`` keeps each scenario's work directory (the
+processes' logs, one per start) under ``/tmp/sd-faults-*``.
 """
 
 from __future__ import annotations

@@ -391,13 +391,18 @@ async def running_process(command: str, env: dict[str, str], log_path: Path) -> 
     try:
         yield proc
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop_process(proc)
+
+
+async def stop_process(proc: Any) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within 20 s."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
 def log_tail(path: Path, lines: int = 15) -> str:

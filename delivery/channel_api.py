@@ -61,6 +61,9 @@ class SendResult:
     outcome: SendOutcome
     detail: str
     provider_ref: str | None = None
+    # When the provider accepted (ACCEPTED only): taken from the injected clock the moment the
+    # answer came back, it dates the sending and service, however late it is recorded.
+    accepted_at: datetime | None = None
 
 
 class Channel(Protocol):

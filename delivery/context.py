@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from delivery.acceptance_journal import AcceptanceJournal
 from delivery.channel_api import Channel
-from delivery.clock import Clock
+from delivery.clock import Clock, SystemClock
 from delivery.config import Settings
 from delivery.document_store import DocumentStore
+from delivery.liveness import WorkerLiveness
+from delivery.outages import Outages
 from delivery.queue import JobQueue
 from delivery.rate_limits import RateLimiter
 from escalation.calendar import HolidayCalendar, load_calendar
@@ -40,6 +43,14 @@ class Context:
     # certificate PDFs (PAdES), with an RFC 3161 token from ``timestamper`` when there is one.
     signing_identity: SigningIdentity | None = None
     timestamper: TimeStamper | None = None
+    # Operational time (worker heartbeats), never legal time: the real clock even where
+    # ``clock`` is the sandbox's shifted one or a test's frozen one (docs/decisions/0024).
+    wall_clock: Clock = field(default_factory=SystemClock)
+    # Set by a worker process when it starts (delivery/services/upkeep.py): its heartbeat and
+    # its journal of provider acceptances not yet in the database.
+    liveness: WorkerLiveness | None = None
+    journal: AcceptanceJournal | None = None
+    outages: Outages = field(default_factory=Outages)
 
     @cached_property
     def limits(self) -> RateLimiter:

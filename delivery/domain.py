@@ -167,6 +167,9 @@ class Attempt:
     next_action_at: datetime | None = None
     sent_at: datetime | None = None
     link_issued_at: datetime | None = None
+    # The worker process sending it (``sending`` only): its claim lasts while that worker
+    # heartbeats (delivery/liveness.py).
+    claimed_by: str | None = None
 
     def transition(self, new: AttemptState, reason: str | None = None) -> None:
         check_attempt_transition(self.state, new)

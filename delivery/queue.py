@@ -8,9 +8,12 @@ dispatch is never mistaken for a duplicate. Jobs keep no result: the database is
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from datetime import datetime
+from typing import cast
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix
 from redis.exceptions import RedisError
 
 from delivery.storage.unit_of_work import FollowUps
@@ -77,6 +80,48 @@ class JobQueue:
                 "queue unavailable; the sweep will pick the work up",
                 extra={"dispatch_id": followups.dispatch_id, "error": type(exc).__name__},
             )
+
+    # --- the jobs each worker process is running, so a dead one's can be freed at once ---
+
+    def _running_key(self, worker_id: str) -> str:
+        return f"{self.queue_name}:running:{worker_id}"
+
+    # redis-py types its commands as sync-or-async; this pool is the asyncio client.
+    async def job_started(self, worker_id: str, job_id: str) -> None:
+        await cast("Awaitable[int]", self.pool.sadd(self._running_key(worker_id), job_id))
+
+    async def job_ended(self, worker_id: str, job_id: str) -> None:
+        await cast("Awaitable[int]", self.pool.srem(self._running_key(worker_id), job_id))
+
+    async def free_orphaned_jobs(self, live_workers: list[str], dead_workers: list[str]) -> int:
+        """Let jobs whose worker died run again now; how many were freed.
+
+        arq keeps a started job "in progress" for the longest job timeout + 10 s, even when its
+        worker was killed. Every queued job that is marked in progress but is not in a live
+        worker's running set is freed (and the dead workers' sets are dropped): that also
+        catches a job killed in the instant between arq's start and our note of it. A job of a
+        live worker mistaken so would only run twice, which jobs are written to allow.
+        """
+        running: set[bytes] = set()
+        for worker_id in live_workers:
+            running |= await cast(
+                "Awaitable[set[bytes]]", self.pool.smembers(self._running_key(worker_id))
+            )
+        queued = await self.pool.zrange(self.queue_name, 0, -1)
+        candidates = [job_id for job_id in queued if job_id not in running]
+        keys = [in_progress_key_prefix + job_id.decode() for job_id in candidates]
+        held = [key for key, exists in zip(keys, await self._exist(keys), strict=True) if exists]
+        if held:
+            await self.pool.delete(*held)
+        if dead_workers:
+            await self.pool.delete(*(self._running_key(w) for w in dead_workers))
+        return len(held)
+
+    async def _exist(self, keys: list[str]) -> list[bool]:
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.exists(key)
+            return [bool(n) for n in await pipe.execute()]
 
     async def ping(self) -> bool:
         return bool(await self.pool.ping())

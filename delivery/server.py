@@ -39,6 +39,7 @@ from delivery.tsa_standin import (
 )
 from delivery.twilio_standin import TwilioStandIn
 from delivery.worker import build_worker
+from delivery.worker_resilience import run_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +256,7 @@ async def serve(
         print(settings.fonts.report(), flush=True)
         if worker:
             arq_worker = build_worker(ctx)
-            worker_task = asyncio.create_task(arq_worker.async_run())
+            worker_task = asyncio.create_task(run_until_stopped(arq_worker, ctx))
         await _wait_for_signal()
     finally:
         if arq_worker is not None:

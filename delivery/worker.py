@@ -1,13 +1,18 @@
-"""The arq worker: thin job functions that call the services, plus the periodic sweep."""
+"""The arq worker: thin job functions that call the services, plus the periodic sweep.
+
+Every job ends quietly when PostgreSQL or Redis is unreachable (delivery/worker_resilience.py);
+the start-up hook starts the worker's heartbeat and acceptance-journal loop.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import aiohttp
 from arq import cron
 from arq.typing import StartupShutdown, WorkerCoroutine
-from arq.worker import Worker, func
+from arq.worker import Function, Worker, func
 
 from delivery.context import Context
 from delivery.services import (
@@ -18,6 +23,13 @@ from delivery.services import (
     sweep,
     timestamps,
     webhook_delivery,
+)
+from delivery.worker_resilience import (
+    job_ended,
+    job_started,
+    outage_tolerant,
+    start_upkeep,
+    stop_upkeep,
 )
 
 JOB_TIMEOUT = 120
@@ -54,21 +66,31 @@ async def sweep_job(job: dict[str, Any]) -> None:
 
 
 async def _startup(job: dict[str, Any]) -> None:
-    job["http"] = aiohttp.ClientSession(timeout=webhook_delivery.TIMEOUT)
-    job["webhooks"] = webhook_delivery.webhook_client(job["songda"])
+    if "http" not in job:  # arq runs the hook again when its loop restarts after a Redis outage
+        job["http"] = aiohttp.ClientSession(timeout=webhook_delivery.TIMEOUT)
+        job["webhooks"] = webhook_delivery.webhook_client(job["songda"])
+    await start_upkeep(job)
 
 
 async def _shutdown(job: dict[str, Any]) -> None:
-    await job["http"].close()
-    await job["webhooks"].close()
+    await stop_upkeep(job)
+    await job.pop("http").close()
+    await job.pop("webhooks").close()
 
 
-SWEEP_SECONDS = {0, 30}
+# Every 10 s: a dead worker's claims are released within a minute (docs/decisions/0024).
+SWEEP_SECONDS = {0, 10, 20, 30, 40, 50}
 
 
 # arq takes at most ``max_jobs`` new jobs per poll and then sleeps ``poll_delay``: with its default
 # of 0.5 s that capped the worker at 100 jobs/s. An idle poll is one cheap Redis command.
 POLL_DELAY = 0.05
+
+
+def _job(coroutine: Callable[..., Awaitable[None]]) -> Function:
+    return func(
+        cast(WorkerCoroutine, outage_tolerant(coroutine)), keep_result=0, timeout=JOB_TIMEOUT
+    )
 
 
 def build_worker(
@@ -81,7 +103,7 @@ def build_worker(
     """
     sweeps = [
         cron(
-            cast(WorkerCoroutine, sweep_job),
+            cast(WorkerCoroutine, outage_tolerant(sweep_job)),
             second=SWEEP_SECONDS,
             run_at_startup=True,
             keep_result=0,
@@ -90,12 +112,12 @@ def build_worker(
     ]
     return Worker(
         functions=[
-            func(cast(WorkerCoroutine, advance), keep_result=0, timeout=JOB_TIMEOUT),
-            func(cast(WorkerCoroutine, send), keep_result=0, timeout=JOB_TIMEOUT),
-            func(cast(WorkerCoroutine, deliver_webhook), keep_result=0, timeout=JOB_TIMEOUT),
-            func(cast(WorkerCoroutine, poll_tracking), keep_result=0, timeout=JOB_TIMEOUT),
-            func(cast(WorkerCoroutine, render_certificate), keep_result=0, timeout=JOB_TIMEOUT),
-            func(cast(WorkerCoroutine, timestamp_checkpoint), keep_result=0, timeout=JOB_TIMEOUT),
+            _job(advance),
+            _job(send),
+            _job(deliver_webhook),
+            _job(poll_tracking),
+            _job(render_certificate),
+            _job(timestamp_checkpoint),
         ],
         cron_jobs=sweeps if periodic_sweep else [],
         redis_pool=ctx.queue.pool,
@@ -103,6 +125,8 @@ def build_worker(
         ctx={"songda": ctx},
         on_startup=cast(StartupShutdown, _startup),
         on_shutdown=cast(StartupShutdown, _shutdown),
+        on_job_start=cast(StartupShutdown, job_started),
+        after_job_end=cast(StartupShutdown, job_ended),
         handle_signals=False,
         max_jobs=ctx.settings.worker_concurrency,
         poll_delay=poll_delay,

@@ -37,6 +37,7 @@ from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
 from delivery.storage.schema import metadata
 from delivery.worker import build_worker
+from delivery.worker_resilience import run_until_stopped
 from tracking.signing import SigningKey
 
 PG_ADMIN_URL = os.environ.get("SONGDA_TEST_PG_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
@@ -193,7 +194,7 @@ async def running_worker(ctx: Context) -> AsyncIterator[Any]:
     """The ``worker`` fixture's worker, for a test that starts it at a moment of its choosing
     (jobs enqueued meanwhile wait on the queue)."""
     arq_worker = build_worker(ctx, poll_delay=0.02, periodic_sweep=False)
-    task = asyncio.create_task(arq_worker.async_run())
+    task = asyncio.create_task(run_until_stopped(arq_worker, ctx))
     try:
         yield arq_worker
         await settled(ctx)  # let running jobs finish before the worker and its database go away

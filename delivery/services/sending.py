@@ -1,16 +1,23 @@
 """``send``: one try of one attempt through its channel.
 
 Three steps so that no database transaction is held open while a provider is talked to:
-claim the attempt (``pending → sending``, with a lease), call the channel, record the outcome.
-A worker killed mid-send leaves the attempt ``sending`` until its lease runs out; the sweep then
-puts it back to ``pending`` and it is sent again with the same Message-ID.
+claim the attempt (``pending → sending``, naming the worker), call the channel, record the
+outcome. A provider's acceptance is written to the worker's acceptance journal, with its own
+time, before the database is tried (delivery/acceptance_journal.py): once journalled the attempt
+is never sent again, and the acceptance is recorded — dated by itself — as soon as the database
+takes it. A worker killed mid-send (outcome genuinely unknown) leaves the attempt ``sending``
+until the sweep sees the worker's heartbeat stop; it is then put back to ``pending`` and sent
+again with the same Message-ID (docs/decisions/0024).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
+from delivery.acceptance_journal import Acceptance
 from delivery.channel_api import SendOutcome, SendResult, ServiceMessage
 from delivery.clock import rfc3339
 from delivery.context import Context
@@ -24,7 +31,6 @@ from tracking.links import LinkClaims, issue_token
 from tracking.notice_codes import display
 
 log = logging.getLogger(__name__)
-SENDING_LEASE = timedelta(minutes=10)
 CHANNEL_RETRY = timedelta(minutes=5)
 RETRY_DELAYS = (
     timedelta(seconds=30),
@@ -48,6 +54,16 @@ def link_for(ctx: Context, attempt: Attempt) -> tuple[str, LinkClaims]:
 
 
 async def send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
+    journalled = ctx.journal.holds(attempt_id) if ctx.journal is not None else None
+    if journalled is not None:
+        # Accepted already, not yet in the database: record that, never send it again.
+        await record_acceptance(ctx, journalled)
+        return
+    with _in_flight(ctx, attempt_id):
+        await _send(ctx, dispatch_id, attempt_id)
+
+
+async def _send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         attempt = await tx.attempt(attempt_id)
         due = attempt is not None and (
@@ -73,7 +89,75 @@ async def send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
         "send outcome",
         extra={"dispatch_id": dispatch_id, "attempt_id": attempt_id, "outcome": result.outcome},
     )
-    await record_result(ctx, dispatch_id, attempt_id, result)
+    if result.outcome == SendOutcome.ACCEPTED:
+        # The acceptance's own time, taken now, before anything else can fail or wait.
+        accepted_at = result.accepted_at or ctx.clock.now()
+        await record_acceptance(
+            ctx,
+            Acceptance(
+                dispatch_id=dispatch_id,
+                attempt_id=attempt_id,
+                channel=attempt.channel,
+                accepted_at=accepted_at,
+                provider_ref=result.provider_ref,
+                reply=result.detail,
+            ),
+        )
+    else:
+        await record_result(ctx, dispatch_id, attempt_id, result)
+
+
+@contextmanager
+def _in_flight(ctx: Context, attempt_id: str) -> Iterator[None]:
+    """Mark a claim as this live worker's own while it sends (its heartbeat loop releases only
+    claims of its own that no job is working on any more)."""
+    if ctx.liveness is None:
+        yield
+        return
+    ctx.liveness.in_flight.add(attempt_id)
+    try:
+        yield
+    finally:
+        ctx.liveness.in_flight.discard(attempt_id)
+
+
+async def record_acceptance(ctx: Context, acceptance: Acceptance) -> None:
+    """Journal the acceptance durably, then record it in the database, then mark it recorded.
+
+    If the database fails, the exception goes up (the job ends) and the journal entry stays:
+    the worker's upkeep loop records it when the database is back. Recording is idempotent, so
+    an entry replayed twice is recorded once.
+    """
+    journal = ctx.journal
+    if journal is not None and journal.holds(acceptance.attempt_id) != acceptance:
+        try:
+            await journal.accepted(acceptance)
+        except OSError:
+            # A full or read-only disk must not cost the acceptance: record it straight away.
+            log.exception(
+                "acceptance journal not writable", extra={"attempt_id": acceptance.attempt_id}
+            )
+            journal = None
+    result = SendResult(
+        SendOutcome.ACCEPTED,
+        acceptance.reply,
+        provider_ref=acceptance.provider_ref,
+        accepted_at=acceptance.accepted_at,
+    )
+    await record_result(ctx, acceptance.dispatch_id, acceptance.attempt_id, result)
+    if journal is not None:
+        await journal.recorded(acceptance)
+
+
+async def replay_acceptances(ctx: Context) -> int:
+    """Record every journalled acceptance the database does not hold yet; how many were
+    replayed. Stops at the first database failure (the caller backs off)."""
+    if ctx.journal is None:
+        return 0
+    pending = ctx.journal.pending
+    for acceptance in pending:
+        await record_acceptance(ctx, acceptance)
+    return len(pending)
 
 
 def _wait_for_channel(tx: DispatchTransaction, attempt: Attempt) -> None:
@@ -91,9 +175,10 @@ def _wait_for_channel(tx: DispatchTransaction, attempt: Attempt) -> None:
 
 
 async def _claim(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -> ServiceMessage:
-    """``pending → sending`` with a lease, and the message the channel is to send."""
+    """``pending → sending``, claimed by this worker, and the message the channel is to send."""
     attempt.tries += 1
-    attempt.next_action_at = tx.now + SENDING_LEASE
+    attempt.next_action_at = None
+    attempt.claimed_by = ctx.liveness.worker_id if ctx.liveness is not None else None
     tx.change_attempt(
         attempt,
         AttemptState.SENDING,
@@ -142,31 +227,10 @@ async def record_result(
         attempt = await tx.attempt(attempt_id)
         if attempt is None:
             return
-        if attempt.state != AttemptState.SENDING:
-            # The lease ran out (or the dispatch closed) while the provider was talking. An
-            # acceptance still happened and, for a confirmed address, is service: keep it.
-            if result.outcome == SendOutcome.ACCEPTED:
-                tx.record(
-                    "attempt_sent",
-                    source=attempt.channel,
-                    attempt_id=attempt.id,
-                    data={"late": True, **_sent_data(result)},
-                )
-                await postal.record_piece(ctx, tx, attempt, result.provider_ref)
-                await decide_now(ctx, tx)
-        elif result.outcome == SendOutcome.ACCEPTED:
-            attempt.provider_ref = result.provider_ref
-            attempt.sent_at = tx.now
-            attempt.next_action_at = None
-            tx.change_attempt(
-                attempt,
-                AttemptState.SENT,
-                "attempt_sent",
-                source=attempt.channel,
-                data=_sent_data(result),
-            )
-            await postal.record_piece(ctx, tx, attempt, result.provider_ref)
-            await decide_now(ctx, tx)
+        if result.outcome == SendOutcome.ACCEPTED:
+            await _accepted(ctx, tx, attempt, result)
+        elif attempt.state != AttemptState.SENDING:
+            return  # released meanwhile (or the dispatch closed): this try's failure is moot
         elif result.outcome == SendOutcome.UNAVAILABLE:
             _channel_unavailable(tx, attempt, result)
         elif result.outcome == SendOutcome.PERMANENT or attempt.tries >= MAX_TRIES:
@@ -203,6 +267,54 @@ async def _postcode(tx: DispatchTransaction, attempt: Attempt) -> str | None:
 
 def _sent_data(result: SendResult) -> dict[str, str | None]:
     return {"provider_ref": result.provider_ref, "reply": result.detail}
+
+
+async def _accepted(
+    ctx: Context, tx: DispatchTransaction, attempt: Attempt, result: SendResult
+) -> None:
+    """Record an acceptance dated by itself (``attempt_sent`` at ``accepted_at``), once.
+
+    An attempt still being sent (or released meanwhile and not sent again) becomes ``sent``. An
+    acceptance of an attempt already past that — a genuinely ambiguous second send, or one
+    recorded after the dispatch closed — is kept as evidence (``late``; ``duplicate`` when an
+    earlier acceptance is known) and dates nothing: the rules take the earliest acceptance.
+    """
+    accepted_at = result.accepted_at or tx.now
+    if attempt.state in (AttemptState.SENDING, AttemptState.PENDING):
+        # Not recorded yet: recording it is what moves the attempt on.
+        attempt.provider_ref = result.provider_ref
+        attempt.sent_at = accepted_at
+        attempt.next_action_at = None
+        tx.change_attempt(
+            attempt,
+            AttemptState.SENT,
+            "attempt_sent",
+            source=attempt.channel,
+            data=_sent_data(result),
+            occurred_at=accepted_at,
+        )
+    elif await _already_recorded(tx, attempt.id, accepted_at):
+        return  # a journal entry replayed again
+    else:
+        tx.record(
+            "attempt_sent",
+            source=attempt.channel,
+            attempt_id=attempt.id,
+            data={"late": True, "duplicate": attempt.sent_at is not None, **_sent_data(result)},
+            occurred_at=accepted_at,
+        )
+    await postal.record_piece(ctx, tx, attempt, result.provider_ref)
+    await decide_now(ctx, tx)
+
+
+async def _already_recorded(
+    tx: DispatchTransaction, attempt_id: str, accepted_at: datetime
+) -> bool:
+    """This very acceptance is in the chain already (a journal entry replayed again)."""
+    return any(
+        e.type == "attempt_sent" and e.attempt_id == attempt_id and e.occurred_at == accepted_at
+        for e in await tx.events()
+    )
 
 
 def _channel_unavailable(tx: DispatchTransaction, attempt: Attempt, result: SendResult) -> None:

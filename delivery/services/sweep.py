@@ -2,17 +2,21 @@
 
 Timers live in the database (``next_action_at``) and are read on the injected clock; the queue
 only executes. Because job ids are deterministic, sweeping often is harmless, and a flushed Redis
-or a killed worker only delays work until the next sweep.
+or a killed worker only delays work until the next sweep. A ``sending`` attempt is released when
+the worker that claimed it has stopped heartbeating (delivery/liveness.py), read on the wall
+clock, not the legal one.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from delivery.context import Context
 from delivery.domain import OPEN_DISPATCH_STATES, AttemptState
+from delivery.liveness import STALE_AFTER, alive_workers, dead_workers, forget_worker
 from delivery.services.certificates import unissued
 from delivery.services.postal import claim_due_polls
 from delivery.services.timestamps import due_timestamps, flag_overdue
@@ -21,6 +25,7 @@ from delivery.storage.schema import attempts, dispatches, webhook_deliveries
 from delivery.storage.unit_of_work import dispatch_transaction
 
 BATCH = 1000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,18 +42,7 @@ class SweepReport:
 
 async def sweep(ctx: Context) -> SweepReport:
     now = ctx.clock.now()
-    async with ctx.engine.connect() as conn:
-        stuck = (
-            await conn.execute(
-                sa.select(attempts.c.id, attempts.c.dispatch_id)
-                .where(
-                    attempts.c.state == AttemptState.SENDING.value, attempts.c.next_action_at <= now
-                )
-                .limit(BATCH)
-            )
-        ).all()
-    for attempt_id, dispatch_id in stuck:
-        await _rescue(ctx, dispatch_id, attempt_id)
+    rescued = await release_dead_workers_work(ctx)
 
     async with ctx.engine.connect() as conn:
         due_dispatches = (
@@ -104,7 +98,7 @@ async def sweep(ctx: Context) -> SweepReport:
         len(due_dispatches),
         len(due_sends),
         len(due_deliveries),
-        len(stuck),
+        rescued,
         len(polls),
         len(missing),
         len(stamps),
@@ -112,8 +106,67 @@ async def sweep(ctx: Context) -> SweepReport:
     )
 
 
-async def _rescue(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
-    """A send whose worker vanished: back to pending, to be sent again (same Message-ID)."""
+DEAD_WORKER = "the worker sending it stopped; whether the provider accepted is unknown"
+ABANDONED = (
+    "the worker's send job ended without an outcome; whether the provider accepted is unknown"
+)
+
+
+async def release_dead_workers_work(ctx: Context) -> int:
+    """Release the claims of workers that stopped heartbeating and let their jobs run again;
+    how many claims were released. Run by the sweep and, every few seconds, by each worker's
+    upkeep loop (which does not wait behind the queue's backlog as the sweep job does).
+
+    Only a process whose own heartbeats have gone through for longer than the staleness
+    window may call another worker dead: right after a database outage every heartbeat is
+    stale, live workers' too.
+    """
+    if ctx.liveness is not None and not ctx.liveness.steady_for(STALE_AFTER):
+        return 0
+    stuck = await _dead_claims(ctx)
+    for attempt_id, dispatch_id in stuck:
+        await release_claim(ctx, dispatch_id, attempt_id, DEAD_WORKER)
+    await _free_dead_workers_jobs(ctx)
+    return len(stuck)
+
+
+async def _free_dead_workers_jobs(ctx: Context) -> None:
+    """The jobs a dead worker was running run again now (not after arq's job timeout)."""
+    wall_now = ctx.wall_clock.now()
+    async with ctx.engine.connect() as conn:
+        dead = list((await conn.scalars(dead_workers(wall_now))).all())
+        if not dead:
+            return
+        alive = list((await conn.scalars(alive_workers(wall_now))).all())
+    freed = await ctx.queue.free_orphaned_jobs(alive, dead)
+    for worker_id in dead:
+        await forget_worker(ctx.engine, worker_id)
+    log.warning(
+        "worker(s) stopped heartbeating; their claims and jobs are released",
+        extra={"workers": dead, "jobs": freed},
+    )
+
+
+async def _dead_claims(ctx: Context) -> list[tuple[str, str]]:
+    """``sending`` attempts whose claiming worker has no heartbeat within the window."""
+    alive = alive_workers(ctx.wall_clock.now())
+    async with ctx.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(attempts.c.id, attempts.c.dispatch_id)
+            .where(
+                attempts.c.state == AttemptState.SENDING.value,
+                sa.or_(attempts.c.claimed_by.is_(None), attempts.c.claimed_by.not_in(alive)),
+            )
+            .limit(BATCH)
+        )
+        return [(attempt_id, dispatch_id) for attempt_id, dispatch_id in rows]
+
+
+async def release_claim(ctx: Context, dispatch_id: str, attempt_id: str, reason: str) -> None:
+    """A send whose outcome was never learnt: back to pending, due now, to be sent again (with
+    the same Message-ID) — unless this process journalled its acceptance meanwhile."""
+    if ctx.journal is not None and ctx.journal.holds(attempt_id) is not None:
+        return
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         attempt = await tx.attempt(attempt_id)
         if attempt is None or attempt.state != AttemptState.SENDING:
@@ -124,5 +177,8 @@ async def _rescue(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
             AttemptState.PENDING,
             "attempt_send_interrupted",
             source="worker",
-            reason="sending lease expired; the outcome was never recorded",
+            reason=reason,
         )
+    # A job id of its own (the try number): the killed job's id may stay "in progress" in arq
+    # for its timeout + 10 s, and the send must not wait for that.
+    await ctx.queue.send(dispatch_id, attempt_id, attempt.tries)

@@ -44,6 +44,7 @@ ATTEMPT_MUTABLE = (
     "next_action_at",
     "sent_at",
     "link_issued_at",
+    "claimed_by",
 )
 
 
@@ -112,6 +113,7 @@ def attempt_from_row(row: RowMapping) -> Attempt:
         next_action_at=row["next_action_at"],
         sent_at=row["sent_at"],
         link_issued_at=row["link_issued_at"],
+        claimed_by=row["claimed_by"],
     )
 
 
@@ -131,6 +133,7 @@ def attempt_row(attempt: Attempt) -> dict[str, Any]:
         "next_action_at": attempt.next_action_at,
         "sent_at": attempt.sent_at,
         "link_issued_at": attempt.link_issued_at,
+        "claimed_by": attempt.claimed_by,
         "created_at": attempt.created_at,
     }
 

@@ -169,6 +169,9 @@ attempts = sa.Table(
     sa.Column("link_issued_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # The worker process (``workers.id``) that claimed a ``sending`` attempt: the sweep releases
+    # the claim only when that worker has stopped heartbeating (docs/decisions/0024).
+    sa.Column("claimed_by", ID),
     # The queue's channel filter: dispatches with an open attempt (domain.OPEN_ATTEMPT_STATES)
     # on a channel, without reading the closed attempts that are most of the table.
     sa.Index(
@@ -481,4 +484,17 @@ checkpoint_timestamps = sa.Table(
     sa.Column("timestamped_at", UtcDateTime),
     # When the missing token was first reported to the operator (logged once).
     sa.Column("flagged_at", UtcDateTime),
+)
+
+# --- Worker liveness: one row per running worker process (docs/decisions/0024) ---
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    # Operational wall-clock time (never the legal clock, which the sandbox and tests move).
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime, nullable=False, index=True),
 )

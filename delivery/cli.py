@@ -27,6 +27,7 @@ from delivery.config import (
 )
 from delivery.keys import key_problems
 from delivery.logs import configure_logging
+from delivery.queue import QueueKind
 from delivery.report_cli import add_parser as add_report_parser
 from delivery.report_cli import run as run_report
 from delivery.staff import Role
@@ -46,7 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="add the local stand-ins (SMTP sink and mailbox page); never in production",
     )
     commands.add_parser("web", help="the HTTP server only")
-    commands.add_parser("worker", help="the job worker only")
+    worker = commands.add_parser("worker", help="the job workers only")
+    worker.add_argument(
+        "--queues",
+        type=_queue_kinds,
+        default=tuple(QueueKind),
+        metavar="KIND[,KIND]",
+        help="the queues to work: send (sends, advances, webhooks, tracking polls) and/or render "
+        "(certificates, timestamps); default: both",
+    )
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -174,6 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="the command the settings are meant for",
     )
     return parser
+
+
+def _queue_kinds(text: str) -> tuple[QueueKind, ...]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    known = {kind.value: kind for kind in QueueKind}
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"name one or more of {', '.join(known)}, comma-separated (got {text!r})"
+        )
+    return tuple(dict.fromkeys(known[name] for name in names))
 
 
 def _settings(sandbox: bool = False) -> Settings:
@@ -505,7 +525,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 serve(
                     settings,
                     web_server=args.command != "worker",
-                    worker=args.command != "web",
+                    queues=()
+                    if args.command == "web"
+                    else getattr(args, "queues", tuple(QueueKind)),
                     migrate=args.command == "run",
                 )
             )

@@ -3,12 +3,19 @@
 Job ids are deterministic and name the step they perform (the dispatch's event count, the
 attempt's try number), so the same work enqueued twice runs once, while the next step of the same
 dispatch is never mistaken for a duplicate. Jobs keep no result: the database is the record.
+
+Work is split over two queues (:class:`QueueKind`), each drained by its own arq worker with its
+own bound on concurrent jobs: the send path (advances, sends, webhooks, tracking polls) on the
+configured queue name, and certificates with their timestamps on ``<name>:render``. A backlog of
+renders then waits for the renderers without holding the slots a new dispatch's e-mail needs
+(docs/decisions/0025).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from enum import StrEnum
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
@@ -22,10 +29,28 @@ def redis_settings(url: str) -> RedisSettings:
     return RedisSettings.from_dsn(url)
 
 
+class QueueKind(StrEnum):
+    SEND = "send"  # advance, send, deliver_webhook, poll_tracking (and the sweep)
+    RENDER = "render"  # render_certificate, timestamp_checkpoint
+
+
+def queue_name_of(base: str, kind: QueueKind) -> str:
+    """The arq queue (a Redis key) that holds ``kind``'s jobs: the send path keeps the
+    configured name, so a deployment's existing queue keeps its meaning."""
+    return base if kind is QueueKind.SEND else f"{base}:{kind.value}"
+
+
 class JobQueue:
     def __init__(self, pool: ArqRedis, queue_name: str) -> None:
         self.pool = pool
         self.queue_name = queue_name
+
+    def name_of(self, kind: QueueKind) -> str:
+        return queue_name_of(self.queue_name, kind)
+
+    @property
+    def queue_names(self) -> tuple[str, ...]:
+        return tuple(self.name_of(kind) for kind in QueueKind)
 
     @classmethod
     async def connect(cls, url: str, queue_name: str) -> JobQueue:
@@ -33,8 +58,10 @@ class JobQueue:
             await create_pool(redis_settings(url), default_queue_name=queue_name), queue_name
         )
 
-    async def _enqueue(self, function: str, job_id: str, *args: str) -> None:
-        await self.pool.enqueue_job(function, *args, _job_id=job_id, _queue_name=self.queue_name)
+    async def _enqueue(
+        self, function: str, job_id: str, *args: str, kind: QueueKind = QueueKind.SEND
+    ) -> None:
+        await self.pool.enqueue_job(function, *args, _job_id=job_id, _queue_name=self.name_of(kind))
 
     async def advance(self, dispatch_id: str, event_seq: int) -> None:
         await self._enqueue("advance", f"advance:{dispatch_id}:{event_seq}", dispatch_id)
@@ -51,11 +78,13 @@ class JobQueue:
 
     async def render_certificate(self, dispatch_id: str, served_seq: int) -> None:
         job_id = f"certificate:{dispatch_id}:{served_seq}"
-        await self._enqueue("render_certificate", job_id, dispatch_id)
+        await self._enqueue("render_certificate", job_id, dispatch_id, kind=QueueKind.RENDER)
 
     async def timestamp_checkpoint(self, dispatch_id: str, checkpoint_seq: int, tries: int) -> None:
         job_id = f"timestamp:{dispatch_id}:{checkpoint_seq}:{tries}"
-        await self._enqueue("timestamp_checkpoint", job_id, dispatch_id, str(checkpoint_seq))
+        await self._enqueue(
+            "timestamp_checkpoint", job_id, dispatch_id, str(checkpoint_seq), kind=QueueKind.RENDER
+        )
 
     async def after_commit(self, followups: FollowUps) -> None:
         """Hand a committed transaction's follow-up work to the worker.

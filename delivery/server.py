@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 
 from aiohttp import web
+from arq.worker import Worker
 
 from delivery.api.app import create_app
 from delivery.carrier_standin import CarrierStandIn
@@ -19,6 +20,7 @@ from delivery.config import Settings
 from delivery.context import Context
 from delivery.embedded_redis import EmbeddedRedis
 from delivery.keys import create_key, key_problems
+from delivery.queue import QueueKind
 from delivery.runtime import close_context, open_context
 from delivery.sandbox import SmtpSink, add_routes
 from delivery.services.api_keys import ApiKeyVerifier, create_api_key
@@ -38,7 +40,7 @@ from delivery.tsa_standin import (
     start_tsa_standin,
 )
 from delivery.twilio_standin import TwilioStandIn
-from delivery.worker import build_worker
+from delivery.worker import build_workers
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +163,14 @@ async def _wait_for_signal() -> None:
 
 
 async def serve(
-    settings: Settings, *, web_server: bool, worker: bool, migrate: bool = False
+    settings: Settings,
+    *,
+    web_server: bool,
+    queues: tuple[QueueKind, ...] = (),
+    migrate: bool = False,
 ) -> None:
+    """Serve the web app (``web_server``) and a worker per queue kind in ``queues`` (none: no
+    worker), until SIGINT or SIGTERM."""
     embedded: EmbeddedRedis | None = None
     sink: SmtpSink | None = None
     twilio: TwilioStandIn | None = None
@@ -215,8 +223,8 @@ async def serve(
     else:
         ctx = await open_context(settings, redis_url)
     runner: web.AppRunner | None = None
-    arq_worker = None
-    worker_task: asyncio.Task[None] | None = None
+    arq_workers: list[Worker] = []
+    worker_tasks: list[asyncio.Task[None]] = []
     try:
         if migrate:
             await upgrade(ctx.engine)
@@ -254,15 +262,14 @@ async def serve(
             for username, _name, role in SANDBOX_STAFF:
                 print(f"  {role.value:<12} {username:<10} {staff[username]}", flush=True)
         print(settings.fonts.report(), flush=True)
-        if worker:
-            arq_worker = build_worker(ctx)
-            worker_task = asyncio.create_task(arq_worker.async_run())
+        arq_workers = build_workers(ctx, queues)
+        worker_tasks = [asyncio.create_task(w.async_run()) for w in arq_workers]
         await _wait_for_signal()
     finally:
-        if arq_worker is not None:
+        for arq_worker in arq_workers:
             await arq_worker.close()
-        if worker_task is not None:
-            worker_task.cancel()
+        for task in worker_tasks:
+            task.cancel()
         if runner is not None:
             await runner.cleanup()
         await close_context(ctx)

@@ -1,15 +1,25 @@
-"""The arq worker: thin job functions that call the services, plus the periodic sweep."""
+"""The arq workers: thin job functions that call the services, plus the periodic sweep.
+
+One arq ``Worker`` per queue kind (``delivery.queue.QueueKind``), each with its own job bound
+and timeout: the send path may run many short jobs at once, rendering only as many as there are
+renderers to feed, so certificates waiting never hold a slot a send needs. arq re-runs a killed
+job only after the longest ``job_timeout`` of its worker's functions (+ 10 s): the send worker's
+short timeout keeps that delay short for sends (docs/decisions/0025).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
 
 import aiohttp
 from arq import cron
 from arq.typing import StartupShutdown, WorkerCoroutine
-from arq.worker import Worker, func
+from arq.worker import Function, Worker, func
 
 from delivery.context import Context
+from delivery.pdf_rendering import MAX_RENDERS
+from delivery.queue import QueueKind
 from delivery.services import (
     certificates,
     postal,
@@ -20,7 +30,13 @@ from delivery.services import (
     webhook_delivery,
 )
 
-JOB_TIMEOUT = 120
+# Sends, webhooks and polls each carry their own network timeouts (SMTP 30 s, webhooks 15 s).
+SEND_JOB_TIMEOUT = 60
+# A certificate: the render, the signature and a TSA that may take up to its 60 s timeout.
+RENDER_JOB_TIMEOUT = 180
+# A render job also spends time off the renderers (database, TSA): twice their number keeps
+# them busy while the rest of a backlog waits in Redis, holding nothing.
+RENDER_JOBS = 2 * MAX_RENDERS
 
 
 async def advance(job: dict[str, Any], dispatch_id: str) -> None:
@@ -69,11 +85,26 @@ SWEEP_SECONDS = {0, 30}
 POLL_DELAY = 0.05
 
 
-def build_worker(
-    ctx: Context, *, poll_delay: float = POLL_DELAY, periodic_sweep: bool = True
-) -> Worker:
-    """A worker bound to ``ctx`` (its queue's Redis pool, its database, its clock).
+def _functions(kind: QueueKind) -> list[Function]:
+    if kind is QueueKind.RENDER:
+        return _timed((render_certificate, timestamp_checkpoint), RENDER_JOB_TIMEOUT)
+    return _timed((advance, send, deliver_webhook, poll_tracking), SEND_JOB_TIMEOUT)
 
+
+def _timed(jobs: Iterable[Callable[..., Awaitable[None]]], timeout: int) -> list[Function]:
+    return [func(cast(WorkerCoroutine, job), keep_result=0, timeout=timeout) for job in jobs]
+
+
+def build_worker(
+    ctx: Context,
+    kind: QueueKind = QueueKind.SEND,
+    *,
+    poll_delay: float = POLL_DELAY,
+    periodic_sweep: bool = True,
+) -> Worker:
+    """A worker for ``kind``'s queue bound to ``ctx`` (its Redis pool, its database, its clock).
+
+    The send worker also runs the sweep, which enqueues every kind on its own queue;
     ``periodic_sweep=False`` leaves sweeping to the caller: tests that move a manual clock
     sweep exactly when they mean to.
     """
@@ -83,26 +114,34 @@ def build_worker(
             second=SWEEP_SECONDS,
             run_at_startup=True,
             keep_result=0,
-            timeout=JOB_TIMEOUT,
+            timeout=SEND_JOB_TIMEOUT,
         )
     ]
+    sending_kind = kind is QueueKind.SEND
     return Worker(
-        functions=[
-            func(cast(WorkerCoroutine, advance), keep_result=0, timeout=JOB_TIMEOUT),
-            func(cast(WorkerCoroutine, send), keep_result=0, timeout=JOB_TIMEOUT),
-            func(cast(WorkerCoroutine, deliver_webhook), keep_result=0, timeout=JOB_TIMEOUT),
-            func(cast(WorkerCoroutine, poll_tracking), keep_result=0, timeout=JOB_TIMEOUT),
-            func(cast(WorkerCoroutine, render_certificate), keep_result=0, timeout=JOB_TIMEOUT),
-            func(cast(WorkerCoroutine, timestamp_checkpoint), keep_result=0, timeout=JOB_TIMEOUT),
-        ],
-        cron_jobs=sweeps if periodic_sweep else [],
+        functions=_functions(kind),
+        cron_jobs=sweeps if periodic_sweep and sending_kind else [],
         redis_pool=ctx.queue.pool,
-        queue_name=ctx.queue.queue_name,
+        queue_name=ctx.queue.name_of(kind),
         ctx={"songda": ctx},
         on_startup=cast(StartupShutdown, _startup),
         on_shutdown=cast(StartupShutdown, _shutdown),
         handle_signals=False,
-        max_jobs=ctx.settings.worker_concurrency,
+        max_jobs=ctx.settings.worker_concurrency if sending_kind else RENDER_JOBS,
         poll_delay=poll_delay,
         keep_result=0,
     )
+
+
+def build_workers(
+    ctx: Context,
+    kinds: Iterable[QueueKind] = tuple(QueueKind),
+    *,
+    poll_delay: float = POLL_DELAY,
+    periodic_sweep: bool = True,
+) -> list[Worker]:
+    """One worker per kind (default: every kind, as ``songda run`` and ``songda worker`` run)."""
+    return [
+        build_worker(ctx, kind, poll_delay=poll_delay, periodic_sweep=periodic_sweep)
+        for kind in kinds
+    ]

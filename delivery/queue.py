@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from delivery.storage.unit_of_work import FollowUps
 
 log = logging.getLogger(__name__)
+REDIS_TIMEOUT_SECONDS = 3.0  # any command Songda sends is answered in milliseconds
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -54,9 +55,13 @@ class JobQueue:
 
     @classmethod
     async def connect(cls, url: str, queue_name: str) -> JobQueue:
-        return cls(
-            await create_pool(redis_settings(url), default_queue_name=queue_name), queue_name
-        )
+        pool = await create_pool(redis_settings(url), default_queue_name=queue_name)
+        # arq sets a connect timeout but none on reads: a Redis that stops answering would hold
+        # a request (or a job) for ever. Its connections are made again with one.
+        await pool.connection_pool.disconnect()
+        pool.connection_pool.connection_kwargs["socket_timeout"] = REDIS_TIMEOUT_SECONDS
+        pool.connection_pool.reset()  # type: ignore[no-untyped-call]  # (redis-py: unannotated)
+        return cls(pool, queue_name)
 
     async def _enqueue(
         self, function: str, job_id: str, *args: str, kind: QueueKind = QueueKind.SEND

@@ -40,7 +40,7 @@ from delivery.tsa_standin import (
     start_tsa_standin,
 )
 from delivery.twilio_standin import TwilioStandIn
-from delivery.worker import build_workers
+from delivery.worker import build_workers, stop_workers
 
 log = logging.getLogger(__name__)
 
@@ -266,8 +266,7 @@ async def serve(
         worker_tasks = [asyncio.create_task(w.async_run()) for w in arq_workers]
         await _wait_for_signal()
     finally:
-        for arq_worker in arq_workers:
-            await arq_worker.close()
+        await stop_workers(arq_workers)
         for task in worker_tasks:
             task.cancel()
         if runner is not None:

@@ -9,6 +9,7 @@ short timeout keeps that delay short for sends (docs/decisions/0025).
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
 
@@ -145,3 +146,13 @@ def build_workers(
         build_worker(ctx, kind, poll_delay=poll_delay, periodic_sweep=periodic_sweep)
         for kind in kinds
     ]
+
+
+async def stop_workers(workers: Iterable[Worker]) -> None:
+    """Stop every worker from polling before any closes: they share the context's Redis pool,
+    which ``Worker.close`` disconnects, so a sibling still polling would fail on it."""
+    workers = list(workers)
+    for arq_worker in workers:
+        arq_worker.handle_sig(signal.SIGUSR1)  # what close() does first: cancel, stop polling
+    for arq_worker in workers:
+        await arq_worker.close()

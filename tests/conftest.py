@@ -36,7 +36,7 @@ from delivery.services.api_keys import create_api_key
 from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
 from delivery.storage.schema import metadata
-from delivery.worker import build_workers
+from delivery.worker import build_workers, stop_workers
 from tracking.signing import SigningKey
 
 PG_ADMIN_URL = os.environ.get("SONGDA_TEST_PG_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
@@ -192,8 +192,7 @@ async def running_worker(ctx: Context) -> AsyncIterator[list[Any]]:
 
         await eventually(jobs_finished)
     finally:
-        for arq_worker in arq_workers:
-            await arq_worker.close()
+        await stop_workers(arq_workers)
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -45,7 +45,7 @@ async def test_a_new_dispatch_is_sent_while_certificates_wait_for_the_renderers(
 
             await eventually(mailed, within=10)
             assert loop.time() - started < TARGET_SECONDS
-            assert (await api.dispatch(created["id"]))["state"] == "served"
+            await api.until_state(created["id"], "served")
             renderer.open()  # the backlog renders; the workers stop once it is done
 
 

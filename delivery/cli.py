@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from delivery.config import (
     keys_dir_from_env,
     load_settings,
 )
+from delivery.data_dir_lock import DataDirBusy, holding_data_dir
 from delivery.keys import key_problems
 from delivery.logs import configure_logging
 from delivery.queue import QueueKind
@@ -519,18 +521,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         for advice in advisories(settings):
             print(f"songda: warning: {advice}", file=sys.stderr)
-        # uvloop: the service spends a fifth of its CPU in the event loop itself.
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(
-                serve(
-                    settings,
-                    web_server=args.command != "worker",
-                    queues=()
-                    if args.command == "web"
-                    else getattr(args, "queues", tuple(QueueKind)),
-                    migrate=args.command == "run",
+        queues = () if args.command == "web" else getattr(args, "queues", tuple(QueueKind))
+        # One `songda run` per data directory: its private Redis and SQLite file are its own.
+        held: AbstractContextManager[None] = (
+            holding_data_dir(settings.data_dir) if args.command == "run" else nullcontext()
+        )
+        try:
+            # uvloop: the service spends a fifth of its CPU in the event loop itself.
+            with held, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(
+                    serve(
+                        settings,
+                        web_server=args.command != "worker",
+                        queues=queues,
+                        migrate=args.command == "run",
+                    )
                 )
-            )
+        except DataDirBusy as busy:
+            print(f"songda: {busy}", file=sys.stderr)
+            return EXIT_USAGE
         return 0
     settings = _settings()
     if args.command == "user":

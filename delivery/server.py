@@ -154,12 +154,15 @@ async def _start_tsa_standin(settings: Settings, clock: Clock) -> tuple[web.AppR
     return runner, url, cert_path
 
 
-async def _wait_for_signal() -> None:
+def _stop_on_signal() -> asyncio.Event:
+    """Set on SIGINT or SIGTERM. Handled from the very start: a signal while starting up then
+    stops the service cleanly once it is up, instead of killing the process and orphaning the
+    private redis-server (and the render workers) it has already started."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 async def serve(
@@ -170,18 +173,34 @@ async def serve(
     migrate: bool = False,
 ) -> None:
     """Serve the web app (``web_server``) and a worker per queue kind in ``queues`` (none: no
-    worker), until SIGINT or SIGTERM."""
-    embedded: EmbeddedRedis | None = None
+    worker), until SIGINT or SIGTERM. The private Redis (no SONGDA_REDIS_URL) is stopped
+    whatever happens after it started."""
+    stop = _stop_on_signal()
+    if settings.redis_url is not None:
+        await _serve(settings, settings.redis_url, stop, web_server, queues, migrate)
+        return
+    embedded = EmbeddedRedis(settings.data_dir)
+    try:
+        redis_url = await embedded.start()
+        await _serve(settings, redis_url, stop, web_server, queues, migrate)
+    finally:
+        await embedded.stop()
+
+
+async def _serve(
+    settings: Settings,
+    redis_url: str,
+    stop: asyncio.Event,
+    web_server: bool,
+    queues: tuple[QueueKind, ...],
+    migrate: bool,
+) -> None:
     sink: SmtpSink | None = None
     twilio: TwilioStandIn | None = None
     twilio_runner: web.AppRunner | None = None
     carrier: CarrierStandIn | None = None
     carrier_runner: web.AppRunner | None = None
     tsa_runner: web.AppRunner | None = None
-    redis_url = settings.redis_url
-    if redis_url is None:
-        embedded = EmbeddedRedis(settings.data_dir)
-        redis_url = await embedded.start()
     if settings.sandbox:
         clock = SystemClock()
         if key_problems(settings.keys_dir):
@@ -264,11 +283,9 @@ async def serve(
         print(settings.fonts.report(), flush=True)
         arq_workers = build_workers(ctx, queues)
         worker_tasks = [asyncio.create_task(w.async_run()) for w in arq_workers]
-        await _wait_for_signal()
+        await stop.wait()
     finally:
-        await stop_workers(arq_workers)
-        for task in worker_tasks:
-            task.cancel()
+        await stop_workers(arq_workers, worker_tasks)
         if runner is not None:
             await runner.cleanup()
         await close_context(ctx)
@@ -280,5 +297,3 @@ async def serve(
             await carrier_runner.cleanup()
         if tsa_runner is not None:
             await tsa_runner.cleanup()
-        if embedded is not None:
-            await embedded.stop()

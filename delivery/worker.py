@@ -9,6 +9,8 @@ short timeout keeps that delay short for sends (docs/decisions/0025).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
@@ -75,7 +77,9 @@ async def _startup(job: dict[str, Any]) -> None:
 
 
 async def _shutdown(job: dict[str, Any]) -> None:
-    await job["http"].close()
+    http = job.pop("http", None)  # None: stopped before its start-up ran
+    if http is not None:
+        await http.close()
 
 
 SWEEP_SECONDS = {0, 30}
@@ -148,11 +152,19 @@ def build_workers(
     ]
 
 
-async def stop_workers(workers: Iterable[Worker]) -> None:
-    """Stop every worker from polling before any closes: they share the context's Redis pool,
-    which ``Worker.close`` disconnects, so a sibling still polling would fail on it."""
-    workers = list(workers)
+async def stop_workers(workers: list[Worker], tasks: list[asyncio.Task[None]]) -> None:
+    """Stop the workers (``tasks`` run their ``async_run``) and wait for them to end.
+
+    Every worker stops polling before any closes: they share the context's Redis pool, which
+    ``Worker.close`` disconnects. A worker stopped before it started (a signal during start-up)
+    or with jobs still running (cancelled, as arq does on a signal; the sweep runs them again)
+    still closes, so shutdown always reaches the private Redis and the render pool.
+    """
     for arq_worker in workers:
-        arq_worker.handle_sig(signal.SIGUSR1)  # what close() does first: cancel, stop polling
+        arq_worker.handle_sig(signal.SIGUSR1)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     for arq_worker in workers:
-        await arq_worker.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await arq_worker.close()

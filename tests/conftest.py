@@ -192,11 +192,7 @@ async def running_worker(ctx: Context) -> AsyncIterator[list[Any]]:
 
         await eventually(jobs_finished)
     finally:
-        await stop_workers(arq_workers)
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_workers(arq_workers, tasks)
 
 
 @pytest.fixture

@@ -340,16 +340,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def sandbox_process(data_dir: Path, name: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+def sandbox_process(
+    data_dir: Path, name: str, *, embedded_redis: bool = False
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
     """``songda run --sandbox`` (what ``make run`` starts) as a real process on a free port,
-    its output on its stdout pipe; stopped with SIGTERM at the end. (process, port)."""
+    its output on its stdout pipe; stopped with SIGTERM at the end (unless it has ended).
+    (process, port). ``embedded_redis``: no SONGDA_REDIS_URL, so it starts its private Redis
+    in ``data_dir`` (keep that path short: the unix socket's is limited)."""
     port = free_port()
     env = {
         "SONGDA_DATA_DIR": str(data_dir),
-        "SONGDA_REDIS_URL": REDIS_URL,
         "SONGDA_QUEUE_NAME": f"songda:test:{name}:{port}",
         "SONGDA_PORT": str(port),
     }
+    if not embedded_redis:
+        env["SONGDA_REDIS_URL"] = REDIS_URL
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "delivery.cli", "run", "--sandbox"],
@@ -363,6 +368,17 @@ def sandbox_process(data_dir: Path, name: str) -> Iterator[tuple[subprocess.Pope
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def read_until(process: subprocess.Popen[str], marker: str) -> list[str]:
+    """A process's output lines up to the first that holds ``marker`` (fails at its end)."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    while not any(marker in line for line in lines):
+        line = process.stdout.readline()
+        assert line, lines
+        lines.append(line)
+    return lines
 
 
 def cli_env(ctx: Context, **extra: str) -> dict[str, str]:

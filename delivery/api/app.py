@@ -30,9 +30,10 @@ from delivery.api import (
     webhooks,
     workspace_pages,
 )
-from delivery.api.common import CONTEXT
+from delivery.api.common import CONTEXT, PUBLIC_PDFS
 from delivery.api.middleware import VERIFIER, api_keys, problems
 from delivery.context import Context
+from delivery.public_pdfs import PublicPdfs
 from delivery.services.api_keys import ApiKeyVerifier
 
 API = "/api/v1"
@@ -45,6 +46,7 @@ def create_app(ctx: Context) -> web.Application:
         middlewares=[problems, staff_auth.staff_sessions, api_keys], client_max_size=1024 * 1024
     )
     app[CONTEXT] = ctx
+    app[PUBLIC_PDFS] = PublicPdfs(ctx.documents)
     app[VERIFIER] = ApiKeyVerifier(ctx.engine)
     r = app.router
     r.add_post(f"{API}/documents", documents.upload_document)

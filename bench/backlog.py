@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from email_throughput import (
     REDIS_URL,
@@ -62,6 +63,8 @@ from email_throughput import (
 from redis.asyncio import Redis
 
 from delivery.queue import QueueKind, queue_name_of
+from delivery.storage.engine import create_engine
+from delivery.storage.schema import certificates
 
 BENCH_DIR = Path(__file__).resolve().parent
 SONGDA = (sys.executable, "-m", "delivery.cli")
@@ -95,6 +98,7 @@ class Outcome:
     missing: int = 0
     waiting_before: int = 0
     waiting_after: int = 0
+    issued_per_second: float = 0.0  # certificates, from the worker's start to the probe's end
     failures: list[str] = field(default_factory=list)
 
     def quantile(self, q: float) -> float:
@@ -150,6 +154,15 @@ async def until(check: Any, what: str, proc: Any, log: Path, within: float = 120
         if time.perf_counter() > deadline:
             raise RuntimeError(f"{what}: not within {within:.0f}s\n{log_tail(log)}")
         await asyncio.sleep(0.1)
+
+
+async def issued(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(sa.select(sa.func.count()).select_from(certificates)) or 0)
+    finally:
+        await engine.dispose()
 
 
 async def measure(opts: BacklogOptions, arrangement: str) -> Outcome:
@@ -216,6 +229,7 @@ async def measure(opts: BacklogOptions, arrangement: str) -> Outcome:
                 return bool(await redis.exists(f"{queue}:health-check"))
 
             await until(polling, "worker", worker, worker_log)
+            worker_started, issued_before = time.perf_counter(), await issued(database.url)
 
             # 3. The probe.
             sent: dict[str, float] = {}
@@ -230,6 +244,9 @@ async def measure(opts: BacklogOptions, arrangement: str) -> Outcome:
             with suppress(TimeoutError):
                 await asyncio.wait_for(sink.probes_in.wait(), opts.probe_timeout)
             outcome.waiting_after = int(await redis.zcard(waiting_in))
+            outcome.issued_per_second = (await issued(database.url) - issued_before) / (
+                time.perf_counter() - worker_started
+            )
             for address, started in sent.items():
                 arrived = sink.arrived.get(address)
                 if arrived is None:
@@ -250,7 +267,7 @@ async def measure(opts: BacklogOptions, arrangement: str) -> Outcome:
 def report(opts: BacklogOptions, outcomes: list[Outcome]) -> int:
     print(
         f"\n{'arrangement':<12} {'p50 s':>7} {'p99 s':>7} {'max s':>7} {'missing':>8} "
-        f"{'certs waiting (start → end)':>28}  target p99 ≤ {TARGET_P99:.0f} s"
+        f"{'certs waiting (start → end)':>28} {'issued/s':>9}  target p99 ≤ {TARGET_P99:.0f} s"
     )
     failed = False
     for o in outcomes:
@@ -263,7 +280,7 @@ def report(opts: BacklogOptions, outcomes: list[Outcome]) -> int:
         print(
             f"{o.arrangement:<12} {statistics.median(o.latencies):7.2f} {p99:7.2f} "
             f"{max(o.latencies):7.2f} {o.missing:8d} "
-            f"{f'{o.waiting_before} → {o.waiting_after}':>28}  {verdict}"
+            f"{f'{o.waiting_before} → {o.waiting_after}':>28} {o.issued_per_second:9.2f}  {verdict}"
         )
     for o in outcomes:
         print(f"  {o.arrangement}: {LABELS[o.arrangement]}")

@@ -83,6 +83,7 @@ async def _shutdown(job: dict[str, Any]) -> None:
 
 
 SWEEP_SECONDS = {0, 30}
+STOP_SECONDS = 1.0
 
 
 # arq takes at most ``max_jobs`` new jobs per poll and then sleeps ``poll_delay``: with its default
@@ -162,9 +163,14 @@ async def stop_workers(workers: list[Worker], tasks: list[asyncio.Task[None]]) -
     """
     for arq_worker in workers:
         arq_worker.handle_sig(signal.SIGUSR1)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    running = set(tasks)
+    while running:
+        # Again until they end: a cancellation that lands while a Redis command's own timeout
+        # expires can be taken for that timeout (asyncio.timeout in 3.11), and the poll loop
+        # would go on for ever.
+        for task in running:
+            task.cancel()
+        _done, running = await asyncio.wait(running, timeout=STOP_SECONDS)
     for arq_worker in workers:
         with contextlib.suppress(asyncio.CancelledError):
             await arq_worker.close()

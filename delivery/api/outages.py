@@ -14,9 +14,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import exc as sa_exc
 
+from delivery.api.common import html_page
 from delivery.api.problems import Problem
 from delivery.api.staff_auth import page_locale
-from templates import render
 
 DATABASE = "database"
 QUEUE = "queue"
@@ -51,13 +51,13 @@ def unavailable(request: web.Request, dependency: str, is_api: bool) -> web.Resp
             headers=headers,
             dependency=dependency,
         ).response(request.path)
-    locale = page_locale(request)
-    text = render(
-        "pages/unavailable.html",
-        locale=locale,
+    response = html_page(
+        "unavailable.html",
+        status=503,
+        referrer_policy="no-referrer",
+        locale=page_locale(request),
         dependency=dependency,
         retry_after=RETRY_AFTER_SECONDS,
     )
-    response = web.Response(status=503, text=text, content_type="text/html", headers=headers)
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(headers)
     return response

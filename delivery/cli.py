@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ from delivery.config import (
     keys_dir_from_env,
     load_settings,
 )
+from delivery.data_dir_lock import DataDirBusy, holding_data_dir
 from delivery.keys import key_problems
 from delivery.logs import configure_logging
 from delivery.private_files import PROCESS_UMASK, private_dir
+from delivery.queue import QueueKind
 from delivery.report_cli import add_parser as add_report_parser
 from delivery.report_cli import run as run_report
 from delivery.secrets_cli import add_parser as add_secrets_parser
@@ -51,7 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="add the local stand-ins (SMTP sink and mailbox page); never in production",
     )
     commands.add_parser("web", help="the HTTP server only")
-    commands.add_parser("worker", help="the job worker only")
+    worker = commands.add_parser("worker", help="the job workers only")
+    worker.add_argument(
+        "--queues",
+        type=_queue_kinds,
+        default=tuple(QueueKind),
+        metavar="KIND[,KIND]",
+        help="the queues to work: send (sends, advances, webhooks, tracking polls) and/or render "
+        "(certificates, timestamps); default: both",
+    )
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -188,6 +199,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="the command the settings are meant for",
     )
     return parser
+
+
+def _queue_kinds(text: str) -> tuple[QueueKind, ...]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    known = {kind.value: kind for kind in QueueKind}
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"name one or more of {', '.join(known)}, comma-separated (got {text!r})"
+        )
+    return tuple(dict.fromkeys(known[name] for name in names))
 
 
 def _settings(sandbox: bool = False) -> Settings:
@@ -514,16 +536,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         for advice in advisories(settings):
             print(f"songda: warning: {advice}", file=sys.stderr)
-        # uvloop: the service spends a fifth of its CPU in the event loop itself.
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(
-                serve(
-                    settings,
-                    web_server=args.command != "worker",
-                    worker=args.command != "web",
-                    migrate=args.command == "run",
+        queues = () if args.command == "web" else getattr(args, "queues", tuple(QueueKind))
+        # One `songda run` per data directory: its private Redis and SQLite file are its own.
+        held: AbstractContextManager[None] = (
+            holding_data_dir(settings.data_dir) if args.command == "run" else nullcontext()
+        )
+        try:
+            # uvloop: the service spends a fifth of its CPU in the event loop itself.
+            with held, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(
+                    serve(
+                        settings,
+                        web_server=args.command != "worker",
+                        queues=queues,
+                        migrate=args.command == "run",
+                    )
                 )
-            )
+        except DataDirBusy as busy:
+            print(f"songda: {busy}", file=sys.stderr)
+            return EXIT_USAGE
         return 0
     settings = _settings()
     if args.command == "user":

@@ -113,14 +113,31 @@ class DocumentStore:
     def read(self, sha256: str) -> bytes:
         return self.path_for(sha256).read_bytes()
 
+    def render_path(self, key: str) -> Path:
+        return self.root / "renders" / key[:2] / key
+
+    async def read_render(self, key: str) -> bytes | None:
+        """A stored render of public content (``delivery.public_pdfs``) by its key, if any."""
+        path = self.render_path(key)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            return None
+
+    async def store_render(self, key: str, data: bytes) -> None:
+        """Keep a render under its key (whole or not at all: written aside, then renamed)."""
+        await asyncio.to_thread(self._write, data, self.render_path(key))
+
     def _write_once(self, data: bytes, sha256: str) -> None:
-        if self.path_for(sha256).exists():
-            return
+        if not self.path_for(sha256).exists():
+            self._write(data, self.path_for(sha256))
+
+    def _write(self, data: bytes, target: Path) -> None:
         temp = self._open_temp()
         try:
             temp.write(data)
             temp.close()
-            self._commit(temp.name, sha256)
+            _place(temp.name, target)
         finally:
             _discard(temp)
 
@@ -131,9 +148,12 @@ class DocumentStore:
         return open(name, "wb")
 
     def _commit(self, temp_name: str, sha256: str) -> None:
-        target = self.path_for(sha256)
-        private_dir(target.parent)
-        os.replace(temp_name, target)
+        _place(temp_name, self.path_for(sha256))
+
+
+def _place(temp_name: str, target: Path) -> None:
+    private_dir(target.parent)
+    os.replace(temp_name, target)
 
 
 async def _passes(check: FileCheck, path: Path, media_type: str) -> None:

@@ -6,12 +6,20 @@ WeasyPrint's layout is mostly Python and held it, so the API's p99 went from ~5 
 of milliseconds while a batch of certificates rendered (``bench/proof_render.py``). Each worker
 loads the fonts once and keeps its caches for every later render. Callers await
 :func:`render_pdf`; at most :data:`MAX_RENDERS` renders run at once per process.
+
+On Linux each render worker asks the kernel (``prctl(PR_SET_PDEATHSIG)``) to be killed when the
+process that started it dies, so a ``songda run`` killed with -9 leaves no renderer behind; a
+clean stop ends them through the pool as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,6 +29,7 @@ from templates.fonts import FontSet
 from templates.pdf import html_to_pdf
 
 MAX_RENDERS = 2
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 T = TypeVar("T")
 _pool: Executor | None = None
 
@@ -29,9 +38,21 @@ def _executor() -> Executor:
     global _pool
     if _pool is None:
         _pool = ProcessPoolExecutor(
-            max_workers=MAX_RENDERS, mp_context=multiprocessing.get_context("spawn")
+            max_workers=MAX_RENDERS,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
         )
     return _pool
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """In a render worker: be killed with the process that started it (Linux), or — if that
+    one is already gone — end now rather than run as an orphan."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(0)
 
 
 def use_executor(executor: Executor | None) -> None:

@@ -3,6 +3,12 @@
 Job ids are deterministic and name the step they perform (the dispatch's event count, the
 attempt's try number), so the same work enqueued twice runs once, while the next step of the same
 dispatch is never mistaken for a duplicate. Jobs keep no result: the database is the record.
+
+Work is split over two queues (:class:`QueueKind`), each drained by its own arq worker with its
+own bound on concurrent jobs: the send path (advances, sends, webhooks, tracking polls) on the
+configured queue name, and certificates with their timestamps on ``<name>:render``. A backlog of
+renders then waits for the renderers without holding the slots a new dispatch's e-mail needs
+(docs/decisions/0025).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 from datetime import datetime
+from enum import StrEnum
 from typing import cast
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -19,10 +26,22 @@ from redis.exceptions import RedisError
 from delivery.storage.unit_of_work import FollowUps
 
 log = logging.getLogger(__name__)
+REDIS_TIMEOUT_SECONDS = 3.0  # any command Songda sends is answered in milliseconds
 
 
 def redis_settings(url: str) -> RedisSettings:
     return RedisSettings.from_dsn(url)
+
+
+class QueueKind(StrEnum):
+    SEND = "send"  # advance, send, deliver_webhook, poll_tracking (and the sweep)
+    RENDER = "render"  # render_certificate, timestamp_checkpoint
+
+
+def queue_name_of(base: str, kind: QueueKind) -> str:
+    """The arq queue (a Redis key) that holds ``kind``'s jobs: the send path keeps the
+    configured name, so a deployment's existing queue keeps its meaning."""
+    return base if kind is QueueKind.SEND else f"{base}:{kind.value}"
 
 
 class JobQueue:
@@ -30,14 +49,27 @@ class JobQueue:
         self.pool = pool
         self.queue_name = queue_name
 
+    def name_of(self, kind: QueueKind) -> str:
+        return queue_name_of(self.queue_name, kind)
+
+    @property
+    def queue_names(self) -> tuple[str, ...]:
+        return tuple(self.name_of(kind) for kind in QueueKind)
+
     @classmethod
     async def connect(cls, url: str, queue_name: str) -> JobQueue:
-        return cls(
-            await create_pool(redis_settings(url), default_queue_name=queue_name), queue_name
-        )
+        pool = await create_pool(redis_settings(url), default_queue_name=queue_name)
+        # arq sets a connect timeout but none on reads: a Redis that stops answering would hold
+        # a request (or a job) for ever. Its connections are made again with one.
+        await pool.connection_pool.disconnect()
+        pool.connection_pool.connection_kwargs["socket_timeout"] = REDIS_TIMEOUT_SECONDS
+        pool.connection_pool.reset()  # type: ignore[no-untyped-call]  # (redis-py: unannotated)
+        return cls(pool, queue_name)
 
-    async def _enqueue(self, function: str, job_id: str, *args: str) -> None:
-        await self.pool.enqueue_job(function, *args, _job_id=job_id, _queue_name=self.queue_name)
+    async def _enqueue(
+        self, function: str, job_id: str, *args: str, kind: QueueKind = QueueKind.SEND
+    ) -> None:
+        await self.pool.enqueue_job(function, *args, _job_id=job_id, _queue_name=self.name_of(kind))
 
     async def advance(self, dispatch_id: str, event_seq: int) -> None:
         await self._enqueue("advance", f"advance:{dispatch_id}:{event_seq}", dispatch_id)
@@ -54,11 +86,13 @@ class JobQueue:
 
     async def render_certificate(self, dispatch_id: str, served_seq: int) -> None:
         job_id = f"certificate:{dispatch_id}:{served_seq}"
-        await self._enqueue("render_certificate", job_id, dispatch_id)
+        await self._enqueue("render_certificate", job_id, dispatch_id, kind=QueueKind.RENDER)
 
     async def timestamp_checkpoint(self, dispatch_id: str, checkpoint_seq: int, tries: int) -> None:
         job_id = f"timestamp:{dispatch_id}:{checkpoint_seq}:{tries}"
-        await self._enqueue("timestamp_checkpoint", job_id, dispatch_id, str(checkpoint_seq))
+        await self._enqueue(
+            "timestamp_checkpoint", job_id, dispatch_id, str(checkpoint_seq), kind=QueueKind.RENDER
+        )
 
     async def after_commit(self, followups: FollowUps) -> None:
         """Hand a committed transaction's follow-up work to the worker.
@@ -107,7 +141,9 @@ class JobQueue:
             running |= await cast(
                 "Awaitable[set[bytes]]", self.pool.smembers(self._running_key(worker_id))
             )
-        queued = await self.pool.zrange(self.queue_name, 0, -1)
+        queued = [
+            job_id for name in self.queue_names for job_id in await self.pool.zrange(name, 0, -1)
+        ]
         candidates = [job_id for job_id in queued if job_id not in running]
         keys = [in_progress_key_prefix + job_id.decode() for job_id in candidates]
         held = [key for key, exists in zip(keys, await self._exist(keys), strict=True) if exists]

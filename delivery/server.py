@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 
 from aiohttp import web
+from arq.worker import Worker
 
 from delivery.api.app import create_app
 from delivery.carrier_standin import CarrierStandIn
@@ -19,6 +20,7 @@ from delivery.config import Settings
 from delivery.context import Context
 from delivery.embedded_redis import EmbeddedRedis
 from delivery.keys import create_key, key_problems
+from delivery.queue import QueueKind
 from delivery.runtime import close_context, open_context
 from delivery.sandbox import SmtpSink, add_routes
 from delivery.services.api_keys import ApiKeyVerifier, create_api_key
@@ -38,7 +40,7 @@ from delivery.tsa_standin import (
     start_tsa_standin,
 )
 from delivery.twilio_standin import TwilioStandIn
-from delivery.worker import build_worker
+from delivery.worker import build_workers, stop_workers
 from delivery.worker_resilience import run_until_stopped
 
 log = logging.getLogger(__name__)
@@ -152,28 +154,53 @@ async def _start_tsa_standin(settings: Settings, clock: Clock) -> tuple[web.AppR
     return runner, url, cert_path
 
 
-async def _wait_for_signal() -> None:
+def _stop_on_signal() -> asyncio.Event:
+    """Set on SIGINT or SIGTERM. Handled from the very start: a signal while starting up then
+    stops the service cleanly once it is up, instead of killing the process and orphaning the
+    private redis-server (and the render workers) it has already started."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 async def serve(
-    settings: Settings, *, web_server: bool, worker: bool, migrate: bool = False
+    settings: Settings,
+    *,
+    web_server: bool,
+    queues: tuple[QueueKind, ...] = (),
+    migrate: bool = False,
 ) -> None:
-    embedded: EmbeddedRedis | None = None
+    """Serve the web app (``web_server``) and a worker per queue kind in ``queues`` (none: no
+    worker), until SIGINT or SIGTERM. The private Redis (no SONGDA_REDIS_URL) is stopped
+    whatever happens after it started."""
+    stop = _stop_on_signal()
+    if settings.redis_url is not None:
+        await _serve(settings, settings.redis_url, stop, web_server, queues, migrate)
+        return
+    embedded = EmbeddedRedis(settings.data_dir)
+    try:
+        redis_url = await embedded.start()
+        await _serve(settings, redis_url, stop, web_server, queues, migrate)
+    finally:
+        await embedded.stop()
+
+
+async def _serve(
+    settings: Settings,
+    redis_url: str,
+    stop: asyncio.Event,
+    web_server: bool,
+    queues: tuple[QueueKind, ...],
+    migrate: bool,
+) -> None:
     sink: SmtpSink | None = None
     twilio: TwilioStandIn | None = None
     twilio_runner: web.AppRunner | None = None
     carrier: CarrierStandIn | None = None
     carrier_runner: web.AppRunner | None = None
     tsa_runner: web.AppRunner | None = None
-    redis_url = settings.redis_url
-    if redis_url is None:
-        embedded = EmbeddedRedis(settings.data_dir)
-        redis_url = await embedded.start()
     if settings.sandbox:
         clock = SystemClock()
         if key_problems(settings.keys_dir):
@@ -215,8 +242,8 @@ async def serve(
     else:
         ctx = await open_context(settings, redis_url)
     runner: web.AppRunner | None = None
-    arq_worker = None
-    worker_task: asyncio.Task[None] | None = None
+    arq_workers: list[Worker] = []
+    worker_tasks: list[asyncio.Task[None]] = []
     try:
         if migrate:
             await migrate_and_seal(ctx.engine, settings.secret_box)
@@ -254,15 +281,11 @@ async def serve(
             for username, _name, role in SANDBOX_STAFF:
                 print(f"  {role.value:<12} {username:<10} {staff[username]}", flush=True)
         print(settings.fonts.report(), flush=True)
-        if worker:
-            arq_worker = build_worker(ctx)
-            worker_task = asyncio.create_task(run_until_stopped(arq_worker, ctx))
-        await _wait_for_signal()
+        arq_workers = build_workers(ctx, queues)
+        worker_tasks = [asyncio.create_task(run_until_stopped(w, ctx)) for w in arq_workers]
+        await stop.wait()
     finally:
-        if arq_worker is not None:
-            await arq_worker.close()
-        if worker_task is not None:
-            worker_task.cancel()
+        await stop_workers(arq_workers, worker_tasks)
         if runner is not None:
             await runner.cleanup()
         await close_context(ctx)
@@ -274,5 +297,3 @@ async def serve(
             await carrier_runner.cleanup()
         if tsa_runner is not None:
             await tsa_runner.cleanup()
-        if embedded is not None:
-            await embedded.stop()

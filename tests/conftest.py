@@ -36,7 +36,7 @@ from delivery.services.api_keys import BOUNCES_SCOPE, create_api_key
 from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
 from delivery.storage.schema import metadata
-from delivery.worker import build_worker
+from delivery.worker import build_workers, stop_workers
 from delivery.worker_resilience import run_until_stopped
 from tracking.signing import SigningKey
 
@@ -177,7 +177,7 @@ async def ctx(
     yield context
     for channel in context.channels.values():
         await channel.close()
-    await queue.pool.delete(settings.queue_name)
+    await queue.pool.delete(*queue.queue_names)
     await queue.close()
     await engine.dispose()
 
@@ -190,26 +190,23 @@ async def worker(ctx: Context) -> AsyncIterator[Any]:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(ctx: Context) -> AsyncIterator[Any]:
-    """The ``worker`` fixture's worker, for a test that starts it at a moment of its choosing
-    (jobs enqueued meanwhile wait on the queue)."""
-    arq_worker = build_worker(ctx, poll_delay=0.02, periodic_sweep=False)
-    task = asyncio.create_task(run_until_stopped(arq_worker, ctx))
+async def running_worker(ctx: Context) -> AsyncIterator[list[Any]]:
+    """The ``worker`` fixture's workers (one per queue), for a test that starts them at a
+    moment of its choosing (jobs enqueued meanwhile wait on the queues)."""
+    arq_workers = build_workers(ctx, poll_delay=0.02, periodic_sweep=False)
+    tasks = [asyncio.create_task(run_until_stopped(w, ctx)) for w in arq_workers]
     try:
-        yield arq_worker
-        await settled(ctx)  # let running jobs finish before the worker and its database go away
+        yield arq_workers
+        await settled(ctx)  # let running jobs finish before the workers and database go away
 
         async def jobs_finished() -> bool:
             # A job leaves the queue inside arq's finish_job, a moment before its task ends:
             # closing then would cancel the task mid-finish and fail with CancelledError.
-            return all(t.done() for t in arq_worker.tasks.values())
+            return all(t.done() for w in arq_workers for t in w.tasks.values())
 
         await eventually(jobs_finished)
     finally:
-        await arq_worker.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_workers(arq_workers, tasks)
 
 
 @pytest.fixture
@@ -267,11 +264,11 @@ async def eventually(check: Callable[[], Any], within: float = 30.0) -> Any:
 
 
 async def settled(ctx: Context) -> None:
-    """Wait until the test's queue holds no job (arq removes a job from it only once finished),
-    so that moving the manual clock cannot race a job that is still running."""
+    """Wait until the test's queues hold no job (arq removes a job from one only once
+    finished), so that moving the manual clock cannot race a job that is still running."""
 
     async def queue_empty() -> bool:
-        return await ctx.queue.pool.zcard(ctx.queue.queue_name) == 0
+        return all([await ctx.queue.pool.zcard(name) == 0 for name in ctx.queue.queue_names])
 
     await eventually(queue_empty)
 

@@ -12,7 +12,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +41,7 @@ from delivery.channel_api import ServiceMessage
 from delivery.context import Context
 from delivery.domain import Event
 from delivery.keys import ROOT_CERT
+from delivery.pdf_rendering import MAX_RENDERS, use_executor
 from delivery.queue import JobQueue
 from delivery.services.staff_accounts import create_staff_user
 from delivery.staff import Role, StaffUser
@@ -369,16 +373,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def sandbox_process(data_dir: Path, name: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+def sandbox_process(
+    data_dir: Path, name: str, *, embedded_redis: bool = False
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
     """``songda run --sandbox`` (what ``make run`` starts) as a real process on a free port,
-    its output on its stdout pipe; stopped with SIGTERM at the end. (process, port)."""
+    its output on its stdout pipe; stopped with SIGTERM at the end (unless it has ended).
+    (process, port). ``embedded_redis``: no SONGDA_REDIS_URL, so it starts its private Redis
+    in ``data_dir`` (keep that path short: the unix socket's is limited)."""
     port = free_port()
     env = {
         "SONGDA_DATA_DIR": str(data_dir),
-        "SONGDA_REDIS_URL": REDIS_URL,
         "SONGDA_QUEUE_NAME": f"songda:test:{name}:{port}",
         "SONGDA_PORT": str(port),
     }
+    if not embedded_redis:
+        env["SONGDA_REDIS_URL"] = REDIS_URL
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "delivery.cli", "run", "--sandbox"],
@@ -392,6 +401,17 @@ def sandbox_process(data_dir: Path, name: str) -> Iterator[tuple[subprocess.Pope
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def read_until(process: subprocess.Popen[str], marker: str) -> list[str]:
+    """A process's output lines up to the first that holds ``marker`` (fails at its end)."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    while not any(marker in line for line in lines):
+        line = process.stdout.readline()
+        assert line, lines
+        lines.append(line)
+    return lines
 
 
 def cli_env(ctx: Context, **extra: str) -> dict[str, str]:
@@ -441,3 +461,49 @@ async def validate_signature(pdf: bytes, *roots: x509.Certificate) -> PdfSignatu
     [signature] = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
     context = ValidationContext(trust_roots=[asn1(r) for r in roots], allow_fetching=False)
     return await async_validate_pdf_signature(signature, context, ts_validation_context=context)
+
+
+class GatedRenderer(ThreadPoolExecutor):
+    """The render pool's stand-in (``delivery.pdf_rendering.use_executor``): renders in
+    threads, counts the calls of each render function, and holds the calls of the ``held``
+    functions until :meth:`open` — a renderer as slow as the test needs."""
+
+    def __init__(self, *held: str, workers: int = MAX_RENDERS) -> None:
+        super().__init__(max_workers=workers)
+        self.held = set(held)
+        self.submitted: Counter[str] = Counter()
+        self.running: Counter[str] = Counter()  # calls inside a renderer (held ones included)
+        self._gate = threading.Event()
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        name = fn.__name__
+        self.submitted[name] += 1
+
+        def render() -> Any:
+            with self._lock:
+                self.running[name] += 1
+            try:
+                if name in self.held:
+                    self._gate.wait()
+                return fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.running[name] -= 1
+
+        return super().submit(render)
+
+    def open(self) -> None:
+        self._gate.set()
+
+
+@contextmanager
+def rendering_with(renderer: GatedRenderer) -> Iterator[GatedRenderer]:
+    """Render with ``renderer`` for the block; opened and dropped at its end."""
+    use_executor(renderer)
+    try:
+        yield renderer
+    finally:
+        renderer.open()
+        use_executor(None)
+        renderer.shutdown(wait=False)

@@ -66,10 +66,10 @@ async def test_list_rejects_bad_parameters(
         assert response.content_type == "application/problem+json"
 
 
-async def test_healthz_reports_database_and_redis(client: TestClient[Any, Any]) -> None:
+async def test_healthz_reports_database_and_queue(client: TestClient[Any, Any]) -> None:
     response = await client.get("/healthz")
     assert response.status == 200
-    assert await response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert await response.json() == {"status": "ok", "database": "ok", "queue": "ok"}
 
 
 async def test_openapi_describes_exactly_the_routes(client: TestClient[Any, Any]) -> None:

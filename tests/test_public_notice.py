@@ -10,6 +10,7 @@ channel.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import io
@@ -22,7 +23,17 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import FormData
 from conftest import COURT, OTHER_COURT, eventually, settled
-from helpers import Api, Receiver, dispatch_body, form_csrf, log_in, receiving, staff_account
+from helpers import (
+    Api,
+    GatedRenderer,
+    Receiver,
+    dispatch_body,
+    form_csrf,
+    log_in,
+    receiving,
+    rendering_with,
+    staff_account,
+)
 from pypdf import PdfReader
 
 from delivery.clock import rfc3339
@@ -925,3 +936,63 @@ async def test_a_title_changed_after_review_is_not_approved_unseen(api: Api) -> 
     assert stale.status == 409
     assert (await notice_row(api, dispatch_id))["state"] == "draft"
     assert (await approve(api, dispatch_id, headers)).status == 200
+
+
+PUBLIC_RENDER = "html_to_pdf"  # the notice PDF's render function in the pool
+
+
+async def test_the_notice_pdf_is_rendered_once_per_content_and_served_with_an_etag(
+    api: Api,
+) -> None:
+    dispatch_id, headers = await published_notice(api)
+    notice = await notice_row(api, dispatch_id)
+    path = f"/notices/{notice['id']}.pdf"
+    with rendering_with(GatedRenderer()) as renderer:
+        crowd = await asyncio.gather(*(api.client.get(path) for _ in range(8)))
+        assert [r.status for r in crowd] == [200] * 8
+        assert len({await r.read() for r in crowd}) == 1
+        [etag] = {r.headers["ETag"] for r in crowd}
+        assert renderer.submitted[PUBLIC_RENDER] == 1
+
+        again = await api.client.get(path, headers={"If-None-Match": etag})
+        assert again.status == 304 and again.headers["ETag"] == etag
+        assert (await api.client.get(path)).status == 200
+        assert renderer.submitted[PUBLIC_RENDER] == 1  # read back from the store
+
+        cancelled = await api.client.post(
+            f"/api/v1/dispatches/{dispatch_id}/cancel", headers=headers, json={"reason": "撤诉"}
+        )
+        assert cancelled.status == 200, await cancelled.text()
+        changed = await api.client.get(path, headers={"If-None-Match": etag})
+        assert changed.status == 200 and changed.headers["ETag"] != etag
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(await changed.read())).pages)
+        assert "已撤回" in "".join(text.split())
+        assert renderer.submitted[PUBLIC_RENDER] == 2
+
+
+async def test_public_renders_leave_a_renderer_to_staff(api: Api) -> None:
+    """Anonymous clients asking for notice PDFs of different content (here: each language)
+    hold at most one renderer; a clerk's proof preview renders meanwhile."""
+    dispatch_id, _headers = await published_notice(api)
+    notice = await notice_row(api, dispatch_id)
+    unserved = await api.new_dispatch(reference="proof-wanted", email="nobody@example.com")
+    with rendering_with(GatedRenderer(PUBLIC_RENDER)) as renderer:
+        public = [
+            asyncio.create_task(api.client.get(f"/notices/{notice['id']}.pdf?lang={lang}"))
+            for lang in ("zh-CN", "en")
+            for _ in range(4)
+        ]
+
+        async def public_render_started() -> bool:
+            return renderer.running[PUBLIC_RENDER] >= 1
+
+        await eventually(public_render_started)
+        proof = await asyncio.wait_for(
+            api.client.get(f"/api/v1/dispatches/{unserved['id']}/proof.pdf", headers=api.auth),
+            20,
+        )
+        assert proof.status == 200, await proof.text()
+        assert renderer.running[PUBLIC_RENDER] == 1 == renderer.submitted[PUBLIC_RENDER]
+        renderer.open()
+        assert [r.status for r in await asyncio.gather(*public)] == [200] * 8
+        assert renderer.submitted[PUBLIC_RENDER] == 2  # once per language

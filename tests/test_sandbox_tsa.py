@@ -5,28 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from helpers import Api, sandbox_process
-
-
-def _read_until(process: subprocess.Popen[str], marker: str) -> list[str]:
-    assert process.stdout is not None
-    lines: list[str] = []
-    while not any(marker in line for line in lines):
-        line = process.stdout.readline()
-        assert line, lines
-        lines.append(line)
-    return lines
+from helpers import Api, read_until, sandbox_process
 
 
 async def test_the_sandbox_stamps_checkpoints_with_its_own_tsa(tmp_path: Path) -> None:
     with sandbox_process(tmp_path / "var", "sandbox-tsa") as (process, port):
         lines = await asyncio.wait_for(
-            asyncio.to_thread(_read_until, process, "Sandbox time-stamping authority"), 60
+            asyncio.to_thread(read_until, process, "Sandbox time-stamping authority"), 60
         )
         token = next(re.search(r"API key .*: (\S+)", ln) for ln in lines if "API key" in ln)
         assert token is not None

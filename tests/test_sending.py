@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import eventually, settled
+from conftest import eventually, running_worker, settled
 from helpers import Api
 
 from delivery.clock import ManualClock
@@ -19,7 +18,6 @@ from delivery.sandbox import SmtpSink
 from delivery.services import sending
 from delivery.services.sending import MAX_TRIES
 from delivery.services.sweep import sweep
-from delivery.worker import build_worker
 
 pytestmark = pytest.mark.both_databases
 
@@ -71,21 +69,13 @@ async def test_transient_error_then_acceptance_serves(api: Api, smtp_sink: SmtpS
 
 @pytest.fixture
 async def late_worker(ctx: Context) -> AsyncIterator[Any]:
-    """A worker started by the test itself, after the damage is done."""
-    arq_worker = build_worker(ctx, poll_delay=0.02, periodic_sweep=False)
-    task: asyncio.Task[None] | None = None
+    """Workers started by the test itself, after the damage is done."""
+    async with contextlib.AsyncExitStack() as stack:
 
-    async def start() -> None:
-        nonlocal task
-        task = asyncio.create_task(arq_worker.async_run())
+        async def start() -> None:
+            await stack.enter_async_context(running_worker(ctx))
 
-    yield start
-    await settled(ctx)
-    await arq_worker.close()
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        yield start
 
 
 async def test_a_flushed_queue_delays_work_but_loses_none(

@@ -30,11 +30,12 @@ from delivery.api import (
     webhooks,
     workspace_pages,
 )
-from delivery.api.common import CONTEXT
+from delivery.api.common import CONTEXT, PUBLIC_PDFS
 from delivery.api.headers import security_headers
 from delivery.api.middleware import VERIFIER, api_keys, problems
 from delivery.api.rate_limit import public_limits
 from delivery.context import Context
+from delivery.public_pdfs import PublicPdfs
 from delivery.services.api_keys import ApiKeyVerifier
 
 API = "/api/v1"
@@ -50,6 +51,7 @@ def create_app(ctx: Context) -> web.Application:
     )
     app.on_response_prepare.append(security_headers)
     app[CONTEXT] = ctx
+    app[PUBLIC_PDFS] = PublicPdfs(ctx.documents)
     app[VERIFIER] = ApiKeyVerifier(ctx.engine)
     r = app.router
     r.add_post(f"{API}/documents", documents.upload_document)

@@ -11,6 +11,7 @@ from aiohttp import web
 from delivery.api.problems import Problem
 from delivery.context import Context
 from delivery.ids import looks_like_id
+from delivery.public_pdfs import PublicPdfs
 from delivery.services.api_keys import ApiKey
 from delivery.staff import Role, StaffUser
 from templates import render
@@ -42,6 +43,7 @@ class Caller:
 
 
 CONTEXT: web.AppKey[Context] = web.AppKey("context", Context)
+PUBLIC_PDFS: web.AppKey[PublicPdfs] = web.AppKey("public_pdfs", PublicPdfs)
 API_KEY: web.RequestKey[ApiKey] = web.RequestKey("api_key", ApiKey)
 STAFF: web.RequestKey[StaffUser] = web.RequestKey("staff", StaffUser)
 CALLER: web.RequestKey[Caller] = web.RequestKey("caller", Caller)

@@ -1,4 +1,5 @@
-"""Cross-cutting HTTP concerns: problem+json for every API error, and API authentication.
+"""Cross-cutting HTTP concerns: problem+json for every API error, 503 while a dependency is down
+(``delivery.api.outages``), and API authentication.
 
 The API takes an API key (``Authorization: Bearer``) or a staff session cookie; with the cookie,
 unsafe methods must carry the session's CSRF token in ``X-CSRF-Token``.
@@ -14,6 +15,7 @@ from aiohttp.typedefs import Handler
 
 from delivery.api.bodies import MalformedBody, check_query, refused_body
 from delivery.api.common import API_KEY, CALLER, Caller
+from delivery.api.outages import unavailable, unavailable_dependency
 from delivery.api.problems import Problem, unprintable
 from delivery.api.staff_auth import CSRF_HEADER, SAFE_METHODS, current_session
 from delivery.document_store import UploadRejected
@@ -51,7 +53,14 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
             exc.status, "http-error"
         )
         return Problem(exc.status, slug, exc.reason).response(request.path)
-    except Exception:
+    except Exception as exc:
+        dependency = unavailable_dependency(exc)
+        if dependency is not None:
+            log.warning(
+                "dependency unavailable",
+                extra={"path": request.path, "dependency": dependency, "error": type(exc).__name__},
+            )
+            return unavailable(request, dependency, _is_api(request))
         if not _is_api(request):
             raise
         log.exception("unhandled error", extra={"path": request.path})

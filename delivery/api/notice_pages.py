@@ -26,14 +26,14 @@ from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
 from delivery.api.bodies import read_form, skip_part
-from delivery.api.common import ctx_of
+from delivery.api.common import PUBLIC_PDFS, ctx_of
 from delivery.api.field_pages import store_evidence
 from delivery.api.staff_auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
 from delivery.api.workspace_forms import multipart_form
 from delivery.context import Context
 from delivery.cursors import decode_cursor, encode_cursor
 from delivery.document_store import UploadRejected
-from delivery.pdf_rendering import render_pdf
+from delivery.public_pdfs import render_key
 from delivery.representations import notice_text_sha256
 from delivery.services import clerk_actions, notice_board, notices
 from delivery.staff import Role
@@ -67,6 +67,7 @@ STATE_NAMES = {
     "en": {"draft": "draft, awaiting approval", "published": "published"},
 }
 STAFF_ROLES = (Role.CLERK, Role.SUPERVISOR)
+PUBLIC_CACHE = "public, max-age=60"
 
 
 def _locale(request: web.Request) -> str:
@@ -164,7 +165,7 @@ async def board(request: web.Request) -> web.Response:
 
 def _public(response: web.Response) -> web.Response:
     """The board is public: let it be cached briefly, unlike staff pages."""
-    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["Cache-Control"] = PUBLIC_CACHE
     return response
 
 
@@ -207,18 +208,32 @@ async def notice_page(request: web.Request) -> web.Response:
 
 
 async def notice_pdf(request: web.Request) -> web.Response:
-    """``GET /notices/{id}.pdf``: the notice to print or archive."""
+    """``GET /notices/{id}.pdf``: the notice to print or archive — rendered once per content
+    and then served from the store, with a strong ``ETag`` (``delivery.public_pdfs``)."""
     ctx = ctx_of(request)
     context = await _published(request)
     url = f"{ctx.settings.public_base_url}/notices/{context['notice']['id']}"
-    html = render(
-        "pdf/notice.html", fonts=ctx.settings.fonts, url=url, qr=qr_data_uri(url), **context
-    )
+    fonts = ctx.settings.fonts
+    html = render("pdf/notice.html", fonts=fonts, url=url, qr=qr_data_uri(url), **context)
+    key = render_key(html, fonts)
+    etag = f'"{key}"'
+    headers = {"ETag": etag, "Cache-Control": PUBLIC_CACHE}
+    if etag in _entity_tags(request.headers.get("If-None-Match", "")):
+        return web.Response(status=304, headers=headers)
     return web.Response(
-        body=await render_pdf(html, ctx.settings.fonts),
+        body=await request.app[PUBLIC_PDFS].pdf(key, html, fonts),
         content_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="notice-{context["notice"]["id"]}.pdf"'},
+        headers={
+            "Content-Disposition": f'inline; filename="notice-{context["notice"]["id"]}.pdf"',
+            **headers,
+        },
     )
+
+
+def _entity_tags(header: str) -> set[str]:
+    """The entity tags of an ``If-None-Match`` header (weak ones compare by their opaque tag,
+    as RFC 9110 has it for this header)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
 # --- Staff pages ---

@@ -26,7 +26,8 @@ PDF_RESPONSE = {
 
 
 def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    common = {"401": PROBLEM, "403": PROBLEM, "422": PROBLEM}
+    # 503 + Retry-After: the database or the queue is unreachable (delivery/api/outages.py).
+    common = {"401": PROBLEM, "403": PROBLEM, "422": PROBLEM, "503": PROBLEM}
     if "requestBody" in extra:
         common |= BODY_PROBLEMS
     return {"summary": summary, "responses": {**responses, **common}, **extra}
@@ -719,7 +720,7 @@ SPEC: dict[str, Any] = {
         },
         "/healthz": {
             "get": {
-                "summary": "Database and Redis reachable (and checkpoints overdue for a token)",
+                "summary": "Database and queue (Redis) reachable, each `ok` or `down`",
                 "security": [],
                 "responses": {"200": _ok("Healthy"), "503": _ok("Unhealthy")},
             },

@@ -18,6 +18,11 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from delivery.private_files import ensure_private_file
 
 READ_ONLY = {"songda_read_only": True}
+# While the database is down, requests answer 503 within a few seconds rather than wait: a
+# connection attempt to PostgreSQL gives up after this long, and SQLite stops waiting for a
+# lock another process holds (delivery/api/outages.py).
+CONNECT_TIMEOUT_SECONDS = 3
+SQLITE_BUSY_SECONDS = 4
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -28,7 +33,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # asyncio hand-over, where waiting on SQLITE_BUSY is sqlite3 sleeping in growing steps.
         engine = create_async_engine(
             url,
-            connect_args={"timeout": 30},
+            connect_args={"timeout": SQLITE_BUSY_SECONDS},
             pool_size=1,
             max_overflow=0,
             pool_timeout=60,
@@ -43,6 +48,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
         hide_parameters=True,  # parameters carry names, addresses: never into error logs
     )
 
@@ -64,7 +70,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

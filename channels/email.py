@@ -61,7 +61,11 @@ def build_email(message: ServiceMessage, smtp: SmtpSettings) -> MIMEMultipart:
 
 # Refusals of our login, our sender address or our greeting say the court's relay is
 # misconfigured, not that this recipient cannot be served: no attempt should fail for them.
+# The court's own relay failing us says nothing about the recipient: the attempt waits for the
+# relay (every 5 minutes, tries not used up) instead of failing after its retries while the relay
+# is down, which would escalate the dispatch to post for our outage.
 CHANNEL_FAULTS = (
+    aiosmtplib.SMTPConnectError,
     aiosmtplib.SMTPAuthenticationError,
     aiosmtplib.SMTPSenderRefused,
     aiosmtplib.SMTPHeloError,

@@ -104,11 +104,13 @@ async def test_recipient_refusals_are_classified_by_code(
     assert result.detail == reply
 
 
-async def test_connection_refused_is_transient() -> None:
+async def test_a_relay_that_refuses_connections_is_unavailable_not_transient() -> None:
+    """A relay outage must not use up the attempt's tries (it would fail and escalate the
+    dispatch to post because of the court's own relay)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     channel = EmailChannel(dataclasses.replace(SETTINGS, port=closed_port))
     result = await channel.send(MESSAGE)
-    assert result.outcome == SendOutcome.TRANSIENT
+    assert result.outcome == SendOutcome.UNAVAILABLE
     assert "Connect" in result.detail or "refused" in result.detail.lower()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 
 class TcpProxy:
@@ -65,3 +66,14 @@ class TcpProxy:
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()
+
+
+@contextlib.asynccontextmanager
+async def proxied(host: str, port: int) -> AsyncIterator[TcpProxy]:
+    """A started proxy to ``host:port``, closed at the end."""
+    proxy = TcpProxy(host, port)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()

@@ -26,7 +26,7 @@ import pytest
 from conftest import START, eventually, running_worker, settled
 from helpers import Api, cli_env
 from sqlalchemy.engine import make_url
-from tcp_proxy import TcpProxy
+from tcp_proxy import TcpProxy, proxied
 
 from delivery.acceptance_journal import JOURNAL_DIR, Acceptance
 from delivery.clock import ManualClock, rfc3339
@@ -58,11 +58,9 @@ def before_each_message(sink: SmtpSink, hook: Callable[[], Any]) -> None:
 async def db_proxy(ctx: Context) -> AsyncIterator[tuple[TcpProxy, str]]:
     """A proxy in front of the test's PostgreSQL; (proxy, the database URL through it)."""
     url = make_url(ctx.settings.database_url)
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
-    port = await proxy.start()
-    proxied = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
-    yield proxy, proxied
-    await proxy.close()
+    async with proxied(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        through = url.set(host="127.0.0.1", port=proxy.port)
+        yield proxy, through.render_as_string(hide_password=False)
 
 
 @contextlib.asynccontextmanager

@@ -2,7 +2,7 @@
 the API and pages answer 503 with ``Retry-After`` within 5 s — never a 500, never a hang — and
 ``/healthz`` names the dependency that is down; once it is back, everything answers again.
 
-The outage is a proxy the test cuts (``tests/outage.py``), never the shared servers.
+The outage is a proxy the test cuts (``tests/tcp_proxy.py``), never the shared servers.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from conftest import REDIS_URL
 from helpers import Api
-from outage import CuttableProxy, proxied
+from tcp_proxy import TcpProxy, proxied
 
 from delivery.api.app import create_app
 from delivery.context import Context
@@ -27,7 +27,7 @@ from delivery.storage.engine import create_engine
 WITHIN_SECONDS = 5.0
 
 
-def _through(url: str, proxy: CuttableProxy) -> str:
+def _through(url: str, proxy: TcpProxy) -> str:
     parts = urlsplit(url)
     return parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}")).geturl()
 
@@ -41,7 +41,7 @@ async def _timed_get(client: TestClient[Any, Any], path: str, **options: Any) ->
 
 
 @pytest.fixture
-async def database_proxy(ctx: Context) -> AsyncIterator[tuple[CuttableProxy, Context]]:
+async def database_proxy(ctx: Context) -> AsyncIterator[tuple[TcpProxy, Context]]:
     """The test's context with its database reached through a proxy the test can cut."""
     parts = urlsplit(ctx.settings.database_url)
     async with proxied(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
@@ -51,7 +51,7 @@ async def database_proxy(ctx: Context) -> AsyncIterator[tuple[CuttableProxy, Con
 
 
 @pytest.fixture
-async def queue_proxy(ctx: Context) -> AsyncIterator[tuple[CuttableProxy, Context]]:
+async def queue_proxy(ctx: Context) -> AsyncIterator[tuple[TcpProxy, Context]]:
     """The test's context with Redis reached through a proxy the test can cut."""
     parts = urlsplit(REDIS_URL)
     async with proxied(parts.hostname or "127.0.0.1", parts.port or 6379) as proxy:
@@ -62,7 +62,7 @@ async def queue_proxy(ctx: Context) -> AsyncIterator[tuple[CuttableProxy, Contex
 
 async def test_database_down_answers_503_with_retry_after_then_recovers(
     api: Api,
-    database_proxy: tuple[CuttableProxy, Context],
+    database_proxy: tuple[TcpProxy, Context],
     aiohttp_client: Callable[..., Any],
 ) -> None:
     proxy, proxied_ctx = database_proxy
@@ -71,7 +71,7 @@ async def test_database_down_answers_503_with_retry_after_then_recovers(
     path = f"/api/v1/dispatches/{created['id']}"
     assert (await client.get(path, headers=api.auth)).status == 200
 
-    await proxy.cut()
+    proxy.cut()
     read = await _timed_get(client, path, headers=api.auth)
     assert read.status == 503
     assert read.content_type == "application/problem+json"
@@ -96,14 +96,14 @@ async def test_database_down_answers_503_with_retry_after_then_recovers(
 
 async def test_queue_down_is_named_by_healthz_and_writes_are_still_recorded(
     api: Api,
-    queue_proxy: tuple[CuttableProxy, Context],
+    queue_proxy: tuple[TcpProxy, Context],
     aiohttp_client: Callable[..., Any],
 ) -> None:
     proxy, proxied_ctx = queue_proxy
     api.client = await aiohttp_client(create_app(proxied_ctx))
     body = await api.new_dispatch_body()
 
-    await proxy.cut()
+    proxy.cut()
     health = await _timed_get(api.client, "/healthz")
     assert health.status == 503
     assert await health.json() == {"status": "unhealthy", "database": "ok", "queue": "down"}

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from delivery.clock import rfc3339
+from delivery.private_files import FILE_MODE, private_dir
 
 JOURNAL_DIR = "acceptances"
 SUFFIX = ".jsonl"
@@ -82,10 +83,9 @@ class AcceptanceJournal:
 
     def _open(self) -> int:
         if self._fd is None:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.folder.chmod(0o700)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            os.fchmod(fd, 0o600)
+            private_dir(self.folder)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            os.fchmod(fd, FILE_MODE)
             # Held for the process's life (the kernel drops it when the process dies, even by
             # SIGKILL): another process may delete this file only when it can take the lock.
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -17,6 +17,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from delivery.private_files import FILE_MODE, private_dir
+
 LOCK_FILE = "songda-run.lock"
 
 
@@ -27,9 +29,8 @@ class DataDirBusy(Exception):
 @contextlib.contextmanager
 def holding_data_dir(data_dir: Path) -> Iterator[None]:
     """Hold ``data_dir`` for the block, or raise :class:`DataDirBusy` naming the holder."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    path = private_dir(data_dir) / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

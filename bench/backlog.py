@@ -62,12 +62,12 @@ from email_throughput import (
 )
 from redis.asyncio import Redis
 
-from delivery.queue import QueueKind, queue_name_of
+from delivery.jobs.job_queue import QueueKind, queue_name_of
 from delivery.storage.engine import create_engine
 from delivery.storage.schema import certificates
 
 BENCH_DIR = Path(__file__).resolve().parent
-SONGDA = (sys.executable, "-m", "delivery.cli")
+SONGDA = (sys.executable, "-m", "delivery.cli.main")
 SINGLE_QUEUE = (sys.executable, str(BENCH_DIR / "single_queue_songda.py"))
 ARRANGEMENTS = {
     "queues": (*SONGDA, "worker"),

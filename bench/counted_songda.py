@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) > 1 or command not in COMMANDS:
         print(f"usage: counted_songda.py [{'|'.join(COMMANDS)}]", file=sys.stderr)
         return 2
-    from delivery.cli import main as songda_main
+    from delivery.cli.main import main as songda_main
 
     install_counters()
     signal.signal(signal.SIGUSR1, _write_snapshot)

@@ -25,7 +25,7 @@ For each database and each topology this measures, in one run:
    message has arrived in the sink: **dispatches/s**. Afterwards every dispatch must be ``served``
    in the database, every request must have got 201 and the sink must hold all N recipients, or the
    run counts as failed (exit code 1).
-2. **Raw.** The same rendered messages (:func:`channels.email.build_email` on the same
+2. **Raw.** The same rendered messages (:func:`channels.email.adapter.build_email` on the same
    :class:`~delivery.channel_api.ServiceMessage` shape, rendered before the clock starts) are sent
    with plain aiosmtplib over the same number of reused connections (``SONGDA_SMTP_POOL_SIZE``,
    default 4) from one child process to the same kind of sink in this process: **raw sends/s**.
@@ -85,13 +85,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from channels.email import build_email
+from channels.email.adapter import build_email
 from delivery.channel_api import ServiceMessage
 from delivery.clock import SystemClock
 from delivery.config import SmtpSettings
 from delivery.ids import new_id
-from delivery.keys import active_kid, create_key
-from delivery.secret_box import new_key
+from delivery.infra.keys import active_kid, create_key
+from delivery.infra.secret_box import new_key
 from delivery.services.api_keys import create_api_key
 from delivery.storage.engine import READ_ONLY, create_engine
 from delivery.storage.migrate import upgrade
@@ -122,7 +122,7 @@ TIME_ZONE = "Asia/Shanghai"
 
 
 def one_page_pdf() -> bytes:
-    """A blank one-page PDF: uploads are parsed as PDFs (delivery/pdf_check.py)."""
+    """A blank one-page PDF: uploads are parsed as PDFs (delivery/infra/pdf_check.py)."""
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)
     _written, out = writer.write(io.BytesIO())

@@ -77,7 +77,7 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
 from delivery.domain import AttemptState
-from delivery.embedded_redis import EmbeddedRedis
+from delivery.jobs.embedded_redis import EmbeddedRedis
 from delivery.storage.engine import create_engine
 from delivery.storage.schema import attempts, dispatches, events
 

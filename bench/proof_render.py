@@ -7,8 +7,8 @@ In one run:
 1. **Songda**: N certificates of served dispatches, each through Songda's whole issuing path —
    the view model (:func:`tracking.certificate.certificate_view` on a realistic record: e-mail
    and SMS attempts, three documents, ~20 events, a checkpoint) built on the loop, then in
-   :func:`delivery.certificate_signing.signed_certificate_pdf`: in the bounded render pool (off
-   the event loop) every field's characters checked against the bundled fonts, the Jinja2
+   :func:`delivery.infra.certificate_signing.signed_certificate_pdf`: in the bounded render pool
+   (off the event loop) every field's characters checked against the bundled fonts, the Jinja2
    template with its QR code and the signature's stamp, the page's text checked, WeasyPrint,
    and pyHanko's preparation of the signature field; then on the event loop the court's PAdES
    signature with an RFC 3161 token from a TSA on loopback (PAdES-B-T: pyHanko's
@@ -51,17 +51,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from delivery import pdf_rendering
 from delivery.api.app import create_app
-from delivery.certificate_signing import (
-    CertificateSignature,
-    CourtTimeStamper,
-    signed_certificate_pdf,
-)
 from delivery.clock import SystemClock
 from delivery.config import load_settings
 from delivery.context import Context
-from delivery.document_store import DocumentStore
 from delivery.domain import (
     Attempt,
     AttemptState,
@@ -71,12 +64,19 @@ from delivery.domain import (
     DocumentRef,
     Event,
 )
-from delivery.keys import create_key, load_signing_identity
-from delivery.queue import JobQueue
-from delivery.secret_box import new_key
+from delivery.infra import pdf_rendering
+from delivery.infra.certificate_signing import (
+    CertificateSignature,
+    CourtTimeStamper,
+    signed_certificate_pdf,
+)
+from delivery.infra.document_store import DocumentStore
+from delivery.infra.keys import create_key, load_signing_identity
+from delivery.infra.secret_box import new_key
+from delivery.jobs.job_queue import JobQueue
+from delivery.sandbox.tsa_standin import TsaStandIn, create_tsa_identity, start_tsa_standin
 from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
-from delivery.tsa_standin import TsaStandIn, create_tsa_identity, start_tsa_standin
 from templates.certificate import certificate_html, certificate_pdf
 from templates.fonts import font_name
 from templates.pdf import weasyprint_pdf

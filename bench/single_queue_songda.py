@@ -14,9 +14,11 @@ from typing import Any
 
 from arq.worker import Worker
 
-from delivery import queue, server, worker
+from delivery import server
 from delivery.context import Context
-from delivery.queue import QueueKind
+from delivery.jobs import job_queue as queue
+from delivery.jobs import worker
+from delivery.jobs.job_queue import QueueKind
 
 
 def one_queue(base: str, _kind: QueueKind) -> str:
@@ -33,7 +35,7 @@ def one_worker(ctx: Context, _kinds: Iterable[QueueKind] = (), **options: Any) -
 def main() -> int:
     queue.queue_name_of = one_queue  # type: ignore[assignment]
     server.build_workers = one_worker  # type: ignore[assignment]
-    from delivery.cli import main as songda_main
+    from delivery.cli.main import main as songda_main
 
     return songda_main(sys.argv[1:])
 

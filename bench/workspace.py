@@ -52,9 +52,9 @@ from delivery.api.app import create_app
 from delivery.clock import SystemClock
 from delivery.config import load_settings
 from delivery.context import Context
-from delivery.keys import create_key
+from delivery.infra.keys import create_key
+from delivery.infra.secret_box import new_key
 from delivery.runtime import close_context, open_context
-from delivery.secret_box import new_key
 from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
 from delivery.storage.schema import dispatches, staff_users

@@ -1,1 +1,3 @@
-"""One module per outside world. Channels never import each other."""
+"""One package per method of service: the adapter to its outside world, its receipts, how they
+read, its pages and hooks, its sandbox stand-in. Channels never import each other.
+"""

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from delivery.domain import LOCALES
-from delivery.private_files import generated_once
-from delivery.secret_box import SecretBox, SecretKeyError, parse_keys, sandbox_key
+from delivery.infra.private_files import generated_once
+from delivery.infra.secret_box import SecretBox, SecretKeyError, parse_keys, sandbox_key
 from escalation.policy import PolicyError, load_policy_book
 from templates.fonts import FontError, FontSet, font_set
 from tracking.timestamps import load_certificates
@@ -164,7 +164,7 @@ class Settings:
 
     @property
     def keys_dir(self) -> Path:
-        """The court's signing keys (delivery/keys.py)."""
+        """The court's signing keys (delivery/infra/keys.py)."""
         return self.keys_dir_setting or self.data_dir / "keys"
 
 

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from delivery.acceptance_journal import AcceptanceJournal
 from delivery.channel_api import Channel
 from delivery.clock import Clock, SystemClock
 from delivery.config import Settings
-from delivery.document_store import DocumentStore
-from delivery.liveness import WorkerLiveness
-from delivery.outages import Outages
-from delivery.queue import JobQueue
-from delivery.rate_limits import RateLimiter
+from delivery.infra.document_store import DocumentStore
+from delivery.infra.outages import Outages
+from delivery.infra.rate_limits import RateLimiter
+from delivery.jobs.acceptance_journal import AcceptanceJournal
+from delivery.jobs.job_queue import JobQueue
+from delivery.jobs.liveness import WorkerLiveness
 from escalation.calendar import HolidayCalendar, load_calendar
 from escalation.policy import PolicyBook, load_policy_book
 from tracking.court_certificates import SigningIdentity
@@ -46,7 +46,7 @@ class Context:
     # Operational time (worker heartbeats), never legal time: the real clock even where
     # ``clock`` is the sandbox's shifted one or a test's frozen one (docs/decisions/0024).
     wall_clock: Clock = field(default_factory=SystemClock)
-    # Set by a worker process when it starts (delivery/services/upkeep.py): its heartbeat and
+    # Set by a worker process when it starts (delivery/jobs/upkeep.py): its heartbeat and
     # its journal of provider acceptances not yet in the database.
     liveness: WorkerLiveness | None = None
     journal: AcceptanceJournal | None = None

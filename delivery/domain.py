@@ -104,7 +104,7 @@ ATTEMPT_TRANSITIONS: dict[AttemptState, frozenset[AttemptState]] = {
     _A.DELIVERED: frozenset({_A.READ, _A.BOUNCED, _A.EXPIRED, _A.CANCELLED}),
     _A.READ: frozenset(),
     # A carrier's delivery report after its own failure report corrects it: the message did
-    # arrive (docs/decisions/0023; escalation.sms_receipts decides when).
+    # arrive (docs/decisions/0023; channels.sms.outcomes decides when).
     _A.FAILED: frozenset({_A.DELIVERED}),
     _A.BOUNCED: frozenset(),
     _A.RETURNED: frozenset(),
@@ -168,7 +168,7 @@ class Attempt:
     sent_at: datetime | None = None
     link_issued_at: datetime | None = None
     # The worker process sending it (``sending`` only): its claim lasts while that worker
-    # heartbeats (delivery/liveness.py).
+    # heartbeats (delivery/jobs/liveness.py).
     claimed_by: str | None = None
 
     def transition(self, new: AttemptState, reason: str | None = None) -> None:

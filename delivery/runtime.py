@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from channels.email import EmailChannel
-from channels.postal import PostalChannel, ReferenceCarrier
-from channels.sms import SmsChannel, SmsSettings
-from delivery.certificate_signing import CourtTimeStamper, certificate_timestamper
+from channels.email.adapter import EmailChannel
+from channels.postal.adapter import PostalChannel, ReferenceCarrier
+from channels.sms.adapter import SmsChannel, SmsSettings
 from delivery.channel_api import Channel
 from delivery.clock import Clock, SystemClock
 from delivery.config import Settings, court_calendar_file
 from delivery.context import Context
-from delivery.document_store import DocumentStore
-from delivery.keys import load_signing_identity, load_signing_key
-from delivery.queue import JobQueue
+from delivery.infra.certificate_signing import CourtTimeStamper, certificate_timestamper
+from delivery.infra.document_store import DocumentStore
+from delivery.infra.keys import load_signing_identity, load_signing_key
+from delivery.jobs.job_queue import JobQueue
 from delivery.storage.engine import create_engine
 from escalation.calendar import load_calendar
 from escalation.policy import load_policy_book

@@ -13,16 +13,25 @@ from pathlib import Path
 from aiohttp import web
 from arq.worker import Worker
 
+from channels.postal.standin import CarrierStandIn
+from channels.sms.standin import TwilioStandIn
 from delivery.api.app import create_app
-from delivery.carrier_standin import CarrierStandIn
 from delivery.clock import Clock, SystemClock
 from delivery.config import Settings
 from delivery.context import Context
-from delivery.embedded_redis import EmbeddedRedis
-from delivery.keys import create_key, key_problems
-from delivery.queue import QueueKind
+from delivery.infra.keys import create_key, key_problems
+from delivery.jobs.embedded_redis import EmbeddedRedis
+from delivery.jobs.job_queue import QueueKind
+from delivery.jobs.resilience import run_until_stopped
+from delivery.jobs.worker import build_workers, stop_workers
 from delivery.runtime import close_context, open_context
-from delivery.sandbox import SmtpSink, add_routes
+from delivery.sandbox.pages import SmtpSink, add_routes
+from delivery.sandbox.tsa_standin import (
+    SANDBOX_TSA_DIR,
+    TsaStandIn,
+    create_tsa_identity,
+    start_tsa_standin,
+)
 from delivery.services.api_keys import ApiKeyVerifier, create_api_key
 from delivery.services.staff_accounts import (
     check_password,
@@ -33,15 +42,6 @@ from delivery.services.staff_accounts import (
 )
 from delivery.services.webhook_secrets import migrate_and_seal
 from delivery.staff import Role
-from delivery.tsa_standin import (
-    SANDBOX_TSA_DIR,
-    TsaStandIn,
-    create_tsa_identity,
-    start_tsa_standin,
-)
-from delivery.twilio_standin import TwilioStandIn
-from delivery.worker import build_workers, stop_workers
-from delivery.worker_resilience import run_until_stopped
 
 log = logging.getLogger(__name__)
 

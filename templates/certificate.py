@@ -2,7 +2,7 @@
 
 :func:`certificate_pdf` checks the view's text against the fonts, builds the HTML (template, QR
 code) *and* renders it, so the whole of a certificate's CPU work runs in the render pool's
-worker process (``delivery.pdf_rendering``), none of it on the event loop; the view model and
+worker process (``delivery.infra.pdf_rendering``), none of it on the event loop; the view model and
 the font set are small and pickle cheaply.
 """
 

@@ -1,5 +1,5 @@
 """PDF rendering (WeasyPrint) and QR codes, synchronous: call through
-``delivery.pdf_rendering``, which keeps it off the event loop.
+``delivery.infra.pdf_rendering``, which keeps it off the event loop.
 
 Only ``data:`` URIs (embedded images, e.g. QR codes) and the bundled fonts (``songda-font:``,
 ``templates.fonts``) may be fetched while rendering: file:// and network URLs are refused, so a

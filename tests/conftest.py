@@ -23,21 +23,21 @@ from aiohttp.test_utils import TestClient
 from bare_machine import hide_installed_fonts
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from channels.email import EmailChannel
+from channels.email.adapter import EmailChannel
 from delivery.api.app import create_app
 from delivery.clock import ManualClock
 from delivery.config import Settings, load_settings
 from delivery.context import Context
-from delivery.document_store import DocumentStore
-from delivery.keys import create_key, load_signing_identity, load_signing_key
-from delivery.queue import JobQueue
-from delivery.sandbox import SmtpSink, add_routes
+from delivery.infra.document_store import DocumentStore
+from delivery.infra.keys import create_key, load_signing_identity, load_signing_key
+from delivery.jobs.job_queue import JobQueue
+from delivery.jobs.resilience import run_until_stopped
+from delivery.jobs.worker import build_workers, stop_workers
+from delivery.sandbox.pages import SmtpSink, add_routes
 from delivery.services.api_keys import BOUNCES_SCOPE, create_api_key
 from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
 from delivery.storage.schema import metadata
-from delivery.worker import build_workers, stop_workers
-from delivery.worker_resilience import run_until_stopped
 from tracking.signing import SigningKey
 
 PG_ADMIN_URL = os.environ.get("SONGDA_TEST_PG_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
@@ -53,7 +53,7 @@ WEBHOOK_TEST_TARGETS = {
 }
 OTHER_COURT = "宁波市海曙区人民法院"
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-MINIMAL_PDF = (  # a real one-page PDF (uploads are parsed: delivery/pdf_check.py)
+MINIMAL_PDF = (  # a real one-page PDF (uploads are parsed: delivery/infra/pdf_check.py)
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>> endobj\n"
     b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>> endobj\n"
     b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>> endobj\n"

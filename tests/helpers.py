@@ -40,9 +40,9 @@ from pypdf import PdfWriter
 from delivery.channel_api import ServiceMessage
 from delivery.context import Context
 from delivery.domain import Event
-from delivery.keys import ROOT_CERT
-from delivery.pdf_rendering import MAX_RENDERS, use_executor
-from delivery.queue import JobQueue
+from delivery.infra.keys import ROOT_CERT
+from delivery.infra.pdf_rendering import MAX_RENDERS, use_executor
+from delivery.jobs.job_queue import JobQueue
 from delivery.services.staff_accounts import create_staff_user
 from delivery.staff import Role, StaffUser
 from delivery.storage.rows import event_from_row
@@ -128,7 +128,7 @@ async def staff_account(
     return user, password
 
 
-# Five bytes that name PDF, then a web page: not a PDF (delivery/pdf_check.py).
+# Five bytes that name PDF, then a web page: not a PDF (delivery/infra/pdf_check.py).
 PDF_THEN_HTML = b"%PDF-1.7\n<!doctype html><html><body><script>alert(1)</script></body></html>\n"
 
 
@@ -390,7 +390,7 @@ def sandbox_process(
         env["SONGDA_REDIS_URL"] = REDIS_URL
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "delivery.cli", "run", "--sandbox"],
+        [sys.executable, "-m", "delivery.cli.main", "run", "--sandbox"],
         env={**clean, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -436,7 +436,7 @@ def songda(
     ``umask`` when one is given, as an operator's shell would)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
     return subprocess.run(
-        [sys.executable, "-m", "delivery.cli", *args],
+        [sys.executable, "-m", "delivery.cli.main", *args],
         env={**clean, **env},
         capture_output=True,
         text=True,
@@ -464,7 +464,7 @@ async def validate_signature(pdf: bytes, *roots: x509.Certificate) -> PdfSignatu
 
 
 class GatedRenderer(ThreadPoolExecutor):
-    """The render pool's stand-in (``delivery.pdf_rendering.use_executor``): renders in
+    """The render pool's stand-in (``delivery.infra.pdf_rendering.use_executor``): renders in
     threads, counts the calls of each render function, and holds the calls of the ``held``
     functions until :meth:`open` — a renderer as slow as the test needs."""
 

@@ -19,16 +19,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from conftest import COURT, settled
 from helpers import Api, form_csrf, log_in, staff_account
 
-from channels.postal import PostalChannel, ReferenceCarrier
-from channels.sms import SmsChannel, SmsSettings
+from channels.postal.adapter import PostalChannel, ReferenceCarrier
+from channels.postal.standin import CarrierStandIn
+from channels.sms.adapter import SmsChannel, SmsSettings
+from channels.sms.standin import TwilioStandIn
 from delivery.api.app import create_app
-from delivery.carrier_standin import CarrierStandIn
-from delivery.certificate_signing import certificate_timestamper
 from delivery.clock import ManualClock
 from delivery.context import Context
+from delivery.infra.certificate_signing import certificate_timestamper
+from delivery.sandbox.tsa_standin import TsaStandIn, create_tsa_identity, start_tsa_standin
 from delivery.staff import Role, StaffUser
-from delivery.tsa_standin import TsaStandIn, create_tsa_identity, start_tsa_standin
-from delivery.twilio_standin import TwilioStandIn
 
 CARRIER = "court-express"
 CARRIER_SECRET = "carrier-webhook-secret-0123456789abcdef"

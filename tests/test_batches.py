@@ -14,8 +14,8 @@ from aiohttp import FormData
 from conftest import COURT, MINIMAL_PDF, OTHER_COURT, eventually
 from helpers import Api, form_csrf
 
-from delivery.api import batch_pages
-from delivery.api.flat_dispatch import COLUMNS
+from delivery.api.staff import batch_pages
+from delivery.api.staff.flat_dispatch import COLUMNS
 from delivery.staff import Role
 from delivery.storage.schema import batch_rows, batches, dispatches, documents
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import eventually, settled
 from helpers import RECIPIENT_EMAIL, Api, Receiver, receiving
 
-from delivery.sandbox import SmtpSink
+from delivery.sandbox.pages import SmtpSink
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
 ADDRESS = {"lines": "杭州市西湖区文三路1号", "postcode": "310012", "source": "recipient_confirmed"}

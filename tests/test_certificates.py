@@ -22,11 +22,11 @@ from standins import Post
 from test_in_person import JPEG, VISIT_LOCAL, in_person_dispatch
 from test_public_notice import advance, published_notice
 
+from delivery.jobs.worker import render_certificate
 from delivery.services.api_keys import create_api_key
 from delivery.services.certificates import issue_certificates
 from delivery.services.sweep import sweep
 from delivery.storage.schema import certificates
-from delivery.worker import render_certificate
 
 pytestmark = [pytest.mark.usefixtures("worker")]
 CASE_NUMBER = "(2026)浙0106民初1234号"

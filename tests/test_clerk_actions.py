@@ -10,7 +10,7 @@ from conftest import settled
 from helpers import Api
 
 from delivery.clock import rfc3339
-from delivery.sandbox import SmtpSink
+from delivery.sandbox.pages import SmtpSink
 from delivery.services.sweep import sweep
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]

@@ -12,7 +12,7 @@ from conftest import SECRETS_KEY
 from helpers import sandbox_process
 from test_cli import songda
 
-from delivery.keys import load_signing_key, published_keys
+from delivery.infra.keys import load_signing_key, published_keys
 from tracking.signing import parse_key_set
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from delivery.cli import build_parser
+from delivery.cli.main import build_parser
 from delivery.config import deployment_warnings, load_settings
-from delivery.secret_box import new_key
+from delivery.infra.secret_box import new_key
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "compose.yaml"

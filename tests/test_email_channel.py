@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 from helpers import service_message
 
-from channels.email import EmailChannel
+from channels.email.adapter import EmailChannel
 from delivery.channel_api import SendOutcome
 from delivery.config import SmtpSettings
 

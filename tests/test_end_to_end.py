@@ -15,7 +15,7 @@ from conftest import MINIMAL_PDF, eventually, settled
 from helpers import Api, Receiver, link_path, receiving
 from standardwebhooks import Webhook
 
-from delivery.sandbox import SmtpSink
+from delivery.sandbox.pages import SmtpSink
 from delivery.services.sweep import sweep
 from tracking.chain import verify_chain
 

@@ -23,7 +23,7 @@ from delivery.clock import ManualClock
 from delivery.context import Context
 from delivery.domain import Event
 from delivery.ids import new_id
-from delivery.keys import create_key, load_signing_key, published_keys
+from delivery.infra.keys import create_key, load_signing_key, published_keys
 from delivery.services.api_keys import create_api_key
 from delivery.staff import Role
 from delivery.storage.schema import certificates, events

@@ -13,7 +13,7 @@ import pytest
 from conftest import eventually, running_worker
 from helpers import Api, GatedRenderer, rendering_with, songda
 
-from delivery.sandbox import SmtpSink
+from delivery.sandbox.pages import SmtpSink
 
 SEND_SLOTS = 4  # SONGDA_WORKER_CONCURRENCY for the test: the backlog fills this many slots
 SIGNED_RENDER = "prepared_certificate_pdf"

@@ -28,13 +28,13 @@ from helpers import Api, cli_env
 from sqlalchemy.engine import make_url
 from tcp_proxy import TcpProxy, proxied
 
-from delivery.acceptance_journal import JOURNAL_DIR, Acceptance
 from delivery.clock import ManualClock, rfc3339
 from delivery.context import Context
-from delivery.embedded_redis import redis_binary
-from delivery.liveness import STALE_AFTER
-from delivery.queue import JobQueue
-from delivery.sandbox import SmtpSink
+from delivery.jobs.acceptance_journal import JOURNAL_DIR, Acceptance
+from delivery.jobs.embedded_redis import redis_binary
+from delivery.jobs.job_queue import JobQueue
+from delivery.jobs.liveness import STALE_AFTER
+from delivery.sandbox.pages import SmtpSink
 from delivery.services.sending import record_acceptance
 from delivery.services.sweep import sweep
 from delivery.storage.engine import create_engine
@@ -88,7 +88,7 @@ def songda_worker(ctx: Context, database_url: str) -> Iterator[subprocess.Popen[
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "delivery.cli", "worker"],
+        [sys.executable, "-m", "delivery.cli.main", "worker"],
         env={**clean, **env},
         stdout=subprocess.DEVNULL,
         stderr=open(os.environ.get("FAULTS_LOG", os.devnull), "ab"),  # noqa: SIM115

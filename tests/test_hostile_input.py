@@ -14,7 +14,7 @@ from helpers import PDF_THEN_HTML, Api, log_in, staff_account
 from test_api_errors import problem
 from test_signed_proof import _postal_dispatch
 
-from delivery.api.bodies import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_PARTS
+from delivery.api.http.bodies import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_PARTS
 from delivery.staff import Role
 from delivery.text import text_problem
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import eventually, settled
 from helpers import Api, Receiver, dispatch_body, receiving
 
-from delivery.sandbox import SmtpSink
+from delivery.sandbox.pages import SmtpSink
 from delivery.services.sweep import sweep
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]

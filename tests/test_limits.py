@@ -20,8 +20,8 @@ from delivery.clock import ManualClock
 from delivery.config import LimitSettings
 from delivery.context import Context
 from delivery.ids import new_id
-from delivery.queue import JobQueue
-from delivery.rate_limits import Rule
+from delivery.infra.rate_limits import Rule
+from delivery.jobs.job_queue import JobQueue
 
 Client = TestClient[Any, Any]
 PER_MINUTE, PDFS_PER_MINUTE = 5, 2

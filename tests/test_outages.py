@@ -21,7 +21,7 @@ from tcp_proxy import TcpProxy, proxied
 
 from delivery.api.app import create_app
 from delivery.context import Context
-from delivery.queue import JobQueue
+from delivery.jobs.job_queue import JobQueue
 from delivery.storage.engine import create_engine
 
 WITHIN_SECONDS = 5.0

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from conftest import COURT, MINIMAL_PDF, OTHER_COURT
 from helpers import Api, dispatch_body, staff_account
 
-from delivery.api.dispatch_request import parse_dispatch_request
+from delivery.api.case_system.dispatch_request import parse_dispatch_request
 from delivery.clock import ManualClock
 from delivery.context import Context
 from delivery.services.documents import store_document

@@ -36,7 +36,7 @@ from test_certificates import issued, proof
 from test_court_keys import production_env
 
 from delivery.context import Context
-from delivery.keys import KEY_CERT, create_key, load_signing_identity
+from delivery.infra.keys import KEY_CERT, create_key, load_signing_identity
 from templates.certificate import SIGNATURE_BOX_MM
 from tracking import court_certificates as certs
 from tracking.court_certificates import SigningIdentity

@@ -23,7 +23,7 @@ from standins import CARRIER, Post
 from standins import CARRIER_SECRET as SECRET
 from standins import POSTAL_ADDRESS as ADDRESS
 
-from channels.postal import (
+from channels.postal.adapter import (
     PostalChannel,
     ReferenceCarrier,
     signed_headers,
@@ -31,7 +31,7 @@ from channels.postal import (
 from delivery.api.app import create_app
 from delivery.channel_api import CodeMessage, SendOutcome
 from delivery.clock import rfc3339
-from delivery.sandbox import add_routes
+from delivery.sandbox.pages import add_routes
 from delivery.services.api_keys import create_api_key
 from delivery.services.sweep import sweep
 

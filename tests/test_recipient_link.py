@@ -8,7 +8,7 @@ import pytest
 from conftest import eventually, settled
 from helpers import Api, link_path
 
-from delivery.sandbox import SmtpSink
+from delivery.sandbox.pages import SmtpSink
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
 

@@ -12,8 +12,8 @@ import pytest
 from conftest import settled
 from helpers import Api, dispatch_body, link_path
 
-from channels.email import EmailChannel
-from delivery.sandbox import SmtpSink
+from channels.email.adapter import EmailChannel
+from delivery.sandbox.pages import SmtpSink
 from delivery.services.sweep import sweep
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]

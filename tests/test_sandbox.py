@@ -9,7 +9,7 @@ import pytest
 from conftest import eventually, settled
 from helpers import Api
 
-from delivery.sandbox import parse_duration
+from delivery.sandbox.pages import parse_duration
 
 
 @pytest.mark.usefixtures("worker")

@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet
 from helpers import Api, Receiver, cli_env, receiving, songda
 from standardwebhooks import Webhook
 
-from delivery.document_store import DocumentStore
+from delivery.infra.document_store import DocumentStore
 from delivery.storage.engine import create_engine
 from delivery.storage.schema import webhook_endpoints
 

@@ -13,8 +13,8 @@ from helpers import Api
 
 from delivery.clock import ManualClock
 from delivery.context import Context
-from delivery.liveness import STALE_AFTER
-from delivery.sandbox import SmtpSink
+from delivery.jobs.liveness import STALE_AFTER
+from delivery.sandbox.pages import SmtpSink
 from delivery.services import sending
 from delivery.services.sending import MAX_TRIES
 from delivery.services.sweep import sweep

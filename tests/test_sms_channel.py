@@ -14,11 +14,11 @@ from helpers import Api, link_path, service_message, without_redis
 from standins import live_twilio
 from twilio.request_validator import RequestValidator
 
-from channels.sms import segments
+from channels.sms.adapter import segments
+from channels.sms.standin import TwilioStandIn
 from delivery.api.app import create_app
 from delivery.channel_api import SendOutcome
-from delivery.sandbox import add_routes
-from delivery.twilio_standin import TwilioStandIn
+from delivery.sandbox.pages import add_routes
 
 MESSAGE = service_message("+8613800138000")
 

@@ -17,10 +17,10 @@ from conftest import eventually, settled
 from helpers import Api, Receiver, receiving
 from standins import live_twilio
 
+from channels.sms.standin import TwilioStandIn
 from delivery.clock import rfc3339
 from delivery.services.dispatch_view import dispatch_view
 from delivery.services.sweep import sweep
-from delivery.twilio_standin import TwilioStandIn
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
 TOKEN = "order-token"

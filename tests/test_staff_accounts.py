@@ -22,7 +22,7 @@ from conftest import COURT, OTHER_COURT, SECRETS_KEY
 from helpers import Api, form_csrf, log_in, staff_account
 
 from delivery.api.app import create_app
-from delivery.api.staff_auth import (
+from delivery.api.staff.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     check_csrf,
@@ -372,7 +372,7 @@ async def test_sandbox_demo_accounts_survive_restarts(ctx: Context) -> None:
 def _songda(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
     return subprocess.run(
-        [sys.executable, "-m", "delivery.cli", *args],
+        [sys.executable, "-m", "delivery.cli.main", *args],
         env={**clean, **env},
         input=stdin,
         capture_output=True,

@@ -24,10 +24,10 @@ from standins import TSA_NAME, Tsa
 from delivery.clock import ManualClock
 from delivery.config import ConfigError, load_settings
 from delivery.context import Context
+from delivery.sandbox.tsa_standin import create_tsa_identity
 from delivery.services.sweep import sweep
 from delivery.services.timestamps import timestamp_checkpoint
 from delivery.storage.schema import checkpoint_timestamps
-from delivery.tsa_standin import create_tsa_identity
 from tracking.chain import GENESIS, link_hash
 from tracking.signing import PublicKey, parse_key_set
 from tracking.timestamps import load_certificates, timestamp_request, token_from_reply

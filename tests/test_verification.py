@@ -21,7 +21,7 @@ from pypdf import PdfReader
 from standins import Post
 
 from delivery.ids import new_id
-from delivery.sandbox import SmtpSink
+from delivery.sandbox.pages import SmtpSink
 from delivery.storage.schema import attempts, certificates, notice_codes
 from tracking.notice_codes import ALPHABET, display, normalise
 from tracking.verification import verification_path
@@ -336,7 +336,7 @@ async def test_forwarded_for_is_used_only_when_configured(api: Api, smtp_sink: S
 
     from aiohttp.test_utils import make_mocked_request
 
-    from delivery.api.rate_limit import client_address
+    from delivery.api.http.rate_limit import client_address
 
     request = make_mocked_request(
         "POST", "/check", headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}

@@ -1,5 +1,6 @@
 """The court's X.509 identity: a root, the PDF-signing certificate, and the checkpoint key's
-certificate. Pure: keys, names and times in, certificates out; :mod:`delivery.keys` keeps files.
+certificate. Pure: keys, names and times in, certificates out; :mod:`delivery.infra.keys` keeps
+files.
 
 - PDF signatures (PAdES) use **ECDSA P-256**: what Adobe Reader and poppler/NSS validate.
   Ed25519 PDF signatures are poorly supported by readers, so the Ed25519 key keeps signing

@@ -1,6 +1,6 @@
 """The court's signing key: Ed25519 signatures, key ids, and the published key set.
 
-Pure crypto and data shapes, no files: :mod:`delivery.keys` keeps the key files, and
+Pure crypto and data shapes, no files: :mod:`delivery.infra.keys` keeps the key files, and
 :mod:`tracking.verify` checks signatures with the published keys alone.
 
 - A key id (``kid``) is the first 16 hex digits of the SHA-256 of the raw 32-byte public key,

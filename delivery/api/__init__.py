@@ -1,1 +1,3 @@
-"""The HTTP side: the case-system API, the recipient pages, health and the sandbox pages."""
+"""The HTTP side, by audience: the case system's JSON API, staff pages, public pages; provider
+hooks live with their channel.
+"""

@@ -4,38 +4,34 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from delivery.api import (
-    batch_pages,
-    bounces,
-    carrier_hooks,
+from channels.email import hooks as bounces
+from channels.in_person import pages as field_pages
+from channels.postal import hooks as carrier_hooks
+from channels.postal import mail_piece_routes as mail_pieces
+from channels.postal import print_run_page
+from channels.public_notice import media_routes as notice_media
+from channels.public_notice import pages as notice_pages
+from channels.sms import hooks as twilio_hooks
+from delivery.api.case_system import (
     certificates,
     dispatches,
     documents,
     evidence,
-    field_pages,
-    health,
-    mail_pieces,
-    new_dispatch_page,
-    notice_media,
-    notice_pages,
     openapi,
-    print_run_page,
-    recipient_pages,
-    report_pages,
     reports,
-    staff_auth,
-    static_files,
-    twilio_hooks,
-    verification_pages,
     webhooks,
-    workspace_pages,
 )
-from delivery.api.common import CONTEXT, PUBLIC_PDFS
-from delivery.api.headers import security_headers
-from delivery.api.middleware import VERIFIER, api_keys, problems
-from delivery.api.rate_limit import public_limits
+from delivery.api.http import health, static_files
+from delivery.api.http.handlers import CONTEXT, PUBLIC_PDFS
+from delivery.api.http.headers import security_headers
+from delivery.api.http.middleware import VERIFIER, api_keys, problems
+from delivery.api.http.rate_limit import public_limits
+from delivery.api.public import recipient_pages, verification_pages
+from delivery.api.staff import auth as staff_auth
+from delivery.api.staff import batch_pages, new_dispatch_page, report_pages
+from delivery.api.staff import queue_page as workspace_pages
 from delivery.context import Context
-from delivery.public_pdfs import PublicPdfs
+from delivery.infra.public_pdfs import PublicPdfs
 from delivery.services.api_keys import ApiKeyVerifier
 
 API = "/api/v1"

@@ -22,11 +22,11 @@ import sqlalchemy as sa
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from delivery.certificate_signing import CertificateSignature, signed_certificate_pdf
 from delivery.context import Context
 from delivery.domain import Attempt, Dispatch, DispatchState, DocumentRef, Event
 from delivery.ids import new_id
-from delivery.pdf_rendering import render_in_pool
+from delivery.infra.certificate_signing import CertificateSignature, signed_certificate_pdf
+from delivery.infra.pdf_rendering import render_in_pool
 from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
 from delivery.storage.schema import api_keys, certificates, dispatches, events, staff_users
 from delivery.storage.statements import SELECT_ATTEMPTS, SELECT_EVENTS

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from channels.in_person import tasks as field_tasks
+from channels.public_notice import notices
 from delivery.addresses import address_problem
 from delivery.context import Context
 from delivery.domain import (
@@ -26,7 +28,7 @@ from delivery.domain import (
 )
 from delivery.identity import address_digest
 from delivery.ids import new_id
-from delivery.services import field_tasks, notices, ownership, signed_proof
+from delivery.services import ownership, signed_proof
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.progress import decide_now, start_attempt
 from delivery.services.reversal import completing_event, unserve
@@ -315,7 +317,7 @@ Handler = Callable[[Context, DispatchTransaction, ActionRequest, str], Awaitable
 
 
 def _notice_action(action: notices.NoticeAction) -> Handler:
-    """A public-notice action (delivery/services/notices.py) as a clerk action."""
+    """A public-notice action (channels/public_notice/notices.py) as a clerk action."""
 
     async def handler(
         ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
@@ -343,7 +345,7 @@ async def _record_publication(
         raise ActionRefused(exc.reason, conflict=exc.conflict) from None
 
 
-# --- In person: a clerk assigns (or reassigns) a field task (delivery/services/field_tasks.py) ---
+# --- In person: a clerk assigns (or reassigns) a field task (channels/in_person/tasks.py) ---
 
 
 async def _assign_field_server(

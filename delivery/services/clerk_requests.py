@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from channels.public_notice import notices
 from delivery.context import Context
-from delivery.services import clerk_actions, notices, signed_proof
+from delivery.services import clerk_actions, signed_proof
 from delivery.staff import StaffUser
 
 MAX_NOTE = 2000

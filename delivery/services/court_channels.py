@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from channels.in_person.tasks import open_task as open_field_task
+from channels.public_notice.notices import open_notice
 from delivery.context import Context
 from delivery.domain import Attempt
-from delivery.services.field_tasks import open_task as open_field_task
-from delivery.services.notices import open_notice
 from delivery.storage.unit_of_work import DispatchTransaction
 from escalation.policy import NOTICE_CHANNEL
 
 Opener = Callable[[Context, DispatchTransaction, Attempt], Awaitable[None]]
 
 COURT_CHANNELS: dict[str, Opener] = {
-    # In person: a field task on a field server's list (delivery/services/field_tasks.py).
+    # In person: a field task on a field server's list (channels/in_person/tasks.py).
     "in_person": open_field_task,
-    # Public notice: a draft awaiting a supervisor's approval (delivery/services/notices.py).
+    # Public notice: a draft awaiting a supervisor's approval (channels/public_notice/notices.py).
     NOTICE_CHANNEL: open_notice,
 }

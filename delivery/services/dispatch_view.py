@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from channels.sms.receipts import CONTRADICTED_EVENT
 from delivery.context import Context
 from delivery.services import ownership
 from delivery.services.certificates import actor_names
-from delivery.services.queue import AT_RISK_EVENT
-from delivery.services.sms_receipts import CONTRADICTED_EVENT
+from delivery.services.clerk_queue import AT_RISK_EVENT
 from delivery.staff import StaffUser
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY

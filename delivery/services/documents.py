@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from delivery.context import Context
-from delivery.document_store import StoredFile
 from delivery.ids import looks_like_id, new_id
+from delivery.infra.document_store import StoredFile
 from delivery.storage.schema import documents
 
 MAX_TITLE = 500  # the column's width

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.clock import rfc3339
 from delivery.context import Context
-from delivery.document_store import DocumentStore
+from delivery.infra.document_store import DocumentStore
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.rows import event_from_row
 from delivery.storage.schema import (

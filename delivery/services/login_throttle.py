@@ -20,7 +20,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from delivery.rate_limits import RateLimiter, millis
+from delivery.infra.rate_limits import RateLimiter, millis
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from delivery.domain import (
     DispatchState,
     DocumentRef,
 )
-from delivery.rate_limits import Rule, TooSoon
+from delivery.infra.rate_limits import Rule, TooSoon
 from delivery.representations import mask_address
 from delivery.services.progress import decide_now
 from delivery.storage.schema import attempts

@@ -3,11 +3,11 @@
 Three steps so that no database transaction is held open while a provider is talked to:
 claim the attempt (``pending → sending``, naming the worker), call the channel, record the
 outcome. A provider's acceptance is written to the worker's acceptance journal, with its own
-time, before the database is tried (delivery/acceptance_journal.py): once journalled the attempt
-is never sent again, and the acceptance is recorded — dated by itself — as soon as the database
-takes it. A worker killed mid-send (outcome genuinely unknown) leaves the attempt ``sending``
-until the sweep sees the worker's heartbeat stop; it is then put back to ``pending`` and sent
-again with the same Message-ID (docs/decisions/0024).
+time, before the database is tried (delivery/jobs/acceptance_journal.py): once journalled the
+attempt is never sent again, and the acceptance is recorded — dated by itself — as soon as the
+database takes it. A worker killed mid-send (outcome genuinely unknown) leaves the attempt
+``sending`` until the sweep sees the worker's heartbeat stop; it is then put back to ``pending``
+and sent again with the same Message-ID (docs/decisions/0024).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from delivery.acceptance_journal import Acceptance
+from channels.postal import receipts as postal
 from delivery.channel_api import SendOutcome, SendResult, ServiceMessage
 from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
-from delivery.services import postal
+from delivery.jobs.acceptance_journal import Acceptance
 from delivery.services.court_channels import COURT_CHANNELS
 from delivery.services.progress import decide_now
 from delivery.storage.notice_codes import code_of_attempt, code_row, insert_codes

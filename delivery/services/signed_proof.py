@@ -6,8 +6,8 @@ got round to recording it. So ``record_outcome`` with ``proof_signed`` carries
 - ``written_date`` — that date, ``YYYY-MM-DD`` on the court's calendar: required, not after
   today in the court's zone, not before the day the dispatch was created; and
 - the scan of the signed paper — a PDF, JPEG or PNG (recognised by its first bytes and opened
-  by :func:`delivery.scans.scan_problem`), at most ``SONGDA_MAX_UPLOAD_BYTES``, content-addressed
-  in the document store by SHA-256 (:func:`store_scan`).
+  by :func:`delivery.infra.scans.scan_problem`), at most ``SONGDA_MAX_UPLOAD_BYTES``,
+  content-addressed in the document store by SHA-256 (:func:`store_scan`).
 
 :func:`record` writes, in the action's transaction, a ``media_files`` row (purpose
 ``signed_proof``, on the attempt) and the ``proof_signed`` event, whose ``occurred_at`` is the
@@ -24,11 +24,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
+from channels.public_notice.notices import EvidenceFile
 from delivery.context import Context
-from delivery.document_store import UploadRejected
 from delivery.domain import Attempt
-from delivery.scans import SCAN_TYPES, WANTED, scan_problem
-from delivery.services.notices import EvidenceFile
+from delivery.infra.document_store import UploadRejected
+from delivery.infra.scans import SCAN_TYPES, WANTED, scan_problem
 from delivery.storage.unit_of_work import DispatchTransaction
 
 OUTCOME = "proof_signed"

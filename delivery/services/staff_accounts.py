@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from delivery.clock import Clock
 from delivery.ids import new_id
-from delivery.rate_limits import RateLimiter, TooSoon
+from delivery.infra.rate_limits import RateLimiter, TooSoon
 from delivery.services.login_throttle import LoginThrottle
 from delivery.staff import Role, StaffUser
 from delivery.storage.schema import staff_sessions, staff_users

@@ -3,7 +3,7 @@
 Timers live in the database (``next_action_at``) and are read on the injected clock; the queue
 only executes. Because job ids are deterministic, sweeping often is harmless, and a flushed Redis
 or a killed worker only delays work until the next sweep. A ``sending`` attempt is released when
-the worker that claimed it has stopped heartbeating (delivery/liveness.py), read on the wall
+the worker that claimed it has stopped heartbeating (delivery/jobs/liveness.py), read on the wall
 clock, not the legal one.
 """
 
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from channels.postal.receipts import claim_due_polls
 from delivery.context import Context
 from delivery.domain import OPEN_DISPATCH_STATES, AttemptState
-from delivery.liveness import STALE_AFTER, alive_workers, dead_workers, forget_worker
+from delivery.jobs.liveness import STALE_AFTER, alive_workers, dead_workers, forget_worker
 from delivery.services.certificates import unissued
-from delivery.services.postal import claim_due_polls
 from delivery.services.timestamps import due_timestamps, flag_overdue
 from delivery.storage.outbox import DELIVERY_PENDING
 from delivery.storage.schema import attempts, dispatches, webhook_deliveries

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from cryptography.fernet import InvalidToken
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from delivery.secret_box import SecretBox
+from delivery.infra.secret_box import SecretBox
 from delivery.storage.migrate import upgrade
 from delivery.storage.schema import webhook_endpoints
 

@@ -15,12 +15,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from delivery.private_files import ensure_private_file
+from delivery.infra.private_files import ensure_private_file
 
 READ_ONLY = {"songda_read_only": True}
 # While the database is down, requests answer 503 within a few seconds rather than wait: a
 # connection attempt to PostgreSQL gives up after this long, and SQLite stops waiting for a
-# lock another process holds (delivery/api/outages.py).
+# lock another process holds (delivery/api/http/outages.py).
 CONNECT_TIMEOUT_SECONDS = 3
 SQLITE_BUSY_SECONDS = 4
 

@@ -243,7 +243,7 @@ webhook_endpoints = sa.Table(
     sa.Column("id", ID, primary_key=True),
     sa.Column("api_key_id", ID, sa.ForeignKey("api_keys.id"), nullable=False, index=True),
     sa.Column("url", sa.String(2000), nullable=False),
-    # The signing secret, sealed under SONGDA_SECRETS_KEY (delivery/secret_box.py); ``secret``
+    # The signing secret, sealed under SONGDA_SECRETS_KEY (delivery/infra/secret_box.py); ``secret``
     # holds a plaintext one only until it is sealed after the migration (0010).
     sa.Column("secret", sa.String(200)),
     sa.Column("sealed_secret", sa.String(400)),

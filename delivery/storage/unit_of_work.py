@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.clock import Clock
-from delivery.document_store import StoredFile
 from delivery.domain import (
     OUTCOME_EVENTS,
     Attempt,
@@ -33,6 +32,7 @@ from delivery.domain import (
     Event,
 )
 from delivery.ids import new_id
+from delivery.infra.document_store import StoredFile
 from delivery.representations import attempt_view, dispatch_summary, mask_address
 from delivery.storage import outbox
 from delivery.storage.notice_codes import code_row, insert_codes

@@ -13,7 +13,7 @@ from delivery.config import (
     deployment_warnings,
     load_settings,
 )
-from delivery.secret_box import new_key
+from delivery.infra.secret_box import new_key
 
 SECRET = "x" * 32
 REQUIRED = ("SECRET_KEY", "SMTP_HOST", "SMTP_SENDER", "COURT_NAME", "SECRETS_KEY")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from delivery.api.dispatch_request import parse_dispatch_request
+from delivery.api.case_system.dispatch_request import parse_dispatch_request
 from delivery.domain import ContactKind, ContactSource
 from delivery.ids import new_id
 from delivery.services.intake import ContactRequest

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from channels.sms.outcomes import SmsReceipt, olr31_sms_receipt
 from delivery.domain import AttemptState
-from escalation.sms_receipts import SmsReceipt, olr31_sms_receipt
 
 S = AttemptState
 R = SmsReceipt

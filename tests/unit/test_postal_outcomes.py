@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from channels.postal import parse_webhook, signed_headers, verify_webhook
+from channels.postal.adapter import parse_webhook, signed_headers, verify_webhook
+from channels.postal.outcomes import interpret
 from delivery.channel_api import TrackingEvent, WebhookRejected
 from delivery.config import ConfigError, load_settings
 from delivery.domain import Attempt, AttemptState, ContactSource, Event
-from delivery.postal_outcomes import interpret
-from delivery.secret_box import new_key
+from delivery.infra.secret_box import new_key
 from escalation.rules import cpl91_return_receipt, pm11_returned_deemed
 from templates.barcode import code128_values
 

@@ -1,0 +1,1 @@
+"""E-mail service: the SMTP adapter, bounce receipts and the bounce processor's hook."""

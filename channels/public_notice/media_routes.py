@@ -1,0 +1,76 @@
+"""``POST /api/v1/dispatches/{id}/media``: the photo or video of a public notice's posting.
+
+A notice posted at the residence is photographed or filmed (CPL-INT-138). The clerk (or the case
+system) uploads the file here — multipart, one ``file``: a photo (JPEG, PNG, WebP) or a video
+(MP4, QuickTime, WebM), recognised by its first bytes exactly as the field server's evidence
+(:func:`channels.in_person.pages.store_evidence`) and bounded by ``SONGDA_MAX_MEDIA_BYTES`` —
+then names the returned id as ``media_id`` in ``record_publication``. Recording it is
+:func:`channels.public_notice.notices.upload_media` (a ``media_files`` row with purpose
+``notice_posting`` and a ``media_uploaded`` event, one transaction).
+"""
+
+from __future__ import annotations
+
+from aiohttp import BodyPartReader, web
+
+from channels.in_person.pages import store_evidence
+from channels.public_notice import notices
+from delivery.api.case_system.dispatches import dispatch_caller
+from delivery.api.case_system.documents import one_file
+from delivery.api.http.handlers import ctx_of, json_response, path_id
+from delivery.api.http.problems import Problem, not_found, validation_problem
+from delivery.domain import DispatchState
+from delivery.infra.document_store import StoredFile
+from delivery.storage import queries
+from delivery.storage.engine import READ_ONLY
+
+WANTED = "file: a photo (JPEG, PNG, WebP) or a video (MP4, QuickTime, WebM)"
+
+
+def _refused(exc: notices.NoticeRefused) -> Problem:
+    if exc.conflict:
+        return Problem(409, "action-not-allowed", "Not allowed now", exc.reason)
+    return validation_problem([{"field": "", "message": exc.reason}])
+
+
+async def _check_notice(request: web.Request, dispatch_id: str) -> None:
+    """404 unless the caller's courts include the dispatch; 409 unless its notice is published
+    (checked before the body is read, so a refused upload stores nothing)."""
+    async with ctx_of(request).engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        detail = await queries.dispatch_detail(conn, dispatch_id, dispatch_caller(request).courts)
+    if detail is None:
+        raise not_found("dispatch")
+    if detail.dispatch.state != DispatchState.NOTICE_PENDING or detail.notice is None:
+        raise Problem(
+            409,
+            "action-not-allowed",
+            "Not allowed now",
+            f"the dispatch is {detail.dispatch.state}: no public notice is running",
+        )
+    if detail.notice.state != notices.PUBLISHED:
+        raise Problem(
+            409,
+            "action-not-allowed",
+            "Not allowed now",
+            "the notice is not approved yet: a posting follows the approval",
+        )
+
+
+async def upload(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    who = dispatch_caller(request)
+    dispatch_id = path_id(request, "dispatch_id", "dispatch")
+    await _check_notice(request, dispatch_id)
+
+    async def store(part: BodyPartReader) -> tuple[StoredFile, str]:
+        return await store_evidence(ctx, part)
+
+    file, media_type = await one_file(request, store, WANTED)
+    try:
+        media = await notices.upload_media(
+            ctx, dispatch_id, notices.EvidenceFile(file, media_type), actor=who.actor
+        )
+    except notices.NoticeRefused as exc:
+        raise _refused(exc) from None
+    return json_response(media, status=201)

@@ -1,0 +1,3 @@
+"""What every handler shares: reading bodies, problems, headers, middleware, limits, outage
+answers, health.
+"""

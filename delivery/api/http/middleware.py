@@ -1,0 +1,100 @@
+"""Cross-cutting HTTP concerns: problem+json for every API error, 503 while a dependency is down
+(``delivery.api.http.outages``), and API authentication.
+
+The API takes an API key (``Authorization: Bearer``) or a staff session cookie; with the cookie,
+unsafe methods must carry the session's CSRF token in ``X-CSRF-Token``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from delivery.api.http.bodies import MalformedBody, check_query, refused_body
+from delivery.api.http.handlers import API_KEY, CALLER, Caller
+from delivery.api.http.outages import unavailable, unavailable_dependency
+from delivery.api.http.problems import Problem, unprintable
+from delivery.api.staff.auth import CSRF_HEADER, SAFE_METHODS, current_session
+from delivery.infra.document_store import UploadRejected
+from delivery.services.api_keys import ApiKeyVerifier
+from templates.fonts import MissingGlyphs
+
+log = logging.getLogger(__name__)
+PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
+VERIFIER: web.AppKey[ApiKeyVerifier] = web.AppKey("api_key_verifier", ApiKeyVerifier)
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        check_query(request)
+        return await handler(request)
+    except Problem as problem:
+        return problem.response(request.path)
+    except MissingGlyphs as missing:
+        return unprintable(missing).response(request.path)
+    except (UploadRejected, MalformedBody) as refused:
+        # A body the readers refused (delivery/api/http/bodies.py) where the handler has no form of
+        # its own to show the reason on.
+        if _is_api(request):
+            return refused_body(refused).response(request.path)
+        return web.Response(status=refused.status, text=f"{refused.status}: {refused.reason}")
+    except web.HTTPException as exc:
+        if not _is_api(request) or exc.status < 400:
+            raise
+        slug = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
+            exc.status, "http-error"
+        )
+        return Problem(exc.status, slug, exc.reason).response(request.path)
+    except Exception as exc:
+        dependency = unavailable_dependency(exc)
+        if dependency is not None:
+            log.warning(
+                "dependency unavailable",
+                extra={"path": request.path, "dependency": dependency, "error": type(exc).__name__},
+            )
+            return unavailable(request, dependency, _is_api(request))
+        if not _is_api(request):
+            raise
+        log.exception("unhandled error", extra={"path": request.path})
+        return Problem(500, "internal-error", "Internal error").response(request.path)
+
+
+@web.middleware
+async def api_keys(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if _is_api(request) and request.path not in PUBLIC_API_PATHS:
+        header = request.headers.get("Authorization")
+        session = current_session(request)
+        if header is None and session is not None:
+            if request.method not in SAFE_METHODS:
+                sent = request.headers.get(CSRF_HEADER, "")
+                if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+                    raise Problem(
+                        403,
+                        "csrf-failed",
+                        "CSRF token missing or wrong",
+                        f"with the session cookie, send the session's CSRF token in {CSRF_HEADER}",
+                    )
+            request[CALLER] = Caller.of_staff(session.user)
+            return await handler(request)
+        scheme, _, token = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(
+                401,
+                "unauthorized",
+                "API key required",
+                "send Authorization: Bearer <key> (or log in and use the session cookie)",
+            )
+        key = await request.app[VERIFIER].verify(token.strip())
+        if key is None:
+            raise Problem(401, "unauthorized", "Invalid API key")
+        request[API_KEY] = key
+        request[CALLER] = Caller.of_key(key)
+    return await handler(request)

@@ -1,0 +1,3 @@
+"""The staff workspace: sign-in, the clerk's queue, the dispatch page, new dispatches, CSV batches,
+reports.
+"""

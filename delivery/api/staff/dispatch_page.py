@@ -1,0 +1,295 @@
+"""The dispatch page: ``GET /staff/dispatches/{id}``, its action forms' ``POST …/actions`` and
+the staff download of its documents ``GET …/documents/{document_id}``.
+
+The page shows the recipient with identity and contacts masked (``mask_address``, the last 4
+of the identity number only), the documents, the policy's ladder with the step under way, every
+attempt with its receipts, the whole event timeline and the proof once served; and one form for
+each action the dispatch's state allows (``clerk_actions.allowed_actions``), each asking for
+confirmation and a note. The forms go through ``clerk_requests.submit`` — the same checks and
+the same ``clerk_actions.perform`` as ``POST /api/v1/dispatches/{id}/actions`` — then back to the
+page (303) with what was done, or the page again with why not (409/422), nothing changed.
+
+Clerks and supervisors only (a field server gets 403); another court's dispatch is 404.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from channels.public_notice.notices import EvidenceFile
+from delivery.api.http.bodies import read_form
+from delivery.api.http.handlers import ctx_of, path_id
+from delivery.api.staff.action_forms import read_action_form
+from delivery.api.staff.auth import (
+    CSRF_FIELD,
+    check_csrf,
+    page_locale,
+    require_staff,
+    workspace_page,
+)
+from delivery.context import Context
+from delivery.domain import ELECTRONIC_CHANNELS, Event
+from delivery.infra.document_store import UploadRejected
+from delivery.representations import mask_address
+from delivery.services import certificates, clerk_actions, clerk_requests, signed_proof
+from delivery.services.dispatch_view import DispatchView, dispatch_view, in_scope
+from delivery.staff import Role, StaffUser
+from delivery.storage.unit_of_work import load_documents
+from escalation.decide import CHANNEL_CONTACTS
+
+PAGE_ROLES = (Role.CLERK, Role.SUPERVISOR)
+ID = "{dispatch_id:[0-9A-HJKMNP-TV-Z]{26}}"
+MAX_FIELD = 2000
+# The form fields each action sends as its details (besides ``action`` and ``note``).
+ACTION_FIELDS: dict[str, tuple[str, ...]] = {
+    "escalate": (),
+    "skip_step": ("step",),
+    "retry_channel": ("channel",),
+    "record_outcome": ("attempt_id", "outcome", "written_date"),
+    "add_contact": ("kind", "value", "postcode", "source"),
+    "record_consent": ("basis",),
+    "change_policy": ("policy",),
+    "record_rebuttal": ("reason",),
+    "cancel": (),
+    "reassign_owner": ("owner_id",),
+}
+INTEGER_FIELDS = frozenset({"step"})
+# Shown as links to the pages that do them (the notice's review page, the field tasks).
+LINKED_ACTIONS = frozenset({*clerk_actions.NOTICE_ACTIONS, "assign_field_server"})
+# Details whose values a timeline line may show (never addresses, codes or identity numbers).
+SHOWN_DETAILS = (
+    "step",
+    "name",
+    "channel",
+    "reason",
+    "basis",
+    "policy",
+    "previous",
+    "legal_basis",
+    "written_date",
+    "tsa",
+)
+
+
+def _page_url(dispatch_id: str, locale: str, path: str = "", **params: str) -> str:
+    """The dispatch page's URL (``path``: below it), keeping the page's language."""
+    query = {**params, **({"lang": "en"} if locale == "en" else {})}
+    return f"/staff/dispatches/{dispatch_id}{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def _who(event: Event, names: dict[str, str]) -> str | None:
+    """The actor by name (staff account, API key); ``None`` for the system itself."""
+    if event.actor is None:
+        return None
+    return names.get(event.actor, event.actor)
+
+
+def _context(view: DispatchView, user: StaffUser) -> dict[str, Any]:
+    detail = view.detail
+    d = detail.dispatch
+    receipts: dict[str, list[Event]] = defaultdict(list)
+    for event in detail.events:
+        if event.attempt_id is not None:
+            receipts[event.attempt_id].append(event)
+    allowed = clerk_actions.allowed_actions(d)
+    current = d.step_index
+    contact_kinds = {c.kind for c in d.contacts}
+    return {
+        "dispatch": d,
+        "id_masked": "*" * 14 + d.id_last4,
+        "contacts": [
+            {
+                "kind": c.kind.value,
+                "value": mask_address(c.kind.value, c.value),
+                "source": c.source.value,
+            }
+            for c in d.contacts
+        ],
+        "documents": detail.documents,
+        "steps": list(enumerate(view.policy.steps)),
+        "current_step": current if d.is_open else None,
+        "attempts": [
+            {
+                "attempt": a,
+                "address": mask_address(a.channel, a.address),
+                "receipts": receipts.get(a.id, []),
+            }
+            for a in detail.attempts
+        ],
+        "timeline": [
+            {
+                "event": e,
+                "who": _who(e, view.names),
+                "note": e.data.get("note"),
+                "details": [(k, e.data[k]) for k in SHOWN_DETAILS if k in e.data],
+            }
+            for e in detail.events
+        ],
+        "names": view.names,
+        "owner_name": view.owner_name,
+        "at_risk": view.at_risk,
+        "certificate_blocked": certificates.standing_block(detail.events),
+        "receipt_contradicted": view.receipt_contradicted,
+        "notice": detail.notice,
+        "forms": [a for a in allowed if a in ACTION_FIELDS],
+        "links": [a for a in allowed if a in LINKED_ACTIONS],
+        "may_approve": user.has(Role.SUPERVISOR),
+        "later_steps": []
+        if current is None
+        else [(i, s.name) for i, s in enumerate(view.policy.steps) if i > current],
+        "retry_channels": [
+            ch
+            for ch, kind in CHANNEL_CONTACTS.items()
+            if kind in contact_kinds and (ch not in ELECTRONIC_CHANNELS or d.consent_given)
+        ],
+        "other_policies": sorted(view.other_policies),
+        "rebuttals": sorted(clerk_actions.REBUTTALS),
+        "outcomes": sorted(clerk_actions.OUTCOMES),
+        "clerks": view.clerks,
+    }
+
+
+async def _render(
+    request: web.Request,
+    user: StaffUser,
+    dispatch_id: str,
+    *,
+    error: str | None = None,
+    error_field: str | None = None,
+    posted: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    """The page; after a refused action, ``error`` says why (``error_field``: the form field
+    it is about, marked invalid on the form) and ``posted`` (the action and its note) fills
+    that action's form again, so the clerk's note is not lost."""
+    ctx = ctx_of(request)
+    view = await dispatch_view(ctx, dispatch_id, user.courts)
+    if view is None:
+        raise web.HTTPNotFound(text="404: no such dispatch")
+    locale = page_locale(request)
+    done = request.query.get("done")
+    zone = ctx.settings.zone
+    # The written date of a signed proof (CPL-87) lies between these, both included.
+    proof_dates = (
+        view.detail.dispatch.created_at.astimezone(zone).date().isoformat(),
+        ctx.clock.now().astimezone(zone).date().isoformat(),
+    )
+    return workspace_page(
+        request,
+        "dispatch.html",
+        user,
+        "queue",
+        status=status,
+        locale=locale,
+        error=error,
+        error_field=error_field,
+        posted=posted or {},
+        done=done if done in ACTION_FIELDS else None,
+        action_url=_page_url(dispatch_id, locale, "/actions"),
+        proof_dates=proof_dates,
+        **_context(view, user),
+    )
+
+
+async def page(request: web.Request) -> web.Response:
+    """``GET /staff/dispatches/{id}``."""
+    user = require_staff(request, *PAGE_ROLES)
+    return await _render(request, user, path_id(request, "dispatch_id", "dispatch"))
+
+
+def _details(action: str, form: dict[str, str]) -> dict[str, Any]:
+    """The action's details from its form: blank fields left out, numbers as numbers (a value
+    that is not one is passed on as text, for the action to refuse with its reason)."""
+    details: dict[str, Any] = {}
+    for name in ACTION_FIELDS.get(action, ()):
+        value = form.get(name, "").strip()
+        if value:
+            # isdecimal, not isdigit: "²" is a digit that int() refuses.
+            details[name] = int(value) if name in INTEGER_FIELDS and value.isdecimal() else value
+    return details
+
+
+async def _form(request: web.Request, ctx: Context) -> tuple[dict[str, str], EvidenceFile | None]:
+    """The posted form (CSRF checked) and its file: record_outcome's form is multipart with
+    the scan of the signed proof (delivery/api/staff/action_forms.py), the others are urlencoded."""
+    if request.content_type.startswith("multipart/"):
+        fields, scan = await read_action_form(request, ctx, csrf=True)
+        return {k: v[:MAX_FIELD] for k, v in fields.items()}, scan
+    posted = await read_form(request)
+    form = {k: v[:MAX_FIELD] for k in posted if isinstance(v := posted.get(k), str)}
+    await check_csrf(request, form.get(CSRF_FIELD))
+    return form, None
+
+
+async def act(request: web.Request) -> web.Response:
+    """``POST /staff/dispatches/{id}/actions``: one action form, as the browser sends it."""
+    ctx = ctx_of(request)
+    user = require_staff(request, *PAGE_ROLES)
+    dispatch_id = path_id(request, "dispatch_id", "dispatch")
+    if not await in_scope(ctx, dispatch_id, user.courts):
+        raise web.HTTPNotFound(text="404: no such dispatch")  # before the body is read
+    try:
+        form, scan = await _form(request, ctx)
+    except signed_proof.ProofRefused as exc:
+        return await _render(
+            request, user, dispatch_id, error=exc.reason, error_field=exc.field, status=422
+        )
+    except UploadRejected as exc:
+        return await _render(request, user, dispatch_id, error=exc.reason, status=exc.status)
+    action = form.get("action", "")
+    who = clerk_requests.Requester(user.actor, user)
+    again = {k: form.get(k, "") for k in ("action", "note", "written_date")}
+    try:
+        await clerk_requests.submit(
+            ctx, dispatch_id, who, action, form.get("note"), _details(action, form), scan
+        )
+    except clerk_requests.InvalidRequest as exc:
+        return await _render(request, user, dispatch_id, error=str(exc), posted=again, status=422)
+    except clerk_requests.ApproverRequired:
+        raise web.HTTPForbidden(text="403: only a supervisor approves a public notice") from None
+    except clerk_actions.ActionRefused as exc:
+        status = 409 if exc.conflict else 422
+        return await _render(
+            request,
+            user,
+            dispatch_id,
+            error=exc.reason,
+            error_field=exc.field or None,
+            posted=again,
+            status=status,
+        )
+    raise web.HTTPSeeOther(_page_url(dispatch_id, page_locale(request), done=action))
+
+
+async def document(request: web.Request) -> web.StreamResponse:
+    """``GET /staff/dispatches/{id}/documents/{document_id}``: a document of the dispatch,
+    streamed from the store."""
+    ctx = ctx_of(request)
+    user = require_staff(request, *PAGE_ROLES)
+    dispatch_id = path_id(request, "dispatch_id", "dispatch")
+    document_id = path_id(request, "document_id", "document")
+    if not await in_scope(ctx, dispatch_id, user.courts):
+        raise web.HTTPNotFound(text="404: no such dispatch")
+    async with ctx.engine.connect() as conn:
+        found = [d for d in await load_documents(conn, dispatch_id) if d.id == document_id]
+    if not found:
+        raise web.HTTPNotFound(text="404: no such document of this dispatch")
+    return web.FileResponse(
+        ctx.documents.path_for(found[0].sha256),
+        headers={
+            "Content-Type": found[0].media_type,
+            "Content-Disposition": f'attachment; filename="{found[0].id}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get(f"/staff/dispatches/{ID}", page)
+    r.add_post(f"/staff/dispatches/{ID}/actions", act)
+    r.add_get(f"/staff/dispatches/{ID}/documents/{{document_id}}", document)

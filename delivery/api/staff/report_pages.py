@@ -1,0 +1,131 @@
+"""``/staff/reports``: the success-rate report page for clerks and supervisors.
+
+A GET form (from, to, grouping, court) and, from the same rows, three groupings: the table the
+form asks for, the weekly rates (a line chart) and the counts per channel (a bar chart). The
+charts are SVG drawn on the server (templates/charts.py computes the geometry), so the page
+needs no script. Bad parameters show the form again with the error, and no figures.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from delivery.api.http.handlers import ctx_of
+from delivery.api.staff.auth import page_locale, require_staff, workspace_page
+from delivery.services import reports
+from delivery.staff import Role
+from templates import charts
+
+CHANNEL_NAMES = {
+    "zh-CN": {
+        "email": "电子邮件",
+        "sms": "短信",
+        "postal": "邮寄",
+        "in_person": "直接送达",
+        "public_notice": "公告送达",
+        reports.NO_CHANNEL: "未发出",
+    },
+    "en": {
+        "email": "e-mail",
+        "sms": "SMS",
+        "postal": "post",
+        "in_person": "in person",
+        "public_notice": "public notice",
+        reports.NO_CHANNEL: "no attempt",
+    },
+}
+UNASSIGNED_NAMES = {"zh-CN": "未分配", "en": "unassigned"}
+
+
+def _label(group_by: str, group: reports.Group, locale: str) -> str:
+    if group_by == "channel":
+        return CHANNEL_NAMES[locale].get(group.key, group.key)
+    if group.key == reports.UNASSIGNED:
+        return UNASSIGNED_NAMES[locale]
+    return group.label
+
+
+def _weeks(start: date, end: date) -> list[date]:
+    """The Mondays of every week the period touches."""
+    monday = start - timedelta(days=start.weekday())
+    return [monday + timedelta(weeks=i) for i in range((end - monday).days // 7 + 1)]
+
+
+def _weekly_chart(report: reports.Report) -> charts.Chart:
+    """Usage and success rates per week, every week of the period (a gap where none)."""
+    by_monday = {g.label: g.figures for g in report.groups}
+    mondays = [m.isoformat() for m in _weeks(report.request.start, report.request.end)]
+    figures = [by_monday.get(m) for m in mondays]
+    return charts.rate_lines(
+        [m[5:] for m in mondays],
+        [
+            ("usage", [f.e_service_usage_rate if f else None for f in figures]),
+            ("success", [f.success_rate if f else None for f in figures]),
+        ],
+    )
+
+
+def _channel_chart(report: reports.Report, locale: str) -> charts.Chart:
+    groups = report.groups
+    return charts.grouped_bars(
+        [_label("channel", g, locale) for g in groups],
+        [
+            [g.figures.served for g in groups],
+            [g.figures.failed for g in groups],
+            [g.figures.cancelled for g in groups],
+        ],
+    )
+
+
+async def reports_page(request: web.Request) -> web.Response:
+    """``GET /staff/reports?from=&to=&group_by=&court=`` (default: this year so far, by
+    channel, every court of the account)."""
+    ctx = ctx_of(request)
+    user = require_staff(request, Role.CLERK, Role.SUPERVISOR)
+    q = request.query
+    locale = page_locale(request)
+    zone = ctx.settings.zone
+    today = ctx.clock.now().astimezone(zone).date()
+    values = {
+        "from": q.get("from") or date(today.year, 1, 1).isoformat(),
+        "to": q.get("to") or today.isoformat(),
+        "group_by": q.get("group_by") or "channel",
+        "court": q.get("court") or "",
+    }
+    page: dict[str, Any] = {
+        "locale": locale,
+        "values": values,
+        "groupings": reports.GROUPINGS,
+        "definitions": reports.DEFINITIONS[locale],
+        "errors": {},
+        "report": None,
+    }
+    try:
+        wanted = reports.parse_request(values, user.courts)
+    except reports.ReportError as exc:
+        page["errors"] = {e["field"]: e["message"] for e in exc.errors}
+        return workspace_page(request, "reports.html", user, "reports", status=422, **page)
+    groupings = list(dict.fromkeys([wanted.group_by, "week", "channel"]))
+    results = await reports.service_reports(ctx.engine, wanted, zone, user.courts, groupings)
+    report = results[wanted.group_by]
+    return workspace_page(
+        request,
+        "reports.html",
+        user,
+        "reports",
+        **{
+            **page,
+            "report": report,
+            "labels": [_label(wanted.group_by, g, locale) for g in report.groups],
+            "csv_query": {k: v for k, v in values.items() if v},
+            "weekly": _weekly_chart(results["week"]),
+            "channels": _channel_chart(results["channel"], locale),
+        },
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/staff/reports", reports_page)

@@ -1,0 +1,1 @@
+"""The songda command line: run, web, worker, db, keys, secrets, report, verify, config."""

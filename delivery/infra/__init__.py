@@ -1,0 +1,3 @@
+"""The machinery the core runs on: files and keys on disk, PDF rendering and checks, shared limits,
+outage detection.
+"""

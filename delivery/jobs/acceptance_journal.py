@@ -1,0 +1,191 @@
+"""The acceptance journal: a provider's acceptance, kept on local disk before the database.
+
+Once a relay has answered 250 (or Twilio returned a SID, or the carrier a waybill) the message
+is out: losing that fact would mean sending it again and dating service by the second send. So
+the worker appends the acceptance — with its own time — to an append-only file in its data
+directory and fsyncs it *before* it tries the database (docs/decisions/0024). A second line marks
+it recorded once the database has committed it; entries without that mark are replayed on
+start-up and whenever the database is reachable again.
+
+One file per worker process (``acceptances/<worker id>.jsonl``, owner-only), so processes never
+interleave writes; every process replays every file it finds, which is safe because recording
+an acceptance is idempotent (the attempt's row lock serialises two replays of the same entry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from delivery.clock import rfc3339
+from delivery.infra.private_files import FILE_MODE, private_dir
+
+JOURNAL_DIR = "acceptances"
+SUFFIX = ".jsonl"
+ACCEPTED = "accepted"
+RECORDED = "recorded"
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """What the provider said and when, as the channel reported it."""
+
+    dispatch_id: str
+    attempt_id: str
+    channel: str
+    accepted_at: datetime
+    provider_ref: str | None
+    reply: str
+
+    @property
+    def key(self) -> str:
+        """One acceptance of one attempt: a genuine second one has another time."""
+        return f"{self.attempt_id}@{rfc3339(self.accepted_at)}"
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "dispatch_id": self.dispatch_id,
+            "attempt_id": self.attempt_id,
+            "channel": self.channel,
+            "accepted_at": rfc3339(self.accepted_at),
+            "provider_ref": self.provider_ref,
+            "reply": self.reply,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, str | None]) -> Acceptance:
+        return cls(
+            dispatch_id=str(data["dispatch_id"]),
+            attempt_id=str(data["attempt_id"]),
+            channel=str(data["channel"]),
+            accepted_at=datetime.fromisoformat(str(data["accepted_at"])),
+            provider_ref=data.get("provider_ref"),
+            reply=str(data.get("reply") or ""),
+        )
+
+
+class AcceptanceJournal:
+    """This process's journal file, and the unrecorded entries it knows of (its own since it
+    started, and those of every file in the folder when it was loaded)."""
+
+    def __init__(self, data_dir: Path, writer_id: str) -> None:
+        self.folder = data_dir / JOURNAL_DIR
+        self.path = self.folder / f"{writer_id}{SUFFIX}"
+        self._fd: int | None = None
+        self._lock = asyncio.Lock()
+        self._pending: dict[str, Acceptance] = {}
+
+    def _open(self) -> int:
+        if self._fd is None:
+            private_dir(self.folder)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            os.fchmod(fd, FILE_MODE)
+            # Held for the process's life (the kernel drops it when the process dies, even by
+            # SIGKILL): another process may delete this file only when it can take the lock.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._fd = fd
+        return self._fd
+
+    def _append_sync(self, line: dict[str, object], durable: bool, truncate: bool) -> None:
+        fd = self._open()
+        os.write(fd, (json.dumps(line, ensure_ascii=False) + "\n").encode())
+        if durable:
+            os.fsync(fd)
+        elif truncate:
+            os.ftruncate(fd, 0)
+
+    async def _append(
+        self, line: dict[str, object], *, durable: bool = False, truncate: bool = False
+    ) -> None:
+        # One writer at a time: each line is one write() on an O_APPEND descriptor, and the
+        # fsync runs off the event loop so other jobs keep going while the disk confirms.
+        async with self._lock:
+            await asyncio.to_thread(self._append_sync, line, durable, truncate)
+
+    async def accepted(self, acceptance: Acceptance) -> None:
+        """Durably note an acceptance; returns only once it is on disk."""
+        self._pending[acceptance.key] = acceptance
+        await self._append({"kind": ACCEPTED, **acceptance.as_json()}, durable=True)
+
+    async def recorded(self, acceptance: Acceptance) -> None:
+        """The database holds it now. Not fsynced: if the mark is lost, a replay finds the
+        acceptance recorded and does nothing. With nothing left pending the file is emptied."""
+        self._pending.pop(acceptance.key, None)
+        await self._append({"kind": RECORDED, "key": acceptance.key}, truncate=not self._pending)
+
+    @property
+    def pending(self) -> list[Acceptance]:
+        """The acceptances known here and not recorded yet, oldest first."""
+        return sorted(self._pending.values(), key=lambda a: a.accepted_at)
+
+    def holds(self, attempt_id: str) -> Acceptance | None:
+        """An unrecorded acceptance of ``attempt_id`` (the attempt must not be sent again)."""
+        return next((a for a in self._pending.values() if a.attempt_id == attempt_id), None)
+
+    def load(self) -> list[Acceptance]:
+        """Read every journal file in the folder (start-up): their unrecorded acceptances join
+        :attr:`pending`; files of processes that are gone and hold nothing unrecorded are
+        removed."""
+        per_file = {path: _unrecorded_in(path) for path in self._files()}
+        for entries in per_file.values():
+            self._pending.update(entries)
+        recorded_elsewhere = {key for path in per_file for key in _marks_in(path)}
+        for key in recorded_elsewhere:
+            self._pending.pop(key, None)
+        for path, entries in per_file.items():
+            if path != self.path and not set(entries) - recorded_elsewhere and _unowned(path):
+                path.unlink(missing_ok=True)
+        return self.pending
+
+    def _files(self) -> list[Path]:
+        return sorted(self.folder.glob(f"*{SUFFIX}")) if self.folder.is_dir() else []
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _lines(path: Path) -> Iterator[dict[str, str | None]]:
+    with path.open(encoding="utf-8") as file:
+        for raw in file:
+            try:
+                yield json.loads(raw)
+            except ValueError:
+                continue  # a line torn by a crash mid-write was never fsynced: never acked
+
+
+def _unrecorded_in(path: Path) -> dict[str, Acceptance]:
+    pending: dict[str, Acceptance] = {}
+    for line in _lines(path):
+        if line.get("kind") == ACCEPTED:
+            acceptance = Acceptance.from_json(line)
+            pending[acceptance.key] = acceptance
+        elif line.get("kind") == RECORDED:
+            pending.pop(str(line.get("key")), None)
+    return pending
+
+
+def _marks_in(path: Path) -> set[str]:
+    return {str(line.get("key")) for line in _lines(path) if line.get("kind") == RECORDED}
+
+
+def _unowned(path: Path) -> bool:
+    """No living process holds this journal file (its flock is free)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True

@@ -1,0 +1,247 @@
+"""The clerk's queue (read side): dispatches of the account's courts, filtered, newest first, with
+what needs a person on each row.
+
+One page costs a fixed number of queries whatever its size (docs/decisions/0014): the page of
+dispatches, the counts per state, then one batched query each for the rows' open attempts,
+flag events (``dispatch_at_risk``, a certificate blocked by a character outside the fonts),
+notices awaiting approval, failed webhook deliveries, checkpoints still without third-party time
+and owners' names. Overdue needs no query: it is computed from the row and the policy, as the
+ladder does.
+
+Dates in the filter are days in the court's zone; a range ``from``–``to`` includes both days.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from channels.public_notice.notices import DRAFT
+from delivery.context import Context
+from delivery.domain import OPEN_ATTEMPT_STATES, Dispatch, DispatchState
+from delivery.services.certificates import BLOCKED_EVENT, CERTIFICATE_EVENTS, ISSUED_EVENT
+from delivery.services.timestamps import overdue_dispatches
+from delivery.storage import queries
+from delivery.storage.engine import READ_ONLY
+from delivery.storage.outbox import DELIVERY_FAILED
+from delivery.storage.queries import OPEN_NOTICE_ATTEMPT_STATES
+from delivery.storage.schema import (
+    attempts,
+    events,
+    notices,
+    outbox_messages,
+    staff_users,
+    webhook_deliveries,
+)
+from escalation.decide import CourtDays, step_deadline
+from escalation.policy import KNOWN_CHANNELS
+
+AT_RISK_EVENT = "dispatch_at_risk"
+FLAG_EVENTS = (AT_RISK_EVENT, *CERTIFICATE_EVENTS)
+CHANNEL_UNAVAILABLE = "channel_unavailable"
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the clerk asked for. ``courts`` are the account's (narrowed by ``court``)."""
+
+    courts: tuple[str, ...]
+    court: str | None = None
+    state: str | None = None
+    channel: str | None = None
+    owner_id: str | None = None
+    case_number: str | None = None
+    recipient: str | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    served_from: date | None = None
+    served_to: date | None = None
+    before_id: str | None = None
+    limit: int = 50
+
+    def storage_filter(self, zone: tzinfo) -> queries.DispatchFilter:
+        """The same filter as UTC instants; one more row than the page, to know of a next."""
+        return queries.DispatchFilter(
+            courts=tuple(c for c in self.courts if self.court in (None, c)),
+            state=self.state,
+            case_number=self.case_number,
+            owner_id=self.owner_id,
+            recipient_prefix=self.recipient,
+            channel=self.channel,
+            created_from=day_start(self.created_from, zone),
+            created_to=day_start(_next(self.created_to), zone),
+            served_from=day_start(self.served_from, zone),
+            served_to=day_start(_next(self.served_to), zone),
+            before_id=self.before_id,
+            limit=self.limit + 1,
+        )
+
+
+def _next(day: date | None) -> date | None:
+    return None if day is None else day + timedelta(days=1)
+
+
+def day_start(day: date | None, zone: tzinfo) -> datetime | None:
+    """Midnight of ``day`` in the court's zone (the first instant of that court day)."""
+    return None if day is None else datetime.combine(day, time(), tzinfo=zone)
+
+
+@dataclass(frozen=True)
+class OpenAttempt:
+    channel: str
+    state: str
+    reason: str | None
+
+
+@dataclass
+class QueueRow:
+    """One dispatch and the facts that say whether it needs a person."""
+
+    dispatch: Dispatch
+    owner_name: str | None = None
+    open_attempts: list[OpenAttempt] = field(default_factory=list)
+    window_ends_at: datetime | None = None  # the step under way's window (None: untimed)
+    window_passed: bool = False
+    deadline_passed: bool = False  # the service deadline (from the hearing) passed unserved
+    at_risk: bool = False
+    # Served, but its certificate cannot be drawn (a character no font covers; decision 0019).
+    certificate_blocked: bool = False
+    notice_id: str | None = None  # a draft notice awaiting a supervisor's approval
+    webhook_failures: int = 0
+    # A chain checkpoint still without its RFC 3161 token after SONGDA_TSA_FLAG_HOURS.
+    timestamp_overdue: bool = False
+
+    @property
+    def channels(self) -> list[str]:
+        """The channels of the open attempts, each once, in the order they were started."""
+        return list(dict.fromkeys(a.channel for a in self.open_attempts))
+
+    @property
+    def channel_unavailable(self) -> bool:
+        return any(a.reason == CHANNEL_UNAVAILABLE for a in self.open_attempts)
+
+    @property
+    def overdue(self) -> bool:
+        return self.window_passed or self.deadline_passed
+
+    @property
+    def needs_action(self) -> bool:
+        return (
+            self.overdue
+            or self.at_risk
+            or self.notice_id is not None
+            or self.webhook_failures > 0
+            or self.channel_unavailable
+            or self.certificate_blocked
+            or self.timestamp_overdue
+        )
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    counts: dict[str, int]  # per state, for the filter without its state
+    next_cursor_id: str | None  # the last id of this page when there is a next one
+
+
+CHANNELS = tuple(sorted(KNOWN_CHANNELS))
+STATES = tuple(s.value for s in DispatchState)
+
+
+async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
+    """The page ``flt`` asks for, its counts per state and each row's facts."""
+    storage = flt.storage_filter(ctx.settings.zone)
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        found = await queries.list_dispatches(conn, storage)
+        counts = await queries.count_by_state(conn, storage)
+        page = found[: flt.limit]
+        rows = [QueueRow(d) for d in page]
+        if rows:
+            await _add_facts(conn, rows)
+            for dispatch_id in await overdue_dispatches(ctx, conn, [r.dispatch.id for r in rows]):
+                next(r for r in rows if r.dispatch.id == dispatch_id).timestamp_overdue = True
+    now = ctx.clock.now()
+    court_days = CourtDays(ctx.calendar, ctx.settings.zone)
+    for row in rows:
+        _add_deadlines(ctx, row, now, court_days)
+    return QueuePage(
+        rows=rows,
+        counts=counts,
+        next_cursor_id=page[-1].id if len(found) > flt.limit else None,
+    )
+
+
+async def _add_facts(conn: AsyncConnection, rows: list[QueueRow]) -> None:
+    """Batched queries for the whole page (never one per row)."""
+    by_id = {r.dispatch.id: r for r in rows}
+    ids = list(by_id)
+    open_states = [s.value for s in OPEN_ATTEMPT_STATES]
+    for dispatch_id, channel, state, reason in await conn.execute(
+        sa.select(attempts.c.dispatch_id, attempts.c.channel, attempts.c.state, attempts.c.reason)
+        .where(attempts.c.dispatch_id.in_(ids), attempts.c.state.in_(open_states))
+        .order_by(attempts.c.id)
+    ):
+        by_id[dispatch_id].open_attempts.append(OpenAttempt(channel, state, reason))
+    latest: dict[str, dict[str, int]] = defaultdict(dict)  # dispatch → flag event type → seq
+    for dispatch_id, event_type, seq in await conn.execute(
+        sa.select(events.c.dispatch_id, events.c.type, sa.func.max(events.c.seq))
+        .where(events.c.dispatch_id.in_(ids), events.c.type.in_(FLAG_EVENTS))
+        .group_by(events.c.dispatch_id, events.c.type)
+    ):
+        latest[dispatch_id][event_type] = int(seq)
+    for dispatch_id, seqs in latest.items():
+        row = by_id[dispatch_id]
+        row.at_risk = AT_RISK_EVENT in seqs and row.dispatch.is_open
+        row.certificate_blocked = seqs.get(BLOCKED_EVENT, -1) > seqs.get(ISSUED_EVENT, -1)
+    for dispatch_id, notice_id in await conn.execute(
+        sa.select(notices.c.dispatch_id, notices.c.id)
+        .join(attempts, attempts.c.id == notices.c.attempt_id)
+        .where(
+            notices.c.dispatch_id.in_(ids),
+            notices.c.state == DRAFT,
+            attempts.c.state.in_(OPEN_NOTICE_ATTEMPT_STATES),
+        )
+    ):
+        if by_id[dispatch_id].dispatch.state == DispatchState.NOTICE_PENDING:
+            by_id[dispatch_id].notice_id = notice_id
+    for dispatch_id, failures in await conn.execute(
+        sa.select(outbox_messages.c.dispatch_id, sa.func.count())
+        .join(webhook_deliveries, webhook_deliveries.c.message_id == outbox_messages.c.id)
+        .where(
+            outbox_messages.c.dispatch_id.in_(ids),
+            webhook_deliveries.c.state == DELIVERY_FAILED,
+        )
+        .group_by(outbox_messages.c.dispatch_id)
+    ):
+        by_id[dispatch_id].webhook_failures = int(failures)
+    owners: dict[str, list[QueueRow]] = defaultdict(list)
+    for row in rows:
+        if row.dispatch.owner_id is not None:
+            owners[row.dispatch.owner_id].append(row)
+    if owners:
+        for owner_id, name in await conn.execute(
+            sa.select(staff_users.c.id, staff_users.c.display_name).where(
+                staff_users.c.id.in_(list(owners))
+            )
+        ):
+            for row in owners[owner_id]:
+                row.owner_name = name
+
+
+def _add_deadlines(ctx: Context, row: QueueRow, now: datetime, court_days: CourtDays) -> None:
+    """Overdue: an open dispatch whose step window has ended without the ladder moving on, or
+    whose service deadline (the hearing's, CPL-139) has passed unserved."""
+    d = row.dispatch
+    if not d.is_open:
+        return
+    if d.step_index is not None and d.step_started_at is not None:
+        steps = ctx.policies.get(d.policy, d.court).steps
+        if d.step_index < len(steps) and steps[d.step_index].timed:
+            row.window_ends_at = step_deadline(d.step_started_at, steps[d.step_index], court_days)
+    row.window_passed = row.window_ends_at is not None and row.window_ends_at <= now
+    row.deadline_passed = d.service_deadline_at is not None and d.service_deadline_at <= now

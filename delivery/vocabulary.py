@@ -1,7 +1,7 @@
 """The project's vocabulary: the names the code, the completion rules and the stored data match on.
 
 Every channel, event type, webhook type and state the code compares or records is a member here,
-so that a misspelt name fails on import (or when an event is recorded,
+so that a misspelt name fails loudly (mypy, an unknown attribute, or recording an unknown type:
 delivery/storage/unit_of_work.py) instead of silently never matching — a rule that waits for
 ``"postal_deliverd"`` would simply never serve. The members are ``StrEnum``s: each is equal to
 its string and serialises to it (JSON, RFC 8785, SQL parameters), so stored rows, webhook bodies

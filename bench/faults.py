@@ -80,6 +80,7 @@ from delivery.domain import AttemptState
 from delivery.jobs.embedded_redis import EmbeddedRedis
 from delivery.storage.engine import create_engine
 from delivery.storage.schema import attempts, dispatches, events
+from delivery.vocabulary import EventType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from tcp_proxy import TcpProxy
@@ -288,7 +289,7 @@ async def served_times(url: str) -> dict[str, float]:
         async with engine.connect() as conn:
             rows = await conn.execute(
                 sa.select(events.c.dispatch_id, sa.func.min(events.c.recorded_at))
-                .where(events.c.type == "dispatch_served")
+                .where(events.c.type == EventType.DISPATCH_SERVED)
                 .group_by(events.c.dispatch_id)
             )
             return {d: recorded.timestamp() for d, recorded in rows}
@@ -320,14 +321,14 @@ async def tally(url: str, outcome: Outcome, sink: FaultSink) -> None:
             }
             served_events = await conn.execute(
                 sa.select(events.c.dispatch_id, sa.func.count())
-                .where(events.c.type == "dispatch_served")
+                .where(events.c.type == EventType.DISPATCH_SERVED)
                 .group_by(events.c.dispatch_id)
             )
             interrupted = set(
                 (
                     await conn.scalars(
                         sa.select(events.c.dispatch_id).where(
-                            events.c.type == "attempt_send_interrupted"
+                            events.c.type == EventType.ATTEMPT_SEND_INTERRUPTED
                         )
                     )
                 ).all()
@@ -336,7 +337,7 @@ async def tally(url: str, outcome: Outcome, sink: FaultSink) -> None:
                 (
                     await conn.execute(
                         sa.select(events.c.dispatch_id, sa.func.count())
-                        .where(events.c.type == "attempt_sent")
+                        .where(events.c.type == EventType.ATTEMPT_SENT)
                         .group_by(events.c.dispatch_id)
                     )
                 ).all()
@@ -348,7 +349,7 @@ async def tally(url: str, outcome: Outcome, sink: FaultSink) -> None:
                 (
                     await conn.execute(
                         sa.select(events.c.dispatch_id, sa.func.min(events.c.occurred_at))
-                        .where(events.c.type == "attempt_sent")
+                        .where(events.c.type == EventType.ATTEMPT_SENT)
                         .group_by(events.c.dispatch_id)
                     )
                 ).all()

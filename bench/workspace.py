@@ -58,6 +58,7 @@ from delivery.runtime import close_context, open_context
 from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
 from delivery.storage.schema import dispatches, staff_users
+from delivery.vocabulary import Channel
 
 QUEUE_TARGET_MS = 200.0
 REPORT_TARGET_MS = 1000.0
@@ -127,7 +128,7 @@ async def read_facts(ctx: Context) -> Facts:
         dispatch_id = (
             await conn.execute(
                 sa.select(d.id)
-                .where(d.served_by_channel == "public_notice")
+                .where(d.served_by_channel == Channel.PUBLIC_NOTICE)
                 .order_by(d.id.desc())
                 .limit(1)
             )

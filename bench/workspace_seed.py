@@ -37,6 +37,7 @@ from delivery.services.staff_accounts import create_staff_user, generate_passwor
 from delivery.staff import Role
 from delivery.storage import schema
 from delivery.storage.outcomes import AttemptFacts, outcome_row
+from delivery.vocabulary import ELECTRONIC_CHANNELS, Channel, ContactKind
 
 COURTS = ("杭州市西湖区人民法院", "宁波市海曙区人民法院", "温州市鹿城区人民法院")
 COURT_CODES = ("浙0106", "浙0203", "浙0302")
@@ -268,7 +269,9 @@ class Generator:
                     "kind": kind,
                     "value": value,
                     "postcode": postcode,
-                    "source": "recipient_confirmed" if kind != "postal" else "court_found",
+                    "source": "recipient_confirmed"
+                    if kind != ContactKind.POSTAL
+                    else "court_found",
                     "position": pos,
                 },
             )
@@ -494,11 +497,11 @@ class Generator:
                     "source": "recipient_confirmed",
                     "state": state,
                     "reason": None,
-                    "provider_ref": f"ref-{a['id']}" if a["channel"] != "in_person" else None,
+                    "provider_ref": f"ref-{a['id']}" if a["channel"] != Channel.IN_PERSON else None,
                     "tries": 1,
                     "next_action_at": None,
                     "sent_at": a["sent_at"] if a["sent_at"] <= self.now else None,
-                    "link_issued_at": a["sent_at"] if a["channel"] in ("email", "sms") else None,
+                    "link_issued_at": a["sent_at"] if a["channel"] in ELECTRONIC_CHANNELS else None,
                     "created_at": a["created_at"],
                     "updated_at": a["created_at"],
                 },

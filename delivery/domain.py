@@ -1,67 +1,38 @@
 """Domain types shared by every room: dispatches, attempts, contacts, events and their states.
 
 Nothing here knows about HTTP, SQL or a provider. The state machines reject illegal transitions
-so that a bug elsewhere cannot, for example, turn a cancelled dispatch back into a served one.
+so that a bug elsewhere cannot, for example, turn a cancelled dispatch back into a served one. The
+states and the other names matched on are delivery/vocabulary.py's (imported here for the rooms).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
+
+from delivery.vocabulary import ELECTRONIC_CHANNELS as ELECTRONIC_CHANNELS
+from delivery.vocabulary import AttemptState as AttemptState
+from delivery.vocabulary import ContactKind as ContactKind
+from delivery.vocabulary import ContactSource as ContactSource
+from delivery.vocabulary import DispatchState as DispatchState
+from delivery.vocabulary import EventType
 
 
 class IllegalTransition(Exception):
     """A state change that the state machine does not allow."""
 
 
-class DispatchState(StrEnum):
-    QUEUED = "queued"
-    IN_PROGRESS = "in_progress"
-    NOTICE_PENDING = "notice_pending"
-    SERVED = "served"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class AttemptState(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    READ = "read"
-    FAILED = "failed"
-    BOUNCED = "bounced"
-    RETURNED = "returned"
-    REFUSED = "refused"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-
-
-class ContactSource(StrEnum):
-    RECIPIENT_CONFIRMED = "recipient_confirmed"
-    COURT_FOUND = "court_found"
-
-
-class ContactKind(StrEnum):
-    EMAIL = "email"
-    PHONE = "phone"
-    POSTAL = "postal"
-
-
 LOCALES = ("zh-CN", "en")
-# Channels that carry a recipient link and need e-service consent (OLR-29/30).
-ELECTRONIC_CHANNELS = frozenset({"email", "sms"})
 # The events that give a dispatch an outcome, or take it back (service reversed, a failure
 # resumed): the reports count the latest of them, read from their projection
 # (delivery/storage/outcomes.py).
 SERVED_EVENT, FAILED_EVENT, CANCELLED_EVENT = (
-    "dispatch_served",
-    "dispatch_failed",
-    "dispatch_cancelled",
+    EventType.DISPATCH_SERVED,
+    EventType.DISPATCH_FAILED,
+    EventType.DISPATCH_CANCELLED,
 )
-REVERSAL_EVENTS = ("dispatch_unserved", "dispatch_resumed")
+REVERSAL_EVENTS = (EventType.DISPATCH_UNSERVED, EventType.DISPATCH_RESUMED)
 OUTCOME_EVENTS = (SERVED_EVENT, FAILED_EVENT, CANCELLED_EVENT, *REVERSAL_EVENTS)
 
 DOCUMENT_KINDS = frozenset(

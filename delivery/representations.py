@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from delivery.clock import rfc3339
 from delivery.domain import Attempt, Dispatch, Event
+from delivery.vocabulary import Channel
 
 if TYPE_CHECKING:
     from delivery.storage.queries import NoticeText
@@ -90,7 +91,7 @@ def notice_text_sha256(title: str, body: str) -> str:
 
 def mask_address(channel: str, address: str) -> str:
     """Enough of an address to recognise it, not enough to harvest it."""
-    if channel == "email" and "@" in address:
+    if channel == Channel.EMAIL and "@" in address:
         local, _, domain = address.partition("@")
         return f"{local[:2]}***@{domain}"
     if len(address) > 4:

@@ -15,11 +15,11 @@ from delivery.domain import (
     Attempt,
     AttemptState,
     Contact,
-    ContactKind,
     Dispatch,
     DispatchState,
     Event,
 )
+from delivery.vocabulary import CHANNEL_CONTACTS, EventType
 from escalation.actions import (
     Action,
     CloseAttempt,
@@ -35,13 +35,6 @@ from escalation.actions import (
 from escalation.calendar import HolidayCalendar
 from escalation.policy import NOTICE_CHANNEL, Policy, Step
 from escalation.rules import CaseFacts, Completion, earliest_completion
-
-CHANNEL_CONTACTS = {
-    "email": ContactKind.EMAIL,
-    "sms": ContactKind.PHONE,
-    "postal": ContactKind.POSTAL,
-    "in_person": ContactKind.POSTAL,
-}
 
 
 @dataclass(frozen=True)
@@ -90,7 +83,9 @@ def decide(
         zone=court_days.zone,
     )
     # A recorded rebuttal (OLR-31) takes the completing event it names out of consideration.
-    rebutted = {e.data.get("completing_event_id") for e in events if e.type == "service_rebutted"}
+    rebutted = {
+        e.data.get("completing_event_id") for e in events if e.type == EventType.SERVICE_REBUTTED
+    }
     standing = [e for e in events if e.id not in rebutted]
     completion = earliest_completion(started_rules, attempts, standing, facts)
     if completion is not None and policy.notice_period_rolls_forward:
@@ -125,7 +120,7 @@ def _next_step(
     court_days: CourtDays,
 ) -> list[Action]:
     """Wait for the current step, or close it and start the next one."""
-    skipped = {e.data.get("step") for e in events if e.type == "clerk_skipped_step"}
+    skipped = {e.data.get("step") for e in events if e.type == EventType.CLERK_SKIPPED_STEP}
     if dispatch.state == DispatchState.QUEUED or dispatch.step_index is None:
         return _start_from(0, dispatch, now, policy, court_days, skipped)
     step = policy.steps[dispatch.step_index]
@@ -161,7 +156,8 @@ def _next_step(
 def _escalated(dispatch: Dispatch, events: Sequence[Event]) -> bool:
     """A clerk escalated the step under way."""
     return dispatch.step_index is not None and any(
-        e.type == "clerk_escalated" and e.data.get("step") == dispatch.step_index for e in events
+        e.type == EventType.CLERK_ESCALATED and e.data.get("step") == dispatch.step_index
+        for e in events
     )
 
 
@@ -192,7 +188,7 @@ def _at_risk(
     deadline (domain.md, "Policy windows"): the ladder cannot finish in time."""
     deadline = dispatch.service_deadline_at
     waits = [a.when for a in actions if isinstance(a, WaitUntil)]
-    if deadline is None or not waits or any(e.type == "dispatch_at_risk" for e in events):
+    if deadline is None or not waits or any(e.type == EventType.DISPATCH_AT_RISK for e in events):
         return None
     return FlagAtRisk(deadline, waits[-1]) if waits[-1] > deadline else None
 
@@ -214,7 +210,7 @@ def _in_parallel(
     current = started[-1] if started else dispatch.step_index
     if current is None:
         return []
-    skipped = {e.data.get("step") for e in events if e.type == "clerk_skipped_step"}
+    skipped = {e.data.get("step") for e in events if e.type == EventType.CLERK_SKIPPED_STEP}
     following = _start_from(current + 1, dispatch, now, policy, court_days, skipped)
     starts = [a for a in following if isinstance(a, StartStep)]
     return following if starts and policy.steps[starts[0].index].timed else []

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from delivery.domain import ELECTRONIC_CHANNELS
+from delivery.vocabulary import Channel
 from escalation.rules import NOTICE_PERIOD, NOTICE_PERIOD_ABROAD, RULES
 
 POLICY_DIR = Path(__file__).parent / "policies"
-NOTICE_CHANNEL = "public_notice"
-KNOWN_CHANNELS = frozenset({"email", "sms", "postal", "in_person", NOTICE_CHANNEL})
+NOTICE_CHANNEL = Channel.PUBLIC_NOTICE
+KNOWN_CHANNELS = frozenset(Channel)
 
 
 WINDOW_UNITS = ("calendar_days", "working_days")

@@ -4,8 +4,8 @@ Each rule is a named function of (attempt, event, case facts) that returns a
 :class:`Completion` or ``None``. Rule ids follow ``shared/domain.md``; a policy step lists the
 rule ids that apply to it, and :data:`RULES` maps each id to its functions.
 
-The receipts the rules read are events with these types (channels record them; the postal,
-in-person and public-notice channels arrive with their own issue, their rules are here already):
+The receipts the rules read are events with these types (``EventType``, delivery/vocabulary.py;
+the channels record them):
 
 - e-mail: ``attempt_sent`` (the court's SMTP server accepted), ``identity_verified`` (read);
 - SMS: ``sms_delivered`` (the carrier reported delivery), ``identity_verified``;
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from delivery.domain import ELECTRONIC_CHANNELS, Attempt, AttemptState, ContactSource, Event
+from delivery.vocabulary import Channel, EventType
 
 NOTICE_PERIOD = timedelta(days=30)  # CPL-95
 NOTICE_PERIOD_ABROAD = timedelta(days=60)  # CPL-283
@@ -92,10 +93,10 @@ def olr31_confirmed_email_accepted(
     is served when the court's outgoing mail server accepts it, dated by that acceptance — unless
     a bounce later proved it never arrived."""
     if (
-        attempt.channel == "email"
+        attempt.channel == Channel.EMAIL
         and attempt.source == ContactSource.RECIPIENT_CONFIRMED
         and attempt.state != AttemptState.BOUNCED
-        and event.type == "attempt_sent"
+        and event.type == EventType.ATTEMPT_SENT
     ):
         return _done(
             "OLR-31",
@@ -112,9 +113,9 @@ def olr31_confirmed_sms_delivered(
     """OLR-31: an SMS to a number the recipient provided or confirmed is served when the
     carrier reports it delivered to the handset."""
     if (
-        attempt.channel == "sms"
+        attempt.channel == Channel.SMS
         and attempt.source == ContactSource.RECIPIENT_CONFIRMED
-        and event.type == "sms_delivered"
+        and event.type == EventType.SMS_DELIVERED
     ):
         return _done("OLR-31", attempt, event, "recipient-confirmed number; carrier: delivered")
     return None
@@ -126,7 +127,7 @@ def olr31_read_after_identity_check(
     """OLR-31 (and ICP-16 addresses): on any electronic address — and the only way for a
     court-found one — the recipient opening the link and passing the identity check is reading,
     dated then."""
-    if attempt.channel in ELECTRONIC_CHANNELS and event.type == "identity_verified":
+    if attempt.channel in ELECTRONIC_CHANNELS and event.type == EventType.IDENTITY_VERIFIED:
         return _done(
             "OLR-31",
             attempt,
@@ -142,7 +143,7 @@ def cpl87_signed_proof(
     """CPL-87: a proof of service signed or sealed by the recipient, dated as they wrote it —
     the event's ``occurred_at`` is the start of the written day in the court's zone
     (delivery/services/signed_proof.py), so the service date is the written date."""
-    if event.type == "proof_signed":
+    if event.type == EventType.PROOF_SIGNED:
         return _done("CPL-87", attempt, event, "proof of service signed by the recipient")
     return None
 
@@ -157,8 +158,8 @@ def cpl88_handed_over(
         MEDIATION_RECEIVERS if "mediation_statement" in facts.document_kinds else ELIGIBLE_RECEIVERS
     )
     if (
-        attempt.channel == "in_person"
-        and event.type == "visit_served"
+        attempt.channel == Channel.IN_PERSON
+        and event.type == EventType.VISIT_SERVED
         and event.data.get("relation") in receivers
     ):
         return _done("CPL-88", attempt, event, f"handed to: {event.data['relation']}")
@@ -171,8 +172,8 @@ def cpl_int131_refusal_filmed(
     """CPL-INT-131: met at the court or away from home, the recipient refuses to sign; the clerk
     notes it and (away from home) it is photographed or filmed — deemed served that day."""
     if (
-        attempt.channel == "in_person"
-        and event.type == "visit_refused_filmed"
+        attempt.channel == Channel.IN_PERSON
+        and event.type == EventType.VISIT_REFUSED_FILMED
         and (event.data.get("place") == "court" or event.data.get("media"))
     ):
         return _done("CPL-INT-131", attempt, event, "refused to sign; recorded")
@@ -186,8 +187,8 @@ def cpl89_left_at_residence(
     or filmed — deemed served the day they were left; never for a mediation statement
     (CPL-INT-133)."""
     if (
-        attempt.channel == "in_person"
-        and event.type == "visit_refused_left"
+        attempt.channel == Channel.IN_PERSON
+        and event.type == EventType.VISIT_REFUSED_LEFT
         and (event.data.get("witness") or event.data.get("media"))
         and "mediation_statement" not in facts.document_kinds
     ):
@@ -201,8 +202,8 @@ def cpl91_return_receipt(
     """CPL-91 with PM-7/PM-9: court express mail signed for by an eligible person whose ID
     number is on the receipt, dated by the receipt."""
     if (
-        attempt.channel == "postal"
-        and event.type == "postal_delivered"
+        attempt.channel == Channel.POSTAL
+        and event.type == EventType.POSTAL_DELIVERED
         and event.data.get("relation") in ELIGIBLE_RECEIVERS
         and event.data.get("signer_id_recorded") is True
     ):
@@ -219,14 +220,14 @@ def pm11_returned_deemed(
     recipient-confirmed address is wrong (or a move was not notified) — deemed served on the
     return date. A refusal by anyone else, a court-found address, or nobody found (PM-6) is not
     service: the step fails and the ladder escalates."""
-    if attempt.channel != "postal":
+    if attempt.channel != Channel.POSTAL:
         return None
-    refused = event.type == "postal_refused" and event.data.get("refused_by") in {
+    refused = event.type == EventType.POSTAL_REFUSED and event.data.get("refused_by") in {
         "recipient",
         "designated_receiver",
     }
     returned = (
-        event.type == "postal_returned"
+        event.type == EventType.POSTAL_RETURNED
         and event.data.get("reason") in PM11_RETURN_REASONS
         and attempt.source == ContactSource.RECIPIENT_CONFIRMED
     )
@@ -242,8 +243,8 @@ def cpl95_notice_period(
     published — the last publication counts (see :func:`earliest_completion`). The date may be
     in the future: the decision then waits for it."""
     if (
-        attempt.channel == "public_notice"
-        and event.type == "notice_published"
+        attempt.channel == Channel.PUBLIC_NOTICE
+        and event.type == EventType.NOTICE_PUBLISHED
         and facts.domicile_in_china
     ):
         days = facts.notice_period.days
@@ -257,8 +258,8 @@ def cpl283_notice_abroad(
     """CPL-283: for a party without domicile in China, the policy's period (60 days) after the
     last publication."""
     if (
-        attempt.channel == "public_notice"
-        and event.type == "notice_published"
+        attempt.channel == Channel.PUBLIC_NOTICE
+        and event.type == EventType.NOTICE_PUBLISHED
         and not facts.domicile_in_china
     ):
         days = facts.notice_period_abroad.days
@@ -280,9 +281,9 @@ def cpl283_post_abroad(
     decides instead. A piece that came back, was lost or was given up on shows no delivery:
     only a piece still out counts."""
     if (
-        attempt.channel == "postal"
+        attempt.channel == Channel.POSTAL
         and attempt.state == AttemptState.SENT
-        and event.type == "postal_accepted"
+        and event.type == EventType.POSTAL_ACCEPTED
         and not facts.domicile_in_china
     ):
         # Months are counted on the court's calendar (a piece posted on the evening of 31
@@ -304,7 +305,7 @@ def frcp5_email_on_sending(
 ) -> Completion | None:
     """us-frcp example, FRCP 5(b)(2)(E): e-mail service (with written consent) is complete on
     sending, whatever the address's source."""
-    if attempt.channel == "email" and event.type == "attempt_sent":
+    if attempt.channel == Channel.EMAIL and event.type == EventType.ATTEMPT_SENT:
         return _done("FRCP-5(b)(2)(E)", attempt, event, "e-mail service complete on sending")
     return None
 
@@ -314,7 +315,7 @@ def frcp5_mail_on_mailing(
 ) -> Completion | None:
     """us-frcp example, FRCP 5(b)(2)(C): service by mail is complete on mailing (the carrier
     taking the piece)."""
-    if attempt.channel == "postal" and event.type == "postal_accepted":
+    if attempt.channel == Channel.POSTAL and event.type == EventType.POSTAL_ACCEPTED:
         return _done("FRCP-5(b)(2)(C)", attempt, event, "mail service complete on mailing")
     return None
 
@@ -325,8 +326,8 @@ def frcp4e_personal(
     """us-frcp example, FRCP 4(e)(2): delivered personally, or left at the dwelling with a
     person of suitable age and discretion who resides there."""
     if (
-        attempt.channel == "in_person"
-        and event.type == "visit_served"
+        attempt.channel == Channel.IN_PERSON
+        and event.type == EventType.VISIT_SERVED
         and event.data.get("relation") in {"self", "suitable_age_resident"}
     ):
         return _done("FRCP-4(e)", attempt, event, f"personal service: {event.data['relation']}")
@@ -380,9 +381,9 @@ def _superseding_publications(events: Sequence[Event]) -> list[Event]:
     publication counts — earlier ones of the same notice are not completions of their own."""
     last: dict[str | None, Event] = {}
     for event in events:
-        if event.type == "notice_published":
+        if event.type == EventType.NOTICE_PUBLISHED:
             kept = last.get(event.attempt_id)
             if kept is None or (event.occurred_at, event.seq) >= (kept.occurred_at, kept.seq):
                 last[event.attempt_id] = event
     kept_ids = {e.id for e in last.values()}
-    return [e for e in events if e.type != "notice_published" or e.id in kept_ids]
+    return [e for e in events if e.type != EventType.NOTICE_PUBLISHED or e.id in kept_ids]

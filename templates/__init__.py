@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from delivery.domain import LOCALES
+from delivery.vocabulary import Channel
 
 TEMPLATE_DIR = Path(__file__).parent
 
@@ -58,6 +59,6 @@ def render_code_message(channel: str, locale: str, **context: Any) -> tuple[str,
     """(subject, text) of a one-time code message; the subject is empty for SMS."""
     locale = locale_or_default(locale)
     text = render(f"{channel}/code.{locale}.txt", **context).strip()
-    if channel != "email":
+    if channel != Channel.EMAIL:
         return "", text
     return render(f"email/code_subject.{locale}.txt", **context).strip(), text

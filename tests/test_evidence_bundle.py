@@ -243,7 +243,7 @@ async def test_the_bundle_is_deterministic_complete_and_verifies(api: Api, ctx: 
     assert verify_bundle(write_zip(with_docs), keys).valid
 
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
-        tx.record("note", source="test")
+        tx.record("consent_recorded", source="test")
     assert await download(api, dispatch_id) != first  # a new event, a new bundle
 
 

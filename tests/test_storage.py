@@ -42,7 +42,7 @@ async def test_concurrent_appends_never_fork_the_chain(
 ) -> None:
     async def append(i: int) -> None:
         async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
-            tx.record("note", source="test", data={"i": i})
+            tx.record("consent_recorded", source="test", data={"i": i})
 
     initial = len(await api.events(dispatch_id))
     await asyncio.gather(*(append(i) for i in range(20)))
@@ -65,7 +65,7 @@ async def test_a_failed_transaction_writes_neither_state_nor_event(
     before = await api.events(dispatch_id)
     with pytest.raises(IllegalTransition):
         async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
-            tx.record("note", source="test")
+            tx.record("consent_recorded", source="test")
             tx.change_dispatch(DispatchState.QUEUED, "requeued", source="test")  # not allowed
     assert await api.events(dispatch_id) == before
     async with ctx.engine.connect() as conn:

@@ -19,10 +19,11 @@ from datetime import date, datetime, tzinfo
 
 from delivery.domain import Attempt, Dispatch, DocumentRef, Event
 from delivery.representations import mask_address
+from delivery.vocabulary import Channel, EventType
 
-SERVED_EVENT = "dispatch_served"
-CHECKPOINT_EVENT = "chain_checkpoint"
-UNSERVED_EVENT = "dispatch_unserved"
+SERVED_EVENT = EventType.DISPATCH_SERVED
+CHECKPOINT_EVENT = EventType.CHAIN_CHECKPOINT
+UNSERVED_EVENT = EventType.DISPATCH_UNSERVED
 COURT_SYSTEM = "court_system"  # the server of e-service: the court's system, not a person
 
 
@@ -135,23 +136,25 @@ def _hashes(items: object) -> list[str]:
 
 def _email_section(f: ProofFacts) -> list[Line]:
     lines = []
-    for e in f.of_type("attempt_sent"):
+    for e in f.of_type(EventType.ATTEMPT_SENT):
         lines.append(Line("accepted_by_mail_server", f.time(e.occurred_at)))
         if e.data.get("message_id"):
             lines.append(Line("message_id", str(e.data["message_id"]), mono=True))
-    for e in f.of_type("identity_verified"):
+    for e in f.of_type(EventType.IDENTITY_VERIFIED):
         lines.append(Line("read_after_identity_check", f.time(e.occurred_at)))
-    for e in f.of_type("attempt_bounced"):
+    for e in f.of_type(EventType.ATTEMPT_BOUNCED):
         lines.append(Line("bounced", f.time(e.occurred_at)))
     return lines
 
 
 def _sms_section(f: ProofFacts) -> list[Line]:
     lines = [Line("sent", f.time(e.occurred_at)) for e in f.of_type("attempt_sent")]
-    lines += [Line("sms_delivered", f.time(e.occurred_at)) for e in f.of_type("sms_delivered")]
+    lines += [
+        Line("sms_delivered", f.time(e.occurred_at)) for e in f.of_type(EventType.SMS_DELIVERED)
+    ]
     lines += [
         Line("read_after_identity_check", f.time(e.occurred_at))
-        for e in f.of_type("identity_verified")
+        for e in f.of_type(EventType.IDENTITY_VERIFIED)
     ]
     return lines
 
@@ -161,7 +164,7 @@ def _postal_section(f: ProofFacts) -> list[Line]:
     for a in f.attempts:
         if a.provider_ref:
             lines.append(Line("tracking_number", a.provider_ref, mono=True))
-    for e in f.of_type("postal_delivered"):
+    for e in f.of_type(EventType.POSTAL_DELIVERED):
         lines.append(Line("receipt_date", f.time(e.occurred_at)))
         if e.data.get("signed_by"):
             lines.append(Line("signed_by", str(e.data["signed_by"])))
@@ -169,20 +172,22 @@ def _postal_section(f: ProofFacts) -> list[Line]:
             lines.append(Line("relation", str(e.data["relation"]), term=True))
         if e.data.get("signer_id_last4"):
             lines.append(Line("signer_id_last4", str(e.data["signer_id_last4"]), mono=True))
-    for e in f.of_type("postal_refused"):
+    for e in f.of_type(EventType.POSTAL_REFUSED):
         lines.append(Line("refused_on", f.time(e.occurred_at)))
         lines.append(Line("refused_by", str(e.data.get("refused_by", "")), term=True))
-    for e in f.of_type("postal_returned"):
+    for e in f.of_type(EventType.POSTAL_RETURNED):
         lines.append(Line("returned_on", f.time(e.occurred_at)))
         lines.append(Line("return_reason", str(e.data.get("reason", "")), term=True))
-    for e in f.of_type("return_card_uploaded"):
+    for e in f.of_type(EventType.RETURN_CARD_UPLOADED):
         lines.append(Line("return_card_sha256", str(e.data.get("sha256", "")), mono=True))
     return lines
 
 
 def _in_person_section(f: ProofFacts) -> list[Line]:
     lines = []
-    for e in f.of_type("visit_served", "visit_refused_left", "visit_refused_filmed"):
+    for e in f.of_type(
+        EventType.VISIT_SERVED, EventType.VISIT_REFUSED_LEFT, EventType.VISIT_REFUSED_FILMED
+    ):
         lines.append(Line("visited_at", f.time(e.occurred_at)))
         lines.append(Line("visit_outcome", e.type, term=True))
         if e.actor in f.names:
@@ -206,7 +211,7 @@ def _in_person_section(f: ProofFacts) -> list[Line]:
 
 def _notice_section(f: ProofFacts) -> list[Line]:
     lines = []
-    for e in f.of_type("notice_approved"):
+    for e in f.of_type(EventType.NOTICE_APPROVED):
         lines.append(Line("notice_reason", str(e.data.get("reason", "")), term=True))
         if e.actor in f.names:
             lines.append(Line("approved_by", f.names[str(e.actor)]))
@@ -214,7 +219,7 @@ def _notice_section(f: ProofFacts) -> list[Line]:
             if isinstance(tried, dict):
                 text = " · ".join(str(v) for v in tried.values() if v)
                 lines.append(Line("method_tried", text))
-    published = sorted(f.of_type("notice_published"), key=lambda e: (e.occurred_at, e.seq))
+    published = sorted(f.of_type(EventType.NOTICE_PUBLISHED), key=lambda e: (e.occurred_at, e.seq))
     for e in published:
         place = str(e.data.get("place", ""))
         lines.append(Line("publication", f"{place}|{f.time(e.occurred_at)}", term=True))
@@ -224,7 +229,7 @@ def _notice_section(f: ProofFacts) -> list[Line]:
         lines.append(Line("first_publication", f.time(published[0].occurred_at)))
         lines.append(Line("last_publication", f.time(published[-1].occurred_at)))
         done = f.completing
-        if done is not None and done.type == "notice_published" and f.served_at is not None:
+        if done is not None and done.type == EventType.NOTICE_PUBLISHED and f.served_at is not None:
             # Deemed served the period after the last publication (CPL-95, CPL-INT-138).
             days = round((f.served_at - done.occurred_at).total_seconds() / 86400)
             lines.append(Line("notice_period_days", str(days)))
@@ -237,7 +242,7 @@ def _clerk_section(f: ProofFacts) -> list[Line]:
     """CPL-87: the date the recipient wrote on the signed proof (what service is dated by),
     when the clerk recorded it, and the SHA-256 of the scan of the paper."""
     lines = []
-    for e in f.of_type("proof_signed"):
+    for e in f.of_type(EventType.PROOF_SIGNED):
         written = e.data.get("written_date")
         if written:
             lines.append(Line("proof_written_date", str(written)))
@@ -253,11 +258,11 @@ def _clerk_section(f: ProofFacts) -> list[Line]:
 
 # One entry per channel: a later channel adds its own, nothing else changes.
 CHANNEL_PROOFS: dict[str, ChannelProof] = {
-    "email": ChannelProof(_email_section),
-    "sms": ChannelProof(_sms_section),
-    "postal": ChannelProof(_postal_section, server="carrier"),
-    "in_person": ChannelProof(_in_person_section, server="field_server"),
-    "public_notice": ChannelProof(_notice_section),
+    Channel.EMAIL: ChannelProof(_email_section),
+    Channel.SMS: ChannelProof(_sms_section),
+    Channel.POSTAL: ChannelProof(_postal_section, server="carrier"),
+    Channel.IN_PERSON: ChannelProof(_in_person_section, server="field_server"),
+    Channel.PUBLIC_NOTICE: ChannelProof(_notice_section),
 }
 # Acts a clerk records on any channel's attempt (CPL-87's signed proof).
 CLERK_PROOF = ChannelProof(_clerk_section)
@@ -317,7 +322,9 @@ def _attempt_rows(
         rows.append(
             AttemptRow(
                 channel=a.channel,
-                address="—" if a.channel == "public_notice" else mask_address(a.channel, a.address),
+                address="—"
+                if a.channel == Channel.PUBLIC_NOTICE
+                else mask_address(a.channel, a.address),
                 source=a.source.value,
                 state=state,
                 reason=None if reason is None else str(reason),
@@ -346,7 +353,7 @@ def certificate_view(
     time = local_time(zone)
     pinned = [e for e in events if served is None or e.seq <= served.seq]
     head = served or (pinned[-1] if pinned else None)
-    created = {e.attempt_id for e in pinned if e.type == "attempt_created"}
+    created = {e.attempt_id for e in pinned if e.type == EventType.ATTEMPT_CREATED}
     shown = [a for a in attempts if a.id in created]
     data = served.data if served is not None else {}
     completing = next((e for e in pinned if e.id == data.get("completing_event_id")), None)
@@ -396,7 +403,7 @@ def certificate_view(
         method=method,
         address=(
             None
-            if served_attempt is None or served_attempt.channel == "public_notice"
+            if served_attempt is None or served_attempt.channel == Channel.PUBLIC_NOTICE
             else mask_address(served_attempt.channel, served_attempt.address)
         ),
         address_source=None if served_attempt is None else served_attempt.source.value,

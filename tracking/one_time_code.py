@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from delivery.domain import Event
 from delivery.identity import keyed_digest
+from delivery.vocabulary import EventType
 
 CODE_TTL = timedelta(minutes=10)
 RESEND_AFTER = timedelta(minutes=1)
@@ -33,7 +34,7 @@ def usable_code_event(
     sent = [
         e
         for e in events
-        if e.attempt_id == attempt_id and e.type == "otp_sent" and e.recorded_at >= since
+        if e.attempt_id == attempt_id and e.type == EventType.OTP_SENT and e.recorded_at >= since
     ]
     if not sent or sent[-1].data.get("digest") != digest:
         return None
@@ -41,7 +42,8 @@ def usable_code_event(
     if now >= latest.recorded_at + CODE_TTL:
         return None
     used = any(
-        e.type == "identity_verified" and e.data.get("otp_event_id") == latest.id for e in events
+        e.type == EventType.IDENTITY_VERIFIED and e.data.get("otp_event_id") == latest.id
+        for e in events
     )
     return None if used else latest
 
@@ -49,6 +51,8 @@ def usable_code_event(
 def recently_sent(events: Sequence[Event], attempt_id: str, now: datetime) -> bool:
     """A code went out less than a minute ago: do not send another yet."""
     return any(
-        e.attempt_id == attempt_id and e.type == "otp_sent" and e.recorded_at > now - RESEND_AFTER
+        e.attempt_id == attempt_id
+        and e.type == EventType.OTP_SENT
+        and e.recorded_at > now - RESEND_AFTER
         for e in events
     )

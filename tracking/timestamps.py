@@ -32,12 +32,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.sign.general import CMSExtractionError, extract_certificate_info
 from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
+from delivery.vocabulary import EventType
+
 IMPRINT_ALGORITHM = "sha256"
 CLOCK_SKEW = timedelta(minutes=5)
 TOLERANCE = timedelta(hours=24)
 MAX_CHAIN = 8
 TIME_STAMPING_OID = "1.3.6.1.5.5.7.3.8"
-EVENT = "checkpoint_timestamped"
+EVENT = EventType.CHECKPOINT_TIMESTAMPED
 
 
 class TokenError(ValueError):

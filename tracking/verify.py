@@ -26,6 +26,7 @@ from typing import Any
 from asn1crypto import x509
 
 from delivery.clock import rfc3339
+from delivery.vocabulary import EventType
 from tracking.chain import GENESIS, canonical, link_hash
 from tracking.evidence import (
     CERTIFICATE_JSON,
@@ -166,7 +167,7 @@ def _check_checkpoints(
     signed: set[int] = set()
     valid: list[int] = []
     for seq, entry in by_seq.items():
-        if entry["type"] != "chain_checkpoint":
+        if entry["type"] != EventType.CHAIN_CHECKPOINT:
             continue
         label = _event_label(entry, seq)
         data = entry["data"]
@@ -200,7 +201,7 @@ def _check_checkpoints(
     # Every service is pinned by a signed checkpoint: without one, a rewritten chain (events
     # edited, the checkpoint dropped, the rest rehashed) would recompute cleanly.
     for seq, entry in by_seq.items():
-        if entry["type"] == "dispatch_served" and seq not in signed:
+        if entry["type"] == EventType.DISPATCH_SERVED and seq not in signed:
             label = _event_label(entry, seq)
             report.problems.append(f"{label}: a dispatch_served event with no signed checkpoint")
     if count:
@@ -224,7 +225,7 @@ def check_timestamps(
         data = entry["data"] if isinstance(entry["data"], dict) else {}
         target = data.get("checkpoint_seq")
         checkpoint = by_seq.get(target) if isinstance(target, int) and target < seq else None
-        if checkpoint is None or checkpoint["type"] != "chain_checkpoint":
+        if checkpoint is None or checkpoint["type"] != EventType.CHAIN_CHECKPOINT:
             report.problems.append(f"{label}: a token for seq {target}, not a chain checkpoint")
             continue
         if data.get("checkpoint_hash") != checkpoint["hash"]:
@@ -296,7 +297,7 @@ def check_certificate(
         report.problems.append(f"{name}: pins seq {seq}, which is not an intact event of the chain")
         return
     label = _event_label(pinned, pinned["seq"])
-    if pinned["type"] != "dispatch_served":
+    if pinned["type"] != EventType.DISPATCH_SERVED:
         report.problems.append(f"{name}: pins {label}, a {pinned['type']}, not dispatch_served")
         return
     label = f"the dispatch_served {label}"
@@ -312,7 +313,7 @@ def check_certificate(
             )
             return
     checkpointed = any(
-        e["type"] == "chain_checkpoint"
+        e["type"] == EventType.CHAIN_CHECKPOINT
         and isinstance(e["data"], dict)
         and e["data"].get("head") == pinned["hash"]
         for e in by_seq.values()

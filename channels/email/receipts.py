@@ -22,6 +22,7 @@ from delivery.services.progress import decide_now
 from delivery.services.reversal import completing_event, unserve
 from delivery.storage.schema import attempts, dispatches
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.vocabulary import Channel, EventType
 
 BOUNCEABLE = frozenset({AttemptState.SENT, AttemptState.DELIVERED})
 
@@ -53,7 +54,7 @@ async def _find(
                 .join(dispatches, dispatches.c.id == attempts.c.dispatch_id)
                 .where(
                     attempts.c.provider_ref == message_id,
-                    attempts.c.channel == "email",
+                    attempts.c.channel == Channel.EMAIL,
                     dispatches.c.court.in_(courts),
                 )
             )
@@ -88,7 +89,7 @@ async def record_bounce(
         tx.change_attempt(
             attempt,
             AttemptState.BOUNCED,
-            "attempt_bounced",
+            EventType.ATTEMPT_BOUNCED,
             source="bounce",
             actor=actor,
             reason=diagnostic[:500],

@@ -35,20 +35,16 @@ from delivery.staff import Role, StaffUser
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import attempts, dispatches, field_tasks, staff_users
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
+from delivery.vocabulary import Channel, EventType, FieldTaskState
 from escalation.decide import CourtDays, step_deadline
 from escalation.rules import ELIGIBLE_RECEIVERS
 from escalation.rules import MEDIATION_RECEIVERS as RULE_MEDIATION_RECEIVERS
 
 log = logging.getLogger(__name__)
 SOURCE = "field"
-CHANNEL = "in_person"
+CHANNEL = Channel.IN_PERSON
 MEDIATION_STATEMENT = "mediation_statement"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class TaskState:
-    OPEN = "open"
-    DONE = "done"
 
 
 OUTCOMES = ("served", "refused_left", "refused_filmed", "failed")
@@ -174,7 +170,7 @@ async def open_task(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -> 
             court=tx.dispatch.court,
             assignee_id=assignee,
             visit_no=visit_no,
-            state=TaskState.OPEN,
+            state=FieldTaskState.OPEN,
             due_at=due_at,
             assigned_at=tx.now if assignee else None,
             created_at=tx.now,
@@ -186,7 +182,7 @@ async def open_task(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -> 
     tx.change_attempt(
         attempt,
         AttemptState.SENT,
-        "field_task_opened",
+        EventType.FIELD_TASK_OPENED,
         source=SOURCE,
         data={
             "task_id": task_id,
@@ -197,7 +193,7 @@ async def open_task(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -> 
     )
     if assignee is None:
         tx.record(
-            "field_task_unassigned",
+            EventType.FIELD_TASK_UNASSIGNED,
             source=SOURCE,
             attempt_id=attempt.id,
             data={"task_id": task_id, "reason": "no_field_server_in_court"},
@@ -228,7 +224,11 @@ async def assign_task(
     if task is None:
         raise AssignmentRefused("task_id must name a field task of this dispatch")
     attempt = await tx.attempt(task["attempt_id"])
-    if task["state"] != TaskState.OPEN or attempt is None or attempt.state != AttemptState.SENT:
+    if (
+        task["state"] != FieldTaskState.OPEN
+        or attempt is None
+        or attempt.state != AttemptState.SENT
+    ):
         raise AssignmentRefused("the task is no longer open")
     servers = await court_field_servers(tx.conn, tx.dispatch.court)
     if field_server_id not in {s.id for s in servers}:
@@ -273,7 +273,7 @@ class TaskView:
 
     @property
     def open(self) -> bool:
-        return self.state == TaskState.OPEN and self.attempt_state == AttemptState.SENT.value
+        return self.state == FieldTaskState.OPEN and self.attempt_state == AttemptState.SENT.value
 
     @property
     def has_mediation_statement(self) -> bool:
@@ -343,7 +343,7 @@ async def open_tasks(
     only ``assignee_id``'s when given."""
     t = field_tasks
     query = _task_query().where(
-        t.c.state == TaskState.OPEN,
+        t.c.state == FieldTaskState.OPEN,
         t.c.court.in_(courts),
         attempts.c.state == AttemptState.SENT.value,
     )
@@ -406,10 +406,10 @@ class Visit:
 
 
 VISIT_EVENTS = {
-    "served": ("visit_served", AttemptState.DELIVERED),
-    "refused_left": ("visit_refused_left", AttemptState.REFUSED),
-    "refused_filmed": ("visit_refused_filmed", AttemptState.REFUSED),
-    "failed": ("visit_failed", AttemptState.FAILED),
+    "served": (EventType.VISIT_SERVED, AttemptState.DELIVERED),
+    "refused_left": (EventType.VISIT_REFUSED_LEFT, AttemptState.REFUSED),
+    "refused_filmed": (EventType.VISIT_REFUSED_FILMED, AttemptState.REFUSED),
+    "failed": (EventType.VISIT_FAILED, AttemptState.FAILED),
 }
 
 
@@ -437,7 +437,7 @@ async def record_visit(ctx: Context, task_id: str, visit: Visit, by: StaffUser) 
         if row.assignee_id != by.id:
             raise NotYourTask(task_id)  # reassigned meanwhile
         if (
-            row.state != TaskState.OPEN
+            row.state != FieldTaskState.OPEN
             or attempt is None
             or attempt.state != AttemptState.SENT
             or not tx.dispatch.is_open
@@ -461,7 +461,7 @@ async def record_visit(ctx: Context, task_id: str, visit: Visit, by: StaffUser) 
         await tx.conn.execute(
             field_tasks.update()
             .where(field_tasks.c.id == task_id)
-            .values(state=TaskState.DONE, completed_at=tx.now)
+            .values(state=FieldTaskState.DONE, completed_at=tx.now)
         )
         await decide_now(ctx, tx)
     await ctx.queue.after_commit(tx.followups)

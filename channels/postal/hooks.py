@@ -14,6 +14,7 @@ from aiohttp import web
 from channels.postal.receipts import TrackingOutcome, record_tracking
 from delivery.api.http.handlers import ctx_of, json_response
 from delivery.channel_api import TrackingChannel, WebhookRejected
+from delivery.vocabulary import Channel
 
 PATH = "/hooks/carrier/{carrier}"
 MAX_BODY = 64 * 1024
@@ -21,7 +22,7 @@ MAX_BODY = 64 * 1024
 
 async def tracking_callback(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    channel = ctx.channels.get("postal")
+    channel = ctx.channels.get(Channel.POSTAL)
     carrier = request.match_info["carrier"]
     if not isinstance(channel, TrackingChannel) or channel.carrier_name != carrier:
         return json_response({"error": "unknown carrier"}, status=404)

@@ -25,6 +25,7 @@ from delivery.channel_api import TrackingEvent
 from delivery.clock import rfc3339
 from delivery.domain import AttemptState
 from delivery.identity import identity_digest, identity_last4
+from delivery.vocabulary import EventType
 from escalation.rules import ELIGIBLE_RECEIVERS
 
 # Carrier statuses on the way: recorded as tracking, the attempt stays ``sent``.
@@ -99,22 +100,26 @@ def interpret(carrier: str, event: TrackingEvent, secret: str) -> Receipt:
         )
         invalid = _invalid_signature(event.relation, id_recorded)
         if invalid is None:
-            return Receipt("postal_delivered", AttemptState.DELIVERED, None, data)
-        return Receipt("postal_delivered", AttemptState.FAILED, invalid, data)
+            return Receipt(EventType.POSTAL_DELIVERED, AttemptState.DELIVERED, None, data)
+        return Receipt(EventType.POSTAL_DELIVERED, AttemptState.FAILED, invalid, data)
     if status == "refused":
         relation = event.relation or "unknown"
         data.update(
             refused_by="recipient" if relation == "self" else relation, relation=event.relation
         )
-        return Receipt("postal_refused", AttemptState.REFUSED, f"refused by {relation}", data)
+        return Receipt(
+            EventType.POSTAL_REFUSED, AttemptState.REFUSED, f"refused by {relation}", data
+        )
     if status == "returned":
         reason = event.reason or "other"
         data.update(reason=reason)
-        return Receipt("postal_returned", AttemptState.RETURNED, f"returned: {reason}", data)
+        return Receipt(
+            EventType.POSTAL_RETURNED, AttemptState.RETURNED, f"returned: {reason}", data
+        )
     if status == "lost":
-        return Receipt("attempt_failed", AttemptState.FAILED, "lost", data)
+        return Receipt(EventType.ATTEMPT_FAILED, AttemptState.FAILED, "lost", data)
     if status == "accepted":
         # The piece is in the carrier's hands: this, not the shipment's registration, is when
         # it was posted (CPL-283's three months run from it).
-        return Receipt("postal_accepted", None, None, data)
-    return Receipt("postal_tracking", None, None, data)
+        return Receipt(EventType.POSTAL_ACCEPTED, None, None, data)
+    return Receipt(EventType.POSTAL_TRACKING, None, None, data)

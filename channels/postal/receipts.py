@@ -41,6 +41,7 @@ from delivery.storage.schema import (
     postal_pieces,
 )
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
+from delivery.vocabulary import Channel, EventType
 from tracking.notice_codes import display
 from tracking.verification import verification_path
 
@@ -48,7 +49,9 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL = timedelta(hours=6)
 POLL_FOR = timedelta(days=120)  # a return card can come back long after the step's window
 POLL_BATCH = 100
-RECEIPTS = frozenset({"postal_delivered", "postal_refused", "postal_returned"})
+RECEIPTS = frozenset(
+    {EventType.POSTAL_DELIVERED, EventType.POSTAL_REFUSED, EventType.POSTAL_RETURNED}
+)
 POLLED_STATES = (AttemptState.SENT.value, AttemptState.EXPIRED.value)
 
 
@@ -59,7 +62,7 @@ class TrackingOutcome(StrEnum):
 
 
 def carrier_name(ctx: Context) -> str:
-    channel = ctx.channels.get("postal")
+    channel = ctx.channels.get(Channel.POSTAL)
     if isinstance(channel, TrackingChannel):
         return channel.carrier_name
     return ctx.settings.carrier.name
@@ -69,7 +72,7 @@ async def record_piece(
     ctx: Context, tx: DispatchTransaction, attempt: Attempt, tracking_number: str | None
 ) -> None:
     """The piece of an accepted postal send (once per attempt), in the caller's transaction."""
-    if attempt.channel != "postal" or not tracking_number:
+    if attempt.channel != Channel.POSTAL or not tracking_number:
         return
     known = await tx.conn.scalar(
         sa.select(postal_pieces.c.attempt_id).where(postal_pieces.c.attempt_id == attempt.id)
@@ -193,7 +196,7 @@ async def claim_due_polls(ctx: Context) -> list[tuple[str, str]]:
     sweep does not take it, and a lost job is retried at the next interval): their attempt ids
     and tracking numbers. The sweep enqueues one :func:`poll_piece` job per piece, so a slow
     carrier never holds up the sweep."""
-    channel = ctx.channels.get("postal")
+    channel = ctx.channels.get(Channel.POSTAL)
     if not isinstance(channel, TrackingChannel):
         return []
     now = ctx.clock.now()
@@ -229,7 +232,7 @@ async def claim_due_polls(ctx: Context) -> list[tuple[str, str]]:
 async def poll_piece(ctx: Context, attempt_id: str, tracking_number: str) -> None:
     """Fetch one piece's tracking and feed it through :func:`record_tracking` (idempotent by
     the carrier's event ids: a job run twice records nothing twice)."""
-    channel = ctx.channels.get("postal")
+    channel = ctx.channels.get(Channel.POSTAL)
     if not isinstance(channel, TrackingChannel):
         return
     try:
@@ -350,7 +353,7 @@ async def mail_pieces_on(ctx: Context, day: date, courts: tuple[str, ...]) -> li
     return await _pieces(ctx, query)
 
 
-HANDED_OVER = "mail_handed_over"
+HANDED_OVER = EventType.MAIL_HANDED_OVER
 
 
 async def hand_over(
@@ -420,7 +423,7 @@ async def record_return_card(
     """Record an uploaded scan of the signed return card; KeyError for a non-postal attempt."""
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         attempt = await tx.attempt(attempt_id)
-        if attempt is None or attempt.channel != "postal":
+        if attempt is None or attempt.channel != Channel.POSTAL:
             raise KeyError(attempt_id)
         media = {
             "id": new_id(),
@@ -439,7 +442,7 @@ async def record_return_card(
             )
         )
         tx.record(
-            "return_card_uploaded",
+            EventType.RETURN_CARD_UPLOADED,
             source="api",
             actor=actor,
             attempt_id=attempt_id,
@@ -461,4 +464,4 @@ async def is_postal_attempt(ctx: Context, dispatch_id: str, attempt_id: str) -> 
                 attempts.c.id == attempt_id, attempts.c.dispatch_id == dispatch_id
             )
         )
-    return channel == "postal"
+    return channel == Channel.POSTAL

@@ -40,14 +40,15 @@ from delivery.representations import mask_address, notice_text_sha256
 from delivery.staff import Role, StaffUser
 from delivery.storage.schema import media_files, notice_publications, notices
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.vocabulary import EventType, NoticeState, WebhookEventType
 from escalation.periods import RUNNING_PERIODS
 from escalation.policy import NOTICE_CHANNEL
 from escalation.rules import CaseFacts, earliest_completion
 from templates.notices import NoticeFacts, compose_notice, has_blanks
 
 SOURCE = "clerk"
-DRAFT = "draft"
-PUBLISHED = "published"
+DRAFT = NoticeState.DRAFT
+PUBLISHED = NoticeState.PUBLISHED
 PLACES = ("court_notice_board", "residence", "newspaper", "court_website")
 FIRST_PLACE = "court_website"  # approval publishes on Songda's own board at once
 REASONS = ("whereabouts_unknown", "other_methods_failed")
@@ -117,7 +118,7 @@ async def open_notice(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -
     )
     attempt.provider_ref = notice_id
     tx.record(
-        "notice_drafted",
+        EventType.NOTICE_DRAFTED,
         source=NOTICE_CHANNEL,
         attempt_id=attempt.id,
         data={
@@ -232,7 +233,7 @@ async def edit_notice(
         .values(title=title, body=body, updated_at=tx.now)
     )
     tx.record(
-        "notice_edited",
+        EventType.NOTICE_EDITED,
         source=SOURCE,
         actor=actor,
         attempt_id=attempt.id,
@@ -291,7 +292,7 @@ async def approve_notice(
         raise NoticeRefused("no other method was tried: the reason can only be whereabouts_unknown")
     grounds = {"reason": reason, "methods_tried": tried}
     tx.record(
-        "notice_approved",
+        EventType.NOTICE_APPROVED,
         source=SOURCE,
         actor=actor,
         attempt_id=attempt.id,
@@ -407,7 +408,7 @@ async def record_media(
         )
     )
     tx.record(
-        "media_uploaded",
+        EventType.MEDIA_UPLOADED,
         source=SOURCE,
         actor=actor,
         attempt_id=attempt.id,
@@ -471,7 +472,7 @@ async def _publish(
         tx.change_attempt(
             attempt,
             AttemptState.SENT,
-            "notice_published",
+            EventType.NOTICE_PUBLISHED,
             source=SOURCE,
             actor=actor,
             occurred_at=published_at,
@@ -479,7 +480,7 @@ async def _publish(
         )
     else:
         tx.record(
-            "notice_published",
+            EventType.NOTICE_PUBLISHED,
             source=SOURCE,
             actor=actor,
             attempt_id=attempt.id,
@@ -515,7 +516,7 @@ async def _publish(
         )
     )
     tx.notify(
-        "dispatch.notice_published",
+        WebhookEventType.DISPATCH_NOTICE_PUBLISHED,
         {
             "notice_id": notice["id"],
             "place": place,

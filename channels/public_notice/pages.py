@@ -42,6 +42,7 @@ from delivery.staff import Role
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import dispatches
+from delivery.vocabulary import Channel, DispatchState
 from templates import locale_or_default, render
 from templates.notices import has_blanks
 from templates.pdf import qr_data_uri
@@ -199,7 +200,8 @@ async def _published(request: web.Request) -> dict[str, Any]:
         "last_published_on": _day(ctx, notice["last_published_at"]),
         "deemed_on": _day(ctx, notice["deemed_served_at"]),
         "period_days": _period_days(ctx, dispatch),
-        "served": dispatch.state == "served" and dispatch.served_by_channel == "public_notice",
+        "served": dispatch.state == DispatchState.SERVED
+        and dispatch.served_by_channel == Channel.PUBLIC_NOTICE,
         "withdrawn": notice_board.withdrawn(notice),
     }
 

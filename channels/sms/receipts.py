@@ -25,17 +25,18 @@ from delivery.representations import mask_address
 from delivery.services.progress import decide_now
 from delivery.storage.schema import attempts
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.vocabulary import Channel, EventType
 
 SOURCE = "twilio"
-DELIVERED_EVENT = "sms_delivered"
-CONTRADICTED_EVENT = "sms_receipt_contradicted"
+DELIVERED_EVENT = EventType.SMS_DELIVERED
+CONTRADICTED_EVENT = EventType.SMS_RECEIPT_CONTRADICTED
 PHONE_FIELDS = frozenset({"To", "From"})
 
 
 def callback_evidence(params: Mapping[str, str]) -> dict[str, Any]:
     """What an event keeps of one callback: its status, error code and raw fields."""
     raw = {
-        key: mask_address("sms", value) if key in PHONE_FIELDS else value
+        key: mask_address(Channel.SMS, value) if key in PHONE_FIELDS else value
         for key, value in sorted(params.items())
     }
     return {
@@ -53,7 +54,7 @@ async def record_sms_status(ctx: Context, params: Mapping[str, str]) -> bool:
         row = (
             await conn.execute(
                 sa.select(attempts.c.dispatch_id, attempts.c.id).where(
-                    attempts.c.provider_ref == sid, attempts.c.channel == "sms"
+                    attempts.c.provider_ref == sid, attempts.c.channel == Channel.SMS
                 )
             )
         ).first()
@@ -103,7 +104,7 @@ def _record(
             tx.change_attempt(
                 attempt,
                 AttemptState.FAILED,
-                "attempt_failed",
+                EventType.ATTEMPT_FAILED,
                 source=SOURCE,
                 reason=reason,
                 data=data,

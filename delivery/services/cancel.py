@@ -5,6 +5,7 @@ from __future__ import annotations
 from delivery.context import Context
 from delivery.domain import OPEN_ATTEMPT_STATES, AttemptState, DispatchState
 from delivery.storage.unit_of_work import dispatch_transaction
+from delivery.vocabulary import EventType
 
 
 class NotCancellable(Exception):
@@ -25,7 +26,7 @@ async def cancel_dispatch(
                 tx.change_attempt(
                     attempt,
                     AttemptState.CANCELLED,
-                    "attempt_cancelled",
+                    EventType.ATTEMPT_CANCELLED,
                     source="api",
                     actor=actor,
                     reason="dispatch_cancelled",
@@ -33,7 +34,7 @@ async def cancel_dispatch(
         tx.dispatch.next_action_at = None
         tx.change_dispatch(
             DispatchState.CANCELLED,
-            "dispatch_cancelled",
+            EventType.DISPATCH_CANCELLED,
             source="api",
             actor=actor,
             reason=reason or "cancelled_by_case_system",

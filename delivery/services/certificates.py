@@ -31,6 +31,7 @@ from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_fro
 from delivery.storage.schema import api_keys, certificates, dispatches, events, staff_users
 from delivery.storage.statements import SELECT_ATTEMPTS, SELECT_EVENTS
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
+from delivery.vocabulary import EventType
 from templates.certificate import certificate_pdf
 from templates.fonts import MissingGlyphs, code_point, font_name
 from tracking.certificate import (
@@ -44,9 +45,9 @@ from tracking.certificate import (
 
 log = logging.getLogger(__name__)
 SOURCE = "certificates"
-ISSUED_EVENT = "certificate_issued"
+ISSUED_EVENT = EventType.CERTIFICATE_ISSUED
 # The certificate of a service cannot be drawn: a character no font covers (decision 0019).
-BLOCKED_EVENT = "certificate_blocked"
+BLOCKED_EVENT = EventType.CERTIFICATE_BLOCKED
 CERTIFICATE_EVENTS = (ISSUED_EVENT, BLOCKED_EVENT)
 ISSUE_TRIES = 3
 

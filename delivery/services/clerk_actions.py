@@ -33,7 +33,7 @@ from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.progress import decide_now, start_attempt
 from delivery.services.reversal import completing_event, unserve
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
-from escalation.decide import CHANNEL_CONTACTS
+from delivery.vocabulary import CHANNEL_CONTACTS, EventType
 
 SOURCE = "clerk"
 OPEN_ACTIONS = (
@@ -138,7 +138,7 @@ def _step_count(ctx: Context, tx: DispatchTransaction) -> int:
 async def _escalate(
     ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
 ) -> None:
-    _record(tx, "clerk_escalated", request, actor, step=tx.dispatch.step_index)
+    _record(tx, EventType.CLERK_ESCALATED, request, actor, step=tx.dispatch.step_index)
 
 
 async def _skip_step(
@@ -148,7 +148,7 @@ async def _skip_step(
     current = tx.dispatch.step_index or 0
     if not isinstance(step, int) or not current < step < _step_count(ctx, tx):
         raise ActionRefused("step must be the number of a later step of the policy", conflict=False)
-    _record(tx, "clerk_skipped_step", request, actor, step=step)
+    _record(tx, EventType.CLERK_SKIPPED_STEP, request, actor, step=step)
 
 
 async def _retry_channel(
@@ -163,7 +163,7 @@ async def _retry_channel(
         raise ActionRefused("no e-service consent is recorded (OLR-29/30)")
     if not targets:
         raise ActionRefused(f"the recipient has no address for {channel}")
-    _record(tx, "clerk_retried_channel", request, actor, channel=channel)
+    _record(tx, EventType.CLERK_RETRIED_CHANNEL, request, actor, channel=channel)
     step = _step_for(ctx, tx, str(channel))
     for contact in targets:
         start_attempt(ctx, tx, step, str(channel), contact, source=SOURCE)
@@ -227,7 +227,7 @@ async def _add_contact(
     tx.add_contact(contact)
     _record(
         tx,
-        "contact_added",
+        EventType.CONTACT_ADDED,
         request,
         actor,
         contact_id=contact.id,
@@ -261,7 +261,7 @@ async def _record_consent(
         raise ActionRefused("basis must be express, contract, filing or tacit", conflict=False)
     tx.dispatch.consent_given = True
     tx.dispatch.consent_basis = str(basis)
-    _record(tx, "consent_recorded", request, actor, basis=basis)
+    _record(tx, EventType.CONSENT_RECORDED, request, actor, basis=basis)
     for contact in tx.dispatch.contacts:
         for channel in ELECTRONIC_CHANNELS:
             if CHANNEL_CONTACTS[channel] == contact.kind:
@@ -280,7 +280,9 @@ async def _record_rebuttal(
     assert served is not None
     # The receipt that completed service (e.g. the SMTP acceptance) is what no longer counts.
     receipt = served.data.get("completing_event_id")
-    _record(tx, "service_rebutted", request, actor, reason=reason, completing_event_id=receipt)
+    _record(
+        tx, EventType.SERVICE_REBUTTED, request, actor, reason=reason, completing_event_id=receipt
+    )
     unserve(
         tx,
         served,
@@ -304,12 +306,14 @@ async def _change_policy(
             f"policy {policy} has no step {tx.dispatch.step_index} to continue from",
             conflict=False,
         )
-    _record(tx, "policy_changed", request, actor, previous=tx.dispatch.policy, policy=policy)
+    _record(
+        tx, EventType.POLICY_CHANGED, request, actor, previous=tx.dispatch.policy, policy=policy
+    )
     tx.dispatch.policy = str(policy)
     if tx.dispatch.state == DispatchState.FAILED:
         # The ladder goes on from the step it ran out at, under the new policy.
         tx.change_dispatch(
-            DispatchState.IN_PROGRESS, "dispatch_resumed", source=SOURCE, actor=actor
+            DispatchState.IN_PROGRESS, EventType.DISPATCH_RESUMED, source=SOURCE, actor=actor
         )
 
 
@@ -362,7 +366,7 @@ async def _assign_field_server(
         raise ActionRefused(str(exc), conflict=False) from None
     attempt_id = assigned.pop("attempt_id")
     tx.record(
-        "field_task_assigned",
+        EventType.FIELD_TASK_ASSIGNED,
         source=SOURCE,
         actor=actor,
         attempt_id=attempt_id,
@@ -392,7 +396,7 @@ async def _reassign_owner(
         previous, dispatch.owner_id = dispatch.owner_id, clerk.id
         _record(
             tx,
-            "owner_reassigned",
+            EventType.OWNER_REASSIGNED,
             request,
             actor,
             owner_id=clerk.id,

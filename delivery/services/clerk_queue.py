@@ -37,10 +37,11 @@ from delivery.storage.schema import (
     staff_users,
     webhook_deliveries,
 )
+from delivery.vocabulary import EventType
 from escalation.decide import CourtDays, step_deadline
 from escalation.policy import KNOWN_CHANNELS
 
-AT_RISK_EVENT = "dispatch_at_risk"
+AT_RISK_EVENT = EventType.DISPATCH_AT_RISK
 FLAG_EVENTS = (AT_RISK_EVENT, *CERTIFICATE_EVENTS)
 CHANNEL_UNAVAILABLE = "channel_unavailable"
 

@@ -15,13 +15,14 @@ from channels.public_notice.notices import open_notice
 from delivery.context import Context
 from delivery.domain import Attempt
 from delivery.storage.unit_of_work import DispatchTransaction
+from delivery.vocabulary import Channel
 from escalation.policy import NOTICE_CHANNEL
 
 Opener = Callable[[Context, DispatchTransaction, Attempt], Awaitable[None]]
 
 COURT_CHANNELS: dict[str, Opener] = {
     # In person: a field task on a field server's list (channels/in_person/tasks.py).
-    "in_person": open_field_task,
+    Channel.IN_PERSON: open_field_task,
     # Public notice: a draft awaiting a supervisor's approval (channels/public_notice/notices.py).
     NOTICE_CHANNEL: open_notice,
 }

@@ -22,6 +22,7 @@ from delivery.services.progress import decide_now
 from delivery.storage.schema import contacts, dispatch_documents, dispatches
 from delivery.storage.statements import SELECT_OWN_DOCUMENTS
 from delivery.storage.unit_of_work import DispatchTransaction
+from delivery.vocabulary import EventType, WebhookEventType
 from escalation.periods import service_deadline
 from tracking.chain import GENESIS, canonical
 
@@ -197,7 +198,7 @@ async def _create(
             ],
         )
         tx.record(
-            "dispatch_created",
+            EventType.DISPATCH_CREATED,
             source=origin.source,
             actor=actor,
             data={
@@ -212,12 +213,12 @@ async def _create(
             },
         )
         tx.record(
-            "owner_assigned",
+            EventType.OWNER_ASSIGNED,
             source=origin.source,
             actor=actor,
             data={"owner_id": owner.owner_id, "reason": owner.reason},
         )
-        tx.notify("dispatch.created")
+        tx.notify(WebhookEventType.DISPATCH_CREATED)
         await decide_now(ctx, tx)
         await tx.flush()
         attempts = tuple(await tx.attempts())

@@ -15,6 +15,7 @@ from delivery.identity import address_digest
 from delivery.ids import new_id
 from delivery.services.progress import decide_now
 from delivery.storage.unit_of_work import dispatch_transaction
+from delivery.vocabulary import EventType
 
 REISSUABLE = frozenset({DispatchState.IN_PROGRESS, DispatchState.SERVED})
 
@@ -47,7 +48,7 @@ async def reissue_link(ctx: Context, dispatch_id: str, attempt_id: str, *, actor
             link_issued_at=tx.now,
         )
         tx.record(
-            "link_reissued",
+            EventType.LINK_REISSUED,
             source="api",
             actor=actor,
             attempt_id=old.id,

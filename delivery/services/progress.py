@@ -11,6 +11,7 @@ from delivery.identity import address_digest
 from delivery.ids import new_id
 from delivery.services.timestamps import record_checkpoint
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.vocabulary import EventType, WebhookEventType
 from escalation.actions import (
     Action,
     CloseAttempt,
@@ -128,23 +129,27 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
             data = {"step": index, "name": name, "attempts": len(new)}
             if first:
                 tx.change_dispatch(
-                    DispatchState.IN_PROGRESS, "step_started", source=SOURCE, data=data
+                    DispatchState.IN_PROGRESS, EventType.STEP_STARTED, source=SOURCE, data=data
                 )
             else:
-                tx.record("step_started", source=SOURCE, data=data)
-                tx.notify("dispatch.escalated", {"step": index, "step_name": name})
+                tx.record(EventType.STEP_STARTED, source=SOURCE, data=data)
+                tx.notify(WebhookEventType.DISPATCH_ESCALATED, {"step": index, "step_name": name})
             _start_planned(ctx, tx, index, new)
             if any(planned.channel == NOTICE_CHANNEL for planned in new):
                 # CPL-95: public notice needs a supervisor's approval before it is published.
                 tx.change_dispatch(
-                    DispatchState.NOTICE_PENDING, "notice_awaiting_approval", source=SOURCE
+                    DispatchState.NOTICE_PENDING, EventType.NOTICE_AWAITING_APPROVAL, source=SOURCE
                 )
         case RepeatAttempts(index=index, attempts=again):
-            tx.record("step_repeated", source=SOURCE, data={"step": index, "attempts": len(again)})
+            tx.record(
+                EventType.STEP_REPEATED, source=SOURCE, data={"step": index, "attempts": len(again)}
+            )
             _start_planned(ctx, tx, index, again)
         case SkipStep(index=index, name=name, reason=reason):
             tx.record(
-                "step_skipped", source=SOURCE, data={"step": index, "name": name, "reason": reason}
+                EventType.STEP_SKIPPED,
+                source=SOURCE,
+                data={"step": index, "name": name, "reason": reason},
             )
         case CompleteService(completion=done):
             dispatch.served_at = done.served_at
@@ -168,7 +173,7 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
             ]
             tx.change_dispatch(
                 DispatchState.SERVED,
-                "dispatch_served",
+                EventType.DISPATCH_SERVED,
                 source=SOURCE,
                 data={
                     "legal_basis": done.rule_id,
@@ -190,16 +195,20 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
             assert attempt is not None
             attempt.next_action_at = None
             tx.change_attempt(
-                attempt, AttemptState(state), f"attempt_{state}", source=SOURCE, reason=reason
+                attempt,
+                AttemptState(state),
+                EventType(f"attempt_{state}"),
+                source=SOURCE,
+                reason=reason,
             )
         case Fail(reason=reason):
             dispatch.next_action_at = None
             tx.change_dispatch(
-                DispatchState.FAILED, "dispatch_failed", source=SOURCE, reason=reason
+                DispatchState.FAILED, EventType.DISPATCH_FAILED, source=SOURCE, reason=reason
             )
         case FlagAtRisk(deadline=deadline, step_ends=step_ends):
             data = {"service_deadline_at": rfc3339(deadline), "step_ends_at": rfc3339(step_ends)}
-            tx.record("dispatch_at_risk", source=SOURCE, data=data)
-            tx.notify("dispatch.at_risk", data)
+            tx.record(EventType.DISPATCH_AT_RISK, source=SOURCE, data=data)
+            tx.notify(WebhookEventType.DISPATCH_AT_RISK, data)
         case WaitUntil(when=when):
             dispatch.next_action_at = when

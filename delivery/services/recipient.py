@@ -36,7 +36,7 @@ from delivery.storage.unit_of_work import (
     DispatchTransaction,
     dispatch_transaction,
 )
-from escalation.decide import CHANNEL_CONTACTS
+from delivery.vocabulary import CHANNEL_CONTACTS, Channel, EventType
 from tracking.identity_check import LockState, last4_matches, lock_state
 from tracking.links import BadToken, ExpiredToken, LinkClaims, read_token, same_issuance
 from tracking.one_time_code import (
@@ -123,7 +123,7 @@ async def _lock(tx: DispatchTransaction, attempt: Attempt) -> LockState:
         e.recorded_at
         for e in await tx.events()
         if e.attempt_id == attempt.id
-        and e.type == "identity_failed"
+        and e.type == EventType.IDENTITY_FAILED
         and attempt.link_issued_at is not None
         and e.recorded_at >= attempt.link_issued_at
     ]
@@ -148,7 +148,7 @@ async def open_link(ctx: Context, token: str, visitor: VisitorInfo, *, record: b
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         attempt = await _attempt_for(tx, claims)
         if record:
-            await _record_unless_repeated(tx, "link_opened", attempt, visitor.as_data())
+            await _record_unless_repeated(tx, EventType.LINK_OPENED, attempt, visitor.as_data())
         await tx.load_contacts()
         route = code_route(ctx, tx.dispatch, attempt)
         view = LinkView(
@@ -193,17 +193,17 @@ async def check_identity(
             matched = last4_matches(tx.dispatch.id_last4, last4)
             data |= {"method": "id_last4"}
         if lock.locked:
-            await _record_unless_repeated(tx, "identity_rejected_locked", attempt, data)
+            await _record_unless_repeated(tx, EventType.IDENTITY_REJECTED_LOCKED, attempt, data)
             result = CheckResult.LOCKED
         elif matched:
             await _verified(ctx, tx, attempt, data)
             result = CheckResult.VERIFIED
         else:
-            tx.record("identity_failed", source=SOURCE, attempt_id=attempt.id, data=data)
+            tx.record(EventType.IDENTITY_FAILED, source=SOURCE, attempt_id=attempt.id, data=data)
             lock = await _lock(tx, attempt)
             if lock.locked:
                 tx.record(
-                    "link_locked",
+                    EventType.LINK_LOCKED,
                     source=SOURCE,
                     attempt_id=attempt.id,
                     data={
@@ -221,9 +221,11 @@ async def _verified(
 ) -> None:
     """A passed check is reading: the attempt becomes ``read`` if it can, and escalation looks."""
     if AttemptState.READ in ATTEMPT_TRANSITIONS[attempt.state]:
-        tx.change_attempt(attempt, AttemptState.READ, "identity_verified", source=SOURCE, data=data)
+        tx.change_attempt(
+            attempt, AttemptState.READ, EventType.IDENTITY_VERIFIED, source=SOURCE, data=data
+        )
     else:
-        tx.record("identity_verified", source=SOURCE, attempt_id=attempt.id, data=data)
+        tx.record(EventType.IDENTITY_VERIFIED, source=SOURCE, attempt_id=attempt.id, data=data)
     await decide_now(ctx, tx)
 
 
@@ -237,7 +239,7 @@ async def download(
         if document is None:
             raise KeyError(document_id)
         tx.record(
-            "document_downloaded",
+            EventType.DOCUMENT_DOWNLOADED,
             source=SOURCE,
             attempt_id=attempt.id,
             data={"document_id": document.id, "sha256": document.sha256, **visitor.as_data()},
@@ -254,7 +256,7 @@ class CodeRoute:
 
 
 def code_route(ctx: Context, dispatch: Dispatch, attempt: Attempt) -> CodeRoute | None:
-    other = "sms" if attempt.channel == "email" else "email"
+    other = Channel.SMS if attempt.channel == Channel.EMAIL else Channel.EMAIL
     if other not in ctx.channels:
         return None
     candidates = [c for c in dispatch.contacts if c.kind == CHANNEL_CONTACTS[other]]
@@ -303,14 +305,14 @@ async def send_code(ctx: Context, token: str, visitor: VisitorInfo) -> str:
         data = {"channel": route.channel, "contact_id": route.contact.id, **visitor.as_data()}
         if result.outcome != SendOutcome.ACCEPTED:
             tx.record(
-                "otp_send_failed",
+                EventType.OTP_SEND_FAILED,
                 source=SOURCE,
                 attempt_id=attempt.id,
                 data={**data, "detail": result.detail},
             )
         else:
             tx.record(
-                "otp_sent",
+                EventType.OTP_SENT,
                 source=SOURCE,
                 attempt_id=attempt.id,
                 data={**data, "digest": code_digest(ctx.settings.secret_key, attempt.id, code)},

@@ -35,10 +35,11 @@ from delivery.domain import SERVED_EVENT as SERVED
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.json_text import json_text
 from delivery.storage.schema import events, service_outcomes, staff_users
+from delivery.vocabulary import Channel, EventType
 
 GROUPINGS = ("channel", "court", "clerk", "week", "month")
-OWNER_EVENTS = ("owner_assigned", "owner_reassigned")
-CHANNEL_ORDER = ("email", "sms", "postal", "in_person", "public_notice")
+OWNER_EVENTS = (EventType.OWNER_ASSIGNED, EventType.OWNER_REASSIGNED)
+CHANNEL_ORDER = tuple(Channel)
 NO_CHANNEL = "none"  # failed or cancelled before any attempt was made
 UNASSIGNED = "unassigned"
 

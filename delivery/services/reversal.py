@@ -12,13 +12,14 @@ from delivery.clock import rfc3339
 from delivery.domain import DispatchState, Event
 from delivery.services.certificates import supersede
 from delivery.storage.unit_of_work import DispatchTransaction
+from delivery.vocabulary import EventType, WebhookEventType
 
 
 async def completing_event(tx: DispatchTransaction) -> Event | None:
     """The ``dispatch_served`` event of the service now standing, if the dispatch is served."""
     if tx.dispatch.state != DispatchState.SERVED:
         return None
-    served = [e for e in await tx.events() if e.type == "dispatch_served"]
+    served = [e for e in await tx.events() if e.type == EventType.DISPATCH_SERVED]
     return served[-1] if served else None
 
 
@@ -44,12 +45,12 @@ def unserve(
     dispatch.periods = None
     tx.change_dispatch(
         DispatchState.IN_PROGRESS,
-        "dispatch_unserved",
+        EventType.DISPATCH_UNSERVED,
         source=source,
         actor=actor,
         reason=reason,
         data={**data, "reversed": reversed_service},
     )
-    tx.notify("dispatch.unserved", {"reason": reason})
+    tx.notify(WebhookEventType.DISPATCH_UNSERVED, {"reason": reason})
     # The certificate of the reversed service is kept, marked superseded.
     supersede(tx)

@@ -27,6 +27,7 @@ from delivery.services.court_channels import COURT_CHANNELS
 from delivery.services.progress import decide_now
 from delivery.storage.notice_codes import code_of_attempt, code_row, insert_codes
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.vocabulary import Channel, EventType
 from tracking.links import LinkClaims, issue_token
 from tracking.notice_codes import display
 
@@ -167,7 +168,7 @@ def _wait_for_channel(tx: DispatchTransaction, attempt: Attempt) -> None:
     if attempt.reason != "channel_unavailable":
         attempt.reason = "channel_unavailable"
         tx.record(
-            "attempt_waiting",
+            EventType.ATTEMPT_WAITING,
             source="worker",
             attempt_id=attempt.id,
             data={"reason": "channel_unavailable", "channel": attempt.channel},
@@ -182,7 +183,7 @@ async def _claim(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -> Ser
     tx.change_attempt(
         attempt,
         AttemptState.SENDING,
-        "attempt_sending",
+        EventType.ATTEMPT_SENDING,
         source="worker",
         data={"try": attempt.tries},
     )
@@ -200,7 +201,7 @@ async def _claim(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -> Ser
         link_expires_at=claims.expires_at,
         time_zone=ctx.settings.time_zone,
         composed_at=tx.now,
-        postcode=await _postcode(tx, attempt) if attempt.channel == "postal" else None,
+        postcode=await _postcode(tx, attempt) if attempt.channel == Channel.POSTAL else None,
         notice_code=display(await _notice_code(tx, attempt)),
         check_url=check_url(ctx),
     )
@@ -238,7 +239,7 @@ async def record_result(
             tx.change_attempt(
                 attempt,
                 AttemptState.FAILED,
-                "attempt_failed",
+                EventType.ATTEMPT_FAILED,
                 source=attempt.channel,
                 reason=result.detail[:500],
                 data={"tries": attempt.tries},
@@ -250,7 +251,7 @@ async def record_result(
             tx.change_attempt(
                 attempt,
                 AttemptState.PENDING,
-                "attempt_retry_scheduled",
+                EventType.ATTEMPT_RETRY_SCHEDULED,
                 source=attempt.channel,
                 reason=result.detail[:500],
                 data={"tries": attempt.tries, "retry_at": rfc3339(retry_at)},
@@ -288,7 +289,7 @@ async def _accepted(
         tx.change_attempt(
             attempt,
             AttemptState.SENT,
-            "attempt_sent",
+            EventType.ATTEMPT_SENT,
             source=attempt.channel,
             data=_sent_data(result),
             occurred_at=accepted_at,
@@ -297,7 +298,7 @@ async def _accepted(
         return  # a journal entry replayed again
     else:
         tx.record(
-            "attempt_sent",
+            EventType.ATTEMPT_SENT,
             source=attempt.channel,
             attempt_id=attempt.id,
             data={"late": True, "duplicate": attempt.sent_at is not None, **_sent_data(result)},
@@ -312,7 +313,9 @@ async def _already_recorded(
 ) -> bool:
     """This very acceptance is in the chain already (a journal entry replayed again)."""
     return any(
-        e.type == "attempt_sent" and e.attempt_id == attempt_id and e.occurred_at == accepted_at
+        e.type == EventType.ATTEMPT_SENT
+        and e.attempt_id == attempt_id
+        and e.occurred_at == accepted_at
         for e in await tx.events()
     )
 
@@ -328,7 +331,7 @@ def _channel_unavailable(tx: DispatchTransaction, attempt: Attempt, result: Send
     tx.change_attempt(
         attempt,
         AttemptState.PENDING,
-        "attempt_channel_unavailable",
+        EventType.ATTEMPT_CHANNEL_UNAVAILABLE,
         source=attempt.channel,
         reason=f"channel_unavailable: {result.detail}"[:500],
         data={"retry_at": rfc3339(attempt.next_action_at)},

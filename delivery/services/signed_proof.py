@@ -30,8 +30,9 @@ from delivery.domain import Attempt
 from delivery.infra.document_store import UploadRejected
 from delivery.infra.scans import SCAN_TYPES, WANTED, scan_problem
 from delivery.storage.unit_of_work import DispatchTransaction
+from delivery.vocabulary import EventType
 
-OUTCOME = "proof_signed"
+OUTCOME = EventType.PROOF_SIGNED
 PURPOSE = "signed_proof"
 SOURCE = "clerk"
 SCAN_FIELD = "scan"

@@ -23,6 +23,7 @@ from delivery.services.timestamps import due_timestamps, flag_overdue
 from delivery.storage.outbox import DELIVERY_PENDING
 from delivery.storage.schema import attempts, dispatches, webhook_deliveries
 from delivery.storage.unit_of_work import dispatch_transaction
+from delivery.vocabulary import EventType
 
 BATCH = 1000
 log = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ async def release_claim(ctx: Context, dispatch_id: str, attempt_id: str, reason:
         tx.change_attempt(
             attempt,
             AttemptState.PENDING,
-            "attempt_send_interrupted",
+            EventType.ATTEMPT_SEND_INTERRUPTED,
             source="worker",
             reason=reason,
         )

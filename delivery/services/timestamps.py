@@ -29,6 +29,7 @@ from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.storage.schema import checkpoint_timestamps
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.vocabulary import EventType
 from tracking.signing import checkpoint_data
 from tracking.timestamps import (
     EVENT,
@@ -42,7 +43,7 @@ from tracking.timestamps import (
 
 log = logging.getLogger(__name__)
 SOURCE = "tsa"
-CHECKPOINT_EVENT = "chain_checkpoint"
+CHECKPOINT_EVENT = EventType.CHAIN_CHECKPOINT
 QUERY_TYPE = "application/timestamp-query"
 MAX_REPLY = 1 << 20
 # After a failed request: ask again after these delays, then every hour.

@@ -28,12 +28,13 @@ from delivery.identity import normalise_identity
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import certificates, contacts, dispatches, events, notice_codes
 from delivery.storage.unit_of_work import load_documents
+from delivery.vocabulary import EventType
 from tracking import notice_codes as codes
 from tracking.timestamps import EVENT as TIMESTAMP_EVENT
 
 HASH = re.compile(r"[0-9a-f]{64}")
-SERVED_EVENT = "dispatch_served"
-CHECKPOINT_EVENT = "chain_checkpoint"
+SERVED_EVENT = EventType.DISPATCH_SERVED
+CHECKPOINT_EVENT = EventType.CHAIN_CHECKPOINT
 
 
 class Match(StrEnum):

@@ -16,10 +16,11 @@ from delivery.clock import rfc3339
 from delivery.ids import new_id
 from delivery.storage.schema import outbox_messages, webhook_deliveries
 from delivery.storage.statements import SELECT_LIVE_ENDPOINTS
+from delivery.vocabulary import WebhookDeliveryState
 
-DELIVERY_PENDING = "pending"
-DELIVERY_DELIVERED = "delivered"
-DELIVERY_FAILED = "failed"
+DELIVERY_PENDING = WebhookDeliveryState.PENDING
+DELIVERY_DELIVERED = WebhookDeliveryState.DELIVERED
+DELIVERY_FAILED = WebhookDeliveryState.FAILED
 
 
 async def subscribed_endpoints(conn: AsyncConnection, court: str) -> list[tuple[str, Any]]:

@@ -60,13 +60,14 @@ from delivery.storage.statements import (
     UPDATE_ATTEMPT,
     UPDATE_DISPATCH,
 )
+from delivery.vocabulary import EVENT_TYPES, EventType, WebhookEventType
 from tracking.chain import hashed_fields, link_hash
 
 DISPATCH_WEBHOOKS = {
-    DispatchState.NOTICE_PENDING: "dispatch.notice_awaiting_approval",
-    DispatchState.SERVED: "dispatch.served",
-    DispatchState.FAILED: "dispatch.failed",
-    DispatchState.CANCELLED: "dispatch.cancelled",
+    DispatchState.NOTICE_PENDING: WebhookEventType.DISPATCH_NOTICE_AWAITING_APPROVAL,
+    DispatchState.SERVED: WebhookEventType.DISPATCH_SERVED,
+    DispatchState.FAILED: WebhookEventType.DISPATCH_FAILED,
+    DispatchState.CANCELLED: WebhookEventType.DISPATCH_CANCELLED,
 }
 
 
@@ -192,6 +193,8 @@ class DispatchTransaction:
         actor: str | None = None,
     ) -> str:
         """Append an event to the dispatch's chain; returns its id."""
+        if type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {type!r} (not in delivery.vocabulary.EventType)")
         self._seq += 1
         fields = hashed_fields(
             id=new_id(),
@@ -250,7 +253,7 @@ class DispatchTransaction:
         if self._attempts is not None:
             self._attempts.append(attempt)
         self.record(
-            "attempt_created",
+            EventType.ATTEMPT_CREATED,
             source=source,
             attempt_id=attempt.id,
             data={
@@ -295,7 +298,7 @@ class DispatchTransaction:
         )
         if new != AttemptState.SENDING:
             # "sending" is the worker's in-flight claim, not news for the case system.
-            self.notify("attempt.updated", {"attempt": attempt_view(attempt)})
+            self.notify(WebhookEventType.ATTEMPT_UPDATED, {"attempt": attempt_view(attempt)})
 
     def touch_attempt(self, attempt: Attempt) -> None:
         """Mark an attempt whose columns changed without a state change (tries, retry time)."""

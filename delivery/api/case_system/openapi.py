@@ -12,6 +12,7 @@ from delivery.api.case_system.webhooks import EVENT_TYPES
 from delivery.api.http.handlers import json_response
 from delivery.domain import DOCUMENT_KINDS, LOCALES, ContactSource, DispatchState
 from delivery.services.reports import DEFINITIONS, GROUPINGS, TABLE_COLUMNS
+from delivery.vocabulary import EventType, NoticeState
 from tracking.webhook_targets import URL_RULES
 from tracking.webhooks import CONNECTION_FAILED, REFUSED, TIMED_OUT
 
@@ -74,7 +75,7 @@ def _action_body() -> dict[str, Any]:
                 "action": {"type": "string", "enum": ["record_outcome"]},
                 "note": {"type": "string"},
                 "attempt_id": {"type": "string"},
-                "outcome": {"type": "string", "enum": ["proof_signed"]},
+                "outcome": {"type": "string", "enum": [EventType.PROOF_SIGNED]},
                 "written_date": {"type": "string", "format": "date"},
                 "scan": {"type": "string", "format": "binary"},
             },
@@ -293,7 +294,7 @@ SPEC: dict[str, Any] = {
                 "required": ["id", "state", "title", "body", "text_sha256"],
                 "properties": {
                     "id": {"type": "string"},
-                    "state": {"enum": ["draft", "published"]},
+                    "state": {"enum": list(NoticeState)},
                     "title": {"type": "string"},
                     "body": {"type": "string"},
                     "text_sha256": {

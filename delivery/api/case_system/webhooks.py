@@ -18,22 +18,12 @@ from delivery.services import webhook_endpoints
 from delivery.services.webhook_delivery import retry_delivery
 from delivery.services.webhook_endpoints import WebhookDelivery, WebhookEndpoint
 from delivery.storage.outbox import DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_PENDING
+from delivery.vocabulary import WebhookEventType
 from tracking.webhook_targets import RULE_URL, Refusal, url_refusal
 
 MAX_URL_LENGTH = 2000
 
-EVENT_TYPES = (
-    "dispatch.created",
-    "dispatch.escalated",
-    "dispatch.at_risk",
-    "dispatch.notice_awaiting_approval",
-    "dispatch.notice_published",
-    "dispatch.served",
-    "dispatch.unserved",
-    "dispatch.failed",
-    "dispatch.cancelled",
-    "attempt.updated",
-)
+EVENT_TYPES = tuple(WebhookEventType)
 
 
 def _endpoint_view(endpoint: WebhookEndpoint) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from delivery.services import certificates, clerk_actions, clerk_requests, signe
 from delivery.services.dispatch_view import DispatchView, dispatch_view, in_scope
 from delivery.staff import Role, StaffUser
 from delivery.storage.unit_of_work import load_documents
-from escalation.decide import CHANNEL_CONTACTS
+from delivery.vocabulary import CHANNEL_CONTACTS
 
 PAGE_ROLES = (Role.CLERK, Role.SUPERVISOR)
 ID = "{dispatch_id:[0-9A-HJKMNP-TV-Z]{26}}"

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from delivery.domain import ELECTRONIC_CHANNELS
-from escalation.rules import NOTICE_PERIOD, NOTICE_PERIOD_ABROAD, RULES
+from escalation.notice_period import NOTICE_PERIOD, NOTICE_PERIOD_ABROAD
+from escalation.rules import RULES
 
 POLICY_DIR = Path(__file__).parent / "policies"
 NOTICE_CHANNEL = "public_notice"

@@ -33,6 +33,7 @@ from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.progress import decide_now, start_attempt
 from delivery.services.reversal import completing_event, unserve
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from escalation.consent import may_serve_on
 from escalation.decide import CHANNEL_CONTACTS
 
 SOURCE = "clerk"
@@ -159,7 +160,7 @@ async def _retry_channel(
     if kind is None:
         raise ActionRefused("channel must be email, sms, postal or in_person", conflict=False)
     targets = [c for c in tx.dispatch.contacts if c.kind == kind]
-    if channel in ELECTRONIC_CHANNELS and not tx.dispatch.consent_given:
+    if not may_serve_on(str(channel), consent_given=tx.dispatch.consent_given):
         raise ActionRefused("no e-service consent is recorded (OLR-29/30)")
     if not targets:
         raise ActionRefused(f"the recipient has no address for {channel}")
@@ -244,7 +245,7 @@ async def _add_contact(
             channel
             for channel in steps[index].channels
             if CHANNEL_CONTACTS.get(channel) == kind
-            and (channel not in ELECTRONIC_CHANNELS or tx.dispatch.consent_given)
+            and may_serve_on(channel, consent_given=tx.dispatch.consent_given)
         ]
         for channel in usable:
             start_attempt(ctx, tx, index, channel, contact, source=SOURCE)

@@ -37,7 +37,8 @@ from delivery.storage.schema import (
     staff_users,
     webhook_deliveries,
 )
-from escalation.decide import CourtDays, step_deadline
+from escalation.calendar import CourtDays
+from escalation.decide import step_deadline
 from escalation.policy import KNOWN_CHANNELS
 
 AT_RISK_EVENT = "dispatch_at_risk"

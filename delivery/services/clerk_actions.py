@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.in_person import tasks as field_tasks
-from channels.public_notice import notices
+from channels.public_notice import notices, publications
 from delivery.addresses import address_problem
 from delivery.context import Context
 from delivery.domain import (
@@ -339,9 +339,9 @@ async def _record_publication(
     details = request.details
     try:
         if request.evidence is not None:
-            media = await notices.record_media(tx, request.evidence, actor)
+            media = await publications.record_media(tx, request.evidence, actor)
             details = {**details, "media_id": media["id"]}
-        await notices.record_publication(ctx, tx, details, request.note, actor)
+        await publications.record_publication(ctx, tx, details, request.note, actor)
     except notices.NoticeRefused as exc:
         raise ActionRefused(exc.reason, conflict=exc.conflict) from None
 
@@ -411,7 +411,7 @@ HANDLERS: dict[str, Handler] = {
     "record_rebuttal": _record_rebuttal,
     "change_policy": _change_policy,
     "edit_notice": _notice_action(notices.edit_notice),
-    "approve_notice": _notice_action(notices.approve_notice),
+    "approve_notice": _notice_action(publications.approve_notice),
     "record_publication": _record_publication,
     "assign_field_server": _assign_field_server,
 }

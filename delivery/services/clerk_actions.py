@@ -318,8 +318,7 @@ Handler = Callable[[Context, DispatchTransaction, ActionRequest, str], Awaitable
 
 
 def _notice_action(action: notices.NoticeAction) -> Handler:
-    """A public-notice action (channels/public_notice/notices.py, publications.py) as a clerk
-    action."""
+    """A public-notice action (channels/public_notice/) as a clerk action."""
 
     async def handler(
         ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str

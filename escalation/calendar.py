@@ -12,7 +12,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 
 SHIPPED = Path(__file__).parent / "calendars" / "cn.toml"
@@ -44,6 +44,19 @@ class HolidayCalendar:
                 return False
         return day.weekday() < 5
 
+    def on_or_after(self, day: date) -> date:
+        """``day`` when it is a working day, otherwise the next one (CPL-85: a period whose last
+        day is a holiday ends on the next working day)."""
+        while not self.is_working_day(day):
+            day += timedelta(days=1)
+        return day
+
+    def on_or_before(self, day: date) -> date:
+        """``day`` when it is a working day, otherwise the one before (a deadline counted back)."""
+        while not self.is_working_day(day):
+            day -= timedelta(days=1)
+        return day
+
     def add_working_days(self, start: date, days: int) -> date:
         """The ``days``-th working day after ``start`` (``start`` itself not counted)."""
         day = start
@@ -56,6 +69,25 @@ class HolidayCalendar:
     def merged(self, other: HolidayCalendar) -> HolidayCalendar:
         """This calendar with ``other``'s years replacing its own."""
         return HolidayCalendar({**self.years, **other.years})
+
+
+@dataclass(frozen=True)
+class CourtDays:
+    """The court's holiday data and time zone, for windows counted in working days and for
+    dates rolled forward to a working day on the court's calendar."""
+
+    calendar: HolidayCalendar
+    zone: tzinfo
+
+    def rolled_forward(self, when: datetime) -> datetime:
+        """``when``, or the same time of day on the next working day when its day (in the
+        court's zone) is not one."""
+        local = when.astimezone(self.zone)
+        day = self.calendar.on_or_after(local.date())
+        return datetime.combine(day, local.timetz()).astimezone(UTC)
+
+
+CALENDAR_DAYS_ONLY = CourtDays(HolidayCalendar(), UTC)
 
 
 def parse_calendar(text: str, where: str) -> HolidayCalendar:

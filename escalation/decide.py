@@ -7,8 +7,7 @@ the returned actions into state changes and events in one transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime
 
 from delivery.domain import (
     OPEN_ATTEMPT_STATES,
@@ -32,20 +31,11 @@ from escalation.actions import (
     StartStep,
     WaitUntil,
 )
-from escalation.calendar import HolidayCalendar
+from escalation.calendar import CALENDAR_DAYS_ONLY, CourtDays
+from escalation.consent import may_serve_on
 from escalation.policy import NOTICE_CHANNEL, Policy, Step
-from escalation.rules import CaseFacts, Completion, earliest_completion
-
-
-@dataclass(frozen=True)
-class CourtDays:
-    """The court's holiday data and time zone, for windows counted in working days."""
-
-    calendar: HolidayCalendar
-    zone: tzinfo
-
-
-CALENDAR_DAYS_ONLY = CourtDays(HolidayCalendar(), UTC)
+from escalation.rules import earliest_completion
+from escalation.service_date import case_facts, deemed_service
 
 
 def step_deadline(start: datetime, step: Step, court_days: CourtDays) -> datetime:
@@ -75,21 +65,15 @@ def decide(
         if dispatch.step_index is not None and index <= dispatch.step_index
         for rule in step.completion
     }
-    facts = CaseFacts(
-        dispatch.document_kinds,
-        dispatch.domicile_in_china,
-        notice_period=policy.notice_period,
-        notice_period_abroad=policy.notice_period_abroad,
-        zone=court_days.zone,
-    )
+    facts = case_facts(dispatch, policy, court_days.zone)
     # A recorded rebuttal (OLR-31) takes the completing event it names out of consideration.
     rebutted = {
         e.data.get("completing_event_id") for e in events if e.type == EventType.SERVICE_REBUTTED
     }
     standing = [e for e in events if e.id not in rebutted]
     completion = earliest_completion(started_rules, attempts, standing, facts)
-    if completion is not None and policy.notice_period_rolls_forward:
-        completion = _rolled_forward(completion, court_days)
+    if completion is not None:
+        completion = deemed_service(completion, policy, court_days)
     if completion is not None and completion.served_at > now:
         if not _escalated(dispatch, events):
             # Deemed service still to come (a notice period running): wake up when it arrives.
@@ -241,7 +225,7 @@ def _start_from(
 
 
 def _why_not(step: Step, dispatch: Dispatch) -> str | None:
-    if step.electronic and not dispatch.consent_given:
+    if not all(may_serve_on(c, consent_given=dispatch.consent_given) for c in step.channels):
         return "no_e_service_consent"
     if not any(_planned(dispatch, c) for c in step.channels):
         return "no_address"
@@ -274,16 +258,3 @@ def _repeats(dispatch: Dispatch, attempts: Sequence[Attempt], step: Step) -> tup
         for planned in _planned(dispatch, channel)
         if 0 < tried.get((planned.channel, planned.contact_id), 0) < step.max_attempts
     )
-
-
-def _rolled_forward(completion: Completion, court_days: CourtDays) -> Completion:
-    """The policy option for a notice period ending on a holiday: the next working day (CPL-85
-    read onto the notice's own period; unsettled in practice, so off unless a policy asks)."""
-    if completion.channel != NOTICE_CHANNEL:
-        return completion
-    local = completion.served_at.astimezone(court_days.zone)
-    day = local.date()
-    while not court_days.calendar.is_working_day(day):
-        day += timedelta(days=1)
-    moved = datetime.combine(day, local.timetz()).astimezone(UTC)
-    return replace(completion, served_at=moved)

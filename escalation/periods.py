@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from escalation.calendar import HolidayCalendar
+from escalation.calendar import CourtDays, HolidayCalendar
+from escalation.service_date import service_date
 
 # (document kind) → (period name, days in China, its basis, days abroad, its basis)
 RUNNING_PERIODS: dict[str, tuple[str, int, str, int, str]] = {
@@ -20,6 +21,17 @@ RUNNING_PERIODS: dict[str, tuple[str, int, str, int, str]] = {
     "judgment": ("appeal", 15, "CPL-171", 30, "CPL-286"),
     "ruling": ("appeal", 10, "CPL-171", 30, "CPL-286"),
 }
+
+
+def running_period(kind: str, *, domicile_in_china: bool) -> tuple[str, int, str] | None:
+    """(period name, days, basis) that service of a document of ``kind`` starts, or ``None``:
+    answer 15 days (CPL-128), 30 without domicile in China (CPL-285); appeal against a judgment
+    15 days, a ruling 10 (CPL-171), 30 without domicile in China (CPL-286)."""
+    rule = RUNNING_PERIODS.get(kind)
+    if rule is None:
+        return None
+    name, days, basis, days_abroad, basis_abroad = rule
+    return (name, days, basis) if domicile_in_china else (name, days_abroad, basis_abroad)
 
 
 @dataclass(frozen=True)
@@ -37,9 +49,7 @@ class Period:
 
 def period_end(start: date, days: int, calendar: HolidayCalendar) -> tuple[date, bool]:
     """(last day, provisional?) of a period of ``days`` days from ``start`` (CPL-85)."""
-    end = start + timedelta(days=days)
-    while not calendar.is_working_day(end):
-        end += timedelta(days=1)
+    end = calendar.on_or_after(start + timedelta(days=days))
     provisional = any(not calendar.has_data(y) for y in range(start.year, end.year + 1))
     return end, provisional
 
@@ -57,15 +67,33 @@ def periods_after_service(
     for document_id, kind in documents:
         if kind == "summons" and hearing_on is not None:
             periods.append(Period("hearing", document_id, "CPL-139", None, hearing_on, False))
-        rule = RUNNING_PERIODS.get(kind)
-        if rule is None:
+        running = running_period(kind, domicile_in_china=domicile_in_china)
+        if running is None:
             continue
-        name, days, basis, days_abroad, basis_abroad = rule
-        if not domicile_in_china:
-            days, basis = days_abroad, basis_abroad
+        name, days, basis = running
         ends_on, provisional = period_end(service_date, days, calendar)
         periods.append(Period(name, document_id, basis, days, ends_on, provisional))
     return periods
+
+
+def periods_from_service(
+    served_at: datetime,
+    documents: Sequence[tuple[str, str]],
+    *,
+    domicile_in_china: bool,
+    hearing_at: datetime | None,
+    court_days: CourtDays,
+) -> list[Period]:
+    """What runs from service at ``served_at`` for each served (document id, kind), counted on
+    the court's calendar from the date of service."""
+    zone = court_days.zone
+    return periods_after_service(
+        service_date(served_at, zone),
+        documents,
+        domicile_in_china=domicile_in_china,
+        hearing_on=None if hearing_at is None else hearing_at.astimezone(zone).date(),
+        calendar=court_days.calendar,
+    )
 
 
 SUMMONS_NOTICE_DAYS = 3  # CPL-139: a summons reaches the parties at least 3 days before
@@ -88,12 +116,9 @@ def service_deadline(
     leads = []
     if "summons" in document_kinds:
         leads.append(SUMMONS_NOTICE_DAYS)
-    if "complaint" in document_kinds:
-        _name, days, _basis, days_abroad, _abroad = RUNNING_PERIODS["complaint"]
-        leads.append((days if domicile_in_china else days_abroad) + 1)
+    answer = running_period("complaint", domicile_in_china=domicile_in_china)
+    if "complaint" in document_kinds and answer is not None:
+        leads.append(answer[1] + 1)
     if not leads:
         return None
-    deadline = hearing_on - timedelta(days=max(leads))
-    while not calendar.is_working_day(deadline):
-        deadline -= timedelta(days=1)
-    return deadline
+    return calendar.on_or_before(hearing_on - timedelta(days=max(leads)))

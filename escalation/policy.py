@@ -15,7 +15,8 @@ from typing import Any
 
 from delivery.domain import ELECTRONIC_CHANNELS
 from delivery.vocabulary import Channel
-from escalation.rules import NOTICE_PERIOD, NOTICE_PERIOD_ABROAD, RULES
+from escalation.notice_period import NOTICE_PERIOD, NOTICE_PERIOD_ABROAD
+from escalation.rules import RULES
 
 POLICY_DIR = Path(__file__).parent / "policies"
 NOTICE_CHANNEL = Channel.PUBLIC_NOTICE

@@ -31,24 +31,10 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from delivery.domain import ELECTRONIC_CHANNELS, Attempt, AttemptState, ContactSource, Event
 from delivery.vocabulary import Channel, EventType
+from escalation.notice_period import NOTICE_PERIOD, NOTICE_PERIOD_ABROAD, notice_period
+from escalation.receivers import may_leave, may_receive
 
-NOTICE_PERIOD = timedelta(days=30)  # CPL-95
-NOTICE_PERIOD_ABROAD = timedelta(days=60)  # CPL-283
 POST_ABROAD_NO_RECEIPT = 3  # months, CPL-283
-
-# Who may receive in person (CPL-88) or sign a postal return receipt (CPL-91, PM-7, PM-9).
-ELIGIBLE_RECEIVERS = frozenset(
-    {
-        "self",
-        "guardian",
-        "family",  # an adult family member living with the recipient, not the opposing party
-        "entity_representative",
-        "entity_mailroom",
-        "agent",
-        "designated_receiver",
-    }
-)
-MEDIATION_RECEIVERS = frozenset({"self", "entity_representative", "designated_receiver"})
 PM11_RETURN_REASONS = frozenset({"address_wrong", "moved", "unknown_recipient"})
 
 
@@ -154,13 +140,10 @@ def cpl88_handed_over(
     """CPL-88: handed to the recipient or an eligible receiver, dated by the signature. A
     mediation statement must reach the party, their legal representative or their designated
     receiver (CPL-INT-133): a family member or a mail room does not serve it."""
-    receivers = (
-        MEDIATION_RECEIVERS if "mediation_statement" in facts.document_kinds else ELIGIBLE_RECEIVERS
-    )
     if (
         attempt.channel == Channel.IN_PERSON
         and event.type == EventType.VISIT_SERVED
-        and event.data.get("relation") in receivers
+        and may_receive(event.data.get("relation"), facts.document_kinds)
     ):
         return _done("CPL-88", attempt, event, f"handed to: {event.data['relation']}")
     return None
@@ -190,7 +173,7 @@ def cpl89_left_at_residence(
         attempt.channel == Channel.IN_PERSON
         and event.type == EventType.VISIT_REFUSED_LEFT
         and (event.data.get("witness") or event.data.get("media"))
-        and "mediation_statement" not in facts.document_kinds
+        and may_leave(facts.document_kinds)
     ):
         return _done("CPL-89", attempt, event, "left at the residence after a refusal")
     return None
@@ -204,7 +187,7 @@ def cpl91_return_receipt(
     if (
         attempt.channel == Channel.POSTAL
         and event.type == EventType.POSTAL_DELIVERED
-        and event.data.get("relation") in ELIGIBLE_RECEIVERS
+        and may_receive(event.data.get("relation"))
         and event.data.get("signer_id_recorded") is True
     ):
         return _done(
@@ -242,14 +225,10 @@ def cpl95_notice_period(
     """CPL-95 with CPL-INT-138: deemed served the policy's period (30 days) after the notice was
     published — the last publication counts (see :func:`earliest_completion`). The date may be
     in the future: the decision then waits for it."""
-    if (
-        attempt.channel == Channel.PUBLIC_NOTICE
-        and event.type == EventType.NOTICE_PUBLISHED
-        and facts.domicile_in_china
-    ):
-        days = facts.notice_period.days
-        return _done("CPL-95", attempt, event, f"public notice, {days} days", facts.notice_period)
-    return None
+    period = _notice_period(attempt, event, facts, "CPL-95")
+    if period is None:
+        return None
+    return _done("CPL-95", attempt, event, f"public notice, {period.days} days", period)
 
 
 def cpl283_notice_abroad(
@@ -257,19 +236,24 @@ def cpl283_notice_abroad(
 ) -> Completion | None:
     """CPL-283: for a party without domicile in China, the policy's period (60 days) after the
     last publication."""
+    period = _notice_period(attempt, event, facts, "CPL-283")
+    if period is None:
+        return None
+    return _done("CPL-283", attempt, event, f"public notice abroad, {period.days} days", period)
+
+
+def _notice_period(
+    attempt: Attempt, event: Event, facts: CaseFacts, rule_id: str
+) -> timedelta | None:
+    """The period a publication of the notice runs, when ``rule_id`` is the one that sets it
+    for this recipient (:func:`escalation.notice_period.notice_period`)."""
+    chosen = notice_period(facts, domicile_in_china=facts.domicile_in_china)
     if (
         attempt.channel == Channel.PUBLIC_NOTICE
         and event.type == EventType.NOTICE_PUBLISHED
-        and not facts.domicile_in_china
+        and chosen.rule_id == rule_id
     ):
-        days = facts.notice_period_abroad.days
-        return _done(
-            "CPL-283",
-            attempt,
-            event,
-            f"public notice abroad, {days} days",
-            facts.notice_period_abroad,
-        )
+        return chosen.period
     return None
 
 

@@ -27,7 +27,9 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from channels.in_person import tasks as field_tasks
-from channels.in_person.tasks import Media, TaskView, Visit
+from channels.in_person import visits
+from channels.in_person.tasks import TaskView
+from channels.in_person.visits import Media, Visit
 from delivery.api.http.bodies import RefusedText, multipart_parts, part_chunks, read_text, skip_part
 from delivery.api.http.handlers import ctx_of, path_id
 from delivery.api.staff.auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
@@ -248,9 +250,9 @@ def validate(ctx: Context, task: TaskView, posted: Posted) -> tuple[Visit | None
     if outcome == "served":
         relation = f.get("relation", "")
         name = f.get("receiver_name", "")
-        if relation not in field_tasks.RELATIONS:
+        if relation not in visits.RELATIONS:
             errors["relation"] = "required"
-        elif task.has_mediation_statement and relation not in field_tasks.MEDIATION_RECEIVERS:
+        elif task.has_mediation_statement and relation not in visits.MEDIATION_RECEIVERS:
             errors["relation"] = "mediation_receiver"
         elif relation != "self" and not name:
             errors["receiver_name"] = "required"
@@ -266,14 +268,14 @@ def validate(ctx: Context, task: TaskView, posted: Posted) -> tuple[Visit | None
         visit = {"witness": witness if all(witness.values()) else None}
     elif outcome == "refused_filmed":
         place = f.get("place", "")
-        if place not in field_tasks.FILMED_PLACES:
+        if place not in visits.FILMED_PLACES:
             errors["place"] = "required"
         elif place == "away_from_home" and not posted.media:
             errors["media"] = "media_required"
         visit = {"place": place}
     elif outcome == "failed":
         reason = f.get("reason", "")
-        if reason not in field_tasks.FAILURE_REASONS:
+        if reason not in visits.FAILURE_REASONS:
             errors["reason"] = "required"
         visit = {"reason": reason}
     else:
@@ -366,12 +368,10 @@ def _form(
         now_local=now_local.strftime("%Y-%m-%dT%H:%M"),
         opened_local=(task.created_at.astimezone(ctx.settings.zone)).strftime("%Y-%m-%dT%H:%M"),
         relations=(
-            field_tasks.MEDIATION_RECEIVERS
-            if task.has_mediation_statement
-            else field_tasks.RELATIONS
+            visits.MEDIATION_RECEIVERS if task.has_mediation_statement else visits.RELATIONS
         ),
-        places=field_tasks.FILMED_PLACES,
-        reasons=field_tasks.FAILURE_REASONS,
+        places=visits.FILMED_PLACES,
+        reasons=visits.FAILURE_REASONS,
         errors=errors or {},
         values=values or {},
         max_media_mb=max(1, ctx.settings.max_media_bytes // (1024 * 1024)),
@@ -410,12 +410,12 @@ async def record(request: web.Request) -> web.Response:
             request, user, task, locale=locale, status=422, errors=errors, values=posted.fields
         )
     try:
-        await field_tasks.record_visit(ctx, task.id, visit, user)
+        await visits.record_visit(ctx, task.id, visit, user)
     except field_tasks.NotYourTask:
         raise web.HTTPForbidden(text="403: this task is assigned to another field server") from None
     except field_tasks.TaskClosed:
         return _form(request, user, task, locale=locale, status=409, errors={"task": "closed"})
-    except field_tasks.MediationStatement:
+    except visits.MediationStatement:
         errors = {"outcome": "mediation_statement"}
         return _form(
             request, user, task, locale=locale, status=422, errors=errors, values=posted.fields

@@ -1,4 +1,4 @@
-"""In-person service (直接送达 / 留置送达): field tasks, their assignment and the visits' outcomes.
+"""In-person service (直接送达 / 留置送达): field tasks, their assignment and reading them.
 
 One visit is one attempt (domain.md, "In-person outcomes"); each in-person attempt gets one row
 in ``field_tasks`` — the work item on a field server's list.
@@ -11,8 +11,7 @@ in ``field_tasks`` — the work item on a field server's list.
   assigned** a task (never assigned first; ties by account id). No field server: the task
   stays unassigned (``field_task_unassigned``) until a clerk assigns one
   (:func:`assign_task`, the ``assign_field_server`` action).
-- :func:`record_visit` records one visit's outcome in one transaction with the attempt's state
-  change, the evidence files' rows and the decision (service, the next visit, or escalation).
+- A visit's outcome is recorded by ``channels.in_person.visits``.
 """
 
 from __future__ import annotations
@@ -29,44 +28,19 @@ from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
 from delivery.ids import new_id
-from delivery.infra.document_store import StoredFile
-from delivery.services.progress import decide_now
 from delivery.staff import Role, StaffUser
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import attempts, dispatches, field_tasks, staff_users
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
+from delivery.storage.unit_of_work import DispatchTransaction, load_documents
 from delivery.vocabulary import Channel, EventType, FieldTaskState
-from escalation.decide import CourtDays, step_deadline
-from escalation.rules import ELIGIBLE_RECEIVERS
-from escalation.rules import MEDIATION_RECEIVERS as RULE_MEDIATION_RECEIVERS
+from escalation.calendar import CourtDays
+from escalation.decide import step_deadline
+from escalation.receivers import MEDIATION_STATEMENT
 
 log = logging.getLogger(__name__)
 SOURCE = "field"
 CHANNEL = Channel.IN_PERSON
-MEDIATION_STATEMENT = "mediation_statement"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-OUTCOMES = ("served", "refused_left", "refused_filmed", "failed")
-RELATIONS = tuple(
-    r
-    for r in (
-        "self",
-        "family",
-        "entity_representative",
-        "entity_mailroom",
-        "agent",
-        "designated_receiver",
-        "guardian",
-    )
-    if r in ELIGIBLE_RECEIVERS
-)
-# CPL-INT-133 (the rule is escalation's): the form offers only these for a mediation statement.
-MEDIATION_RECEIVERS = tuple(r for r in RELATIONS if r in RULE_MEDIATION_RECEIVERS)
-FILMED_PLACES = ("away_from_home", "court")
-# not found / moved / no such address; "refused_not_left": refused and the documents could not
-# (a mediation statement, CPL-INT-133) or were not left — the visit fails.
-FAILURE_REASONS = ("not_found", "moved", "no_such_address", "refused_not_left")
 
 
 class TaskNotFound(Exception):
@@ -376,139 +350,3 @@ def may_view(user: StaffUser, task: TaskView) -> bool:
 def may_record(user: StaffUser, task: TaskView) -> bool:
     """Only the field server the task is assigned to records its visit."""
     return user.has(Role.FIELD_SERVER) and task.assignee_id == user.id
-
-
-# --- Recording a visit ---
-
-
-@dataclass(frozen=True)
-class Media:
-    stored: StoredFile
-    media_type: str
-    purpose: str  # visit_photo, visit_video, signature
-
-
-@dataclass(frozen=True)
-class Visit:
-    """A validated outcome form (see channels/in_person/pages.py for the checks)."""
-
-    outcome: str
-    visited_at: datetime
-    relation: str | None = None
-    receiver_name: str | None = None
-    witness: dict[str, str] | None = None
-    place: str | None = None
-    reason: str | None = None
-    media: tuple[Media, ...] = ()
-    signature: Media | None = None
-    geolocation: dict[str, float] | None = None
-    note: str | None = None
-
-
-VISIT_EVENTS = {
-    "served": (EventType.VISIT_SERVED, AttemptState.DELIVERED),
-    "refused_left": (EventType.VISIT_REFUSED_LEFT, AttemptState.REFUSED),
-    "refused_filmed": (EventType.VISIT_REFUSED_FILMED, AttemptState.REFUSED),
-    "failed": (EventType.VISIT_FAILED, AttemptState.FAILED),
-}
-
-
-class MediationStatement(Exception):
-    """CPL-INT-133: a mediation statement is never served by leaving it."""
-
-
-async def record_visit(ctx: Context, task_id: str, visit: Visit, by: StaffUser) -> TaskView:
-    """Record one visit: the event on the attempt, the evidence files' rows, the task done and
-    the decision — all in one transaction. Raises :class:`TaskNotFound`, :class:`NotYourTask`,
-    :class:`TaskClosed` or :class:`MediationStatement`."""
-    task = await task_for(ctx, task_id, by.courts)
-    if not may_record(by, task):
-        raise NotYourTask(task_id)
-    async with dispatch_transaction(ctx.engine, ctx.clock, task.dispatch_id) as tx:
-        row = (
-            await tx.conn.execute(
-                sa.select(field_tasks.c.state, field_tasks.c.assignee_id).where(
-                    field_tasks.c.id == task_id
-                )
-            )
-        ).first()
-        attempt = await tx.attempt(task.attempt_id)
-        assert row is not None
-        if row.assignee_id != by.id:
-            raise NotYourTask(task_id)  # reassigned meanwhile
-        if (
-            row.state != FieldTaskState.OPEN
-            or attempt is None
-            or attempt.state != AttemptState.SENT
-            or not tx.dispatch.is_open
-        ):
-            raise TaskClosed(task_id)
-        if visit.outcome == "refused_left" and MEDIATION_STATEMENT in tx.dispatch.document_kinds:
-            raise MediationStatement(task_id)
-        data = await _visit_data(tx, attempt, visit, by)
-        event_type, state = VISIT_EVENTS[visit.outcome]
-        attempt.next_action_at = None
-        tx.change_attempt(
-            attempt,
-            state,
-            event_type,
-            source=SOURCE,
-            actor=by.actor,
-            reason=visit.reason if visit.outcome == "failed" else None,
-            data=data,
-            occurred_at=visit.visited_at,
-        )
-        await tx.conn.execute(
-            field_tasks.update()
-            .where(field_tasks.c.id == task_id)
-            .values(state=FieldTaskState.DONE, completed_at=tx.now)
-        )
-        await decide_now(ctx, tx)
-    await ctx.queue.after_commit(tx.followups)
-    log.info(
-        "visit recorded",
-        extra={"dispatch_id": task.dispatch_id, "task_id": task_id, "outcome": visit.outcome},
-    )
-    return task
-
-
-async def _store_media_row(
-    tx: DispatchTransaction, attempt: Attempt, media: Media, by: StaffUser
-) -> str:
-    return await tx.add_media(attempt.id, media.purpose, media.stored, media.media_type, by.actor)
-
-
-async def _visit_data(
-    tx: DispatchTransaction, attempt: Attempt, visit: Visit, by: StaffUser
-) -> dict[str, Any]:
-    data: dict[str, Any] = {"task_id": attempt.provider_ref, "outcome": visit.outcome}
-    if visit.outcome == "served":
-        data["relation"] = visit.relation
-        data["receiver_name"] = visit.receiver_name
-    if visit.outcome == "refused_left" and visit.witness:
-        data["witness"] = visit.witness
-    if visit.outcome == "refused_filmed":
-        data["place"] = visit.place
-    if visit.outcome == "failed":
-        data["reason"] = visit.reason
-    if visit.media:
-        data["media"] = [
-            {
-                "media_id": await _store_media_row(tx, attempt, m, by),
-                "sha256": m.stored.sha256,
-                "media_type": m.media_type,
-                "size": m.stored.size,
-            }
-            for m in visit.media
-        ]
-    if visit.signature is not None:
-        data["signature"] = {
-            "media_id": await _store_media_row(tx, attempt, visit.signature, by),
-            "sha256": visit.signature.stored.sha256,
-        }
-    if visit.geolocation is not None:
-        data["geolocation"] = visit.geolocation
-    if visit.note:
-        data["note"] = visit.note
-    data["visited_at"] = rfc3339(visit.visited_at)
-    return data

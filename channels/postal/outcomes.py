@@ -26,7 +26,7 @@ from delivery.clock import rfc3339
 from delivery.domain import AttemptState
 from delivery.identity import identity_digest, identity_last4
 from delivery.vocabulary import EventType
-from escalation.rules import ELIGIBLE_RECEIVERS
+from escalation.receivers import may_receive
 
 # Carrier statuses on the way: recorded as tracking, the attempt stays ``sent``.
 ON_THE_WAY = frozenset({"accepted", "in_transit", "delivery_attempted"})
@@ -78,7 +78,7 @@ def _invalid_signature(relation: str | None, id_recorded: bool) -> str | None:
         return "PM-9: signed by a family member who is the opposing party"
     if relation == "minor":
         return "PM-7: signed by a minor"
-    if relation not in ELIGIBLE_RECEIVERS:
+    if not may_receive(relation):
         return f"PM-7: signed by someone not entitled to receive ({relation or 'unknown'})"
     if not id_recorded:
         return "PM-7: the signer's ID number is not on the receipt"

@@ -1,5 +1,6 @@
 """Reading notices for the pages: the public board (published notices only, searchable), one
-notice with its publications, and the supervisors' queue of drafts awaiting approval.
+notice with its publications (and, for the public page, the notice period the rules apply to
+its recipient), and the supervisors' queue of drafts awaiting approval.
 
 The lifecycle — drafting, editing, approval, publication — is ``channels.public_notice.notices``.
 """
@@ -13,10 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.public_notice.notices import DRAFT, PUBLISHED
-from delivery.domain import AttemptState
+from delivery.domain import AttemptState, DispatchState
 from delivery.ids import looks_like_id
 from delivery.storage.queries import LIKE_ESCAPE, escape_like
-from delivery.storage.schema import attempts, media_files, notice_publications, notices
+from delivery.storage.schema import attempts, dispatches, media_files, notice_publications, notices
+from escalation.notice_period import notice_period
+from escalation.policy import NOTICE_CHANNEL, PolicyBook
 
 
 async def notice_by_id(conn: AsyncConnection, notice_id: str) -> sa.RowMapping | None:
@@ -37,6 +40,45 @@ async def publications(conn: AsyncConnection, notice_id: str) -> list[sa.RowMapp
         .order_by(notice_publications.c.published_at, notice_publications.c.id)
     )
     return list(rows.mappings())
+
+
+@dataclass(frozen=True)
+class PublishedNotice:
+    """What the public page shows of one published notice."""
+
+    notice: sa.RowMapping
+    publications: list[sa.RowMapping]
+    period_days: int  # CPL-95 / CPL-283, as the completion rules count it for the recipient
+    served: bool  # the dispatch was served by this notice
+
+
+async def published_notice(
+    conn: AsyncConnection, policies: PolicyBook, notice_id: str
+) -> PublishedNotice | None:
+    """One published notice with its publications, or ``None`` (drafts do not exist publicly)."""
+    notice = await notice_by_id(conn, notice_id)
+    if notice is None or notice["state"] != PUBLISHED:
+        return None
+    dispatch = (
+        await conn.execute(
+            sa.select(
+                dispatches.c.state,
+                dispatches.c.policy,
+                dispatches.c.court,
+                dispatches.c.domicile_in_china,
+                dispatches.c.served_by_channel,
+            ).where(dispatches.c.id == notice["dispatch_id"])
+        )
+    ).one()
+    policy = policies.get(dispatch.policy, dispatch.court)
+    period = notice_period(policy, domicile_in_china=dispatch.domicile_in_china)
+    return PublishedNotice(
+        notice,
+        await publications(conn, notice["id"]),
+        period.days,
+        dispatch.state == DispatchState.SERVED.value
+        and dispatch.served_by_channel == NOTICE_CHANNEL,
+    )
 
 
 @dataclass(frozen=True)

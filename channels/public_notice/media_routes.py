@@ -5,7 +5,7 @@ system) uploads the file here — multipart, one ``file``: a photo (JPEG, PNG, W
 (MP4, QuickTime, WebM), recognised by its first bytes exactly as the field server's evidence
 (:func:`channels.in_person.pages.store_evidence`) and bounded by ``SONGDA_MAX_MEDIA_BYTES`` —
 then names the returned id as ``media_id`` in ``record_publication``. Recording it is
-:func:`channels.public_notice.notices.upload_media` (a ``media_files`` row with purpose
+:func:`channels.public_notice.publications.upload_media` (a ``media_files`` row with purpose
 ``notice_posting`` and a ``media_uploaded`` event, one transaction).
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from aiohttp import BodyPartReader, web
 
 from channels.in_person.pages import store_evidence
-from channels.public_notice import notices
+from channels.public_notice import notices, publications
 from delivery.api.case_system.dispatches import dispatch_caller
 from delivery.api.case_system.documents import one_file
 from delivery.api.http.handlers import ctx_of, json_response, path_id
@@ -68,7 +68,7 @@ async def upload(request: web.Request) -> web.Response:
 
     file, media_type = await one_file(request, store, WANTED)
     try:
-        media = await notices.upload_media(
+        media = await publications.upload_media(
             ctx, dispatch_id, notices.EvidenceFile(file, media_type), actor=who.actor
         )
     except notices.NoticeRefused as exc:

@@ -1,31 +1,19 @@
-"""Public notice (公告送达, CPL-95 / CPL-283): the draft, the approval, the publications.
+"""Public notice (公告送达, CPL-95 / CPL-283): the draft, and reading it.
 
 - When the ladder reaches the public-notice step its one attempt is "sent" by
   :func:`open_notice` (a court channel): a ``notices`` row in state ``draft`` with the text
   composed from the documents' kinds (CPL-INT-139), and the attempt waits for a person.
-- A clerk may edit the draft (:func:`edit_notice`); a supervisor approves it
-  (:func:`approve_notice`) with the reason CPL-95 requires and the methods tried, listed from the
-  dispatch's own attempts. The approval names the SHA-256 of the text the supervisor reviewed
-  (``text_sha256``): an edit since then makes it a conflict, so what is published is what was
-  read. Approval publishes the notice on Songda's own board (the court website) at once: a
-  ``notice_published`` event, the attempt ``sent``.
-- Further publications (notice board, residence, newspaper) are recorded with
-  :func:`record_publication`; the last one counts (CPL-INT-138), so the deemed date moves. A
-  posting at the residence is photographed or filmed (CPL-INT-138): it names the photo or video
-  stored by :func:`record_media` (``POST /api/v1/dispatches/{id}/media``, purpose
-  ``notice_posting``).
+- A clerk may edit the draft (:func:`edit_notice`).
+- The approval and the publications that follow are ``channels.public_notice.publications``.
 
-The deemed date itself is the completion rule's (``escalation.rules``); ``decide_now`` sets the
-dispatch's timer to it and serves the dispatch when it arrives. The ``notices`` row keeps a copy
-(``deemed_served_at``) for the board.
+The notice period the text states is escalation's (``escalation.notice_period``), as are the
+periods an answer or appeal runs (``escalation.periods``): the text says what the rules count.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,34 +21,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.clock import rfc3339
 from delivery.context import Context
-from delivery.domain import OPEN_ATTEMPT_STATES, Attempt, AttemptState, DispatchState
-from delivery.ids import looks_like_id, new_id
+from delivery.domain import Attempt, AttemptState
+from delivery.ids import new_id
 from delivery.infra.document_store import StoredFile
 from delivery.representations import mask_address, notice_text_sha256
 from delivery.staff import Role, StaffUser
-from delivery.storage.schema import media_files, notice_publications, notices
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
-from delivery.vocabulary import EventType, NoticeState, WebhookEventType
-from escalation.periods import RUNNING_PERIODS
+from delivery.storage.schema import notices
+from delivery.storage.unit_of_work import DispatchTransaction
+from delivery.vocabulary import EventType, NoticeState
+from escalation.notice_period import notice_period
+from escalation.periods import running_period
 from escalation.policy import NOTICE_CHANNEL
-from escalation.rules import CaseFacts, earliest_completion
-from templates.notices import NoticeFacts, compose_notice, has_blanks
+from templates.notices import NoticeFacts, compose_notice
 
 SOURCE = "clerk"
 DRAFT = NoticeState.DRAFT
 PUBLISHED = NoticeState.PUBLISHED
-PLACES = ("court_notice_board", "residence", "newspaper", "court_website")
-FIRST_PLACE = "court_website"  # approval publishes on Songda's own board at once
-REASONS = ("whereabouts_unknown", "other_methods_failed")
-NOTICE_RULES = ("CPL-95", "CPL-283")
 APPROVER = Role.SUPERVISOR
 MAX_TITLE = 300
 MAX_BODY = 20000
-MAX_DETAIL = 500
-MEDIA_PURPOSE = "notice_posting"
-# Postings that must be photographed or filmed (CPL-INT-138): record_publication needs media_id.
-FILMED_PLACES = frozenset({"residence"})
-SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 NoticeAction = Callable[[Context, DispatchTransaction, dict[str, Any], str, str], Awaitable[None]]
@@ -134,11 +113,12 @@ async def compose_for(ctx: Context, tx: DispatchTransaction) -> tuple[str, str]:
     dispatch = tx.dispatch
     policy = ctx.policies.get(dispatch.policy, dispatch.court)
     at_home = dispatch.domicile_in_china
-    period = policy.notice_period if at_home else policy.notice_period_abroad
+    period = notice_period(policy, domicile_in_china=at_home)
 
     def running(kind: str) -> int:
-        rule = RUNNING_PERIODS[kind]
-        return rule[1] if at_home else rule[3]
+        found = running_period(kind, domicile_in_china=at_home)
+        assert found is not None  # every kind the notice names starts a period
+        return found[1]
 
     hearing = None
     if dispatch.hearing_at is not None:
@@ -154,7 +134,7 @@ async def compose_for(ctx: Context, tx: DispatchTransaction) -> tuple[str, str]:
         case_number=dispatch.case_number,
         recipient_name=dispatch.recipient_name,
         documents=[(d.kind, d.title) for d in await tx.documents()],
-        article=95 if at_home else 283,
+        article=period.article,
         period_days=period.days,
         answer_days=running("complaint"),
         appeal_days={"judgment": running("judgment"), "ruling": running("ruling")},
@@ -193,7 +173,7 @@ def methods_tried(dispatch_attempts: list[Attempt]) -> list[dict[str, Any]]:
 # --- The actions (called through clerk_actions, in the dispatch's transaction) ---
 
 
-async def _current(tx: DispatchTransaction) -> tuple[Attempt, dict[str, Any]]:
+async def current_notice(tx: DispatchTransaction) -> tuple[Attempt, dict[str, Any]]:
     """The open notice attempt of the dispatch and its notice."""
     for attempt in reversed(await tx.attempts()):
         if attempt.channel == NOTICE_CHANNEL and attempt.state in (
@@ -207,7 +187,7 @@ async def _current(tx: DispatchTransaction) -> tuple[Attempt, dict[str, Any]]:
     raise NoticeRefused("the notice draft is not ready yet; try again in a moment")
 
 
-def _text(details: dict[str, Any], name: str, limit: int, *, required: bool) -> str | None:
+def text_field(details: dict[str, Any], name: str, limit: int, *, required: bool) -> str | None:
     value = details.get(name)
     if value is None and not required:
         return None
@@ -220,11 +200,11 @@ async def edit_notice(
     ctx: Context, tx: DispatchTransaction, details: dict[str, Any], note: str, actor: str
 ) -> None:
     """``edit_notice`` {title?, body}: the clerk's review of the draft (only while a draft)."""
-    attempt, notice = await _current(tx)
+    attempt, notice = await current_notice(tx)
     if notice["state"] != DRAFT:
         raise NoticeRefused("the notice is published; it can no longer be edited")
-    body = _text(details, "body", MAX_BODY, required=True)
-    title = _text(details, "title", MAX_TITLE, required=False) or notice["title"]
+    body = text_field(details, "body", MAX_BODY, required=True)
+    title = text_field(details, "title", MAX_TITLE, required=False) or notice["title"]
     assert body is not None
     body = body.replace("\r\n", "\n") + "\n"
     await tx.conn.execute(
@@ -245,307 +225,3 @@ async def edit_notice(
             "title": title,
         },
     )
-
-
-async def approve_notice(
-    ctx: Context, tx: DispatchTransaction, details: dict[str, Any], note: str, actor: str
-) -> None:
-    """``approve_notice`` {reason, text_sha256}: a supervisor approves the text they reviewed
-    (``text_sha256``; a conflict when the draft changed since); the notice is published at once
-    on the court's website board (Songda's ``/notices``)."""
-    if not actor.startswith("staff:"):
-        raise NoticeRefused("only a supervisor's account approves a public notice")
-    reason = details.get("reason")
-    if reason not in REASONS:
-        raise NoticeRefused(f"reason must be one of {', '.join(REASONS)}", conflict=False)
-    reviewed = details.get("text_sha256")
-    if not isinstance(reviewed, str) or not SHA256_HEX.fullmatch(reviewed.lower()):
-        raise NoticeRefused(
-            "text_sha256 must be the SHA-256 (hex) of the notice text you reviewed",
-            conflict=False,
-        )
-    attempt, notice = await _current(tx)
-    if notice["state"] != DRAFT:
-        raise NoticeRefused("the notice is approved already")
-    approved_sha256 = notice_text_sha256(notice["title"], notice["body"])
-    if reviewed.lower() != approved_sha256:
-        raise NoticeRefused(
-            "the notice text changed since you reviewed it (text_sha256 does not match the "
-            "current draft): read it again before approving"
-        )
-    if has_blanks(notice["title"]) or has_blanks(notice["body"]):
-        raise NoticeRefused("the notice text still has blanks to fill in (edit_notice)")
-    attempts = await tx.attempts()
-    still_out = sorted(
-        {
-            a.channel
-            for a in attempts
-            if a.channel != NOTICE_CHANNEL and a.state in OPEN_ATTEMPT_STATES
-        }
-    )
-    if still_out:
-        # CPL-95: the last resort — not while another method may still serve (e.g. e-service
-        # re-opened by consent recorded during the notice step).
-        raise NoticeRefused(f"another method is still under way ({', '.join(still_out)})")
-    tried = methods_tried(attempts)
-    if reason == "other_methods_failed" and not tried:
-        raise NoticeRefused("no other method was tried: the reason can only be whereabouts_unknown")
-    grounds = {"reason": reason, "methods_tried": tried}
-    tx.record(
-        EventType.NOTICE_APPROVED,
-        source=SOURCE,
-        actor=actor,
-        attempt_id=attempt.id,
-        data={
-            "note": note,
-            "notice_id": notice["id"],
-            "sha256": approved_sha256,
-            **grounds,
-        },
-    )
-    await tx.conn.execute(
-        notices.update()
-        .where(notices.c.id == notice["id"])
-        .values(reason=grounds, approved_by=actor, approved_at=tx.now, updated_at=tx.now)
-    )
-    attempt.sent_at = tx.now
-    attempt.provider_ref = notice["id"]
-    attempt.next_action_at = None
-    await _publish(
-        ctx, tx, attempt, notice, place=FIRST_PLACE, published_at=tx.now, actor=actor, note=note
-    )
-
-
-async def record_publication(
-    ctx: Context, tx: DispatchTransaction, details: dict[str, Any], note: str, actor: str
-) -> None:
-    """``record_publication`` {place, published_at, detail?, media_id?}: a further publication;
-    the last one counts (CPL-INT-138). A posting at the residence is photographed or filmed
-    (CPL-INT-138): ``media_id`` is then required, a file uploaded for this dispatch's notice."""
-    attempt, notice = await _current(tx)
-    if notice["state"] != PUBLISHED:
-        raise NoticeRefused("the notice is not approved yet")
-    place = details.get("place")
-    if place not in PLACES:
-        raise NoticeRefused(f"place must be one of {', '.join(PLACES)}", conflict=False)
-    published_at = _instant(details.get("published_at"))
-    if published_at > tx.now:
-        raise NoticeRefused("published_at must not be in the future", conflict=False)
-    if notice["approved_at"] is not None and published_at < notice["approved_at"]:
-        raise NoticeRefused("published_at must not be before the approval", conflict=False)
-    detail = _text(details, "detail", MAX_DETAIL, required=False)
-    media = await _media(tx, details.get("media_id"))
-    if media is None and place in FILMED_PLACES:
-        raise NoticeRefused(
-            f"a posting at the {place} must be photographed or filmed (CPL-INT-138): media_id "
-            "names the photo or video uploaded with POST /api/v1/dispatches/{id}/media",
-            conflict=False,
-        )
-    await _publish(
-        ctx,
-        tx,
-        attempt,
-        notice,
-        place=str(place),
-        published_at=published_at,
-        actor=actor,
-        note=note,
-        detail=detail,
-        media=media,
-    )
-
-
-async def _media(tx: DispatchTransaction, media_id: object) -> tuple[str, str] | None:
-    """(id, sha256) of a file uploaded for this dispatch's notice (e.g. the photo of a posting
-    at the residence), or None when none is named."""
-    if media_id is None:
-        return None
-    found = None
-    if isinstance(media_id, str) and looks_like_id(media_id):
-        query = sa.select(media_files.c.id, media_files.c.sha256).where(
-            media_files.c.id == media_id,
-            media_files.c.dispatch_id == tx.dispatch.id,
-            media_files.c.purpose == MEDIA_PURPOSE,
-        )
-        found = (await tx.conn.execute(query)).first()
-    if found is None:
-        raise NoticeRefused(
-            "media_id must name a photo or video uploaded for this dispatch's notice "
-            "(POST /api/v1/dispatches/{id}/media)",
-            conflict=False,
-        )
-    return str(found.id), str(found.sha256)
-
-
-# --- Evidence of a posting: the photo or video (CPL-INT-138) ---
-
-
-async def record_media(
-    tx: DispatchTransaction, evidence: EvidenceFile, actor: str
-) -> dict[str, Any]:
-    """A stored photo or video of a posting: its ``media_files`` row (purpose
-    ``notice_posting``, on the notice attempt) and a ``media_uploaded`` event, in the
-    dispatch's transaction. Only for a published notice: a posting follows the approval."""
-    if tx.dispatch.state != DispatchState.NOTICE_PENDING:
-        raise NoticeRefused(f"the dispatch is {tx.dispatch.state}: no public notice is running")
-    attempt, notice = await _current(tx)
-    if notice["state"] != PUBLISHED:
-        raise NoticeRefused("the notice is not approved yet: a posting follows the approval")
-    media = {
-        "id": new_id(),
-        "sha256": evidence.stored.sha256,
-        "media_type": evidence.media_type,
-        "size": evidence.stored.size,
-    }
-    await tx.conn.execute(
-        media_files.insert().values(
-            **media,
-            dispatch_id=tx.dispatch.id,
-            attempt_id=attempt.id,
-            purpose=MEDIA_PURPOSE,
-            uploaded_by=actor,
-            created_at=tx.now,
-        )
-    )
-    tx.record(
-        EventType.MEDIA_UPLOADED,
-        source=SOURCE,
-        actor=actor,
-        attempt_id=attempt.id,
-        data={
-            "media_id": media["id"],
-            "sha256": evidence.stored.sha256,
-            "media_type": evidence.media_type,
-            "purpose": MEDIA_PURPOSE,
-        },
-    )
-    return media
-
-
-async def upload_media(
-    ctx: Context, dispatch_id: str, evidence: EvidenceFile, *, actor: str
-) -> dict[str, Any]:
-    """``POST /api/v1/dispatches/{id}/media``: record a stored photo or video of a posting in
-    one transaction with its event; {id, sha256, media_type, size}."""
-    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
-        media = await record_media(tx, evidence, actor)
-    await ctx.queue.after_commit(tx.followups)
-    return media
-
-
-def _instant(value: object) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise NoticeRefused("published_at must be an RFC 3339 time with an offset", conflict=False)
-    return parsed.astimezone(UTC)
-
-
-async def _publish(
-    ctx: Context,
-    tx: DispatchTransaction,
-    attempt: Attempt,
-    notice: dict[str, Any],
-    *,
-    place: str,
-    published_at: datetime,
-    actor: str,
-    note: str,
-    detail: str | None = None,
-    media: tuple[str, str] | None = None,
-) -> None:
-    """One publication: its row, its ``notice_published`` event (dated by the publication), the
-    notice's dates, and the case system told. The first one also sends the attempt."""
-    publication_id = new_id()
-    data: dict[str, Any] = {
-        "note": note,
-        "notice_id": notice["id"],
-        "publication_id": publication_id,
-        "place": place,
-        "published_at": rfc3339(published_at),
-        **({"detail": detail} if detail else {}),
-        **({"media_id": media[0], "media_sha256": media[1]} if media else {}),
-    }
-    if attempt.state == AttemptState.PENDING:
-        tx.change_attempt(
-            attempt,
-            AttemptState.SENT,
-            EventType.NOTICE_PUBLISHED,
-            source=SOURCE,
-            actor=actor,
-            occurred_at=published_at,
-            data=data,
-        )
-    else:
-        tx.record(
-            EventType.NOTICE_PUBLISHED,
-            source=SOURCE,
-            actor=actor,
-            attempt_id=attempt.id,
-            occurred_at=published_at,
-            data=data,
-        )
-    await tx.conn.execute(
-        notice_publications.insert().values(
-            id=publication_id,
-            notice_id=notice["id"],
-            place=place,
-            detail=detail,
-            published_at=published_at,
-            media_id=media[0] if media else None,
-            recorded_by=actor,
-            created_at=tx.now,
-        )
-    )
-    first = notice["first_published_at"]
-    last = notice["last_published_at"]
-    first = published_at if first is None else min(first, published_at)
-    last = published_at if last is None else max(last, published_at)
-    deemed = await deemed_served_at(ctx, tx, attempt)
-    await tx.conn.execute(
-        notices.update()
-        .where(notices.c.id == notice["id"])
-        .values(
-            state=PUBLISHED,
-            first_published_at=first,
-            last_published_at=last,
-            deemed_served_at=deemed,
-            updated_at=tx.now,
-        )
-    )
-    tx.notify(
-        WebhookEventType.DISPATCH_NOTICE_PUBLISHED,
-        {
-            "notice_id": notice["id"],
-            "place": place,
-            "published_at": rfc3339(published_at),
-            "last_published_at": rfc3339(last),
-            "deemed_served_at": rfc3339(deemed) if deemed else None,
-        },
-    )
-
-
-async def deemed_served_at(
-    ctx: Context, tx: DispatchTransaction, attempt: Attempt
-) -> datetime | None:
-    """When the notice serves, by the same rules ``decide`` applies (the last publication plus
-    the policy's period; rolled to a working day when the policy says so)."""
-    policy = ctx.policies.get(tx.dispatch.policy, tx.dispatch.court)
-    facts = CaseFacts(
-        tx.dispatch.document_kinds,
-        tx.dispatch.domicile_in_china,
-        notice_period=policy.notice_period,
-        notice_period_abroad=policy.notice_period_abroad,
-    )
-    done = earliest_completion(NOTICE_RULES, [attempt], await tx.events(), facts)
-    if done is None:
-        return None
-    if not policy.notice_period_rolls_forward:
-        return done.served_at
-    local = done.served_at.astimezone(ctx.settings.zone)
-    day: date = local.date()
-    while not ctx.calendar.is_working_day(day):
-        day += timedelta(days=1)
-    return datetime.combine(day, local.timetz()).astimezone(UTC)

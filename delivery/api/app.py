@@ -11,6 +11,7 @@ from channels.postal import mail_piece_routes as mail_pieces
 from channels.postal import print_run_page
 from channels.public_notice import media_routes as notice_media
 from channels.public_notice import pages as notice_pages
+from channels.public_notice import staff_pages as notice_staff_pages
 from channels.sms import hooks as twilio_hooks
 from delivery.api.case_system import (
     certificates,
@@ -90,6 +91,7 @@ def create_app(ctx: Context) -> web.Application:
     r.add_get("/r/{token}/documents/{document_id}", recipient_pages.download)
     staff_auth.add_routes(app)
     notice_pages.add_routes(app)
+    notice_staff_pages.add_routes(app)
     field_pages.add_routes(app)
     print_run_page.add_routes(app)
     batch_pages.add_routes(app)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.in_person import tasks as field_tasks
-from channels.public_notice import notices
+from channels.public_notice import notices, publications
 from delivery.addresses import address_problem
 from delivery.context import Context
 from delivery.domain import (
@@ -34,6 +34,7 @@ from delivery.services.progress import decide_now, start_attempt
 from delivery.services.reversal import completing_event, unserve
 from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
 from delivery.vocabulary import CHANNEL_CONTACTS, EventType
+from escalation.consent import may_serve_on
 
 SOURCE = "clerk"
 OPEN_ACTIONS = (
@@ -159,7 +160,7 @@ async def _retry_channel(
     if kind is None:
         raise ActionRefused("channel must be email, sms, postal or in_person", conflict=False)
     targets = [c for c in tx.dispatch.contacts if c.kind == kind]
-    if channel in ELECTRONIC_CHANNELS and not tx.dispatch.consent_given:
+    if not may_serve_on(str(channel), consent_given=tx.dispatch.consent_given):
         raise ActionRefused("no e-service consent is recorded (OLR-29/30)")
     if not targets:
         raise ActionRefused(f"the recipient has no address for {channel}")
@@ -244,7 +245,7 @@ async def _add_contact(
             channel
             for channel in steps[index].channels
             if CHANNEL_CONTACTS.get(channel) == kind
-            and (channel not in ELECTRONIC_CHANNELS or tx.dispatch.consent_given)
+            and may_serve_on(channel, consent_given=tx.dispatch.consent_given)
         ]
         for channel in usable:
             start_attempt(ctx, tx, index, channel, contact, source=SOURCE)
@@ -321,7 +322,7 @@ Handler = Callable[[Context, DispatchTransaction, ActionRequest, str], Awaitable
 
 
 def _notice_action(action: notices.NoticeAction) -> Handler:
-    """A public-notice action (channels/public_notice/notices.py) as a clerk action."""
+    """A public-notice action (channels/public_notice/) as a clerk action."""
 
     async def handler(
         ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
@@ -342,9 +343,9 @@ async def _record_publication(
     details = request.details
     try:
         if request.evidence is not None:
-            media = await notices.record_media(tx, request.evidence, actor)
+            media = await publications.record_media(tx, request.evidence, actor)
             details = {**details, "media_id": media["id"]}
-        await notices.record_publication(ctx, tx, details, request.note, actor)
+        await publications.record_publication(ctx, tx, details, request.note, actor)
     except notices.NoticeRefused as exc:
         raise ActionRefused(exc.reason, conflict=exc.conflict) from None
 
@@ -414,7 +415,7 @@ HANDLERS: dict[str, Handler] = {
     "record_rebuttal": _record_rebuttal,
     "change_policy": _change_policy,
     "edit_notice": _notice_action(notices.edit_notice),
-    "approve_notice": _notice_action(notices.approve_notice),
+    "approve_notice": _notice_action(publications.approve_notice),
     "record_publication": _record_publication,
     "assign_field_server": _assign_field_server,
 }

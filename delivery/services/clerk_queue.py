@@ -38,7 +38,8 @@ from delivery.storage.schema import (
     webhook_deliveries,
 )
 from delivery.vocabulary import EventType
-from escalation.decide import CourtDays, step_deadline
+from escalation.calendar import CourtDays
+from escalation.decide import step_deadline
 from escalation.policy import KNOWN_CHANNELS
 
 AT_RISK_EVENT = EventType.DISPATCH_AT_RISK

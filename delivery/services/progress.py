@@ -24,9 +24,11 @@ from escalation.actions import (
     StartStep,
     WaitUntil,
 )
-from escalation.decide import CourtDays, decide
-from escalation.periods import periods_after_service
+from escalation.calendar import CourtDays
+from escalation.decide import decide
+from escalation.periods import periods_from_service
 from escalation.policy import NOTICE_CHANNEL
+from escalation.service_date import service_date
 
 log = logging.getLogger(__name__)
 SOURCE = "escalation"
@@ -153,22 +155,18 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
             )
         case CompleteService(completion=done):
             dispatch.served_at = done.served_at
-            dispatch.service_date = done.served_at.astimezone(ctx.settings.zone).date()
+            dispatch.service_date = service_date(done.served_at, ctx.settings.zone)
             dispatch.served_by_channel = done.channel
             dispatch.legal_basis = done.rule_id
             dispatch.next_action_at = None
             dispatch.periods = [
                 p.as_json()
-                for p in periods_after_service(
-                    dispatch.service_date,
+                for p in periods_from_service(
+                    done.served_at,
                     [(d.id, d.kind) for d in await tx.documents()],
                     domicile_in_china=dispatch.domicile_in_china,
-                    hearing_on=(
-                        dispatch.hearing_at.astimezone(ctx.settings.zone).date()
-                        if dispatch.hearing_at
-                        else None
-                    ),
-                    calendar=ctx.calendar,
+                    hearing_at=dispatch.hearing_at,
+                    court_days=CourtDays(ctx.calendar, ctx.settings.zone),
                 )
             ]
             tx.change_dispatch(

@@ -31,8 +31,8 @@ from escalation.actions import (
     StartStep,
     WaitUntil,
 )
-from escalation.calendar import HolidayCalendar, YearData
-from escalation.decide import CourtDays, decide
+from escalation.calendar import CourtDays, HolidayCalendar, YearData
+from escalation.decide import decide
 from escalation.policy import get_policy
 
 CN_CIVIL = get_policy("cn-civil")

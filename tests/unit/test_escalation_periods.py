@@ -122,7 +122,8 @@ def test_working_day_windows_across_the_spring_festival() -> None:
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from escalation.decide import CourtDays, step_deadline
+    from escalation.calendar import CourtDays
+    from escalation.decide import step_deadline
     from escalation.policy import PolicyError, parse_policy
 
     zone = ZoneInfo("Asia/Shanghai")

@@ -32,7 +32,7 @@ from delivery.api.staff.auth import (
     workspace_page,
 )
 from delivery.context import Context
-from delivery.domain import ELECTRONIC_CHANNELS, Event
+from delivery.domain import Event
 from delivery.infra.document_store import UploadRejected
 from delivery.representations import mask_address
 from delivery.services import certificates, clerk_actions, clerk_requests, signed_proof
@@ -40,6 +40,7 @@ from delivery.services.dispatch_view import DispatchView, dispatch_view, in_scop
 from delivery.staff import Role, StaffUser
 from delivery.storage.unit_of_work import load_documents
 from delivery.vocabulary import CHANNEL_CONTACTS
+from escalation.consent import may_serve_on
 
 PAGE_ROLES = (Role.CLERK, Role.SUPERVISOR)
 ID = "{dispatch_id:[0-9A-HJKMNP-TV-Z]{26}}"
@@ -144,7 +145,7 @@ def _context(view: DispatchView, user: StaffUser) -> dict[str, Any]:
         "retry_channels": [
             ch
             for ch, kind in CHANNEL_CONTACTS.items()
-            if kind in contact_kinds and (ch not in ELECTRONIC_CHANNELS or d.consent_given)
+            if kind in contact_kinds and may_serve_on(ch, consent_given=d.consent_given)
         ],
         "other_policies": sorted(view.other_policies),
         "rebuttals": sorted(clerk_actions.REBUTTALS),

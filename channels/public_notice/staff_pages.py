@@ -1,0 +1,224 @@
+"""Public notice pages for staff: ``/staff/notices`` (drafts awaiting approval) and
+``/staff/notices/{id}`` (edit the draft, approve it — supervisors only —, record further
+publications).
+
+The forms post as a browser does and go through the same clerk actions as
+``POST /api/v1/dispatches/{id}/actions``. The approve form carries the SHA-256 of the text it
+shows (``text_sha256``), so an edit made meanwhile is refused (409) rather than approved unseen.
+The publication form is ``multipart/form-data`` with an optional photo or video (``media``;
+required for a posting at the residence, CPL-INT-138), checked as the field server's evidence
+and recorded in the same transaction as the publication.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+from multidict import MultiDictProxy
+
+from channels.in_person.pages import store_evidence
+from channels.public_notice import board as notice_board
+from channels.public_notice import notices
+from channels.public_notice.pages import (
+    ID,
+    PLACE_NAMES,
+    day_of,
+    locale_of,
+    minute_of,
+    shown_publications,
+)
+from delivery.api.http.bodies import read_form, skip_part
+from delivery.api.http.handlers import ctx_of
+from delivery.api.staff.auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
+from delivery.api.staff.workspace_forms import multipart_form
+from delivery.context import Context
+from delivery.infra.document_store import UploadRejected
+from delivery.representations import notice_text_sha256
+from delivery.services import clerk_actions
+from delivery.staff import Role
+from delivery.storage import queries
+from delivery.storage.engine import READ_ONLY
+from templates.notices import has_blanks
+
+MAX_FIELD_BYTES = 4 * notices.MAX_BODY  # the longest field, the body, in UTF-8
+STATE_NAMES = {
+    "zh-CN": {"draft": "草稿，待审核", "published": "已发布"},
+    "en": {"draft": "draft, awaiting approval", "published": "published"},
+}
+STAFF_ROLES = (Role.CLERK, Role.SUPERVISOR)
+
+
+async def staff_board(request: web.Request) -> web.Response:
+    """``GET /staff/notices``: drafts awaiting review and approval in the account's courts."""
+    ctx = ctx_of(request)
+    user = require_staff(request, *STAFF_ROLES)
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        items = await notice_board.drafts(conn, user.courts)
+    return staff_page(
+        "staff_notices.html", locale=locale_of(request), items=items, zone=ctx.settings.time_zone
+    )
+
+
+async def _staff_view(
+    request: web.Request, *, error: str | None = None, status: int = 200
+) -> web.Response:
+    ctx = ctx_of(request)
+    user = require_staff(request, *STAFF_ROLES)
+    locale = locale_of(request)
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        notice = await notice_board.notice_by_id(conn, request.match_info["notice_id"])
+        if notice is None or not user.sees(notice["court"]):
+            raise web.HTTPNotFound(text="404: no such notice")
+        detail = await queries.dispatch_detail(conn, notice["dispatch_id"], user.courts)
+        publications = await notice_board.publications(conn, notice["id"])
+    assert detail is not None
+    grounds = notice["reason"] or {}
+    methods = grounds.get("methods_tried") or notices.methods_tried(detail.attempts)
+    return staff_page(
+        "staff_notice.html",
+        status=status,
+        locale=locale,
+        notice=notice,
+        state_name=STATE_NAMES[locale].get(notice["state"], notice["state"]),
+        has_blanks=has_blanks(notice["title"]) or has_blanks(notice["body"]),
+        methods=[
+            {**m, "tried_at": minute_of(ctx, datetime.fromisoformat(m["tried_at"]))}
+            for m in methods
+        ],
+        can_approve=notices.may_approve(user),
+        text_sha256=notice_text_sha256(notice["title"], notice["body"]),
+        can_publish=detail.dispatch.state.value == "notice_pending",
+        publications=shown_publications(ctx, publications, locale),
+        deemed_on=day_of(ctx, notice["deemed_served_at"]),
+        places=list(PLACE_NAMES[locale].items()),
+        max_media_mb=max(1, ctx.settings.max_media_bytes // (1024 * 1024)),
+        csrf_token=csrf_token(request),
+        error=error,
+    )
+
+
+async def staff_notice(request: web.Request) -> web.Response:
+    """``GET /staff/notices/{id}``: review, edit, approve, record publications."""
+    return await _staff_view(request)
+
+
+def _field(form: MultiDictProxy[Any], name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+async def _multipart_form(
+    request: web.Request, ctx: Context, *, media: bool
+) -> tuple[dict[str, str], notices.EvidenceFile | None]:
+    """A form as a browser sends it with a file (the publication form): the CSRF token first
+    (nothing after it is read without it: 403), text fields, and — where ``media`` — at most
+    one ``media`` photo or video, streamed to the store and checked as the field server's
+    evidence. UploadRejected (its reason names the field) for a refused file or a long field."""
+    evidence: list[notices.EvidenceFile] = []
+
+    async def on_file(part: BodyPartReader) -> None:
+        if part.name != "media" or not media:
+            await skip_part(part)
+            return
+        if evidence:
+            raise UploadRejected("media: send one photo or video")
+        try:
+            evidence.append(notices.EvidenceFile(*await store_evidence(ctx, part)))
+        except UploadRejected as exc:
+            raise UploadRejected(f"media: {exc.reason}", exc.status) from None
+
+    fields = await multipart_form(request, on_file, MAX_FIELD_BYTES)
+    return dict(fields), evidence[0] if evidence else None
+
+
+async def _act(
+    request: web.Request,
+    action: str,
+    details: dict[str, Any],
+    *roles: Role,
+    media: bool = False,
+) -> web.Response:
+    """Check role and CSRF, run the clerk action, go back to the page (or show why not)."""
+    ctx = ctx_of(request)
+    user = require_staff(request, *(roles or STAFF_ROLES))
+    async with ctx.engine.connect() as conn:
+        notice = await notice_board.notice_by_id(conn, request.match_info["notice_id"])
+    if notice is None or not user.sees(notice["court"]):
+        raise web.HTTPNotFound(text="404: no such notice")  # before the body is read
+    evidence = None
+    try:
+        if request.content_type.startswith("multipart/"):
+            form, evidence = await _multipart_form(request, ctx, media=media)
+        else:
+            posted = await read_form(request)
+            await check_csrf(request, _field(posted, CSRF_FIELD))
+            form = {k: v for k in posted if (v := _field(posted, k)) is not None}
+    except UploadRejected as exc:
+        return await _staff_view(request, error=exc.reason, status=exc.status)
+    note = (form.get("note") or "").strip()
+    if not note or len(note) > 2000:
+        return await _staff_view(request, error="note: required (≤ 2000)", status=422)
+    values = {
+        name: value
+        for name in details
+        if (value := form.get(name)) is not None and value.strip() != ""
+    }
+    try:
+        await clerk_actions.perform(
+            ctx,
+            notice["dispatch_id"],
+            clerk_actions.ActionRequest(
+                action, note, {**values, **_converted(ctx, values)}, evidence=evidence
+            ),
+            actor=user.actor,
+        )
+    except clerk_actions.ActionRefused as exc:
+        return await _staff_view(request, error=exc.reason, status=409 if exc.conflict else 422)
+    suffix = "?lang=en" if locale_of(request) == "en" else ""
+    raise web.HTTPSeeOther(f"/staff/notices/{notice['id']}{suffix}")
+
+
+def _converted(ctx: Context, values: dict[str, str]) -> dict[str, str]:
+    """A ``datetime-local`` field is court time without an offset: give it the zone's."""
+    raw = values.get("published_at")
+    if raw is None:
+        return {}
+    try:
+        local = datetime.fromisoformat(raw)
+    except ValueError:
+        return {}
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=ctx.settings.zone)
+    return {"published_at": local.isoformat()}
+
+
+async def edit(request: web.Request) -> web.Response:
+    return await _act(request, "edit_notice", {"title": None, "body": None})
+
+
+async def approve(request: web.Request) -> web.Response:
+    return await _act(
+        request, "approve_notice", {"reason": None, "text_sha256": None}, notices.APPROVER
+    )
+
+
+async def publish(request: web.Request) -> web.Response:
+    return await _act(
+        request,
+        "record_publication",
+        {"place": None, "published_at": None, "detail": None},
+        media=True,
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/staff/notices", staff_board)
+    r.add_get(f"/staff/notices/{ID}", staff_notice)
+    r.add_post(f"/staff/notices/{ID}/edit", edit)
+    r.add_post(f"/staff/notices/{ID}/approve", approve)
+    r.add_post(f"/staff/notices/{ID}/publications", publish)

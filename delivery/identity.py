@@ -33,3 +33,13 @@ def address_digest(secret: str, address: str) -> str:
 
 def identity_last4(id_number: str) -> str:
     return normalise_identity(id_number)[-4:]
+
+
+def mask_address(channel: str, address: str) -> str:
+    """Enough of an address to recognise it, not enough to harvest it."""
+    if channel == "email" and "@" in address:
+        local, _, domain = address.partition("@")
+        return f"{local[:2]}***@{domain}"
+    if len(address) > 4:
+        return f"{'*' * (len(address) - 4)}{address[-4:]}"
+    return address

@@ -20,8 +20,9 @@ from delivery.context import Context
 from delivery.domain import AttemptState
 from delivery.services.progress import decide_now
 from delivery.services.reversal import completing_event, unserve
+from delivery.services.transactions import dispatch_transaction
 from delivery.storage.schema import attempts, dispatches
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction
 
 BOUNCEABLE = frozenset({AttemptState.SENT, AttemptState.DELIVERED})
 

@@ -31,10 +31,12 @@ from delivery.domain import Attempt, AttemptState
 from delivery.ids import new_id
 from delivery.infra.document_store import StoredFile
 from delivery.services.progress import decide_now
+from delivery.services.transactions import dispatch_transaction
 from delivery.staff import Role, StaffUser
+from delivery.storage.dispatches import load_documents
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import attempts, dispatches, field_tasks, staff_users
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
+from delivery.storage.unit_of_work import DispatchTransaction
 from escalation.decide import CourtDays, step_deadline
 from escalation.rules import ELIGIBLE_RECEIVERS
 from escalation.rules import MEDIATION_RECEIVERS as RULE_MEDIATION_RECEIVERS

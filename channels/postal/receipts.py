@@ -26,9 +26,10 @@ from delivery.context import Context
 from delivery.domain import Attempt, AttemptState, DocumentRef
 from delivery.infra.document_store import StoredFile
 from delivery.services.progress import decide_now
+from delivery.services.transactions import dispatch_transaction
 from delivery.storage import mail_pieces
 from delivery.storage.attempts import attempt_channel
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction
 from tracking.notice_codes import display
 from tracking.verification import verification_path
 

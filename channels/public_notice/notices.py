@@ -34,12 +34,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import OPEN_ATTEMPT_STATES, Attempt, AttemptState, DispatchState
+from delivery.identity import mask_address
 from delivery.ids import looks_like_id, new_id
 from delivery.infra.document_store import StoredFile
-from delivery.representations import mask_address, notice_text_sha256
+from delivery.representations import notice_text_sha256
+from delivery.services.transactions import dispatch_transaction
 from delivery.staff import Role, StaffUser
 from delivery.storage.schema import media_files, notice_publications, notices
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction
 from escalation.periods import RUNNING_PERIODS
 from escalation.policy import NOTICE_CHANNEL
 from escalation.rules import CaseFacts, earliest_completion

@@ -21,10 +21,11 @@ import sqlalchemy as sa
 from channels.sms.outcomes import SmsReceipt, olr31_sms_receipt
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
-from delivery.representations import mask_address
+from delivery.identity import mask_address
 from delivery.services.progress import decide_now
+from delivery.services.transactions import dispatch_transaction
 from delivery.storage.schema import attempts
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction
 
 SOURCE = "twilio"
 DELIVERED_EVENT = "sms_delivered"

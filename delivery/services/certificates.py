@@ -27,10 +27,12 @@ from delivery.domain import Attempt, Dispatch, DispatchState, DocumentRef, Event
 from delivery.ids import new_id
 from delivery.infra.certificate_signing import CertificateSignature, signed_certificate_pdf
 from delivery.infra.pdf_rendering import render_in_pool
+from delivery.services.transactions import dispatch_transaction
+from delivery.storage.dispatches import load_documents
 from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
 from delivery.storage.schema import api_keys, certificates, dispatches, events, staff_users
 from delivery.storage.statements import SELECT_ATTEMPTS, SELECT_EVENTS
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
+from delivery.storage.unit_of_work import DispatchTransaction
 from templates.certificate import certificate_pdf
 from templates.fonts import MissingGlyphs, code_point, font_name
 from tracking.certificate import (

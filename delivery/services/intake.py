@@ -19,6 +19,8 @@ from delivery.identity import identity_digest, identity_last4
 from delivery.ids import new_id
 from delivery.services.ownership import choose_owner
 from delivery.services.progress import decide_now
+from delivery.services.transactions import WEBHOOK_SHAPES
+from delivery.storage.rows import contact_row
 from delivery.storage.schema import contacts, dispatch_documents, dispatches
 from delivery.storage.statements import SELECT_OWN_DOCUMENTS
 from delivery.storage.unit_of_work import DispatchTransaction
@@ -152,6 +154,7 @@ async def _create(
             seq=0,
             head=GENESIS,
             clock=ctx.clock,
+            shapes=WEBHOOK_SHAPES,
             new_row={
                 "id": dispatch.id,
                 "api_key_id": api_key_id,
@@ -176,18 +179,7 @@ async def _create(
         )
         tx.insert_after_dispatch(
             contacts,
-            [
-                {
-                    "id": c.id,
-                    "dispatch_id": dispatch.id,
-                    "kind": c.kind.value,
-                    "value": c.value,
-                    "postcode": c.postcode,
-                    "source": c.source.value,
-                    "position": i,
-                }
-                for i, c in enumerate(dispatch.contacts)
-            ],
+            [contact_row(dispatch.id, c, i) for i, c in enumerate(dispatch.contacts)],
         )
         tx.insert_after_dispatch(
             dispatch_documents,

@@ -27,15 +27,12 @@ from delivery.domain import (
     DispatchState,
     DocumentRef,
 )
+from delivery.identity import mask_address
 from delivery.infra.rate_limits import Rule, TooSoon
-from delivery.representations import mask_address
 from delivery.services.progress import decide_now
+from delivery.services.transactions import dispatch_transaction
 from delivery.storage.schema import attempts
-from delivery.storage.unit_of_work import (
-    DispatchNotFound,
-    DispatchTransaction,
-    dispatch_transaction,
-)
+from delivery.storage.unit_of_work import DispatchNotFound, DispatchTransaction
 from escalation.decide import CHANNEL_CONTACTS
 from tracking.identity_check import LockState, last4_matches, lock_state
 from tracking.links import BadToken, ExpiredToken, LinkClaims, read_token, same_issuance

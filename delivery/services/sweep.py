@@ -20,9 +20,9 @@ from delivery.domain import OPEN_DISPATCH_STATES, AttemptState
 from delivery.jobs.liveness import STALE_AFTER, alive_workers, dead_workers, forget_worker
 from delivery.services.certificates import unissued
 from delivery.services.timestamps import due_timestamps, flag_overdue
+from delivery.services.transactions import dispatch_transaction
 from delivery.storage.outbox import DELIVERY_PENDING
 from delivery.storage.schema import attempts, dispatches, webhook_deliveries
-from delivery.storage.unit_of_work import dispatch_transaction
 
 BATCH = 1000
 log = logging.getLogger(__name__)

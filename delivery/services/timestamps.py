@@ -27,8 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.clock import rfc3339
 from delivery.context import Context
+from delivery.services.transactions import dispatch_transaction
 from delivery.storage.schema import checkpoint_timestamps
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction
 from tracking.signing import checkpoint_data
 from tracking.timestamps import (
     EVENT,

@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from delivery.context import Context
 from delivery.domain import ContactKind, DispatchState
 from delivery.identity import normalise_identity
+from delivery.storage.dispatches import load_documents
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import certificates, contacts, dispatches, events, notice_codes
-from delivery.storage.unit_of_work import load_documents
 from tracking import notice_codes as codes
 from tracking.timestamps import EVENT as TIMESTAMP_EVENT
 

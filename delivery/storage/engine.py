@@ -8,14 +8,19 @@ appends to the same dispatch are serialised (PostgreSQL gets the same by ``SELEC
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import event, make_url
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.engine import Connection as SyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from delivery.infra.private_files import ensure_private_file
+
+# The names services hold a database by and hand to storage's functions: they build no SQL and
+# import no SQLAlchemy themselves (tests/unit/test_layering.py).
+Engine: TypeAlias = AsyncEngine
+Connection: TypeAlias = AsyncConnection
 
 READ_ONLY = {"songda_read_only": True}
 # While the database is down, requests answer 503 within a few seconds rather than wait: a
@@ -74,6 +79,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
+    def _on_begin(conn: SyncConnection) -> None:
         read_only = conn.get_execution_options().get("songda_read_only", False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.domain import AttemptState, DocumentRef
+from delivery.storage.dispatches import load_documents
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import (
     attempts,
@@ -22,7 +23,6 @@ from delivery.storage.schema import (
     notice_codes,
     postal_pieces,
 )
-from delivery.storage.unit_of_work import load_documents
 
 p = postal_pieces
 

@@ -17,9 +17,9 @@ from delivery.domain import (
     DocumentRef,
     Event,
 )
+from delivery.storage.dispatches import load_contacts, load_documents
 from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
 from delivery.storage.schema import attempts, dispatches, events, notices
-from delivery.storage.unit_of_work import load_contacts, load_documents
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ on the :class:`DispatchTransaction` and written when the block ends without an e
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,20 +31,20 @@ from delivery.domain import (
     DocumentRef,
     Event,
 )
+from delivery.identity import mask_address
 from delivery.ids import new_id
 from delivery.infra.document_store import StoredFile
-from delivery.representations import attempt_view, dispatch_summary, mask_address
 from delivery.storage import outbox
+from delivery.storage.dispatches import load_contacts, load_documents
 from delivery.storage.notice_codes import code_row, insert_codes
 from delivery.storage.outcomes import AttemptFacts, outcome_row
 from delivery.storage.rows import (
     attempt_changes,
     attempt_from_row,
     attempt_row,
-    contact_from_row,
+    contact_row,
     dispatch_changes,
     dispatch_from_row,
-    document_from_row,
     event_from_row,
 )
 from delivery.storage.schema import contacts, media_files, service_outcomes
@@ -53,9 +53,7 @@ from delivery.storage.statements import (
     INSERT_DISPATCH,
     INSERT_EVENTS,
     SELECT_ATTEMPTS,
-    SELECT_CONTACTS,
     SELECT_DISPATCH_FOR_UPDATE,
-    SELECT_DOCUMENTS,
     SELECT_EVENTS,
     UPDATE_ATTEMPT,
     UPDATE_DISPATCH,
@@ -68,6 +66,16 @@ DISPATCH_WEBHOOKS = {
     DispatchState.FAILED: "dispatch.failed",
     DispatchState.CANCELLED: "dispatch.cancelled",
 }
+
+
+@dataclass(frozen=True)
+class WebhookShapes:
+    """How the webhooks a transaction queues show its dispatch and attempts: the API's JSON
+    shapes (delivery/representations.py), passed in by the caller so that storage imports
+    nothing above it."""
+
+    dispatch: Callable[[Dispatch], dict[str, Any]]
+    attempt: Callable[[Attempt], dict[str, Any]]
 
 
 class DispatchNotFound(Exception):
@@ -98,6 +106,7 @@ class DispatchTransaction:
         seq: int,
         head: str,
         clock: Clock,
+        shapes: WebhookShapes,
         new_row: dict[str, Any] | None = None,
     ) -> None:
         """``new_row``: the columns of a dispatch not stored yet; flush then inserts it, with
@@ -105,6 +114,7 @@ class DispatchTransaction:
         self.conn = conn
         self.dispatch = dispatch
         self.clock = clock
+        self.shapes = shapes
         self.now = clock.now()
         self._seq = seq
         self._head = head
@@ -138,17 +148,10 @@ class DispatchTransaction:
     def add_contact(self, contact: Contact) -> None:
         """A contact learnt after creation (a clerk's action); written with the transaction."""
         self.dispatch.contacts.append(contact)
-        self._new_contacts.append(
-            {
-                "id": contact.id,
-                "dispatch_id": self.dispatch.id,
-                "kind": contact.kind.value,
-                "value": contact.value,
-                "postcode": contact.postcode,
-                "source": contact.source.value,
-                "position": len(self.dispatch.contacts),
-            }
-        )
+        # Positions only order a dispatch's contacts: a contact added later is stored at the
+        # count of contacts including it (one past its index), after the intake's 0, 1, ….
+        position = len(self.dispatch.contacts)
+        self._new_contacts.append(contact_row(self.dispatch.id, contact, position))
 
     def insert_after_dispatch(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         """Rows of a new dispatch's own tables (contacts, documents), written right after it."""
@@ -295,7 +298,7 @@ class DispatchTransaction:
         )
         if new != AttemptState.SENDING:
             # "sending" is the worker's in-flight claim, not news for the case system.
-            self.notify("attempt.updated", {"attempt": attempt_view(attempt)})
+            self.notify("attempt.updated", {"attempt": self.shapes.attempt(attempt)})
 
     def touch_attempt(self, attempt: Attempt) -> None:
         """Mark an attempt whose columns changed without a state change (tries, retry time)."""
@@ -366,7 +369,7 @@ class DispatchTransaction:
                 await conn.execute(service_outcomes.insert(), outcomes)
         for statement in self._on_flush:
             await conn.execute(statement)
-        summary = dispatch_summary(self.dispatch)
+        summary = self.shapes.dispatch(self.dispatch)
         self.followups.deliveries = await outbox.write_messages(
             conn,
             dispatch_id=self.dispatch.id,
@@ -386,19 +389,9 @@ class DispatchTransaction:
         return [outcome_row(e, d.court, d.created_at, facts) for e in new]
 
 
-async def load_contacts(conn: AsyncConnection, dispatch_id: str) -> list[Any]:
-    rows = await conn.execute(SELECT_CONTACTS, {"dispatch_id": dispatch_id})
-    return [contact_from_row(r) for r in rows.mappings()]
-
-
-async def load_documents(conn: AsyncConnection, dispatch_id: str) -> list[DocumentRef]:
-    rows = await conn.execute(SELECT_DOCUMENTS, {"dispatch_id": dispatch_id})
-    return [document_from_row(r) for r in rows.mappings()]
-
-
 @asynccontextmanager
 async def dispatch_transaction(
-    engine: AsyncEngine, clock: Clock, dispatch_id: str
+    engine: AsyncEngine, clock: Clock, dispatch_id: str, shapes: WebhookShapes
 ) -> AsyncIterator[DispatchTransaction]:
     """Lock one dispatch, yield its transaction, write everything on a clean exit."""
     async with engine.begin() as conn:
@@ -411,7 +404,7 @@ async def dispatch_transaction(
             raise DispatchNotFound(dispatch_id)
         dispatch = dispatch_from_row(row, [])
         tx = DispatchTransaction(
-            conn, dispatch, seq=row["event_seq"], head=row["chain_head"], clock=clock
+            conn, dispatch, seq=row["event_seq"], head=row["chain_head"], clock=clock, shapes=shapes
         )
         yield tx
         await tx.flush()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from delivery.storage.schema import attempts
+from delivery.storage.schema import attempts, dispatches
 
 
 async def attempt_channel(engine: AsyncEngine, dispatch_id: str, attempt_id: str) -> str | None:
@@ -17,3 +19,31 @@ async def attempt_channel(engine: AsyncEngine, dispatch_id: str, attempt_id: str
             )
         )
     return None if channel is None else str(channel)
+
+
+async def email_attempt(engine: AsyncEngine, message_id: str, courts: tuple[str, ...]) -> Any:
+    """(dispatch id, id, address) of the e-mail attempt sent as ``message_id`` in ``courts``."""
+    async with engine.connect() as conn:
+        return (
+            await conn.execute(
+                sa.select(attempts.c.dispatch_id, attempts.c.id, attempts.c.address)
+                .join(dispatches, dispatches.c.id == attempts.c.dispatch_id)
+                .where(
+                    attempts.c.provider_ref == message_id,
+                    attempts.c.channel == "email",
+                    dispatches.c.court.in_(courts),
+                )
+            )
+        ).first()
+
+
+async def sms_attempt(engine: AsyncEngine, sid: str) -> Any:
+    """(dispatch id, id) of the SMS attempt the provider knows as ``sid``."""
+    async with engine.connect() as conn:
+        return (
+            await conn.execute(
+                sa.select(attempts.c.dispatch_id, attempts.c.id).where(
+                    attempts.c.provider_ref == sid, attempts.c.channel == "sms"
+                )
+            )
+        ).first()

@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import sqlalchemy as sa
 from sqlalchemy import event, make_url
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -56,6 +58,21 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
         hide_parameters=True,  # parameters carry names, addresses: never into error logs
     )
+
+
+async def database_answers(engine: AsyncEngine) -> bool:
+    """The database runs a query (``GET /healthz``)."""
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("SELECT 1"))
+    return True
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """``error`` means the database cannot be reached now: unreachable, the connection lost,
+    the pool exhausted, SQLite busy past its timeout (delivery/api/http/outages.py)."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, sa_exc.OperationalError | sa_exc.TimeoutError)
 
 
 def _private_database_file(url: str) -> None:

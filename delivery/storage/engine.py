@@ -23,6 +23,8 @@ from delivery.infra.private_files import ensure_private_file
 # import no SQLAlchemy themselves (tests/unit/test_layering.py).
 Engine: TypeAlias = AsyncEngine
 Connection: TypeAlias = AsyncConnection
+# A write refused by a unique constraint (a concurrent twin got there first).
+UniqueViolation = sa_exc.IntegrityError
 
 READ_ONLY = {"songda_read_only": True}
 # While the database is down, requests answer 503 within a few seconds rather than wait: a

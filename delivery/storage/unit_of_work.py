@@ -11,9 +11,9 @@ on the :class:`DispatchTransaction` and written when the block ends without an e
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from delivery.ids import new_id
 from delivery.infra.document_store import StoredFile
 from delivery.storage import outbox
 from delivery.storage.dispatches import load_contacts, load_documents
+from delivery.storage.followups import FollowUps
 from delivery.storage.notice_codes import code_row, insert_codes
 from delivery.storage.outcomes import AttemptFacts, outcome_row
 from delivery.storage.rows import (
@@ -47,7 +48,7 @@ from delivery.storage.rows import (
     dispatch_from_row,
     event_from_row,
 )
-from delivery.storage.schema import contacts, media_files, service_outcomes
+from delivery.storage.schema import contacts, dispatch_documents, media_files, service_outcomes
 from delivery.storage.statements import (
     INSERT_ATTEMPTS,
     INSERT_DISPATCH,
@@ -82,19 +83,6 @@ class DispatchNotFound(Exception):
     """No dispatch with that id (or none the caller may see)."""
 
 
-@dataclass
-class FollowUps:
-    """Work to hand to the queue once the transaction has committed."""
-
-    dispatch_id: str
-    send_attempts: list[str] = field(default_factory=list)
-    deliveries: list[str] = field(default_factory=list)
-    # The seq of each dispatch_served event recorded: its certificate is rendered after commit.
-    certificates: list[int] = field(default_factory=list)
-    # (seq, tries) of each chain checkpoint waiting for its RFC 3161 token.
-    timestamps: list[tuple[int, int]] = field(default_factory=list)
-
-
 class DispatchTransaction:
     """The buffered changes to one locked dispatch."""
 
@@ -110,7 +98,7 @@ class DispatchTransaction:
         new_row: dict[str, Any] | None = None,
     ) -> None:
         """``new_row``: the columns of a dispatch not stored yet; flush then inserts it, with
-        the rows added by :meth:`insert_after_dispatch`, instead of updating it."""
+        the rows added by :meth:`add_new_dispatch_rows`, instead of updating it."""
         self.conn = conn
         self.dispatch = dispatch
         self.clock = clock
@@ -153,10 +141,18 @@ class DispatchTransaction:
         position = len(self.dispatch.contacts)
         self._new_contacts.append(contact_row(self.dispatch.id, contact, position))
 
-    def insert_after_dispatch(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        """Rows of a new dispatch's own tables (contacts, documents), written right after it."""
-        if rows:
-            self._dependents.append((table, rows))
+    def add_new_dispatch_rows(self, document_ids: Sequence[str]) -> None:
+        """A new dispatch's contacts (positions 0, 1, … as listed) and the documents it serves
+        (in the request's order), written right after it."""
+        d = self.dispatch
+        contact_rows = [contact_row(d.id, c, i) for i, c in enumerate(d.contacts)]
+        document_rows = [
+            {"dispatch_id": d.id, "document_id": doc, "position": i}
+            for i, doc in enumerate(document_ids)
+        ]
+        for table, rows in ((contacts, contact_rows), (dispatch_documents, document_rows)):
+            if rows:
+                self._dependents.append((table, rows))
 
     async def load_contacts(self) -> None:
         """Fill ``dispatch.contacts`` (only deciding needs them, so they are read on demand)."""

@@ -14,7 +14,20 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("delivery/services", "delivery/api", "channels")
 FORBIDDEN = ("delivery.storage.schema", "sqlalchemy")
 
-ALLOWED: dict[str, str] = {}
+_NOT_YET = "not moved yet: its queries still to go to a storage module of their own"
+ALLOWED: dict[str, str] = {
+    "channels/in_person/tasks.py": "field tasks: left while the rules helper reworks it",
+    "channels/public_notice/board.py": "notices: left while the notice rules are reworked",
+    "channels/public_notice/notices.py": "notices: left while the notice rules are reworked",
+    "channels/public_notice/pages.py": "notices: left while the notice rules are reworked",
+    "delivery/services/certificates.py": _NOT_YET,
+    "delivery/services/clerk_queue.py": _NOT_YET,
+    "delivery/services/evidence.py": _NOT_YET,
+    "delivery/services/recipient.py": _NOT_YET,
+    "delivery/services/reports.py": "the reports' aggregate queries: one storage module to come",
+    "delivery/services/timestamps.py": _NOT_YET,
+    "delivery/services/verification.py": _NOT_YET,
+}
 
 
 def imported_modules(tree: ast.AST) -> set[str]:

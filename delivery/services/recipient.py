@@ -12,8 +12,6 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from delivery.channel_api import CodeMessage, SendOutcome
 from delivery.clock import rfc3339
 from delivery.context import Context
@@ -31,7 +29,7 @@ from delivery.identity import mask_address
 from delivery.infra.rate_limits import Rule, TooSoon
 from delivery.services.progress import decide_now
 from delivery.services.transactions import dispatch_transaction
-from delivery.storage.schema import attempts
+from delivery.storage.attempts import dispatch_of
 from delivery.storage.unit_of_work import DispatchNotFound, DispatchTransaction
 from escalation.decide import CHANNEL_CONTACTS
 from tracking.identity_check import LockState, last4_matches, lock_state
@@ -84,13 +82,10 @@ class VisitorInfo:
 
 
 async def _dispatch_of_attempt(ctx: Context, attempt_id: str) -> str:
-    async with ctx.engine.connect() as conn:
-        dispatch_id = await conn.scalar(
-            sa.select(attempts.c.dispatch_id).where(attempts.c.id == attempt_id)
-        )
+    dispatch_id = await dispatch_of(ctx.engine, attempt_id)
     if dispatch_id is None:
         raise DispatchNotFound(attempt_id)
-    return str(dispatch_id)
+    return dispatch_id
 
 
 async def _resolve(ctx: Context, token: str) -> tuple[LinkClaims, str]:

@@ -47,3 +47,12 @@ async def sms_attempt(engine: AsyncEngine, sid: str) -> Any:
                 )
             )
         ).first()
+
+
+async def dispatch_of(engine: AsyncEngine, attempt_id: str) -> str | None:
+    """The id of the attempt's dispatch, ``None`` for an unknown attempt."""
+    async with engine.connect() as conn:
+        dispatch_id = await conn.scalar(
+            sa.select(attempts.c.dispatch_id).where(attempts.c.id == attempt_id)
+        )
+    return None if dispatch_id is None else str(dispatch_id)

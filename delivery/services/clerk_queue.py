@@ -22,7 +22,7 @@ from delivery.context import Context
 from delivery.domain import Dispatch, DispatchState
 from delivery.services.certificates import BLOCKED_EVENT, CERTIFICATE_EVENTS, ISSUED_EVENT
 from delivery.services.timestamps import overdue_dispatches
-from delivery.storage import queries
+from delivery.storage import queries, staff
 from delivery.storage import queue_facts as facts
 from delivery.storage.engine import READ_ONLY, Connection
 from escalation.decide import CourtDays, step_deadline
@@ -187,7 +187,7 @@ async def _add_facts(conn: Connection, rows: list[QueueRow]) -> None:
         if row.dispatch.owner_id is not None:
             owners[row.dispatch.owner_id].append(row)
     if owners:
-        for owner_id, name in await facts.display_names(conn, list(owners)):
+        for owner_id, name in await staff.display_names(conn, list(owners)):
             for row in owners[owner_id]:
                 row.owner_name = name
 

@@ -17,7 +17,6 @@ from delivery.storage.schema import (
     events,
     notices,
     outbox_messages,
-    staff_users,
     webhook_deliveries,
 )
 
@@ -70,15 +69,5 @@ async def failed_deliveries(conn: AsyncConnection, ids: list[str]) -> Sequence[A
             webhook_deliveries.c.state == DELIVERY_FAILED,
         )
         .group_by(outbox_messages.c.dispatch_id)
-    )
-    return rows.all()
-
-
-async def display_names(conn: AsyncConnection, staff_ids: list[str]) -> Sequence[Any]:
-    """(id, display name) of the staff accounts ``staff_ids``."""
-    rows = await conn.execute(
-        sa.select(staff_users.c.id, staff_users.c.display_name).where(
-            staff_users.c.id.in_(staff_ids)
-        )
     )
     return rows.all()

@@ -145,3 +145,9 @@ async def last_given(conn: AsyncConnection, owner_ids: list[str]) -> dict[str, d
 async def display_name(conn: AsyncConnection, staff_id: str) -> str | None:
     name = await conn.scalar(sa.select(u.c.display_name).where(u.c.id == staff_id))
     return None if name is None else str(name)
+
+
+async def display_names(conn: AsyncConnection, staff_ids: list[str]) -> list[Any]:
+    """(id, display name) of the staff accounts ``staff_ids``."""
+    query = sa.select(u.c.id, u.c.display_name)
+    return list(await conn.execute(query.where(u.c.id.in_(staff_ids))))

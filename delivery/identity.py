@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from delivery.vocabulary import Channel
+
 
 def normalise_identity(value: str) -> str:
     """Identity numbers compare without spaces and with an upper-case check letter (X)."""
@@ -33,3 +35,13 @@ def address_digest(secret: str, address: str) -> str:
 
 def identity_last4(id_number: str) -> str:
     return normalise_identity(id_number)[-4:]
+
+
+def mask_address(channel: str, address: str) -> str:
+    """Enough of an address to recognise it, not enough to harvest it."""
+    if channel == Channel.EMAIL and "@" in address:
+        local, _, domain = address.partition("@")
+        return f"{local[:2]}***@{domain}"
+    if len(address) > 4:
+        return f"{'*' * (len(address) - 4)}{address[-4:]}"
+    return address

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from delivery.clock import rfc3339
 from delivery.domain import Attempt, Dispatch, Event
-from delivery.vocabulary import Channel
+from delivery.identity import mask_address
 
 if TYPE_CHECKING:
     from delivery.storage.queries import NoticeText
@@ -87,13 +87,3 @@ def notice_text_sha256(title: str, body: str) -> str:
     """A notice's text as a supervisor approves it: title and body together (both are
     published), so an edit of either after review is noticed."""
     return hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
-
-
-def mask_address(channel: str, address: str) -> str:
-    """Enough of an address to recognise it, not enough to harvest it."""
-    if channel == Channel.EMAIL and "@" in address:
-        local, _, domain = address.partition("@")
-        return f"{local[:2]}***@{domain}"
-    if len(address) > 4:
-        return f"{'*' * (len(address) - 4)}{address[-4:]}"
-    return address

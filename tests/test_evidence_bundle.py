@@ -25,9 +25,9 @@ from delivery.domain import Event
 from delivery.ids import new_id
 from delivery.infra.keys import create_key, load_signing_key, published_keys
 from delivery.services.api_keys import create_api_key
+from delivery.services.transactions import dispatch_transaction
 from delivery.staff import Role
 from delivery.storage.schema import certificates, events
-from delivery.storage.unit_of_work import dispatch_transaction
 from tracking.chain import GENESIS, canonical, event_fields, link_hash
 from tracking.evidence import write_zip
 from tracking.signing import (

@@ -32,8 +32,9 @@ from delivery.services.api_keys import create_api_key
 from delivery.services.cancel import cancel_dispatch
 from delivery.services.progress import start_attempt
 from delivery.services.reversal import completing_event, unserve
+from delivery.services.transactions import dispatch_transaction
 from delivery.staff import Role
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 Q1 = {"from": "2026-01-01", "to": "2026-03-31"}

@@ -13,10 +13,11 @@ from sqlalchemy import Connection
 
 from delivery.context import Context
 from delivery.domain import DispatchState, IllegalTransition
+from delivery.services.transactions import dispatch_transaction
 from delivery.storage import schema
 from delivery.storage.migrate import current_revision
 from delivery.storage.schema import dispatches, events
-from delivery.storage.unit_of_work import DispatchNotFound, dispatch_transaction
+from delivery.storage.unit_of_work import DispatchNotFound
 from tracking.chain import GENESIS, verify_chain
 
 pytestmark = pytest.mark.both_databases

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
 from delivery.domain import Attempt, Dispatch, DocumentRef, Event
-from delivery.representations import mask_address
+from delivery.identity import mask_address
 from delivery.vocabulary import Channel, EventType
 
 SERVED_EVENT = EventType.DISPATCH_SERVED

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from delivery.context import Context
 from delivery.domain import AttemptState
 from delivery.services.progress import decide_now
 from delivery.services.reversal import completing_event, unserve
-from delivery.storage.schema import attempts, dispatches
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
-from delivery.vocabulary import Channel, EventType
+from delivery.services.transactions import dispatch_transaction
+from delivery.storage.attempts import email_attempt
+from delivery.storage.unit_of_work import DispatchTransaction
+from delivery.vocabulary import EventType
 
 BOUNCEABLE = frozenset({AttemptState.SENT, AttemptState.DELIVERED})
 
@@ -47,18 +46,7 @@ def same_address(one: str, other: str) -> bool:
 async def _find(
     ctx: Context, message_id: str, recipient: str, courts: tuple[str, ...]
 ) -> tuple[str, str] | None:
-    async with ctx.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                sa.select(attempts.c.dispatch_id, attempts.c.id, attempts.c.address)
-                .join(dispatches, dispatches.c.id == attempts.c.dispatch_id)
-                .where(
-                    attempts.c.provider_ref == message_id,
-                    attempts.c.channel == Channel.EMAIL,
-                    dispatches.c.court.in_(courts),
-                )
-            )
-        ).first()
+    row = await email_attempt(ctx.engine, message_id, courts)
     if row is None:
         return None
     if not same_address(row.address, recipient):

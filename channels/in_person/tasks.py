@@ -29,9 +29,10 @@ from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
 from delivery.ids import new_id
 from delivery.staff import Role, StaffUser
+from delivery.storage.dispatches import load_documents
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import attempts, dispatches, field_tasks, staff_users
-from delivery.storage.unit_of_work import DispatchTransaction, load_documents
+from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import Channel, EventType, FieldTaskState
 from escalation.calendar import CourtDays
 from escalation.decide import step_deadline

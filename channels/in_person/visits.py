@@ -29,9 +29,10 @@ from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
 from delivery.infra.document_store import StoredFile
 from delivery.services.progress import decide_now
+from delivery.services.transactions import dispatch_transaction
 from delivery.staff import StaffUser
 from delivery.storage.schema import field_tasks
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import FieldTaskState
 from escalation.receivers import MEDIATION_STATEMENT, may_leave, may_receive
 

@@ -20,27 +20,16 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from channels.postal.outcomes import interpret
 from delivery.channel_api import TrackingChannel, TrackingError, TrackingEvent
 from delivery.context import Context
-from delivery.domain import Attempt, AttemptState
-from delivery.ids import new_id
+from delivery.domain import Attempt, AttemptState, DocumentRef
 from delivery.infra.document_store import StoredFile
 from delivery.services.progress import decide_now
-from delivery.storage.engine import READ_ONLY
-from delivery.storage.schema import (
-    attempts,
-    carrier_events,
-    contacts,
-    dispatches,
-    media_files,
-    notice_codes,
-    postal_pieces,
-)
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
+from delivery.services.transactions import dispatch_transaction
+from delivery.storage import mail_pieces
+from delivery.storage.attempts import attempt_channel
+from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import Channel, EventType
 from tracking.notice_codes import display
 from tracking.verification import verification_path
@@ -74,55 +63,33 @@ async def record_piece(
     """The piece of an accepted postal send (once per attempt), in the caller's transaction."""
     if attempt.channel != Channel.POSTAL or not tracking_number:
         return
-    known = await tx.conn.scalar(
-        sa.select(postal_pieces.c.attempt_id).where(postal_pieces.c.attempt_id == attempt.id)
-    )
-    if known is not None:
+    if await mail_pieces.has_piece(tx.conn, attempt.id):
         return
-    await tx.conn.execute(
-        postal_pieces.insert().values(
-            attempt_id=attempt.id,
-            dispatch_id=tx.dispatch.id,
-            court=tx.dispatch.court,
-            carrier=carrier_name(ctx),
-            tracking_number=tracking_number,
-            created_at=tx.now,
-            next_poll_at=tx.now + POLL_INTERVAL,
-        )
+    await mail_pieces.insert_piece(
+        tx.conn,
+        attempt_id=attempt.id,
+        dispatch_id=tx.dispatch.id,
+        court=tx.dispatch.court,
+        carrier=carrier_name(ctx),
+        tracking_number=tracking_number,
+        created_at=tx.now,
+        next_poll_at=tx.now + POLL_INTERVAL,
     )
 
 
 async def record_tracking(ctx: Context, carrier: str, event: TrackingEvent) -> TrackingOutcome:
     """Apply one carrier event; nothing is stored for an unknown piece or a repeated event."""
-    async with ctx.engine.connect() as conn:
-        piece = (
-            await conn.execute(
-                sa.select(postal_pieces.c.attempt_id, postal_pieces.c.dispatch_id).where(
-                    postal_pieces.c.carrier == carrier,
-                    postal_pieces.c.tracking_number == event.tracking_number,
-                )
-            )
-        ).first()
+    piece = await mail_pieces.find_piece(ctx.engine, carrier, event.tracking_number)
     if piece is None:
         return TrackingOutcome.UNKNOWN
     async with dispatch_transaction(ctx.engine, ctx.clock, piece.dispatch_id) as tx:
         # Under the dispatch's lock: every event of this piece is serialised here.
-        seen = await tx.conn.scalar(
-            sa.select(carrier_events.c.event_id).where(
-                carrier_events.c.carrier == carrier, carrier_events.c.event_id == event.event_id
-            )
+        new = await mail_pieces.note_carrier_event(
+            tx.conn, carrier, event.event_id, piece.attempt_id, tx.now
         )
-        if seen is not None:
+        if not new:
             outcome = TrackingOutcome.DUPLICATE
         else:
-            await tx.conn.execute(
-                carrier_events.insert().values(
-                    carrier=carrier,
-                    event_id=event.event_id,
-                    attempt_id=piece.attempt_id,
-                    received_at=tx.now,
-                )
-            )
             attempt = await tx.attempt(piece.attempt_id)
             assert attempt is not None
             await _apply(ctx, tx, attempt, carrier, event)
@@ -154,7 +121,9 @@ async def _apply(
                 occurred_at=event.occurred_at,
             )
             if event.status == "accepted":
-                await _update_piece(tx, attempt.id, handed_over_at=event.occurred_at)
+                await mail_pieces.update_piece(
+                    tx.conn, attempt.id, handed_over_at=event.occurred_at
+                )
                 # Posting can start a deemed period (CPL-283 abroad): decide with it now.
                 await decide_now(ctx, tx)
             return
@@ -180,15 +149,8 @@ async def _apply(
         )
     else:
         return  # out of order (after a final outcome) or the attempt was closed: no change
-    await _update_piece(tx, attempt.id, next_poll_at=None)
+    await mail_pieces.update_piece(tx.conn, attempt.id, next_poll_at=None)
     await decide_now(ctx, tx)
-
-
-async def _update_piece(tx: DispatchTransaction, attempt_id: str, **values: Any) -> None:
-    query = postal_pieces.update().where(postal_pieces.c.attempt_id == attempt_id)
-    if "handed_over_at" in values:
-        query = query.where(postal_pieces.c.handed_over_at.is_(None))
-    await tx.conn.execute(query.values(**values))
 
 
 async def claim_due_polls(ctx: Context) -> list[tuple[str, str]]:
@@ -200,31 +162,15 @@ async def claim_due_polls(ctx: Context) -> list[tuple[str, str]]:
     if not isinstance(channel, TrackingChannel):
         return []
     now = ctx.clock.now()
-    p = postal_pieces
-    async with ctx.engine.connect() as conn:
-        due = (
-            await conn.execute(
-                sa.select(p.c.attempt_id, p.c.tracking_number, p.c.created_at)
-                .join(attempts, attempts.c.id == p.c.attempt_id)
-                .where(
-                    p.c.next_poll_at <= now,
-                    p.c.carrier == channel.carrier_name,
-                    attempts.c.state.in_(POLLED_STATES),
-                )
-                .order_by(p.c.next_poll_at)
-                .limit(POLL_BATCH)
-            )
-        ).all()
+    due = await mail_pieces.due_polls(
+        ctx.engine, channel.carrier_name, now, POLLED_STATES, POLL_BATCH
+    )
     claimed: list[tuple[str, str]] = []
     for attempt_id, tracking_number, created_at in due:
         give_up = created_at + POLL_FOR <= now
-        async with ctx.engine.begin() as conn:
-            taken = await conn.execute(
-                p.update()
-                .where(p.c.attempt_id == attempt_id, p.c.next_poll_at <= now)
-                .values(next_poll_at=None if give_up else now + POLL_INTERVAL)
-            )
-        if taken.rowcount == 1 and not give_up:
+        next_poll_at = None if give_up else now + POLL_INTERVAL
+        taken = await mail_pieces.claim_poll(ctx.engine, attempt_id, now, next_poll_at)
+        if taken and not give_up:
             claimed.append((attempt_id, tracking_number))
     return claimed
 
@@ -266,38 +212,7 @@ class MailPiece:
     check_url: str | None = None
 
 
-def _piece_query() -> sa.Select[Any]:
-    p = postal_pieces
-    return (
-        sa.select(
-            p.c.attempt_id,
-            p.c.dispatch_id,
-            p.c.court,
-            p.c.carrier,
-            p.c.tracking_number,
-            p.c.created_at,
-            dispatches.c.case_number,
-            dispatches.c.recipient_name,
-            attempts.c.address,
-            contacts.c.postcode,
-            notice_codes.c.code.label("notice_code"),
-        )
-        .join(attempts, attempts.c.id == p.c.attempt_id)
-        .join(dispatches, dispatches.c.id == p.c.dispatch_id)
-        .outerjoin(contacts, contacts.c.id == attempts.c.contact_id)
-        .outerjoin(notice_codes, notice_codes.c.attempt_id == p.c.attempt_id)
-    )
-
-
-async def _pieces(ctx: Context, query: sa.Select[Any]) -> list[MailPiece]:
-    async with ctx.engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        rows = (await conn.execute(query)).all()
-        return [await _piece(ctx, conn, r) for r in rows]
-
-
-async def _piece(ctx: Context, conn: AsyncConnection, row: Any) -> MailPiece:
-    documents = await load_documents(conn, row.dispatch_id)
+def _piece(ctx: Context, row: Any, documents: list[DocumentRef]) -> MailPiece:
     return MailPiece(
         attempt_id=row.attempt_id,
         dispatch_id=row.dispatch_id,
@@ -320,20 +235,8 @@ async def _piece(ctx: Context, conn: AsyncConnection, row: Any) -> MailPiece:
 async def mail_piece(
     ctx: Context, dispatch_id: str, attempt_id: str, courts: tuple[str, ...]
 ) -> MailPiece | None:
-    p = postal_pieces
-    query = _piece_query().where(
-        p.c.attempt_id == attempt_id, p.c.dispatch_id == dispatch_id, p.c.court.in_(courts)
-    )
-    found = await _pieces(ctx, query)
-    return found[0] if found else None
-
-
-def _still_to_go() -> list[sa.ColumnElement[bool]]:
-    """A piece the carrier has not taken, whose attempt is still open."""
-    return [
-        postal_pieces.c.handed_over_at.is_(None),
-        attempts.c.state == AttemptState.SENT.value,
-    ]
+    found = await mail_pieces.piece(ctx.engine, dispatch_id, attempt_id, courts)
+    return _piece(ctx, *found[0]) if found else None
 
 
 async def mail_pieces_on(ctx: Context, day: date, courts: tuple[str, ...]) -> list[MailPiece]:
@@ -343,14 +246,8 @@ async def mail_pieces_on(ctx: Context, day: date, courts: tuple[str, ...]) -> li
     letter twice or one that should not go."""
     start = datetime.combine(day, time(0), tzinfo=ctx.settings.zone)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ctx.settings.zone)
-    p = postal_pieces
-    query = (
-        _piece_query()
-        .where(p.c.court.in_(courts), p.c.created_at >= start, p.c.created_at < end)
-        .where(*_still_to_go())
-        .order_by(p.c.created_at, p.c.attempt_id)
-    )
-    return await _pieces(ctx, query)
+    found = await mail_pieces.pieces_to_go(ctx.engine, start, end, courts)
+    return [_piece(ctx, row, documents) for row, documents in found]
 
 
 HANDED_OVER = EventType.MAIL_HANDED_OVER
@@ -368,16 +265,7 @@ async def hand_over(
     and starts no deemed period (CPL-283 counts from the carrier's acceptance)."""
     if not attempt_ids:
         return []
-    p = postal_pieces
-    async with ctx.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(p.c.attempt_id, p.c.dispatch_id)
-                .join(attempts, attempts.c.id == p.c.attempt_id)
-                .where(p.c.attempt_id.in_(attempt_ids), p.c.court.in_(courts), *_still_to_go())
-                .order_by(p.c.dispatch_id, p.c.attempt_id)
-            )
-        ).all()
+    rows = await mail_pieces.pieces_to_hand_over(ctx.engine, attempt_ids, courts)
     by_dispatch: dict[str, list[str]] = {}
     for row in rows:
         by_dispatch.setdefault(row.dispatch_id, []).append(row.attempt_id)
@@ -386,16 +274,8 @@ async def hand_over(
         async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
             # Under the dispatch's lock, checked again: a concurrent click or a carrier event
             # may have come first.
-            still = (
-                await tx.conn.execute(
-                    sa.select(p.c.attempt_id, p.c.carrier, p.c.tracking_number)
-                    .join(attempts, attempts.c.id == p.c.attempt_id)
-                    .where(p.c.attempt_id.in_(pieces), *_still_to_go())
-                    .order_by(p.c.attempt_id)
-                )
-            ).all()
-            for piece in still:
-                await _update_piece(tx, piece.attempt_id, handed_over_at=tx.now)
+            for piece in await mail_pieces.still_to_go(tx.conn, pieces):
+                await mail_pieces.update_piece(tx.conn, piece.attempt_id, handed_over_at=tx.now)
                 tx.record(
                     HANDED_OVER,
                     source="clerk",
@@ -425,22 +305,13 @@ async def record_return_card(
         attempt = await tx.attempt(attempt_id)
         if attempt is None or attempt.channel != Channel.POSTAL:
             raise KeyError(attempt_id)
+        media_id = await tx.add_media(attempt_id, "return_card", stored, media_type, actor)
         media = {
-            "id": new_id(),
+            "id": media_id,
             "sha256": stored.sha256,
             "size": stored.size,
             "media_type": media_type,
         }
-        await tx.conn.execute(
-            media_files.insert().values(
-                **media,
-                dispatch_id=dispatch_id,
-                attempt_id=attempt_id,
-                purpose="return_card",
-                uploaded_by=actor,
-                created_at=tx.now,
-            )
-        )
         tx.record(
             EventType.RETURN_CARD_UPLOADED,
             source="api",
@@ -458,10 +329,4 @@ async def record_return_card(
 
 
 async def is_postal_attempt(ctx: Context, dispatch_id: str, attempt_id: str) -> bool:
-    async with ctx.engine.connect() as conn:
-        channel = await conn.scalar(
-            sa.select(attempts.c.channel).where(
-                attempts.c.id == attempt_id, attempts.c.dispatch_id == dispatch_id
-            )
-        )
-    return channel == Channel.POSTAL
+    return await attempt_channel(ctx.engine, dispatch_id, attempt_id) == Channel.POSTAL

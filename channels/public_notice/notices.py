@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
+from delivery.identity import mask_address
 from delivery.ids import new_id
 from delivery.infra.document_store import StoredFile
-from delivery.representations import mask_address, notice_text_sha256
+from delivery.representations import notice_text_sha256
 from delivery.staff import Role, StaffUser
 from delivery.storage.schema import notices
 from delivery.storage.unit_of_work import DispatchTransaction

@@ -39,8 +39,9 @@ from delivery.context import Context
 from delivery.domain import OPEN_ATTEMPT_STATES, Attempt, AttemptState, DispatchState
 from delivery.ids import looks_like_id, new_id
 from delivery.representations import notice_text_sha256
+from delivery.services.transactions import dispatch_transaction
 from delivery.storage.schema import media_files, notice_publications, notices
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import EventType, WebhookEventType
 from escalation.calendar import CourtDays
 from escalation.policy import NOTICE_CHANNEL

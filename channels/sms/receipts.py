@@ -16,15 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
-
 from channels.sms.outcomes import SmsReceipt, olr31_sms_receipt
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
-from delivery.representations import mask_address
+from delivery.identity import mask_address
 from delivery.services.progress import decide_now
-from delivery.storage.schema import attempts
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.services.transactions import dispatch_transaction
+from delivery.storage.attempts import sms_attempt
+from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import Channel, EventType
 
 SOURCE = "twilio"
@@ -50,14 +49,7 @@ def callback_evidence(params: Mapping[str, str]) -> dict[str, Any]:
 async def record_sms_status(ctx: Context, params: Mapping[str, str]) -> bool:
     """Apply one verified callback; False when no SMS attempt has its ``MessageSid``."""
     sid, status = params["MessageSid"], params["MessageStatus"]
-    async with ctx.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                sa.select(attempts.c.dispatch_id, attempts.c.id).where(
-                    attempts.c.provider_ref == sid, attempts.c.channel == Channel.SMS
-                )
-            )
-        ).first()
+    row = await sms_attempt(ctx.engine, sid)
     if row is None:
         return False
     async with dispatch_transaction(ctx.engine, ctx.clock, row.dispatch_id) as tx:

@@ -23,7 +23,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix
 from redis.exceptions import RedisError
 
-from delivery.storage.unit_of_work import FollowUps
+from delivery.storage.followups import FollowUps
 
 log = logging.getLogger(__name__)
 REDIS_TIMEOUT_SECONDS = 3.0  # any command Songda sends is answered in milliseconds

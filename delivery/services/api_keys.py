@@ -16,12 +16,10 @@ import secrets
 import time
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from delivery.clock import Clock
 from delivery.ids import new_id
-from delivery.storage.schema import api_keys
+from delivery.storage import api_keys as stored_keys
+from delivery.storage.engine import Engine
 
 KEY_PREFIX = "sdk_"
 BOUNCES_SCOPE = "bounces"
@@ -47,7 +45,7 @@ def _digest(token: str) -> str:
 
 
 async def create_api_key(
-    engine: AsyncEngine,
+    engine: Engine,
     clock: Clock,
     name: str,
     courts: list[str],
@@ -59,18 +57,16 @@ async def create_api_key(
     prefix = secrets.token_hex(6)
     token = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(new_id(), name, tuple(courts), scopes)
-    async with engine.begin() as conn:
-        await conn.execute(
-            api_keys.insert().values(
-                id=key.id,
-                name=name,
-                prefix=prefix,
-                key_hash=_digest(token),
-                courts=list(courts),
-                scopes=sorted(scopes),
-                created_at=clock.now(),
-            )
-        )
+    await stored_keys.insert_key(
+        engine,
+        id=key.id,
+        name=name,
+        prefix=prefix,
+        key_hash=_digest(token),
+        courts=list(courts),
+        scopes=sorted(scopes),
+        created_at=clock.now(),
+    )
     return key, token
 
 
@@ -80,7 +76,7 @@ class ApiKeyVerifier:
     The minute bounds how long a revoked key keeps working in a running process.
     """
 
-    def __init__(self, engine: AsyncEngine, ttl_seconds: float = 60.0) -> None:
+    def __init__(self, engine: Engine, ttl_seconds: float = 60.0) -> None:
         self.engine = engine
         self.ttl = ttl_seconds
         self._known: dict[str, tuple[float, ApiKey]] = {}
@@ -93,18 +89,7 @@ class ApiKeyVerifier:
         if not token.startswith(KEY_PREFIX) or token.count("_") < 2:
             return None
         prefix = token[len(KEY_PREFIX) :].split("_", 1)[0]
-        async with self.engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        sa.select(api_keys).where(
-                            api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None)
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
+        row = await stored_keys.live_key(self.engine, prefix)
         if row is None or not hmac.compare_digest(row["key_hash"], digest):
             return None
         key = ApiKey(row["id"], row["name"], tuple(row["courts"]), frozenset(row["scopes"]))

@@ -13,13 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from delivery.context import Context
 from delivery.domain import AttemptState, DispatchState
 from delivery.ids import new_id
-from delivery.storage.engine import READ_ONLY
-from delivery.storage.schema import attempts, batch_rows, batches, dispatches
+from delivery.storage import batches as stored_batches
 
 RECENT = 50
 # An attempt in one of these states has left Songda (a message sent, a letter posted).
@@ -65,109 +62,48 @@ async def record_batch(
     """Write the batch and its queued rows in one transaction; its id. ``started_at`` (when the
     upload began) tells the dispatches it created from those it found queued before."""
     batch_id = new_id()
-    async with ctx.engine.begin() as conn:
-        await conn.execute(
-            batches.insert().values(
-                id=batch_id,
-                court=court,
-                created_by=created_by,
-                filename=filename[:300],
-                encoding=encoding,
-                rows_total=rows_total,
-                rows_invalid=len({e["row"] for e in errors}),
-                errors=errors,
-                created_at=started_at,
-            )
-        )
-        if queued:
-            await conn.execute(
-                batch_rows.insert(),
-                [
-                    {
-                        "batch_id": batch_id,
-                        "row_no": q.row,
-                        "reference": q.reference,
-                        "dispatch_id": q.dispatch_id,
-                    }
-                    for q in queued
-                ],
-            )
+    await stored_batches.insert_batch(
+        ctx.engine,
+        [
+            {
+                "batch_id": batch_id,
+                "row_no": q.row,
+                "reference": q.reference,
+                "dispatch_id": q.dispatch_id,
+            }
+            for q in queued
+        ],
+        id=batch_id,
+        court=court,
+        created_by=created_by,
+        filename=filename[:300],
+        encoding=encoding,
+        rows_total=rows_total,
+        rows_invalid=len({e["row"] for e in errors}),
+        errors=errors,
+        created_at=started_at,
+    )
     return batch_id
 
 
 async def recent_batches(ctx: Context, courts: tuple[str, ...]) -> list[dict[str, Any]]:
     """The latest batches of ``courts``, newest first."""
-    async with ctx.engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        rows = await conn.execute(
-            sa.select(
-                batches.c.id,
-                batches.c.court,
-                batches.c.filename,
-                batches.c.rows_total,
-                batches.c.rows_invalid,
-                batches.c.created_at,
-            )
-            .where(batches.c.court.in_(courts))
-            .order_by(batches.c.created_at.desc(), batches.c.id.desc())
-            .limit(RECENT)
-        )
-        return [dict(r._mapping) for r in rows]
+    return await stored_batches.recent(ctx.engine, courts, RECENT)
 
 
 async def batch(ctx: Context, batch_id: str, courts: tuple[str, ...]) -> dict[str, Any] | None:
     """The batch with its queued rows (each with its dispatch's state and whether this batch
     created it), or None when it is not one of ``courts``'."""
-    async with ctx.engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        found = (
-            await conn.execute(
-                sa.select(batches).where(batches.c.id == batch_id, batches.c.court.in_(courts))
-            )
-        ).first()
-        if found is None:
-            return None
-        rows = await conn.execute(
-            sa.select(
-                batch_rows.c.row_no,
-                batch_rows.c.reference,
-                batch_rows.c.dispatch_id,
-                dispatches.c.state,
-                dispatches.c.case_number,
-                dispatches.c.recipient_name,
-                (dispatches.c.created_at >= found.created_at).label("created"),
-            )
-            .join(dispatches, dispatches.c.id == batch_rows.c.dispatch_id)
-            .where(batch_rows.c.batch_id == batch_id)
-            .order_by(batch_rows.c.row_no)
-        )
-        return {**found._mapping, "rows": [dict(r._mapping) for r in rows]}
+    return await stored_batches.batch(ctx.engine, batch_id, courts)
 
 
 async def progress(ctx: Context, batch_id: str) -> dict[str, Any]:
     """How far the batch's dispatches have got: a count per :data:`PROGRESS` name, ``total``,
     and ``done`` once none is queued or under way."""
-    went_out = (
-        sa.select(attempts.c.id)
-        .where(attempts.c.dispatch_id == dispatches.c.id, attempts.c.state.in_(WENT_OUT))
-        .exists()
-    )
-    async with ctx.engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        each = (
-            sa.select(dispatches.c.state, went_out.label("went_out"))
-            .select_from(batch_rows.join(dispatches, dispatches.c.id == batch_rows.c.dispatch_id))
-            .where(batch_rows.c.batch_id == batch_id)
-            .subquery()
-        )
-        rows = await conn.execute(
-            sa.select(each.c.state, each.c.went_out, sa.func.count()).group_by(
-                each.c.state, each.c.went_out
-            )
-        )
-        counts = dict.fromkeys(PROGRESS, 0)
-        for state, sent, count in rows:
-            name = FINAL.get(state) or ("sent" if sent else "queued")
-            counts[name] += int(count)
+    rows = await stored_batches.state_counts(ctx.engine, batch_id, WENT_OUT)
+    counts = dict.fromkeys(PROGRESS, 0)
+    for state, sent, count in rows:
+        name = FINAL.get(state) or ("sent" if sent else "queued")
+        counts[name] += count
     total = sum(counts.values())
     return {**counts, "total": total, "done": counts["queued"] + counts["sent"] == 0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from delivery.context import Context
 from delivery.domain import OPEN_ATTEMPT_STATES, AttemptState, DispatchState
-from delivery.storage.unit_of_work import dispatch_transaction
+from delivery.services.transactions import dispatch_transaction
 from delivery.vocabulary import EventType
 
 

@@ -18,19 +18,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.context import Context
 from delivery.domain import Attempt, Dispatch, DispatchState, DocumentRef, Event
 from delivery.ids import new_id
 from delivery.infra.certificate_signing import CertificateSignature, signed_certificate_pdf
 from delivery.infra.pdf_rendering import render_in_pool
-from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
-from delivery.storage.schema import api_keys, certificates, dispatches, events, staff_users
-from delivery.storage.statements import SELECT_ATTEMPTS, SELECT_EVENTS
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction, load_documents
+from delivery.services.transactions import dispatch_transaction
+from delivery.storage import certificates as stored_certificates
+from delivery.storage import staff as stored_staff
+from delivery.storage.engine import Connection
+from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import EventType
 from templates.certificate import certificate_pdf
 from templates.fonts import MissingGlyphs, code_point, font_name
@@ -85,52 +84,37 @@ def _row(r: Any) -> CertificateRow:
     return CertificateRow(**{k: r[k] for k in CertificateRow.__dataclass_fields__})
 
 
-async def _certificates(conn: AsyncConnection, dispatch_id: str) -> list[CertificateRow]:
-    rows = await conn.execute(
-        sa.select(certificates)
-        .where(certificates.c.dispatch_id == dispatch_id)
-        .order_by(certificates.c.chain_seq)
-    )
-    return [_row(r) for r in rows.mappings()]
+async def _certificates(conn: Connection, dispatch_id: str) -> list[CertificateRow]:
+    return [_row(r) for r in await stored_certificates.certificate_rows(conn, dispatch_id)]
 
 
-async def actor_names(conn: AsyncConnection, found: list[Event]) -> dict[str, str]:
+async def actor_names(conn: Connection, found: list[Event]) -> dict[str, str]:
     """Display names of the people (staff accounts, API keys) the events name as actors."""
     actors = {e.actor for e in found if e.actor}
     staff = [a.removeprefix("staff:") for a in actors if a.startswith("staff:")]
     keys = [a.removeprefix("api_key:") for a in actors if a.startswith("api_key:")]
     names: dict[str, str] = {}
     if staff:
-        query = sa.select(staff_users.c.id, staff_users.c.display_name)
-        for user_id, name in await conn.execute(query.where(staff_users.c.id.in_(staff))):
+        for user_id, name in await stored_staff.display_names(conn, staff):
             names[f"staff:{user_id}"] = name
     if keys:
-        query = sa.select(api_keys.c.id, api_keys.c.name)
-        for key_id, name in await conn.execute(query.where(api_keys.c.id.in_(keys))):
+        for key_id, name in await stored_certificates.key_names(conn, keys):
             names[f"api_key:{key_id}"] = name
     return names
 
 
 async def load_record(
-    conn: AsyncConnection, dispatch_id: str, courts: tuple[str, ...] | None = None
+    conn: Connection, dispatch_id: str, courts: tuple[str, ...] | None = None
 ) -> Record | None:
-    query = sa.select(dispatches).where(dispatches.c.id == dispatch_id)
-    if courts is not None:
-        query = query.where(dispatches.c.court.in_(courts))
-    row = (await conn.execute(query)).mappings().first()
-    if row is None:
+    found = await stored_certificates.record_rows(conn, dispatch_id, courts)
+    if found is None:
         return None
-    found = [
-        event_from_row(r)
-        for r in (await conn.execute(SELECT_EVENTS, {"dispatch_id": dispatch_id})).mappings()
-    ]
-    attempt_rows = await conn.execute(SELECT_ATTEMPTS, {"dispatch_id": dispatch_id})
     return Record(
-        dispatch=dispatch_from_row(row, []),
-        documents=await load_documents(conn, dispatch_id),
-        attempts=[attempt_from_row(r) for r in attempt_rows.mappings()],
-        events=found,
-        names=await actor_names(conn, found),
+        dispatch=found.dispatch,
+        documents=found.documents,
+        attempts=found.attempts,
+        events=found.events,
+        names=await actor_names(conn, found.events),
         certificates=await _certificates(conn, dispatch_id),
     )
 
@@ -247,12 +231,11 @@ async def _write(
             reversal = next(
                 (e for e in chain if e.type == UNSERVED_EVENT and e.seq > row["chain_seq"]), None
             )
-            await tx.conn.execute(
-                certificates.insert().values(
-                    **row,
-                    created_at=tx.now,
-                    superseded_at=None if reversal is None else reversal.recorded_at,
-                )
+            await stored_certificates.insert_certificate(
+                tx.conn,
+                **row,
+                created_at=tx.now,
+                superseded_at=None if reversal is None else reversal.recorded_at,
             )
             tx.record(
                 ISSUED_EVENT,
@@ -313,38 +296,12 @@ def missing_glyphs(blocked: Event) -> MissingGlyphs:
 
 def supersede(tx: DispatchTransaction) -> None:
     """Mark the standing certificate superseded, in the transaction that reverses service."""
-    tx.execute_on_flush(
-        certificates.update()
-        .where(
-            certificates.c.dispatch_id == tx.dispatch.id,
-            certificates.c.superseded_at.is_(None),
-        )
-        .values(superseded_at=tx.now)
-    )
+    tx.execute_on_flush(stored_certificates.supersede_statement(tx.dispatch.id, tx.now))
 
 
 async def unissued(ctx: Context, limit: int) -> list[tuple[str, int]]:
     """Served dispatches whose standing service has no certificate yet: (id, served seq)."""
-    standing = (
-        sa.select(certificates.c.id)
-        .where(
-            certificates.c.dispatch_id == dispatches.c.id,
-            certificates.c.superseded_at.is_(None),
-        )
-        .exists()
-    )
-    served_seq = (
-        sa.select(sa.func.max(events.c.seq))
-        .where(events.c.dispatch_id == dispatches.c.id, events.c.type == SERVED_EVENT)
-        .scalar_subquery()
-    )
-    async with ctx.engine.connect() as conn:
-        rows = await conn.execute(
-            sa.select(dispatches.c.id, served_seq)
-            .where(dispatches.c.state == DispatchState.SERVED.value, ~standing)
-            .limit(limit)
-        )
-        return [(str(i), int(s or 0)) for i, s in rows.all()]
+    return await stored_certificates.unissued(ctx.engine, SERVED_EVENT, limit)
 
 
 # --- Fetching: the API's proof.pdf ---

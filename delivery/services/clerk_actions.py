@@ -32,7 +32,8 @@ from delivery.services import ownership, signed_proof
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.progress import decide_now, start_attempt
 from delivery.services.reversal import completing_event, unserve
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.services.transactions import dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import CHANNEL_CONTACTS, EventType
 from escalation.consent import may_serve_on
 

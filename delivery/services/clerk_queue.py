@@ -17,26 +17,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from channels.public_notice.notices import DRAFT
 from delivery.context import Context
-from delivery.domain import OPEN_ATTEMPT_STATES, Dispatch, DispatchState
+from delivery.domain import Dispatch, DispatchState
 from delivery.services.certificates import BLOCKED_EVENT, CERTIFICATE_EVENTS, ISSUED_EVENT
 from delivery.services.timestamps import overdue_dispatches
-from delivery.storage import queries
-from delivery.storage.engine import READ_ONLY
-from delivery.storage.outbox import DELIVERY_FAILED
-from delivery.storage.queries import OPEN_NOTICE_ATTEMPT_STATES
-from delivery.storage.schema import (
-    attempts,
-    events,
-    notices,
-    outbox_messages,
-    staff_users,
-    webhook_deliveries,
-)
+from delivery.storage import queries, staff
+from delivery.storage import queue_facts as facts
+from delivery.storage.engine import READ_ONLY, Connection
 from delivery.vocabulary import EventType
 from escalation.calendar import CourtDays
 from escalation.decide import step_deadline
@@ -178,59 +166,30 @@ async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
     )
 
 
-async def _add_facts(conn: AsyncConnection, rows: list[QueueRow]) -> None:
+async def _add_facts(conn: Connection, rows: list[QueueRow]) -> None:
     """Batched queries for the whole page (never one per row)."""
     by_id = {r.dispatch.id: r for r in rows}
     ids = list(by_id)
-    open_states = [s.value for s in OPEN_ATTEMPT_STATES]
-    for dispatch_id, channel, state, reason in await conn.execute(
-        sa.select(attempts.c.dispatch_id, attempts.c.channel, attempts.c.state, attempts.c.reason)
-        .where(attempts.c.dispatch_id.in_(ids), attempts.c.state.in_(open_states))
-        .order_by(attempts.c.id)
-    ):
+    for dispatch_id, channel, state, reason in await facts.open_attempts(conn, ids):
         by_id[dispatch_id].open_attempts.append(OpenAttempt(channel, state, reason))
     latest: dict[str, dict[str, int]] = defaultdict(dict)  # dispatch → flag event type → seq
-    for dispatch_id, event_type, seq in await conn.execute(
-        sa.select(events.c.dispatch_id, events.c.type, sa.func.max(events.c.seq))
-        .where(events.c.dispatch_id.in_(ids), events.c.type.in_(FLAG_EVENTS))
-        .group_by(events.c.dispatch_id, events.c.type)
-    ):
+    for dispatch_id, event_type, seq in await facts.latest_events(conn, ids, FLAG_EVENTS):
         latest[dispatch_id][event_type] = int(seq)
     for dispatch_id, seqs in latest.items():
         row = by_id[dispatch_id]
         row.at_risk = AT_RISK_EVENT in seqs and row.dispatch.is_open
         row.certificate_blocked = seqs.get(BLOCKED_EVENT, -1) > seqs.get(ISSUED_EVENT, -1)
-    for dispatch_id, notice_id in await conn.execute(
-        sa.select(notices.c.dispatch_id, notices.c.id)
-        .join(attempts, attempts.c.id == notices.c.attempt_id)
-        .where(
-            notices.c.dispatch_id.in_(ids),
-            notices.c.state == DRAFT,
-            attempts.c.state.in_(OPEN_NOTICE_ATTEMPT_STATES),
-        )
-    ):
+    for dispatch_id, notice_id in await facts.notices_in_state(conn, ids, DRAFT):
         if by_id[dispatch_id].dispatch.state == DispatchState.NOTICE_PENDING:
             by_id[dispatch_id].notice_id = notice_id
-    for dispatch_id, failures in await conn.execute(
-        sa.select(outbox_messages.c.dispatch_id, sa.func.count())
-        .join(webhook_deliveries, webhook_deliveries.c.message_id == outbox_messages.c.id)
-        .where(
-            outbox_messages.c.dispatch_id.in_(ids),
-            webhook_deliveries.c.state == DELIVERY_FAILED,
-        )
-        .group_by(outbox_messages.c.dispatch_id)
-    ):
+    for dispatch_id, failures in await facts.failed_deliveries(conn, ids):
         by_id[dispatch_id].webhook_failures = int(failures)
     owners: dict[str, list[QueueRow]] = defaultdict(list)
     for row in rows:
         if row.dispatch.owner_id is not None:
             owners[row.dispatch.owner_id].append(row)
     if owners:
-        for owner_id, name in await conn.execute(
-            sa.select(staff_users.c.id, staff_users.c.display_name).where(
-                staff_users.c.id.in_(list(owners))
-            )
-        ):
+        for owner_id, name in await staff.display_names(conn, list(owners)):
             for row in owners[owner_id]:
                 row.owner_name = name
 

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from channels.sms.receipts import CONTRADICTED_EVENT
 from delivery.context import Context
 from delivery.services import ownership
 from delivery.services.certificates import actor_names
 from delivery.services.clerk_queue import AT_RISK_EVENT
 from delivery.staff import StaffUser
-from delivery.storage import queries
-from delivery.storage.engine import READ_ONLY
-from delivery.storage.schema import dispatches, staff_users
+from delivery.storage import queries, staff
+from delivery.storage.engine import READ_ONLY, Connection
 from escalation.policy import Policy
 
 
@@ -40,16 +36,10 @@ class DispatchView:
 
 async def in_scope(ctx: Context, dispatch_id: str, courts: tuple[str, ...]) -> bool:
     """Whether the dispatch exists in one of ``courts`` (else it does not exist for them)."""
-    async with ctx.engine.connect() as conn:
-        found = await conn.scalar(
-            sa.select(dispatches.c.id).where(
-                dispatches.c.id == dispatch_id, dispatches.c.court.in_(courts)
-            )
-        )
-    return found is not None
+    return await queries.dispatch_in_courts(ctx.engine, dispatch_id, courts)
 
 
-async def clerks_of(conn: AsyncConnection, courts: tuple[str, ...]) -> list[StaffUser]:
+async def clerks_of(conn: Connection, courts: tuple[str, ...]) -> list[StaffUser]:
     """The active clerks of any of ``courts``, by name (the queue's clerk filter)."""
     found = await ownership.court_clerks(conn, *courts)
     return sorted(found, key=lambda u: (u.display_name, u.username))
@@ -68,9 +58,7 @@ async def dispatch_view(
         names = await actor_names(conn, detail.events)
         owner_name = None
         if d.owner_id is not None:
-            owner_name = await conn.scalar(
-                sa.select(staff_users.c.display_name).where(staff_users.c.id == d.owner_id)
-            )
+            owner_name = await staff.display_name(conn, d.owner_id)
         clerks = await clerks_of(conn, (d.court,))
     return DispatchView(
         detail=detail,

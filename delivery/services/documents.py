@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
 from delivery.context import Context
 from delivery.ids import looks_like_id, new_id
 from delivery.infra.document_store import StoredFile
-from delivery.storage.schema import documents
+from delivery.storage import documents as stored_documents
 
 MAX_TITLE = 500  # the column's width
 
@@ -29,15 +27,13 @@ async def store_document(
         "title": title[:MAX_TITLE],
         "kind": kind,
     }
-    async with ctx.engine.begin() as conn:
-        await conn.execute(
-            documents.insert().values(
-                **document,
-                api_key_id=key_id,
-                media_type="application/pdf",
-                created_at=ctx.clock.now(),
-            )
-        )
+    await stored_documents.insert_document(
+        ctx.engine,
+        **document,
+        api_key_id=key_id,
+        media_type="application/pdf",
+        created_at=ctx.clock.now(),
+    )
     return document
 
 
@@ -48,23 +44,11 @@ async def reuse_or_store_document(
     new one. The workspace uploads its documents again with every form or CSV sent: reusing the
     row keeps a re-sent dispatch's body — which names document ids — the same, so its creation
     stays idempotent instead of conflicting."""
-    d = documents
-    async with ctx.engine.connect() as conn:
-        found = (
-            await conn.execute(
-                sa.select(d.c.id, d.c.sha256, d.c.size, d.c.title, d.c.kind)
-                .where(
-                    d.c.api_key_id == key_id,
-                    d.c.sha256 == stored_file.sha256,
-                    d.c.title == title[:MAX_TITLE],
-                    d.c.kind == kind,
-                )
-                .order_by(d.c.created_at, d.c.id)
-                .limit(1)
-            )
-        ).first()
+    found = await stored_documents.oldest_alike(
+        ctx.engine, key_id, stored_file.sha256, title[:MAX_TITLE], kind
+    )
     if found is not None:
-        return dict(found._mapping)
+        return found
     return await store_document(ctx, key_id, stored_file, title, kind)
 
 
@@ -75,12 +59,5 @@ async def owned_documents(ctx: Context, key_id: str, ids: list[str]) -> list[dic
     wanted = [i for i in dict.fromkeys(ids) if looks_like_id(i)]
     if not wanted:
         return []
-    d = documents
-    async with ctx.engine.connect() as conn:
-        rows = await conn.execute(
-            sa.select(d.c.id, d.c.title, d.c.kind).where(
-                d.c.id.in_(wanted), d.c.api_key_id == key_id
-            )
-        )
-        found = {r.id: dict(r._mapping) for r in rows}
+    found = await stored_documents.own_documents(ctx.engine, key_id, wanted)
     return [found[i] for i in wanted if i in found]

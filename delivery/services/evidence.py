@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-import sqlalchemy as sa
 from asn1crypto import x509
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.infra.document_store import DocumentStore
-from delivery.storage.engine import READ_ONLY
-from delivery.storage.rows import event_from_row
-from delivery.storage.schema import (
-    certificates,
-    dispatch_documents,
-    dispatches,
-    documents,
-    media_files,
-)
-from delivery.storage.statements import SELECT_EVENTS
+from delivery.storage import evidence as stored_evidence
+from delivery.storage.engine import Engine
 from tracking.evidence import CertificateEntry, FileEntry, build_bundle, chain_entry
 from tracking.signing import PublicKey
 from tracking.verify import Report, check_certificate, check_chain
@@ -32,58 +21,13 @@ class EvidenceFileMissing(Exception):
     """A file the records name is not in the document store."""
 
 
-async def _certificate_rows(conn: AsyncConnection, dispatch_id: str) -> list[Any]:
-    rows = await conn.execute(
-        sa.select(certificates)
-        .where(certificates.c.dispatch_id == dispatch_id)
-        .order_by(certificates.c.chain_seq, certificates.c.id)
-    )
-    return list(rows.mappings())
-
-
 async def evidence_bundle(
     ctx: Context, dispatch_id: str, courts: Sequence[str], *, include_documents: bool
 ) -> bytes | None:
     """The dispatch's signed evidence zip, or ``None`` unless it is in one of ``courts``."""
-    async with ctx.engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        dispatch = (
-            (
-                await conn.execute(
-                    sa.select(dispatches.c.court, dispatches.c.case_number).where(
-                        dispatches.c.id == dispatch_id, dispatches.c.court.in_(courts)
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if dispatch is None:
-            return None
-        # Certificates before events: a certificate is written after the service it pins, so
-        # every certificate read here finds its dispatch_served event among the events.
-        cert_rows = await _certificate_rows(conn, dispatch_id)
-        event_rows = await conn.execute(SELECT_EVENTS, {"dispatch_id": dispatch_id})
-        chain = [event_from_row(r) for r in event_rows.mappings()]
-        doc_rows = list(
-            (
-                await conn.execute(
-                    sa.select(documents)
-                    .join(dispatch_documents, dispatch_documents.c.document_id == documents.c.id)
-                    .where(dispatch_documents.c.dispatch_id == dispatch_id)
-                    .order_by(dispatch_documents.c.position)
-                )
-            ).mappings()
-        )
-        media_rows = list(
-            (
-                await conn.execute(
-                    sa.select(media_files)
-                    .where(media_files.c.dispatch_id == dispatch_id)
-                    .order_by(media_files.c.id)
-                )
-            ).mappings()
-        )
+    found = await stored_evidence.bundle_rows(ctx.engine, dispatch_id, courts)
+    if found is None:
+        return None
     store = ctx.documents
     certs = [
         CertificateEntry(
@@ -100,7 +44,7 @@ async def evidence_bundle(
             supersedes_id=r["supersedes_id"],
             content=await _read(store, r["sha256"]),
         )
-        for r in cert_rows
+        for r in found.certificates
     ]
     docs = [
         FileEntry(
@@ -111,7 +55,7 @@ async def evidence_bundle(
             attrs={"title": r["title"], "kind": r["kind"]},
             content=await _read(store, r["sha256"]) if include_documents else None,
         )
-        for r in doc_rows
+        for r in found.documents
     ]
     media = [
         FileEntry(
@@ -125,13 +69,13 @@ async def evidence_bundle(
                 "uploaded_at": rfc3339(r["created_at"]),
             },
         )
-        for r in media_rows
+        for r in found.media
     ]
     return build_bundle(
         dispatch_id=dispatch_id,
-        court=dispatch["court"],
-        case_number=dispatch["case_number"],
-        events=chain,
+        court=found.dispatch["court"],
+        case_number=found.dispatch["case_number"],
+        events=found.events,
         certificates=certs,
         documents=docs,
         media=media,
@@ -153,7 +97,7 @@ async def _read(store: DocumentStore, sha256: str) -> bytes:
 
 
 async def verify_in_database(
-    engine: AsyncEngine,
+    engine: Engine,
     dispatch_id: str,
     keys: Mapping[str, PublicKey],
     tsa_certs: Sequence[x509.Certificate] | None = None,
@@ -161,26 +105,11 @@ async def verify_in_database(
     """The chain, checkpoints (with their RFC 3161 tokens, under ``tsa_certs``) and
     certificates of a dispatch, from its rows (``None``: no such dispatch). Detects a direct
     edit of an event row."""
-    async with engine.connect() as conn:
-        row = (
-            (
-                await conn.execute(
-                    sa.select(
-                        dispatches.c.court,
-                        dispatches.c.case_number,
-                        dispatches.c.event_seq,
-                        dispatches.c.chain_head,
-                    ).where(dispatches.c.id == dispatch_id)
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
-            return None
-        cert_rows = await _certificate_rows(conn, dispatch_id)
-        event_rows = await conn.execute(SELECT_EVENTS, {"dispatch_id": dispatch_id})
-        entries = [chain_entry(event_from_row(r)) for r in event_rows.mappings()]
+    found = await stored_evidence.chain_rows(engine, dispatch_id)
+    if found is None:
+        return None
+    row = found.dispatch
+    entries = [chain_entry(e) for e in found.events]
     report = Report(
         f"database records of dispatch {dispatch_id} ({row['court']}, {row['case_number']})"
     )
@@ -191,7 +120,7 @@ async def verify_in_database(
             f"the dispatch row's chain head (seq {row['event_seq']}, {row['chain_head']}) is not "
             "the last event's"
         )
-    for cert in cert_rows:
+    for cert in found.certificates:
         record = {
             "chain_seq": cert["chain_seq"],
             "chain_head": cert["chain_head"],

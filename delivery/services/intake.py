@@ -7,11 +7,6 @@ import hmac
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.context import Context
 from delivery.domain import Attempt, Contact, ContactKind, ContactSource, Dispatch, DispatchState
@@ -19,8 +14,10 @@ from delivery.identity import identity_digest, identity_last4
 from delivery.ids import new_id
 from delivery.services.ownership import choose_owner
 from delivery.services.progress import decide_now
-from delivery.storage.schema import contacts, dispatch_documents, dispatches
-from delivery.storage.statements import SELECT_OWN_DOCUMENTS
+from delivery.services.transactions import WEBHOOK_SHAPES
+from delivery.storage import dispatches as stored_dispatches
+from delivery.storage.documents import served_documents
+from delivery.storage.engine import Connection, UniqueViolation
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import EventType, WebhookEventType
 from escalation.periods import service_deadline
@@ -79,16 +76,6 @@ class DispatchRequest:
         return hmac.new(key, canonical(self.body), hashlib.sha256).hexdigest()
 
 
-async def _existing(conn: AsyncConnection, key_id: str, reference: str) -> Any:
-    return (
-        await conn.execute(
-            sa.select(dispatches.c.id, dispatches.c.request_hash).where(
-                dispatches.c.api_key_id == key_id, dispatches.c.reference == reference
-            )
-        )
-    ).first()
-
-
 @dataclass(frozen=True)
 class Created:
     """The outcome of a create request: the new dispatch as written, or the id of the first
@@ -125,9 +112,8 @@ async def create_dispatch(
     fingerprint = request.fingerprint(ctx.settings.secret_key)
     try:
         return await _create(ctx, api_key_id, request, fingerprint, origin)
-    except IntegrityError:
-        async with ctx.engine.connect() as conn:
-            row = await _existing(conn, api_key_id, request.reference)
+    except UniqueViolation:
+        row = await stored_dispatches.by_reference(ctx.engine, api_key_id, request.reference)
         if row is None:
             raise
         if row.request_hash != fingerprint:
@@ -153,6 +139,7 @@ async def _create(
             seq=0,
             head=GENESIS,
             clock=ctx.clock,
+            shapes=WEBHOOK_SHAPES,
             new_row={
                 "id": dispatch.id,
                 "api_key_id": api_key_id,
@@ -175,28 +162,7 @@ async def _create(
                 "created_at": now,
             },
         )
-        tx.insert_after_dispatch(
-            contacts,
-            [
-                {
-                    "id": c.id,
-                    "dispatch_id": dispatch.id,
-                    "kind": c.kind.value,
-                    "value": c.value,
-                    "postcode": c.postcode,
-                    "source": c.source.value,
-                    "position": i,
-                }
-                for i, c in enumerate(dispatch.contacts)
-            ],
-        )
-        tx.insert_after_dispatch(
-            dispatch_documents,
-            [
-                {"dispatch_id": dispatch.id, "document_id": d, "position": i}
-                for i, d in enumerate(request.document_ids)
-            ],
-        )
+        tx.add_new_dispatch_rows(request.document_ids)
         tx.record(
             EventType.DISPATCH_CREATED,
             source=origin.source,
@@ -269,14 +235,11 @@ def _new_dispatch(request: DispatchRequest, api_key_id: str, now: datetime) -> D
 
 
 async def _check_documents(
-    conn: AsyncConnection, api_key_id: str, document_ids: tuple[str, ...]
+    conn: Connection, api_key_id: str, document_ids: tuple[str, ...]
 ) -> list[dict[str, str]]:
     """Every document must exist and belong to the calling key; returns what the evidence
     chain records of each (id, SHA-256, title, kind), in the request's order."""
-    rows = await conn.execute(
-        SELECT_OWN_DOCUMENTS, {"document_ids": list(document_ids), "api_key_id": api_key_id}
-    )
-    found = {r.id: dict(r._mapping) for r in rows}
+    found = await served_documents(conn, api_key_id, document_ids)
     missing = [d for d in document_ids if d not in found]
     if missing:
         raise UnknownDocuments(missing)

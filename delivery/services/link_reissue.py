@@ -14,7 +14,7 @@ from delivery.domain import ELECTRONIC_CHANNELS, Attempt, AttemptState, Dispatch
 from delivery.identity import address_digest
 from delivery.ids import new_id
 from delivery.services.progress import decide_now
-from delivery.storage.unit_of_work import dispatch_transaction
+from delivery.services.transactions import dispatch_transaction
 from delivery.vocabulary import EventType
 
 REISSUABLE = frozenset({DispatchState.IN_PROGRESS, DispatchState.SERVED})

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from delivery.staff import Role, StaffUser
-from delivery.storage.schema import dispatches, staff_users
+from delivery.storage import staff
+from delivery.storage.engine import Connection
 
 NAMED = "named"
 CASE = "case"
@@ -38,29 +36,15 @@ class OwnerChoice:
     reason: str  # named | case | round_robin | none
 
 
-async def court_clerks(conn: AsyncConnection, *courts: str) -> list[StaffUser]:
+async def court_clerks(conn: Connection, *courts: str) -> list[StaffUser]:
     """The active clerk accounts of any of ``courts``, by username, in one query (staff tables
     are small: roles and courts are JSON lists, filtered here the same way on both databases)."""
-    rows = await conn.execute(
-        sa.select(staff_users)
-        .where(staff_users.c.disabled_at.is_(None))
-        .order_by(staff_users.c.username)
-    )
-    users = [
-        StaffUser(
-            id=r.id,
-            username=r.username,
-            display_name=r.display_name,
-            roles=frozenset(Role(x) for x in r.roles),
-            courts=tuple(r.courts),
-        )
-        for r in rows
-    ]
+    users = await staff.active_users(conn)
     return [u for u in users if u.has(Role.CLERK) and any(u.sees(c) for c in courts)]
 
 
 async def choose_owner(
-    conn: AsyncConnection, court: str, case_number: str, named: str | None
+    conn: Connection, court: str, case_number: str, named: str | None
 ) -> OwnerChoice:
     clerks = await court_clerks(conn, court)
     if named is not None:
@@ -71,31 +55,14 @@ async def choose_owner(
     ids = [c.id for c in clerks]
     if not ids:
         return OwnerChoice(None, NONE)
-    case_owner = await conn.scalar(
-        sa.select(dispatches.c.owner_id)
-        .where(
-            dispatches.c.court == court,
-            dispatches.c.case_number == case_number,
-            dispatches.c.owner_id.in_(ids),
-        )
-        .order_by(dispatches.c.created_at.desc())
-        .limit(1)
-    )
+    case_owner = await staff.latest_case_owner(conn, court, case_number, ids)
     if case_owner is not None:
-        return OwnerChoice(str(case_owner), CASE)
-    last = dict(
-        (
-            await conn.execute(
-                sa.select(dispatches.c.owner_id, sa.func.max(dispatches.c.created_at))
-                .where(dispatches.c.owner_id.in_(ids))
-                .group_by(dispatches.c.owner_id)
-            )
-        ).all()
-    )
+        return OwnerChoice(case_owner, CASE)
+    last = await staff.last_given(conn, ids)
     never = [i for i in ids if i not in last]
     return OwnerChoice(never[0] if never else min(ids, key=lambda i: last[i]), ROUND_ROBIN)
 
 
-async def clerk_of_court(conn: AsyncConnection, court: str, staff_id: str) -> StaffUser | None:
+async def clerk_of_court(conn: Connection, court: str, staff_id: str) -> StaffUser | None:
     """The active clerk ``staff_id`` of ``court``, or None (a reassignment's target)."""
     return next((c for c in await court_clerks(conn, court) if c.id == staff_id), None)

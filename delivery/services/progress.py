@@ -10,7 +10,8 @@ from delivery.domain import Attempt, AttemptState, Contact, ContactSource, Dispa
 from delivery.identity import address_digest
 from delivery.ids import new_id
 from delivery.services.timestamps import record_checkpoint
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.services.transactions import dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import EventType, WebhookEventType
 from escalation.actions import (
     Action,

@@ -12,8 +12,6 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from delivery.channel_api import CodeMessage, SendOutcome
 from delivery.clock import rfc3339
 from delivery.context import Context
@@ -27,15 +25,12 @@ from delivery.domain import (
     DispatchState,
     DocumentRef,
 )
+from delivery.identity import mask_address
 from delivery.infra.rate_limits import Rule, TooSoon
-from delivery.representations import mask_address
 from delivery.services.progress import decide_now
-from delivery.storage.schema import attempts
-from delivery.storage.unit_of_work import (
-    DispatchNotFound,
-    DispatchTransaction,
-    dispatch_transaction,
-)
+from delivery.services.transactions import dispatch_transaction
+from delivery.storage.attempts import dispatch_of
+from delivery.storage.unit_of_work import DispatchNotFound, DispatchTransaction
 from delivery.vocabulary import CHANNEL_CONTACTS, Channel, EventType
 from tracking.identity_check import LockState, last4_matches, lock_state
 from tracking.links import BadToken, ExpiredToken, LinkClaims, read_token, same_issuance
@@ -87,13 +82,10 @@ class VisitorInfo:
 
 
 async def _dispatch_of_attempt(ctx: Context, attempt_id: str) -> str:
-    async with ctx.engine.connect() as conn:
-        dispatch_id = await conn.scalar(
-            sa.select(attempts.c.dispatch_id).where(attempts.c.id == attempt_id)
-        )
+    dispatch_id = await dispatch_of(ctx.engine, attempt_id)
     if dispatch_id is None:
         raise DispatchNotFound(attempt_id)
-    return str(dispatch_id)
+    return dispatch_id
 
 
 async def _resolve(ctx: Context, token: str) -> tuple[LinkClaims, str]:

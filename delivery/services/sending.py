@@ -25,8 +25,9 @@ from delivery.domain import Attempt, AttemptState
 from delivery.jobs.acceptance_journal import Acceptance
 from delivery.services.court_channels import COURT_CHANNELS
 from delivery.services.progress import decide_now
+from delivery.services.transactions import dispatch_transaction
 from delivery.storage.notice_codes import code_of_attempt, code_row, insert_codes
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import Channel, EventType
 from tracking.links import LinkClaims, issue_token
 from tracking.notice_codes import display

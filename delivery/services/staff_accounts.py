@@ -24,19 +24,17 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import RowMapping
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from delivery.clock import Clock
 from delivery.ids import new_id
 from delivery.infra.rate_limits import RateLimiter, TooSoon
 from delivery.services.login_throttle import LoginThrottle
 from delivery.staff import Role, StaffUser
-from delivery.storage.schema import staff_sessions, staff_users
+from delivery.storage import staff
+from delivery.storage.engine import Engine
+from delivery.storage.staff import staff_from_row
 
 log = logging.getLogger(__name__)
 
@@ -133,18 +131,8 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(32))
 
 
-def _user(row: RowMapping) -> StaffUser:
-    return StaffUser(
-        id=row["id"],
-        username=row["username"],
-        display_name=row["display_name"],
-        roles=frozenset(Role(r) for r in row["roles"]),
-        courts=tuple(row["courts"]),
-    )
-
-
 async def create_staff_user(
-    engine: AsyncEngine,
+    engine: Engine,
     clock: Clock,
     *,
     username: str,
@@ -166,85 +154,55 @@ async def create_staff_user(
         courts=tuple(c.strip() for c in court_list),
     )
     password_hash = await hash_password(password)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                staff_users.insert().values(
-                    id=user.id,
-                    username=user.username,
-                    display_name=user.display_name,
-                    password_hash=password_hash,
-                    roles=sorted(r.value for r in user.roles),
-                    courts=list(user.courts),
-                    created_at=clock.now(),
-                )
-            )
-    except IntegrityError:
-        raise AccountError([f"username: {user.username!r} is taken"]) from None
+    inserted = await staff.insert_user(
+        engine,
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        password_hash=password_hash,
+        roles=sorted(r.value for r in user.roles),
+        courts=list(user.courts),
+        created_at=clock.now(),
+    )
+    if not inserted:
+        raise AccountError([f"username: {user.username!r} is taken"])
     log.info("staff account created", extra={"staff_user_id": user.id})
     return user
 
 
-async def set_password(engine: AsyncEngine, username: str, password: str) -> bool:
+async def set_password(engine: Engine, username: str, password: str) -> bool:
     """Replace an account's password; False if there is no such account."""
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise AccountError([f"password: at least {MIN_PASSWORD_LENGTH} characters"])
     password_hash = await hash_password(password)
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            staff_users.update()
-            .where(staff_users.c.username == normalise_username(username))
-            .values(password_hash=password_hash)
-        )
-    return bool(result.rowcount)
+    return await staff.set_password_hash(engine, normalise_username(username), password_hash)
 
 
-async def list_staff_users(engine: AsyncEngine) -> list[tuple[StaffUser, dict[str, Any]]]:
+async def list_staff_users(engine: Engine) -> list[tuple[StaffUser, dict[str, Any]]]:
     """Every account with its state (disabled_at, created_at), by username."""
-    async with engine.connect() as conn:
-        rows = (
-            (await conn.execute(sa.select(staff_users).order_by(staff_users.c.username)))
-            .mappings()
-            .all()
-        )
+    rows = await staff.all_users(engine)
     return [
         (
-            _user(row),
+            staff_from_row(row),
             {k: row[k] for k in ("disabled_at", "created_at")},
         )
         for row in rows
     ]
 
 
-async def get_staff_user(engine: AsyncEngine, username: str) -> StaffUser | None:
-    async with engine.connect() as conn:
-        row = (
-            (
-                await conn.execute(
-                    sa.select(staff_users).where(
-                        staff_users.c.username == normalise_username(username)
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
-    return None if row is None else _user(row)
+async def get_staff_user(engine: Engine, username: str) -> StaffUser | None:
+    row = await staff.user_row(engine, normalise_username(username))
+    return None if row is None else staff_from_row(row)
 
 
-async def check_password(engine: AsyncEngine, username: str, password: str) -> StaffUser | None:
+async def check_password(engine: Engine, username: str, password: str) -> StaffUser | None:
     """The account if ``password`` is right and it may log in; otherwise None.
 
     Every refusal does one Argon2 verification, whatever the reason. Unthrottled: the login
     goes through :func:`log_in`, which throttles before it gets here.
     """
     name = normalise_username(username)
-    async with engine.connect() as conn:
-        row = (
-            (await conn.execute(sa.select(staff_users).where(staff_users.c.username == name)))
-            .mappings()
-            .first()
-        )
+    row = await staff.user_row(engine, name)
     if row is None or len(password) > MAX_PASSWORD_LENGTH:
         await _verify(None, password[:MAX_PASSWORD_LENGTH])
         log.info("staff login refused", extra={"reason": "unknown_user"})
@@ -260,43 +218,33 @@ async def check_password(engine: AsyncEngine, username: str, password: str) -> S
         return None
     if _hasher.check_needs_rehash(row["password_hash"]):
         password_hash = await hash_password(password)
-        async with engine.begin() as conn:
-            await conn.execute(
-                staff_users.update()
-                .where(staff_users.c.id == row["id"])
-                .where(staff_users.c.password_hash == row["password_hash"])  # not replaced since
-                .values(password_hash=password_hash)
-            )
-    return _user(row)
+        await staff.rehash_password(engine, row["id"], row["password_hash"], password_hash)
+    return staff_from_row(row)
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def start_session(
-    engine: AsyncEngine, clock: Clock, user: StaffUser
-) -> tuple[str, StaffSession]:
+async def start_session(engine: Engine, clock: Clock, user: StaffUser) -> tuple[str, StaffSession]:
     """A new session for ``user``: the cookie's token (never stored) and the session."""
     token = secrets.token_urlsafe(32)
     now = clock.now()
     session = StaffSession(user, secrets.token_urlsafe(32), now + SESSION_TTL)
-    async with engine.begin() as conn:
-        await conn.execute(
-            staff_sessions.insert().values(
-                token_hash=_token_hash(token),
-                user_id=user.id,
-                csrf_token=session.csrf_token,
-                created_at=now,
-                expires_at=session.expires_at,
-            )
-        )
+    await staff.insert_session(
+        engine,
+        token_hash=_token_hash(token),
+        user_id=user.id,
+        csrf_token=session.csrf_token,
+        created_at=now,
+        expires_at=session.expires_at,
+    )
     log.info("staff logged in", extra={"staff_user_id": user.id})
     return token, session
 
 
 async def log_in(
-    engine: AsyncEngine,
+    engine: Engine,
     clock: Clock,
     limits: RateLimiter,
     *,
@@ -321,39 +269,16 @@ async def log_in(
     return await start_session(engine, clock, user)
 
 
-async def session_for(engine: AsyncEngine, clock: Clock, token: str) -> StaffSession | None:
+async def session_for(engine: Engine, clock: Clock, token: str) -> StaffSession | None:
     """The live session the cookie's token names: not expired, revoked, or of a disabled account."""
     if not token or len(token) > 200:
         return None
-    s, u = staff_sessions, staff_users
-    async with engine.connect() as conn:
-        row = (
-            (
-                await conn.execute(
-                    sa.select(u, s.c.csrf_token, s.c.expires_at)
-                    .join(s, s.c.user_id == u.c.id)
-                    .where(
-                        s.c.token_hash == _token_hash(token),
-                        s.c.revoked_at.is_(None),
-                        s.c.expires_at > clock.now(),
-                        u.c.disabled_at.is_(None),
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
+    row = await staff.live_session(engine, _token_hash(token), clock.now())
     if row is None:
         return None
-    return StaffSession(_user(row), row["csrf_token"], row["expires_at"])
+    return StaffSession(staff_from_row(row), row["csrf_token"], row["expires_at"])
 
 
-async def end_session(engine: AsyncEngine, clock: Clock, token: str) -> None:
+async def end_session(engine: Engine, clock: Clock, token: str) -> None:
     """Revoke the session (logout); a later request with the same cookie has no session."""
-    async with engine.begin() as conn:
-        await conn.execute(
-            staff_sessions.update()
-            .where(staff_sessions.c.token_hash == _token_hash(token))
-            .where(staff_sessions.c.revoked_at.is_(None))
-            .values(revoked_at=clock.now())
-        )
+    await staff.revoke_session(engine, _token_hash(token), clock.now())

@@ -12,17 +12,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from channels.postal.receipts import claim_due_polls
 from delivery.context import Context
-from delivery.domain import OPEN_DISPATCH_STATES, AttemptState
+from delivery.domain import AttemptState
 from delivery.jobs.liveness import STALE_AFTER, alive_workers, dead_workers, forget_worker
 from delivery.services.certificates import unissued
 from delivery.services.timestamps import due_timestamps, flag_overdue
-from delivery.storage.outbox import DELIVERY_PENDING
-from delivery.storage.schema import attempts, dispatches, webhook_deliveries
-from delivery.storage.unit_of_work import dispatch_transaction
+from delivery.services.transactions import dispatch_transaction
+from delivery.storage import timers
 from delivery.vocabulary import EventType
 
 BATCH = 1000
@@ -45,46 +42,12 @@ async def sweep(ctx: Context) -> SweepReport:
     now = ctx.clock.now()
     rescued = await release_dead_workers_work(ctx)
 
-    async with ctx.engine.connect() as conn:
-        due_dispatches = (
-            await conn.execute(
-                sa.select(dispatches.c.id, dispatches.c.event_seq)
-                .where(
-                    dispatches.c.next_action_at <= now,
-                    dispatches.c.state.in_([s.value for s in OPEN_DISPATCH_STATES]),
-                )
-                .order_by(dispatches.c.next_action_at)
-                .limit(BATCH)
-            )
-        ).all()
-        due_sends = (
-            await conn.execute(
-                sa.select(attempts.c.dispatch_id, attempts.c.id, attempts.c.tries)
-                .where(
-                    attempts.c.state == AttemptState.PENDING.value, attempts.c.next_action_at <= now
-                )
-                .order_by(attempts.c.next_action_at)
-                .limit(BATCH)
-            )
-        ).all()
-        d = webhook_deliveries
-        due_deliveries = (
-            await conn.execute(
-                sa.select(d.c.id, d.c.tries)
-                .where(
-                    d.c.state == DELIVERY_PENDING,
-                    d.c.next_attempt_at <= now,
-                    sa.or_(d.c.lease_until.is_(None), d.c.lease_until < now),
-                )
-                .order_by(d.c.next_attempt_at)
-                .limit(BATCH)
-            )
-        ).all()
-    for dispatch_id, seq in due_dispatches:
+    due = await timers.due_work(ctx.engine, now, BATCH)
+    for dispatch_id, seq in due.dispatches:
         await ctx.queue.advance(dispatch_id, seq)
-    for dispatch_id, attempt_id, tries in due_sends:
+    for dispatch_id, attempt_id, tries in due.sends:
         await ctx.queue.send(dispatch_id, attempt_id, tries)
-    for delivery_id, tries in due_deliveries:
+    for delivery_id, tries in due.deliveries:
         await ctx.queue.deliver_webhook(delivery_id, tries)
     polls = await claim_due_polls(ctx)
     for attempt_id, tracking_number in polls:
@@ -96,9 +59,9 @@ async def sweep(ctx: Context) -> SweepReport:
     for dispatch_id, checkpoint_seq, tries in stamps:
         await ctx.queue.timestamp_checkpoint(dispatch_id, checkpoint_seq, tries)
     return SweepReport(
-        len(due_dispatches),
-        len(due_sends),
-        len(due_deliveries),
+        len(due.dispatches),
+        len(due.sends),
+        len(due.deliveries),
         rescued,
         len(polls),
         len(missing),
@@ -151,16 +114,8 @@ async def _free_dead_workers_jobs(ctx: Context) -> None:
 async def _dead_claims(ctx: Context) -> list[tuple[str, str]]:
     """``sending`` attempts whose claiming worker has no heartbeat within the window."""
     alive = alive_workers(ctx.wall_clock.now())
-    async with ctx.engine.connect() as conn:
-        rows = await conn.execute(
-            sa.select(attempts.c.id, attempts.c.dispatch_id)
-            .where(
-                attempts.c.state == AttemptState.SENDING.value,
-                sa.or_(attempts.c.claimed_by.is_(None), attempts.c.claimed_by.not_in(alive)),
-            )
-            .limit(BATCH)
-        )
-        return [(attempt_id, dispatch_id) for attempt_id, dispatch_id in rows]
+    rows = await timers.claims_outside(ctx.engine, alive, BATCH)
+    return [(attempt_id, dispatch_id) for attempt_id, dispatch_id in rows]
 
 
 async def release_claim(ctx: Context, dispatch_id: str, attempt_id: str, reason: str) -> None:

@@ -18,17 +18,16 @@ import base64
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import aiohttp
-import sqlalchemy as sa
 from asn1crypto import x509
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.clock import rfc3339
 from delivery.context import Context
-from delivery.storage.schema import checkpoint_timestamps
-from delivery.storage.unit_of_work import DispatchTransaction, dispatch_transaction
+from delivery.services.transactions import dispatch_transaction
+from delivery.storage import checkpoint_timestamps as stamps
+from delivery.storage.engine import Connection
+from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import EventType
 from tracking.signing import checkpoint_data
 from tracking.timestamps import (
@@ -54,8 +53,6 @@ RETRY_DELAYS = (
     timedelta(hours=1),
 )
 
-t = checkpoint_timestamps
-
 
 def record_checkpoint(ctx: Context, tx: DispatchTransaction, *, source: str) -> None:
     """Sign the chain as it stands (docs/decisions/0010) and, with a TSA configured, queue the
@@ -70,7 +67,7 @@ def record_checkpoint(ctx: Context, tx: DispatchTransaction, *, source: str) -> 
     if ctx.settings.tsa_url is None:
         return
     tx.execute_on_flush(
-        t.insert().values(
+        stamps.insert_statement(
             dispatch_id=tx.dispatch.id,
             checkpoint_seq=tx.chain_seq,
             checkpoint_hash=tx.chain_head,
@@ -132,7 +129,7 @@ async def timestamp_checkpoint(
     """Get and record the token of one checkpoint (idempotent: a checkpoint that has its token
     is left alone); whether a token was recorded now."""
     async with ctx.engine.connect() as conn:
-        row = await _row(conn, dispatch_id, checkpoint_seq)
+        row = await stamps.checkpoint(conn, dispatch_id, checkpoint_seq)
     url = ctx.settings.tsa_url
     if row is None or row["timestamped_at"] is not None or url is None:
         return False
@@ -149,7 +146,7 @@ async def timestamp_checkpoint(
         await _retry_later(ctx, dispatch_id, checkpoint_seq, str(exc))
         return False
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
-        current = await _row(tx.conn, dispatch_id, checkpoint_seq)
+        current = await stamps.checkpoint(tx.conn, dispatch_id, checkpoint_seq)
         if current is None or current["timestamped_at"] is not None:
             return False  # another worker recorded it meanwhile
         tx.record(
@@ -164,11 +161,7 @@ async def timestamp_checkpoint(
                 "token": base64.b64encode(token).decode("ascii"),
             },
         )
-        tx.execute_on_flush(
-            t.update()
-            .where(t.c.dispatch_id == dispatch_id, t.c.checkpoint_seq == checkpoint_seq)
-            .values(timestamped_at=tx.now, next_attempt_at=None)
-        )
+        tx.execute_on_flush(stamps.stamped_statement(dispatch_id, checkpoint_seq, tx.now))
     await ctx.queue.after_commit(tx.followups)
     log.info(
         "checkpoint timestamped",
@@ -177,24 +170,15 @@ async def timestamp_checkpoint(
     return True
 
 
-async def _row(conn: AsyncConnection, dispatch_id: str, checkpoint_seq: int) -> Any:
-    query = sa.select(t).where(t.c.dispatch_id == dispatch_id, t.c.checkpoint_seq == checkpoint_seq)
-    return (await conn.execute(query)).mappings().first()
-
-
 async def _retry_later(ctx: Context, dispatch_id: str, checkpoint_seq: int, reason: str) -> None:
     now = ctx.clock.now()
     async with ctx.engine.begin() as conn:
-        row = await _row(conn, dispatch_id, checkpoint_seq)
+        row = await stamps.checkpoint(conn, dispatch_id, checkpoint_seq)
         if row is None or row["timestamped_at"] is not None:
             return
         tries = int(row["tries"]) + 1
         delay = RETRY_DELAYS[min(tries, len(RETRY_DELAYS)) - 1]
-        await conn.execute(
-            t.update()
-            .where(t.c.dispatch_id == dispatch_id, t.c.checkpoint_seq == checkpoint_seq)
-            .values(tries=tries, next_attempt_at=now + delay)
-        )
+        await stamps.set_retry(conn, dispatch_id, checkpoint_seq, tries, now + delay)
     log.warning(
         "no token from the TSA; will ask again",
         extra={
@@ -211,41 +195,18 @@ async def due_timestamps(ctx: Context, limit: int) -> list[tuple[str, int, int]]
     """Checkpoints whose token is due to be asked for: (dispatch id, checkpoint seq, tries)."""
     if ctx.settings.tsa_url is None:
         return []
-    async with ctx.engine.connect() as conn:
-        rows = await conn.execute(
-            sa.select(t.c.dispatch_id, t.c.checkpoint_seq, t.c.tries)
-            .where(t.c.timestamped_at.is_(None), t.c.next_attempt_at <= ctx.clock.now())
-            .order_by(t.c.next_attempt_at)
-            .limit(limit)
-        )
-        return [(str(d), int(s), int(n)) for d, s, n in rows.all()]
+    return await stamps.due(ctx.engine, ctx.clock.now(), limit)
 
 
-def _overdue(ctx: Context) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        t.c.timestamped_at.is_(None),
-        t.c.checkpointed_at <= ctx.clock.now() - ctx.settings.tsa_flag_after,
-    )
+def _flag_before(ctx: Context) -> datetime:
+    """A checkpoint without its token made at or before this is overdue."""
+    return ctx.clock.now() - ctx.settings.tsa_flag_after
 
 
 async def flag_overdue(ctx: Context, limit: int) -> int:
     """Warn once (in the log) for each checkpoint that has waited too long for its token; how
     many were newly flagged. The clerk's queue and ``/healthz`` read the same condition."""
-    now = ctx.clock.now()
-    async with ctx.engine.begin() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(t.c.dispatch_id, t.c.checkpoint_seq, t.c.tries)
-                .where(_overdue(ctx), t.c.flagged_at.is_(None))
-                .limit(limit)
-            )
-        ).all()
-        for dispatch_id, seq, _tries in rows:
-            await conn.execute(
-                t.update()
-                .where(t.c.dispatch_id == dispatch_id, t.c.checkpoint_seq == seq)
-                .values(flagged_at=now)
-            )
+    rows = await stamps.flag_overdue(ctx.engine, _flag_before(ctx), ctx.clock.now(), limit)
     for dispatch_id, seq, tries in rows:
         log.warning(
             "checkpoint still without third-party time: check the TSA (SONGDA_TSA_URL)",
@@ -259,16 +220,11 @@ async def flag_overdue(ctx: Context, limit: int) -> int:
     return len(rows)
 
 
-async def overdue_dispatches(ctx: Context, conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
+async def overdue_dispatches(ctx: Context, conn: Connection, ids: Sequence[str]) -> set[str]:
     """Which of ``ids`` have a checkpoint without its token for longer than the flag window."""
-    rows = await conn.execute(
-        sa.select(t.c.dispatch_id).where(t.c.dispatch_id.in_(list(ids)), _overdue(ctx)).distinct()
-    )
-    return {str(d) for (d,) in rows}
+    return await stamps.overdue_among(conn, ids, _flag_before(ctx))
 
 
 async def overdue_count(ctx: Context) -> int:
     """How many checkpoints have waited longer than the flag window for their token."""
-    async with ctx.engine.connect() as conn:
-        found = await conn.scalar(sa.select(sa.func.count()).select_from(t).where(_overdue(ctx)))
-    return int(found or 0)
+    return await stamps.overdue_count(ctx.engine, _flag_before(ctx))

@@ -19,15 +19,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from delivery.context import Context
-from delivery.domain import ContactKind, DispatchState
+from delivery.domain import DispatchState
 from delivery.identity import normalise_identity
-from delivery.storage.engine import READ_ONLY
-from delivery.storage.schema import certificates, contacts, dispatches, events, notice_codes
-from delivery.storage.unit_of_work import load_documents
+from delivery.storage import verification as stored
+from delivery.storage.engine import Engine
 from delivery.vocabulary import EventType
 from tracking import notice_codes as codes
 from tracking.timestamps import EVENT as TIMESTAMP_EVENT
@@ -83,27 +79,11 @@ def _service(data: dict[str, Any]) -> ServiceShown | None:
         return None
 
 
-async def _served_events(conn: AsyncConnection, dispatch_id: str) -> list[Any]:
-    rows = await conn.execute(
-        sa.select(events.c.seq, events.c.hash, events.c.data)
-        .where(events.c.dispatch_id == dispatch_id, events.c.type == SERVED_EVENT)
-        .order_by(events.c.seq)
-    )
-    return list(rows)
-
-
 async def _third_party_time(
-    conn: AsyncConnection, dispatch_id: str, served_hash: str
+    engine: Engine, dispatch_id: str, served_hash: str
 ) -> ThirdPartyTime | None:
     """The TSA's name and time on the checkpoint pinning the served event ``served_hash``."""
-    rows = await conn.execute(
-        sa.select(events.c.seq, events.c.type, events.c.data)
-        .where(
-            events.c.dispatch_id == dispatch_id,
-            events.c.type.in_((CHECKPOINT_EVENT, TIMESTAMP_EVENT)),
-        )
-        .order_by(events.c.seq)
-    )
+    rows = await stored.events_of_types(engine, dispatch_id, (CHECKPOINT_EVENT, TIMESTAMP_EVENT))
     pinning: set[int] = set()
     for seq, kind, raw in rows:
         data = json.loads(raw)
@@ -124,28 +104,10 @@ async def verify_record(ctx: Context, dispatch_id: str, head: str | None) -> Ver
     head; it matches a superseded certificate when it is a certificate's chain head or a
     ``dispatch_served`` event's hash whose service was later reversed.
     """
-    async with ctx.engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        dispatch = (
-            await conn.execute(
-                sa.select(dispatches.c.court, dispatches.c.case_number, dispatches.c.state).where(
-                    dispatches.c.id == dispatch_id
-                )
-            )
-        ).first()
-        if dispatch is None:
-            return None
-        served = await _served_events(conn, dispatch_id)
-        certs = list(
-            await conn.execute(
-                sa.select(
-                    certificates.c.chain_head,
-                    certificates.c.chain_seq,
-                    certificates.c.superseded_at,
-                ).where(certificates.c.dispatch_id == dispatch_id)
-            )
-        )
-        titles = tuple(d.title for d in await load_documents(conn, dispatch_id))
+    found = await stored.service_rows(ctx.engine, dispatch_id, SERVED_EVENT)
+    if found is None:
+        return None
+    dispatch, served, certs = found.dispatch, found.served, found.certificates
 
     is_served = dispatch.state == DispatchState.SERVED.value
     current = served[-1] if served and is_served else None
@@ -171,13 +133,11 @@ async def verify_record(ctx: Context, dispatch_id: str, head: str | None) -> Ver
         shown = event
     third_party_time = None
     if shown is not None:
-        async with ctx.engine.connect() as conn:
-            conn = await conn.execution_options(**READ_ONLY)
-            third_party_time = await _third_party_time(conn, dispatch_id, shown.hash)
+        third_party_time = await _third_party_time(ctx.engine, dispatch_id, shown.hash)
     return VerifiedRecord(
         court=dispatch.court,
         case_number=dispatch.case_number,
-        document_titles=titles,
+        document_titles=found.document_titles,
         service=service,
         match=match,
         served_now=served_now,
@@ -209,30 +169,7 @@ async def check_notice(ctx: Context, typed_code: str, typed_last4: str) -> Notic
     last4 = normalise_identity(unicodedata.normalize("NFKC", typed_last4[:20]))
     if code is None or len(last4) != 4:
         return None
-    async with ctx.engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        row = (
-            await conn.execute(
-                sa.select(
-                    notice_codes.c.dispatch_id,
-                    dispatches.c.court,
-                    dispatches.c.case_number,
-                    dispatches.c.id_last4,
-                )
-                .join(dispatches, dispatches.c.id == notice_codes.c.dispatch_id)
-                .where(notice_codes.c.code == code)
-            )
-        ).first()
-        phones: list[str] = []
-        if row is not None:
-            phones = list(
-                await conn.scalars(
-                    sa.select(contacts.c.value).where(
-                        contacts.c.dispatch_id == row.dispatch_id,
-                        contacts.c.kind == ContactKind.PHONE.value,
-                    )
-                )
-            )
+    row, phones = await stored.code_owner(ctx.engine, code)
     if row is None:
         return None
     candidates = [row.id_last4.upper(), *(_digits_last4(p) for p in phones)]

@@ -12,13 +12,12 @@ import time
 from datetime import timedelta
 
 import aiohttp
-import sqlalchemy as sa
 from cryptography.fernet import InvalidToken
 
 from delivery.context import Context
 from delivery.services.webhook_secrets import signing_secret
+from delivery.storage import webhooks
 from delivery.storage.outbox import DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_PENDING
-from delivery.storage.schema import outbox_messages, webhook_deliveries, webhook_endpoints
 from tracking.webhooks import WebhookClient, next_delay, signed_headers
 
 log = logging.getLogger(__name__)
@@ -33,38 +32,9 @@ def webhook_client(ctx: Context) -> WebhookClient:
 
 async def deliver_webhook(ctx: Context, client: WebhookClient, delivery_id: str) -> None:
     now = ctx.clock.now()
-    d = webhook_deliveries
-    async with ctx.engine.begin() as conn:
-        claimed = await conn.execute(
-            d.update()
-            .where(
-                d.c.id == delivery_id,
-                d.c.state == DELIVERY_PENDING,
-                d.c.next_attempt_at <= now,
-                sa.or_(d.c.lease_until.is_(None), d.c.lease_until < now),
-            )
-            .values(lease_until=now + LEASE)
-        )
-        if claimed.rowcount != 1:
-            return
-        row = (
-            await conn.execute(
-                sa.select(
-                    d.c.tries,
-                    d.c.endpoint_id,
-                    outbox_messages.c.id.label("message_id"),
-                    outbox_messages.c.payload,
-                    webhook_endpoints.c.url,
-                    webhook_endpoints.c.secret,
-                    webhook_endpoints.c.sealed_secret,
-                    webhook_endpoints.c.enabled,
-                    webhook_endpoints.c.deleted_at,
-                )
-                .join(outbox_messages, outbox_messages.c.id == d.c.message_id)
-                .join(webhook_endpoints, webhook_endpoints.c.id == d.c.endpoint_id)
-                .where(d.c.id == delivery_id)
-            )
-        ).one()
+    row = await webhooks.claim_delivery(ctx.engine, delivery_id, now, now + LEASE)
+    if row is None:
+        return
     if not row.enabled or row.deleted_at is not None:
         await _finish(ctx, delivery_id, state=DELIVERY_FAILED, error="endpoint disabled or deleted")
         return
@@ -97,12 +67,7 @@ async def deliver_webhook(ctx: Context, client: WebhookClient, delivery_id: str)
         await _finish(ctx, delivery_id, state=DELIVERY_DELIVERED, tries=tries, status=result.status)
         return
     if result.gone:
-        async with ctx.engine.begin() as conn:
-            await conn.execute(
-                webhook_endpoints.update()
-                .where(webhook_endpoints.c.id == row.endpoint_id)
-                .values(enabled=False, disabled_reason="receiver answered 410 Gone")
-            )
+        await webhooks.disable_endpoint(ctx.engine, row.endpoint_id, "receiver answered 410 Gone")
         await _finish(
             ctx, delivery_id, state=DELIVERY_FAILED, tries=tries, status=410, error=result.error
         )
@@ -150,34 +115,13 @@ async def _finish(
         values["tries"] = tries
     if state == DELIVERY_DELIVERED:
         values["delivered_at"] = ctx.clock.now()
-    async with ctx.engine.begin() as conn:
-        await conn.execute(
-            webhook_deliveries.update()
-            .where(webhook_deliveries.c.id == delivery_id)
-            .values(**values)
-        )
+    await webhooks.update_delivery(ctx.engine, delivery_id, **values)
 
 
 async def retry_delivery(ctx: Context, delivery_id: str) -> bool:
     """Put a failed (or pending) delivery back to be tried now; False if it was delivered."""
-    async with ctx.engine.begin() as conn:
-        result = await conn.execute(
-            webhook_deliveries.update()
-            .where(
-                webhook_deliveries.c.id == delivery_id,
-                webhook_deliveries.c.state != DELIVERY_DELIVERED,
-                # not while a worker is posting it right now
-                sa.or_(
-                    webhook_deliveries.c.lease_until.is_(None),
-                    webhook_deliveries.c.lease_until < ctx.clock.now(),
-                ),
-            )
-            .values(state=DELIVERY_PENDING, next_attempt_at=ctx.clock.now(), lease_until=None)
-        )
-        tries = await conn.scalar(
-            sa.select(webhook_deliveries.c.tries).where(webhook_deliveries.c.id == delivery_id)
-        )
-    if result.rowcount != 1:
+    tries = await webhooks.reopen_delivery(ctx.engine, delivery_id, ctx.clock.now())
+    if tries is None:
         return False
-    await ctx.queue.deliver_webhook(delivery_id, int(tries or 0))
+    await ctx.queue.deliver_webhook(delivery_id, tries)
     return True

@@ -10,15 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from cryptography.fernet import InvalidToken
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from delivery.infra.secret_box import SecretBox
+from delivery.storage import webhooks
+from delivery.storage.engine import Engine
 from delivery.storage.migrate import upgrade
-from delivery.storage.schema import webhook_endpoints
-
-_e = webhook_endpoints
 
 
 @dataclass(frozen=True)
@@ -36,41 +33,28 @@ def signing_secret(box: SecretBox, row: Any) -> str:
     return str(row.secret) if row.sealed_secret is None else box.open(row.sealed_secret)
 
 
-async def seal_plaintext(engine: AsyncEngine, box: SecretBox) -> int:
+async def seal_plaintext(engine: Engine, box: SecretBox) -> int:
     """Seal every secret still stored in plaintext; how many were sealed."""
     async with engine.begin() as conn:
-        rows = (
-            await conn.execute(sa.select(_e.c.id, _e.c.secret).where(_e.c.secret.is_not(None)))
-        ).all()
+        rows = await webhooks.plaintext_secrets(conn)
         for row in rows:
-            await conn.execute(
-                _e.update()
-                .where(_e.c.id == row.id, _e.c.secret == row.secret)
-                .values(sealed_secret=box.seal(row.secret), secret=None)
-            )
+            await webhooks.seal_secret(conn, row.id, row.secret, box.seal(row.secret))
     return len(rows)
 
 
-async def migrate_and_seal(engine: AsyncEngine, box: SecretBox) -> None:
+async def migrate_and_seal(engine: Engine, box: SecretBox) -> None:
     """The database at the newest migration with no plaintext secret left in it."""
     await upgrade(engine)
     await seal_plaintext(engine, box)
 
 
-async def rotate(engine: AsyncEngine, box: SecretBox) -> Rotation:
+async def rotate(engine: Engine, box: SecretBox) -> Rotation:
     """Re-seal every sealed secret under the newest key (idempotent: a secret already under it
     is left alone) and seal plaintext ones; endpoints whose secret no key opens are named."""
     sealed_plaintext = await seal_plaintext(engine, box)
     resealed, current, unreadable = 0, 0, []
     async with engine.begin() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(_e.c.id, _e.c.sealed_secret)
-                .where(_e.c.sealed_secret.is_not(None))
-                .order_by(_e.c.id)
-            )
-        ).all()
-        for row in rows:
+        for row in await webhooks.sealed_secrets(conn):
             if box.is_current(row.sealed_secret):
                 current += 1
                 continue
@@ -79,6 +63,6 @@ async def rotate(engine: AsyncEngine, box: SecretBox) -> Rotation:
             except InvalidToken:
                 unreadable.append(row.id)
                 continue
-            await conn.execute(_e.update().where(_e.c.id == row.id).values(sealed_secret=token))
+            await webhooks.reseal_secret(conn, row.id, token)
             resealed += 1
     return Rotation(resealed, current, sealed_plaintext, unreadable)

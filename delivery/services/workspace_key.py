@@ -13,12 +13,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-
 from delivery.context import Context
 from delivery.ids import new_id
-from delivery.storage.schema import api_keys
+from delivery.storage import api_keys as stored_keys
 
 # Case systems' key prefixes are 12 hex digits: "ws" + hex can never collide with one.
 PREFIX = "ws"
@@ -31,25 +28,17 @@ def workspace_prefix(court: str) -> str:
 async def workspace_key_id(ctx: Context, court: str) -> str:
     """The id of ``court``'s workspace key, made on first use (safe against a concurrent twin)."""
     prefix = workspace_prefix(court)
-    select = sa.select(api_keys.c.id).where(api_keys.c.prefix == prefix)
-    async with ctx.engine.connect() as conn:
-        found = await conn.scalar(select)
+    found = await stored_keys.key_id(ctx.engine, prefix)
     if found is not None:
-        return str(found)
-    try:
-        async with ctx.engine.begin() as conn:
-            key_id = new_id()
-            await conn.execute(
-                api_keys.insert().values(
-                    id=key_id,
-                    name=f"workspace: {court}",
-                    prefix=prefix,
-                    key_hash=hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
-                    courts=[court],
-                    created_at=ctx.clock.now(),
-                )
-            )
-            return key_id
-    except IntegrityError:
-        async with ctx.engine.connect() as conn:
-            return str(await conn.scalar(select))
+        return found
+    key_id = new_id()
+    inserted = await stored_keys.insert_key_unless_taken(
+        ctx.engine,
+        id=key_id,
+        name=f"workspace: {court}",
+        prefix=prefix,
+        key_hash=hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
+        courts=[court],
+        created_at=ctx.clock.now(),
+    )
+    return key_id if inserted else str(await stored_keys.key_id(ctx.engine, prefix))

@@ -8,14 +8,23 @@ appends to the same dispatch are serialised (PostgreSQL gets the same by ``SELEC
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
+import sqlalchemy as sa
 from sqlalchemy import event, make_url
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection as SyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from delivery.infra.private_files import ensure_private_file
+
+# The names services hold a database by and hand to storage's functions: they build no SQL and
+# import no SQLAlchemy themselves (tests/unit/test_layering.py).
+Engine: TypeAlias = AsyncEngine
+Connection: TypeAlias = AsyncConnection
+# A write refused by a unique constraint (a concurrent twin got there first).
+UniqueViolation = sa_exc.IntegrityError
 
 READ_ONLY = {"songda_read_only": True}
 # While the database is down, requests answer 503 within a few seconds rather than wait: a
@@ -53,6 +62,21 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+async def database_answers(engine: AsyncEngine) -> bool:
+    """The database runs a query (``GET /healthz``)."""
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("SELECT 1"))
+    return True
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """``error`` means the database cannot be reached now: unreachable, the connection lost,
+    the pool exhausted, SQLite busy past its timeout (delivery/api/http/outages.py)."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, sa_exc.OperationalError | sa_exc.TimeoutError)
+
+
 def _private_database_file(url: str) -> None:
     """Create the SQLite file owner-only before SQLite does (it would use the umask); SQLite
     gives its -wal and -shm files the database file's mode."""
@@ -74,6 +98,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
+    def _on_begin(conn: SyncConnection) -> None:
         read_only = conn.get_execution_options().get("songda_read_only", False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

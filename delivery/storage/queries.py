@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.domain import (
     OPEN_ATTEMPT_STATES,
@@ -17,9 +17,9 @@ from delivery.domain import (
     DocumentRef,
     Event,
 )
+from delivery.storage.dispatches import load_contacts, load_documents
 from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
 from delivery.storage.schema import attempts, dispatches, events, notices
-from delivery.storage.unit_of_work import load_contacts, load_documents
 
 
 @dataclass(frozen=True)
@@ -182,3 +182,16 @@ async def count_by_state(conn: AsyncConnection, f: DispatchFilter) -> dict[str, 
         .group_by(dispatches.c.state)
     )
     return {state: int(count) for state, count in rows.all()}
+
+
+async def dispatch_in_courts(
+    engine: AsyncEngine, dispatch_id: str, courts: tuple[str, ...]
+) -> bool:
+    """Whether the dispatch exists in one of ``courts``."""
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            sa.select(dispatches.c.id).where(
+                dispatches.c.id == dispatch_id, dispatches.c.court.in_(courts)
+            )
+        )
+    return found is not None

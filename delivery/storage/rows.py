@@ -96,6 +96,19 @@ def contact_from_row(row: RowMapping) -> Contact:
     )
 
 
+def contact_row(dispatch_id: str, contact: Contact, position: int) -> dict[str, Any]:
+    """The ``contacts`` row of one of a dispatch's contacts; ``position`` orders them."""
+    return {
+        "id": contact.id,
+        "dispatch_id": dispatch_id,
+        "kind": contact.kind.value,
+        "value": contact.value,
+        "postcode": contact.postcode,
+        "source": contact.source.value,
+        "position": position,
+    }
+
+
 def attempt_from_row(row: RowMapping) -> Attempt:
     return Attempt(
         id=row["id"],

@@ -11,9 +11,9 @@ on the :class:`DispatchTransaction` and written when the block ends without an e
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,31 +31,30 @@ from delivery.domain import (
     DocumentRef,
     Event,
 )
+from delivery.identity import mask_address
 from delivery.ids import new_id
 from delivery.infra.document_store import StoredFile
-from delivery.representations import attempt_view, dispatch_summary, mask_address
 from delivery.storage import outbox
+from delivery.storage.dispatches import load_contacts, load_documents
+from delivery.storage.followups import FollowUps
 from delivery.storage.notice_codes import code_row, insert_codes
 from delivery.storage.outcomes import AttemptFacts, outcome_row
 from delivery.storage.rows import (
     attempt_changes,
     attempt_from_row,
     attempt_row,
-    contact_from_row,
+    contact_row,
     dispatch_changes,
     dispatch_from_row,
-    document_from_row,
     event_from_row,
 )
-from delivery.storage.schema import contacts, media_files, service_outcomes
+from delivery.storage.schema import contacts, dispatch_documents, media_files, service_outcomes
 from delivery.storage.statements import (
     INSERT_ATTEMPTS,
     INSERT_DISPATCH,
     INSERT_EVENTS,
     SELECT_ATTEMPTS,
-    SELECT_CONTACTS,
     SELECT_DISPATCH_FOR_UPDATE,
-    SELECT_DOCUMENTS,
     SELECT_EVENTS,
     UPDATE_ATTEMPT,
     UPDATE_DISPATCH,
@@ -71,21 +70,18 @@ DISPATCH_WEBHOOKS = {
 }
 
 
+@dataclass(frozen=True)
+class WebhookShapes:
+    """How the webhooks a transaction queues show its dispatch and attempts: the API's JSON
+    shapes (delivery/representations.py), passed in by the caller so that storage imports
+    nothing above it."""
+
+    dispatch: Callable[[Dispatch], dict[str, Any]]
+    attempt: Callable[[Attempt], dict[str, Any]]
+
+
 class DispatchNotFound(Exception):
     """No dispatch with that id (or none the caller may see)."""
-
-
-@dataclass
-class FollowUps:
-    """Work to hand to the queue once the transaction has committed."""
-
-    dispatch_id: str
-    send_attempts: list[str] = field(default_factory=list)
-    deliveries: list[str] = field(default_factory=list)
-    # The seq of each dispatch_served event recorded: its certificate is rendered after commit.
-    certificates: list[int] = field(default_factory=list)
-    # (seq, tries) of each chain checkpoint waiting for its RFC 3161 token.
-    timestamps: list[tuple[int, int]] = field(default_factory=list)
 
 
 class DispatchTransaction:
@@ -99,13 +95,15 @@ class DispatchTransaction:
         seq: int,
         head: str,
         clock: Clock,
+        shapes: WebhookShapes,
         new_row: dict[str, Any] | None = None,
     ) -> None:
         """``new_row``: the columns of a dispatch not stored yet; flush then inserts it, with
-        the rows added by :meth:`insert_after_dispatch`, instead of updating it."""
+        the rows added by :meth:`add_new_dispatch_rows`, instead of updating it."""
         self.conn = conn
         self.dispatch = dispatch
         self.clock = clock
+        self.shapes = shapes
         self.now = clock.now()
         self._seq = seq
         self._head = head
@@ -139,22 +137,23 @@ class DispatchTransaction:
     def add_contact(self, contact: Contact) -> None:
         """A contact learnt after creation (a clerk's action); written with the transaction."""
         self.dispatch.contacts.append(contact)
-        self._new_contacts.append(
-            {
-                "id": contact.id,
-                "dispatch_id": self.dispatch.id,
-                "kind": contact.kind.value,
-                "value": contact.value,
-                "postcode": contact.postcode,
-                "source": contact.source.value,
-                "position": len(self.dispatch.contacts),
-            }
-        )
+        # Positions only order a dispatch's contacts: a contact added later is stored at the
+        # count of contacts including it (one past its index), after the intake's 0, 1, ….
+        position = len(self.dispatch.contacts)
+        self._new_contacts.append(contact_row(self.dispatch.id, contact, position))
 
-    def insert_after_dispatch(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        """Rows of a new dispatch's own tables (contacts, documents), written right after it."""
-        if rows:
-            self._dependents.append((table, rows))
+    def add_new_dispatch_rows(self, document_ids: Sequence[str]) -> None:
+        """A new dispatch's contacts (positions 0, 1, … as listed) and the documents it serves
+        (in the request's order), written right after it."""
+        d = self.dispatch
+        contact_rows = [contact_row(d.id, c, i) for i, c in enumerate(d.contacts)]
+        document_rows = [
+            {"dispatch_id": d.id, "document_id": doc, "position": i}
+            for i, doc in enumerate(document_ids)
+        ]
+        for table, rows in ((contacts, contact_rows), (dispatch_documents, document_rows)):
+            if rows:
+                self._dependents.append((table, rows))
 
     async def load_contacts(self) -> None:
         """Fill ``dispatch.contacts`` (only deciding needs them, so they are read on demand)."""
@@ -298,7 +297,7 @@ class DispatchTransaction:
         )
         if new != AttemptState.SENDING:
             # "sending" is the worker's in-flight claim, not news for the case system.
-            self.notify(WebhookEventType.ATTEMPT_UPDATED, {"attempt": attempt_view(attempt)})
+            self.notify(WebhookEventType.ATTEMPT_UPDATED, {"attempt": self.shapes.attempt(attempt)})
 
     def touch_attempt(self, attempt: Attempt) -> None:
         """Mark an attempt whose columns changed without a state change (tries, retry time)."""
@@ -369,7 +368,7 @@ class DispatchTransaction:
                 await conn.execute(service_outcomes.insert(), outcomes)
         for statement in self._on_flush:
             await conn.execute(statement)
-        summary = dispatch_summary(self.dispatch)
+        summary = self.shapes.dispatch(self.dispatch)
         self.followups.deliveries = await outbox.write_messages(
             conn,
             dispatch_id=self.dispatch.id,
@@ -389,19 +388,9 @@ class DispatchTransaction:
         return [outcome_row(e, d.court, d.created_at, facts) for e in new]
 
 
-async def load_contacts(conn: AsyncConnection, dispatch_id: str) -> list[Any]:
-    rows = await conn.execute(SELECT_CONTACTS, {"dispatch_id": dispatch_id})
-    return [contact_from_row(r) for r in rows.mappings()]
-
-
-async def load_documents(conn: AsyncConnection, dispatch_id: str) -> list[DocumentRef]:
-    rows = await conn.execute(SELECT_DOCUMENTS, {"dispatch_id": dispatch_id})
-    return [document_from_row(r) for r in rows.mappings()]
-
-
 @asynccontextmanager
 async def dispatch_transaction(
-    engine: AsyncEngine, clock: Clock, dispatch_id: str
+    engine: AsyncEngine, clock: Clock, dispatch_id: str, shapes: WebhookShapes
 ) -> AsyncIterator[DispatchTransaction]:
     """Lock one dispatch, yield its transaction, write everything on a clean exit."""
     async with engine.begin() as conn:
@@ -414,7 +403,7 @@ async def dispatch_transaction(
             raise DispatchNotFound(dispatch_id)
         dispatch = dispatch_from_row(row, [])
         tx = DispatchTransaction(
-            conn, dispatch, seq=row["event_seq"], head=row["chain_head"], clock=clock
+            conn, dispatch, seq=row["event_seq"], head=row["chain_head"], clock=clock, shapes=shapes
         )
         yield tx
         await tx.flush()

@@ -17,6 +17,7 @@ from builders import a_dispatch
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.clock import ManualClock
+from delivery.services.transactions import WEBHOOK_SHAPES
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import (
     AttemptState,
@@ -91,7 +92,12 @@ def test_an_event_hashes_the_same_with_a_member_or_its_string() -> None:
 def _transaction() -> DispatchTransaction:
     # Recording only buffers: no connection is touched until the transaction is written.
     return DispatchTransaction(
-        cast(AsyncConnection, None), a_dispatch(), seq=0, head=GENESIS, clock=ManualClock(T0)
+        cast(AsyncConnection, None),
+        a_dispatch(),
+        seq=0,
+        head=GENESIS,
+        clock=ManualClock(T0),
+        shapes=WEBHOOK_SHAPES,
     )
 
 

@@ -24,12 +24,12 @@ from delivery.api.staff.action_forms import read_action_form
 from delivery.clock import rfc3339
 from delivery.cursors import decode_cursor, encode_cursor
 from delivery.domain import Attempt, Dispatch, DispatchState
+from delivery.identity import mask_address
 from delivery.infra.document_store import UploadRejected
 from delivery.representations import (
     attempt_view,
     dispatch_summary,
     event_view,
-    mask_address,
     notice_view,
 )
 from delivery.services import clerk_actions, clerk_requests, link_reissue, signed_proof

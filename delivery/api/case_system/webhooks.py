@@ -16,8 +16,8 @@ from delivery.api.http.problems import Problem, not_found, validation_problem
 from delivery.clock import rfc3339
 from delivery.services import webhook_endpoints
 from delivery.services.webhook_delivery import retry_delivery
-from delivery.services.webhook_endpoints import WebhookDelivery, WebhookEndpoint
 from delivery.storage.outbox import DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_PENDING
+from delivery.storage.webhooks import WebhookDelivery, WebhookEndpoint
 from delivery.vocabulary import WebhookEventType
 from tracking.webhook_targets import RULE_URL, Refusal, url_refusal
 

@@ -7,13 +7,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from delivery.api.http.handlers import ctx_of, json_response
 from delivery.api.http.outages import DATABASE, QUEUE, RETRY_AFTER_SECONDS
 from delivery.context import Context
 from delivery.services.timestamps import overdue_count
+from delivery.storage.engine import database_answers
 
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 3.0  # a load balancer's probe must not hang on a server that stopped answering
@@ -21,9 +21,7 @@ UP, DOWN = "ok", "down"
 
 
 async def _database_answers(ctx: Context) -> bool:
-    async with ctx.engine.connect() as conn:
-        await conn.execute(sa.text("SELECT 1"))
-    return True
+    return await database_answers(ctx.engine)
 
 
 async def _queue_answers(ctx: Context) -> bool:

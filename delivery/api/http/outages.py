@@ -12,11 +12,11 @@ from __future__ import annotations
 from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy import exc as sa_exc
 
 from delivery.api.http.handlers import html_page
 from delivery.api.http.problems import Problem
 from delivery.api.staff.auth import page_locale
+from delivery.storage.engine import database_unreachable
 
 DATABASE = "database"
 QUEUE = "queue"
@@ -28,10 +28,8 @@ def unavailable_dependency(error: BaseException) -> str | None:
     None for anything else (a bug stays a 500)."""
     if isinstance(error, RedisConnectionError | RedisTimeoutError):
         return QUEUE
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+    if database_unreachable(error):
         return DATABASE
-    if isinstance(error, sa_exc.OperationalError | sa_exc.TimeoutError):
-        return DATABASE  # unreachable, pool exhausted, SQLite busy past its timeout
     if isinstance(error, ConnectionError | TimeoutError):
         # Only the database driver lets these through unwrapped (asyncpg connecting):
         # Redis errors are wrapped by redis-py, outgoing HTTP runs in the worker.

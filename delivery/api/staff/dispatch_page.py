@@ -33,12 +33,12 @@ from delivery.api.staff.auth import (
 )
 from delivery.context import Context
 from delivery.domain import Event
+from delivery.identity import mask_address
 from delivery.infra.document_store import UploadRejected
-from delivery.representations import mask_address
 from delivery.services import certificates, clerk_actions, clerk_requests, signed_proof
 from delivery.services.dispatch_view import DispatchView, dispatch_view, in_scope
 from delivery.staff import Role, StaffUser
-from delivery.storage.unit_of_work import load_documents
+from delivery.storage.dispatches import load_documents
 from delivery.vocabulary import CHANNEL_CONTACTS
 from escalation.consent import may_serve_on
 

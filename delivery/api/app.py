@@ -17,10 +17,10 @@ from delivery.api.case_system import (
     dispatches,
     documents,
     evidence,
-    openapi,
     reports,
     webhooks,
 )
+from delivery.api.case_system.openapi import document as openapi
 from delivery.api.http import health, static_files
 from delivery.api.http.handlers import CONTEXT, PUBLIC_PDFS
 from delivery.api.http.headers import security_headers

@@ -25,7 +25,7 @@ from delivery.storage.schema import (
 from delivery.storage.statements import SELECT_EVENTS
 from tracking.evidence import CertificateEntry, FileEntry, build_bundle, chain_entry
 from tracking.signing import PublicKey
-from tracking.verify import Report, check_certificate, check_chain
+from tracking.verify_chain import Report, check_certificate, check_chain
 
 
 class EvidenceFileMissing(Exception):

@@ -390,7 +390,7 @@ class Media:
 
 @dataclass(frozen=True)
 class Visit:
-    """A validated outcome form (see channels/in_person/pages.py for the checks)."""
+    """A validated outcome form (see channels/in_person/visit_form.py for the checks)."""
 
     outcome: str
     visited_at: datetime

@@ -25,10 +25,10 @@ import sqlalchemy as sa
 from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
-from channels.in_person.pages import store_evidence
 from channels.public_notice import board as notice_board
 from channels.public_notice import notices
 from delivery.api.http.bodies import read_form, skip_part
+from delivery.api.http.evidence_uploads import store_evidence
 from delivery.api.http.handlers import PUBLIC_PDFS, ctx_of
 from delivery.api.staff.auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
 from delivery.api.staff.workspace_forms import multipart_form

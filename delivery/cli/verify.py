@@ -46,7 +46,8 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from delivery.infra.keys import KeyStoreError, published_keys
-    from tracking.verify import UnusableInput, load_keys, tsa_certificates, verify_bundle
+    from tracking.verify import load_keys, tsa_certificates, verify_bundle
+    from tracking.verify_chain import UnusableInput
 
     try:
         if args.keys:
@@ -89,7 +90,8 @@ def _verify_db(dispatch_id: str, keys: dict[str, Any], tsa_certs: Any, *, sandbo
     from delivery.sandbox.tsa_standin import sandbox_tsa_certificate
     from delivery.services.evidence import verify_in_database
     from delivery.storage.engine import create_engine
-    from tracking.verify import UnusableInput, tsa_certificates
+    from tracking.verify import tsa_certificates
+    from tracking.verify_chain import UnusableInput
 
     settings = settings_or_exit(sandbox=sandbox)
     path = settings.tsa_cert_path

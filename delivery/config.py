@@ -1,36 +1,24 @@
 """Configuration from ``SONGDA_*`` environment variables.
 
 Every setting is read in one place and checked as a whole, so that ``songda config check`` can name
-every missing or invalid setting at once instead of failing on the first.
+every missing or invalid setting at once instead of failing on the first. The settings' types and
+their assembly are here; reading and checking each value is in :mod:`delivery.config_checks`.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from delivery.domain import LOCALES
-from delivery.infra.private_files import generated_once
-from delivery.infra.secret_box import SecretBox, SecretKeyError, parse_keys, sandbox_key
-from escalation.policy import PolicyError, load_policy_book
-from templates.fonts import FontError, FontSet, font_set
-from tracking.timestamps import load_certificates
-from tracking.webhook_targets import TargetPolicy, parse_allow_list
-
-SMTP_TLS_MODES = ("none", "starttls", "tls")
-SANDBOX_COURT = "沙箱人民法院"
-MAX_TSA_TIMEOUT = 60.0
-# The sandbox listens on loopback only; a walk-through may point a webhook at a local receiver.
-SANDBOX_WEBHOOK_TARGETS = "127.0.0.1/32,::1/128"
-TRUE_WORDS = ("true", "1", "yes")
-FALSE_WORDS = ("false", "0", "no")
+from delivery import config_checks as checks
+from delivery.config_checks import SANDBOX_COURT as SANDBOX_COURT  # named by keys and tests
+from delivery.infra.secret_box import SecretBox
+from templates.fonts import FontSet, font_set
+from tracking.webhook_targets import TargetPolicy
 
 
 class ConfigError(Exception):
@@ -189,105 +177,14 @@ def keys_dir_from_env(env: Mapping[str, str] | None = None) -> Path:
     return Path(value).resolve() if value else data_dir_from_env(env) / "keys"
 
 
-class _Reader:
-    """Reads typed values from the environment, collecting problems instead of raising."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def text(self, name: str, default: str | None = None) -> str | None:
-        value = self.env.get(f"SONGDA_{name}", "").strip()
-        return value or default
-
-    def integer(self, name: str, default: int, minimum: int = 1) -> int:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            self.problems.append(f"SONGDA_{name}: {raw!r} is not a whole number")
-            return default
-        if value < minimum:
-            self.problems.append(f"SONGDA_{name}: must be at least {minimum}")
-        return value
-
-    def flag(self, name: str, default: bool) -> bool:
-        raw = (self.text(name) or "").lower()
-        if raw and raw not in TRUE_WORDS + FALSE_WORDS:
-            self.problems.append(f"SONGDA_{name}: must be true or false")
-        return raw in TRUE_WORDS if raw else default
-
-    def number(self, name: str, default: float) -> float:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            return float(raw)
-        except ValueError:
-            self.problems.append(f"SONGDA_{name}: {raw!r} is not a number")
-            return default
-
-
-def _sandbox_secret(data_dir: Path) -> str:
-    """The sandbox keeps one generated secret in the data directory so links survive restarts."""
-    return generated_once(data_dir / "sandbox_secret_key", lambda: secrets.token_urlsafe(48))
-
-
-def _secrets_keys(r: _Reader, data_dir: Path, sandbox: bool) -> tuple[str, ...]:
-    text = r.text("SECRETS_KEY")
-    if text is None:
-        if sandbox:
-            return (sandbox_key(data_dir),)
-        r.problems.append(
-            "SONGDA_SECRETS_KEY: required (the key webhook signing secrets are encrypted with; "
-            "`songda secrets new-key` prints one)"
-        )
-        return ()
-    keys = parse_keys(text)
-    try:
-        SecretBox(keys)
-    except SecretKeyError as exc:
-        r.problems.append(f"SONGDA_SECRETS_KEY: {exc}")
-    return keys
-
-
 def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False) -> Settings:
     """Build settings from the environment; raise :class:`ConfigError` naming every problem."""
-    r = _Reader(os.environ if env is None else env)
+    r = checks.Reader(os.environ if env is None else env)
     data_dir = Path(r.text("DATA_DIR", "./var") or "./var").resolve()
-    database_url = r.text("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'songda.db'}"
-    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-        r.problems.append(
-            "SONGDA_DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
-        )
-    redis_url = r.text("REDIS_URL")
-    if redis_url and urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
-        r.problems.append("SONGDA_REDIS_URL: must be a redis://, rediss:// or unix:// URL")
-
-    secret_key = r.text("SECRET_KEY")
-    if secret_key is None:
-        if sandbox:
-            secret_key = _sandbox_secret(data_dir)
-        else:
-            r.problems.append("SONGDA_SECRET_KEY: required (at least 32 characters)")
-            secret_key = ""
-    elif len(secret_key) < 32:
-        r.problems.append("SONGDA_SECRET_KEY: must be at least 32 characters")
-
-    tls = (r.text("SMTP_TLS", "none") or "none").lower()
-    if tls not in SMTP_TLS_MODES:
-        r.problems.append(f"SONGDA_SMTP_TLS: must be one of {', '.join(SMTP_TLS_MODES)}")
-    smtp_host = r.text("SMTP_HOST")
-    sender = r.text("SMTP_SENDER")
-    if not sandbox:
-        if smtp_host is None:
-            r.problems.append("SONGDA_SMTP_HOST: required (the court's outgoing mail server)")
-        if sender is None:
-            r.problems.append("SONGDA_SMTP_SENDER: required (the court's From address)")
-    if sender is not None and "@" not in sender:
-        r.problems.append("SONGDA_SMTP_SENDER: must be an e-mail address")
+    database_url = checks.database_url(r, data_dir)
+    redis_url = checks.redis_url(r)
+    secret_key = checks.secret_key(r, data_dir, sandbox)
+    tls, smtp_host, sender = checks.smtp_server(r, sandbox)
     smtp = SmtpSettings(
         host=smtp_host,
         port=r.integer("SMTP_PORT", 465 if tls == "tls" else 25),
@@ -298,7 +195,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         pool_size=r.integer("SMTP_POOL_SIZE", 4),
         timeout=r.number("SMTP_TIMEOUT", 30.0),
     )
-
     twilio = TwilioSettings(
         account_sid=r.text("TWILIO_ACCOUNT_SID"),
         auth_token=r.text("TWILIO_AUTH_TOKEN"),
@@ -306,114 +202,26 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         api_base_url=r.text("TWILIO_API_BASE_URL"),
         max_segments=r.integer("SMS_MAX_SEGMENTS", 3),
     )
-    given = [twilio.account_sid, twilio.auth_token, twilio.sender]
-    if any(given) and not all(given):
-        r.problems.append(
-            "SONGDA_TWILIO_ACCOUNT_SID, SONGDA_TWILIO_AUTH_TOKEN and SONGDA_TWILIO_FROM go "
-            "together (leave all three unset to run without SMS)"
-        )
-
-    carrier = CarrierSettings(
-        url=r.text("CARRIER_URL"),
-        key=r.text("CARRIER_KEY"),
-        webhook_secret=r.text("CARRIER_WEBHOOK_SECRET"),
-        name=r.text("CARRIER_NAME", "court-express") or "court-express",
+    checks.together(
+        r,
+        (twilio.account_sid, twilio.auth_token, twilio.sender),
+        "SONGDA_TWILIO_ACCOUNT_SID, SONGDA_TWILIO_AUTH_TOKEN and SONGDA_TWILIO_FROM go "
+        "together (leave all three unset to run without SMS)",
     )
-    if carrier.url and urlsplit(carrier.url).scheme not in {"http", "https"}:
-        r.problems.append("SONGDA_CARRIER_URL: must be an absolute http(s) URL")
-    if any((carrier.url, carrier.key, carrier.webhook_secret)) and not all(
-        (carrier.url, carrier.key, carrier.webhook_secret)
-    ):
-        r.problems.append(
-            "SONGDA_CARRIER_URL, SONGDA_CARRIER_KEY and SONGDA_CARRIER_WEBHOOK_SECRET go together "
-            "(leave all three unset to run without the postal channel)"
-        )
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", carrier.name):
-        r.problems.append(
-            "SONGDA_CARRIER_NAME: lower-case letters, digits, - and _ (at most 40 characters)"
-        )
-
+    carrier = CarrierSettings(*checks.carrier(r))
     host = r.text("HOST", "127.0.0.1") or "127.0.0.1"
     port = r.integer("PORT", 8080)
-    base_url = (r.text("PUBLIC_BASE_URL") or f"http://{host}:{port}").rstrip("/")
-    if urlsplit(base_url).scheme not in {"http", "https"} or not urlsplit(base_url).netloc:
-        r.problems.append("SONGDA_PUBLIC_BASE_URL: must be an absolute http(s) URL")
-
-    court_name = r.text("COURT_NAME")
-    if court_name is None:
-        if sandbox:
-            court_name = SANDBOX_COURT
-        else:
-            r.problems.append("SONGDA_COURT_NAME: required (the court this deployment serves)")
-            court_name = ""
-
-    time_zone = r.text("TIME_ZONE", "Asia/Shanghai") or "Asia/Shanghai"
-    try:
-        ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        r.problems.append(f"SONGDA_TIME_ZONE: unknown time zone {time_zone!r}")
-
-    locale = r.text("DEFAULT_LOCALE", "zh-CN") or "zh-CN"
-    if locale not in LOCALES:
-        r.problems.append("SONGDA_DEFAULT_LOCALE: must be zh-CN or en")
-
+    base_url = checks.public_base_url(r, host, port)
+    court_name = checks.court_name(r, sandbox)
+    time_zone = checks.time_zone(r)
+    locale = checks.default_locale(r)
     trust_forwarded = r.flag("TRUST_X_FORWARDED_FOR", False)
-
-    policy_dir_text = r.text("POLICY_DIR")
-    policy_dir = Path(policy_dir_text).resolve() if policy_dir_text else None
-    if policy_dir is not None:
-        try:
-            load_policy_book(policy_dir)
-        except (PolicyError, OSError) as exc:
-            r.problems.append(f"SONGDA_POLICY_DIR: {exc}")
-
-    fonts_dir_text = r.text("FONTS_DIR")
-    fonts_dir = Path(fonts_dir_text).resolve() if fonts_dir_text else None
-    try:
-        font_set(fonts_dir)
-    except FontError as exc:
-        r.problems.append(f"SONGDA_FONTS_DIR: {exc}" if fonts_dir else f"bundled fonts: {exc}")
-    tsa_url = r.text("TSA_URL")
-    if tsa_url and (
-        urlsplit(tsa_url).scheme not in {"http", "https"} or not urlsplit(tsa_url).netloc
-    ):
-        r.problems.append("SONGDA_TSA_URL: must be an absolute http(s) URL (RFC 3161 over HTTP)")
-    tsa_cert_text = r.text("TSA_CERT")
-    tsa_cert_path = Path(tsa_cert_text).resolve() if tsa_cert_text else None
-    if tsa_cert_path is not None:
-        try:
-            load_certificates(tsa_cert_path.read_bytes())
-        except (OSError, ValueError) as exc:
-            r.problems.append(f"SONGDA_TSA_CERT: {tsa_cert_path} is not a PEM certificate ({exc})")
-    elif tsa_url:
-        r.problems.append(
-            "SONGDA_TSA_CERT: required with SONGDA_TSA_URL (the TSA's certificate or chain, PEM): "
-            "without it no token can be checked"
-        )
-
-    tsa_timeout = r.number("TSA_TIMEOUT", 10.0)
-    if not 0 < tsa_timeout <= MAX_TSA_TIMEOUT:
-        # Bounded: a job waiting on a slow TSA holds one worker slot, never longer than this.
-        r.problems.append(f"SONGDA_TSA_TIMEOUT: seconds, more than 0 and at most {MAX_TSA_TIMEOUT}")
-
-    secrets_keys = _secrets_keys(r, data_dir, sandbox)
-    networks, hosts, bad = parse_allow_list(
-        (r.text("WEBHOOK_ALLOWED_TARGETS", SANDBOX_WEBHOOK_TARGETS if sandbox else "") or "").split(
-            ","
-        )
-    )
-    if bad:
-        r.problems.append(
-            "SONGDA_WEBHOOK_ALLOWED_TARGETS: neither a network (CIDR) nor a host name: "
-            + ", ".join(bad)
-        )
-    webhook_targets = TargetPolicy(r.flag("WEBHOOK_ALLOW_HTTP", sandbox), networks, hosts)
-
-    if sandbox and host not in ("127.0.0.1", "::1", "localhost"):
-        r.problems.append(
-            "SONGDA_HOST: sandbox mode serves its mailbox and clock without login, so it only "
-            "listens on a loopback address (127.0.0.1)"
-        )
+    policy_dir = checks.policy_dir(r)
+    fonts_dir = checks.fonts_dir(r)
+    tsa_url, tsa_cert_path, tsa_timeout = checks.tsa(r)
+    secrets_keys = checks.secrets_keys(r, data_dir, sandbox)
+    webhook_targets = checks.webhook_targets(r, sandbox)
+    checks.sandbox_host(r, host, sandbox)
 
     settings = Settings(
         data_dir=data_dir,
@@ -437,7 +245,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         trust_x_forwarded_for=trust_forwarded,
         carrier=carrier,
         max_media_bytes=r.integer("MAX_MEDIA_BYTES", 100 * 1024 * 1024),
-        keys_dir_setting=Path(keys_text).resolve() if (keys_text := r.text("KEYS_DIR")) else None,
+        keys_dir_setting=r.path("KEYS_DIR"),
         fonts_dir=fonts_dir,
         tsa_url=tsa_url,
         tsa_cert_path=tsa_cert_path,

@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 from arq.worker import Worker
 
+from channels.email.standin import SmtpSink
 from channels.postal.standin import CarrierStandIn
 from channels.sms.standin import TwilioStandIn
 from delivery.api.app import create_app
@@ -25,7 +26,7 @@ from delivery.jobs.job_queue import QueueKind
 from delivery.jobs.resilience import run_until_stopped
 from delivery.jobs.worker import build_workers, stop_workers
 from delivery.runtime import close_context, open_context
-from delivery.sandbox.pages import SmtpSink, add_routes
+from delivery.sandbox.pages import add_routes
 from delivery.sandbox.tsa_standin import (
     SANDBOX_TSA_DIR,
     TsaStandIn,

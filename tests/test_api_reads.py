@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from helpers import Api, dispatch_body
 
-from delivery.api.case_system.openapi import SPEC
+from delivery.api.case_system.openapi.document import SPEC
 
 
 async def test_list_filters_and_cursor_pagination(api: Api) -> None:

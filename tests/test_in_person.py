@@ -22,7 +22,8 @@ from aiohttp import FormData
 from conftest import OTHER_COURT, settled
 from helpers import Api, form_csrf, staff_account, visit_task, visits_of
 
-from channels.in_person.pages import DATA_URL_PREFIX, MAX_SIGNATURE_BYTES, media_type_of
+from channels.in_person.visit_form import DATA_URL_PREFIX, MAX_SIGNATURE_BYTES
+from delivery.api.http.evidence_uploads import media_type_of
 from delivery.context import Context
 from delivery.staff import Role
 from delivery.storage.schema import field_tasks, media_files

@@ -18,7 +18,7 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 
 from delivery.channel_api import CodeMessage, SendOutcome, SendResult, ServiceMessage
-from delivery.config import SmtpSettings
+from delivery.config import Settings, SmtpSettings
 from templates import render_code_message, render_service_email
 
 
@@ -170,3 +170,8 @@ class EmailChannel:
 def _discard(client: aiosmtplib.SMTP) -> None:
     if client.is_connected:
         client.close()
+
+
+def from_settings(settings: Settings) -> EmailChannel | None:
+    """The channel when an outgoing mail server is configured (the sandbox sets its sink's)."""
+    return EmailChannel(settings.smtp) if settings.smtp.host else None

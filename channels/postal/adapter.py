@@ -32,6 +32,7 @@ from delivery.channel_api import (
     TrackingEvent,
     WebhookRejected,
 )
+from delivery.config import Settings
 
 SIGNATURE_HEADER = "X-Carrier-Signature"
 TIMESTAMP_HEADER = "X-Carrier-Timestamp"
@@ -279,3 +280,14 @@ class PostalChannel:
 
     async def close(self) -> None:
         await self.carrier.close()
+
+
+def from_settings(settings: Settings) -> PostalChannel | None:
+    """The channel with the reference carrier adapter, when a carrier is configured."""
+    carrier = settings.carrier
+    if not carrier.configured:
+        return None
+    assert carrier.url and carrier.key
+    return PostalChannel(
+        ReferenceCarrier(carrier.url, carrier.key, carrier.name), carrier.webhook_secret or ""
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
 
-from channels.postal import receipts as postal
+from channels.postal import pieces as postal
 from delivery.api.case_system.dispatches import dispatch_caller
 from delivery.api.case_system.documents import one_file
 from delivery.api.http.bodies import part_chunks

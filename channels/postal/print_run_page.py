@@ -16,7 +16,7 @@ from datetime import date
 
 from aiohttp import web
 
-from channels.postal import receipts as postal
+from channels.postal import pieces as postal
 from delivery.api.http.bodies import read_form
 from delivery.api.http.handlers import ctx_of
 from delivery.api.staff.auth import (

@@ -3,7 +3,8 @@
 A notice posted at the residence is photographed or filmed (CPL-INT-138). The clerk (or the case
 system) uploads the file here — multipart, one ``file``: a photo (JPEG, PNG, WebP) or a video
 (MP4, QuickTime, WebM), recognised by its first bytes exactly as the field server's evidence
-(:func:`channels.in_person.pages.store_evidence`) and bounded by ``SONGDA_MAX_MEDIA_BYTES`` —
+(:func:`delivery.api.http.evidence_uploads.store_evidence`) and bounded by
+``SONGDA_MAX_MEDIA_BYTES`` —
 then names the returned id as ``media_id`` in ``record_publication``. Recording it is
 :func:`channels.public_notice.publications.upload_media` (a ``media_files`` row with purpose
 ``notice_posting`` and a ``media_uploaded`` event, one transaction).
@@ -13,10 +14,10 @@ from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
 
-from channels.in_person.pages import store_evidence
 from channels.public_notice import notices, publications
 from delivery.api.case_system.dispatches import dispatch_caller
 from delivery.api.case_system.documents import one_file
+from delivery.api.http.evidence_uploads import store_evidence
 from delivery.api.http.handlers import ctx_of, json_response, path_id
 from delivery.api.http.problems import Problem, not_found, validation_problem
 from delivery.domain import DispatchState

@@ -18,7 +18,6 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
-from channels.in_person.pages import store_evidence
 from channels.public_notice import board as notice_board
 from channels.public_notice import notices
 from channels.public_notice.pages import (
@@ -30,6 +29,7 @@ from channels.public_notice.pages import (
     shown_publications,
 )
 from delivery.api.http.bodies import read_form, skip_part
+from delivery.api.http.evidence_uploads import store_evidence
 from delivery.api.http.handlers import ctx_of
 from delivery.api.staff.auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
 from delivery.api.staff.workspace_forms import multipart_form

@@ -19,6 +19,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from delivery.channel_api import CodeMessage, SendOutcome, SendResult, ServiceMessage
+from delivery.config import Settings
 from templates import locale_or_default, render, render_code_message
 
 GSM7 = set(
@@ -147,3 +148,21 @@ class SmsChannel:
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close()
+
+
+def sms_settings(settings: Settings) -> SmsSettings:
+    twilio = settings.twilio
+    assert twilio.account_sid and twilio.auth_token and twilio.sender
+    return SmsSettings(
+        account_sid=twilio.account_sid,
+        auth_token=twilio.auth_token,
+        sender=twilio.sender,
+        status_callback_url=f"{settings.public_base_url}/hooks/twilio/status",
+        api_base_url=twilio.api_base_url,
+        max_segments=twilio.max_segments,
+    )
+
+
+def from_settings(settings: Settings) -> SmsChannel | None:
+    """The channel when Twilio is configured (all three of account, token and sender)."""
+    return SmsChannel(sms_settings(settings)) if settings.twilio.configured else None

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from channels.email import hooks as bounces
-from channels.in_person import pages as field_pages
-from channels.postal import hooks as carrier_hooks
-from channels.postal import mail_piece_routes as mail_pieces
-from channels.postal import print_run_page
-from channels.public_notice import media_routes as notice_media
-from channels.public_notice import pages as notice_pages
-from channels.public_notice import staff_pages as notice_staff_pages
-from channels.sms import hooks as twilio_hooks
+from delivery import methods
 from delivery.api.case_system import (
     certificates,
     dispatches,
     documents,
     evidence,
-    openapi,
     reports,
     webhooks,
 )
+from delivery.api.case_system.openapi import document as openapi
 from delivery.api.http import health, static_files
 from delivery.api.http.handlers import CONTEXT, PUBLIC_PDFS
 from delivery.api.http.headers import security_headers
@@ -57,7 +49,6 @@ def create_app(ctx: Context) -> web.Application:
     r.add_get(f"{API}/dispatches/{{dispatch_id}}", dispatches.get)
     r.add_post(f"{API}/dispatches/{{dispatch_id}}/cancel", dispatches.cancel)
     r.add_post(f"{API}/dispatches/{{dispatch_id}}/actions", dispatches.act)
-    r.add_post(f"{API}/dispatches/{{dispatch_id}}/media", notice_media.upload)
     r.add_get(f"{API}/dispatches/{{dispatch_id}}/evidence.zip", evidence.bundle)
     r.add_get(evidence.KEYS_PATH, evidence.court_keys)
     r.add_get(evidence.CERTIFICATES_PATH, evidence.court_certificates)
@@ -66,16 +57,6 @@ def create_app(ctx: Context) -> web.Application:
         f"{API}/dispatches/{{dispatch_id}}/attempts/{{attempt_id}}/reissue-link",
         dispatches.reissue_link,
     )
-    r.add_get(
-        f"{API}/dispatches/{{dispatch_id}}/attempts/{{attempt_id}}/mail-piece.pdf",
-        mail_pieces.mail_piece,
-    )
-    r.add_post(
-        f"{API}/dispatches/{{dispatch_id}}/attempts/{{attempt_id}}/return-card",
-        mail_pieces.upload_return_card,
-    )
-    r.add_get(f"{API}/mail-pieces.pdf", mail_pieces.day_of_mail_pieces)
-    r.add_post(f"{API}/bounces", bounces.report_bounce)
     r.add_post(f"{API}/webhook-endpoints", webhooks.create_endpoint)
     r.add_get(f"{API}/webhook-endpoints", webhooks.list_endpoints)
     r.add_delete(f"{API}/webhook-endpoints/{{endpoint_id}}", webhooks.delete_endpoint)
@@ -83,17 +64,13 @@ def create_app(ctx: Context) -> web.Application:
     r.add_post(f"{API}/webhook-deliveries/{{delivery_id}}/retry", webhooks.retry)
     r.add_get(f"{API}/openapi.json", openapi.openapi)
     r.add_get("/healthz", health.healthz)
-    r.add_post(twilio_hooks.PATH, twilio_hooks.status_callback)
-    r.add_post(carrier_hooks.PATH, carrier_hooks.tracking_callback)
     r.add_get("/r/{token}", recipient_pages.landing)
     r.add_post("/r/{token}/verify", recipient_pages.verify)
     r.add_post("/r/{token}/code", recipient_pages.request_code)
     r.add_get("/r/{token}/documents/{document_id}", recipient_pages.download)
     staff_auth.add_routes(app)
-    notice_pages.add_routes(app)
-    notice_staff_pages.add_routes(app)
-    field_pages.add_routes(app)
-    print_run_page.add_routes(app)
+    # Each method of service's pages and provider hooks (delivery/methods.py).
+    methods.add_routes(app)
     batch_pages.add_routes(app)
     new_dispatch_page.add_routes(app)
     verification_pages.add_routes(app)

@@ -13,10 +13,9 @@ import sys
 import unicodedata
 from typing import Any
 
+from delivery.cli.settings import EXIT_USAGE
 from delivery.config import Settings
 from delivery.services import reports
-
-EXIT_USAGE = 2
 
 
 def add_parser(commands: Any) -> None:

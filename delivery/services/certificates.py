@@ -7,12 +7,11 @@ document store, and the row is written with a ``certificate_issued`` event in th
 transaction. The job ``render_certificate`` does it after service commits; the sweep finds
 served dispatches still without one. A reversed service keeps its certificate, marked
 ``superseded_at`` (:func:`supersede`, called by ``reversal.unserve``); the next one names it in
-``supersedes_id`` and on its page.
+``supersedes_id`` and on its page. Fetching the proof PDF is ``certificate_pdfs.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,7 +20,7 @@ from typing import Any
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 
 from delivery.context import Context
-from delivery.domain import Attempt, Dispatch, DispatchState, DocumentRef, Event
+from delivery.domain import Attempt, Dispatch, DocumentRef, Event
 from delivery.ids import new_id
 from delivery.infra.certificate_signing import CertificateSignature, signed_certificate_pdf
 from delivery.infra.pdf_rendering import render_in_pool
@@ -302,64 +301,3 @@ def supersede(tx: DispatchTransaction) -> None:
 async def unissued(ctx: Context, limit: int) -> list[tuple[str, int]]:
     """Served dispatches whose standing service has no certificate yet: (id, served seq)."""
     return await stored_certificates.unissued(ctx.engine, SERVED_EVENT, limit)
-
-
-# --- Fetching: the API's proof.pdf ---
-
-
-class CertificateNotFound(Exception):
-    pass
-
-
-class CertificatePending(Exception):
-    """A served dispatch whose certificate cannot be issued yet (the TSA is not answering);
-    the job and the sweep keep trying. Never a preview in its place: that says "not served"."""
-
-
-@dataclass(frozen=True)
-class Proof:
-    pdf: bytes
-    certificate: CertificateRow | None  # None: a preview, not stored
-
-    @property
-    def preview(self) -> bool:
-        return self.certificate is None
-
-
-async def proof(
-    ctx: Context, dispatch_id: str, courts: tuple[str, ...], certificate_id: str | None = None
-) -> Proof | None:
-    """The proof of a dispatch the caller may see (None otherwise): a named certificate, the
-    standing one (issued now if the job has not run yet), or — not served — a preview."""
-    async with ctx.engine.connect() as conn:
-        record = await load_record(conn, dispatch_id, courts)
-    if record is None:
-        return None
-    if certificate_id is not None:
-        found = next((c for c in record.certificates if c.id == certificate_id), None)
-        if found is None:
-            raise CertificateNotFound(certificate_id)
-        return Proof(await _read(ctx, found.sha256), found)
-    if record.dispatch.state == DispatchState.SERVED:
-        standing = _standing(record.certificates)
-        if standing is None:
-            await issue_certificates(ctx, dispatch_id)
-            async with ctx.engine.connect() as conn:
-                again = await load_record(conn, dispatch_id)
-            standing = None if again is None else _standing(again.certificates)
-            if standing is None:
-                blocked = None if again is None else standing_block(again.events)
-                if blocked is not None:
-                    raise missing_glyphs(blocked)
-                raise CertificatePending(dispatch_id)
-        return Proof(await _read(ctx, standing.sha256), standing)
-    return Proof(await render_certificate(ctx, view_of(ctx, record, None)), None)
-
-
-def _standing(rows: list[CertificateRow]) -> CertificateRow | None:
-    current = [c for c in rows if c.superseded_at is None]
-    return current[-1] if current else None
-
-
-async def _read(ctx: Context, sha256: str) -> bytes:
-    return await asyncio.to_thread(ctx.documents.read, sha256)

@@ -14,7 +14,7 @@ from delivery.storage import evidence as stored_evidence
 from delivery.storage.engine import Engine
 from tracking.evidence import CertificateEntry, FileEntry, build_bundle, chain_entry
 from tracking.signing import PublicKey
-from tracking.verify import Report, check_certificate, check_chain
+from tracking.verify_chain import Report, check_certificate, check_chain
 
 
 class EvidenceFileMissing(Exception):

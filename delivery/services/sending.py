@@ -23,7 +23,7 @@ from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
 from delivery.jobs.acceptance_journal import Acceptance
-from delivery.services.court_channels import COURT_CHANNELS
+from delivery.methods import COURT_CHANNELS
 from delivery.services.progress import decide_now
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage.notice_codes import code_of_attempt, code_row, insert_codes

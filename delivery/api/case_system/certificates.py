@@ -14,7 +14,7 @@ from delivery.api.http.handlers import ctx_of, path_id
 from delivery.api.http.problems import Problem, not_found, validation_problem
 from delivery.clock import rfc3339
 from delivery.ids import looks_like_id
-from delivery.services import certificates
+from delivery.services import certificate_pdfs as certificates
 
 
 async def proof_pdf(request: web.Request) -> web.Response:

@@ -1,0 +1,31 @@
+"""``songda db upgrade``: apply every migration (and seal webhook secrets stored in plain)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from delivery.config import Settings
+
+
+def add_parser(commands: Any) -> None:
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply all migrations")
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    from delivery.services.webhook_secrets import migrate_and_seal
+    from delivery.storage.engine import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate_and_seal(engine, settings.secret_box)
+    finally:
+        await engine.dispose()
+
+
+def run(settings: Settings) -> int:
+    asyncio.run(_db_upgrade(settings))
+    print("database is at the newest migration")
+    return 0

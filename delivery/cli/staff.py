@@ -1,0 +1,106 @@
+"""``songda user``: staff accounts (clerks, supervisors, ...) — create one, list them."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from delivery.cli.settings import EXIT_USAGE
+from delivery.config import Settings
+from delivery.staff import Role
+
+
+def add_parser(commands: Any) -> None:
+    user = commands.add_parser("user", help="staff accounts (clerks, supervisors, ...)")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    user_create = user_commands.add_parser(
+        "create", help="create a staff account (a generated password is printed once)"
+    )
+    user_create.add_argument("--username", required=True, help="the login name")
+    user_create.add_argument("--name", required=True, help="the name shown to colleagues")
+    user_create.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=[r.value for r in Role],
+        help="a role (repeatable)",
+    )
+    user_create.add_argument(
+        "--court",
+        action="append",
+        default=[],
+        help="a court the account may see (repeatable; default SONGDA_COURT_NAME)",
+    )
+    user_create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input instead of generating one",
+    )
+    user_commands.add_parser("list", help="list staff accounts (no password hashes)")
+
+
+async def _user_create(settings: Settings, args: argparse.Namespace, password: str) -> str | None:
+    """Create the account; the problems' text when it cannot be created (nothing is stored)."""
+    from delivery.clock import SystemClock
+    from delivery.services.staff_accounts import AccountError, create_staff_user
+    from delivery.storage.engine import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        await create_staff_user(
+            engine,
+            SystemClock(),
+            username=args.username,
+            display_name=args.name,
+            roles=args.role,
+            courts=args.court or [settings.court_name],
+            password=password,
+        )
+    except AccountError as exc:
+        return "\n".join(f"songda: {p}" for p in exc.problems)
+    finally:
+        await engine.dispose()
+    return None
+
+
+async def _user_list(settings: Settings) -> None:
+    from delivery.services.staff_accounts import list_staff_users
+    from delivery.storage.engine import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        users = await list_staff_users(engine)
+    finally:
+        await engine.dispose()
+    for user, state in users:
+        status = "active" if state["disabled_at"] is None else "disabled"
+        roles = ",".join(sorted(r.value for r in user.roles))
+        print(f"{user.username}\t{user.display_name}\t{roles}\t{','.join(user.courts)}\t{status}")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    from delivery.services.staff_accounts import account_problems, generate_password
+
+    if args.user_command == "list":
+        asyncio.run(_user_list(settings))
+        return 0
+    generated = not args.password_stdin
+    password = generate_password() if generated else sys.stdin.readline().rstrip("\r\n")
+    courts = args.court or [settings.court_name]
+    problems = account_problems(args.username, args.name, args.role, courts, password)
+    if problems:
+        for problem in problems:
+            print(f"songda: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    refused = asyncio.run(_user_create(settings, args, password))
+    if refused is not None:
+        print(refused, file=sys.stderr)
+        return EXIT_USAGE
+    if generated:
+        print(password)
+        print(f"(the password is shown once; scoped to: {', '.join(courts)})", file=sys.stderr)
+    else:
+        print(f"created {args.username.strip().lower()} (scoped to: {', '.join(courts)})")
+    return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from conftest import COURT, OTHER_COURT
 from helpers import Api, staff_account
-from test_reports import build_population
+from integration.delivery.support import build_population
 
 from delivery.clock import ManualClock
 from delivery.services.api_keys import create_api_key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import pytest
@@ -13,17 +14,7 @@ from helpers import Api, dispatch_body
 from delivery.ids import new_id
 from delivery.services.api_keys import create_api_key
 from delivery.storage.schema import metadata
-
-PROBLEM = "application/problem+json"
-
-
-async def problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert response.status == status, await response.text()
-    assert response.content_type == PROBLEM
-    body = dict(await response.json())
-    assert body["type"] == f"urn:songda:problem:{slug}"
-    assert body["status"] == status
-    return body
+from integration.api.support import problem
 
 
 @pytest.fixture
@@ -176,3 +167,26 @@ async def test_identity_numbers_are_not_stored_in_clear(api: Api, document_id: s
 async def test_unknown_dispatch_and_bad_ids_are_404(api: Api) -> None:
     for path in (f"/api/v1/dispatches/{new_id()}", "/api/v1/dispatches/not-an-id"):
         await problem(await api.client.get(path, headers=api.auth), 404, "not-found")
+
+
+@pytest.mark.both_databases
+@pytest.mark.usefixtures("worker")
+async def test_control_characters_are_refused_and_nothing_personal_is_logged(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = dispatch_body([await api.document()])
+    body["recipient"]["name"] = "张\x00三"
+    body["recipient"]["emails"][0]["address"] = "a@b.com,c@d.com"
+    with caplog.at_level(logging.DEBUG):
+        # The JSON reader refuses a control character anywhere before the body is read as a
+        # dispatch (decision 0027); the address is checked once the text is clean.
+        response = await api.client.post("/api/v1/dispatches", json=body, headers=api.auth)
+        assert response.status == 422
+        assert [e["field"] for e in (await response.json())["errors"]] == ["recipient.name"]
+        body["recipient"]["name"] = "张三"
+        response = await api.client.post("/api/v1/dispatches", json=body, headers=api.auth)
+    assert response.status == 422
+    fields = [e["field"] for e in (await response.json())["errors"]]
+    assert fields == ["recipient.emails[0].address"]
+    assert "33010619900101123X" not in caplog.text
+    assert "c@d.com" not in caplog.text

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp import ClientResponse, FormData
 from helpers import PDF_THEN_HTML, Api, log_in, staff_account
-from test_api_errors import problem
-from test_signed_proof import _postal_dispatch
 
 from delivery.api.http.bodies import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_PARTS
 from delivery.staff import Role
 from delivery.text import text_problem
+from integration.api.support import problem
+from integration.delivery.support import postal_dispatch
 
 BOUNDARY = "songda-test-boundary"
 
@@ -144,7 +145,7 @@ def test_the_one_rule_for_stored_text() -> None:
 
 
 async def test_malformed_multipart_is_a_400_on_every_api_upload(api: Api, worker: Any) -> None:
-    dispatch_id, attempt_id = await _postal_dispatch(api)
+    dispatch_id, attempt_id = await postal_dispatch(api)
     paths = [
         ("/api/v1/documents", "file"),
         (f"/api/v1/dispatches/{dispatch_id}/actions", "scan"),
@@ -232,3 +233,19 @@ async def test_a_form_field_with_control_characters_is_refused_on_the_staff_form
     assert response.status == 422, text
     assert "recipient_name: must not contain control characters" in text
     assert await api.table_counts() == before
+
+
+@pytest.mark.both_databases
+@pytest.mark.usefixtures("worker")
+async def test_large_bodies_are_refused_before_they_are_read(api: Api) -> None:
+    big = b"x" * (2 * 1024 * 1024)
+    response = await api.client.post(
+        "/r/not-a-token/verify",
+        data=big,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status == 413
+    response = await api.client.post(
+        "/api/v1/dispatches", data=big, headers={**api.auth, "Content-Type": "application/json"}
+    )
+    assert response.status == 413

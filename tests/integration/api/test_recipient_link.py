@@ -9,6 +9,7 @@ from conftest import eventually, settled
 from helpers import Api, link_path
 
 from delivery.sandbox.pages import SmtpSink
+from delivery.services.sweep import sweep
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
 
@@ -146,3 +147,50 @@ async def test_reissue_releases_a_locked_link_and_revokes_the_old_one(
     completing = next(e for e in body["events"] if e["type"] == "dispatch_served")
     assert completing["data"]["attempt_id"] == new_attempt
     assert (await api.event_types(dispatch_id)).count("link_reissued") == 1
+
+
+async def test_a_link_ends_when_the_dispatch_fails(api: Api, smtp_sink: SmtpSink) -> None:
+    created = await api.new_dispatch(source="court_found", policy="cn-simplified")
+    await api.until_attempt(created["id"], "sent")
+    await settled(api.ctx)
+    _advance(api, timedelta(days=3, hours=1))
+    await sweep(api.ctx)
+    await api.until_state(created["id"], "failed")
+    path = link_path(smtp_sink.messages[0].text)
+    assert (await api.client.get(path)).status == 410
+    check = await api.client.post(f"{path}/verify", data={"last4": "123X"})
+    assert check.status == 410
+    assert "identity_verified" not in await api.event_types(created["id"])
+
+
+async def test_reissue_gives_the_new_link_a_whole_window(api: Api, smtp_sink: SmtpSink) -> None:
+    created = await api.new_dispatch(source="court_found")
+    first = await api.until_attempt(created["id"], "sent")
+    await settled(api.ctx)
+    _advance(api, timedelta(days=2, hours=20))
+    reissue = (
+        f"/api/v1/dispatches/{created['id']}/attempts/{first['attempts'][0]['id']}/reissue-link"
+    )
+    assert (await api.client.post(reissue, headers=api.auth)).status == 202
+    await settled(api.ctx)
+    _advance(api, timedelta(hours=10))  # past the first window, well inside the new one
+    await sweep(api.ctx)
+    await settled(api.ctx)
+    assert (await api.dispatch(created["id"]))["state"] == "in_progress"
+
+
+async def test_service_date_is_the_courts_date_across_midnight_utc(
+    api: Api, smtp_sink: SmtpSink
+) -> None:
+    """Read at 16:30 UTC on 23 November is 00:30 on 24 November in Asia/Shanghai."""
+    created = await api.new_dispatch(source="court_found")
+    await api.until_attempt(created["id"], "sent")
+    await settled(api.ctx)
+    _advance(api, timedelta(hours=14, minutes=30))
+    path = link_path(smtp_sink.messages[0].text)
+    assert (
+        await api.client.post(f"{path}/verify", data={"last4": "123X"}, allow_redirects=False)
+    ).status == 303
+    served = await api.until_state(created["id"], "served")
+    assert served["served_at"] == "2026-11-23T16:30:00.000000Z"
+    assert served["service_date"] == "2026-11-24"

@@ -19,7 +19,7 @@ from delivery.cli.main import build_parser
 from delivery.config import deployment_warnings, load_settings
 from delivery.infra.secret_box import new_key
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 CONFIG_SOURCE = ROOT / "delivery" / "config.py"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from conftest import eventually, running_worker, settled
 from helpers import Api
 
+from channels.email.adapter import EmailChannel
 from delivery.clock import ManualClock
 from delivery.context import Context
 from delivery.jobs.liveness import STALE_AFTER
@@ -20,6 +22,19 @@ from delivery.services.sending import MAX_TRIES
 from delivery.services.sweep import sweep
 
 pytestmark = pytest.mark.both_databases
+
+
+def _advance(api: Api, delta: timedelta) -> None:
+    api.ctx.clock.advance(delta)  # type: ignore[attr-defined]
+
+
+class RefusingSender(SmtpSink):
+    """A relay that refuses our sender address, as one with a wrong login or policy does."""
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        return "550 5.7.1 sender not allowed"
 
 
 @pytest.mark.usefixtures("worker")
@@ -141,3 +156,46 @@ async def test_a_send_interrupted_by_a_dead_worker_is_released_once_its_worker_i
 
 async def _steady(ctx: Context) -> bool:
     return ctx.liveness is not None and ctx.liveness.steady_since is not None
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_relay_refusing_our_sender_does_not_fail_the_attempt(
+    api: Api, smtp_sink: SmtpSink
+) -> None:
+    refusing = RefusingSender(api.ctx.clock)
+    await refusing.start()
+    working = api.ctx.channels["email"]
+    api.ctx.channels["email"] = EmailChannel(
+        dataclasses.replace(api.ctx.settings.smtp, port=refusing.port)
+    )
+    created = await api.new_dispatch()
+    body = await api.until(
+        created["id"], lambda d: (d["attempts"][0]["reason"] or "").startswith("channel_")
+    )
+    first = body["attempts"][0]
+    assert first["reason"].startswith("channel_unavailable: SMTPSenderRefused")
+    assert (first["state"], first["tries"]) == ("pending", 0)
+    assert body["state"] == "in_progress"
+    assert "attempt_channel_unavailable" in await api.event_types(created["id"])
+
+    await settled(api.ctx)
+    await api.ctx.channels["email"].close()
+    await refusing.stop()
+    api.ctx.channels["email"] = working
+    _advance(api, timedelta(minutes=6))
+    await sweep(api.ctx)
+    assert (await api.until_state(created["id"], "served"))["legal_basis"] == "OLR-31"
+
+
+@pytest.mark.usefixtures("worker")
+async def test_an_unconfigured_channel_is_retried_once_it_is_configured(
+    api: Api, smtp_sink: SmtpSink
+) -> None:
+    email = api.ctx.channels.pop("email")
+    created = await api.new_dispatch()
+    await settled(api.ctx)
+    assert "attempt_waiting" in await api.event_types(created["id"])
+    api.ctx.channels["email"] = email
+    _advance(api, timedelta(minutes=6))
+    await sweep(api.ctx)
+    await api.until_state(created["id"], "served")

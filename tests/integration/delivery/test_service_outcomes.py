@@ -21,7 +21,6 @@ from alembic import command
 from conftest import COURT, OTHER_COURT
 from helpers import Api
 from sqlalchemy.engine import Connection
-from test_reports import build_population
 
 from delivery.clock import ManualClock
 from delivery.context import Context
@@ -29,6 +28,7 @@ from delivery.domain import OUTCOME_EVENTS
 from delivery.services.api_keys import create_api_key
 from delivery.storage.migrate import MIGRATIONS_DIR, alembic_config, upgrade
 from delivery.storage.schema import events, service_outcomes
+from integration.delivery.support import build_population
 
 Row = dict[str, Any]
 

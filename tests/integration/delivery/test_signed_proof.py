@@ -7,39 +7,23 @@ stores nothing."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from aiohttp import FormData
-from conftest import settled
 from helpers import PDF_THEN_HTML, Api, log_in, proof_form, scan_image, scan_pdf, staff_account
-from test_certificates import issued, proof, text_of
-from test_in_person import JPEG, PNG
 
 from delivery.storage.schema import media_files
 from escalation.periods import period_end
+from integration.channels.in_person.support import JPEG, PNG
+from integration.delivery.support import postal_dispatch
+from integration.tracking.support import issued, proof, text_of
 
 pytestmark = [pytest.mark.usefixtures("worker")]
-POSTAL = {"lines": "杭州市西湖区文三路1号", "postcode": "310012", "source": "recipient_confirmed"}
 NOTE = "回证已寄回 / the signed proof came back"
-# The dispatch is created on 2026-11-23 (court time); the proof is recorded on 2026-11-29
-# but the recipient wrote 2026-11-25 on it.
-RECORDED_AFTER = timedelta(days=6)
 WRITTEN = date(2026, 11, 25)
-
-
-async def _postal_dispatch(api: Api, locale: str = "zh-CN") -> tuple[str, str]:
-    """A dispatch whose ladder sent court express mail: (dispatch id, postal attempt id)."""
-    body = await api.new_dispatch_body(consent=False)
-    body["recipient"]["postal_addresses"] = [POSTAL]
-    body["locale"] = locale
-    created = await api.create(body)
-    [post] = created["attempts"]
-    await settled(api.ctx)
-    api.ctx.clock.advance(RECORDED_AFTER)  # type: ignore[attr-defined]
-    return created["id"], post["id"]
 
 
 def _fields(attempt_id: str, **changes: str | None) -> dict[str, str]:
@@ -73,7 +57,7 @@ async def _scans(api: Api, dispatch_id: str) -> list[dict[str, Any]]:
 
 @pytest.mark.both_databases
 async def test_cpl_87_serves_on_the_date_the_recipient_wrote(api: Api) -> None:
-    dispatch_id, attempt_id = await _postal_dispatch(api)
+    dispatch_id, attempt_id = await postal_dispatch(api)
     scan = scan_pdf()
     response = await _act(api, dispatch_id, proof_form(_fields(attempt_id), scan))
     assert response.status == 200, await response.text()
@@ -111,7 +95,7 @@ async def test_cpl_87_serves_on_the_date_the_recipient_wrote(api: Api) -> None:
 
 @pytest.mark.both_databases
 async def test_a_photo_of_the_proof_is_recognised_by_its_bytes(api: Api) -> None:
-    dispatch_id, attempt_id = await _postal_dispatch(api)
+    dispatch_id, attempt_id = await postal_dispatch(api)
     png = scan_image()
     form = proof_form(_fields(attempt_id), png, filename="p.txt", content_type="text/plain")
     response = await _act(api, dispatch_id, form)
@@ -135,7 +119,7 @@ BAD_DATES = [
 async def test_bad_input_is_a_422_naming_the_field_and_stores_nothing(api: Api) -> None:
     """CPL-87's details: the written date and the scan; each refusal names its field and
     leaves every table as it was."""
-    dispatch_id, attempt_id = await _postal_dispatch(api)
+    dispatch_id, attempt_id = await postal_dispatch(api)
     before = await api.table_counts()
     big = scan_pdf() + b"%" + b"0" * (api.ctx.settings.max_upload_bytes + 1)
     cases: list[tuple[FormData | dict[str, Any], str, str]] = [
@@ -195,7 +179,7 @@ async def test_the_certificate_shows_the_written_date_and_when_it_was_recorded(
     api: Api, locale: str, expected: tuple[str, ...]
 ) -> None:
     """CPL-87, in both languages (the bundled fonts draw the Chinese labels anywhere)."""
-    dispatch_id, attempt_id = await _postal_dispatch(api, locale)
+    dispatch_id, attempt_id = await postal_dispatch(api, locale)
     scan = scan_pdf()
     response = await _act(api, dispatch_id, proof_form(_fields(attempt_id), scan))
     assert response.status == 200, await response.text()
@@ -217,7 +201,7 @@ async def _clerk_page(api: Api, dispatch_id: str) -> tuple[str, str]:
 
 @pytest.mark.both_databases
 async def test_the_dispatch_page_records_a_signed_proof(api: Api) -> None:
-    dispatch_id, attempt_id = await _postal_dispatch(api)
+    dispatch_id, attempt_id = await postal_dispatch(api)
     csrf, page = await _clerk_page(api, dispatch_id)
     start = page.rindex("<form", 0, page.index('data-action="record_outcome"'))
     form = page[start : page.index("</form>", start)]
@@ -244,7 +228,7 @@ async def test_the_dispatch_page_records_a_signed_proof(api: Api) -> None:
 
 @pytest.mark.both_databases
 async def test_the_dispatch_page_refuses_a_bad_proof_and_stores_nothing(api: Api) -> None:
-    dispatch_id, attempt_id = await _postal_dispatch(api)
+    dispatch_id, attempt_id = await postal_dispatch(api)
     csrf, _page = await _clerk_page(api, dispatch_id)
     url = f"/staff/dispatches/{dispatch_id}/actions"
     before = await api.table_counts()

@@ -26,13 +26,13 @@ from aiohttp import ClientResponse, FormData
 from aiohttp.test_utils import TestClient
 from conftest import COURT, MINIMAL_PDF, settled
 from helpers import Api, log_in, staff_account, visit_task
-from test_in_person import in_person_dispatch
-from test_public_notice import NOTE, drafted, notice_dispatch
 
 from delivery.api.app import create_app
 from delivery.representations import notice_text_sha256
 from delivery.staff import Role
 from delivery.storage.schema import field_tasks, notices
+from integration.channels.in_person.support import in_person_dispatch
+from integration.channels.public_notice.support import NOTE, drafted, notice_dispatch
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -12,9 +12,9 @@ import pytest
 from conftest import eventually
 from helpers import form_csrf
 from standins import Post
-from test_batches import csv_file, row, uploaded
 
 from delivery.staff import Role
+from integration.staff.support import csv_file, row, uploaded
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
 

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from bare_machine import supplementary_font
 from conftest import COURT, eventually
 from helpers import Api, log_in, staff_account
-from test_certificates import issued, text_of
 
 from delivery.services.certificates import issue_certificates
 from delivery.storage.schema import certificates
+from integration.tracking.support import issued, text_of
 
 # 𫝀 (U+2B740, CJK Extension D): in no bundled font, as a rare name character may be.
 RARE = "\U0002b740"

@@ -11,10 +11,10 @@ import pytest
 from conftest import settled
 from helpers import Api, court_root, validate_signature
 from standins import TSA_NAME, Tsa
-from test_certificates import certificate_rows, issued
 
 from delivery.clock import ManualClock
 from delivery.services.sweep import sweep
+from integration.tracking.support import certificate_rows, issued
 from tracking.court_certificates import load_pem_chain
 
 pytestmark = pytest.mark.usefixtures("tsa", "worker")

@@ -8,25 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from conftest import COURT, OTHER_COURT, eventually, settled
+from conftest import COURT, OTHER_COURT, settled
 from helpers import RECIPIENT_EMAIL, Api, court_root, validate_signature, visit_task
-from pypdf import PdfReader
 from standins import Post
-from test_in_person import JPEG, VISIT_LOCAL, in_person_dispatch
-from test_public_notice import advance, published_notice
 
 from delivery.jobs.worker import render_certificate
 from delivery.services.api_keys import create_api_key
 from delivery.services.certificates import issue_certificates
 from delivery.services.sweep import sweep
-from delivery.storage.schema import certificates
+from integration.channels.in_person.support import JPEG, VISIT_LOCAL, in_person_dispatch
+from integration.channels.public_notice.support import advance, published_notice
+from integration.tracking.support import certificate_rows, issued, proof, text_of
 
 pytestmark = [pytest.mark.usefixtures("worker")]
 CASE_NUMBER = "(2026)浙0106民初1234号"
@@ -35,42 +32,6 @@ POSTAL = {
     "postcode": "310012",
     "source": "recipient_confirmed",
 }
-
-
-def text_of(pdf: bytes) -> str:
-    """The PDF's text with whitespace removed (long hashes wrap across lines)."""
-    reader = PdfReader(io.BytesIO(pdf))
-    return "".join("".join(page.extract_text() for page in reader.pages).split())
-
-
-async def certificate_rows(api: Api, dispatch_id: str) -> list[dict[str, Any]]:
-    async with api.ctx.engine.connect() as conn:
-        rows = await conn.execute(
-            sa.select(certificates)
-            .where(certificates.c.dispatch_id == dispatch_id)
-            .order_by(certificates.c.chain_seq)
-        )
-        return [dict(r) for r in rows.mappings()]
-
-
-async def issued(api: Api, dispatch_id: str, count: int = 1) -> list[dict[str, Any]]:
-    """Wait until the worker has issued ``count`` certificates for the dispatch."""
-
-    async def check() -> list[dict[str, Any]] | None:
-        rows = await certificate_rows(api, dispatch_id)
-        return rows if len(rows) >= count else None
-
-    rows: list[dict[str, Any]] = await eventually(check)
-    await settled(api.ctx)
-    return rows
-
-
-async def proof(api: Api, dispatch_id: str, query: str = "", status: int = 200) -> Any:
-    response = await api.client.get(
-        f"/api/v1/dispatches/{dispatch_id}/proof.pdf{query}", headers=api.auth
-    )
-    assert response.status == status, await response.text()
-    return response
 
 
 def served_event(dispatch: dict[str, Any], index: int = -1) -> dict[str, Any]:

@@ -8,23 +8,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import SECRETS_KEY
-from helpers import sandbox_process
-from test_cli import songda
+from helpers import sandbox_process, songda
 
 from delivery.infra.keys import load_signing_key, published_keys
+from integration.tracking.support import production_env
 from tracking.signing import parse_key_set
-
-
-def production_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "SONGDA_DATA_DIR": str(tmp_path / "var"),
-        "SONGDA_SECRET_KEY": "x" * 40,
-        "SONGDA_SECRETS_KEY": SECRETS_KEY,
-        "SONGDA_SMTP_HOST": "127.0.0.1",
-        "SONGDA_SMTP_SENDER": "service@court.example",
-        "SONGDA_COURT_NAME": "杭州市西湖区人民法院",
-    }
 
 
 def test_a_missing_key_is_named_with_its_fix_and_keys_create_rotates(tmp_path: Path) -> None:

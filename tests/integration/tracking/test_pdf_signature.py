@@ -32,11 +32,10 @@ from pyhanko.sign.validation.status import (
 )
 from pyhanko.stamp import TextStamp, TextStampStyle
 from pypdf import PdfReader
-from test_certificates import issued, proof
-from test_court_keys import production_env
 
 from delivery.context import Context
 from delivery.infra.keys import KEY_CERT, create_key, load_signing_identity
+from integration.tracking.support import issued, production_env, proof
 from templates.certificate import SIGNATURE_BOX_MM
 from tracking import court_certificates as certs
 from tracking.court_certificates import SigningIdentity

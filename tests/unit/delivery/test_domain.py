@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import pytest
-from builders import a_dispatch
 
 from delivery.domain import (
     Attempt,
@@ -20,6 +19,7 @@ from delivery.domain import (
     DispatchState,
     IllegalTransition,
 )
+from unit.builders import a_dispatch
 
 D = DispatchState
 A = AttemptState

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from builders import a_dispatch
 
 from delivery.domain import (
     Attempt,
@@ -35,6 +34,7 @@ from escalation.rules import (
     olr31_confirmed_email_accepted,
     olr31_read_after_identity_check,
 )
+from unit.builders import a_dispatch
 
 CONFIRMED = ContactSource.RECIPIENT_CONFIRMED
 FOUND = ContactSource.COURT_FOUND

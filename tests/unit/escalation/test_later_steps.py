@@ -8,8 +8,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from builders import a_dispatch
-
 from delivery.domain import (
     Attempt,
     AttemptState,
@@ -34,6 +32,7 @@ from escalation.actions import (
 from escalation.calendar import HolidayCalendar, YearData
 from escalation.decide import CourtDays, decide
 from escalation.policy import get_policy
+from unit.builders import a_dispatch
 
 CN_CIVIL = get_policy("cn-civil")
 CN_FOREIGN = get_policy("cn-foreign")

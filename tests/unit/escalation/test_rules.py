@@ -9,13 +9,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from builders import a_dispatch
 
 from delivery.domain import Attempt, AttemptState, ContactSource, Dispatch, Event
 from escalation.actions import CompleteService, WaitUntil
 from escalation.decide import decide
 from escalation.policy import parse_policy
 from escalation.rules import RULES, CaseFacts, earliest_completion
+from unit.builders import a_dispatch
 
 T = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 CONFIRMED = ContactSource.RECIPIENT_CONFIRMED

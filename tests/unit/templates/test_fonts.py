@@ -22,20 +22,20 @@ import pytest
 from bare_machine import fontless_config, supplementary_font
 from helpers import songda
 from pypdf import PdfReader
-from test_tracking_certificate import _view
 
 from templates.certificate import certificate_pdf
 from templates.fonts import MissingGlyphs, font_set
 from templates.pdf import html_to_pdf
 from tracking.certificate import CertificateView
+from unit.builders import a_certificate_view
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # 𫝀 (U+2B740, CJK Extension D): in no bundled font, as a rare name character may be.
 RARE = "\U0002b740"
 
 
 def certificate_view_zh() -> CertificateView:
-    view: CertificateView = dataclasses.replace(_view(), locale="zh-CN")
+    view: CertificateView = dataclasses.replace(a_certificate_view(), locale="zh-CN")
     return view
 
 

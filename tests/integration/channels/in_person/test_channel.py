@@ -19,45 +19,26 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiohttp import FormData
-from conftest import OTHER_COURT, settled
+from conftest import OTHER_COURT
 from helpers import Api, form_csrf, staff_account, visit_task, visits_of
 
 from channels.in_person.pages import DATA_URL_PREFIX, MAX_SIGNATURE_BYTES, media_type_of
 from delivery.context import Context
 from delivery.staff import Role
 from delivery.storage.schema import field_tasks, media_files
+from integration.channels.in_person.support import (
+    ADDRESS,
+    JPEG,
+    PNG,
+    VISIT_LOCAL,
+    clerk_action,
+    in_person_dispatch,
+)
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("worker")]
-ADDRESS = {"lines": "浙江省杭州市西湖区文三路100号", "postcode": "310012", "source": "court_found"}
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 200
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x02" * 100
 MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x03" * 300
 WEBM = b"\x1a\x45\xdf\xa3" + b"\x04" * 100
 PDF = b"%PDF-1.4\n%%EOF\n"
-
-
-async def _act(api: Api, dispatch_id: str, action: str, **details: Any) -> Any:
-    return await api.client.post(
-        f"/api/v1/dispatches/{dispatch_id}/actions",
-        json={"action": action, "note": "直接送达 / in person", **details},
-        headers=api.auth,
-    )
-
-
-async def in_person_dispatch(api: Api, *, kind: str = "summons", reference: str = "ip-1") -> str:
-    """A recipient with no e-service consent and only a postal address: the post starts (and,
-    with no carrier configured here, waits); the clerk escalates to in-person service."""
-    response = await api.upload(title="传票" if kind == "summons" else "民事调解书", kind=kind)
-    assert response.status == 201
-    body = await api.new_dispatch_body(consent=False, reference=reference)
-    body["documents"] = [(await response.json())["id"]]
-    body["recipient"]["emails"] = []
-    body["recipient"]["postal_addresses"] = [ADDRESS]
-    created = await api.create(body)
-    assert [a["channel"] for a in created["attempts"]] == ["postal"]
-    await settled(api.ctx)
-    assert (await _act(api, created["id"], "escalate")).status == 200
-    return str(created["id"])
 
 
 async def _task_row(ctx: Context, task_id: str) -> Any:
@@ -76,8 +57,6 @@ def later(api: Api, delta: timedelta) -> None:
     api.ctx.clock.advance(delta)  # type: ignore[attr-defined]
 
 
-# 2026-11-23 02:00 UTC is the start; one day later the visit is at 09:30 in Shanghai.
-VISIT_LOCAL = "2026-11-24T09:30"
 VISIT_UTC = "2026-11-24T01:30:00.000000Z"
 
 SERVED = [
@@ -461,14 +440,14 @@ async def test_a_task_without_a_field_server_waits_for_the_clerk_to_assign_it(
     clerk, _ = await staff_account(api.ctx, Role.CLERK)
     elsewhere, _ = await staff_account(api.ctx, Role.FIELD_SERVER, courts=(OTHER_COURT,))
     for bad in (clerk.id, elsewhere.id, "01ARZ3NDEKTSV4RRFFQ69G5FAV"):
-        response = await _act(
+        response = await clerk_action(
             api, dispatch_id, "assign_field_server", task_id=task_id, field_server=bad
         )
         assert response.status == 422, await response.text()
-    assert (await _act(api, dispatch_id, "assign_field_server", task_id="x")).status == 422
+    assert (await clerk_action(api, dispatch_id, "assign_field_server", task_id="x")).status == 422
     assert task_id not in await (await server.client.get("/field")).text()
 
-    response = await _act(
+    response = await clerk_action(
         api, dispatch_id, "assign_field_server", task_id=task_id, field_server=server.user.id
     )
     assert response.status == 200, await response.text()

@@ -2,8 +2,8 @@
 quarter's figures by channel and sees both charts drawn — the weekly rate lines and the bars per
 channel — as SVG with the population's data in them.
 
-The population is the reports tests' (tests/test_reports.py): known dispatches served by each
-channel, failed and cancelled, across months, on the manual clock.
+The population is the reports tests' (tests/integration/delivery/support.py): known dispatches
+served by each channel, failed and cancelled, across months, on the manual clock.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """``service_outcomes``, the reports' projection of the outcome events, agrees with the chain.
 
-Over the report test population (tests/test_reports.py: services on every channel, failures,
-cancellations, a reversal, across months and courts), every outcome event has exactly one
-projection row, whose fields are what the event's data and the chain's ``attempt_created``
-events before it say; and migration 0005, run again over the same events, backfills the same
-rows.
+Over the report test population (integration/delivery/support.py, read by test_reports.py:
+services on every channel, failures, cancellations, a reversal, across months and courts), every
+outcome event has exactly one projection row, whose fields are what the event's data and the
+chain's ``attempt_created`` events before it say; and migration 0005, run again over the same
+events, backfills the same rows.
 """
 
 from __future__ import annotations

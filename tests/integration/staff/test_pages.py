@@ -339,7 +339,8 @@ async def test_each_action_form_goes_through_the_clerk_actions(api: Api) -> None
     await submit("retry_channel", channel="postal")
     await submit("skip_step", step="2")
     attempt = (await api.dispatch(dispatch_id))["attempts"][0]["id"]
-    # CPL-87: the form is multipart, with the written date and the scan (tests/test_signed_proof)
+    # CPL-87: the form is multipart, with the written date and the scan
+    # (tests/integration/delivery/test_signed_proof.py)
     today = api.ctx.clock.now().astimezone(api.ctx.settings.zone).date().isoformat()
     fields = {"csrf_token": csrf, "action": "record_outcome", "note": NOTE, "attempt_id": attempt}
     signed = proof_form({**fields, "outcome": "proof_signed", "written_date": today}, scan_pdf())

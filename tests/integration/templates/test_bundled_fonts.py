@@ -2,7 +2,7 @@
 0019): served through the API and the worker, the certificate is not issued; an event records
 the character and the field, the clerk's queue flags the dispatch and its page names them, a PDF
 asked for on the spot is a 409 naming them — and issuing resumes once a supplementary font covers
-the character. (The fonts themselves: tests/unit/test_templates_fonts.py.)
+the character. (The fonts themselves: tests/unit/templates/test_fonts.py.)
 """
 
 from __future__ import annotations

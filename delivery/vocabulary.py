@@ -5,8 +5,8 @@ so that a misspelt name fails loudly (mypy, an unknown attribute, or recording a
 delivery/storage/unit_of_work.py) instead of silently never matching — a rule that waits for
 ``"postal_deliverd"`` would simply never serve. The members are ``StrEnum``s: each is equal to
 its string and serialises to it (JSON, RFC 8785, SQL parameters), so stored rows, webhook bodies
-and evidence hashes are the same bytes as before. tests/unit/test_vocabulary.py fails when code
-outside this module compares a bare string with one of these names.
+and evidence hashes are the same bytes as before. tests/unit/delivery/test_vocabulary.py fails
+when code outside this module compares a bare string with one of these names.
 """
 
 from __future__ import annotations

@@ -11,8 +11,13 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from helpers import Api, staff_account, visit_task
-from test_in_person import in_person_dispatch
-from test_public_notice import drafted, filled_in, notice_dispatch, notice_row
+from integration.channels.in_person.support import in_person_dispatch
+from integration.channels.public_notice.support import (
+    drafted,
+    filled_in,
+    notice_dispatch,
+    notice_row,
+)
 
 from delivery.staff import Role
 from delivery.storage.schema import media_files

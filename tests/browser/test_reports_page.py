@@ -2,15 +2,15 @@
 quarter's figures by channel and sees both charts drawn — the weekly rate lines and the bars per
 channel — as SVG with the population's data in them.
 
-The population is the reports tests' (tests/test_reports.py): known dispatches served by each
-channel, failed and cancelled, across months, on the manual clock.
+The population is the reports tests' (tests/integration/delivery/support.py): known dispatches
+served by each channel, failed and cancelled, across months, on the manual clock.
 """
 
 from __future__ import annotations
 
 from conftest import COURT, OTHER_COURT
 from helpers import Api, staff_account
-from test_reports import build_population
+from integration.delivery.support import build_population
 
 from delivery.clock import ManualClock
 from delivery.services.api_keys import create_api_key

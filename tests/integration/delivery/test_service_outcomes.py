@@ -1,0 +1,149 @@
+"""``service_outcomes``, the reports' projection of the outcome events, agrees with the chain.
+
+Over the report test population (integration/delivery/support.py, read by test_reports.py:
+services on every channel, failures, cancellations, a reversal, across months and courts), every
+outcome event has exactly one projection row, whose fields are what the event's data and the
+chain's ``attempt_created`` events before it say; and migration 0005, run again over the same
+events, backfills the same rows.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from conftest import COURT, OTHER_COURT
+from helpers import Api
+from sqlalchemy.engine import Connection
+
+from delivery.clock import ManualClock
+from delivery.context import Context
+from delivery.domain import OUTCOME_EVENTS
+from delivery.services.api_keys import create_api_key
+from delivery.storage.migrate import MIGRATIONS_DIR, alembic_config, upgrade
+from delivery.storage.schema import events, service_outcomes
+from integration.delivery.support import build_population
+
+Row = dict[str, Any]
+
+
+async def _population(api: Api, ctx: Context, clock: ManualClock) -> None:
+    _key, token = await create_api_key(ctx.engine, ctx.clock, "both", [COURT, OTHER_COURT])
+    await build_population(Api(api.client, {"Authorization": f"Bearer {token}"}, ctx), ctx, clock)
+
+
+async def _projection(ctx: Context) -> list[Row]:
+    async with ctx.engine.connect() as conn:
+        rows = await conn.execute(sa.select(service_outcomes).order_by(service_outcomes.c.event_id))
+        return [dict(r) for r in rows.mappings()]
+
+
+def _expected(chain: list[Row], court: str) -> list[Row]:
+    """The projection rows of one dispatch's chain, derived from the chain alone."""
+    created = next(e for e in chain if e["type"] == "dispatch_created")
+    attempts: dict[str, dict[str, Any]] = {}  # by attempt id, in the order they were created
+    rows = []
+    for e in chain:
+        data = json.loads(e["data"])
+        if e["type"] == "attempt_created":
+            attempts[e["attempt_id"]] = data
+        if e["type"] not in OUTCOME_EVENTS:
+            continue
+        last = list(attempts.values())[-1] if attempts else None
+        served = e["type"] == "dispatch_served"
+        channel = None
+        if served:
+            channel = data["channel"]
+        elif e["type"] in ("dispatch_failed", "dispatch_cancelled") and last is not None:
+            channel = last["channel"]
+        rows.append(
+            {
+                "event_id": e["id"],
+                "dispatch_id": e["dispatch_id"],
+                "seq": e["seq"],
+                "type": e["type"],
+                "occurred_at": e["occurred_at"],
+                "court": court,
+                "dispatch_created_at": created["occurred_at"],
+                "channel": channel,
+                "served_at": datetime.fromisoformat(data["served_at"]) if served else None,
+                "served_step": attempts[data["attempt_id"]]["step"] if served else None,
+                "first_step": min((a["step"] for a in attempts.values()), default=None),
+            }
+        )
+    return rows
+
+
+@pytest.mark.both_databases
+async def test_every_outcome_event_has_its_row_and_no_other_row_exists(
+    api: Api, ctx: Context, clock: ManualClock
+) -> None:
+    await _population(api, ctx, clock)
+    async with ctx.engine.connect() as conn:
+        chain = [dict(r) for r in (await conn.execute(sa.select(events))).mappings()]
+        courts = {d: c for d, c in await conn.execute(sa.text("SELECT id, court FROM dispatches"))}
+    expected: list[Row] = []
+    for dispatch_id, court in courts.items():
+        own = sorted((e for e in chain if e["dispatch_id"] == dispatch_id), key=lambda e: e["seq"])
+        expected += _expected(own, court)
+    expected.sort(key=lambda r: r["event_id"])
+    # The population holds every kind of outcome, failures with and without an attempt.
+    assert {r["type"] for r in expected} >= {
+        "dispatch_served",
+        "dispatch_failed",
+        "dispatch_cancelled",
+        "dispatch_unserved",
+    }
+    assert {r["channel"] for r in expected if r["type"] == "dispatch_served"} >= {"email", "sms"}
+    assert await _projection(ctx) == expected
+
+
+def _migration_0005() -> ModuleType:
+    path = MIGRATIONS_DIR / "versions" / "0005_clerk_workspace.py"
+    spec = importlib.util.spec_from_file_location("migration_0005", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.both_databases
+async def test_the_backfill_of_migration_0005_gives_the_rows_the_unit_of_work_wrote(
+    api: Api, ctx: Context, clock: ManualClock
+) -> None:
+    await _population(api, ctx, clock)
+    written = await _projection(ctx)
+    assert written
+    backfill_rows = _migration_0005().backfill_rows
+    async with ctx.engine.connect() as conn:
+        backfilled = await conn.run_sync(lambda c: list(backfill_rows(c)))
+    assert sorted(backfilled, key=lambda r: r["event_id"]) == written
+
+
+def _downgrade(sync_conn: Connection, revision: str) -> None:
+    command.downgrade(alembic_config(sync_conn), revision)
+
+
+async def test_migrating_from_0004_fills_the_projection(
+    api: Api, ctx: Context, clock: ManualClock
+) -> None:
+    """The events recorded at revision 0004 (no projection yet) have their rows after 0005.
+    (PostgreSQL only: on SQLite the downgrade cannot rebuild ``dispatches`` under the foreign
+    keys of a populated database; the test above runs the same backfill there.)"""
+    await _population(api, ctx, clock)
+    written = await _projection(ctx)
+    async with ctx.engine.begin() as conn:
+        await conn.run_sync(_downgrade, "0004")
+    try:
+        async with ctx.engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+        assert "service_outcomes" not in tables
+    finally:
+        await upgrade(ctx.engine)  # back to head, for the tests after this one
+    assert await _projection(ctx) == written

@@ -23,10 +23,12 @@ from typing import Any
 
 from delivery.clock import rfc3339
 from delivery.context import Context
-from delivery.domain import Attempt, AttemptState, DocumentRef
+from delivery.domain import Attempt, AttemptState
 from delivery.ids import new_id
 from delivery.staff import Role, StaffUser
 from delivery.storage import field_tasks as stored_tasks
+from delivery.storage.dispatches import load_documents
+from delivery.storage.engine import READ_ONLY, Connection
 from delivery.storage.field_tasks import FieldServer
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import Channel, EventType, FieldTaskState
@@ -199,13 +201,13 @@ class TaskView:
         return any(kind == MEDIATION_STATEMENT for _title, kind in self.documents)
 
 
-def _views(ctx: Context, found: list[tuple[Any, list[DocumentRef]]]) -> list[TaskView]:
-    views = []
-    for r, documents in found:
+async def _views(ctx: Context, conn: Connection, rows: list[Any]) -> list[TaskView]:
+    found = []
+    for r in rows:
         policy = ctx.policies.get(r.policy, r.court)
         steps = policy.steps
         max_visits = steps[r.step_index].max_attempts if r.step_index < len(steps) else 0
-        views.append(
+        found.append(
             TaskView(
                 id=r.id,
                 dispatch_id=r.dispatch_id,
@@ -221,11 +223,11 @@ def _views(ctx: Context, found: list[tuple[Any, list[DocumentRef]]]) -> list[Tas
                 attempt_state=r.attempt_state,
                 state=r.state,
                 created_at=r.created_at,
-                documents=[(d.title, d.kind) for d in documents],
+                documents=[(d.title, d.kind) for d in await load_documents(conn, r.dispatch_id)],
                 max_visits=max_visits,
             )
         )
-    return views
+    return found
 
 
 async def open_tasks(
@@ -233,12 +235,16 @@ async def open_tasks(
 ) -> list[TaskView]:
     """Open tasks (their attempt still waiting for the visit) in ``courts``, soonest due first;
     only ``assignee_id``'s when given."""
-    return _views(ctx, await stored_tasks.open_tasks(ctx.engine, courts, assignee_id))
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        return await _views(ctx, conn, await stored_tasks.open_tasks(conn, courts, assignee_id))
 
 
 async def task_for(ctx: Context, task_id: str, courts: tuple[str, ...]) -> TaskView:
     """One task in the caller's courts, or :class:`TaskNotFound`."""
-    found = _views(ctx, await stored_tasks.task(ctx.engine, task_id, courts))
+    async with ctx.engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        found = await _views(ctx, conn, await stored_tasks.task(conn, task_id, courts))
     if not found:
         raise TaskNotFound(task_id)
     return found[0]

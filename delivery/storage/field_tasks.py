@@ -13,12 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from delivery.domain import AttemptState, DocumentRef
+from delivery.domain import AttemptState
 from delivery.staff import Role
-from delivery.storage.dispatches import load_documents
-from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import attempts, dispatches, field_tasks, staff_users
 from delivery.vocabulary import FieldTaskState
 
@@ -133,18 +131,11 @@ def _task_query() -> sa.Select[Any]:
     )
 
 
-async def _tasks(engine: AsyncEngine, query: sa.Select[Any]) -> list[tuple[Any, list[DocumentRef]]]:
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        rows = (await conn.execute(query)).all()
-        return [(r, await load_documents(conn, r.dispatch_id)) for r in rows]
-
-
 async def open_tasks(
-    engine: AsyncEngine, courts: tuple[str, ...], assignee_id: str | None
-) -> list[tuple[Any, list[DocumentRef]]]:
-    """Open tasks (their attempt still waiting for the visit) in ``courts``, each with its
-    dispatch's documents, soonest due first; only ``assignee_id``'s when given."""
+    conn: AsyncConnection, courts: tuple[str, ...], assignee_id: str | None
+) -> list[Any]:
+    """Open tasks (their attempt still waiting for the visit) in ``courts``, soonest due first;
+    only ``assignee_id``'s when given."""
     query = _task_query().where(
         t.c.state == FieldTaskState.OPEN,
         t.c.court.in_(courts),
@@ -153,11 +144,10 @@ async def open_tasks(
     if assignee_id is not None:
         query = query.where(t.c.assignee_id == assignee_id)
     query = query.order_by(t.c.due_at.is_(None), t.c.due_at, t.c.created_at, t.c.id)
-    return await _tasks(engine, query)
+    return list((await conn.execute(query)).all())
 
 
-async def task(
-    engine: AsyncEngine, task_id: str, courts: tuple[str, ...]
-) -> list[tuple[Any, list[DocumentRef]]]:
-    """The task ``task_id`` (with its dispatch's documents) if in ``courts``."""
-    return await _tasks(engine, _task_query().where(t.c.id == task_id, t.c.court.in_(courts)))
+async def task(conn: AsyncConnection, task_id: str, courts: tuple[str, ...]) -> list[Any]:
+    """The task ``task_id`` if in ``courts`` (one row, or none)."""
+    query = _task_query().where(t.c.id == task_id, t.c.court.in_(courts))
+    return list((await conn.execute(query)).all())

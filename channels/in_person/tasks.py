@@ -21,17 +21,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
 from delivery.ids import new_id
 from delivery.staff import Role, StaffUser
+from delivery.storage import field_tasks as stored_tasks
 from delivery.storage.dispatches import load_documents
-from delivery.storage.engine import READ_ONLY
-from delivery.storage.schema import attempts, dispatches, field_tasks, staff_users
+from delivery.storage.engine import READ_ONLY, Connection
+from delivery.storage.field_tasks import FieldServer
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import Channel, EventType, FieldTaskState
 from escalation.calendar import CourtDays
@@ -63,48 +61,14 @@ class AssignmentRefused(Exception):
 # --- Opening and assigning ---
 
 
-@dataclass(frozen=True)
-class FieldServer:
-    id: str
-    display_name: str
-
-
-async def court_field_servers(conn: AsyncConnection, court: str) -> list[FieldServer]:
-    """The court's active (not disabled) accounts with the ``field_server`` role, by id."""
-    rows = await conn.execute(
-        sa.select(
-            staff_users.c.id, staff_users.c.display_name, staff_users.c.roles, staff_users.c.courts
-        )
-        .where(staff_users.c.disabled_at.is_(None))
-        .order_by(staff_users.c.id)
-    )
-    return [
-        FieldServer(r.id, r.display_name)
-        for r in rows
-        if Role.FIELD_SERVER.value in (r.roles or []) and court in (r.courts or [])
-    ]
-
-
-async def _choose_assignee(
-    conn: AsyncConnection, court: str, dispatch_id: str, candidates: list[FieldServer]
-) -> str | None:
+async def _choose_assignee(tx: DispatchTransaction, candidates: list[FieldServer]) -> str | None:
     if not candidates:
         return None
     ids = {c.id for c in candidates}
-    previous = await conn.scalar(
-        sa.select(field_tasks.c.assignee_id)
-        .where(field_tasks.c.dispatch_id == dispatch_id, field_tasks.c.assignee_id.is_not(None))
-        .order_by(field_tasks.c.created_at.desc(), field_tasks.c.id.desc())
-        .limit(1)
-    )
+    previous = await stored_tasks.previous_assignee(tx.conn, tx.dispatch.id)
     if previous in ids:
-        return str(previous)
-    latest = await conn.execute(
-        sa.select(field_tasks.c.assignee_id, sa.func.max(field_tasks.c.assigned_at))
-        .where(field_tasks.c.court == court, field_tasks.c.assignee_id.in_(ids))
-        .group_by(field_tasks.c.assignee_id)
-    )
-    last: dict[str, datetime] = {row[0]: row[1] for row in latest}
+        return previous
+    last = await stored_tasks.last_assigned(tx.conn, tx.dispatch.court, ids)
     # Never assigned first, then the longest ago; ties by account id (candidates are sorted).
     return min(
         candidates,
@@ -127,29 +91,25 @@ def _task_deadline(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -> d
 
 async def open_task(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -> None:
     """The ``in_person`` opener: a field task for this visit, assigned, and the attempt sent."""
-    existing = await tx.conn.scalar(
-        sa.select(field_tasks.c.id).where(field_tasks.c.attempt_id == attempt.id)
-    )
-    if existing is not None or attempt.state != AttemptState.PENDING:
+    if await stored_tasks.has_task(tx.conn, attempt.id) or attempt.state != AttemptState.PENDING:
         return
     visit_no = sum(1 for a in await tx.attempts() if a.channel == CHANNEL and a.id <= attempt.id)
     due_at = _task_deadline(ctx, tx, attempt)
-    candidates = await court_field_servers(tx.conn, tx.dispatch.court)
-    assignee = await _choose_assignee(tx.conn, tx.dispatch.court, tx.dispatch.id, candidates)
+    candidates = await stored_tasks.court_field_servers(tx.conn, tx.dispatch.court)
+    assignee = await _choose_assignee(tx, candidates)
     task_id = new_id()
-    await tx.conn.execute(
-        field_tasks.insert().values(
-            id=task_id,
-            attempt_id=attempt.id,
-            dispatch_id=tx.dispatch.id,
-            court=tx.dispatch.court,
-            assignee_id=assignee,
-            visit_no=visit_no,
-            state=FieldTaskState.OPEN,
-            due_at=due_at,
-            assigned_at=tx.now if assignee else None,
-            created_at=tx.now,
-        )
+    await stored_tasks.insert_task(
+        tx.conn,
+        id=task_id,
+        attempt_id=attempt.id,
+        dispatch_id=tx.dispatch.id,
+        court=tx.dispatch.court,
+        assignee_id=assignee,
+        visit_no=visit_no,
+        state=FieldTaskState.OPEN,
+        due_at=due_at,
+        assigned_at=tx.now if assignee else None,
+        created_at=tx.now,
     )
     attempt.provider_ref = task_id
     attempt.sent_at = tx.now
@@ -185,17 +145,7 @@ async def assign_task(
     """Assign (or reassign) an open task of this dispatch to a field server of its court.
 
     Returns the event data (task id, assignee, previous assignee); the caller records it."""
-    task = (
-        (
-            await tx.conn.execute(
-                sa.select(field_tasks).where(
-                    field_tasks.c.id == task_id, field_tasks.c.dispatch_id == tx.dispatch.id
-                )
-            )
-        )
-        .mappings()
-        .first()
-    )
+    task = await stored_tasks.dispatch_task(tx.conn, task_id, tx.dispatch.id)
     if task is None:
         raise AssignmentRefused("task_id must name a field task of this dispatch")
     attempt = await tx.attempt(task["attempt_id"])
@@ -205,16 +155,12 @@ async def assign_task(
         or attempt.state != AttemptState.SENT
     ):
         raise AssignmentRefused("the task is no longer open")
-    servers = await court_field_servers(tx.conn, tx.dispatch.court)
+    servers = await stored_tasks.court_field_servers(tx.conn, tx.dispatch.court)
     if field_server_id not in {s.id for s in servers}:
         raise AssignmentRefused(
             "field_server must be the id of an active field server of the dispatch's court"
         )
-    await tx.conn.execute(
-        field_tasks.update()
-        .where(field_tasks.c.id == task_id)
-        .values(assignee_id=field_server_id, assigned_at=tx.now)
-    )
+    await stored_tasks.assign(tx.conn, task_id, field_server_id, tx.now)
     previous = task["assignee_id"]
     return {
         "task_id": task_id,
@@ -255,34 +201,7 @@ class TaskView:
         return any(kind == MEDIATION_STATEMENT for _title, kind in self.documents)
 
 
-def _task_query() -> sa.Select[Any]:
-    t = field_tasks
-    return (
-        sa.select(
-            t.c.id,
-            t.c.dispatch_id,
-            t.c.attempt_id,
-            t.c.court,
-            t.c.visit_no,
-            t.c.due_at,
-            t.c.assignee_id,
-            t.c.state,
-            t.c.created_at,
-            staff_users.c.display_name.label("assignee_name"),
-            dispatches.c.case_number,
-            dispatches.c.recipient_name,
-            dispatches.c.policy,
-            attempts.c.address,
-            attempts.c.step_index,
-            attempts.c.state.label("attempt_state"),
-        )
-        .join(attempts, attempts.c.id == t.c.attempt_id)
-        .join(dispatches, dispatches.c.id == t.c.dispatch_id)
-        .outerjoin(staff_users, staff_users.c.id == t.c.assignee_id)
-    )
-
-
-async def _views(ctx: Context, conn: AsyncConnection, rows: list[Any]) -> list[TaskView]:
+async def _views(ctx: Context, conn: Connection, rows: list[Any]) -> list[TaskView]:
     found = []
     for r in rows:
         policy = ctx.policies.get(r.policy, r.court)
@@ -316,26 +235,16 @@ async def open_tasks(
 ) -> list[TaskView]:
     """Open tasks (their attempt still waiting for the visit) in ``courts``, soonest due first;
     only ``assignee_id``'s when given."""
-    t = field_tasks
-    query = _task_query().where(
-        t.c.state == FieldTaskState.OPEN,
-        t.c.court.in_(courts),
-        attempts.c.state == AttemptState.SENT.value,
-    )
-    if assignee_id is not None:
-        query = query.where(t.c.assignee_id == assignee_id)
-    query = query.order_by(t.c.due_at.is_(None), t.c.due_at, t.c.created_at, t.c.id)
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        return await _views(ctx, conn, list((await conn.execute(query)).all()))
+        return await _views(ctx, conn, await stored_tasks.open_tasks(conn, courts, assignee_id))
 
 
 async def task_for(ctx: Context, task_id: str, courts: tuple[str, ...]) -> TaskView:
     """One task in the caller's courts, or :class:`TaskNotFound`."""
-    query = _task_query().where(field_tasks.c.id == task_id, field_tasks.c.court.in_(courts))
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        found = await _views(ctx, conn, list((await conn.execute(query)).all()))
+        found = await _views(ctx, conn, await stored_tasks.task(conn, task_id, courts))
     if not found:
         raise TaskNotFound(task_id)
     return found[0]

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from channels.in_person.tasks import (
     SOURCE,
     NotYourTask,
@@ -31,7 +29,7 @@ from delivery.infra.document_store import StoredFile
 from delivery.services.progress import decide_now
 from delivery.services.transactions import dispatch_transaction
 from delivery.staff import StaffUser
-from delivery.storage.schema import field_tasks
+from delivery.storage import field_tasks as stored_tasks
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import FieldTaskState
 from escalation.receivers import MEDIATION_STATEMENT, may_leave, may_receive
@@ -104,13 +102,7 @@ async def record_visit(ctx: Context, task_id: str, visit: Visit, by: StaffUser) 
     if not may_record(by, task):
         raise NotYourTask(task_id)
     async with dispatch_transaction(ctx.engine, ctx.clock, task.dispatch_id) as tx:
-        row = (
-            await tx.conn.execute(
-                sa.select(field_tasks.c.state, field_tasks.c.assignee_id).where(
-                    field_tasks.c.id == task_id
-                )
-            )
-        ).first()
+        row = await stored_tasks.state_and_assignee(tx.conn, task_id)
         attempt = await tx.attempt(task.attempt_id)
         assert row is not None
         if row.assignee_id != by.id:
@@ -137,11 +129,7 @@ async def record_visit(ctx: Context, task_id: str, visit: Visit, by: StaffUser) 
             data=data,
             occurred_at=visit.visited_at,
         )
-        await tx.conn.execute(
-            field_tasks.update()
-            .where(field_tasks.c.id == task_id)
-            .values(state=FieldTaskState.DONE, completed_at=tx.now)
-        )
+        await stored_tasks.complete(tx.conn, task_id, tx.now)
         await decide_now(ctx, tx)
     await ctx.queue.after_commit(tx.followups)
     log.info(

@@ -16,9 +16,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
@@ -27,7 +24,7 @@ from delivery.ids import new_id
 from delivery.infra.document_store import StoredFile
 from delivery.representations import notice_text_sha256
 from delivery.staff import Role, StaffUser
-from delivery.storage.schema import notices
+from delivery.storage import notices as stored_notices
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import EventType, NoticeState
 from escalation.notice_period import notice_period
@@ -76,25 +73,24 @@ async def open_notice(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -
     """The notice attempt's "send": a draft to review and approve; the attempt then waits."""
     attempt.next_action_at = None
     tx.touch_attempt(attempt)
-    if await notice_of_attempt(tx.conn, attempt.id) is not None:
+    if await stored_notices.notice_of_attempt(tx.conn, attempt.id) is not None:
         return  # opened already (a job run twice)
     title, body = await compose_for(ctx, tx)
     notice_id = new_id()
-    await tx.conn.execute(
-        notices.insert().values(
-            id=notice_id,
-            attempt_id=attempt.id,
-            dispatch_id=tx.dispatch.id,
-            court=tx.dispatch.court,
-            case_number=tx.dispatch.case_number,
-            recipient_name=tx.dispatch.recipient_name,
-            locale=tx.dispatch.locale,
-            title=title,
-            body=body,
-            state=DRAFT,
-            created_at=tx.now,
-            updated_at=tx.now,
-        )
+    await stored_notices.insert_notice(
+        tx.conn,
+        id=notice_id,
+        attempt_id=attempt.id,
+        dispatch_id=tx.dispatch.id,
+        court=tx.dispatch.court,
+        case_number=tx.dispatch.case_number,
+        recipient_name=tx.dispatch.recipient_name,
+        locale=tx.dispatch.locale,
+        title=title,
+        body=body,
+        state=DRAFT,
+        created_at=tx.now,
+        updated_at=tx.now,
     )
     attempt.provider_ref = notice_id
     tx.record(
@@ -147,11 +143,6 @@ async def compose_for(ctx: Context, tx: DispatchTransaction) -> tuple[str, str]:
 # --- Reading ---
 
 
-async def notice_of_attempt(conn: AsyncConnection, attempt_id: str) -> sa.RowMapping | None:
-    row = await conn.execute(sa.select(notices).where(notices.c.attempt_id == attempt_id))
-    return row.mappings().first()
-
-
 def methods_tried(dispatch_attempts: list[Attempt]) -> list[dict[str, Any]]:
     """The methods tried before the notice and how each ended, from the dispatch's attempts:
     the "history recorded in the file" CPL-95 asks for (addresses masked)."""
@@ -181,7 +172,7 @@ async def current_notice(tx: DispatchTransaction) -> tuple[Attempt, dict[str, An
             AttemptState.PENDING,
             AttemptState.SENT,
         ):
-            row = await notice_of_attempt(tx.conn, attempt.id)
+            row = await stored_notices.notice_of_attempt(tx.conn, attempt.id)
             if row is None:
                 break
             return attempt, dict(row)
@@ -208,10 +199,8 @@ async def edit_notice(
     title = text_field(details, "title", MAX_TITLE, required=False) or notice["title"]
     assert body is not None
     body = body.replace("\r\n", "\n") + "\n"
-    await tx.conn.execute(
-        notices.update()
-        .where(notices.c.id == notice["id"])
-        .values(title=title, body=body, updated_at=tx.now)
+    await stored_notices.update_notice(
+        tx.conn, notice["id"], title=title, body=body, updated_at=tx.now
     )
     tx.record(
         EventType.NOTICE_EDITED,

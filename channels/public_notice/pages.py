@@ -3,8 +3,9 @@
 ``/notices`` lists published notices (never drafts), searchable by court, case number and
 recipient name; ``/notices/{id}`` shows one with its publications and deemed date;
 ``/notices/{id}.pdf`` prints it. They show only what the notice text holds: no identity
-numbers, phones or addresses. The handlers read through ``channels.public_notice.board`` and
-only turn its answers into pages; the staff review pages are ``staff_pages``.
+numbers, phones or addresses. The handlers read through ``channels.public_notice.board`` (and
+the board's search, ``delivery.storage.notices``) and only turn their answers into pages; the
+staff review pages are ``staff_pages``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from channels.public_notice import board as notice_board
@@ -23,7 +23,9 @@ from delivery.api.staff.auth import staff_page
 from delivery.context import Context
 from delivery.cursors import decode_cursor, encode_cursor
 from delivery.infra.public_pdfs import render_key
+from delivery.storage import notices as stored_notices
 from delivery.storage.engine import READ_ONLY
+from delivery.storage.notice_publications import PublicationRow
 from templates import locale_or_default, render
 from templates.pdf import qr_data_uri
 
@@ -60,7 +62,7 @@ def minute_of(ctx: Context, value: datetime) -> str:
 
 
 def shown_publications(
-    ctx: Context, rows: Sequence[sa.RowMapping], locale: str
+    ctx: Context, rows: Sequence[PublicationRow], locale: str
 ) -> list[dict[str, Any]]:
     """A notice's publications as the pages show them: place names, court time."""
     return [
@@ -89,7 +91,7 @@ async def board(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     locale = locale_of(request)
     query = _search(request)
-    flt = notice_board.BoardFilter(
+    flt = stored_notices.BoardFilter(
         court=query["court"] or None,
         case_number=query["case_number"] or None,
         recipient_name=query["name"] or None,
@@ -98,7 +100,7 @@ async def board(request: web.Request) -> web.Response:
     )
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        found = await notice_board.board(conn, flt)
+        found = await stored_notices.board(conn, flt)
     now = ctx.clock.now()
     items = [
         {

@@ -22,8 +22,6 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from channels.public_notice.notices import (
     DRAFT,
     PUBLISHED,
@@ -40,7 +38,8 @@ from delivery.domain import OPEN_ATTEMPT_STATES, Attempt, AttemptState, Dispatch
 from delivery.ids import looks_like_id, new_id
 from delivery.representations import notice_text_sha256
 from delivery.services.transactions import dispatch_transaction
-from delivery.storage.schema import media_files, notice_publications, notices
+from delivery.storage import notice_publications
+from delivery.storage import notices as stored_notices
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import EventType, WebhookEventType
 from escalation.calendar import CourtDays
@@ -114,10 +113,13 @@ async def approve_notice(
             **grounds,
         },
     )
-    await tx.conn.execute(
-        notices.update()
-        .where(notices.c.id == notice["id"])
-        .values(reason=grounds, approved_by=actor, approved_at=tx.now, updated_at=tx.now)
+    await stored_notices.update_notice(
+        tx.conn,
+        notice["id"],
+        reason=grounds,
+        approved_by=actor,
+        approved_at=tx.now,
+        updated_at=tx.now,
     )
     attempt.sent_at = tx.now
     attempt.provider_ref = notice["id"]
@@ -173,19 +175,16 @@ async def _media(tx: DispatchTransaction, media_id: object) -> tuple[str, str] |
         return None
     found = None
     if isinstance(media_id, str) and looks_like_id(media_id):
-        query = sa.select(media_files.c.id, media_files.c.sha256).where(
-            media_files.c.id == media_id,
-            media_files.c.dispatch_id == tx.dispatch.id,
-            media_files.c.purpose == MEDIA_PURPOSE,
+        found = await notice_publications.dispatch_media(
+            tx.conn, media_id, tx.dispatch.id, MEDIA_PURPOSE
         )
-        found = (await tx.conn.execute(query)).first()
     if found is None:
         raise NoticeRefused(
             "media_id must name a photo or video uploaded for this dispatch's notice "
             "(POST /api/v1/dispatches/{id}/media)",
             conflict=False,
         )
-    return str(found.id), str(found.sha256)
+    return found
 
 
 # --- Evidence of a posting: the photo or video (CPL-INT-138) ---
@@ -202,22 +201,15 @@ async def record_media(
     attempt, notice = await current_notice(tx)
     if notice["state"] != PUBLISHED:
         raise NoticeRefused("the notice is not approved yet: a posting follows the approval")
+    media_id = await tx.add_media(
+        attempt.id, MEDIA_PURPOSE, evidence.stored, evidence.media_type, actor
+    )
     media = {
-        "id": new_id(),
+        "id": media_id,
         "sha256": evidence.stored.sha256,
         "media_type": evidence.media_type,
         "size": evidence.stored.size,
     }
-    await tx.conn.execute(
-        media_files.insert().values(
-            **media,
-            dispatch_id=tx.dispatch.id,
-            attempt_id=attempt.id,
-            purpose=MEDIA_PURPOSE,
-            uploaded_by=actor,
-            created_at=tx.now,
-        )
-    )
     tx.record(
         EventType.MEDIA_UPLOADED,
         source=SOURCE,
@@ -298,17 +290,16 @@ async def _publish(
             occurred_at=published_at,
             data=data,
         )
-    await tx.conn.execute(
-        notice_publications.insert().values(
-            id=publication_id,
-            notice_id=notice["id"],
-            place=place,
-            detail=detail,
-            published_at=published_at,
-            media_id=media[0] if media else None,
-            recorded_by=actor,
-            created_at=tx.now,
-        )
+    await notice_publications.insert_publication(
+        tx.conn,
+        id=publication_id,
+        notice_id=notice["id"],
+        place=place,
+        detail=detail,
+        published_at=published_at,
+        media_id=media[0] if media else None,
+        recorded_by=actor,
+        created_at=tx.now,
     )
     first = notice["first_published_at"]
     last = notice["last_published_at"]
@@ -321,16 +312,14 @@ async def _publish(
         ctx.policies.get(tx.dispatch.policy, tx.dispatch.court),
         CourtDays(ctx.calendar, ctx.settings.zone),
     )
-    await tx.conn.execute(
-        notices.update()
-        .where(notices.c.id == notice["id"])
-        .values(
-            state=PUBLISHED,
-            first_published_at=first,
-            last_published_at=last,
-            deemed_served_at=deemed,
-            updated_at=tx.now,
-        )
+    await stored_notices.update_notice(
+        tx.conn,
+        notice["id"],
+        state=PUBLISHED,
+        first_published_at=first,
+        last_published_at=last,
+        deemed_served_at=deemed,
+        updated_at=tx.now,
     )
     tx.notify(
         WebhookEventType.DISPATCH_NOTICE_PUBLISHED,

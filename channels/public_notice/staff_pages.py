@@ -18,7 +18,6 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
-from channels.public_notice import board as notice_board
 from channels.public_notice import notices
 from channels.public_notice.pages import (
     ID,
@@ -38,7 +37,8 @@ from delivery.infra.document_store import UploadRejected
 from delivery.representations import notice_text_sha256
 from delivery.services import clerk_actions
 from delivery.staff import Role
-from delivery.storage import queries
+from delivery.storage import notice_publications, queries
+from delivery.storage import notices as stored_notices
 from delivery.storage.engine import READ_ONLY
 from templates.notices import has_blanks
 
@@ -56,7 +56,7 @@ async def staff_board(request: web.Request) -> web.Response:
     user = require_staff(request, *STAFF_ROLES)
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        items = await notice_board.drafts(conn, user.courts)
+        items = await stored_notices.drafts(conn, user.courts)
     return staff_page(
         "staff_notices.html", locale=locale_of(request), items=items, zone=ctx.settings.time_zone
     )
@@ -70,11 +70,11 @@ async def _staff_view(
     locale = locale_of(request)
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        notice = await notice_board.notice_by_id(conn, request.match_info["notice_id"])
+        notice = await stored_notices.notice_by_id(conn, request.match_info["notice_id"])
         if notice is None or not user.sees(notice["court"]):
             raise web.HTTPNotFound(text="404: no such notice")
         detail = await queries.dispatch_detail(conn, notice["dispatch_id"], user.courts)
-        publications = await notice_board.publications(conn, notice["id"])
+        publications = await notice_publications.publications(conn, notice["id"])
     assert detail is not None
     grounds = notice["reason"] or {}
     methods = grounds.get("methods_tried") or notices.methods_tried(detail.attempts)
@@ -146,7 +146,7 @@ async def _act(
     ctx = ctx_of(request)
     user = require_staff(request, *(roles or STAFF_ROLES))
     async with ctx.engine.connect() as conn:
-        notice = await notice_board.notice_by_id(conn, request.match_info["notice_id"])
+        notice = await stored_notices.notice_by_id(conn, request.match_info["notice_id"])
     if notice is None or not user.sees(notice["court"]):
         raise web.HTTPNotFound(text="404: no such notice")  # before the body is read
     evidence = None

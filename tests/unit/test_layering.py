@@ -15,12 +15,6 @@ LAYERS = ("delivery/services", "delivery/api", "channels")
 FORBIDDEN = ("delivery.storage.schema", "sqlalchemy")
 
 ALLOWED: dict[str, str] = {
-    "channels/in_person/tasks.py": "field tasks: left while the rules helper reworks it",
-    "channels/in_person/visits.py": "field tasks: left while the rules helper reworks it",
-    "channels/public_notice/board.py": "notices: left while the notice rules are reworked",
-    "channels/public_notice/notices.py": "notices: left while the notice rules are reworked",
-    "channels/public_notice/pages.py": "notices: left while the notice rules are reworked",
-    "channels/public_notice/publications.py": "notices: left while the notice rules are reworked",
     "delivery/services/reports.py": "the reports' aggregate queries: one storage module to come",
 }
 

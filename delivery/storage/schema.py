@@ -183,7 +183,7 @@ attempts = sa.Table(
     ),
 )
 
-# The event types services.reports reads for ownership (OWNER_EVENTS there).
+# The event types the reports read for ownership (OWNER_EVENTS in delivery/storage/reports.py).
 OWNER_EVENTS = "type IN ('owner_assigned', 'owner_reassigned')"
 
 events = sa.Table(

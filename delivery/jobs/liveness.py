@@ -16,14 +16,17 @@ from __future__ import annotations
 import os
 import socket
 from datetime import datetime, timedelta
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from delivery.clock import Clock
 from delivery.ids import new_id
-from delivery.storage.schema import workers
+from delivery.storage.engine import Engine
+from delivery.storage.workers import (
+    WorkerIds,
+    beaten_since,
+    forget_worker,
+    heartbeat,
+    silent_since,
+)
 
 HEARTBEAT_EVERY = timedelta(seconds=5)
 STALE_AFTER = timedelta(seconds=20)
@@ -35,7 +38,7 @@ FORGET_AFTER = timedelta(days=1)
 class WorkerLiveness:
     """This worker process's identity, heartbeat and in-flight sends."""
 
-    def __init__(self, engine: AsyncEngine, wall_clock: Clock) -> None:
+    def __init__(self, engine: Engine, wall_clock: Clock) -> None:
         self.engine = engine
         self.wall_clock = wall_clock
         self.worker_id = new_id()
@@ -50,21 +53,15 @@ class WorkerLiveness:
     async def beat(self) -> None:
         """Write the heartbeat (the row is made on the first beat, or again if removed)."""
         now = self.wall_clock.now()
-        async with self.engine.begin() as conn:
-            updated = await conn.execute(
-                workers.update().where(workers.c.id == self.worker_id).values(heartbeat_at=now)
-            )
-            if updated.rowcount == 0:
-                await conn.execute(
-                    workers.insert().values(
-                        id=self.worker_id,
-                        host=self.host,
-                        pid=self.pid,
-                        started_at=self.started_at,
-                        heartbeat_at=now,
-                    )
-                )
-            await conn.execute(workers.delete().where(workers.c.heartbeat_at < now - FORGET_AFTER))
+        await heartbeat(
+            self.engine,
+            self.worker_id,
+            now,
+            host=self.host,
+            pid=self.pid,
+            started_at=self.started_at,
+            forget_before=now - FORGET_AFTER,
+        )
         if self.steady_since is None:
             self.steady_since = now
 
@@ -78,20 +75,14 @@ class WorkerLiveness:
 
     async def stop(self) -> None:
         """A clean stop: the row goes, so this worker's leftover claims are released at once."""
-        async with self.engine.begin() as conn:
-            await conn.execute(workers.delete().where(workers.c.id == self.worker_id))
+        await forget_worker(self.engine, self.worker_id)
 
 
-def alive_workers(wall_now: datetime) -> sa.Select[Any]:
+def alive_workers(wall_now: datetime) -> WorkerIds:
     """The ids of workers that have beaten within :data:`STALE_AFTER` of ``wall_now``."""
-    return sa.select(workers.c.id).where(workers.c.heartbeat_at >= wall_now - STALE_AFTER)
+    return beaten_since(wall_now - STALE_AFTER)
 
 
-def dead_workers(wall_now: datetime) -> sa.Select[Any]:
+def dead_workers(wall_now: datetime) -> WorkerIds:
     """The ids of workers whose heartbeat stopped :data:`STALE_AFTER` before ``wall_now``."""
-    return sa.select(workers.c.id).where(workers.c.heartbeat_at < wall_now - STALE_AFTER)
-
-
-async def forget_worker(engine: AsyncEngine, worker_id: str) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(workers.delete().where(workers.c.id == worker_id))
+    return silent_since(wall_now - STALE_AFTER)

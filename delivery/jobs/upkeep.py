@@ -15,16 +15,13 @@ import asyncio
 import contextlib
 import logging
 
-import sqlalchemy as sa
-
 from delivery.context import Context
-from delivery.domain import AttemptState
 from delivery.infra.outages import DATABASE, outage_of
 from delivery.jobs.acceptance_journal import AcceptanceJournal
 from delivery.jobs.liveness import HEARTBEAT_EVERY, WorkerLiveness
 from delivery.services.sending import replay_acceptances
 from delivery.services.sweep import ABANDONED, release_claim, release_dead_workers_work
-from delivery.storage.schema import attempts
+from delivery.storage.workers import claims_of
 
 log = logging.getLogger(__name__)
 FIRST_RETRY_SECONDS = 0.5
@@ -69,16 +66,7 @@ class Upkeep:
 
     async def _release_orphans(self) -> None:
         own = self.liveness
-        async with self.ctx.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(attempts.c.id, attempts.c.dispatch_id).where(
-                        attempts.c.state == AttemptState.SENDING.value,
-                        attempts.c.claimed_by == own.worker_id,
-                    )
-                )
-            ).all()
-        for attempt_id, dispatch_id in rows:
+        for attempt_id, dispatch_id in await claims_of(self.ctx.engine, own.worker_id):
             if attempt_id not in own.in_flight:
                 await release_claim(self.ctx, dispatch_id, attempt_id, ABANDONED)
 

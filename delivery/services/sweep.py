@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from channels.postal.receipts import claim_due_polls
 from delivery.context import Context
 from delivery.domain import AttemptState
-from delivery.jobs.liveness import STALE_AFTER, alive_workers, dead_workers, forget_worker
+from delivery.jobs.liveness import STALE_AFTER, alive_workers, dead_workers
 from delivery.services.certificates import unissued
 from delivery.services.timestamps import due_timestamps, flag_overdue
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage import timers
+from delivery.storage.workers import forget_worker
 from delivery.vocabulary import EventType
 
 BATCH = 1000

@@ -10,7 +10,6 @@ on the :class:`DispatchTransaction` and written when the block ends without an e
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,11 +40,9 @@ from delivery.storage.notice_codes import code_row, insert_codes
 from delivery.storage.outcomes import AttemptFacts, outcome_row
 from delivery.storage.rows import (
     attempt_changes,
-    attempt_from_row,
     attempt_row,
     contact_row,
     dispatch_changes,
-    dispatch_from_row,
     event_from_row,
 )
 from delivery.storage.schema import contacts, dispatch_documents, media_files, service_outcomes
@@ -53,14 +50,16 @@ from delivery.storage.statements import (
     INSERT_ATTEMPTS,
     INSERT_DISPATCH,
     INSERT_EVENTS,
-    SELECT_ATTEMPTS,
-    SELECT_DISPATCH_FOR_UPDATE,
-    SELECT_EVENTS,
     UPDATE_ATTEMPT,
     UPDATE_DISPATCH,
 )
+from delivery.storage.transaction_rows import (
+    chained_event,
+    load_attempts,
+    load_events,
+    locked_dispatch,
+)
 from delivery.vocabulary import EVENT_TYPES, EventType, WebhookEventType
-from tracking.chain import hashed_fields, link_hash
 
 DISPATCH_WEBHOOKS = {
     DispatchState.NOTICE_PENDING: WebhookEventType.DISPATCH_NOTICE_AWAITING_APPROVAL,
@@ -164,8 +163,8 @@ class DispatchTransaction:
     async def attempts(self) -> list[Attempt]:
         """The stored attempts followed by those added in this transaction (not yet written)."""
         if self._attempts is None:
-            rows = await self.conn.execute(SELECT_ATTEMPTS, {"dispatch_id": self.dispatch.id})
-            self._attempts = [attempt_from_row(r) for r in rows.mappings()] + self._new_attempts
+            stored = await load_attempts(self.conn, self.dispatch.id)
+            self._attempts = stored + self._new_attempts
         return self._attempts
 
     async def attempt(self, attempt_id: str) -> Attempt | None:
@@ -174,8 +173,7 @@ class DispatchTransaction:
     async def events(self) -> list[Event]:
         """The stored chain followed by the events buffered in this transaction."""
         if self._stored_events is None:
-            rows = await self.conn.execute(SELECT_EVENTS, {"dispatch_id": self.dispatch.id})
-            self._stored_events = [event_from_row(r) for r in rows.mappings()]
+            self._stored_events = await load_events(self.conn, self.dispatch.id)
         return self._stored_events + [event_from_row(e) for e in self._events]
 
     async def documents(self) -> list[DocumentRef]:
@@ -195,8 +193,8 @@ class DispatchTransaction:
         if type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {type!r} (not in delivery.vocabulary.EventType)")
         self._seq += 1
-        fields = hashed_fields(
-            id=new_id(),
+        row = chained_event(
+            self._head,
             dispatch_id=self.dispatch.id,
             seq=self._seq,
             type=type,
@@ -207,25 +205,9 @@ class DispatchTransaction:
             attempt_id=attempt_id,
             data=data or {},
         )
-        digest = link_hash(self._head, fields)
-        self._events.append(
-            {
-                "id": fields["id"],
-                "dispatch_id": self.dispatch.id,
-                "seq": self._seq,
-                "attempt_id": attempt_id,
-                "type": type,
-                "occurred_at": occurred_at or self.now,
-                "recorded_at": self.now,
-                "source": source,
-                "actor": actor,
-                "data": json.dumps(data or {}, ensure_ascii=False, sort_keys=True),
-                "prev_hash": self._head,
-                "hash": digest,
-            }
-        )
-        self._head = digest
-        return str(fields["id"])
+        self._events.append(row)
+        self._head = row["hash"]
+        return str(row["id"])
 
     def change_dispatch(
         self,
@@ -394,16 +376,10 @@ async def dispatch_transaction(
 ) -> AsyncIterator[DispatchTransaction]:
     """Lock one dispatch, yield its transaction, write everything on a clean exit."""
     async with engine.begin() as conn:
-        row = (
-            (await conn.execute(SELECT_DISPATCH_FOR_UPDATE, {"dispatch_id": dispatch_id}))
-            .mappings()
-            .first()
-        )
-        if row is None:
+        found = await locked_dispatch(conn, dispatch_id)
+        if found is None:
             raise DispatchNotFound(dispatch_id)
-        dispatch = dispatch_from_row(row, [])
-        tx = DispatchTransaction(
-            conn, dispatch, seq=row["event_seq"], head=row["chain_head"], clock=clock, shapes=shapes
-        )
+        dispatch, seq, head = found
+        tx = DispatchTransaction(conn, dispatch, seq=seq, head=head, clock=clock, shapes=shapes)
         yield tx
         await tx.flush()

@@ -16,6 +16,7 @@ from aiohttp import web
 from delivery.api.http.handlers import ctx_of
 from delivery.api.staff.auth import page_locale, require_staff, workspace_page
 from delivery.services import reports
+from delivery.services.report_figures import DEFINITIONS
 from delivery.staff import Role
 from templates import charts
 
@@ -99,7 +100,7 @@ async def reports_page(request: web.Request) -> web.Response:
         "locale": locale,
         "values": values,
         "groupings": reports.GROUPINGS,
-        "definitions": reports.DEFINITIONS[locale],
+        "definitions": DEFINITIONS[locale],
         "errors": {},
         "report": None,
     }

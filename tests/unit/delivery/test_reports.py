@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from delivery.services.report_figures import nearest_rank
 from delivery.services.reports import (
     OutcomeRow,
     ReportError,
     ReportRequest,
     compute,
-    nearest_rank,
     parse_request,
 )
 

@@ -14,7 +14,8 @@ from delivery.api.case_system.openapi.builders import (
     op,
     strings_body,
 )
-from delivery.services.reports import DEFINITIONS, GROUPINGS, TABLE_COLUMNS
+from delivery.services.report_figures import DEFINITIONS
+from delivery.services.reports import GROUPINGS, TABLE_COLUMNS
 
 REPORT_PARAMETERS = [
     {"in": "query", "name": name, "required": True, "schema": {"type": "string", "format": "date"}}

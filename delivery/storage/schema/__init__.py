@@ -1,0 +1,60 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations create exactly these tables.
+
+One module per entity, all on the one ``metadata`` of :mod:`.base`; every table is named here,
+so ``from delivery.storage.schema import dispatches`` reads the same wherever the table is
+defined (and importing the package defines them all, so foreign keys by name resolve).
+"""
+
+from delivery.storage.schema.access import api_keys, staff_sessions, staff_users
+from delivery.storage.schema.attempt import attempts
+from delivery.storage.schema.base import UtcDateTime, metadata
+from delivery.storage.schema.batch import batch_rows, batches
+from delivery.storage.schema.dispatch import (
+    contacts,
+    dispatch_documents,
+    dispatches,
+    documents,
+    media_files,
+)
+from delivery.storage.schema.event import (
+    events,
+    outbox_messages,
+    service_outcomes,
+    webhook_deliveries,
+    webhook_endpoints,
+)
+from delivery.storage.schema.field_task import field_tasks
+from delivery.storage.schema.notice import notice_publications, notices
+from delivery.storage.schema.postal import carrier_events, postal_pieces
+from delivery.storage.schema.proof import certificates, checkpoint_timestamps, notice_codes
+from delivery.storage.schema.worker import workers
+
+__all__ = [
+    "UtcDateTime",
+    "api_keys",
+    "attempts",
+    "batch_rows",
+    "batches",
+    "carrier_events",
+    "certificates",
+    "checkpoint_timestamps",
+    "contacts",
+    "dispatch_documents",
+    "dispatches",
+    "documents",
+    "events",
+    "field_tasks",
+    "media_files",
+    "metadata",
+    "notice_codes",
+    "notice_publications",
+    "notices",
+    "outbox_messages",
+    "postal_pieces",
+    "service_outcomes",
+    "staff_sessions",
+    "staff_users",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "workers",
+]

@@ -1,0 +1,113 @@
+"""The dispatches, the documents they serve, the recipient's contacts, and the evidence files
+that are not served documents (photos, videos, signatures, scanned cards)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from delivery.storage.schema.base import ID, UtcDateTime, metadata
+
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("api_key_id", ID, sa.ForeignKey("api_keys.id"), index=True),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("media_type", sa.String(100), nullable=False),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+dispatches = sa.Table(
+    "dispatches",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("api_key_id", ID, sa.ForeignKey("api_keys.id")),
+    sa.Column("reference", sa.String(200), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("court", sa.String(200), nullable=False, index=True),
+    sa.Column("case_number", sa.String(100), nullable=False, index=True),
+    sa.Column("policy", sa.String(60), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("state_reason", sa.String(200)),
+    sa.Column("recipient_name", sa.String(200), nullable=False),
+    sa.Column("recipient_role", sa.String(60), nullable=False),
+    sa.Column("id_hmac", sa.String(64), nullable=False),
+    sa.Column("id_last4", sa.String(4), nullable=False),
+    sa.Column("consent_given", sa.Boolean, nullable=False),
+    sa.Column("consent_basis", sa.String(40)),
+    sa.Column("domicile_in_china", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("document_kinds", sa.JSON),
+    sa.Column("service_deadline_at", UtcDateTime),
+    sa.Column("locale", sa.String(10), nullable=False),
+    sa.Column("hearing_at", UtcDateTime),
+    sa.Column("step_index", sa.Integer),
+    sa.Column("step_started_at", UtcDateTime),
+    sa.Column("next_action_at", UtcDateTime, index=True),
+    sa.Column("served_at", UtcDateTime),
+    sa.Column("service_date", sa.Date),
+    sa.Column("served_by_channel", sa.String(40)),
+    sa.Column("legal_basis", sa.String(40)),
+    sa.Column("periods", sa.JSON),
+    sa.Column("event_seq", sa.Integer, nullable=False),
+    sa.Column("chain_head", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    # The clerk who owns every service of the case (issue 6): named, inherited or round-robin.
+    sa.Column("owner_id", ID, sa.ForeignKey("staff_users.id")),
+    sa.UniqueConstraint("api_key_id", "reference", name="uq_dispatches_api_key_reference"),
+    # The workspace's queue: one court's newest first, and the filters it offers.
+    sa.Index("ix_dispatches_court_id", "court", "id"),
+    sa.Index("ix_dispatches_court_served_at", "court", "served_at"),
+    # The recipient filter is a prefix (LIKE 'x%'): only a pattern_ops index serves it on a
+    # database whose collation is not C.
+    sa.Index(
+        "ix_dispatches_recipient_name",
+        "recipient_name",
+        postgresql_ops={"recipient_name": "varchar_pattern_ops"},
+    ),
+    sa.Index("ix_dispatches_owner_id_created_at", "owner_id", "created_at"),
+    # The counts per state: an index-only scan instead of reading every (wide) row.
+    sa.Index("ix_dispatches_court_state", "court", "state"),
+    # Newest first under the filters that are not selective on their own (state, owner, date
+    # ranges): read backwards, the other columns are checked in the index and only matching
+    # rows are fetched. Without it a range a year back read ~90% of the table by primary key
+    # (the planner cannot know that ids grow with created_at). bench/workspace.py.
+    sa.Index("ix_dispatches_id_filters", "id", "state", "owner_id", "created_at", "served_at"),
+)
+
+dispatch_documents = sa.Table(
+    "dispatch_documents",
+    metadata,
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), primary_key=True),
+    sa.Column("document_id", ID, sa.ForeignKey("documents.id"), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("value", sa.String(500), nullable=False),
+    sa.Column("postcode", sa.String(20)),
+    sa.Column("source", sa.String(30), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+)
+
+media_files = sa.Table(
+    "media_files",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False, index=True),
+    sa.Column("attempt_id", ID, sa.ForeignKey("attempts.id"), index=True),
+    sa.Column("purpose", sa.String(40), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("media_type", sa.String(100), nullable=False),
+    sa.Column("uploaded_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

@@ -176,8 +176,7 @@ async def _serve(
                 f"Sandbox court signing key {created.kid} created in {settings.keys_dir}",
                 flush=True,
             )
-        # Each method's provider stand-in (the SMTP sink, the SMS provider, the carrier), with
-        # the method pointed at it.
+        # Each method's provider stand-in (delivery/methods.py), the method pointed at it.
         for standin in sandbox_standins(clock):
             settings = await standin.serve(settings)
             standins.append(standin)

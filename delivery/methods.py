@@ -6,31 +6,39 @@ list is where the core learns of it. A method with an outside provider gives an 
 a method the court carries out itself gives an ``opener`` (it opens the court's work item — a
 field task, a notice draft — in the transaction that "sends" the attempt, and the attempt then
 waits for the person's recorded act; an opener may run twice, jobs being at-least-once). Each
-adds its pages and provider hooks through ``add_routes``.
+adds its pages and provider hooks through ``add_routes``. A provider whose news can also be
+asked for gives a ``poller``; one the sandbox stands in for gives a ``standin``.
 
 The list is here, in the core's wiring room, rather than in ``channels/``: no module under
 ``channels/`` imports another channel, and a module listing all five would. Read by the runtime
-(:func:`delivery.runtime.open_context`), the app factory and the sending service.
+(:func:`delivery.runtime.open_context`), the app factory, the sending service, the sweep and the
+worker (polls), and ``songda run --sandbox`` (stand-ins).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import web
 
 from channels.email import adapter as email
 from channels.email import routes as email_routes
+from channels.email.standin import SmtpSink
 from channels.in_person import routes as in_person_routes
 from channels.in_person.tasks import open_task as open_field_task
 from channels.postal import adapter as postal
+from channels.postal import receipts as postal_receipts
 from channels.postal import routes as postal_routes
+from channels.postal.standin import CarrierStandIn
 from channels.public_notice import routes as notice_routes
 from channels.public_notice.notices import open_notice
 from channels.sms import adapter as sms
 from channels.sms import routes as sms_routes
+from channels.sms.standin import TwilioStandIn
 from delivery.channel_api import Channel
+from delivery.clock import Clock
 from delivery.config import Settings
 from delivery.context import Context
 from delivery.domain import Attempt
@@ -41,23 +49,70 @@ Opener = Callable[[Context, DispatchTransaction, Attempt], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class Poller:
+    """Asking a provider for the news its webhooks may not bring (postal tracking).
+
+    ``track`` runs in the transaction that records the provider's acceptance of an attempt, to
+    remember what to ask about (the provider's reference, or None); the sweep takes the due
+    polls from ``claim_due`` as (attempt id, provider's reference) and enqueues one job per poll,
+    named ``job`` — a name of its own, kept: it is what the queue holds — which runs ``poll``.
+    """
+
+    job: str
+    track: Callable[[Context, DispatchTransaction, Attempt, str | None], Awaitable[None]]
+    claim_due: Callable[[Context], Awaitable[list[tuple[str, str]]]]
+    poll: Callable[[Context, str, str], Awaitable[None]]
+
+
+class StandIn(Protocol):
+    """A provider's stand-in as ``songda run --sandbox`` runs it, in the process, on loopback
+    (``channels/<method>/standin.py``); the sandbox pages show it."""
+
+    async def serve(self, settings: Settings) -> Settings:
+        """Start serving; ``settings`` with the method pointed at the stand-in."""
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
 class Method:
     name: str
     add_routes: Callable[[web.Application], None]
     adapter: Callable[[Settings], Channel | None] | None = None
     opener: Opener | None = None
+    poller: Poller | None = None
+    standin: Callable[[Clock], StandIn] | None = None
 
+
+POSTAL_TRACKING = Poller(
+    "poll_tracking",
+    postal_receipts.record_piece,
+    postal_receipts.claim_due_polls,
+    postal_receipts.poll_piece,
+)
 
 METHODS = (
-    Method(Vocab.EMAIL, email_routes.add_routes, adapter=email.from_settings),
-    Method(Vocab.SMS, sms_routes.add_routes, adapter=sms.from_settings),
-    Method(Vocab.POSTAL, postal_routes.add_routes, adapter=postal.from_settings),
+    Method(Vocab.EMAIL, email_routes.add_routes, adapter=email.from_settings, standin=SmtpSink),
+    Method(
+        Vocab.SMS,
+        sms_routes.add_routes,
+        adapter=sms.from_settings,
+        standin=TwilioStandIn.for_sandbox,
+    ),
+    Method(
+        Vocab.POSTAL,
+        postal_routes.add_routes,
+        adapter=postal.from_settings,
+        poller=POSTAL_TRACKING,
+        standin=CarrierStandIn.for_sandbox,
+    ),
     Method(Vocab.IN_PERSON, in_person_routes.add_routes, opener=open_field_task),
     Method(Vocab.PUBLIC_NOTICE, notice_routes.add_routes, opener=open_notice),
 )
 
 # The court's own methods: no provider to talk to, "sending" opens the work item.
 COURT_CHANNELS: dict[str, Opener] = {m.name: m.opener for m in METHODS if m.opener is not None}
+POLLERS: dict[str, Poller] = {m.name: m.poller for m in METHODS if m.poller is not None}
 
 
 def channel_adapters(settings: Settings) -> dict[str, Channel]:
@@ -69,3 +124,8 @@ def channel_adapters(settings: Settings) -> dict[str, Channel]:
 def add_routes(app: web.Application) -> None:
     for method in METHODS:
         method.add_routes(app)
+
+
+def sandbox_standins(clock: Clock) -> list[StandIn]:
+    """A stand-in for each method that has one, in the methods' order (not started yet)."""
+    return [m.standin(clock) for m in METHODS if m.standin is not None]

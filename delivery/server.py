@@ -6,16 +6,12 @@ import asyncio
 import dataclasses
 import json
 import logging
-import secrets
 import signal
 from pathlib import Path
 
 from aiohttp import web
 from arq.worker import Worker
 
-from channels.email.standin import SmtpSink
-from channels.postal.standin import CarrierStandIn
-from channels.sms.standin import TwilioStandIn
 from delivery.api.app import create_app
 from delivery.clock import Clock, SystemClock
 from delivery.config import Settings
@@ -25,6 +21,7 @@ from delivery.jobs.embedded_redis import EmbeddedRedis
 from delivery.jobs.job_queue import QueueKind
 from delivery.jobs.resilience import run_until_stopped
 from delivery.jobs.worker import build_workers, stop_workers
+from delivery.methods import StandIn, sandbox_standins
 from delivery.runtime import close_context, open_context
 from delivery.sandbox.pages import add_routes
 from delivery.sandbox.tsa_standin import (
@@ -113,35 +110,6 @@ def _write_secret_file(path: Path, value: str) -> None:
     path.write_text(value)
 
 
-async def _start_twilio_standin() -> tuple[TwilioStandIn, web.AppRunner, str]:
-    """The sandbox's SMS provider: the real twilio client talks to it on loopback."""
-    standin = TwilioStandIn(auth_token=secrets.token_hex(16))
-    runner = web.AppRunner(standin.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return standin, runner, f"http://127.0.0.1:{port}"
-
-
-async def _start_carrier_standin(
-    clock: Clock, webhook_url: str
-) -> tuple[CarrierStandIn, web.AppRunner, str]:
-    """The sandbox's court-express-mail carrier: the reference adapter talks to it on loopback,
-    and it sends Songda signed tracking webhooks when the user plays the postman."""
-    standin = CarrierStandIn(
-        key=secrets.token_hex(16),
-        clock=clock,
-        webhook_url=webhook_url,
-        webhook_secret=secrets.token_hex(32),
-    )
-    runner = web.AppRunner(standin.app(), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    return standin, runner, f"http://127.0.0.1:{port}"
-
-
 SANDBOX_TSA_NAME = "Songda Sandbox TSA"
 
 
@@ -196,11 +164,7 @@ async def _serve(
     queues: tuple[QueueKind, ...],
     migrate: bool,
 ) -> None:
-    sink: SmtpSink | None = None
-    twilio: TwilioStandIn | None = None
-    twilio_runner: web.AppRunner | None = None
-    carrier: CarrierStandIn | None = None
-    carrier_runner: web.AppRunner | None = None
+    standins: list[StandIn] = []
     tsa_runner: web.AppRunner | None = None
     if settings.sandbox:
         clock = SystemClock()
@@ -212,33 +176,12 @@ async def _serve(
                 f"Sandbox court signing key {created.kid} created in {settings.keys_dir}",
                 flush=True,
             )
-        sink = SmtpSink(clock)
-        smtp_port = await sink.start()
-        twilio, twilio_runner, twilio_url = await _start_twilio_standin()
-        carrier_name = settings.carrier.name
-        carrier, carrier_runner, carrier_url = await _start_carrier_standin(
-            clock, f"{settings.public_base_url}/hooks/carrier/{carrier_name}"
-        )
+        # Each method's provider stand-in (delivery/methods.py), the method pointed at it.
+        for standin in sandbox_standins(clock):
+            settings = await standin.serve(settings)
+            standins.append(standin)
         tsa_runner, tsa_url, tsa_cert = await _start_tsa_standin(settings, clock)
-        settings = dataclasses.replace(
-            settings,
-            tsa_url=tsa_url,
-            tsa_cert_path=tsa_cert,
-            smtp=dataclasses.replace(settings.smtp, host="127.0.0.1", port=smtp_port),
-            twilio=dataclasses.replace(
-                settings.twilio,
-                account_sid="AC" + "5a" * 16,
-                auth_token=twilio.auth_token,
-                sender="+10000000000",
-                api_base_url=twilio_url,
-            ),
-            carrier=dataclasses.replace(
-                settings.carrier,
-                url=carrier_url,
-                key=carrier.key,
-                webhook_secret=carrier.webhook_secret,
-            ),
-        )
+        settings = dataclasses.replace(settings, tsa_url=tsa_url, tsa_cert_path=tsa_cert)
         ctx = await open_context(settings, redis_url, clock)
     else:
         ctx = await open_context(settings, redis_url)
@@ -250,8 +193,8 @@ async def _serve(
             await migrate_and_seal(ctx.engine, settings.secret_box)
         if web_server:
             app = create_app(ctx)
-            if sink is not None:
-                add_routes(app, sink, twilio, carrier)
+            if settings.sandbox:
+                add_routes(app, *standins)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.port).start()
@@ -260,7 +203,7 @@ async def _serve(
                 f"(public URL {settings.public_base_url})",
                 flush=True,
             )
-        if sink is not None:
+        if settings.sandbox:
             token = await _sandbox_api_key(ctx)
             print(
                 "Sandbox mode: e-mail goes to the in-process mailbox at "
@@ -290,11 +233,7 @@ async def _serve(
         if runner is not None:
             await runner.cleanup()
         await close_context(ctx)
-        if sink is not None:
-            await sink.stop()
-        if twilio_runner is not None:
-            await twilio_runner.cleanup()
-        if carrier_runner is not None:
-            await carrier_runner.cleanup()
+        for standin in standins:
+            await standin.stop()
         if tsa_runner is not None:
             await tsa_runner.cleanup()

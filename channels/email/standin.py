@@ -4,6 +4,7 @@ in memory. The sandbox's mailbox page shows them; tests read them to follow a di
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import email.policy
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from delivery.clock import Clock, rfc3339
+from delivery.config import Settings
 
 MAX_MESSAGES = 500
 
@@ -74,6 +76,12 @@ class SmtpSink:
         self._server = await loop.create_server(lambda: SMTP(self), host, port)
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
+
+    async def serve(self, settings: Settings) -> Settings:
+        """Listen on loopback, as the sandbox runs it: ``settings`` with e-mail sent to it."""
+        port = await self.start()
+        smtp = dataclasses.replace(settings.smtp, host="127.0.0.1", port=port)
+        return dataclasses.replace(settings, smtp=smtp)
 
     async def stop(self) -> None:
         if self._server is not None:

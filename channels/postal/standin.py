@@ -8,6 +8,7 @@ timed and timestamped by the injected clock.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from aiohttp import web
 
 from channels.postal.adapter import signed_headers
 from delivery.clock import Clock, rfc3339
+from delivery.config import Settings
+from delivery.sandbox.loopback import serve_on_loopback
 
 
 @dataclass
@@ -28,6 +31,26 @@ class CarrierStandIn:
     webhook_secret: str | None = None
     shipments: list[dict[str, Any]] = field(default_factory=list)
     fail_with: int | None = None  # answer every create with this HTTP status
+    runner: web.AppRunner | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def for_sandbox(cls, clock: Clock) -> CarrierStandIn:
+        """The stand-in ``songda run --sandbox`` runs: a key and a webhook secret of its own."""
+        return cls(key=secrets.token_hex(16), clock=clock, webhook_secret=secrets.token_hex(32))
+
+    async def serve(self, settings: Settings) -> Settings:
+        """Serve on loopback, playing the postman towards Songda's carrier hook: ``settings``
+        with the reference adapter pointed at it."""
+        self.webhook_url = f"{settings.public_base_url}/hooks/carrier/{settings.carrier.name}"
+        self.runner, url = await serve_on_loopback(self.app())
+        carrier = dataclasses.replace(
+            settings.carrier, url=url, key=self.key, webhook_secret=self.webhook_secret
+        )
+        return dataclasses.replace(settings, carrier=carrier)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
 
     def shipment(self, tracking_number: str) -> dict[str, Any] | None:
         return next((s for s in self.shipments if s["tracking_number"] == tracking_number), None)

@@ -6,6 +6,7 @@ sandbox exercise the library as it is, on loopback, with no account and no netwo
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
+
+from delivery.clock import Clock
+from delivery.config import Settings
+from delivery.sandbox.loopback import serve_on_loopback
+
+SANDBOX_ACCOUNT_SID = "AC" + "5a" * 16
+SANDBOX_SENDER = "+10000000000"
 
 
 @dataclass
@@ -26,6 +34,29 @@ class TwilioStandIn:
     messages: list[dict[str, str]] = field(default_factory=list)
     fail_with: tuple[int, int] | None = None  # (HTTP status, Twilio error code)
     auth_token: str | None = None
+    runner: web.AppRunner | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def for_sandbox(cls, _clock: Clock) -> TwilioStandIn:
+        """The stand-in ``songda run --sandbox`` runs, able to sign the callbacks it sends."""
+        return cls(auth_token=secrets.token_hex(16))
+
+    async def serve(self, settings: Settings) -> Settings:
+        """Serve on loopback: ``settings`` with the real twilio client pointed at it, on a
+        made-up account."""
+        self.runner, url = await serve_on_loopback(self.app())
+        twilio = dataclasses.replace(
+            settings.twilio,
+            account_sid=SANDBOX_ACCOUNT_SID,
+            auth_token=self.auth_token,
+            sender=SANDBOX_SENDER,
+            api_base_url=url,
+        )
+        return dataclasses.replace(settings, twilio=twilio)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
 
     async def report(
         self,

@@ -34,7 +34,7 @@ def redis_settings(url: str) -> RedisSettings:
 
 
 class QueueKind(StrEnum):
-    SEND = "send"  # advance, send, deliver_webhook, poll_tracking (and the sweep)
+    SEND = "send"  # advance, send, deliver_webhook, the polls (and the sweep)
     RENDER = "render"  # render_certificate, timestamp_checkpoint
 
 
@@ -80,9 +80,10 @@ class JobQueue:
     async def deliver_webhook(self, delivery_id: str, tries: int) -> None:
         await self._enqueue("deliver_webhook", f"deliver:{delivery_id}:{tries}", delivery_id)
 
-    async def poll_tracking(self, attempt_id: str, tracking_number: str, due: datetime) -> None:
+    async def poll(self, job: str, attempt_id: str, provider_ref: str, due: datetime) -> None:
+        """One poll of a provider (``job``: the poller's job, delivery.methods.Poller)."""
         job_id = f"poll:{attempt_id}:{due.timestamp():.0f}"
-        await self._enqueue("poll_tracking", job_id, attempt_id, tracking_number)
+        await self._enqueue(job, job_id, attempt_id, provider_ref)
 
     async def render_certificate(self, dispatch_id: str, served_seq: int) -> None:
         job_id = f"certificate:{dispatch_id}:{served_seq}"

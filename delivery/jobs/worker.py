@@ -24,7 +24,6 @@ from arq import cron
 from arq.typing import StartupShutdown, WorkerCoroutine
 from arq.worker import Function, Worker, func
 
-from channels.postal import receipts as postal
 from delivery.context import Context
 from delivery.infra.pdf_rendering import MAX_RENDERS
 from delivery.jobs.job_queue import QueueKind
@@ -35,6 +34,7 @@ from delivery.jobs.resilience import (
     start_upkeep,
     stop_upkeep,
 )
+from delivery.methods import POLLERS, Poller
 from delivery.services import certificates, progress, sending, sweep, timestamps, webhook_delivery
 
 # Sends, webhooks and polls each carry their own network timeouts (SMTP 30 s, webhooks 15 s).
@@ -58,8 +58,14 @@ async def deliver_webhook(job: dict[str, Any], delivery_id: str) -> None:
     await webhook_delivery.deliver_webhook(job["songda"], job["webhooks"], delivery_id)
 
 
-async def poll_tracking(job: dict[str, Any], attempt_id: str, tracking_number: str) -> None:
-    await postal.poll_piece(job["songda"], attempt_id, tracking_number)
+def poll_job(poller: Poller) -> Callable[..., Awaitable[None]]:
+    """The job that runs one of ``poller``'s polls, under the job name the poller gives."""
+
+    async def poll(job: dict[str, Any], attempt_id: str, provider_ref: str) -> None:
+        await poller.poll(job["songda"], attempt_id, provider_ref)
+
+    poll.__name__ = poll.__qualname__ = poller.job  # arq's name for it: what the queue holds
+    return poll
 
 
 async def render_certificate(job: dict[str, Any], dispatch_id: str) -> None:
@@ -104,7 +110,8 @@ POLL_DELAY = 0.05
 def _functions(kind: QueueKind) -> list[Function]:
     if kind is QueueKind.RENDER:
         return _timed((render_certificate, timestamp_checkpoint), RENDER_JOB_TIMEOUT)
-    return _timed((advance, send, deliver_webhook, poll_tracking), SEND_JOB_TIMEOUT)
+    polls = [poll_job(poller) for poller in POLLERS.values()]
+    return _timed((advance, send, deliver_webhook, *polls), SEND_JOB_TIMEOUT)
 
 
 def _timed(jobs: Iterable[Callable[..., Awaitable[None]]], timeout: int) -> list[Function]:

@@ -193,19 +193,19 @@ async def bounce_message(request: web.Request) -> web.Response:
     return json_response(outcome.__dict__)
 
 
-def add_routes(
-    app: web.Application,
-    sink: SmtpSink,
-    twilio: TwilioStandIn | None = None,
-    carrier: CarrierStandIn | None = None,
-) -> None:
-    app[SINK] = sink
-    if carrier is not None:
-        app[CARRIER] = carrier
-        app.router.add_post("/sandbox/api/carrier/{tracking_number}/events", carrier_event)
-    if twilio is not None:
-        app[TWILIO] = twilio
-        app.router.add_post("/sandbox/api/sms/{sid}/status", sms_status)
+def add_routes(app: web.Application, *standins: object) -> None:
+    """The sandbox pages over the stand-ins running (channels/<method>/standin.py): the SMTP
+    sink's mailbox, and the SMS provider's and the carrier's controls when they run (None: one
+    that does not)."""
+    for standin in standins:
+        if isinstance(standin, SmtpSink):
+            app[SINK] = standin
+        elif isinstance(standin, CarrierStandIn):
+            app[CARRIER] = standin
+            app.router.add_post("/sandbox/api/carrier/{tracking_number}/events", carrier_event)
+        elif isinstance(standin, TwilioStandIn):
+            app[TWILIO] = standin
+            app.router.add_post("/sandbox/api/sms/{sid}/status", sms_status)
     app.router.add_get("/sandbox/mailbox", mailbox_page)
     app.router.add_get("/sandbox/api/messages", messages_api)
     app.router.add_post("/sandbox/api/messages/{message}/bounce", bounce_message)

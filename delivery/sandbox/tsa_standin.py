@@ -29,6 +29,7 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from delivery.clock import Clock
 from delivery.infra.private_files import private_dir
+from delivery.sandbox.loopback import serve_on_loopback
 
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
@@ -191,8 +192,5 @@ class TsaStandIn:
 
 async def start_tsa_standin(standin: TsaStandIn) -> tuple[web.AppRunner, str]:
     """Serve ``standin`` on a free loopback port: (runner to clean up, its URL)."""
-    runner = web.AppRunner(standin.app(), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}/"
+    runner, url = await serve_on_loopback(standin.app())
+    return runner, f"{url}/"

@@ -17,13 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from channels.postal import receipts as postal
 from delivery.channel_api import SendOutcome, SendResult, ServiceMessage
 from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
 from delivery.jobs.acceptance_journal import Acceptance
-from delivery.methods import COURT_CHANNELS
+from delivery.methods import COURT_CHANNELS, POLLERS
 from delivery.services.progress import decide_now
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage.notice_codes import code_of_attempt, code_row, insert_codes
@@ -305,7 +304,9 @@ async def _accepted(
             data={"late": True, "duplicate": attempt.sent_at is not None, **_sent_data(result)},
             occurred_at=accepted_at,
         )
-    await postal.record_piece(ctx, tx, attempt, result.provider_ref)
+    poller = POLLERS.get(attempt.channel)
+    if poller is not None:
+        await poller.track(ctx, tx, attempt, result.provider_ref)
     await decide_now(ctx, tx)
 
 

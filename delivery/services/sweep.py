@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from channels.postal.receipts import claim_due_polls
 from delivery.context import Context
 from delivery.domain import AttemptState
 from delivery.jobs.liveness import STALE_AFTER, alive_workers, dead_workers
+from delivery.methods import POLLERS
 from delivery.services.certificates import unissued
 from delivery.services.timestamps import due_timestamps, flag_overdue
 from delivery.services.transactions import dispatch_transaction
@@ -33,7 +33,7 @@ class SweepReport:
     sends: int
     deliveries: int
     rescued: int
-    polled: int = 0  # mail pieces whose tracking fetch was enqueued (the webhook's fallback)
+    polled: int = 0  # polls of a provider enqueued (postal tracking: the webhook's fallback)
     certificates: int = 0  # served dispatches whose certificate was not issued yet
     timestamps: int = 0  # chain checkpoints whose RFC 3161 token is due to be asked for
     timestamps_flagged: int = 0  # checkpoints newly past the flag window without a token
@@ -50,9 +50,12 @@ async def sweep(ctx: Context) -> SweepReport:
         await ctx.queue.send(dispatch_id, attempt_id, tries)
     for delivery_id, tries in due.deliveries:
         await ctx.queue.deliver_webhook(delivery_id, tries)
-    polls = await claim_due_polls(ctx)
-    for attempt_id, tracking_number in polls:
-        await ctx.queue.poll_tracking(attempt_id, tracking_number, now)
+    polls = 0
+    for poller in POLLERS.values():
+        claimed = await poller.claim_due(ctx)
+        for attempt_id, provider_ref in claimed:
+            await ctx.queue.poll(poller.job, attempt_id, provider_ref, now)
+        polls += len(claimed)
     missing = await unissued(ctx, BATCH)
     for dispatch_id, served_seq in missing:
         await ctx.queue.render_certificate(dispatch_id, served_seq)
@@ -64,7 +67,7 @@ async def sweep(ctx: Context) -> SweepReport:
         len(due.sends),
         len(due.deliveries),
         rescued,
-        len(polls),
+        polls,
         len(missing),
         len(stamps),
         await flag_overdue(ctx, BATCH),

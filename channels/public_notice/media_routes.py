@@ -21,7 +21,7 @@ from delivery.api.http.evidence_uploads import store_evidence
 from delivery.api.http.handlers import ctx_of, json_response, path_id
 from delivery.api.http.problems import Problem, not_found, validation_problem
 from delivery.domain import DispatchState
-from delivery.infra.document_store import StoredFile
+from delivery.infra.document_store import EvidenceFile, StoredFile
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
 
@@ -70,7 +70,7 @@ async def upload(request: web.Request) -> web.Response:
     file, media_type = await one_file(request, store, WANTED)
     try:
         media = await publications.upload_media(
-            ctx, dispatch_id, notices.EvidenceFile(file, media_type), actor=who.actor
+            ctx, dispatch_id, EvidenceFile(file, media_type), actor=who.actor
         )
     except notices.NoticeRefused as exc:
         raise _refused(exc) from None

@@ -13,7 +13,6 @@ periods an answer or appeal runs (``escalation.periods``): the text says what th
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from delivery.clock import rfc3339
@@ -21,7 +20,6 @@ from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
 from delivery.identity import mask_address
 from delivery.ids import new_id
-from delivery.infra.document_store import StoredFile
 from delivery.representations import notice_text_sha256
 from delivery.staff import Role, StaffUser
 from delivery.storage import notices as stored_notices
@@ -56,14 +54,6 @@ def may_approve(staff: StaffUser | None) -> bool:
     """Only a staff account with the supervisor role approves a public notice (CPL-95);
     API keys and clerks may not."""
     return staff is not None and staff.has(APPROVER)
-
-
-@dataclass(frozen=True)
-class EvidenceFile:
-    """A photo or video already in the content-addressed store, not yet recorded."""
-
-    stored: StoredFile
-    media_type: str
 
 
 # --- Opening the draft (the court channel) ---

@@ -26,7 +26,6 @@ from channels.public_notice.notices import (
     DRAFT,
     PUBLISHED,
     SOURCE,
-    EvidenceFile,
     NoticeRefused,
     current_notice,
     methods_tried,
@@ -36,6 +35,7 @@ from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.domain import OPEN_ATTEMPT_STATES, Attempt, AttemptState, DispatchState
 from delivery.ids import looks_like_id, new_id
+from delivery.infra.document_store import EvidenceFile
 from delivery.representations import notice_text_sha256
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage import notice_publications

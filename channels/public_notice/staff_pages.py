@@ -33,7 +33,7 @@ from delivery.api.http.handlers import ctx_of
 from delivery.api.staff.auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
 from delivery.api.staff.workspace_forms import multipart_form
 from delivery.context import Context
-from delivery.infra.document_store import UploadRejected
+from delivery.infra.document_store import EvidenceFile, UploadRejected
 from delivery.representations import notice_text_sha256
 from delivery.services import clerk_actions
 from delivery.staff import Role
@@ -113,12 +113,12 @@ def _field(form: MultiDictProxy[Any], name: str) -> str | None:
 
 async def _multipart_form(
     request: web.Request, ctx: Context, *, media: bool
-) -> tuple[dict[str, str], notices.EvidenceFile | None]:
+) -> tuple[dict[str, str], EvidenceFile | None]:
     """A form as a browser sends it with a file (the publication form): the CSRF token first
     (nothing after it is read without it: 403), text fields, and — where ``media`` — at most
     one ``media`` photo or video, streamed to the store and checked as the field server's
     evidence. UploadRejected (its reason names the field) for a refused file or a long field."""
-    evidence: list[notices.EvidenceFile] = []
+    evidence: list[EvidenceFile] = []
 
     async def on_file(part: BodyPartReader) -> None:
         if part.name != "media" or not media:
@@ -127,7 +127,7 @@ async def _multipart_form(
         if evidence:
             raise UploadRejected("media: send one photo or video")
         try:
-            evidence.append(notices.EvidenceFile(*await store_evidence(ctx, part)))
+            evidence.append(EvidenceFile(*await store_evidence(ctx, part)))
         except UploadRejected as exc:
             raise UploadRejected(f"media: {exc.reason}", exc.status) from None
 

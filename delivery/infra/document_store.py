@@ -169,3 +169,11 @@ def _discard(temp: BinaryIO) -> None:
     temp.close()
     if os.path.exists(temp.name):
         os.unlink(temp.name)
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """A photo or video already in the content-addressed store, not yet recorded."""
+
+    stored: StoredFile
+    media_type: str

@@ -24,6 +24,7 @@ from delivery.domain import (
 )
 from delivery.identity import address_digest
 from delivery.ids import new_id
+from delivery.infra.document_store import EvidenceFile
 from delivery.services import ownership, signed_proof
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.progress import start_attempt
@@ -56,7 +57,7 @@ class ActionRequest:
     # The file that came with the action, stored but not yet recorded: record_publication's
     # photo or video of the posting (from the staff page), record_outcome's scan of the signed
     # proof (CPL-87). Recorded (a media_files row and its event) in the action's transaction.
-    evidence: notices.EvidenceFile | None = None
+    evidence: EvidenceFile | None = None
 
 
 async def cancel(ctx: Context, dispatch_id: str, request: ActionRequest, actor: str) -> None:

@@ -17,7 +17,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from channels.public_notice.notices import DRAFT
 from delivery.context import Context
 from delivery.domain import Dispatch, DispatchState
 from delivery.services.certificates import BLOCKED_EVENT, CERTIFICATE_EVENTS, ISSUED_EVENT
@@ -25,7 +24,7 @@ from delivery.services.timestamps import overdue_dispatches
 from delivery.storage import queries, staff
 from delivery.storage import queue_facts as facts
 from delivery.storage.engine import READ_ONLY, Connection
-from delivery.vocabulary import EventType
+from delivery.vocabulary import EventType, NoticeState
 from escalation.calendar import CourtDays
 from escalation.decide import step_deadline
 from escalation.policy import KNOWN_CHANNELS
@@ -179,7 +178,7 @@ async def _add_facts(conn: Connection, rows: list[QueueRow]) -> None:
         row = by_id[dispatch_id]
         row.at_risk = AT_RISK_EVENT in seqs and row.dispatch.is_open
         row.certificate_blocked = seqs.get(BLOCKED_EVENT, -1) > seqs.get(ISSUED_EVENT, -1)
-    for dispatch_id, notice_id in await facts.notices_in_state(conn, ids, DRAFT):
+    for dispatch_id, notice_id in await facts.notices_in_state(conn, ids, NoticeState.DRAFT):
         if by_id[dispatch_id].dispatch.state == DispatchState.NOTICE_PENDING:
             by_id[dispatch_id].notice_id = notice_id
     for dispatch_id, failures in await facts.failed_deliveries(conn, ids):

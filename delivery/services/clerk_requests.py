@@ -13,6 +13,7 @@ from typing import Any
 
 from channels.public_notice import notices
 from delivery.context import Context
+from delivery.infra.document_store import EvidenceFile
 from delivery.services import clerk_actions, signed_proof
 from delivery.staff import StaffUser
 
@@ -67,7 +68,7 @@ async def submit(
     action: object,
     note: object,
     details: dict[str, Any],
-    evidence: notices.EvidenceFile | None = None,
+    evidence: EvidenceFile | None = None,
 ) -> None:
     """Check the request, then perform it (``clerk_actions.ActionRefused`` when the dispatch's
     state or the details do not allow it). The caller has checked the dispatch is in scope;

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from channels.sms.receipts import CONTRADICTED_EVENT
 from delivery.context import Context
 from delivery.services import ownership
 from delivery.services.certificates import actor_names
@@ -17,6 +16,7 @@ from delivery.services.clerk_queue import AT_RISK_EVENT
 from delivery.staff import StaffUser
 from delivery.storage import queries, staff
 from delivery.storage.engine import READ_ONLY, Connection
+from delivery.vocabulary import EventType
 from escalation.policy import Policy
 
 
@@ -66,7 +66,9 @@ async def dispatch_view(
         owner_name=owner_name,
         policy=ctx.policies.get(d.policy, d.court),
         at_risk=d.is_open and any(e.type == AT_RISK_EVENT for e in detail.events),
-        receipt_contradicted=any(e.type == CONTRADICTED_EVENT for e in detail.events),
+        receipt_contradicted=any(
+            e.type == EventType.SMS_RECEIPT_CONTRADICTED for e in detail.events
+        ),
         clerks=clerks,
         other_policies=ctx.policies.names_for(d.court) - {d.policy},
     )

@@ -24,10 +24,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
-from channels.public_notice.notices import EvidenceFile
 from delivery.context import Context
 from delivery.domain import Attempt
-from delivery.infra.document_store import UploadRejected
+from delivery.infra.document_store import EvidenceFile, UploadRejected
 from delivery.infra.scans import SCAN_TYPES, WANTED, scan_problem
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import EventType

@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from channels.public_notice.notices import EvidenceFile
 from delivery.api.case_system.dispatch_request import parse_dispatch_request
 from delivery.api.http.bodies import read_json, refused_body
 from delivery.api.http.handlers import (
@@ -25,7 +24,7 @@ from delivery.clock import rfc3339
 from delivery.cursors import decode_cursor, encode_cursor
 from delivery.domain import Attempt, Dispatch, DispatchState
 from delivery.identity import mask_address
-from delivery.infra.document_store import UploadRejected
+from delivery.infra.document_store import EvidenceFile, UploadRejected
 from delivery.representations import (
     attempt_view,
     dispatch_summary,

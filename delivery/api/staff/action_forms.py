@@ -14,10 +14,10 @@ from __future__ import annotations
 from aiohttp import BodyPartReader, web
 from multidict import MultiDict
 
-from channels.public_notice.notices import EvidenceFile
 from delivery.api.http.bodies import part_chunks
 from delivery.api.staff.workspace_forms import multipart_form
 from delivery.context import Context
+from delivery.infra.document_store import EvidenceFile
 from delivery.services import signed_proof
 
 

@@ -20,7 +20,6 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from channels.public_notice.notices import EvidenceFile
 from delivery.api.http.bodies import read_form
 from delivery.api.http.handlers import ctx_of, path_id
 from delivery.api.staff.action_forms import read_action_form
@@ -34,7 +33,7 @@ from delivery.api.staff.auth import (
 from delivery.context import Context
 from delivery.domain import Event
 from delivery.identity import mask_address
-from delivery.infra.document_store import UploadRejected
+from delivery.infra.document_store import EvidenceFile, UploadRejected
 from delivery.services import certificates, clerk_actions, clerk_requests, signed_proof
 from delivery.services.dispatch_view import DispatchView, dispatch_view, in_scope
 from delivery.staff import Role, StaffUser

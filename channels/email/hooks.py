@@ -10,8 +10,8 @@ from aiohttp import web
 
 from channels.email.receipts import RecipientMismatch, record_bounce
 from delivery.api.http.bodies import read_json
-from delivery.api.http.handlers import ctx_of, json_response, require_api_key
 from delivery.api.http.problems import Problem, not_found, validation_problem
+from delivery.api.http.request_context import ctx_of, json_response, require_api_key
 from delivery.services.api_keys import BOUNCES_SCOPE
 
 FIELDS = frozenset({"message_id", "recipient", "diagnostic"})

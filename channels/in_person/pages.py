@@ -23,7 +23,7 @@ from channels.in_person import visit_form, visits
 from channels.in_person.tasks import TaskView
 from channels.in_person.visit_form import validate
 from delivery.api.http.bodies import RefusedText
-from delivery.api.http.handlers import ctx_of, path_id
+from delivery.api.http.request_context import ctx_of, path_id
 from delivery.api.staff.auth import csrf_token, require_staff, staff_page
 from delivery.infra.document_store import UploadRejected
 from delivery.staff import Role, StaffUser

@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from channels.postal.receipts import TrackingOutcome, record_tracking
-from delivery.api.http.handlers import ctx_of, json_response
+from delivery.api.http.request_context import ctx_of, json_response
 from delivery.channel_api import TrackingChannel, WebhookRejected
 from delivery.vocabulary import Channel
 

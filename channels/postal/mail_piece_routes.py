@@ -16,8 +16,8 @@ from channels.postal import pieces as postal
 from delivery.api.case_system.dispatches import dispatch_caller
 from delivery.api.case_system.documents import one_file
 from delivery.api.http.bodies import part_chunks
-from delivery.api.http.handlers import ctx_of, json_response, path_id
 from delivery.api.http.problems import Problem, not_found, validation_problem
+from delivery.api.http.request_context import ctx_of, json_response, path_id
 from delivery.clock import parse_day
 from delivery.context import Context
 from delivery.infra.document_store import JPEG_MAGIC, PDF_MAGIC, PNG_MAGIC, StoredFile

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from channels.postal import pieces as postal
 from delivery.api.http.bodies import read_form
-from delivery.api.http.handlers import ctx_of
+from delivery.api.http.request_context import ctx_of
 from delivery.api.staff.auth import (
     CSRF_FIELD,
     check_csrf,

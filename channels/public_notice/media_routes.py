@@ -18,8 +18,8 @@ from channels.public_notice import notices, publications
 from delivery.api.case_system.dispatches import dispatch_caller
 from delivery.api.case_system.documents import one_file
 from delivery.api.http.evidence_uploads import store_evidence
-from delivery.api.http.handlers import ctx_of, json_response, path_id
 from delivery.api.http.problems import Problem, not_found, validation_problem
+from delivery.api.http.request_context import ctx_of, json_response, path_id
 from delivery.domain import DispatchState
 from delivery.infra.document_store import EvidenceFile, StoredFile
 from delivery.storage import queries

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from channels.public_notice import board as notice_board
-from delivery.api.http.handlers import PUBLIC_PDFS, ctx_of
+from delivery.api.http.request_context import PUBLIC_PDFS, ctx_of
 from delivery.api.staff.auth import staff_page
 from delivery.context import Context
 from delivery.cursors import decode_cursor, encode_cursor

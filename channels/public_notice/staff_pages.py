@@ -29,7 +29,7 @@ from channels.public_notice.pages import (
 )
 from delivery.api.http.bodies import read_form, skip_part
 from delivery.api.http.evidence_uploads import store_evidence
-from delivery.api.http.handlers import ctx_of
+from delivery.api.http.request_context import ctx_of
 from delivery.api.staff.auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
 from delivery.api.staff.workspace_forms import multipart_form
 from delivery.context import Context

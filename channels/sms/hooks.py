@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from channels.sms.receipts import record_sms_status
 from delivery.api.http.bodies import read_form
-from delivery.api.http.handlers import ctx_of, json_response
+from delivery.api.http.request_context import ctx_of, json_response
 
 PATH = "/hooks/twilio/status"
 

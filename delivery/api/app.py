@@ -15,10 +15,10 @@ from delivery.api.case_system import (
 )
 from delivery.api.case_system.openapi import document as openapi
 from delivery.api.http import health, static_files
-from delivery.api.http.handlers import CONTEXT, PUBLIC_PDFS
 from delivery.api.http.headers import security_headers
 from delivery.api.http.middleware import VERIFIER, api_keys, problems
 from delivery.api.http.rate_limit import public_limits
+from delivery.api.http.request_context import CONTEXT, PUBLIC_PDFS
 from delivery.api.public import recipient_pages, verification_pages
 from delivery.api.staff import auth as staff_auth
 from delivery.api.staff import batch_pages, new_dispatch_page, report_pages

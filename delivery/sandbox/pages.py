@@ -18,7 +18,7 @@ from channels.postal.outcomes import RELATIONS
 from channels.postal.standin import CarrierStandIn
 from channels.sms.standin import TwilioStandIn
 from delivery.api.http.bodies import read_json
-from delivery.api.http.handlers import ctx_of, json_response
+from delivery.api.http.request_context import ctx_of, json_response
 from delivery.clock import AdjustableClock, rfc3339
 from delivery.services.sweep import sweep
 from templates import render

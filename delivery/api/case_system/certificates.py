@@ -10,8 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from delivery.api.case_system.dispatches import dispatch_caller
-from delivery.api.http.handlers import ctx_of, path_id
 from delivery.api.http.problems import Problem, not_found, validation_problem
+from delivery.api.http.request_context import ctx_of, path_id
 from delivery.clock import rfc3339
 from delivery.ids import looks_like_id
 from delivery.services import certificate_pdfs as certificates

@@ -10,7 +10,8 @@ from aiohttp import web
 
 from delivery.api.case_system.dispatch_request import parse_dispatch_request
 from delivery.api.http.bodies import read_json, refused_body
-from delivery.api.http.handlers import (
+from delivery.api.http.problems import Problem, not_found, validation_problem
+from delivery.api.http.request_context import (
     Caller,
     caller,
     ctx_of,
@@ -18,7 +19,6 @@ from delivery.api.http.handlers import (
     path_id,
     require_api_key,
 )
-from delivery.api.http.problems import Problem, not_found, validation_problem
 from delivery.api.staff.action_forms import read_action_form
 from delivery.clock import rfc3339
 from delivery.cursors import decode_cursor, encode_cursor

@@ -18,8 +18,8 @@ from delivery.api.http.bodies import (
     refused_body,
     safe_name,
 )
-from delivery.api.http.handlers import ctx_of, json_response, require_api_key
 from delivery.api.http.problems import Problem, validation_problem
+from delivery.api.http.request_context import ctx_of, json_response, require_api_key
 from delivery.domain import DOCUMENT_KINDS
 from delivery.infra.document_store import StoredFile, UploadRejected
 from delivery.services.documents import store_document

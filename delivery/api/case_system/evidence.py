@@ -8,8 +8,8 @@ import logging
 from aiohttp import web
 
 from delivery.api.case_system.dispatches import dispatch_caller
-from delivery.api.http.handlers import ctx_of, json_response, path_id
 from delivery.api.http.problems import Problem, not_found, validation_problem
+from delivery.api.http.request_context import ctx_of, json_response, path_id
 from delivery.infra.keys import KeyStoreError, published_certificates, published_keys
 from delivery.services.evidence import EvidenceFileMissing, evidence_bundle
 from tracking.signing import key_set_json

@@ -13,8 +13,8 @@ import io
 
 from aiohttp import web
 
-from delivery.api.http.handlers import caller, ctx_of, json_response
 from delivery.api.http.problems import validation_problem
+from delivery.api.http.request_context import caller, ctx_of, json_response
 from delivery.services import reports
 from delivery.staff import Role
 

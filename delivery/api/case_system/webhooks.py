@@ -11,8 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from delivery.api.http.bodies import read_json
-from delivery.api.http.handlers import ctx_of, json_response, path_id, require_api_key
 from delivery.api.http.problems import Problem, not_found, validation_problem
+from delivery.api.http.request_context import ctx_of, json_response, path_id, require_api_key
 from delivery.clock import rfc3339
 from delivery.services import webhook_endpoints
 from delivery.services.webhook_delivery import retry_delivery

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from delivery.api.http.handlers import ctx_of, json_response
 from delivery.api.http.outages import DATABASE, QUEUE, RETRY_AFTER_SECONDS
+from delivery.api.http.request_context import ctx_of, json_response
 from delivery.context import Context
 from delivery.services.timestamps import overdue_count
 from delivery.storage.engine import database_answers

@@ -14,9 +14,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from delivery.api.http.bodies import MalformedBody, check_query, refused_body
-from delivery.api.http.handlers import API_KEY, CALLER, Caller
 from delivery.api.http.outages import unavailable, unavailable_dependency
 from delivery.api.http.problems import Problem, unprintable
+from delivery.api.http.request_context import API_KEY, CALLER, Caller
 from delivery.api.staff.auth import CSRF_HEADER, SAFE_METHODS, current_session
 from delivery.infra.document_store import UploadRejected
 from delivery.services.api_keys import ApiKeyVerifier

@@ -13,8 +13,8 @@ from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from delivery.api.http.handlers import html_page
 from delivery.api.http.problems import Problem
+from delivery.api.http.request_context import html_page
 from delivery.api.staff.auth import page_locale
 from delivery.storage.engine import database_unreachable
 

@@ -17,8 +17,8 @@ from math import ceil
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from delivery.api.http.handlers import ctx_of, html_page
 from delivery.api.http.problems import Problem
+from delivery.api.http.request_context import ctx_of, html_page
 from delivery.config import LimitSettings, Settings
 from delivery.infra.rate_limits import LimitsUnavailable, Rule
 from templates import locale_or_default

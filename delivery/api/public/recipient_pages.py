@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from delivery.api.http.bodies import read_form
-from delivery.api.http.handlers import ctx_of, html_page
 from delivery.api.http.rate_limit import refusal, retry_after
+from delivery.api.http.request_context import ctx_of, html_page
 from delivery.ids import looks_like_id
 from delivery.infra.rate_limits import LimitsUnavailable
 from delivery.services import recipient

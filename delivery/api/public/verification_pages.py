@@ -23,8 +23,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from delivery.api.http.bodies import read_form
-from delivery.api.http.handlers import ctx_of, html_page
 from delivery.api.http.rate_limit import client_address, refusal, retry_after
+from delivery.api.http.request_context import ctx_of, html_page
 from delivery.ids import looks_like_id
 from delivery.infra.rate_limits import LimitsUnavailable, Rule
 from delivery.services import verification

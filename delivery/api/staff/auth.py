@@ -21,9 +21,9 @@ from aiohttp.typedefs import Handler
 from multidict import MultiMapping
 
 from delivery.api.http.bodies import read_form
-from delivery.api.http.handlers import STAFF, ctx_of, html_page
 from delivery.api.http.problems import Problem
 from delivery.api.http.rate_limit import UNAVAILABLE_RETRY, client_address, retry_after
+from delivery.api.http.request_context import STAFF, ctx_of, html_page
 from delivery.infra.rate_limits import LimitsUnavailable
 from delivery.services import staff_accounts
 from delivery.services.staff_accounts import SESSION_TTL, LoginThrottled, StaffSession

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 
 from delivery.api.http.bodies import RefusedText, part_chunks, read_bounded, skip_part
-from delivery.api.http.handlers import ctx_of, json_response
+from delivery.api.http.request_context import ctx_of, json_response
 from delivery.api.staff.auth import (
     page_locale,
     require_staff,

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from delivery.api.http.bodies import read_form
-from delivery.api.http.handlers import ctx_of, path_id
+from delivery.api.http.request_context import ctx_of, path_id
 from delivery.api.staff.action_forms import read_action_form
 from delivery.api.staff.auth import (
     CSRF_FIELD,

@@ -21,7 +21,7 @@ from aiohttp import BodyPartReader, web
 from multidict import MultiDict
 
 from delivery.api.http.bodies import RefusedText, part_chunks, skip_part
-from delivery.api.http.handlers import ctx_of
+from delivery.api.http.request_context import ctx_of
 from delivery.api.staff.auth import (
     page_locale,
     require_staff,

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from delivery.api.http.handlers import ctx_of
+from delivery.api.http.request_context import ctx_of
 from delivery.api.staff import dispatch_page
 from delivery.api.staff.auth import page_locale, require_staff, workspace_page
 from delivery.clock import parse_day

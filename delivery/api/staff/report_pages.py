@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from delivery.api.http.handlers import ctx_of
+from delivery.api.http.request_context import ctx_of
 from delivery.api.staff.auth import page_locale, require_staff, workspace_page
 from delivery.services import reports
 from delivery.services.report_figures import DEFINITIONS

@@ -10,7 +10,7 @@ from delivery.api.case_system.openapi.components import COMPONENTS
 from delivery.api.case_system.openapi.dispatch_paths import DISPATCH_PATHS
 from delivery.api.case_system.openapi.service_paths import SERVICE_PATHS
 from delivery.api.case_system.webhooks import EVENT_TYPES
-from delivery.api.http.handlers import json_response
+from delivery.api.http.request_context import json_response
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",

@@ -1,4 +1,5 @@
-"""Helpers every API handler uses: the context, the caller (API key or staff), JSON in and out."""
+"""What every handler reads from its request and answers with: the context, the caller (API key
+or staff), a path id, JSON and HTML responses."""
 
 from __future__ import annotations
 

@@ -33,6 +33,11 @@ from escalation.service_date import service_date
 
 log = logging.getLogger(__name__)
 SOURCE = "escalation"
+# What closing an attempt records: decide ends attempts only as cancelled or expired.
+CLOSING_EVENTS = {
+    AttemptState.CANCELLED: EventType.ATTEMPT_CANCELLED,
+    AttemptState.EXPIRED: EventType.ATTEMPT_EXPIRED,
+}
 # What a public-notice attempt records as its "address": it serves the public, not an address.
 NOTICE_ADDRESS = "public_notice"
 
@@ -196,7 +201,7 @@ async def _apply(ctx: Context, tx: DispatchTransaction, action: Action) -> None:
             tx.change_attempt(
                 attempt,
                 AttemptState(state),
-                EventType(f"attempt_{state}"),
+                CLOSING_EVENTS[AttemptState(state)],
                 source=SOURCE,
                 reason=reason,
             )

@@ -44,23 +44,20 @@ from typing import Any
 import aiohttp
 import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from email_throughput import (
+from redis.asyncio import Redis
+from throughput_cases import create_dispatches, dispatch_body, upload_pdf
+from throughput_service import (
     REDIS_URL,
-    CountingSink,
     Options,
-    create_dispatches,
-    dispatch_body,
     forget_queue,
     free_port,
     fresh_database,
     log_tail,
     new_api_key,
     service_env,
-    sink_server,
-    upload_pdf,
     wait_until_served,
 )
-from redis.asyncio import Redis
+from throughput_sink import CountingSink, sink_server
 
 from delivery.jobs.job_queue import QueueKind, queue_name_of
 from delivery.storage.engine import create_engine

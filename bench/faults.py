@@ -4,11 +4,13 @@
 .venv/bin/python bench/faults.py [--n 1000] [--clients 20] [--only NAME[,NAME…]] [--timeout 900]
 ```
 
-Each scenario (``SCENARIOS``; add one by appending a :class:`Scenario` with its fault function)
-starts Songda in child processes on a fresh data directory and a fresh database, as
-``bench/email_throughput.py`` does (its helpers are reused: the counted ``songda`` processes, the
-environment, the case-system client, the database set-up), creates N dispatches through the API,
-and injects its fault once all are created and a third of the mail has arrived in the sink:
+Each scenario (``SCENARIOS`` in ``faults_scenarios.py``; add one by appending a :class:`Scenario`
+with its fault function) starts Songda in child processes on a fresh data directory and a fresh
+database, as ``bench/email_throughput.py`` does (its helpers are reused: the counted ``songda``
+processes, the environment and the database set-up from ``throughput_service.py``, the
+case-system client from ``throughput_cases.py``, the sink from ``throughput_sink.py``), creates N
+dispatches through the API, and injects its fault once all are created and a third of the mail
+has arrived in the sink (``faults_measure.py`` counts what went wrong):
 
 - ``worker-kill``: split deployment (``songda web`` + ``songda worker``, PostgreSQL); the worker
   is SIGKILLed and started again 1 s later.
@@ -42,357 +44,31 @@ import argparse
 import asyncio
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 
 import aiohttp
-import sqlalchemy as sa
-from aiosmtpd.smtp import SMTP, Envelope, Session
-from email_throughput import (
-    REDIS_URL,
-    SERVICE_SCRIPT,
-    CountingSink,
-    Database,
+from faults_measure import FaultSink, Outcome, in_flight, served_times, tally, wait_for_all
+from faults_scenarios import SCENARIOS, Run, Scenario, scenario_services
+from throughput_cases import create_dispatches, upload_pdf
+from throughput_service import (
     Options,
-    create_dispatches,
     forget_queue,
     free_port,
     fresh_database,
-    log_tail,
     new_api_key,
     service_env,
-    sink_server,
-    stop_process,
-    upload_pdf,
 )
-from redis.asyncio import Redis
-from sqlalchemy.engine import make_url
+from throughput_sink import sink_server
 
-from delivery.domain import AttemptState
-from delivery.jobs.embedded_redis import EmbeddedRedis
-from delivery.storage.engine import create_engine
-from delivery.storage.schema import attempts, dispatches, events
-from delivery.vocabulary import EventType
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from tcp_proxy import TcpProxy
-
-OUTAGE_SECONDS = 18.0
-RESTART_AFTER_SECONDS = 1.0
-RECOVERY_TARGET = 60.0
 FAULT_AT = 1 / 3  # of the mail in the sink
 
 
-class FaultSink(CountingSink):
-    """Counts like the throughput bench's sink, per recipient too; a wait for the fault."""
-
-    def __init__(self, expected: int, fault_at: int) -> None:
-        super().__init__(expected)
-        self.fault_at = fault_at
-        self.reached = asyncio.Event()
-        self.per_recipient: Counter[str] = Counter()
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.per_recipient.update(envelope.rcpt_tos)
-        reply = await super().handle_DATA(server, session, envelope)
-        if self.messages >= self.fault_at:
-            self.reached.set()
-        return reply
-
-
-@dataclass
-class Run:
-    """One scenario's running service: its processes (restartable), proxy, Redis, sink."""
-
-    scenario: Scenario
-    workdir: Path
-    envs: dict[str, dict[str, str]]
-    database_url: str
-    proxy: TcpProxy | None = None
-    redis_url: str = REDIS_URL
-    processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
-    starts: int = 0
-    notes: list[str] = field(default_factory=list)  # what a fault found wrong besides the tally
-
-    async def start(self, command: str) -> None:
-        self.starts += 1
-        log = (self.workdir / f"{command}-{self.starts}.log").open("wb")
-        with log:
-            self.processes[command] = await asyncio.create_subprocess_exec(
-                sys.executable,
-                str(SERVICE_SCRIPT),
-                command,
-                env=self.envs[command],
-                stdout=log,
-                stderr=log,
-            )
-
-    async def kill(self, command: str) -> None:
-        process = self.processes[command]
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
-
-    async def restart_after_kill(self, command: str) -> None:
-        await self.kill(command)
-        await asyncio.sleep(RESTART_AFTER_SECONDS)
-        await self.start(command)
-
-    async def stop(self) -> None:
-        for process in self.processes.values():
-            await stop_process(process)
-
-    def check_alive(self) -> None:
-        for command, process in self.processes.items():
-            if process.returncode is not None:
-                log = self.workdir / f"{command}-{self.starts}.log"
-                raise RuntimeError(f"songda {command} exited:\n{log_tail(log)}")
-
-
-# --- the faults ----------------------------------------------------------------------------------
-
-
-async def kill_worker(run: Run) -> None:
-    await run.restart_after_kill("worker")
-
-
-async def kill_run(run: Run) -> None:
-    await run.restart_after_kill("run")
-
-
-async def kill_run_with_embedded_redis(run: Run) -> None:
-    """``songda run`` on its private Redis killed with -9: the restart must end the orphaned
-    redis-server (one process, a new one, holds the append-only file afterwards)."""
-    await run.kill("run")
-    orphans = redis_servers_in(run.workdir)
-    if not orphans:
-        run.notes.append("no orphaned redis-server after kill -9 (expected one)")
-    await asyncio.sleep(RESTART_AFTER_SECONDS)
-    await run.start("run")
-    deadline = time.time() + RECOVERY_TARGET
-    holders: set[int] = set()
-    while time.time() < deadline:
-        holders = redis_servers_in(run.workdir)
-        if len(holders) == 1 and not holders & orphans:
-            return
-        await asyncio.sleep(0.5)
-    run.notes.append(f"redis-servers on the data directory after restart: {holders}")
-
-
-def redis_servers_in(data_dir: Path) -> set[int]:
-    """Pids of the redis-server processes working in ``data_dir``'s private Redis directory."""
-    target = (data_dir / "redis").resolve()
-    found = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if Path(os.readlink(proc / "exe")).name.startswith("redis-server") and (
-                Path(os.readlink(proc / "cwd")) == target
-            ):
-                found.add(int(proc.name))
-        except OSError:
-            continue
-    return found
-
-
-async def cut_postgres(run: Run) -> None:
-    assert run.proxy is not None
-    run.proxy.cut()
-    await asyncio.sleep(OUTAGE_SECONDS)
-    await run.proxy.restore()
-
-
-async def flush_redis(run: Run) -> None:
-    redis = Redis.from_url(run.redis_url)
-    try:
-        await redis.flushall()
-    finally:
-        await redis.aclose()
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    commands: tuple[str, ...]  # the ``songda`` processes: ("run",) or ("web", "worker")
-    database: str
-    fault: Callable[[Run], Awaitable[None]]
-    proxied_database: bool = False
-    private_redis: bool = False
-    embedded_redis: bool = False  # ``songda run``'s own redis-server in its data directory
-
-
-SPLIT = ("web", "worker")
-SCENARIOS = (
-    Scenario("worker-kill", SPLIT, "postgresql", kill_worker),
-    Scenario("postgres-18s", SPLIT, "postgresql", cut_postgres, proxied_database=True),
-    Scenario("run-kill", ("run",), "sqlite", kill_run),
-    Scenario(
-        "run-kill-embedded", ("run",), "sqlite", kill_run_with_embedded_redis, embedded_redis=True
-    ),
-    Scenario("redis-flush", SPLIT, "postgresql", flush_redis, private_redis=True),
-)
-
-
-@dataclass
-class Outcome:
-    scenario: str
-    n: int
-    lost: int = 0
-    double_served: int = 0
-    duplicate_mail: int = 0  # a message sent again although its acceptance had been learnt
-    resent_unknown: int = 0  # sent again after a kill mid-conversation: the outcome was unknown
-    misdated: int = 0
-    recovery: float | None = None
-    drained: float | None = None
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return (
-            not self.failures
-            and self.lost == self.double_served == self.duplicate_mail == self.misdated == 0
-            and self.recovery is not None
-            and self.recovery <= RECOVERY_TARGET
-        )
-
-
-# --- measuring -----------------------------------------------------------------------------------
-
-
-async def in_flight(url: str) -> set[str]:
-    """The dispatches with an attempt being sent (``sending``) right now."""
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                sa.select(attempts.c.dispatch_id).where(
-                    attempts.c.state == AttemptState.SENDING.value
-                )
-            )
-            return {row[0] for row in rows}
-    finally:
-        await engine.dispose()
-
-
-async def served_times(url: str) -> dict[str, float]:
-    """Dispatch id → when its (first) ``dispatch_served`` event was recorded, as a Unix time."""
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                sa.select(events.c.dispatch_id, sa.func.min(events.c.recorded_at))
-                .where(events.c.type == EventType.DISPATCH_SERVED)
-                .group_by(events.c.dispatch_id)
-            )
-            return {d: recorded.timestamp() for d, recorded in rows}
-    finally:
-        await engine.dispose()
-
-
-async def wait_for_all(run: Run, url: str, n: int, deadline: float) -> None:
-    while time.time() < deadline:
-        run.check_alive()
-        if len(await served_times(url)) >= n:
-            return
-        await asyncio.sleep(0.5)
-
-
-async def tally(url: str, outcome: Outcome, sink: FaultSink) -> None:
-    """Lost, double-served and misdated dispatches, from the database; the sink's second
-    messages split into re-sends of an outcome Songda never learnt (the worker died in the
-    SMTP conversation: its claim was released, ``attempt_send_interrupted``, and one
-    acceptance is recorded) and duplicates of an acceptance it had learnt."""
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            served = {
-                d: (state, at)
-                for d, state, at in await conn.execute(
-                    sa.select(dispatches.c.id, dispatches.c.state, dispatches.c.served_at)
-                )
-            }
-            served_events = await conn.execute(
-                sa.select(events.c.dispatch_id, sa.func.count())
-                .where(events.c.type == EventType.DISPATCH_SERVED)
-                .group_by(events.c.dispatch_id)
-            )
-            interrupted = set(
-                (
-                    await conn.scalars(
-                        sa.select(events.c.dispatch_id).where(
-                            events.c.type == EventType.ATTEMPT_SEND_INTERRUPTED
-                        )
-                    )
-                ).all()
-            )
-            sent_count = dict(
-                (
-                    await conn.execute(
-                        sa.select(events.c.dispatch_id, sa.func.count())
-                        .where(events.c.type == EventType.ATTEMPT_SENT)
-                        .group_by(events.c.dispatch_id)
-                    )
-                ).all()
-            )
-            of_address = dict(
-                (await conn.execute(sa.select(attempts.c.address, attempts.c.dispatch_id))).all()
-            )
-            first_sent = dict(
-                (
-                    await conn.execute(
-                        sa.select(events.c.dispatch_id, sa.func.min(events.c.occurred_at))
-                        .where(events.c.type == EventType.ATTEMPT_SENT)
-                        .group_by(events.c.dispatch_id)
-                    )
-                ).all()
-            )
-    finally:
-        await engine.dispose()
-    outcome.lost = outcome.n - sum(1 for state, _at in served.values() if state == "served")
-    outcome.double_served = sum(max(0, count - 1) for _d, count in served_events)
-    for recipient, count in sink.per_recipient.items():
-        dispatch_id = of_address.get(recipient)
-        unknown = dispatch_id in interrupted and sent_count.get(dispatch_id) == 1
-        if count > 1 and unknown:
-            outcome.resent_unknown += count - 1
-        elif count > 1:
-            outcome.duplicate_mail += count - 1
-    outcome.misdated = sum(
-        1 for d, (state, at) in served.items() if state == "served" and at != first_sent.get(d)
-    )
-
-
 # --- one scenario --------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def scenario_services(
-    scenario: Scenario, workdir: Path, database: Database
-) -> AsyncIterator[tuple[Run, str]]:
-    """The proxy or private Redis the scenario needs, and its (not yet started) Run."""
-    async with AsyncExitStack() as stack:
-        url = database.url
-        proxy = None
-        if scenario.proxied_database:
-            target = make_url(url)
-            proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
-            port = await proxy.start()
-            stack.push_async_callback(proxy.close)
-            url = target.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
-        redis_url = REDIS_URL
-        if scenario.private_redis:
-            private = EmbeddedRedis(workdir)
-            redis_url = await private.start()
-            stack.push_async_callback(private.stop)
-        yield Run(scenario, workdir, {}, url, proxy, redis_url), redis_url
 
 
 async def run_scenario(scenario: Scenario, opts: Options) -> Outcome:

@@ -36,34 +36,22 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import statistics
 import sys
 import tempfile
 import time
 import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
+from healthz_probe import Probe
+from proof_record import served_record, view_of
 
 from delivery.api.app import create_app
 from delivery.clock import SystemClock
 from delivery.config import load_settings
 from delivery.context import Context
-from delivery.domain import (
-    Attempt,
-    AttemptState,
-    ContactSource,
-    Dispatch,
-    DispatchState,
-    DocumentRef,
-    Event,
-)
 from delivery.infra import pdf_rendering
 from delivery.infra.certificate_signing import (
     CertificateSignature,
@@ -80,176 +68,9 @@ from delivery.storage.migrate import upgrade
 from templates.certificate import certificate_html, certificate_pdf
 from templates.fonts import font_name
 from templates.pdf import weasyprint_pdf
-from tracking.certificate import CertificateView, certificate_view
 
 REDIS_URL = os.environ.get("SONGDA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
-T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 COURT = "杭州市西湖区人民法院"
-
-
-def _record(i: int) -> dict[str, Any]:
-    """A served dispatch's record: e-mail (served, OLR-31), SMS and a courtesy post."""
-    d = f"D{i:025d}"
-    dispatch = Dispatch(
-        id=d,
-        court="杭州市西湖区人民法院",
-        case_number=f"(2026)浙0106民初{1000 + i}号",
-        reference=f"bench-{i}",
-        policy="cn-civil",
-        state=DispatchState.SERVED,
-        recipient_name="张三",
-        recipient_role="defendant",
-        id_last4="123X",
-        consent_given=True,
-        consent_basis="express",
-        locale="zh-CN" if i % 2 == 0 else "en",
-        created_at=T0,
-    )
-    channels = [("email", "zhang.san@example.com"), ("sms", "+8613800138000")]
-    attempts = [
-        Attempt(
-            id=f"A{i:024d}{n}",
-            dispatch_id=d,
-            step_index=0,
-            channel=channel,
-            contact_id=None,
-            address=address,
-            source=ContactSource.RECIPIENT_CONFIRMED,
-            state=AttemptState.SENT,
-            created_at=T0,
-        )
-        for n, (channel, address) in enumerate(channels)
-    ]
-    seq = 0
-    events: list[Event] = []
-
-    def add(type: str, data: dict[str, Any], attempt: str | None = None) -> Event:
-        nonlocal seq
-        seq += 1
-        event = Event(
-            id=f"E{i:022d}{seq:03d}",
-            dispatch_id=d,
-            seq=seq,
-            type=type,
-            occurred_at=T0 + timedelta(seconds=seq),
-            recorded_at=T0 + timedelta(seconds=seq),
-            source="bench",
-            actor=None,
-            attempt_id=attempt,
-            data=data,
-            prev_hash=f"{seq - 1:064x}",
-            hash=uuid.uuid4().hex * 2,
-        )
-        events.append(event)
-        return event
-
-    add("dispatch_created", {"state": "queued"})
-    add("step_started", {"state": "in_progress", "step": 0})
-    for a in attempts:
-        add("attempt_created", {"channel": a.channel, "address_source": a.source.value}, a.id)
-        add("attempt_sending", {"state": "sending", "try": 1}, a.id)
-    sent = add("attempt_sent", {"state": "sent", "message_id": f"<{d}@court>"}, attempts[0].id)
-    add("attempt_sent", {"state": "sent", "sid": f"SM{i:032d}"}, attempts[1].id)
-    served = add(
-        "dispatch_served",
-        {
-            "legal_basis": "OLR-31",
-            "reading": "recipient-confirmed address; accepted by the court's mail server",
-            "served_at": sent.occurred_at.isoformat(),
-            "service_date": "2026-11-23",
-            "channel": "email",
-            "attempt_id": attempts[0].id,
-            "completing_event_id": sent.id,
-        },
-    )
-    add("chain_checkpoint", {"head": served.hash, "seq": served.seq, "key_id": "k2026",
-                             "alg": "Ed25519", "signature": "A" * 86})  # fmt: skip
-    for _ in range(8):
-        add("document_downloaded", {"document_id": "DOC"}, attempts[0].id)
-    documents = [
-        DocumentRef(f"DOC{n}", uuid.uuid4().hex * 2, 1000, title, kind, "application/pdf")
-        for n, (title, kind) in enumerate(
-            [("民事起诉状", "complaint"), ("传票", "summons"), ("举证通知书", "notice")]
-        )
-    ]
-    return {
-        "dispatch": dispatch,
-        "documents": documents,
-        "attempts": attempts,
-        "events": events,
-        "served": served,
-    }
-
-
-def _view(record: dict[str, Any], zone: Any, base_url: str) -> CertificateView:
-    return certificate_view(
-        **record,
-        names={},
-        zone=zone,
-        verify_base_url=base_url,
-        certificate_id=str(uuid.uuid4()),
-    )
-
-
-def _probe(url: str, stop_after: float, out: Connection) -> None:
-    """In a child process: GET ``url`` back to back until told to stop; latencies (ms)."""
-
-    async def run() -> list[float]:
-        found: list[float] = []
-        async with aiohttp.ClientSession() as session:
-            async with session.get(url) as response:  # connected: tell the parent
-                await response.read()
-            out.send("ready")
-            deadline = time.perf_counter() + stop_after
-            while time.perf_counter() < deadline:
-                t = time.perf_counter()
-                async with session.get(url) as response:
-                    await response.read()
-                    assert response.status == 200, response.status
-                found.append((time.perf_counter() - t) * 1000)
-                if out.poll():
-                    break
-                await asyncio.sleep(0.005)
-        return found
-
-    out.send(asyncio.run(run()))
-
-
-@dataclass
-class Latency:
-    p50: float
-    p99: float
-    max: float
-    n: int
-
-    @classmethod
-    def of(cls, values: list[float]) -> Latency:
-        ordered = sorted(values)
-        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        return cls(statistics.median(ordered), p99, ordered[-1], len(ordered))
-
-    def __str__(self) -> str:
-        return (
-            f"p50 {self.p50:6.2f} ms  p99 {self.p99:6.2f} ms  max {self.max:7.2f} ms  (n={self.n})"
-        )
-
-
-class Probe:
-    def __init__(self, url: str, seconds: float) -> None:
-        self.parent, child = multiprocessing.Pipe()
-        self.process = multiprocessing.get_context("spawn").Process(
-            target=_probe, args=(url, seconds, child)
-        )
-
-    async def start(self) -> None:
-        self.process.start()
-        assert await asyncio.to_thread(self.parent.recv) == "ready"
-
-    async def stop(self) -> Latency:
-        self.parent.send("stop")
-        values: list[float] = await asyncio.to_thread(self.parent.recv)
-        self.process.join()
-        return Latency.of(values)
 
 
 def _pool(kind: str) -> Executor:
@@ -299,9 +120,9 @@ async def main(n: int, probe_seconds: float, kind: str) -> int:
         tsa_runner, tsa_url = await start_tsa_standin(tsa)
         fonts = settings.fonts
         try:
-            records = [_record(i) for i in range(n)]
+            records = [served_record(i) for i in range(n)]
             zone, base = settings.zone, settings.public_base_url
-            htmls = [certificate_html(_view(r, zone, base), fonts) for r in records]
+            htmls = [certificate_html(view_of(r, zone, base), fonts) for r in records]
             pdf_rendering.use_executor(_pool(kind))
             print(f"proof issuing: N = {n}, pool = {pdf_rendering.MAX_RENDERS} {kind}es"
                   .replace("threades", "threads"))  # fmt: skip
@@ -318,15 +139,15 @@ async def main(n: int, probe_seconds: float, kind: str) -> int:
 
             async def issue(record: dict[str, Any]) -> bytes:
                 """Songda's whole issuing path (what the certificate job runs)."""
-                view = _view(record, zone, base)
+                view = view_of(record, zone, base)
                 return await signed_certificate_pdf(view, signature(True), fonts)
 
             async def signed_b_b(record: dict[str, Any]) -> bytes:
-                view = _view(record, zone, base)
+                view = view_of(record, zone, base)
                 return await signed_certificate_pdf(view, signature(False), fonts)
 
             async def unsigned(record: dict[str, Any]) -> bytes:
-                view = _view(record, zone, base)
+                view = view_of(record, zone, base)
                 return await pdf_rendering.render_in_pool(certificate_pdf, view, fonts)
 
             # Warm both paths (fonts, the stamp's font subset, template and layout caches).

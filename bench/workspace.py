@@ -44,9 +44,10 @@ from urllib.parse import urlencode
 import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
-from email_throughput import PG_ADMIN_URL, REDIS_URL, _pg_admin
 from sqlalchemy import event
-from workspace_seed import BENCH_CLERK, BENCH_PASSWORD, COURTS, seed
+from throughput_service import PG_ADMIN_URL, REDIS_URL, pg_admin
+from workspace_generator import COURTS
+from workspace_seed import BENCH_CLERK, BENCH_PASSWORD, seed
 
 from delivery.api.app import create_app
 from delivery.clock import SystemClock
@@ -260,14 +261,14 @@ async def database(args: argparse.Namespace) -> AsyncIterator[str]:
         yield f"{base}/{args.database}"
         return
     name = f"songda_bench_ws_{uuid.uuid4().hex[:10]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
+    await pg_admin(f'CREATE DATABASE "{name}"')
     try:
         yield f"{base}/{name}"
     finally:
         if args.keep:
             print(f"kept database {name} (again: --database {name})")
         else:
-            await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def seed_database(url: str, n: int) -> None:

@@ -1,6 +1,6 @@
 """The cn-civil ladder through the worker: electronic first, then post. No carrier is configured
 in these tests, so the postal attempt waits ``channel_unavailable`` (the post itself is tested in
-channels/postal/test_channel.py, the whole ladder in test_whole_ladder.py)."""
+channels/postal/test_outcomes.py, the whole ladder in test_whole_ladder.py)."""
 
 from __future__ import annotations
 

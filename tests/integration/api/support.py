@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from api_client import Api
 from conftest import MINIMAL_PDF
-from helpers import Api
 
 PROBLEM = "application/problem+json"
 # Headers that say when, not what.

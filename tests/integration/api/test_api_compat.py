@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 from aiohttp import FormData
+from api_client import Api
 from conftest import COURT, MINIMAL_PDF, settled
-from helpers import Api, Receiver, link_path, receiving
+from helpers import link_path
+from webhook_receiver import Receiver, receiving
 
 from integration.api.support import Placeholders, Walk
 

@@ -16,8 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from api_client import Api
+from cli_runner import cli_env
 from conftest import COURT, OTHER_COURT, settled
-from helpers import Api, cli_env, staff_account
+from helpers import staff_account
 
 from delivery.clock import ManualClock, rfc3339
 from delivery.context import Context

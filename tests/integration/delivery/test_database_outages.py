@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_client import Api
 from conftest import START, eventually, running_worker, settled
-from helpers import Api
 from sqlalchemy.engine import make_url
 from tcp_proxy import TcpProxy, proxied
 

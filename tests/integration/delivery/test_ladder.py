@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from api_client import Api, dispatch_body
 from conftest import eventually, settled
-from helpers import Api, Receiver, dispatch_body, receiving
+from webhook_receiver import Receiver, receiving
 
 from delivery.sandbox.pages import SmtpSink
 from delivery.services.sweep import sweep

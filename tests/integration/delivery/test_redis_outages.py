@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from api_client import Api
 from conftest import eventually, running_worker
-from helpers import Api
 
 from delivery.context import Context
 from delivery.jobs.embedded_redis import redis_binary

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from api_client import Api
 from conftest import START, eventually, running_worker
-from helpers import Api
 
 from delivery.clock import ManualClock, rfc3339
 from delivery.jobs.acceptance_journal import Acceptance

@@ -9,8 +9,9 @@ import re
 from typing import Any
 
 from aiohttp import FormData
+from api_client import Api
 from conftest import COURT, MINIMAL_PDF, OTHER_COURT
-from helpers import Api, form_csrf, log_in, staff_account
+from helpers import form_csrf, log_in, staff_account
 
 from delivery.api.staff.flat_dispatch import COLUMNS
 from delivery.services.api_keys import create_api_key

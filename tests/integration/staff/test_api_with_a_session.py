@@ -3,8 +3,9 @@ roles the session allows, and the case system's endpoints that want a key."""
 
 from __future__ import annotations
 
+from api_client import Api
 from conftest import COURT, OTHER_COURT
-from helpers import Api, log_in, staff_account
+from helpers import log_in, staff_account
 
 from delivery.staff import Role
 

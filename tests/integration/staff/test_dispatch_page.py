@@ -7,8 +7,10 @@ import re
 from typing import Any
 
 import pytest
+from api_client import Api
 from conftest import MINIMAL_PDF, OTHER_COURT
-from helpers import Api, proof_form, scan_pdf
+from helpers import proof_form
+from pdf_checks import scan_pdf
 
 from delivery.staff import Role
 from integration.staff.support import FOUND, NOTE, case_dispatch, clerk_session, other_court_system

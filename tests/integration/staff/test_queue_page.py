@@ -10,9 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from api_client import Api, dispatch_body
 from conftest import COURT, OTHER_COURT, eventually, settled
-from helpers import Api, Receiver, dispatch_body, log_in, receiving, staff_account
+from helpers import log_in, staff_account
 from sqlalchemy import event
+from webhook_receiver import Receiver, receiving
 
 from integration.staff.support import FOUND, NOTE, case_dispatch, clerk_session, other_court_system
 

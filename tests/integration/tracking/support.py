@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from api_client import Api
 from conftest import SECRETS_KEY, eventually, settled
-from helpers import Api
 from pypdf import PdfReader
 
 from delivery.context import Context

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Api
+from api_client import Api
 
 from delivery.clock import ManualClock
 from delivery.context import Context

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from api_client import Api
 from conftest import COURT, OTHER_COURT, settled
-from helpers import Api, log_in, staff_account
+from helpers import log_in, staff_account
 
 from delivery.clock import ManualClock
 from delivery.context import Context

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Api, cli_env, songda
+from api_client import Api
+from cli_runner import cli_env, songda
 
 from delivery.context import Context
 from delivery.domain import Event

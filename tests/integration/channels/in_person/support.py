@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from api_client import Api
 from conftest import settled
-from helpers import Api
 
 from delivery.context import Context
 from delivery.storage.schema import field_tasks

@@ -8,8 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from api_client import Api, visit_task
 from conftest import OTHER_COURT
-from helpers import Api, form_csrf, staff_account, visit_task
+from helpers import form_csrf, staff_account
 
 from delivery.staff import Role
 from integration.channels.in_person.support import clerk_action, in_person_dispatch, later, task_row

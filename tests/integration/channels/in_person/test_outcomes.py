@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from helpers import Api, visit_task, visits_of
+from api_client import Api, visit_task, visits_of
 
 from delivery.context import Context
 from delivery.storage.schema import media_files

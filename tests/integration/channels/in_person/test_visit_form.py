@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from aiohttp import FormData
-from helpers import Api, form_csrf, visit_task
+from api_client import Api, visit_task
+from helpers import form_csrf
 
 from channels.in_person.visit_form import DATA_URL_PREFIX, MAX_SIGNATURE_BYTES
 from delivery.api.http.evidence_uploads import media_type_of

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from api_client import Api
 from conftest import COURT, eventually, settled
-from helpers import Api, service_message
+from helpers import service_message
 from standins import CARRIER, Post
 from standins import CARRIER_SECRET as SECRET
 from standins import POSTAL_ADDRESS as ADDRESS

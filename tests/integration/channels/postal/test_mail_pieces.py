@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from aiohttp import FormData
+from api_client import Api
 from conftest import COURT, MINIMAL_PDF, OTHER_COURT
-from helpers import Api
 from pypdf import PdfReader
 from standins import Post
 

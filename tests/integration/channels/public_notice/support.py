@@ -9,8 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from api_client import Api, dispatch_body
 from conftest import COURT, settled
-from helpers import Api, dispatch_body, log_in, staff_account
+from helpers import log_in, staff_account
 
 from delivery.representations import notice_text_sha256
 from delivery.staff import Role

@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from api_client import Api, dispatch_body
 from conftest import COURT, eventually, settled
-from helpers import Api, Receiver, dispatch_body, form_csrf, log_in, receiving, staff_account
+from helpers import form_csrf, log_in, staff_account
+from webhook_receiver import Receiver, receiving
 
 from delivery.clock import rfc3339
 from delivery.representations import notice_text_sha256

@@ -8,8 +8,9 @@ import io
 from datetime import timedelta
 
 import pytest
+from api_client import Api
 from conftest import COURT, eventually
-from helpers import Api, GatedRenderer, rendering_with
+from pdf_checks import GatedRenderer, rendering_with
 from pypdf import PdfReader
 
 from integration.channels.public_notice.support import (

@@ -10,8 +10,8 @@ channel.
 from __future__ import annotations
 
 import pytest
+from api_client import Api
 from conftest import COURT, settled
-from helpers import Api
 
 from delivery.services.sweep import sweep
 from integration.channels.public_notice.support import (

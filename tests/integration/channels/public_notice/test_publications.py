@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiohttp import FormData
+from api_client import Api
 from conftest import OTHER_COURT, settled
-from helpers import Api, log_in, staff_account
+from helpers import log_in, staff_account
 
 from delivery.clock import rfc3339
 from delivery.services.api_keys import create_api_key

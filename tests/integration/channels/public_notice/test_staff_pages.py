@@ -7,8 +7,9 @@ import hashlib
 
 import pytest
 from aiohttp import FormData
+from api_client import Api
 from conftest import COURT
-from helpers import Api, form_csrf, log_in, staff_account
+from helpers import form_csrf, log_in, staff_account
 
 from delivery.representations import notice_text_sha256
 from delivery.staff import Role

@@ -237,7 +237,7 @@ def auth(api_key: str) -> dict[str, str]:
 
 @pytest.fixture
 def api(client: TestClient[Any, Any], auth: dict[str, str], ctx: Context) -> Any:
-    from helpers import Api
+    from api_client import Api
 
     return Api(client, auth, ctx)
 

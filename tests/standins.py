@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
+from api_client import Api
 from conftest import COURT, settled
-from helpers import Api, form_csrf, log_in, staff_account
+from helpers import form_csrf, log_in, staff_account
 
 from channels.postal.adapter import PostalChannel, ReferenceCarrier
 from channels.postal.standin import CarrierStandIn

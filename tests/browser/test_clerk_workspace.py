@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 
+from api_client import Api
 from conftest import MINIMAL_PDF, running_worker
-from helpers import Api, staff_account
+from helpers import staff_account
 from playwright.async_api import Dialog, expect
 
 from delivery.staff import Role

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from helpers import Api, staff_account, visit_task
+from api_client import Api, visit_task
+from helpers import staff_account
 from integration.channels.in_person.support import in_person_dispatch
 from integration.channels.public_notice.support import (
     drafted,

@@ -8,8 +8,9 @@ served by each channel, failed and cancelled, across months, on the manual clock
 
 from __future__ import annotations
 
+from api_client import Api
 from conftest import COURT, OTHER_COURT
-from helpers import Api, staff_account
+from helpers import staff_account
 from integration.delivery.support import build_population
 
 from delivery.clock import ManualClock

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from api_client import Api, dispatch_body
 from conftest import COURT, MINIMAL_PDF, OTHER_COURT
-from helpers import Api, dispatch_body
 
 from delivery.ids import new_id
 from delivery.services.api_keys import create_api_key

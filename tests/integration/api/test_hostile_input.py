@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientResponse, FormData
-from helpers import PDF_THEN_HTML, Api, log_in, staff_account
+from api_client import Api
+from helpers import log_in, staff_account
+from pdf_checks import PDF_THEN_HTML
 
 from delivery.api.http.bodies import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_PARTS
 from delivery.staff import Role

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient
+from api_client import Api
 from conftest import REDIS_URL
-from helpers import Api
 from tcp_proxy import TcpProxy, proxied
 
 from delivery.api.app import create_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from helpers import Api, dispatch_body
+from api_client import Api, dispatch_body
 
 from delivery.api.case_system.openapi.document import SPEC
 

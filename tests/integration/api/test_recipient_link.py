@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from api_client import Api
 from conftest import eventually, settled
-from helpers import Api, link_path
+from helpers import link_path
 
 from delivery.sandbox.pages import SmtpSink
 from delivery.services.sweep import sweep

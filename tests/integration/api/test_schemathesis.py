@@ -14,7 +14,8 @@ from typing import Any
 
 import schemathesis
 from aiohttp import web
-from helpers import Api, free_port
+from api_client import Api
+from cli_runner import free_port
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode

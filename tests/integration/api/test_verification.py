@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from api_client import Api
 from conftest import COURT, settled
-from helpers import Api
 from pypdf import PdfReader
 from standins import Post
 

@@ -1,21 +1,30 @@
 """Populations and dispatches other test modules build on: the reports' known population (also
-read by the service-outcomes and browser tests) and a dispatch sent by post (signed proofs,
-hostile input)."""
+read by the service-outcomes and browser tests), a dispatch sent by post (signed proofs,
+hostile input), and for the fault tests a real ``songda worker`` process and a hook into the
+SMTP sink."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from api_client import Api
+from cli_runner import cli_env
 from conftest import COURT, OTHER_COURT, settled
-from helpers import Api, staff_account
+from helpers import staff_account
 
 from delivery.clock import ManualClock, rfc3339
 from delivery.context import Context
 from delivery.domain import DispatchState
+from delivery.sandbox.pages import SmtpSink
 from delivery.services.cancel import cancel_dispatch
 from delivery.services.progress import start_attempt
 from delivery.services.reversal import completing_event, unserve
@@ -223,3 +232,53 @@ async def postal_dispatch(api: Api, locale: str = "zh-CN") -> tuple[str, str]:
     await settled(api.ctx)
     api.ctx.clock.advance(RECORDED_AFTER)  # type: ignore[attr-defined]
     return created["id"], post["id"]
+
+
+def before_each_message(sink: SmtpSink, hook: Callable[[], Any]) -> None:
+    """Run ``hook`` when the sink has the whole message, before it answers 250."""
+    original = sink.handle_DATA
+
+    async def handle(server: Any, session: Any, envelope: Any) -> str:
+        hook()
+        return await original(server, session, envelope)
+
+    sink.handle_DATA = handle  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def songda_worker(ctx: Context, database_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``songda worker`` process on the test's queue, data directory and SMTP sink."""
+    env = cli_env(
+        ctx,
+        SONGDA_DATABASE_URL=database_url,
+        SONGDA_REDIS_URL=ctx.settings.redis_url or "",
+        SONGDA_QUEUE_NAME=ctx.settings.queue_name,
+        SONGDA_SMTP_PORT=str(ctx.settings.smtp.port),
+        SONGDA_SMTP_TIMEOUT="5",
+        SONGDA_PUBLIC_BASE_URL=ctx.settings.public_base_url,
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "delivery.cli.main", "worker"],
+        env={**clean, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.environ.get("FAULTS_LOG", os.devnull), "ab"),  # noqa: SIM115
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def attempt_sent_events(api: Api, dispatch_id: str) -> list[Any]:
+    return [e for e in await api.events(dispatch_id) if e.type == "attempt_sent"]
+
+
+async def ready(value: Any) -> Any:
+    return value

@@ -7,8 +7,8 @@ import hashlib
 from pathlib import Path
 
 import sqlalchemy as sa
+from cli_runner import songda
 from conftest import SECRETS_KEY
-from helpers import songda
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from delivery.storage.schema import api_keys

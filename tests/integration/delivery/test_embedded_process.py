@@ -17,8 +17,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from api_client import Api
+from cli_runner import read_until, sandbox_process
 from conftest import eventually
-from helpers import Api, read_until, sandbox_process
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 SANDBOX_COURT = "沙箱人民法院"

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from api_client import Api
 from conftest import MINIMAL_PDF, eventually, settled
-from helpers import Api, Receiver, link_path, receiving
+from helpers import link_path
 from standardwebhooks import Webhook
+from webhook_receiver import Receiver, receiving
 
 from delivery.sandbox.pages import SmtpSink
 from delivery.services.sweep import sweep

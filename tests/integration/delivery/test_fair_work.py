@@ -10,8 +10,10 @@ import asyncio
 import dataclasses
 
 import pytest
+from api_client import Api
+from cli_runner import songda
 from conftest import eventually, running_worker
-from helpers import Api, GatedRenderer, rendering_with, songda
+from pdf_checks import GatedRenderer, rendering_with
 
 from delivery.sandbox.pages import SmtpSink
 

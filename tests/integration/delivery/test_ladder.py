@@ -1,14 +1,15 @@
 """The cn-civil ladder through the worker: electronic first, then post. No carrier is configured
 in these tests, so the postal attempt waits ``channel_unavailable`` (the post itself is tested in
-channels/postal/test_channel.py, the whole ladder in test_whole_ladder.py)."""
+channels/postal/test_outcomes.py, the whole ladder in test_whole_ladder.py)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+from api_client import Api, dispatch_body
 from conftest import eventually, settled
-from helpers import Api, Receiver, dispatch_body, receiving
+from webhook_receiver import Receiver, receiving
 
 from delivery.sandbox.pages import SmtpSink
 from delivery.services.sweep import sweep

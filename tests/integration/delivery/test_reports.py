@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from api_client import Api
+from cli_runner import songda
 from conftest import COURT, OTHER_COURT, SECRETS_KEY
-from helpers import Api, log_in, songda, staff_account
+from helpers import log_in, staff_account
 
 from delivery.clock import ManualClock
 from delivery.config import Settings

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from helpers import Api, read_until, sandbox_process
+from api_client import Api
+from cli_runner import read_until, sandbox_process
 
 
 async def test_the_sandbox_stamps_checkpoints_with_its_own_tsa(tmp_path: Path) -> None:

@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from api_client import Api
+from cli_runner import cli_env, songda
 from conftest import SECRETS_KEY, eventually
 from cryptography.fernet import Fernet
-from helpers import Api, Receiver, cli_env, receiving, songda
 from standardwebhooks import Webhook
+from webhook_receiver import Receiver, receiving
 
 from delivery.infra.document_store import DocumentStore
 from delivery.storage.engine import create_engine

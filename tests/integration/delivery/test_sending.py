@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from api_client import Api
 from conftest import eventually, running_worker, settled
-from helpers import Api
 
 from channels.email.adapter import EmailChannel
 from delivery.clock import ManualClock

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from api_client import Api
 from conftest import COURT, OTHER_COURT
-from helpers import Api
 from sqlalchemy.engine import Connection
 
 from delivery.clock import ManualClock

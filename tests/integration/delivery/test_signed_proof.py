@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiohttp import FormData
-from helpers import PDF_THEN_HTML, Api, log_in, proof_form, scan_image, scan_pdf, staff_account
+from api_client import Api
+from helpers import log_in, proof_form, staff_account
+from pdf_checks import PDF_THEN_HTML, scan_image, scan_pdf
 
 from delivery.storage.schema import media_files
 from escalation.periods import period_end

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from helpers import Api
+from api_client import Api
 from sqlalchemy import Connection
 
 from delivery.context import Context

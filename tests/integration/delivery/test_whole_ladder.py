@@ -15,9 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from api_client import Api, visit_task
 from conftest import eventually, settled
-from helpers import Api, Receiver, receiving, visit_task
 from standins import POSTAL_ADDRESS, Browser, Post
+from webhook_receiver import Receiver, receiving
 
 from delivery.clock import rfc3339
 from delivery.services.sweep import sweep

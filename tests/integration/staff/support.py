@@ -1,4 +1,5 @@
-"""CSV batches as the clerk uploads them, for the batch tests and the both-databases pages."""
+"""CSV batches as the clerk uploads them, for the batch tests and the both-databases pages; a
+clerk's session and dispatches of this court or another, for the queue and dispatch pages."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ import re
 from typing import Any
 
 from aiohttp import FormData
-from conftest import COURT, MINIMAL_PDF
-from helpers import form_csrf
+from api_client import Api
+from conftest import COURT, MINIMAL_PDF, OTHER_COURT
+from helpers import form_csrf, log_in, staff_account
 
 from delivery.api.staff.flat_dispatch import COLUMNS
+from delivery.services.api_keys import create_api_key
+from delivery.staff import Role
 
 COMPLAINT = MINIMAL_PDF
 SUMMONS = MINIMAL_PDF + b"% summons\n"
 FILES = {"起诉状.pdf": COMPLAINT, "传票.pdf": SUMMONS}
 BATCH_URL = re.compile(r"^/staff/batches/([0-9A-Z]{26})$")
+FOUND = "court_found"  # an address the court found: served only once read
+NOTE = "电话核实，受送达人已搬离 / checked by phone"
 
 
 def row(reference: str, **values: str) -> dict[str, str]:
@@ -74,3 +80,29 @@ async def uploaded(clerk: Any, data: bytes, files: dict[str, bytes] | None = Non
     match = BATCH_URL.match(response.headers["Location"])
     assert match, response.headers["Location"]
     return match.group(1)
+
+
+async def clerk_session(api: Api, *roles: Role, **options: Any) -> str:
+    """Log a clerk (or ``roles``) in on the test client; the session's CSRF token."""
+    user, password = await staff_account(api.ctx, *roles, **options)
+    return await log_in(api.client, user.username, password)
+
+
+async def case_dispatch(
+    api: Api,
+    reference: str,
+    *,
+    case_number: str = "(2026)浙0106民初1234号",
+    name: str = "张三",
+    **options: Any,
+) -> str:
+    body = await api.new_dispatch_body(reference=reference, **options)
+    body["case_number"] = case_number
+    body["recipient"]["name"] = name
+    return str((await api.create(body))["id"])
+
+
+async def other_court_system(api: Api) -> Api:
+    """The case system of another court (its own API key)."""
+    _key, token = await create_api_key(api.ctx.engine, api.ctx.clock, "other", [OTHER_COURT])
+    return Api(api.client, {"Authorization": f"Bearer {token}"}, api.ctx)

@@ -24,8 +24,9 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import ClientResponse, FormData
 from aiohttp.test_utils import TestClient
+from api_client import Api, visit_task
 from conftest import COURT, MINIMAL_PDF, settled
-from helpers import Api, log_in, staff_account, visit_task
+from helpers import log_in, staff_account
 
 from delivery.api.app import create_app
 from delivery.representations import notice_text_sha256

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from api_client import Api
 from conftest import COURT, MINIMAL_PDF, OTHER_COURT, eventually
-from helpers import Api, form_csrf
+from helpers import form_csrf
 
 from delivery.api.staff import batch_pages
 from delivery.api.staff.flat_dispatch import COLUMNS

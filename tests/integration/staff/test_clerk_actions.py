@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from api_client import Api
 from conftest import settled
-from helpers import Api
 
 from delivery.clock import rfc3339
 from delivery.sandbox.pages import SmtpSink

@@ -8,8 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import FormData
+from api_client import Api
 from conftest import COURT, MINIMAL_PDF, OTHER_COURT
-from helpers import Api, form_csrf
+from helpers import form_csrf
 
 from delivery.staff import Role
 from delivery.storage.schema import dispatches, documents, events

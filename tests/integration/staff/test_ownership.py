@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from api_client import Api, dispatch_body
 from conftest import COURT, MINIMAL_PDF, OTHER_COURT
-from helpers import Api, dispatch_body, staff_account
+from helpers import staff_account
 
 from delivery.api.case_system.dispatch_request import parse_dispatch_request
 from delivery.clock import ManualClock

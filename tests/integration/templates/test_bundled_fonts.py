@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from api_client import Api
 from bare_machine import supplementary_font
 from conftest import COURT, eventually
-from helpers import Api, log_in, staff_account
+from helpers import log_in, staff_account
 
 from delivery.services.certificates import issue_certificates
 from delivery.storage.schema import certificates

@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from api_client import Api
 from conftest import settled
-from helpers import Api, court_root, validate_signature
+from pdf_checks import court_root, validate_signature
 from standins import TSA_NAME, Tsa
 
 from delivery.clock import ManualClock

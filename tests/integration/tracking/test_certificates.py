@@ -13,8 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from api_client import RECIPIENT_EMAIL, Api, visit_task
 from conftest import COURT, OTHER_COURT, settled
-from helpers import RECIPIENT_EMAIL, Api, court_root, validate_signature, visit_task
+from pdf_checks import court_root, validate_signature
 from standins import Post
 
 from delivery.jobs.worker import render_certificate

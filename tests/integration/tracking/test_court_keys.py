@@ -8,7 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from helpers import sandbox_process, songda
+from cli_runner import sandbox_process, songda
 
 from delivery.infra.keys import load_signing_key, published_keys
 from integration.tracking.support import production_env

@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_client import Api
 from asn1crypto import keys as asn1_keys
+from cli_runner import songda
 from conftest import COURT
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from helpers import Api, asn1, court_root, songda, validate_signature
+from pdf_checks import asn1, court_root, validate_signature
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel

@@ -17,9 +17,12 @@ from typing import Any
 import aiohttp
 import pytest
 import sqlalchemy as sa
+from api_client import Api
+from cli_runner import cli_env, songda
 from conftest import COURT, SECRETS_KEY, eventually, settled
-from helpers import Api, Receiver, cli_env, log_in, receiving, songda, staff_account
+from helpers import log_in, staff_account
 from standins import TSA_NAME, Tsa
+from webhook_receiver import Receiver, receiving
 
 from delivery.clock import ManualClock
 from delivery.config import ConfigError, load_settings

@@ -6,8 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from api_client import Api
 from conftest import eventually, settled
-from helpers import Api, Receiver, receiving
+from webhook_receiver import Receiver, receiving
 
 from delivery.services.sweep import sweep
 from tracking.webhooks import RETRY_SCHEDULE

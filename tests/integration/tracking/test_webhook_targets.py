@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from aiohttp import ClientTimeout, web
 from aiohttp.abc import AbstractResolver, ResolveResult
+from api_client import Api
+from cli_runner import cli_env, free_port
 from conftest import eventually
-from helpers import Api, Receiver, cli_env, free_port, receiving
+from webhook_receiver import Receiver, receiving
 
 from delivery.api.app import create_app
 from delivery.config import load_settings

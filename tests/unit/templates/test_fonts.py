@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from bare_machine import fontless_config, supplementary_font
-from helpers import songda
+from cli_runner import songda
 from pypdf import PdfReader
 
 from templates.certificate import certificate_pdf

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from api_client import RECIPIENT_EMAIL, Api
 from conftest import eventually, settled
-from helpers import RECIPIENT_EMAIL, Api, Receiver, receiving
+from webhook_receiver import Receiver, receiving
 
 from delivery.sandbox.pages import SmtpSink
 

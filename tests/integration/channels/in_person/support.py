@@ -3,10 +3,15 @@ dispatch at that step (certificates, signed proofs, the access table, the browse
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+from api_client import Api
 from conftest import settled
-from helpers import Api
+
+from delivery.context import Context
+from delivery.storage.schema import field_tasks
 
 ADDRESS = {"lines": "浙江省杭州市西湖区文三路100号", "postcode": "310012", "source": "court_found"}
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 200
@@ -39,3 +44,14 @@ async def in_person_dispatch(api: Api, *, kind: str = "summons", reference: str 
 
 # 2026-11-23 02:00 UTC is the start; one day later the visit is at 09:30 in Shanghai.
 VISIT_LOCAL = "2026-11-24T09:30"
+MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x03" * 300
+
+
+async def task_row(ctx: Context, task_id: str) -> Any:
+    async with ctx.engine.connect() as conn:
+        query = sa.select(field_tasks).where(field_tasks.c.id == task_id)
+        return (await conn.execute(query)).mappings().one()
+
+
+def later(api: Api, delta: timedelta) -> None:
+    api.ctx.clock.advance(delta)  # type: ignore[attr-defined]

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from api_client import Api
 from conftest import OTHER_COURT
-from helpers import Api, form_csrf
+from helpers import form_csrf
 from standins import Post
 
 from delivery.services.api_keys import create_api_key

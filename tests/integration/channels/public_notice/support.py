@@ -3,12 +3,15 @@ tests and for those that need a notice (certificates, the access table, the brow
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from api_client import Api, dispatch_body
 from conftest import COURT, settled
-from helpers import Api, dispatch_body, log_in, staff_account
+from helpers import log_in, staff_account
 
 from delivery.representations import notice_text_sha256
 from delivery.staff import Role
@@ -17,6 +20,12 @@ from delivery.storage.schema import notices
 PHONE = "+8613800138000"
 NOTE = "经审查，符合公告送达条件"
 FILLED = "{}：原告请求判令被告偿还借款人民币10万元。"
+ZONE = ZoneInfo("Asia/Shanghai")
+ID_NUMBER = "33010619900101123X"
+EMAIL = "zhang.san@example.com"
+ADDRESS = "浙江省杭州市西湖区文三路100号"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 200
+TEXT_SHA256_RE = re.compile(r'name="text_sha256" value="([0-9a-f]{64})"')
 
 
 async def documents_of(api: Api, kinds: list[tuple[str, str]]) -> list[str]:
@@ -127,3 +136,21 @@ async def published_notice(api: Api, **options: Any) -> tuple[str, dict[str, str
 
 def advance(api: Api, delta: timedelta) -> None:
     api.ctx.clock.advance(delta)  # type: ignore[attr-defined]
+
+
+async def after_other_methods(api: Api) -> str:
+    """A recipient with a postal address the post could not use: the clerk skips in person and
+    escalates, so the notice follows one expired postal attempt."""
+    ids = await documents_of(api, [("complaint", "民事起诉状")])
+    body = dispatch_body(ids, reference="notice-post", consent=False)
+    body["recipient"]["phones"] = [{"number": PHONE, "source": "court_found"}]
+    body["recipient"]["postal_addresses"] = [
+        {"lines": ADDRESS, "postcode": "310012", "source": "court_found"}
+    ]
+    created = await api.create(body)
+    assert [a["channel"] for a in created["attempts"]] == ["postal"]
+    assert (await act(api, created["id"], "skip_step", step=2)).status == 200
+    assert (await act(api, created["id"], "escalate")).status == 200
+    await api.until_state(created["id"], "notice_pending")
+    await drafted(api, created["id"])
+    return str(created["id"])

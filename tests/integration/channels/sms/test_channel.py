@@ -9,8 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from api_client import Api
 from conftest import settled
-from helpers import Api, link_path, service_message, without_redis
+from helpers import link_path, service_message, without_redis
 from standins import live_twilio
 from twilio.request_validator import RequestValidator
 

@@ -13,9 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from api_client import Api
 from conftest import eventually, settled
-from helpers import Api, Receiver, receiving
 from standins import live_twilio
+from webhook_receiver import Receiver, receiving
 
 from channels.sms.standin import TwilioStandIn
 from delivery.clock import rfc3339

@@ -1,25 +1,20 @@
-"""Staff accounts: the login page, sessions, CSRF, the API with a session, the CLI."""
+"""Staff login: the login page, password storage, sessions and their expiry, CSRF on login and
+logout, secure cookies, and the helpers other staff pages build on."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
-from conftest import COURT, OTHER_COURT, SECRETS_KEY
-from helpers import Api, form_csrf, log_in, staff_account
+from conftest import COURT
+from helpers import form_csrf, log_in, staff_account
 
 from delivery.api.app import create_app
 from delivery.api.staff.auth import (
@@ -33,14 +28,7 @@ from delivery.api.staff.auth import (
 )
 from delivery.clock import ManualClock
 from delivery.context import Context
-from delivery.server import sandbox_staff_accounts
-from delivery.services.staff_accounts import (
-    SESSION_TTL,
-    AccountError,
-    check_password,
-    create_staff_user,
-    set_password,
-)
+from delivery.services.staff_accounts import SESSION_TTL
 from delivery.staff import Role
 from delivery.storage.schema import staff_sessions, staff_users
 
@@ -233,210 +221,6 @@ async def test_secure_cookie_when_the_public_url_is_https(
     assert response.status == 303
     [cookie] = [h for h in response.headers.getall("Set-Cookie") if h.startswith(SESSION_COOKIE)]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-
-
-async def test_staff_use_the_dispatch_api_with_the_session_cookie(api: Api) -> None:
-    body = await api.new_dispatch_body(consent=False)
-    body["recipient"]["postal_addresses"] = [
-        {"lines": "杭州市西湖区文三路1号", "postcode": "310012", "source": "recipient_confirmed"}
-    ]
-    created = await api.create(body)
-    user, password = await staff_account(api.ctx, Role.CLERK)
-    staff = api.client
-    token = await log_in(staff, user.username, password)
-    path = f"/api/v1/dispatches/{created['id']}"
-
-    read = await staff.get(path)  # the cookie alone, no Authorization header
-    assert read.status == 200, await read.text()
-    listed = await (await staff.get("/api/v1/dispatches")).json()
-    assert [d["id"] for d in listed["items"]] == [created["id"]]
-
-    action = {"action": "record_consent", "basis": "tacit", "note": "电话确认"}
-    before = await api.events(created["id"])
-    refused = await staff.post(f"{path}/actions", json=action)
-    assert refused.status == 403
-    assert (await refused.json())["type"].endswith("csrf-failed")
-    wrong = await staff.post(f"{path}/actions", json=action, headers={"X-CSRF-Token": "nope"})
-    assert wrong.status == 403
-    assert await api.events(created["id"]) == before
-
-    done = await staff.post(f"{path}/actions", json=action, headers={"X-CSRF-Token": token})
-    assert done.status == 200, await done.text()
-    recorded = [e for e in await api.events(created["id"]) if e not in before]
-    assert recorded and {e.actor for e in recorded if e.actor} == {f"staff:{user.id}"}
-
-    cancelled = await staff.post(f"{path}/cancel", headers={"X-CSRF-Token": token})
-    assert cancelled.status == 200, await cancelled.text()
-    assert (await cancelled.json())["state"] == "cancelled"
-    assert (await api.events(created["id"]))[-1].actor == f"staff:{user.id}"
-
-
-async def test_case_system_endpoints_want_an_api_key(api: Api) -> None:
-    user, password = await staff_account(api.ctx, Role.CLERK, Role.ADMIN)
-    token = await log_in(api.client, user.username, password)
-    headers = {"X-CSRF-Token": token}
-    for method, path in (
-        ("POST", "/api/v1/dispatches"),
-        ("POST", "/api/v1/documents"),
-        ("POST", "/api/v1/bounces"),
-        ("GET", "/api/v1/webhook-endpoints"),
-        ("GET", "/api/v1/webhook-deliveries"),
-    ):
-        response = await api.client.request(method, path, json={}, headers=headers)
-        assert response.status == 403, path
-        assert (await response.json())["title"] == "API key required"
-    # with both, the API key is the caller
-    assert (await api.upload()).status == 201
-
-
-async def test_staff_see_only_their_courts(api: Api) -> None:
-    created = await api.new_dispatch()
-    user, password = await staff_account(api.ctx, Role.SUPERVISOR, courts=(OTHER_COURT,))
-    token = await log_in(api.client, user.username, password)
-    path = f"/api/v1/dispatches/{created['id']}"
-    assert (await api.client.get(path)).status == 404
-    cancel = await api.client.post(f"{path}/cancel", headers={"X-CSRF-Token": token})
-    assert cancel.status == 404
-    listed = await (await api.client.get(f"/api/v1/dispatches?court={COURT}")).json()
-    assert listed["items"] == []
-
-
-async def test_field_servers_and_admins_cannot_use_the_dispatch_api(api: Api) -> None:
-    created = await api.new_dispatch()
-    for role in (Role.FIELD_SERVER, Role.ADMIN):
-        user, password = await staff_account(api.ctx, role)
-        api.client.session.cookie_jar.clear()
-        await log_in(api.client, user.username, password)
-        for path in ("/api/v1/dispatches", f"/api/v1/dispatches/{created['id']}"):
-            response = await api.client.get(path)
-            assert response.status == 403, path
-            assert (await response.json())["type"].endswith("role-required")
-
-
-async def test_account_fields_are_checked_and_nothing_is_stored(ctx: Context) -> None:
-    cases: list[dict[str, Any]] = [
-        {"roles": [], "courts": [COURT], "password": "long enough password"},
-        {"roles": ["judge"], "courts": [COURT], "password": "long enough password"},
-        {"roles": ["clerk"], "courts": [], "password": "long enough password"},
-        {"roles": ["clerk"], "courts": [" "], "password": "long enough password"},
-        {"roles": ["clerk"], "courts": [COURT], "password": "short"},
-    ]
-    for case in cases:
-        with pytest.raises(AccountError):
-            await create_staff_user(
-                ctx.engine, ctx.clock, username="chen", display_name="陈", **case
-            )
-    with pytest.raises(AccountError):
-        await create_staff_user(
-            ctx.engine,
-            ctx.clock,
-            username="has space",
-            display_name="陈",
-            roles=["clerk"],
-            courts=[COURT],
-            password="long enough password",
-        )
-    async with ctx.engine.connect() as conn:
-        assert await conn.scalar(sa.select(sa.func.count()).select_from(staff_users)) == 0
-    await staff_account(ctx, username="chen")
-    with pytest.raises(AccountError, match="taken"):
-        await staff_account(ctx, username="Chen")
-
-
-async def test_sandbox_demo_accounts_survive_restarts(ctx: Context) -> None:
-    sandbox_ctx = dataclasses.replace(
-        ctx, settings=dataclasses.replace(ctx.settings, court_name="沙箱人民法院")
-    )
-    sandbox_ctx.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    first = await sandbox_staff_accounts(sandbox_ctx)
-    assert set(first) == {"clerk", "supervisor", "field", "admin"}
-    path = ctx.settings.data_dir / "sandbox_staff_passwords"
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert await sandbox_staff_accounts(sandbox_ctx) == first
-    roles = {}
-    for username, password in first.items():
-        user = await check_password(ctx.engine, username, password)
-        assert user is not None and user.courts == ("沙箱人民法院",)
-        roles[username] = set(user.roles)
-    assert roles == {
-        "clerk": {Role.CLERK},
-        "supervisor": {Role.SUPERVISOR},
-        "field": {Role.FIELD_SERVER},
-        "admin": {Role.ADMIN},
-    }
-    await set_password(ctx.engine, "clerk", "someone changed it!")
-    assert await sandbox_staff_accounts(sandbox_ctx) == first
-    assert await check_password(ctx.engine, "clerk", first["clerk"]) is not None
-
-
-def _songda(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
-    return subprocess.run(
-        [sys.executable, "-m", "delivery.cli.main", *args],
-        env={**clean, **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def test_cli_user_create_and_list(tmp_path: Path) -> None:
-    db = tmp_path / "songda.db"
-    env = {
-        "SONGDA_DATA_DIR": str(tmp_path),
-        "SONGDA_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-        "SONGDA_SECRET_KEY": "x" * 40,
-        "SONGDA_SECRETS_KEY": SECRETS_KEY,
-        "SONGDA_SMTP_HOST": "127.0.0.1",
-        "SONGDA_SMTP_SENDER": "service@court.example",
-        "SONGDA_COURT_NAME": COURT,
-    }
-    assert _songda("db", "upgrade", env=env).returncode == 0
-    create = ("user", "create", "--username", "wang", "--name", "王书记员", "--role", "clerk")
-    piped = _songda(
-        *create, "--role", "supervisor", "--court", "A court", "--court", "B court",
-        "--password-stdin", env=env, stdin="correct horse battery\n",
-    )  # fmt: skip
-    assert piped.returncode == 0, piped.stderr
-    assert "correct horse battery" not in piped.stdout + piped.stderr
-
-    generated = _songda("user", "create", "--username", "li", "--name", "李", "--role",
-                        "field_server", env=env)  # fmt: skip
-    assert generated.returncode == 0, generated.stderr
-    password = generated.stdout.strip()
-    assert len(password) >= 16
-
-    taken = _songda(*create, "--password-stdin", env=env, stdin="another long password\n")
-    short = _songda("user", "create", "--username", "zhao", "--name", "赵", "--role", "clerk",
-                    "--password-stdin", env=env, stdin="short\n")  # fmt: skip
-    bad_role = _songda("user", "create", "--username", "zhao", "--name", "赵", "--role",
-                       "judge", env=env)  # fmt: skip
-    no_role = _songda("user", "create", "--username", "zhao", "--name", "赵", env=env)
-    for refused in (taken, short, bad_role, no_role):
-        assert refused.returncode == 2
-    assert "taken" in taken.stderr and "at least 12" in short.stderr
-
-    listed = _songda("user", "list", env=env)
-    assert listed.returncode == 0, listed.stderr
-    lines = listed.stdout.splitlines()
-    assert [line.split("\t")[0] for line in lines] == ["li", "wang"]
-    assert "clerk,supervisor\tA court,B court\tactive" in lines[1]
-    assert "argon2" not in listed.stdout
-
-    async def verify() -> tuple[bool, bool]:
-        from delivery.storage.engine import create_engine
-
-        engine = create_engine(f"sqlite+aiosqlite:///{db}")
-        try:
-            wang = await check_password(engine, "wang", "correct horse battery")
-            li = await check_password(engine, "li", password)
-        finally:
-            await engine.dispose()
-        return wang is not None, li is not None
-
-    assert asyncio.run(verify()) == (True, True)
 
 
 async def test_helpers_for_staff_pages(ctx: Context, aiohttp_client: Callable[..., Any]) -> None:

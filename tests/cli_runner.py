@@ -81,14 +81,19 @@ def cli_env(ctx: Context, **extra: str) -> dict[str, str]:
 
 
 def songda(
-    *args: str, env: dict[str, str], umask: int | None = None, timeout: float = 60
+    *args: str,
+    env: dict[str, str],
+    umask: int | None = None,
+    timeout: float = 60,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """The CLI as a real process, with only the ``SONGDA_*`` settings given (and started under
-    ``umask`` when one is given, as an operator's shell would)."""
+    """The CLI as a real process, with only the ``SONGDA_*`` settings given (started under
+    ``umask`` when one is given, as an operator's shell would; ``stdin`` piped in when given)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
     return subprocess.run(
         [sys.executable, "-m", "delivery.cli.main", *args],
         env={**clean, **env},
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cli_runner import songda
 from conftest import COURT, SECRETS_KEY
 from helpers import staff_account
 
@@ -84,19 +82,6 @@ async def test_sandbox_demo_accounts_survive_restarts(ctx: Context) -> None:
     assert await check_password(ctx.engine, "clerk", first["clerk"]) is not None
 
 
-def _songda(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
-    return subprocess.run(
-        [sys.executable, "-m", "delivery.cli.main", *args],
-        env={**clean, **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_cli_user_create_and_list(tmp_path: Path) -> None:
     db = tmp_path / "songda.db"
     env = {
@@ -108,32 +93,32 @@ def test_cli_user_create_and_list(tmp_path: Path) -> None:
         "SONGDA_SMTP_SENDER": "service@court.example",
         "SONGDA_COURT_NAME": COURT,
     }
-    assert _songda("db", "upgrade", env=env).returncode == 0
+    assert songda("db", "upgrade", env=env).returncode == 0
     create = ("user", "create", "--username", "wang", "--name", "王书记员", "--role", "clerk")
-    piped = _songda(
+    piped = songda(
         *create, "--role", "supervisor", "--court", "A court", "--court", "B court",
         "--password-stdin", env=env, stdin="correct horse battery\n",
     )  # fmt: skip
     assert piped.returncode == 0, piped.stderr
     assert "correct horse battery" not in piped.stdout + piped.stderr
 
-    generated = _songda("user", "create", "--username", "li", "--name", "李", "--role",
+    generated = songda("user", "create", "--username", "li", "--name", "李", "--role",
                         "field_server", env=env)  # fmt: skip
     assert generated.returncode == 0, generated.stderr
     password = generated.stdout.strip()
     assert len(password) >= 16
 
-    taken = _songda(*create, "--password-stdin", env=env, stdin="another long password\n")
-    short = _songda("user", "create", "--username", "zhao", "--name", "赵", "--role", "clerk",
+    taken = songda(*create, "--password-stdin", env=env, stdin="another long password\n")
+    short = songda("user", "create", "--username", "zhao", "--name", "赵", "--role", "clerk",
                     "--password-stdin", env=env, stdin="short\n")  # fmt: skip
-    bad_role = _songda("user", "create", "--username", "zhao", "--name", "赵", "--role",
+    bad_role = songda("user", "create", "--username", "zhao", "--name", "赵", "--role",
                        "judge", env=env)  # fmt: skip
-    no_role = _songda("user", "create", "--username", "zhao", "--name", "赵", env=env)
+    no_role = songda("user", "create", "--username", "zhao", "--name", "赵", env=env)
     for refused in (taken, short, bad_role, no_role):
         assert refused.returncode == 2
     assert "taken" in taken.stderr and "at least 12" in short.stderr
 
-    listed = _songda("user", "list", env=env)
+    listed = songda("user", "list", env=env)
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert [line.split("\t")[0] for line in lines] == ["li", "wang"]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import COURT, REDIS_URL
+from conftest import COURT, REDIS_URL, SECRETS_KEY
 
 from delivery.context import Context
 
@@ -77,6 +77,20 @@ def cli_env(ctx: Context, **extra: str) -> dict[str, str]:
         "SONGDA_SMTP_SENDER": "service@court.example",
         "SONGDA_COURT_NAME": COURT,
         **extra,
+    }
+
+
+def sqlite_cli_env(data_dir: Path) -> dict[str, str]:
+    """The settings of a fresh deployment on the embedded defaults: a SQLite file
+    ``songda.db`` in ``data_dir``, for commands run before any test database exists."""
+    return {
+        "SONGDA_DATA_DIR": str(data_dir),
+        "SONGDA_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'songda.db'}",
+        "SONGDA_SECRET_KEY": "x" * 40,
+        "SONGDA_SECRETS_KEY": SECRETS_KEY,
+        "SONGDA_SMTP_HOST": "127.0.0.1",
+        "SONGDA_SMTP_SENDER": "service@court.example",
+        "SONGDA_COURT_NAME": COURT,
     }
 
 

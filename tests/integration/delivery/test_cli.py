@@ -7,8 +7,7 @@ import hashlib
 from pathlib import Path
 
 import sqlalchemy as sa
-from cli_runner import songda
-from conftest import SECRETS_KEY
+from cli_runner import songda, sqlite_cli_env
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from delivery.storage.schema import api_keys
@@ -44,15 +43,7 @@ def test_config_check_passes_in_sandbox_and_flags_sqlite_for_separate_processes(
 
 def test_db_upgrade_and_apikey_create(tmp_path: Path) -> None:
     db = tmp_path / "songda.db"
-    env = {
-        "SONGDA_DATA_DIR": str(tmp_path),
-        "SONGDA_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-        "SONGDA_SECRET_KEY": "x" * 40,
-        "SONGDA_SECRETS_KEY": SECRETS_KEY,
-        "SONGDA_SMTP_HOST": "127.0.0.1",
-        "SONGDA_SMTP_SENDER": "service@court.example",
-        "SONGDA_COURT_NAME": "杭州市西湖区人民法院",
-    }
+    env = sqlite_cli_env(tmp_path)
     upgraded = songda("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
     created = songda(

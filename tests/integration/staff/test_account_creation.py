@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from cli_runner import songda
-from conftest import COURT, SECRETS_KEY
+from cli_runner import songda, sqlite_cli_env
+from conftest import COURT
 from helpers import staff_account
 
 from delivery.context import Context
@@ -84,15 +84,7 @@ async def test_sandbox_demo_accounts_survive_restarts(ctx: Context) -> None:
 
 def test_cli_user_create_and_list(tmp_path: Path) -> None:
     db = tmp_path / "songda.db"
-    env = {
-        "SONGDA_DATA_DIR": str(tmp_path),
-        "SONGDA_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-        "SONGDA_SECRET_KEY": "x" * 40,
-        "SONGDA_SECRETS_KEY": SECRETS_KEY,
-        "SONGDA_SMTP_HOST": "127.0.0.1",
-        "SONGDA_SMTP_SENDER": "service@court.example",
-        "SONGDA_COURT_NAME": COURT,
-    }
+    env = sqlite_cli_env(tmp_path)
     assert songda("db", "upgrade", env=env).returncode == 0
     create = ("user", "create", "--username", "wang", "--name", "王书记员", "--role", "clerk")
     piped = songda(

@@ -168,3 +168,28 @@ def test_no_handler_reads_the_schema() -> None:
         if _is_handler(imp.importer) and imp.imported == "delivery.storage.schema"
     ]
     assert not broken, _report(broken)
+
+
+def test_no_test_module_imports_another() -> None:
+    """Tests share code through support modules (helpers, builders, support.py), never by
+    importing another test module: that would tie unrelated files and collect tests twice."""
+    tests = ROOT / "tests"
+    paths = sorted(tests.rglob("test_*.py"))
+    ours = {p.stem for p in paths} | {
+        ".".join(p.relative_to(tests).with_suffix("").parts) for p in paths
+    }
+    broken = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            broken += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
+                for name in names
+                if name in ours or name.removeprefix("tests.") in ours
+            ]
+    assert broken == [], "\n".join(broken)

@@ -72,7 +72,7 @@ def _email_section(f: ProofFacts) -> list[Line]:
 
 
 def _sms_section(f: ProofFacts) -> list[Line]:
-    lines = [Line("sent", f.time(e.occurred_at)) for e in f.of_type("attempt_sent")]
+    lines = [Line("sent", f.time(e.occurred_at)) for e in f.of_type(EventType.ATTEMPT_SENT)]
     lines += [
         Line("sms_delivered", f.time(e.occurred_at)) for e in f.of_type(EventType.SMS_DELIVERED)
     ]

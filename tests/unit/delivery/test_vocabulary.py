@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[3]
 SOURCE_ROOTS = ("delivery", "channels", "escalation", "tracking", "templates", "bench")
 VOCABULARY = ROOT / "delivery" / "vocabulary.py"
 NAMES = {m.value for m in EventType} | {m.value for m in Channel}
-# The calls that record an event, and the position of their event type argument.
+# The calls that record or select events by type, and the position of their event type argument.
 RECORDING_CALLS = {
+    "of_type": 0,
     "record": 0,
     "change_attempt": 2,
     "change_dispatch": 1,

@@ -37,13 +37,13 @@ from channels.public_notice.notices import open_notice
 from channels.sms import adapter as sms
 from channels.sms import routes as sms_routes
 from channels.sms.standin import TwilioStandIn
-from delivery.channel_api import Channel
+from delivery import channel_api
 from delivery.clock import Clock
 from delivery.config import Settings
 from delivery.context import Context
 from delivery.domain import Attempt
 from delivery.storage.unit_of_work import DispatchTransaction
-from delivery.vocabulary import Channel as Vocab
+from delivery.vocabulary import Channel
 
 Opener = Callable[[Context, DispatchTransaction, Attempt], Awaitable[None]]
 
@@ -78,7 +78,7 @@ class StandIn(Protocol):
 class Method:
     name: str
     add_routes: Callable[[web.Application], None]
-    adapter: Callable[[Settings], Channel | None] | None = None
+    adapter: Callable[[Settings], channel_api.Channel | None] | None = None
     opener: Opener | None = None
     poller: Poller | None = None
     standin: Callable[[Clock], StandIn] | None = None
@@ -92,22 +92,22 @@ POSTAL_TRACKING = Poller(
 )
 
 METHODS = (
-    Method(Vocab.EMAIL, email_routes.add_routes, adapter=email.from_settings, standin=SmtpSink),
+    Method(Channel.EMAIL, email_routes.add_routes, adapter=email.from_settings, standin=SmtpSink),
     Method(
-        Vocab.SMS,
+        Channel.SMS,
         sms_routes.add_routes,
         adapter=sms.from_settings,
         standin=TwilioStandIn.for_sandbox,
     ),
     Method(
-        Vocab.POSTAL,
+        Channel.POSTAL,
         postal_routes.add_routes,
         adapter=postal.from_settings,
         poller=POSTAL_TRACKING,
         standin=CarrierStandIn.for_sandbox,
     ),
-    Method(Vocab.IN_PERSON, in_person_routes.add_routes, opener=open_field_task),
-    Method(Vocab.PUBLIC_NOTICE, notice_routes.add_routes, opener=open_notice),
+    Method(Channel.IN_PERSON, in_person_routes.add_routes, opener=open_field_task),
+    Method(Channel.PUBLIC_NOTICE, notice_routes.add_routes, opener=open_notice),
 )
 
 # The court's own methods: no provider to talk to, "sending" opens the work item.
@@ -115,7 +115,7 @@ COURT_CHANNELS: dict[str, Opener] = {m.name: m.opener for m in METHODS if m.open
 POLLERS: dict[str, Poller] = {m.name: m.poller for m in METHODS if m.poller is not None}
 
 
-def channel_adapters(settings: Settings) -> dict[str, Channel]:
+def channel_adapters(settings: Settings) -> dict[str, channel_api.Channel]:
     """The configured methods' outbound adapters, by channel name."""
     built = {m.name: m.adapter(settings) for m in METHODS if m.adapter is not None}
     return {name: channel for name, channel in built.items() if channel is not None}

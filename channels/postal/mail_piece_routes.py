@@ -62,8 +62,8 @@ def _pdf(body: bytes, filename: str) -> web.Response:
 
 async def _visible(request: web.Request, dispatch_id: str) -> None:
     """404 unless the caller's courts include the dispatch."""
-    async with ctx_of(request).engine.connect() as conn:
-        found = await queries.dispatch_detail(conn, dispatch_id, dispatch_caller(request).courts)
+    courts = dispatch_caller(request).courts
+    found = await queries.read_dispatch_detail(ctx_of(request).engine, dispatch_id, courts)
     if found is None:
         raise not_found("dispatch")
 

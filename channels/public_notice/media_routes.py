@@ -20,10 +20,7 @@ from delivery.api.case_system.documents import one_file
 from delivery.api.http.evidence_uploads import store_evidence
 from delivery.api.http.problems import Problem, not_found, validation_problem
 from delivery.api.http.request_context import ctx_of, json_response, path_id
-from delivery.domain import DispatchState
 from delivery.infra.document_store import EvidenceFile, StoredFile
-from delivery.storage import queries
-from delivery.storage.engine import READ_ONLY
 
 WANTED = "file: a photo (JPEG, PNG, WebP) or a video (MP4, QuickTime, WebM)"
 
@@ -37,25 +34,14 @@ def _refused(exc: notices.NoticeRefused) -> Problem:
 async def _check_notice(request: web.Request, dispatch_id: str) -> None:
     """404 unless the caller's courts include the dispatch; 409 unless its notice is published
     (checked before the body is read, so a refused upload stores nothing)."""
-    async with ctx_of(request).engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        detail = await queries.dispatch_detail(conn, dispatch_id, dispatch_caller(request).courts)
-    if detail is None:
-        raise not_found("dispatch")
-    if detail.dispatch.state != DispatchState.NOTICE_PENDING or detail.notice is None:
-        raise Problem(
-            409,
-            "action-not-allowed",
-            "Not allowed now",
-            f"the dispatch is {detail.dispatch.state}: no public notice is running",
+    try:
+        refusal = await publications.media_refusal(
+            ctx_of(request), dispatch_id, dispatch_caller(request).courts
         )
-    if detail.notice.state != notices.PUBLISHED:
-        raise Problem(
-            409,
-            "action-not-allowed",
-            "Not allowed now",
-            "the notice is not approved yet: a posting follows the approval",
-        )
+    except KeyError:
+        raise not_found("dispatch") from None
+    if refusal is not None:
+        raise Problem(409, "action-not-allowed", "Not allowed now", refusal)
 
 
 async def upload(request: web.Request) -> web.Response:

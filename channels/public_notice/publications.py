@@ -38,7 +38,7 @@ from delivery.ids import looks_like_id, new_id
 from delivery.infra.document_store import EvidenceFile
 from delivery.representations import notice_text_sha256
 from delivery.services.transactions import dispatch_transaction
-from delivery.storage import notice_publications
+from delivery.storage import notice_publications, queries
 from delivery.storage import notices as stored_notices
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import EventType, WebhookEventType
@@ -190,17 +190,36 @@ async def _media(tx: DispatchTransaction, media_id: object) -> tuple[str, str] |
 # --- Evidence of a posting: the photo or video (CPL-INT-138) ---
 
 
+def posting_refusal(dispatch_state: str, notice_state: str | None) -> str | None:
+    """Why a posting's photo or video cannot be recorded now, or ``None`` when it can: only
+    while a public notice runs, and only once it is published (a posting follows the approval)."""
+    if dispatch_state != DispatchState.NOTICE_PENDING or notice_state is None:
+        return f"the dispatch is {dispatch_state}: no public notice is running"
+    if notice_state != PUBLISHED:
+        return "the notice is not approved yet: a posting follows the approval"
+    return None
+
+
+async def media_refusal(ctx: Context, dispatch_id: str, courts: tuple[str, ...]) -> str | None:
+    """:func:`posting_refusal` for a dispatch of ``courts``, read before an upload is stored so
+    that a refused one stores nothing; raises ``KeyError`` for a dispatch not in ``courts``."""
+    detail = await queries.read_dispatch_detail(ctx.engine, dispatch_id, courts)
+    if detail is None:
+        raise KeyError(dispatch_id)
+    return posting_refusal(detail.dispatch.state, detail.notice.state if detail.notice else None)
+
+
 async def record_media(
     tx: DispatchTransaction, evidence: EvidenceFile, actor: str
 ) -> dict[str, Any]:
     """A stored photo or video of a posting: its ``media_files`` row (purpose
     ``notice_posting``, on the notice attempt) and a ``media_uploaded`` event, in the
-    dispatch's transaction. Only for a published notice: a posting follows the approval."""
-    if tx.dispatch.state != DispatchState.NOTICE_PENDING:
-        raise NoticeRefused(f"the dispatch is {tx.dispatch.state}: no public notice is running")
+    dispatch's transaction. Only for a published notice (:func:`posting_refusal`)."""
+    if refusal := posting_refusal(tx.dispatch.state, PUBLISHED):
+        raise NoticeRefused(refusal)
     attempt, notice = await current_notice(tx)
-    if notice["state"] != PUBLISHED:
-        raise NoticeRefused("the notice is not approved yet: a posting follows the approval")
+    if refusal := posting_refusal(tx.dispatch.state, notice["state"]):
+        raise NoticeRefused(refusal)
     media_id = await tx.add_media(
         attempt.id, MEDIA_PURPOSE, evidence.stored, evidence.media_type, actor
     )

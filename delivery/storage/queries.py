@@ -18,6 +18,7 @@ from delivery.domain import (
     Event,
 )
 from delivery.storage.dispatches import load_contacts, load_documents
+from delivery.storage.engine import READ_ONLY
 from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
 from delivery.storage.schema import attempts, dispatches, events, notices
 
@@ -61,6 +62,15 @@ async def current_notice(conn: AsyncConnection, dispatch_id: str) -> NoticeText 
         )
     ).first()
     return None if row is None else NoticeText(row.id, row.state, row.title, row.body)
+
+
+async def read_dispatch_detail(
+    engine: AsyncEngine, dispatch_id: str, courts: tuple[str, ...]
+) -> DispatchDetail | None:
+    """:func:`dispatch_detail` on a read-only connection of its own."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        return await dispatch_detail(conn, dispatch_id, courts)
 
 
 async def dispatch_detail(

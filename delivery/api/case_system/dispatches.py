@@ -120,9 +120,8 @@ def dispatch_caller(request: web.Request) -> Caller:
 
 async def _load(request: web.Request, dispatch_id: str) -> queries.DispatchDetail:
     """The dispatch with its history, or 404 unless the caller's courts include it."""
-    async with ctx_of(request).engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        detail = await queries.dispatch_detail(conn, dispatch_id, dispatch_caller(request).courts)
+    courts = dispatch_caller(request).courts
+    detail = await queries.read_dispatch_detail(ctx_of(request).engine, dispatch_id, courts)
     if detail is None:
         raise not_found("dispatch")
     return detail

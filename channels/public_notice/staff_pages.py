@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
-from channels.public_notice import notices
+from channels.public_notice import board, notices
 from channels.public_notice.pages import (
     ID,
     PLACE_NAMES,
@@ -37,9 +37,6 @@ from delivery.infra.document_store import EvidenceFile, UploadRejected
 from delivery.representations import notice_text_sha256
 from delivery.services import clerk_actions
 from delivery.staff import Role
-from delivery.storage import notice_publications, queries
-from delivery.storage import notices as stored_notices
-from delivery.storage.engine import READ_ONLY
 from templates.notices import has_blanks
 
 MAX_FIELD_BYTES = 4 * notices.MAX_BODY  # the longest field, the body, in UTF-8
@@ -54,9 +51,7 @@ async def staff_board(request: web.Request) -> web.Response:
     """``GET /staff/notices``: drafts awaiting review and approval in the account's courts."""
     ctx = ctx_of(request)
     user = require_staff(request, *STAFF_ROLES)
-    async with ctx.engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        items = await stored_notices.drafts(conn, user.courts)
+    items = await board.drafts(ctx, user.courts)
     return staff_page(
         "staff_notices.html", locale=locale_of(request), items=items, zone=ctx.settings.time_zone
     )
@@ -68,14 +63,10 @@ async def _staff_view(
     ctx = ctx_of(request)
     user = require_staff(request, *STAFF_ROLES)
     locale = locale_of(request)
-    async with ctx.engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
-        notice = await stored_notices.notice_by_id(conn, request.match_info["notice_id"])
-        if notice is None or not user.sees(notice["court"]):
-            raise web.HTTPNotFound(text="404: no such notice")
-        detail = await queries.dispatch_detail(conn, notice["dispatch_id"], user.courts)
-        publications = await notice_publications.publications(conn, notice["id"])
-    assert detail is not None
+    found = await board.notice_for_review(ctx, request.match_info["notice_id"], user)
+    if found is None:
+        raise web.HTTPNotFound(text="404: no such notice")
+    notice, detail, publications = found.notice, found.detail, found.publications
     grounds = notice["reason"] or {}
     methods = grounds.get("methods_tried") or notices.methods_tried(detail.attempts)
     return staff_page(
@@ -145,9 +136,8 @@ async def _act(
     """Check role and CSRF, run the clerk action, go back to the page (or show why not)."""
     ctx = ctx_of(request)
     user = require_staff(request, *(roles or STAFF_ROLES))
-    async with ctx.engine.connect() as conn:
-        notice = await stored_notices.notice_by_id(conn, request.match_info["notice_id"])
-    if notice is None or not user.sees(notice["court"]):
+    notice = await board.visible_notice(ctx, request.match_info["notice_id"], user)
+    if notice is None:
         raise web.HTTPNotFound(text="404: no such notice")  # before the body is read
     evidence = None
     try:

@@ -37,6 +37,7 @@ KEYWORDS = {
     "translate": (2,),
     "ptranslate": ((2, "c"), 3),
     "wording": None,  # templates/texts.py
+    "Problem": (3,),  # delivery/api/http/problems.py: the title
 }
 CATALOGUES = {"zh_CN": LOCALE_DIR / "zh_CN" / "LC_MESSAGES"}
 

@@ -8,7 +8,6 @@ from typing import Any
 from aiohttp import web
 
 from delivery.domain import LOCALES
-
 from templates.fonts import MissingGlyphs, code_point
 from templates.i18n import translate
 from templates.texts import Text

@@ -9,6 +9,7 @@ from typing import Any
 from channels.public_notice.publications import PLACES, REASONS
 from delivery.api.case_system.dispatch_request import CONSENT_BASES
 from delivery.api.case_system.openapi.dispatch_schemas import SHA256, ULID, values
+from delivery.services.clerk_action_handlers import REBUTTALS
 from delivery.services.clerk_actions import ALL_ACTIONS
 from delivery.services.clerk_requests import MAX_NOTE
 from delivery.vocabulary import Channel, ContactKind, ContactSource, EventType
@@ -45,7 +46,7 @@ ACTION_DETAILS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "change_policy": ({"policy": TEXT}, ("policy",)),
     "cancel": ({}, ()),
     "assign_field_server": ({"task_id": ULID, "field_server": TEXT}, ("task_id", "field_server")),
-    "record_rebuttal": ({"reason": TEXT}, ("reason",)),
+    "record_rebuttal": ({"reason": {"enum": sorted(REBUTTALS)}}, ("reason",)),
     "edit_notice": ({"title": TEXT, "body": TEXT}, ()),
     "approve_notice": (
         {

@@ -6,6 +6,7 @@ from typing import Any
 
 from delivery.api.case_system.dispatch_request import CONSENT_BASES
 from delivery.api.case_system.openapi.dispatch_schemas import DISPATCH_SCHEMAS, values
+from delivery.api.case_system.openapi.webhook_schemas import WEBHOOK_SCHEMAS
 from delivery.domain import LOCALES
 from delivery.services.reports import GROUPINGS
 from delivery.vocabulary import (
@@ -39,6 +40,7 @@ COMPONENTS: dict[str, Any] = {
     },
     "schemas": {
         **DISPATCH_SCHEMAS,
+        **WEBHOOK_SCHEMAS,
         "Problem": {
             "type": "object",
             "properties": {

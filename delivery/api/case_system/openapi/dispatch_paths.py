@@ -11,6 +11,7 @@ from delivery.api.case_system.openapi.builders import (
     ID_PARAM,
     PDF_RESPONSE,
     PROBLEM,
+    file_body,
     json_body,
     key_op,
     ok,
@@ -32,22 +33,7 @@ DISPATCH_PATHS: dict[str, Any] = {
         "post": key_op(
             "Upload a PDF document (multipart: file, title, kind)",
             {"201": ok("Stored", "Document"), "413": PROBLEM, "415": PROBLEM},
-            requestBody={
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file", "title", "kind"],
-                            "properties": {
-                                "file": {"type": "string", "format": "binary"},
-                                "title": {"type": "string"},
-                                "kind": {"enum": values(DocumentKind)},
-                            },
-                        }
-                    }
-                },
-            },
+            requestBody=file_body(title={"type": "string"}, kind={"enum": values(DocumentKind)}),
         ),
     },
     "/api/v1/dispatches": {
@@ -137,18 +123,7 @@ DISPATCH_PATHS: dict[str, Any] = {
                 "415": PROBLEM,
             },
             parameters=[{"name": "dispatch_id", **ID_PARAM}],
-            requestBody={
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {"file": {"type": "string", "format": "binary"}},
-                        }
-                    }
-                },
-            },
+            requestBody=file_body(),
         ),
     },
     "/api/v1/dispatches/{dispatch_id}/evidence.zip": {
@@ -230,18 +205,7 @@ DISPATCH_PATHS: dict[str, Any] = {
                 {"name": "dispatch_id", **ID_PARAM},
                 {"name": "attempt_id", **ID_PARAM},
             ],
-            requestBody={
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {"file": {"type": "string", "format": "binary"}},
-                        }
-                    }
-                },
-            },
+            requestBody=file_body(),
         ),
     },
     "/api/v1/mail-pieces.pdf": {

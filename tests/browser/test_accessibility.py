@@ -228,6 +228,15 @@ async def verification(world: World) -> list[Target]:
     ]
 
 
+async def limited(world: World) -> list[Target]:
+    """The page a person gets past the public pages' limit (the manual clock stands still, so
+    the minute does not run out)."""
+    allowed = world.api.ctx.settings.limits.public_per_minute
+    for _ in range(allowed):
+        assert (await world.api.client.get("/check")).status == 200
+    return [Target("limited", "/check", status=429)]
+
+
 @dataclass(frozen=True)
 class PageType:
     build: Build
@@ -249,6 +258,7 @@ PAGE_TYPES = [
     pytest.param(PageType(notice_board), id="notice-board"),
     pytest.param(PageType(recipient_pages), id="recipient"),
     pytest.param(PageType(verification), id="verify-and-check"),
+    pytest.param(PageType(limited), id="limited"),
 ]
 
 
@@ -262,7 +272,7 @@ async def audit(screen: Screen, target: Target, locale: str, phone: bool) -> lis
     assert status == target.status, f"{name}: {status}"
     if target.reach is not None:
         await target.reach(screen.page)
-        await screen.shot(name)
+        await screen.shot(f"{name}-reached")
     found = await axe_findings(screen, name)
     return found + (await overflow(screen, name) if phone else [])
 

@@ -86,15 +86,18 @@ async def screens(
 ) -> AsyncIterator[ScreenFactory]:
     """``await screens(phone=False)``: a new browser context (its own cookies: one person) with
     one page, in the court's locale and time zone. A phone is 390×844 with touch, and lets the
-    page read its location (the court's place). Fails the test on any console or script error."""
+    page read its location (the court's place). ``audited=True`` lets the test inject axe-core
+    (an inline script the pages' Content-Security-Policy would block; docs/decisions/0034).
+    Fails the test on any console or script error."""
     album = Album(_artifacts_for(request))
     contexts: list[BrowserContext] = []
     screens_made: list[Screen] = []
 
-    async def make(*, phone: bool = False) -> Screen:
+    async def make(*, phone: bool = False, audited: bool = False) -> Screen:
         context = await chromium.new_context(
             locale="zh-CN",
             timezone_id="Asia/Shanghai",
+            bypass_csp=audited,
             **(
                 {**PHONE, "geolocation": COURT_PLACE, "permissions": ["geolocation"]}
                 if phone

@@ -40,10 +40,6 @@ from delivery.staff import Role
 from templates.notices import blank_segments
 
 MAX_FIELD_BYTES = 4 * notices.MAX_BODY  # the longest field, the body, in UTF-8
-STATE_NAMES = {
-    "zh-CN": {"draft": "草稿，待审核", "published": "已发布"},
-    "en": {"draft": "draft, awaiting approval", "published": "published"},
-}
 STAFF_ROLES = (Role.CLERK, Role.SUPERVISOR)
 ACTIVE = "notices"  # the navigation's entry (templates/pages/staff_base.html)
 
@@ -79,7 +75,6 @@ async def _staff_view(
         status=status,
         locale=locale,
         notice=notice,
-        state_name=STATE_NAMES[locale].get(notice["state"], notice["state"]),
         title_parts=title,
         body_parts=body,
         blanks=sum(blank for part in (title, body) for _text, blank in part),

@@ -17,21 +17,7 @@ from typing import Any
 from delivery.services.staff_accounts import list_staff_users
 from delivery.staff import Role, StaffUser
 from delivery.storage.engine import Engine
-
-ROLE_NAMES = {
-    "zh-CN": {
-        Role.CLERK: "书记员",
-        Role.SUPERVISOR: "审核法官",
-        Role.FIELD_SERVER: "送达员",
-        Role.ADMIN: "管理员",
-    },
-    "en": {
-        Role.CLERK: "clerk",
-        Role.SUPERVISOR: "supervisor",
-        Role.FIELD_SERVER: "field server",
-        Role.ADMIN: "administrator",
-    },
-}
+from templates.labels import label
 
 
 @dataclass(frozen=True)
@@ -47,7 +33,7 @@ class AccountLine:
 
 def role_names(user: StaffUser, locale: str) -> list[str]:
     """The account's roles in ``locale``, in the order of :class:`Role`."""
-    return [ROLE_NAMES[locale][r] for r in Role if user.has(r)]
+    return [label(locale, "staff_role", r) for r in Role if user.has(r)]
 
 
 async def account_context(engine: Engine, user: StaffUser, locale: str) -> dict[str, Any]:

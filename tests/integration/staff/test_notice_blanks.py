@@ -5,6 +5,7 @@ approve form is offered and approving publishes the notice."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from api_client import Api
@@ -26,6 +27,14 @@ from templates.notices import blank_segments
 pytestmark = [pytest.mark.usefixtures("worker")]
 
 MARK = re.compile(r'<mark class="blank"><span class="visually-hidden">([^<]*)</span>([^<]*)</mark>')
+
+
+async def approve(api: Api, path: str, csrf: str, text_sha256: str) -> Any:
+    """The approve form as the browser sends it, for the text whose SHA-256 is given."""
+    form = {"csrf_token": csrf, "reason": "whereabouts_unknown", "note": NOTE}
+    return await api.client.post(
+        f"{path}/approve", data={**form, "text_sha256": text_sha256}, allow_redirects=False
+    )
 
 
 async def test_blanks_are_highlighted_and_approval_waits_until_none_remains(api: Api) -> None:
@@ -56,16 +65,7 @@ async def test_blanks_are_highlighted_and_approval_waits_until_none_remains(api:
     token = form_csrf(html)
     sha = re.search(r"SHA-256 ([0-9a-f]{12})", html)
     assert sha is None  # the page offers no text to approve
-    refused = await api.client.post(
-        f"{path}/approve",
-        data={
-            "csrf_token": token,
-            "reason": "whereabouts_unknown",
-            "note": NOTE,
-            "text_sha256": notice_text_sha256(notice["title"], notice["body"]),
-        },
-        allow_redirects=False,
-    )
+    refused = await approve(api, path, token, notice_text_sha256(notice["title"], notice["body"]))
     assert refused.status == 409
     assert "blanks" in await refused.text() and MARK.search(await refused.text())
     assert (await notice_row(api, dispatch_id))["state"] == "draft"
@@ -82,15 +82,6 @@ async def test_blanks_are_highlighted_and_approval_waits_until_none_remains(api:
     assert f'action="{path}/approve"' in html
     shown = TEXT_SHA256_RE.search(html)
     assert shown is not None
-    approved = await api.client.post(
-        f"{path}/approve",
-        data={
-            "csrf_token": token,
-            "reason": "whereabouts_unknown",
-            "note": NOTE,
-            "text_sha256": shown.group(1),
-        },
-        allow_redirects=False,
-    )
+    approved = await approve(api, path, token, shown.group(1))
     assert approved.status == 303, await approved.text()
     assert (await notice_row(api, dispatch_id))["state"] == "published"

@@ -37,6 +37,7 @@ from delivery.infra.document_store import EvidenceFile, UploadRejected
 from delivery.representations import notice_text_sha256
 from delivery.services import clerk_actions
 from delivery.staff import Role
+from templates.i18n import translate
 from templates.notices import blank_segments
 
 MAX_FIELD_BYTES = 4 * notices.MAX_BODY  # the longest field, the body, in UTF-8
@@ -152,7 +153,8 @@ async def _act(
         return await _staff_view(request, error=exc.reason, status=exc.status)
     note = (form.get("note") or "").strip()
     if not note or len(note) > 2000:
-        return await _staff_view(request, error="note: required (≤ 2000)", status=422)
+        wanted = translate(locale_of(request), "A note is required (at most 2000 characters).")
+        return await _staff_view(request, error=wanted, status=422)
     values = {
         name: value
         for name in details

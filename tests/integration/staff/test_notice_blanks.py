@@ -71,9 +71,12 @@ async def test_blanks_are_highlighted_and_approval_waits_until_none_remains(api:
     assert (await notice_row(api, dispatch_id))["state"] == "draft"
 
     body = notice["body"].split("\n")[0] + "\n" + FILLED.format("《民事起诉状》") + "\n" + COURT
+    edit = {"csrf_token": token, "title": notice["title"], "body": body}
+    unnoted = await api.client.post(f"{path}/edit", data={**edit, "note": " "})
+    assert unnoted.status == 422 and "请填写备注" in await unnoted.text()
     saved = await api.client.post(
         f"{path}/edit",
-        data={"csrf_token": token, "title": notice["title"], "body": body, "note": NOTE},
+        data={**edit, "note": NOTE},
         allow_redirects=False,
     )
     assert saved.status == 303, await saved.text()

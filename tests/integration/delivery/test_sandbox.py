@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from api_client import Api
 from conftest import eventually, settled
+from helpers import log_in, staff_account
 
 from delivery.sandbox.pages import parse_duration
 
@@ -23,6 +24,10 @@ async def test_mailbox_shows_sent_mail_and_the_clock_moves_windows(sandbox_api: 
         return items or None
 
     [message] = await eventually(listed)
+    raw = await api.client.get("/sandbox/api/messages")
+    assert (raw.content_type, raw.charset) == ("application/json", "utf-8")
+    body = await raw.read()
+    assert "杭州市西湖区人民法院".encode() in body and b"\\u" not in body  # UTF-8, not \uXXXX
     assert message["to"] == ["zhang.san@example.com"]
     assert message["subject"].startswith("[杭州市西湖区人民法院] Service of court documents")
     assert "last 4 characters" in message["text"]
@@ -61,3 +66,13 @@ async def test_sandbox_routes_do_not_exist_outside_sandbox_mode(api: Api) -> Non
         ("GET", "/sandbox/api/messages"),
     ):
         assert (await api.client.request(method, path)).status == 404
+
+
+async def test_moving_the_clock_keeps_staff_logged_in(sandbox_api: Api) -> None:
+    """Staff sessions run on the wall clock: 30 sandbox days later the clerk is still in."""
+    user, password = await staff_account(sandbox_api.ctx)
+    await log_in(sandbox_api.client, user.username, password)
+    moved = await sandbox_api.client.post("/sandbox/api/clock", json={"advance": "P30D"})
+    assert moved.status == 200
+    account = await sandbox_api.client.get("/account", allow_redirects=False)
+    assert account.status == 200

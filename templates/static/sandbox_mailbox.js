@@ -1,8 +1,23 @@
-/* Move the sandbox clock and run what became due, then show the result. */
-for (const button of document.querySelectorAll("button[data-advance]")) {
+/* The mailbox page's buttons: POST the button's JSON body to its sandbox API path (move the clock,
+   bounce an e-mail, report an SMS status, play the postman), then show the page again; a refusal
+   is shown in the status line instead. */
+const status = document.getElementById("sandbox-status");
+for (const button of document.querySelectorAll("button[data-post]")) {
   button.addEventListener("click", async () => {
-    await fetch("/sandbox/api/clock", {method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({advance: button.dataset.advance})});
-    location.reload();
+    const body = JSON.parse(button.dataset.body);
+    const options = {method: "POST"};
+    if (body !== null) {
+      options.headers = {"Content-Type": "application/json"};
+      options.body = JSON.stringify(body);
+    }
+    button.disabled = true;
+    const response = await fetch(button.dataset.post, options);
+    if (response.ok) {
+      location.reload();
+      return;
+    }
+    const answer = await response.json().catch(() => ({}));
+    status.textContent = `${response.status}: ${answer.error || answer.detail || response.statusText}`;
+    button.disabled = false;
   });
 }

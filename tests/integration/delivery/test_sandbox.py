@@ -13,13 +13,12 @@ import pytest
 from api_client import Api
 from conftest import eventually, settled
 from helpers import log_in, staff_account
-from standins import CARRIER, Post
+from standins import Post
 
 from channels.email.standin import SmtpSink
 from channels.postal.outcomes import RETURN_REASONS
 from channels.postal.standin import POSTMAN_REPORTS
-from delivery.api.app import create_app
-from delivery.sandbox.pages import add_routes, parse_duration
+from delivery.sandbox.pages import parse_duration
 
 
 @pytest.mark.usefixtures("worker")
@@ -98,10 +97,7 @@ async def test_the_mailbox_has_a_button_for_every_postman_report(
     post: Post, smtp_sink: SmtpSink, aiohttp_client: Callable[..., Any]
 ) -> None:
     api = post.api
-    app = create_app(api.ctx)
-    add_routes(app, smtp_sink, None, post.fake)
-    api.client = await aiohttp_client(app)
-    post.fake.webhook_url = str(api.client.make_url(f"/hooks/carrier/{CARRIER}"))
+    await post.in_sandbox(smtp_sink, aiohttp_client)
     dispatch_id = await post.dispatch()
     tracking = await post.posted(dispatch_id)
 

@@ -30,12 +30,13 @@ NOT_A_CLERK = "not the username of a clerk of this court"
 
 
 def _validate(ctx: Context, court: str, rows: list[CsvRow]) -> None:
-    """Add the parser's errors to each row (document ids stood in for: none is stored yet)."""
+    """Add the parser's errors to each row's own (document ids stood in for: none is stored
+    yet), so that the clerk sees every problem of every row at once, not one per upload. A row
+    whose documents could not be read from the file (already reported on that column) is
+    checked with one stand-in document, so the parser does not report them a second time."""
     stand_ins: dict[tuple[str, str], str] = {}
     for row in rows:
-        if row.errors:
-            continue
-        ids = [stand_ins.setdefault(d, new_id()) for d in row.documents]
+        ids = [stand_ins.setdefault(d, new_id()) for d in row.documents] or [new_id()]
         _request, errors = parse_flat(ctx, row.fields, court, ids)
         row.errors.extend(errors)
 

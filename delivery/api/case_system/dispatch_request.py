@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from delivery.addresses import EMAIL_RE, PHONE_RE
+from delivery.addresses import check_address
 from delivery.domain import LOCALES, ContactKind, ContactSource
 from delivery.ids import looks_like_id
 from delivery.services.intake import ContactRequest, DispatchRequest
@@ -114,11 +114,8 @@ def _source(errors: Errors, item: dict[str, Any], where: str) -> ContactSource |
 
 def _contacts(errors: Errors, recipient: dict[str, Any]) -> list[ContactRequest]:
     found: list[ContactRequest] = []
-    specs = (
-        ("emails", ContactKind.EMAIL, "address", EMAIL_RE, "must be an e-mail address"),
-        ("phones", ContactKind.PHONE, "number", PHONE_RE, "must be an E.164 number (+86...)"),
-    )
-    for list_name, kind, field, pattern, message in specs:
+    specs = (("emails", ContactKind.EMAIL, "address"), ("phones", ContactKind.PHONE, "number"))
+    for list_name, kind, field in specs:
         for i, item in enumerate(errors.array(recipient, list_name, "recipient.")):
             where = f"recipient.{list_name}[{i}]."
             if not isinstance(item, dict):
@@ -126,9 +123,12 @@ def _contacts(errors: Errors, recipient: dict[str, Any]) -> list[ContactRequest]
                 continue
             errors.unknown(item, {field, "source"}, where)
             value = errors.text(item, field, where, max_len=254)
-            if value is not None and not pattern.match(value):
-                errors.add(f"{where}{field}", message)
-                value = None
+            if value is not None:
+                # A phone number as typed or pasted (13812345678) is stored as E.164.
+                value, problem = check_address(kind, value)
+                if problem is not None:
+                    errors.add(f"{where}{field}", problem)
+                    value = None
             source = _source(errors, item, where)
             if value is not None and source is not None:
                 found.append(ContactRequest(kind, value, source))

@@ -18,7 +18,13 @@ from aiohttp import web
 
 from delivery.api.http.bodies import read_form
 from delivery.api.http.request_context import ctx_of
-from delivery.api.staff.auth import CSRF_FIELD, check_csrf, require_staff, workspace_page
+from delivery.api.staff.auth import (
+    CSRF_FIELD,
+    check_csrf,
+    page_locale,
+    require_staff,
+    workspace_page,
+)
 from delivery.services import bulk_actions, clerk_requests
 from delivery.staff import Role
 
@@ -51,6 +57,7 @@ async def bulk(request: web.Request) -> web.Response:
         "action": action,
         "back": _back(posted.get("back")),
         "max_selected": bulk_actions.MAX_SELECTED,
+        "locale": page_locale(request, posted),  # the form's ``lang``, else ``?lang=``
     }
     try:
         result = await bulk_actions.apply(

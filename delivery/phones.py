@@ -19,14 +19,18 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
+from templates.i18n import N_
+
 DEFAULT_REGION = "CN"
 # Longer than any number with its spaces, dashes and a 00 prefix; parsing more is pointless.
 MAX_PHONE_TEXT = 40
 SMS_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
-NOT_A_NUMBER = "must be a phone number, e.g. 13812345678 or +8613812345678"
-NOT_VALID = "is not a valid phone number (check the digits and the country code)"
-LANDLINE = "is a landline (fixed-line) number: it cannot receive SMS; give a mobile number"
-NOT_MOBILE = "cannot receive SMS (not a mobile number); give a mobile number"
+# The reasons are msgids of the message catalogue (the form and a batch's report show them in
+# the page's language; the API answers in English).
+NOT_A_NUMBER = N_("must be a phone number, e.g. 13812345678 or +8613812345678")
+NOT_VALID = N_("is not a valid phone number (check the digits and the country code)")
+LANDLINE = N_("is a landline (fixed-line) number: it cannot receive SMS; give a mobile number")
+NOT_MOBILE = N_("cannot receive SMS (not a mobile number); give a mobile number")
 
 
 @dataclass(frozen=True)

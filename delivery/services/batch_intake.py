@@ -23,10 +23,11 @@ from delivery.services.intake import IdempotencyConflict, Origin, create_dispatc
 from delivery.services.ownership import UnknownClerk
 from delivery.services.workspace_key import workspace_key_id
 from delivery.staff import StaffUser
+from templates.i18n import N_
 
 SOURCE = "workspace"
-REUSED_WITH_OTHER_DATA = "reference already used with different data"
-NOT_A_CLERK = "not the username of a clerk of this court"
+REUSED_WITH_OTHER_DATA = N_("reference already used with different data")
+NOT_A_CLERK = N_("not the username of a clerk of this court")
 
 
 def _validate(ctx: Context, court: str, rows: list[CsvRow]) -> None:

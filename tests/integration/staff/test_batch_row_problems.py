@@ -55,6 +55,10 @@ async def test_a_row_with_five_problems_lists_all_five(api: Api, browser: Any) -
         assert f"<td>2</td><td>p-1</td><td><code>{field}</code></td>" in page
     assert "no uploaded file is named missing.pdf" in page
     assert "unknown kind letter" in page
+    # Stored as the parser said it; shown in the page's language.
+    assert "是固定电话号码，无法接收短信" in page
+    english = await (await clerk.client.get(f"/staff/batches/{batch_id}?lang=en")).text()
+    assert LANDLINE in english
 
 
 async def test_mobile_numbers_pasted_from_excel_are_stored_as_e164(api: Api, browser: Any) -> None:

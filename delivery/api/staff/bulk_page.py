@@ -25,10 +25,9 @@ from delivery.api.staff.auth import (
     require_staff,
     workspace_page,
 )
+from delivery.api.staff.dispatch_page import PAGE_ROLES
 from delivery.services import bulk_actions, clerk_requests
-from delivery.staff import Role
 
-PAGE_ROLES = (Role.CLERK, Role.SUPERVISOR)
 QUEUE = "/staff/queue"
 MAX_FIELD = 2000
 

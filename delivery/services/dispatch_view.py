@@ -2,7 +2,8 @@
 
 The dispatch with its documents, attempts and events (``queries.dispatch_detail``), plus what
 the page adds: who each event's actor is by name, the owner, the policy's ladder, whether a
-``dispatch_at_risk`` flag stands, and the court's clerks (to reassign the dispatch to).
+``dispatch_at_risk`` flag stands, the court's clerks (to reassign the dispatch to) and the audit
+of who revealed which contact in full (``contact_reveals``, docs/decisions/0035).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from delivery.services import ownership
 from delivery.services.certificates import actor_names
 from delivery.services.clerk_queue import AT_RISK_EVENT
 from delivery.staff import StaffUser
-from delivery.storage import queries, staff
+from delivery.storage import contact_reveals, queries, staff
+from delivery.storage.contact_reveals import ContactReveal
 from delivery.storage.engine import READ_ONLY, Connection
 from delivery.vocabulary import EventType
 from escalation.policy import Policy
@@ -32,6 +34,7 @@ class DispatchView:
     receipt_contradicted: bool
     clerks: list[StaffUser]  # the court's clerks, by name (reassign_owner chooses among them)
     other_policies: frozenset[str]  # what change_policy may choose
+    reveals: list[ContactReveal]  # who showed which contact in full, oldest first
 
 
 async def in_scope(ctx: Context, dispatch_id: str, courts: tuple[str, ...]) -> bool:
@@ -60,6 +63,7 @@ async def dispatch_view(
         if d.owner_id is not None:
             owner_name = await staff.display_name(conn, d.owner_id)
         clerks = await clerks_of(conn, (d.court,))
+        reveals = await contact_reveals.reveals_of_dispatch(conn, dispatch_id)
     return DispatchView(
         detail=detail,
         names=names,
@@ -71,4 +75,5 @@ async def dispatch_view(
         ),
         clerks=clerks,
         other_policies=ctx.policies.names_for(d.court) - {d.policy},
+        reveals=reveals,
     )

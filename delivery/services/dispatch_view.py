@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from delivery.context import Context
+from delivery.domain import Event
 from delivery.services import ownership
 from delivery.services.certificates import actor_names
 from delivery.services.clerk_queue import AT_RISK_EVENT
-from delivery.staff import StaffUser
+from delivery.staff import Role, StaffUser
 from delivery.storage import contact_reveals, queries, staff
 from delivery.storage.contact_reveals import ContactReveal
 from delivery.storage.engine import READ_ONLY, Connection
@@ -26,6 +27,9 @@ from escalation.policy import Policy
 class DispatchView:
     detail: queries.DispatchDetail
     names: dict[str, str]  # actor ("staff:<id>", "api_key:<id>") → display name
+    # A staff actor ("staff:<id>") → the role the timeline names them by (a supervisor's action
+    # is not a clerk's, though both come from the workspace: source "clerk").
+    roles: dict[str, Role]
     owner_name: str | None
     policy: Policy
     at_risk: bool
@@ -48,6 +52,22 @@ async def clerks_of(conn: Connection, courts: tuple[str, ...]) -> list[StaffUser
     return sorted(found, key=lambda u: (u.display_name, u.username))
 
 
+# The role a staff account acts in, first match: someone who is both acted as the senior one.
+ACTING_ROLES = (Role.SUPERVISOR, Role.CLERK, Role.FIELD_SERVER, Role.ADMIN)
+
+
+async def _actor_roles(conn: Connection, events: list[Event]) -> dict[str, Role]:
+    """The role each staff actor of ``events`` is named by on the timeline."""
+    actors = {e.actor for e in events if e.actor is not None}
+    ids = sorted(a.removeprefix("staff:") for a in actors if a.startswith("staff:"))
+    found = await staff.roles_of(conn, ids) if ids else {}
+    return {
+        f"staff:{staff_id}": next(r for r in ACTING_ROLES if r in roles)
+        for staff_id, roles in found.items()
+        if roles
+    }
+
+
 async def dispatch_view(
     ctx: Context, dispatch_id: str, courts: tuple[str, ...]
 ) -> DispatchView | None:
@@ -59,6 +79,7 @@ async def dispatch_view(
             return None
         d = detail.dispatch
         names = await actor_names(conn, detail.events)
+        roles = await _actor_roles(conn, detail.events)
         owner_name = None
         if d.owner_id is not None:
             owner_name = await staff.display_name(conn, d.owner_id)
@@ -67,6 +88,7 @@ async def dispatch_view(
     return DispatchView(
         detail=detail,
         names=names,
+        roles=roles,
         owner_name=owner_name,
         policy=ctx.policies.get(d.policy, d.court),
         at_risk=d.is_open and any(e.type == AT_RISK_EVENT for e in detail.events),

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from delivery.api.case_system.dispatch_request import CONSENT_BASES
 from delivery.api.http.bodies import read_form
 from delivery.api.http.request_context import ctx_of, path_id
 from delivery.api.staff.action_forms import read_action_form
@@ -48,8 +49,15 @@ from delivery.services import (
 from delivery.services.dispatch_view import DispatchView, dispatch_view, in_scope
 from delivery.staff import Role, StaffUser
 from delivery.storage.dispatches import load_documents
-from delivery.vocabulary import CHANNEL_CONTACTS, Channel, EventType
+from delivery.vocabulary import (
+    CHANNEL_CONTACTS,
+    Channel,
+    ContactKind,
+    ContactSource,
+    EventType,
+)
 from escalation.consent import may_serve_on
+from templates.labels import has_label
 
 PAGE_ROLES = (Role.CLERK, Role.SUPERVISOR)
 ID = "{dispatch_id:[0-9A-HJKMNP-TV-Z]{26}}"
@@ -82,6 +90,7 @@ SHOWN_DETAILS = (
     "legal_basis",
     "written_date",
     "tsa",
+    "place",
 )
 
 
@@ -105,6 +114,14 @@ def _places(receipts: list[Event]) -> list[str]:
     return list(dict.fromkeys(str(p) for p in found if p))
 
 
+def _source(event: Event, channels: dict[str, str]) -> str:
+    """The event's source as the page names it: a carrier reports under its own configured
+    name (``court-express``), which no label knows — its attempt's channel says what it is."""
+    if has_label("source", event.source) or event.attempt_id not in channels:
+        return event.source
+    return channels[event.attempt_id]
+
+
 def _context(view: DispatchView, user: StaffUser, revealed: str | None) -> dict[str, Any]:
     """What the template reads; ``revealed``: the one contact shown in full in this response
     (its reveal was just recorded), every other contact masked."""
@@ -118,6 +135,8 @@ def _context(view: DispatchView, user: StaffUser, revealed: str | None) -> dict[
     current = d.step_index
     contact_kinds = {c.kind for c in d.contacts}
     masked = {c.id: mask_address(c.kind.value, c.value) for c in d.contacts}
+    channels = {a.id: a.channel for a in detail.attempts}
+    sources = {e.seq: _source(e, channels) for e in detail.events}
     full = {c.id: c.value for c in d.contacts if c.id == revealed}
     return {
         "dispatch": d,
@@ -159,6 +178,8 @@ def _context(view: DispatchView, user: StaffUser, revealed: str | None) -> dict[
             for e in detail.events
         ],
         "names": view.names,
+        "sources": sources,
+        "roles": view.roles,
         "owner_name": view.owner_name,
         "at_risk": view.at_risk,
         "certificate_blocked": certificates.standing_block(detail.events),
@@ -179,6 +200,9 @@ def _context(view: DispatchView, user: StaffUser, revealed: str | None) -> dict[
         "rebuttals": sorted(clerk_actions.REBUTTALS),
         "outcomes": sorted(clerk_actions.OUTCOMES),
         "clerks": view.clerks,
+        "contact_kinds": [k.value for k in ContactKind],
+        "contact_sources": [s.value for s in ContactSource],
+        "consent_bases": CONSENT_BASES,
     }
 
 

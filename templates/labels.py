@@ -253,6 +253,7 @@ LABELS: dict[str, dict[str, str]] = {
         "filing": L_("consent_basis", "address given in a filing"),
         "tacit": L_("consent_basis", "tacit (acted on an earlier e-service)"),
     },
+    # delivery.vocabulary.RecipientRole; a row stored before the list was closed reads as stored.
     "recipient_role": {
         "plaintiff": L_("recipient_role", "plaintiff"),
         "defendant": L_("recipient_role", "defendant"),
@@ -261,7 +262,8 @@ LABELS: dict[str, dict[str, str]] = {
         "appellee": L_("recipient_role", "appellee"),
         "applicant": L_("recipient_role", "applicant"),
         "respondent": L_("recipient_role", "respondent"),
-        "agent": L_("recipient_role", "litigation agent"),
+        "legal_representative": L_("recipient_role", "legal representative"),
+        "litigation_agent": L_("recipient_role", "litigation agent"),
     },
     # The policies Songda ships (escalation/policies/); a court's own policy shows its name.
     "policy": {
@@ -275,6 +277,26 @@ LABELS: dict[str, dict[str, str]] = {
         "court_notice_board": L_("notice_place", "court notice board"),
         "residence": L_("notice_place", "posted at the residence"),
         "newspaper": L_("notice_place", "newspaper"),
+    },
+    # Why an attempt ended, as the public notice's "methods tried" lists it (CPL-95): the codes
+    # escalation, the field visit and the postal outcomes record.
+    "attempt_reason": {
+        "not_found": L_("attempt_reason", "nobody found"),
+        "moved": L_("attempt_reason", "moved away"),
+        "no_such_address": L_("attempt_reason", "no such address"),
+        "refused_not_left": L_("attempt_reason", "refused, not left"),
+        "lost": L_("attempt_reason", "lost in the post"),
+        "returned: address_wrong": L_("attempt_reason", "returned: wrong address"),
+        "returned: moved": L_("attempt_reason", "returned: moved away"),
+        "returned: unknown_recipient": L_("attempt_reason", "returned: no such recipient"),
+        "returned: nobody_home": L_("attempt_reason", "returned: nobody found"),
+        "returned: other": L_("attempt_reason", "returned"),
+        "bounce": L_("attempt_reason", "bounced"),
+        "channel_unavailable": L_("attempt_reason", "channel not configured"),
+        "window_elapsed": L_("attempt_reason", "waiting period elapsed"),
+        "escalated_by_clerk": L_("attempt_reason", "escalated by a clerk"),
+        "service_completed": L_("attempt_reason", "service completed by another method"),
+        "dispatch_cancelled": L_("attempt_reason", "dispatch cancelled"),
     },
 }
 

@@ -112,7 +112,9 @@ async def account(world: World) -> list[Target]:
 async def queue(world: World) -> list[Target]:
     await _served(world)
     await world.api.new_dispatch(reference="case-sys-0002", source="court_found")
-    return [Target("queue", "/staff/queue")]
+    # Every row, so the table and its bulk-action form are audited (the default view shows
+    # only what needs action).
+    return [Target("queue", "/staff/queue?view=all")]
 
 
 async def dispatch_page(world: World) -> list[Target]:

@@ -250,7 +250,7 @@ PAGE_TYPES = [
     pytest.param(PageType(login), id="login"),
     pytest.param(PageType(account, (Role.CLERK,)), id="account"),
     pytest.param(PageType(queue, (Role.CLERK,)), id="queue", marks=IN_MERGE),
-    pytest.param(PageType(dispatch_page, (Role.CLERK,)), id="dispatch", marks=IN_MERGE),
+    pytest.param(PageType(dispatch_page, (Role.CLERK,)), id="dispatch"),
     pytest.param(PageType(new_dispatch, (Role.CLERK,)), id="new-dispatch", marks=IN_MERGE),
     pytest.param(PageType(batches, (Role.CLERK,)), id="batches"),
     pytest.param(PageType(reports, (Role.SUPERVISOR,)), id="reports"),

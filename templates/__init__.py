@@ -14,6 +14,7 @@ from delivery.domain import LOCALES
 from delivery.vocabulary import Channel
 from templates.i18n import supported, translations
 from templates.labels import label
+from templates.reasons import reason_text
 
 TEMPLATE_DIR = Path(__file__).parent
 
@@ -24,8 +25,9 @@ def _local_time(value: datetime, zone: str) -> str:
 
 @cache
 def environment(locale: str = LOCALES[0]) -> Environment:
-    """The template environment speaking ``locale``: ``_()``, ``pgettext()`` and ``label()``
-    answer from its catalogue (templates/i18n.py). One environment per language, built once."""
+    """The template environment speaking ``locale``: ``_()``, ``pgettext()``, ``label()`` and
+    ``reason()`` (templates/reasons.py) answer from its catalogue (templates/i18n.py). One
+    environment per language, built once."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
         extensions=["jinja2.ext.i18n"],
@@ -42,6 +44,7 @@ def environment(locale: str = LOCALES[0]) -> Environment:
     env.filters["local_time"] = _local_time
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["label"] = partial(label, locale)
+    env.globals["reason"] = partial(reason_text, locale)
     return env
 
 

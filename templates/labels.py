@@ -51,6 +51,8 @@ LABELS: dict[str, dict[str, str]] = {
         "postal": L_("step", "postal"),
         "in_person": L_("step", "in person"),
         "public_notice": L_("step", "public notice"),
+        "mail": L_("step", "mail"),
+        "personal": L_("step", "personal service"),
     },
     "contact_kind": {
         "email": L_("contact_kind", "e-mail"),
@@ -73,6 +75,9 @@ LABELS: dict[str, dict[str, str]] = {
         "sms": L_("source", "SMS"),
         "postal": L_("source", "postal carrier"),
         "tsa": L_("source", "time-stamping authority"),
+        "in_person": L_("source", "field server"),
+        "public_notice": L_("source", "public notice"),
+        "workspace": L_("source", "clerk workspace"),
     },
     "event": {
         "notice_awaiting_approval": L_("event", "notice awaiting approval"),
@@ -116,9 +121,9 @@ LABELS: dict[str, dict[str, str]] = {
         "checkpoint_timestamped": L_("event", "third-party time"),
         "certificate_issued": L_("event", "certificate issued"),
         "certificate_blocked": L_("event", "certificate blocked (characters outside the fonts)"),
-        "clerk_escalated": L_("event", "escalated by a clerk"),
-        "clerk_skipped_step": L_("event", "step skipped by a clerk"),
-        "clerk_retried_channel": L_("event", "channel retried by a clerk"),
+        "clerk_escalated": L_("event", "escalated by hand"),
+        "clerk_skipped_step": L_("event", "step skipped by hand"),
+        "clerk_retried_channel": L_("event", "channel retried by hand"),
         "contact_added": L_("event", "contact added"),
         "consent_recorded": L_("event", "e-service consent recorded"),
         "policy_changed": L_("event", "policy changed"),
@@ -181,6 +186,97 @@ LABELS: dict[str, dict[str, str]] = {
     "notice_state": {
         "draft": L_("notice_state", "draft"),
         "published": L_("notice_state", "published"),
+    },
+    # Why something happened, as stored in an attempt's or dispatch's reason and in events'
+    # ``reason`` (templates/reasons.py reads compound reasons such as ``returned: moved``).
+    "reason": {
+        "no_e_service_consent": L_("reason", "no consent to electronic service"),
+        "no_address": L_("reason", "no address for this step"),
+        "skipped_by_clerk": L_("reason", "skipped by hand"),
+        "named": L_("reason", "named by the case system"),
+        "case": L_("reason", "owner of the same case"),
+        "round_robin": L_("reason", "assigned in turn"),
+        "none": L_("reason", "no clerk to assign"),
+        "exhausted": L_("reason", "every step ended without service"),
+        "requires_ordinary_procedure": L_(
+            "reason", "public notice needs the ordinary procedure (CPL-INT-140)"
+        ),
+        "channel_unavailable": L_("reason", "channel not available"),
+        "dispatch_cancelled": L_("reason", "dispatch cancelled"),
+        "cancelled_by_case_system": L_("reason", "cancelled by the case system"),
+        "service_completed": L_("reason", "service completed on another attempt"),
+        "window_elapsed": L_("reason", "the step's window ended"),
+        "escalated_by_clerk": L_("reason", "escalated by hand"),
+        "bounce": L_("reason", "bounced"),
+        "lost": L_("reason", "lost in the post"),
+        "returned": L_("reason", "returned"),
+        "rebuttal": L_("reason", "service rebutted"),
+        "address_wrong": L_("reason", "address wrong"),
+        "moved": L_("reason", "moved"),
+        "unknown_recipient": L_("reason", "no such recipient"),
+        "nobody_home": L_("reason", "nobody found after 3 tries (PM-6)"),
+        "other": L_("reason", "other"),
+        "not_found": L_("reason", "recipient not found"),
+        "no_such_address": L_("reason", "no such address"),
+        "refused_not_left": L_("reason", "refused, documents not left"),
+        "system_error": L_("reason", "system error"),
+        "not_their_address": L_("reason", "not the recipient's address"),
+        "read_by_someone_else": L_("reason", "read by someone else"),
+        "whereabouts_unknown": L_("reason", "whereabouts unknown"),
+        "other_methods_failed": L_("reason", "every other method failed"),
+        "no_field_server_in_court": L_("reason", "the court has no field server"),
+        "PM-9: signed by a family member who is the opposing party": L_(
+            "reason", "PM-9: signed by a family member who is the opposing party"
+        ),
+        "PM-7: signed by a minor": L_("reason", "PM-7: signed by a minor"),
+        "PM-7: the signer's ID number is not on the receipt": L_(
+            "reason", "PM-7: the signer's ID number is not on the receipt"
+        ),
+    },
+    # Who received, signed or refused, relative to the recipient (escalation/receivers.py).
+    "relation": {
+        "self": L_("relation", "the recipient"),
+        "recipient": L_("relation", "the recipient"),
+        "guardian": L_("relation", "legal guardian"),
+        "family": L_("relation", "adult family member living with the recipient"),
+        "family_opposing_party": L_("relation", "family member who is the opposing party"),
+        "minor": L_("relation", "a minor"),
+        "entity_representative": L_("relation", "the entity's representative"),
+        "entity_mailroom": L_("relation", "the entity's mail room"),
+        "agent": L_("relation", "litigation agent"),
+        "designated_receiver": L_("relation", "designated receiver"),
+        "unknown": L_("relation", "unknown person"),
+    },
+    "consent_basis": {
+        "express": L_("consent_basis", "expressly agreed"),
+        "contract": L_("consent_basis", "agreed in a contract"),
+        "filing": L_("consent_basis", "address given in a filing"),
+        "tacit": L_("consent_basis", "tacit (acted on an earlier e-service)"),
+    },
+    # delivery.vocabulary.RecipientRole; a row stored before the list was closed reads as stored.
+    "recipient_role": {
+        "plaintiff": L_("recipient_role", "plaintiff"),
+        "defendant": L_("recipient_role", "defendant"),
+        "third_party": L_("recipient_role", "third party"),
+        "appellant": L_("recipient_role", "appellant"),
+        "appellee": L_("recipient_role", "appellee"),
+        "applicant": L_("recipient_role", "applicant"),
+        "respondent": L_("recipient_role", "respondent"),
+        "legal_representative": L_("recipient_role", "legal representative"),
+        "litigation_agent": L_("recipient_role", "litigation agent"),
+    },
+    # The policies Songda ships (escalation/policies/); a court's own policy shows its name.
+    "policy": {
+        "cn-civil": L_("policy", "civil procedure"),
+        "cn-foreign": L_("policy", "foreign-related civil procedure"),
+        "cn-simplified": L_("policy", "simplified procedure"),
+        "us-frcp": L_("policy", "US federal rules (example)"),
+    },
+    "notice_place": {
+        "court_website": L_("notice_place", "court website"),
+        "court_notice_board": L_("notice_place", "court notice board"),
+        "residence": L_("notice_place", "posted at the residence"),
+        "newspaper": L_("notice_place", "newspaper"),
     },
     # Why an attempt ended, as the public notice's "methods tried" lists it (CPL-95): the codes
     # escalation, the field visit and the postal outcomes record.

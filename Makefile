@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## Bring the message catalogue in step with the sources (templates/catalogue.py): new msgids
+## are added to templates/locale/*/LC_MESSAGES/messages.po for translation, then compiled.
+messages: $(STAMP)
+	$(BIN)/python -m templates.catalogue
 
 ## The e-mail throughput benchmark (on demand; prints figures and ratios).
 bench: $(STAMP)

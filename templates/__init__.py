@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +12,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from delivery.domain import LOCALES
 from delivery.vocabulary import Channel
+from templates.i18n import supported, translations
+from templates.labels import label
 
 TEMPLATE_DIR = Path(__file__).parent
 
@@ -21,9 +23,12 @@ def _local_time(value: datetime, zone: str) -> str:
 
 
 @cache
-def environment() -> Environment:
+def environment(locale: str = LOCALES[0]) -> Environment:
+    """The template environment speaking ``locale``: ``_()``, ``pgettext()`` and ``label()``
+    answer from its catalogue (templates/i18n.py). One environment per language, built once."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        extensions=["jinja2.ext.i18n"],
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -35,15 +40,19 @@ def environment() -> Environment:
         auto_reload=False,
     )
     env.filters["local_time"] = _local_time
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["label"] = partial(label, locale)
     return env
 
 
 def render(name: str, **context: Any) -> str:
-    return environment().get_template(name).render(**context)
+    """``name`` rendered in the language of ``context["locale"]`` (zh-CN when there is none)."""
+    locale = supported(str(context.get("locale", LOCALES[0])))
+    return environment(locale).get_template(name).render(**context)
 
 
 def locale_or_default(locale: str) -> str:
-    return locale if locale in LOCALES else LOCALES[0]
+    return supported(locale)
 
 
 def render_service_email(locale: str, **context: Any) -> tuple[str, str, str]:

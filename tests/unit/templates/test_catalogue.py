@@ -1,0 +1,40 @@
+"""The message catalogue is complete and compiled: every msgid the sources use has its Chinese,
+and the committed ``messages.mo`` is the compilation of the committed ``messages.po``.
+
+A failure here means: run ``make messages`` and fill in the empty ``msgstr`` it reports.
+"""
+
+from __future__ import annotations
+
+from babel.messages.mofile import read_mo
+
+from templates import catalogue
+from templates.i18n import DOMAIN, translate, translations
+
+
+def test_every_msgid_of_the_sources_has_its_chinese() -> None:
+    merged = catalogue.merged("zh_CN", catalogue.extracted())
+    assert catalogue.untranslated(merged) == []
+
+
+def test_the_committed_po_holds_exactly_the_msgids_of_the_sources() -> None:
+    sources = catalogue.extracted()
+    committed = (catalogue.CATALOGUES["zh_CN"] / f"{DOMAIN}.po").read_bytes()
+    assert committed == catalogue.po_bytes(catalogue.merged("zh_CN", sources)), (
+        "messages.po is not in step with the sources: run `make messages`"
+    )
+
+
+def test_the_committed_mo_is_the_compiled_po() -> None:
+    folder = catalogue.CATALOGUES["zh_CN"]
+    with open(folder / f"{DOMAIN}.mo", "rb") as mo:
+        compiled = {(m.context, m.id): m.string for m in read_mo(mo) if m.id}
+    expected = {(m.context, m.id): m.string for m in catalogue.read("zh_CN") if m.id}
+    assert compiled == expected, "messages.mo is stale: run `make messages`"
+
+
+def test_chinese_comes_from_the_catalogue_and_english_is_the_msgid() -> None:
+    assert translations("zh-CN").pgettext("channel", "SMS") == "短信"
+    assert translate("en", "%(n)s pages", n=3) == "3 pages"
+    # An unknown language reads as the court's first one, never as a crash.
+    assert translations("fr") is translations("zh-CN")

@@ -21,6 +21,7 @@ from delivery.infra.rate_limits import LimitsUnavailable
 from delivery.services import recipient
 from delivery.services.recipient import CheckResult, LinkGone, LinkView, VisitorInfo
 from templates import locale_or_default
+from templates.i18n import translate
 from tracking.links import BadToken, session_value
 
 COOKIE_PREFIX = "songda_r_"
@@ -78,7 +79,10 @@ def _check_page(
 
 
 def _error(status: int) -> web.Response:
-    return _page("link_error.html", status=status, status_code=status, locale="zh-CN")
+    """A bad link's page says nothing of the dispatch, so not its language either: both."""
+    return _page(
+        "link_error.html", status=status, status_code=status, locale="zh-CN", translate=translate
+    )
 
 
 def _verified(request: web.Request, view: LinkView) -> bool:

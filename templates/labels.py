@@ -193,12 +193,12 @@ LABELS: dict[str, dict[str, str]] = {
         "OLR-31": L_("legal_basis", "electronic service (Online Litigation Rules art. 31)"),
         "CPL-87": L_("legal_basis", "signed proof of service (Civil Procedure Law art. 87)"),
         "CPL-88": L_("legal_basis", "handed over in person (Civil Procedure Law art. 88)"),
-        "CPL-INT-131": L_(
-            "legal_basis", "refusal to sign recorded (CPL Interpretation art. 131)"
-        ),
+        "CPL-INT-131": L_("legal_basis", "refusal to sign recorded (CPL Interpretation art. 131)"),
         "CPL-89": L_("legal_basis", "left at the residence (Civil Procedure Law art. 89)"),
         "CPL-91": L_("legal_basis", "court express mail (Civil Procedure Law art. 91)"),
-        "PM-11": L_("legal_basis", "court express mail returned (court express mail rules art. 11)"),
+        "PM-11": L_(
+            "legal_basis", "court express mail returned (court express mail rules art. 11)"
+        ),
         "CPL-95": L_("legal_basis", "public notice (Civil Procedure Law art. 95)"),
         "CPL-283": L_("legal_basis", "public notice abroad (Civil Procedure Law art. 283)"),
         "CPL-128": L_("legal_basis", "Civil Procedure Law art. 128"),

@@ -18,7 +18,7 @@ from urllib.parse import quote
 MAX_STEM = 120  # characters: file systems allow 255 bytes, and CJK takes 3 a character
 FALLBACK_STEM = "document"
 UNSAFE = re.compile(r'[/\\:*?"<>|]')
-ASCII_SAFE = re.compile(r"[^A-Za-z0-9._ -]")
+NOT_ASCII_SAFE = re.compile(r"[^A-Za-z0-9._ -]")
 
 
 class Disposition(StrEnum):
@@ -38,7 +38,9 @@ def safe_stem(title: str) -> str:
 
 def content_disposition(disposition: Disposition, title: str, extension: str) -> str:
     """The header value for a file called ``<title><extension>`` (``extension`` with its dot)."""
-    name = safe_stem(title) + extension
-    ascii_stem = " ".join(ASCII_SAFE.sub("", safe_stem(title)).split()).lstrip(".")
-    fallback = (ascii_stem or FALLBACK_STEM) + extension
+    stem = safe_stem(title)
+    name = stem + extension
+    # Clients that read only ``filename`` get the title where it is plain ASCII, else a neutral
+    # name: a title stripped of its CJK characters would name nothing.
+    fallback = (FALLBACK_STEM if NOT_ASCII_SAFE.search(stem) else stem) + extension
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

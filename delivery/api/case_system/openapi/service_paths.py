@@ -28,7 +28,7 @@ REPORT_DESCRIPTION = (
     "Over the caller's courts (API key, or a clerk's or supervisor's session), or the one named "
     "by `court`; dates inclusive, in the court's time zone. Rates are null when their "
     "denominator is 0. Definitions: "
-    + "; ".join(f"**{name}**: {text}" for name, text in DEFINITIONS["en"].items())
+    + "; ".join(f"**{name}**: {text}" for name, text in DEFINITIONS.items())
     + "."
 )
 

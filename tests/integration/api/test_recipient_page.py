@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from api_client import Api, dispatch_body
 from conftest import settled
-from helpers import link_path
+from helpers import code_link, link_path
 
 from delivery.config import CourtContact, Settings
 from delivery.sandbox.pages import SmtpSink
@@ -55,6 +55,20 @@ async def _served_link(api: Api, smtp_sink: SmtpSink, source: str) -> tuple[str,
     code = NOTICE_CODE.search(text)
     assert code, text
     return created["id"], link_path(text), code.group(1)
+
+
+async def _refused(api: Api, path: str, field: str, value: str) -> str:
+    """The page answering a wrong ``field`` (``last4`` or ``code``): 401, the error announced
+    (``role=alert``) and tied to the input (``aria-invalid``, ``aria-describedby``)."""
+    response = await api.client.post(f"{path}/verify", data={field: value})
+    assert response.status == 401
+    page = await response.text()
+    tag = re.search(rf'<input id="{field}"[^>]*>', page)
+    assert tag, page
+    assert 'aria-invalid="true"' in tag.group(0)
+    assert f'aria-describedby="{field}-help {field}-error"' in tag.group(0)
+    assert f'<p id="{field}-error" class="error" role="alert">' in page
+    return page
 
 
 async def _page(api: Api, path: str) -> str:
@@ -135,14 +149,8 @@ async def test_last4_check_form_errors_are_announced_and_tied_to_the_field(
     # No second channel for a code here: one field and one button, no code field.
     assert 'name="code"' not in first and first.count("<button") == 1
     assert "还可输错 5 次" in first
-    wrong = await api.client.post(f"{path}/verify", data={"last4": "0000"})
-    assert wrong.status == 401
-    page = await wrong.text()
-    field = re.search(r'<input id="last4"[^>]*>', page)
-    assert field, page
-    assert 'aria-invalid="true"' in field.group(0)
-    assert 'aria-describedby="last4-help last4-error"' in field.group(0)
-    assert '<p id="last4-error" class="error" role="alert">核对不一致，请重试。</p>' in page
+    page = await _refused(api, path, "last4", "0000")
+    assert 'role="alert">核对不一致，请重试。</p>' in page
     assert "还可输错 4 次" in page
 
 
@@ -178,14 +186,8 @@ async def test_code_flow_asks_for_a_code_first_then_shows_one_field(
 ) -> None:
     """Issue 14: no code field and no second button before a code was sent; after sending,
     one code field, one button and the tries left; a wrong code is announced on the field."""
-    fake, channel = sms_standin
-    api.ctx.channels["sms"] = channel
-    body = await api.new_dispatch_body(source="court_found")
-    body["recipient"]["phones"] = [{"number": "+8613800138000", "source": "court_found"}]
-    created = await api.create(body)
-    await api.until(created["id"], lambda d: d["attempts"][0]["state"] == "sent")
-    await settled(api.ctx)
-    path = link_path(next(m for m in smtp_sink.messages if "/r/" in m.text).text)
+    fake, _channel = sms_standin
+    _dispatch_id, path = await code_link(api, sms_standin, smtp_sink)
 
     first = await _page(api, path)
     assert 'name="code"' not in first
@@ -203,12 +205,6 @@ async def test_code_flow_asks_for_a_code_first_then_shows_one_field(
     right = re.search(r"\d{6}", fake.messages[-1]["body"])
     assert right, fake.messages[-1]["body"]
     wrong_code = "000000" if right.group(0) != "000000" else "111111"
-    wrong = await api.client.post(f"{path}/verify", data={"code": wrong_code})
-    assert wrong.status == 401
-    page = await wrong.text()
-    field = re.search(r'<input id="code"[^>]*>', page)
-    assert field, page
-    assert 'aria-invalid="true"' in field.group(0)
-    assert 'aria-describedby="code-help code-error"' in field.group(0)
+    page = await _refused(api, path, "code", wrong_code)
     assert 'role="alert">验证码不正确或已过期。</p>' in page
     assert "还可输错 4 次" in page and page.count("<button") == 1

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from delivery.config import SANDBOX_CONTACT, CourtContact, advisories, load_settings
+from delivery.config import SANDBOX_CONTACT, CourtContact, Settings, advisories, load_settings
 from delivery.infra.secret_box import new_key
 
 
-def _env(data_dir: Path, **values: str) -> dict[str, str]:
+def _settings(data_dir: Path, **values: str) -> Settings:
+    """Production settings with the court contact ``values`` (``COURT_PHONE=…``)."""
     base = {
         "DATA_DIR": str(data_dir),
         "SECRET_KEY": "x" * 32,
@@ -19,18 +20,16 @@ def _env(data_dir: Path, **values: str) -> dict[str, str]:
         "SECRETS_KEY": new_key(),
         "TSA_URL": "",
     }
-    return {f"SONGDA_{k}": v for k, v in (base | values).items()}
+    return load_settings({f"SONGDA_{k}": v for k, v in (base | values).items()})
 
 
 def test_the_court_contact_is_read_as_written(tmp_path: Path) -> None:
-    settings = load_settings(
-        _env(
-            tmp_path,
-            COURT_PHONE=" 0571-87000000 ",
-            COURT_ADDRESS="杭州市西湖区文三路 1 号",
-            COURT_HOURS="周一至周五 9:00–17:00",
-        )
-    )
+    written = {
+        "COURT_PHONE": " 0571-87000000 ",
+        "COURT_ADDRESS": "杭州市西湖区文三路 1 号",
+        "COURT_HOURS": "周一至周五 9:00–17:00",
+    }
+    settings = _settings(tmp_path, **written)
     assert settings.court_contact == CourtContact(
         "0571-87000000", "杭州市西湖区文三路 1 号", "周一至周五 9:00–17:00"
     )
@@ -38,7 +37,7 @@ def test_the_court_contact_is_read_as_written(tmp_path: Path) -> None:
 
 
 def test_unset_contact_runs_but_config_check_names_what_is_missing(tmp_path: Path) -> None:
-    settings = load_settings(_env(tmp_path, COURT_PHONE="0571-87000000"))
+    settings = _settings(tmp_path, COURT_PHONE="0571-87000000")
     assert settings.court_contact == CourtContact(phone="0571-87000000")
     [advice] = [a for a in advisories(settings) if "SONGDA_COURT_" in a]
     assert advice.startswith("SONGDA_COURT_ADDRESS, SONGDA_COURT_HOURS unset")

@@ -20,6 +20,7 @@ from delivery.ids import looks_like_id
 from delivery.infra.rate_limits import LimitsUnavailable
 from delivery.services import recipient
 from delivery.services.recipient import CheckResult, LinkGone, LinkView, VisitorInfo
+from delivery.services.sending import check_url
 from templates import locale_or_default
 from templates.i18n import translate
 from tracking.links import BadToken, session_value
@@ -48,7 +49,7 @@ def _common(request: web.Request, token: str, view: LinkView, locale: str) -> di
         "locale": locale_or_default(locale),
         "zone": settings.time_zone,
         "contact": settings.court_contact if own_court else None,
-        "check_url": f"{settings.public_base_url}/check",
+        "check_url": check_url(ctx_of(request)),
     }
 
 

@@ -96,7 +96,7 @@ async def test_before_the_check_the_page_says_that_opening_is_service_and_what_r
     assert "送达日期：" not in page and "2027-01-12" not in page and "SHA-256" not in page
     english = await _page(api, f"{path}?lang=en")
     assert "Passing the identity check below and opening the documents counts as legal" in english
-    assert "period to answer the complaint: 15 days (民事起诉状; Civil Procedure Law art. 128)" in (
+    assert "Period to answer the complaint: 15 days (民事起诉状; Civil Procedure Law art. 128)" in (
         english
     )
     assert (await api.dispatch(dispatch_id))["state"] == "in_progress"

@@ -66,8 +66,8 @@ def render_service_email(locale: str, **context: Any) -> tuple[str, str, str]:
 
 def render_code_message(channel: str, locale: str, **context: Any) -> tuple[str, str]:
     """(subject, text) of a one-time code message; the subject is empty for SMS."""
-    locale = locale_or_default(locale)
-    text = render(f"{channel}/code.{locale}.txt", **context).strip()
+    context = {**context, "locale": locale_or_default(locale)}
+    text = render(f"{channel}/code.txt", **context).strip()
     if channel != Channel.EMAIL:
         return "", text
-    return render(f"email/code_subject.{locale}.txt", **context).strip(), text
+    return render("email/code_subject.txt", **context).strip(), text

@@ -90,6 +90,16 @@ class CourtContact:
     hours: str | None = None
 
     @property
+    def dial(self) -> str | None:
+        """The phone number as a ``tel:`` link dials it: digits and a leading ``+`` only."""
+        if self.phone is None:
+            return None
+        digits = "".join(c for c in self.phone if c.isdigit() and c.isascii())
+        if not digits:
+            return None
+        return ("+" if self.phone.lstrip().startswith("+") else "") + digits
+
+    @property
     def missing(self) -> tuple[str, ...]:
         """The settings left unset, by variable name."""
         named = (

@@ -50,3 +50,10 @@ def test_the_sandbox_has_example_values_marked_as_such(tmp_path: Path) -> None:
     for value in (SANDBOX_CONTACT.phone, SANDBOX_CONTACT.address, SANDBOX_CONTACT.hours):
         assert value is not None and "沙箱" in value
     assert not [a for a in advisories(settings) if "SONGDA_COURT_" in a]
+
+
+def test_the_phone_dials_as_digits() -> None:
+    assert CourtContact(phone="0571-8700 0000").dial == "057187000000"
+    assert CourtContact(phone="+86 571 8700 0000").dial == "+8657187000000"
+    assert SANDBOX_CONTACT.dial == "000000000000"
+    assert CourtContact(phone="见官网").dial is None

@@ -182,6 +182,26 @@ LABELS: dict[str, dict[str, str]] = {
         "draft": L_("notice_state", "draft"),
         "published": L_("notice_state", "published"),
     },
+    # Why an attempt ended, as the public notice's "methods tried" lists it (CPL-95): the codes
+    # escalation, the field visit and the postal outcomes record.
+    "attempt_reason": {
+        "not_found": L_("attempt_reason", "nobody found"),
+        "moved": L_("attempt_reason", "moved away"),
+        "no_such_address": L_("attempt_reason", "no such address"),
+        "refused_not_left": L_("attempt_reason", "refused, not left"),
+        "lost": L_("attempt_reason", "lost in the post"),
+        "returned: address_wrong": L_("attempt_reason", "returned: wrong address"),
+        "returned: moved": L_("attempt_reason", "returned: moved away"),
+        "returned: unknown_recipient": L_("attempt_reason", "returned: no such recipient"),
+        "returned: nobody_home": L_("attempt_reason", "returned: nobody found"),
+        "returned: other": L_("attempt_reason", "returned"),
+        "bounce": L_("attempt_reason", "bounced"),
+        "channel_unavailable": L_("attempt_reason", "channel not configured"),
+        "window_elapsed": L_("attempt_reason", "waiting period elapsed"),
+        "escalated_by_clerk": L_("attempt_reason", "escalated by a clerk"),
+        "service_completed": L_("attempt_reason", "service completed by another method"),
+        "dispatch_cancelled": L_("attempt_reason", "dispatch cancelled"),
+    },
     # What runs from service (escalation/periods.py names them).
     "period": {
         "answer": L_("period", "period to answer the complaint"),

@@ -127,7 +127,10 @@ async def verify(request: web.Request) -> web.Response:
         return _error(410)
     locale = str(form.get("lang", view.locale))
     if result == CheckResult.VERIFIED:
-        response = web.HTTPSeeOther(f"/r/{token}?lang={locale_or_default(locale)}")
+        # Back to the page, in the language the recipient chose when it is not the dispatch's.
+        chosen = locale_or_default(locale)
+        query = "" if chosen == view.locale else f"?lang={chosen}"
+        response = web.HTTPSeeOther(f"/r/{token}{query}")
         response.set_cookie(
             COOKIE_PREFIX + view.claims.attempt_id,
             session_value(ctx.settings.secret_key, view.claims.attempt_id, view.claims.issued_at),

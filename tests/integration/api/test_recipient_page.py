@@ -163,8 +163,10 @@ async def test_documents_open_in_the_browser_and_save_under_their_title(
     await api.until_attempt(created["id"], "sent")
     await settled(api.ctx)
     path = link_path(smtp_sink.messages[-1].text)
-    verify = await api.client.post(f"{path}/verify", data={"last4": "123X"}, allow_redirects=False)
+    checked = {"last4": "123X", "lang": "en"}
+    verify = await api.client.post(f"{path}/verify", data=checked, allow_redirects=False)
     assert verify.status == 303
+    assert verify.headers["Location"] == f"{path}?lang=en"  # the language the reader chose
     page = await _page(api, path)
     assert f'href="{path}/documents/{document_id}?download=1"' in page
     name = "%E5%88%A4%E5%86%B3%E4%B9%A6_%E7%AC%AC1%E5%8F%B7.pdf"  # 判决书_第1号.pdf

@@ -60,17 +60,17 @@ def locale_or_default(locale: str) -> str:
 
 def render_service_email(locale: str, **context: Any) -> tuple[str, str, str]:
     """(subject, text body, HTML body) of the e-mail that carries a recipient's link."""
-    locale = locale_or_default(locale)
-    subject = render(f"email/service_subject.{locale}.txt", **context).strip()
-    text = render(f"email/service.{locale}.txt", **context)
-    html = render(f"email/service.{locale}.html", **context)
+    context = {**context, "locale": locale_or_default(locale)}
+    subject = render("email/service_subject.txt", **context).strip()
+    text = render("email/service.txt", **context)
+    html = render("email/service.html", **context)
     return subject, text, html
 
 
 def render_code_message(channel: str, locale: str, **context: Any) -> tuple[str, str]:
     """(subject, text) of a one-time code message; the subject is empty for SMS."""
-    locale = locale_or_default(locale)
-    text = render(f"{channel}/code.{locale}.txt", **context).strip()
+    context = {**context, "locale": locale_or_default(locale)}
+    text = render(f"{channel}/code.txt", **context).strip()
     if channel != Channel.EMAIL:
         return "", text
-    return render(f"email/code_subject.{locale}.txt", **context).strip(), text
+    return render("email/code_subject.txt", **context).strip(), text

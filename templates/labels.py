@@ -298,6 +298,31 @@ LABELS: dict[str, dict[str, str]] = {
         "service_completed": L_("attempt_reason", "service completed by another method"),
         "dispatch_cancelled": L_("attempt_reason", "dispatch cancelled"),
     },
+    # What runs from service (escalation/periods.py names them).
+    "period": {
+        "answer": L_("period", "period to answer the complaint"),
+        "appeal": L_("period", "period to appeal"),
+        "hearing": L_("period", "hearing"),
+    },
+    # The rule ids of shared/domain.md a person reads as the law they name.
+    "legal_basis": {
+        "OLR-31": L_("legal_basis", "electronic service (Online Litigation Rules art. 31)"),
+        "CPL-87": L_("legal_basis", "signed proof of service (Civil Procedure Law art. 87)"),
+        "CPL-88": L_("legal_basis", "handed over in person (Civil Procedure Law art. 88)"),
+        "CPL-INT-131": L_("legal_basis", "refusal to sign recorded (CPL Interpretation art. 131)"),
+        "CPL-89": L_("legal_basis", "left at the residence (Civil Procedure Law art. 89)"),
+        "CPL-91": L_("legal_basis", "court express mail (Civil Procedure Law art. 91)"),
+        "PM-11": L_(
+            "legal_basis", "court express mail returned (court express mail rules art. 11)"
+        ),
+        "CPL-95": L_("legal_basis", "public notice (Civil Procedure Law art. 95)"),
+        "CPL-283": L_("legal_basis", "public notice abroad (Civil Procedure Law art. 283)"),
+        "CPL-128": L_("legal_basis", "Civil Procedure Law art. 128"),
+        "CPL-139": L_("legal_basis", "Civil Procedure Law art. 139"),
+        "CPL-171": L_("legal_basis", "Civil Procedure Law art. 171"),
+        "CPL-285": L_("legal_basis", "Civil Procedure Law art. 285"),
+        "CPL-286": L_("legal_basis", "Civil Procedure Law art. 286"),
+    },
 }
 
 

@@ -15,6 +15,7 @@ from delivery.vocabulary import Channel
 from templates.i18n import supported, translations
 from templates.labels import label
 from templates.reasons import reason_text
+from templates.texts import shown
 
 TEMPLATE_DIR = Path(__file__).parent
 
@@ -44,6 +45,7 @@ def environment(locale: str = LOCALES[0]) -> Environment:
     env.filters["local_time"] = _local_time
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["label"] = partial(label, locale)
+    env.globals["shown"] = partial(shown, locale)
     env.globals["reason"] = partial(reason_text, locale)
     return env
 

@@ -48,3 +48,11 @@ class Text:
 def wording(msgid: str, **params: object) -> Text:
     """A :class:`Text`; Babel extracts ``msgid`` (keyword ``wording``)."""
     return Text(msgid, params)
+
+
+def shown(locale: str, message: str | Text) -> str:
+    """``message`` for a reader of ``locale``: a :class:`Text` translated with its codes
+    labelled, a plain msgid looked up in the catalogue (unknown text is shown as it is)."""
+    if isinstance(message, Text):
+        return message.in_locale(locale)
+    return translate(locale, message)

@@ -39,6 +39,7 @@ from delivery.services import clerk_actions
 from delivery.staff import Role
 from templates.i18n import translate
 from templates.notices import blank_segments
+from templates.texts import Text
 
 MAX_FIELD_BYTES = 4 * notices.MAX_BODY  # the longest field, the body, in UTF-8
 STAFF_ROLES = (Role.CLERK, Role.SUPERVISOR)
@@ -56,7 +57,7 @@ async def staff_board(request: web.Request) -> web.Response:
 
 
 async def _staff_view(
-    request: web.Request, *, error: str | None = None, status: int = 200
+    request: web.Request, *, error: str | Text | None = None, status: int = 200
 ) -> web.Response:
     ctx = ctx_of(request)
     user = require_staff(request, *STAFF_ROLES)

@@ -20,6 +20,7 @@ from delivery.domain import Dispatch
 from delivery.services import clerk_actions, clerk_requests
 from delivery.storage import queue_facts
 from delivery.storage.engine import READ_ONLY
+from templates.texts import Text
 
 BULK_ACTIONS = ("reassign_owner", "escalate", "cancel")
 # A queue page shows at most 200 rows; more than that is not a selection made by hand.
@@ -34,7 +35,7 @@ class Refusal:
     dispatch_id: str
     why: str  # NOT_FOUND, NOT_ALLOWED or REFUSED
     dispatch: Dispatch | None = None
-    reason: str = ""  # the action's own words, for REFUSED
+    reason: str | Text = ""  # the action's own words, for REFUSED (shown in the reader's language)
 
 
 @dataclass

@@ -33,6 +33,7 @@ from delivery.services.transactions import dispatch_transaction
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import CHANNEL_CONTACTS, EventType
 from escalation.consent import may_serve_on
+from templates.texts import Code, Text, wording
 
 SOURCE = "clerk"
 OUTCOMES = frozenset({signed_proof.OUTCOME})  # CPL-87; channel outcomes come with their channels
@@ -42,8 +43,8 @@ REBUTTALS = frozenset({"system_error", "not_their_address", "read_by_someone_els
 class ActionRefused(Exception):
     """The action is not allowed now, or its details are wrong; the message says why."""
 
-    def __init__(self, reason: str, *, conflict: bool = True, field: str = "") -> None:
-        super().__init__(reason)
+    def __init__(self, reason: str | Text, *, conflict: bool = True, field: str = "") -> None:
+        super().__init__(str(reason))
         self.reason = reason
         self.conflict = conflict  # True: wrong for the dispatch's state (409); False: bad input
         self.field = field  # the detail that is wrong, where one is ("" when not one field)
@@ -64,7 +65,12 @@ async def cancel(ctx: Context, dispatch_id: str, request: ActionRequest, actor: 
     try:
         await cancel_dispatch(ctx, dispatch_id, actor=actor, reason=request.note)
     except NotCancellable as exc:
-        raise ActionRefused(f"cancel is not allowed while the dispatch is {exc.state}") from None
+        raise ActionRefused(
+            wording(
+                "cancel is not allowed while the dispatch is %(state)s",
+                state=Code("dispatch_state", exc.state),
+            )
+        ) from None
 
 
 def _record(
@@ -89,7 +95,9 @@ async def _skip_step(
     step = request.details.get("step")
     current = tx.dispatch.step_index or 0
     if not isinstance(step, int) or not current < step < _step_count(ctx, tx):
-        raise ActionRefused("step must be the number of a later step of the policy", conflict=False)
+        raise ActionRefused(
+            wording("step must be the number of a later step of the policy"), conflict=False
+        )
     _record(tx, EventType.CLERK_SKIPPED_STEP, request, actor, step=step)
 
 
@@ -99,12 +107,18 @@ async def _retry_channel(
     channel = request.details.get("channel")
     kind = CHANNEL_CONTACTS.get(str(channel))
     if kind is None:
-        raise ActionRefused("channel must be email, sms, postal or in_person", conflict=False)
+        raise ActionRefused(
+            wording("channel must be email, sms, postal or in_person"), conflict=False
+        )
     targets = [c for c in tx.dispatch.contacts if c.kind == kind]
     if not may_serve_on(str(channel), consent_given=tx.dispatch.consent_given):
-        raise ActionRefused("no e-service consent is recorded (OLR-29/30)")
+        raise ActionRefused(wording("no e-service consent is recorded (OLR-29/30)"))
     if not targets:
-        raise ActionRefused(f"the recipient has no address for {channel}")
+        raise ActionRefused(
+            wording(
+                "the recipient has no address for %(channel)s", channel=Code("channel", channel)
+            )
+        )
     _record(tx, EventType.CLERK_RETRIED_CHANNEL, request, actor, channel=channel)
     step = _step_for(ctx, tx, str(channel))
     for contact in targets:
@@ -130,7 +144,7 @@ async def _record_outcome(
     attempt = await tx.attempt(str(request.details.get("attempt_id")))
     if outcome not in OUTCOMES or attempt is None:
         raise ActionRefused(
-            "needs outcome (proof_signed) and the attempt_id it belongs to", conflict=False
+            wording("needs outcome (proof_signed) and the attempt_id it belongs to"), conflict=False
         )
     try:
         await signed_proof.record(
@@ -149,7 +163,7 @@ async def _add_contact(
         source = ContactSource(str(details.get("source")))
     except ValueError:
         raise ActionRefused(
-            "kind (email, phone, postal) and source are required", conflict=False
+            wording("kind (email, phone, postal) and source are required"), conflict=False
         ) from None
     value, postcode = details.get("value"), details.get("postcode")
     problem: str | None = "the address, number or postal lines"
@@ -198,7 +212,9 @@ async def _record_consent(
     """OLR-29/30: consent recorded later re-opens electronic service on the known addresses."""
     basis = request.details.get("basis")
     if basis not in ("express", "contract", "filing", "tacit"):
-        raise ActionRefused("basis must be express, contract, filing or tacit", conflict=False)
+        raise ActionRefused(
+            wording("basis must be express, contract, filing or tacit"), conflict=False
+        )
     tx.dispatch.consent_given = True
     tx.dispatch.consent_basis = str(basis)
     _record(tx, EventType.CONSENT_RECORDED, request, actor, basis=basis)
@@ -238,7 +254,9 @@ async def _change_policy(
 ) -> None:
     policy = request.details.get("policy")
     if policy not in ctx.policies.names_for(tx.dispatch.court) or policy == tx.dispatch.policy:
-        raise ActionRefused("policy must name another policy of this court", conflict=False)
+        raise ActionRefused(
+            wording("policy must name another policy of this court"), conflict=False
+        )
     steps = len(ctx.policies.get(str(policy), tx.dispatch.court).steps)
     if (tx.dispatch.step_index or 0) >= steps:
         # e.g. to cn-simplified during public notice: its ladder has no step to go on from.
@@ -298,7 +316,8 @@ async def _assign_field_server(
     task_id, server = request.details.get("task_id"), request.details.get("field_server")
     if not isinstance(task_id, str) or not isinstance(server, str):
         raise ActionRefused(
-            "needs task_id (the field task) and field_server (a staff account id)", conflict=False
+            wording("needs task_id (the field task) and field_server (a staff account id)"),
+            conflict=False,
         )
     try:
         assigned = await field_tasks.assign_task(ctx, tx, task_id, server)
@@ -328,11 +347,11 @@ async def reassign_owner(
             clerk = await ownership.clerk_of_court(tx.conn, dispatch.court, owner_id)
         if clerk is None:
             raise ActionRefused(
-                "owner_id must be the staff id of an active clerk of the dispatch's court",
+                wording("owner_id must be the staff id of an active clerk of the dispatch's court"),
                 conflict=False,
             )
         if clerk.id == dispatch.owner_id:
-            raise ActionRefused("that clerk already owns the dispatch")
+            raise ActionRefused(wording("that clerk already owns the dispatch"))
         previous, dispatch.owner_id = dispatch.owner_id, clerk.id
         _record(
             tx,

@@ -26,6 +26,7 @@ from delivery.services.clerk_action_handlers import ActionRefused as ActionRefus
 from delivery.services.clerk_action_handlers import ActionRequest as ActionRequest
 from delivery.services.progress import decide_now
 from delivery.services.transactions import dispatch_transaction
+from templates.texts import Code, wording
 
 OPEN_ACTIONS = (
     "escalate",
@@ -78,7 +79,11 @@ async def perform(ctx: Context, dispatch_id: str, request: ActionRequest, *, act
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         if request.action not in allowed_actions(tx.dispatch):
             raise ActionRefused(
-                f"{request.action} is not allowed while the dispatch is {tx.dispatch.state}"
+                wording(
+                    "%(action)s is not allowed while the dispatch is %(state)s",
+                    action=Code("clerk_action", request.action),
+                    state=Code("dispatch_state", tx.dispatch.state),
+                )
             )
         await tx.load_contacts()
         await HANDLERS[request.action](ctx, tx, request, actor)

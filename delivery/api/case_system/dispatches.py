@@ -299,7 +299,7 @@ async def _action_body(request: web.Request) -> tuple[dict[str, Any], EvidenceFi
     try:
         fields, scan = await read_action_form(request, ctx_of(request), csrf=False)
     except signed_proof.ProofRefused as exc:
-        raise validation_problem([{"field": exc.field, "message": exc.reason}]) from None
+        raise validation_problem([{"field": exc.field, "message": str(exc.reason)}]) from None
     except UploadRejected as exc:
         raise refused_body(exc) from None
     return dict(fields), scan
@@ -332,5 +332,5 @@ async def act(request: web.Request) -> web.Response:
     except clerk_actions.ActionRefused as exc:
         if exc.conflict:
             raise Problem(409, "action-not-allowed", "Not allowed now", exc.reason) from None
-        raise validation_problem([{"field": exc.field, "message": exc.reason}]) from None
+        raise validation_problem([{"field": exc.field, "message": str(exc.reason)}]) from None
     return json_response(await _detail(request, dispatch_id))

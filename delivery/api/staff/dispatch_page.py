@@ -58,6 +58,7 @@ from delivery.vocabulary import (
 )
 from escalation.consent import may_serve_on
 from templates.labels import has_label
+from templates.texts import Text
 
 PAGE_ROLES = (Role.CLERK, Role.SUPERVISOR)
 ID = "{dispatch_id:[0-9A-HJKMNP-TV-Z]{26}}"
@@ -211,7 +212,7 @@ async def _render(
     user: StaffUser,
     dispatch_id: str,
     *,
-    error: str | None = None,
+    error: str | Text | None = None,
     error_field: str | None = None,
     posted: dict[str, str] | None = None,
     revealed: str | None = None,

@@ -134,7 +134,7 @@ async def test_a_detail_the_action_refuses_changes_nothing(api: Api) -> None:
     )
     assert refused.status == 422
     html = await refused.text()
-    assert "channel must be" in html
+    assert "请选择电子邮件、短信、法院专递或直接送达" in html  # the refusal in the page's language
     # The note the clerk wrote comes back in that action's form, not lost.
     assert f">{NOTE}</textarea>" in html.split('data-action="retry_channel"')[1]
     assert await api.event_types(dispatch_id) == before
@@ -150,7 +150,7 @@ async def test_a_step_that_is_not_a_number_is_refused_not_an_error(api: Api) -> 
             data={"csrf_token": csrf, "action": "skip_step", "step": step, "note": NOTE},
         )
         assert refused.status == 422, step
-        assert "step must be" in await refused.text()
+        assert "请选择送达方案中靠后的步骤" in await refused.text()
     assert await api.event_types(dispatch_id) == before
 
 
@@ -171,7 +171,7 @@ async def test_cancel_then_an_action_not_allowed_any_more(api: Api) -> None:
         url, data={"csrf_token": csrf, "action": "escalate", "note": NOTE}
     )
     assert refused.status == 409
-    assert "not allowed while the dispatch is cancelled" in await refused.text()
+    assert "送达任务当前为“已撤销”，不能执行" in await refused.text()
     assert await api.event_types(dispatch_id) == events
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from delivery.vocabulary import DispatchState
-from templates.texts import Code, wording
+from templates.texts import Code, shown, wording
 
 
 def test_a_text_is_english_in_logs_and_translated_with_its_codes_labelled() -> None:
@@ -12,5 +12,12 @@ def test_a_text_is_english_in_logs_and_translated_with_its_codes_labelled() -> N
         state=Code("dispatch_state", DispatchState.SERVED),
     )
     assert str(refusal) == "cancel is not allowed while the dispatch is served"
-    # The msgid is not in the catalogue (a test's own), so only the code is translated.
-    assert refusal.in_locale("zh-CN") == "cancel is not allowed while the dispatch is 已送达"
+    assert refusal.in_locale("zh-CN") == "送达任务当前为“已送达”，不能撤销"
+
+
+def test_shown_translates_a_text_or_a_plain_msgid_and_leaves_other_words_alone() -> None:
+    assert shown("zh-CN", wording("that clerk already owns the dispatch")) != (
+        "that clerk already owns the dispatch"
+    )
+    assert shown("zh-CN", "Not found") == "未找到"
+    assert shown("zh-CN", "a carrier's own words") == "a carrier's own words"

@@ -9,7 +9,8 @@ tests/unit/templates/test_labels.py checks that every value of the vocabulary's 
 
 from __future__ import annotations
 
-from templates.i18n import ptranslate
+from delivery.vocabulary import EventType
+from templates.i18n import N_, ptranslate, translate
 
 
 def L_(kind: str, msgid: str) -> str:
@@ -182,6 +183,133 @@ LABELS: dict[str, dict[str, str]] = {
         "draft": L_("notice_state", "draft"),
         "published": L_("notice_state", "published"),
     },
+    # Why the ladder skipped a step, closed an attempt, failed or cancelled a dispatch
+    # (escalation/decide.py, delivery/services: progress, sending, cancel; channels: email
+    # bounce, postal lost, in_person task without a server; the policies' exhausted_reason).
+    "reason": {
+        "no_e_service_consent": L_("reason", "no consent to e-service"),
+        "no_address": L_("reason", "no address for this step"),
+        "skipped_by_clerk": L_("reason", "skipped by a clerk"),
+        "window_elapsed": L_("reason", "the step's time ran out"),
+        "escalated_by_clerk": L_("reason", "escalated by a clerk"),
+        "exhausted": L_("reason", "every step tried"),
+        "requires_ordinary_procedure": L_("reason", "needs the ordinary procedure"),
+        "channel_unavailable": L_("reason", "channel not available"),
+        "dispatch_cancelled": L_("reason", "the dispatch was cancelled"),
+        "cancelled_by_case_system": L_("reason", "cancelled by the case system"),
+        "bounce": L_("reason", "the e-mail bounced"),
+        "lost": L_("reason", "lost in the post"),
+        "no_field_server_in_court": L_("reason", "the court has no field server"),
+    },
+    # How a new dispatch got its clerk (delivery/services/ownership.py).
+    "owner_reason": {
+        "named": L_("owner_reason", "named by the case system"),
+        "case": L_("owner_reason", "the clerk of the same case"),
+        "round_robin": L_("owner_reason", "in turn"),
+        "none": L_("owner_reason", "no clerk in the court"),
+    },
+    # Why the post brought a letter back (channels/postal/outcomes.py RETURN_REASONS).
+    "return_reason": {
+        "address_wrong": L_("return_reason", "wrong address"),
+        "moved": L_("return_reason", "moved without notice"),
+        "unknown_recipient": L_("return_reason", "no such recipient"),
+        "nobody_home": L_("return_reason", "nobody to sign"),
+        "other": L_("return_reason", "other"),
+    },
+    # The carrier's statuses (channels/postal/outcomes.py, the sandbox carrier).
+    "carrier_status": {
+        "accepted": L_("carrier_status", "taken by the carrier"),
+        "in_transit": L_("carrier_status", "in transit"),
+        "delivery_attempted": L_("carrier_status", "delivery attempted"),
+        "delivered": L_("carrier_status", "delivered"),
+        "refused": L_("carrier_status", "refused"),
+        "returned": L_("carrier_status", "returned"),
+        "lost": L_("carrier_status", "lost"),
+    },
+    # Who received, signed or refused, as relation to the recipient (escalation/receivers.py,
+    # channels/postal/outcomes.py RELATIONS, channels/in_person/visits.py).
+    "relation": {
+        "self": L_("relation", "the recipient"),
+        "recipient": L_("relation", "the recipient"),
+        "guardian": L_("relation", "legal guardian"),
+        "family": L_("relation", "adult family member living with them"),
+        "family_opposing_party": L_("relation", "family member who is the opposing party"),
+        "minor": L_("relation", "minor"),
+        "entity_representative": L_("relation", "legal representative or head of the entity"),
+        "entity_mailroom": L_("relation", "the entity's mail room"),
+        "agent": L_("relation", "litigation agent"),
+        "designated_receiver": L_("relation", "designated receiver"),
+        "unknown": L_("relation", "unknown"),
+    },
+    # A field server's visit (channels/in_person/visits.py OUTCOMES, FAILURE_REASONS, places).
+    "visit_outcome": {
+        "served": L_("visit_outcome", "served"),
+        "refused_left": L_("visit_outcome", "refused; left at the residence"),
+        "refused_filmed": L_("visit_outcome", "refused to sign; recorded"),
+        "failed": L_("visit_outcome", "not served"),
+    },
+    "visit_failure": {
+        "not_found": L_("visit_failure", "nobody found"),
+        "moved": L_("visit_failure", "moved away"),
+        "no_such_address": L_("visit_failure", "no such address"),
+        "refused_not_left": L_("visit_failure", "refused, not left"),
+    },
+    "refusal_place": {
+        "away_from_home": L_("refusal_place", "away from home"),
+        "court": L_("refusal_place", "at the court"),
+    },
+    # Public notice (channels/public_notice/publications.py PLACES and REASONS).
+    "notice_place": {
+        "court_notice_board": L_("notice_place", "court notice board"),
+        "residence": L_("notice_place", "the recipient's residence"),
+        "newspaper": L_("notice_place", "newspaper"),
+        "court_website": L_("notice_place", "court website"),
+    },
+    "notice_reason": {
+        "whereabouts_unknown": L_("notice_reason", "whereabouts unknown"),
+        "other_methods_failed": L_("notice_reason", "every other method failed"),
+    },
+    # The recipient's role in the case (the case system's ``recipient.role``).
+    "recipient_role": {
+        "plaintiff": L_("recipient_role", "plaintiff"),
+        "defendant": L_("recipient_role", "defendant"),
+        "third_party": L_("recipient_role", "third party"),
+        "appellant": L_("recipient_role", "appellant"),
+        "appellee": L_("recipient_role", "appellee"),
+        "applicant": L_("recipient_role", "applicant"),
+        "respondent": L_("recipient_role", "respondent"),
+    },
+    # E-service consent (clerk action record_consent) and a rebuttal's grounds (record_rebuttal).
+    "consent_basis": {
+        "express": L_("consent_basis", "express consent"),
+        "contract": L_("consent_basis", "agreed in a contract"),
+        "filing": L_("consent_basis", "given in a filing"),
+        "tacit": L_("consent_basis", "tacit consent"),
+    },
+    "rebuttal": {
+        "system_error": L_("rebuttal", "system error"),
+        "not_their_address": L_("rebuttal", "not the recipient's address"),
+        "read_by_someone_else": L_("rebuttal", "read by someone else"),
+    },
+    # Who served, on the proof of service (tracking/certificate.py).
+    "server": {
+        "court_system": L_("server", "court system (e-service)"),
+        "carrier": L_("server", "carrier"),
+        "field_server": L_("server", "field server"),
+    },
+    # The names of the event details a timeline line shows (dispatch page SHOWN_DETAILS).
+    "detail": {
+        "step": L_("detail", "step"),
+        "name": L_("detail", "step name"),
+        "channel": L_("detail", "channel"),
+        "reason": L_("detail", "reason"),
+        "basis": L_("detail", "basis"),
+        "policy": L_("detail", "policy"),
+        "previous": L_("detail", "previous"),
+        "legal_basis": L_("detail", "legal basis"),
+        "written_date": L_("detail", "date written on the proof"),
+        "tsa": L_("detail", "time-stamping authority"),
+    },
 }
 
 
@@ -200,3 +328,36 @@ def label(locale: str, kind: str, code: object) -> str:
 
 def has_label(kind: str, code: object) -> bool:
     return str(code) in LABELS.get(kind, {})
+
+
+# The table a reason recorded with an event of these types reads from (else "reason").
+REASON_TABLES: dict[str, str] = {
+    EventType.OWNER_ASSIGNED: "owner_reason",
+    EventType.POSTAL_RETURNED: "return_reason",
+    EventType.VISIT_FAILED: "visit_failure",
+}
+# Reasons written as "<prefix><code>" (channels/postal/outcomes.py, clerk_action_handlers.py):
+# the prefix's msgid and the table its code reads from.
+_COMPOSED = (
+    ("returned: ", N_("returned: %(reason)s"), "return_reason"),
+    ("refused by ", N_("refused by %(reason)s"), "relation"),
+    ("rebuttal: ", N_("rebuttal: %(reason)s"), "rebuttal"),
+)
+
+
+def reason_label(locale: str, reason: object, event_type: object = None) -> str:
+    """A recorded reason (an attempt's, a dispatch's state reason, an event's ``reason``) as a
+    person reads it. Reasons are codes, or a code behind a fixed prefix; anything else is a
+    provider's own words (an SMTP diagnostic, a carrier's error) and shows as it came."""
+    text = str(reason)
+    table = REASON_TABLES.get(str(event_type), "reason")
+    if has_label(table, text):
+        return label(locale, table, text)
+    for prefix, msgid, kind in _COMPOSED:
+        if text.startswith(prefix) and has_label(kind, text[len(prefix) :]):
+            return translate(locale, msgid, reason=label(locale, kind, text[len(prefix) :]))
+    code, _, detail = text.partition(": ")
+    if not has_label("reason", code):
+        return text
+    named = label(locale, "reason", code)
+    return f"{named}: {detail}" if detail else named

@@ -36,6 +36,9 @@ KEYWORDS = {
     "L_": ((1, "c"), 2),
     "translate": (2,),
     "ptranslate": ((2, "c"), 3),
+    # The bilingual letters' macros (templates/pdf/mail_pieces.html).
+    "both": None,
+    "both_lines": None,
 }
 CATALOGUES = {"zh_CN": LOCALE_DIR / "zh_CN" / "LC_MESSAGES"}
 

@@ -16,7 +16,7 @@ from delivery.vocabulary import AttemptState as AttemptState
 from delivery.vocabulary import ContactKind as ContactKind
 from delivery.vocabulary import ContactSource as ContactSource
 from delivery.vocabulary import DispatchState as DispatchState
-from delivery.vocabulary import EventType
+from delivery.vocabulary import DocumentKind, EventType
 
 
 class IllegalTransition(Exception):
@@ -35,18 +35,7 @@ SERVED_EVENT, FAILED_EVENT, CANCELLED_EVENT = (
 REVERSAL_EVENTS = (EventType.DISPATCH_UNSERVED, EventType.DISPATCH_RESUMED)
 OUTCOME_EVENTS = (SERVED_EVENT, FAILED_EVENT, CANCELLED_EVENT, *REVERSAL_EVENTS)
 
-DOCUMENT_KINDS = frozenset(
-    {
-        "complaint",
-        "summons",
-        "judgment",
-        "ruling",
-        "mediation_statement",
-        "notice",
-        "evidence",
-        "other",
-    }
-)
+DOCUMENT_KINDS = frozenset(DocumentKind)
 
 _D = DispatchState
 DISPATCH_TRANSITIONS: dict[DispatchState, frozenset[DispatchState]] = {

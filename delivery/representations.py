@@ -72,14 +72,18 @@ def event_view(event: Event) -> dict[str, Any]:
 
 
 def notice_view(notice: NoticeText) -> dict[str, Any]:
-    """The public notice of a ``notice_pending`` dispatch; ``text_sha256`` is what
-    ``approve_notice`` must name (the text the supervisor reviewed)."""
+    """A dispatch's public notice (delivery/storage/queries.py ``NoticeText``); while
+    ``notice_pending``, ``text_sha256`` is what ``approve_notice`` must name (the text the
+    supervisor reviewed)."""
     return {
         "id": notice.id,
         "state": notice.state,
         "title": notice.title,
         "body": notice.body,
         "text_sha256": notice_text_sha256(notice.title, notice.body),
+        "first_published_at": _time(notice.first_published_at),
+        "last_published_at": _time(notice.last_published_at),
+        "deemed_served_at": _time(notice.deemed_served_at),
     }
 
 

@@ -35,6 +35,37 @@ class ContactKind(StrEnum):
     POSTAL = "postal"
 
 
+class RecipientRole(StrEnum):
+    """The recipient's standing in the case (诉讼地位), as a Chinese civil court names the
+    parties and those served for them: the API, the new-dispatch form and CSV batches accept
+    only these (delivery/api/case_system/dispatch_request.py); rows stored before the list was
+    closed keep whatever role they were given and read as it is (docs/decisions/0031)."""
+
+    PLAINTIFF = "plaintiff"  # 原告
+    DEFENDANT = "defendant"  # 被告
+    THIRD_PARTY = "third_party"  # 第三人
+    APPELLANT = "appellant"  # 上诉人
+    APPELLEE = "appellee"  # 被上诉人
+    APPLICANT = "applicant"  # 申请人 (also 申请执行人, 再审申请人)
+    RESPONDENT = "respondent"  # 被申请人 (also 被执行人)
+    LEGAL_REPRESENTATIVE = "legal_representative"  # 法定代理人
+    LITIGATION_AGENT = "litigation_agent"  # 诉讼代理人
+
+
+class DocumentKind(StrEnum):
+    """What a served document is: the periods that run from service (escalation/periods.py)
+    and the rules of public notice depend on it (CPL-INT-133, CPL-INT-138)."""
+
+    COMPLAINT = "complaint"
+    SUMMONS = "summons"
+    JUDGMENT = "judgment"
+    RULING = "ruling"
+    MEDIATION_STATEMENT = "mediation_statement"
+    NOTICE = "notice"
+    EVIDENCE = "evidence"
+    OTHER = "other"
+
+
 # Channels that carry a recipient link and need e-service consent (OLR-29/30).
 ELECTRONIC_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})
 # The kind of the recipient's address each channel serves (public notice serves none). Keyed by

@@ -36,6 +36,8 @@ KEYWORDS = {
     "L_": ((1, "c"), 2),
     "translate": (2,),
     "ptranslate": ((2, "c"), 3),
+    "wording": None,  # templates/texts.py
+    "Problem": (3,),  # delivery/api/http/problems.py: the title
     # The bilingual letters' macros (templates/pdf/mail_pieces.html).
     "both": None,
     "both_lines": None,

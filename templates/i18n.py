@@ -19,6 +19,9 @@ How to write text for people:
   raw code.
 - Python: ``translate(locale, "English text", name=value)`` and ``ptranslate(locale, context,
   "English text")``; mark a msgid defined ahead of use with :func:`N_` (a no-op Babel sees).
+  Where the reader's language is not known yet (a service refusing an action, a validation
+  error), carry ``wording("The dispatch is %(state)s", state=Code("dispatch_state", s))`` and
+  translate it where it is shown (templates/texts.py).
 """
 
 from __future__ import annotations

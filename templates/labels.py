@@ -200,6 +200,7 @@ LABELS: dict[str, dict[str, str]] = {
         "bounce": L_("reason", "the e-mail bounced"),
         "lost": L_("reason", "lost in the post"),
         "no_field_server_in_court": L_("reason", "the court has no field server"),
+        "service_completed": L_("reason", "service completed by another method"),
     },
     # How a new dispatch got its clerk (delivery/services/ownership.py).
     "owner_reason": {
@@ -269,7 +270,7 @@ LABELS: dict[str, dict[str, str]] = {
         "whereabouts_unknown": L_("notice_reason", "whereabouts unknown"),
         "other_methods_failed": L_("notice_reason", "every other method failed"),
     },
-    # The recipient's role in the case (the case system's ``recipient.role``).
+    # The recipient's role in the case (delivery/vocabulary.py RecipientRole).
     "recipient_role": {
         "plaintiff": L_("recipient_role", "plaintiff"),
         "defendant": L_("recipient_role", "defendant"),
@@ -278,6 +279,8 @@ LABELS: dict[str, dict[str, str]] = {
         "appellee": L_("recipient_role", "appellee"),
         "applicant": L_("recipient_role", "applicant"),
         "respondent": L_("recipient_role", "respondent"),
+        "legal_representative": L_("recipient_role", "legal representative"),
+        "litigation_agent": L_("recipient_role", "litigation agent"),
     },
     # E-service consent (clerk action record_consent) and a rebuttal's grounds (record_rebuttal).
     "consent_basis": {
@@ -309,6 +312,26 @@ LABELS: dict[str, dict[str, str]] = {
         "legal_basis": L_("detail", "legal basis"),
         "written_date": L_("detail", "date written on the proof"),
         "tsa": L_("detail", "time-stamping authority"),
+    },
+    # Why an attempt ended, as the public notice's "methods tried" lists it (CPL-95): the codes
+    # escalation, the field visit and the postal outcomes record.
+    "attempt_reason": {
+        "not_found": L_("attempt_reason", "nobody found"),
+        "moved": L_("attempt_reason", "moved away"),
+        "no_such_address": L_("attempt_reason", "no such address"),
+        "refused_not_left": L_("attempt_reason", "refused, not left"),
+        "lost": L_("attempt_reason", "lost in the post"),
+        "returned: address_wrong": L_("attempt_reason", "returned: wrong address"),
+        "returned: moved": L_("attempt_reason", "returned: moved away"),
+        "returned: unknown_recipient": L_("attempt_reason", "returned: no such recipient"),
+        "returned: nobody_home": L_("attempt_reason", "returned: nobody found"),
+        "returned: other": L_("attempt_reason", "returned"),
+        "bounce": L_("attempt_reason", "bounced"),
+        "channel_unavailable": L_("attempt_reason", "channel not configured"),
+        "window_elapsed": L_("attempt_reason", "waiting period elapsed"),
+        "escalated_by_clerk": L_("attempt_reason", "escalated by a clerk"),
+        "service_completed": L_("attempt_reason", "service completed by another method"),
+        "dispatch_cancelled": L_("attempt_reason", "dispatch cancelled"),
     },
 }
 

@@ -9,6 +9,7 @@ blanks, :data:`BLANKS`, for the clerk to fill in before a supervisor approves th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,7 +17,9 @@ from templates import locale_or_default, render
 
 KIND_TEMPLATES = frozenset({"complaint", "summons", "judgment", "ruling", "mediation_statement"})
 BLANKS = {"zh-CN": "【请填写：{}】", "en": "[To fill in: {}]"}
-BLANK_MARKERS = ("【请填写", "[To fill in")
+# A blank (:data:`BLANKS`) runs from its marker to its closing bracket, or to the end of the
+# line when the bracket was deleted: whatever still holds a marker is still a blank.
+BLANK = re.compile(r"【请填写[^】\n]*】?|\[To fill in[^\]\n]*\]?")
 
 
 @dataclass(frozen=True)
@@ -71,4 +74,19 @@ def compose_notice(facts: NoticeFacts) -> tuple[str, str]:
 
 def has_blanks(text: str) -> bool:
     """True while the text still holds a blank the clerk must fill in."""
-    return any(marker in text for marker in BLANK_MARKERS)
+    return BLANK.search(text) is not None
+
+
+def blank_segments(text: str) -> list[tuple[str, bool]]:
+    """``text`` cut into (piece, is_blank) in order, so a page can highlight what remains to be
+    filled in by the same rule that refuses the approval (:func:`has_blanks`)."""
+    pieces: list[tuple[str, bool]] = []
+    end = 0
+    for found in BLANK.finditer(text):
+        if found.start() > end:
+            pieces.append((text[end : found.start()], False))
+        pieces.append((found.group(), True))
+        end = found.end()
+    if end < len(text):
+        pieces.append((text[end:], False))
+    return pieces

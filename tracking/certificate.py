@@ -25,6 +25,7 @@ from tracking.proof_sections import (
     Line,
     ProofFacts,
 )
+from tracking.verification import certificate_url
 
 SERVED_EVENT = EventType.DISPATCH_SERVED
 CHECKPOINT_EVENT = EventType.CHAIN_CHECKPOINT
@@ -253,6 +254,6 @@ def certificate_view(
         chain_head=chain_head,
         chain_seq=chain_seq,
         checkpoint=checkpoint_for(events, served) if served is not None else None,
-        verify_url=f"{verify_base_url.rstrip('/')}/verify/{dispatch.id}?h={chain_head}",
+        verify_url=certificate_url(verify_base_url, dispatch.id, chain_head),
         supersedes=supersedes,
     )

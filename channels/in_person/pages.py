@@ -40,7 +40,7 @@ def _locale(request: web.Request, fields: dict[str, str] | None = None) -> str:
 def _page(name: str, *, status: int = 200, **context: Any) -> web.Response:
     """A staff page whose only script is the inline one carrying this response's nonce."""
     nonce = secrets.token_urlsafe(16)
-    response = staff_page(name, status=status, nonce=nonce, **context)
+    response = staff_page(name, status=status, nonce=nonce, active="field", **context)
     policy = response.headers["Content-Security-Policy"]
     response.headers["Content-Security-Policy"] = policy.replace(
         "script-src 'self';", f"script-src 'self' 'nonce-{nonce}';", 1

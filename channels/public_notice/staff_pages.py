@@ -30,21 +30,19 @@ from channels.public_notice.pages import (
 from delivery.api.http.bodies import read_form, skip_part
 from delivery.api.http.evidence_uploads import store_evidence
 from delivery.api.http.request_context import ctx_of
-from delivery.api.staff.auth import CSRF_FIELD, check_csrf, csrf_token, require_staff, staff_page
+from delivery.api.staff.auth import CSRF_FIELD, check_csrf, require_staff, workspace_page
 from delivery.api.staff.workspace_forms import multipart_form
 from delivery.context import Context
 from delivery.infra.document_store import EvidenceFile, UploadRejected
 from delivery.representations import notice_text_sha256
 from delivery.services import clerk_actions
 from delivery.staff import Role
-from templates.notices import has_blanks
+from templates.i18n import translate
+from templates.notices import blank_segments
 
 MAX_FIELD_BYTES = 4 * notices.MAX_BODY  # the longest field, the body, in UTF-8
-STATE_NAMES = {
-    "zh-CN": {"draft": "草稿，待审核", "published": "已发布"},
-    "en": {"draft": "draft, awaiting approval", "published": "published"},
-}
 STAFF_ROLES = (Role.CLERK, Role.SUPERVISOR)
+ACTIVE = "notices"  # the navigation's entry (templates/pages/staff_base.html)
 
 
 async def staff_board(request: web.Request) -> web.Response:
@@ -52,8 +50,8 @@ async def staff_board(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     user = require_staff(request, *STAFF_ROLES)
     items = await board.drafts(ctx, user.courts)
-    return staff_page(
-        "staff_notices.html", locale=locale_of(request), items=items, zone=ctx.settings.time_zone
+    return workspace_page(
+        request, "staff_notices.html", user, ACTIVE, locale=locale_of(request), items=items
     )
 
 
@@ -69,13 +67,18 @@ async def _staff_view(
     notice, detail, publications = found.notice, found.detail, found.publications
     grounds = notice["reason"] or {}
     methods = grounds.get("methods_tried") or notices.methods_tried(detail.attempts)
-    return staff_page(
+    title, body = blank_segments(notice["title"]), blank_segments(notice["body"])
+    return workspace_page(
+        request,
         "staff_notice.html",
+        user,
+        ACTIVE,
         status=status,
         locale=locale,
         notice=notice,
-        state_name=STATE_NAMES[locale].get(notice["state"], notice["state"]),
-        has_blanks=has_blanks(notice["title"]) or has_blanks(notice["body"]),
+        title_parts=title,
+        body_parts=body,
+        blanks=sum(blank for part in (title, body) for _text, blank in part),
         methods=[
             {**m, "tried_at": minute_of(ctx, datetime.fromisoformat(m["tried_at"]))}
             for m in methods
@@ -87,7 +90,6 @@ async def _staff_view(
         deemed_on=day_of(ctx, notice["deemed_served_at"]),
         places=list(PLACE_NAMES[locale].items()),
         max_media_mb=max(1, ctx.settings.max_media_bytes // (1024 * 1024)),
-        csrf_token=csrf_token(request),
         error=error,
     )
 
@@ -151,7 +153,8 @@ async def _act(
         return await _staff_view(request, error=exc.reason, status=exc.status)
     note = (form.get("note") or "").strip()
     if not note or len(note) > 2000:
-        return await _staff_view(request, error="note: required (≤ 2000)", status=422)
+        wanted = translate(locale_of(request), "A note is required (at most 2000 characters).")
+        return await _staff_view(request, error=wanted, status=422)
     values = {
         name: value
         for name in details

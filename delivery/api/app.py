@@ -19,7 +19,7 @@ from delivery.api.http.headers import security_headers
 from delivery.api.http.middleware import VERIFIER, api_keys, problems
 from delivery.api.http.rate_limit import public_limits
 from delivery.api.http.request_context import CONTEXT, PUBLIC_PDFS
-from delivery.api.public import recipient_pages, verification_pages
+from delivery.api.public import home, recipient_pages, verification_pages
 from delivery.api.staff import auth as staff_auth
 from delivery.api.staff import batch_pages, new_dispatch_page, report_pages
 from delivery.api.staff import queue_page as workspace_pages
@@ -74,6 +74,7 @@ def create_app(ctx: Context) -> web.Application:
     batch_pages.add_routes(app)
     new_dispatch_page.add_routes(app)
     verification_pages.add_routes(app)
+    home.add_routes(app)
     static_files.add_routes(app)
     workspace_pages.add_routes(app)
     reports.add_routes(app)

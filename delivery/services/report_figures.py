@@ -15,48 +15,31 @@ from delivery.domain import CANCELLED_EVENT as CANCELLED
 from delivery.domain import ELECTRONIC_CHANNELS
 from delivery.domain import FAILED_EVENT as FAILED
 from delivery.storage.reports import OutcomeRow
+from templates.i18n import N_
 
+# What each figure means, as published (API, page, OpenAPI). English is the msgid; the page
+# shows it in the reader's language through the message catalogue (templates/i18n.py).
 DEFINITIONS = {
-    "en": {
-        "e_service_usage_rate": "served electronically (e-mail or SMS) / served",
-        "success_rate": "served / (served + failed); cancelled dispatches are left out",
-        "time_to_service": (
-            "served_at (the legal instant of service) − the time the dispatch was created; "
-            "median and 90th percentile, nearest-rank method (the value at rank ⌈p·n⌉ of the "
-            "n sorted durations), in hours"
-        ),
-        "first_try_rate": (
-            "served by an attempt of the first ladder step started for the dispatch / served"
-        ),
-        "period": (
-            "a dispatch counts when its standing outcome (the latest of served, failed, "
-            "cancelled; a service reversed or a failure resumed puts it back in progress, not "
-            "counted) falls between from and to inclusive, in the court's time zone: the date of "
-            "service for a served dispatch, the day the failure or cancellation was recorded "
-            "otherwise. Weeks (ISO, from Monday) and months are those of that date. By channel: "
-            "a served dispatch counts for the channel that served it, a failed or cancelled one "
-            "for the channel of its last attempt. By clerk: the dispatch's owner as its last "
-            "ownership event names it"
-        ),
-    },
-    "zh-CN": {
-        "e_service_usage_rate": (
-            "电子送达使用率 = 以电子方式（电子邮件、短信）送达的件数 / 送达件数"
-        ),
-        "success_rate": "送达成功率 = 送达件数 /（送达件数 + 送达失败件数），撤回的不计",
-        "time_to_service": (
-            "送达用时 = 送达时间（法定送达时刻）− 送达任务创建时间；取中位数和第 90 百分位数，"
-            "按最近秩法（n 个用时排序后第 ⌈p·n⌉ 个），单位小时"
-        ),
-        "first_try_rate": "首次送达率 = 由该任务启动的第一个送达步骤中的尝试送达的件数 / 送达件数",
-        "period": (
-            "送达任务的现行结果（送达、失败、撤回中最后记录的一个；送达被撤销或失败后恢复的，"
-            "视为仍在进行，不计）落在起止日期之间（含首尾，按法院所在时区）即计入：已送达的按"
-            "送达日期，其他按记录失败或撤回的日期。按周（ISO 周，自周一起）、按月均按该日期。"
-            "按渠道：已送达的计入送达渠道，失败或撤回的计入其最后一次尝试的渠道。"
-            "按书记员：以最后一次承办人事件所记的承办书记员为准"
-        ),
-    },
+    "e_service_usage_rate": N_("served electronically (e-mail or SMS) / served"),
+    "success_rate": N_("served / (served + failed); cancelled dispatches are left out"),
+    "time_to_service": N_(
+        "served_at (the legal instant of service) − the time the dispatch was created; "
+        "median and 90th percentile, nearest-rank method (the value at rank ⌈p·n⌉ of "
+        "the n sorted durations), in hours"
+    ),
+    "first_try_rate": N_(
+        "served by an attempt of the first ladder step started for the dispatch / served"
+    ),
+    "period": N_(
+        "a dispatch counts when its standing outcome (the latest of served, failed, "
+        "cancelled; a service reversed or a failure resumed puts it back in progress, "
+        "not counted) falls between from and to inclusive, in the court's time zone: "
+        "the date of service for a served dispatch, the day the failure or cancellation "
+        "was recorded otherwise. Weeks (ISO, from Monday) and months are those of that "
+        "date. By channel: a served dispatch counts for the channel that served it, a "
+        "failed or cancelled one for the channel of its last attempt. By clerk: the "
+        "dispatch's owner as its last ownership event names it"
+    ),
 }
 
 

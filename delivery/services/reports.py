@@ -99,7 +99,7 @@ class Report:
             "group_by": self.request.group_by,
             "court": self.request.court,
             "time_zone": self.time_zone,
-            "definitions": DEFINITIONS["en"],
+            "definitions": DEFINITIONS,
             "totals": self.totals.as_json(),
             "groups": [
                 {"key": g.key, "label": g.label, **g.figures.as_json()} for g in self.groups

@@ -20,18 +20,31 @@ from delivery.domain import (
 from delivery.storage.dispatches import load_contacts, load_documents
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
-from delivery.storage.schema import attempts, dispatches, events, notices
+from delivery.storage.schema import attempts, certificates, dispatches, events, notices
 
 
 @dataclass(frozen=True)
 class NoticeText:
-    """The public notice of a ``notice_pending`` dispatch as it stands: what a supervisor
-    reviews before approving (the approval names the body's SHA-256)."""
+    """A dispatch's public notice: while ``notice_pending`` the one as it stands, what a
+    supervisor reviews before approving (the approval names the text's SHA-256); afterwards the
+    last one, with when it was published and when service was deemed."""
 
     id: str
     state: str
     title: str
     body: str
+    first_published_at: datetime | None = None
+    last_published_at: datetime | None = None
+    deemed_served_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StandingCertificate:
+    """The certificate of the dispatch's standing service: its id and the chain head it pins
+    (the hash its verification page is addressed by)."""
+
+    id: str
+    chain_head: str
 
 
 @dataclass(frozen=True)
@@ -42,26 +55,53 @@ class DispatchDetail:
     events: list[Event]
     chain_head: str
     notice: NoticeText | None = None
+    certificate: StandingCertificate | None = None
 
 
 OPEN_NOTICE_ATTEMPT_STATES = (AttemptState.PENDING.value, AttemptState.SENT.value)
 
 
-async def current_notice(conn: AsyncConnection, dispatch_id: str) -> NoticeText | None:
-    """The notice of the dispatch's open public-notice attempt (the latest), if any."""
+async def current_notice(
+    conn: AsyncConnection, dispatch_id: str, *, open_only: bool = True
+) -> NoticeText | None:
+    """The notice of the dispatch's open public-notice attempt (the latest), if any; with
+    ``open_only`` false, of its latest one whatever became of it (a served dispatch's)."""
+    query = (
+        sa.select(
+            notices.c.id,
+            notices.c.state,
+            notices.c.title,
+            notices.c.body,
+            notices.c.first_published_at,
+            notices.c.last_published_at,
+            notices.c.deemed_served_at,
+        )
+        .join(attempts, attempts.c.id == notices.c.attempt_id)
+        .where(notices.c.dispatch_id == dispatch_id)
+        .order_by(attempts.c.id.desc())
+        .limit(1)
+    )
+    if open_only:
+        query = query.where(attempts.c.state.in_(OPEN_NOTICE_ATTEMPT_STATES))
+    row = (await conn.execute(query)).first()
+    return None if row is None else NoticeText(*row)
+
+
+async def standing_certificate(
+    conn: AsyncConnection, dispatch_id: str
+) -> StandingCertificate | None:
+    """The certificate not superseded by a reversed service, once it is issued."""
     row = (
         await conn.execute(
-            sa.select(notices.c.id, notices.c.state, notices.c.title, notices.c.body)
-            .join(attempts, attempts.c.id == notices.c.attempt_id)
+            sa.select(certificates.c.id, certificates.c.chain_head)
             .where(
-                notices.c.dispatch_id == dispatch_id,
-                attempts.c.state.in_(OPEN_NOTICE_ATTEMPT_STATES),
+                certificates.c.dispatch_id == dispatch_id, certificates.c.superseded_at.is_(None)
             )
-            .order_by(attempts.c.id.desc())
+            .order_by(certificates.c.chain_seq.desc())
             .limit(1)
         )
     ).first()
-    return None if row is None else NoticeText(row.id, row.state, row.title, row.body)
+    return None if row is None else StandingCertificate(row.id, row.chain_head)
 
 
 async def read_dispatch_detail(
@@ -97,9 +137,10 @@ async def dispatch_detail(
         sa.select(events).where(events.c.dispatch_id == dispatch_id).order_by(events.c.seq)
     )
     dispatch = dispatch_from_row(row, await load_contacts(conn, dispatch_id))
-    notice = None
-    if dispatch.state == DispatchState.NOTICE_PENDING:
-        notice = await current_notice(conn, dispatch_id)
+    # While a notice runs, the one being reviewed or published; after it, the last one, kept
+    # so that a served dispatch still says where and when it was published.
+    pending = dispatch.state == DispatchState.NOTICE_PENDING
+    notice = await current_notice(conn, dispatch_id, open_only=pending)
     return DispatchDetail(
         dispatch=dispatch,
         documents=await load_documents(conn, dispatch_id),
@@ -107,6 +148,7 @@ async def dispatch_detail(
         events=[event_from_row(r) for r in event_rows.mappings()],
         chain_head=row["chain_head"],
         notice=notice,
+        certificate=await standing_certificate(conn, dispatch_id),
     )
 
 

@@ -22,6 +22,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
+from templates.fonts import FONT_DIR
+
 from .screens import Album, Screen
 
 CHROMIUM = Path(os.environ.get("SONGDA_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -60,12 +62,27 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
+def _browser_fonts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    conf = tmp_path_factory.getbasetemp() / "browser-fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
+        f'<fontconfig><include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        f"<dir>{FONT_DIR}</dir></fontconfig>\n",
+        encoding="utf-8",
+    )
+    return conf
+
+
 @pytest.fixture
-async def chromium(chromium_path: Path) -> AsyncIterator[Browser]:
+async def chromium(
+    chromium_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        # The browser is the user's, with the machine's fonts: the suite's font-less fontconfig
-        # (tests/bare_machine.py, for Songda's PDFs) would leave Chromium nothing to draw with.
-        browser_env = {k: v for k, v in os.environ.items() if k != "FONTCONFIG_FILE"}
+        # The browser is the user's, whose phone or desktop has fonts for Chinese; the suite's
+        # font-less fontconfig (tests/bare_machine.py, for Songda's PDFs) would leave Chromium
+        # nothing to draw with, and a bare CI machine has no CJK font: give it the machine's fonts
+        # plus the CJK font Songda ships, so screenshots show Chinese rather than boxes.
+        browser_env = {**os.environ, "FONTCONFIG_FILE": str(_browser_fonts(tmp_path_factory))}
         browser = await playwright.chromium.launch(
             executable_path=str(chromium_path), args=CHROMIUM_ARGS, headless=True, env=browser_env
         )
@@ -86,15 +103,18 @@ async def screens(
 ) -> AsyncIterator[ScreenFactory]:
     """``await screens(phone=False)``: a new browser context (its own cookies: one person) with
     one page, in the court's locale and time zone. A phone is 390×844 with touch, and lets the
-    page read its location (the court's place). Fails the test on any console or script error."""
+    page read its location (the court's place). ``audited=True`` lets the test inject axe-core
+    (an inline script the pages' Content-Security-Policy would block; docs/decisions/0034).
+    Fails the test on any console or script error."""
     album = Album(_artifacts_for(request))
     contexts: list[BrowserContext] = []
     screens_made: list[Screen] = []
 
-    async def make(*, phone: bool = False) -> Screen:
+    async def make(*, phone: bool = False, audited: bool = False) -> Screen:
         context = await chromium.new_context(
             locale="zh-CN",
             timezone_id="Asia/Shanghai",
+            bypass_csp=audited,
             **(
                 {**PHONE, "geolocation": COURT_PLACE, "permissions": ["geolocation"]}
                 if phone

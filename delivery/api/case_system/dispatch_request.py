@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from delivery.addresses import EMAIL_RE, PHONE_RE
 from delivery.domain import LOCALES, ContactKind, ContactSource
 from delivery.ids import looks_like_id
 from delivery.services.intake import ContactRequest, DispatchRequest
 from delivery.text import text_problem
+from delivery.vocabulary import RecipientRole
 from escalation.policy import PolicyBook, load_policy_book
 
 ID_NUMBER_RE = re.compile(r"^[0-9A-Za-z]{4,40}$")
 CONSENT_BASES = ("express", "contract", "filing", "tacit")
 MAX_CONTACTS = 20
 MAX_DOCUMENTS = 50
+Choice = TypeVar("Choice", bound=StrEnum)
 
 TOP_FIELDS = {
     "court",
@@ -81,6 +84,20 @@ class Errors:
             self.add(f"{where}{name}", problem)
             return None
         return value.strip()
+
+    def choice(
+        self, data: dict[str, Any], name: str, where: str, allowed: type[Choice]
+    ) -> Choice | None:
+        """A required value from a closed list (a vocabulary enum): the error names the list,
+        so the caller can correct it without the documentation."""
+        value = self.text(data, name, where, max_len=60)
+        if value is None:
+            return None
+        try:
+            return allowed(value)
+        except ValueError:
+            self.add(f"{where}{name}", f"must be one of {', '.join(allowed)}")
+            return None
 
     def obj(self, data: dict[str, Any], name: str, where: str) -> dict[str, Any] | None:
         value = data.get(name)
@@ -216,7 +233,7 @@ def parse_dispatch_request(
         return None, errors.items
     errors.unknown(recipient, RECIPIENT_FIELDS, "recipient.")
     name = errors.text(recipient, "name", "recipient.")
-    role = errors.text(recipient, "role", "recipient.", max_len=60)
+    role = errors.choice(recipient, "role", "recipient.", RecipientRole)
     id_number = errors.text(recipient, "id_number", "recipient.", max_len=40)
     if id_number is not None and not ID_NUMBER_RE.match("".join(id_number.split())):
         errors.add("recipient.id_number", "must be 4 to 40 letters and digits")

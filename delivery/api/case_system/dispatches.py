@@ -38,6 +38,7 @@ from delivery.services.ownership import UnknownClerk
 from delivery.staff import Role
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
+from tracking.verification import certificate_url
 
 MAX_PAGE = 200
 # Staff who may read and act on dispatches through the API (a field server may not).
@@ -129,7 +130,7 @@ async def _load(request: web.Request, dispatch_id: str) -> queries.DispatchDetai
 
 async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
     detail = await _load(request, dispatch_id)
-    d = detail.dispatch
+    d, certificate = detail.dispatch, detail.certificate
     return {
         "id": d.id,
         **dispatch_summary(d),
@@ -166,9 +167,17 @@ async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
         "attempts": [attempt_view(a) for a in detail.attempts],
         "events": [event_view(e) for e in detail.events],
         "chain_head": detail.chain_head,
+        "certificate_id": None if certificate is None else certificate.id,
+        # The chain_head above moves on after service; the certificate pins its own.
+        "verification_url": None
+        if certificate is None
+        else certificate_url(
+            ctx_of(request).settings.public_base_url, d.id, certificate.chain_head
+        ),
         "allowed_actions": clerk_actions.allowed_actions(d),
         "owner_id": d.owner_id,
-        # While notice_pending: the notice as it stands (approve_notice names its text_sha256).
+        # While notice_pending the notice as it stands (approve_notice names its text_sha256);
+        # after it, kept: where and when it was published, when service was deemed.
         "notice": None if detail.notice is None else notice_view(detail.notice),
     }
 

@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 
 from delivery.api.http.bodies import MalformedBody, check_query, refused_body
 from delivery.api.http.outages import unavailable, unavailable_dependency
-from delivery.api.http.problems import Problem, unprintable
+from delivery.api.http.problems import Problem, problem_locale, unprintable
 from delivery.api.http.request_context import API_KEY, CALLER, Caller
 from delivery.api.staff.auth import CSRF_HEADER, SAFE_METHODS, current_session
 from delivery.infra.document_store import UploadRejected
@@ -37,14 +37,14 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         check_query(request)
         return await handler(request)
     except Problem as problem:
-        return problem.response(request.path)
+        return problem.response(request.path, problem_locale(request))
     except MissingGlyphs as missing:
-        return unprintable(missing).response(request.path)
+        return unprintable(missing).response(request.path, problem_locale(request))
     except (UploadRejected, MalformedBody) as refused:
         # A body the readers refused (delivery/api/http/bodies.py) where the handler has no form of
         # its own to show the reason on.
         if _is_api(request):
-            return refused_body(refused).response(request.path)
+            return refused_body(refused).response(request.path, problem_locale(request))
         return web.Response(status=refused.status, text=f"{refused.status}: {refused.reason}")
     except web.HTTPException as exc:
         if not _is_api(request) or exc.status < 400:
@@ -52,7 +52,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         slug = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
             exc.status, "http-error"
         )
-        return Problem(exc.status, slug, exc.reason).response(request.path)
+        return Problem(exc.status, slug, exc.reason).response(request.path, problem_locale(request))
     except Exception as exc:
         dependency = unavailable_dependency(exc)
         if dependency is not None:
@@ -64,7 +64,9 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         if not _is_api(request):
             raise
         log.exception("unhandled error", extra={"path": request.path})
-        return Problem(500, "internal-error", "Internal error").response(request.path)
+        return Problem(500, "internal-error", "Internal error").response(
+            request.path, problem_locale(request)
+        )
 
 
 @web.middleware

@@ -7,25 +7,33 @@ from typing import Any
 
 from aiohttp import web
 
+from delivery.domain import LOCALES
 from templates.fonts import MissingGlyphs, code_point
+from templates.i18n import translate
+from templates.texts import Text
 
 PROBLEM_TYPE = "urn:songda:problem:"
 
 
 class Problem(Exception):
-    """An error to show the caller, with its HTTP status and a stable type slug."""
+    """An error to show the caller, with its HTTP status and a stable type slug.
+
+    The title is a msgid of the message catalogue (Babel extracts it: keyword ``Problem``), the
+    detail a msgid or a :class:`~templates.texts.Text`; both are translated into the language
+    the caller asked for (:func:`problem_locale`) when the response is made.
+    """
 
     def __init__(
         self,
         status: int,
         slug: str,
         title: str,
-        detail: str | None = None,
+        detail: str | Text | None = None,
         *,
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
-        super().__init__(detail or title)
+        super().__init__(str(detail or title))
         self.headers = headers or {}
         self.status = status
         self.slug = slug
@@ -33,14 +41,16 @@ class Problem(Exception):
         self.detail = detail
         self.extra = extra
 
-    def response(self, instance: str | None = None) -> web.Response:
+    def response(self, instance: str | None = None, locale: str = "en") -> web.Response:
         body: dict[str, Any] = {
             "type": PROBLEM_TYPE + self.slug,
-            "title": self.title,
+            "title": translate(locale, self.title),
             "status": self.status,
         }
-        if self.detail:
-            body["detail"] = self.detail
+        if isinstance(self.detail, Text):
+            body["detail"] = self.detail.in_locale(locale)
+        elif self.detail:
+            body["detail"] = translate(locale, self.detail)
         if instance:
             body["instance"] = instance
         body.update(self.extra)
@@ -50,6 +60,29 @@ class Problem(Exception):
             content_type="application/problem+json",
             headers=self.headers,
         )
+
+
+def problem_locale(request: web.Request) -> str:
+    """The language of a problem's words: ``?lang=`` when given, else the first language of
+    ``Accept-Language`` Songda speaks (``zh``, ``zh-CN``, ``zh-Hans`` read as zh-CN), else English
+    — an integrator's program, which sends neither, gets the stable English titles."""
+    chosen = request.query.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate(request.headers.get("Accept-Language", "").split(",")[:20]):
+        tag, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            continue
+        ranked.append((-weight, i, tag.strip().lower()))
+    for _weight, _i, tag in sorted(ranked):
+        if tag == "zh" or tag.startswith(("zh-cn", "zh-hans", "zh-sg")):
+            return "zh-CN"
+        if tag == "en" or tag.startswith("en-"):
+            return "en"
+    return "en"
 
 
 def validation_problem(errors: list[dict[str, str]]) -> Problem:

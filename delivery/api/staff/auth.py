@@ -24,6 +24,7 @@ from delivery.api.http.bodies import read_form
 from delivery.api.http.problems import Problem
 from delivery.api.http.rate_limit import UNAVAILABLE_RETRY, client_address, retry_after
 from delivery.api.http.request_context import STAFF, ctx_of, html_page
+from delivery.api.staff import accounts
 from delivery.infra.rate_limits import LimitsUnavailable
 from delivery.services import staff_accounts
 from delivery.services.staff_accounts import SESSION_TTL, LoginThrottled, StaffSession
@@ -35,27 +36,11 @@ LOGIN_CSRF_COOKIE = "songda_login_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-DEFAULT_NEXT = "/account"
+ACCOUNT_PATH = "/account"
 LOGIN_PATH = "/login"
 MAX_FIELD = 1024
 
 SESSION: web.RequestKey[StaffSession] = web.RequestKey("staff_session", StaffSession)
-
-ROLE_NAMES = {
-    "zh-CN": {
-        Role.CLERK: "书记员",
-        Role.SUPERVISOR: "审核法官",
-        Role.FIELD_SERVER: "送达员",
-        Role.ADMIN: "管理员",
-    },
-    "en": {
-        Role.CLERK: "clerk",
-        Role.SUPERVISOR: "supervisor",
-        Role.FIELD_SERVER: "field server",
-        Role.ADMIN: "administrator",
-    },
-}
-
 
 # --- The public helpers other pages build on ---
 
@@ -131,7 +116,9 @@ async def staff_sessions(request: web.Request, handler: Handler) -> web.StreamRe
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         ctx = ctx_of(request)
-        session = await staff_accounts.session_for(ctx.engine, ctx.clock, token)
+        # Sessions live on the wall clock: their 12 hours are security, not legal time, so
+        # the sandbox moving its clock 30 days ahead does not log everybody out (decision 0033).
+        session = await staff_accounts.session_for(ctx.engine, ctx.wall_clock, token)
         if session is not None:
             request[SESSION] = session
             request[STAFF] = session.user
@@ -187,8 +174,24 @@ def _login_token_valid(request: web.Request, value: str) -> bool:
 # --- Pages ---
 
 
-def local_path(value: str | None) -> str:
-    """``value`` if it is a path on this site, else :data:`DEFAULT_NEXT` (no open redirects)."""
+# Where each role's work starts, in the order that decides for an account holding several:
+# approving notices is what only a supervisor can do, so it comes before the clerk's queue
+# (docs/decisions/0038-front-door-and-landings.md).
+LANDINGS = (
+    (Role.SUPERVISOR, "/staff/notices"),
+    (Role.CLERK, "/staff/queue"),
+    (Role.FIELD_SERVER, "/field"),
+    (Role.ADMIN, ACCOUNT_PATH),
+)
+
+
+def landing(user: StaffUser) -> str:
+    """The page an account starts on after login when no safe ``next`` was asked for."""
+    return next((path for role, path in LANDINGS if user.has(role)), ACCOUNT_PATH)
+
+
+def local_path(value: str | None) -> str | None:
+    """``value`` if it is a path on this site, else None (no open redirects)."""
     if (
         not value
         or len(value) > 2000
@@ -197,10 +200,10 @@ def local_path(value: str | None) -> str:
         or "\\" in value
         or any(ord(c) < 32 or ord(c) == 127 for c in value)
     ):
-        return DEFAULT_NEXT
+        return None
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or parts.path in (LOGIN_PATH, "/logout"):
-        return DEFAULT_NEXT
+        return None
     return value
 
 
@@ -247,6 +250,11 @@ def workspace_page(
     )
 
 
+def _in_locale(request: web.Request, path: str, locale: str) -> str:
+    """``path`` asking for ``locale`` where that is not already the court's default."""
+    return path if locale == ctx_of(request).settings.default_locale else f"{path}?lang={locale}"
+
+
 def _field(form: MultiMapping[Any], name: str) -> str | None:
     value = form.get(name)
     return value[:MAX_FIELD] if isinstance(value, str) else None
@@ -285,19 +293,20 @@ def _login_form(
 async def login_page(request: web.Request) -> web.Response:
     """``GET /login``: the form (``?next=`` a local path to return to, ``?lang=en``)."""
     return _login_form(
-        request, locale=page_locale(request), next_path=local_path(request.query.get("next"))
+        request, locale=page_locale(request), next_path=local_path(request.query.get("next")) or ""
     )
 
 
 async def login(request: web.Request) -> web.Response:
-    """``POST /login``: check CSRF and password; start a session and go to ``next``.
+    """``POST /login``: check CSRF and password; start a session and go to ``next`` when it is
+    a path on this site, else to the account's :func:`landing` (in the language it logged in with).
 
     Too many wrong passwords from this address: 429 with ``Retry-After`` (the same for a
     username that does not exist); the throttle unreachable: 503, and no password is checked."""
     ctx = ctx_of(request)
     form = await read_form(request)
     locale = page_locale(request, form)
-    next_path = local_path(_field(form, "next"))
+    next_path = local_path(_field(form, "next")) or ""  # "": the account's landing
     username = _field(form, "username") or ""
     sent = _field(form, CSRF_FIELD) or ""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
@@ -319,7 +328,7 @@ async def login(request: web.Request) -> web.Response:
         try:
             started = await staff_accounts.log_in(
                 ctx.engine,
-                ctx.clock,
+                ctx.wall_clock,
                 ctx.limits,
                 username=username,
                 password=password,
@@ -335,11 +344,11 @@ async def login(request: web.Request) -> web.Response:
         return _login_form(
             request, locale=locale, next_path=next_path, username=username, error="refused"
         )
-    token, _session = started
+    token, session = started
     old = request.cookies.get(SESSION_COOKIE)
     if old:
-        await staff_accounts.end_session(ctx.engine, ctx.clock, old)
-    response = web.HTTPSeeOther(next_path)
+        await staff_accounts.end_session(ctx.engine, ctx.wall_clock, old)
+    response = web.HTTPSeeOther(next_path or _in_locale(request, landing(session.user), locale))
     _set_cookie(request, response, SESSION_COOKIE, token, int(SESSION_TTL.total_seconds()))
     _delete_cookie(request, response, LOGIN_CSRF_COOKIE)
     raise response
@@ -353,23 +362,19 @@ async def logout(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(LOGIN_PATH)
     form = await read_form(request)
     await check_csrf(request, _field(form, CSRF_FIELD))
-    await staff_accounts.end_session(ctx.engine, ctx.clock, token)
+    await staff_accounts.end_session(ctx.engine, ctx.wall_clock, token)
     response = web.HTTPSeeOther(LOGIN_PATH)
     _delete_cookie(request, response, SESSION_COOKIE)
     raise response
 
 
 async def account(request: web.Request) -> web.Response:
-    """``GET /account``: who is logged in (roles, courts) and the logout button."""
+    """``GET /account``: who is logged in (roles, courts), the logout button and, for an
+    administrator, the accounts of their courts (read-only; accounts.py)."""
     user = require_staff(request)
     locale = page_locale(request)
-    return staff_page(
-        "account.html",
-        locale=locale,
-        user=user,
-        role_names=[ROLE_NAMES[locale][r] for r in Role if user.has(r)],
-        csrf_token=csrf_token(request),
-    )
+    context = await accounts.account_context(ctx_of(request).engine, user, locale)
+    return workspace_page(request, "account.html", user, "account", locale=locale, **context)
 
 
 def add_routes(app: web.Application) -> None:

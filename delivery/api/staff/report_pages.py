@@ -19,33 +19,21 @@ from delivery.services import reports
 from delivery.services.report_figures import DEFINITIONS
 from delivery.staff import Role
 from templates import charts
+from templates.i18n import ptranslate, translate
+from templates.labels import L_, label
 
-CHANNEL_NAMES = {
-    "zh-CN": {
-        "email": "电子邮件",
-        "sms": "短信",
-        "postal": "邮寄",
-        "in_person": "直接送达",
-        "public_notice": "公告送达",
-        reports.NO_CHANNEL: "未发出",
-    },
-    "en": {
-        "email": "e-mail",
-        "sms": "SMS",
-        "postal": "post",
-        "in_person": "in person",
-        "public_notice": "public notice",
-        reports.NO_CHANNEL: "no attempt",
-    },
+# The groups that name no channel or clerk: reports.NO_CHANNEL and reports.UNASSIGNED.
+GROUP_NAMES = {
+    reports.NO_CHANNEL: L_("report_group", "no attempt"),
+    reports.UNASSIGNED: L_("report_group", "unassigned"),
 }
-UNASSIGNED_NAMES = {"zh-CN": "未分配", "en": "unassigned"}
 
 
 def _label(group_by: str, group: reports.Group, locale: str) -> str:
+    if group.key in GROUP_NAMES:
+        return ptranslate(locale, "report_group", GROUP_NAMES[group.key])
     if group_by == "channel":
-        return CHANNEL_NAMES[locale].get(group.key, group.key)
-    if group.key == reports.UNASSIGNED:
-        return UNASSIGNED_NAMES[locale]
+        return label(locale, "channel", group.key)
     return group.label
 
 
@@ -100,7 +88,7 @@ async def reports_page(request: web.Request) -> web.Response:
         "locale": locale,
         "values": values,
         "groupings": reports.GROUPINGS,
-        "definitions": DEFINITIONS[locale],
+        "definitions": {name: translate(locale, text) for name, text in DEFINITIONS.items()},
         "errors": {},
         "report": None,
     }

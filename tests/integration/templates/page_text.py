@@ -6,6 +6,7 @@ plus the attributes a person reads or hears: ``title``, ``alt``, ``aria-label``,
 what a provider said) is removed before the checks: it is shown in whatever language it came.
 
 zh-CN fails on snake_case and on any ASCII word of three letters or more, except:
+- text marked up as typed or copied verbatim (``<code>``, ``<kbd>``, ``<samp>``: a command);
 - identifiers a person copies rather than reads: e-mail addresses, URLs, rule ids (``CPL-91``,
   ``CPL-INT-131``, ``PM-11``), hashes and ids, notice codes, tracking numbers, file names,
   IANA time zones (``Asia/Shanghai``: the standard name, shown with the times);
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 HIDDEN = frozenset({"script", "style", "template"})
+# What a person types or copies as it is (a command, a hash): marked up as such, never words.
+VERBATIM = frozenset({"code", "kbd", "samp"})
 READ_ATTRIBUTES = frozenset({"title", "alt", "aria-label", "placeholder"})
 BUTTON_INPUTS = frozenset({"submit", "button", "reset"})
 ALLOWED_WORDS = frozenset(
@@ -56,7 +59,7 @@ class _Visible(HTMLParser):
         self._hidden = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in HIDDEN:
+        if tag in HIDDEN or tag in VERBATIM:
             self._hidden += 1
             return
         named = dict(attrs)
@@ -65,7 +68,7 @@ class _Visible(HTMLParser):
             self.parts.append(str(named["value"]))
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in HIDDEN and self._hidden:
+        if (tag in HIDDEN or tag in VERBATIM) and self._hidden:
             self._hidden -= 1
 
     def handle_data(self, data: str) -> None:

@@ -57,7 +57,7 @@ REASONS: list[tuple[EventType, str]] = [
     *[(E.ATTEMPT_EXPIRED, r) for r in ("window_elapsed", "escalated_by_clerk")],
     *[(E.DISPATCH_FAILED, r) for r in ("exhausted", "requires_ordinary_procedure")],
     (E.ATTEMPT_WAITING, "channel_unavailable"),
-    (E.ATTEMPT_CANCELLED, "dispatch_cancelled"),
+    *[(E.ATTEMPT_CANCELLED, r) for r in ("dispatch_cancelled", "service_completed")],
     (E.DISPATCH_CANCELLED, "cancelled_by_case_system"),
     (E.ATTEMPT_FAILED, "lost"),
     (E.DISPATCH_UNSERVED, "bounce"),

@@ -46,6 +46,7 @@ LOCALES = ("zh-CN", "en")
 ULID = "[0-9A-HJKMNP-TV-Z]{26}"
 # Page types by path, first match wins; "other" catches any page not named here (checked too).
 PAGES: list[tuple[str, str]] = [
+    ("home", r"/"),
     ("login", r"/login"),
     ("account", r"/account"),
     ("queue", r"/staff/queue"),
@@ -69,6 +70,7 @@ REWRITTEN = frozenset(
     | {"recipient", "sandbox_mailbox"}
 )
 START = (
+    "/",
     "/account",
     "/staff/queue",
     "/staff/dispatches/new",
@@ -130,7 +132,7 @@ async def _crawl_everything(
             await _visit(result, browser, role.value, locale, [*START, *dispatch_pages])
     visitor = await client()
     for locale in LOCALES:
-        await _visit(result, visitor, "anonymous", locale, ["/login", "/notices", "/check"])
+        await _visit(result, visitor, "anonymous", locale, ["/", "/login", "/notices", "/check"])
         wrong = seeded.verify_path.split("?")[0] + "?h=" + "0" * 64  # the "no such record" page
         await _visit(
             result, visitor, "anonymous", locale, [seeded.verify_path, wrong, "/r/not-a-link"]

@@ -17,6 +17,7 @@ from delivery.vocabulary import (
     EventType,
     FieldTaskState,
     NoticeState,
+    RecipientRole,
 )
 from templates.labels import LABELS, label, reason_label
 
@@ -30,6 +31,7 @@ ENUMS: list[tuple[str, type[StrEnum]]] = [
     ("staff_role", Role),
     ("field_task_state", FieldTaskState),
     ("notice_state", NoticeState),
+    ("recipient_role", RecipientRole),
 ]
 
 
@@ -91,6 +93,7 @@ def _codes() -> dict[str, frozenset[str]]:
                 "channel_unavailable",
                 "dispatch_cancelled",
                 "cancelled_by_case_system",
+                "service_completed",
                 *exhausted,
                 *RESUMABLE_FAILURES,
             }

@@ -52,6 +52,19 @@ def strings_body(required: list[str], optional: list[str]) -> dict[str, Any]:
     )
 
 
+def file_body(**fields: dict[str, Any]) -> dict[str, Any]:
+    """A multipart/form-data request body: the ``file`` and the other (required) fields."""
+    properties = {"file": {"type": "string", "format": "binary"}, **fields}
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": list(properties), "properties": properties}
+            }
+        },
+    }
+
+
 ID_PARAM = {
     "in": "path",
     "required": True,

@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from delivery.api.case_system.dispatch_request import CONSENT_BASES
-from delivery.api.case_system.webhooks import EVENT_TYPES
-from delivery.domain import DOCUMENT_KINDS, LOCALES, ContactSource, DispatchState
+from delivery.api.case_system.openapi.dispatch_schemas import DISPATCH_SCHEMAS, values
+from delivery.api.case_system.openapi.webhook_schemas import WEBHOOK_SCHEMAS
+from delivery.domain import LOCALES
 from delivery.services.reports import GROUPINGS
-from delivery.vocabulary import NoticeState
+from delivery.vocabulary import (
+    ContactSource,
+    DocumentKind,
+    RecipientRole,
+    WebhookDeliveryState,
+    WebhookEventType,
+)
 from tracking.webhook_targets import URL_RULES
 from tracking.webhooks import CONNECTION_FAILED, REFUSED, TIMED_OUT
 
@@ -32,6 +39,8 @@ COMPONENTS: dict[str, Any] = {
         }
     },
     "schemas": {
+        **DISPATCH_SCHEMAS,
+        **WEBHOOK_SCHEMAS,
         "Problem": {
             "type": "object",
             "properties": {
@@ -63,12 +72,12 @@ COMPONENTS: dict[str, Any] = {
                 "sha256": {"type": "string"},
                 "size": {"type": "integer"},
                 "title": {"type": "string"},
-                "kind": {"enum": sorted(DOCUMENT_KINDS)},
+                "kind": {"enum": values(DocumentKind)},
             },
         },
         "Contact": {
             "type": "object",
-            "properties": {"source": {"enum": [source.value for source in ContactSource]}},
+            "properties": {"source": {"enum": values(ContactSource)}},
             "required": ["source"],
         },
         "DispatchRequest": {
@@ -97,7 +106,7 @@ COMPONENTS: dict[str, Any] = {
                     "required": ["name", "role", "id_number", "e_service_consent"],
                     "properties": {
                         "name": {"type": "string"},
-                        "role": {"type": "string"},
+                        "role": {"enum": values(RecipientRole)},
                         "domicile_in_china": {
                             "type": "boolean",
                             "default": True,
@@ -154,74 +163,6 @@ COMPONENTS: dict[str, Any] = {
                 },
             },
         },
-        "Dispatch": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string"},
-                "state": {"enum": [state.value for state in DispatchState]},
-                "served_at": {"type": ["string", "null"], "format": "date-time"},
-                "service_date": {"type": ["string", "null"], "format": "date"},
-                "legal_basis": {"type": ["string", "null"]},
-                "periods": {
-                    "type": ["array", "null"],
-                    "description": "what runs from service (CPL-85): name, document_id, "
-                    "basis, days, ends_on, provisional",
-                    "items": {"type": "object"},
-                },
-                "attempts": {"type": "array", "items": {"type": "object"}},
-                "events": {"type": "array", "items": {"type": "object"}},
-                "chain_head": {"type": "string"},
-                "allowed_actions": {"type": "array", "items": {"type": "string"}},
-                "owner_id": {
-                    "type": ["string", "null"],
-                    "description": "the owning clerk's staff account id",
-                },
-                "notice": {
-                    "description": "while notice_pending: the public notice as it stands "
-                    "(approve_notice must name its text_sha256); otherwise null",
-                    "oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Notice"}],
-                },
-            },
-        },
-        "Notice": {
-            "type": "object",
-            "required": ["id", "state", "title", "body", "text_sha256"],
-            "properties": {
-                "id": {"type": "string"},
-                "state": {"enum": list(NoticeState)},
-                "title": {"type": "string"},
-                "body": {"type": "string"},
-                "text_sha256": {
-                    "type": "string",
-                    "pattern": "^[0-9a-f]{64}$",
-                    "description": "SHA-256 (hex) of the UTF-8 body",
-                },
-            },
-        },
-        "Media": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string"},
-                "sha256": {"type": "string"},
-                "media_type": {"type": "string"},
-                "size": {"type": "integer"},
-            },
-        },
-        "DispatchCreated": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string"},
-                "state": {"enum": [state.value for state in DispatchState]},
-                "attempts": {"type": "array", "items": {"type": "object"}},
-            },
-        },
-        "DispatchPage": {
-            "type": "object",
-            "properties": {
-                "items": {"type": "array", "items": {"type": "object"}},
-                "next_cursor": {"type": ["string", "null"]},
-            },
-        },
         "WebhookEndpointRequest": {
             "type": "object",
             "additionalProperties": False,
@@ -236,7 +177,13 @@ COMPONENTS: dict[str, Any] = {
                     "ranges unless the operator's allow-list admits it; checked again at "
                     "every delivery, redirects are not followed",
                 },
-                "event_types": {"type": "array", "items": {"enum": list(EVENT_TYPES)}},
+                "event_types": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": {"enum": values(WebhookEventType)},
+                    "description": "the types to receive; all of them when absent",
+                },
             },
         },
         "WebhookEndpoint": {
@@ -244,13 +191,51 @@ COMPONENTS: dict[str, Any] = {
             "properties": {
                 "id": {"type": "string"},
                 "url": {"type": "string"},
-                "event_types": {"type": ["array", "null"]},
-                "secret": {"type": "string", "description": "returned once, on creation"},
+                "event_types": {
+                    "type": ["array", "null"],
+                    "items": {"enum": values(WebhookEventType)},
+                },
+                "enabled": {"type": "boolean"},
+                "disabled_reason": {"type": ["string", "null"]},
+                "created_at": {"type": "string", "format": "date-time"},
+                "secret": {
+                    "type": "string",
+                    "description": "whsec_…, the Standard Webhooks signing secret; returned "
+                    "once, on creation",
+                },
+            },
+        },
+        "WebhookEndpoints": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/WebhookEndpoint"},
+                }
+            },
+        },
+        "WebhookDeliveries": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/WebhookDelivery"},
+                }
             },
         },
         "WebhookDelivery": {
             "type": "object",
             "properties": {
+                "id": {"type": "string"},
+                "endpoint_id": {"type": "string"},
+                "message_id": {"type": "string", "description": "the webhook-id header"},
+                "type": {"enum": values(WebhookEventType)},
+                "dispatch_id": {"type": "string"},
+                "state": {"enum": values(WebhookDeliveryState)},
+                "tries": {"type": "integer"},
+                "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "delivered_at": {"type": ["string", "null"], "format": "date-time"},
                 "last_status": {"type": ["integer", "null"]},
                 "last_error": {
                     "type": ["string", "null"],

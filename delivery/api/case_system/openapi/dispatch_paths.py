@@ -5,39 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from delivery.api.case_system.dispatches import LIST_PARAMETERS
+from delivery.api.case_system.dispatches import LIST_PARAMETERS, MAX_PAGE
+from delivery.api.case_system.openapi.actions import action_body
 from delivery.api.case_system.openapi.builders import (
     ID_PARAM,
     PDF_RESPONSE,
     PROBLEM,
+    file_body,
     json_body,
     key_op,
     ok,
     op,
-    strings_body,
 )
-from delivery.vocabulary import EventType
+from delivery.api.case_system.openapi.dispatch_schemas import values
+from delivery.vocabulary import DispatchState, DocumentKind
 
-
-def _action_body() -> dict[str, Any]:
-    """A clerk action: JSON, or multipart/form-data when it brings a file — record_outcome's
-    scan of the signed proof (CPL-87, docs/decisions/0022)."""
-    body = strings_body(["action", "note"], [])
-    body["content"]["multipart/form-data"] = {
-        "schema": {
-            "type": "object",
-            "required": ["action", "note"],
-            "properties": {
-                "action": {"type": "string", "enum": ["record_outcome"]},
-                "note": {"type": "string"},
-                "attempt_id": {"type": "string"},
-                "outcome": {"type": "string", "enum": [EventType.PROOF_SIGNED]},
-                "written_date": {"type": "string", "format": "date"},
-                "scan": {"type": "string", "format": "binary"},
-            },
-        },
-    }
-    return body
+LIST_SCHEMAS: dict[str, Any] = {
+    "state": {"enum": values(DispatchState)},
+    "created_from": {"type": "string", "format": "date-time"},
+    "created_to": {"type": "string", "format": "date-time"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50},
+}
 
 
 DISPATCH_PATHS: dict[str, Any] = {
@@ -45,6 +33,7 @@ DISPATCH_PATHS: dict[str, Any] = {
         "post": key_op(
             "Upload a PDF document (multipart: file, title, kind)",
             {"201": ok("Stored", "Document"), "413": PROBLEM, "415": PROBLEM},
+            requestBody=file_body(title={"type": "string"}, kind={"enum": values(DocumentKind)}),
         ),
     },
     "/api/v1/dispatches": {
@@ -75,7 +64,8 @@ DISPATCH_PATHS: dict[str, Any] = {
             "List dispatches, newest first",
             {"200": ok("A page", "DispatchPage")},
             parameters=[
-                {"in": "query", "name": n, "schema": {"type": "string"}} for n in LIST_PARAMETERS
+                {"in": "query", "name": n, "schema": LIST_SCHEMAS.get(n, {"type": "string"})}
+                for n in LIST_PARAMETERS
             ],
         ),
     },
@@ -99,23 +89,14 @@ DISPATCH_PATHS: dict[str, Any] = {
     },
     "/api/v1/dispatches/{dispatch_id}/actions": {
         "post": op(
-            "A clerk's action: escalate, skip_step (step), retry_channel (channel), "
-            "record_outcome (attempt_id, outcome=proof_signed, written_date YYYY-MM-DD — "
-            "the date the recipient wrote on the proof: not in the future, not before the "
-            "dispatch was created, it dates service (CPL-87) — and the file scan: a PDF, JPEG "
-            "or PNG of the signed paper, at most SONGDA_MAX_UPLOAD_BYTES, sent as "
-            "multipart/form-data; a refused field is 422 naming it), add_contact (kind, value, "
-            "source, postcode), record_consent (basis), record_rebuttal (reason), "
-            "change_policy (policy), cancel, assign_field_server (task_id, field_server), "
-            "reassign_owner (owner_id: a clerk of the court; any state); "
-            "while notice_pending: edit_notice (body, "
-            "title), approve_notice (reason=whereabouts_unknown|other_methods_failed, "
-            "text_sha256 = the notice's text_sha256 as read from the dispatch — 409 when the "
-            "draft changed since; a supervisor's session only, else 403), "
-            "record_publication (place=court_notice_board|residence|newspaper|court_website, "
-            "published_at RFC 3339, detail, media_id — required for residence: the id from "
-            "POST …/media) — each with a required note; the dispatch's allowed_actions "
-            "lists what its state allows",
+            "A clerk's action, each with a required note (the body's schema names every "
+            "action's details); the dispatch's allowed_actions lists what its state allows. "
+            "record_outcome brings the scan of the signed proof (a PDF, JPEG or PNG, at most "
+            "SONGDA_MAX_UPLOAD_BYTES) as multipart/form-data; a refused field is 422 naming "
+            "it. reassign_owner names a clerk of the court (any state); edit_notice, "
+            "approve_notice and record_publication only while notice_pending, and "
+            "approve_notice from a supervisor's session only (else 403); the other actions "
+            "while the dispatch is open (record_rebuttal once served)",
             {
                 "200": ok("Done: the dispatch", "Dispatch"),
                 "404": PROBLEM,
@@ -123,7 +104,7 @@ DISPATCH_PATHS: dict[str, Any] = {
                 "422": PROBLEM,
             },
             parameters=[{"name": "dispatch_id", **ID_PARAM}],
-            requestBody=_action_body(),
+            requestBody=action_body(),
         ),
     },
     "/api/v1/dispatches/{dispatch_id}/media": {
@@ -142,18 +123,7 @@ DISPATCH_PATHS: dict[str, Any] = {
                 "415": PROBLEM,
             },
             parameters=[{"name": "dispatch_id", **ID_PARAM}],
-            requestBody={
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {"file": {"type": "string", "format": "binary"}},
-                        }
-                    }
-                },
-            },
+            requestBody=file_body(),
         ),
     },
     "/api/v1/dispatches/{dispatch_id}/evidence.zip": {
@@ -235,18 +205,7 @@ DISPATCH_PATHS: dict[str, Any] = {
                 {"name": "dispatch_id", **ID_PARAM},
                 {"name": "attempt_id", **ID_PARAM},
             ],
-            requestBody={
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {"file": {"type": "string", "format": "binary"}},
-                        }
-                    }
-                },
-            },
+            requestBody=file_body(),
         ),
     },
     "/api/v1/mail-pieces.pdf": {

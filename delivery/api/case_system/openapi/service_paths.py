@@ -14,8 +14,10 @@ from delivery.api.case_system.openapi.builders import (
     op,
     strings_body,
 )
+from delivery.api.case_system.openapi.dispatch_schemas import values
 from delivery.services.report_figures import DEFINITIONS
 from delivery.services.reports import GROUPINGS, TABLE_COLUMNS
+from delivery.vocabulary import WebhookDeliveryState
 
 REPORT_PARAMETERS = [
     {"in": "query", "name": name, "required": True, "schema": {"type": "string", "format": "date"}}
@@ -28,7 +30,7 @@ REPORT_DESCRIPTION = (
     "Over the caller's courts (API key, or a clerk's or supervisor's session), or the one named "
     "by `court`; dates inclusive, in the court's time zone. Rates are null when their "
     "denominator is 0. Definitions: "
-    + "; ".join(f"**{name}**: {text}" for name, text in DEFINITIONS["en"].items())
+    + "; ".join(f"**{name}**: {text}" for name, text in DEFINITIONS.items())
     + "."
 )
 
@@ -50,7 +52,7 @@ SERVICE_PATHS: dict[str, Any] = {
             {"201": ok("Created", "WebhookEndpoint")},
             requestBody=json_body({"$ref": "#/components/schemas/WebhookEndpointRequest"}),
         ),
-        "get": key_op("List webhook endpoints", {"200": ok("Endpoints")}),
+        "get": key_op("List webhook endpoints", {"200": ok("Endpoints", "WebhookEndpoints")}),
     },
     "/api/v1/webhook-endpoints/{endpoint_id}": {
         "delete": key_op(
@@ -61,9 +63,11 @@ SERVICE_PATHS: dict[str, Any] = {
     },
     "/api/v1/webhook-deliveries": {
         "get": key_op(
-            "List webhook deliveries (filter: state=pending|delivered|failed)",
-            {"200": ok("Deliveries")},
-            parameters=[{"in": "query", "name": "state", "schema": {"type": "string"}}],
+            "List webhook deliveries (filter: state)",
+            {"200": ok("Deliveries", "WebhookDeliveries")},
+            parameters=[
+                {"in": "query", "name": "state", "schema": {"enum": values(WebhookDeliveryState)}}
+            ],
         ),
     },
     "/api/v1/webhook-deliveries/{delivery_id}/retry": {

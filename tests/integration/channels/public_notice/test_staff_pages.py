@@ -43,7 +43,8 @@ async def test_approval_through_the_pages_lists_the_methods_tried(api: Api) -> N
     html = await page.text()
     assert page.status == 200 and "【请填写" in html
     assert "/approve" not in html and ADDRESS not in html
-    assert "postal" in html and "escalated_by_clerk" in html
+    # the methods tried read as labels, never as codes (法院专递, 书记员已升级)
+    assert "法院专递" in html and "书记员已升级" in html and "escalated_by_clerk" not in html
     token = form_csrf(html)
     body = "张三：\n" + FILLED.format("《民事起诉状》") + "\n" + COURT
     saved = await api.client.post(

@@ -1,0 +1,113 @@
+"""The request body of ``POST /api/v1/dispatches/{id}/actions``: one schema per clerk action,
+told apart by ``action``, each with its details and their closed lists taken from the code
+that checks them (the vocabulary, the notice rules, the consent bases)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.public_notice.publications import PLACES, REASONS
+from delivery.api.case_system.dispatch_request import CONSENT_BASES
+from delivery.api.case_system.openapi.dispatch_schemas import SHA256, ULID, values
+from delivery.services.clerk_action_handlers import REBUTTALS
+from delivery.services.clerk_actions import ALL_ACTIONS
+from delivery.services.clerk_requests import MAX_NOTE
+from delivery.vocabulary import Channel, ContactKind, ContactSource, EventType
+
+TEXT = {"type": "string"}
+DATE = {"type": "string", "format": "date"}
+# What each action takes besides ``action`` and ``note``: (properties, required).
+ACTION_DETAILS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "escalate": ({}, ()),
+    "skip_step": ({"step": {"type": "integer", "minimum": 0}}, ("step",)),
+    "retry_channel": ({"channel": {"enum": values(Channel)}}, ("channel",)),
+    "record_outcome": (
+        {
+            "attempt_id": ULID,
+            "outcome": {"enum": [EventType.PROOF_SIGNED.value]},
+            "written_date": {
+                **DATE,
+                "description": "the date the recipient wrote on the proof: not in the future, "
+                "not before the dispatch was created; it dates service (CPL-87)",
+            },
+        },
+        ("attempt_id", "outcome", "written_date"),
+    ),
+    "add_contact": (
+        {
+            "kind": {"enum": values(ContactKind)},
+            "value": TEXT,
+            "source": {"enum": values(ContactSource)},
+            "postcode": TEXT,
+        },
+        ("kind", "value", "source"),
+    ),
+    "record_consent": ({"basis": {"enum": list(CONSENT_BASES)}}, ("basis",)),
+    "change_policy": ({"policy": TEXT}, ("policy",)),
+    "cancel": ({}, ()),
+    "assign_field_server": ({"task_id": ULID, "field_server": TEXT}, ("task_id", "field_server")),
+    "record_rebuttal": ({"reason": {"enum": sorted(REBUTTALS)}}, ("reason",)),
+    "edit_notice": ({"title": TEXT, "body": TEXT}, ()),
+    "approve_notice": (
+        {
+            "reason": {"enum": list(REASONS)},
+            "text_sha256": {
+                **SHA256,
+                "description": "the notice's text_sha256 as read from the dispatch: 409 when "
+                "the draft changed since",
+            },
+        },
+        ("reason", "text_sha256"),
+    ),
+    "record_publication": (
+        {
+            "place": {"enum": list(PLACES)},
+            "published_at": {"type": "string", "format": "date-time"},
+            "detail": TEXT,
+            "media_id": {
+                **ULID,
+                "description": "required for residence: the id from POST …/media",
+            },
+        },
+        ("place", "published_at"),
+    ),
+    "reassign_owner": ({"owner_id": ULID}, ("owner_id",)),
+}
+
+NOTE = {"type": "string", "minLength": 1, "maxLength": MAX_NOTE, "description": "why"}
+
+
+def _action(name: str) -> dict[str, Any]:
+    properties, required = ACTION_DETAILS[name]
+    return {
+        "title": name,
+        "type": "object",
+        "required": ["action", "note", *required],
+        "properties": {"action": {"const": name}, "note": NOTE, **properties},
+    }
+
+
+def action_body() -> dict[str, Any]:
+    """JSON, one of the actions; or multipart/form-data when the action brings a file —
+    record_outcome's scan of the signed proof (CPL-87, docs/decisions/0022)."""
+    outcome = _action("record_outcome")
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [_action(name) for name in ALL_ACTIONS],
+                    "discriminator": {"propertyName": "action"},
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    **outcome,
+                    "properties": {
+                        **outcome["properties"],
+                        "scan": {"type": "string", "format": "binary"},
+                    },
+                }
+            },
+        },
+    }

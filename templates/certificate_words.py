@@ -85,79 +85,37 @@ def fact_value(locale: str, line: Line) -> str:
     return f"{named} · {when}" if when else named
 
 
-# (pattern of the recorded reading, its msgid, the label table of each named group or None for
-# a value shown as it is) — escalation/rules.py writes these readings.
-READINGS: list[tuple[re.Pattern[str], str, dict[str, str | None]]] = [
-    (
-        re.compile(
-            r"recipient-confirmed address; accepted by the court's mail server \(CPL-INT-135\)"
-        ),
-        N_("recipient-confirmed address; accepted by the court's mail server (CPL-INT-135)"),
-        {},
-    ),
-    (
-        re.compile(r"recipient-confirmed number; carrier: delivered"),
-        N_("recipient-confirmed number; carrier: delivered"),
-        {},
-    ),
-    (
-        re.compile(r"(?P<source>\w+) address; read after the identity check"),
-        N_("%(source)s address; read after the identity check"),
-        {"source": "source"},
-    ),
-    (
-        re.compile(r"proof of service signed by the recipient"),
-        N_("proof of service signed by the recipient"),
-        {},
-    ),
-    (
-        re.compile(r"handed to: (?P<relation>\w+)"),
-        N_("handed to: %(relation)s"),
-        {"relation": "relation"},
-    ),
-    (re.compile(r"refused to sign; recorded"), N_("refused to sign; recorded"), {}),
-    (
-        re.compile(r"left at the residence after a refusal"),
-        N_("left at the residence after a refusal"),
-        {},
-    ),
-    (
-        re.compile(r"return receipt signed by: (?P<relation>\w+)"),
-        N_("return receipt signed by: %(relation)s"),
-        {"relation": "relation"},
-    ),
-    (
-        re.compile(r"returned: (?P<status>\w+)"),
-        N_("returned: %(status)s"),
-        {"status": "carrier_status"},
-    ),
-    (
-        re.compile(r"public notice, (?P<days>\d+) days"),
-        N_("public notice, %(days)s days"),
-        {"days": None},
-    ),
-    (
-        re.compile(r"public notice abroad, (?P<days>\d+) days"),
-        N_("public notice abroad, %(days)s days"),
-        {"days": None},
-    ),
-    (
-        re.compile(r"posted abroad, no receipt in 3 months"),
-        N_("posted abroad, no receipt in 3 months"),
-        {},
-    ),
-    (
-        re.compile(r"e-mail service complete on sending"),
-        N_("e-mail service complete on sending"),
-        {},
-    ),
-    (re.compile(r"mail service complete on mailing"), N_("mail service complete on mailing"), {}),
+# The readings escalation/rules.py records, as msgids: ``%(name)s`` stands for a value, read from
+# the label table named beside it (None: shown as it is, a number of days).
+READINGS: list[tuple[str, dict[str, str | None]]] = [
+    (N_("recipient-confirmed address; accepted by the court's mail server (CPL-INT-135)"), {}),
+    (N_("recipient-confirmed number; carrier: delivered"), {}),
+    (N_("%(source)s address; read after the identity check"), {"source": "source"}),
+    (N_("proof of service signed by the recipient"), {}),
+    (N_("handed to: %(relation)s"), {"relation": "relation"}),
+    (N_("refused to sign; recorded"), {}),
+    (N_("left at the residence after a refusal"), {}),
+    (N_("return receipt signed by: %(relation)s"), {"relation": "relation"}),
+    (N_("returned: %(status)s"), {"status": "carrier_status"}),
+    (N_("public notice, %(days)s days"), {"days": None}),
+    (N_("public notice abroad, %(days)s days"), {"days": None}),
+    (N_("posted abroad, no receipt in 3 months"), {}),
+    (N_("e-mail service complete on sending"), {}),
+    (N_("mail service complete on mailing"), {}),
 ]
+
+
+def _pattern(msgid: str) -> re.Pattern[str]:
+    """The msgid as the reading it matches: each ``%(name)s`` a word (a code or a number)."""
+    return re.compile(re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>[\\w-]+)", re.escape(msgid)))
+
+
+_READINGS = [(_pattern(msgid), msgid, tables) for msgid, tables in READINGS]
 
 
 def reading(locale: str, recorded: str) -> str:
     """The recorded reading of a rule in ``locale``."""
-    for pattern, msgid, tables in READINGS:
+    for pattern, msgid, tables in _READINGS:
         match = pattern.fullmatch(recorded)
         if match is None:
             continue

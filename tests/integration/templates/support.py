@@ -11,6 +11,7 @@ words), which a page may show in any language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -251,7 +252,7 @@ async def data_strings(
     e-mails as sent (the sandbox mailbox shows them in the recipient's language)."""
     found: set[str] = {COURT, NOTE, SMTP_DIAGNOSTIC, "Test TSA"}
     for message in sent.messages:
-        found |= {message.subject, *(line.strip() for line in message.text.splitlines())}
+        found |= {message.subject, *_lines_and_whole(message.text)}
     async with api.ctx.engine.connect() as conn:
         for column in (
             dispatches.c.court,
@@ -266,7 +267,7 @@ async def data_strings(
         ):
             found |= {str(v) for v in (await conn.scalars(sa.select(column))) if v}
         for body in await conn.scalars(sa.select(notices.c.body)):
-            found |= {line.strip() for line in str(body or "").splitlines() if line.strip()}
+            found |= _lines_and_whole(str(body or ""))
         for channel, address in await conn.execute(
             sa.select(attempts.c.channel, attempts.c.address)
         ):
@@ -275,3 +276,12 @@ async def data_strings(
             found |= {value, mask_address(str(kind), value)}
     found |= {str(v) for _, data in recorded for k, v in data.items() if k in PEOPLE_WROTE}
     return {s for s in found if s}
+
+
+def _lines_and_whole(text: str) -> set[str]:
+    """A text's lines, its blanks to fill in (【…】) and its whole (a page may show it on one
+    line), with spaces collapsed as the crawl reads pages."""
+    lines = {" ".join(line.split()) for line in text.splitlines()}
+    blanks = set(re.findall(r"【[^】]*】", text))
+    parts = {p.strip() for line in lines for p in re.split(r"【[^】]*】", line)}
+    return {s for s in {*lines, *blanks, *parts, " ".join(text.split())} if s}

@@ -19,9 +19,9 @@ from delivery.domain import LOCALES
 from templates import render
 from templates.certificate_words import fact_label, fact_value, reading
 from templates.fonts import FontSet, check_fields
-from templates.i18n import supported, translate
-from templates.labels import reason_label
+from templates.i18n import ptranslate, supported, translate
 from templates.pdf import html_to_pdf, qr_data_uri
+from templates.reasons import reason_text
 from tracking.certificate import CertificateView
 
 # The room left at the end for the court's visible PDF signature (width, height in mm): the
@@ -43,11 +43,11 @@ def certificate_html(
         "pdf/certificate.html",
         locale=locale,
         translate=translate,
-        other=partial(translate, other),
+        other=partial(ptranslate, other, "certificate"),
         fact=partial(fact_label, locale),
         fact_value=partial(fact_value, locale),
         reading=partial(reading, locale),
-        reason_label=partial(reason_label, locale),
+        reason_text=partial(reason_text, locale),
         c=view,
         fonts=fonts,
         qr=qr_data_uri(view.verify_url),

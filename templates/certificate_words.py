@@ -61,10 +61,10 @@ FACTS: dict[str, str] = {
 VALUE_TABLES = {
     "relation": "relation",
     "refused_by": "relation",
-    "return_reason": "return_reason",
+    "return_reason": "reason",
     "visit_outcome": "visit_outcome",
     "refusal_place": "refusal_place",
-    "notice_reason": "notice_reason",
+    "notice_reason": "reason",
     "publication": "notice_place",
 }
 

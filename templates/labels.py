@@ -9,8 +9,7 @@ tests/unit/templates/test_labels.py checks that every value of the vocabulary's 
 
 from __future__ import annotations
 
-from delivery.vocabulary import EventType
-from templates.i18n import N_, ptranslate, translate
+from templates.i18n import ptranslate
 
 
 def L_(kind: str, msgid: str) -> str:
@@ -52,6 +51,8 @@ LABELS: dict[str, dict[str, str]] = {
         "postal": L_("step", "postal"),
         "in_person": L_("step", "in person"),
         "public_notice": L_("step", "public notice"),
+        "mail": L_("step", "mail"),
+        "personal": L_("step", "personal service"),
     },
     "contact_kind": {
         "email": L_("contact_kind", "e-mail"),
@@ -74,6 +75,9 @@ LABELS: dict[str, dict[str, str]] = {
         "sms": L_("source", "SMS"),
         "postal": L_("source", "postal carrier"),
         "tsa": L_("source", "time-stamping authority"),
+        "in_person": L_("source", "field server"),
+        "public_notice": L_("source", "public notice"),
+        "workspace": L_("source", "clerk workspace"),
     },
     "event": {
         "notice_awaiting_approval": L_("event", "notice awaiting approval"),
@@ -117,9 +121,9 @@ LABELS: dict[str, dict[str, str]] = {
         "checkpoint_timestamped": L_("event", "third-party time"),
         "certificate_issued": L_("event", "certificate issued"),
         "certificate_blocked": L_("event", "certificate blocked (characters outside the fonts)"),
-        "clerk_escalated": L_("event", "escalated by a clerk"),
-        "clerk_skipped_step": L_("event", "step skipped by a clerk"),
-        "clerk_retried_channel": L_("event", "channel retried by a clerk"),
+        "clerk_escalated": L_("event", "escalated by hand"),
+        "clerk_skipped_step": L_("event", "step skipped by hand"),
+        "clerk_retried_channel": L_("event", "channel retried by hand"),
         "contact_added": L_("event", "contact added"),
         "consent_recorded": L_("event", "e-service consent recorded"),
         "policy_changed": L_("event", "policy changed"),
@@ -183,94 +187,73 @@ LABELS: dict[str, dict[str, str]] = {
         "draft": L_("notice_state", "draft"),
         "published": L_("notice_state", "published"),
     },
-    # Why the ladder skipped a step, closed an attempt, failed or cancelled a dispatch
-    # (escalation/decide.py, delivery/services: progress, sending, cancel; channels: email
-    # bounce, postal lost, in_person task without a server; the policies' exhausted_reason).
+    # Why something happened, as stored in an attempt's or dispatch's reason and in events'
+    # ``reason`` (templates/reasons.py reads compound reasons such as ``returned: moved``).
     "reason": {
-        "no_e_service_consent": L_("reason", "no consent to e-service"),
+        "no_e_service_consent": L_("reason", "no consent to electronic service"),
         "no_address": L_("reason", "no address for this step"),
-        "skipped_by_clerk": L_("reason", "skipped by a clerk"),
-        "window_elapsed": L_("reason", "the step's time ran out"),
-        "escalated_by_clerk": L_("reason", "escalated by a clerk"),
-        "exhausted": L_("reason", "every step tried"),
-        "requires_ordinary_procedure": L_("reason", "needs the ordinary procedure"),
+        "skipped_by_clerk": L_("reason", "skipped by hand"),
+        "named": L_("reason", "named by the case system"),
+        "case": L_("reason", "owner of the same case"),
+        "round_robin": L_("reason", "assigned in turn"),
+        "none": L_("reason", "no clerk to assign"),
+        "exhausted": L_("reason", "every step ended without service"),
+        "requires_ordinary_procedure": L_(
+            "reason", "public notice needs the ordinary procedure (CPL-INT-140)"
+        ),
         "channel_unavailable": L_("reason", "channel not available"),
-        "dispatch_cancelled": L_("reason", "the dispatch was cancelled"),
+        "dispatch_cancelled": L_("reason", "dispatch cancelled"),
         "cancelled_by_case_system": L_("reason", "cancelled by the case system"),
-        "bounce": L_("reason", "the e-mail bounced"),
+        "service_completed": L_("reason", "service completed on another attempt"),
+        "window_elapsed": L_("reason", "the step's window ended"),
+        "escalated_by_clerk": L_("reason", "escalated by hand"),
+        "bounce": L_("reason", "bounced"),
         "lost": L_("reason", "lost in the post"),
+        "returned": L_("reason", "returned"),
+        "rebuttal": L_("reason", "service rebutted"),
+        "address_wrong": L_("reason", "address wrong"),
+        "moved": L_("reason", "moved"),
+        "unknown_recipient": L_("reason", "no such recipient"),
+        "nobody_home": L_("reason", "nobody found after 3 tries (PM-6)"),
+        "other": L_("reason", "other"),
+        "not_found": L_("reason", "recipient not found"),
+        "no_such_address": L_("reason", "no such address"),
+        "refused_not_left": L_("reason", "refused, documents not left"),
+        "system_error": L_("reason", "system error"),
+        "not_their_address": L_("reason", "not the recipient's address"),
+        "read_by_someone_else": L_("reason", "read by someone else"),
+        "whereabouts_unknown": L_("reason", "whereabouts unknown"),
+        "other_methods_failed": L_("reason", "every other method failed"),
         "no_field_server_in_court": L_("reason", "the court has no field server"),
-        "service_completed": L_("reason", "service completed by another method"),
+        "PM-9: signed by a family member who is the opposing party": L_(
+            "reason", "PM-9: signed by a family member who is the opposing party"
+        ),
+        "PM-7: signed by a minor": L_("reason", "PM-7: signed by a minor"),
+        "PM-7: the signer's ID number is not on the receipt": L_(
+            "reason", "PM-7: the signer's ID number is not on the receipt"
+        ),
     },
-    # How a new dispatch got its clerk (delivery/services/ownership.py).
-    "owner_reason": {
-        "named": L_("owner_reason", "named by the case system"),
-        "case": L_("owner_reason", "the clerk of the same case"),
-        "round_robin": L_("owner_reason", "in turn"),
-        "none": L_("owner_reason", "no clerk in the court"),
-    },
-    # Why the post brought a letter back (channels/postal/outcomes.py RETURN_REASONS).
-    "return_reason": {
-        "address_wrong": L_("return_reason", "wrong address"),
-        "moved": L_("return_reason", "moved without notice"),
-        "unknown_recipient": L_("return_reason", "no such recipient"),
-        "nobody_home": L_("return_reason", "nobody to sign"),
-        "other": L_("return_reason", "other"),
-    },
-    # The carrier's statuses (channels/postal/outcomes.py, the sandbox carrier).
-    "carrier_status": {
-        "accepted": L_("carrier_status", "taken by the carrier"),
-        "in_transit": L_("carrier_status", "in transit"),
-        "delivery_attempted": L_("carrier_status", "delivery attempted"),
-        "delivered": L_("carrier_status", "delivered"),
-        "refused": L_("carrier_status", "refused"),
-        "returned": L_("carrier_status", "returned"),
-        "lost": L_("carrier_status", "lost"),
-    },
-    # Who received, signed or refused, as relation to the recipient (escalation/receivers.py,
-    # channels/postal/outcomes.py RELATIONS, channels/in_person/visits.py).
+    # Who received, signed or refused, relative to the recipient (escalation/receivers.py).
     "relation": {
         "self": L_("relation", "the recipient"),
         "recipient": L_("relation", "the recipient"),
         "guardian": L_("relation", "legal guardian"),
-        "family": L_("relation", "adult family member living with them"),
+        "family": L_("relation", "adult family member living with the recipient"),
         "family_opposing_party": L_("relation", "family member who is the opposing party"),
-        "minor": L_("relation", "minor"),
-        "entity_representative": L_("relation", "legal representative or head of the entity"),
+        "minor": L_("relation", "a minor"),
+        "entity_representative": L_("relation", "the entity's representative"),
         "entity_mailroom": L_("relation", "the entity's mail room"),
         "agent": L_("relation", "litigation agent"),
         "designated_receiver": L_("relation", "designated receiver"),
-        "unknown": L_("relation", "unknown"),
+        "unknown": L_("relation", "unknown person"),
     },
-    # A field server's visit (channels/in_person/visits.py OUTCOMES, FAILURE_REASONS, places).
-    "visit_outcome": {
-        "served": L_("visit_outcome", "served"),
-        "refused_left": L_("visit_outcome", "refused; left at the residence"),
-        "refused_filmed": L_("visit_outcome", "refused to sign; recorded"),
-        "failed": L_("visit_outcome", "not served"),
+    "consent_basis": {
+        "express": L_("consent_basis", "expressly agreed"),
+        "contract": L_("consent_basis", "agreed in a contract"),
+        "filing": L_("consent_basis", "address given in a filing"),
+        "tacit": L_("consent_basis", "tacit (acted on an earlier e-service)"),
     },
-    "visit_failure": {
-        "not_found": L_("visit_failure", "nobody found"),
-        "moved": L_("visit_failure", "moved away"),
-        "no_such_address": L_("visit_failure", "no such address"),
-        "refused_not_left": L_("visit_failure", "refused, not left"),
-    },
-    "refusal_place": {
-        "away_from_home": L_("refusal_place", "away from home"),
-        "court": L_("refusal_place", "at the court"),
-    },
-    # Public notice (channels/public_notice/publications.py PLACES and REASONS).
-    "notice_place": {
-        "court_notice_board": L_("notice_place", "court notice board"),
-        "residence": L_("notice_place", "the recipient's residence"),
-        "newspaper": L_("notice_place", "newspaper"),
-        "court_website": L_("notice_place", "court website"),
-    },
-    "notice_reason": {
-        "whereabouts_unknown": L_("notice_reason", "whereabouts unknown"),
-        "other_methods_failed": L_("notice_reason", "every other method failed"),
-    },
-    # The recipient's role in the case (delivery/vocabulary.py RecipientRole).
+    # delivery.vocabulary.RecipientRole; a row stored before the list was closed reads as stored.
     "recipient_role": {
         "plaintiff": L_("recipient_role", "plaintiff"),
         "defendant": L_("recipient_role", "defendant"),
@@ -282,36 +265,18 @@ LABELS: dict[str, dict[str, str]] = {
         "legal_representative": L_("recipient_role", "legal representative"),
         "litigation_agent": L_("recipient_role", "litigation agent"),
     },
-    # E-service consent (clerk action record_consent) and a rebuttal's grounds (record_rebuttal).
-    "consent_basis": {
-        "express": L_("consent_basis", "express consent"),
-        "contract": L_("consent_basis", "agreed in a contract"),
-        "filing": L_("consent_basis", "given in a filing"),
-        "tacit": L_("consent_basis", "tacit consent"),
+    # The policies Songda ships (escalation/policies/); a court's own policy shows its name.
+    "policy": {
+        "cn-civil": L_("policy", "civil procedure"),
+        "cn-foreign": L_("policy", "foreign-related civil procedure"),
+        "cn-simplified": L_("policy", "simplified procedure"),
+        "us-frcp": L_("policy", "US federal rules (example)"),
     },
-    "rebuttal": {
-        "system_error": L_("rebuttal", "system error"),
-        "not_their_address": L_("rebuttal", "not the recipient's address"),
-        "read_by_someone_else": L_("rebuttal", "read by someone else"),
-    },
-    # Who served, on the proof of service (tracking/certificate.py).
-    "server": {
-        "court_system": L_("server", "court system (e-service)"),
-        "carrier": L_("server", "carrier"),
-        "field_server": L_("server", "field server"),
-    },
-    # The names of the event details a timeline line shows (dispatch page SHOWN_DETAILS).
-    "detail": {
-        "step": L_("detail", "step"),
-        "name": L_("detail", "step name"),
-        "channel": L_("detail", "channel"),
-        "reason": L_("detail", "reason"),
-        "basis": L_("detail", "basis"),
-        "policy": L_("detail", "policy"),
-        "previous": L_("detail", "previous"),
-        "legal_basis": L_("detail", "legal basis"),
-        "written_date": L_("detail", "date written on the proof"),
-        "tsa": L_("detail", "time-stamping authority"),
+    "notice_place": {
+        "court_website": L_("notice_place", "court website"),
+        "court_notice_board": L_("notice_place", "court notice board"),
+        "residence": L_("notice_place", "posted at the residence"),
+        "newspaper": L_("notice_place", "newspaper"),
     },
     # Why an attempt ended, as the public notice's "methods tried" lists it (CPL-95): the codes
     # escalation, the field visit and the postal outcomes record.
@@ -333,6 +298,73 @@ LABELS: dict[str, dict[str, str]] = {
         "service_completed": L_("attempt_reason", "service completed by another method"),
         "dispatch_cancelled": L_("attempt_reason", "dispatch cancelled"),
     },
+    # The carrier's statuses (channels/postal/outcomes.py, the sandbox carrier): the reading of
+    # PM-11 on a certificate names one.
+    "carrier_status": {
+        "accepted": L_("carrier_status", "taken by the carrier"),
+        "in_transit": L_("carrier_status", "in transit"),
+        "delivery_attempted": L_("carrier_status", "delivery attempted"),
+        "delivered": L_("carrier_status", "delivered"),
+        "refused": L_("carrier_status", "refused"),
+        "returned": L_("carrier_status", "returned"),
+        "lost": L_("carrier_status", "lost"),
+    },
+    # A field server's visit (channels/in_person/visits.py OUTCOMES, FILMED_PLACES).
+    "visit_outcome": {
+        "served": L_("visit_outcome", "served"),
+        "refused_left": L_("visit_outcome", "refused; left at the residence"),
+        "refused_filmed": L_("visit_outcome", "refused to sign; recorded"),
+        "failed": L_("visit_outcome", "not served"),
+    },
+    "refusal_place": {
+        "away_from_home": L_("refusal_place", "away from home"),
+        "court": L_("refusal_place", "at the court"),
+    },
+    # Who served, on the proof of service (tracking/certificate.py).
+    "server": {
+        "court_system": L_("server", "court system (e-service)"),
+        "carrier": L_("server", "carrier"),
+        "field_server": L_("server", "field server"),
+    },
+    # The names of the event details a timeline line shows (dispatch page SHOWN_DETAILS).
+    "detail": {
+        "step": L_("detail", "step"),
+        "name": L_("detail", "step name"),
+        "channel": L_("detail", "channel"),
+        "reason": L_("detail", "reason"),
+        "basis": L_("detail", "basis"),
+        "policy": L_("detail", "policy"),
+        "previous": L_("detail", "previous"),
+        "legal_basis": L_("detail", "legal basis"),
+        "written_date": L_("detail", "date written on the proof"),
+        "tsa": L_("detail", "time-stamping authority"),
+        "place": L_("detail", "place"),
+    },
+    # What runs from service (escalation/periods.py names them).
+    "period": {
+        "answer": L_("period", "period to answer the complaint"),
+        "appeal": L_("period", "period to appeal"),
+        "hearing": L_("period", "hearing"),
+    },
+    # The rule ids of shared/domain.md a person reads as the law they name.
+    "legal_basis": {
+        "OLR-31": L_("legal_basis", "electronic service (Online Litigation Rules art. 31)"),
+        "CPL-87": L_("legal_basis", "signed proof of service (Civil Procedure Law art. 87)"),
+        "CPL-88": L_("legal_basis", "handed over in person (Civil Procedure Law art. 88)"),
+        "CPL-INT-131": L_("legal_basis", "refusal to sign recorded (CPL Interpretation art. 131)"),
+        "CPL-89": L_("legal_basis", "left at the residence (Civil Procedure Law art. 89)"),
+        "CPL-91": L_("legal_basis", "court express mail (Civil Procedure Law art. 91)"),
+        "PM-11": L_(
+            "legal_basis", "court express mail returned (court express mail rules art. 11)"
+        ),
+        "CPL-95": L_("legal_basis", "public notice (Civil Procedure Law art. 95)"),
+        "CPL-283": L_("legal_basis", "public notice abroad (Civil Procedure Law art. 283)"),
+        "CPL-128": L_("legal_basis", "Civil Procedure Law art. 128"),
+        "CPL-139": L_("legal_basis", "Civil Procedure Law art. 139"),
+        "CPL-171": L_("legal_basis", "Civil Procedure Law art. 171"),
+        "CPL-285": L_("legal_basis", "Civil Procedure Law art. 285"),
+        "CPL-286": L_("legal_basis", "Civil Procedure Law art. 286"),
+    },
 }
 
 
@@ -351,36 +383,3 @@ def label(locale: str, kind: str, code: object) -> str:
 
 def has_label(kind: str, code: object) -> bool:
     return str(code) in LABELS.get(kind, {})
-
-
-# The table a reason recorded with an event of these types reads from (else "reason").
-REASON_TABLES: dict[str, str] = {
-    EventType.OWNER_ASSIGNED: "owner_reason",
-    EventType.POSTAL_RETURNED: "return_reason",
-    EventType.VISIT_FAILED: "visit_failure",
-}
-# Reasons written as "<prefix><code>" (channels/postal/outcomes.py, clerk_action_handlers.py):
-# the prefix's msgid and the table its code reads from.
-_COMPOSED = (
-    ("returned: ", N_("returned: %(reason)s"), "return_reason"),
-    ("refused by ", N_("refused by %(reason)s"), "relation"),
-    ("rebuttal: ", N_("rebuttal: %(reason)s"), "rebuttal"),
-)
-
-
-def reason_label(locale: str, reason: object, event_type: object = None) -> str:
-    """A recorded reason (an attempt's, a dispatch's state reason, an event's ``reason``) as a
-    person reads it. Reasons are codes, or a code behind a fixed prefix; anything else is a
-    provider's own words (an SMTP diagnostic, a carrier's error) and shows as it came."""
-    text = str(reason)
-    table = REASON_TABLES.get(str(event_type), "reason")
-    if has_label(table, text):
-        return label(locale, table, text)
-    for prefix, msgid, kind in _COMPOSED:
-        if text.startswith(prefix) and has_label(kind, text[len(prefix) :]):
-            return translate(locale, msgid, reason=label(locale, kind, text[len(prefix) :]))
-    code, _, detail = text.partition(": ")
-    if not has_label("reason", code):
-        return text
-    named = label(locale, "reason", code)
-    return f"{named}: {detail}" if detail else named

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from api_client import Api
 from conftest import MINIMAL_PDF, running_worker
@@ -111,6 +112,9 @@ async def test_a_clerk_uploads_a_batch_follows_it_and_escalates_a_dispatch(
         dispatch_id = (await dispatch_link.get_attribute("href") or "").rsplit("/", 1)[-1]
         await page.locator("nav a[href^='/staff/queue']").click()
         await page.wait_for_url("**/staff/queue")
+        # The queue opens on what needs action; the batch's rows need none yet.
+        await page.locator("a[data-view='all']").click()
+        await page.wait_for_url(re.compile(r"/staff/queue\?view=all$"))
         await desk.shot("queue")
         listed = page.locator("tr[data-dispatch]")
         await expect(listed).to_have_count(3)
@@ -127,7 +131,10 @@ async def test_a_clerk_uploads_a_batch_follows_it_and_escalates_a_dispatch(
             await (dialog.accept() if answers.pop(0) else dialog.dismiss())
 
         page.on("dialog", confirm)
+        # Each action is a button that opens its form (<details>, no script needed).
         escalate = page.locator("form[data-action=escalate]")
+        await expect(escalate).to_be_hidden()
+        await page.locator("details[data-opens=escalate] > summary").click()
         await escalate.locator("textarea[name=note]").fill(NOTE)
         before = await api.events(dispatch_id)
         await escalate.locator("button[type=submit]").click()

@@ -22,6 +22,7 @@ from multidict import MultiDict
 
 from delivery.api.http.bodies import RefusedText, part_chunks, skip_part
 from delivery.api.http.request_context import ctx_of
+from delivery.api.staff import form_messages
 from delivery.api.staff.auth import (
     page_locale,
     require_staff,
@@ -47,6 +48,7 @@ from delivery.services.intake import (
 from delivery.services.ownership import UnknownClerk
 from delivery.services.workspace_key import workspace_key_id
 from delivery.staff import Role, StaffUser
+from delivery.vocabulary import RecipientRole
 
 PATH = "/staff/dispatches/new"
 ROLES = (Role.CLERK, Role.SUPERVISOR)
@@ -70,8 +72,9 @@ def _form(
 ) -> web.Response:
     ctx = ctx_of(request)
     policies = sorted(set().union(*(ctx.policies.names_for(c) for c in user.courts)))
+    errors = form_messages.shown(page_locale(request), errors or [])
     by_field: dict[str, list[str]] = {}
-    for e in errors or []:
+    for e in errors:
         by_field.setdefault(e["field"], []).append(e["message"])
     return workspace_page(
         request,
@@ -81,11 +84,12 @@ def _form(
         status=status,
         values=values,
         kept=kept or [],
-        errors=errors or [],
+        errors=errors,
         by_field=by_field,
         policies=policies,
         locales=LOCALES,
         kinds=sorted(DOCUMENT_KINDS),
+        roles=list(RecipientRole),
         slots=range(1, SLOTS + 1),
         max_document_kb=ctx.settings.max_upload_bytes // 1024,
     )

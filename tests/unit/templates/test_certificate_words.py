@@ -14,7 +14,7 @@ import tracking.proof_sections
 from templates.certificate import certificate_html
 from templates.certificate_words import FACTS, fact_label, reading
 from templates.fonts import font_set
-from templates.i18n import translate
+from templates.i18n import ptranslate
 from tracking.certificate import AttemptRow, Section
 from tracking.proof_sections import Line
 from unit.builders import a_certificate_view
@@ -91,6 +91,7 @@ def test_the_certificate_shows_words_not_codes(locale: str) -> None:
     data += ["浙江省杭州市西湖区文三路100号", "******100号", "Asia/Shanghai", "UTC+08:00"]
     # By design the subtitle (and a preview's watermark) repeat the title in the other language.
     other = "en" if locale == "zh-CN" else "zh-CN"
-    data += [translate(other, t) for t in ("Proof of service", "Electronic service certificate")]
+    titles = ("Proof of service", "Electronic service certificate")
+    data += [ptranslate(other, "certificate", t) for t in titles]
     found = findings("certificate", locale, html, data)
     assert not found, "\n".join(str(f) for f in found)

@@ -38,6 +38,9 @@ KEYWORDS = {
     "ptranslate": ((2, "c"), 3),
     "wording": None,  # templates/texts.py
     "Problem": (3,),  # delivery/api/http/problems.py: the title
+    # The bilingual letters' macros (templates/pdf/mail_pieces.html).
+    "both": None,
+    "both_lines": None,
 }
 CATALOGUES = {"zh_CN": LOCALE_DIR / "zh_CN" / "LC_MESSAGES"}
 

@@ -11,12 +11,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from delivery.domain import LOCALES
 from templates import render
+from templates.certificate_words import fact_label, fact_value, reading
 from templates.fonts import FontSet, check_fields
+from templates.i18n import ptranslate, supported, translate
 from templates.pdf import html_to_pdf, qr_data_uri
+from templates.reasons import reason_text
 from tracking.certificate import CertificateView
 
 # The room left at the end for the court's visible PDF signature (width, height in mm): the
@@ -32,8 +37,17 @@ def certificate_html(
     stamp_time = None
     if signed_at is not None:
         stamp_time = f"{signed_at.astimezone(ZoneInfo(view.zone)):%Y-%m-%d %H:%M:%S} ({view.zone})"
+    locale = view.locale
+    other = next(lang for lang in LOCALES if lang != supported(locale))
     return render(
         "pdf/certificate.html",
+        locale=locale,
+        translate=translate,
+        other=partial(ptranslate, other, "certificate"),
+        fact=partial(fact_label, locale),
+        fact_value=partial(fact_value, locale),
+        reading=partial(reading, locale),
+        reason_text=partial(reason_text, locale),
         c=view,
         fonts=fonts,
         qr=qr_data_uri(view.verify_url),

@@ -298,6 +298,48 @@ LABELS: dict[str, dict[str, str]] = {
         "service_completed": L_("attempt_reason", "service completed by another method"),
         "dispatch_cancelled": L_("attempt_reason", "dispatch cancelled"),
     },
+    # The carrier's statuses (channels/postal/outcomes.py, the sandbox carrier): the reading of
+    # PM-11 on a certificate names one.
+    "carrier_status": {
+        "accepted": L_("carrier_status", "taken by the carrier"),
+        "in_transit": L_("carrier_status", "in transit"),
+        "delivery_attempted": L_("carrier_status", "delivery attempted"),
+        "delivered": L_("carrier_status", "delivered"),
+        "refused": L_("carrier_status", "refused"),
+        "returned": L_("carrier_status", "returned"),
+        "lost": L_("carrier_status", "lost"),
+    },
+    # A field server's visit (channels/in_person/visits.py OUTCOMES, FILMED_PLACES).
+    "visit_outcome": {
+        "served": L_("visit_outcome", "served"),
+        "refused_left": L_("visit_outcome", "refused; left at the residence"),
+        "refused_filmed": L_("visit_outcome", "refused to sign; recorded"),
+        "failed": L_("visit_outcome", "not served"),
+    },
+    "refusal_place": {
+        "away_from_home": L_("refusal_place", "away from home"),
+        "court": L_("refusal_place", "at the court"),
+    },
+    # Who served, on the proof of service (tracking/certificate.py).
+    "server": {
+        "court_system": L_("server", "court system (e-service)"),
+        "carrier": L_("server", "carrier"),
+        "field_server": L_("server", "field server"),
+    },
+    # The names of the event details a timeline line shows (dispatch page SHOWN_DETAILS).
+    "detail": {
+        "step": L_("detail", "step"),
+        "name": L_("detail", "step name"),
+        "channel": L_("detail", "channel"),
+        "reason": L_("detail", "reason"),
+        "basis": L_("detail", "basis"),
+        "policy": L_("detail", "policy"),
+        "previous": L_("detail", "previous"),
+        "legal_basis": L_("detail", "legal basis"),
+        "written_date": L_("detail", "date written on the proof"),
+        "tsa": L_("detail", "time-stamping authority"),
+        "place": L_("detail", "place"),
+    },
     # What runs from service (escalation/periods.py names them).
     "period": {
         "answer": L_("period", "period to answer the complaint"),

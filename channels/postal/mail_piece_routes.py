@@ -25,8 +25,19 @@ from delivery.infra.pdf_rendering import render_pdf
 from delivery.storage import queries
 from templates import render
 from templates.barcode import code128_data_uri
+from templates.i18n import translate
+from templates.labels import label
 from templates.pdf import qr_data_uri
 
+# Who may sign the return receipt, as its boxes offer them (CPL-91, PM-7).
+RECEIPT_RELATIONS = (
+    "self",
+    "guardian",
+    "family",
+    "entity_mailroom",
+    "agent",
+    "designated_receiver",
+)
 RETURN_CARD_TYPES = {
     PDF_MAGIC: "application/pdf",
     JPEG_MAGIC: "image/jpeg",
@@ -39,6 +50,9 @@ def mail_pieces_html(ctx: Context, pieces: list[postal.MailPiece]) -> str:
     return render(
         "pdf/mail_pieces.html",
         fonts=ctx.settings.fonts,
+        translate=translate,
+        relations=RECEIPT_RELATIONS,
+        label_in=lambda locale, relation: label(locale, "relation", relation),
         pieces=[
             {
                 **p.__dict__,

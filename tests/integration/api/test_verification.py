@@ -91,7 +91,7 @@ async def test_verify_page_for_a_served_dispatch(api: Api, smtp_sink: SmtpSink) 
 
     status, html = await _page(api, f"/verify/{dispatch_id}?h={head}")
     assert status == 200
-    assert "matches the current record" in html
+    assert "哈希值与当前送达记录相符" in html
     assert COURT in html and CASE in html and "民事起诉状" in html
     assert "电子邮件" in html and served["service_date"] in html
     _no_personal_data(html)
@@ -104,7 +104,7 @@ async def test_verify_page_for_a_served_dispatch(api: Api, smtp_sink: SmtpSink) 
 
     # A wrong hash, an unknown dispatch, a malformed id or hash, a wrong tag: one neutral page.
     wrong = await _page(api, f"/verify/{dispatch_id}?h={'0' * 64}")
-    assert wrong[0] == 404 and "does not match" in wrong[1] and CASE not in wrong[1]
+    assert wrong[0] == 404 and "均不相符" in wrong[1] and CASE not in wrong[1]
     unknown = await _page(api, f"/verify/{new_id()}?h={head}")
     bad_tag = await _page(api, f"/verify/{dispatch_id}.{'0' * 20}")
     other_tag = await _page(api, verification_path(api.ctx.settings.secret_key, new_id()))

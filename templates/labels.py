@@ -202,6 +202,96 @@ LABELS: dict[str, dict[str, str]] = {
         "service_completed": L_("attempt_reason", "service completed by another method"),
         "dispatch_cancelled": L_("attempt_reason", "dispatch cancelled"),
     },
+    # The report page's groupings (delivery/services/reports.py GROUPINGS) and the names of the
+    # measures its definitions explain (delivery/services/report_figures.py DEFINITIONS).
+    "report_grouping": {
+        "channel": L_("report_grouping", "channel"),
+        "court": L_("report_grouping", "court"),
+        "clerk": L_("report_grouping", "clerk"),
+        "week": L_("report_grouping", "week"),
+        "month": L_("report_grouping", "month"),
+    },
+    "report_measure": {
+        "e_service_usage_rate": L_("report_measure", "E-service usage rate"),
+        "success_rate": L_("report_measure", "Success rate"),
+        "time_to_service": L_("report_measure", "Time to service"),
+        "first_try_rate": L_("report_measure", "First-try rate"),
+        "period": L_("report_measure", "Period and groups"),
+    },
+    # A channel as /verify names the method of service (the law's words, not the channel's).
+    "service_method": {
+        "email": L_("service_method", "electronic service (e-mail)"),
+        "sms": L_("service_method", "electronic service (SMS)"),
+        "postal": L_("service_method", "service by court express mail"),
+        "in_person": L_("service_method", "service in person"),
+        "public_notice": L_("service_method", "service by public notice"),
+    },
+    # Where a public notice was published (channels/public_notice/publications.py PLACES).
+    "publication_place": {
+        "court_website": L_("publication_place", "court website"),
+        "court_notice_board": L_("publication_place", "court notice board"),
+        "residence": L_("publication_place", "posted at the residence"),
+        "newspaper": L_("publication_place", "newspaper"),
+    },
+    # The field server's visit form (channels/in_person/visits.py): outcomes, who signed for
+    # the documents, where a refusal was filmed, and why the form was refused
+    # (channels/in_person/visit_form.py); failure reasons read as "attempt_reason".
+    "visit_outcome": {
+        "served": L_("visit_outcome", "Served (signed by the recipient or an eligible receiver)"),
+        "refused_left": L_(
+            "visit_outcome", "Refused: left at the residence (witness or photos/video)"
+        ),
+        "refused_filmed": L_(
+            "visit_outcome",
+            "Refused to sign away from home or at the court, recorded (CPL-INT-131)",
+        ),
+        "failed": L_("visit_outcome", "Not served"),
+    },
+    "receiver_relation": {
+        "self": L_("receiver_relation", "the recipient"),
+        "family": L_("receiver_relation", "adult family member living with them"),
+        "entity_representative": L_("receiver_relation", "legal representative / chief"),
+        "entity_mailroom": L_("receiver_relation", "the entity's mail room"),
+        "agent": L_("receiver_relation", "litigation agent"),
+        "designated_receiver": L_("receiver_relation", "designated receiver"),
+        "guardian": L_("receiver_relation", "legal guardian"),
+    },
+    "visit_place": {
+        "away_from_home": L_("visit_place", "away from home"),
+        "court": L_("visit_place", "at the court"),
+    },
+    "visit_problem": {
+        "required": L_("visit_problem", "Required."),
+        "witness_or_media": L_(
+            "visit_problem", "Leaving the documents needs a witness or photos/video."
+        ),
+        "witness_incomplete": L_("visit_problem", "Give the witness's name and organisation."),
+        "media_required": L_(
+            "visit_problem", "A refusal away from home must be photographed or filmed."
+        ),
+        "mediation_statement": L_(
+            "visit_problem", "A mediation statement cannot be served by leaving it (CPL-INT-133)."
+        ),
+        "mediation_receiver": L_(
+            "visit_problem",
+            "A mediation statement is signed for by the recipient (an entity's legal "
+            "representative) or their designated receiver (CPL-INT-133).",
+        ),
+        "future_time": L_("visit_problem", "The visit cannot be in the future."),
+        "before_task": L_("visit_problem", "The visit cannot be before the task was opened."),
+        "invalid_time": L_("visit_problem", "Invalid time."),
+        "invalid_geolocation": L_("visit_problem", "Invalid location data."),
+        "file_too_large": L_("visit_problem", "The file is too large."),
+        "file_type": L_(
+            "visit_problem",
+            "Only photos (JPEG, PNG, WebP) or videos (MP4, MOV, WebM); the signature must be "
+            "a PNG.",
+        ),
+        "file_invalid": L_("visit_problem", "The file is not valid."),
+        "too_long": L_("visit_problem", "Too long."),
+        "control_characters": L_("visit_problem", "Control characters are not allowed."),
+        "closed": L_("visit_problem", "This task has ended; nothing more can be recorded."),
+    },
 }
 
 

@@ -177,6 +177,45 @@ def keys_dir_from_env(env: Mapping[str, str] | None = None) -> Path:
     return Path(value).resolve() if value else data_dir_from_env(env) / "keys"
 
 
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """What the commands that only read or write the database need (``apikey``, ``user``,
+    ``report``, ``verify --db``): an operator runs them against any data directory, a sandbox's
+    included, without the SMTP server, secrets and court that only a running service uses."""
+
+    data_dir: Path
+    database_url: str
+    time_zone: str
+    # SONGDA_COURT_NAME; in a sandbox's data directory the sandbox court; else None, and a
+    # command that needs a default court says so.
+    court_name: str | None
+    tsa_cert_path: Path | None
+    # The data directory is one `songda run --sandbox` made (its API key file is there).
+    sandbox: bool
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+def load_database_settings(env: Mapping[str, str] | None = None) -> DatabaseSettings:
+    """Only the database's settings; raise :class:`ConfigError` naming every problem."""
+    r = checks.Reader(os.environ if env is None else env)
+    data_dir = Path(r.text("DATA_DIR", "./var") or "./var").resolve()
+    sandbox = checks.is_sandbox_data_dir(data_dir)
+    settings = DatabaseSettings(
+        data_dir=data_dir,
+        database_url=checks.database_url(r, data_dir),
+        time_zone=checks.time_zone(r),
+        court_name=r.text("COURT_NAME", SANDBOX_COURT if sandbox else None),
+        tsa_cert_path=r.path("TSA_CERT"),
+        sandbox=sandbox,
+    )
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False) -> Settings:
     """Build settings from the environment; raise :class:`ConfigError` naming every problem."""
     r = checks.Reader(os.environ if env is None else env)

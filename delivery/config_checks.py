@@ -25,6 +25,8 @@ from tracking.webhook_targets import TargetPolicy, parse_allow_list
 
 SMTP_TLS_MODES = ("none", "starttls", "tls")
 SANDBOX_COURT = "沙箱人民法院"
+# Written by every `songda run --sandbox` (the walk-through's key): marks a sandbox's data dir.
+SANDBOX_API_KEY_FILE = "sandbox_api_key"
 MAX_TSA_TIMEOUT = 60.0
 # The sandbox listens on loopback only; a walk-through may point a webhook at a local receiver.
 SANDBOX_WEBHOOK_TARGETS = "127.0.0.1/32,::1/128"
@@ -125,6 +127,11 @@ def smtp_server(r: Reader, sandbox: bool) -> tuple[str, str | None, str | None]:
     if sender is not None and "@" not in sender:
         r.problems.append("SONGDA_SMTP_SENDER: must be an e-mail address")
     return tls, host, sender
+
+
+def is_sandbox_data_dir(data_dir: Path) -> bool:
+    """Whether ``songda run --sandbox`` has run on this data directory."""
+    return (data_dir / SANDBOX_API_KEY_FILE).is_file()
 
 
 def together(r: Reader, values: tuple[str | None, ...], problem: str) -> None:

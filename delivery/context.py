@@ -43,8 +43,9 @@ class Context:
     # certificate PDFs (PAdES), with an RFC 3161 token from ``timestamper`` when there is one.
     signing_identity: SigningIdentity | None = None
     timestamper: TimeStamper | None = None
-    # Operational time (worker heartbeats), never legal time: the real clock even where
-    # ``clock`` is the sandbox's shifted one or a test's frozen one (docs/decisions/0024).
+    # Operational time (worker heartbeats, staff sessions), never legal time: the real clock
+    # even where ``clock`` is the sandbox's shifted one or a test's frozen one
+    # (docs/decisions/0024, 0033).
     wall_clock: Clock = field(default_factory=SystemClock)
     # Set by a worker process when it starts (delivery/jobs/upkeep.py): its heartbeat and
     # its journal of provider acceptances not yet in the database.

@@ -15,6 +15,7 @@ from arq.worker import Worker
 from delivery.api.app import create_app
 from delivery.clock import Clock, SystemClock
 from delivery.config import Settings
+from delivery.config_checks import SANDBOX_API_KEY_FILE
 from delivery.context import Context
 from delivery.infra.keys import create_key, key_problems
 from delivery.jobs.embedded_redis import EmbeddedRedis
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 async def _sandbox_api_key(ctx: Context) -> str:
     """The sandbox keeps one API key in the data directory so a walk-through survives restarts."""
-    path: Path = ctx.settings.data_dir / "sandbox_api_key"
+    path: Path = ctx.settings.data_dir / SANDBOX_API_KEY_FILE
     token = _read_secret_file(path)
     if token and await ApiKeyVerifier(ctx.engine).verify(token) is not None:
         return token

@@ -28,6 +28,7 @@ from delivery.api.app import create_app
 from delivery.clock import ManualClock
 from delivery.context import Context
 from delivery.infra.certificate_signing import certificate_timestamper
+from delivery.sandbox.pages import add_routes
 from delivery.sandbox.tsa_standin import TsaStandIn, create_tsa_identity, start_tsa_standin
 from delivery.staff import Role, StaffUser
 
@@ -65,6 +66,14 @@ class Post:
 
     def later(self, delta: timedelta) -> None:
         self.api.ctx.clock.advance(delta)  # type: ignore[attr-defined]
+
+    async def in_sandbox(self, smtp_sink: Any, aiohttp_client: Callable[..., Any]) -> None:
+        """The API's client on an application with the sandbox pages over this stand-in (the
+        postman's controls), the stand-in's webhooks going to it."""
+        app = create_app(self.api.ctx)
+        add_routes(app, smtp_sink, None, self.fake)
+        self.api.client = await aiohttp_client(app)
+        self.fake.webhook_url = str(self.api.client.make_url(f"/hooks/carrier/{CARRIER}"))
 
     async def webhook(self, body: bytes, headers: dict[str, str], carrier: str = CARRIER) -> int:
         response = await self.api.client.post(

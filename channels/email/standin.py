@@ -1,5 +1,6 @@
 """The e-mail stand-in: an in-process SMTP sink that accepts every message and keeps the newest
-in memory. The sandbox's mailbox page shows them; tests read them to follow a dispatch."""
+in memory, text and HTML parts. The sandbox's mailbox page shows them; tests read them to follow a
+dispatch."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ class SinkMessage:
     subject: str
     message_id: str
     text: str
+    # The HTML part as sent (None: a text-only message). The mailbox page shows it in a
+    # sandboxed frame from its own route, never inline (delivery/sandbox/mailbox.py).
+    html: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +61,7 @@ class SmtpSink:
             raw if isinstance(raw, bytes) else raw.encode(), policy=email.policy.default
         )
         body = parsed.get_body(preferencelist=("plain",))
+        html = parsed.get_body(preferencelist=("html",))
         self.messages.append(
             SinkMessage(
                 id=len(self.messages) + 1,
@@ -66,6 +71,7 @@ class SmtpSink:
                 subject=str(parsed["Subject"] or ""),
                 message_id=str(parsed["Message-ID"] or ""),
                 text=body.get_content() if body is not None else "",
+                html=html.get_content() if html is not None else None,
             )
         )
         del self.messages[:-MAX_MESSAGES]

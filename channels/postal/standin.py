@@ -21,6 +21,71 @@ from channels.postal.adapter import signed_headers
 from delivery.clock import Clock, rfc3339
 from delivery.config import Settings
 from delivery.sandbox.loopback import serve_on_loopback
+from escalation.rules import PM11_RETURN_REASONS
+from templates.i18n import N_
+
+# What a returned piece's reason is called on the sandbox page, in the order it lists them.
+RETURN_REASON_LABELS = {
+    "address_wrong": N_("the address is wrong"),
+    "moved": N_("moved without notifying the court"),
+    "unknown_recipient": N_("no such recipient at the address"),
+    "nobody_home": N_("nobody found after 3 tries in 5 days"),
+    "other": N_("another reason"),
+}
+# The ID number a sandbox signer shows the postman (the walk-through's recipient's).
+SANDBOX_SIGNER_ID = "33010619900101123X"
+
+
+@dataclass(frozen=True)
+class PostmanReport:
+    """One report the sandbox's postman can make on a piece: a button on the mailbox page and
+    the body of ``POST /sandbox/api/carrier/<tracking number>/events``."""
+
+    label: str  # a msgid
+    status: str
+    relation: str | None = None
+    reason: str | None = None
+
+    def body(self, recipient_name: str) -> dict[str, str]:
+        body = {"status": self.status}
+        if self.status == "delivered":
+            body |= {"signed_by": recipient_name, "signer_id": SANDBOX_SIGNER_ID}
+        if self.relation is not None:
+            body["relation"] = self.relation
+        if self.reason is not None:
+            body["reason"] = self.reason
+        return body
+
+
+@dataclass(frozen=True)
+class ReturnReason:
+    """A reason a piece comes back, and what it does to service (domain.md's postal table)."""
+
+    code: str
+    label: str  # a msgid
+    deems_service: bool  # PM-11, when the recipient confirmed the address
+
+
+def return_reasons() -> list[ReturnReason]:
+    """Every reason the carrier may give for a return, as the sandbox page lists them."""
+    return [
+        ReturnReason(code, label, code in PM11_RETURN_REASONS)
+        for code, label in RETURN_REASON_LABELS.items()
+    ]
+
+
+POSTMAN_REPORTS = (
+    PostmanReport(N_("taken by the carrier"), "accepted"),
+    PostmanReport(N_("in transit"), "in_transit"),
+    PostmanReport(N_("signed for by the recipient"), "delivered", relation="self"),
+    PostmanReport(N_("signed for by a family member"), "delivered", relation="family"),
+    PostmanReport(N_("refused by the recipient"), "refused", relation="self"),
+    *(
+        PostmanReport(label, "returned", reason=code)
+        for code, label in RETURN_REASON_LABELS.items()
+    ),
+    PostmanReport(N_("lost"), "lost"),
+)
 
 
 @dataclass

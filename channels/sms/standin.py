@@ -18,9 +18,17 @@ from twilio.request_validator import RequestValidator
 from delivery.clock import Clock
 from delivery.config import Settings
 from delivery.sandbox.loopback import serve_on_loopback
+from templates.i18n import N_
 
 SANDBOX_ACCOUNT_SID = "AC" + "5a" * 16
 SANDBOX_SENDER = "+10000000000"
+# The final statuses the sandbox's carrier can report for a message (Twilio's words), with the
+# names the mailbox page's buttons give them.
+SANDBOX_STATUSES = {
+    "delivered": N_("delivered"),
+    "undelivered": N_("not delivered"),
+    "failed": N_("failed"),
+}
 
 
 @dataclass

@@ -7,8 +7,8 @@ import asyncio
 import sys
 from typing import Any
 
-from delivery.cli.settings import EXIT_USAGE
-from delivery.config import Settings
+from delivery.cli.settings import EXIT_USAGE, courts_or_exit
+from delivery.config import DatabaseSettings
 from delivery.services.api_keys import SCOPES
 
 
@@ -21,7 +21,8 @@ def add_parser(commands: Any) -> None:
         "--court",
         action="append",
         default=[],
-        help="a court the key may use (repeatable; default SONGDA_COURT_NAME)",
+        help="a court the key may use (repeatable; default SONGDA_COURT_NAME, in a sandbox's "
+        "data directory the sandbox court)",
     )
     create.add_argument(
         "--scope",
@@ -34,7 +35,7 @@ def add_parser(commands: Any) -> None:
 
 
 async def _apikey_create(
-    settings: Settings, name: str, courts: list[str], scopes: frozenset[str]
+    settings: DatabaseSettings, name: str, courts: list[str], scopes: frozenset[str]
 ) -> str:
     from delivery.clock import SystemClock
     from delivery.services.api_keys import create_api_key
@@ -48,8 +49,8 @@ async def _apikey_create(
     return token
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
-    courts = args.court or [settings.court_name]
+def run(settings: DatabaseSettings, args: argparse.Namespace) -> int:
+    courts = courts_or_exit(settings, args.court)
     if not args.name.strip() or any(not c.strip() for c in courts):
         print("songda: --name and --court must not be empty", file=sys.stderr)
         return EXIT_USAGE

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from delivery.cli.settings import EXIT_USAGE
-from delivery.config import keys_dir_from_env
+from delivery.config import data_dir_from_env, keys_dir_from_env
 
 PASSPHRASE_ENV = "SONGDA_KEY_PASSPHRASE"
 
@@ -82,10 +82,14 @@ def run(args: argparse.Namespace) -> int:
 def _court_from_env() -> str:
     """The court the root and certificates name (SONGDA_COURT_NAME). Required: the court root
     is made once and names its court for good, so a root named after the sandbox court (or
-    anything guessed) would stay with a production install."""
+    anything guessed) would stay with a production install — except in a sandbox's own data
+    directory, whose root already names the sandbox court."""
+    from delivery.config_checks import SANDBOX_COURT, is_sandbox_data_dir
     from delivery.infra.keys import KeyStoreError
 
     court = os.environ.get("SONGDA_COURT_NAME", "").strip()
+    if not court and is_sandbox_data_dir(data_dir_from_env()):
+        court = SANDBOX_COURT
     if not court:
         raise KeyStoreError(
             "SONGDA_COURT_NAME is not set: the court root and certificates name the court, "

@@ -27,7 +27,7 @@ from delivery.cli import (
     staff,
     verify,
 )
-from delivery.cli.settings import EXIT_USAGE, settings_or_exit
+from delivery.cli.settings import EXIT_USAGE, database_settings_or_exit, settings_or_exit
 from delivery.config import advisories, deployment_warnings
 from delivery.infra.data_dir_lock import DataDirBusy, holding_data_dir
 from delivery.infra.keys import key_problems
@@ -126,15 +126,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     if args.command in ("run", "web", "worker"):
         return _serve(args)
+    if args.command in ("apikey", "user", "report"):
+        return _database_command(args)
     settings = settings_or_exit()
+    if args.command == "secrets":
+        return secrets.run(settings, args)
+    return db.run(settings)
+
+
+def _database_command(args: argparse.Namespace) -> int:
+    """The commands that need the database alone (``verify --db`` reads it the same way)."""
+    settings = database_settings_or_exit()
     if args.command == "user":
         return staff.run(settings, args)
     if args.command == "report":
         return report.run(settings, args)
-    if args.command == "secrets":
-        return secrets.run(settings, args)
-    if args.command == "db":
-        return db.run(settings)
     return apikey.run(settings, args)
 
 

@@ -14,7 +14,7 @@ import unicodedata
 from typing import Any
 
 from delivery.cli.settings import EXIT_USAGE
-from delivery.config import Settings
+from delivery.config import DatabaseSettings
 from delivery.services import reports
 
 
@@ -46,7 +46,7 @@ def aligned(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
+def run(settings: DatabaseSettings, args: argparse.Namespace) -> int:
     from delivery.storage.engine import create_engine
 
     values = {"from": args.start, "to": args.end, "group_by": args.by, "court": args.court}

@@ -7,8 +7,8 @@ import asyncio
 import sys
 from typing import Any
 
-from delivery.cli.settings import EXIT_USAGE
-from delivery.config import Settings
+from delivery.cli.settings import EXIT_USAGE, courts_or_exit
+from delivery.config import DatabaseSettings
 from delivery.staff import Role
 
 
@@ -31,7 +31,8 @@ def add_parser(commands: Any) -> None:
         "--court",
         action="append",
         default=[],
-        help="a court the account may see (repeatable; default SONGDA_COURT_NAME)",
+        help="a court the account may see (repeatable; default SONGDA_COURT_NAME, in a sandbox's "
+        "data directory the sandbox court)",
     )
     user_create.add_argument(
         "--password-stdin",
@@ -41,7 +42,9 @@ def add_parser(commands: Any) -> None:
     user_commands.add_parser("list", help="list staff accounts (no password hashes)")
 
 
-async def _user_create(settings: Settings, args: argparse.Namespace, password: str) -> str | None:
+async def _user_create(
+    settings: DatabaseSettings, args: argparse.Namespace, courts: list[str], password: str
+) -> str | None:
     """Create the account; the problems' text when it cannot be created (nothing is stored)."""
     from delivery.clock import SystemClock
     from delivery.services.staff_accounts import AccountError, create_staff_user
@@ -55,7 +58,7 @@ async def _user_create(settings: Settings, args: argparse.Namespace, password: s
             username=args.username,
             display_name=args.name,
             roles=args.role,
-            courts=args.court or [settings.court_name],
+            courts=courts,
             password=password,
         )
     except AccountError as exc:
@@ -65,7 +68,7 @@ async def _user_create(settings: Settings, args: argparse.Namespace, password: s
     return None
 
 
-async def _user_list(settings: Settings) -> None:
+async def _user_list(settings: DatabaseSettings) -> None:
     from delivery.services.staff_accounts import list_staff_users
     from delivery.storage.engine import create_engine
 
@@ -80,7 +83,7 @@ async def _user_list(settings: Settings) -> None:
         print(f"{user.username}\t{user.display_name}\t{roles}\t{','.join(user.courts)}\t{status}")
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
+def run(settings: DatabaseSettings, args: argparse.Namespace) -> int:
     from delivery.services.staff_accounts import account_problems, generate_password
 
     if args.user_command == "list":
@@ -88,13 +91,13 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     generated = not args.password_stdin
     password = generate_password() if generated else sys.stdin.readline().rstrip("\r\n")
-    courts = args.court or [settings.court_name]
+    courts = courts_or_exit(settings, args.court)
     problems = account_problems(args.username, args.name, args.role, courts, password)
     if problems:
         for problem in problems:
             print(f"songda: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    refused = asyncio.run(_user_create(settings, args, password))
+    refused = asyncio.run(_user_create(settings, args, courts, password))
     if refused is not None:
         print(refused, file=sys.stderr)
         return EXIT_USAGE

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from delivery.cli.settings import EXIT_USAGE, settings_or_exit
+from delivery.cli.settings import EXIT_USAGE, database_settings_or_exit
 from delivery.config import keys_dir_from_env
 
 
@@ -40,7 +40,8 @@ def add_parser(commands: Any) -> None:
     verify.add_argument(
         "--sandbox",
         action="store_true",
-        help="with --db: the sandbox's settings (`songda run --sandbox`) and its TSA certificate",
+        help="with --db: check the tokens under the sandbox's own TSA certificate (the default "
+        "in a data directory `songda run --sandbox` made)",
     )
 
 
@@ -85,17 +86,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _verify_db(dispatch_id: str, keys: dict[str, Any], tsa_certs: Any, *, sandbox: bool) -> Any:
-    """``verify --db``: the TSA certificate from ``--tsa-cert``, else from configuration (the
-    sandbox's own TSA with ``--sandbox``)."""
+    """``verify --db``: the TSA certificate from ``--tsa-cert``, else ``SONGDA_TSA_CERT``, else
+    the sandbox's own TSA (``--sandbox``, or a sandbox's data directory)."""
     from delivery.sandbox.tsa_standin import sandbox_tsa_certificate
     from delivery.services.evidence import verify_in_database
     from delivery.storage.engine import create_engine
     from tracking.verify import tsa_certificates
     from tracking.verify_chain import UnusableInput
 
-    settings = settings_or_exit(sandbox=sandbox)
+    settings = database_settings_or_exit()
     path = settings.tsa_cert_path
-    if path is None and sandbox:
+    if path is None and (sandbox or settings.sandbox):
         path = sandbox_tsa_certificate(settings.data_dir)
     if tsa_certs is None and path is not None and path.exists():
         tsa_certs = tsa_certificates(path.read_bytes(), str(path))

@@ -1,7 +1,8 @@
-"""Sandbox mode: a mailbox page over the stand-ins (the SMTP sink, the SMS provider, the carrier)
-and a clock to move, so a new user can watch a dispatch go the whole way with no accounts
-anywhere. Never enabled by configuration, only by ``songda run --sandbox``. The stand-ins
-themselves are their channels' (``channels/<method>/standin.py``).
+"""Sandbox mode: a mailbox page over the stand-ins (the SMTP sink, the SMS provider, the carrier;
+the page itself is :mod:`delivery.sandbox.mailbox`), the JSON API its buttons call, and a clock
+to move, so a new user can watch a dispatch go the whole way with no accounts anywhere. Never
+enabled by configuration, only by ``songda run --sandbox``. The stand-ins themselves are their
+channels' (``channels/<method>/standin.py``).
 """
 
 from __future__ import annotations
@@ -14,45 +15,19 @@ from aiohttp import web
 
 from channels.email.receipts import record_bounce
 from channels.email.standin import SmtpSink
-from channels.postal.outcomes import RELATIONS
+from channels.postal.outcomes import RELATIONS, RETURN_REASONS
 from channels.postal.standin import CarrierStandIn
 from channels.sms.standin import TwilioStandIn
 from delivery.api.http.bodies import read_json
 from delivery.api.http.request_context import ctx_of, json_response
 from delivery.clock import AdjustableClock, rfc3339
+from delivery.sandbox.mailbox import CARRIER, SINK, TWILIO, mailbox_page, message_html
 from delivery.services.sweep import sweep
-from templates import render
 
-SINK: web.AppKey[SmtpSink] = web.AppKey("sandbox_sink", SmtpSink)
-TWILIO: web.AppKey[TwilioStandIn] = web.AppKey("sandbox_twilio", TwilioStandIn)
-CARRIER: web.AppKey[CarrierStandIn] = web.AppKey("sandbox_carrier", CarrierStandIn)
 # The postman may also take the piece (accepted: posting, from which CPL-283 counts abroad).
 CARRIER_STATUSES = ("accepted", "in_transit", "delivered", "refused", "returned", "lost")
 CARRIER_RELATIONS = tuple(sorted(RELATIONS))
-CARRIER_REASONS = ("address_wrong", "moved", "unknown_recipient", "nobody_home")
-
-
-async def mailbox_page(request: web.Request) -> web.Response:
-    messages = list(reversed(request.app[SINK].messages))
-    return web.Response(
-        text=render(
-            "pages/sandbox_mailbox.html",
-            messages=messages,
-            sms=list(reversed(request.app[TWILIO].messages)) if TWILIO in request.app else [],
-            shipments=list(reversed(request.app[CARRIER].shipments))
-            if CARRIER in request.app
-            else [],
-            locale="zh-CN",
-            zone=ctx_of(request).settings.time_zone,
-            clock_now=ctx_of(request).clock.now(),
-        ),
-        content_type="text/html",
-        # Its clock buttons are /static/sandbox_mailbox.js, calling the sandbox's clock API.
-        headers={
-            "Content-Security-Policy": "default-src 'none'; script-src 'self'; "
-            "connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
-        },
-    )
+CARRIER_REASONS = tuple(sorted(RETURN_REASONS))
 
 
 async def messages_api(request: web.Request) -> web.Response:
@@ -207,6 +182,7 @@ def add_routes(app: web.Application, *standins: object) -> None:
             app[TWILIO] = standin
             app.router.add_post("/sandbox/api/sms/{sid}/status", sms_status)
     app.router.add_get("/sandbox/mailbox", mailbox_page)
+    app.router.add_get(r"/sandbox/mailbox/messages/{message:\d+}.html", message_html)
     app.router.add_get("/sandbox/api/messages", messages_api)
     app.router.add_post("/sandbox/api/messages/{message}/bounce", bounce_message)
     app.router.add_get("/sandbox/api/clock", clock_state)

@@ -23,19 +23,21 @@ from delivery.services.intake import IdempotencyConflict, Origin, create_dispatc
 from delivery.services.ownership import UnknownClerk
 from delivery.services.workspace_key import workspace_key_id
 from delivery.staff import StaffUser
+from templates.i18n import N_
 
 SOURCE = "workspace"
-REUSED_WITH_OTHER_DATA = "reference already used with different data"
-NOT_A_CLERK = "not the username of a clerk of this court"
+REUSED_WITH_OTHER_DATA = N_("reference already used with different data")
+NOT_A_CLERK = N_("not the username of a clerk of this court")
 
 
 def _validate(ctx: Context, court: str, rows: list[CsvRow]) -> None:
-    """Add the parser's errors to each row (document ids stood in for: none is stored yet)."""
+    """Add the parser's errors to each row's own (document ids stood in for: none is stored
+    yet), so that the clerk sees every problem of every row at once, not one per upload. A row
+    whose documents could not be read from the file (already reported on that column) is
+    checked with one stand-in document, so the parser does not report them a second time."""
     stand_ins: dict[tuple[str, str], str] = {}
     for row in rows:
-        if row.errors:
-            continue
-        ids = [stand_ins.setdefault(d, new_id()) for d in row.documents]
+        ids = [stand_ins.setdefault(d, new_id()) for d in row.documents] or [new_id()]
         _request, errors = parse_flat(ctx, row.fields, court, ids)
         row.errors.extend(errors)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from channels.in_person import tasks as field_tasks
 from channels.public_notice import notices, publications
-from delivery.addresses import address_problem
+from delivery.addresses import check_address
 from delivery.context import Context
 from delivery.domain import (
     ELECTRONIC_CHANNELS,
@@ -152,11 +152,9 @@ async def _add_contact(
             "kind (email, phone, postal) and source are required", conflict=False
         ) from None
     value, postcode = details.get("value"), details.get("postcode")
-    problem = (
-        address_problem(kind, value.strip())
-        if isinstance(value, str)
-        else "the address, number or postal lines"
-    )
+    problem: str | None = "the address, number or postal lines"
+    if isinstance(value, str):
+        value, problem = check_address(kind, value.strip())
     if (
         problem is None
         and postcode is not None
@@ -165,7 +163,7 @@ async def _add_contact(
         problem = "postcode must be a short string"
     if problem is not None or not isinstance(value, str):
         raise ActionRefused(f"value: {problem}", conflict=False)
-    contact = Contact(new_id(), kind, value.strip(), source, postcode)
+    contact = Contact(new_id(), kind, value, source, postcode)
     tx.add_contact(contact)
     _record(
         tx,

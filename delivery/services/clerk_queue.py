@@ -2,11 +2,12 @@
 what needs a person on each row.
 
 One page costs a fixed number of queries whatever its size (docs/decisions/0014): the page of
-dispatches, the counts per state, then one batched query each for the rows' open attempts,
-flag events (``dispatch_at_risk``, a certificate blocked by a character outside the fonts),
-notices awaiting approval, failed webhook deliveries, checkpoints still without third-party time
-and owners' names. Overdue needs no query: it is computed from the row and the policy, as the
-ladder does.
+dispatches, the counts per state, the dispatches that may need action (their facts computed too,
+to count those that do: the default view, decision 0036), then one batched query each for the
+rows' open attempts, flag events (``dispatch_at_risk``, a certificate blocked by a character
+outside the fonts), notices awaiting approval, failed webhook deliveries, checkpoints still
+without third-party time and owners' names. Overdue needs no query: it is computed from the row
+and the policy, as the ladder does.
 
 Dates in the filter are days in the court's zone; a range ``from``–``to`` includes both days.
 """
@@ -14,13 +15,13 @@ Dates in the filter are days in the court's zone; a range ``from``–``to`` incl
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from delivery.context import Context
-from delivery.domain import Dispatch, DispatchState
+from delivery.domain import RESUMABLE_FAILURES, Dispatch, DispatchState
 from delivery.services.certificates import BLOCKED_EVENT, CERTIFICATE_EVENTS, ISSUED_EVENT
-from delivery.services.timestamps import overdue_dispatches
+from delivery.services.timestamps import flag_before, overdue_dispatches
 from delivery.storage import queries, staff
 from delivery.storage import queue_facts as facts
 from delivery.storage.engine import READ_ONLY, Connection
@@ -51,6 +52,8 @@ class QueueFilter:
     served_to: date | None = None
     before_id: str | None = None
     limit: int = 50
+    # Only the dispatches that need a person (the queue's default view).
+    needs_action: bool = False
 
     def storage_filter(self, zone: tzinfo) -> queries.DispatchFilter:
         """The same filter as UTC instants; one more row than the page, to know of a next."""
@@ -118,9 +121,17 @@ class QueueRow:
         return self.window_passed or self.deadline_passed
 
     @property
+    def awaiting_policy(self) -> bool:
+        """Failed for a reason a new policy resolves (CPL-INT-140: the case must first convert
+        to ordinary procedure); a clerk switches the policy when it has."""
+        d = self.dispatch
+        return d.state == DispatchState.FAILED and d.state_reason in RESUMABLE_FAILURES
+
+    @property
     def needs_action(self) -> bool:
         return (
             self.overdue
+            or self.awaiting_policy
             or self.at_risk
             or self.notice_id is not None
             or self.webhook_failures > 0
@@ -135,34 +146,79 @@ class QueuePage:
     rows: list[QueueRow]
     counts: dict[str, int]  # per state, for the filter without its state
     next_cursor_id: str | None  # the last id of this page when there is a next one
+    # How many need a person, for the filter without its state; at most MAX_NEEDS_ACTION
+    # (``needs_action_more`` when there are more).
+    needs_action: int = 0
+    needs_action_more: bool = False
 
 
 CHANNELS = tuple(sorted(KNOWN_CHANNELS))
 STATES = tuple(s.value for s in DispatchState)
+# The needs-action view computes every flag of every candidate (facts.needs_action_candidates)
+# to count them; beyond this many the count reads "1000+" and the view pages through these.
+MAX_NEEDS_ACTION = 1000
 
 
 async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
-    """The page ``flt`` asks for, its counts per state and each row's facts."""
+    """The page ``flt`` asks for, its counts per state, how many need action and each row's
+    facts. The needs-action count is always shown (issue 14: counts per state alone said
+    "queued 0" while rows needed a person). The facts of the page and of the dispatches that
+    may need action are read in one batch."""
     storage = flt.storage_filter(ctx.settings.zone)
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        found = await queries.list_dispatches(conn, storage)
         counts = await queries.count_by_state(conn, storage)
-        page = found[: flt.limit]
-        rows = [QueueRow(d) for d in page]
-        if rows:
-            await _add_facts(conn, rows)
-            for dispatch_id in await overdue_dispatches(ctx, conn, [r.dispatch.id for r in rows]):
-                next(r for r in rows if r.dispatch.id == dispatch_id).timestamp_overdue = True
+        candidates = await facts.needs_action_candidates(
+            conn, replace(storage, state=None, before_id=None), _rules(ctx), MAX_NEEDS_ACTION * 2
+        )
+        found = [] if flt.needs_action else await queries.list_dispatches(conn, storage)
+        by_id: dict[str, QueueRow] = {}
+        for dispatch in (*candidates, *found):
+            by_id.setdefault(dispatch.id, QueueRow(dispatch))
+        await _add_all_facts(ctx, conn, list(by_id.values()))
+    needing = [by_id[d.id] for d in candidates if by_id[d.id].needs_action]
+    if flt.needs_action:
+        matching = [
+            r
+            for r in needing
+            if flt.state in (None, r.dispatch.state)
+            and (flt.before_id is None or r.dispatch.id < flt.before_id)
+        ]
+        more, rows = len(matching) > flt.limit, matching[: flt.limit]
+    else:
+        more, rows = len(found) > flt.limit, [by_id[d.id] for d in found[: flt.limit]]
+    return QueuePage(
+        rows=rows,
+        counts=counts,
+        next_cursor_id=rows[-1].dispatch.id if more else None,
+        needs_action=min(len(needing), MAX_NEEDS_ACTION),
+        needs_action_more=len(needing) > MAX_NEEDS_ACTION,
+    )
+
+
+def _rules(ctx: Context) -> facts.NeedsActionFacts:
+    """The flags of :class:`QueueRow` as the database can look for them."""
+    return facts.NeedsActionFacts(
+        now=ctx.clock.now(),
+        flag_before=flag_before(ctx),
+        open_flag_events=(AT_RISK_EVENT,),
+        cleared_flags=((BLOCKED_EVENT, ISSUED_EVENT),),
+        waiting_reason=CHANNEL_UNAVAILABLE,
+        resumable_failures=tuple(RESUMABLE_FAILURES),
+    )
+
+
+async def _add_all_facts(ctx: Context, conn: Connection, rows: list[QueueRow]) -> None:
+    """Every fact of ``rows``: the batched queries, then what the clock and policy say."""
+    if rows:
+        await _add_facts(conn, rows)
+        by_id = {r.dispatch.id: r for r in rows}
+        for dispatch_id in await overdue_dispatches(ctx, conn, list(by_id)):
+            by_id[dispatch_id].timestamp_overdue = True
     now = ctx.clock.now()
     court_days = CourtDays(ctx.calendar, ctx.settings.zone)
     for row in rows:
         _add_deadlines(ctx, row, now, court_days)
-    return QueuePage(
-        rows=rows,
-        counts=counts,
-        next_cursor_id=page[-1].id if len(found) > flt.limit else None,
-    )
 
 
 async def _add_facts(conn: Connection, rows: list[QueueRow]) -> None:

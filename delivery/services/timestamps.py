@@ -198,7 +198,7 @@ async def due_timestamps(ctx: Context, limit: int) -> list[tuple[str, int, int]]
     return await stamps.due(ctx.engine, ctx.clock.now(), limit)
 
 
-def _flag_before(ctx: Context) -> datetime:
+def flag_before(ctx: Context) -> datetime:
     """A checkpoint without its token made at or before this is overdue."""
     return ctx.clock.now() - ctx.settings.tsa_flag_after
 
@@ -206,7 +206,7 @@ def _flag_before(ctx: Context) -> datetime:
 async def flag_overdue(ctx: Context, limit: int) -> int:
     """Warn once (in the log) for each checkpoint that has waited too long for its token; how
     many were newly flagged. The clerk's queue and ``/healthz`` read the same condition."""
-    rows = await stamps.flag_overdue(ctx.engine, _flag_before(ctx), ctx.clock.now(), limit)
+    rows = await stamps.flag_overdue(ctx.engine, flag_before(ctx), ctx.clock.now(), limit)
     for dispatch_id, seq, tries in rows:
         log.warning(
             "checkpoint still without third-party time: check the TSA (SONGDA_TSA_URL)",
@@ -222,9 +222,9 @@ async def flag_overdue(ctx: Context, limit: int) -> int:
 
 async def overdue_dispatches(ctx: Context, conn: Connection, ids: Sequence[str]) -> set[str]:
     """Which of ``ids`` have a checkpoint without its token for longer than the flag window."""
-    return await stamps.overdue_among(conn, ids, _flag_before(ctx))
+    return await stamps.overdue_among(conn, ids, flag_before(ctx))
 
 
 async def overdue_count(ctx: Context) -> int:
     """How many checkpoints have waited longer than the flag window for their token."""
-    return await stamps.overdue_count(ctx.engine, _flag_before(ctx))
+    return await stamps.overdue_count(ctx.engine, flag_before(ctx))

@@ -63,7 +63,7 @@ async def due(engine: AsyncEngine, now: datetime, limit: int) -> list[tuple[str,
         return [(str(d), int(s), int(n)) for d, s, n in rows.all()]
 
 
-def _overdue(flag_before: datetime) -> sa.ColumnElement[bool]:
+def overdue(flag_before: datetime) -> sa.ColumnElement[bool]:
     """Without its token, checkpointed at or before ``flag_before``."""
     return sa.and_(t.c.timestamped_at.is_(None), t.c.checkpointed_at <= flag_before)
 
@@ -77,7 +77,7 @@ async def flag_overdue(
         rows = (
             await conn.execute(
                 sa.select(t.c.dispatch_id, t.c.checkpoint_seq, t.c.tries)
-                .where(_overdue(flag_before), t.c.flagged_at.is_(None))
+                .where(overdue(flag_before), t.c.flagged_at.is_(None))
                 .limit(limit)
             )
         ).all()
@@ -96,7 +96,7 @@ async def overdue_among(
     """Which of the dispatches ``ids`` have an overdue checkpoint."""
     rows = await conn.execute(
         sa.select(t.c.dispatch_id)
-        .where(t.c.dispatch_id.in_(list(ids)), _overdue(flag_before))
+        .where(t.c.dispatch_id.in_(list(ids)), overdue(flag_before))
         .distinct()
     )
     return {str(d) for (d,) in rows}
@@ -105,6 +105,6 @@ async def overdue_among(
 async def overdue_count(engine: AsyncEngine, flag_before: datetime) -> int:
     async with engine.connect() as conn:
         found = await conn.scalar(
-            sa.select(sa.func.count()).select_from(t).where(_overdue(flag_before))
+            sa.select(sa.func.count()).select_from(t).where(overdue(flag_before))
         )
     return int(found or 0)

@@ -1,24 +1,36 @@
 """The facts the clerk's queue shows beside each dispatch of a page (delivery/services/
-clerk_queue.py): one batched query per kind of fact for the whole page, never one per row."""
+clerk_queue.py): one batched query per kind of fact for the whole page, never one per row; and
+the dispatches that may need a person, for the "needs action" view and its count."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from delivery.domain import OPEN_ATTEMPT_STATES
+from delivery.domain import OPEN_ATTEMPT_STATES, OPEN_DISPATCH_STATES, Dispatch, DispatchState
+from delivery.storage import checkpoint_timestamps as stamps
 from delivery.storage.outbox import DELIVERY_FAILED
-from delivery.storage.queries import OPEN_NOTICE_ATTEMPT_STATES
+from delivery.storage.queries import (
+    OPEN_NOTICE_ATTEMPT_STATES,
+    DispatchFilter,
+    dispatch_conditions,
+)
+from delivery.storage.rows import dispatch_from_row
 from delivery.storage.schema import (
     attempts,
+    checkpoint_timestamps,
+    dispatches,
     events,
     notices,
     outbox_messages,
     webhook_deliveries,
 )
+from delivery.vocabulary import NoticeState
 
 
 async def open_attempts(conn: AsyncConnection, ids: list[str]) -> Sequence[Any]:
@@ -71,3 +83,91 @@ async def failed_deliveries(conn: AsyncConnection, ids: list[str]) -> Sequence[A
         .group_by(outbox_messages.c.dispatch_id)
     )
     return rows.all()
+
+
+@dataclass(frozen=True)
+class NeedsActionFacts:
+    """What makes a dispatch need a person, as the clerk's queue defines it (its codes)."""
+
+    now: datetime
+    flag_before: datetime  # a checkpoint without its token made at or before this is overdue
+    open_flag_events: Sequence[str]  # flags while the dispatch is open (at risk)
+    # (a flag event, the event that clears it): a blocked certificate until one is issued
+    cleared_flags: Sequence[tuple[str, str]]
+    waiting_reason: str  # an open attempt waiting with this reason (channel unavailable)
+    resumable_failures: Sequence[str]
+
+
+async def needs_action_candidates(
+    conn: AsyncConnection, f: DispatchFilter, facts: NeedsActionFacts, limit: int
+) -> list[Dispatch]:
+    """The dispatches of ``f`` (its state filter and cursor included) that may need a person,
+    newest first: every dispatch for which one of the queue's flags can hold. The service
+    (``clerk_queue``) computes the flags of these rows as it does for any page and keeps those
+    that need action. A step's window is counted in court days by the policy, which only it can
+    do; here the timer stands in for it (``next_action_at`` is the window's end while the step
+    waits), so no dispatch whose window passed is left out."""
+    d = dispatches.c
+    is_open = d.state.in_([s.value for s in OPEN_DISPATCH_STATES])
+    flagged = sa.or_(
+        sa.and_(is_open, d.service_deadline_at <= facts.now),
+        sa.and_(is_open, d.step_started_at.is_not(None), d.next_action_at <= facts.now),
+        sa.and_(
+            d.state == DispatchState.FAILED, d.state_reason.in_(list(facts.resumable_failures))
+        ),
+        sa.and_(
+            is_open,
+            sa.exists().where(
+                events.c.dispatch_id == d.id, events.c.type.in_(facts.open_flag_events)
+            ),
+        ),
+        *(_flag_not_cleared(d.id, flag, cleared) for flag, cleared in facts.cleared_flags),
+        sa.exists().where(
+            attempts.c.dispatch_id == d.id,
+            attempts.c.state.in_([s.value for s in OPEN_ATTEMPT_STATES]),
+            attempts.c.reason == facts.waiting_reason,
+        ),
+        sa.and_(
+            d.state == DispatchState.NOTICE_PENDING,
+            sa.exists().where(notices.c.dispatch_id == d.id, notices.c.state == NoticeState.DRAFT),
+        ),
+        sa.exists().where(
+            outbox_messages.c.dispatch_id == d.id,
+            webhook_deliveries.c.message_id == outbox_messages.c.id,
+            webhook_deliveries.c.state == DELIVERY_FAILED,
+        ),
+        sa.exists().where(
+            checkpoint_timestamps.c.dispatch_id == d.id, stamps.overdue(facts.flag_before)
+        ),
+    )
+    query = sa.select(dispatches).where(*dispatch_conditions(f), flagged)
+    if f.before_id:
+        query = query.where(d.id < f.before_id)
+    rows = await conn.execute(query.order_by(d.id.desc()).limit(limit))
+    return [dispatch_from_row(r, []) for r in rows.mappings()]
+
+
+def _flag_not_cleared(
+    dispatch_id: sa.ColumnElement[str], flag: str, cleared: str
+) -> sa.ColumnElement[bool]:
+    """The dispatch recorded ``flag`` and no ``cleared`` after it."""
+    raised, later = events.alias("raised"), events.alias("later")
+    return sa.exists().where(
+        raised.c.dispatch_id == dispatch_id,
+        raised.c.type == flag,
+        ~sa.exists().where(
+            later.c.dispatch_id == dispatch_id, later.c.type == cleared, later.c.seq > raised.c.seq
+        ),
+    )
+
+
+async def dispatches_in_courts(
+    conn: AsyncConnection, ids: Sequence[str], courts: Sequence[str]
+) -> list[Dispatch]:
+    """The dispatches among ``ids`` that belong to one of ``courts`` (a bulk action's rows)."""
+    rows = await conn.execute(
+        sa.select(dispatches).where(
+            dispatches.c.id.in_(list(ids)), dispatches.c.court.in_(list(courts))
+        )
+    )
+    return [dispatch_from_row(r, []) for r in rows.mappings()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from api_client import Api
 from conftest import MINIMAL_PDF, running_worker
@@ -111,6 +112,9 @@ async def test_a_clerk_uploads_a_batch_follows_it_and_escalates_a_dispatch(
         dispatch_id = (await dispatch_link.get_attribute("href") or "").rsplit("/", 1)[-1]
         await page.locator("nav a[href^='/staff/queue']").click()
         await page.wait_for_url("**/staff/queue")
+        # The queue opens on what needs action; the batch's rows need none yet.
+        await page.locator("a[data-view='all']").click()
+        await page.wait_for_url(re.compile(r"/staff/queue\?view=all$"))
         await desk.shot("queue")
         listed = page.locator("tr[data-dispatch]")
         await expect(listed).to_have_count(3)

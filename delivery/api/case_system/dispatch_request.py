@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from delivery.addresses import EMAIL_RE, PHONE_RE
+from delivery.addresses import check_address
 from delivery.domain import LOCALES, ContactKind, ContactSource
 from delivery.ids import looks_like_id
 from delivery.services.intake import ContactRequest, DispatchRequest
@@ -131,11 +131,8 @@ def _source(errors: Errors, item: dict[str, Any], where: str) -> ContactSource |
 
 def _contacts(errors: Errors, recipient: dict[str, Any]) -> list[ContactRequest]:
     found: list[ContactRequest] = []
-    specs = (
-        ("emails", ContactKind.EMAIL, "address", EMAIL_RE, "must be an e-mail address"),
-        ("phones", ContactKind.PHONE, "number", PHONE_RE, "must be an E.164 number (+86...)"),
-    )
-    for list_name, kind, field, pattern, message in specs:
+    specs = (("emails", ContactKind.EMAIL, "address"), ("phones", ContactKind.PHONE, "number"))
+    for list_name, kind, field in specs:
         for i, item in enumerate(errors.array(recipient, list_name, "recipient.")):
             where = f"recipient.{list_name}[{i}]."
             if not isinstance(item, dict):
@@ -143,9 +140,12 @@ def _contacts(errors: Errors, recipient: dict[str, Any]) -> list[ContactRequest]
                 continue
             errors.unknown(item, {field, "source"}, where)
             value = errors.text(item, field, where, max_len=254)
-            if value is not None and not pattern.match(value):
-                errors.add(f"{where}{field}", message)
-                value = None
+            if value is not None:
+                # A phone number as typed or pasted (13812345678) is stored as E.164.
+                value, problem = check_address(kind, value)
+                if problem is not None:
+                    errors.add(f"{where}{field}", problem)
+                    value = None
             source = _source(errors, item, where)
             if value is not None and source is not None:
                 found.append(ContactRequest(kind, value, source))

@@ -116,7 +116,9 @@ async def staff_sessions(request: web.Request, handler: Handler) -> web.StreamRe
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         ctx = ctx_of(request)
-        session = await staff_accounts.session_for(ctx.engine, ctx.clock, token)
+        # Sessions live on the wall clock: their 12 hours are security, not legal time, so
+        # the sandbox moving its clock 30 days ahead does not log everybody out (decision 0033).
+        session = await staff_accounts.session_for(ctx.engine, ctx.wall_clock, token)
         if session is not None:
             request[SESSION] = session
             request[STAFF] = session.user
@@ -326,7 +328,7 @@ async def login(request: web.Request) -> web.Response:
         try:
             started = await staff_accounts.log_in(
                 ctx.engine,
-                ctx.clock,
+                ctx.wall_clock,
                 ctx.limits,
                 username=username,
                 password=password,
@@ -345,7 +347,7 @@ async def login(request: web.Request) -> web.Response:
     token, session = started
     old = request.cookies.get(SESSION_COOKIE)
     if old:
-        await staff_accounts.end_session(ctx.engine, ctx.clock, old)
+        await staff_accounts.end_session(ctx.engine, ctx.wall_clock, old)
     response = web.HTTPSeeOther(next_path or _in_locale(request, landing(session.user), locale))
     _set_cookie(request, response, SESSION_COOKIE, token, int(SESSION_TTL.total_seconds()))
     _delete_cookie(request, response, LOGIN_CSRF_COOKIE)
@@ -360,7 +362,7 @@ async def logout(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(LOGIN_PATH)
     form = await read_form(request)
     await check_csrf(request, _field(form, CSRF_FIELD))
-    await staff_accounts.end_session(ctx.engine, ctx.clock, token)
+    await staff_accounts.end_session(ctx.engine, ctx.wall_clock, token)
     response = web.HTTPSeeOther(LOGIN_PATH)
     _delete_cookie(request, response, SESSION_COOKIE)
     raise response

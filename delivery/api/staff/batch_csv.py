@@ -3,9 +3,10 @@
 A clerk's CSV comes from Excel or WPS: UTF-8 (with or without a byte-order mark) or GBK. The
 bytes are tried as UTF-8 strictly, then as GBK; the one that fits is recorded with the batch.
 Anything that is not a readable CSV with the required columns is refused as a whole
-(:class:`CsvRejected`, nothing stored). Otherwise every row is returned with the problems this
-file alone can show (a document not among the uploaded files, a reference repeated in the file);
-the dispatch itself is validated afterwards, row by row, by the API's parser.
+(:class:`CsvRejected`, nothing stored). Otherwise every row is returned with every problem this
+file alone can show (a document not among the uploaded files, an unknown kind, a reference
+repeated in the file); the dispatch itself is validated afterwards, row by row, by the API's
+parser, whose problems are added to these — a row with five problems lists five.
 
 Row numbers are as a spreadsheet shows them: the header is row 1, the first data row is row 2.
 Blank rows are skipped (spreadsheets leave them at the end).
@@ -113,19 +114,18 @@ def _row(number: int, header: list[str], cells: list[str], files: set[str]) -> C
     kinds = [k.strip() for k in row.fields.get("document_kinds", "").split(SEPARATOR) if k.strip()]
     if not names:
         row.error("documents", "required: the file names of the row's documents, separated by ;")
-        return row
     for name in names:
         if name not in files:
             row.error("documents", f"no uploaded file is named {name}")
-    if len(kinds) == 1:
-        kinds = kinds * len(names)
-    if len(kinds) != len(names):
-        row.error("document_kinds", "give one kind for every document, or one kind for all")
-        return row
     known = ", ".join(sorted(DOCUMENT_KINDS))
     for kind in sorted(set(kinds) - DOCUMENT_KINDS):
         row.error("document_kinds", f"unknown kind {kind}; one of {known}")
-    row.documents = list(zip(names, kinds, strict=True))
+    if len(kinds) == 1:
+        kinds = kinds * len(names)
+    if names and len(kinds) != len(names):
+        row.error("document_kinds", "give one kind for every document, or one kind for all")
+    elif names:
+        row.documents = list(zip(names, kinds, strict=True))
     return row
 
 

@@ -24,6 +24,7 @@ from aiohttp import BodyPartReader, web
 
 from delivery.api.http.bodies import RefusedText, part_chunks, read_bounded, skip_part
 from delivery.api.http.request_context import ctx_of, json_response
+from delivery.api.staff import form_messages
 from delivery.api.staff.auth import (
     page_locale,
     require_staff,
@@ -176,6 +177,8 @@ async def batch_page(request: web.Request) -> web.Response:
         user,
         "batches",
         batch=found,
+        # The rows' problems as stored (the parser's English), shown in the page's language.
+        row_errors=form_messages.shown(page_locale(request), found["errors"] or []),
         progress=await batches.progress(ctx, found["id"]),
     )
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from delivery.api.case_system.dispatch_request import parse_dispatch_request
 from delivery.context import Context
 from delivery.services.intake import DispatchRequest
+from templates.i18n import N_
 
 # Every flat name, in the order of the CSV template (documents is the form's file inputs).
 COLUMNS = (
@@ -59,7 +60,7 @@ PATHS = {
     "recipient.postal_addresses[0].postcode": "postcode",
     "recipient.postal_addresses[0].source": "postal_source",
 }
-HEARING_FORMAT = "a date and time, e.g. 2026-12-20 09:30 (court time)"
+HEARING_FORMAT = N_("must be a date and time, e.g. 2026-12-20 09:30 (court time)")
 
 
 def _consent(value: str) -> bool | str:
@@ -131,7 +132,7 @@ def dispatch_body(
     if hearing:
         moment = _hearing_at(hearing, zone)
         if moment is None:
-            errors.append({"field": "hearing_at", "message": f"must be {HEARING_FORMAT}"})
+            errors.append({"field": "hearing_at", "message": HEARING_FORMAT})
         else:
             body["hearing_at"] = moment
     return body, errors

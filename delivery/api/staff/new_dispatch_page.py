@@ -22,6 +22,7 @@ from multidict import MultiDict
 
 from delivery.api.http.bodies import RefusedText, part_chunks, skip_part
 from delivery.api.http.request_context import ctx_of
+from delivery.api.staff import form_messages
 from delivery.api.staff.auth import (
     page_locale,
     require_staff,
@@ -70,8 +71,9 @@ def _form(
 ) -> web.Response:
     ctx = ctx_of(request)
     policies = sorted(set().union(*(ctx.policies.names_for(c) for c in user.courts)))
+    errors = form_messages.shown(page_locale(request), errors or [])
     by_field: dict[str, list[str]] = {}
-    for e in errors or []:
+    for e in errors:
         by_field.setdefault(e["field"], []).append(e["message"])
     return workspace_page(
         request,
@@ -81,7 +83,7 @@ def _form(
         status=status,
         values=values,
         kept=kept or [],
-        errors=errors or [],
+        errors=errors,
         by_field=by_field,
         policies=policies,
         locales=LOCALES,

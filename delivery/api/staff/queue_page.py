@@ -5,6 +5,9 @@ Filters are GET parameters, so a filtered queue is a link a clerk can keep or se
 (exact), ``recipient`` (the start of the name), ``created_from``/``created_to`` and
 ``served_from``/``served_to`` (days ``YYYY-MM-DD`` in the court's zone, both ends included),
 ``cursor`` (the next page) and ``limit``. A bad value shows the form again with the reason.
+``view`` is ``needs_action`` (only the dispatches that need a person) or ``all``; without it the
+queue opens on ``needs_action`` when no filter is given — what a clerk comes to the queue for —
+and shows everything the filter finds otherwise (decision 0036).
 Clerks and supervisors only; a field server gets 403.
 """
 
@@ -16,7 +19,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from delivery.api.http.request_context import ctx_of
-from delivery.api.staff import dispatch_page
+from delivery.api.staff import bulk_page, dispatch_page
 from delivery.api.staff.auth import page_locale, require_staff, workspace_page
 from delivery.clock import parse_day
 from delivery.cursors import decode_cursor, encode_cursor
@@ -32,6 +35,8 @@ MAX_TEXT = 200
 TEXT_PARAMETERS = ("case_number", "recipient")
 DATE_PARAMETERS = ("created_from", "created_to", "served_from", "served_to")
 FILTER_PARAMETERS = ("state", "channel", "court", "owner", *TEXT_PARAMETERS, *DATE_PARAMETERS)
+NEEDS_ACTION, ALL = "needs_action", "all"
+VIEWS = (NEEDS_ACTION, ALL)
 
 
 def _parse(
@@ -67,6 +72,12 @@ def _parse(
         values["before_id"] = decode_cursor(query["cursor"])
         if values["before_id"] is None:
             errors["cursor"] = "unknown"
+    view = query.get("view") or (
+        ALL if any(query.get(n) for n in FILTER_PARAMETERS) else NEEDS_ACTION
+    )
+    if view not in VIEWS:
+        errors["view"] = "unknown"
+    values["needs_action"] = view == NEEDS_ACTION
     try:
         values["limit"] = int(query.get("limit") or DEFAULT_LIMIT)
     except ValueError:
@@ -89,7 +100,7 @@ async def queue_page(request: web.Request) -> web.Response:
     locale = page_locale(request)
     query = {
         k: request.query[k]
-        for k in (*FILTER_PARAMETERS, "cursor", "limit", "lang")
+        for k in (*FILTER_PARAMETERS, "view", "cursor", "limit", "lang")
         if k in request.query
     }
     flt, errors = _parse(query, user.courts)
@@ -110,9 +121,16 @@ async def queue_page(request: web.Request) -> web.Response:
         query=query,
         errors=errors,
         rows=page.rows,
-        counts=[(s, page.counts.get(s, 0), _url(params, state=s)) for s in queue.STATES],
+        # A state's link shows all of that state; "needs action" is counted without the state.
+        counts=[(s, page.counts.get(s, 0), _url(params, state=s, view=None)) for s in queue.STATES],
         total=sum(page.counts.values()),
-        all_url=_url(params, state=None),
+        all_url=_url(params, state=None, view=ALL),
+        needs_action=flt.needs_action,
+        needs_action_count=page.needs_action,
+        needs_action_more=page.needs_action_more,
+        needs_action_url=_url(params, state=None, view=NEEDS_ACTION),
+        back_url=_url(params),  # where the bulk actions' summary leads back to
+        views=VIEWS,
         next_url=None
         if page.next_cursor_id is None
         else _url(params, cursor=encode_cursor(page.next_cursor_id)),
@@ -129,4 +147,5 @@ async def queue_page(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/staff/queue", queue_page)
+    bulk_page.add_routes(app)
     dispatch_page.add_routes(app)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
+from datetime import date, timedelta
 from pathlib import Path
 
+import aiohttp
 import sqlalchemy as sa
-from cli_runner import songda, sqlite_cli_env
+from api_client import Api
+from cli_runner import read_until, sandbox_process, songda, sqlite_cli_env
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from delivery.config_checks import SANDBOX_COURT
 from delivery.storage.schema import api_keys
 
 
@@ -111,3 +116,67 @@ def test_calendar_import_seeds_and_merges_the_courts_holiday_file(tmp_path: Path
     assert refused.returncode == 2
     assert "years.2027.holidays" in refused.stderr
     assert "2027-01-01" in court_file.read_text()  # nothing lost
+
+
+async def test_database_commands_run_against_a_sandbox_data_dir(tmp_path: Path) -> None:
+    """``apikey``, ``user``, ``keys``, ``report`` and ``verify --db`` need the database alone:
+    with nothing but SONGDA_DATA_DIR pointing at what ``songda run --sandbox`` made, they run
+    (no SMTP server, secret or court asked for: the sandbox court is the default)."""
+    data_dir = tmp_path / "var"
+    with sandbox_process(data_dir, "cli-sandbox") as (process, port):
+        lines = await asyncio.wait_for(
+            asyncio.to_thread(read_until, process, "Sandbox staff accounts"), 60
+        )
+        token = next(m for ln in lines if (m := re.search(r"API key .*: (\S+)", ln)))
+        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
+            api = Api(http, {"Authorization": f"Bearer {token.group(1)}"}, None)  # type: ignore[arg-type]
+            created = await api.create(await api.new_dispatch_body(court=SANDBOX_COURT))
+            await api.until(
+                created["id"],
+                lambda d: any(e["type"] == "checkpoint_timestamped" for e in d["events"]),
+            )
+    env = {"SONGDA_DATA_DIR": str(data_dir)}
+
+    key = songda("apikey", "create", "--name", "second case system", env=env)
+    assert key.returncode == 0, key.stderr
+    assert key.stdout.startswith("sdk_") and f"scoped to: {SANDBOX_COURT}" in key.stderr
+    users = songda("user", "list", env=env)
+    assert users.returncode == 0, users.stderr
+    assert {line.split("\t")[0] for line in users.stdout.splitlines()} == {
+        "admin",
+        "clerk",
+        "field",
+        "supervisor",
+    }
+    added = songda("user", "create", "--username", "li", "--name", "李", "--role", "clerk", env=env)
+    assert added.returncode == 0, added.stderr
+    assert f"scoped to: {SANDBOX_COURT}" in added.stderr
+    listed = songda("keys", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "active" in listed.stdout
+    rotated = songda("keys", "create", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    today = date.today()
+    report = songda(
+        "report",
+        "--from",
+        (today - timedelta(days=1)).isoformat(),
+        "--to",
+        (today + timedelta(days=1)).isoformat(),
+        "--by",
+        "court",
+        env=env,
+    )
+    assert report.returncode == 0, report.stderr
+    assert SANDBOX_COURT in report.stdout
+    verified = songda("verify", "--db", created["id"], env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "timestamped by Songda Sandbox TSA at" in verified.stdout
+
+
+def test_database_commands_without_a_court_ask_for_one(tmp_path: Path) -> None:
+    """Outside a sandbox's data directory a key or an account needs a court named."""
+    env = {"SONGDA_DATA_DIR": str(tmp_path)}
+    refused = songda("apikey", "create", "--name", "case system", env=env)
+    assert refused.returncode == 2
+    assert "--court" in refused.stderr and "SONGDA_COURT_NAME" in refused.stderr

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from datetime import timedelta
+from html import unescape
 from typing import Any
 
 import pytest
 from api_client import Api
 from conftest import eventually, settled
+from helpers import log_in, staff_account
+from standins import Post
 
+from channels.email.standin import SmtpSink
+from channels.postal.outcomes import RETURN_REASONS
+from channels.postal.standin import POSTMAN_REPORTS
 from delivery.sandbox.pages import parse_duration
 
 
@@ -23,6 +32,10 @@ async def test_mailbox_shows_sent_mail_and_the_clock_moves_windows(sandbox_api: 
         return items or None
 
     [message] = await eventually(listed)
+    raw = await api.client.get("/sandbox/api/messages")
+    assert (raw.content_type, raw.charset) == ("application/json", "utf-8")
+    body = await raw.read()
+    assert "杭州市西湖区人民法院".encode() in body and b"\\u" not in body  # UTF-8, not \uXXXX
     assert message["to"] == ["zhang.san@example.com"]
     assert message["subject"].startswith("[杭州市西湖区人民法院] Service of court documents")
     assert "last 4 characters" in message["text"]
@@ -61,3 +74,79 @@ async def test_sandbox_routes_do_not_exist_outside_sandbox_mode(api: Api) -> Non
         ("GET", "/sandbox/api/messages"),
     ):
         assert (await api.client.request(method, path)).status == 404
+
+
+async def test_moving_the_clock_keeps_staff_logged_in(sandbox_api: Api) -> None:
+    """Staff sessions run on the wall clock: 30 sandbox days later the clerk is still in."""
+    user, password = await staff_account(sandbox_api.ctx)
+    await log_in(sandbox_api.client, user.username, password)
+    moved = await sandbox_api.client.post("/sandbox/api/clock", json={"advance": "P30D"})
+    assert moved.status == 200
+    account = await sandbox_api.client.get("/account", allow_redirects=False)
+    assert account.status == 200
+
+
+def _buttons(html: str) -> dict[str, tuple[str, Any]]:
+    """The mailbox page's buttons: label → (API path, JSON body)."""
+    found = re.findall(r"data-post=\"([^\"]+)\" data-body='([^']*)'>([^<]+)</button>", html)
+    return {label: (path, json.loads(unescape(body))) for path, body, label in found}
+
+
+@pytest.mark.usefixtures("worker")
+async def test_the_mailbox_has_a_button_for_every_postman_report(
+    post: Post, smtp_sink: SmtpSink, aiohttp_client: Callable[..., Any]
+) -> None:
+    api = post.api
+    await post.in_sandbox(smtp_sink, aiohttp_client)
+    dispatch_id = await post.dispatch()
+    tracking = await post.posted(dispatch_id)
+
+    html = await (await api.client.get("/sandbox/mailbox?lang=en")).text()
+    buttons = _buttons(html)
+    events = f"/sandbox/api/carrier/{tracking}/events"
+    for report in POSTMAN_REPORTS:
+        assert buttons[report.label] == (events, report.body("张三"))
+    base = api.ctx.settings.public_base_url
+    assert f"{base}{events}" in html  # an absolute command to paste
+    for reason in RETURN_REASONS:  # each reason listed, with what it does to service
+        assert f"<code>{reason}</code>" in html
+    assert "served on the return date (PM-11)" in html
+    court_day = api.ctx.clock.now().astimezone(api.ctx.settings.zone).date().isoformat()
+    assert f"{base}/api/v1/mail-pieces.pdf?date={court_day}" in html
+    assert "the court's own date, in its time zone (Asia/Shanghai)" in html
+    zh = await (await api.client.get("/sandbox/mailbox")).text()
+    assert "地址错误" in zh and "法院今天是" in zh
+
+    path, body = buttons["the address is wrong"]  # what the button sends, sent
+    played = await api.client.post(path, json=body)
+    assert await played.json() == {"webhook_status": 200}
+    served = await api.until_state(dispatch_id, "served")
+    assert served["legal_basis"] == "PM-11"
+
+
+@pytest.mark.usefixtures("worker")
+async def test_the_mailbox_frames_each_emails_html_in_a_sandbox(sandbox_api: Api) -> None:
+    api = sandbox_api
+    await api.create(await api.new_dispatch_body(source="court_found"))
+
+    async def listed() -> Any:
+        return (await (await api.client.get("/sandbox/api/messages")).json())["items"]
+
+    [message] = await eventually(listed)
+    html = await (await api.client.get("/sandbox/mailbox?lang=en")).text()
+    frame = f'<iframe sandbox="" src="/sandbox/mailbox/messages/{message["id"]}.html"'
+    assert frame in html
+    link = re.search(r"http://\S+/r/\S+", message["text"])
+    assert link is not None and f'href="{link.group(0)}"' in html  # the text part's link
+    path, body = _buttons(html)["bounce (mailbox does not exist)"]
+    assert (path, body) == (f"/sandbox/api/messages/{message['id']}/bounce", None)
+    page_csp = (await api.client.get("/sandbox/mailbox")).headers["Content-Security-Policy"]
+    assert "frame-src 'self'" in page_csp and "script-src 'self'" in page_csp
+
+    part = await api.client.get(f"/sandbox/mailbox/messages/{message['id']}.html")
+    assert part.status == 200 and part.content_type == "text/html"
+    assert "<a href=" in await part.text()
+    csp = [d.strip() for d in part.headers["Content-Security-Policy"].split(";")]
+    assert csp[0] == "sandbox" and "default-src 'none'" in csp  # no scripts, opaque origin
+    assert "frame-ancestors 'self'" in csp
+    assert (await api.client.get("/sandbox/mailbox/messages/999.html")).status == 404

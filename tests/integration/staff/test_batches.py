@@ -52,7 +52,7 @@ async def test_bad_rows_are_reported_and_a_fixed_re_upload_adds_only_them(
     page = await clerk.client.get(f"/staff/batches/{first}")
     html = await page.text()
     assert page.status == 200, html
-    assert "<td>3</td><td>b-2</td><td><code>email</code></td><td>must be an e-mail address" in html
+    assert "<td>3</td><td>b-2</td><td><code>email</code></td><td>应为电子邮箱地址" in html
     assert "<td>5</td><td>b-4</td><td><code>documents</code></td>" in html
     assert "no uploaded file is named missing.pdf" in html
     assert await count(api, dispatches) == 2

@@ -144,7 +144,7 @@ async def test_refused_actions(api: Api, smtp_sink: SmtpSink) -> None:
     assert bad.status == 422
     for contact in (
         {"kind": "email", "value": "a@b.com,c@d.com", "source": "court_found"},
-        {"kind": "phone", "value": "13800138000", "source": "court_found"},
+        {"kind": "phone", "value": "0571-87654321", "source": "court_found"},  # a landline
         {"kind": "postal", "value": "x", "source": "court_found", "postcode": 310012},
     ):
         assert (await _act(api, created["id"], "add_contact", **contact)).status == 422

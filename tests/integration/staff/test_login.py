@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,6 +54,7 @@ async def _sessions(ctx: Context) -> list[Any]:
 
 
 async def test_log_in_and_out_through_the_pages(client: Client, ctx: Context) -> None:
+    ctx.wall_clock = wall = ManualClock(datetime.now(UTC))
     user, password = await staff_account(ctx, Role.CLERK, Role.SUPERVISOR, username="wang")
 
     away = await client.get("/account?lang=en&x=1", allow_redirects=False)
@@ -88,7 +89,7 @@ async def test_log_in_and_out_through_the_pages(client: Client, ctx: Context) ->
     [session] = await _sessions(ctx)
     assert session["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
     assert session["user_id"] == user.id
-    assert session["expires_at"] == ctx.clock.now() + SESSION_TTL
+    assert session["expires_at"] == wall.now() + SESSION_TTL
 
     account = await client.get("/account?lang=en")
     text = await account.text()
@@ -100,7 +101,7 @@ async def test_log_in_and_out_through_the_pages(client: Client, ctx: Context) ->
     )
     assert (logout.status, logout.headers["Location"]) == (303, "/login")
     [session] = await _sessions(ctx)
-    assert session["revoked_at"] == ctx.clock.now()
+    assert session["revoked_at"] == wall.now()
     assert (await client.get("/account", allow_redirects=False)).status == 302
     # the old cookie, replayed, is dead too
     client.session.cookie_jar.update_cookies({SESSION_COOKIE: token})
@@ -176,12 +177,19 @@ async def test_logout_needs_the_sessions_csrf_token(client: Client, ctx: Context
     assert (await client.get("/account", allow_redirects=False)).status == 200
 
 
-async def test_session_expires(client: Client, ctx: Context, clock: ManualClock) -> None:
+async def test_session_expires_on_the_wall_clock(
+    client: Client, ctx: Context, clock: ManualClock
+) -> None:
+    """12 hours of real time end a session; moving the service's (legal) clock does not, as
+    the sandbox does to show a period run out (docs/decisions/0033)."""
+    ctx.wall_clock = wall = ManualClock(datetime.now(UTC))
     _user, password = await staff_account(ctx, username="wu")
     await log_in(client, "wu", password)
-    clock.advance(SESSION_TTL - timedelta(seconds=1))
+    clock.advance(timedelta(days=30))
     assert (await client.get("/account", allow_redirects=False)).status == 200
-    clock.advance(timedelta(seconds=2))
+    wall.advance(SESSION_TTL - timedelta(seconds=1))
+    assert (await client.get("/account", allow_redirects=False)).status == 200
+    wall.advance(timedelta(seconds=2))
     assert (await client.get("/account", allow_redirects=False)).status == 302
     expired = await client.get("/api/v1/dispatches")
     assert expired.status == 401

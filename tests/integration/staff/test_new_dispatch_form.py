@@ -118,8 +118,8 @@ async def test_errors_come_back_with_the_values_kept(api: Api, browser: Any) -> 
     response = await submit(clerk, wrong)
     html = await response.text()
     assert response.status == 422
-    assert "must be an e-mail address" in html
-    assert "must be one of express, contract, filing, tacit" in html  # consent without basis
+    assert "应为电子邮箱地址" in html  # the form answers in the page's language
+    assert "应为明示同意、合同约定、起诉时确认或默示同意之一" in html  # consent without basis
     assert 'name="case_number" value="(2026)浙0106民初1234号"' in html
     assert 'name="email" value="not-an-address"' in html
     assert ID_NUMBER not in html and "123X" in html  # only the last 4 are shown back
@@ -143,7 +143,7 @@ async def test_no_document_no_dispatch(api: Api, browser: Any) -> None:
     clerk = await browser(Role.CLERK, Role.SUPERVISOR)
     response = await submit(clerk, fields("form-3", lang="en"), file=None)
     assert response.status == 422
-    assert "must be a non-empty array of document ids" in await response.text()
+    assert "请至少上传一份文书" in await response.text()
     not_pdf = await submit(clerk, fields("form-3"), file=b"GIF89a")
     html = await not_pdf.text()
     assert not_pdf.status == 422 and "起诉状.pdf: file is not a PDF" in html

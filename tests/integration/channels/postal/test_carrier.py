@@ -18,9 +18,7 @@ from standins import CARRIER_SECRET as SECRET
 from standins import POSTAL_ADDRESS as ADDRESS
 
 from channels.postal.adapter import PostalChannel, ReferenceCarrier, signed_headers
-from delivery.api.app import create_app
 from delivery.channel_api import CodeMessage, SendOutcome
-from delivery.sandbox.pages import add_routes
 from integration.channels.postal.support import SIGNER_ID
 
 
@@ -112,10 +110,7 @@ async def test_the_sandbox_plays_the_postman(
     post: Post, smtp_sink: Any, aiohttp_client: Callable[..., Any]
 ) -> None:
     api = post.api
-    app = create_app(api.ctx)
-    add_routes(app, smtp_sink, None, post.fake)
-    api.client = await aiohttp_client(app)
-    post.fake.webhook_url = str(api.client.make_url(f"/hooks/carrier/{CARRIER}"))
+    await post.in_sandbox(smtp_sink, aiohttp_client)
     dispatch_id = await post.dispatch()
     tracking = await post.posted(dispatch_id)
 

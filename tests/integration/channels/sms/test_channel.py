@@ -16,7 +16,7 @@ from standins import live_twilio
 from twilio.request_validator import RequestValidator
 
 from channels.sms.adapter import segments
-from channels.sms.standin import TwilioStandIn
+from channels.sms.standin import SANDBOX_STATUSES, TwilioStandIn
 from delivery.api.app import create_app
 from delivery.channel_api import SendOutcome
 from delivery.sandbox.pages import add_routes
@@ -256,6 +256,10 @@ async def test_the_sandbox_plays_the_carrier(
         await api.until(created["id"], lambda d: d["attempts"][-1]["state"] == "sent")
         listed = await (await api.client.get("/sandbox/api/messages")).json()
         [sms] = listed["sms"]
+        page = await (await api.client.get("/sandbox/mailbox?lang=en")).text()
+        for status, label in SANDBOX_STATUSES.items():  # a button and a command for each
+            assert f"""data-body='{{"status": "{status}"}}'>{label}</button>""" in page
+        assert f"{api.ctx.settings.public_base_url}/sandbox/api/sms/{sms['sid']}/status" in page
         played = await api.client.post(
             f"/sandbox/api/sms/{sms['sid']}/status", json={"status": "delivered"}
         )

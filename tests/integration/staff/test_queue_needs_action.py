@@ -1,0 +1,98 @@
+"""The queue's "needs action" view (issue 14: "待处理 0" while two rows needed a person): its
+count covers the whole filter, not the page, and it is what the queue opens on."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from api_client import Api, dispatch_body
+from conftest import eventually, settled
+
+from integration.staff.support import FOUND, case_dispatch, clerk_session
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+ROW_RE = re.compile(r'<tr class="[^"]*" data-dispatch="([0-9A-Z]{26})"')
+NEEDS_RE = re.compile(r'data-view="needs_action">[^<]*<span class="count">(\d+)(\+?)</span>')
+ALL_RE = re.compile(r'data-view="all">[^<]*<span class="count">(\d+)</span>')
+NEXT_RE = re.compile(r'href="([^"]+)" rel="next"')
+
+
+async def _page(api: Api, url: str = "/staff/queue") -> str:
+    response = await api.client.get(url)
+    html = await response.text()
+    assert response.status == 200, html
+    return html
+
+
+def _needs(html: str) -> int:
+    found = NEEDS_RE.search(html)
+    assert found, html
+    return int(found.group(1))
+
+
+async def test_needs_action_is_counted_over_the_filter_and_is_the_default_view(
+    api: Api,
+) -> None:
+    # at risk: a summons with the hearing in 4 days (e-mail alone may take 3)
+    document = (await (await api.upload(title="传票", kind="summons")).json())["id"]
+    body = dispatch_body([document], source=FOUND, reference="na-1")
+    body["hearing_at"] = "2026-11-27T09:00:00+08:00"
+    at_risk = (await api.create(body))["id"]
+    # awaiting approval: no consent and no postal address: straight to a draft public notice
+    body = await api.new_dispatch_body(reference="na-2", consent=False)
+    notice = (await api.create(body))["id"]
+    await api.until(notice, lambda d: any(e["type"] == "notice_drafted" for e in d["events"]))
+    # nothing to do: the e-mail went out, its window is running
+    plain = await case_dispatch(api, "na-3", case_number="(2026)浙0106民初3号", source=FOUND)
+    await api.until_attempt(plain, "sent")
+    await settled(api.ctx)
+    await clerk_session(api)
+
+    opened = await _page(api)
+    assert set(ROW_RE.findall(opened)) == {at_risk, notice}
+    assert _needs(opened) == 2
+    assert ALL_RE.findall(opened) == ["3"]
+    assert "需处理" in opened
+    # A state is no longer read as a to-do: "queued" is 排队中, not 待处理.
+    assert "待处理" not in opened
+
+    everything = await _page(api, "/staff/queue?view=all")
+    assert set(ROW_RE.findall(everything)) == {at_risk, notice, plain}
+    assert _needs(everything) == 2  # the count is shown in every view
+    # A filter without a view shows all it finds; the needs-action count follows the filter.
+    by_case = await _page(api, "/staff/queue?case_number=(2026)浙0106民初3号")
+    assert ROW_RE.findall(by_case) == [plain]
+    assert _needs(by_case) == 0
+    both = await _page(api, "/staff/queue?view=needs_action&case_number=(2026)浙0106民初3号")
+    assert ROW_RE.findall(both) == []
+    assert "没有需处理的送达任务" in both
+
+    # The count is of the filter, not of the page; the view pages newest first.
+    first = await _page(api, "/staff/queue?limit=1")
+    assert ROW_RE.findall(first) == [notice]
+    assert _needs(first) == 2
+    found = NEXT_RE.search(first)
+    assert found is not None
+    second = await _page(api, found.group(1).replace("&amp;", "&"))
+    assert ROW_RE.findall(second) == [at_risk]
+    assert NEXT_RE.search(second) is None
+
+    # Once nobody needs to act, the dispatch leaves the view and the count.
+    cancelled = await api.client.post(f"/api/v1/dispatches/{at_risk}/cancel", headers=api.auth)
+    assert cancelled.status == 200
+
+    async def one_left() -> bool:
+        return _needs(await _page(api)) == 1
+
+    await eventually(one_left)
+    assert ROW_RE.findall(await _page(api)) == [notice]
+
+
+async def test_an_unknown_view_is_refused_with_the_reason(api: Api) -> None:
+    await clerk_session(api)
+    response = await api.client.get("/staff/queue", params={"view": "mine", "lang": "en"})
+    html = await response.text()
+    assert response.status == 400
+    assert "view: unknown value" in html

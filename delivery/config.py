@@ -80,6 +80,55 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class CourtContact:
+    """How a recipient reaches the court (SONGDA_COURT_PHONE, SONGDA_COURT_ADDRESS,
+    SONGDA_COURT_HOURS): shown on the recipient's pages as the court wrote it, in its own words,
+    because a person served by a link must be able to call or visit without trusting the link."""
+
+    phone: str | None = None
+    address: str | None = None
+    hours: str | None = None
+
+    @property
+    def dial(self) -> str | None:
+        """The phone number as a ``tel:`` link dials it: digits and a leading ``+`` only."""
+        if self.phone is None:
+            return None
+        digits = "".join(c for c in self.phone if c.isdigit() and c.isascii())
+        if not digits:
+            return None
+        return ("+" if self.phone.lstrip().startswith("+") else "") + digits
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The settings left unset, by variable name."""
+        named = (
+            ("SONGDA_COURT_PHONE", self.phone),
+            ("SONGDA_COURT_ADDRESS", self.address),
+            ("SONGDA_COURT_HOURS", self.hours),
+        )
+        return tuple(name for name, value in named if value is None)
+
+
+# The sandbox court's contact: plainly not a real number or place.
+SANDBOX_CONTACT = CourtContact(
+    phone="0000-00000000（沙箱示例）",
+    address="沙箱市示例区示例路 1 号（沙箱示例）",
+    hours="周一至周五 9:00–12:00、13:30–17:30（沙箱示例）",
+)
+
+
+def court_contact(r: checks.Reader, sandbox: bool) -> CourtContact:
+    """The court's phone, address and office hours; the sandbox's example values where unset."""
+    fallback = SANDBOX_CONTACT if sandbox else CourtContact()
+    return CourtContact(
+        phone=r.text("COURT_PHONE", fallback.phone),
+        address=r.text("COURT_ADDRESS", fallback.address),
+        hours=r.text("COURT_HOURS", fallback.hours),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -123,6 +172,8 @@ class Settings:
     secrets_keys: tuple[str, ...] = field(default=(), repr=False)
     # Per-address limits on public endpoints and one-time codes (docs/decisions/0026).
     limits: LimitSettings = LimitSettings()
+    # What the recipient's pages say about reaching the court (docs/decisions/0037).
+    court_contact: CourtContact = CourtContact()
 
     @property
     def secret_box(self) -> SecretBox:
@@ -298,6 +349,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
             checks_per_15_minutes=r.integer("CHECK_TRIES", 10),
             otp_sends_per_day=r.integer("OTP_SENDS_PER_DAY", 5),
         ),
+        court_contact=court_contact(r, sandbox),
     )
     if r.problems:
         raise ConfigError(r.problems)
@@ -323,9 +375,21 @@ def deployment_warnings(settings: Settings, command: str) -> list[str]:
 def advisories(settings: Settings) -> list[str]:
     """What is allowed but weakens the service; said at start and by ``songda config check``
     without refusing to run."""
+    advice: list[str] = []
     if settings.tsa_url is None and not settings.sandbox:
-        return [
+        advice.append(
             "SONGDA_TSA_URL is unset: proofs carry no third-party time (RFC 3161); their times "
             "rest on the court's own clock alone"
-        ]
-    return []
+        )
+    return advice + court_contact_advice(settings.court_contact)
+
+
+def court_contact_advice(contact: CourtContact) -> list[str]:
+    """Unset court contact settings: the recipient's page then cannot say how to reach the court."""
+    if not contact.missing:
+        return []
+    return [
+        f"{', '.join(contact.missing)} unset: recipients' pages give no court "
+        f"{' or '.join(n.removeprefix('SONGDA_COURT_').lower() for n in contact.missing)} "
+        "(docs/decisions/0037)"
+    ]

@@ -38,7 +38,11 @@ def identity_last4(id_number: str) -> str:
 
 
 def mask_address(channel: str, address: str) -> str:
-    """Enough of an address to recognise it, not enough to harvest it."""
+    """Enough of an address to recognise it, not enough to harvest it. A public notice has no
+    address (it serves the public; its attempt records the channel's name in its place): nothing
+    to hide, and masking it only made ``*********tice`` — pages show where it was published."""
+    if channel == Channel.PUBLIC_NOTICE:
+        return address
     if channel == Channel.EMAIL and "@" in address:
         local, _, domain = address.partition("@")
         return f"{local[:2]}***@{domain}"

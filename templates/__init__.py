@@ -14,6 +14,7 @@ from delivery.domain import LOCALES
 from delivery.vocabulary import Channel
 from templates.i18n import supported, translations
 from templates.labels import label
+from templates.reasons import reason_text
 
 TEMPLATE_DIR = Path(__file__).parent
 
@@ -24,8 +25,9 @@ def _local_time(value: datetime, zone: str) -> str:
 
 @cache
 def environment(locale: str = LOCALES[0]) -> Environment:
-    """The template environment speaking ``locale``: ``_()``, ``pgettext()`` and ``label()``
-    answer from its catalogue (templates/i18n.py). One environment per language, built once."""
+    """The template environment speaking ``locale``: ``_()``, ``pgettext()``, ``label()`` and
+    ``reason()`` (templates/reasons.py) answer from its catalogue (templates/i18n.py). One
+    environment per language, built once."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
         extensions=["jinja2.ext.i18n"],
@@ -42,6 +44,7 @@ def environment(locale: str = LOCALES[0]) -> Environment:
     env.filters["local_time"] = _local_time
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["label"] = partial(label, locale)
+    env.globals["reason"] = partial(reason_text, locale)
     return env
 
 
@@ -57,17 +60,17 @@ def locale_or_default(locale: str) -> str:
 
 def render_service_email(locale: str, **context: Any) -> tuple[str, str, str]:
     """(subject, text body, HTML body) of the e-mail that carries a recipient's link."""
-    locale = locale_or_default(locale)
-    subject = render(f"email/service_subject.{locale}.txt", **context).strip()
-    text = render(f"email/service.{locale}.txt", **context)
-    html = render(f"email/service.{locale}.html", **context)
+    context = {**context, "locale": locale_or_default(locale)}
+    subject = render("email/service_subject.txt", **context).strip()
+    text = render("email/service.txt", **context)
+    html = render("email/service.html", **context)
     return subject, text, html
 
 
 def render_code_message(channel: str, locale: str, **context: Any) -> tuple[str, str]:
     """(subject, text) of a one-time code message; the subject is empty for SMS."""
-    locale = locale_or_default(locale)
-    text = render(f"{channel}/code.{locale}.txt", **context).strip()
+    context = {**context, "locale": locale_or_default(locale)}
+    text = render(f"{channel}/code.txt", **context).strip()
     if channel != Channel.EMAIL:
         return "", text
-    return render(f"email/code_subject.{locale}.txt", **context).strip(), text
+    return render("email/code_subject.txt", **context).strip(), text

@@ -51,6 +51,8 @@ LABELS: dict[str, dict[str, str]] = {
         "postal": L_("step", "postal"),
         "in_person": L_("step", "in person"),
         "public_notice": L_("step", "public notice"),
+        "mail": L_("step", "mail"),
+        "personal": L_("step", "personal service"),
     },
     "contact_kind": {
         "email": L_("contact_kind", "e-mail"),
@@ -73,6 +75,9 @@ LABELS: dict[str, dict[str, str]] = {
         "sms": L_("source", "SMS"),
         "postal": L_("source", "postal carrier"),
         "tsa": L_("source", "time-stamping authority"),
+        "in_person": L_("source", "field server"),
+        "public_notice": L_("source", "public notice"),
+        "workspace": L_("source", "clerk workspace"),
     },
     "event": {
         "notice_awaiting_approval": L_("event", "notice awaiting approval"),
@@ -116,9 +121,9 @@ LABELS: dict[str, dict[str, str]] = {
         "checkpoint_timestamped": L_("event", "third-party time"),
         "certificate_issued": L_("event", "certificate issued"),
         "certificate_blocked": L_("event", "certificate blocked (characters outside the fonts)"),
-        "clerk_escalated": L_("event", "escalated by a clerk"),
-        "clerk_skipped_step": L_("event", "step skipped by a clerk"),
-        "clerk_retried_channel": L_("event", "channel retried by a clerk"),
+        "clerk_escalated": L_("event", "escalated by hand"),
+        "clerk_skipped_step": L_("event", "step skipped by hand"),
+        "clerk_retried_channel": L_("event", "channel retried by hand"),
         "contact_added": L_("event", "contact added"),
         "consent_recorded": L_("event", "e-service consent recorded"),
         "policy_changed": L_("event", "policy changed"),
@@ -182,6 +187,97 @@ LABELS: dict[str, dict[str, str]] = {
         "draft": L_("notice_state", "draft"),
         "published": L_("notice_state", "published"),
     },
+    # Why something happened, as stored in an attempt's or dispatch's reason and in events'
+    # ``reason`` (templates/reasons.py reads compound reasons such as ``returned: moved``).
+    "reason": {
+        "no_e_service_consent": L_("reason", "no consent to electronic service"),
+        "no_address": L_("reason", "no address for this step"),
+        "skipped_by_clerk": L_("reason", "skipped by hand"),
+        "named": L_("reason", "named by the case system"),
+        "case": L_("reason", "owner of the same case"),
+        "round_robin": L_("reason", "assigned in turn"),
+        "none": L_("reason", "no clerk to assign"),
+        "exhausted": L_("reason", "every step ended without service"),
+        "requires_ordinary_procedure": L_(
+            "reason", "public notice needs the ordinary procedure (CPL-INT-140)"
+        ),
+        "channel_unavailable": L_("reason", "channel not available"),
+        "dispatch_cancelled": L_("reason", "dispatch cancelled"),
+        "cancelled_by_case_system": L_("reason", "cancelled by the case system"),
+        "service_completed": L_("reason", "service completed on another attempt"),
+        "window_elapsed": L_("reason", "the step's window ended"),
+        "escalated_by_clerk": L_("reason", "escalated by hand"),
+        "bounce": L_("reason", "bounced"),
+        "lost": L_("reason", "lost in the post"),
+        "returned": L_("reason", "returned"),
+        "rebuttal": L_("reason", "service rebutted"),
+        "address_wrong": L_("reason", "address wrong"),
+        "moved": L_("reason", "moved"),
+        "unknown_recipient": L_("reason", "no such recipient"),
+        "nobody_home": L_("reason", "nobody found after 3 tries (PM-6)"),
+        "other": L_("reason", "other"),
+        "not_found": L_("reason", "recipient not found"),
+        "no_such_address": L_("reason", "no such address"),
+        "refused_not_left": L_("reason", "refused, documents not left"),
+        "system_error": L_("reason", "system error"),
+        "not_their_address": L_("reason", "not the recipient's address"),
+        "read_by_someone_else": L_("reason", "read by someone else"),
+        "whereabouts_unknown": L_("reason", "whereabouts unknown"),
+        "other_methods_failed": L_("reason", "every other method failed"),
+        "no_field_server_in_court": L_("reason", "the court has no field server"),
+        "PM-9: signed by a family member who is the opposing party": L_(
+            "reason", "PM-9: signed by a family member who is the opposing party"
+        ),
+        "PM-7: signed by a minor": L_("reason", "PM-7: signed by a minor"),
+        "PM-7: the signer's ID number is not on the receipt": L_(
+            "reason", "PM-7: the signer's ID number is not on the receipt"
+        ),
+    },
+    # Who received, signed or refused, relative to the recipient (escalation/receivers.py).
+    "relation": {
+        "self": L_("relation", "the recipient"),
+        "recipient": L_("relation", "the recipient"),
+        "guardian": L_("relation", "legal guardian"),
+        "family": L_("relation", "adult family member living with the recipient"),
+        "family_opposing_party": L_("relation", "family member who is the opposing party"),
+        "minor": L_("relation", "a minor"),
+        "entity_representative": L_("relation", "the entity's representative"),
+        "entity_mailroom": L_("relation", "the entity's mail room"),
+        "agent": L_("relation", "litigation agent"),
+        "designated_receiver": L_("relation", "designated receiver"),
+        "unknown": L_("relation", "unknown person"),
+    },
+    "consent_basis": {
+        "express": L_("consent_basis", "expressly agreed"),
+        "contract": L_("consent_basis", "agreed in a contract"),
+        "filing": L_("consent_basis", "address given in a filing"),
+        "tacit": L_("consent_basis", "tacit (acted on an earlier e-service)"),
+    },
+    # delivery.vocabulary.RecipientRole; a row stored before the list was closed reads as stored.
+    "recipient_role": {
+        "plaintiff": L_("recipient_role", "plaintiff"),
+        "defendant": L_("recipient_role", "defendant"),
+        "third_party": L_("recipient_role", "third party"),
+        "appellant": L_("recipient_role", "appellant"),
+        "appellee": L_("recipient_role", "appellee"),
+        "applicant": L_("recipient_role", "applicant"),
+        "respondent": L_("recipient_role", "respondent"),
+        "legal_representative": L_("recipient_role", "legal representative"),
+        "litigation_agent": L_("recipient_role", "litigation agent"),
+    },
+    # The policies Songda ships (escalation/policies/); a court's own policy shows its name.
+    "policy": {
+        "cn-civil": L_("policy", "civil procedure"),
+        "cn-foreign": L_("policy", "foreign-related civil procedure"),
+        "cn-simplified": L_("policy", "simplified procedure"),
+        "us-frcp": L_("policy", "US federal rules (example)"),
+    },
+    "notice_place": {
+        "court_website": L_("notice_place", "court website"),
+        "court_notice_board": L_("notice_place", "court notice board"),
+        "residence": L_("notice_place", "posted at the residence"),
+        "newspaper": L_("notice_place", "newspaper"),
+    },
     # Why an attempt ended, as the public notice's "methods tried" lists it (CPL-95): the codes
     # escalation, the field visit and the postal outcomes record.
     "attempt_reason": {
@@ -226,16 +322,8 @@ LABELS: dict[str, dict[str, str]] = {
         "in_person": L_("service_method", "service in person"),
         "public_notice": L_("service_method", "service by public notice"),
     },
-    # Where a public notice was published (channels/public_notice/publications.py PLACES).
-    "publication_place": {
-        "court_website": L_("publication_place", "court website"),
-        "court_notice_board": L_("publication_place", "court notice board"),
-        "residence": L_("publication_place", "posted at the residence"),
-        "newspaper": L_("publication_place", "newspaper"),
-    },
     # The field server's visit form (channels/in_person/visits.py): outcomes, who signed for
-    # the documents, where a refusal was filmed, and why the form was refused
-    # (channels/in_person/visit_form.py); failure reasons read as "attempt_reason".
+    # the documents and where a refusal was filmed; failure reasons read as "attempt_reason".
     "visit_outcome": {
         "served": L_("visit_outcome", "Served (signed by the recipient or an eligible receiver)"),
         "refused_left": L_(
@@ -260,37 +348,30 @@ LABELS: dict[str, dict[str, str]] = {
         "away_from_home": L_("visit_place", "away from home"),
         "court": L_("visit_place", "at the court"),
     },
-    "visit_problem": {
-        "required": L_("visit_problem", "Required."),
-        "witness_or_media": L_(
-            "visit_problem", "Leaving the documents needs a witness or photos/video."
+    # What runs from service (escalation/periods.py names them).
+    "period": {
+        "answer": L_("period", "period to answer the complaint"),
+        "appeal": L_("period", "period to appeal"),
+        "hearing": L_("period", "hearing"),
+    },
+    # The rule ids of shared/domain.md a person reads as the law they name.
+    "legal_basis": {
+        "OLR-31": L_("legal_basis", "electronic service (Online Litigation Rules art. 31)"),
+        "CPL-87": L_("legal_basis", "signed proof of service (Civil Procedure Law art. 87)"),
+        "CPL-88": L_("legal_basis", "handed over in person (Civil Procedure Law art. 88)"),
+        "CPL-INT-131": L_("legal_basis", "refusal to sign recorded (CPL Interpretation art. 131)"),
+        "CPL-89": L_("legal_basis", "left at the residence (Civil Procedure Law art. 89)"),
+        "CPL-91": L_("legal_basis", "court express mail (Civil Procedure Law art. 91)"),
+        "PM-11": L_(
+            "legal_basis", "court express mail returned (court express mail rules art. 11)"
         ),
-        "witness_incomplete": L_("visit_problem", "Give the witness's name and organisation."),
-        "media_required": L_(
-            "visit_problem", "A refusal away from home must be photographed or filmed."
-        ),
-        "mediation_statement": L_(
-            "visit_problem", "A mediation statement cannot be served by leaving it (CPL-INT-133)."
-        ),
-        "mediation_receiver": L_(
-            "visit_problem",
-            "A mediation statement is signed for by the recipient (an entity's legal "
-            "representative) or their designated receiver (CPL-INT-133).",
-        ),
-        "future_time": L_("visit_problem", "The visit cannot be in the future."),
-        "before_task": L_("visit_problem", "The visit cannot be before the task was opened."),
-        "invalid_time": L_("visit_problem", "Invalid time."),
-        "invalid_geolocation": L_("visit_problem", "Invalid location data."),
-        "file_too_large": L_("visit_problem", "The file is too large."),
-        "file_type": L_(
-            "visit_problem",
-            "Only photos (JPEG, PNG, WebP) or videos (MP4, MOV, WebM); the signature must be "
-            "a PNG.",
-        ),
-        "file_invalid": L_("visit_problem", "The file is not valid."),
-        "too_long": L_("visit_problem", "Too long."),
-        "control_characters": L_("visit_problem", "Control characters are not allowed."),
-        "closed": L_("visit_problem", "This task has ended; nothing more can be recorded."),
+        "CPL-95": L_("legal_basis", "public notice (Civil Procedure Law art. 95)"),
+        "CPL-283": L_("legal_basis", "public notice abroad (Civil Procedure Law art. 283)"),
+        "CPL-128": L_("legal_basis", "Civil Procedure Law art. 128"),
+        "CPL-139": L_("legal_basis", "Civil Procedure Law art. 139"),
+        "CPL-171": L_("legal_basis", "Civil Procedure Law art. 171"),
+        "CPL-285": L_("legal_basis", "Civil Procedure Law art. 285"),
+        "CPL-286": L_("legal_basis", "Civil Procedure Law art. 286"),
     },
 }
 

@@ -14,9 +14,10 @@ from typing import Any
 
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
+from api_client import Api
 from arq.connections import ArqRedis
 from cli_runner import free_port
-from conftest import COURT
+from conftest import COURT, settled
 
 from delivery.channel_api import ServiceMessage
 from delivery.context import Context
@@ -50,6 +51,20 @@ def link_path(text: str) -> str:
     match = LINK_RE.search(text)
     assert match, f"no recipient link in: {text}"
     return match.group(1)
+
+
+async def code_link(api: Api, sms_standin: Any, smtp_sink: Any) -> tuple[str, str]:
+    """(dispatch id, link path) of a court-found e-mail whose recipient also has a phone, so
+    that the link's page offers a one-time code by SMS."""
+    _fake, channel = sms_standin
+    api.ctx.channels["sms"] = channel
+    body = await api.new_dispatch_body(source="court_found")
+    body["recipient"]["phones"] = [{"number": "+8613800138000", "source": "court_found"}]
+    created = await api.create(body)
+    await api.until(created["id"], lambda d: d["attempts"][0]["state"] == "sent")
+    await settled(api.ctx)
+    email = next(m for m in smtp_sink.messages if "/r/" in m.text)
+    return created["id"], link_path(email.text)
 
 
 async def staff_account(

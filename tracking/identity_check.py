@@ -26,6 +26,9 @@ class LockState:
     locked: bool
     until: datetime | None  # None with locked=True: until the link is re-issued
     failures: int
+    # Wrong answers the recipient may still give before the link locks (0 when locked): the
+    # page says so, so that nobody is locked out by surprise.
+    tries_left: int = 0
 
 
 def lock_state(failure_times: Sequence[datetime], now: datetime) -> LockState:
@@ -44,7 +47,9 @@ def lock_state(failure_times: Sequence[datetime], now: datetime) -> LockState:
     until = max(lock_ends, default=None)
     if until is not None and now < until:
         return LockState(True, until, len(ordered))
-    return LockState(False, None, len(ordered))
+    in_window = sum(1 for t in ordered if t > now - WINDOW)
+    left = min(WINDOW_LIMIT - in_window, TOTAL_LIMIT - len(ordered))
+    return LockState(False, None, len(ordered), tries_left=left)
 
 
 def last4_matches(expected_last4: str, given: str) -> bool:

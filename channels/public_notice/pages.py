@@ -55,7 +55,7 @@ def shown_publications(
     """A notice's publications as the pages show them: place names, court time."""
     return [
         {
-            "place": label(locale, "publication_place", p["place"]),
+            "place": label(locale, "notice_place", p["place"]),
             "detail": p["detail"],
             "published_at": minute_of(ctx, p["published_at"]),
             "media_sha256": p["media_sha256"],
@@ -68,7 +68,7 @@ def place_choices(locale: str) -> list[tuple[str, str]]:
     """The places a clerk may record a publication in, each with its name in ``locale``; the
     court's own website (where approval publishes) first, as the form has always offered it."""
     ordered = sorted(PLACES, key=lambda place: place != FIRST_PLACE)
-    return [(place, label(locale, "publication_place", place)) for place in ordered]
+    return [(place, label(locale, "notice_place", place)) for place in ordered]
 
 
 # --- The public board ---

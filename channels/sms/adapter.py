@@ -56,7 +56,8 @@ def segments(text: str) -> int:
 def render_sms(message: ServiceMessage, *, compact: bool = False) -> str:
     """The SMS text; ``compact`` is the terse wording used when the full one is too long."""
     return render(
-        f"sms/service.{locale_or_default(message.locale)}.txt",
+        "sms/service.txt",
+        locale=locale_or_default(message.locale),
         court=message.court,
         case_number=message.case_number,
         recipient_name=message.recipient_name,

@@ -21,7 +21,7 @@ from delivery.api.http.rate_limit import public_limits
 from delivery.api.http.request_context import CONTEXT, PUBLIC_PDFS
 from delivery.api.public import home, recipient_pages, verification_pages
 from delivery.api.staff import auth as staff_auth
-from delivery.api.staff import batch_pages, new_dispatch_page, report_pages
+from delivery.api.staff import batch_pages, new_dispatch_page, report_pages, reveal_exports
 from delivery.api.staff import queue_page as workspace_pages
 from delivery.context import Context
 from delivery.infra.public_pdfs import PublicPdfs
@@ -77,6 +77,7 @@ def create_app(ctx: Context) -> web.Application:
     home.add_routes(app)
     static_files.add_routes(app)
     workspace_pages.add_routes(app)
+    reveal_exports.add_routes(app)
     reports.add_routes(app)
     report_pages.add_routes(app)
     return app

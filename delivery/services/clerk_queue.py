@@ -109,7 +109,12 @@ class QueueRow:
 
     @property
     def channels(self) -> list[str]:
-        """The channels of the open attempts, each once, in the order they were started."""
+        """The channels of the open attempts, each once, in the order they were started; for a
+        served dispatch, the channel that served it. Its serving attempt is often closed by then
+        (``read``, a signed visit), and other attempts of the step may still be open without
+        having served: either way the open attempts would name the wrong channel, or none."""
+        if self.dispatch.state == DispatchState.SERVED and self.dispatch.served_by_channel:
+            return [self.dispatch.served_by_channel]
         return list(dict.fromkeys(a.channel for a in self.open_attempts))
 
     @property

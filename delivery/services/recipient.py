@@ -28,6 +28,7 @@ from delivery.domain import (
 from delivery.identity import mask_address
 from delivery.infra.rate_limits import Rule, TooSoon
 from delivery.services.progress import decide_now
+from delivery.services.recipient_view import ServiceFacts, service_facts
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage.attempts import dispatch_of
 from delivery.storage.unit_of_work import DispatchNotFound, DispatchTransaction
@@ -67,6 +68,7 @@ class LinkView:
     documents: list[DocumentRef]
     lock: LockState
     claims: LinkClaims
+    facts: ServiceFacts
     code_via: str | None = None  # "sms" or "email" when a one-time code can be sent
 
 
@@ -152,6 +154,7 @@ async def open_link(ctx: Context, token: str, visitor: VisitorInfo, *, record: b
             documents=await tx.documents(),
             lock=await _lock(tx, attempt),
             claims=claims,
+            facts=await service_facts(tx, attempt),
         )
     return view
 

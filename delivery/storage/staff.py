@@ -151,3 +151,10 @@ async def display_names(conn: AsyncConnection, staff_ids: list[str]) -> list[Any
     """(id, display name) of the staff accounts ``staff_ids``."""
     query = sa.select(u.c.id, u.c.display_name)
     return list(await conn.execute(query.where(u.c.id.in_(staff_ids))))
+
+
+async def roles_of(conn: AsyncConnection, staff_ids: list[str]) -> dict[str, frozenset[Role]]:
+    """The roles of the staff accounts ``staff_ids`` (an account missing from the answer has
+    none: it does not exist)."""
+    rows = await conn.execute(sa.select(u.c.id, u.c.roles).where(u.c.id.in_(staff_ids)))
+    return {row.id: frozenset(Role(r) for r in row.roles) for row in rows}

@@ -5,8 +5,7 @@ wider than the screen.
 One case per page type (or per pair of pages one flow shows, such as the report form and its
 charts): it builds what the page shows with the helpers the feature tests use, logs in whoever
 may see it, visits each page in both sizes and both languages and collects every finding before
-failing, so one run lists all there is to fix. Cases marked ``xfail`` are pages other branches
-rewrite in issue 14 (decision 0034): the lead removes the marks once those are merged.
+failing, so one run lists all there is to fix (decision 0034).
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ from .screens import Screen
 
 pytestmark = pytest.mark.usefixtures("worker")
 LANGUAGES = ("zh-CN", "en")
-IN_MERGE = pytest.mark.xfail(strict=False, reason="fixed in merge")
 LAST4 = "123X"  # dispatch_body's identity number ends so
 
 
@@ -250,7 +248,7 @@ PAGE_TYPES = [
     pytest.param(PageType(login), id="login"),
     pytest.param(PageType(account, (Role.CLERK,)), id="account"),
     pytest.param(PageType(queue, (Role.CLERK,)), id="queue"),
-    pytest.param(PageType(dispatch_page, (Role.CLERK,)), id="dispatch", marks=IN_MERGE),
+    pytest.param(PageType(dispatch_page, (Role.CLERK,)), id="dispatch"),
     pytest.param(PageType(new_dispatch, (Role.CLERK,)), id="new-dispatch"),
     pytest.param(PageType(batches, (Role.CLERK,)), id="batches"),
     pytest.param(PageType(reports, (Role.SUPERVISOR,)), id="reports"),

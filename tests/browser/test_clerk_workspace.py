@@ -131,7 +131,10 @@ async def test_a_clerk_uploads_a_batch_follows_it_and_escalates_a_dispatch(
             await (dialog.accept() if answers.pop(0) else dialog.dismiss())
 
         page.on("dialog", confirm)
+        # Each action is a button that opens its form (<details>, no script needed).
         escalate = page.locator("form[data-action=escalate]")
+        await expect(escalate).to_be_hidden()
+        await page.locator("details[data-opens=escalate] > summary").click()
         await escalate.locator("textarea[name=note]").fill(NOTE)
         before = await api.events(dispatch_id)
         await escalate.locator("button[type=submit]").click()

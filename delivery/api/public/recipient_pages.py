@@ -13,13 +13,16 @@ from typing import Any
 from aiohttp import web
 
 from delivery.api.http.bodies import read_form
+from delivery.api.http.disposition import Disposition, content_disposition
 from delivery.api.http.rate_limit import refusal, retry_after
 from delivery.api.http.request_context import ctx_of, html_page
 from delivery.ids import looks_like_id
 from delivery.infra.rate_limits import LimitsUnavailable
 from delivery.services import recipient
 from delivery.services.recipient import CheckResult, LinkGone, LinkView, VisitorInfo
+from delivery.services.sending import check_url
 from templates import locale_or_default
+from templates.i18n import translate
 from tracking.links import BadToken, session_value
 
 COOKIE_PREFIX = "songda_r_"
@@ -35,8 +38,52 @@ def _page(name: str, *, status: int = 200, **context: object) -> web.Response:
     return html_page(name, status=status, referrer_policy="no-referrer", **context)
 
 
+def _common(request: web.Request, token: str, view: LinkView, locale: str) -> dict[str, Any]:
+    """What every recipient page shows: the link's view, and how to reach the court — the
+    configured contact only on a dispatch of the court this deployment is configured for."""
+    settings = ctx_of(request).settings
+    own_court = view.court == settings.court_name
+    return {
+        "view": view,
+        "token": token,
+        "locale": locale_or_default(locale),
+        "zone": settings.time_zone,
+        "contact": settings.court_contact if own_court else None,
+        "check_url": check_url(ctx_of(request)),
+    }
+
+
+def _check_page(
+    request: web.Request,
+    token: str,
+    view: LinkView,
+    locale: str,
+    *,
+    status: int = 200,
+    failed_method: str | None = None,
+    code_sent_to: str | None = None,
+    code_limited: bool = False,
+    code_unavailable: bool = False,
+) -> web.Response:
+    """The identity check: first "send me a code" (where a code can be sent) or the last 4
+    characters; once a code went out (or a code was wrong), only the code field."""
+    return _page(
+        "recipient_check.html",
+        status=status,
+        **_common(request, token, view, locale),
+        lock=view.lock,
+        failed_method=failed_method,
+        code_sent_to=code_sent_to,
+        code_limited=code_limited,
+        code_unavailable=code_unavailable,
+    )
+
+
 def _error(status: int) -> web.Response:
-    return _page("link_error.html", status=status, status_code=status, locale="zh-CN")
+    """A bad link's page says nothing of the dispatch, so not its language either: both."""
+    return _page(
+        "link_error.html", status=status, status_code=status, locale="zh-CN", translate=translate
+    )
 
 
 def _verified(request: web.Request, view: LinkView) -> bool:
@@ -56,16 +103,10 @@ async def landing(request: web.Request) -> web.Response:
         return _error(403)
     except LinkGone:
         return _error(410)
-    locale = locale_or_default(request.query.get("lang", view.locale))
-    common: dict[str, Any] = {
-        "view": view,
-        "token": token,
-        "locale": locale,
-        "zone": ctx.settings.time_zone,
-    }
+    locale = request.query.get("lang", view.locale)
     if _verified(request, view):
-        return _page("recipient_documents.html", **common)
-    return _page("recipient_check.html", **common, failed=False, lock=view.lock, code_sent_to=None)
+        return _page("recipient_documents.html", **_common(request, token, view, locale))
+    return _check_page(request, token, view, locale)
 
 
 async def verify(request: web.Request) -> web.Response:
@@ -78,15 +119,18 @@ async def verify(request: web.Request) -> web.Response:
         else {"last4": str(form.get("last4", ""))[:20]}
     )
     try:
-        result, lock = await recipient.check_identity(ctx, token, _visitor(request), **answer)
+        result, _lock = await recipient.check_identity(ctx, token, _visitor(request), **answer)
         view = await recipient.open_link(ctx, token, _visitor(request), record=False)
     except BadToken:
         return _error(403)
     except LinkGone:
         return _error(410)
-    locale = locale_or_default(str(form.get("lang", view.locale)))
+    locale = str(form.get("lang", view.locale))
     if result == CheckResult.VERIFIED:
-        response = web.HTTPSeeOther(f"/r/{token}")
+        # Back to the page, in the language the recipient chose when it is not the dispatch's.
+        chosen = locale_or_default(locale)
+        query = "" if chosen == view.locale else f"?lang={chosen}"
+        response = web.HTTPSeeOther(f"/r/{token}{query}")
         response.set_cookie(
             COOKIE_PREFIX + view.claims.attempt_id,
             session_value(ctx.settings.secret_key, view.claims.attempt_id, view.claims.issued_at),
@@ -98,17 +142,8 @@ async def verify(request: web.Request) -> web.Response:
         )
         raise response
     status = 429 if result == CheckResult.LOCKED else 401
-    return _page(
-        "recipient_check.html",
-        status=status,
-        view=view,
-        token=token,
-        locale=locale,
-        zone=ctx.settings.time_zone,
-        failed=result == CheckResult.FAILED,
-        lock=lock,
-        code_sent_to=None,
-    )
+    failed = next(iter(answer)) if result == CheckResult.FAILED else None
+    return _check_page(request, token, view, locale, status=status, failed_method=failed)
 
 
 async def request_code(request: web.Request) -> web.Response:
@@ -132,17 +167,15 @@ async def request_code(request: web.Request) -> web.Response:
     except LinkGone:
         return _error(410)
     view = await recipient.open_link(ctx, token, _visitor(request), record=False)
-    response = _page(
-        "recipient_check.html",
+    response = _check_page(
+        request,
+        token,
+        view,
+        str(form.get("lang", view.locale)),
         status=status,
-        view=view,
-        token=token,
-        locale=locale_or_default(str(form.get("lang", view.locale))),
-        zone=ctx.settings.time_zone,
-        failed=False,
-        lock=view.lock,
         code_sent_to=sent_to,
         code_limited=limited is not None,
+        code_unavailable=status == 409,
     )
     if limited is not None:
         response.headers["Retry-After"] = limited
@@ -150,6 +183,7 @@ async def request_code(request: web.Request) -> web.Response:
 
 
 async def download(request: web.Request) -> web.StreamResponse:
+    """A document, shown in the browser, or saved with ``?download=1``; named by its title."""
     ctx = ctx_of(request)
     token = request.match_info["token"]
     document_id = request.match_info["document_id"]
@@ -170,7 +204,11 @@ async def download(request: web.Request) -> web.StreamResponse:
         path,
         headers={
             "Content-Type": document.media_type,
-            "Content-Disposition": f'attachment; filename="{document.id}.pdf"',
+            "Content-Disposition": content_disposition(
+                Disposition.ATTACHMENT if "download" in request.query else Disposition.INLINE,
+                document.title,
+                ".pdf",
+            ),
             "Cache-Control": "no-store",
         },
     )

@@ -1,13 +1,17 @@
-"""The dispatch page: ``GET /staff/dispatches/{id}``, its action forms' ``POST …/actions`` and
-the staff download of its documents ``GET …/documents/{document_id}``.
+"""The dispatch page: ``GET /staff/dispatches/{id}``, its action forms' ``POST …/actions``,
+the reveal of one contact ``POST …/contacts/{contact_id}/reveal`` and the staff download of its
+documents ``GET …/documents/{document_id}``.
 
 The page shows the recipient with identity and contacts masked (``mask_address``, the last 4
-of the identity number only), the documents, the policy's ladder with the step under way, every
-attempt with its receipts, the whole event timeline and the proof once served; and one form for
-each action the dispatch's state allows (``clerk_actions.allowed_actions``), each asking for
-confirmation and a note. The forms go through ``clerk_requests.submit`` — the same checks and
-the same ``clerk_actions.perform`` as ``POST /api/v1/dispatches/{id}/actions`` — then back to the
-page (303) with what was done, or the page again with why not (409/422), nothing changed.
+of the identity number only; the owning clerk or a supervisor may reveal one contact in full for
+one response, recorded in the audit the page lists, ``contact_reveals``), the documents, the
+policy's ladder with the step under way, every attempt with its receipts, the whole event
+timeline and the proof once served; and each action the dispatch's state allows
+(``clerk_actions.allowed_actions``) as a button that opens its form (``<details>``: no script),
+each asking for confirmation and a note. The forms go through ``clerk_requests.submit`` — the
+same checks and the same ``clerk_actions.perform`` as ``POST /api/v1/dispatches/{id}/actions`` —
+then back to the page (303) with what was done, or the page again with why not (409/422),
+nothing changed.
 
 Clerks and supervisors only (a field server gets 403); another court's dispatch is 404.
 """
@@ -20,6 +24,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from delivery.api.case_system.dispatch_request import CONSENT_BASES
 from delivery.api.http.bodies import read_form
 from delivery.api.http.request_context import ctx_of, path_id
 from delivery.api.staff.action_forms import read_action_form
@@ -34,12 +39,25 @@ from delivery.context import Context
 from delivery.domain import Event
 from delivery.identity import mask_address
 from delivery.infra.document_store import EvidenceFile, UploadRejected
-from delivery.services import certificates, clerk_actions, clerk_requests, signed_proof
+from delivery.services import (
+    certificates,
+    clerk_actions,
+    clerk_requests,
+    contact_reveals,
+    signed_proof,
+)
 from delivery.services.dispatch_view import DispatchView, dispatch_view, in_scope
 from delivery.staff import Role, StaffUser
 from delivery.storage.dispatches import load_documents
-from delivery.vocabulary import CHANNEL_CONTACTS
+from delivery.vocabulary import (
+    CHANNEL_CONTACTS,
+    Channel,
+    ContactKind,
+    ContactSource,
+    EventType,
+)
 from escalation.consent import may_serve_on
+from templates.labels import has_label
 
 PAGE_ROLES = (Role.CLERK, Role.SUPERVISOR)
 ID = "{dispatch_id:[0-9A-HJKMNP-TV-Z]{26}}"
@@ -72,6 +90,7 @@ SHOWN_DETAILS = (
     "legal_basis",
     "written_date",
     "tsa",
+    "place",
 )
 
 
@@ -88,7 +107,24 @@ def _who(event: Event, names: dict[str, str]) -> str | None:
     return names.get(event.actor, event.actor)
 
 
-def _context(view: DispatchView, user: StaffUser) -> dict[str, Any]:
+def _places(receipts: list[Event]) -> list[str]:
+    """Where a public notice was published (its ``notice_published`` events), each once: what
+    a public-notice attempt shows instead of an address — it has none (it serves the public)."""
+    found = [e.data.get("place") for e in receipts if e.type == EventType.NOTICE_PUBLISHED]
+    return list(dict.fromkeys(str(p) for p in found if p))
+
+
+def _source(event: Event, channels: dict[str, str]) -> str:
+    """The event's source as the page names it: a carrier reports under its own configured
+    name (``court-express``), which no label knows — its attempt's channel says what it is."""
+    if has_label("source", event.source) or event.attempt_id not in channels:
+        return event.source
+    return channels[event.attempt_id]
+
+
+def _context(view: DispatchView, user: StaffUser, revealed: str | None) -> dict[str, Any]:
+    """What the template reads; ``revealed``: the one contact shown in full in this response
+    (its reveal was just recorded), every other contact masked."""
     detail = view.detail
     d = detail.dispatch
     receipts: dict[str, list[Event]] = defaultdict(list)
@@ -98,24 +134,36 @@ def _context(view: DispatchView, user: StaffUser) -> dict[str, Any]:
     allowed = clerk_actions.allowed_actions(d)
     current = d.step_index
     contact_kinds = {c.kind for c in d.contacts}
+    masked = {c.id: mask_address(c.kind.value, c.value) for c in d.contacts}
+    channels = {a.id: a.channel for a in detail.attempts}
+    sources = {e.seq: _source(e, channels) for e in detail.events}
+    full = {c.id: c.value for c in d.contacts if c.id == revealed}
     return {
         "dispatch": d,
         "id_masked": "*" * 14 + d.id_last4,
         "contacts": [
             {
+                "id": c.id,
                 "kind": c.kind.value,
-                "value": mask_address(c.kind.value, c.value),
+                "value": full.get(c.id, masked[c.id]),
+                "revealed": c.id in full,
                 "source": c.source.value,
             }
             for c in d.contacts
         ],
+        "may_reveal": contact_reveals.may_reveal(user, d.owner_id),
+        "reveals": [{"reveal": r, "contact": masked.get(r.contact_id, "")} for r in view.reveals],
         "documents": detail.documents,
         "steps": list(enumerate(view.policy.steps)),
         "current_step": current if d.is_open else None,
         "attempts": [
             {
                 "attempt": a,
-                "address": mask_address(a.channel, a.address),
+                "address": None
+                if a.channel == Channel.PUBLIC_NOTICE
+                else full.get(a.contact_id or "", mask_address(a.channel, a.address)),
+                "revealed": a.contact_id in full,
+                "places": _places(receipts.get(a.id, [])),
                 "receipts": receipts.get(a.id, []),
             }
             for a in detail.attempts
@@ -130,6 +178,8 @@ def _context(view: DispatchView, user: StaffUser) -> dict[str, Any]:
             for e in detail.events
         ],
         "names": view.names,
+        "sources": sources,
+        "roles": view.roles,
         "owner_name": view.owner_name,
         "at_risk": view.at_risk,
         "certificate_blocked": certificates.standing_block(detail.events),
@@ -150,6 +200,9 @@ def _context(view: DispatchView, user: StaffUser) -> dict[str, Any]:
         "rebuttals": sorted(clerk_actions.REBUTTALS),
         "outcomes": sorted(clerk_actions.OUTCOMES),
         "clerks": view.clerks,
+        "contact_kinds": [k.value for k in ContactKind],
+        "contact_sources": [s.value for s in ContactSource],
+        "consent_bases": CONSENT_BASES,
     }
 
 
@@ -161,11 +214,13 @@ async def _render(
     error: str | None = None,
     error_field: str | None = None,
     posted: dict[str, str] | None = None,
+    revealed: str | None = None,
     status: int = 200,
 ) -> web.Response:
     """The page; after a refused action, ``error`` says why (``error_field``: the form field
     it is about, marked invalid on the form) and ``posted`` (the action and its note) fills
-    that action's form again, so the clerk's note is not lost."""
+    that action's form again, so the clerk's note is not lost. ``revealed``: the contact shown
+    in full (its reveal recorded)."""
     ctx = ctx_of(request)
     view = await dispatch_view(ctx, dispatch_id, user.courts)
     if view is None:
@@ -191,7 +246,7 @@ async def _render(
         done=done if done in ACTION_FIELDS else None,
         action_url=_page_url(dispatch_id, locale, "/actions"),
         proof_dates=proof_dates,
-        **_context(view, user),
+        **_context(view, user, revealed),
     )
 
 
@@ -265,6 +320,26 @@ async def act(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(_page_url(dispatch_id, page_locale(request), done=action))
 
 
+async def reveal(request: web.Request) -> web.Response:
+    """``POST /staff/dispatches/{id}/contacts/{contact_id}/reveal``: the page again, with that
+    contact in full in this response only. A POST with the session's CSRF token, never a GET: a
+    link prefetched or followed by a crawler must not read personal data nor fill the audit."""
+    ctx = ctx_of(request)
+    user = require_staff(request, *PAGE_ROLES)
+    dispatch_id = path_id(request, "dispatch_id", "dispatch")
+    contact_id = path_id(request, "contact_id", "contact")
+    posted = await read_form(request)
+    token = posted.get(CSRF_FIELD)
+    await check_csrf(request, token if isinstance(token, str) else None)
+    try:
+        await contact_reveals.reveal(ctx, user, dispatch_id, contact_id)
+    except contact_reveals.RevealRefused as exc:
+        if not exc.found:
+            raise web.HTTPNotFound(text=f"404: {exc}") from None
+        raise web.HTTPForbidden(text=f"403: {exc}") from None
+    return await _render(request, user, dispatch_id, revealed=contact_id)
+
+
 async def document(request: web.Request) -> web.StreamResponse:
     """``GET /staff/dispatches/{id}/documents/{document_id}``: a document of the dispatch,
     streamed from the store."""
@@ -292,4 +367,5 @@ def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get(f"/staff/dispatches/{ID}", page)
     r.add_post(f"/staff/dispatches/{ID}/actions", act)
+    r.add_post(f"/staff/dispatches/{ID}/contacts/{{contact_id}}/reveal", reveal)
     r.add_get(f"/staff/dispatches/{ID}/documents/{{document_id}}", document)

@@ -7,6 +7,7 @@ defined (and importing the package defines them all, so foreign keys by name res
 
 from delivery.storage.schema.access import api_keys, staff_sessions, staff_users
 from delivery.storage.schema.attempt import attempts
+from delivery.storage.schema.audit import contact_reveals
 from delivery.storage.schema.base import UtcDateTime, metadata
 from delivery.storage.schema.batch import batch_rows, batches
 from delivery.storage.schema.dispatch import (
@@ -38,6 +39,7 @@ __all__ = [
     "carrier_events",
     "certificates",
     "checkpoint_timestamps",
+    "contact_reveals",
     "contacts",
     "dispatch_documents",
     "dispatches",

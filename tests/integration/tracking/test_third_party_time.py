@@ -351,6 +351,10 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "SONGDA_SMTP_HOST": "127.0.0.1",
         "SONGDA_SMTP_SENDER": "service@court.example",
         "SONGDA_COURT_NAME": COURT,
+        # Set, so that the only advice config check gives here is about the TSA.
+        "SONGDA_COURT_PHONE": "0571-00000000",
+        "SONGDA_COURT_ADDRESS": "杭州市西湖区示例路 1 号",
+        "SONGDA_COURT_HOURS": "周一至周五 9:00–17:00",
         **extra,
     }
 

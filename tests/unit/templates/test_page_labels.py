@@ -20,7 +20,7 @@ CODES: list[tuple[str, tuple[str, ...]]] = [
     ("report_grouping", GROUPINGS),
     ("report_measure", tuple(DEFINITIONS)),
     ("service_method", tuple(Channel)),
-    ("publication_place", PLACES),
+    ("notice_place", PLACES),
     ("visit_outcome", visits.OUTCOMES),
     ("receiver_relation", visits.RELATIONS),
     ("visit_place", visits.FILMED_PLACES),

@@ -16,11 +16,11 @@ def minutes_ago(*minutes: float) -> list[datetime]:
 
 
 def test_no_failures_is_not_locked() -> None:
-    assert lock_state([], NOW) == LockState(False, None, 0)
+    assert lock_state([], NOW) == LockState(False, None, 0, tries_left=5)
 
 
 def test_four_failures_within_15_minutes_is_not_locked() -> None:
-    assert lock_state(minutes_ago(14, 10, 5, 1), NOW) == LockState(False, None, 4)
+    assert lock_state(minutes_ago(14, 10, 5, 1), NOW) == LockState(False, None, 4, tries_left=1)
 
 
 def test_fifth_failure_within_15_minutes_locks_for_15_minutes_from_it() -> None:
@@ -55,7 +55,7 @@ def test_lock_ends_at_its_until_time() -> None:
     until = lock_state(failures, NOW).until
     assert until is not None
     assert lock_state(failures, until - timedelta(microseconds=1)).locked
-    assert lock_state(failures, until) == LockState(False, None, 5)
+    assert lock_state(failures, until) == LockState(False, None, 5, tries_left=5)
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ def test_ten_failures_since_issue_lock_until_reissued(count: int) -> None:
 
 def test_nine_failures_spread_out_do_not_lock() -> None:
     failures = [NOW - timedelta(hours=i + 1) for i in range(9)]
-    assert lock_state(failures, NOW) == LockState(False, None, 9)
+    assert lock_state(failures, NOW) == LockState(False, None, 9, tries_left=1)
 
 
 @pytest.mark.parametrize(
@@ -104,3 +104,16 @@ def test_last4_rejects(given: str) -> None:
 def test_last4_non_ascii_input_is_a_mismatch_not_a_crash(given: str) -> None:
     """A recipient typing full-width or Chinese characters gets "no match", not an error."""
     assert last4_matches("123X", given) is False
+
+
+@pytest.mark.parametrize(
+    ("minutes", "left"),
+    [((), 5), ((14, 2), 3), ((20, 19), 5), ((300, 200, 100, 90, 80, 70, 60), 3)],
+    ids=["none", "two-in-window", "two-outside-window", "seven-since-issue"],
+)
+def test_tries_left_is_the_nearer_of_the_two_locks(minutes: tuple[int, ...], left: int) -> None:
+    """What the page promises: that many more wrong answers now, and the link locks."""
+    state = lock_state(minutes_ago(*minutes), NOW)
+    assert state.tries_left == left
+    failures = minutes_ago(*minutes) + [NOW + timedelta(seconds=i) for i in range(left)]
+    assert lock_state(failures, NOW + timedelta(seconds=left)).locked

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from api_client import Api
 from conftest import settled
-from helpers import link_path, service_message, without_redis
+from helpers import code_link, service_message, without_redis
 from standins import live_twilio
 from twilio.request_validator import RequestValidator
 
@@ -138,19 +138,6 @@ async def test_delivered_to_a_confirmed_number_serves_and_callbacks_are_verified
     assert await api.event_types(created["id"]) == events
 
 
-async def _code_link(api: Api, sms_standin: Any, smtp_sink: Any) -> tuple[str, str]:
-    """(dispatch id, link path) of a court-found e-mail whose recipient also has a phone."""
-    _fake, channel = sms_standin
-    api.ctx.channels["sms"] = channel
-    body = await api.new_dispatch_body(source="court_found")
-    body["recipient"]["phones"] = [{"number": "+8613800138000", "source": "court_found"}]
-    created = await api.create(body)
-    await api.until(created["id"], lambda d: d["attempts"][0]["state"] == "sent")
-    await settled(api.ctx)
-    email = next(m for m in smtp_sink.messages if "/r/" in m.text)
-    return created["id"], link_path(email.text)
-
-
 def _latest_code(fake: TwilioStandIn) -> str:
     match = re.search(r"(\d{6})", fake.messages[-1]["body"])
     assert match, fake.messages[-1]["body"]
@@ -167,7 +154,7 @@ async def test_a_one_time_code_by_sms_opens_an_e_mail_link_once(
     api: Api, sms_standin: Any, smtp_sink: Any
 ) -> None:
     fake, _channel = sms_standin
-    dispatch_id, path = await _code_link(api, sms_standin, smtp_sink)
+    dispatch_id, path = await code_link(api, sms_standin, smtp_sink)
     page = await api.client.get(path)
     assert "发送验证码" in await page.text()
     sent = await api.client.post(f"{path}/code")
@@ -189,7 +176,7 @@ async def test_expired_codes_and_the_shared_lock_out(
     api: Api, sms_standin: Any, smtp_sink: Any
 ) -> None:
     fake, _channel = sms_standin
-    _dispatch_id, path = await _code_link(api, sms_standin, smtp_sink)
+    _dispatch_id, path = await code_link(api, sms_standin, smtp_sink)
     await api.client.post(f"{path}/code")
     code = _latest_code(fake)
     api.ctx.clock.advance(timedelta(minutes=11))  # type: ignore[attr-defined]
@@ -206,7 +193,7 @@ async def test_one_time_codes_are_capped_per_link_per_day(
 ) -> None:
     """Issue 12: besides one a minute, at most SONGDA_OTP_SENDS_PER_DAY codes a day per link."""
     fake, _channel = sms_standin
-    _dispatch_id, path = await _code_link(api, sms_standin, smtp_sink)
+    _dispatch_id, path = await code_link(api, sms_standin, smtp_sink)
     per_day = api.ctx.settings.limits.otp_sends_per_day
     before = len(fake.messages)
     for _ in range(per_day):
@@ -228,7 +215,7 @@ async def test_without_redis_no_code_is_sent_unlimited(
     api: Api, sms_standin: Any, smtp_sink: Any, aiohttp_client: Callable[..., Any]
 ) -> None:
     fake, _channel = sms_standin
-    _dispatch_id, path = await _code_link(api, sms_standin, smtp_sink)
+    _dispatch_id, path = await code_link(api, sms_standin, smtp_sink)
     before = len(fake.messages)
     async with without_redis(api.ctx) as down:
         client = await aiohttp_client(create_app(down))

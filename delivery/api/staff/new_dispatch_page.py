@@ -48,6 +48,7 @@ from delivery.services.intake import (
 from delivery.services.ownership import UnknownClerk
 from delivery.services.workspace_key import workspace_key_id
 from delivery.staff import Role, StaffUser
+from delivery.vocabulary import RecipientRole
 
 PATH = "/staff/dispatches/new"
 ROLES = (Role.CLERK, Role.SUPERVISOR)
@@ -88,6 +89,7 @@ def _form(
         policies=policies,
         locales=LOCALES,
         kinds=sorted(DOCUMENT_KINDS),
+        roles=list(RecipientRole),
         slots=range(1, SLOTS + 1),
         max_document_kb=ctx.settings.max_upload_bytes // 1024,
     )

@@ -340,6 +340,52 @@ LABELS: dict[str, dict[str, str]] = {
         "tsa": L_("detail", "time-stamping authority"),
         "place": L_("detail", "place"),
     },
+    # The report page's groupings (delivery/services/reports.py GROUPINGS) and the names of the
+    # measures its definitions explain (delivery/services/report_figures.py DEFINITIONS).
+    "report_grouping": {
+        "channel": L_("report_grouping", "channel"),
+        "court": L_("report_grouping", "court"),
+        "clerk": L_("report_grouping", "clerk"),
+        "week": L_("report_grouping", "week"),
+        "month": L_("report_grouping", "month"),
+    },
+    "report_measure": {
+        "e_service_usage_rate": L_("report_measure", "E-service usage rate"),
+        "success_rate": L_("report_measure", "Success rate"),
+        "time_to_service": L_("report_measure", "Time to service"),
+        "first_try_rate": L_("report_measure", "First-try rate"),
+        "period": L_("report_measure", "Period and groups"),
+    },
+    # A channel as /verify names the method of service (the law's words, not the channel's).
+    "service_method": {
+        "email": L_("service_method", "electronic service (e-mail)"),
+        "sms": L_("service_method", "electronic service (SMS)"),
+        "postal": L_("service_method", "service by court express mail"),
+        "in_person": L_("service_method", "service in person"),
+        "public_notice": L_("service_method", "service by public notice"),
+    },
+    # The field server's visit form (channels/in_person/visits.py): outcomes, who signed for
+    # the documents and where a refusal was filmed; failure reasons read as "attempt_reason".
+    "visit_choice": {
+        "served": L_("visit_choice", "Served (signed by the recipient or an eligible receiver)"),
+        "refused_left": L_(
+            "visit_choice", "Refused: left at the residence (witness or photos/video)"
+        ),
+        "refused_filmed": L_(
+            "visit_choice",
+            "Refused to sign away from home or at the court, recorded (CPL-INT-131)",
+        ),
+        "failed": L_("visit_choice", "Not served"),
+    },
+    "receiver_relation": {
+        "self": L_("receiver_relation", "the recipient"),
+        "family": L_("receiver_relation", "adult family member living with them"),
+        "entity_representative": L_("receiver_relation", "legal representative / chief"),
+        "entity_mailroom": L_("receiver_relation", "the entity's mail room"),
+        "agent": L_("receiver_relation", "litigation agent"),
+        "designated_receiver": L_("receiver_relation", "designated receiver"),
+        "guardian": L_("receiver_relation", "legal guardian"),
+    },
     # What runs from service (escalation/periods.py names them).
     "period": {
         "answer": L_("period", "period to answer the complaint"),

@@ -105,6 +105,7 @@ def _form(
         ),
         places=visits.FILMED_PLACES,
         reasons=visits.FAILURE_REASONS,
+        problems=visit_form.PROBLEMS,
         errors=errors or {},
         values=values or {},
         max_media_mb=max(1, ctx.settings.max_media_bytes // (1024 * 1024)),

@@ -26,6 +26,7 @@ from delivery.api.http.evidence_uploads import store_evidence
 from delivery.api.staff.auth import CSRF_FIELD, check_csrf
 from delivery.context import Context
 from delivery.infra.document_store import PNG_MAGIC, UploadRejected
+from templates.i18n import N_
 
 MAX_TEXT = 1000
 MAX_FILES = 10
@@ -33,6 +34,33 @@ MAX_FILES = 10
 # whole into memory before decoding) is capped well below the media limit.
 MAX_SIGNATURE_BYTES = 2 * 1024 * 1024
 DATA_URL_PREFIX = "data:image/png;base64,"
+# Why the form was refused, by the code validation (and the upload) records per field: the page
+# shows the message in its reader's language (templates/pages/field_task.html).
+PROBLEMS = {
+    "required": N_("Required."),
+    "witness_or_media": N_("Leaving the documents needs a witness or photos/video."),
+    "witness_incomplete": N_("Give the witness's name and organisation."),
+    "media_required": N_("A refusal away from home must be photographed or filmed."),
+    "mediation_statement": N_(
+        "A mediation statement cannot be served by leaving it (CPL-INT-133)."
+    ),
+    "mediation_receiver": N_(
+        "A mediation statement is signed for by the recipient (an entity's legal "
+        "representative) or their designated receiver (CPL-INT-133)."
+    ),
+    "future_time": N_("The visit cannot be in the future."),
+    "before_task": N_("The visit cannot be before the task was opened."),
+    "invalid_time": N_("Invalid time."),
+    "invalid_geolocation": N_("Invalid location data."),
+    "file_too_large": N_("The file is too large."),
+    "file_type": N_(
+        "Only photos (JPEG, PNG, WebP) or videos (MP4, MOV, WebM); the signature must be a PNG."
+    ),
+    "file_invalid": N_("The file is not valid."),
+    "too_long": N_("Too long."),
+    "control_characters": N_("Control characters are not allowed."),
+    "closed": N_("This task has ended; nothing more can be recorded."),
+}
 
 
 def _purpose(media_type: str) -> str:

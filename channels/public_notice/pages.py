@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from channels.public_notice import board as notice_board
+from channels.public_notice.publications import FIRST_PLACE, PLACES
 from delivery.api.http.request_context import PUBLIC_PDFS, ctx_of
 from delivery.api.staff.auth import staff_page
 from delivery.context import Context
@@ -27,25 +28,12 @@ from delivery.storage import notices as stored_notices
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.notice_publications import PublicationRow
 from templates import locale_or_default, render
+from templates.labels import label
 from templates.pdf import qr_data_uri
 
 ID = "{notice_id:[0-9A-HJKMNP-TV-Z]{26}}"
 PAGE = 20
 MAX_QUERY = 200
-PLACE_NAMES = {
-    "zh-CN": {
-        "court_website": "法院网站公告栏",
-        "court_notice_board": "法院公告栏",
-        "residence": "受送达人住所地张贴",
-        "newspaper": "报纸",
-    },
-    "en": {
-        "court_website": "court website",
-        "court_notice_board": "court notice board",
-        "residence": "posted at the residence",
-        "newspaper": "newspaper",
-    },
-}
 PUBLIC_CACHE = "public, max-age=60"
 
 
@@ -67,13 +55,20 @@ def shown_publications(
     """A notice's publications as the pages show them: place names, court time."""
     return [
         {
-            "place": PLACE_NAMES[locale].get(p["place"], p["place"]),
+            "place": label(locale, "notice_place", p["place"]),
             "detail": p["detail"],
             "published_at": minute_of(ctx, p["published_at"]),
             "media_sha256": p["media_sha256"],
         }
         for p in rows
     ]
+
+
+def place_choices(locale: str) -> list[tuple[str, str]]:
+    """The places a clerk may record a publication in, each with its name in ``locale``; the
+    court's own website (where approval publishes) first, as the form has always offered it."""
+    ordered = sorted(PLACES, key=lambda place: place != FIRST_PLACE)
+    return [(place, label(locale, "notice_place", place)) for place in ordered]
 
 
 # --- The public board ---

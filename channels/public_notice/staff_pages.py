@@ -21,10 +21,10 @@ from multidict import MultiDictProxy
 from channels.public_notice import board, notices
 from channels.public_notice.pages import (
     ID,
-    PLACE_NAMES,
     day_of,
     locale_of,
     minute_of,
+    place_choices,
     shown_publications,
 )
 from delivery.api.http.bodies import read_form, skip_part
@@ -89,7 +89,7 @@ async def _staff_view(
         can_publish=detail.dispatch.state.value == "notice_pending",
         publications=shown_publications(ctx, publications, locale),
         deemed_on=day_of(ctx, notice["deemed_served_at"]),
-        places=list(PLACE_NAMES[locale].items()),
+        places=place_choices(locale),
         max_media_mb=max(1, ctx.settings.max_media_bytes // (1024 * 1024)),
         error=error,
     )

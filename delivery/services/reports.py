@@ -25,6 +25,7 @@ from delivery.services.report_figures import DEFINITIONS, Figures, Tally
 from delivery.storage.engine import Engine
 from delivery.storage.reports import OutcomeRow, standing_outcomes
 from delivery.vocabulary import Channel
+from templates.i18n import N_
 
 GROUPINGS = ("channel", "court", "clerk", "week", "month")
 CHANNEL_ORDER = tuple(Channel)
@@ -59,17 +60,17 @@ def parse_request(
     for name in ("from", "to"):
         day = parse_day((values.get(name) or "").strip())
         if day is None:
-            errors.append({"field": name, "message": "must be a date, YYYY-MM-DD"})
+            errors.append({"field": name, "message": N_("must be a date, YYYY-MM-DD")})
         else:
             dates[name] = day
     if len(dates) == 2 and dates["from"] > dates["to"]:
-        errors.append({"field": "to", "message": "must not be before from"})
+        errors.append({"field": "to", "message": N_("must not be before from")})
     group_by = (values.get("group_by") or "channel").strip()
     if group_by not in GROUPINGS:
         errors.append({"field": "group_by", "message": f"must be one of {', '.join(GROUPINGS)}"})
     court = (values.get("court") or "").strip() or None
     if court is not None and courts is not None and court not in courts:
-        errors.append({"field": "court", "message": "must be one of your courts"})
+        errors.append({"field": "court", "message": N_("must be one of your courts")})
     if errors:
         raise ReportError(errors)
     return ReportRequest(dates["from"], dates["to"], group_by, court)

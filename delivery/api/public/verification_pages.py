@@ -33,22 +33,6 @@ from tracking.verification import TAG_CHARS, check_tag
 
 CHECK_WINDOW = timedelta(minutes=15)
 MAX_FIELD = 64
-CHANNEL_NAMES = {
-    "zh-CN": {
-        "email": "电子送达（电子邮件）",
-        "sms": "电子送达（短信）",
-        "postal": "邮寄送达（法院专递）",
-        "in_person": "直接送达",
-        "public_notice": "公告送达",
-    },
-    "en": {
-        "email": "electronic service (e-mail)",
-        "sms": "electronic service (SMS)",
-        "postal": "service by court express mail",
-        "in_person": "service in person",
-        "public_notice": "service by public notice",
-    },
-}
 
 
 def _locale(request: web.Request, chosen: str | None = None) -> str:
@@ -100,7 +84,6 @@ async def verify(request: web.Request) -> web.Response:
     record = await verification.verify_record(ctx, dispatch_id, head)
     if record is None:
         return _no_record(locale)
-    names = CHANNEL_NAMES[locale]
     other = {"lang": "zh-CN" if locale == "en" else "en"}
     if head is not None:
         other = {"h": head, **other}
@@ -108,12 +91,6 @@ async def verify(request: web.Request) -> web.Response:
         "verify.html",
         locale=locale,
         record=record,
-        method=names.get(record.service.channel, record.service.channel)
-        if record.service
-        else None,
-        method_now=names.get(record.served_now.channel, record.served_now.channel)
-        if record.served_now
-        else None,
         head=head,
         other_lang_url=f"{request.path}?{urlencode(other)}",
         zone=ctx.settings.time_zone,

@@ -95,7 +95,9 @@ async def reports_page(request: web.Request) -> web.Response:
     try:
         wanted = reports.parse_request(values, user.courts)
     except reports.ReportError as exc:
-        page["errors"] = {e["field"]: e["message"] for e in exc.errors}
+        # The parser's messages are the API's English; the page shows them in its reader's
+        # language where the catalogue has them (the fixed ones are marked in the service).
+        page["errors"] = {e["field"]: translate(locale, e["message"]) for e in exc.errors}
         return workspace_page(request, "reports.html", user, "reports", status=422, **page)
     groupings = list(dict.fromkeys([wanted.group_by, "week", "channel"]))
     results = await reports.service_reports(ctx.engine, wanted, zone, user.courts, groupings)

@@ -263,5 +263,6 @@ async def test_the_report_page_shows_definitions_table_and_charts(
     bad = await client.get("/staff/reports", params={"from": "2026-13-01", "to": "2026-03-31"})
     assert bad.status == 422
     page = await bad.text()
-    assert 'role="alert"' in page and "<b>from</b>" in page
+    # The field by its name on the form and the parser's message, both in the page's language.
+    assert 'role="alert"' in page and "<b>起始日期</b>: 应为日期，格式 YYYY-MM-DD" in page
     assert 'value="2026-13-01"' in page and 'data-key="total"' not in page

@@ -49,6 +49,10 @@ RECIPIENT_FIELDS = {
 }
 
 
+# The ladder a dispatch follows when its request names none (escalation/policies/cn-civil.toml).
+DEFAULT_POLICY = "cn-civil"
+
+
 class Errors:
     def __init__(self) -> None:
         self.items: list[dict[str, str]] = []
@@ -207,7 +211,7 @@ def parse_dispatch_request(
     court = errors.text(body, "court", "")
     case_number = errors.text(body, "case_number", "", max_len=100)
     reference = errors.text(body, "reference", "", max_len=200)
-    policy = errors.text(body, "policy", "", max_len=60, required=False) or "cn-civil"
+    policy = errors.text(body, "policy", "", max_len=60, required=False) or DEFAULT_POLICY
     known = (policies or load_policy_book()).names_for(court)
     if policy not in known:
         errors.add("policy", f"unknown policy; known: {', '.join(sorted(known))}")

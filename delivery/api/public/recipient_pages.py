@@ -22,7 +22,6 @@ from delivery.services import recipient
 from delivery.services.recipient import CheckResult, LinkGone, LinkView, VisitorInfo
 from delivery.services.sending import check_url
 from templates import locale_or_default
-from templates.i18n import translate
 from tracking.links import BadToken, session_value
 
 COOKIE_PREFIX = "songda_r_"
@@ -79,11 +78,11 @@ def _check_page(
     )
 
 
-def _error(status: int) -> web.Response:
-    """A bad link's page says nothing of the dispatch, so not its language either: both."""
-    return _page(
-        "link_error.html", status=status, status_code=status, locale="zh-CN", translate=translate
-    )
+def _error(request: web.Request, status: int) -> web.Response:
+    """A bad link's page says nothing of the dispatch, so not its language either: the one asked
+    for (``?lang=``), else the court's, with a switch to the other."""
+    locale = locale_or_default(request.query.get("lang") or ctx_of(request).settings.default_locale)
+    return _page("link_error.html", status=status, status_code=status, locale=locale)
 
 
 def _verified(request: web.Request, view: LinkView) -> bool:
@@ -100,9 +99,9 @@ async def landing(request: web.Request) -> web.Response:
     try:
         view = await recipient.open_link(ctx, token, _visitor(request), record=True)
     except BadToken:
-        return _error(403)
+        return _error(request, 403)
     except LinkGone:
-        return _error(410)
+        return _error(request, 410)
     locale = request.query.get("lang", view.locale)
     if _verified(request, view):
         return _page("recipient_documents.html", **_common(request, token, view, locale))
@@ -122,9 +121,9 @@ async def verify(request: web.Request) -> web.Response:
         result, _lock = await recipient.check_identity(ctx, token, _visitor(request), **answer)
         view = await recipient.open_link(ctx, token, _visitor(request), record=False)
     except BadToken:
-        return _error(403)
+        return _error(request, 403)
     except LinkGone:
-        return _error(410)
+        return _error(request, 410)
     locale = str(form.get("lang", view.locale))
     if result == CheckResult.VERIFIED:
         # Back to the page, in the language the recipient chose when it is not the dispatch's.
@@ -163,9 +162,9 @@ async def request_code(request: web.Request) -> web.Response:
     except LimitsUnavailable:
         return refusal(request, None)
     except BadToken:
-        return _error(403)
+        return _error(request, 403)
     except LinkGone:
-        return _error(410)
+        return _error(request, 410)
     view = await recipient.open_link(ctx, token, _visitor(request), record=False)
     response = _check_page(
         request,
@@ -195,11 +194,11 @@ async def download(request: web.Request) -> web.StreamResponse:
             raise KeyError(document_id)
         document, path = await recipient.download(ctx, token, document_id, _visitor(request))
     except BadToken:
-        return _error(403)
+        return _error(request, 403)
     except LinkGone:
-        return _error(410)
+        return _error(request, 410)
     except KeyError:
-        return _error(404)
+        return _error(request, 404)
     response = web.FileResponse(
         path,
         headers={

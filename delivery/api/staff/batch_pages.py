@@ -22,6 +22,7 @@ from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
+from delivery.api.case_system.dispatch_request import CONSENT_BASES, DEFAULT_POLICY
 from delivery.api.http.bodies import RefusedText, part_chunks, read_bounded, skip_part
 from delivery.api.http.request_context import ctx_of, json_response
 from delivery.api.staff import form_messages
@@ -33,11 +34,13 @@ from delivery.api.staff.auth import (
 from delivery.api.staff.batch_csv import MAX_BYTES, MAX_ROWS, CsvRejected, template_csv
 from delivery.api.staff.flat_dispatch import COLUMNS
 from delivery.api.staff.workspace_forms import multipart_form
+from delivery.domain import DOCUMENT_KINDS
 from delivery.infra.document_store import StoredFile, UploadRejected
 from delivery.services import batches
 from delivery.services.batch_intake import run_batch
 from delivery.staff import Role, StaffUser
 from delivery.text import text_problem
+from delivery.vocabulary import ContactSource, RecipientRole
 
 PATH = "/staff/batches"
 ID = "{batch_id:[0-9A-HJKMNP-TV-Z]{26}}"
@@ -82,6 +85,12 @@ def _page(
         max_rows=MAX_ROWS,
         max_mb=MAX_BYTES // (1024 * 1024),
         max_document_kb=ctx.settings.max_upload_bytes // 1024,
+        # The values a column takes, each shown with its label (a clerk types the code).
+        roles=list(RecipientRole),
+        kinds=sorted(DOCUMENT_KINDS),
+        bases=CONSENT_BASES,
+        sources=list(ContactSource),
+        default_policy=DEFAULT_POLICY,
     )
 
 

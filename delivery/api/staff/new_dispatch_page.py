@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from multidict import MultiDict
 
+from delivery.api.case_system.dispatch_request import DEFAULT_POLICY
 from delivery.api.http.bodies import RefusedText, part_chunks, skip_part
 from delivery.api.http.request_context import ctx_of
 from delivery.api.staff import form_messages
@@ -102,7 +103,7 @@ async def new_form(request: web.Request) -> web.Response:
     values = {
         "reference": fresh_reference(),
         "court": user.courts[0],
-        "policy": "cn-civil",
+        "policy": DEFAULT_POLICY,
         "locale": ctx.settings.default_locale,
         "consent": "no",
     }

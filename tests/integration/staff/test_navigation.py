@@ -27,6 +27,8 @@ NOT_PAGES = {
     "/staff/batches/template.csv",
     "/staff/batches/{batch_id}/progress",
     "/staff/dispatches/{dispatch_id}/documents/{document_id}",
+    "/staff/dispatches/{dispatch_id}/reveals.csv",
+    "/staff/reveals.csv",
 }
 ROLE_SETS = {
     "clerk": (Role.CLERK,),

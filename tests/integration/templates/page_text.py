@@ -32,6 +32,8 @@ BUTTON_INPUTS = frozenset({"submit", "button", "reset"})
 ALLOWED_WORDS = frozenset(
     {"PDF", "JPEG", "PNG", "WebP", "MOV", "WebM", "CSV", "ZIP", "SHA", "KB", "MB", "GBK"}
     | {"Songda", "English"}
+    # Written in Latin letters in Chinese technical text: "API 密钥", "ISO 周".
+    | {"API", "ISO"}
 )
 ALLOWED_CJK = ("中文",)
 IDENTIFIERS = re.compile(

@@ -8,8 +8,7 @@ page on any Chinese that is not data (page_text.py says exactly what is allowed,
 
 Seeding and crawling take a while, so one crawl serves the whole module: the first test that
 needs it runs it (with its own fixtures) and keeps the pages; the per-page tests then check
-their part. Pages being rewritten on other branches are expected to fail for now
-(``REWRITTEN``): their marks go once those branches are merged.
+their part.
 """
 
 from __future__ import annotations
@@ -65,10 +64,6 @@ PAGES: list[tuple[str, str]] = [
     ("sandbox_mailbox", r"/sandbox/mailbox"),
     ("other", r"/.*"),
 ]
-REWRITTEN = frozenset(
-    {"queue", "new_dispatch", "dispatch", "batches", "reports", "field", "staff_notices"}
-    | {"recipient", "sandbox_mailbox"}
-)
 START = (
     "/",
     "/account",
@@ -215,16 +210,7 @@ def test_the_crawl_shows_every_event_type_and_reason(crawl: Crawl) -> None:
 
 
 CASES = [
-    pytest.param(
-        name,
-        locale,
-        id=f"{name}-{locale}",
-        marks=[pytest.mark.xfail(strict=False, reason="page rewritten on another branch")]
-        if name in REWRITTEN
-        else [],
-    )
-    for name, _ in PAGES
-    for locale in LOCALES
+    pytest.param(name, locale, id=f"{name}-{locale}") for name, _ in PAGES for locale in LOCALES
 ]
 
 

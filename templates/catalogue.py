@@ -2,8 +2,9 @@
 
 It extracts every msgid from the Python sources and templates (Babel's extractors, mapping in
 babel.cfg), merges them into ``messages.po`` (translations kept, new msgids added untranslated,
-msgids no source uses any more dropped) and compiles ``messages.mo``. The header carries no
-creation date, so running it twice changes nothing and branches merge without noise.
+msgids no source uses any more dropped) and compiles ``messages.mo``. Neither header carries the
+time it was made (the ``.mo``'s date is pinned), so running it again changes nothing and branches
+merge without noise.
 tests/unit/templates/test_catalogue.py runs the same extraction and fails on a msgid without its
 translation or a ``.mo`` that does not match its ``.po``.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
@@ -43,6 +45,8 @@ KEYWORDS = {
     "both_lines": None,
 }
 CATALOGUES = {"zh_CN": LOCALE_DIR / "zh_CN" / "LC_MESSAGES"}
+# The date every compiled catalogue carries in its header (see mo_bytes).
+UNDATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def extracted() -> Catalog:
@@ -84,6 +88,13 @@ def po_bytes(catalogue: Catalog) -> bytes:
 
 
 def mo_bytes(catalogue: Catalog) -> bytes:
+    """The compiled catalogue, the same bytes for the same ``.po`` whenever it is compiled.
+
+    Babel dates a catalogue it reads "now" and writes that into the ``.mo`` header: every
+    ``make messages`` would then change the committed binary, and two branches that both ran it
+    would conflict on it. The header's date is pinned instead.
+    """
+    catalogue.creation_date = UNDATED
     out = io.BytesIO()
     write_mo(out, catalogue, use_fuzzy=False)
     return out.getvalue()

@@ -6,6 +6,8 @@ A failure here means: run ``make messages`` and fill in the empty ``msgstr`` it 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from babel.messages.mofile import read_mo
 
 from templates import catalogue
@@ -38,6 +40,16 @@ def test_the_committed_mo_is_the_compiled_po() -> None:
         (m.context, _plain(m.id)): _plain(m.string) for m in catalogue.read("zh_CN") if m.id
     }
     assert compiled == expected, "messages.mo is stale: run `make messages`"
+
+
+def test_make_messages_writes_the_committed_mo_again_byte_for_byte() -> None:
+    """Compiling is a function of the ``.po`` alone: running ``make messages`` on a clean
+    checkout (at any time) leaves ``messages.mo`` unchanged, so branches do not conflict on it."""
+    folder = catalogue.CATALOGUES["zh_CN"]
+    earlier = catalogue.read("zh_CN")
+    earlier.creation_date = datetime(2020, 5, 17, 8, 30, tzinfo=UTC)
+    assert catalogue.mo_bytes(earlier) == catalogue.mo_bytes(catalogue.read("zh_CN"))
+    assert (folder / f"{DOMAIN}.mo").read_bytes() == catalogue.mo_bytes(catalogue.read("zh_CN"))
 
 
 def test_chinese_comes_from_the_catalogue_and_english_is_the_msgid() -> None:

@@ -60,6 +60,8 @@ async def test_blanks_are_highlighted_and_approval_waits_until_none_remains(api:
     assert f'action="{path}/approve"' not in html and "暂不能批准" in html
     english = await (await api.client.get(f"{path}?lang=en")).text()
     assert "Blank to fill in: " in english and f'action="{path}/approve"' not in english
+    # The English page's forms post in English, so their answer (and its redirect) stays English.
+    assert f'action="{path}/edit?lang=en"' in english
 
     # approving anyway (a form from elsewhere) is refused by the same rule; nothing is published
     token = form_csrf(html)

@@ -38,6 +38,7 @@ from cryptography.x509.oid import NameOID
 from delivery.clock import Clock, rfc3339
 from delivery.config import SANDBOX_COURT
 from delivery.infra.private_files import private_dir
+from templates.texts import Text, wording
 from tracking import court_certificates as certs
 from tracking.court_certificates import CertificateError, Issuer, SigningIdentity
 from tracking.signing import (
@@ -251,13 +252,13 @@ def load_signing_identity(keys_dir: Path) -> SigningIdentity:
     return SigningIdentity(kid, key_pem, chain_pem)
 
 
-def key_problems(keys_dir: Path) -> list[str]:
+def key_problems(keys_dir: Path) -> list[Text]:
     """What stops the service from signing (for ``songda config check``)."""
     try:
         load_signing_key(keys_dir)
         load_signing_identity(keys_dir)
     except KeyStoreError as exc:
-        return [f"court signing key: {exc}"]
+        return [wording("court signing key: %(problem)s", problem=exc)]
     return []
 
 

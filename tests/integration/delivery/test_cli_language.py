@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_runner import songda
+from cli_runner import songda, sqlite_cli_env
+from conftest import COURT
 
 CHINESE = {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "zh_CN.UTF-8"}
 ENGLISH = {"LC_ALL": "", "LC_MESSAGES": "", "LANG": ""}
@@ -77,3 +78,63 @@ def test_a_database_command_without_a_court_asks_for_one_in_chinese(tmp_path: Pa
     refused = songda("apikey", "create", "--name", "case system", env=env)
     assert refused.returncode == 2
     assert "请给出 --court，或设置 SONGDA_COURT_NAME" in refused.stderr
+
+
+def test_database_commands_speak_chinese_and_keep_their_machine_output(tmp_path: Path) -> None:
+    env = {**sqlite_cli_env(tmp_path), **CHINESE}
+    upgraded = songda("db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.strip() == "数据库已是最新迁移"
+
+    bad_court = songda(
+        "user",
+        "create",
+        "--username",
+        "zhao",
+        "--name",
+        "赵",
+        "--role",
+        "clerk",
+        "--court",
+        " ",
+        env=env,
+    )
+    assert bad_court.returncode == 2
+    assert "songda: 法院：一个或多个非空的法院名称" in bad_court.stderr
+
+    created = songda(
+        "user", "create", "--username", "zhao", "--name", "赵", "--role", "clerk", env=env
+    )
+    assert created.returncode == 0, created.stderr
+    assert f"（密码只显示一次；适用法院：{COURT}）" in created.stderr
+    taken = songda(
+        "user", "create", "--username", "zhao", "--name", "赵", "--role", "clerk", env=env
+    )
+    assert taken.returncode == 2
+    assert "songda: 登录名：'zhao' 已被占用" in taken.stderr
+
+    # The rows stay codes and tabs for scripts; the header (stderr) and the state are words.
+    listed = songda("user", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stderr.strip() == "登录名\t姓名\t角色\t法院\t状态"
+    assert listed.stdout.splitlines() == [f"zhao\t赵\tclerk\t{COURT}\t有效"]
+
+    report = songda("report", "--from", "2026-01-01", "--to", "2026-12-31", env=env)
+    assert report.returncode == 0, report.stderr
+    header, total = report.stdout.splitlines()
+    assert header.split()[:4] == ["分组键", "分组", "已送达", "失败"]
+    assert total.split()[:2] == ["total", "合计"]
+    refused = songda("report", "--from", "2026-13-01", "--to", "2026-12-31", env=env)
+    assert refused.returncode == 2
+    assert "songda report: --from: " in refused.stderr
+    assert "must be" not in refused.stderr
+
+    english = songda("report", "--from", "2026-01-01", "--to", "2026-12-31", env={**env, **ENGLISH})
+    assert english.stdout.splitlines()[0].split()[:3] == ["key", "label", "served"]
+
+
+def test_verify_refuses_in_chinese(tmp_path: Path) -> None:
+    env = {"SONGDA_DATA_DIR": str(tmp_path), **CHINESE}
+    refused = songda("verify", str(tmp_path / "bundle.zip"), env=env)
+    assert refused.returncode == 2
+    assert "中没有法院密钥：请给出 --keys URL|FILE" in refused.stderr

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from delivery.cli.language import _
+from delivery.cli.language import _, cli_locale
 from delivery.cli.settings import EXIT_USAGE
 from delivery.config import data_dir_from_env, keys_dir_from_env
 
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                 created = create_key(keys_dir, SystemClock(), _court_from_env())
             else:
                 created = _import_key(keys_dir, args)
-            print(describe(created, keys_dir))
+            print(describe(created, keys_dir, cli_locale()))
             print(
                 _("(the active court key now; private keys in %(dir)s, mode 0600)", dir=keys_dir),
                 file=sys.stderr,
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     for key in listed:
-        print(describe(key, keys_dir))
+        print(describe(key, keys_dir, cli_locale()))
     return 0
 
 

@@ -138,3 +138,15 @@ def test_verify_refuses_in_chinese(tmp_path: Path) -> None:
     refused = songda("verify", str(tmp_path / "bundle.zip"), env=env)
     assert refused.returncode == 2
     assert "中没有法院密钥：请给出 --keys URL|FILE" in refused.stderr
+
+
+def test_keys_list_says_the_standing_in_chinese(tmp_path: Path) -> None:
+    env = {**sqlite_cli_env(tmp_path), **CHINESE}
+    assert songda("keys", "create", env=env).returncode == 0
+    rotated = songda("keys", "create", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "（现为法院当前密钥；私钥在 " in rotated.stderr
+    listed = songda("keys", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    standings = [line.split("\t")[-1] for line in listed.stdout.splitlines()]
+    assert sorted(standings) == ["已停用", "当前"]

@@ -18,15 +18,18 @@ from delivery import config_checks as checks
 from delivery.config_checks import SANDBOX_COURT as SANDBOX_COURT  # named by keys and tests
 from delivery.infra.secret_box import SecretBox
 from templates.fonts import FontSet, font_set
+from templates.texts import Text, wording
 from tracking.webhook_targets import TargetPolicy
 
 
 class ConfigError(Exception):
-    """The configuration cannot be used; ``problems`` lists every reason."""
+    """The configuration cannot be used; ``problems`` lists every reason in English (logs),
+    ``wordings`` the same to be shown in the operator's language (``songda config check``)."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
+    def __init__(self, wordings: list[Text]) -> None:
+        self.wordings = wordings
+        self.problems = [str(w) for w in wordings]
+        super().__init__("; ".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -295,8 +298,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
     checks.together(
         r,
         (twilio.account_sid, twilio.auth_token, twilio.sender),
-        "SONGDA_TWILIO_ACCOUNT_SID, SONGDA_TWILIO_AUTH_TOKEN and SONGDA_TWILIO_FROM go "
-        "together (leave all three unset to run without SMS)",
+        wording(
+            "SONGDA_TWILIO_ACCOUNT_SID, SONGDA_TWILIO_AUTH_TOKEN and SONGDA_TWILIO_FROM go "
+            "together (leave all three unset to run without SMS)"
+        ),
     )
     carrier = CarrierSettings(*checks.carrier(r))
     host = r.text("HOST", "127.0.0.1") or "127.0.0.1"
@@ -356,40 +361,48 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
     return settings
 
 
-def deployment_warnings(settings: Settings, command: str) -> list[str]:
+def deployment_warnings(settings: Settings, command: str) -> list[Text]:
     """Problems that depend on how the settings are used rather than on a single value."""
-    warnings: list[str] = []
+    warnings: list[Text] = []
     if settings.is_sqlite and command in {"web", "worker"}:
         warnings.append(
-            "SQLite is for one process (`songda run`); separate web and worker processes need "
-            "PostgreSQL (SONGDA_DATABASE_URL=postgresql+asyncpg://...)"
+            wording(
+                "SQLite is for one process (`songda run`); separate web and worker processes "
+                "need PostgreSQL (SONGDA_DATABASE_URL=postgresql+asyncpg://...)"
+            )
         )
     if settings.redis_url is None and command in {"web", "worker"}:
         warnings.append(
-            "SONGDA_REDIS_URL is unset: only `songda run` starts a private Redis; "
-            "separate web and worker processes must share one Redis"
+            wording(
+                "SONGDA_REDIS_URL is unset: only `songda run` starts a private Redis; "
+                "separate web and worker processes must share one Redis"
+            )
         )
     return warnings
 
 
-def advisories(settings: Settings) -> list[str]:
+def advisories(settings: Settings) -> list[Text]:
     """What is allowed but weakens the service; said at start and by ``songda config check``
     without refusing to run."""
-    advice: list[str] = []
+    advice: list[Text] = []
     if settings.tsa_url is None and not settings.sandbox:
         advice.append(
-            "SONGDA_TSA_URL is unset: proofs carry no third-party time (RFC 3161); their times "
-            "rest on the court's own clock alone"
+            wording(
+                "SONGDA_TSA_URL is unset: proofs carry no third-party time (RFC 3161); their "
+                "times rest on the court's own clock alone"
+            )
         )
     return advice + court_contact_advice(settings.court_contact)
 
 
-def court_contact_advice(contact: CourtContact) -> list[str]:
+def court_contact_advice(contact: CourtContact) -> list[Text]:
     """Unset court contact settings: the recipient's page then cannot say how to reach the court."""
     if not contact.missing:
         return []
     return [
-        f"{', '.join(contact.missing)} unset: recipients' pages give no court "
-        f"{' or '.join(n.removeprefix('SONGDA_COURT_').lower() for n in contact.missing)} "
-        "(docs/decisions/0037)"
+        wording(
+            "%(settings)s unset: recipients' pages give no court %(details)s (docs/decisions/0037)",
+            settings=", ".join(contact.missing),
+            details=" or ".join(n.removeprefix("SONGDA_COURT_").lower() for n in contact.missing),
+        )
     ]

@@ -20,6 +20,7 @@ from delivery.infra.private_files import generated_once
 from delivery.infra.secret_box import SecretBox, SecretKeyError, parse_keys, sandbox_key
 from escalation.policy import PolicyError, load_policy_book
 from templates.fonts import FontError, font_set
+from templates.texts import Text, wording
 from tracking.timestamps import load_certificates
 from tracking.webhook_targets import TargetPolicy, parse_allow_list
 
@@ -39,7 +40,7 @@ class Reader:
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
-        self.problems: list[str] = []
+        self.problems: list[Text] = []
 
     def text(self, name: str, default: str | None = None) -> str | None:
         value = self.env.get(f"SONGDA_{name}", "").strip()
@@ -52,16 +53,20 @@ class Reader:
         try:
             value = int(raw)
         except ValueError:
-            self.problems.append(f"SONGDA_{name}: {raw!r} is not a whole number")
+            self.problems.append(
+                wording("%(setting)s: %(value)s is not a whole number", **_said(name, raw))
+            )
             return default
         if value < minimum:
-            self.problems.append(f"SONGDA_{name}: must be at least {minimum}")
+            self.problems.append(
+                wording("%(setting)s: must be at least %(minimum)s", **_said(name), minimum=minimum)
+            )
         return value
 
     def flag(self, name: str, default: bool) -> bool:
         raw = (self.text(name) or "").lower()
         if raw and raw not in TRUE_WORDS + FALSE_WORDS:
-            self.problems.append(f"SONGDA_{name}: must be true or false")
+            self.problems.append(wording("%(setting)s: must be true or false", **_said(name)))
         return raw in TRUE_WORDS if raw else default
 
     def number(self, name: str, default: float) -> float:
@@ -71,7 +76,9 @@ class Reader:
         try:
             return float(raw)
         except ValueError:
-            self.problems.append(f"SONGDA_{name}: {raw!r} is not a number")
+            self.problems.append(
+                wording("%(setting)s: %(value)s is not a number", **_said(name, raw))
+            )
             return default
 
     def path(self, name: str) -> Path | None:
@@ -79,11 +86,19 @@ class Reader:
         return Path(text).resolve() if text else None
 
 
+def _said(name: str, raw: str | None = None) -> dict[str, object]:
+    """The parameters of a setting's problem: its variable and the value given (quoted as
+    given, so an operator sees stray spaces or quotes)."""
+    return {"setting": f"SONGDA_{name}", "value": repr(raw)}
+
+
 def database_url(r: Reader, data_dir: Path) -> str:
     url = r.text("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'songda.db'}"
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         r.problems.append(
-            "SONGDA_DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            wording(
+                "SONGDA_DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
         )
     return url
 
@@ -91,7 +106,7 @@ def database_url(r: Reader, data_dir: Path) -> str:
 def redis_url(r: Reader) -> str | None:
     url = r.text("REDIS_URL")
     if url and urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
-        r.problems.append("SONGDA_REDIS_URL: must be a redis://, rediss:// or unix:// URL")
+        r.problems.append(wording("SONGDA_REDIS_URL: must be a redis://, rediss:// or unix:// URL"))
     return url
 
 
@@ -100,10 +115,10 @@ def secret_key(r: Reader, data_dir: Path, sandbox: bool) -> str:
     if key is None:
         if sandbox:
             return _sandbox_secret(data_dir)
-        r.problems.append("SONGDA_SECRET_KEY: required (at least 32 characters)")
+        r.problems.append(wording("SONGDA_SECRET_KEY: required (at least 32 characters)"))
         return ""
     if len(key) < 32:
-        r.problems.append("SONGDA_SECRET_KEY: must be at least 32 characters")
+        r.problems.append(wording("SONGDA_SECRET_KEY: must be at least 32 characters"))
     return key
 
 
@@ -116,16 +131,20 @@ def smtp_server(r: Reader, sandbox: bool) -> tuple[str, str | None, str | None]:
     """The TLS mode, host and sender address of the court's outgoing mail server."""
     tls = (r.text("SMTP_TLS", "none") or "none").lower()
     if tls not in SMTP_TLS_MODES:
-        r.problems.append(f"SONGDA_SMTP_TLS: must be one of {', '.join(SMTP_TLS_MODES)}")
+        r.problems.append(
+            wording("SONGDA_SMTP_TLS: must be one of %(modes)s", modes=", ".join(SMTP_TLS_MODES))
+        )
     host = r.text("SMTP_HOST")
     sender = r.text("SMTP_SENDER")
     if not sandbox:
         if host is None:
-            r.problems.append("SONGDA_SMTP_HOST: required (the court's outgoing mail server)")
+            r.problems.append(
+                wording("SONGDA_SMTP_HOST: required (the court's outgoing mail server)")
+            )
         if sender is None:
-            r.problems.append("SONGDA_SMTP_SENDER: required (the court's From address)")
+            r.problems.append(wording("SONGDA_SMTP_SENDER: required (the court's From address)"))
     if sender is not None and "@" not in sender:
-        r.problems.append("SONGDA_SMTP_SENDER: must be an e-mail address")
+        r.problems.append(wording("SONGDA_SMTP_SENDER: must be an e-mail address"))
     return tls, host, sender
 
 
@@ -134,7 +153,7 @@ def is_sandbox_data_dir(data_dir: Path) -> bool:
     return (data_dir / SANDBOX_API_KEY_FILE).is_file()
 
 
-def together(r: Reader, values: tuple[str | None, ...], problem: str) -> None:
+def together(r: Reader, values: tuple[str | None, ...], problem: Text) -> None:
     """Settings that only work as a set: all given or none."""
     if any(values) and not all(values):
         r.problems.append(problem)
@@ -147,16 +166,20 @@ def carrier(r: Reader) -> tuple[str | None, str | None, str | None, str]:
     webhook_secret = r.text("CARRIER_WEBHOOK_SECRET")
     name = r.text("CARRIER_NAME", "court-express") or "court-express"
     if url and urlsplit(url).scheme not in {"http", "https"}:
-        r.problems.append("SONGDA_CARRIER_URL: must be an absolute http(s) URL")
+        r.problems.append(wording("SONGDA_CARRIER_URL: must be an absolute http(s) URL"))
     together(
         r,
         (url, key, webhook_secret),
-        "SONGDA_CARRIER_URL, SONGDA_CARRIER_KEY and SONGDA_CARRIER_WEBHOOK_SECRET go together "
-        "(leave all three unset to run without the postal channel)",
+        wording(
+            "SONGDA_CARRIER_URL, SONGDA_CARRIER_KEY and SONGDA_CARRIER_WEBHOOK_SECRET go "
+            "together (leave all three unset to run without the postal channel)"
+        ),
     )
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", name):
         r.problems.append(
-            "SONGDA_CARRIER_NAME: lower-case letters, digits, - and _ (at most 40 characters)"
+            wording(
+                "SONGDA_CARRIER_NAME: lower-case letters, digits, - and _ (at most 40 characters)"
+            )
         )
     return url, key, webhook_secret, name
 
@@ -164,7 +187,7 @@ def carrier(r: Reader) -> tuple[str | None, str | None, str | None, str]:
 def public_base_url(r: Reader, host: str, port: int) -> str:
     base_url = (r.text("PUBLIC_BASE_URL") or f"http://{host}:{port}").rstrip("/")
     if urlsplit(base_url).scheme not in {"http", "https"} or not urlsplit(base_url).netloc:
-        r.problems.append("SONGDA_PUBLIC_BASE_URL: must be an absolute http(s) URL")
+        r.problems.append(wording("SONGDA_PUBLIC_BASE_URL: must be an absolute http(s) URL"))
     return base_url
 
 
@@ -174,7 +197,7 @@ def court_name(r: Reader, sandbox: bool) -> str:
         return name
     if sandbox:
         return SANDBOX_COURT
-    r.problems.append("SONGDA_COURT_NAME: required (the court this deployment serves)")
+    r.problems.append(wording("SONGDA_COURT_NAME: required (the court this deployment serves)"))
     return ""
 
 
@@ -183,14 +206,14 @@ def time_zone(r: Reader) -> str:
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        r.problems.append(f"SONGDA_TIME_ZONE: unknown time zone {zone!r}")
+        r.problems.append(wording("SONGDA_TIME_ZONE: unknown time zone %(zone)s", zone=repr(zone)))
     return zone
 
 
 def default_locale(r: Reader) -> str:
     locale = r.text("DEFAULT_LOCALE", "zh-CN") or "zh-CN"
     if locale not in LOCALES:
-        r.problems.append("SONGDA_DEFAULT_LOCALE: must be zh-CN or en")
+        r.problems.append(wording("SONGDA_DEFAULT_LOCALE: must be zh-CN or en"))
     return locale
 
 
@@ -200,7 +223,7 @@ def policy_dir(r: Reader) -> Path | None:
         try:
             load_policy_book(directory)
         except (PolicyError, OSError) as exc:
-            r.problems.append(f"SONGDA_POLICY_DIR: {exc}")
+            r.problems.append(wording("SONGDA_POLICY_DIR: %(problem)s", problem=exc))
     return directory
 
 
@@ -209,7 +232,11 @@ def fonts_dir(r: Reader) -> Path | None:
     try:
         font_set(directory)
     except FontError as exc:
-        r.problems.append(f"SONGDA_FONTS_DIR: {exc}" if directory else f"bundled fonts: {exc}")
+        r.problems.append(
+            wording("SONGDA_FONTS_DIR: %(problem)s", problem=exc)
+            if directory
+            else wording("bundled fonts: %(problem)s", problem=exc)
+        )
     return directory
 
 
@@ -218,22 +245,37 @@ def tsa(r: Reader) -> tuple[str | None, Path | None, float]:
     no token can be checked) and the timeout of one request."""
     url = r.text("TSA_URL")
     if url and (urlsplit(url).scheme not in {"http", "https"} or not urlsplit(url).netloc):
-        r.problems.append("SONGDA_TSA_URL: must be an absolute http(s) URL (RFC 3161 over HTTP)")
+        r.problems.append(
+            wording("SONGDA_TSA_URL: must be an absolute http(s) URL (RFC 3161 over HTTP)")
+        )
     cert_path = r.path("TSA_CERT")
     if cert_path is not None:
         try:
             load_certificates(cert_path.read_bytes())
         except (OSError, ValueError) as exc:
-            r.problems.append(f"SONGDA_TSA_CERT: {cert_path} is not a PEM certificate ({exc})")
+            r.problems.append(
+                wording(
+                    "SONGDA_TSA_CERT: %(path)s is not a PEM certificate (%(problem)s)",
+                    path=cert_path,
+                    problem=exc,
+                )
+            )
     elif url:
         r.problems.append(
-            "SONGDA_TSA_CERT: required with SONGDA_TSA_URL (the TSA's certificate or chain, PEM): "
-            "without it no token can be checked"
+            wording(
+                "SONGDA_TSA_CERT: required with SONGDA_TSA_URL (the TSA's certificate or chain, "
+                "PEM): without it no token can be checked"
+            )
         )
     timeout = r.number("TSA_TIMEOUT", 10.0)
     if not 0 < timeout <= MAX_TSA_TIMEOUT:
         # Bounded: a job waiting on a slow TSA holds one worker slot, never longer than this.
-        r.problems.append(f"SONGDA_TSA_TIMEOUT: seconds, more than 0 and at most {MAX_TSA_TIMEOUT}")
+        r.problems.append(
+            wording(
+                "SONGDA_TSA_TIMEOUT: seconds, more than 0 and at most %(maximum)s",
+                maximum=MAX_TSA_TIMEOUT,
+            )
+        )
     return url, cert_path, timeout
 
 
@@ -243,15 +285,17 @@ def secrets_keys(r: Reader, data_dir: Path, sandbox: bool) -> tuple[str, ...]:
         if sandbox:
             return (sandbox_key(data_dir),)
         r.problems.append(
-            "SONGDA_SECRETS_KEY: required (the key webhook signing secrets are encrypted with; "
-            "`songda secrets new-key` prints one)"
+            wording(
+                "SONGDA_SECRETS_KEY: required (the key webhook signing secrets are encrypted with; "
+                "`songda secrets new-key` prints one)"
+            )
         )
         return ()
     keys = parse_keys(text)
     try:
         SecretBox(keys)
     except SecretKeyError as exc:
-        r.problems.append(f"SONGDA_SECRETS_KEY: {exc}")
+        r.problems.append(wording("SONGDA_SECRETS_KEY: %(problem)s", problem=exc))
     return keys
 
 
@@ -260,8 +304,11 @@ def webhook_targets(r: Reader, sandbox: bool) -> TargetPolicy:
     networks, hosts, bad = parse_allow_list((allowed or "").split(","))
     if bad:
         r.problems.append(
-            "SONGDA_WEBHOOK_ALLOWED_TARGETS: neither a network (CIDR) nor a host name: "
-            + ", ".join(bad)
+            wording(
+                "SONGDA_WEBHOOK_ALLOWED_TARGETS: neither a network (CIDR) nor a host name: "
+                "%(values)s",
+                values=", ".join(bad),
+            )
         )
     return TargetPolicy(r.flag("WEBHOOK_ALLOW_HTTP", sandbox), networks, hosts)
 
@@ -269,6 +316,8 @@ def webhook_targets(r: Reader, sandbox: bool) -> TargetPolicy:
 def sandbox_host(r: Reader, host: str, sandbox: bool) -> None:
     if sandbox and host not in ("127.0.0.1", "::1", "localhost"):
         r.problems.append(
-            "SONGDA_HOST: sandbox mode serves its mailbox and clock without login, so it only "
-            "listens on a loopback address (127.0.0.1)"
+            wording(
+                "SONGDA_HOST: sandbox mode serves its mailbox and clock without login, so it only "
+                "listens on a loopback address (127.0.0.1)"
+            )
         )

@@ -19,6 +19,7 @@ from asn1crypto import x509
 
 from delivery.clock import rfc3339
 from delivery.vocabulary import EventType
+from templates.i18n import SOURCE_LOCALE, translate
 from tracking.chain import GENESIS, canonical, link_hash
 from tracking.signing import ALG, PublicKey, checkpoint_statement
 from tracking.timestamps import EVENT, TOLERANCE, TokenError, beyond_tolerance, check_token
@@ -53,13 +54,23 @@ class Report:
     def valid(self) -> bool:
         return not self.problems
 
-    def render(self) -> str:
+    def render(self, locale: str = SOURCE_LOCALE) -> str:
+        """The report for a person: its verdict and frame in ``locale`` (``songda verify``
+        speaks the operator's language), what was checked or found as recorded."""
         if self.valid:
-            lines = [f"VALID: {self.subject}"]
-            lines += [f"  ok  {line}" for line in self.checked]
+            lines = [translate(locale, "VALID: %(subject)s", subject=self.subject)]
+            lines += [
+                "  " + translate(locale, "ok  %(check)s", check=line) for line in self.checked
+            ]
         else:
-            lines = [f"INVALID: {self.subject}", f"  first problem: {self.problems[0]}"]
-            lines += [f"  also: {line}" for line in self.problems[1:]]
+            lines = [
+                translate(locale, "INVALID: %(subject)s", subject=self.subject),
+                "  " + translate(locale, "first problem: %(problem)s", problem=self.problems[0]),
+            ]
+            lines += [
+                "  " + translate(locale, "also: %(problem)s", problem=line)
+                for line in self.problems[1:]
+            ]
         return "\n".join(lines)
 
 

@@ -1,7 +1,8 @@
 """``songda config check``: name every missing or invalid setting, then what is merely unwise.
 
 Errors (exit 2) are what would stop the command the settings are meant for (``--for``); warnings
-are advice that does not.
+are advice that does not. Both are said in the operator's language (delivery/cli/language.py);
+the settings' names, values and paths in them are printed as they are.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from delivery.cli.language import _, ngettext, said
 from delivery.cli.settings import EXIT_USAGE
 from delivery.config import (
     ConfigError,
@@ -18,21 +20,22 @@ from delivery.config import (
     load_settings,
 )
 from delivery.infra.keys import key_problems
+from templates.fonts import cmap_of, font_name
 
 
 def add_parser(commands: Any) -> None:
-    config = commands.add_parser("config", help="configuration")
+    config = commands.add_parser("config", help=_("configuration"))
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    check = config_commands.add_parser("check", help="name every missing or invalid setting")
+    check = config_commands.add_parser("check", help=_("name every missing or invalid setting"))
     check.add_argument(
-        "--sandbox", action="store_true", help="check as `songda run --sandbox` would"
+        "--sandbox", action="store_true", help=_("check as `songda run --sandbox` would")
     )
     check.add_argument(
         "--for",
         dest="for_command",
         choices=["run", "web", "worker"],
         default="run",
-        help="the command the settings are meant for",
+        help=_("the command the settings are meant for"),
     )
 
 
@@ -40,30 +43,57 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(sandbox=args.sandbox)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}")
-        print(f"{len(exc.problems)} problem(s) found")
+        for problem in exc.wordings:
+            print(_("error: %(problem)s", problem=said(problem)))
+        print(_("%(n)s problem(s) found", n=len(exc.wordings)))
         return EXIT_USAGE
     warnings = deployment_warnings(settings, args.for_command)
     if not args.sandbox:  # the sandbox creates its key on first start
         warnings += key_problems(settings.keys_dir)
     for warning in warnings:
-        print(f"error: {warning}")
+        print(_("error: %(problem)s", problem=said(warning)))
     if warnings:
         return EXIT_USAGE
     for advice in advisories(settings):
-        print(f"warning: {advice}")
+        print(_("warning: %(advice)s", advice=said(advice)))
     print(
-        f"configuration OK (database {settings.database_url.split(':', 1)[0]}, "
-        f"redis {'embedded' if settings.redis_url is None else 'external'}, "
-        f"court {settings.court_name!r}, time zone {settings.time_zone}, "
-        f"third-party time {_tsa_summary(settings)})"
+        _(
+            "configuration OK (database %(database)s, redis %(redis)s, court %(court)s, "
+            "time zone %(zone)s, third-party time %(tsa)s)",
+            database=settings.database_url.split(":", 1)[0],
+            redis=_("embedded") if settings.redis_url is None else _("external"),
+            court=repr(settings.court_name),
+            zone=settings.time_zone,
+            tsa=_tsa_summary(settings),
+        )
     )
-    print(settings.fonts.report())
+    print(_fonts(settings))
     return 0
+
+
+def _fonts(settings: Settings) -> str:
+    """The fonts PDFs are made with (what start-up logs in English as ``fonts.report()``)."""
+    lines = [_("PDF fonts (only these; no font of the machine is used):")]
+    for font in settings.fonts.fonts:
+        characters = len(cmap_of(font.path))
+        kind = _("bundled") if font.bundled else _("supplementary")
+        count = f"{characters:,}"
+        lines.append(
+            "  "
+            + ngettext(
+                "%(font)s (%(kind)s, %(count)s character): %(path)s",
+                "%(font)s (%(kind)s, %(count)s characters): %(path)s",
+                characters,
+                font=font_name(font.path),
+                kind=kind,
+                count=count,
+                path=font.path,
+            )
+        )
+    return "\n".join(lines)
 
 
 def _tsa_summary(settings: Settings) -> str:
     if settings.tsa_url:
         return settings.tsa_url
-    return "the sandbox's own TSA, started with it" if settings.sandbox else "none"
+    return _("the sandbox's own TSA, started with it") if settings.sandbox else _("none")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from delivery.cli.language import _
 from delivery.config import Settings
 
 
 def add_parser(commands: Any) -> None:
-    db = commands.add_parser("db", help="database maintenance")
+    db = commands.add_parser("db", help=_("database maintenance"))
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_commands.add_parser("upgrade", help="apply all migrations")
+    db_commands.add_parser("upgrade", help=_("apply all migrations"))
 
 
 async def _db_upgrade(settings: Settings) -> None:
@@ -27,5 +28,5 @@ async def _db_upgrade(settings: Settings) -> None:
 
 def run(settings: Settings) -> int:
     asyncio.run(_db_upgrade(settings))
-    print("database is at the newest migration")
+    print(_("database is at the newest migration"))
     return 0

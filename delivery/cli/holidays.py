@@ -9,22 +9,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from delivery.cli.language import _
 from delivery.cli.settings import EXIT_USAGE
 from delivery.config import calendar_file_in, data_dir_from_env
 from delivery.infra.private_files import private_dir
 
 
 def add_parser(commands: Any) -> None:
-    calendar = commands.add_parser("calendar", help="the holiday data periods are counted with")
+    calendar = commands.add_parser("calendar", help=_("the holiday data periods are counted with"))
     calendar_commands = calendar.add_subparsers(
         dest="calendar_command", required=True, metavar="ACTION"
     )
     calendar_import = calendar_commands.add_parser(
         "import",
-        help="merge holiday data into the court's file (default: the chinese-calendar package)",
+        help=_("merge holiday data into the court's file (default: the chinese-calendar package)"),
     )
     calendar_import.add_argument(
-        "--file", help="a TOML file with [years.YYYY] holidays = [...] workdays = [...]"
+        "--file", help=_("a TOML file with [years.YYYY] holidays = [...] workdays = [...]")
     )
 
 
@@ -50,5 +51,6 @@ def run(file: str | None) -> int:
         return EXIT_USAGE
     private_dir(target.parent)
     target.write_text(render_calendar(merged), encoding="utf-8")
-    print(f"{target}: years {', '.join(str(y) for y in sorted(merged.years))}")
+    years = ", ".join(str(y) for y in sorted(merged.years))
+    print(_("%(file)s: years %(years)s", file=target, years=years))
     return 0

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from delivery.cli.language import _, cli_locale
 from delivery.cli.settings import EXIT_USAGE
 from delivery.config import data_dir_from_env, keys_dir_from_env
 
@@ -20,32 +21,39 @@ PASSPHRASE_ENV = "SONGDA_KEY_PASSPHRASE"
 
 def add_parser(commands: Any) -> None:
     keys = commands.add_parser(
-        "keys", help="the court's signing keys (Ed25519 + an X.509 certificate for PDFs)"
+        "keys", help=_("the court's signing keys (Ed25519 + an X.509 certificate for PDFs)")
     )
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     keys_commands.add_parser(
         "create",
-        help="create a key set issued by the court root (made if none) and make it the active "
-        "one (old keys stay published)",
+        help=_(
+            "create a key set issued by the court root (made if none) and make it the active "
+            "one (old keys stay published)"
+        ),
     )
     key_import = keys_commands.add_parser(
         "import",
-        help="make a key set around a PDF-signing key and chain from the court's CA (active)",
+        help=_("make a key set around a PDF-signing key and chain from the court's CA (active)"),
     )
-    key_import.add_argument("--key", metavar="KEY.pem", help="the private key (PEM)")
+    key_import.add_argument("--key", metavar="KEY.pem", help=_("the private key (PEM)"))
     key_import.add_argument(
-        "--chain", metavar="CHAIN.pem", help="its certificate and every issuer up to the root"
+        "--chain",
+        metavar="CHAIN.pem",
+        help=_("its certificate and every issuer up to the root"),
     )
     key_import.add_argument(
-        "--pkcs12", metavar="FILE.p12", help="key and chain in one PKCS#12 file instead"
+        "--pkcs12", metavar="FILE.p12", help=_("key and chain in one PKCS#12 file instead")
     )
     key_import.add_argument(
         "--passphrase-stdin",
         action="store_true",
-        help=f"read the passphrase from standard input's first line (else ${PASSPHRASE_ENV})",
+        help=_(
+            "read the passphrase from standard input's first line (else $%(variable)s)",
+            variable=PASSPHRASE_ENV,
+        ),
     )
     keys_commands.add_parser(
-        "list", help="list the keys (kid, created, PDF certificate, active or retired)"
+        "list", help=_("list the keys (kid, created, PDF certificate, active or retired)")
     )
 
 
@@ -61,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
                 created = create_key(keys_dir, SystemClock(), _court_from_env())
             else:
                 created = _import_key(keys_dir, args)
-            print(describe(created, keys_dir))
+            print(describe(created, keys_dir, cli_locale()))
             print(
-                f"(the active court key now; private keys in {keys_dir}, mode 0600)",
+                _("(the active court key now; private keys in %(dir)s, mode 0600)", dir=keys_dir),
                 file=sys.stderr,
             )
             return 0
@@ -72,10 +80,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"songda: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not listed:
-        print(f"songda: no keys in {keys_dir}: run `songda keys create`", file=sys.stderr)
+        print(
+            "songda: " + _("no keys in %(dir)s: run `songda keys create`", dir=keys_dir),
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     for key in listed:
-        print(describe(key, keys_dir))
+        print(describe(key, keys_dir, cli_locale()))
     return 0
 
 
@@ -92,8 +103,10 @@ def _court_from_env() -> str:
         court = SANDBOX_COURT
     if not court:
         raise KeyStoreError(
-            "SONGDA_COURT_NAME is not set: the court root and certificates name the court, "
-            "and the root is made once — set it and run `songda keys create` again"
+            _(
+                "SONGDA_COURT_NAME is not set: the court root and certificates name the court, "
+                "and the root is made once — set it and run `songda keys create` again"
+            )
         )
     return court
 
@@ -115,5 +128,5 @@ def _import_key(keys_dir: Path, args: argparse.Namespace) -> Any:
         key = certs.load_pem_key(Path(args.key).read_bytes(), passphrase or None)
         chain = certs.load_pem_chain(Path(args.chain).read_bytes())
     else:
-        raise certs.CertificateError("give --key and --chain (PEM), or --pkcs12")
+        raise certs.CertificateError(_("give --key and --chain (PEM), or --pkcs12"))
     return import_key(keys_dir, SystemClock(), key, chain)

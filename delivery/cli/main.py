@@ -27,6 +27,7 @@ from delivery.cli import (
     staff,
     verify,
 )
+from delivery.cli.language import _, said
 from delivery.cli.settings import EXIT_USAGE, database_settings_or_exit, settings_or_exit
 from delivery.config import advisories, deployment_warnings
 from delivery.infra.data_dir_lock import DataDirBusy, holding_data_dir
@@ -37,24 +38,26 @@ from delivery.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="songda", description="Electronic service of process")
+    parser = argparse.ArgumentParser(prog="songda", description=_("Electronic service of process"))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="web + worker + embedded Redis in one process")
+    run = commands.add_parser("run", help=_("web + worker + embedded Redis in one process"))
     run.add_argument(
         "--sandbox",
         action="store_true",
-        help="add the local stand-ins (SMTP sink and mailbox page); never in production",
+        help=_("add the local stand-ins (SMTP sink and mailbox page); never in production"),
     )
-    commands.add_parser("web", help="the HTTP server only")
-    worker = commands.add_parser("worker", help="the job workers only")
+    commands.add_parser("web", help=_("the HTTP server only"))
+    worker = commands.add_parser("worker", help=_("the job workers only"))
     worker.add_argument(
         "--queues",
         type=_queue_kinds,
         default=tuple(QueueKind),
         metavar="KIND[,KIND]",
-        help="the queues to work: send (sends, advances, webhooks, tracking polls) and/or render "
-        "(certificates, timestamps); default: both",
+        help=_(
+            "the queues to work: send (sends, advances, webhooks, tracking polls) and/or render "
+            "(certificates, timestamps); default: both"
+        ),
     )
     for command in (db, apikey, staff, holidays, keys, verify, report, secrets, config_check):
         command.add_parser(commands)
@@ -67,7 +70,11 @@ def _queue_kinds(text: str) -> tuple[QueueKind, ...]:
     unknown = [name for name in names if name not in known]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"name one or more of {', '.join(known)}, comma-separated (got {text!r})"
+            _(
+                "name one or more of %(kinds)s, comma-separated (got %(text)s)",
+                kinds=", ".join(known),
+                text=repr(text),
+            )
         )
     return tuple(dict.fromkeys(known[name] for name in names))
 
@@ -82,10 +89,10 @@ def _serve(args: argparse.Namespace) -> int:
         problems += key_problems(settings.keys_dir)
     if problems:
         for problem in problems:
-            print(f"songda: {problem}", file=sys.stderr)
+            print(f"songda: {said(problem)}", file=sys.stderr)
         return EXIT_USAGE
     for advice in advisories(settings):
-        print(f"songda: warning: {advice}", file=sys.stderr)
+        print("songda: " + _("warning: %(advice)s", advice=said(advice)), file=sys.stderr)
     queues = () if args.command == "web" else getattr(args, "queues", tuple(QueueKind))
     # One `songda run` per data directory: its private Redis and SQLite file are its own.
     held: AbstractContextManager[None] = (

@@ -13,19 +13,40 @@ import sys
 import unicodedata
 from typing import Any
 
+from delivery.cli.language import _, cli_locale, said
 from delivery.cli.settings import EXIT_USAGE
 from delivery.config import DatabaseSettings
 from delivery.services import reports
+from templates.i18n import ptranslate
+from templates.labels import L_
 
 
 def add_parser(commands: Any) -> None:
     report = commands.add_parser(
-        "report", help="success rates per channel, court, clerk, week or month (a table)"
+        "report", help=_("success rates per channel, court, clerk, week or month (a table)")
     )
     report.add_argument("--from", dest="start", required=True, metavar="YYYY-MM-DD")
     report.add_argument("--to", dest="end", required=True, metavar="YYYY-MM-DD")
     report.add_argument("--by", default="channel", choices=reports.GROUPINGS)
-    report.add_argument("--court", help="one court (default: every court)")
+    report.add_argument("--court", help=_("one court (default: every court)"))
+
+
+# The table's header: in English the CSV's column names (scripts read them), in Chinese words.
+HEADERS = {
+    "key": L_("report table", "key"),
+    "label": L_("report table", "label"),
+    "served": L_("report table", "served"),
+    "failed": L_("report table", "failed"),
+    "cancelled": L_("report table", "cancelled"),
+    "served_electronically": L_("report table", "served_electronically"),
+    "served_first_try": L_("report table", "served_first_try"),
+    "e_service_usage_rate": L_("report table", "e_service_usage_rate"),
+    "success_rate": L_("report table", "success_rate"),
+    "first_try_rate": L_("report table", "first_try_rate"),
+    "time_to_service_median_hours": L_("report table", "time_to_service_median_hours"),
+    "time_to_service_p90_hours": L_("report table", "time_to_service_p90_hours"),
+    reports.TOTAL_KEY: L_("report table", "total"),
+}
 
 
 def _width(text: str) -> int:
@@ -54,7 +75,7 @@ def run(settings: DatabaseSettings, args: argparse.Namespace) -> int:
         wanted = reports.parse_request(values)
     except reports.ReportError as exc:
         for error in exc.errors:
-            print(f"songda report: --{error['field']}: {error['message']}", file=sys.stderr)
+            print(f"songda report: --{error['field']}: {said(error['message'])}", file=sys.stderr)
         return EXIT_USAGE
 
     async def load() -> reports.Report:
@@ -65,6 +86,9 @@ def run(settings: DatabaseSettings, args: argparse.Namespace) -> int:
             await engine.dispose()
 
     report = asyncio.run(load())
+    locale = cli_locale()
     rows = [[cell or "-" for cell in row] for row in reports.table_rows(report)]
-    print(aligned([list(reports.TABLE_COLUMNS), *rows]))
+    rows[-1][1] = ptranslate(locale, "report table", HEADERS[reports.TOTAL_KEY])
+    header = [ptranslate(locale, "report table", HEADERS[c]) for c in reports.TABLE_COLUMNS]
+    print(aligned([header, *rows]))
     return 0

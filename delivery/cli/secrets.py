@@ -12,6 +12,7 @@ import asyncio
 import sys
 from typing import Any
 
+from delivery.cli.language import _
 from delivery.config import Settings
 from delivery.infra.secret_box import new_key
 from delivery.services import webhook_secrets
@@ -21,13 +22,14 @@ EXIT_UNREADABLE = 1
 
 def add_parser(commands: Any) -> None:
     secrets = commands.add_parser(
-        "secrets", help="the key webhook signing secrets are encrypted with (SONGDA_SECRETS_KEY)"
+        "secrets",
+        help=_("the key webhook signing secrets are encrypted with (SONGDA_SECRETS_KEY)"),
     )
     actions = secrets.add_subparsers(dest="secrets_command", required=True, metavar="ACTION")
-    actions.add_parser("new-key", help="print a new key (put it first in SONGDA_SECRETS_KEY)")
+    actions.add_parser("new-key", help=_("print a new key (put it first in SONGDA_SECRETS_KEY)"))
     actions.add_parser(
         "rotate",
-        help="re-encrypt every stored webhook secret under the first key of SONGDA_SECRETS_KEY",
+        help=_("re-encrypt every stored webhook secret under the first key of SONGDA_SECRETS_KEY"),
     )
 
 
@@ -48,15 +50,25 @@ def run(settings: Settings, _args: argparse.Namespace) -> int:
 
     done = asyncio.run(rotate())
     print(
-        f"webhook secrets: {done.resealed} re-encrypted under the newest key, "
-        f"{done.sealed_plaintext} plaintext encrypted, "
-        f"{done.already_current} already under the newest key, {len(done.unreadable)} unreadable"
+        _(
+            "webhook secrets: %(resealed)s re-encrypted under the newest key, %(sealed)s "
+            "plaintext encrypted, %(current)s already under the newest key, %(unreadable)s "
+            "unreadable",
+            resealed=done.resealed,
+            sealed=done.sealed_plaintext,
+            current=done.already_current,
+            unreadable=len(done.unreadable),
+        )
     )
     if done.unreadable:
         print(
-            "songda secrets rotate: no key in SONGDA_SECRETS_KEY opens the secret of endpoint(s) "
-            f"{', '.join(done.unreadable)}: put the key they were encrypted with back in the "
-            "setting (after the newest) and run again",
+            "songda secrets rotate: "
+            + _(
+                "no key in SONGDA_SECRETS_KEY opens the secret of endpoint(s) %(endpoints)s: "
+                "put the key they were encrypted with back in the setting (after the newest) "
+                "and run again",
+                endpoints=", ".join(done.unreadable),
+            ),
             file=sys.stderr,
         )
         return EXIT_UNREADABLE

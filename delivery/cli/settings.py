@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
+from delivery.cli.language import _, said
 from delivery.config import (
     ConfigError,
     DatabaseSettings,
@@ -44,7 +45,8 @@ def courts_or_exit(settings: DatabaseSettings, given: list[str]) -> list[str]:
         return given
     if settings.court_name is None:
         print(
-            "songda: give --court, or set SONGDA_COURT_NAME (the court this deployment serves)",
+            "songda: "
+            + _("give --court, or set SONGDA_COURT_NAME (the court this deployment serves)"),
             file=sys.stderr,
         )
         raise SystemExit(EXIT_USAGE)
@@ -52,8 +54,8 @@ def courts_or_exit(settings: DatabaseSettings, given: list[str]) -> list[str]:
 
 
 def _refuse(exc: ConfigError) -> NoReturn:
-    print("songda: the configuration is not usable:", file=sys.stderr)
-    for problem in exc.problems:
-        print(f"  - {problem}", file=sys.stderr)
-    print("Run `songda config check` after fixing it.", file=sys.stderr)
+    print("songda: " + _("the configuration is not usable:"), file=sys.stderr)
+    for problem in exc.wordings:
+        print(f"  - {said(problem)}", file=sys.stderr)
+    print(_("Run `songda config check` after fixing it."), file=sys.stderr)
     raise SystemExit(EXIT_USAGE) from None

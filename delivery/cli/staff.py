@@ -7,39 +7,43 @@ import asyncio
 import sys
 from typing import Any
 
+from delivery.cli.language import _, cli_locale, said
 from delivery.cli.settings import EXIT_USAGE, courts_or_exit
 from delivery.config import DatabaseSettings
 from delivery.staff import Role
+from templates.i18n import ptranslate
 
 
 def add_parser(commands: Any) -> None:
-    user = commands.add_parser("user", help="staff accounts (clerks, supervisors, ...)")
+    user = commands.add_parser("user", help=_("staff accounts (clerks, supervisors, ...)"))
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     user_create = user_commands.add_parser(
-        "create", help="create a staff account (a generated password is printed once)"
+        "create", help=_("create a staff account (a generated password is printed once)")
     )
-    user_create.add_argument("--username", required=True, help="the login name")
-    user_create.add_argument("--name", required=True, help="the name shown to colleagues")
+    user_create.add_argument("--username", required=True, help=_("the login name"))
+    user_create.add_argument("--name", required=True, help=_("the name shown to colleagues"))
     user_create.add_argument(
         "--role",
         action="append",
         required=True,
         choices=[r.value for r in Role],
-        help="a role (repeatable)",
+        help=_("a role (repeatable)"),
     )
     user_create.add_argument(
         "--court",
         action="append",
         default=[],
-        help="a court the account may see (repeatable; default SONGDA_COURT_NAME, in a sandbox's "
-        "data directory the sandbox court)",
+        help=_(
+            "a court the account may see (repeatable; default SONGDA_COURT_NAME, in a "
+            "sandbox's data directory the sandbox court)"
+        ),
     )
     user_create.add_argument(
         "--password-stdin",
         action="store_true",
-        help="read the password from the first line of standard input instead of generating one",
+        help=_("read the password from the first line of standard input instead of generating one"),
     )
-    user_commands.add_parser("list", help="list staff accounts (no password hashes)")
+    user_commands.add_parser("list", help=_("list staff accounts (no password hashes)"))
 
 
 async def _user_create(
@@ -62,7 +66,7 @@ async def _user_create(
             password=password,
         )
     except AccountError as exc:
-        return "\n".join(f"songda: {p}" for p in exc.problems)
+        return "\n".join(f"songda: {said(p)}" for p in exc.problems)
     finally:
         await engine.dispose()
     return None
@@ -77,8 +81,14 @@ async def _user_list(settings: DatabaseSettings) -> None:
         users = await list_staff_users(engine)
     finally:
         await engine.dispose()
+    # The header is for the reader: stderr, so stdout stays one account a line for scripts.
+    print(_("username\tname\troles\tcourts\tstatus"), file=sys.stderr)
     for user, state in users:
-        status = "active" if state["disabled_at"] is None else "disabled"
+        status = (
+            ptranslate(cli_locale(), "staff account", "active")
+            if state["disabled_at"] is None
+            else ptranslate(cli_locale(), "staff account", "disabled")
+        )
         roles = ",".join(sorted(r.value for r in user.roles))
         print(f"{user.username}\t{user.display_name}\t{roles}\t{','.join(user.courts)}\t{status}")
 
@@ -95,7 +105,7 @@ def run(settings: DatabaseSettings, args: argparse.Namespace) -> int:
     problems = account_problems(args.username, args.name, args.role, courts, password)
     if problems:
         for problem in problems:
-            print(f"songda: {problem}", file=sys.stderr)
+            print(f"songda: {said(problem)}", file=sys.stderr)
         return EXIT_USAGE
     refused = asyncio.run(_user_create(settings, args, courts, password))
     if refused is not None:
@@ -103,7 +113,16 @@ def run(settings: DatabaseSettings, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if generated:
         print(password)
-        print(f"(the password is shown once; scoped to: {', '.join(courts)})", file=sys.stderr)
+        print(
+            _("(the password is shown once; scoped to: %(courts)s)", courts=", ".join(courts)),
+            file=sys.stderr,
+        )
     else:
-        print(f"created {args.username.strip().lower()} (scoped to: {', '.join(courts)})")
+        print(
+            _(
+                "created %(username)s (scoped to: %(courts)s)",
+                username=args.username.strip().lower(),
+                courts=", ".join(courts),
+            )
+        )
     return 0

@@ -11,37 +11,44 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from delivery.cli.language import _, cli_locale
 from delivery.cli.settings import EXIT_USAGE, database_settings_or_exit
 from delivery.config import keys_dir_from_env
 
 
 def add_parser(commands: Any) -> None:
     verify = commands.add_parser(
-        "verify", help="check an evidence bundle offline (or a dispatch's records with --db)"
+        "verify", help=_("check an evidence bundle offline (or a dispatch's records with --db)")
     )
     verify.add_argument("target", metavar="BUNDLE.zip|DISPATCH_ID")
     verify.add_argument(
         "--keys",
         metavar="URL|FILE",
-        help="the court's public keys (/.well-known/songda-keys.json, saved or its URL); "
-        "default: the local keys directory",
+        help=_(
+            "the court's public keys (/.well-known/songda-keys.json, saved or its URL); "
+            "default: the local keys directory"
+        ),
     )
     verify.add_argument(
         "--tsa-cert",
         metavar="FILE",
-        help="the time-stamping authority's certificate (PEM) to check the checkpoints' RFC 3161 "
-        "tokens with; default: the bundle's tsa/certificate.pem, or SONGDA_TSA_CERT with --db",
+        help=_(
+            "the time-stamping authority's certificate (PEM) to check the checkpoints' RFC 3161 "
+            "tokens with; default: the bundle's tsa/certificate.pem, or SONGDA_TSA_CERT with --db"
+        ),
     )
     verify.add_argument(
         "--db",
         action="store_true",
-        help="check the dispatch DISPATCH_ID's rows in the database instead of a bundle",
+        help=_("check the dispatch DISPATCH_ID's rows in the database instead of a bundle"),
     )
     verify.add_argument(
         "--sandbox",
         action="store_true",
-        help="with --db: check the tokens under the sandbox's own TSA certificate (the default "
-        "in a data directory `songda run --sandbox` made)",
+        help=_(
+            "with --db: check the tokens under the sandbox's own TSA certificate (the default "
+            "in a data directory `songda run --sandbox` made)"
+        ),
     )
 
 
@@ -61,8 +68,11 @@ def run(args: argparse.Namespace) -> int:
                 raise UnusableInput(str(exc)) from None
             if not keys:
                 raise UnusableInput(
-                    f"no court keys in {keys_dir}: give --keys URL|FILE "
-                    "(the court's /.well-known/songda-keys.json)"
+                    _(
+                        "no court keys in %(dir)s: give --keys URL|FILE "
+                        "(the court's /.well-known/songda-keys.json)",
+                        dir=keys_dir,
+                    )
                 )
         tsa_certs = None
         if args.tsa_cert:
@@ -81,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     except UnusableInput as exc:
         print(f"songda verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(report.render())
+    print(report.render(cli_locale()))
     return 0 if report.valid else 1
 
 
@@ -110,5 +120,5 @@ def _verify_db(dispatch_id: str, keys: dict[str, Any], tsa_certs: Any, *, sandbo
 
     report = asyncio.run(check())
     if report is None:
-        raise UnusableInput(f"no dispatch {dispatch_id} in the database")
+        raise UnusableInput(_("no dispatch %(id)s in the database", id=dispatch_id))
     return report

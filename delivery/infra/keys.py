@@ -38,6 +38,8 @@ from cryptography.x509.oid import NameOID
 from delivery.clock import Clock, rfc3339
 from delivery.config import SANDBOX_COURT
 from delivery.infra.private_files import private_dir
+from templates.i18n import SOURCE_LOCALE, ptranslate, translate
+from templates.texts import Text, wording
 from tracking import court_certificates as certs
 from tracking.court_certificates import CertificateError, Issuer, SigningIdentity
 from tracking.signing import (
@@ -251,13 +253,13 @@ def load_signing_identity(keys_dir: Path) -> SigningIdentity:
     return SigningIdentity(kid, key_pem, chain_pem)
 
 
-def key_problems(keys_dir: Path) -> list[str]:
+def key_problems(keys_dir: Path) -> list[Text]:
     """What stops the service from signing (for ``songda config check``)."""
     try:
         load_signing_key(keys_dir)
         load_signing_identity(keys_dir)
     except KeyStoreError as exc:
-        return [f"court signing key: {exc}"]
+        return [wording("court signing key: %(problem)s", problem=exc)]
     return []
 
 
@@ -292,8 +294,19 @@ def published_certificates(keys_dir: Path) -> dict[str, Any]:
     }
 
 
-def describe(key: PublicKey, keys_dir: Path) -> str:
+def describe(key: PublicKey, keys_dir: Path, locale: str = SOURCE_LOCALE) -> str:
+    """One line of ``songda keys list``: kid, algorithm, creation time, PDF certificate and
+    standing, tab-separated; the words in ``locale`` (the operator's), the rest as stored."""
     created = key.created_at.isoformat(timespec="seconds")
     certificate = certificate_of(keys_dir, key.kid)
-    pdf = "no PDF signing certificate" if certificate is None else certs.describe(certificate)
-    return f"{key.kid}\t{ALG}\t{created}\t{pdf}\t{'active' if key.active else 'retired'}"
+    pdf = (
+        translate(locale, "no PDF signing certificate")
+        if certificate is None
+        else certs.describe(certificate)
+    )
+    standing = (
+        ptranslate(locale, "court key", "active")
+        if key.active
+        else ptranslate(locale, "court key", "retired")
+    )
+    return f"{key.kid}\t{ALG}\t{created}\t{pdf}\t{standing}"

@@ -35,6 +35,7 @@ from delivery.staff import Role, StaffUser
 from delivery.storage import staff
 from delivery.storage.engine import Engine
 from delivery.storage.staff import staff_from_row
+from templates.texts import Text, wording
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,11 @@ class LoginThrottled(TooSoon):
 
 
 class AccountError(ValueError):
-    """The account cannot be created as asked; ``problems`` names every reason."""
+    """The account cannot be created as asked; ``problems`` names every reason (shown in the
+    reader's language by ``songda user create``; ``str()`` is the English)."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+    def __init__(self, problems: list[Text]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
         self.problems = problems
 
 
@@ -79,28 +81,36 @@ def account_problems(
     roles: Iterable[str],
     courts: Iterable[str],
     password: str,
-) -> list[str]:
+) -> list[Text]:
     """Everything wrong with a new account's fields (empty when it can be created)."""
     problems = []
     if not USERNAME_RE.fullmatch(normalise_username(username)):
         problems.append(
-            "username: 2 to 64 characters: letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            wording(
+                "username: 2 to 64 characters: letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
         )
     if not display_name.strip() or len(display_name.strip()) > MAX_DISPLAY_NAME:
-        problems.append(f"display name: required, at most {MAX_DISPLAY_NAME} characters")
+        problems.append(
+            wording("display name: required, at most %(n)s characters", n=MAX_DISPLAY_NAME)
+        )
     role_list = list(roles)
     known = {r.value for r in Role}
     if not role_list or any(r not in known for r in role_list):
-        problems.append(f"roles: one or more of {', '.join(sorted(known))}")
+        problems.append(wording("roles: one or more of %(roles)s", roles=", ".join(sorted(known))))
     court_list = list(courts)
     if not court_list or any(not c.strip() or len(c.strip()) > MAX_COURT_NAME for c in court_list):
-        problems.append("courts: one or more non-empty court names")
+        problems.append(wording("courts: one or more non-empty court names"))
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+        problems.append(_too_short())
     elif len(password) > MAX_PASSWORD_LENGTH:
-        problems.append(f"password: at most {MAX_PASSWORD_LENGTH} characters")
+        problems.append(wording("password: at most %(n)s characters", n=MAX_PASSWORD_LENGTH))
     return problems
+
+
+def _too_short() -> Text:
+    return wording("password: at least %(n)s characters", n=MIN_PASSWORD_LENGTH)
 
 
 def generate_password() -> str:
@@ -165,7 +175,8 @@ async def create_staff_user(
         created_at=clock.now(),
     )
     if not inserted:
-        raise AccountError([f"username: {user.username!r} is taken"])
+        taken = wording("username: %(username)s is taken", username=repr(user.username))
+        raise AccountError([taken])
     log.info("staff account created", extra={"staff_user_id": user.id})
     return user
 
@@ -173,7 +184,7 @@ async def create_staff_user(
 async def set_password(engine: Engine, username: str, password: str) -> bool:
     """Replace an account's password; False if there is no such account."""
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise AccountError([f"password: at least {MIN_PASSWORD_LENGTH} characters"])
+        raise AccountError([_too_short()])
     password_hash = await hash_password(password)
     return await staff.set_password_hash(engine, normalise_username(username), password_hash)
 

@@ -176,7 +176,7 @@ def test_sandbox_still_checks_given_values(tmp_path: Path) -> None:
 def test_sqlite_and_no_redis_are_flagged_for_separate_processes(
     tmp_path: Path, command: str
 ) -> None:
-    warnings = deployment_warnings(load_settings(env(tmp_path)), command)
+    warnings = [str(w) for w in deployment_warnings(load_settings(env(tmp_path)), command)]
     assert len(warnings) == 2
     assert "SQLite" in warnings[0]
     assert "PostgreSQL" in warnings[0]

@@ -33,13 +33,13 @@ def test_the_court_contact_is_read_as_written(tmp_path: Path) -> None:
     assert settings.court_contact == CourtContact(
         "0571-87000000", "杭州市西湖区文三路 1 号", "周一至周五 9:00–17:00"
     )
-    assert not [a for a in advisories(settings) if "SONGDA_COURT_" in a]
+    assert not [a for a in map(str, advisories(settings)) if "SONGDA_COURT_" in a]
 
 
 def test_unset_contact_runs_but_config_check_names_what_is_missing(tmp_path: Path) -> None:
     settings = _settings(tmp_path, COURT_PHONE="0571-87000000")
     assert settings.court_contact == CourtContact(phone="0571-87000000")
-    [advice] = [a for a in advisories(settings) if "SONGDA_COURT_" in a]
+    [advice] = [a for a in map(str, advisories(settings)) if "SONGDA_COURT_" in a]
     assert advice.startswith("SONGDA_COURT_ADDRESS, SONGDA_COURT_HOURS unset")
     assert "no court address or hours" in advice
 
@@ -49,7 +49,7 @@ def test_the_sandbox_has_example_values_marked_as_such(tmp_path: Path) -> None:
     assert settings.court_contact == SANDBOX_CONTACT
     for value in (SANDBOX_CONTACT.phone, SANDBOX_CONTACT.address, SANDBOX_CONTACT.hours):
         assert value is not None and "沙箱" in value
-    assert not [a for a in advisories(settings) if "SONGDA_COURT_" in a]
+    assert not [a for a in map(str, advisories(settings)) if "SONGDA_COURT_" in a]
 
 
 def test_the_phone_dials_as_digits() -> None:

@@ -90,8 +90,9 @@ async def test_a_field_server_records_a_visit_with_the_keyboard(
 async def test_a_clerk_escalates_a_dispatch_with_the_keyboard(
     api: Api, screens: ScreenFactory
 ) -> None:
-    """On the dispatch page: Tab to the escalation's note, type it, Tab to its button, Enter,
-    confirm (Enter on the browser's dialog): the escalation is recorded with the note."""
+    """On the dispatch page: Tab to the escalation's button, Enter opens its form; Tab to the
+    note, type it, Tab to its submit button, Enter, confirm (Enter on the browser's dialog): the
+    escalation is recorded with the note."""
     clerk, password = await staff_account(api.ctx, Role.CLERK, display_name="王书记员")
     created = await api.new_dispatch(source="court_found")  # owned by the only clerk
     dispatch_id = created["id"]
@@ -109,6 +110,8 @@ async def test_a_clerk_escalates_a_dispatch_with_the_keyboard(
         await dialog.accept()
 
     page.on("dialog", confirm)
+    await tab_to(page, "details[data-opens=escalate] > summary")
+    await page.keyboard.press("Enter")
     escalate = "form[data-action=escalate]"
     await tab_to(page, f"{escalate} textarea[name=note]")
     await page.keyboard.type(NOTE)

@@ -17,7 +17,7 @@ from delivery.cli.language import _, cli_locale, said
 from delivery.cli.settings import EXIT_USAGE
 from delivery.config import DatabaseSettings
 from delivery.services import reports
-from templates.i18n import ptranslate
+from templates.i18n import SOURCE_LOCALE, ptranslate
 from templates.labels import L_
 
 
@@ -88,6 +88,10 @@ def run(settings: DatabaseSettings, args: argparse.Namespace) -> int:
     report = asyncio.run(load())
     locale = cli_locale()
     rows = [[cell or "-" for cell in row] for row in reports.table_rows(report)]
+    if locale != SOURCE_LOCALE:
+        # English keeps the codes (scripts split the columns on spaces); Chinese reads labels.
+        for row, group in zip(rows, report.groups, strict=False):
+            row[1] = reports.group_label(locale, args.by, group)
     rows[-1][1] = ptranslate(locale, "report table", HEADERS[reports.TOTAL_KEY])
     header = [ptranslate(locale, "report table", HEADERS[c]) for c in reports.TABLE_COLUMNS]
     print(aligned([header, *rows]))

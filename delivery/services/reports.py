@@ -25,7 +25,8 @@ from delivery.services.report_figures import DEFINITIONS, Figures, Tally
 from delivery.storage.engine import Engine
 from delivery.storage.reports import OutcomeRow, standing_outcomes
 from delivery.vocabulary import Channel
-from templates.i18n import N_
+from templates.i18n import N_, ptranslate
+from templates.labels import L_, label
 
 GROUPINGS = ("channel", "court", "clerk", "week", "month")
 CHANNEL_ORDER = tuple(Channel)
@@ -122,6 +123,24 @@ TABLE_COLUMNS = (
     "time_to_service_median_hours",
     "time_to_service_p90_hours",
 )
+# The groups that name no channel or clerk, by their labels (a channel or a clerk reads as its
+# own label or name).
+GROUP_NAMES = {
+    NO_CHANNEL: L_("report_group", "no attempt"),
+    UNASSIGNED: L_("report_group", "unassigned"),
+}
+
+
+def group_label(locale: str, group_by: str, group: Group) -> str:
+    """A group as a person reads it in ``locale`` (the page, the Chinese CLI); its key stays
+    the code, for programs."""
+    if group.key in GROUP_NAMES:
+        return ptranslate(locale, "report_group", GROUP_NAMES[group.key])
+    if group_by == "channel":
+        return label(locale, "channel", group.key)
+    return group.label
+
+
 TOTAL_KEY = "total"
 
 

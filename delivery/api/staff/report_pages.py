@@ -19,22 +19,7 @@ from delivery.services import reports
 from delivery.services.report_figures import DEFINITIONS
 from delivery.staff import Role
 from templates import charts
-from templates.i18n import ptranslate, translate
-from templates.labels import L_, label
-
-# The groups that name no channel or clerk: reports.NO_CHANNEL and reports.UNASSIGNED.
-GROUP_NAMES = {
-    reports.NO_CHANNEL: L_("report_group", "no attempt"),
-    reports.UNASSIGNED: L_("report_group", "unassigned"),
-}
-
-
-def _label(group_by: str, group: reports.Group, locale: str) -> str:
-    if group.key in GROUP_NAMES:
-        return ptranslate(locale, "report_group", GROUP_NAMES[group.key])
-    if group_by == "channel":
-        return label(locale, "channel", group.key)
-    return group.label
+from templates.i18n import translate
 
 
 def _weeks(start: date, end: date) -> list[date]:
@@ -60,7 +45,7 @@ def _weekly_chart(report: reports.Report) -> charts.Chart:
 def _channel_chart(report: reports.Report, locale: str) -> charts.Chart:
     groups = report.groups
     return charts.grouped_bars(
-        [_label("channel", g, locale) for g in groups],
+        [reports.group_label(locale, "channel", g) for g in groups],
         [
             [g.figures.served for g in groups],
             [g.figures.failed for g in groups],
@@ -110,7 +95,7 @@ async def reports_page(request: web.Request) -> web.Response:
         **{
             **page,
             "report": report,
-            "labels": [_label(wanted.group_by, g, locale) for g in report.groups],
+            "labels": [reports.group_label(locale, wanted.group_by, g) for g in report.groups],
             "csv_query": {k: v for k, v in values.items() if v},
             "weekly": _weekly_chart(results["week"]),
             "channels": _channel_chart(results["channel"], locale),

@@ -7,12 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from delivery.services.report_figures import nearest_rank
+from delivery.services.report_figures import Tally, nearest_rank
 from delivery.services.reports import (
+    Group,
     OutcomeRow,
     ReportError,
     ReportRequest,
     compute,
+    group_label,
     parse_request,
 )
 
@@ -169,3 +171,18 @@ def test_parameters_name_the_bad_fields() -> None:
     with pytest.raises(ReportError) as caught:
         parse_request({"from": "2026-02-01", "to": "2026-01-31", "court": "X"}, ["A"])
     assert [e["field"] for e in caught.value.errors] == ["to", "court"]
+
+
+@pytest.mark.parametrize(
+    ("locale", "group_by", "key", "shown"),
+    [
+        ("zh-CN", "channel", "email", "电子邮件"),
+        ("zh-CN", "channel", "none", "未发出"),
+        ("zh-CN", "clerk", "unassigned", "未分配"),
+        ("en", "channel", "in_person", "in person"),
+        ("zh-CN", "court", "杭州市西湖区人民法院", "杭州市西湖区人民法院"),
+    ],
+)
+def test_a_group_reads_as_its_label(locale: str, group_by: str, key: str, shown: str) -> None:
+    group = Group(key, key, Tally().figures())
+    assert group_label(locale, group_by, group) == shown

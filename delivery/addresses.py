@@ -11,6 +11,7 @@ import re
 from delivery.domain import ContactKind
 from delivery.phones import parse_phone
 from delivery.text import text_problem
+from templates.i18n import N_
 
 # ASCII addresses only (no SMTPUTF8 relay is assumed), and nothing a header parser could split:
 # no commas, quotes, angle brackets or spaces.
@@ -27,7 +28,7 @@ def check_address(kind: ContactKind, value: str) -> tuple[str, str | None]:
     if (problem := text_problem(value)) is not None:
         return value, problem
     if kind == ContactKind.EMAIL and not EMAIL_RE.match(value):
-        return value, "must be an e-mail address"
+        return value, N_("must be an e-mail address")
     if kind == ContactKind.PHONE:
         phone = parse_phone(value)
         return phone.e164 or value, phone.problem

@@ -13,12 +13,14 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from delivery.addresses import check_address
+from delivery.api.http.problems import field_error
 from delivery.domain import LOCALES, ContactKind, ContactSource
 from delivery.ids import looks_like_id
 from delivery.services.intake import ContactRequest, DispatchRequest
 from delivery.text import text_problem
 from delivery.vocabulary import RecipientRole
 from escalation.policy import PolicyBook, load_policy_book
+from templates.i18n import N_
 
 ID_NUMBER_RE = re.compile(r"^[0-9A-Za-z]{4,40}$")
 CONSENT_BASES = ("express", "contract", "filing", "tacit")
@@ -57,12 +59,15 @@ class Errors:
     def __init__(self) -> None:
         self.items: list[dict[str, str]] = []
 
-    def add(self, field: str, message: str) -> None:
-        self.items.append({"field": field, "message": message})
+    def add(self, field: str, message: str, **params: object) -> None:
+        """``message`` is a msgid of the message catalogue (marked ``N_`` where it is written):
+        the item carries its English for the API, and with parameters also the msgid and their
+        values, so a page can show it in its reader's language (api/staff/form_messages.py)."""
+        self.items.append(field_error(field, message, **params))
 
     def unknown(self, data: dict[str, Any], allowed: set[str], where: str) -> None:
         for name in sorted(set(data) - allowed):
-            self.add(f"{where}{name}", "unknown field")
+            self.add(f"{where}{name}", N_("unknown field"))
 
     def text(
         self,
@@ -76,13 +81,13 @@ class Errors:
         value = data.get(name)
         if value is None:
             if required:
-                self.add(f"{where}{name}", "required")
+                self.add(f"{where}{name}", N_("required"))
             return None
         if not isinstance(value, str) or not value.strip():
-            self.add(f"{where}{name}", "must be a non-empty string")
+            self.add(f"{where}{name}", N_("must be a non-empty string"))
             return None
         if len(value) > max_len:
-            self.add(f"{where}{name}", f"must be at most {max_len} characters")
+            self.add(f"{where}{name}", N_("must be at most %(max)s characters"), max=max_len)
             return None
         if (problem := text_problem(value)) is not None:
             self.add(f"{where}{name}", problem)
@@ -100,26 +105,26 @@ class Errors:
         try:
             return allowed(value)
         except ValueError:
-            self.add(f"{where}{name}", f"must be one of {', '.join(allowed)}")
+            self.add(f"{where}{name}", N_("must be one of %(values)s"), values=", ".join(allowed))
             return None
 
     def obj(self, data: dict[str, Any], name: str, where: str) -> dict[str, Any] | None:
         value = data.get(name)
         if value is None:
-            self.add(f"{where}{name}", "required")
+            self.add(f"{where}{name}", N_("required"))
             return None
         if not isinstance(value, dict):
-            self.add(f"{where}{name}", "must be an object")
+            self.add(f"{where}{name}", N_("must be an object"))
             return None
         return value
 
     def array(self, data: dict[str, Any], name: str, where: str) -> list[Any]:
         value = data.get(name, [])
         if not isinstance(value, list):
-            self.add(f"{where}{name}", "must be an array")
+            self.add(f"{where}{name}", N_("must be an array"))
             return []
         if len(value) > MAX_CONTACTS:
-            self.add(f"{where}{name}", f"must have at most {MAX_CONTACTS} entries")
+            self.add(f"{where}{name}", N_("must have at most %(max)s entries"), max=MAX_CONTACTS)
             return []
         return value
 
@@ -129,7 +134,7 @@ def _source(errors: Errors, item: dict[str, Any], where: str) -> ContactSource |
     try:
         return ContactSource(str(value))
     except ValueError:
-        errors.add(f"{where}source", "must be recipient_confirmed or court_found")
+        errors.add(f"{where}source", N_("must be recipient_confirmed or court_found"))
         return None
 
 
@@ -140,7 +145,7 @@ def _contacts(errors: Errors, recipient: dict[str, Any]) -> list[ContactRequest]
         for i, item in enumerate(errors.array(recipient, list_name, "recipient.")):
             where = f"recipient.{list_name}[{i}]."
             if not isinstance(item, dict):
-                errors.add(where[:-1], "must be an object")
+                errors.add(where[:-1], N_("must be an object"))
                 continue
             errors.unknown(item, {field, "source"}, where)
             value = errors.text(item, field, where, max_len=254)
@@ -156,7 +161,7 @@ def _contacts(errors: Errors, recipient: dict[str, Any]) -> list[ContactRequest]
     for i, item in enumerate(errors.array(recipient, "postal_addresses", "recipient.")):
         where = f"recipient.postal_addresses[{i}]."
         if not isinstance(item, dict):
-            errors.add(where[:-1], "must be an object")
+            errors.add(where[:-1], N_("must be an object"))
             continue
         errors.unknown(item, {"lines", "postcode", "source"}, where)
         lines = errors.text(item, "lines", where, max_len=500)
@@ -174,15 +179,18 @@ def _consent(errors: Errors, recipient: dict[str, Any]) -> tuple[bool, str | Non
     errors.unknown(consent, {"given", "basis"}, "recipient.e_service_consent.")
     given = consent.get("given")
     if not isinstance(given, bool):
-        errors.add("recipient.e_service_consent.given", "must be true or false")
+        errors.add("recipient.e_service_consent.given", N_("must be true or false"))
         return False, None
     basis = consent.get("basis")
     if given and basis not in CONSENT_BASES:
         errors.add(
-            "recipient.e_service_consent.basis", f"must be one of {', '.join(CONSENT_BASES)}"
+            "recipient.e_service_consent.basis",
+            N_("must be one of express, contract, filing, tacit"),
         )
     if not given and basis is not None:
-        errors.add("recipient.e_service_consent.basis", "must be absent when consent is not given")
+        errors.add(
+            "recipient.e_service_consent.basis", N_("must be absent when consent is not given")
+        )
     return given, basis if given else None
 
 
@@ -195,7 +203,7 @@ def _hearing_at(errors: Errors, body: dict[str, Any]) -> datetime | None:
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:
-        errors.add("hearing_at", "must be an RFC 3339 time with an offset")
+        errors.add("hearing_at", N_("must be an RFC 3339 time with an offset"))
         return None
     return value
 
@@ -205,7 +213,7 @@ def parse_dispatch_request(
 ) -> tuple[DispatchRequest | None, list[dict[str, str]]]:
     errors = Errors()
     if not isinstance(body, dict):
-        errors.add("", "the body must be a JSON object")
+        errors.add("", N_("the body must be a JSON object"))
         return None, errors.items
     errors.unknown(body, TOP_FIELDS, "")
     court = errors.text(body, "court", "")
@@ -214,23 +222,23 @@ def parse_dispatch_request(
     policy = errors.text(body, "policy", "", max_len=60, required=False) or DEFAULT_POLICY
     known = (policies or load_policy_book()).names_for(court)
     if policy not in known:
-        errors.add("policy", f"unknown policy; known: {', '.join(sorted(known))}")
+        errors.add("policy", N_("unknown policy; known: %(names)s"), names=", ".join(sorted(known)))
     clerk = errors.text(body, "clerk", "", max_len=100, required=False)
     locale = errors.text(body, "locale", "", max_len=10, required=False) or default_locale
     if locale not in LOCALES:
-        errors.add("locale", "must be zh-CN or en")
+        errors.add("locale", N_("must be zh-CN or en"))
     documents = body.get("documents")
     if not isinstance(documents, list) or not documents:
-        errors.add("documents", "must be a non-empty array of document ids")
+        errors.add("documents", N_("must be a non-empty array of document ids"))
         documents = []
     elif len(documents) > MAX_DOCUMENTS:
-        errors.add("documents", f"must have at most {MAX_DOCUMENTS} entries")
+        errors.add("documents", N_("must have at most %(max)s entries"), max=MAX_DOCUMENTS)
         documents = []
     elif not all(isinstance(d, str) and looks_like_id(d) for d in documents):
-        errors.add("documents", "every entry must be a document id")
+        errors.add("documents", N_("every entry must be a document id"))
         documents = []
     elif len(set(documents)) != len(documents):
-        errors.add("documents", "must not repeat a document")
+        errors.add("documents", N_("must not repeat a document"))
     hearing_at = _hearing_at(errors, body)
     recipient = errors.obj(body, "recipient", "")
     if recipient is None:
@@ -240,11 +248,11 @@ def parse_dispatch_request(
     role = errors.choice(recipient, "role", "recipient.", RecipientRole)
     id_number = errors.text(recipient, "id_number", "recipient.", max_len=40)
     if id_number is not None and not ID_NUMBER_RE.match("".join(id_number.split())):
-        errors.add("recipient.id_number", "must be 4 to 40 letters and digits")
+        errors.add("recipient.id_number", N_("must be 4 to 40 letters and digits"))
     consent_given, consent_basis = _consent(errors, recipient)
     domicile = recipient.get("domicile_in_china", True)
     if not isinstance(domicile, bool):
-        errors.add("recipient.domicile_in_china", "must be true or false")
+        errors.add("recipient.domicile_in_china", N_("must be true or false"))
     contacts = _contacts(errors, recipient)
     if errors.items:
         return None, errors.items

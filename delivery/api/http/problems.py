@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -85,13 +86,36 @@ def problem_locale(request: web.Request) -> str:
     return "en"
 
 
+def field_error(field: str, message: str, **params: object) -> dict[str, str]:
+    """One field's error: ``message`` (a msgid, ``%(name)s`` parameters) in English for the API,
+    and — when it has parameters — its msgid and their values, kept so that a page (or a batch
+    report read later) can show it in its reader's language (:func:`field_message`)."""
+    if not params:
+        return {"field": field, "message": message}
+    values = {name: str(value) for name, value in params.items()}
+    return {
+        "field": field,
+        "message": message % values,
+        "msgid": message,
+        "params": json.dumps(values, ensure_ascii=False),
+    }
+
+
+def field_message(locale: str, error: Mapping[str, str]) -> str:
+    """A field error's message in ``locale`` (as it came when the catalogue does not know it)."""
+    if "msgid" in error:
+        return translate(locale, error["msgid"], **json.loads(error.get("params", "{}")))
+    return translate(locale, error["message"])
+
+
 def validation_problem(errors: list[dict[str, str]]) -> Problem:
     return Problem(
         422,
         "validation-error",
         "The request is not valid",
         f"{len(errors)} field(s) are wrong; see errors",
-        errors=errors,
+        # The API's errors are each a field and its English message.
+        errors=[{k: v for k, v in e.items() if k not in ("msgid", "params")} for e in errors],
     )
 
 

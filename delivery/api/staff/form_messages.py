@@ -11,24 +11,10 @@ markers belong beside the messages in the parser, and this list goes.
 
 from __future__ import annotations
 
-from templates.i18n import N_, translate
-
-PARSER_MESSAGES = (
-    N_("required"),
-    N_("unknown field"),
-    N_("must be a non-empty string"),
-    N_("must be recipient_confirmed or court_found"),
-    N_("must be true or false"),
-    N_("must be absent when consent is not given"),
-    N_("must be zh-CN or en"),
-    N_("must be 4 to 40 letters and digits"),
-    N_("must be an e-mail address"),
-    N_("must be a non-empty array of document ids"),
-    N_("must not repeat a document"),
-    N_("must be one of express, contract, filing, tacit"),
-)
+from delivery.api.http.problems import field_message
 
 
 def shown(locale: str, errors: list[dict[str, str]]) -> list[dict[str, str]]:
-    """``errors`` with each message in ``locale`` where the catalogue has it."""
-    return [{**e, "message": translate(locale, e["message"])} for e in errors]
+    """``errors`` with each message in ``locale`` where the catalogue has it (with its
+    parameters when it has some: :func:`delivery.api.http.problems.field_error`)."""
+    return [{**e, "message": field_message(locale, e)} for e in errors]

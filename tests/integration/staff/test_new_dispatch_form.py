@@ -133,6 +133,10 @@ async def test_errors_come_back_with_the_values_kept(api: Api, browser: Any) -> 
     assert dispatch.id == created
     assert len(await rows(api, documents)) == 1
 
+    too_long = await submit(clerk, fields("form-3", case_number="号" * 101))
+    assert too_long.status == 422
+    assert "不能超过 100 个字符" in await too_long.text()  # a limit, in the page's language
+
     conflict = await submit(clerk, fields("form-2", case_number="(2026)浙0106民初9999号"))
     assert conflict.status == 422
     assert "reference already used with different data" in await conflict.text()

@@ -45,6 +45,12 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+def L_(kind: str, msgid: str) -> str:
+    """Mark ``msgid`` (with context ``kind``) for the catalogue; translated by
+    :func:`templates.labels.label`."""
+    return msgid
+
+
 def supported(locale: str) -> str:
     """``locale`` when Songda speaks it, else the court's first language (zh-CN)."""
     return locale if locale in LOCALES else LOCALES[0]

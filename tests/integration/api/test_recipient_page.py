@@ -15,7 +15,8 @@ from api_client import Api, dispatch_body
 from conftest import settled
 from helpers import code_link, link_path
 
-from delivery.config import CourtContact, Settings
+from delivery.config import Settings
+from delivery.court_contact import CourtContact
 from delivery.sandbox.pages import SmtpSink
 from escalation.calendar import CourtDays
 from escalation.periods import period_end

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from delivery.config import SANDBOX_CONTACT, CourtContact, Settings, advisories, load_settings
+from delivery.config import Settings, advisories, load_settings
+from delivery.court_contact import SANDBOX_CONTACT, CourtContact
 from delivery.infra.secret_box import new_key
 
 

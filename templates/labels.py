@@ -149,6 +149,7 @@ LABELS: dict[str, dict[str, str]] = {
         "retry_channel": L_("clerk_action", "Retry a channel"),
         "record_outcome": L_("clerk_action", "Record an outcome"),
         "add_contact": L_("clerk_action", "Add a contact"),
+        "repair_contact": L_("clerk_action", "Record a repaired contact (ICP-16)"),
         "record_consent": L_("clerk_action", "Record e-service consent"),
         "change_policy": L_("clerk_action", "Change the policy"),
         "cancel": L_("clerk_action", "Cancel the dispatch"),

@@ -25,7 +25,7 @@ from delivery.domain import (
 from delivery.identity import address_digest
 from delivery.ids import new_id
 from delivery.infra.document_store import EvidenceFile
-from delivery.services import ownership, signed_proof
+from delivery.services import contact_repair, ownership, signed_proof
 from delivery.services.cancel import NotCancellable, cancel_dispatch
 from delivery.services.progress import start_attempt
 from delivery.services.reversal import completing_event, unserve
@@ -206,6 +206,19 @@ async def _add_contact(
             return
 
 
+async def _repair_contact(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> None:
+    """ICP-16: a contact a carrier or platform found, with its evidence
+    (delivery/services/contact_repair.py)."""
+    try:
+        await contact_repair.repair_contact(
+            ctx, tx, request.details, request.evidence, note=request.note, actor=actor
+        )
+    except contact_repair.RepairRefused as exc:
+        raise ActionRefused(exc.reason, conflict=False, field=exc.field) from None
+
+
 async def _record_consent(
     ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
 ) -> None:
@@ -369,6 +382,7 @@ HANDLERS: dict[str, Handler] = {
     "retry_channel": _retry_channel,
     "record_outcome": _record_outcome,
     "add_contact": _add_contact,
+    "repair_contact": _repair_contact,
     "record_consent": _record_consent,
     "record_rebuttal": _record_rebuttal,
     "change_policy": _change_policy,

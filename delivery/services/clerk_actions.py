@@ -34,6 +34,7 @@ OPEN_ACTIONS = (
     "retry_channel",
     "record_outcome",
     "add_contact",
+    "repair_contact",
     "record_consent",
     "change_policy",
     "cancel",

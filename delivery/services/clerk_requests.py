@@ -18,8 +18,9 @@ from delivery.services import clerk_actions, signed_proof
 from delivery.staff import StaffUser
 
 MAX_NOTE = 2000
-# The actions that take a file with them (multipart): the scan of the signed proof (CPL-87).
-FILE_ACTIONS = ("record_outcome",)
+# The actions that take a file with them (multipart): the scan of the signed proof (CPL-87),
+# the carrier's or platform's reply naming a repaired contact (ICP-16).
+FILE_ACTIONS = ("record_outcome", "repair_contact")
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,11 @@ def check(action: object, note: object, *, with_file: bool = False) -> list[Fiel
     if not isinstance(note, str) or not note.strip() or len(note) > MAX_NOTE:
         errors.append(FieldError("note", f"required: why (at most {MAX_NOTE} characters)"))
     if with_file and action not in FILE_ACTIONS:
-        errors.append(FieldError(signed_proof.SCAN_FIELD, "only record_outcome takes a file"))
+        errors.append(
+            FieldError(
+                signed_proof.SCAN_FIELD, "only record_outcome and repair_contact take a file"
+            )
+        )
     return errors
 
 

@@ -12,9 +12,12 @@ from delivery.api.case_system.openapi.dispatch_schemas import SHA256, ULID, valu
 from delivery.services.clerk_action_handlers import REBUTTALS
 from delivery.services.clerk_actions import ALL_ACTIONS
 from delivery.services.clerk_requests import MAX_NOTE
+from delivery.services.contact_repair import KINDS as REPAIR_KINDS
+from delivery.services.contact_repair import MAX_EVIDENCE_TEXT
 from delivery.vocabulary import Channel, ContactKind, ContactSource, EventType
 
 TEXT = {"type": "string"}
+EVIDENCE_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_EVIDENCE_TEXT}
 DATE = {"type": "string", "format": "date"}
 # What each action takes besides ``action`` and ``note``: (properties, required).
 ACTION_DETAILS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
@@ -41,6 +44,20 @@ ACTION_DETAILS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
             "postcode": TEXT,
         },
         ("kind", "value", "source"),
+    ),
+    "repair_contact": (
+        {
+            "kind": {"enum": [k.value for k in REPAIR_KINDS]},
+            "value": TEXT,
+            "supplied_by": {**EVIDENCE_TEXT, "description": "the carrier or platform"},
+            "query_reference": {**EVIDENCE_TEXT, "description": "their reference for the query"},
+            "active_on": {
+                **DATE,
+                "description": "the last activity they report: within the last 3 months, "
+                "else refused (ICP-16)",
+            },
+        },
+        ("kind", "value", "supplied_by", "query_reference", "active_on"),
     ),
     "record_consent": ({"basis": {"enum": list(CONSENT_BASES)}}, ("basis",)),
     "change_policy": ({"policy": TEXT}, ("policy",)),
@@ -88,9 +105,14 @@ def _action(name: str) -> dict[str, Any]:
 
 
 def action_body() -> dict[str, Any]:
-    """JSON, one of the actions; or multipart/form-data when the action brings a file —
-    record_outcome's scan of the signed proof (CPL-87, docs/decisions/0022)."""
-    outcome = _action("record_outcome")
+    """JSON, one of the actions; or multipart/form-data when the action brings a file (in the
+    part ``scan``) — record_outcome's scan of the signed proof (CPL-87, docs/decisions/0022),
+    repair_contact's reply document from the carrier or platform (ICP-16, required)."""
+    scan = {"scan": {"type": "string", "format": "binary"}}
+    with_file = [
+        {**action, "properties": {**action["properties"], **scan}}
+        for action in (_action("record_outcome"), _action("repair_contact"))
+    ]
     return {
         "required": True,
         "content": {
@@ -102,11 +124,8 @@ def action_body() -> dict[str, Any]:
             },
             "multipart/form-data": {
                 "schema": {
-                    **outcome,
-                    "properties": {
-                        **outcome["properties"],
-                        "scan": {"type": "string", "format": "binary"},
-                    },
+                    "oneOf": with_file,
+                    "discriminator": {"propertyName": "action"},
                 }
             },
         },

@@ -1,0 +1,122 @@
+"""ICP-16 contact repair through the API: a number a carrier reports the party used lately,
+recorded with its evidence and the carrier's reply, re-opens the electronic step for it; a stale
+one, or one without its evidence, is a 422 naming the field and records nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from api_client import Api
+from conftest import settled
+from helpers import proof_form
+from pdf_checks import scan_pdf
+
+from delivery.storage.schema import media_files
+
+pytestmark = [pytest.mark.usefixtures("worker")]
+NUMBER = "+8613800138000"
+
+
+def _fields(api: Api, **changes: str | None) -> dict[str, str]:
+    today = api.ctx.clock.now().astimezone(api.ctx.settings.zone).date()
+    fields: dict[str, str | None] = {
+        "action": "repair_contact",
+        "note": "失联修复 / the carrier found the number",
+        "kind": "phone",
+        "value": NUMBER,
+        "supplied_by": "中国移动浙江分公司",
+        "query_reference": "ZJ-2026-0042",
+        "active_on": (today - timedelta(days=20)).isoformat(),
+        **changes,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+async def _repair(api: Api, dispatch_id: str, fields: dict[str, str], reply: bool = True) -> Any:
+    form = proof_form(fields, scan_pdf() if reply else None, filename="reply.pdf")
+    return await api.client.post(
+        f"/api/v1/dispatches/{dispatch_id}/actions", data=form, headers=api.auth
+    )
+
+
+async def _replies(api: Api, dispatch_id: str) -> list[dict[str, Any]]:
+    async with api.ctx.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(media_files).where(
+                media_files.c.dispatch_id == dispatch_id,
+                media_files.c.purpose == "contact_repair_reply",
+            )
+        )
+        return [dict(r) for r in rows.mappings()]
+
+
+async def _in_postal_step(api: Api) -> str:
+    body = await api.new_dispatch_body(source="court_found")
+    body["recipient"]["postal_addresses"] = [
+        {"lines": "杭州市西湖区文三路1号", "postcode": "310012", "source": "recipient_confirmed"}
+    ]
+    created = await api.create(body)
+    await api.until_attempt(created["id"], "sent")
+    await settled(api.ctx)
+    escalated = await api.client.post(
+        f"/api/v1/dispatches/{created['id']}/actions",
+        json={"action": "escalate", "note": "邮件无回应 / no answer by e-mail"},
+        headers=api.auth,
+    )
+    assert escalated.status == 200, await escalated.text()
+    assert (await escalated.json())["step"] == 1
+    return str(created["id"])
+
+
+async def test_a_repaired_number_reopens_the_electronic_step(api: Api) -> None:
+    dispatch_id = await _in_postal_step(api)
+    response = await _repair(api, dispatch_id, _fields(api))
+    assert response.status == 200, await response.text()
+    dispatch = await response.json()
+
+    [contact] = [c for c in dispatch["recipient"]["contacts"] if c["kind"] == "phone"]
+    assert contact["source"] == "court_found"
+    [sms] = [a for a in dispatch["attempts"] if a["channel"] == "sms"]
+    assert sms["step"] == 0 and sms["source"] == "court_found"
+    [event] = [e for e in dispatch["events"] if e["type"] == "contact_added"]
+    repair = event["data"]["repair"]
+    assert repair["supplied_by"] == "中国移动浙江分公司"
+    assert repair["query_reference"] == "ZJ-2026-0042"
+    [reply] = await _replies(api, dispatch_id)
+    assert repair["reply"]["sha256"] == reply["sha256"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"active_on": "2020-01-01"}, "active_on"),  # older than 3 months (ICP-16)
+        ({"active_on": None}, "active_on"),
+        ({"supplied_by": None}, "supplied_by"),
+        ({"query_reference": ""}, "query_reference"),
+        ({"kind": "postal"}, "kind"),
+        ({"value": "0571-87654321"}, "value"),  # a landline
+    ],
+)
+async def test_a_stale_or_unproven_contact_is_refused(
+    api: Api, changes: dict[str, str | None], field: str
+) -> None:
+    created = await api.new_dispatch()
+    response = await _repair(api, created["id"], _fields(api, **changes))
+    assert response.status == 422, await response.text()
+    problem = await response.json()
+    assert [e["field"] for e in problem["errors"]] == [field]
+    if field == "active_on" and changes["active_on"]:
+        assert "ICP-16" in problem["errors"][0]["message"]
+    assert await _replies(api, created["id"]) == []
+
+
+async def test_the_reply_document_is_required(api: Api) -> None:
+    created = await api.new_dispatch()
+    response = await _repair(api, created["id"], _fields(api), reply=False)
+    assert response.status == 422
+    assert [e["field"] for e in (await response.json())["errors"]] == ["scan"]
+    dispatch = await api.dispatch(created["id"])
+    assert not [e for e in dispatch["events"] if e["type"] == "contact_added"]

@@ -161,6 +161,7 @@ REASON_LABELS: dict[str, dict[str, str]] = {
         "written_date": L_("detail", "date written on the proof"),
         "tsa": L_("detail", "time-stamping authority"),
         "place": L_("detail", "place"),
+        "repair": L_("detail", "source of a repaired contact (ICP-16)"),
     },
     # The report page's groupings (delivery/services/reports.py GROUPINGS) and the names of the
     # measures its definitions explain (delivery/services/report_figures.py DEFINITIONS).

@@ -117,7 +117,12 @@ async def queue(world: World) -> list[Target]:
 
 async def dispatch_page(world: World) -> list[Target]:
     served = await _served(world)
-    return [Target("dispatch", f"/staff/dispatches/{served['id']}")]
+    # An open dispatch too: its action forms (among them the repaired contact's, ICP-16).
+    open_one = await world.api.new_dispatch(reference="case-sys-0002", source="court_found")
+    return [
+        Target("dispatch", f"/staff/dispatches/{served['id']}"),
+        Target("dispatch-open", f"/staff/dispatches/{open_one['id']}"),
+    ]
 
 
 async def new_dispatch(world: World) -> list[Target]:

@@ -43,6 +43,7 @@ from delivery.services import (
     certificates,
     clerk_actions,
     clerk_requests,
+    contact_repair,
     contact_reveals,
     signed_proof,
 )
@@ -57,6 +58,7 @@ from delivery.vocabulary import (
     EventType,
 )
 from escalation.consent import may_serve_on
+from escalation.contact_repair import earliest_activity
 from templates.labels import has_label
 from templates.texts import Text
 
@@ -70,6 +72,7 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "retry_channel": ("channel",),
     "record_outcome": ("attempt_id", "outcome", "written_date"),
     "add_contact": ("kind", "value", "postcode", "source"),
+    "repair_contact": ("kind", "value", *contact_repair.EVIDENCE_FIELDS, contact_repair.ACTIVE_ON),
     "record_consent": ("basis",),
     "change_policy": ("policy",),
     "record_rebuttal": ("reason",),
@@ -77,6 +80,8 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "reassign_owner": ("owner_id",),
 }
 INTEGER_FIELDS = frozenset({"step"})
+# A refused repaired contact's form comes back with what the clerk typed (not the file).
+REPAIR_KEPT = ("value", *contact_repair.EVIDENCE_FIELDS, contact_repair.ACTIVE_ON)
 # Shown as links to the pages that do them (the notice's review page, the field tasks).
 LINKED_ACTIONS = frozenset({*clerk_actions.NOTICE_ACTIONS, "assign_field_server"})
 # Details whose values a timeline line may show (never addresses, codes or identity numbers).
@@ -92,6 +97,7 @@ SHOWN_DETAILS = (
     "written_date",
     "tsa",
     "place",
+    "repair",
 )
 
 
@@ -202,6 +208,7 @@ def _context(view: DispatchView, user: StaffUser, revealed: str | None) -> dict[
         "outcomes": sorted(clerk_actions.OUTCOMES),
         "clerks": view.clerks,
         "contact_kinds": [k.value for k in ContactKind],
+        "repair_kinds": [k.value for k in contact_repair.KINDS],
         "contact_sources": [s.value for s in ContactSource],
         "consent_bases": CONSENT_BASES,
     }
@@ -229,10 +236,12 @@ async def _render(
     locale = page_locale(request)
     done = request.query.get("done")
     zone = ctx.settings.zone
-    # The written date of a signed proof (CPL-87) lies between these, both included.
+    today = ctx.clock.now().astimezone(zone).date()
+    # The written date of a signed proof (CPL-87) lies between these, both included; a repaired
+    # contact's last activity between ICP-16's earliest day and today.
     proof_dates = (
         view.detail.dispatch.created_at.astimezone(zone).date().isoformat(),
-        ctx.clock.now().astimezone(zone).date().isoformat(),
+        today.isoformat(),
     )
     return workspace_page(
         request,
@@ -247,6 +256,7 @@ async def _render(
         done=done if done in ACTION_FIELDS else None,
         action_url=_page_url(dispatch_id, locale, "/actions"),
         proof_dates=proof_dates,
+        repair_dates=(earliest_activity(today).isoformat(), today.isoformat()),
         **_context(view, user, revealed),
     )
 
@@ -298,7 +308,7 @@ async def act(request: web.Request) -> web.Response:
         return await _render(request, user, dispatch_id, error=exc.reason, status=exc.status)
     action = form.get("action", "")
     who = clerk_requests.Requester(user.actor, user)
-    again = {k: form.get(k, "") for k in ("action", "note", "written_date")}
+    again = {k: form.get(k, "") for k in ("action", "note", "written_date", *REPAIR_KEPT)}
     try:
         await clerk_requests.submit(
             ctx, dispatch_id, who, action, form.get("note"), _details(action, form), scan

@@ -1,6 +1,7 @@
 """ICP-16 contact repair through the API: a number a carrier reports the party used lately,
 recorded with its evidence and the carrier's reply, re-opens the electronic step for it; a stale
-one, or one without its evidence, is a 422 naming the field and records nothing."""
+one, or one without its evidence, is a 422 naming the field and records nothing. The staff
+dispatch page has the same action as a labelled multipart form."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from api_client import Api
 from conftest import settled
-from helpers import proof_form
+from helpers import log_in, proof_form, staff_account
 from pdf_checks import scan_pdf
 
 from delivery.storage.schema import media_files
@@ -120,3 +121,45 @@ async def test_the_reply_document_is_required(api: Api) -> None:
     assert [e["field"] for e in (await response.json())["errors"]] == ["scan"]
     dispatch = await api.dispatch(created["id"])
     assert not [e for e in dispatch["events"] if e["type"] == "contact_added"]
+
+
+async def _page(api: Api, dispatch_id: str) -> tuple[str, str]:
+    user, password = await staff_account(api.ctx)
+    csrf = await log_in(api.client, user.username, password)
+    page = await api.client.get(f"/staff/dispatches/{dispatch_id}")
+    assert page.status == 200
+    return csrf, await page.text()
+
+
+async def test_the_dispatch_page_records_a_repaired_contact(api: Api) -> None:
+    dispatch_id = await _in_postal_step(api)
+    csrf, page = await _page(api, dispatch_id)
+    start = page.rindex("<form", 0, page.index('data-action="repair_contact"'))
+    form = page[start : page.index("</form>", start)]
+    assert 'enctype="multipart/form-data"' in form
+    today = api.ctx.clock.now().astimezone(api.ctx.settings.zone).date()
+    assert f'max="{today.isoformat()}"' in form
+    assert "<label>查询编号 <input" in form  # the words are the catalogue's, in the page's language
+    for name in ("value", "supplied_by", "query_reference", "active_on", "scan"):
+        assert f'name="{name}" required' in form
+        # every input sits inside its label (a11y: labelled inputs)
+        before = form[: form.index(f'name="{name}"')]
+        assert before.rindex("<label>") > before.rindex("</label>")
+
+    url = f"/staff/dispatches/{dispatch_id}/actions"
+    stale = proof_form({"csrf_token": csrf, **_fields(api, active_on="2020-01-01")}, scan_pdf())
+    refused = await api.client.post(url, data=stale)
+    assert refused.status == 422
+    html = await refused.text()
+    assert "ICP-16" in html and "超过 3 个月" in html  # the reason, in the page's language
+    assert 'name="active_on" required' in html and 'aria-invalid="true"' in html
+    assert 'value="中国移动浙江分公司"' in html  # the form comes back filled in
+    assert await _replies(api, dispatch_id) == []
+
+    fields = {"csrf_token": csrf, **_fields(api)}
+    done = await api.client.post(url, data=proof_form(fields, scan_pdf()), allow_redirects=False)
+    assert done.status == 303, await done.text()
+    dispatch = await api.dispatch(dispatch_id)
+    assert [a["step"] for a in dispatch["attempts"] if a["channel"] == "sms"] == [0]
+    page = await (await api.client.get(f"/staff/dispatches/{dispatch_id}")).text()
+    assert "ZJ-2026-0042" in page  # the timeline names the source

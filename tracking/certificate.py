@@ -52,6 +52,20 @@ class AttemptRow:
 
 
 @dataclass(frozen=True)
+class Repair:
+    """A contact found by repair (ICP-16) and its evidence, as the ``contact_added`` event
+    recorded it: who supplied it, their reference, the last activity, the reply's SHA-256."""
+
+    contact_id: str
+    kind: str
+    address: str
+    supplied_by: str
+    query_reference: str
+    active_on: str
+    reply_sha256: str
+
+
+@dataclass(frozen=True)
 class Supersedes:
     certificate_id: str
     service_date: date
@@ -96,6 +110,9 @@ class CertificateView:
     verify_url: str
     zone: str = "UTC"
     supersedes: Supersedes | None = None
+    repairs: tuple[Repair, ...] = ()
+    # The repair that found the served address (ICP-16), when one did.
+    address_repair: Repair | None = None
 
 
 def local_time(zone: tzinfo) -> Callable[[datetime], str]:
@@ -165,6 +182,31 @@ def _attempt_rows(
     return rows
 
 
+def _repairs(attempts: Sequence[Attempt], events: Sequence[Event]) -> list[Repair]:
+    """The repaired contacts the chain records, each with its masked address where an attempt
+    used it (the event keeps only the address's HMAC)."""
+    addresses = {a.contact_id: (a.channel, a.address) for a in attempts if a.contact_id}
+    repairs = []
+    for e in events:
+        evidence = e.data.get("repair") if e.type == EventType.CONTACT_ADDED else None
+        if not isinstance(evidence, dict):
+            continue
+        contact_id = str(e.data.get("contact_id"))
+        used = addresses.get(contact_id)
+        repairs.append(
+            Repair(
+                contact_id=contact_id,
+                kind=str(e.data.get("kind")),
+                address="—" if used is None else mask_address(*used),
+                supplied_by=str(evidence.get("supplied_by")),
+                query_reference=str(evidence.get("query_reference")),
+                active_on=str(evidence.get("active_on")),
+                reply_sha256=str((evidence.get("reply") or {}).get("sha256")),
+            )
+        )
+    return repairs
+
+
 def certificate_view(
     *,
     dispatch: Dispatch,
@@ -219,6 +261,8 @@ def certificate_view(
             if server == "carrier" and completing is not None:
                 server, server_is_term = str(completing.data.get("carrier") or "carrier"), False
 
+    repairs = _repairs(shown, pinned)
+    served_contact = None if served_attempt is None else served_attempt.contact_id
     chain_head = head.hash if head is not None else "0" * 64
     chain_seq = head.seq if head is not None else 0
     return CertificateView(
@@ -256,4 +300,6 @@ def certificate_view(
         checkpoint=checkpoint_for(events, served) if served is not None else None,
         verify_url=certificate_url(verify_base_url, dispatch.id, chain_head),
         supersedes=supersedes,
+        repairs=tuple(repairs),
+        address_repair=next((r for r in repairs if r.contact_id == served_contact), None),
     )

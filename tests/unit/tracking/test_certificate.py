@@ -5,8 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from delivery.domain import (
+    Attempt,
+    AttemptState,
+    ContactSource,
     Event,
 )
+from templates.certificate import certificate_html
+from templates.fonts import font_set
 from tracking.certificate import (
     CHANNEL_PROOFS,
     CLERK_PROOF,
@@ -77,3 +82,65 @@ def test_a_signed_proof_shows_the_written_date_when_it_was_recorded_and_the_scan
         Line("proof_recorded_at", "2026-11-29 10:00:00 UTC+08:00"),
         Line("attachment_sha256", "ab" * 32, mono=True),
     ]
+
+
+def test_a_repaired_contact_is_named_with_its_source() -> None:
+    """ICP-16: the certificate names who found the served number, their reference, the last
+    activity and the reply document's SHA-256 — from the contact_added event's evidence."""
+    dispatch, _attempts, _events = a_served_record()
+    sms = Attempt(
+        id="A1",
+        dispatch_id="D",
+        step_index=0,
+        channel="sms",
+        contact_id="C9",
+        address="+8613800138000",
+        source=ContactSource.COURT_FOUND,
+        state=AttemptState.DELIVERED,
+        created_at=T0,
+    )
+    repair = {
+        "supplied_by": "中国移动浙江分公司",
+        "query_reference": "ZJ-2026-0042",
+        "active_on": "2026-11-01",
+        "reply": {"sha256": "cd" * 32},
+    }
+    events = [
+        an_event(1, "contact_added", {"contact_id": "C9", "kind": "phone", "repair": repair}),
+        an_event(2, "contact_added", {"contact_id": "C8", "kind": "email"}),  # not repaired
+        an_event(3, "attempt_created", {"channel": "sms"}, "A1"),
+        an_event(4, "link_opened", {"state": "delivered"}, "A1"),
+        an_event(
+            5,
+            "dispatch_served",
+            {
+                "legal_basis": "OLR-31",
+                "served_at": T0.isoformat(),
+                "service_date": "2026-11-23",
+                "channel": "sms",
+                "attempt_id": "A1",
+                "completing_event_id": "E4",
+            },
+        ),
+    ]
+    view = certificate_view(
+        dispatch=dispatch,
+        documents=[],
+        attempts=[sms],
+        events=events,
+        served=events[4],
+        names={},
+        zone=ZONE,
+        verify_base_url="https://court.example",
+    )
+    [found] = view.repairs
+    assert view.address_repair == found
+    assert (found.supplied_by, found.query_reference, found.active_on) == (
+        "中国移动浙江分公司",
+        "ZJ-2026-0042",
+        "2026-11-01",
+    )
+    assert found.reply_sha256 == "cd" * 32 and found.address == view.address != "+8613800138000"
+    html = certificate_html(view, font_set())  # type: ignore[arg-type]
+    assert "found by 中国移动浙江分公司, reference ZJ-2026-0042, last used on 2026-11-01" in html
+    assert "cd" * 32 in html

@@ -1,6 +1,6 @@
 """ICP-16 contact repair (失联修复): a number or account a carrier or platform reports the party
 used lately, recorded with its evidence as a ``court_found`` contact (clerk action
-``repair_contact``).
+``repair_contact``) — one, or the rows of the carrier's results as CSV (``rows``).
 
 The evidence is what makes such a contact defensible later: who supplied it (the carrier or
 platform), their query reference, the date of the last activity they report, and their reply
@@ -13,6 +13,8 @@ contact waits for consent like any other.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import date
 from typing import Any
@@ -39,6 +41,12 @@ ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 EVIDENCE_FIELDS = ("supplied_by", "query_reference")
 ACTIVE_ON = "active_on"
 REPLY_FIELD = "scan"
+# A carrier's results as CSV (the file part ``rows``, or its text in JSON): one repaired contact
+# a row, with the columns below; the supplier, reference and reply document are the file's.
+ROWS_FIELD = "rows"
+ROW_COLUMNS = ("kind", "value", ACTIVE_ON)
+MAX_ROWS = 50
+MAX_ROWS_BYTES = 64 * 1024
 
 
 class RepairRefused(Exception):
@@ -84,6 +92,40 @@ def _contact(details: dict[str, Any]) -> Contact:
     return Contact(new_id(), ContactKind(kind), value, ContactSource.COURT_FOUND)
 
 
+def _checked(ctx: Context, tx: DispatchTransaction, row: dict[str, Any]) -> tuple[Contact, date]:
+    contact = _contact(row)
+    active_on = _active_on(row.get(ACTIVE_ON))
+    refusal = repair_refusal(active_on, now=tx.now, zone=ctx.settings.zone)
+    if refusal is not None:
+        raise RepairRefused(ACTIVE_ON, refusal)
+    return contact, active_on
+
+
+def _rows(ctx: Context, tx: DispatchTransaction, text: object) -> list[tuple[Contact, date]]:
+    """Every row of a carrier's CSV, checked: the first wrong row refuses the whole file
+    (nothing half-recorded), named as a spreadsheet numbers it (``rows[2].active_on``)."""
+    if not isinstance(text, str) or len(text.encode()) > MAX_ROWS_BYTES:
+        raise RepairRefused(ROWS_FIELD, wording("must be CSV text of at most 64 KB"))
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    if sorted(header) != sorted(ROW_COLUMNS):
+        raise RepairRefused(ROWS_FIELD, wording("the columns must be: kind, value, active_on"))
+    reader.fieldnames = header
+    found = []
+    for number, row in enumerate(reader, start=2):
+        if not any((cell or "").strip() for cell in row.values()):
+            continue  # spreadsheets leave blank rows at the end
+        try:
+            found.append(_checked(ctx, tx, {k: (v or "").strip() for k, v in row.items()}))
+        except RepairRefused as exc:
+            raise RepairRefused(f"{ROWS_FIELD}[{number}].{exc.field}", exc.reason) from None
+    if not found or len(found) > MAX_ROWS:
+        raise RepairRefused(
+            ROWS_FIELD, wording("between 1 and %(count)s rows of contacts", count=MAX_ROWS)
+        )
+    return found
+
+
 async def repair_contact(
     ctx: Context,
     tx: DispatchTransaction,
@@ -92,45 +134,46 @@ async def repair_contact(
     *,
     note: str,
     actor: str,
-) -> Contact:
-    """Check, then record the repaired contact with its evidence and re-open its e-service."""
-    contact = _contact(details)
+) -> list[Contact]:
+    """Check, then record the repaired contact (or a carrier's CSV of them) with its evidence
+    and re-open their e-service."""
+    if details.get(ROWS_FIELD):
+        contacts = _rows(ctx, tx, details[ROWS_FIELD])
+    else:
+        contacts = [_checked(ctx, tx, details)]
     supplied_by, reference = (_evidence_text(details, f) for f in EVIDENCE_FIELDS)
-    active_on = _active_on(details.get(ACTIVE_ON))
-    refusal = repair_refusal(active_on, now=tx.now, zone=ctx.settings.zone)
-    if refusal is not None:
-        raise RepairRefused(ACTIVE_ON, refusal)
     if reply is None:
         raise RepairRefused(
             REPLY_FIELD, wording("required: the carrier's or platform's reply document")
         )
     media_id = await tx.add_media(None, PURPOSE, reply.stored, reply.media_type, actor)
-    tx.add_contact(contact)
-    tx.record(
-        EventType.CONTACT_ADDED,
-        source=SOURCE,
-        actor=actor,
-        data={
-            "note": note,
-            "contact_id": contact.id,
-            "kind": contact.kind.value,
-            "source": contact.source.value,
-            "address_hmac": address_digest(ctx.settings.secret_key, contact.value),
-            "repair": {
-                "supplied_by": supplied_by,
-                "query_reference": reference,
-                ACTIVE_ON: active_on.isoformat(),
-                "reply": {
-                    "media_id": media_id,
-                    "sha256": reply.stored.sha256,
-                    "media_type": reply.media_type,
-                    "size": reply.stored.size,
-                },
-            },
+    evidence = {
+        "supplied_by": supplied_by,
+        "query_reference": reference,
+        "reply": {
+            "media_id": media_id,
+            "sha256": reply.stored.sha256,
+            "media_type": reply.media_type,
+            "size": reply.stored.size,
         },
-    )
-    _reopen(ctx, tx, contact)
-    return contact
+    }
+    for contact, active_on in contacts:
+        tx.add_contact(contact)
+        tx.record(
+            EventType.CONTACT_ADDED,
+            source=SOURCE,
+            actor=actor,
+            data={
+                "note": note,
+                "contact_id": contact.id,
+                "kind": contact.kind.value,
+                "source": contact.source.value,
+                "address_hmac": address_digest(ctx.settings.secret_key, contact.value),
+                "repair": {**evidence, ACTIVE_ON: active_on.isoformat()},
+            },
+        )
+        _reopen(ctx, tx, contact)
+    return [contact for contact, _ in contacts]
 
 
 def _reopen(ctx: Context, tx: DispatchTransaction, contact: Contact) -> None:

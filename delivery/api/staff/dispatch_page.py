@@ -72,7 +72,13 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "retry_channel": ("channel",),
     "record_outcome": ("attempt_id", "outcome", "written_date"),
     "add_contact": ("kind", "value", "postcode", "source"),
-    "repair_contact": ("kind", "value", *contact_repair.EVIDENCE_FIELDS, contact_repair.ACTIVE_ON),
+    "repair_contact": (
+        "kind",
+        "value",
+        *contact_repair.EVIDENCE_FIELDS,
+        contact_repair.ACTIVE_ON,
+        contact_repair.ROWS_FIELD,
+    ),
     "record_consent": ("basis",),
     "change_policy": ("policy",),
     "record_rebuttal": ("reason",),
@@ -284,7 +290,10 @@ async def _form(request: web.Request, ctx: Context) -> tuple[dict[str, str], Evi
     the scan of the signed proof (delivery/api/staff/action_forms.py), the others are urlencoded."""
     if request.content_type.startswith("multipart/"):
         fields, scan = await read_action_form(request, ctx, csrf=True)
-        return {k: v[:MAX_FIELD] for k, v in fields.items()}, scan
+        # A carrier's CSV (``rows``) is bounded by its reader, not cut to a field's length.
+        return {
+            k: v if k == contact_repair.ROWS_FIELD else v[:MAX_FIELD] for k, v in fields.items()
+        }, scan
     posted = await read_form(request)
     form = {k: v[:MAX_FIELD] for k in posted if isinstance(v := posted.get(k), str)}
     await check_csrf(request, form.get(CSRF_FIELD))

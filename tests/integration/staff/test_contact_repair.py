@@ -1,6 +1,7 @@
 """ICP-16 contact repair through the API: a number a carrier reports the party used lately,
 recorded with its evidence and the carrier's reply, re-opens the electronic step for it; a stale
-one, or one without its evidence, is a 422 naming the field and records nothing. The staff
+one, or one without its evidence, is a 422 naming the field and records nothing. A carrier's
+results come as CSV too: every row recorded, or (one row wrong) none. The staff
 dispatch page has the same action as a labelled multipart form."""
 
 from __future__ import annotations
@@ -140,8 +141,9 @@ async def test_the_dispatch_page_records_a_repaired_contact(api: Api) -> None:
     today = api.ctx.clock.now().astimezone(api.ctx.settings.zone).date()
     assert f'max="{today.isoformat()}"' in form
     assert "<label>查询编号 <input" in form  # the words are the catalogue's, in the page's language
-    for name in ("value", "supplied_by", "query_reference", "active_on", "scan"):
+    for name in ("supplied_by", "query_reference", "scan"):
         assert f'name="{name}" required' in form
+    for name in ("value", "supplied_by", "query_reference", "active_on", "scan", "rows"):
         # every input sits inside its label (a11y: labelled inputs)
         before = form[: form.index(f'name="{name}"')]
         assert before.rindex("<label>") > before.rindex("</label>")
@@ -152,7 +154,7 @@ async def test_the_dispatch_page_records_a_repaired_contact(api: Api) -> None:
     assert refused.status == 422
     html = await refused.text()
     assert "ICP-16" in html and "超过 3 个月" in html  # the reason, in the page's language
-    assert 'name="active_on" required' in html and 'aria-invalid="true"' in html
+    assert 'aria-invalid="true"' in html.split('name="active_on"')[1].split(">")[0]
     assert 'value="中国移动浙江分公司"' in html  # the form comes back filled in
     assert await _replies(api, dispatch_id) == []
 
@@ -163,3 +165,37 @@ async def test_the_dispatch_page_records_a_repaired_contact(api: Api) -> None:
     assert [a["step"] for a in dispatch["attempts"] if a["channel"] == "sms"] == [0]
     page = await (await api.client.get(f"/staff/dispatches/{dispatch_id}")).text()
     assert "ZJ-2026-0042" in page  # the timeline names the source
+
+
+def _with_rows(fields: dict[str, str], csv_text: str, encoding: str = "utf-8") -> Any:
+    form = proof_form(fields, scan_pdf(), filename="reply.pdf")
+    form.add_field(
+        "rows", csv_text.encode(encoding), filename="results.csv", content_type="text/csv"
+    )
+    return form
+
+
+async def test_a_carriers_csv_records_every_row_or_none(api: Api) -> None:
+    dispatch_id = await _in_postal_step(api)
+    today = api.ctx.clock.now().astimezone(api.ctx.settings.zone).date()
+    fresh, stale = (today - timedelta(days=5)).isoformat(), "2020-01-01"
+    fields = {k: v for k, v in _fields(api).items() if k not in ("kind", "value", "active_on")}
+    url = f"/api/v1/dispatches/{dispatch_id}/actions"
+    bad = f"kind,value,active_on\nphone,{NUMBER},{fresh}\nemail,old@example.cn,{stale}\n"
+    refused = await api.client.post(url, data=_with_rows(fields, bad), headers=api.auth)
+    assert refused.status == 422
+    [error] = (await refused.json())["errors"]
+    assert error["field"] == "rows[3].active_on" and "ICP-16" in error["message"]
+    assert await _replies(api, dispatch_id) == []
+
+    rows = [f"phone,{NUMBER},{fresh}", f"email,zhangsan@example.cn,{fresh}", ",,"]  # a blank row
+    good = "\r\n".join(["kind,value,active_on", *rows, ""])
+    done = await api.client.post(url, data=_with_rows(fields, good, "utf-8-sig"), headers=api.auth)
+    assert done.status == 200, await done.text()
+    dispatch = await done.json()
+    repaired = [e for e in dispatch["events"] if e["type"] == "contact_added"]
+    assert sorted(e["data"]["kind"] for e in repaired) == ["email", "phone"]
+    assert {e["data"]["repair"]["query_reference"] for e in repaired} == {"ZJ-2026-0042"}
+    reopened = {a["channel"]: a["step"] for a in dispatch["attempts"] if a["step"] == 0}
+    assert reopened.get("sms") == 0
+    assert len(await _replies(api, dispatch_id)) == 1  # one reply document for the file

@@ -56,8 +56,14 @@ ACTION_DETAILS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
                 "description": "the last activity they report: within the last 3 months, "
                 "else refused (ICP-16)",
             },
+            "rows": {
+                **TEXT,
+                "description": "instead of kind, value and active_on: the carrier's results as "
+                "CSV (columns kind, value, active_on; at most 50 rows; in multipart a file "
+                "part); one wrong row refuses the whole file, named rows[N].field",
+            },
         },
-        ("kind", "value", "supplied_by", "query_reference", "active_on"),
+        ("supplied_by", "query_reference"),
     ),
     "record_consent": ({"basis": {"enum": list(CONSENT_BASES)}}, ("basis",)),
     "change_policy": ({"policy": TEXT}, ("policy",)),

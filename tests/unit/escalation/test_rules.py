@@ -66,6 +66,8 @@ SERVED = [
     ("OLR-31", "email", FOUND, "identity_verified", {}, CaseFacts(), timedelta(0)),
     ("OLR-31", "sms", CONFIRMED, "sms_delivered", {}, CaseFacts(), timedelta(0)),
     ("OLR-31", "sms", FOUND, "identity_verified", {}, CaseFacts(), timedelta(0)),
+    ("OLR-31", "sms", FOUND, "reply_received", {"automatic": False}, CaseFacts(), timedelta(0)),
+    ("OLR-31", "email", FOUND, "reply_received", {"automatic": False}, CaseFacts(), timedelta(0)),
     ("CPL-87", "postal", FOUND, "proof_signed", {}, CaseFacts(), timedelta(0)),
     ("CPL-88", "in_person", FOUND, "visit_served", {"relation": "self"}, CaseFacts(), timedelta(0)),
     (
@@ -169,6 +171,14 @@ NOT_SERVED = [
         CaseFacts(),
     ),
     ("court-found SMS merely delivered (OLR-31)", "sms", FOUND, "sms_delivered", {}, CaseFacts()),
+    (
+        "an automatic e-mail reply (OLR-31, RFC 3834)",
+        "email",
+        FOUND,
+        "reply_received",
+        {"automatic": True},
+        CaseFacts(),
+    ),
     (
         "signed by the opposing party (PM-9)",
         "postal",

@@ -28,6 +28,7 @@ def reply_evidence(params: Mapping[str, str]) -> dict[str, Any]:
     """What the event keeps of one inbound message: its SID, the masked sender and the text."""
     return {
         "automatic": False,
+        "from_recipient": True,  # matched by the number the SMS was sent to
         "message_sid": params.get("MessageSid", ""),
         "from": mask_address(Channel.SMS, params.get("From", "")),
         "body": params.get("Body", "")[:MAX_BODY],

@@ -20,6 +20,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from email import message_from_bytes, policy
+from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import parseaddr
 from typing import Any
@@ -72,7 +73,13 @@ def automatic_because(message: Message) -> str | None:
 
 
 def _header(message: Message, name: str) -> str:
-    return str(message.get(name, ""))[:MAX_HEADER]
+    """A header as people read it (RFC 2047 words decoded); as it came when it does not decode."""
+    raw = str(message.get(name, ""))
+    try:
+        text = str(make_header(decode_header(raw)))
+    except (ValueError, LookupError, UnicodeError):
+        text = raw
+    return text[:MAX_HEADER]
 
 
 def reply_evidence(raw: bytes, message: Message, address: str, answered: str) -> dict[str, Any]:

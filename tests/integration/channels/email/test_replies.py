@@ -17,6 +17,8 @@ from api_client import RECIPIENT_EMAIL, Api
 from conftest import settled
 
 from delivery.clock import rfc3339
+from integration.staff.support import clerk_session
+from integration.tracking.support import issued, proof, text_of
 
 pytestmark = [pytest.mark.usefixtures("worker")]
 PATH = "/api/v1/replies"
@@ -128,3 +130,26 @@ async def test_unknown_replies_are_404_and_other_keys_403(
     refused = await _post(api, api.auth, _reply(message_id))
     assert refused.status == 403
     assert await _replies(api, dispatch_id) == []
+
+
+async def test_the_clerk_sees_replies_and_the_certificate_keeps_them(
+    api: Api, bounce_processor: dict[str, str]
+) -> None:
+    """An out-of-office first, then the recipient's own answer: both are on the dispatch page
+    and in the certificate's evidence; the answer is the service."""
+    dispatch_id, message_id = await _sent_to_court_found(api)
+    auto = _reply(message_id, Auto_Submitted="auto-replied")
+    assert (await _post(api, bounce_processor, auto)).status == 200
+    api.ctx.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    assert (await _post(api, bounce_processor, _reply(message_id))).status == 200
+    await api.until_state(dispatch_id, "served")
+    await issued(api, dispatch_id)
+
+    await clerk_session(api)
+    page = await (await api.client.get(f"/staff/dispatches/{dispatch_id}")).text()
+    assert page.count('data-event="reply_received"') == 2
+    assert "自动回复：仅作证据，不构成送达" in page and "来自受送达人" in page
+    assert "<q>Re: 送达通知</q>" in page
+
+    text = text_of(await (await proof(api, dispatch_id)).read())
+    assert "受送达人已回复" in text and "自动回复（不构成送达）" in text

@@ -38,6 +38,9 @@ MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 AUTO_HEADERS = ("X-Autoreply", "X-Autorespond")
 AUTO_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 MAX_HEADER = 300
+# What a stored one-line text may not hold (delivery/text.py): folded lines and control characters
+# of a header become spaces, lone surrogates of undecodable bytes too.
+NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def _header(message: Message, name: str) -> str:
         text = str(make_header(decode_header(raw)))
     except (ValueError, LookupError, UnicodeError):
         text = raw
-    return text[:MAX_HEADER]
+    return NOT_ONE_LINE.sub(" ", text)[:MAX_HEADER]
 
 
 def reply_evidence(raw: bytes, message: Message, address: str, answered: str) -> dict[str, Any]:

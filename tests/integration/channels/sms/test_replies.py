@@ -62,7 +62,7 @@ async def test_a_reply_from_the_recipients_number_serves_dated_at_the_reply(
     dispatch_id = await _court_found_sms(api)
     api.ctx.clock.advance(timedelta(hours=5))  # type: ignore[attr-defined]
     replied_at = api.ctx.clock.now()
-    await _reply(api, twilio, PHONE, "收到，谢谢")
+    await _reply(api, twilio, PHONE, "收到，谢谢\n张三")
     served = await api.until_state(dispatch_id, "served")
     assert (served["legal_basis"], served["served_by_channel"]) == ("OLR-31", "sms")
     assert served["served_at"] == rfc3339(replied_at)
@@ -70,7 +70,7 @@ async def test_a_reply_from_the_recipients_number_serves_dated_at_the_reply(
     assert (reply.source, reply.data["automatic"], reply.data["body"]) == (
         "twilio",
         False,
-        "收到，谢谢",
+        "收到，谢谢\n张三",
     )
     assert reply.data["from"] == "**********8000" and PHONE not in str(reply.data)
 

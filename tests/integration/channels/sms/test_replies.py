@@ -118,3 +118,19 @@ async def test_a_reply_after_the_step_window_serves_the_open_dispatch(
     assert served["served_at"] == rfc3339(replied_at)
     assert served["attempts"][-1]["state"] == "cancelled"
     assert _sms(served)["state"] == "expired"
+
+
+async def test_a_second_reply_is_evidence_and_keeps_the_first_date(
+    api: Api, twilio: TwilioStandIn
+) -> None:
+    """The earliest effective service counts (OLR-31): a later reply to a served dispatch is
+    recorded and changes nothing."""
+    dispatch_id = await _court_found_sms(api)
+    await _reply(api, twilio, PHONE, "收到")
+    served = await api.until_state(dispatch_id, "served")
+    api.ctx.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    await _reply(api, twilio, PHONE, "再次确认收到")
+    after = await api.dispatch(dispatch_id)
+    assert (after["state"], after["served_at"]) == ("served", served["served_at"])
+    types = await api.event_types(dispatch_id)
+    assert types.count("reply_received") == 2 and types.count("dispatch_served") == 1

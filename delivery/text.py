@@ -19,7 +19,8 @@ _FORBIDDEN_ONE_LINE = re.compile(f"[{_NEVER}\t\n\r]")
 _FORBIDDEN_MULTI_LINE = re.compile(f"[{_NEVER}]")
 CONTROL_CHARACTERS = "must not contain control characters"
 # Fields that hold prose over several lines, by the name every form and body gives them.
-MULTI_LINE_FIELDS = frozenset({"note", "reason", "body", "detail"})
+# (``Body``: Twilio's name for the text of an inbound SMS.)
+MULTI_LINE_FIELDS = frozenset({"note", "reason", "body", "detail", "Body"})
 
 
 def text_problem(value: str, *, multi_line: bool = False) -> str | None:

@@ -185,6 +185,10 @@ class EventType(StrEnum):
     SMS_DELIVERED = "sms_delivered"
     SMS_RECEIPT_CONTRADICTED = "sms_receipt_contradicted"
 
+    # The recipient answered an e-mail or SMS (channels/sms, channels/email): ``automatic`` in
+    # its data marks an out-of-office or a delivery report, evidence that never serves.
+    REPLY_RECEIVED = "reply_received"
+
     # Post (channels/postal): handed to the carrier, its tracking, the return receipt.
     MAIL_HANDED_OVER = "mail_handed_over"
     POSTAL_ACCEPTED = "postal_accepted"

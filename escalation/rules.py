@@ -9,6 +9,7 @@ the channels record them):
 
 - e-mail: ``attempt_sent`` (the court's SMTP server accepted), ``identity_verified`` (read);
 - SMS: ``sms_delivered`` (the carrier reported delivery), ``identity_verified``;
+- e-mail and SMS: ``reply_received`` {automatic, from_recipient} — a reply to the message;
 - post: ``postal_delivered`` {relation, signer_id_recorded}, ``postal_refused`` {refused_by},
   ``postal_returned`` {reason}, ``attempt_sent`` when the shipment was registered with the
   carrier and ``postal_accepted`` when the carrier took the piece (posting);
@@ -120,6 +121,23 @@ def olr31_read_after_identity_check(
             event,
             f"{attempt.source.value} address; read after the identity check",
         )
+    return None
+
+
+def olr31_replied(
+    attempt: Attempt, event: Event, facts: CaseFacts = CaseFacts()
+) -> Completion | None:
+    """OLR-31: on any electronic address — court-found ones included — the recipient replying
+    to the message from its address is acting on it, dated at the reply. An automatic reply
+    (out-of-office, a delivery report), or one from another address, is no act of the recipient:
+    evidence, never service (docs/decisions/0042)."""
+    if (
+        attempt.channel in ELECTRONIC_CHANNELS
+        and event.type == EventType.REPLY_RECEIVED
+        and event.data.get("automatic") is False
+        and event.data.get("from_recipient") is True
+    ):
+        return _done("OLR-31", attempt, event, f"{attempt.source.value} address; recipient replied")
     return None
 
 
@@ -323,6 +341,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         olr31_confirmed_email_accepted,
         olr31_confirmed_sms_delivered,
         olr31_read_after_identity_check,
+        olr31_replied,
     ),
     "CPL-87": (cpl87_signed_proof,),
     "CPL-88": (cpl88_handed_over,),

@@ -26,6 +26,8 @@ FACTS: dict[str, str] = {
     "sent": L_("proof_fact", "sent"),
     "bounced": L_("proof_fact", "bounced"),
     "sms_delivered": L_("proof_fact", "carrier: delivered"),
+    "reply_received": L_("proof_fact", "the recipient replied"),
+    "auto_reply_received": L_("proof_fact", "automatic reply (not service)"),
     "tracking_number": L_("proof_fact", "tracking number"),
     "receipt_date": L_("proof_fact", "receipt date"),
     "signed_by": L_("proof_fact", "signed by"),

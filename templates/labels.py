@@ -136,6 +136,7 @@ LABELS: dict[str, dict[str, str]] = {
         "return_card_uploaded": L_("event", "return card uploaded"),
         "sms_delivered": L_("event", "SMS delivered"),
         "sms_receipt_contradicted": L_("event", "SMS receipts contradict"),
+        "reply_received": L_("event", "reply received"),
         "mail_handed_over": L_("event", "handed to the carrier"),
         "document_downloaded": L_("event", "document downloaded"),
         "link_locked": L_("event", "link locked"),

@@ -68,7 +68,7 @@ def _email_section(f: ProofFacts) -> list[Line]:
         lines.append(Line("read_after_identity_check", f.time(e.occurred_at)))
     for e in f.of_type(EventType.ATTEMPT_BOUNCED):
         lines.append(Line("bounced", f.time(e.occurred_at)))
-    return lines
+    return lines + _replies(f)
 
 
 def _sms_section(f: ProofFacts) -> list[Line]:
@@ -80,7 +80,18 @@ def _sms_section(f: ProofFacts) -> list[Line]:
         Line("read_after_identity_check", f.time(e.occurred_at))
         for e in f.of_type(EventType.IDENTITY_VERIFIED)
     ]
-    return lines
+    return lines + _replies(f)
+
+
+def _replies(f: ProofFacts) -> list[Line]:
+    """Every reply is evidence; an automatic one is shown as such (it never serves)."""
+    return [
+        Line(
+            "auto_reply_received" if e.data.get("automatic") else "reply_received",
+            f.time(e.occurred_at),
+        )
+        for e in f.of_type(EventType.REPLY_RECEIVED)
+    ]
 
 
 def _postal_section(f: ProofFacts) -> list[Line]:

@@ -1,4 +1,5 @@
-"""What the e-mail channel adds to the web app: the bounce report from the court's processor."""
+"""What the e-mail channel adds to the web app: the bounce and reply reports from the
+court's mail processor."""
 
 from __future__ import annotations
 
@@ -9,3 +10,4 @@ from channels.email import hooks
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/bounces", hooks.report_bounce)
+    app.router.add_post("/api/v1/replies", hooks.report_reply)

@@ -101,6 +101,26 @@ class TwilioStandIn:
         ):
             return resp.status
 
+    async def reply(self, url: str, from_number: str, body: str) -> int:
+        """POST an inbound message from ``from_number`` to the court's number, signed as Twilio
+        signs it, to Songda's inbound webhook at ``url``; returns the receiver's HTTP status."""
+        if self.auth_token is None:
+            raise KeyError(from_number)
+        params = {
+            "MessageSid": "SM" + secrets.token_hex(16),
+            "AccountSid": SANDBOX_ACCOUNT_SID,
+            "From": from_number,
+            "To": SANDBOX_SENDER,
+            "Body": body,
+            "NumMedia": "0",
+        }
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=params, headers={"X-Twilio-Signature": signature}) as resp,
+        ):
+            return resp.status
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self.create)

@@ -57,3 +57,21 @@ async def dispatch_of(engine: AsyncEngine, attempt_id: str) -> str | None:
             sa.select(attempts.c.dispatch_id).where(attempts.c.id == attempt_id)
         )
     return None if dispatch_id is None else str(dispatch_id)
+
+
+async def sms_attempt_to(engine: AsyncEngine, number: str) -> Any:
+    """(dispatch id, id) of the SMS attempt last sent to ``number``: a reply answers the latest
+    message the recipient got from the court's number (Twilio's inbound message names no SID)."""
+    async with engine.connect() as conn:
+        return (
+            await conn.execute(
+                sa.select(attempts.c.dispatch_id, attempts.c.id)
+                .where(
+                    attempts.c.address == number,
+                    attempts.c.channel == Channel.SMS,
+                    attempts.c.sent_at.is_not(None),
+                )
+                .order_by(attempts.c.sent_at.desc(), attempts.c.id.desc())
+                .limit(1)
+            )
+        ).first()

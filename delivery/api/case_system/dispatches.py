@@ -38,6 +38,7 @@ from delivery.services.ownership import UnknownClerk
 from delivery.staff import Role
 from delivery.storage import queries
 from delivery.storage.engine import READ_ONLY
+from templates.i18n import N_
 from tracking.verification import certificate_url
 
 MAX_PAGE = 200
@@ -67,7 +68,7 @@ async def create(request: web.Request) -> web.Response:
             422,
             "idempotency-key-mismatch",
             "Idempotency-Key must equal reference",
-            "send the dispatch's reference as its Idempotency-Key, or omit the header",
+            N_("send the dispatch's reference as its Idempotency-Key, or omit the header"),
         )
     if not key.sees(parsed.court):
         raise Problem(
@@ -91,7 +92,7 @@ async def create(request: web.Request) -> web.Response:
             409,
             "idempotency-conflict",
             "Reference already used with a different body",
-            "a dispatch with this reference exists and differs from this request",
+            N_("a dispatch with this reference exists and differs from this request"),
             dispatch_id=exc.dispatch_id,
         ) from None
     if created.dispatch is not None:
@@ -327,7 +328,7 @@ async def act(request: web.Request) -> web.Response:
             403,
             "role-required",
             "Only a supervisor may approve a public notice",
-            "log in with an account that has the supervisor role",
+            N_("log in with an account that has the supervisor role"),
         ) from None
     except clerk_actions.ActionRefused as exc:
         if exc.conflict:

@@ -23,6 +23,7 @@ from delivery.api.http.request_context import ctx_of, json_response, require_api
 from delivery.domain import DOCUMENT_KINDS
 from delivery.infra.document_store import StoredFile, UploadRejected
 from delivery.services.documents import store_document
+from templates.i18n import N_
 
 MAX_FIELD_BYTES = 2000
 
@@ -63,7 +64,7 @@ async def upload_document(request: web.Request) -> web.Response:
             415,
             "unsupported-media-type",
             "Send multipart/form-data",
-            "fields: file (PDF), title, kind",
+            N_("fields: file (PDF), title, kind"),
         )
     fields: dict[str, str] = {}
     stored = None

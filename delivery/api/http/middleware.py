@@ -21,6 +21,7 @@ from delivery.api.staff.auth import CSRF_HEADER, SAFE_METHODS, current_session
 from delivery.infra.document_store import UploadRejected
 from delivery.services.api_keys import ApiKeyVerifier
 from templates.fonts import MissingGlyphs
+from templates.i18n import N_
 
 log = logging.getLogger(__name__)
 PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
@@ -92,7 +93,7 @@ async def api_keys(request: web.Request, handler: Handler) -> web.StreamResponse
                 401,
                 "unauthorized",
                 "API key required",
-                "send Authorization: Bearer <key> (or log in and use the session cookie)",
+                N_("send Authorization: Bearer <key> (or log in and use the session cookie)"),
             )
         key = await request.app[VERIFIER].verify(token.strip())
         if key is None:

@@ -16,6 +16,7 @@ from delivery.infra.public_pdfs import PublicPdfs
 from delivery.services.api_keys import ApiKey
 from delivery.staff import Role, StaffUser
 from templates import render
+from templates.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def require_api_key(request: web.Request) -> ApiKey:
             403,
             "api-key-required",
             "API key required",
-            "this endpoint is for case systems: send Authorization: Bearer <key>",
+            N_("this endpoint is for case systems: send Authorization: Bearer <key>"),
         )
     return key
 

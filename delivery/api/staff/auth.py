@@ -30,6 +30,7 @@ from delivery.services import staff_accounts
 from delivery.services.staff_accounts import SESSION_TTL, LoginThrottled, StaffSession
 from delivery.staff import Role, StaffUser
 from templates import locale_or_default
+from templates.i18n import N_
 
 SESSION_COOKIE = "songda_session"
 LOGIN_CSRF_COOKIE = "songda_login_csrf"
@@ -67,7 +68,7 @@ def require_staff(request: web.Request, *roles: Role) -> StaffUser:
     user = current_staff(request)
     if user is None:
         if _is_api(request):
-            raise Problem(401, "unauthorized", "Login required", "log in at /login")
+            raise Problem(401, "unauthorized", "Login required", N_("log in at /login"))
         raise web.HTTPFound(f"{LOGIN_PATH}?next={quote(request.path_qs, safe='/')}")
     if roles and not any(user.has(r) for r in roles):
         if _is_api(request):

@@ -107,6 +107,19 @@ SHOWN_DETAILS = (
 )
 
 
+def _reply_details(event: Event) -> list[tuple[str, Any]]:
+    """What a reply's line says beyond its label: whether it could serve (an automatic reply or
+    one from another address never does, docs/decisions/0042), and what the recipient wrote."""
+    if event.type != EventType.REPLY_RECEIVED:
+        return []
+    if event.data.get("automatic"):
+        kind = "automatic"
+    else:
+        kind = "recipient" if event.data.get("from_recipient") else "other_sender"
+    said = event.data.get("body") or event.data.get("subject")
+    return [("reply", kind), *([("said", str(said))] if said else [])]
+
+
 def _page_url(dispatch_id: str, locale: str, path: str = "", **params: str) -> str:
     """The dispatch page's URL (``path``: below it), keeping the page's language."""
     query = {**params, **({"lang": "en"} if locale == "en" else {})}
@@ -186,7 +199,8 @@ def _context(view: DispatchView, user: StaffUser, revealed: str | None) -> dict[
                 "event": e,
                 "who": _who(e, view.names),
                 "note": e.data.get("note"),
-                "details": [(k, e.data[k]) for k in SHOWN_DETAILS if k in e.data],
+                "details": [(k, e.data[k]) for k in SHOWN_DETAILS if k in e.data]
+                + _reply_details(e),
             }
             for e in detail.events
         ],

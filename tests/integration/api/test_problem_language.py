@@ -31,3 +31,16 @@ async def test_a_problem_title_is_in_the_language_asked_for(
     assert details["title"] == title
     # The type slug is the same in every language: programs branch on it, not on the title.
     assert details["type"] == "urn:songda:problem:not-found"
+
+
+async def test_a_problem_detail_is_in_the_language_asked_for_too(api: Api) -> None:
+    response = await api.client.get(
+        f"/api/v1/dispatches/{new_id()}", headers={"Accept-Language": "zh-CN"}
+    )
+    details = await problem(response, 401, "unauthorized")
+    assert details["title"] == "需要 API 密钥"
+    assert details["detail"].startswith("请发送 Authorization: Bearer")
+    english = await problem(
+        await api.client.get(f"/api/v1/dispatches/{new_id()}"), 401, "unauthorized"
+    )
+    assert english["detail"].startswith("send Authorization: Bearer")

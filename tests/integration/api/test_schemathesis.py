@@ -25,6 +25,17 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 from delivery.api.app import create_app
 
 EXAMPLES = 25
+# ``POST /api/v1/replies`` takes a raw e-mail: headers that may or may not answer one of ours.
+schemathesis.openapi.media_type(
+    "message/rfc822",
+    st.builds(
+        lambda answers, text: (
+            f"From: a@example.com\r\nIn-Reply-To: {answers}\r\n\r\n{text}".encode()
+        ),
+        st.sampled_from(["<nope@court.example>", "", "<>", "garbage"]),
+        st.text(max_size=40),
+    ),
+)
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -106,6 +106,7 @@ DATA: dict[EventType, dict[str, Any]] = {
     E.DOCUMENT_DOWNLOADED: {},
     E.SMS_DELIVERED: {"status": "delivered"},
     E.SMS_RECEIPT_CONTRADICTED: {"status": "undelivered"},
+    E.REPLY_RECEIVED: {"automatic": False, "from_recipient": True},
     E.MAIL_HANDED_OVER: {"tracking_number": "EMS1234567890CN"},
     E.POSTAL_ACCEPTED: {"carrier_status": "accepted"},
     E.POSTAL_TRACKING: {"carrier_status": "in_transit"},

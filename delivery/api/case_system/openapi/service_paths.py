@@ -45,6 +45,21 @@ SERVICE_PATHS: dict[str, Any] = {
             requestBody=strings_body(["message_id", "recipient"], ["diagnostic"]),
         ),
     },
+    "/api/v1/replies": {
+        "post": key_op(
+            "Report a reply the court's mail server received: the raw RFC 5322 message, "
+            "matched to the e-mail it answers by In-Reply-To/References. A reply from the "
+            "recipient's address serves (OLR-31), dated on arrival; an automatic reply "
+            "(Auto-Submitted, X-Autoreply, Precedence bulk/auto_reply, multipart/report) or "
+            "one from another address is evidence only. Only a key with the bounces scope; "
+            "others 403",
+            {"200": ok("Recorded"), "404": PROBLEM, "413": PROBLEM},
+            requestBody={
+                "required": True,
+                "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+            },
+        ),
+    },
     "/api/v1/webhook-endpoints": {
         "post": key_op(
             "Register a webhook endpoint; the signing secret is returned once (it is "

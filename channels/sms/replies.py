@@ -1,0 +1,52 @@
+"""Twilio's inbound messages: the recipient answering an SMS, recorded as evidence.
+
+A reply from the number an attempt was sent to is the recipient acting on the message, which
+serves it under OLR-31 (``escalation.rules.olr31_replied``), dated when the reply reached Songda —
+Twilio's inbound webhook carries no time of its own. A message from a number Songda never sent
+to belongs to no dispatch and is not recorded. The completion rules decide what it does: a reply
+after the step's window still serves a dispatch that is open, like a late delivery report
+(docs/decisions/0023, 0042).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from delivery.context import Context
+from delivery.identity import mask_address
+from delivery.services.progress import decide_now
+from delivery.services.transactions import dispatch_transaction
+from delivery.storage.attempts import sms_attempt_to
+from delivery.vocabulary import Channel, EventType
+
+SOURCE = "twilio"
+MAX_BODY = 1600  # Twilio's longest message
+
+
+def reply_evidence(params: Mapping[str, str]) -> dict[str, Any]:
+    """What the event keeps of one inbound message: its SID, the masked sender and the text."""
+    return {
+        "automatic": False,
+        "from_recipient": True,  # matched by the number the SMS was sent to
+        "message_sid": params.get("MessageSid", ""),
+        "from": mask_address(Channel.SMS, params.get("From", "")),
+        "body": params.get("Body", "")[:MAX_BODY],
+    }
+
+
+async def record_sms_reply(ctx: Context, params: Mapping[str, str]) -> bool:
+    """Record one verified inbound message; False when no SMS went to its sender's number."""
+    row = await sms_attempt_to(ctx.engine, params.get("From", ""))
+    if row is None:
+        return False
+    async with dispatch_transaction(ctx.engine, ctx.clock, row.dispatch_id) as tx:
+        tx.record(
+            EventType.REPLY_RECEIVED,
+            source=SOURCE,
+            attempt_id=row.id,
+            data=reply_evidence(params),
+        )
+        await decide_now(ctx, tx)
+    await ctx.queue.after_commit(tx.followups)
+    return True

@@ -44,9 +44,13 @@ REPLY_FIELD = "scan"
 # A carrier's results as CSV (the file part ``rows``, or its text in JSON): one repaired contact
 # a row, with the columns below; the supplier, reference and reply document are the file's.
 ROWS_FIELD = "rows"
-ROW_COLUMNS = ("kind", "value", ACTIVE_ON)
+# The date column is ``date`` (a carrier's sheet has no API names), read as ``active_on``.
+ROW_DATE = "date"
+ROW_COLUMNS = ("kind", "value", ROW_DATE)
 MAX_ROWS = 50
 MAX_ROWS_BYTES = 64 * 1024
+# Every detail the action reads (the page's form sends these).
+DETAILS = ("kind", "value", *EVIDENCE_FIELDS, ACTIVE_ON, ROWS_FIELD)
 
 
 class RepairRefused(Exception):
@@ -109,16 +113,18 @@ def _rows(ctx: Context, tx: DispatchTransaction, text: object) -> list[tuple[Con
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [(name or "").strip().lower() for name in reader.fieldnames or []]
     if sorted(header) != sorted(ROW_COLUMNS):
-        raise RepairRefused(ROWS_FIELD, wording("the columns must be: kind, value, active_on"))
+        raise RepairRefused(ROWS_FIELD, wording("the columns must be: kind, value, date"))
     reader.fieldnames = header
     found = []
     for number, row in enumerate(reader, start=2):
         if not any((cell or "").strip() for cell in row.values()):
             continue  # spreadsheets leave blank rows at the end
+        cells = {k: (v or "").strip() for k, v in row.items()}
         try:
-            found.append(_checked(ctx, tx, {k: (v or "").strip() for k, v in row.items()}))
+            found.append(_checked(ctx, tx, {**cells, ACTIVE_ON: cells[ROW_DATE]}))
         except RepairRefused as exc:
-            raise RepairRefused(f"{ROWS_FIELD}[{number}].{exc.field}", exc.reason) from None
+            column = ROW_DATE if exc.field == ACTIVE_ON else exc.field
+            raise RepairRefused(f"{ROWS_FIELD}[{number}].{column}", exc.reason) from None
     if not found or len(found) > MAX_ROWS:
         raise RepairRefused(
             ROWS_FIELD, wording("between 1 and %(count)s rows of contacts", count=MAX_ROWS)

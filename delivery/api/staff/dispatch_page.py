@@ -72,13 +72,7 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "retry_channel": ("channel",),
     "record_outcome": ("attempt_id", "outcome", "written_date"),
     "add_contact": ("kind", "value", "postcode", "source"),
-    "repair_contact": (
-        "kind",
-        "value",
-        *contact_repair.EVIDENCE_FIELDS,
-        contact_repair.ACTIVE_ON,
-        contact_repair.ROWS_FIELD,
-    ),
+    "repair_contact": contact_repair.DETAILS,
     "record_consent": ("basis",),
     "change_policy": ("policy",),
     "record_rebuttal": ("reason",),
@@ -86,8 +80,8 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "reassign_owner": ("owner_id",),
 }
 INTEGER_FIELDS = frozenset({"step"})
-# A refused repaired contact's form comes back with what the clerk typed (not the file).
-REPAIR_KEPT = ("value", *contact_repair.EVIDENCE_FIELDS, contact_repair.ACTIVE_ON)
+# A refused form comes back with what the clerk typed (not the files).
+KEPT = ("action", "note", "written_date", *contact_repair.DETAILS[1:-1])
 # Shown as links to the pages that do them (the notice's review page, the field tasks).
 LINKED_ACTIONS = frozenset({*clerk_actions.NOTICE_ACTIONS, "assign_field_server"})
 # Details whose values a timeline line may show (never addresses, codes or identity numbers).
@@ -331,7 +325,7 @@ async def act(request: web.Request) -> web.Response:
         return await _render(request, user, dispatch_id, error=exc.reason, status=exc.status)
     action = form.get("action", "")
     who = clerk_requests.Requester(user.actor, user)
-    again = {k: form.get(k, "") for k in ("action", "note", "written_date", *REPAIR_KEPT)}
+    again = {k: form.get(k, "") for k in KEPT}
     try:
         await clerk_requests.submit(
             ctx, dispatch_id, who, action, form.get("note"), _details(action, form), scan

@@ -181,15 +181,15 @@ async def test_a_carriers_csv_records_every_row_or_none(api: Api) -> None:
     fresh, stale = (today - timedelta(days=5)).isoformat(), "2020-01-01"
     fields = {k: v for k, v in _fields(api).items() if k not in ("kind", "value", "active_on")}
     url = f"/api/v1/dispatches/{dispatch_id}/actions"
-    bad = f"kind,value,active_on\nphone,{NUMBER},{fresh}\nemail,old@example.cn,{stale}\n"
+    bad = f"kind,value,date\nphone,{NUMBER},{fresh}\nemail,old@example.cn,{stale}\n"
     refused = await api.client.post(url, data=_with_rows(fields, bad), headers=api.auth)
     assert refused.status == 422
     [error] = (await refused.json())["errors"]
-    assert error["field"] == "rows[3].active_on" and "ICP-16" in error["message"]
+    assert error["field"] == "rows[3].date" and "ICP-16" in error["message"]
     assert await _replies(api, dispatch_id) == []
 
     rows = [f"phone,{NUMBER},{fresh}", f"email,zhangsan@example.cn,{fresh}", ",,"]  # a blank row
-    good = "\r\n".join(["kind,value,active_on", *rows, ""])
+    good = "\r\n".join(["kind,value,date", *rows, ""])
     done = await api.client.post(url, data=_with_rows(fields, good, "utf-8-sig"), headers=api.auth)
     assert done.status == 200, await done.text()
     dispatch = await done.json()

@@ -59,8 +59,9 @@ ACTION_DETAILS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
             "rows": {
                 **TEXT,
                 "description": "instead of kind, value and active_on: the carrier's results as "
-                "CSV (columns kind, value, active_on; at most 50 rows; in multipart a file "
-                "part); one wrong row refuses the whole file, named rows[N].field",
+                "CSV (columns kind, value, date — the last activity; at most 50 rows; in "
+                "multipart a file part); one wrong row refuses the whole file, named "
+                "rows[N].column",
             },
         },
         ("supplied_by", "query_reference"),

@@ -87,13 +87,12 @@ def _contact(details: dict[str, Any]) -> Contact:
     if kind not in [k.value for k in KINDS]:
         raise RepairRefused("kind", wording("must be phone or email"))
     value = details.get("value")
-    problem: str | Text | None = wording("required")
-    if isinstance(value, str):
-        value, found = check_address(ContactKind(kind), value.strip())
-        problem = None if found is None else found
-    if problem is not None or not isinstance(value, str):
-        raise RepairRefused("value", problem or wording("required"))
-    return Contact(new_id(), ContactKind(kind), value, ContactSource.COURT_FOUND)
+    if not isinstance(value, str) or not value.strip():
+        raise RepairRefused("value", wording("required"))
+    address, problem = check_address(ContactKind(kind), value.strip())
+    if problem is not None:
+        raise RepairRefused("value", problem)
+    return Contact(new_id(), ContactKind(kind), address, ContactSource.COURT_FOUND)
 
 
 def _checked(ctx: Context, tx: DispatchTransaction, row: dict[str, Any]) -> tuple[Contact, date]:

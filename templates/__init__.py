@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from delivery.domain import LOCALES
 from delivery.vocabulary import Channel
-from templates.i18n import supported, translations
+from templates.i18n import language_name, supported, translations
 from templates.labels import label
 from templates.reasons import reason_text
 from templates.texts import shown
@@ -46,6 +46,7 @@ def environment(locale: str = LOCALES[0]) -> Environment:
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["label"] = partial(label, locale)
     env.globals["shown"] = partial(shown, locale)
+    env.globals["language_name"] = language_name
     env.globals["reason"] = partial(reason_text, locale)
     return env
 

@@ -45,6 +45,14 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+# Each language by its own name (an autonym), as a language switch offers it: never translated.
+LANGUAGE_NAMES = {"zh-CN": "中文", "en": "English"}
+
+
+def language_name(locale: str) -> str:
+    return LANGUAGE_NAMES[supported(locale)]
+
+
 def L_(kind: str, msgid: str) -> str:
     """Mark ``msgid`` (with context ``kind``) for the catalogue; translated by
     :func:`templates.labels.label`."""

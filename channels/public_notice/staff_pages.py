@@ -30,7 +30,13 @@ from channels.public_notice.pages import (
 from delivery.api.http.bodies import read_form, skip_part
 from delivery.api.http.evidence_uploads import store_evidence
 from delivery.api.http.request_context import ctx_of
-from delivery.api.staff.auth import CSRF_FIELD, check_csrf, require_staff, workspace_page
+from delivery.api.staff.auth import (
+    CSRF_FIELD,
+    check_csrf,
+    in_locale,
+    require_staff,
+    workspace_page,
+)
 from delivery.api.staff.workspace_forms import multipart_form
 from delivery.context import Context
 from delivery.infra.document_store import EvidenceFile, UploadRejected
@@ -172,8 +178,8 @@ async def _act(
         )
     except clerk_actions.ActionRefused as exc:
         return await _staff_view(request, error=exc.reason, status=409 if exc.conflict else 422)
-    suffix = "?lang=en" if locale_of(request) == "en" else ""
-    raise web.HTTPSeeOther(f"/staff/notices/{notice['id']}{suffix}")
+    path = f"/staff/notices/{notice['id']}"
+    raise web.HTTPSeeOther(in_locale(request, path, locale_of(request)))
 
 
 def _converted(ctx: Context, values: dict[str, str]) -> dict[str, str]:

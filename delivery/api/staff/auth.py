@@ -251,7 +251,7 @@ def workspace_page(
     )
 
 
-def _in_locale(request: web.Request, path: str, locale: str) -> str:
+def in_locale(request: web.Request, path: str, locale: str) -> str:
     """``path`` asking for ``locale`` where that is not already the court's default."""
     return path if locale == ctx_of(request).settings.default_locale else f"{path}?lang={locale}"
 
@@ -349,7 +349,7 @@ async def login(request: web.Request) -> web.Response:
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         await staff_accounts.end_session(ctx.engine, ctx.wall_clock, old)
-    response = web.HTTPSeeOther(next_path or _in_locale(request, landing(session.user), locale))
+    response = web.HTTPSeeOther(next_path or in_locale(request, landing(session.user), locale))
     _set_cookie(request, response, SESSION_COOKIE, token, int(SESSION_TTL.total_seconds()))
     _delete_cookie(request, response, LOGIN_CSRF_COOKIE)
     raise response

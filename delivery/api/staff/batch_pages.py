@@ -27,6 +27,7 @@ from delivery.api.http.bodies import RefusedText, part_chunks, read_bounded, ski
 from delivery.api.http.request_context import ctx_of, json_response
 from delivery.api.staff import form_messages
 from delivery.api.staff.auth import (
+    in_locale,
     page_locale,
     require_staff,
     workspace_page,
@@ -155,8 +156,7 @@ async def upload(request: web.Request) -> web.Response:
         status = exc.status if isinstance(exc, UploadRejected) else 422
         recent = await batches.recent_batches(ctx, user.courts)
         return _page(request, user, recent, error=exc.reason, court=court, status=status)
-    lang = "?lang=en" if page_locale(request, form) == "en" else ""
-    raise web.HTTPSeeOther(f"{PATH}/{batch_id}{lang}")
+    raise web.HTTPSeeOther(in_locale(request, f"{PATH}/{batch_id}", page_locale(request, form)))
 
 
 async def template(request: web.Request) -> web.Response:

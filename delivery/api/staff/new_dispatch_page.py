@@ -25,6 +25,7 @@ from delivery.api.http.bodies import RefusedText, part_chunks, skip_part
 from delivery.api.http.request_context import ctx_of
 from delivery.api.staff import form_messages
 from delivery.api.staff.auth import (
+    in_locale,
     page_locale,
     require_staff,
     workspace_page,
@@ -201,8 +202,8 @@ async def create(request: web.Request) -> web.Response:
         except UnknownDocuments:
             errors.append({"field": "documents", "message": "upload the documents again"})
         else:
-            lang = "?lang=en" if page_locale(request, form) == "en" else ""
-            raise web.HTTPSeeOther(f"/staff/dispatches/{created.dispatch_id}{lang}")
+            path = f"/staff/dispatches/{created.dispatch_id}"
+            raise web.HTTPSeeOther(in_locale(request, path, page_locale(request, form)))
     return _form(request, user, _shown(values), kept=kept, errors=errors, status=422)
 
 

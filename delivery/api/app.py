@@ -16,7 +16,7 @@ from delivery.api.case_system import (
 from delivery.api.case_system.openapi import document as openapi
 from delivery.api.http import health, static_files
 from delivery.api.http.headers import security_headers
-from delivery.api.http.middleware import VERIFIER, api_keys, problems
+from delivery.api.http.middleware import VERIFIER, api_keys, fresh_connection, problems
 from delivery.api.http.rate_limit import public_limits
 from delivery.api.http.request_context import CONTEXT, PUBLIC_PDFS
 from delivery.api.public import home, recipient_pages, verification_pages
@@ -35,7 +35,7 @@ def create_app(ctx: Context) -> web.Application:
     # does not apply to, and are bounded by SONGDA_MAX_UPLOAD_BYTES as they are read.
     # Public limits come first: a refused request costs no database work.
     app = web.Application(
-        middlewares=[public_limits, problems, staff_auth.staff_sessions, api_keys],
+        middlewares=[public_limits, problems, fresh_connection, staff_auth.staff_sessions, api_keys],
         client_max_size=1024 * 1024,
     )
     app.on_response_prepare.append(security_headers)

@@ -12,6 +12,7 @@ import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from sqlalchemy import exc as sa_exc
 
 from delivery.api.http.bodies import MalformedBody, check_query, refused_body
 from delivery.api.http.outages import unavailable, unavailable_dependency
@@ -68,6 +69,25 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return Problem(500, "internal-error", "Internal error").response(
             request.path, problem_locale(request)
         )
+
+
+@web.middleware
+async def fresh_connection(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A read answered once more when its pooled connection died with a restarted database.
+
+    The pool has no pre-ping (decision 0003), so the first request after PostgreSQL restarts
+    meets a connection the old server closed. SQLAlchemy then invalidates the whole pool, so
+    the same read on a fresh connection answers rather than a 503 for a database that is back.
+    Only safe methods are retried: a write's outcome is unknown once its connection is lost."""
+    if request.method not in SAFE_METHODS:
+        return await handler(request)
+    try:
+        return await handler(request)
+    except sa_exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        log.info("stale database connection; read retried", extra={"path": request.path})
+        return await handler(request)
 
 
 @web.middleware

@@ -94,6 +94,26 @@ async def test_database_down_answers_503_with_retry_after_then_recovers(
     assert (await client.get("/healthz")).status == 200
 
 
+async def test_the_first_read_after_a_database_restart_answers(
+    api: Api,
+    database_proxy: tuple[TcpProxy, Context],
+    aiohttp_client: Callable[..., Any],
+) -> None:
+    """A restart drops the pooled connections; the next read meets a dead one and is answered
+    on a fresh connection, not with a 503 for a database that is back."""
+    proxy, proxied_ctx = database_proxy
+    created = await api.new_dispatch()
+    client = await aiohttp_client(create_app(proxied_ctx))
+    path = f"/api/v1/dispatches/{created['id']}"
+    assert (await client.get(path, headers=api.auth)).status == 200
+
+    proxy.cut()  # the server restarts: every open connection is dropped
+    await proxy.restore()
+    read = await client.get(path, headers=api.auth)
+    assert read.status == 200, await read.text()
+    assert (await read.json())["id"] == created["id"]
+
+
 async def test_queue_down_is_named_by_healthz_and_writes_are_still_recorded(
     api: Api,
     queue_proxy: tuple[TcpProxy, Context],

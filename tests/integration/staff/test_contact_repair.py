@@ -105,7 +105,7 @@ async def test_a_repaired_number_reopens_the_electronic_step(api: Api) -> None:
 async def test_a_stale_or_unproven_contact_is_refused(
     api: Api, changes: dict[str, str | None], field: str
 ) -> None:
-    created = await api.new_dispatch()
+    created = await api.new_dispatch(source="court_found")  # open until the recipient checks
     response = await _repair(api, created["id"], _fields(api, **changes))
     assert response.status == 422, await response.text()
     problem = await response.json()
@@ -116,7 +116,7 @@ async def test_a_stale_or_unproven_contact_is_refused(
 
 
 async def test_the_reply_document_is_required(api: Api) -> None:
-    created = await api.new_dispatch()
+    created = await api.new_dispatch(source="court_found")
     response = await _repair(api, created["id"], _fields(api), reply=False)
     assert response.status == 422
     assert [e["field"] for e in (await response.json())["errors"]] == ["scan"]

@@ -35,7 +35,13 @@ def create_app(ctx: Context) -> web.Application:
     # does not apply to, and are bounded by SONGDA_MAX_UPLOAD_BYTES as they are read.
     # Public limits come first: a refused request costs no database work.
     app = web.Application(
-        middlewares=[public_limits, problems, fresh_connection, staff_auth.staff_sessions, api_keys],
+        middlewares=[
+            public_limits,
+            problems,
+            fresh_connection,
+            staff_auth.staff_sessions,
+            api_keys,
+        ],
         client_max_size=1024 * 1024,
     )
     app.on_response_prepare.append(security_headers)

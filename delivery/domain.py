@@ -96,6 +96,8 @@ class Contact:
     value: str
     source: ContactSource
     postcode: str | None = None
+    # The address confirmation form it came from (CPL-INT-136/137), when it did.
+    confirmation_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ def contact_from_row(row: RowMapping) -> Contact:
         value=row["value"],
         source=ContactSource(row["source"]),
         postcode=row["postcode"],
+        confirmation_id=row["confirmation_id"],
     )
 
 
@@ -106,6 +107,7 @@ def contact_row(dispatch_id: str, contact: Contact, position: int) -> dict[str, 
         "postcode": contact.postcode,
         "source": contact.source.value,
         "position": position,
+        "confirmation_id": contact.confirmation_id,
     }
 
 

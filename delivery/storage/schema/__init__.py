@@ -10,6 +10,7 @@ from delivery.storage.schema.attempt import attempts
 from delivery.storage.schema.audit import contact_reveals
 from delivery.storage.schema.base import UtcDateTime, metadata
 from delivery.storage.schema.batch import batch_rows, batches
+from delivery.storage.schema.confirmation import address_confirmations, case_groups
 from delivery.storage.schema.dispatch import (
     contacts,
     dispatch_documents,
@@ -32,11 +33,13 @@ from delivery.storage.schema.worker import workers
 
 __all__ = [
     "UtcDateTime",
+    "address_confirmations",
     "api_keys",
     "attempts",
     "batch_rows",
     "batches",
     "carrier_events",
+    "case_groups",
     "certificates",
     "checkpoint_timestamps",
     "contact_reveals",

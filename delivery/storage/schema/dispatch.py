@@ -96,6 +96,8 @@ contacts = sa.Table(
     sa.Column("postcode", sa.String(20)),
     sa.Column("source", sa.String(30), nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
+    # The signed address confirmation form the contact was taken from (CPL-INT-136/137).
+    sa.Column("confirmation_id", ID, sa.ForeignKey("address_confirmations.id")),
 )
 
 media_files = sa.Table(

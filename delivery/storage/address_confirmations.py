@@ -1,0 +1,114 @@
+"""Reading and writing signed address confirmations (CPL-INT-136/137).
+
+The contract between the recipient's confirmation (which records one) and intake (which
+applies the latest one of the same person in the same case group to a new dispatch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from delivery.storage.schema import address_confirmations
+from delivery.vocabulary import ContactKind
+
+
+@dataclass(frozen=True)
+class ConfirmedAddress:
+    kind: ContactKind
+    value: str
+    postcode: str | None = None
+
+
+@dataclass(frozen=True)
+class AddressConfirmation:
+    """One signed form: the addresses it names, in the signer's order, and the consent given."""
+
+    id: str
+    court: str
+    case_number: str
+    dispatch_id: str
+    id_hmac: str
+    confirmed_at: datetime
+    consent_given: bool
+    addresses: tuple[ConfirmedAddress, ...]
+    signer_name: str
+    form_sha256: str
+    form_media_id: str | None = None
+    designated_receiver: dict[str, str] | None = None
+
+
+def _row(confirmation: AddressConfirmation) -> dict[str, Any]:
+    return {
+        "id": confirmation.id,
+        "court": confirmation.court,
+        "case_number": confirmation.case_number,
+        "dispatch_id": confirmation.dispatch_id,
+        "id_hmac": confirmation.id_hmac,
+        "confirmed_at": confirmation.confirmed_at,
+        "consent_given": confirmation.consent_given,
+        "contacts": [
+            {"kind": a.kind.value, "value": a.value, "postcode": a.postcode}
+            for a in confirmation.addresses
+        ],
+        "designated_receiver": confirmation.designated_receiver,
+        "signer_name": confirmation.signer_name,
+        "form_sha256": confirmation.form_sha256,
+        "form_media_id": confirmation.form_media_id,
+    }
+
+
+def _confirmation(row: sa.RowMapping) -> AddressConfirmation:
+    return AddressConfirmation(
+        id=row["id"],
+        court=row["court"],
+        case_number=row["case_number"],
+        dispatch_id=row["dispatch_id"],
+        id_hmac=row["id_hmac"],
+        confirmed_at=row["confirmed_at"],
+        consent_given=row["consent_given"],
+        addresses=tuple(
+            ConfirmedAddress(ContactKind(c["kind"]), c["value"], c.get("postcode"))
+            for c in row["contacts"]
+        ),
+        signer_name=row["signer_name"],
+        form_sha256=row["form_sha256"],
+        form_media_id=row["form_media_id"],
+        designated_receiver=row["designated_receiver"],
+    )
+
+
+async def insert_confirmation(conn: AsyncConnection, confirmation: AddressConfirmation) -> None:
+    """Record a signed confirmation, in the transaction that records its evidence."""
+    await conn.execute(address_confirmations.insert(), _row(confirmation))
+
+
+async def latest_confirmation(
+    conn: AsyncConnection, *, court: str, case_numbers: Sequence[str], id_hmac: str
+) -> AddressConfirmation | None:
+    """The newest confirmation by the person with ``id_hmac`` in any of ``case_numbers`` of
+    ``court`` (a case group, CPL-INT-137): a newer one replaces the older in writing."""
+    row = (
+        (
+            await conn.execute(
+                sa.select(address_confirmations)
+                .where(
+                    address_confirmations.c.court == court,
+                    address_confirmations.c.id_hmac == id_hmac,
+                    address_confirmations.c.case_number.in_(list(case_numbers)),
+                )
+                .order_by(
+                    address_confirmations.c.confirmed_at.desc(), address_confirmations.c.id.desc()
+                )
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else _confirmation(row)

@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
 from typing import Any
 
 from aiohttp import web
@@ -63,16 +66,44 @@ def _action(base_url: str, label: str, path: str, body: dict[str, str] | None) -
     return Action(label, path, body, command)
 
 
+# What the recipient's reply says by default (they acknowledge receipt).
+REPLY_TEXT = "收到，谢谢。"
+
+
+def reply_to_message(message: SinkMessage, text: str, at: datetime) -> bytes:
+    """The recipient's reply to ``message`` as their mail client writes it: from the address it
+    went to, naming it in In-Reply-To and References (RFC 5322 section 3.6.4)."""
+    reply = EmailMessage()
+    reply["From"] = message.to[0]
+    reply["To"] = message.mail_from
+    reply["Subject"] = f"Re: {message.subject}"
+    reply["Date"] = format_datetime(at)
+    reply["In-Reply-To"] = message.message_id
+    reply["References"] = message.message_id
+    reply.set_content(text)
+    return reply.as_bytes()
+
+
 def _email_actions(base_url: str, message: SinkMessage) -> list[Action]:
-    path = f"/sandbox/api/messages/{message.id}/bounce"
-    return [_action(base_url, N_("bounce (mailbox does not exist)"), path, None)]
+    prefix = f"/sandbox/api/messages/{message.id}"
+    return [
+        _action(base_url, N_("bounce (mailbox does not exist)"), f"{prefix}/bounce", None),
+        _action(
+            base_url, N_("reply (the recipient answers)"), f"{prefix}/reply", {"text": REPLY_TEXT}
+        ),
+    ]
 
 
 def _sms_actions(base_url: str, sms: dict[str, str]) -> list[Action]:
-    path = f"/sandbox/api/sms/{sms['sid']}/status"
+    prefix = f"/sandbox/api/sms/{sms['sid']}"
     return [
-        _action(base_url, label, path, {"status": status})
-        for status, label in SANDBOX_STATUSES.items()
+        *(
+            _action(base_url, label, f"{prefix}/status", {"status": status})
+            for status, label in SANDBOX_STATUSES.items()
+        ),
+        _action(
+            base_url, N_("reply (the recipient answers)"), f"{prefix}/reply", {"text": REPLY_TEXT}
+        ),
     ]
 
 

@@ -14,14 +14,23 @@ from typing import Any
 from aiohttp import web
 
 from channels.email.receipts import record_bounce
+from channels.email.replies import record_email_reply
 from channels.email.standin import SmtpSink
 from channels.postal.outcomes import RELATIONS, RETURN_REASONS
 from channels.postal.standin import CarrierStandIn
+from channels.sms.hooks import INBOUND_PATH
 from channels.sms.standin import TwilioStandIn
 from delivery.api.http.bodies import read_json
 from delivery.api.http.request_context import ctx_of, json_response
 from delivery.clock import AdjustableClock, rfc3339
-from delivery.sandbox.mailbox import CARRIER, SINK, TWILIO, mailbox_page, message_html
+from delivery.sandbox.mailbox import (
+    CARRIER,
+    SINK,
+    TWILIO,
+    mailbox_page,
+    message_html,
+    reply_to_message,
+)
 from delivery.services.sweep import sweep
 
 # The postman may also take the piece (accepted: posting, from which CPL-283 counts abroad).
@@ -168,6 +177,51 @@ async def bounce_message(request: web.Request) -> web.Response:
     return json_response(outcome.__dict__)
 
 
+async def _reply_text(request: web.Request) -> str | web.Response:
+    """The reply's text (``{"text": ...}``, 1 to 500 characters), or the 400 that says so."""
+    text = (await read_json(request)).get("text")
+    if not isinstance(text, str) or not 0 < len(text.strip()) <= 500:
+        return json_response({"error": 'send {"text": "收到"} (1 to 500 characters)'}, status=400)
+    return text
+
+
+async def reply_email(request: web.Request) -> web.Response:
+    """Play the recipient: answer a message in the mailbox, as their mail client would (the
+    reply names the message in In-Reply-To), through the court's reply intake (OLR-31)."""
+    ctx = ctx_of(request)
+    text = await _reply_text(request)
+    if isinstance(text, web.Response):
+        return text
+    wanted = request.match_info["message"]
+    message = next((m for m in request.app[SINK].messages if str(m.id) == wanted), None)
+    if message is None:
+        return json_response({"error": "no such message in the sandbox mailbox"}, status=404)
+    outcome = await record_email_reply(
+        ctx,
+        reply_to_message(message, text, ctx.clock.now()),
+        courts=(ctx.settings.court_name,),
+        actor="sandbox",
+    )
+    if outcome is None:
+        return json_response({"error": "that message was not sent by a dispatch"}, status=404)
+    return json_response(outcome.__dict__)
+
+
+async def reply_sms(request: web.Request) -> web.Response:
+    """Play the recipient: answer an SMS from the number it went to; the stand-in signs the
+    inbound webhook as Twilio does."""
+    ctx = ctx_of(request)
+    text = await _reply_text(request)
+    if isinstance(text, web.Response):
+        return text
+    standin = request.app[TWILIO]
+    sent = next((m for m in standin.messages if m["sid"] == request.match_info["sid"]), None)
+    if sent is None:
+        return json_response({"error": "no such SMS in the sandbox"}, status=404)
+    url = ctx.settings.public_base_url + INBOUND_PATH
+    return json_response({"webhook_status": await standin.reply(url, sent["to"], text)})
+
+
 def add_routes(app: web.Application, *standins: object) -> None:
     """The sandbox pages over the stand-ins running (channels/<method>/standin.py): the SMTP
     sink's mailbox, and the SMS provider's and the carrier's controls when they run (None: one
@@ -181,9 +235,11 @@ def add_routes(app: web.Application, *standins: object) -> None:
         elif isinstance(standin, TwilioStandIn):
             app[TWILIO] = standin
             app.router.add_post("/sandbox/api/sms/{sid}/status", sms_status)
+            app.router.add_post("/sandbox/api/sms/{sid}/reply", reply_sms)
     app.router.add_get("/sandbox/mailbox", mailbox_page)
     app.router.add_get(r"/sandbox/mailbox/messages/{message:\d+}.html", message_html)
     app.router.add_get("/sandbox/api/messages", messages_api)
     app.router.add_post("/sandbox/api/messages/{message}/bounce", bounce_message)
+    app.router.add_post("/sandbox/api/messages/{message}/reply", reply_email)
     app.router.add_get("/sandbox/api/clock", clock_state)
     app.router.add_post("/sandbox/api/clock", advance_clock)

@@ -13,12 +13,12 @@ import pytest
 from api_client import Api
 from conftest import eventually, settled
 from helpers import log_in, staff_account
-from standins import Post
+from standins import Post, live_twilio
 
 from channels.email.standin import SmtpSink
 from channels.postal.outcomes import RETURN_REASONS
 from channels.postal.standin import POSTMAN_REPORTS
-from delivery.sandbox.pages import parse_duration
+from delivery.sandbox.pages import add_routes, parse_duration
 
 
 @pytest.mark.usefixtures("worker")
@@ -150,3 +150,54 @@ async def test_the_mailbox_frames_each_emails_html_in_a_sandbox(sandbox_api: Api
     assert csp[0] == "sandbox" and "default-src 'none'" in csp  # no scripts, opaque origin
     assert "frame-ancestors 'self'" in csp
     assert (await api.client.get("/sandbox/mailbox/messages/999.html")).status == 404
+
+
+@pytest.mark.usefixtures("worker")
+async def test_the_mailbox_reply_button_answers_as_the_recipient_and_serves(
+    sandbox_api: Api,
+) -> None:
+    """A court-found address: the reply (In-Reply-To the message) serves it (OLR-31)."""
+    api = sandbox_api
+    created = await api.create(await api.new_dispatch_body(source="court_found"))
+
+    async def listed() -> Any:
+        return (await (await api.client.get("/sandbox/api/messages")).json())["items"]
+
+    [message] = await eventually(listed)
+    await settled(api.ctx)
+    html = await (await api.client.get("/sandbox/mailbox?lang=en")).text()
+    path, body = _buttons(html)["reply (the recipient answers)"]
+    assert path == f"/sandbox/api/messages/{message['id']}/reply"
+    assert (await api.client.post(path, json={"text": " "})).status == 400
+    answered = await api.client.post(path, json=body)
+    assert answered.status == 200, await answered.text()
+    assert (await answered.json())["from_recipient"] is True
+    served = await api.until_state(created["id"], "served")
+    assert (served["legal_basis"], served["served_by_channel"]) == ("OLR-31", "email")
+    [reply] = [e for e in await api.events(created["id"]) if e.type == "reply_received"]
+    assert reply.data["automatic"] is False
+    assert (await api.client.post("/sandbox/api/messages/999/reply", json=body)).status == 404
+
+
+@pytest.mark.usefixtures("worker")
+async def test_the_mailbox_reply_button_answers_an_sms_from_its_number(
+    api: Api, smtp_sink: SmtpSink, aiohttp_client: Callable[..., Any]
+) -> None:
+    """The SMS stand-in posts the inbound webhook, signed as Twilio signs it, from the number
+    the SMS went to: a court-found number is served by the reply (OLR-31)."""
+    async with live_twilio(
+        api, aiohttp_client, "sandbox-token", lambda app, fake: add_routes(app, smtp_sink, fake)
+    ) as twilio:
+        body = await api.new_dispatch_body(source="court_found")
+        body["recipient"]["emails"] = []
+        body["recipient"]["phones"] = [{"number": "+8613800138000", "source": "court_found"}]
+        created = await api.create(body)
+        await api.until(created["id"], lambda d: d["attempts"][-1]["state"] == "sent")
+        await settled(api.ctx)
+        html = await (await api.client.get("/sandbox/mailbox?lang=en")).text()
+        path, reply = _buttons(html)["reply (the recipient answers)"]
+        assert path == f"/sandbox/api/sms/{twilio.messages[0]['sid']}/reply"
+        answered = await api.client.post(path, json=reply)
+        assert (await answered.json()) == {"webhook_status": 200}
+        served = await api.until_state(created["id"], "served")
+    assert (served["legal_basis"], served["served_by_channel"]) == ("OLR-31", "sms")

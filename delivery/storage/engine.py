@@ -69,12 +69,18 @@ async def database_answers(engine: AsyncEngine) -> bool:
     return True
 
 
+def connection_lost(error: BaseException) -> bool:
+    """``error`` is a pooled connection found dead (the server restarted or the network cut it);
+    SQLAlchemy has invalidated the pool, so the next checkout connects afresh."""
+    return isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
+
+
 def database_unreachable(error: BaseException) -> bool:
     """``error`` means the database cannot be reached now: unreachable, the connection lost,
     the pool exhausted, SQLite busy past its timeout (delivery/api/http/outages.py)."""
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, sa_exc.OperationalError | sa_exc.TimeoutError)
+    return connection_lost(error) or isinstance(
+        error, sa_exc.OperationalError | sa_exc.TimeoutError
+    )
 
 
 def _private_database_file(url: str) -> None:

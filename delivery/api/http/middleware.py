@@ -12,7 +12,6 @@ import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from sqlalchemy import exc as sa_exc
 
 from delivery.api.http.bodies import MalformedBody, check_query, refused_body
 from delivery.api.http.outages import unavailable, unavailable_dependency
@@ -21,6 +20,7 @@ from delivery.api.http.request_context import API_KEY, CALLER, Caller
 from delivery.api.staff.auth import CSRF_HEADER, SAFE_METHODS, current_session
 from delivery.infra.document_store import UploadRejected
 from delivery.services.api_keys import ApiKeyVerifier
+from delivery.storage.engine import connection_lost
 from templates.fonts import MissingGlyphs
 from templates.i18n import N_
 
@@ -83,8 +83,8 @@ async def fresh_connection(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     try:
         return await handler(request)
-    except sa_exc.DBAPIError as error:
-        if not error.connection_invalidated:
+    except Exception as error:
+        if not connection_lost(error):
             raise
         log.info("stale database connection; read retried", extra={"path": request.path})
         return await handler(request)

@@ -27,6 +27,8 @@ from delivery.staff import Role, StaffUser
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK_RE = re.compile(r"http://songda\.test(/r/[A-Za-z0-9_\-.]+)")
+# The address confirmation form's link (delivery/services/confirmation_requests.py).
+CONFIRMATION_LINK_RE = re.compile(r"http://songda\.test(/c/[A-Za-z0-9_\-.]+)")
 
 
 def service_message(address: str) -> ServiceMessage:

@@ -17,13 +17,13 @@ import pytest
 import sqlalchemy as sa
 from api_client import Api
 from conftest import settled
+from helpers import CONFIRMATION_LINK_RE
 from pdf_checks import court_root, validate_signature
 
 from delivery.sandbox.pages import SmtpSink
 from delivery.storage.schema import address_confirmations, contacts, dispatches, media_files
 
 pytestmark = [pytest.mark.usefixtures("worker")]
-LINK = re.compile(r"http://songda\.test(/c/[A-Za-z0-9_\-.]+)")
 NEW_EMAIL = "zhangsan.new@example.com"
 VALID = {
     "phone": "13800138001",
@@ -65,7 +65,7 @@ async def _requested(api: Api, smtp_sink: SmtpSink) -> tuple[str, str]:
     assert response.status == 200, await response.text()
     mail = next(m for m in reversed(smtp_sink.messages) if "/c/" in m.text)
     assert "请确认" in mail.subject or "确认" in mail.text
-    found = LINK.search(mail.text)
+    found = CONFIRMATION_LINK_RE.search(mail.text)
     assert found, mail.text
     return dispatch_id, found.group(1)
 
@@ -181,5 +181,5 @@ async def test_a_wrong_expired_or_reissued_link_reveals_nothing(
     reissued = await api.client.get(path)
     assert reissued.status == 410
     api.ctx.clock.advance(timedelta(days=api.ctx.settings.link_ttl_days + 1))
-    newest = LINK.findall(smtp_sink.messages[-1].text)[-1]
+    newest = CONFIRMATION_LINK_RE.findall(smtp_sink.messages[-1].text)[-1]
     assert (await api.client.get(newest)).status == 410

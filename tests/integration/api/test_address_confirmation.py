@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from api_client import Api
 from conftest import settled
-from helpers import CONFIRMATION_LINK_RE
+from helpers import CONFIRMATION_LINK_RE, confirmation_link
 from pdf_checks import court_root, validate_signature
 
 from delivery.sandbox.pages import SmtpSink
@@ -61,13 +61,9 @@ async def _action(api: Api, dispatch_id: str, action: str) -> Any:
 async def _requested(api: Api, smtp_sink: SmtpSink) -> tuple[str, str]:
     """(dispatch id, link path) of a request sent by e-mail to a dispatch in the postal step."""
     dispatch_id = await _in_postal_step(api)
-    response = await _action(api, dispatch_id, "request_address_confirmation")
-    assert response.status == 200, await response.text()
-    mail = next(m for m in reversed(smtp_sink.messages) if "/c/" in m.text)
-    assert "请确认" in mail.subject or "确认" in mail.text
-    found = CONFIRMATION_LINK_RE.search(mail.text)
-    assert found, mail.text
-    return dispatch_id, found.group(1)
+    path = await confirmation_link(api, smtp_sink, dispatch_id)
+    assert smtp_sink.messages[-1].subject.startswith("【杭州市西湖区人民法院】请确认")
+    return dispatch_id, path
 
 
 async def _verified(api: Api, path: str) -> None:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from api_client import Api
 from conftest import COURT, settled
-from helpers import CONFIRMATION_LINK_RE, link_path, staff_account, without_redis
+from helpers import confirmation_link, link_path, staff_account, without_redis
 
 from delivery.api.app import create_app
 from delivery.identity import mask_address
@@ -212,19 +212,6 @@ async def seed(api: Api, smtp_sink: SmtpSink, aiohttp_client: Callable[..., Any]
     out.notice_code = await _notice_code(api, ids["served"])
     await settled(api.ctx)
     return out
-
-
-async def confirmation_link(api: Api, smtp_sink: SmtpSink, dispatch_id: str) -> str:
-    """The path of the address confirmation link a clerk's request sent by e-mail."""
-    response = await api.client.post(
-        f"/api/v1/dispatches/{dispatch_id}/actions",
-        json={"action": "request_address_confirmation", "note": NOTE},
-        headers=api.auth,
-    )
-    assert response.status == 200, await response.text()
-    found = CONFIRMATION_LINK_RE.search(smtp_sink.messages[-1].text)
-    assert found, smtp_sink.messages[-1].text
-    return found.group(1)
 
 
 async def _record_the_rest(api: Api, ids: dict[str, str]) -> None:

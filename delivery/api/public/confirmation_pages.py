@@ -17,7 +17,7 @@ from aiohttp import web
 from delivery.api.http.bodies import read_form
 from delivery.api.http.disposition import Disposition, content_disposition
 from delivery.api.http.request_context import ctx_of, html_page
-from delivery.api.public.recipient_pages import link_error, visitor_of
+from delivery.api.public.recipient_pages import checked_redirect, link_error, visitor_of
 from delivery.services import address_confirmation
 from delivery.services.address_confirmation import ConfirmationPage, FormRejected
 from delivery.services.recipient import CheckResult, LinkGone
@@ -26,7 +26,6 @@ from templates import locale_or_default
 from tracking.links import BadToken, session_value
 
 COOKIE_PREFIX = "songda_c_"
-SESSION_SECONDS = 3600
 MAX_FIELD = 500
 
 
@@ -80,6 +79,7 @@ def _form(
     status: int = 200,
     errors: dict[str, str] | None = None,
     posted: dict[str, str] | None = None,
+    unavailable: bool = False,
 ) -> web.Response:
     if posted is None:  # first shown: what the court has, to confirm or correct
         posted = {field: c.value for field, c in page.known.items()}
@@ -95,6 +95,7 @@ def _form(
         status=status,
         errors=errors or {},
         posted=posted,
+        unavailable=unavailable,
     )
 
 
@@ -121,14 +122,24 @@ async def landing(request: web.Request) -> web.Response:
     return _form(request, token, page, locale)
 
 
-async def verify(request: web.Request) -> web.Response:
-    ctx = ctx_of(request)
+async def _posted(
+    request: web.Request,
+) -> tuple[Any, str, ConfirmationPage, str] | web.Response:
+    """(form, token, page, locale) of a form posted to a genuine link, or the error page."""
     form = await read_form(request)
     opened = await _opened(request)
     if isinstance(opened, web.Response):
         return opened
     token, page = opened
-    locale = locale_or_default(str(form.get("lang", page.locale)))
+    return form, token, page, locale_or_default(str(form.get("lang", page.locale)))
+
+
+async def verify(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    posted = await _posted(request)
+    if isinstance(posted, web.Response):
+        return posted
+    form, token, page, locale = posted
     try:
         result = await address_confirmation.check_identity(
             ctx, token, visitor_of(request), str(form.get("last4", ""))[:20]
@@ -139,17 +150,8 @@ async def verify(request: web.Request) -> web.Response:
         return link_error(request, 410)
     if result == CheckResult.VERIFIED:
         query = "" if locale == page.locale else f"?lang={locale}"
-        response = web.HTTPSeeOther(f"/c/{token}{query}")
-        response.set_cookie(
-            COOKIE_PREFIX + page.claims.attempt_id,
-            _session(request, page),
-            max_age=SESSION_SECONDS,
-            httponly=True,
-            samesite="Strict",
-            secure=ctx.settings.public_base_url.startswith("https://"),
-            path=f"/c/{token}",
-        )
-        raise response
+        cookie = COOKIE_PREFIX + page.claims.attempt_id
+        raise checked_redirect(request, f"/c/{token}", query, cookie, _session(request, page))
     page = await address_confirmation.open_form(ctx, token)
     status = 429 if result == CheckResult.LOCKED else 401
     return _render(
@@ -165,12 +167,10 @@ async def verify(request: web.Request) -> web.Response:
 
 async def submit(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    form = await read_form(request)
-    opened = await _opened(request)
-    if isinstance(opened, web.Response):
-        return opened
-    token, page = opened
-    locale = locale_or_default(str(form.get("lang", page.locale)))
+    posted_form = await _posted(request)
+    if isinstance(posted_form, web.Response):
+        return posted_form
+    form, token, page, locale = posted_form
     query = "" if locale == page.locale else f"?lang={locale}"
     if not _verified(request, page):
         raise web.HTTPSeeOther(f"/c/{token}{query}")
@@ -182,17 +182,7 @@ async def submit(request: web.Request) -> web.Response:
             request, token, page, locale, status=422, errors=rejected.errors, posted=posted
         )
     except address_confirmation.FormUnavailable:
-        return _render(
-            request,
-            "confirmation_form.html",
-            token,
-            page,
-            locale,
-            status=503,
-            errors={},
-            posted=posted,
-            unavailable=True,
-        )
+        return _form(request, token, page, locale, status=503, posted=posted, unavailable=True)
     except BadToken:
         return link_error(request, 403)
     except LinkGone:

@@ -78,6 +78,24 @@ def _check_page(
     )
 
 
+def checked_redirect(
+    request: web.Request, path: str, query: str, cookie: str, value: str
+) -> web.HTTPSeeOther:
+    """Back to the link's page after a passed check, remembering it in a cookie for that
+    link's pages only (``path``), never sent from another site."""
+    response = web.HTTPSeeOther(f"{path}{query}")
+    response.set_cookie(
+        cookie,
+        value,
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="Strict",
+        secure=ctx_of(request).settings.public_base_url.startswith("https://"),
+        path=path,
+    )
+    return response
+
+
 def link_error(request: web.Request, status: int) -> web.Response:
     """A bad link's page says nothing of the dispatch, so not its language either: the one asked
     for (``?lang=``), else the court's, with a switch to the other."""
@@ -129,17 +147,12 @@ async def verify(request: web.Request) -> web.Response:
         # Back to the page, in the language the recipient chose when it is not the dispatch's.
         chosen = locale_or_default(locale)
         query = "" if chosen == view.locale else f"?lang={chosen}"
-        response = web.HTTPSeeOther(f"/r/{token}{query}")
-        response.set_cookie(
-            COOKIE_PREFIX + view.claims.attempt_id,
-            session_value(ctx.settings.secret_key, view.claims.attempt_id, view.claims.issued_at),
-            max_age=SESSION_SECONDS,
-            httponly=True,
-            samesite="Strict",
-            secure=ctx.settings.public_base_url.startswith("https://"),
-            path=f"/r/{token}",
+        value = session_value(
+            ctx.settings.secret_key, view.claims.attempt_id, view.claims.issued_at
         )
-        raise response
+        raise checked_redirect(
+            request, f"/r/{token}", query, COOKIE_PREFIX + view.claims.attempt_id, value
+        )
     status = 429 if result == CheckResult.LOCKED else 401
     failed = next(iter(answer)) if result == CheckResult.FAILED else None
     return _check_page(request, token, view, locale, status=status, failed_method=failed)

@@ -9,6 +9,7 @@ A second submit records nothing more; a wrong, expired or re-issued link reveals
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,8 @@ from api_client import Api
 from conftest import settled
 from helpers import CONFIRMATION_LINK_RE, confirmation_link
 from pdf_checks import court_root, validate_signature
+from pypdf import PdfReader
+from standins import Post
 
 from delivery.sandbox.pages import SmtpSink
 from delivery.storage.schema import address_confirmations, contacts, dispatches, media_files
@@ -179,3 +182,21 @@ async def test_a_wrong_expired_or_reissued_link_reveals_nothing(
     api.ctx.clock.advance(timedelta(days=api.ctx.settings.link_ttl_days + 1))
     newest = CONFIRMATION_LINK_RE.findall(smtp_sink.messages[-1].text)[-1]
     assert (await api.client.get(newest)).status == 410
+
+
+async def test_the_first_letter_carries_the_form_as_a_qr_code(post: Post) -> None:
+    """The first letter of a dispatch issues a link of its own (no message) and prints it as a
+    QR code with a line in both languages."""
+    api = post.api
+    dispatch_id = await post.dispatch()
+    await post.posted(dispatch_id)
+    [requested] = [
+        e for e in await api.events(dispatch_id) if e.type == "address_confirmation_requested"
+    ]
+    assert requested.data["via"] == "letter" and requested.data["messages"] == []
+    attempt = next(a for a in (await api.dispatch(dispatch_id))["attempts"])
+    url = f"/api/v1/dispatches/{dispatch_id}/attempts/{attempt['id']}/mail-piece.pdf"
+    response = await api.client.get(url, headers=api.auth)
+    assert response.status == 200
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(await response.read())).pages)
+    assert "送达地址确认书" in text and "Address confirmation form" in text

@@ -3,8 +3,9 @@ limited or unlimitable request gets (docs/decisions/0026-shared-limits.md).
 
 The notice board and its PDFs, ``/verify``, ``/check``, the recipient link pages (``/r/…``,
 and the address confirmation form's ``/c/…``), the login page and ``/.well-known/…`` count
-against ``SONGDA_PUBLIC_REQUESTS_PER_MINUTE`` per address; notice PDFs also against ``SONGDA_PUBLIC_PDFS_PER_MINUTE``. These limits only spread
-load, so when Redis is down they let the request through (the notice board stays readable);
+against ``SONGDA_PUBLIC_REQUESTS_PER_MINUTE`` per address; notice PDFs also against
+``SONGDA_PUBLIC_PDFS_PER_MINUTE``. These limits only spread load, so when Redis is down they
+let the request through (the notice board stays readable);
 the limits that guard a secret (login, ``/check``'s guesses, one-time codes) refuse with 503.
 """
 

@@ -200,3 +200,25 @@ async def test_the_first_letter_carries_the_form_as_a_qr_code(post: Post) -> Non
     assert response.status == 200
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(await response.read())).pages)
     assert "送达地址确认书" in text and "Address confirmation form" in text
+
+
+async def test_the_request_goes_by_sms_too(
+    api: Api, smtp_sink: SmtpSink, sms_standin: tuple[Any, Any]
+) -> None:
+    """A recipient with a mobile number gets the link by SMS as well, without a status
+    callback (the message serves nothing); each message is its own evidence."""
+    fake, channel = sms_standin
+    api.ctx.channels["sms"] = channel
+    body = await api.new_dispatch_body(source="court_found")
+    body["recipient"]["phones"] = [{"number": "+8613800138000", "source": "court_found"}]
+    created = await api.create(body)
+    await api.until_attempt(created["id"], "sent")
+    await settled(api.ctx)
+    path = await confirmation_link(api, smtp_sink, created["id"])
+    [sms] = [m for m in fake.messages if "/c/" in m["body"]]
+    assert path in sms["body"] and sms["status_callback"] == ""
+    sent = [
+        e for e in await api.events(created["id"]) if e.type == "address_confirmation_request_sent"
+    ]
+    assert sorted(e.data["channel"] for e in sent) == ["email", "sms"]
+    assert all(e.data["outcome"] == "accepted" for e in sent)

@@ -4,7 +4,8 @@ corrects their addresses, consents and signs; wrong fields are named in their la
 nothing is saved; the signed form is a court-signed PDF in media_files whose digest is in the
 chain; the addresses become recipient_confirmed contacts naming the form, consent is express,
 and a dispatch in the postal step re-opens e-mail, now served when sent (OLR-31, CPL-INT-135).
-A second submit records nothing more; a wrong, expired or re-issued link reveals nothing."""
+A second submit records nothing more; wrong answers lock the link until it is re-issued; a
+wrong, expired or re-issued link reveals nothing."""
 
 from __future__ import annotations
 
@@ -174,6 +175,12 @@ async def test_a_wrong_expired_or_reissued_link_reveals_nothing(
         response = await api.client.get(bad)
         assert response.status == 403
         assert "(2026)浙0106民初1234号" not in await response.text()
+    for _ in range(4):
+        assert (await api.client.post(f"{path}/verify", data={"last4": "0000"})).status == 401
+    locked = await api.client.post(f"{path}/verify", data={"last4": "0000"})
+    assert locked.status == 429 and "错误次数过多" in await locked.text()
+    refused = await api.client.post(f"{path}/verify", data={"last4": "123X"})
+    assert refused.status == 429  # locked: even the right answer waits
     assert (await _action(api, dispatch_id, "request_address_confirmation")).status == 409
     api.ctx.clock.advance(timedelta(minutes=2))
     assert (await _action(api, dispatch_id, "request_address_confirmation")).status == 200

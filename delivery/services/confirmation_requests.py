@@ -30,7 +30,7 @@ from delivery.domain import Event
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import CHANNEL_CONTACTS, Channel, EventType
-from templates.texts import wording
+from templates.texts import Text, wording
 from tracking.links import CONFIRMATION, LinkClaims, issue_token
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ PATH = "/c/"
 class RequestRefused(Exception):
     """No message can carry the link, or a request was just made; ``reason`` says which."""
 
-    def __init__(self, reason: Any) -> None:
+    def __init__(self, reason: Text) -> None:
         super().__init__(str(reason))
         self.reason = reason
 

@@ -23,6 +23,7 @@ from delivery.services.address_confirmation import ConfirmationPage, FormRejecte
 from delivery.services.recipient import CheckResult, LinkGone
 from delivery.services.sending import check_url
 from templates import locale_or_default
+from templates.i18n import ptranslate
 from tracking.links import BadToken, session_value
 
 COOKIE_PREFIX = "songda_c_"
@@ -204,7 +205,10 @@ async def signed_form(request: web.Request) -> web.StreamResponse:
         headers={
             "Content-Type": "application/pdf",
             "Content-Disposition": content_disposition(
-                Disposition.ATTACHMENT, f"送达地址确认书 {page.case_number}", ".pdf"
+                Disposition.ATTACHMENT,
+                f"{ptranslate(page.locale, 'confirmation_form', 'Address confirmation form')} "
+                f"{page.case_number}",
+                ".pdf",
             ),
             "Cache-Control": "no-store",
         },

@@ -439,6 +439,7 @@ async def _record(
             },
         )
         fresh = (address.kind, address.value) not in confirmed_before or consent_new
-        if dispatch.is_open and fresh:
+        # A form that refuses e-service re-opens none, whatever basis the dispatch had before.
+        if dispatch.is_open and answer.consent and fresh:
             reopen_electronic(ctx, tx, contact)
     await decide_now(ctx, tx)

@@ -229,3 +229,20 @@ async def test_the_request_goes_by_sms_too(
     ]
     assert sorted(e.data["channel"] for e in sent) == ["email", "sms"]
     assert all(e.data["outcome"] == "accepted" for e in sent)
+
+
+async def test_a_form_refusing_e_service_reopens_nothing(api: Api, smtp_sink: SmtpSink) -> None:
+    """Refused on the form, e-service is not started at the new address, and the dispatch's
+    earlier basis is left for the clerk to weigh; the form records the refusal."""
+    created = await api.new_dispatch(source="court_found")
+    await api.until_attempt(created["id"], "sent")
+    await settled(api.ctx)
+    path = await confirmation_link(api, smtp_sink, created["id"])
+    await _verified(api, path)
+    refused = {**VALID, "consent": "no", "phone": ""}
+    assert (await api.client.post(path, data=refused, allow_redirects=False)).status == 303
+    [row] = await _rows(api, address_confirmations, created["id"])
+    assert not row["consent_given"]
+    dispatch = await api.dispatch(created["id"])
+    assert [a["channel"] for a in dispatch["attempts"]] == ["email"]  # the first one only
+    assert dispatch["recipient"]["e_service_consent"] == {"given": True, "basis": "express"}

@@ -57,6 +57,21 @@ class CodeMessage:
 
 
 @dataclass(frozen=True)
+class ConfirmationRequestMessage:
+    """A request to confirm one's addresses online (送达地址确认书, CPL-INT-136): the signed link
+    to the form. It serves nothing, so it carries no document and no notice code."""
+
+    address: str
+    locale: str
+    court: str
+    case_number: str
+    recipient_name: str
+    link_url: str
+    link_expires_at: datetime
+    time_zone: str
+
+
+@dataclass(frozen=True)
 class SendResult:
     outcome: SendOutcome
     detail: str
@@ -72,6 +87,10 @@ class Channel(Protocol):
     async def send(self, message: ServiceMessage) -> SendResult: ...
 
     async def send_code(self, message: CodeMessage) -> SendResult: ...
+
+    async def send_confirmation_request(
+        self, message: ConfirmationRequestMessage
+    ) -> SendResult: ...
 
     async def close(self) -> None: ...
 

@@ -181,6 +181,14 @@ class EventType(StrEnum):
     LINK_REISSUED = "link_reissued"
     DOCUMENT_DOWNLOADED = "document_downloaded"
 
+    # The address confirmation form (送达地址确认书, CPL-INT-136): a clerk's request, each message
+    # carrying its link, the recipient's identity check on it and the signed form.
+    ADDRESS_CONFIRMATION_REQUESTED = "address_confirmation_requested"
+    ADDRESS_CONFIRMATION_REQUEST_SENT = "address_confirmation_request_sent"
+    CONFIRMATION_IDENTITY_VERIFIED = "confirmation_identity_verified"
+    CONFIRMATION_IDENTITY_FAILED = "confirmation_identity_failed"
+    ADDRESS_CONFIRMED = "address_confirmed"
+
     # SMS receipts (channels/sms).
     SMS_DELIVERED = "sms_delivered"
     SMS_RECEIPT_CONTRADICTED = "sms_receipt_contradicted"

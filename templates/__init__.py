@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from delivery.channel_api import ConfirmationRequestMessage
 from delivery.domain import LOCALES
 from delivery.vocabulary import Channel
 from templates.i18n import language_name, supported, translations
@@ -70,10 +71,30 @@ def render_service_email(locale: str, **context: Any) -> tuple[str, str, str]:
     return subject, text, html
 
 
-def render_code_message(channel: str, locale: str, **context: Any) -> tuple[str, str]:
-    """(subject, text) of a one-time code message; the subject is empty for SMS."""
+def render_code_message(
+    channel: str, locale: str, *, name: str = "code", **context: Any
+) -> tuple[str, str]:
+    """(subject, text) of a short message (a one-time code, or ``name``'s template); the
+    subject is empty for SMS."""
     context = {**context, "locale": locale_or_default(locale)}
-    text = render(f"{channel}/code.txt", **context).strip()
+    text = render(f"{channel}/{name}.txt", **context).strip()
     if channel != Channel.EMAIL:
         return "", text
-    return render("email/code_subject.txt", **context).strip(), text
+    return render(f"email/{name}_subject.txt", **context).strip(), text
+
+
+def render_confirmation_request(
+    channel: str, message: ConfirmationRequestMessage
+) -> tuple[str, str]:
+    """(subject, text) of the request to confirm one's addresses online (CPL-INT-136)."""
+    return render_code_message(
+        channel,
+        message.locale,
+        name="confirmation_request",
+        court=message.court,
+        case_number=message.case_number,
+        recipient_name=message.recipient_name,
+        link_url=message.link_url,
+        link_expires_at=message.link_expires_at,
+        time_zone=message.time_zone,
+    )

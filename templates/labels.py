@@ -50,6 +50,10 @@ LABELS: dict[str, dict[str, str]] = {
         "mail": L_("step", "mail"),
         "personal": L_("step", "personal service"),
     },
+    # How a recipient was identified before signing an address confirmation form.
+    "identity_method": {
+        "id_last4": L_("identity_method", "the last 4 characters of the identity number"),
+    },
     "contact_kind": {
         "email": L_("contact_kind", "e-mail"),
         "phone": L_("contact_kind", "phone"),
@@ -143,6 +147,11 @@ LABELS: dict[str, dict[str, str]] = {
         "link_reissued": L_("event", "link reissued"),
         "postal_tracking": L_("event", "carrier tracking update"),
         "field_task_unassigned": L_("event", "field server unassigned"),
+        "address_confirmation_requested": L_("event", "address confirmation requested"),
+        "address_confirmation_request_sent": L_("event", "address confirmation request sent"),
+        "confirmation_identity_verified": L_("event", "identity verified (address confirmation)"),
+        "confirmation_identity_failed": L_("event", "identity check failed (address confirmation)"),
+        "address_confirmed": L_("event", "addresses confirmed (form signed)"),
     },
     "clerk_action": {
         "escalate": L_("clerk_action", "Escalate to the next step"),
@@ -160,6 +169,9 @@ LABELS: dict[str, dict[str, str]] = {
         "edit_notice": L_("clerk_action", "Edit the notice"),
         "approve_notice": L_("clerk_action", "Review and approve the notice"),
         "record_publication": L_("clerk_action", "Record a publication"),
+        "request_address_confirmation": L_(
+            "clerk_action", "Ask the recipient to confirm their addresses"
+        ),
     },
     "staff_role": {
         "clerk": L_("staff_role", "clerk"),

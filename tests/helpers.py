@@ -22,11 +22,14 @@ from conftest import COURT, settled
 from delivery.channel_api import ServiceMessage
 from delivery.context import Context
 from delivery.jobs.job_queue import JobQueue
+from delivery.sandbox.pages import SmtpSink
 from delivery.services.staff_accounts import create_staff_user
 from delivery.staff import Role, StaffUser
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK_RE = re.compile(r"http://songda\.test(/r/[A-Za-z0-9_\-.]+)")
+# The address confirmation form's link (delivery/services/confirmation_requests.py).
+CONFIRMATION_LINK_RE = re.compile(r"http://songda\.test(/c/[A-Za-z0-9_\-.]+)")
 
 
 def service_message(address: str) -> ServiceMessage:
@@ -65,6 +68,19 @@ async def code_link(api: Api, sms_standin: Any, smtp_sink: Any) -> tuple[str, st
     await settled(api.ctx)
     email = next(m for m in smtp_sink.messages if "/r/" in m.text)
     return created["id"], link_path(email.text)
+
+
+async def confirmation_link(api: Api, smtp_sink: SmtpSink, dispatch_id: str) -> str:
+    """The path of the address confirmation link a clerk's request sent by e-mail."""
+    response = await api.client.post(
+        f"/api/v1/dispatches/{dispatch_id}/actions",
+        json={"action": "request_address_confirmation", "note": "请确认送达地址 / please confirm"},
+        headers=api.auth,
+    )
+    assert response.status == 200, await response.text()
+    found = CONFIRMATION_LINK_RE.search(smtp_sink.messages[-1].text)
+    assert found, smtp_sink.messages[-1].text
+    return found.group(1)
 
 
 async def staff_account(

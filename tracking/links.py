@@ -3,6 +3,10 @@
 A token carries the attempt id, the instant the link was issued and its expiry, in a compact
 binary form signed with a key derived from the deployment secret. Re-issuing a link changes the
 issuance instant, so the old token stops working even though its signature is still valid.
+
+An address confirmation link (送达地址确认书, CPL-INT-136) has the same form, bound to a dispatch
+instead of an attempt and signed with a key of its own purpose: neither kind of token opens the
+other's pages.
 """
 
 from __future__ import annotations
@@ -50,21 +54,26 @@ _LAYOUT = struct.Struct(">16sQQ")
 SIGNATURE_BYTES = 16
 
 
-def _sign(secret: str, body: bytes) -> bytes:
-    return hmac.new(_key(secret, "link"), body, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+LINK, CONFIRMATION = "link", "confirm"
 
 
-def issue_token(secret: str, claims: LinkClaims) -> str:
+def _sign(secret: str, body: bytes, purpose: str = LINK) -> bytes:
+    return hmac.new(_key(secret, purpose), body, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+
+
+def issue_token(secret: str, claims: LinkClaims, purpose: str = LINK) -> str:
     body = _LAYOUT.pack(
         ULID.from_str(claims.attempt_id).bytes,
         int(claims.issued_at.timestamp() * 1_000_000),
         int(claims.expires_at.timestamp()),
     )
-    return f"{_b64(body)}.{_b64(_sign(secret, body))}"
+    return f"{_b64(body)}.{_b64(_sign(secret, body, purpose))}"
 
 
-def read_token(secret: str, token: str, now: datetime) -> LinkClaims:
-    """The claims of a genuine token; :class:`BadToken` or :class:`ExpiredToken` otherwise."""
+def read_token(secret: str, token: str, now: datetime, purpose: str = LINK) -> LinkClaims:
+    """The claims of a genuine token; :class:`BadToken` or :class:`ExpiredToken` otherwise.
+    ``purpose`` :data:`CONFIRMATION`: an address confirmation link, whose claims name the
+    dispatch (``attempt_id`` holds its id)."""
     try:
         body_text, signature_text = token.split(".")
         body, signature = _unb64(body_text), _unb64(signature_text)
@@ -72,7 +81,7 @@ def read_token(secret: str, token: str, now: datetime) -> LinkClaims:
         raise BadToken from exc
     if _b64(body) != body_text or _b64(signature) != signature_text:
         raise BadToken  # one genuine token has exactly one spelling
-    if not hmac.compare_digest(signature, _sign(secret, body)):
+    if not hmac.compare_digest(signature, _sign(secret, body, purpose)):
         raise BadToken
     try:
         attempt, issued_us, expires_s = _LAYOUT.unpack(body)
@@ -93,7 +102,9 @@ def same_issuance(a: datetime | None, b: datetime) -> bool:
     return a is not None and int(a.timestamp() * 1_000_000) == int(b.timestamp() * 1_000_000)
 
 
-def session_value(secret: str, attempt_id: str, issued_at: datetime) -> str:
+def session_value(
+    secret: str, attempt_id: str, issued_at: datetime, purpose: str = "recipient-session"
+) -> str:
     """The cookie that remembers a passed identity check for one link issuance."""
     message = f"{attempt_id}:{int(issued_at.timestamp() * 1_000_000)}".encode()
-    return _b64(hmac.new(_key(secret, "recipient-session"), message, hashlib.sha256).digest())
+    return _b64(hmac.new(_key(secret, purpose), message, hashlib.sha256).digest())

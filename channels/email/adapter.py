@@ -17,9 +17,16 @@ from email.utils import format_datetime, formataddr
 
 import aiosmtplib
 
-from delivery.channel_api import CodeMessage, SendOutcome, SendResult, ServiceMessage
+from delivery.channel_api import (
+    CodeMessage,
+    ConfirmationRequestMessage,
+    SendOutcome,
+    SendResult,
+    ServiceMessage,
+)
 from delivery.config import Settings, SmtpSettings
-from templates import render_code_message, render_service_email
+from delivery.vocabulary import Channel
+from templates import render_code_message, render_confirmation_request, render_service_email
 
 
 def message_id_for(attempt_id: str, sender: str) -> str:
@@ -113,12 +120,20 @@ class EmailChannel:
             code=message.code,
             valid_minutes=message.valid_minutes,
         )
+        return await self._send_text(message.court, message.address, subject, text)
+
+    async def send_confirmation_request(self, message: ConfirmationRequestMessage) -> SendResult:
+        subject, text = render_confirmation_request(Channel.EMAIL, message)
+        return await self._send_text(message.court, message.address, subject, text)
+
+    async def _send_text(self, court: str, address: str, subject: str, text: str) -> SendResult:
+        """A plain-text e-mail from the court (a code, a confirmation request)."""
         email = MIMEText(text, "plain", "utf-8")
-        email["From"] = formataddr((message.court, self.smtp.sender), charset="utf-8")
-        email["To"] = message.address
+        email["From"] = formataddr((court, self.smtp.sender), charset="utf-8")
+        email["To"] = address
         email["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]
         async with self._slots:
-            return await self._send_pooled(email, message.address)
+            return await self._send_pooled(email, address)
 
     async def _send_pooled(self, email: MIMEMultipart | MIMEText, address: str) -> SendResult:
         reused = not self._idle.empty()

@@ -25,6 +25,7 @@ import aiohttp
 
 from delivery.channel_api import (
     CodeMessage,
+    ConfirmationRequestMessage,
     SendOutcome,
     SendResult,
     ServiceMessage,
@@ -267,6 +268,12 @@ class PostalChannel:
     async def send_code(self, message: CodeMessage) -> SendResult:
         return SendResult(
             SendOutcome.PERMANENT, "the post cannot carry a one-time code (use e-mail or SMS)"
+        )
+
+    async def send_confirmation_request(self, message: ConfirmationRequestMessage) -> SendResult:
+        return SendResult(
+            SendOutcome.PERMANENT,
+            "a confirmation request goes by e-mail or SMS; a letter carries its QR code",
         )
 
     def read_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime) -> TrackingEvent:

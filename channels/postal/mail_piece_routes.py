@@ -58,6 +58,7 @@ def mail_pieces_html(ctx: Context, pieces: list[postal.MailPiece]) -> str:
                 **p.__dict__,
                 "created_on": p.created_at.astimezone(zone).date().isoformat(),
                 "verify_qr": qr_data_uri(p.verification_url),
+                "confirmation_qr": qr_data_uri(p.confirmation_url) if p.confirmation_url else None,
                 "tracking_qr": qr_data_uri(p.tracking_number),
                 "barcode": code128_data_uri(p.tracking_number),
             }

@@ -10,6 +10,7 @@ The carrier's side of a piece — tracking events and polls — is ``receipts.py
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -18,6 +19,7 @@ from typing import Any
 from delivery.context import Context
 from delivery.domain import DocumentRef
 from delivery.infra.document_store import StoredFile
+from delivery.services import confirmation_requests
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage import mail_pieces
 from delivery.storage.attempts import attempt_channel
@@ -48,6 +50,8 @@ class MailPiece:
     # The letter's notice code (``XXXX-XXXX``) and where the recipient checks it.
     notice_code: str | None = None
     check_url: str | None = None
+    # The dispatch's first letter: the address confirmation form's link, printed as a QR code.
+    confirmation_url: str | None = None
 
 
 def _piece(ctx: Context, row: Any, documents: list[DocumentRef]) -> MailPiece:
@@ -70,11 +74,26 @@ def _piece(ctx: Context, row: Any, documents: list[DocumentRef]) -> MailPiece:
     )
 
 
+async def _with_confirmation(ctx: Context, row: Any, documents: list[DocumentRef]) -> MailPiece:
+    """The piece, with the standing confirmation link on the dispatch's first letter (none
+    when it has expired: a letter never prints a link that no longer opens)."""
+    piece = _piece(ctx, row, documents)
+    if not row.first_letter:
+        return piece
+    request = confirmation_requests.standing_request(
+        await mail_pieces.dispatch_events(ctx.engine, row.dispatch_id)
+    )
+    if request is None or confirmation_requests.expired(request, ctx.clock.now()):
+        return piece
+    url = confirmation_requests.link_url(ctx, row.dispatch_id, request)
+    return dataclasses.replace(piece, confirmation_url=url)
+
+
 async def mail_piece(
     ctx: Context, dispatch_id: str, attempt_id: str, courts: tuple[str, ...]
 ) -> MailPiece | None:
     found = await mail_pieces.piece(ctx.engine, dispatch_id, attempt_id, courts)
-    return _piece(ctx, *found[0]) if found else None
+    return await _with_confirmation(ctx, *found[0]) if found else None
 
 
 async def mail_pieces_on(ctx: Context, day: date, courts: tuple[str, ...]) -> list[MailPiece]:
@@ -85,7 +104,7 @@ async def mail_pieces_on(ctx: Context, day: date, courts: tuple[str, ...]) -> li
     start = datetime.combine(day, time(0), tzinfo=ctx.settings.zone)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ctx.settings.zone)
     found = await mail_pieces.pieces_to_go(ctx.engine, start, end, courts)
-    return [_piece(ctx, row, documents) for row, documents in found]
+    return [await _with_confirmation(ctx, row, documents) for row, documents in found]
 
 
 HANDED_OVER = EventType.MAIL_HANDED_OVER

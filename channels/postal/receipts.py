@@ -21,6 +21,7 @@ from channels.postal.outcomes import interpret
 from delivery.channel_api import TrackingChannel, TrackingError, TrackingEvent
 from delivery.context import Context
 from delivery.domain import Attempt, AttemptState
+from delivery.services import confirmation_requests
 from delivery.services.progress import decide_now
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage import mail_pieces
@@ -58,6 +59,9 @@ async def record_piece(
         return
     if await mail_pieces.has_piece(tx.conn, attempt.id):
         return
+    if not await mail_pieces.dispatch_has_piece(tx.conn, tx.dispatch.id):
+        # The first letter prints the address confirmation link as a QR code (CPL-INT-136).
+        await confirmation_requests.letter_request(ctx, tx)
     await mail_pieces.insert_piece(
         tx.conn,
         attempt_id=attempt.id,

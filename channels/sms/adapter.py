@@ -18,9 +18,16 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from delivery.channel_api import CodeMessage, SendOutcome, SendResult, ServiceMessage
+from delivery.channel_api import (
+    CodeMessage,
+    ConfirmationRequestMessage,
+    SendOutcome,
+    SendResult,
+    ServiceMessage,
+)
 from delivery.config import Settings
-from templates import locale_or_default, render, render_code_message
+from delivery.vocabulary import Channel
+from templates import locale_or_default, render, render_code_message, render_confirmation_request
 
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -115,6 +122,10 @@ class SmsChannel:
             code=message.code,
             valid_minutes=message.valid_minutes,
         )
+        return await self._create(message.address, text, status_callback=None)
+
+    async def send_confirmation_request(self, message: ConfirmationRequestMessage) -> SendResult:
+        _subject, text = render_confirmation_request(Channel.SMS, message)
         return await self._create(message.address, text, status_callback=None)
 
     async def send(self, message: ServiceMessage) -> SendResult:

@@ -19,7 +19,7 @@ from delivery.api.http.headers import security_headers
 from delivery.api.http.middleware import VERIFIER, api_keys, fresh_connection, problems
 from delivery.api.http.rate_limit import public_limits
 from delivery.api.http.request_context import CONTEXT, PUBLIC_PDFS
-from delivery.api.public import home, recipient_pages, verification_pages
+from delivery.api.public import confirmation_pages, home, recipient_pages, verification_pages
 from delivery.api.staff import auth as staff_auth
 from delivery.api.staff import batch_pages, new_dispatch_page, report_pages, reveal_exports
 from delivery.api.staff import queue_page as workspace_pages
@@ -74,6 +74,10 @@ def create_app(ctx: Context) -> web.Application:
     r.add_post("/r/{token}/verify", recipient_pages.verify)
     r.add_post("/r/{token}/code", recipient_pages.request_code)
     r.add_get("/r/{token}/documents/{document_id}", recipient_pages.download)
+    r.add_get("/c/{token}", confirmation_pages.landing)
+    r.add_post("/c/{token}", confirmation_pages.submit)
+    r.add_post("/c/{token}/verify", confirmation_pages.verify)
+    r.add_get("/c/{token}/form.pdf", confirmation_pages.signed_form)
     staff_auth.add_routes(app)
     # Each method of service's pages and provider hooks (delivery/methods.py).
     methods.add_routes(app)

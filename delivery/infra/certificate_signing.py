@@ -10,6 +10,7 @@ signs with the same key set until it is restarted after a rotation, as for the E
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from delivery.config import Settings
 from delivery.infra.pdf_rendering import render_in_pool
 from templates.certificate import SIGNATURE_BOX_MM, certificate_pdf
+from templates.confirmation_form import ConfirmationFormView, confirmation_form_pdf
 from templates.fonts import FontSet
 from tracking.certificate import CertificateView
 from tracking.court_certificates import SigningIdentity
@@ -50,6 +52,9 @@ def certificate_timestamper(settings: Settings) -> CourtTimeStamper | None:
     return CourtTimeStamper(settings.tsa_url, timeout=max(1, round(settings.tsa_timeout)))
 
 
+FORM_REASON = "送达地址确认书 / Address confirmation form"
+
+
 @dataclass(frozen=True)
 class CertificateSignature:
     """Who signs, when (the injected clock's time), and the TSA for PAdES-B-T if any."""
@@ -74,14 +79,46 @@ def prepared_certificate_pdf(
     )
 
 
+def prepared_form_pdf(
+    view: ConfirmationFormView,
+    identity: SigningIdentity,
+    signed_at: datetime,
+    with_token: bool,
+    fonts: FontSet,
+) -> PreparedPdf:
+    """The address confirmation form's PDF with its stamp, ready for the court's signature."""
+    appearance = Appearance(
+        court=view.court, signed_at=signed_at, size_mm=SIGNATURE_BOX_MM, reason=FORM_REASON
+    )
+    return prepare_pdf(
+        confirmation_form_pdf(view, fonts, signed_at), identity, appearance, with_token=with_token
+    )
+
+
 async def signed_certificate_pdf(
     view: CertificateView, signature: CertificateSignature, fonts: FontSet
 ) -> bytes:
     """The certificate's PDF with the court's visible PAdES signature: rendered and prepared
     in the render pool, signed (and timestamped, B-T) here, on the event loop — waiting for
     the TSA holds no render worker (decision 0020)."""
+    return await _court_signed(prepared_certificate_pdf, view, signature, fonts)
+
+
+async def signed_form_pdf(
+    view: ConfirmationFormView, signature: CertificateSignature, fonts: FontSet
+) -> bytes:
+    """The address confirmation form's PDF, signed and timestamped as the certificate is."""
+    return await _court_signed(prepared_form_pdf, view, signature, fonts)
+
+
+async def _court_signed(
+    prepare: Callable[..., PreparedPdf],
+    view: object,
+    signature: CertificateSignature,
+    fonts: FontSet,
+) -> bytes:
     prepared = await render_in_pool(
-        prepared_certificate_pdf,
+        prepare,
         view,
         signature.identity,
         signature.signed_at,

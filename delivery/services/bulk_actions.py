@@ -22,7 +22,7 @@ from delivery.storage import queue_facts
 from delivery.storage.engine import READ_ONLY
 from templates.texts import Text
 
-BULK_ACTIONS = ("reassign_owner", "escalate", "cancel")
+BULK_ACTIONS = ("reassign_owner", "escalate", "cancel", "request_address_confirmation")
 # A queue page shows at most 200 rows; more than that is not a selection made by hand.
 MAX_SELECTED = 200
 NOT_FOUND = "not_found"  # not a dispatch of the account's courts

@@ -19,6 +19,7 @@ from delivery.domain import (
     Dispatch,
     DispatchState,
 )
+from delivery.services import confirmation_requests
 from delivery.services.clerk_action_handlers import HANDLERS, cancel, reassign_owner
 from delivery.services.clerk_action_handlers import OUTCOMES as OUTCOMES
 from delivery.services.clerk_action_handlers import REBUTTALS as REBUTTALS
@@ -26,6 +27,7 @@ from delivery.services.clerk_action_handlers import ActionRefused as ActionRefus
 from delivery.services.clerk_action_handlers import ActionRequest as ActionRequest
 from delivery.services.progress import decide_now
 from delivery.services.transactions import dispatch_transaction
+from delivery.storage.unit_of_work import DispatchTransaction
 from templates.texts import Code, wording
 
 OPEN_ACTIONS = (
@@ -39,6 +41,7 @@ OPEN_ACTIONS = (
     "change_policy",
     "cancel",
     "assign_field_server",
+    confirmation_requests.ACTION,
 )
 SERVED_ACTIONS = ("record_rebuttal",)
 # Public notice (CPL-95): while the dispatch is notice_pending. approve_notice needs a supervisor.
@@ -77,6 +80,7 @@ async def perform(ctx: Context, dispatch_id: str, request: ActionRequest, *, act
     if request.action in OWNER_ACTIONS:
         await reassign_owner(ctx, dispatch_id, request, actor)
         return
+    planned: list[confirmation_requests.Planned] = []
     async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
         if request.action not in allowed_actions(tx.dispatch):
             raise ActionRefused(
@@ -87,6 +91,21 @@ async def perform(ctx: Context, dispatch_id: str, request: ActionRequest, *, act
                 )
             )
         await tx.load_contacts()
-        await HANDLERS[request.action](ctx, tx, request, actor)
-        await decide_now(ctx, tx)
+        if request.action == confirmation_requests.ACTION:
+            planned = await _request_confirmation(ctx, tx, request, actor)
+        else:
+            await HANDLERS[request.action](ctx, tx, request, actor)
+            await decide_now(ctx, tx)
     await ctx.queue.after_commit(tx.followups)
+    # The one action with an outside effect of its own: its messages leave once the request
+    # that names them is committed (delivery/services/confirmation_requests.py).
+    await confirmation_requests.send_requests(ctx, dispatch_id, planned)
+
+
+async def _request_confirmation(
+    ctx: Context, tx: DispatchTransaction, request: ActionRequest, actor: str
+) -> list[confirmation_requests.Planned]:
+    try:
+        return await confirmation_requests.record_request(ctx, tx, note=request.note, actor=actor)
+    except confirmation_requests.RequestRefused as exc:
+        raise ActionRefused(exc.reason) from None

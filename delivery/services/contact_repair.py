@@ -177,11 +177,11 @@ async def repair_contact(
                 "repair": {**evidence, ACTIVE_ON: active_on.isoformat()},
             },
         )
-        _reopen(ctx, tx, contact)
+        reopen_electronic(ctx, tx, contact)
     return [contact for contact, _ in contacts]
 
 
-def _reopen(ctx: Context, tx: DispatchTransaction, contact: Contact) -> None:
+def reopen_electronic(ctx: Context, tx: DispatchTransaction, contact: Contact) -> None:
     """Start the contact's e-service in the step of the policy that owns its channel."""
     steps = ctx.policies.get(tx.dispatch.policy, tx.dispatch.court).steps
     for channel in ELECTRONIC_CHANNELS:

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from delivery.storage.schema import address_confirmations
+from delivery.storage.schema import address_confirmations, dispatches
 from delivery.vocabulary import ContactKind
 
 
@@ -112,3 +112,15 @@ async def latest_confirmation(
         .first()
     )
     return None if row is None else _confirmation(row)
+
+
+async def dispatch_id_hmac(conn: AsyncConnection, dispatch_id: str) -> str:
+    """The keyed digest of the identity number of the dispatch's recipient: a form it answers
+    is indexed under it."""
+    return str(
+        (
+            await conn.execute(
+                sa.select(dispatches.c.id_hmac).where(dispatches.c.id == dispatch_id)
+            )
+        ).scalar_one()
+    )

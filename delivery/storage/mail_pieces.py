@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from delivery.domain import AttemptState, DocumentRef
+from delivery.domain import AttemptState, DocumentRef, Event
 from delivery.storage.dispatches import load_documents
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import (
@@ -23,6 +23,7 @@ from delivery.storage.schema import (
     notice_codes,
     postal_pieces,
 )
+from delivery.storage.transaction_rows import load_events
 
 p = postal_pieces
 
@@ -111,6 +112,31 @@ async def claim_poll(
     return taken.rowcount == 1
 
 
+async def dispatch_has_piece(conn: AsyncConnection, dispatch_id: str) -> bool:
+    """Whether a letter of the dispatch went before (the first carries the confirmation QR)."""
+    known = await conn.scalar(sa.select(p.c.attempt_id).where(p.c.dispatch_id == dispatch_id))
+    return known is not None
+
+
+async def dispatch_events(engine: AsyncEngine, dispatch_id: str) -> list[Event]:
+    """The dispatch's chain, read for a letter's confirmation link."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        return await load_events(conn, dispatch_id)
+
+
+def _first_letter() -> sa.ColumnElement[bool]:
+    """The piece is its dispatch's first letter: no piece of the dispatch came before it."""
+    earlier = postal_pieces.alias("earlier")
+    return ~sa.exists().where(
+        earlier.c.dispatch_id == p.c.dispatch_id,
+        sa.or_(
+            earlier.c.created_at < p.c.created_at,
+            sa.and_(earlier.c.created_at == p.c.created_at, earlier.c.attempt_id < p.c.attempt_id),
+        ),
+    )
+
+
 def _piece_query() -> sa.Select[Any]:
     return (
         sa.select(
@@ -125,6 +151,7 @@ def _piece_query() -> sa.Select[Any]:
             attempts.c.address,
             contacts.c.postcode,
             notice_codes.c.code.label("notice_code"),
+            _first_letter().label("first_letter"),
         )
         .join(attempts, attempts.c.id == p.c.attempt_id)
         .join(dispatches, dispatches.c.id == p.c.dispatch_id)

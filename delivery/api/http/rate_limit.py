@@ -1,10 +1,11 @@
 """Per-address limits on every endpoint anyone may call without logging in, and the answers a
 limited or unlimitable request gets (docs/decisions/0026-shared-limits.md).
 
-The notice board and its PDFs, ``/verify``, ``/check``, the recipient link pages (``/r/…``), the
-login page and ``/.well-known/…`` count against ``SONGDA_PUBLIC_REQUESTS_PER_MINUTE`` per
-address; notice PDFs also against ``SONGDA_PUBLIC_PDFS_PER_MINUTE``. These limits only spread
-load, so when Redis is down they let the request through (the notice board stays readable);
+The notice board and its PDFs, ``/verify``, ``/check``, the recipient link pages (``/r/…``,
+and the address confirmation form's ``/c/…``), the login page and ``/.well-known/…`` count
+against ``SONGDA_PUBLIC_REQUESTS_PER_MINUTE`` per address; notice PDFs also against
+``SONGDA_PUBLIC_PDFS_PER_MINUTE``. These limits only spread load, so when Redis is down they
+let the request through (the notice board stays readable);
 the limits that guard a secret (login, ``/check``'s guesses, one-time codes) refuse with 503.
 """
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 MINUTE = timedelta(minutes=1)
 # How long a client is asked to wait while the limits cannot be checked.
 UNAVAILABLE_RETRY = timedelta(seconds=30)
-PUBLIC_PREFIXES = ("/notices", "/verify/", "/check", "/r/", "/.well-known/", "/login")
+PUBLIC_PREFIXES = ("/notices", "/verify/", "/check", "/r/", "/c/", "/.well-known/", "/login")
 NOTICE_PDF = ("/notices/", ".pdf")
 MAX_ADDRESS = 64
 

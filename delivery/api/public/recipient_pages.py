@@ -28,7 +28,7 @@ COOKIE_PREFIX = "songda_r_"
 SESSION_SECONDS = 3600
 
 
-def _visitor(request: web.Request) -> VisitorInfo:
+def visitor_of(request: web.Request) -> VisitorInfo:
     return VisitorInfo(ip=request.remote, user_agent=request.headers.get("User-Agent"))
 
 
@@ -78,7 +78,25 @@ def _check_page(
     )
 
 
-def _error(request: web.Request, status: int) -> web.Response:
+def checked_redirect(
+    request: web.Request, path: str, query: str, cookie: str, value: str
+) -> web.HTTPSeeOther:
+    """Back to the link's page after a passed check, remembering it in a cookie for that
+    link's pages only (``path``), never sent from another site."""
+    response = web.HTTPSeeOther(f"{path}{query}")
+    response.set_cookie(
+        cookie,
+        value,
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="Strict",
+        secure=ctx_of(request).settings.public_base_url.startswith("https://"),
+        path=path,
+    )
+    return response
+
+
+def link_error(request: web.Request, status: int) -> web.Response:
     """A bad link's page says nothing of the dispatch, so not its language either: the one asked
     for (``?lang=``), else the court's, with a switch to the other."""
     locale = locale_or_default(request.query.get("lang") or ctx_of(request).settings.default_locale)
@@ -97,11 +115,11 @@ async def landing(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     token = request.match_info["token"]
     try:
-        view = await recipient.open_link(ctx, token, _visitor(request), record=True)
+        view = await recipient.open_link(ctx, token, visitor_of(request), record=True)
     except BadToken:
-        return _error(request, 403)
+        return link_error(request, 403)
     except LinkGone:
-        return _error(request, 410)
+        return link_error(request, 410)
     locale = request.query.get("lang", view.locale)
     if _verified(request, view):
         return _page("recipient_documents.html", **_common(request, token, view, locale))
@@ -118,28 +136,23 @@ async def verify(request: web.Request) -> web.Response:
         else {"last4": str(form.get("last4", ""))[:20]}
     )
     try:
-        result, _lock = await recipient.check_identity(ctx, token, _visitor(request), **answer)
-        view = await recipient.open_link(ctx, token, _visitor(request), record=False)
+        result, _lock = await recipient.check_identity(ctx, token, visitor_of(request), **answer)
+        view = await recipient.open_link(ctx, token, visitor_of(request), record=False)
     except BadToken:
-        return _error(request, 403)
+        return link_error(request, 403)
     except LinkGone:
-        return _error(request, 410)
+        return link_error(request, 410)
     locale = str(form.get("lang", view.locale))
     if result == CheckResult.VERIFIED:
         # Back to the page, in the language the recipient chose when it is not the dispatch's.
         chosen = locale_or_default(locale)
         query = "" if chosen == view.locale else f"?lang={chosen}"
-        response = web.HTTPSeeOther(f"/r/{token}{query}")
-        response.set_cookie(
-            COOKIE_PREFIX + view.claims.attempt_id,
-            session_value(ctx.settings.secret_key, view.claims.attempt_id, view.claims.issued_at),
-            max_age=SESSION_SECONDS,
-            httponly=True,
-            samesite="Strict",
-            secure=ctx.settings.public_base_url.startswith("https://"),
-            path=f"/r/{token}",
+        value = session_value(
+            ctx.settings.secret_key, view.claims.attempt_id, view.claims.issued_at
         )
-        raise response
+        raise checked_redirect(
+            request, f"/r/{token}", query, COOKIE_PREFIX + view.claims.attempt_id, value
+        )
     status = 429 if result == CheckResult.LOCKED else 401
     failed = next(iter(answer)) if result == CheckResult.FAILED else None
     return _check_page(request, token, view, locale, status=status, failed_method=failed)
@@ -153,7 +166,7 @@ async def request_code(request: web.Request) -> web.Response:
     form = await read_form(request)
     limited = None
     try:
-        sent_to = await recipient.send_code(ctx, token, _visitor(request))
+        sent_to = await recipient.send_code(ctx, token, visitor_of(request))
         status = 200
     except recipient.CodeNotAvailable:
         sent_to, status = None, 409
@@ -162,10 +175,10 @@ async def request_code(request: web.Request) -> web.Response:
     except LimitsUnavailable:
         return refusal(request, None)
     except BadToken:
-        return _error(request, 403)
+        return link_error(request, 403)
     except LinkGone:
-        return _error(request, 410)
-    view = await recipient.open_link(ctx, token, _visitor(request), record=False)
+        return link_error(request, 410)
+    view = await recipient.open_link(ctx, token, visitor_of(request), record=False)
     response = _check_page(
         request,
         token,
@@ -187,18 +200,18 @@ async def download(request: web.Request) -> web.StreamResponse:
     token = request.match_info["token"]
     document_id = request.match_info["document_id"]
     try:
-        view = await recipient.open_link(ctx, token, _visitor(request), record=False)
+        view = await recipient.open_link(ctx, token, visitor_of(request), record=False)
         if not _verified(request, view):
             raise web.HTTPSeeOther(f"/r/{token}")
         if not looks_like_id(document_id):
             raise KeyError(document_id)
-        document, path = await recipient.download(ctx, token, document_id, _visitor(request))
+        document, path = await recipient.download(ctx, token, document_id, visitor_of(request))
     except BadToken:
-        return _error(request, 403)
+        return link_error(request, 403)
     except LinkGone:
-        return _error(request, 410)
+        return link_error(request, 410)
     except KeyError:
-        return _error(request, 404)
+        return link_error(request, 404)
     response = web.FileResponse(
         path,
         headers={

@@ -78,6 +78,7 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "record_rebuttal": ("reason",),
     "cancel": (),
     "reassign_owner": ("owner_id",),
+    "request_address_confirmation": (),
 }
 INTEGER_FIELDS = frozenset({"step"})
 # A refused form comes back with what the clerk typed (not the files).

@@ -11,6 +11,7 @@ from api_client import Api
 from conftest import OTHER_COURT
 from helpers import form_csrf, log_in, staff_account
 
+from delivery.sandbox.pages import SmtpSink
 from delivery.vocabulary import EventType
 from integration.staff.support import FOUND, NOTE, case_dispatch, other_court_system
 
@@ -116,3 +117,28 @@ async def test_a_request_wrong_as_a_whole_changes_nothing(api: Api) -> None:
         URL, data={"action": "cancel", "dispatch": dispatch_id, "note": NOTE}
     )
     assert response.status == 403
+
+
+async def test_a_bulk_request_for_address_confirmation_sends_each_its_link(
+    api: Api, smtp_sink: SmtpSink
+) -> None:
+    """The queue's bulk action asks each selected recipient to confirm their addresses: one
+    request and one message each; a served dispatch is refused by name."""
+    clerk, password = await staff_account(api.ctx, username="wang", display_name="王书记员")
+    first = await case_dispatch(api, "bc-1", source=FOUND)
+    second = await case_dispatch(api, "bc-2", case_number="(2026)浙0106民初2号", source=FOUND)
+    served = await case_dispatch(api, "bc-3", case_number="(2026)浙0106民初3号")
+    await api.until_state(served, "served")
+    await log_in(api.client, clerk.username, password)
+    queue = await (await api.client.get("/staff/queue?view=all")).text()
+    assert 'value="request_address_confirmation"' in queue
+    action = "request_address_confirmation"
+    html = await _bulk(api, form_csrf(queue), action, first, second, served, note=NOTE)
+    assert 'data-done="2" data-refused="1"' in html
+    assert _refused(html) == {served: "not_allowed"}
+    for dispatch_id in (first, second):
+        [request] = await _of_type(api, dispatch_id, EventType.ADDRESS_CONFIRMATION_REQUESTED)
+        assert request.actor == f"staff:{clerk.id}"
+        [sent] = await _of_type(api, dispatch_id, EventType.ADDRESS_CONFIRMATION_REQUEST_SENT)
+        assert sent.data["outcome"] == "accepted"
+    assert sum("/c/" in m.text for m in smtp_sink.messages) == 2

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from api_client import Api
 from conftest import COURT, settled
-from helpers import link_path, staff_account, without_redis
+from helpers import confirmation_link, link_path, staff_account, without_redis
 
 from delivery.api.app import create_app
 from delivery.identity import mask_address
@@ -123,6 +123,11 @@ DATA: dict[EventType, dict[str, Any]] = {
     E.CHAIN_CHECKPOINT: {},
     E.CHECKPOINT_TIMESTAMPED: {"tsa": "Test TSA"},
     E.CERTIFICATE_ISSUED: {},
+    E.ADDRESS_CONFIRMATION_REQUESTED: {"via": "messages", "note": NOTE},
+    E.ADDRESS_CONFIRMATION_REQUEST_SENT: {"channel": "email", "outcome": "accepted"},
+    E.CONFIRMATION_IDENTITY_FAILED: {"method": "id_last4"},
+    E.CONFIRMATION_IDENTITY_VERIFIED: {"method": "id_last4"},
+    E.ADDRESS_CONFIRMED: {"consent_given": True, "addresses": {"email": 1}},
     E.CERTIFICATE_BLOCKED: {
         "fields": [
             {"field": "recipient_name", "characters": [{"char": "𠀀", "code_point": "U+20000"}]}
@@ -140,6 +145,7 @@ class Seed:
     recipient_link: str = ""
     verify_path: str = ""
     notice_code: str = ""
+    confirmation_link: str = ""
 
 
 async def seed(api: Api, smtp_sink: SmtpSink, aiohttp_client: Callable[..., Any]) -> Seed:
@@ -174,6 +180,11 @@ async def seed(api: Api, smtp_sink: SmtpSink, aiohttp_client: Callable[..., Any]
         f"/api/v1/dispatches/{ids['cancelled']}/cancel", json={}, headers=api.auth
     )
     assert cancelled.status == 200, await cancelled.text()
+    ids["confirming"] = str(
+        (await api.new_dispatch(reference="crawl-confirm", source="court_found"))["id"]
+    )
+    await api.until_attempt(ids["confirming"], "sent")
+    out.confirmation_link = await confirmation_link(api, smtp_sink, ids["confirming"])
     ids["failed"] = str(
         (await api.new_dispatch(reference="crawl-failed", source="court_found"))["id"]
     )

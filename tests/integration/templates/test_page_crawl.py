@@ -59,6 +59,7 @@ PAGES: list[tuple[str, str]] = [
     ("notice_board", r"/notices"),
     ("notice", rf"/notices/{ULID}"),
     ("recipient", r"/r/[^/]+(/verify|/code)?"),
+    ("confirmation", r"/c/[^/]+(/verify)?"),
     ("verify", r"/verify/.+"),
     ("check", r"/check"),
     ("sandbox_mailbox", r"/sandbox/mailbox"),
@@ -130,7 +131,11 @@ async def _crawl_everything(
         await _visit(result, visitor, "anonymous", locale, ["/", "/login", "/notices", "/check"])
         wrong = seeded.verify_path.split("?")[0] + "?h=" + "0" * 64  # the "no such record" page
         await _visit(
-            result, visitor, "anonymous", locale, [seeded.verify_path, wrong, "/r/not-a-link"]
+            result,
+            visitor,
+            "anonymous",
+            locale,
+            [seeded.verify_path, wrong, "/r/not-a-link", "/c/not-a-link"],
         )
         await _public_forms(result, await client(), seeded, locale)
     await settled(api.ctx)
@@ -186,6 +191,7 @@ async def _public_forms(
         )
     page = await browser.get(path, params={"lang": locale})
     result.pages["recipient", locale].append((f"recipient {path}", await page.text()))
+    await _confirmation_form(result, browser, seeded.confirmation_link, locale)
     check = await browser.get("/check", params={"lang": locale})
     token = form_csrf(await check.text()) if "csrf_token" in await check.text() else ""
     for last4 in ("0000", ID_LAST4):
@@ -196,6 +202,31 @@ async def _public_forms(
         result.pages["check", locale].append(
             (f"anonymous POST /check {last4}", await answer.text())
         )
+
+
+async def _confirmation_form(
+    result: Crawl, browser: TestClient[Any, Any], path: str, locale: str
+) -> None:
+    """The address confirmation form: its check (wrong, then right), the form, its field
+    errors, and — signed (in the first language; the second finds it signed) — its done page."""
+    pages = result.pages["confirmation", locale]
+    pages.append(
+        (f"recipient {path}", await (await browser.get(path, params={"lang": locale})).text())
+    )
+    for last4 in ("0000", ID_LAST4):
+        response = await browser.post(f"{path}/verify", data={"last4": last4, "lang": locale})
+        pages.append((f"recipient {path}/verify", await response.text()))
+    wrong = await browser.post(path, data={"phone": "12345", "consent": "yes", "lang": locale})
+    pages.append((f"recipient POST {path}", await wrong.text()))
+    signed = {
+        "email": "crawl@example.com",
+        "consent": "no",
+        "signer_name": "张三",
+        "confirm": "yes",
+        "lang": locale,
+    }
+    done = await browser.post(path, data=signed)
+    pages.append((f"recipient POST {path} signed", await done.text()))
 
 
 def test_the_crawl_shows_every_event_type_and_reason(crawl: Crawl) -> None:

@@ -96,6 +96,9 @@ ACTION_DETAILS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
         ("place", "published_at"),
     ),
     "reassign_owner": ({"owner_id": ULID}, ("owner_id",)),
+    # The signed link to the address confirmation form goes to every e-mail address and
+    # mobile number of the dispatch (CPL-INT-136); a new request re-issues it.
+    "request_address_confirmation": ({}, ()),
 }
 
 NOTE = {"type": "string", "minLength": 1, "maxLength": MAX_NOTE, "description": "why"}

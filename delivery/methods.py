@@ -35,7 +35,10 @@ from channels.postal.standin import CarrierStandIn
 from channels.public_notice import routes as notice_routes
 from channels.public_notice.notices import open_notice
 from channels.sms import adapter as sms
+from channels.sms import aliyun
+from channels.sms import polls as sms_polls
 from channels.sms import routes as sms_routes
+from channels.sms.aliyun_standin import AliyunStandIn
 from channels.sms.standin import TwilioStandIn
 from delivery import channel_api
 from delivery.clock import Clock
@@ -43,7 +46,7 @@ from delivery.config import Settings
 from delivery.context import Context
 from delivery.domain import Attempt
 from delivery.storage.unit_of_work import DispatchTransaction
-from delivery.vocabulary import Channel
+from delivery.vocabulary import Channel, SmsProvider
 
 Opener = Callable[[Context, DispatchTransaction, Attempt], Awaitable[None]]
 
@@ -91,12 +94,28 @@ POSTAL_TRACKING = Poller(
     postal_receipts.poll_piece,
 )
 
+SMS_RECEIPTS = Poller(
+    "poll_sms_receipts",
+    sms_polls.nothing_to_track,
+    sms_polls.claim_due_polls,
+    sms_polls.poll_receipt,
+)
+
+# The SMS channel's providers (docs/decisions/0044): each built from settings, or None when not
+# configured; the sending service routes between them (delivery/services/sms_routing.py).
+SMS_PROVIDERS: dict[SmsProvider, Callable[[Settings], channel_api.Channel | None]] = {
+    SmsProvider.TWILIO: sms.from_settings,
+    SmsProvider.ALIYUN: aliyun.from_settings,
+}
+# The providers whose receipts Songda also asks for when they do not come (polling).
+POLLED_SMS_PROVIDERS = frozenset({SmsProvider.ALIYUN})
+
 METHODS = (
     Method(Channel.EMAIL, email_routes.add_routes, adapter=email.from_settings, standin=SmtpSink),
     Method(
         Channel.SMS,
         sms_routes.add_routes,
-        adapter=sms.from_settings,
+        poller=SMS_RECEIPTS,
         standin=TwilioStandIn.for_sandbox,
     ),
     Method(
@@ -128,4 +147,6 @@ def add_routes(app: web.Application) -> None:
 
 def sandbox_standins(clock: Clock) -> list[StandIn]:
     """A stand-in for each method that has one, in the methods' order (not started yet)."""
-    return [m.standin(clock) for m in METHODS if m.standin is not None]
+    standins = [m.standin(clock) for m in METHODS if m.standin is not None]
+    # The SMS channel's second provider has a stand-in too (routes send mainland numbers to it).
+    return [*standins, AliyunStandIn.for_sandbox(clock)]

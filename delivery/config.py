@@ -312,7 +312,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         ),
         court_contact=court_contact(r, sandbox),
         aliyun=aliyun(r, court_name),
-        sms_routing=routing(r),
+        sms_routing=routing(r, sandbox),
     )
     if r.problems:
         raise ConfigError(r.problems)

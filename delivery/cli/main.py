@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     if args.command in ("run", "web", "worker"):
         return _serve(args)
-    if args.command in ("apikey", "user", "report", "sms"):
+    if args.command in ("apikey", "user", "report", sms.COMMAND):
         return _database_command(args)
     settings = settings_or_exit()
     if args.command == "secrets":
@@ -149,7 +149,7 @@ def _database_command(args: argparse.Namespace) -> int:
         return staff.run(settings, args)
     if args.command == "report":
         return report.run(settings, args)
-    if args.command == "sms":
+    if args.command == sms.COMMAND:
         return sms.run(settings)
     return apikey.run(settings, args)
 

@@ -1,4 +1,4 @@
-"""``songda sms providers``: each SMS provider's standing in the failover and the latest switches
+"""``songda sms-providers``: each SMS provider's standing in the failover and the latest switches
 between standings, with the reason and the figures each was decided on (docs/decisions/0045)."""
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from delivery.config import DatabaseSettings
 from delivery.services.sms_health import Standings, provider_standings
 
 
+COMMAND = "sms-providers"
+
+
 def add_parser(commands: Any) -> None:
-    sms = commands.add_parser("sms", help=_("the SMS providers' failover"))
-    sms_commands = sms.add_subparsers(dest="sms_command", required=True, metavar="ACTION")
-    sms_commands.add_parser("providers", help=_("each provider's standing and the latest switches"))
+    commands.add_parser(
+        COMMAND, help=_("the SMS providers' standings in the failover and the latest switches")
+    )
 
 
 def run(settings: DatabaseSettings) -> int:

@@ -7,7 +7,7 @@ A provider is ``demoted`` when, over the window, too many of its sends failed on
 a demoted provider is tried only after every other one. ``probe_after`` its demotion it is put
 back in its place on trial (``probing``) and becomes ``active`` again once enough sends show it
 healthy, or is demoted again. Every switch is a row with its time, reason and figures, shown to
-the operator (``songda sms providers``, /healthz, the staff page).
+the operator (``songda sms-providers``, /healthz, the staff page).
 
 The standings live in the database, shared by every worker process: a switch is one conditional
 update, so two workers seeing the same figures record it once, and it survives a restart or a

@@ -289,7 +289,7 @@ async def test_errors_demote_the_provider_and_recovery_restores_it(
     operator = DatabaseSettings(
         settings.data_dir, settings.database_url, "Asia/Shanghai", None, None, False
     )
-    assert await asyncio.to_thread(sms_command.run, operator) == 0  # `songda sms providers`
+    assert await asyncio.to_thread(sms_command.run, operator) == 0  # `songda sms-providers`
     listed = capsys.readouterr().out
     assert "aliyun: active since" in listed and "probing → active  healthy again" in listed
     assert "active → demoted  errors: 3 of 3 sends" in listed

@@ -12,7 +12,6 @@ from delivery.clock import rfc3339
 from delivery.config import DatabaseSettings
 from delivery.services.sms_health import Standings, provider_standings
 
-
 COMMAND = "sms-providers"
 
 

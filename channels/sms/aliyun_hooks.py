@@ -5,7 +5,9 @@ Alibaba does not sign its pushes, so they are verified as strictly as it allows:
 a secret only Alibaba was given (a wrong one is 404, as for a path that does not exist), and the
 caller's address must be in ``SONGDA_ALIYUN_CALLBACK_SOURCES`` (403). Both are refused as
 problem+json before the body is read, and nothing is recorded. Each push is a JSON array; it is
-answered ``{"code": 0}`` once recorded, which stops Alibaba's retries.
+answered ``{"code": 0}`` once recorded, which stops Alibaba's retries, and 404 with ``{"code": 1}``
+when a report names a message Songda does not know (yet: a report can overtake the recording of
+the acceptance), so that Alibaba pushes it again.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ REPORT_PATH = "/hooks/aliyun/{secret}/report"
 UP_PATH = "/hooks/aliyun/{secret}/up"
 MAX_PUSH_BYTES = 256 * 1024
 RECEIVED = {"code": 0, "msg": "received"}
+UNKNOWN = {"code": 1, "msg": "unknown message"}
 
 
 def _guard(request: web.Request, settings: Settings) -> None:
@@ -83,9 +86,15 @@ def report_status(item: dict[str, Any]) -> SmsStatus:
 async def delivery_report(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     _guard(request, ctx.settings)
-    for item in await _items(request):
-        if item.get("biz_id"):
-            await record_sms_report(ctx, report_status(item))
+    known = [
+        await record_sms_report(ctx, report_status(item))
+        for item in await _items(request)
+        if item.get("biz_id")
+    ]
+    if not all(known):
+        # Reported before its acceptance was recorded, or not ours: Alibaba pushes it again
+        # (the known ones again too, which records nothing twice).
+        return json_response(UNKNOWN, status=404)
     return json_response(RECEIVED)
 
 

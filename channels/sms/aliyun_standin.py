@@ -30,6 +30,7 @@ from delivery.sandbox.loopback import serve_on_loopback
 SANDBOX_KEY_ID = "LTAI" + "5a" * 8
 SANDBOX_TEMPLATES = CourtTemplates("沙箱法院", "SMS_000001", "SMS_000002")
 LOOPBACK = ("127.0.0.1/32", "::1/128")
+AUTO_DELIVER_SECONDS = 1.0
 
 
 @dataclass
@@ -111,12 +112,18 @@ class AliyunStandIn:
         if self.hang:
             await asyncio.sleep(self.hang)  # taken, but the answer comes too late
         if self.auto_deliver and self.callback_base:
-            task = asyncio.get_running_loop().create_task(self.report(message["biz_id"]))
+            task = asyncio.get_running_loop().create_task(self._deliver_later(message["biz_id"]))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return web.json_response(
             {"Code": "OK", "Message": "OK", "BizId": message["biz_id"], "RequestId": "standin"}
         )
+
+    async def _deliver_later(self, biz_id: str) -> int:
+        """As a carrier does, a moment after the message was taken (and its acceptance had
+        time to be recorded)."""
+        await asyncio.sleep(AUTO_DELIVER_SECONDS)
+        return await self.report(biz_id)
 
     def _query(self, query: dict[str, str]) -> web.Response:
         found = [

@@ -76,18 +76,17 @@ async def finish_send(
 
 
 async def unsettled_provider(engine: AsyncEngine, attempt_id: str) -> str | None:
-    """The provider of the attempt's last send when its fate is unknown (no answer, or the
-    worker died while asking): only that provider may send the attempt again."""
+    """The provider of the attempt's latest send whose fate is unknown (no answer, or the
+    worker died while asking), if any: that message may be out, so only that provider may send
+    the attempt again — a later refusal there does not settle the earlier send."""
     async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                sa.select(s.c.provider, s.c.outcome)
-                .where(s.c.attempt_id == attempt_id)
-                .order_by(s.c.started_at.desc(), s.c.id.desc())
-                .limit(1)
-            )
-        ).first()
-    return str(row.provider) if row is not None and row.outcome in UNSETTLED else None
+        provider = await conn.scalar(
+            sa.select(s.c.provider)
+            .where(s.c.attempt_id == attempt_id, s.c.outcome.in_(UNSETTLED))
+            .order_by(s.c.started_at.desc(), s.c.id.desc())
+            .limit(1)
+        )
+    return None if provider is None else str(provider)
 
 
 async def note_receipt(conn: AsyncConnection, provider_ref: str, at: datetime) -> None:

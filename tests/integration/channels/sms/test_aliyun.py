@@ -18,13 +18,14 @@ from conftest import settled
 
 from channels.sms.adapter import SmsChannel, SmsSettings
 from channels.sms.aliyun import AliyunSmsChannel
-from channels.sms.aliyun_standin import AliyunStandIn
+from channels.sms.aliyun_standin import SANDBOX_TEMPLATES, AliyunStandIn
 from channels.sms.standin import TwilioStandIn
 from delivery.api.app import create_app
 from delivery.channel_api import CodeMessage, SendOutcome
 from delivery.cli import sms as sms_command
 from delivery.config import DatabaseSettings
 from delivery.config_sms import AliyunSettings, CourtTemplates, SmsHealth, SmsRouting
+from delivery.runtime import sms_router
 from delivery.services.sms_health import ProviderBoard
 from delivery.services.sms_routing import SmsRouter
 from delivery.services.sweep import sweep
@@ -180,6 +181,8 @@ async def test_reports_with_a_wrong_secret_or_from_elsewhere_are_refused(
     assert elsewhere.status == 403
     assert (await elsewhere.json())["type"].endswith("forbidden-source")
     assert await sms.aliyun.push("up", [{"phone_number": "13800138000"}], base + "/x") == 404
+    unknown = [{"biz_id": "123456789012345^0", "success": True}]
+    assert await sms.aliyun.push("report", unknown, f"{base}/{SECRET}") == 404  # pushed again
     assert await api.event_types(dispatch_id) == before
     assert (await api.dispatch(dispatch_id))["state"] == "in_progress"
 
@@ -309,3 +312,28 @@ async def test_slow_receipts_demote_the_provider(api: Api, sms: Providers) -> No
 async def test_twilio_only_numbers_never_reach_alibaba(api: Api, sms: Providers) -> None:
     result = await sms.router.send_code(dataclasses.replace(_code(1), address="+14155550100"))
     assert result.provider == "twilio" and sms.aliyun.messages == []
+
+
+async def test_the_sandbox_can_send_through_the_alibaba_stand_in(
+    api: Api, smtp_sink: Any, aiohttp_client: Callable[..., Any]
+) -> None:
+    """`songda run --sandbox` with SONGDA_SMS_ROUTES sending mainland numbers to Alibaba: the
+    stand-in points the SDK at itself, and its carrier reports delivery on its own."""
+    songda = TestServer(create_app(api.ctx))
+    await songda.start_server()
+    base = str(songda.make_url("")).rstrip("/")
+    standin = AliyunStandIn.for_sandbox(api.ctx.clock)
+    api.ctx.settings = await standin.serve(
+        dataclasses.replace(api.ctx.settings, public_base_url=base, sms_routing=SmsRouting())
+    )
+    router = sms_router(api.ctx.settings, ProviderBoard(api.ctx.engine, api.ctx.clock, HEALTH))
+    assert router is not None and set(router.providers) == {"aliyun"}
+    api.ctx.channels["sms"] = router
+    api.client = await aiohttp_client(songda)
+    try:
+        dispatch_id = await _sms_dispatch(api)
+        served = await api.until_state(dispatch_id, "served")
+        assert served["legal_basis"] == "OLR-31"
+        assert standin.messages[0]["template_code"] == SANDBOX_TEMPLATES.service_template
+    finally:
+        await standin.stop()

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.ids import new_id
+from delivery.storage import timers
 from delivery.storage.schema import attempts, sms_provider_states, sms_provider_switches, sms_sends
 
 s = sms_sends
@@ -188,13 +189,7 @@ async def claim_poll(
     engine: AsyncEngine, send_id: str, due_at: datetime, next_poll_at: datetime | None
 ) -> bool:
     """Move a due poll on (None: no more polls); False when another sweep took it first."""
-    async with engine.begin() as conn:
-        moved = await conn.execute(
-            s.update()
-            .where(s.c.id == send_id, s.c.next_poll_at <= due_at)
-            .values(next_poll_at=next_poll_at)
-        )
-    return moved.rowcount == 1
+    return await timers.claim_poll(engine, s.c.id, send_id, s.c.next_poll_at, due_at, next_poll_at)
 
 
 async def send_of(engine: AsyncEngine, send_id: str) -> Any:

@@ -187,6 +187,7 @@ async def test_reports_with_a_wrong_secret_or_from_elsewhere_are_refused(
     assert (await api.dispatch(dispatch_id))["state"] == "in_progress"
 
 
+@pytest.mark.both_databases
 async def test_polling_records_the_report_when_no_push_comes(api: Api, sms: Providers) -> None:
     dispatch_id = await _sms_dispatch(api)
     [message] = sms.aliyun.messages
@@ -251,6 +252,7 @@ async def test_a_message_whose_fate_is_unknown_is_never_sent_by_another_provider
     assert sms.twilio.messages == [] and len(sms.aliyun.messages) == 2
 
 
+@pytest.mark.both_databases
 async def test_errors_demote_the_provider_and_recovery_restores_it(
     api: Api, sms: Providers, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -91,6 +91,34 @@ def classify(code: str | None, detail: str) -> SendResult:
     return SendResult(SendOutcome.UNAVAILABLE, detail)
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The SDK's exception and what it wraps: its ``inner_exception`` (a retry error holding
+    the transport's message) and the exceptions each was raised from or during."""
+    found: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or current in found:
+            continue
+        found.append(current)
+        inner = getattr(current, "inner_exception", None)
+        pending += [
+            inner if isinstance(inner, BaseException) else None,
+            current.__cause__,
+            current.__context__,
+        ]
+    return found
+
+
+def _never_connected(exc: BaseException) -> bool:
+    return any(isinstance(e, aiohttp.ClientConnectorError) for e in _causes(exc))
+
+
+def _cause(exc: BaseException) -> str:
+    """The transport's own words where the SDK wrapped them (its exception says only a class)."""
+    return str(_causes(exc)[-1])
+
+
 class AliyunSmsChannel:
     name = "sms"
 
@@ -137,9 +165,9 @@ class AliyunSmsChannel:
     ) -> SendResult:
         phone = national(number)
         if phone is None:
-            return SendResult(SendOutcome.PERMANENT, "aliyun: not a mainland number")
+            return SendResult(SendOutcome.PERMANENT, "not a mainland number")
         if not template or not templates.sign_name:
-            return SendResult(SendOutcome.UNAVAILABLE, "aliyun: no signature or template")
+            return SendResult(SendOutcome.UNAVAILABLE, "no signature or template for the court")
         request = models.SendSmsRequest(
             phone_numbers=phone,
             sign_name=templates.sign_name,
@@ -150,20 +178,17 @@ class AliyunSmsChannel:
         try:
             response = await self._sdk().send_sms_async(request)
         except AlibabaCloudException as exc:
-            return classify(exc.code, f"aliyun: {exc.status_code} {exc.code} {exc.message}")
-        except aiohttp.ClientConnectorError as exc:
-            # Never reached Alibaba: nothing was sent.
-            return SendResult(SendOutcome.TRANSIENT, f"aliyun: {type(exc).__name__}: {exc}")
-        except Exception as exc:
-            return SendResult(
-                SendOutcome.TRANSIENT, f"aliyun: {type(exc).__name__}: {exc}", unknown=True
-            )
+            return classify(exc.code, f"{exc.status_code} {exc.code} {exc.message}")
+        except Exception as exc:  # the SDK wraps transport errors in its own
+            # Unless the connection was never made, Alibaba may have taken the message.
+            detail = f"{type(exc).__name__}: {_cause(exc)}"
+            return SendResult(SendOutcome.TRANSIENT, detail, unknown=not _never_connected(exc))
         body = response.body
         if body is None or body.code != "OK":
             code = body.code if body else None
-            return classify(code, f"aliyun: {code} {body.message if body else ''}".strip())
+            return classify(code, f"{code} {body.message if body else ''}".strip())
         return SendResult(
-            SendOutcome.ACCEPTED, f"aliyun: {body.code} {body.request_id}", provider_ref=body.biz_id
+            SendOutcome.ACCEPTED, f"{body.code} {body.request_id}", provider_ref=body.biz_id
         )
 
     async def query(self, number: str, biz_id: str, sent_at: datetime) -> list[AliyunReport]:
@@ -179,7 +204,7 @@ class AliyunSmsChannel:
         response = await self._sdk().query_send_details_async(request)
         body = response.body
         if body is None or body.code != "OK":
-            raise LookupError(f"aliyun: {body.code if body else 'no answer'}")
+            raise LookupError(f"QuerySendDetails: {body.code if body else 'no answer'}")
         found = body.sms_send_detail_dtos.sms_send_detail_dto if body.sms_send_detail_dtos else []
         return [
             AliyunReport(

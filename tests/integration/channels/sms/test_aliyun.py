@@ -339,3 +339,12 @@ async def test_the_sandbox_can_send_through_the_alibaba_stand_in(
         assert standin.messages[0]["template_code"] == SANDBOX_TEMPLATES.service_template
     finally:
         await standin.stop()
+
+
+async def test_a_refused_connection_is_a_definite_failure(api: Api, sms: Providers) -> None:
+    """Nothing reached Alibaba (its port is closed): the same try goes to Twilio at once."""
+    settings = dataclasses.replace(api.ctx.settings.aliyun, endpoint="http://127.0.0.1:9")
+    sms.router.providers["aliyun"] = AliyunSmsChannel(settings)
+    result = await sms.router.send_code(_code(1))
+    assert result.provider == "twilio" and result.outcome == SendOutcome.ACCEPTED
+    assert result.refusals[0].startswith("aliyun: ") and "Connect call failed" in result.refusals[0]

@@ -44,12 +44,12 @@ class SmsRouter:
         return await self._route(message.address, None, lambda c: c.send_code(message))
 
     async def _route(self, number: str, attempt_id: str | None, call: Call) -> SendResult:
-        listed = [str(p) for p in self.routing.providers_for(number) if p in self.providers]
-        if not listed:
-            return SendResult(SendOutcome.UNAVAILABLE, "no configured SMS provider for the number")
         bound = await self.board.bound_provider(attempt_id) if attempt_id else None
         if bound is not None and bound not in self.providers:
             return SendResult(SendOutcome.UNAVAILABLE, f"{bound}: the message may be there")
+        listed = [str(p) for p in self.routing.providers_for(number) if p in self.providers]
+        if bound is None and not listed:
+            return SendResult(SendOutcome.UNAVAILABLE, "no configured SMS provider for the number")
         order = [bound] if bound is not None else await self.board.order(listed)
         refusals: list[str] = []
         for provider in order:

@@ -17,6 +17,7 @@ lost Redis (docs/decisions/0045).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from delivery.storage.engine import Engine
 from delivery.storage.sms_sends import SendRow, Switch
 from delivery.vocabulary import SmsProviderState
 
+log = logging.getLogger(__name__)
 ACCEPTED = "accepted"
 REFUSED_NUMBER = "refused_number"  # the number's fault: says nothing of the provider
 FAILED = "failed"
@@ -146,7 +148,17 @@ class ProviderBoard:
             reason=reason,
             figures={**found.as_dict(), "window_seconds": int(self.health.window.total_seconds())},
         )
-        await store.switch(self.engine, change, since)
+        if await store.switch(self.engine, change, since):
+            log.warning(
+                "sms provider switched",
+                extra={
+                    "provider": provider,
+                    "from_state": state,
+                    "to_state": to,
+                    "reason": reason,
+                    "figures": change.figures,
+                },
+            )
         return to
 
     async def asked(self, provider: str, attempt_id: str | None) -> str:

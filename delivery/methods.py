@@ -7,7 +7,9 @@ a method the court carries out itself gives an ``opener`` (it opens the court's 
 field task, a notice draft — in the transaction that "sends" the attempt, and the attempt then
 waits for the person's recorded act; an opener may run twice, jobs being at-least-once). Each
 adds its pages and provider hooks through ``add_routes``. A provider whose news can also be
-asked for gives a ``poller``; one the sandbox stands in for gives a ``standin``.
+asked for gives a ``poller``; one the sandbox stands in for gives a ``standin``. SMS has several
+providers (``SMS_PROVIDERS``), so the runtime builds its channel: a router over those configured
+(delivery/services/sms_routing.py).
 
 The list is here, in the core's wiring room, rather than in ``channels/``: no module under
 ``channels/`` imports another channel, and a module listing all five would. Read by the runtime
@@ -57,7 +59,8 @@ class Poller:
 
     ``track`` runs in the transaction that records the provider's acceptance of an attempt, to
     remember what to ask about (the provider's reference, or None); the sweep takes the due
-    polls from ``claim_due`` as (attempt id, provider's reference) and enqueues one job per poll,
+    polls from ``claim_due`` as (the poll's key — the attempt's id, or the SMS send's —, the
+    provider's reference) and enqueues one job per poll,
     named ``job`` — a name of its own, kept: it is what the queue holds — which runs ``poll``.
     """
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from channels.sms.aliyun import international, provider_time, report_of
+from channels.sms.aliyun import international, report_of
 from channels.sms.receipts import SmsStatus, record_sms_report
 from channels.sms.replies import MAX_BODY, record_reply
 from delivery.api.http.problems import Problem, not_found
@@ -111,7 +111,7 @@ async def uplink(request: web.Request) -> web.Response:
             "sequence_id": item.get("sequence_id"),
             "from": mask_address(Channel.SMS, number),
             "body": str(item.get("content", ""))[:MAX_BODY],
-            "sent_at_provider": str(provider_time(item.get("send_time")) or ""),
+            "send_time": str(item.get("send_time", "")),  # Beijing time, as Alibaba gives it
         }
         await record_reply(ctx, number, data, SmsProvider.ALIYUN)
     return json_response(RECEIVED)

@@ -55,7 +55,9 @@ class SmsRouter:
         for provider in order:
             send_id = await self.board.asked(provider, attempt_id)
             result = await call(self.providers[provider])
-            await self.board.answered(send_id, result, provider in self.polled)
+            # Polls are for service messages (an attempt's receipt); a code's nobody awaits.
+            polled = provider in self.polled and attempt_id is not None
+            await self.board.answered(send_id, result, polled)
             result = dataclasses.replace(result, provider=provider, refusals=tuple(refusals))
             if result.outcome == SendOutcome.ACCEPTED or result.unknown:
                 return result

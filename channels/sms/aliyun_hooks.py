@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from channels.sms.aliyun import international, report_of
+from channels.sms.outcomes import DELIVERED, IN_PROGRESS, UNDELIVERED
 from channels.sms.receipts import SmsStatus, record_sms_report
 from channels.sms.replies import MAX_BODY, record_reply
 from delivery.api.http.problems import Problem, not_found
@@ -73,7 +74,7 @@ async def _items(request: web.Request) -> list[dict[str, Any]]:
 def report_status(item: dict[str, Any]) -> SmsStatus:
     """One SmsReport element as the SMS receipts read it."""
     report = report_of(item)
-    status = {True: "delivered", False: "undelivered", None: "sent"}[report.delivered]
+    status = {True: DELIVERED, False: UNDELIVERED, None: IN_PROGRESS}[report.delivered]
     data = {
         "biz_id": report.biz_id,
         "status": status,

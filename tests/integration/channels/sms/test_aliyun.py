@@ -274,6 +274,11 @@ async def test_errors_demote_the_provider_and_recovery_restores_it(
     assert asked == (0, 500)
     health = await (await api.client.get("/healthz")).json()
     assert health["sms_providers"] == {"aliyun": "demoted", "twilio": "active"}
+    # A dispatch now: its SMS goes straight to Twilio, and its events say so.
+    dispatch_id = await _sms_dispatch(api)
+    sent = await _sent_event(api, dispatch_id)
+    assert sent["provider"] == "twilio" and "refused_by" not in sent
+    assert len(sms.aliyun.messages) == 0
 
     sms.aliyun.http_status = None  # Alibaba recovers
     clock.advance(HEALTH.probe_after)  # type: ignore[attr-defined]

@@ -79,6 +79,13 @@ class SendResult:
     # When the provider accepted (ACCEPTED only): taken from the injected clock the moment the
     # answer came back, it dates the sending and service, however late it is recorded.
     accepted_at: datetime | None = None
+    # SMS: the provider that gave this answer, the definite refusals of the providers tried
+    # before it for the same try, and — for a failure — whether the provider may have accepted
+    # the message after all (a timeout, a broken answer): then no other provider may send it
+    # (docs/decisions/0045).
+    provider: str | None = None
+    refusals: tuple[str, ...] = ()
+    unknown: bool = False
 
 
 class Channel(Protocol):

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from delivery import config_checks as checks
 from delivery.config_checks import SANDBOX_COURT as SANDBOX_COURT  # named by keys and tests
+from delivery.config_sms import AliyunSettings, SmsRouting, aliyun, routing
 from delivery.court_contact import CourtContact, court_contact, court_contact_advice
 from delivery.infra.secret_box import SecretBox
 from templates.fonts import FontSet, font_set
@@ -129,6 +130,9 @@ class Settings:
     limits: LimitSettings = LimitSettings()
     # What the recipient's pages say about reaching the court (docs/decisions/0037).
     court_contact: CourtContact = field(default_factory=CourtContact)
+    # Alibaba Cloud SMS and the order SMS providers are tried in (docs/decisions/0044, 0045).
+    aliyun: AliyunSettings = field(default_factory=AliyunSettings)
+    sms_routing: SmsRouting = field(default_factory=SmsRouting)
 
     @property
     def secret_box(self) -> SecretBox:
@@ -307,6 +311,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
             otp_sends_per_day=r.integer("OTP_SENDS_PER_DAY", 5),
         ),
         court_contact=court_contact(r, sandbox),
+        aliyun=aliyun(r, court_name),
+        sms_routing=routing(r, sandbox),
     )
     if r.problems:
         raise ConfigError(r.problems)

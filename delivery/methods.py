@@ -7,7 +7,9 @@ a method the court carries out itself gives an ``opener`` (it opens the court's 
 field task, a notice draft — in the transaction that "sends" the attempt, and the attempt then
 waits for the person's recorded act; an opener may run twice, jobs being at-least-once). Each
 adds its pages and provider hooks through ``add_routes``. A provider whose news can also be
-asked for gives a ``poller``; one the sandbox stands in for gives a ``standin``.
+asked for gives a ``poller``; one the sandbox stands in for gives a ``standin``. SMS has several
+providers (``SMS_PROVIDERS``), so the runtime builds its channel: a router over those configured
+(delivery/services/sms_routing.py).
 
 The list is here, in the core's wiring room, rather than in ``channels/``: no module under
 ``channels/`` imports another channel, and a module listing all five would. Read by the runtime
@@ -35,7 +37,10 @@ from channels.postal.standin import CarrierStandIn
 from channels.public_notice import routes as notice_routes
 from channels.public_notice.notices import open_notice
 from channels.sms import adapter as sms
+from channels.sms import aliyun
+from channels.sms import polls as sms_polls
 from channels.sms import routes as sms_routes
+from channels.sms.aliyun_standin import AliyunStandIn
 from channels.sms.standin import TwilioStandIn
 from delivery import channel_api
 from delivery.clock import Clock
@@ -43,7 +48,7 @@ from delivery.config import Settings
 from delivery.context import Context
 from delivery.domain import Attempt
 from delivery.storage.unit_of_work import DispatchTransaction
-from delivery.vocabulary import Channel
+from delivery.vocabulary import Channel, SmsProvider
 
 Opener = Callable[[Context, DispatchTransaction, Attempt], Awaitable[None]]
 
@@ -54,7 +59,8 @@ class Poller:
 
     ``track`` runs in the transaction that records the provider's acceptance of an attempt, to
     remember what to ask about (the provider's reference, or None); the sweep takes the due
-    polls from ``claim_due`` as (attempt id, provider's reference) and enqueues one job per poll,
+    polls from ``claim_due`` as (the poll's key — the attempt's id, or the SMS send's —, the
+    provider's reference) and enqueues one job per poll,
     named ``job`` — a name of its own, kept: it is what the queue holds — which runs ``poll``.
     """
 
@@ -91,12 +97,28 @@ POSTAL_TRACKING = Poller(
     postal_receipts.poll_piece,
 )
 
+SMS_RECEIPTS = Poller(
+    "poll_sms_receipts",
+    sms_polls.nothing_to_track,
+    sms_polls.claim_due_polls,
+    sms_polls.poll_receipt,
+)
+
+# The SMS channel's providers (docs/decisions/0044): each built from settings, or None when not
+# configured; the sending service routes between them (delivery/services/sms_routing.py).
+SMS_PROVIDERS: dict[SmsProvider, Callable[[Settings], channel_api.Channel | None]] = {
+    SmsProvider.TWILIO: sms.from_settings,
+    SmsProvider.ALIYUN: aliyun.from_settings,
+}
+# The providers whose receipts Songda also asks for when they do not come (polling).
+POLLED_SMS_PROVIDERS = frozenset({SmsProvider.ALIYUN})
+
 METHODS = (
     Method(Channel.EMAIL, email_routes.add_routes, adapter=email.from_settings, standin=SmtpSink),
     Method(
         Channel.SMS,
         sms_routes.add_routes,
-        adapter=sms.from_settings,
+        poller=SMS_RECEIPTS,
         standin=TwilioStandIn.for_sandbox,
     ),
     Method(
@@ -128,4 +150,6 @@ def add_routes(app: web.Application) -> None:
 
 def sandbox_standins(clock: Clock) -> list[StandIn]:
     """A stand-in for each method that has one, in the methods' order (not started yet)."""
-    return [m.standin(clock) for m in METHODS if m.standin is not None]
+    standins = [m.standin(clock) for m in METHODS if m.standin is not None]
+    # The SMS channel's second provider has a stand-in too (routes send mainland numbers to it).
+    return [*standins, AliyunStandIn.for_sandbox(clock)]

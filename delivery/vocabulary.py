@@ -24,6 +24,24 @@ class Channel(StrEnum):
     PUBLIC_NOTICE = "public_notice"
 
 
+class SmsProvider(StrEnum):
+    """The SMS providers the ``sms`` channel can send through, tried in the order the number's
+    route names (delivery/services/sms_routing.py; docs/decisions/0044, 0045)."""
+
+    TWILIO = "twilio"
+    ALIYUN = "aliyun"
+
+
+class SmsProviderState(StrEnum):
+    """A provider's standing in the failover (docs/decisions/0045): ``active`` takes its place
+    in the route, ``demoted`` is tried only after every other, ``probing`` is back in its place
+    on trial until its figures say healthy (``active``) or not (``demoted`` again)."""
+
+    ACTIVE = "active"
+    DEMOTED = "demoted"
+    PROBING = "probing"
+
+
 class ContactSource(StrEnum):
     RECIPIENT_CONFIRMED = "recipient_confirmed"
     COURT_FOUND = "court_found"

@@ -150,7 +150,11 @@ class SmsChannel:
         except TwilioRestException as exc:
             return classify_error(exc)
         except (TwilioException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return SendResult(SendOutcome.TRANSIENT, f"{type(exc).__name__}: {exc}")
+            # Unless the connection was never made, Twilio may have taken the message.
+            unknown = not isinstance(exc, aiohttp.ClientConnectorError)
+            return SendResult(
+                SendOutcome.TRANSIENT, f"{type(exc).__name__}: {exc}", unknown=unknown
+            )
         return SendResult(
             SendOutcome.ACCEPTED,
             f"{sent.status} ({segments(text)} segments)",

@@ -26,7 +26,10 @@ from enum import StrEnum
 from delivery.domain import AttemptState
 
 DELIVERED = "delivered"
-FAILED = frozenset({"undelivered", "failed"})
+UNDELIVERED = "undelivered"
+FAILED = frozenset({UNDELIVERED, "failed"})
+# A report that the message is on its way, no final word (a provider's "still waiting").
+IN_PROGRESS = "sent"
 
 
 class SmsReceipt(StrEnum):

@@ -1,4 +1,5 @@
-"""Twilio's inbound messages: the recipient answering an SMS, recorded as evidence.
+"""Inbound messages (Twilio's inbound webhook, Alibaba Cloud's uplink 短信上行): the recipient
+answering an SMS, recorded as evidence.
 
 A reply from the number an attempt was sent to is the recipient acting on the message, which
 serves it under OLR-31 (``escalation.rules.olr31_replied``), dated when the reply reached Songda —
@@ -18,9 +19,9 @@ from delivery.identity import mask_address
 from delivery.services.progress import decide_now
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage.attempts import sms_attempt_to
-from delivery.vocabulary import Channel, EventType
+from delivery.vocabulary import Channel, EventType, SmsProvider
 
-SOURCE = "twilio"
+SOURCE = SmsProvider.TWILIO
 MAX_BODY = 1600  # Twilio's longest message
 
 
@@ -36,17 +37,19 @@ def reply_evidence(params: Mapping[str, str]) -> dict[str, Any]:
 
 
 async def record_sms_reply(ctx: Context, params: Mapping[str, str]) -> bool:
-    """Record one verified inbound message; False when no SMS went to its sender's number."""
-    row = await sms_attempt_to(ctx.engine, params.get("From", ""))
+    """Record one verified Twilio inbound message; False when no SMS went to its sender."""
+    return await record_reply(ctx, params.get("From", ""), reply_evidence(params), SOURCE)
+
+
+async def record_reply(ctx: Context, number: str, data: dict[str, Any], source: str) -> bool:
+    """Record one verified message from ``number`` (E.164) of any provider, its evidence
+    ``data`` saying it came from the recipient's number; False when no SMS went to that
+    number."""
+    row = await sms_attempt_to(ctx.engine, number)
     if row is None:
         return False
     async with dispatch_transaction(ctx.engine, ctx.clock, row.dispatch_id) as tx:
-        tx.record(
-            EventType.REPLY_RECEIVED,
-            source=SOURCE,
-            attempt_id=row.id,
-            data=reply_evidence(params),
-        )
+        tx.record(EventType.REPLY_RECEIVED, source=source, attempt_id=row.id, data=data)
         await decide_now(ctx, tx)
     await ctx.queue.after_commit(tx.followups)
     return True

@@ -24,6 +24,7 @@ from delivery.cli import (
     keys,
     report,
     secrets,
+    sms,
     staff,
     verify,
 )
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
             "(certificates, timestamps); default: both"
         ),
     )
-    for command in (db, apikey, staff, holidays, keys, verify, report, secrets, config_check):
+    for command in (db, apikey, staff, holidays, keys, verify, report, sms, secrets, config_check):
         command.add_parser(commands)
     return parser
 
@@ -133,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     if args.command in ("run", "web", "worker"):
         return _serve(args)
-    if args.command in ("apikey", "user", "report"):
+    if args.command in ("apikey", "user", "report", sms.COMMAND):
         return _database_command(args)
     settings = settings_or_exit()
     if args.command == "secrets":
@@ -148,6 +149,8 @@ def _database_command(args: argparse.Namespace) -> int:
         return staff.run(settings, args)
     if args.command == "report":
         return report.run(settings, args)
+    if args.command == sms.COMMAND:
+        return sms.run(settings)
     return apikey.run(settings, args)
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from delivery.clock import rfc3339
 from delivery.infra.private_files import FILE_MODE, private_dir
@@ -42,13 +43,16 @@ class Acceptance:
     accepted_at: datetime
     provider_ref: str | None
     reply: str
+    # SMS: the provider that accepted, and the refusals of those tried before it.
+    provider: str | None = None
+    refusals: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         """One acceptance of one attempt: a genuine second one has another time."""
         return f"{self.attempt_id}@{rfc3339(self.accepted_at)}"
 
-    def as_json(self) -> dict[str, str | None]:
+    def as_json(self) -> dict[str, object]:
         return {
             "dispatch_id": self.dispatch_id,
             "attempt_id": self.attempt_id,
@@ -56,10 +60,12 @@ class Acceptance:
             "accepted_at": rfc3339(self.accepted_at),
             "provider_ref": self.provider_ref,
             "reply": self.reply,
+            "provider": self.provider,
+            "refusals": list(self.refusals),
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, str | None]) -> Acceptance:
+    def from_json(cls, data: dict[str, Any]) -> Acceptance:
         return cls(
             dispatch_id=str(data["dispatch_id"]),
             attempt_id=str(data["attempt_id"]),
@@ -67,6 +73,8 @@ class Acceptance:
             accepted_at=datetime.fromisoformat(str(data["accepted_at"])),
             provider_ref=data.get("provider_ref"),
             reply=str(data.get("reply") or ""),
+            provider=data.get("provider"),
+            refusals=tuple(data.get("refusals") or ()),
         )
 
 

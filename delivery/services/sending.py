@@ -102,6 +102,8 @@ async def _send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
                 accepted_at=accepted_at,
                 provider_ref=result.provider_ref,
                 reply=result.detail,
+                provider=result.provider,
+                refusals=result.refusals,
             ),
         )
     else:
@@ -144,6 +146,8 @@ async def record_acceptance(ctx: Context, acceptance: Acceptance) -> None:
         acceptance.reply,
         provider_ref=acceptance.provider_ref,
         accepted_at=acceptance.accepted_at,
+        provider=acceptance.provider,
+        refusals=acceptance.refusals,
     )
     await record_result(ctx, acceptance.dispatch_id, acceptance.attempt_id, result)
     if journal is not None:
@@ -242,7 +246,7 @@ async def record_result(
                 EventType.ATTEMPT_FAILED,
                 source=attempt.channel,
                 reason=result.detail[:500],
-                data={"tries": attempt.tries},
+                data={"tries": attempt.tries, **_provider_data(result)},
             )
             await decide_now(ctx, tx)
         else:
@@ -254,7 +258,11 @@ async def record_result(
                 EventType.ATTEMPT_RETRY_SCHEDULED,
                 source=attempt.channel,
                 reason=result.detail[:500],
-                data={"tries": attempt.tries, "retry_at": rfc3339(retry_at)},
+                data={
+                    "tries": attempt.tries,
+                    "retry_at": rfc3339(retry_at),
+                    **_provider_data(result),
+                },
             )
     await ctx.queue.after_commit(tx.followups)
 
@@ -266,8 +274,21 @@ async def _postcode(tx: DispatchTransaction, attempt: Attempt) -> str | None:
     return contact.postcode if contact else None
 
 
-def _sent_data(result: SendResult) -> dict[str, str | None]:
-    return {"provider_ref": result.provider_ref, "reply": result.detail}
+def _sent_data(result: SendResult) -> dict[str, object]:
+    return {"provider_ref": result.provider_ref, "reply": result.detail, **_provider_data(result)}
+
+
+def _provider_data(result: SendResult) -> dict[str, object]:
+    """An SMS answer's provider, the refusals before it, and whether its fate is unknown
+    (docs/decisions/0045); nothing for the other channels."""
+    if result.provider is None:
+        return {}
+    found: dict[str, object] = {"provider": result.provider}
+    if result.refusals:
+        found["refused_by"] = list(result.refusals)
+    if result.unknown:
+        found["outcome_unknown"] = True
+    return found
 
 
 async def _accepted(
@@ -336,5 +357,5 @@ def _channel_unavailable(tx: DispatchTransaction, attempt: Attempt, result: Send
         EventType.ATTEMPT_CHANNEL_UNAVAILABLE,
         source=attempt.channel,
         reason=f"channel_unavailable: {result.detail}"[:500],
-        data={"retry_at": rfc3339(attempt.next_action_at)},
+        data={"retry_at": rfc3339(attempt.next_action_at), **_provider_data(result)},
     )

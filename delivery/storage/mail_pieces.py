@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.domain import AttemptState, DocumentRef, Event
+from delivery.storage import timers
 from delivery.storage.dispatches import load_documents
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.schema import (
@@ -103,13 +104,9 @@ async def claim_poll(
     engine: AsyncEngine, attempt_id: str, now: datetime, next_poll_at: datetime | None
 ) -> bool:
     """Move a due poll on to ``next_poll_at``; ``False`` when another sweep took it first."""
-    async with engine.begin() as conn:
-        taken = await conn.execute(
-            p.update()
-            .where(p.c.attempt_id == attempt_id, p.c.next_poll_at <= now)
-            .values(next_poll_at=next_poll_at)
-        )
-    return taken.rowcount == 1
+    return await timers.claim_poll(
+        engine, p.c.attempt_id, attempt_id, p.c.next_poll_at, now, next_poll_at
+    )
 
 
 async def dispatch_has_piece(conn: AsyncConnection, dispatch_id: str) -> bool:

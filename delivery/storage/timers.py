@@ -75,3 +75,22 @@ async def claims_outside(engine: AsyncEngine, alive: sa.Select[Any], limit: int)
             .limit(limit)
         )
         return list(rows)
+
+
+async def claim_poll(
+    engine: AsyncEngine,
+    key: sa.Column[Any],
+    value: str,
+    next_poll: sa.Column[Any],
+    due_at: datetime,
+    next_poll_at: datetime | None,
+) -> bool:
+    """Move the row's due poll (``next_poll`` at or before ``due_at``) on to ``next_poll_at``
+    (None: no more polls); False when another sweep took it first. Mail pieces and SMS sends."""
+    async with engine.begin() as conn:
+        taken = await conn.execute(
+            sa.update(key.table)
+            .where(key == value, next_poll <= due_at)
+            .values({next_poll.name: next_poll_at})
+        )
+    return taken.rowcount == 1

@@ -12,6 +12,7 @@ from aiohttp import web
 from delivery.api.http.outages import DATABASE, QUEUE, RETRY_AFTER_SECONDS
 from delivery.api.http.request_context import ctx_of, json_response
 from delivery.context import Context
+from delivery.services.sms_health import provider_standings
 from delivery.services.timestamps import overdue_count
 from delivery.storage.engine import database_answers
 
@@ -51,6 +52,11 @@ async def healthz(request: web.Request) -> web.Response:
     if healthy and ctx.settings.tsa_url is not None:
         # For the operator, not the load balancer: tokens late do not make the service unhealthy.
         body["timestamps_overdue"] = await overdue_count(ctx)
+    if healthy:
+        # The SMS providers' standings in the failover, for the operator (decision 0045).
+        states = (await provider_standings(ctx.engine, limit=0)).states
+        if states:
+            body["sms_providers"] = {name: state for name, (state, _since) in states.items()}
     response = json_response(body, status=200 if healthy else 503)
     if not healthy:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)

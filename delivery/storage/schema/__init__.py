@@ -29,6 +29,7 @@ from delivery.storage.schema.field_task import field_tasks
 from delivery.storage.schema.notice import notice_publications, notices
 from delivery.storage.schema.postal import carrier_events, postal_pieces
 from delivery.storage.schema.proof import certificates, checkpoint_timestamps, notice_codes
+from delivery.storage.schema.sms import sms_provider_states, sms_provider_switches, sms_sends
 from delivery.storage.schema.worker import workers
 
 __all__ = [
@@ -57,6 +58,9 @@ __all__ = [
     "outbox_messages",
     "postal_pieces",
     "service_outcomes",
+    "sms_provider_states",
+    "sms_provider_switches",
+    "sms_sends",
     "staff_sessions",
     "staff_users",
     "webhook_deliveries",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from delivery.config import (
     deployment_warnings,
     load_settings,
 )
+from delivery.config_sms import parse_routes
 from delivery.infra.secret_box import new_key
 
 SECRET = "x" * 32
@@ -197,3 +199,70 @@ def test_postgres_and_redis_scale_out_without_warnings(tmp_path: Path) -> None:
     )
     assert not settings.is_sqlite
     assert deployment_warnings(settings, "web") == []
+
+
+# The SMS providers' settings (docs/decisions/0044, 0045): `songda config check` names a missing
+# signature or template code per court, bad routes and bad callback networks.
+ALIYUN = {
+    "ALIYUN_ACCESS_KEY_ID": "LTAI-key",
+    "ALIYUN_ACCESS_KEY_SECRET": "secret",
+    "ALIYUN_SIGN_NAME": "西湖法院",
+    "ALIYUN_SERVICE_TEMPLATE": "SMS_1",
+    "ALIYUN_CODE_TEMPLATE": "SMS_2",
+    "ALIYUN_CONFIRM_TEMPLATE": "SMS_3",
+    "ALIYUN_CALLBACK_SECRET": "s" * 24,
+    "ALIYUN_CALLBACK_SOURCES": "100.64.0.0/10, 2001:db8::/32",
+}
+
+
+def test_alibaba_with_templates_loads(tmp_path: Path) -> None:
+    settings = load_settings(env(tmp_path, **ALIYUN, SMS_SLOW_RECEIPT_SECONDS="120"))
+    assert settings.aliyun.configured
+    assert settings.aliyun.templates("杭州市西湖区人民法院").missing() == []
+    assert len(settings.aliyun.callback_sources) == 2
+    assert settings.sms_routing.providers_for("+8613800138000") == ("aliyun", "twilio")
+    assert settings.sms_routing.providers_for("+14155550100") == ("twilio",)
+    assert settings.sms_routing.health.slow_receipt == timedelta(seconds=120)
+    assert "secret" not in repr(settings.aliyun)
+
+
+def test_a_missing_template_is_named_per_court(tmp_path: Path) -> None:
+    courts = tmp_path / "courts.toml"
+    courts.write_text(
+        '["余杭区人民法院"]\nsign_name = "余杭法院"\nservice_template = "SMS_9"\n',
+        encoding="utf-8",
+    )
+    values = {**ALIYUN, "ALIYUN_CODE_TEMPLATE": "", "ALIYUN_COURTS_FILE": str(courts)}
+    problems = problems_of(env(tmp_path, **values))
+    assert [p for p in problems if "code_template" in p] == [
+        "Alibaba Cloud SMS has no code_template for the court 余杭区人民法院 "
+        "(SONGDA_ALIYUN_CODE_TEMPLATE, or the court's table in SONGDA_ALIYUN_COURTS_FILE)",
+        "Alibaba Cloud SMS has no code_template for the court 杭州市西湖区人民法院 "
+        "(SONGDA_ALIYUN_CODE_TEMPLATE, or the court's table in SONGDA_ALIYUN_COURTS_FILE)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("ALIYUN_CALLBACK_SECRET", "short", "SONGDA_ALIYUN_CALLBACK_SECRET"),
+        ("ALIYUN_CALLBACK_SOURCES", "", "SONGDA_ALIYUN_CALLBACK_SOURCES"),
+        ("ALIYUN_CALLBACK_SOURCES", "10.0.0.0/8,nowhere", "nowhere"),
+        ("ALIYUN_ACCESS_KEY_SECRET", "", "SONGDA_ALIYUN_ACCESS_KEY_SECRET"),
+        ("ALIYUN_SIGN_NAME", "", "sign_name"),
+        ("SMS_ROUTES", "+861=aliyun,carrier-pigeon", "carrier-pigeon"),
+    ],
+)
+def test_bad_sms_settings_are_named(tmp_path: Path, name: str, value: str, named: str) -> None:
+    problems = problems_of(env(tmp_path, **{**ALIYUN, name: value}))
+    assert any(named in p for p in problems), problems
+
+
+def test_routes_parse_in_order() -> None:
+    routes, bad = parse_routes("+861=aliyun,twilio; +852=twilio; *=twilio")
+    assert bad == [] and [r.prefix for r in routes] == ["+861", "+852", "*"]
+
+
+def test_the_sandbox_sends_through_the_twilio_stand_in_first(tmp_path: Path) -> None:
+    settings = load_settings({"SONGDA_DATA_DIR": str(tmp_path)}, sandbox=True)
+    assert settings.sms_routing.providers_for("+8613800138000") == ("twilio", "aliyun")

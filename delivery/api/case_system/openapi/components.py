@@ -258,6 +258,8 @@ COMPONENTS: dict[str, Any] = {
                         "cancelled",
                         "served_electronically",
                         "served_first_try",
+                        "served_after_confirmation",
+                        "served_by_reply",
                     )
                 },
                 **{

@@ -22,6 +22,7 @@ from delivery.storage.address_confirmations import (
     insert_confirmation,
 )
 from delivery.vocabulary import ContactKind
+from integration.staff.support import clerk_session
 from tracking.chain import verify_chain
 
 FIRST = "(2026)浙0106民初1234号"
@@ -158,11 +159,22 @@ async def test_a_case_outside_the_group_is_not_reached(api: Api) -> None:
     assert "confirmed_addresses_applied" not in await api.event_types(created["id"])
 
 
-async def test_an_ungrouped_case_reaches_its_own_later_dispatches(api: Api) -> None:
+async def test_an_ungrouped_case_reaches_its_own_later_dispatches_and_the_page_says_so(
+    api: Api,
+) -> None:
     form = await sign(api, await first_instance(api), FIRST)
     created = await api.create(await appeal_body(api, case_number=FIRST))
     contacts = (await api.dispatch(created["id"]))["recipient"]["contacts"]
     assert contacts[0]["confirmation"]["id"] == form.id
+    await clerk_session(api)
+    for lang, words in (
+        ("en", "confirmed by the recipient on 2026-11-22 (form 111111111111)"),
+        ("zh-CN", "受送达人于 2026-11-22 确认（确认书 111111111111）"),
+    ):
+        page = await api.client.get(f"/staff/dispatches/{created['id']}", params={"lang": lang})
+        html = await page.text()
+        assert html.count(f'data-confirmation="{form.id}"') == 2, lang  # e-mail and post
+        assert words in html, lang
 
 
 async def test_a_newer_confirmation_replaces_the_older_and_a_refusal_stands(api: Api) -> None:

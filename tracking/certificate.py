@@ -66,6 +66,16 @@ class Repair:
 
 
 @dataclass(frozen=True)
+class AddressForm:
+    """The signed address confirmation form a served address was taken from (CPL-INT-136/137),
+    as the ``confirmed_addresses_applied`` event recorded it."""
+
+    confirmation_id: str
+    confirmed_on: str  # the day the recipient signed, in the court's zone
+    form_sha256: str
+
+
+@dataclass(frozen=True)
 class Supersedes:
     certificate_id: str
     service_date: date
@@ -113,6 +123,8 @@ class CertificateView:
     repairs: tuple[Repair, ...] = ()
     # The repair that found the served address (ICP-16), when one did.
     address_repair: Repair | None = None
+    # The form the recipient signed that named the served address, when one did.
+    address_form: AddressForm | None = None
 
 
 def local_time(zone: tzinfo) -> Callable[[datetime], str]:
@@ -205,6 +217,23 @@ def _repairs(attempts: Sequence[Attempt], events: Sequence[Event]) -> list[Repai
             )
         )
     return repairs
+
+
+def _address_form(
+    contact_id: str | None, events: Sequence[Event], zone: tzinfo
+) -> AddressForm | None:
+    """The confirmation form that gave the contact ``contact_id``, as the chain recorded it."""
+    for e in events:
+        if e.type == EventType.CONFIRMED_ADDRESSES_APPLIED and contact_id in e.data.get(
+            "contact_ids", ()
+        ):
+            signed = datetime.fromisoformat(str(e.data["confirmed_at"]))
+            return AddressForm(
+                confirmation_id=str(e.data["confirmation_id"]),
+                confirmed_on=signed.astimezone(zone).date().isoformat(),
+                form_sha256=str(e.data["form_sha256"]),
+            )
+    return None
 
 
 def certificate_view(
@@ -302,4 +331,5 @@ def certificate_view(
         supersedes=supersedes,
         repairs=tuple(repairs),
         address_repair=next((r for r in repairs if r.contact_id == served_contact), None),
+        address_form=_address_form(served_contact, pinned, zone),
     )

@@ -23,6 +23,7 @@ from delivery.storage.address_confirmations import (
 )
 from delivery.vocabulary import ContactKind
 from integration.staff.support import clerk_session
+from integration.tracking.support import issued, proof, text_of
 from tracking.chain import verify_chain
 
 FIRST = "(2026)浙0106民初1234号"
@@ -138,6 +139,14 @@ async def test_the_appeal_takes_the_confirmation_and_is_served_on_sending(
     created_event = next(e for e in events if e.type == "dispatch_created")
     assert created_event.data["consent"] == {"given": True, "basis": "express"}
     assert created_event.data["contacts"][0]["confirmation_id"] == form.id
+
+    # The certificate names the form that gave the served address (the dispatch's language).
+    await issued(api, created["id"])
+    certificate = text_of(await (await proof(api, created["id"])).read())
+    assert (
+        f"受送达人于2026-11-22在已签署的送达地址确认书中确认，确认书SHA-256{form.form_sha256}"
+        in (certificate)
+    )
 
 
 async def test_another_person_of_the_same_name_is_not_reached(api: Api) -> None:

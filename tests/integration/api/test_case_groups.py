@@ -12,15 +12,10 @@ from typing import Any
 import pytest
 from api_client import Api, Body
 from conftest import COURT, OTHER_COURT
+from helpers import ID_NUMBER, signed_form
 
-from delivery.identity import identity_digest
-from delivery.ids import new_id
 from delivery.sandbox.pages import SmtpSink
-from delivery.storage.address_confirmations import (
-    AddressConfirmation,
-    ConfirmedAddress,
-    insert_confirmation,
-)
+from delivery.storage.address_confirmations import AddressConfirmation, ConfirmedAddress
 from delivery.vocabulary import ContactKind
 from integration.staff.support import clerk_session
 from integration.tracking.support import issued, proof, text_of
@@ -29,7 +24,6 @@ from tracking.chain import verify_chain
 FIRST = "(2026)浙0106民初1234号"
 APPEAL = "(2026)浙0106民终77号"
 ELSEWHERE = "(2026)浙0106民初9999号"
-ID_NUMBER = "33010619900101123X"
 OTHER_ID_NUMBER = "330106199002021234"
 CONFIRMED_EMAIL = "zhang.san@confirmed.example"
 
@@ -52,25 +46,21 @@ async def sign(
     consent: bool = True,
     days_ago: int = 1,
 ) -> AddressConfirmation:
-    """A form as the recipient's confirmation page records it (answering ``dispatch_id``)."""
-    confirmation = AddressConfirmation(
-        id=new_id(),
-        court=COURT,
-        case_number=case_number,
-        dispatch_id=dispatch_id,
-        id_hmac=identity_digest(api.ctx.settings.secret_key, id_number),
+    """A form with an e-mail and a postal address, signed ``days_ago``."""
+    addresses = (
+        ConfirmedAddress(ContactKind.EMAIL, email),
+        ConfirmedAddress(ContactKind.POSTAL, "杭州市西湖区文三路1号", "310012"),
+    )
+    return await signed_form(
+        api,
+        dispatch_id,
+        case_number,
+        addresses,
+        id_number=id_number,
+        consent=consent,
         confirmed_at=api.ctx.clock.now() - timedelta(days=days_ago),
-        consent_given=consent,
-        addresses=(
-            ConfirmedAddress(ContactKind.EMAIL, email),
-            ConfirmedAddress(ContactKind.POSTAL, "杭州市西湖区文三路1号", "310012"),
-        ),
-        signer_name="张三",
         form_sha256=f"{days_ago:x}" * 64,
     )
-    async with api.ctx.engine.begin() as conn:
-        await insert_confirmation(conn, confirmation)
-    return confirmation
 
 
 async def first_instance(api: Api) -> str:

@@ -10,25 +10,18 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from api_client import RECIPIENT_EMAIL, Api
-from conftest import COURT, settled
-from helpers import log_in, staff_account
+from api_client import Api
+from conftest import settled
+from helpers import log_in, reply_message, signed_form, staff_account
 from sqlalchemy.engine import Connection
 
-from delivery.identity import identity_digest
-from delivery.ids import new_id
 from delivery.staff import Role
-from delivery.storage.address_confirmations import (
-    AddressConfirmation,
-    ConfirmedAddress,
-    insert_confirmation,
-)
+from delivery.storage.address_confirmations import ConfirmedAddress
 from delivery.storage.migrate import alembic_config, upgrade
 from delivery.storage.schema import service_outcomes
 from delivery.vocabulary import ContactKind
@@ -42,34 +35,11 @@ OTHER_CASE = "(2026)浙0106民初5678号"
 async def _served_at_a_confirmed_address(api: Api) -> str:
     """A form signed in the case (answering an earlier dispatch), then the next dispatch."""
     earlier = await api.new_dispatch(reference="earlier", source="court_found", consent=False)
-    confirmation = AddressConfirmation(
-        id=new_id(),
-        court=COURT,
-        case_number=CONFIRMED_CASE,
-        dispatch_id=earlier["id"],
-        id_hmac=identity_digest(api.ctx.settings.secret_key, "33010619900101123X"),
-        confirmed_at=api.ctx.clock.now(),
-        consent_given=True,
-        addresses=(ConfirmedAddress(ContactKind.EMAIL, "confirmed@example.com"),),
-        signer_name="张三",
-        form_sha256="c" * 64,
-    )
-    async with api.ctx.engine.begin() as conn:
-        await insert_confirmation(conn, confirmation)
+    confirmed = ConfirmedAddress(ContactKind.EMAIL, "confirmed@example.com")
+    await signed_form(api, earlier["id"], CONFIRMED_CASE, [confirmed])
     created = await api.new_dispatch(reference="next", source="court_found", consent=False)
     await api.until_state(created["id"], "served")
     return str(created["id"])
-
-
-def _reply(answers: str) -> bytes:
-    message = EmailMessage()
-    message["From"] = f"张三 <{RECIPIENT_EMAIL}>"
-    message["To"] = "court@example.com"
-    message["Subject"] = "Re: 送达通知"
-    message["Message-ID"] = "<reply-1@example.com>"
-    message["In-Reply-To"] = answers
-    message.set_content("已收到。")
-    return bytes(message)
 
 
 async def _served_by_reply(api: Api, bounce_processor: dict[str, str]) -> str:
@@ -83,7 +53,7 @@ async def _served_by_reply(api: Api, bounce_processor: dict[str, str]) -> str:
     api.ctx.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
     response = await api.client.post(
         "/api/v1/replies",
-        data=_reply(sent["attempts"][0]["provider_ref"]),
+        data=reply_message(sent["attempts"][0]["provider_ref"]),
         headers={**bounce_processor, "Content-Type": "message/rfc822"},
     )
     assert response.status == 200, await response.text()

@@ -20,19 +20,14 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from api_client import Api
 from conftest import COURT, settled
-from helpers import link_path, staff_account, without_redis
+from helpers import link_path, signed_form, staff_account, without_redis
 
 from delivery.api.app import create_app
-from delivery.identity import identity_digest, mask_address
-from delivery.ids import new_id
+from delivery.identity import mask_address
 from delivery.sandbox.pages import SmtpSink
 from delivery.services.transactions import dispatch_transaction
 from delivery.staff import Role, StaffUser
-from delivery.storage.address_confirmations import (
-    AddressConfirmation,
-    ConfirmedAddress,
-    insert_confirmation,
-)
+from delivery.storage.address_confirmations import ConfirmedAddress
 from delivery.storage.schema import (
     api_keys,
     attempts,
@@ -222,22 +217,8 @@ async def _served_at_a_confirmed_address(api: Api) -> str:
     body = await api.new_dispatch_body(reference="crawl-confirmed", source="court_found")
     body["case_number"] = CONFIRMED_CASES[1]
     earlier = await api.create(body)
-    async with api.ctx.engine.begin() as conn:
-        await insert_confirmation(
-            conn,
-            AddressConfirmation(
-                id=new_id(),
-                court=COURT,
-                case_number=CONFIRMED_CASES[0],
-                dispatch_id=earlier["id"],
-                id_hmac=identity_digest(api.ctx.settings.secret_key, "33010619900101123X"),
-                confirmed_at=api.ctx.clock.now(),
-                consent_given=True,
-                addresses=(ConfirmedAddress(ContactKind.EMAIL, "zhang.san@confirmed.example"),),
-                signer_name="张三",
-                form_sha256="f" * 64,
-            ),
-        )
+    confirmed = ConfirmedAddress(ContactKind.EMAIL, "zhang.san@confirmed.example")
+    await signed_form(api, earlier["id"], CONFIRMED_CASES[0], [confirmed])
     body = await api.new_dispatch_body(reference="crawl-confirmed-next", source="court_found")
     body["case_number"] = CONFIRMED_CASES[1]
     created = await api.create(body)

@@ -222,14 +222,35 @@ def _repairs(attempts: Sequence[Attempt], events: Sequence[Event]) -> list[Repai
 def _address_form(
     contact_id: str | None, events: Sequence[Event], zone: tzinfo
 ) -> AddressForm | None:
-    """The confirmation form that gave the contact ``contact_id``, as the chain recorded it."""
+    """The confirmation form that gave the contact ``contact_id``, as the chain records it: an
+    event names the contact with its ``confirmation_id`` (intake's
+    ``confirmed_addresses_applied``, or the ``contact_added`` of a form signed on this
+    dispatch), and an event of that form carries its ``form_sha256`` (the same one, or the
+    form's own ``address_confirmed``) with when it was signed."""
+    if contact_id is None:
+        return None
+    form_id = next(
+        (
+            e.data["confirmation_id"]
+            for e in events
+            if e.data.get("confirmation_id")
+            and (
+                contact_id == e.data.get("contact_id")
+                or contact_id in e.data.get("contact_ids", ())
+            )
+        ),
+        None,
+    )
     for e in events:
-        if e.type == EventType.CONFIRMED_ADDRESSES_APPLIED and contact_id in e.data.get(
-            "contact_ids", ()
+        if (
+            form_id is not None
+            and e.data.get("confirmation_id") == form_id
+            and "form_sha256" in e.data
         ):
-            signed = datetime.fromisoformat(str(e.data["confirmed_at"]))
+            confirmed_at = e.data.get("confirmed_at")
+            signed = datetime.fromisoformat(confirmed_at) if confirmed_at else e.occurred_at
             return AddressForm(
-                confirmation_id=str(e.data["confirmation_id"]),
+                confirmation_id=str(form_id),
                 confirmed_on=signed.astimezone(zone).date().isoformat(),
                 form_sha256=str(e.data["form_sha256"]),
             )

@@ -21,8 +21,9 @@ from delivery.services import case_groups
 from delivery.services.api_keys import ApiKey
 from templates.i18n import N_
 
-# The case system's own id of the group: letters, digits and . _ : - (it is in the URL).
-GROUP_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+# The case system's own id of the group: letters, digits and . _ : -, a letter or digit first
+# (it is a URL's last segment: never "." or "..").
+GROUP_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 MAX_CASES = 50
 
 
@@ -30,7 +31,12 @@ def _group_id(request: web.Request) -> str:
     value = request.match_info["group_id"]
     if not GROUP_ID_RE.match(value):
         raise validation_problem(
-            [{"field": "group_id", "message": "1 to 100 letters, digits or . _ : -"}]
+            [
+                {
+                    "field": "group_id",
+                    "message": "a letter or digit, then up to 99 of them or . _ : -",
+                }
+            ]
         )
     return value
 

@@ -10,14 +10,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from api_client import Api, Body
 from conftest import COURT, OTHER_COURT
 from helpers import ID_NUMBER, signed_form
 
 from delivery.sandbox.pages import SmtpSink
+from delivery.staff import Role
 from delivery.storage.address_confirmations import AddressConfirmation, ConfirmedAddress
+from delivery.storage.schema import dispatches
 from delivery.vocabulary import ContactKind
-from integration.staff.support import clerk_session
+from integration.staff.support import clerk_session, csv_file, row, uploaded
 from integration.tracking.support import issued, proof, text_of
 from tracking.chain import verify_chain
 
@@ -250,3 +253,22 @@ async def test_bad_requests_name_their_fields(api: Api) -> None:
     assert (await put_group(api, "grp-1", FIRST, court=OTHER_COURT)).status == 403
     no_court = await api.client.get("/api/v1/case-groups/grp-1", headers=api.auth)
     assert [e["field"] for e in (await no_court.json())["errors"]] == ["court"]
+
+
+async def test_a_csv_batch_row_takes_the_confirmation_too(api: Api, browser: Any) -> None:
+    """Every way in goes through intake: a clerk's CSV batch row of the appeal as well."""
+    await put_group(api, "grp-1", FIRST, APPEAL)
+    form = await sign(api, await first_instance(api), FIRST)
+    clerk = await browser(Role.CLERK)
+    await uploaded(clerk, csv_file([row("g-1", case_number=APPEAL, email_source="court_found")]))
+    async with api.ctx.engine.connect() as conn:
+        query = sa.select(dispatches.c.id).where(dispatches.c.reference == "g-1")
+        dispatch_id = str(await conn.scalar(query))
+    dispatch = await api.dispatch(dispatch_id)
+    contacts = dispatch["recipient"]["contacts"]
+    assert [c["confirmation"]["id"] if c["confirmation"] else None for c in contacts] == [
+        form.id,
+        form.id,
+        None,
+    ]
+    assert "confirmed_addresses_applied" in await api.event_types(dispatch_id)

@@ -12,6 +12,7 @@ Revises: 0012
 """
 
 from collections import defaultdict
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,30 +25,18 @@ down_revision = "0012"
 branch_labels = None
 depends_on = None
 
-# The columns the backfill reads and writes, as they are at this revision.
-_EVENTS = sa.table(
-    "events",
-    sa.column("id", sa.String()),
-    sa.column("dispatch_id", sa.String()),
-    sa.column("type", sa.String()),
-    sa.column("data", sa.Text()),
-)
-_ATTEMPTS = sa.table(
-    "attempts",
-    sa.column("id", sa.String()),
-    sa.column("dispatch_id", sa.String()),
-    sa.column("contact_id", sa.String()),
-)
-_CONTACTS = sa.table(
-    "contacts",
-    sa.column("id", sa.String()),
-    sa.column("confirmation_id", sa.String()),
-)
-_OUTCOMES = sa.table(
-    "service_outcomes",
-    sa.column("event_id", sa.String()),
-    sa.column("confirmed_address", sa.Boolean()),
-    sa.column("by_reply", sa.Boolean()),
+
+def _stub(name: str, *strings: str, **typed: sa.types.TypeEngine[Any]) -> sa.TableClause:
+    """The columns of ``name`` the backfill reads or writes, as they are at this revision."""
+    columns = [sa.column(c, sa.String()) for c in strings]
+    return sa.table(name, *columns, *(sa.column(c, t) for c, t in typed.items()))
+
+
+_EVENTS = _stub("events", "id", "dispatch_id", "type", data=sa.Text())
+_ATTEMPTS = _stub("attempts", "id", "dispatch_id", "contact_id")
+_CONTACTS = _stub("contacts", "id", "confirmation_id")
+_OUTCOMES = _stub(
+    "service_outcomes", "event_id", confirmed_address=sa.Boolean(), by_reply=sa.Boolean()
 )
 
 

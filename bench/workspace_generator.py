@@ -19,7 +19,7 @@ from workspace_ladder import SERVED_BY, WINDOW_DAYS, Plan, Timeline, id_at, rand
 from delivery.clock import rfc3339
 from delivery.domain import OUTCOME_EVENTS
 from delivery.storage import schema
-from delivery.storage.outcomes import AttemptFacts, outcome_row
+from delivery.storage.outcomes import AttemptFacts, outcome_row, service_reach
 from delivery.vocabulary import ELECTRONIC_CHANNELS, Channel, ContactKind
 
 COURTS = ("杭州市西湖区人民法院", "宁波市海曙区人民法院", "温州市鹿城区人民法院")
@@ -279,7 +279,11 @@ class Generator:
             rows.add(schema.events, event)
             if event["type"] in OUTCOME_EVENTS:
                 then = [f for made, f in stored if made <= event["recorded_at"]]
-                rows.add(schema.service_outcomes, outcome_row(event, court, created, then))
+                # No generated service is at a confirmed address or by a reply.
+                reach = service_reach(event, (), ())
+                rows.add(
+                    schema.service_outcomes, {**outcome_row(event, court, created, then), **reach}
+                )
         self._webhooks(rows, dispatch_id, messages)
 
     def _webhooks(

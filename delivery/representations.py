@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from delivery.clock import rfc3339
-from delivery.domain import Attempt, Dispatch, Event
+from delivery.domain import Attempt, Contact, Dispatch, Event
 from delivery.identity import mask_address
 
 if TYPE_CHECKING:
+    from delivery.storage.address_confirmations import ConfirmationRef
     from delivery.storage.queries import NoticeText
 
 
@@ -36,6 +37,25 @@ def dispatch_summary(dispatch: Dispatch) -> dict[str, Any]:
         "served_by_channel": dispatch.served_by_channel,
         "legal_basis": dispatch.legal_basis,
         "periods": dispatch.periods,
+    }
+
+
+def contact_view(contact: Contact, confirmations: dict[str, ConfirmationRef]) -> dict[str, Any]:
+    """A recipient's contact, masked, with where it came from: its source and, for one taken
+    from a signed address confirmation form (CPL-INT-136/137), that form."""
+    form = confirmations.get(contact.confirmation_id) if contact.confirmation_id else None
+    return {
+        "id": contact.id,
+        "kind": contact.kind.value,
+        "value": mask_address(contact.kind.value, contact.value),
+        "source": contact.source.value,
+        "confirmation": None
+        if form is None
+        else {
+            "id": form.id,
+            "confirmed_at": rfc3339(form.confirmed_at),
+            "form_sha256": form.form_sha256,
+        },
     }
 
 

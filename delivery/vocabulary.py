@@ -47,6 +47,15 @@ class ContactSource(StrEnum):
     COURT_FOUND = "court_found"
 
 
+class ConsentBasis(StrEnum):
+    """Why the recipient's consent to electronic service stands (OLR-29/30)."""
+
+    EXPRESS = "express"  # agreed expressly (an address confirmation form, CPL-INT-136)
+    CONTRACT = "contract"  # a clause agreed before the suit
+    FILING = "filing"  # an electronic address in their own filing
+    TACIT = "tacit"  # acted on an earlier e-service without objecting
+
+
 class ContactKind(StrEnum):
     EMAIL = "email"
     PHONE = "phone"
@@ -154,6 +163,8 @@ class EventType(StrEnum):
     OWNER_ASSIGNED = "owner_assigned"
     OWNER_REASSIGNED = "owner_reassigned"
     CONTACT_ADDED = "contact_added"
+    # Intake took the recipient's signed address confirmation of the case group (CPL-INT-137).
+    CONFIRMED_ADDRESSES_APPLIED = "confirmed_addresses_applied"
     CONSENT_RECORDED = "consent_recorded"
     POLICY_CHANGED = "policy_changed"
     DISPATCH_AT_RISK = "dispatch_at_risk"

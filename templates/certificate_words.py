@@ -93,6 +93,7 @@ READINGS: list[tuple[str, dict[str, str | None]]] = [
     (N_("recipient-confirmed address; accepted by the court's mail server (CPL-INT-135)"), {}),
     (N_("recipient-confirmed number; carrier: delivered"), {}),
     (N_("%(source)s address; read after the identity check"), {"source": "source"}),
+    (N_("%(source)s address; recipient replied"), {"source": "source"}),
     (N_("proof of service signed by the recipient"), {}),
     (N_("handed to: %(relation)s"), {"relation": "relation"}),
     (N_("refused to sign; recorded"), {}),

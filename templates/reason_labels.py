@@ -177,6 +177,8 @@ REASON_LABELS: dict[str, dict[str, str]] = {
         "success_rate": L_("report_measure", "Success rate"),
         "time_to_service": L_("report_measure", "Time to service"),
         "first_try_rate": L_("report_measure", "First-try rate"),
+        "served_after_confirmation": L_("report_measure", "Served after address confirmation"),
+        "served_by_reply": L_("report_measure", "Served by reply"),
         "period": L_("report_measure", "Period and groups"),
     },
     # A channel as /verify names the method of service (the law's words, not the channel's).

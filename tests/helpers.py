@@ -1,30 +1,39 @@
 """What many tests share: pages and forms as a browser uses them (the CSRF token, logging in,
 a proof's multipart form), staff accounts, a composed service message and the recipient link in
-it, and a deployment behind a reverse proxy or without Redis."""
+it, a reply to it, a signed address confirmation form, and a deployment behind a reverse proxy
+or without Redis."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Any
 
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
-from api_client import Api
+from api_client import RECIPIENT_EMAIL, Api
 from arq.connections import ArqRedis
 from cli_runner import free_port
 from conftest import COURT, settled
 
 from delivery.channel_api import ServiceMessage
 from delivery.context import Context
+from delivery.identity import identity_digest
+from delivery.ids import new_id
 from delivery.jobs.job_queue import JobQueue
 from delivery.sandbox.pages import SmtpSink
 from delivery.services.staff_accounts import create_staff_user
 from delivery.staff import Role, StaffUser
+from delivery.storage.address_confirmations import (
+    AddressConfirmation,
+    ConfirmedAddress,
+    insert_confirmation,
+)
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK_RE = re.compile(r"http://songda\.test(/r/[A-Za-z0-9_\-.]+)")
@@ -172,3 +181,52 @@ async def without_redis(ctx: Context) -> AsyncIterator[Context]:
         yield dataclasses.replace(ctx, queue=JobQueue(dead, ctx.settings.queue_name))
     finally:
         await dead.aclose()
+
+
+def reply_message(answers: str, sender: str = RECIPIENT_EMAIL, **headers: str) -> bytes:
+    """The raw e-mail a recipient sends back to the message ``answers`` (its Message-ID)."""
+    message = EmailMessage()
+    message["From"] = f"张三 <{sender}>"
+    message["To"] = "court@example.com"
+    message["Subject"] = "Re: 送达通知"
+    message["Message-ID"] = "<reply-1@example.com>"
+    message["In-Reply-To"] = answers
+    message["References"] = f"<older@example.com> {answers}"
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content("已收到，谢谢。")
+    return bytes(message)
+
+
+# dispatch_body's identity number.
+ID_NUMBER = "33010619900101123X"
+
+
+async def signed_form(
+    api: Api,
+    dispatch_id: str,
+    case_number: str,
+    addresses: Sequence[ConfirmedAddress],
+    *,
+    id_number: str = ID_NUMBER,
+    consent: bool = True,
+    confirmed_at: datetime | None = None,
+    form_sha256: str = "f" * 64,
+) -> AddressConfirmation:
+    """An address confirmation form as the recipient's confirmation page records it, answering
+    ``dispatch_id`` (CPL-INT-136): signed now unless ``confirmed_at`` says when."""
+    confirmation = AddressConfirmation(
+        id=new_id(),
+        court=COURT,
+        case_number=case_number,
+        dispatch_id=dispatch_id,
+        id_hmac=identity_digest(api.ctx.settings.secret_key, id_number),
+        confirmed_at=confirmed_at or api.ctx.clock.now(),
+        consent_given=consent,
+        addresses=tuple(addresses),
+        signer_name="张三",
+        form_sha256=form_sha256,
+    )
+    async with api.ctx.engine.begin() as conn:
+        await insert_confirmation(conn, confirmation)
+    return confirmation

@@ -66,6 +66,16 @@ class Repair:
 
 
 @dataclass(frozen=True)
+class AddressForm:
+    """The signed address confirmation form a served address was taken from (CPL-INT-136/137),
+    as the ``confirmed_addresses_applied`` event recorded it."""
+
+    confirmation_id: str
+    confirmed_on: str  # the day the recipient signed, in the court's zone
+    form_sha256: str
+
+
+@dataclass(frozen=True)
 class Supersedes:
     certificate_id: str
     service_date: date
@@ -113,6 +123,8 @@ class CertificateView:
     repairs: tuple[Repair, ...] = ()
     # The repair that found the served address (ICP-16), when one did.
     address_repair: Repair | None = None
+    # The form the recipient signed that named the served address, when one did.
+    address_form: AddressForm | None = None
 
 
 def local_time(zone: tzinfo) -> Callable[[datetime], str]:
@@ -205,6 +217,44 @@ def _repairs(attempts: Sequence[Attempt], events: Sequence[Event]) -> list[Repai
             )
         )
     return repairs
+
+
+def _address_form(
+    contact_id: str | None, events: Sequence[Event], zone: tzinfo
+) -> AddressForm | None:
+    """The confirmation form that gave the contact ``contact_id``, as the chain records it: an
+    event names the contact with its ``confirmation_id`` (intake's
+    ``confirmed_addresses_applied``, or the ``contact_added`` of a form signed on this
+    dispatch), and an event of that form carries its ``form_sha256`` (the same one, or the
+    form's own ``address_confirmed``) with when it was signed."""
+    if contact_id is None:
+        return None
+    form_id = next(
+        (
+            e.data["confirmation_id"]
+            for e in events
+            if e.data.get("confirmation_id")
+            and (
+                contact_id == e.data.get("contact_id")
+                or contact_id in e.data.get("contact_ids", ())
+            )
+        ),
+        None,
+    )
+    for e in events:
+        if (
+            form_id is not None
+            and e.data.get("confirmation_id") == form_id
+            and "form_sha256" in e.data
+        ):
+            confirmed_at = e.data.get("confirmed_at")
+            signed = datetime.fromisoformat(confirmed_at) if confirmed_at else e.occurred_at
+            return AddressForm(
+                confirmation_id=str(form_id),
+                confirmed_on=signed.astimezone(zone).date().isoformat(),
+                form_sha256=str(e.data["form_sha256"]),
+            )
+    return None
 
 
 def certificate_view(
@@ -302,4 +352,5 @@ def certificate_view(
         supersedes=supersedes,
         repairs=tuple(repairs),
         address_repair=next((r for r in repairs if r.contact_id == served_contact), None),
+        address_form=_address_form(served_contact, pinned, zone),
     )

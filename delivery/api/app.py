@@ -6,6 +6,7 @@ from aiohttp import web
 
 from delivery import methods
 from delivery.api.case_system import (
+    case_groups,
     certificates,
     dispatches,
     documents,
@@ -89,5 +90,6 @@ def create_app(ctx: Context) -> web.Application:
     workspace_pages.add_routes(app)
     reveal_exports.add_routes(app)
     reports.add_routes(app)
+    case_groups.add_routes(app)
     report_pages.add_routes(app)
     return app

@@ -40,6 +40,8 @@ HEADERS = {
     "cancelled": L_("report table", "cancelled"),
     "served_electronically": L_("report table", "served_electronically"),
     "served_first_try": L_("report table", "served_first_try"),
+    "served_after_confirmation": L_("report table", "served_after_confirmation"),
+    "served_by_reply": L_("report table", "served_by_reply"),
     "e_service_usage_rate": L_("report table", "e_service_usage_rate"),
     "success_rate": L_("report table", "success_rate"),
     "first_try_rate": L_("report table", "first_try_rate"),

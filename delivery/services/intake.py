@@ -12,6 +12,7 @@ from delivery.context import Context
 from delivery.domain import Attempt, Contact, ContactKind, ContactSource, Dispatch, DispatchState
 from delivery.identity import identity_digest, identity_last4
 from delivery.ids import new_id
+from delivery.services.confirmations import apply_confirmation
 from delivery.services.ownership import choose_owner
 from delivery.services.progress import decide_now
 from delivery.services.transactions import WEBHOOK_SHAPES
@@ -127,8 +128,10 @@ async def _create(
     now = ctx.clock.now()
     dispatch = _new_dispatch(request, api_key_id, now)
     actor = origin.actor or f"api_key:{api_key_id}"
+    id_hmac = identity_digest(ctx.settings.secret_key, request.id_number)
     async with ctx.engine.begin() as conn:
         served_documents = await _check_documents(conn, api_key_id, request.document_ids)
+        applied = await apply_confirmation(conn, dispatch, id_hmac)
         owner = await choose_owner(conn, dispatch.court, dispatch.case_number, request.clerk)
         dispatch.owner_id = owner.owner_id
         dispatch.document_kinds = frozenset(d["kind"] for d in served_documents)
@@ -150,7 +153,7 @@ async def _create(
                 "policy": dispatch.policy,
                 "recipient_name": dispatch.recipient_name,
                 "recipient_role": dispatch.recipient_role,
-                "id_hmac": identity_digest(ctx.settings.secret_key, request.id_number),
+                "id_hmac": id_hmac,
                 "id_last4": dispatch.id_last4,
                 "consent_given": dispatch.consent_given,
                 "consent_basis": dispatch.consent_basis,
@@ -171,13 +174,17 @@ async def _create(
                 "reference": request.reference,
                 "request_fingerprint": fingerprint,
                 "documents": served_documents,
-                "consent": {"given": request.consent_given, "basis": request.consent_basis},
-                "contacts": [
-                    {"id": c.id, "kind": c.kind.value, "source": c.source.value}
-                    for c in dispatch.contacts
-                ],
+                "consent": {"given": dispatch.consent_given, "basis": dispatch.consent_basis},
+                "contacts": [_contact_evidence(c) for c in dispatch.contacts],
             },
         )
+        if applied is not None:
+            tx.record(
+                EventType.CONFIRMED_ADDRESSES_APPLIED,
+                source=origin.source,
+                actor=actor,
+                data=applied.evidence(),
+            )
         tx.record(
             EventType.OWNER_ASSIGNED,
             source=origin.source,
@@ -191,6 +198,15 @@ async def _create(
     await ctx.queue.after_commit(tx.followups)
     log.info("dispatch created", extra={"dispatch_id": dispatch.id, "api_key_id": api_key_id})
     return Created(dispatch.id, dispatch, attempts)
+
+
+def _contact_evidence(contact: Contact) -> dict[str, str]:
+    """A contact as the creation event names it: never its value (personal data stays out of
+    the chain's readable fields), its source and the form it came from."""
+    named = {"id": contact.id, "kind": contact.kind.value, "source": contact.source.value}
+    if contact.confirmation_id is not None:
+        named["confirmation_id"] = contact.confirmation_id
+    return named
 
 
 def _service_deadline_at(ctx: Context, dispatch: Dispatch) -> datetime | None:

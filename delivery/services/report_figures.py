@@ -30,6 +30,14 @@ DEFINITIONS = {
     "first_try_rate": N_(
         "served by an attempt of the first ladder step started for the dispatch / served"
     ),
+    "served_after_confirmation": N_(
+        "served dispatches whose serving address the recipient confirmed in a signed address "
+        "confirmation form (CPL-INT-136/137), in the case or a case linked to it"
+    ),
+    "served_by_reply": N_(
+        "served dispatches whose service the recipient's own reply to the e-mail or SMS "
+        "completed (OLR-31)"
+    ),
     "period": N_(
         "a dispatch counts when its standing outcome (the latest of served, failed, "
         "cancelled; a service reversed or a failure resumed puts it back in progress, "
@@ -50,6 +58,8 @@ class Figures:
     cancelled: int
     served_electronically: int
     served_first_try: int
+    served_after_confirmation: int
+    served_by_reply: int
     e_service_usage_rate: float | None
     success_rate: float | None
     first_try_rate: float | None
@@ -63,6 +73,8 @@ class Figures:
             "cancelled": self.cancelled,
             "served_electronically": self.served_electronically,
             "served_first_try": self.served_first_try,
+            "served_after_confirmation": self.served_after_confirmation,
+            "served_by_reply": self.served_by_reply,
             "e_service_usage_rate": self.e_service_usage_rate,
             "success_rate": self.success_rate,
             "first_try_rate": self.first_try_rate,
@@ -88,6 +100,8 @@ class Tally:
     cancelled: int = 0
     electronic: int = 0
     first_try: int = 0
+    confirmed: int = 0
+    by_reply: int = 0
     hours: list[float] = field(default_factory=list)
 
     def add(self, row: OutcomeRow) -> None:
@@ -99,6 +113,8 @@ class Tally:
             self.served += 1
             self.electronic += row.channel in ELECTRONIC_CHANNELS
             self.first_try += row.served_step is not None and row.served_step == row.first_step
+            self.confirmed += row.confirmed_address
+            self.by_reply += row.by_reply
             if row.served_at is not None and row.created_at is not None:
                 self.hours.append((row.served_at - row.created_at).total_seconds() / 3600)
 
@@ -112,6 +128,8 @@ class Tally:
             total.cancelled += t.cancelled
             total.electronic += t.electronic
             total.first_try += t.first_try
+            total.confirmed += t.confirmed
+            total.by_reply += t.by_reply
             total.hours += t.hours
         return total
 
@@ -124,6 +142,8 @@ class Tally:
             cancelled=self.cancelled,
             served_electronically=self.electronic,
             served_first_try=self.first_try,
+            served_after_confirmation=self.confirmed,
+            served_by_reply=self.by_reply,
             e_service_usage_rate=_rate(self.electronic, self.served),
             success_rate=_rate(self.served, self.served + self.failed),
             first_try_rate=_rate(self.first_try, self.served),

@@ -124,3 +124,25 @@ async def dispatch_id_hmac(conn: AsyncConnection, dispatch_id: str) -> str:
             )
         ).scalar_one()
     )
+
+
+@dataclass(frozen=True)
+class ConfirmationRef:
+    """How a contact names the form it came from (the dispatch page, the API, the certificate)."""
+
+    id: str
+    confirmed_at: datetime
+    form_sha256: str
+
+
+async def confirmation_refs(
+    conn: AsyncConnection, ids: Sequence[str]
+) -> dict[str, ConfirmationRef]:
+    """The forms ``ids`` name, by id (one statement on the primary key)."""
+    if not ids:
+        return {}
+    c = address_confirmations.c
+    rows = await conn.execute(
+        sa.select(c.id, c.confirmed_at, c.form_sha256).where(c.id.in_(sorted(set(ids))))
+    )
+    return {row.id: ConfirmationRef(*row) for row in rows}

@@ -17,11 +17,12 @@ existed, with the same :func:`outcome_row`. docs/decisions/0013-service-reports.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from delivery.domain import CANCELLED_EVENT, FAILED_EVENT, SERVED_EVENT
+from delivery.vocabulary import EventType
 
 
 class AttemptFacts(NamedTuple):
@@ -70,3 +71,24 @@ def outcome_row(
         "served_step": served_step,
         "first_step": min((a.step_index for a in attempts), default=None),
     }
+
+
+def service_reach(
+    event: Mapping[str, Any], confirmed_attempts: Collection[str], reply_ids: Collection[str]
+) -> dict[str, bool]:
+    """What served: for ``dispatch_served``, whether the serving attempt's address came from a
+    signed address confirmation form (``confirmed_address``: its attempt id is among
+    ``confirmed_attempts``, CPL-INT-136/137) and whether the completing event was the
+    recipient's reply (``by_reply``: among ``reply_ids``, the dispatch's ``reply_received``
+    events, OLR-31 and docs/decisions/0042). Both false for any other outcome. Columns added
+    by migration 0014; :func:`outcome_row` stays as migration 0005 filled the table."""
+    if event["type"] != SERVED_EVENT:
+        return {"confirmed_address": False, "by_reply": False}
+    data = json.loads(event["data"])
+    return {
+        "confirmed_address": data.get("attempt_id") in confirmed_attempts,
+        "by_reply": data.get("completing_event_id") in reply_ids,
+    }
+
+
+REPLY_EVENT = EventType.REPLY_RECEIVED

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from delivery.domain import (
     DocumentRef,
     Event,
 )
+from delivery.storage.address_confirmations import ConfirmationRef, confirmation_refs
 from delivery.storage.dispatches import load_contacts, load_documents
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
@@ -56,6 +57,8 @@ class DispatchDetail:
     chain_head: str
     notice: NoticeText | None = None
     certificate: StandingCertificate | None = None
+    # The address confirmation forms its contacts came from, by id (CPL-INT-136/137).
+    confirmations: dict[str, ConfirmationRef] = field(default_factory=dict)
 
 
 OPEN_NOTICE_ATTEMPT_STATES = (AttemptState.PENDING.value, AttemptState.SENT.value)
@@ -149,6 +152,9 @@ async def dispatch_detail(
         chain_head=row["chain_head"],
         notice=notice,
         certificate=await standing_certificate(conn, dispatch_id),
+        confirmations=await confirmation_refs(
+            conn, [c.confirmation_id for c in dispatch.contacts if c.confirmation_id]
+        ),
     )
 
 

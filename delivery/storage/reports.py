@@ -47,6 +47,8 @@ class OutcomeRow(NamedTuple):
     first_step: int | None = None  # the first step started (the step of the first attempt)
     last_attempt_channel: str | None = None  # the channel of the dispatch's last attempt
     owner_id: str | None = None  # the last owner_assigned / owner_reassigned
+    confirmed_address: bool = False  # served at an address from a signed confirmation form
+    by_reply: bool = False  # served by the recipient's reply (OLR-31, 0042)
 
     def outcome_date(self, zone: ZoneInfo) -> date:
         """The day the outcome counts on: the date of service, else the day it was recorded."""
@@ -72,9 +74,11 @@ def outcomes_statement(dialect: str, *, scoped: bool, owners: bool) -> sa.Select
     as its projection row holds it (delivery/storage/outcomes.py): the dispatch, the event's
     seq, type and time, the channel (of the service, or of the last attempt of a failure or a
     cancellation), the date of service, the dispatch's court and creation, the serving step and
-    the first step. With ``owners``, once per ownership event of the dispatch, whose seq and
-    ``owner_id`` follow (None, None when it has none): joined rather than read apart, so that a
-    year's ~100,000 ownership events are not sent back and decoded beside the outcomes."""
+    the first step, whether the serving address was confirmed by the recipient and whether
+    the recipient's reply served (migration 0014). With ``owners``, once per ownership event of
+    the dispatch, whose seq and ``owner_id`` follow (None, None when it has none): joined rather
+    than read apart, so that a year's ~100,000 ownership events are not sent back and decoded
+    beside the outcomes."""
     o = service_outcomes.c
     columns = [
         o.dispatch_id,
@@ -87,6 +91,8 @@ def outcomes_statement(dialect: str, *, scoped: bool, owners: bool) -> sa.Select
         _instant(o.dispatch_created_at, dialect),
         o.served_step,
         o.first_step,
+        o.confirmed_address,
+        o.by_reply,
     ]
     source: sa.FromClause = service_outcomes
     if owners:
@@ -167,6 +173,8 @@ async def standing_outcomes(
             first_step,
             channel,
             owner[-1] if owner else None,  # (owner_seq, owner_id) when asked for
+            bool(confirmed_address),
+            bool(by_reply),
         )
         for (
             dispatch_id,
@@ -179,6 +187,8 @@ async def standing_outcomes(
             created_at,
             served_step,
             first_step,
+            confirmed_address,
+            by_reply,
             *owner,
         ) in standing.values()
     ]

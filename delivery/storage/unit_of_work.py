@@ -37,7 +37,7 @@ from delivery.storage import outbox
 from delivery.storage.dispatches import load_contacts, load_documents
 from delivery.storage.followups import FollowUps
 from delivery.storage.notice_codes import code_row, insert_codes
-from delivery.storage.outcomes import AttemptFacts, outcome_row
+from delivery.storage.outcomes import REPLY_EVENT, AttemptFacts, outcome_row, service_reach
 from delivery.storage.rows import (
     attempt_changes,
     attempt_row,
@@ -365,9 +365,16 @@ class DispatchTransaction:
         new = [e for e in self._events if e["type"] in OUTCOME_EVENTS]
         if not new:
             return []
-        facts = [AttemptFacts(a.id, a.step_index, a.channel) for a in await self.attempts()]
+        attempts = await self.attempts()
+        facts = [AttemptFacts(a.id, a.step_index, a.channel) for a in attempts]
         d = self.dispatch
-        return [outcome_row(e, d.court, d.created_at, facts) for e in new]
+        confirmed_contacts = {c.id for c in d.contacts if c.confirmation_id is not None}
+        confirmed = {a.id for a in attempts if a.contact_id in confirmed_contacts}
+        replies = {e.id for e in await self.events() if e.type == REPLY_EVENT}
+        return [
+            {**outcome_row(e, d.court, d.created_at, facts), **service_reach(e, confirmed, replies)}
+            for e in new
+        ]
 
 
 @asynccontextmanager

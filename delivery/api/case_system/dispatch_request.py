@@ -18,12 +18,12 @@ from delivery.domain import LOCALES, ContactKind, ContactSource
 from delivery.ids import looks_like_id
 from delivery.services.intake import ContactRequest, DispatchRequest
 from delivery.text import text_problem
-from delivery.vocabulary import RecipientRole
+from delivery.vocabulary import ConsentBasis, RecipientRole
 from escalation.policy import PolicyBook, load_policy_book
 from templates.i18n import N_
 
 ID_NUMBER_RE = re.compile(r"^[0-9A-Za-z]{4,40}$")
-CONSENT_BASES = ("express", "contract", "filing", "tacit")
+CONSENT_BASES = tuple(ConsentBasis)
 MAX_CONTACTS = 20
 MAX_DOCUMENTS = 50
 Choice = TypeVar("Choice", bound=StrEnum)

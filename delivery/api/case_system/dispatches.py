@@ -23,10 +23,10 @@ from delivery.api.staff.action_forms import read_action_form
 from delivery.clock import rfc3339
 from delivery.cursors import decode_cursor, encode_cursor
 from delivery.domain import Attempt, Dispatch, DispatchState
-from delivery.identity import mask_address
 from delivery.infra.document_store import EvidenceFile, UploadRejected
 from delivery.representations import (
     attempt_view,
+    contact_view,
     dispatch_summary,
     event_view,
     notice_view,
@@ -145,15 +145,7 @@ async def _detail(request: web.Request, dispatch_id: str) -> dict[str, Any]:
             "role": d.recipient_role,
             "id_number_last4": d.id_last4,
             "e_service_consent": {"given": d.consent_given, "basis": d.consent_basis},
-            "contacts": [
-                {
-                    "id": c.id,
-                    "kind": c.kind.value,
-                    "value": mask_address(c.kind.value, c.value),
-                    "source": c.source.value,
-                }
-                for c in d.contacts
-            ],
+            "contacts": [contact_view(c, detail.confirmations) for c in d.contacts],
         },
         "documents": [
             {

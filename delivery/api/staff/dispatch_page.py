@@ -169,6 +169,7 @@ def _context(view: DispatchView, user: StaffUser, revealed: str | None) -> dict[
                 "value": full.get(c.id, masked[c.id]),
                 "revealed": c.id in full,
                 "source": c.source.value,
+                "confirmation": detail.confirmations.get(c.confirmation_id or ""),
             }
             for c in d.contacts
         ],

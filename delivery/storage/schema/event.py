@@ -55,6 +55,10 @@ service_outcomes = sa.Table(
     sa.Column("served_at", UtcDateTime),
     sa.Column("served_step", sa.Integer),
     sa.Column("first_step", sa.Integer),
+    # A service at an address from a signed confirmation form; one completed by the recipient's
+    # reply (migration 0014; delivery/storage/outcomes.py service_reach).
+    sa.Column("confirmed_address", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("by_reply", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index(
         "ix_service_outcomes_occurred_at",
         "occurred_at",

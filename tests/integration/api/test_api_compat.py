@@ -247,6 +247,30 @@ async def _errors_are_answered(walk: Walk, document_id: str, endpoint_id: str) -
     )
 
 
+async def _cases_are_linked(walk: Walk) -> None:
+    """A first instance and its appeal linked (CPL-INT-137), read, and a case of theirs refused
+    to another group."""
+    group = {"group_id": "case-family-1"}
+    cases = [{"case_number": "(2026)浙0106民初1234号"}, {"case_number": "(2026)浙01民终88号"}]
+    await walk.call(
+        "link the appeal to its first instance",
+        "PUT",
+        "/api/v1/case-groups/{group_id}",
+        group,
+        json={"court": COURT, "cases": cases},
+    )
+    await walk.call(
+        "read the group", "GET", "/api/v1/case-groups/{group_id}", group, params={"court": COURT}
+    )
+    await walk.call(
+        "409: a linked case into another group",
+        "PUT",
+        "/api/v1/case-groups/{group_id}",
+        {"group_id": "case-family-2"},
+        json={"court": COURT, "cases": cases[1:]},
+    )
+
+
 async def test_the_http_surface_is_unchanged(sandbox_api: Api) -> None:
     walk = Walk(sandbox_api)
     async with receiving(Receiver()) as receiver:
@@ -257,6 +281,7 @@ async def test_the_http_surface_is_unchanged(sandbox_api: Api) -> None:
         await _second_dispatch_is_cancelled(walk, document_id)
         await _reports_are_read(walk)
         await _errors_are_answered(walk, document_id, endpoint_id)
+        await _cases_are_linked(walk)
     text = (
         json.dumps(Placeholders(receiver.url).apply(walk.steps), ensure_ascii=False, indent=2)
         + "\n"

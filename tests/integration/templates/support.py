@@ -20,13 +20,14 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from api_client import Api
 from conftest import COURT, settled
-from helpers import confirmation_link, link_path, staff_account, without_redis
+from helpers import confirmation_link, link_path, signed_form, staff_account, without_redis
 
 from delivery.api.app import create_app
 from delivery.identity import mask_address
 from delivery.sandbox.pages import SmtpSink
 from delivery.services.transactions import dispatch_transaction
 from delivery.staff import Role, StaffUser
+from delivery.storage.address_confirmations import ConfirmedAddress
 from delivery.storage.schema import (
     api_keys,
     attempts,
@@ -37,11 +38,13 @@ from delivery.storage.schema import (
     notices,
     staff_users,
 )
-from delivery.vocabulary import Channel, DispatchState, EventType
+from delivery.vocabulary import Channel, ContactKind, DispatchState, EventType
 from integration.channels.in_person.support import in_person_dispatch
 from integration.channels.public_notice.support import drafted, notice_dispatch, published_notice
 from integration.tracking.support import issued
 
+# A first instance and its appeal, linked (CPL-INT-137).
+CONFIRMED_CASES = ("(2026)浙0106民初4321号", "(2026)浙01民终4321号")
 ID_LAST4 = "123X"  # the last 4 characters of dispatch_body's identity number
 NOTE = "电话核实，受送达人已搬离 / checked by phone"
 # A mail server's own words on a bounce: evidence shown as it came, in whatever language.
@@ -208,10 +211,30 @@ async def seed(api: Api, smtp_sink: SmtpSink, aiohttp_client: Callable[..., Any]
         response = await offline.post("/api/v1/dispatches", json=body, headers=api.auth)
         assert response.status == 201, await response.text()
         ids["queued"] = str((await response.json())["id"])
+    ids["confirmed"] = await _served_at_a_confirmed_address(api)
     await _record_the_rest(api, ids)
     out.notice_code = await _notice_code(api, ids["served"])
     await settled(api.ctx)
     return out
+
+
+async def _served_at_a_confirmed_address(api: Api) -> str:
+    """A form the recipient signed in a linked case (CPL-INT-137): the next dispatch takes its
+    addresses, its page and certificate name the form (its own case, so the dispatches above
+    keep theirs)."""
+    group = {"court": COURT, "cases": [{"case_number": c} for c in CONFIRMED_CASES]}
+    linked = await api.client.put("/api/v1/case-groups/crawl", json=group, headers=api.auth)
+    assert linked.status == 201, await linked.text()
+    body = await api.new_dispatch_body(reference="crawl-confirmed", source="court_found")
+    body["case_number"] = CONFIRMED_CASES[1]
+    earlier = await api.create(body)
+    confirmed = ConfirmedAddress(ContactKind.EMAIL, "zhang.san@confirmed.example")
+    await signed_form(api, earlier["id"], CONFIRMED_CASES[0], [confirmed])
+    body = await api.new_dispatch_body(reference="crawl-confirmed-next", source="court_found")
+    body["case_number"] = CONFIRMED_CASES[1]
+    created = await api.create(body)
+    await api.until_state(created["id"], "served")
+    return str(created["id"])
 
 
 async def _record_the_rest(api: Api, ids: dict[str, str]) -> None:

@@ -24,6 +24,7 @@ RECORDED_READINGS = (
     "recipient-confirmed address; accepted by the court's mail server (CPL-INT-135)",
     "recipient-confirmed number; carrier: delivered",
     "court_found address; read after the identity check",
+    "court_found address; recipient replied",
     "proof of service signed by the recipient",
     "handed to: family",
     "refused to sign; recorded",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from delivery.api.case_system.dispatch_request import CONSENT_BASES
+from delivery.api.case_system.openapi.case_group_paths import CASE_GROUP_SCHEMAS
 from delivery.api.case_system.openapi.dispatch_schemas import DISPATCH_SCHEMAS, values
 from delivery.api.case_system.openapi.webhook_schemas import WEBHOOK_SCHEMAS
 from delivery.domain import LOCALES
@@ -41,6 +42,7 @@ COMPONENTS: dict[str, Any] = {
     "schemas": {
         **DISPATCH_SCHEMAS,
         **WEBHOOK_SCHEMAS,
+        **CASE_GROUP_SCHEMAS,
         "Problem": {
             "type": "object",
             "properties": {
@@ -256,6 +258,8 @@ COMPONENTS: dict[str, Any] = {
                         "cancelled",
                         "served_electronically",
                         "served_first_try",
+                        "served_after_confirmation",
+                        "served_by_reply",
                     )
                 },
                 **{

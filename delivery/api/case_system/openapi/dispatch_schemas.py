@@ -178,6 +178,15 @@ DISPATCH_DETAIL: dict[str, Any] = {
                         "kind": {"enum": values(ContactKind)},
                         "value": {"type": "string", "description": "masked"},
                         "source": {"enum": values(ContactSource)},
+                        "confirmation": {
+                            "oneOf": [
+                                {"type": "null"},
+                                closed({"id": ULID, "confirmed_at": TIME, "form_sha256": SHA256}),
+                            ],
+                            "description": "the address confirmation form the recipient "
+                            "signed that named this address (CPL-INT-136/137), in this case or "
+                            "a case of its group; null for the case system's own addresses",
+                        },
                     }
                 ),
             },

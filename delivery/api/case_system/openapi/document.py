@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from delivery.api.case_system.openapi.case_group_paths import CASE_GROUP_PATHS
 from delivery.api.case_system.openapi.components import COMPONENTS
 from delivery.api.case_system.openapi.dispatch_paths import DISPATCH_PATHS
 from delivery.api.case_system.openapi.service_paths import SERVICE_PATHS
@@ -29,7 +30,7 @@ SPEC: dict[str, Any] = {
     },
     "components": COMPONENTS,
     "security": [{"bearer": []}, {"staff_session": []}],
-    "paths": {**DISPATCH_PATHS, **SERVICE_PATHS},
+    "paths": {**DISPATCH_PATHS, **SERVICE_PATHS, **CASE_GROUP_PATHS},
     "webhooks": WEBHOOKS,
 }
 

@@ -7,7 +7,6 @@ The court's mail processor posts each raw reply (RFC 5322) it received, with its
 from __future__ import annotations
 
 from datetime import timedelta
-from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
@@ -15,6 +14,7 @@ import pytest
 from aiohttp import ClientResponse
 from api_client import RECIPIENT_EMAIL, Api
 from conftest import settled
+from helpers import reply_message
 
 from delivery.clock import rfc3339
 from integration.staff.support import clerk_session
@@ -32,20 +32,6 @@ async def _sent_to_court_found(api: Api) -> tuple[str, str]:
     )
     await settled(api.ctx)
     return str(created["id"]), str(sent["attempts"][0]["provider_ref"])
-
-
-def _reply(answers: str, sender: str = RECIPIENT_EMAIL, **headers: str) -> bytes:
-    message = EmailMessage()
-    message["From"] = f"张三 <{sender}>"
-    message["To"] = "court@example.com"
-    message["Subject"] = "Re: 送达通知"
-    message["Message-ID"] = "<reply-1@example.com>"
-    message["In-Reply-To"] = answers
-    message["References"] = f"<older@example.com> {answers}"
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content("已收到，谢谢。")
-    return bytes(message)
 
 
 async def _post(api: Api, headers: dict[str, str], raw: bytes) -> ClientResponse:
@@ -66,7 +52,7 @@ async def test_the_recipients_reply_serves_dated_on_arrival(
     dispatch_id, message_id = await _sent_to_court_found(api)
     api.ctx.clock.advance(timedelta(hours=3))  # type: ignore[attr-defined]
     arrived = api.ctx.clock.now()
-    response = await _post(api, bounce_processor, _reply(message_id))
+    response = await _post(api, bounce_processor, reply_message(message_id))
     assert response.status == 200, await response.text()
     assert (await response.json())["automatic"] is False
     served = await api.until_state(dispatch_id, "served")
@@ -89,7 +75,7 @@ async def test_an_automatic_reply_is_evidence_never_service(
     api: Api, bounce_processor: dict[str, str], headers: dict[str, str]
 ) -> None:
     dispatch_id, message_id = await _sent_to_court_found(api)
-    response = await _post(api, bounce_processor, _reply(message_id, **headers))
+    response = await _post(api, bounce_processor, reply_message(message_id, **headers))
     assert response.status == 200
     assert (await response.json())["automatic"] is True
     assert (await api.dispatch(dispatch_id))["state"] == "in_progress"
@@ -116,7 +102,9 @@ async def test_a_reply_from_another_address_is_evidence_only(
     api: Api, bounce_processor: dict[str, str]
 ) -> None:
     dispatch_id, message_id = await _sent_to_court_found(api)
-    response = await _post(api, bounce_processor, _reply(message_id, "colleague@example.com"))
+    response = await _post(
+        api, bounce_processor, reply_message(message_id, "colleague@example.com")
+    )
     assert (await response.json())["from_recipient"] is False
     assert (await api.dispatch(dispatch_id))["state"] == "in_progress"
 
@@ -125,9 +113,9 @@ async def test_unknown_replies_are_404_and_other_keys_403(
     api: Api, bounce_processor: dict[str, str]
 ) -> None:
     dispatch_id, message_id = await _sent_to_court_found(api)
-    unknown = await _post(api, bounce_processor, _reply("<nope@court.example>"))
+    unknown = await _post(api, bounce_processor, reply_message("<nope@court.example>"))
     assert unknown.status == 404
-    refused = await _post(api, api.auth, _reply(message_id))
+    refused = await _post(api, api.auth, reply_message(message_id))
     assert refused.status == 403
     assert await _replies(api, dispatch_id) == []
 
@@ -138,10 +126,10 @@ async def test_the_clerk_sees_replies_and_the_certificate_keeps_them(
     """An out-of-office first, then the recipient's own answer: both are on the dispatch page
     and in the certificate's evidence; the answer is the service."""
     dispatch_id, message_id = await _sent_to_court_found(api)
-    auto = _reply(message_id, Auto_Submitted="auto-replied")
+    auto = reply_message(message_id, Auto_Submitted="auto-replied")
     assert (await _post(api, bounce_processor, auto)).status == 200
     api.ctx.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
-    assert (await _post(api, bounce_processor, _reply(message_id))).status == 200
+    assert (await _post(api, bounce_processor, reply_message(message_id))).status == 200
     await api.until_state(dispatch_id, "served")
     await issued(api, dispatch_id)
 

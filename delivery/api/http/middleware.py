@@ -33,6 +33,13 @@ def _is_api(request: web.Request) -> bool:
     return request.path.startswith("/api/")
 
 
+def _route(request: web.Request) -> str:
+    """The route's pattern (``/r/{token}``), for logs: a path can hold a secret (a recipient's
+    link, a provider's callback secret) and never goes into a log line."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
+
+
 @web.middleware
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -60,12 +67,16 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         if dependency is not None:
             log.warning(
                 "dependency unavailable",
-                extra={"path": request.path, "dependency": dependency, "error": type(exc).__name__},
+                extra={
+                    "route": _route(request),
+                    "dependency": dependency,
+                    "error": type(exc).__name__,
+                },
             )
             return unavailable(request, dependency, _is_api(request))
         if not _is_api(request):
             raise
-        log.exception("unhandled error", extra={"path": request.path})
+        log.exception("unhandled error", extra={"route": _route(request)})
         return Problem(500, "internal-error", "Internal error").response(
             request.path, problem_locale(request)
         )
@@ -73,20 +84,21 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
 
 @web.middleware
 async def fresh_connection(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A read answered once more when its pooled connection died with a restarted database.
+    """An API read answered once more when its pooled connection died with a restarted database.
 
     The pool has no pre-ping (decision 0003), so the first request after PostgreSQL restarts
     meets a connection the old server closed. SQLAlchemy then invalidates the whole pool, so
     the same read on a fresh connection answers rather than a 503 for a database that is back.
-    Only safe methods are retried: a write's outcome is unknown once its connection is lost."""
-    if request.method not in SAFE_METHODS:
+    Only the case system's GETs, which write nothing: a page such as the recipient's records
+    evidence when opened, and a write whose connection was lost may have committed."""
+    if request.method not in SAFE_METHODS or not _is_api(request):
         return await handler(request)
     try:
         return await handler(request)
     except Exception as error:
         if not connection_lost(error):
             raise
-        log.info("stale database connection; read retried", extra={"path": request.path})
+        log.info("stale database connection; read retried", extra={"route": _route(request)})
         return await handler(request)
 
 

@@ -86,6 +86,9 @@ class SendResult:
     provider: str | None = None
     refusals: tuple[str, ...] = ()
     unknown: bool = False
+    # A refusal for the number's own reasons, though worth a later try (flow control for one
+    # number): like a permanent one, it says nothing of the provider's health.
+    number_at_fault: bool = False
 
 
 class Channel(Protocol):

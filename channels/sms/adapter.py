@@ -90,7 +90,11 @@ def classify_error(exc: TwilioRestException) -> SendResult:
         return SendResult(SendOutcome.PERMANENT, detail)
     if exc.status in (401, 403):
         return SendResult(SendOutcome.UNAVAILABLE, detail)  # our credentials, not the number
-    if exc.status == 429 or exc.status >= 500:
+    if exc.status >= 500:
+        # Twilio's trouble after it may have taken the message: its fate is unknown, so the
+        # attempt stays with Twilio (docs/decisions/0045).
+        return SendResult(SendOutcome.TRANSIENT, detail, unknown=True)
+    if exc.status == 429:
         return SendResult(SendOutcome.TRANSIENT, detail)
     return SendResult(SendOutcome.PERMANENT, detail)
 
@@ -149,8 +153,9 @@ class SmsChannel:
             )
         except TwilioRestException as exc:
             return classify_error(exc)
-        except (TwilioException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            # Unless the connection was never made, Twilio may have taken the message.
+        except (TwilioException, aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+            # Unless the connection was never made, Twilio may have taken the message (an
+            # answer that is not JSON, ValueError, included).
             unknown = not isinstance(exc, aiohttp.ClientConnectorError)
             return SendResult(
                 SendOutcome.TRANSIENT, f"{type(exc).__name__}: {exc}", unknown=unknown

@@ -44,16 +44,16 @@ PROVIDER_ZONE = ZoneInfo("Asia/Shanghai")
 MAINLAND = "+86"
 # This number can never get the message through Alibaba (not a mainland mobile, stopped).
 PERMANENT_CODES = frozenset({"isv.MOBILE_NUMBER_ILLEGAL", "isv.MOBILE_COUNT_OVER_LIMIT"})
-# Worth trying again later: flow control for the number, Alibaba's own trouble.
-TRANSIENT_CODES = frozenset(
-    {
-        "isv.BUSINESS_LIMIT_CONTROL",
-        "isp.SYSTEM_ERROR",
-        "isp.RAM_PERMISSION_DENY",
-        "Throttling.User",
-        "Throttling.Api",
-    }
-)
+# Alibaba's own failure: it may have passed the message on before failing, so its fate is
+# unknown (as an HTTP 5xx's, or an answer with no code).
+UNCERTAIN_CODES = frozenset({"isp.SYSTEM_ERROR"})
+# Flow control for one number (too many messages to it): the number's limit, worth a later
+# try, and no sign of the provider's health.
+NUMBER_LIMIT_CODES = frozenset({"isv.BUSINESS_LIMIT_CONTROL"})
+# Worth trying again later: Alibaba's throttling of our account.
+TRANSIENT_CODES = frozenset({"isp.RAM_PERMISSION_DENY", "Throttling.User", "Throttling.Api"})
+# The SDK writes a missing code as the text "None".
+NO_CODE = frozenset({"", "None"})
 # SendStatus in QuerySendDetails: 1 waiting for the carrier, 2 failed, 3 delivered.
 QUERY_STATUSES = {1: None, 2: False, 3: True}
 
@@ -88,11 +88,19 @@ def international(number: str) -> str:
     return number if number.startswith("+") else f"{MAINLAND}{number}"
 
 
-def classify(code: str | None, detail: str) -> SendResult:
-    """Alibaba's answer ``code`` (other than ``OK``) as an outcome: the number's fault, a reason
-    to try later, or — signature, template, balance, keys — this provider unusable for now."""
+def classify(code: str | None, detail: str, status: int | None = None) -> SendResult:
+    """Alibaba's answer ``code`` (other than ``OK``) and HTTP ``status`` as an outcome.
+
+    An HTTP 5xx, Alibaba's own system error or an answer with no code may come after the
+    message went out: its fate is unknown, so the attempt stays with Alibaba (no other provider
+    may send it, docs/decisions/0045). Otherwise the number's fault, a reason to try later, or
+    — signature, template, balance, keys — this provider unusable for now."""
+    if (status or 0) >= 500 or code is None or code in NO_CODE or code in UNCERTAIN_CODES:
+        return SendResult(SendOutcome.TRANSIENT, detail, unknown=True)
     if code in PERMANENT_CODES:
         return SendResult(SendOutcome.PERMANENT, detail)
+    if code in NUMBER_LIMIT_CODES:
+        return SendResult(SendOutcome.TRANSIENT, detail, number_at_fault=True)
     if code in TRANSIENT_CODES:
         return SendResult(SendOutcome.TRANSIENT, detail)
     return SendResult(SendOutcome.UNAVAILABLE, detail)
@@ -193,7 +201,8 @@ class AliyunSmsChannel:
         try:
             response = await self._sdk().send_sms_async(request)
         except AlibabaCloudException as exc:
-            return classify(exc.code, f"{exc.status_code} {exc.code} {exc.message}")
+            detail = f"{exc.status_code} {exc.code} {exc.message}"
+            return classify(exc.code, detail, exc.status_code)
         except Exception as exc:  # the SDK wraps transport errors in its own
             # Unless the connection was never made, Alibaba may have taken the message.
             detail = f"{type(exc).__name__}: {_cause(exc)}"

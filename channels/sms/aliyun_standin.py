@@ -4,7 +4,8 @@ QuerySendDetails) and for its pushes (SmsReport, SmsUp).
 The official SDK is pointed at it through its endpoint setting (``SONGDA_ALIYUN_ENDPOINT=
 http://127.0.0.1:…``), so tests and the sandbox exercise the SDK as it is, on loopback, with no
 account. It can refuse (``fail_code``, as Alibaba answers: HTTP 200 with another ``Code``), break
-(``http_status``), take a message and then not answer in time (``hang``), and play the network:
+(``http_status``), take a message and then not answer in time (``hang``) or answer an HTTP
+error (``status_after_taking``: a gateway failing after the message went on), and play the network:
 push a delivery report or a reply to Songda's callback URLs.
 """
 
@@ -42,6 +43,7 @@ class AliyunStandIn:
     fail_code: str | None = None
     http_status: int | None = None
     hang: float = 0.0
+    status_after_taking: int | None = None
     # Where Songda takes pushes (``…/hooks/aliyun/<secret>``), once served with settings.
     callback_base: str | None = None
     # The sandbox's carrier reports every message delivered on its own.
@@ -111,6 +113,9 @@ class AliyunStandIn:
         self.messages.append(message)
         if self.hang:
             await asyncio.sleep(self.hang)  # taken, but the answer comes too late
+        if self.status_after_taking is not None:
+            body = {"Code": "isp.SYSTEM_ERROR", "Message": "stand-in gateway failure"}
+            return web.json_response(body, status=self.status_after_taking)
         if self.auto_deliver and self.callback_base:
             task = asyncio.get_running_loop().create_task(self._deliver_later(message["biz_id"]))
             self._tasks.add(task)

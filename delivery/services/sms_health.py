@@ -55,7 +55,8 @@ def outcome_of(result: SendResult) -> str:
         return ACCEPTED
     if result.unknown:
         return UNKNOWN
-    return REFUSED_NUMBER if result.outcome == SendOutcome.PERMANENT else FAILED
+    number = result.outcome == SendOutcome.PERMANENT or result.number_at_fault
+    return REFUSED_NUMBER if number else FAILED
 
 
 def figures(rows: Iterable[SendRow], now: datetime, health: SmsHealth) -> Figures:

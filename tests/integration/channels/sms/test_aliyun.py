@@ -252,6 +252,24 @@ async def test_a_message_whose_fate_is_unknown_is_never_sent_by_another_provider
     assert sms.twilio.messages == [] and len(sms.aliyun.messages) == 2
 
 
+async def test_a_server_error_after_the_message_was_taken_keeps_the_attempt_with_alibaba(
+    api: Api, sms: Providers
+) -> None:
+    """A 5xx says nothing of the message: Alibaba may have passed it on before failing. So it is
+    no refusal — Twilio never sends it, and the attempt stays bound to Alibaba."""
+    sms.aliyun.status_after_taking = 502
+    dispatch_id = await _sms_dispatch(api)
+    attempt = _sms(await api.dispatch(dispatch_id))
+    assert attempt["state"] == "pending" and len(sms.aliyun.messages) == 1
+    assert sms.twilio.messages == []
+    retry = next(e for e in await api.events(dispatch_id) if e.type == "attempt_retry_scheduled")
+    assert retry.data["provider"] == "aliyun" and retry.data["outcome_unknown"] is True
+    assert await sms.router.board.bound_provider(attempt["id"]) == "aliyun"
+    code = await sms.router.send_code(_code(1))  # a code too: not sent again by Twilio
+    assert (code.provider, code.unknown, code.refusals) == ("aliyun", True, ())
+    assert sms.twilio.messages == []
+
+
 @pytest.mark.both_databases
 async def test_errors_demote_the_provider_and_recovery_restores_it(
     api: Api, sms: Providers, capsys: pytest.CaptureFixture[str]
@@ -260,18 +278,18 @@ async def test_errors_demote_the_provider_and_recovery_restores_it(
     to Twilio; after the probe delay back on trial, and restored when healthy. Each switch is
     recorded with its figures."""
     router, clock = sms.router, api.ctx.clock
-    sms.aliyun.http_status = 500
+    sms.aliyun.fail_code = "isv.AMOUNT_NOT_ENOUGH"  # a definite refusal: the same try moves on
     for n in range(3):
         result = await router.send_code(_code(n))
         assert result.provider == "twilio" and result.outcome == SendOutcome.ACCEPTED
-    asked = len(sms.aliyun.messages), sms.aliyun.http_status
+    asked = len(sms.aliyun.messages)
     result = await router.send_code(_code(9))
     assert result.provider == "twilio" and not result.refusals  # Alibaba not even asked
     [demoted] = await recent_switches(api.ctx.engine)
     moved = (demoted.provider, demoted.from_state, demoted.to_state)
     assert moved == ("aliyun", "active", "demoted")
     assert demoted.reason.startswith("errors") and demoted.figures["errors"] == 3
-    assert asked == (0, 500)
+    assert asked == 0
     health = await (await api.client.get("/healthz")).json()
     assert health["sms_providers"] == {"aliyun": "demoted", "twilio": "active"}
     # A dispatch now: its SMS goes straight to Twilio, and its events say so.
@@ -280,7 +298,7 @@ async def test_errors_demote_the_provider_and_recovery_restores_it(
     assert sent["provider"] == "twilio" and "refused_by" not in sent
     assert len(sms.aliyun.messages) == 0
 
-    sms.aliyun.http_status = None  # Alibaba recovers
+    sms.aliyun.fail_code = None  # Alibaba recovers
     clock.advance(HEALTH.probe_after)  # type: ignore[attr-defined]
     for n in range(3):
         assert (await router.send_code(_code(n))).provider == "aliyun"

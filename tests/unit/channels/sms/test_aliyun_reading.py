@@ -8,22 +8,37 @@ import pytest
 
 from channels.sms.aliyun import classify, international, national, provider_time, report_of
 from delivery.channel_api import SendOutcome
+from delivery.services.sms_health import outcome_of
 
 
 @pytest.mark.parametrize(
-    ("code", "outcome"),
+    ("code", "status", "outcome", "unknown"),
     [
-        ("isv.MOBILE_NUMBER_ILLEGAL", SendOutcome.PERMANENT),
-        ("isv.BUSINESS_LIMIT_CONTROL", SendOutcome.TRANSIENT),
-        ("isp.SYSTEM_ERROR", SendOutcome.TRANSIENT),
-        ("isv.SMS_TEMPLATE_ILLEGAL", SendOutcome.UNAVAILABLE),
-        ("isv.AMOUNT_NOT_ENOUGH", SendOutcome.UNAVAILABLE),
-        (None, SendOutcome.UNAVAILABLE),
+        ("isv.MOBILE_NUMBER_ILLEGAL", 200, SendOutcome.PERMANENT, False),
+        ("isv.BUSINESS_LIMIT_CONTROL", 200, SendOutcome.TRANSIENT, False),
+        ("Throttling.User", 400, SendOutcome.TRANSIENT, False),
+        ("isv.SMS_TEMPLATE_ILLEGAL", 200, SendOutcome.UNAVAILABLE, False),
+        ("isv.AMOUNT_NOT_ENOUGH", 200, SendOutcome.UNAVAILABLE, False),
+        ("InvalidAccessKeyId.NotFound", 404, SendOutcome.UNAVAILABLE, False),
+        # Alibaba's own trouble, or no word at all: the message may be out.
+        ("isp.SYSTEM_ERROR", 200, SendOutcome.TRANSIENT, True),
+        ("ServiceUnavailable", 503, SendOutcome.TRANSIENT, True),
+        ("isv.AMOUNT_NOT_ENOUGH", 502, SendOutcome.TRANSIENT, True),
+        (None, 200, SendOutcome.TRANSIENT, True),
+        ("None", 500, SendOutcome.TRANSIENT, True),
     ],
 )
-def test_codes_are_classified(code: str | None, outcome: SendOutcome) -> None:
-    result = classify(code, f"{code}")
-    assert result.outcome == outcome and not result.unknown
+def test_codes_are_classified(
+    code: str | None, status: int, outcome: SendOutcome, unknown: bool
+) -> None:
+    result = classify(code, f"{code}", status)
+    assert (result.outcome, result.unknown) == (outcome, unknown)
+
+
+def test_flow_control_for_a_number_is_the_numbers_limit_not_the_providers_fault() -> None:
+    limited = classify("isv.BUSINESS_LIMIT_CONTROL", "too many to this number")
+    assert limited.number_at_fault and outcome_of(limited) == "refused_number"
+    assert outcome_of(classify("isv.AMOUNT_NOT_ENOUGH", "balance")) == "failed"
 
 
 def test_numbers_between_e164_and_alibabas_form() -> None:

@@ -23,6 +23,7 @@ from channels.sms.aliyun import international, report_of
 from channels.sms.outcomes import DELIVERED, IN_PROGRESS, UNDELIVERED
 from channels.sms.receipts import SmsStatus, record_sms_report
 from channels.sms.replies import MAX_BODY, record_reply
+from delivery.api.http.bodies import bounded_body
 from delivery.api.http.problems import Problem, not_found
 from delivery.api.http.rate_limit import client_address
 from delivery.api.http.request_context import ctx_of, json_response
@@ -59,9 +60,7 @@ def _guard(request: web.Request, settings: Settings) -> None:
 
 
 async def _items(request: web.Request) -> list[dict[str, Any]]:
-    raw = await request.content.read(MAX_PUSH_BYTES + 1)
-    if len(raw) > MAX_PUSH_BYTES:
-        raise Problem(413, "too-large", "The body is too large", "at most 256 KiB")
+    raw = await bounded_body(request, MAX_PUSH_BYTES)
     try:
         items = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

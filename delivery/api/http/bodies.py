@@ -105,7 +105,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise Problem(
             415, "unsupported-media-type", "Send JSON", f"Content-Type must be {JSON_TYPE}"
         )
-    raw = await _bounded_body(request)
+    raw = await bounded_body(request)
     try:
         body = json.loads(raw, parse_constant=_no_constant)
     except RecursionError:
@@ -120,17 +120,17 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
-async def _bounded_body(request: web.Request) -> bytes:
-    too_large = Problem(
-        413, "too-large", "The body is too large", f"at most {MAX_JSON_BYTES} bytes of JSON"
-    )
-    if (request.content_length or 0) > MAX_JSON_BYTES:
+async def bounded_body(request: web.Request, limit: int = MAX_JSON_BYTES) -> bytes:
+    """The whole body, however it arrives (chunked, in segments), read until its end: 413 past
+    ``limit`` bytes, 400 if the stream breaks. One ``read(n)`` returns only what has arrived."""
+    too_large = Problem(413, "too-large", "The body is too large", f"at most {limit} bytes of JSON")
+    if (request.content_length or 0) > limit:
         raise too_large
     raw = bytearray()
     try:
         while chunk := await request.content.read(CHUNK_BYTES):
             raw += chunk
-            if len(raw) > MAX_JSON_BYTES:
+            if len(raw) > limit:
                 raise too_large
     except _PARSER_ERRORS as exc:
         _malformed("JSON", exc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -185,6 +186,43 @@ async def test_reports_with_a_wrong_secret_or_from_elsewhere_are_refused(
     assert await sms.aliyun.push("up", [{"phone_number": "13800138000"}], base + "/x") == 404
     assert await api.event_types(dispatch_id) == before
     assert (await api.dispatch(dispatch_id))["state"] == "in_progress"
+
+
+async def test_a_large_report_batch_sent_in_chunks_is_read_whole(api: Api, sms: Providers) -> None:
+    """Alibaba pushes batches; one that arrives in pieces (chunked, a slow network) is read to
+    its end, not cut at what was buffered and refused as malformed JSON."""
+    dispatch_id = await _sms_dispatch(api)
+    [message] = sms.aliyun.messages
+    sms.aliyun.settle(message["biz_id"])
+    item = {
+        "phone_number": message["phone"],
+        "send_time": message["send_time"],
+        "report_time": message["report_time"],
+        "success": True,
+        "err_code": "DELIVERED",
+        "err_msg": "用户接收成功",
+        "sms_size": "1",
+        "biz_id": message["biz_id"],
+        "out_id": message["out_id"],
+    }
+    body = json.dumps([item] * 400).encode()  # ~100 KB: repeats record nothing twice
+    assert len(body) > 64 * 1024
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+            await asyncio.sleep(0.002)
+
+    pushed = await api.client.post(
+        f"/hooks/aliyun/{SECRET}/report",
+        data=pieces(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert pushed.status == 200, await pushed.text()
+    assert await pushed.json() == {"code": 0, "msg": "received"}
+    served = await api.until_state(dispatch_id, "served")
+    assert served["legal_basis"] == "OLR-31"
+    assert (await api.event_types(dispatch_id)).count("sms_delivered") == 1
 
 
 @pytest.mark.both_databases

@@ -7,7 +7,9 @@ caller's address must be in ``SONGDA_ALIYUN_CALLBACK_SOURCES`` (403). Both are r
 problem+json before the body is read, and nothing is recorded. Each push is a JSON array; it is
 answered ``{"code": 0}`` once recorded, which stops Alibaba's retries, and 404 with ``{"code": 1}``
 when a report names a message Songda does not know (yet: a report can overtake the recording of
-the acceptance), so that Alibaba pushes it again.
+the acceptance), so that Alibaba pushes it again. A report on a message sent with no attempt (an
+identity code, an address confirmation request) is known: noted for the provider's receipt
+times, recorded on no dispatch, and acknowledged.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ async def delivery_report(request: web.Request) -> web.Response:
         if item.get("biz_id")
     ]
     if not all(known):
-        # Reported before its acceptance was recorded, or not ours: Alibaba pushes it again
+        # Reported before its sending was recorded, or not ours: Alibaba pushes it again
         # (the known ones again too, which records nothing twice).
         return json_response(UNKNOWN, status=404)
     return json_response(RECEIVED)

@@ -28,7 +28,7 @@ from delivery.identity import mask_address
 from delivery.services.progress import decide_now
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage.attempts import sms_attempt
-from delivery.storage.sms_sends import note_receipt
+from delivery.storage.sms_sends import note_receipt, note_unattended_receipt
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import Channel, EventType, SmsProvider
 
@@ -75,17 +75,21 @@ async def record_sms_status(ctx: Context, params: Mapping[str, str]) -> bool:
 
 
 async def record_sms_report(ctx: Context, report: SmsStatus) -> bool:
-    """Apply one verified report of any provider; False when no SMS attempt has its reference.
+    """Apply one verified report of any provider; False when Songda sent no message with its
+    reference (not yet recorded, or not ours).
 
     A final report also ends the message's polls and counts for its provider's receipt times
-    (delivery/services/sms_health.py)."""
+    (delivery/services/sms_health.py). A report on a message with no attempt (an identity
+    code, an address confirmation request) is only noted there: it concerns no dispatch."""
     row = await sms_attempt(ctx.engine, report.provider_ref)
     if row is None:
-        return False
+        return await note_unattended_receipt(
+            ctx.engine, report.provider_ref, ctx.clock.now(), final=_final(report.status)
+        )
     async with dispatch_transaction(ctx.engine, ctx.clock, row.dispatch_id) as tx:
         attempt = await tx.attempt(row.id)
         assert attempt is not None
-        if report.status == DELIVERED or report.status in FAILED:
+        if _final(report.status):
             await note_receipt(tx.conn, report.provider_ref, tx.now)
         reported = {e.type for e in await tx.events() if e.attempt_id == attempt.id}
         effect = olr31_sms_receipt(
@@ -100,6 +104,10 @@ async def record_sms_report(ctx: Context, report: SmsStatus) -> bool:
             await decide_now(ctx, tx)
     await ctx.queue.after_commit(tx.followups)
     return True
+
+
+def _final(status: str) -> bool:
+    return status == DELIVERED or status in FAILED
 
 
 def _dated(reported_at: datetime | None, attempt: Attempt, now: datetime) -> datetime | None:

@@ -3,9 +3,10 @@ switches between standings (docs/decisions/0045), as GOV.UK Notify moves traffic
 that errs or reports slowly and back when it recovers.
 
 A provider is ``demoted`` when, over the window, too many of its sends failed on its side
-(refused for its own reasons, or no answer) or too many of its messages had no receipt in time;
-a demoted provider is tried only after every other one. ``probe_after`` its demotion it is put
-back in its place on trial (``probing``) and becomes ``active`` again once enough sends show it
+(refused for its own reasons, or no answer) or too many of its service messages (the ones whose
+receipt is awaited) had no receipt in time; a demoted provider is tried only after every other
+one. ``probe_after`` its demotion it is put back in its place on trial (``probing``) and becomes
+``active`` again once enough sends show it
 healthy, or is demoted again. Every switch is a row with its time, reason and figures, shown to
 the operator (``songda sms-providers``, /healthz, the staff page).
 
@@ -42,7 +43,7 @@ PROVIDER_ERRORS = frozenset({FAILED, UNKNOWN})
 class Figures:
     sends: int
     errors: int
-    checked: int  # accepted messages whose receipt came, or is overdue
+    checked: int  # accepted service messages whose receipt came, or is overdue
     slow: int  # of those, the receipts that came late or not at all
 
     def as_dict(self) -> dict[str, int]:
@@ -64,7 +65,8 @@ def figures(rows: Iterable[SendRow], now: datetime, health: SmsHealth) -> Figure
     for row in rows:
         sends += 1
         errors += row.outcome in PROVIDER_ERRORS
-        if row.outcome != ACCEPTED:
+        # Only a service message's receipt is awaited: a code's may never come.
+        if row.outcome != ACCEPTED or not row.receipt_awaited:
             continue
         if row.receipt_at is not None:
             checked += 1

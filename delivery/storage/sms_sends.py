@@ -31,6 +31,9 @@ class SendRow:
     started_at: datetime
     outcome: str
     receipt_at: datetime | None
+    # A service message's (it has an attempt): the one kind whose receipt Songda asks for and
+    # waits on. A code's or a confirmation request's receipt may never come.
+    receipt_awaited: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,15 +102,34 @@ async def note_receipt(conn: AsyncConnection, provider_ref: str, at: datetime) -
     )
 
 
+async def note_unattended_receipt(
+    engine: AsyncEngine, provider_ref: str, at: datetime, *, final: bool
+) -> bool:
+    """A report on a message sent with no attempt (a code, a confirmation request), noted as
+    its receipt when ``final``; whether Songda sent such a message (the report then belongs to
+    no dispatch)."""
+    async with engine.begin() as conn:
+        sent = await conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(s)
+            .where(s.c.provider_ref == provider_ref, s.c.attempt_id.is_(None))
+        )
+        if sent and final:
+            await note_receipt(conn, provider_ref, at)
+    return bool(sent)
+
+
 async def sends_since(engine: AsyncEngine, provider: str, since: datetime) -> list[SendRow]:
     """The provider's settled sends started at or after ``since``."""
     async with engine.connect() as conn:
         rows = await conn.execute(
-            sa.select(s.c.started_at, s.c.outcome, s.c.receipt_at).where(
+            sa.select(s.c.started_at, s.c.outcome, s.c.receipt_at, s.c.attempt_id).where(
                 s.c.provider == provider, s.c.started_at >= since, s.c.outcome != SENDING
             )
         )
-        return [SendRow(r.started_at, r.outcome, r.receipt_at) for r in rows]
+        return [
+            SendRow(r.started_at, r.outcome, r.receipt_at, r.attempt_id is not None) for r in rows
+        ]
 
 
 async def standings(engine: AsyncEngine) -> dict[str, tuple[str, datetime]]:

@@ -19,6 +19,8 @@ def test_answers_count_for_the_provider_as_they_should() -> None:
     assert outcome_of(SendResult(SendOutcome.PERMANENT, "bad number")) == "refused_number"
     assert outcome_of(SendResult(SendOutcome.UNAVAILABLE, "balance")) == "failed"
     assert outcome_of(SendResult(SendOutcome.TRANSIENT, "timeout", unknown=True)) == "unknown"
+    limited = SendResult(SendOutcome.TRANSIENT, "flow control", number_at_fault=True)
+    assert outcome_of(limited) == "refused_number"
 
 
 def test_figures_over_a_window() -> None:
@@ -30,8 +32,11 @@ def test_figures_over_a_window() -> None:
         SendRow(NOW - 1 * minute, "accepted", None),  # not due yet
         SendRow(NOW - 1 * minute, "refused_number", None),
         SendRow(NOW - 1 * minute, "unknown", None),
+        # A code's or a confirmation request's receipt is awaited by no one: never slow.
+        SendRow(NOW - 20 * minute, "accepted", None, receipt_awaited=False),
+        SendRow(NOW - 20 * minute, "accepted", NOW - 10 * minute, receipt_awaited=False),
     ]
-    assert figures(rows, NOW, HEALTH) == Figures(sends=6, errors=1, checked=3, slow=2)
+    assert figures(rows, NOW, HEALTH) == Figures(sends=8, errors=1, checked=3, slow=2)
 
 
 def test_thresholds_need_enough_samples() -> None:

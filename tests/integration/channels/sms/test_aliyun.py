@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp.test_utils import TestServer
 from api_client import Api
 from conftest import settled
@@ -30,6 +31,7 @@ from delivery.runtime import sms_router
 from delivery.services.sms_health import ProviderBoard
 from delivery.services.sms_routing import SmsRouter
 from delivery.services.sweep import sweep
+from delivery.storage.schema import sms_sends
 from delivery.storage.sms_sends import recent_switches, standings
 
 pytestmark = [pytest.mark.usefixtures("worker")]
@@ -116,8 +118,11 @@ def _sms(dispatch: dict[str, Any]) -> dict[str, Any]:
     return next(a for a in dispatch["attempts"] if a["channel"] == "sms")
 
 
-async def _sms_dispatch(api: Api, source: str = "recipient_confirmed") -> str:
+async def _sms_dispatch(
+    api: Api, source: str = "recipient_confirmed", reference: str = "case-sys-0001"
+) -> str:
     body = await api.new_dispatch_body(source="court_found")
+    body["reference"] = reference
     body["recipient"]["phones"] = [{"number": PHONE, "source": source}]
     created = await api.create(body)
     await api.until(created["id"], lambda d: _sms(d)["state"] in ("sent", "pending", "failed"))
@@ -362,14 +367,49 @@ async def test_errors_demote_the_provider_and_recovery_restores_it(
 
 
 async def test_slow_receipts_demote_the_provider(api: Api, sms: Providers) -> None:
+    """Only service messages await a receipt: codes with none do not make Alibaba slow, three
+    notices of service with none do."""
     router, clock = sms.router, api.ctx.clock
     for n in range(3):
         assert (await router.send_code(_code(n))).provider == "aliyun"
     clock.advance(HEALTH.slow_receipt + timedelta(seconds=1))  # type: ignore[attr-defined]
-    assert (await router.send_code(_code(9))).provider == "twilio"
+    assert (await router.send_code(_code(9))).provider == "aliyun"
+    assert await recent_switches(api.ctx.engine) == []
+    for n in range(3):
+        await _sms_dispatch(api, reference=f"case-sys-{n}")
+    assert len(sms.aliyun.messages) == 7
+    clock.advance(HEALTH.slow_receipt + timedelta(seconds=1))  # type: ignore[attr-defined]
+    assert (await router.send_code(_code(10))).provider == "twilio"
     [switch] = await recent_switches(api.ctx.engine)
     assert switch.reason.startswith("slow receipts")
     assert (switch.figures["checked"], switch.figures["slow"]) == (3, 3)
+
+
+async def test_reports_on_codes_and_confirmation_requests_are_acknowledged(
+    api: Api, sms: Providers
+) -> None:
+    """A report on a message with no attempt is Songda's, though it concerns no dispatch: it is
+    noted and acknowledged, not refused (Alibaba would push the whole batch again for ever)."""
+    dispatch_id = await _sms_dispatch(api)
+    before = await api.event_types(dispatch_id)
+    assert (await sms.router.send_code(_code(1))).provider == "aliyun"
+    service, code = sms.aliyun.messages
+    api.ctx.clock.advance(timedelta(seconds=30))  # type: ignore[attr-defined]
+    assert await sms.aliyun.report(code["biz_id"]) == 200
+    async with api.ctx.engine.connect() as conn:
+        noted = await conn.scalar(
+            sa.select(sms_sends.c.receipt_at).where(sms_sends.c.provider_ref == code["biz_id"])
+        )
+    assert noted == api.ctx.clock.now()
+    assert await api.event_types(dispatch_id) == before  # nothing on any dispatch
+    # In the same batch as a service message's report: all acknowledged, the service recorded.
+    sms.aliyun.settle(service["biz_id"])
+    items = [
+        {"biz_id": m["biz_id"], "success": True, "report_time": service["report_time"]}
+        for m in (code, service)
+    ]
+    assert await sms.aliyun.push("report", items) == 200
+    assert (await api.until_state(dispatch_id, "served"))["legal_basis"] == "OLR-31"
 
 
 async def test_twilio_only_numbers_never_reach_alibaba(api: Api, sms: Providers) -> None:

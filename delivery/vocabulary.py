@@ -42,6 +42,16 @@ class SmsProviderState(StrEnum):
     PROBING = "probing"
 
 
+class SmsKind(StrEnum):
+    """What an SMS Songda sends is: a notice of service (an attempt's), an identity-check code
+    or a request to confirm one's addresses. A reply answers the latest message to the number,
+    and only a reply to a notice of service can serve (OLR-31; docs/decisions/0042)."""
+
+    SERVICE = "service"
+    CODE = "code"
+    CONFIRMATION_REQUEST = "confirmation_request"
+
+
 class ContactSource(StrEnum):
     RECIPIENT_CONFIRMED = "recipient_confirmed"
     COURT_FOUND = "court_found"

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from delivery.domain import ELECTRONIC_CHANNELS, Attempt, AttemptState, ContactSource, Event
-from delivery.vocabulary import Channel, EventType
+from delivery.vocabulary import Channel, EventType, SmsKind
 from escalation.notice_period import NOTICE_PERIOD, NOTICE_PERIOD_ABROAD, notice_period
 from escalation.receivers import may_leave, may_receive
 
@@ -130,12 +130,15 @@ def olr31_replied(
     """OLR-31: on any electronic address — court-found ones included — the recipient replying
     to the message from its address is acting on it, dated at the reply. An automatic reply
     (out-of-office, a delivery report), or one from another address, is no act of the recipient:
-    evidence, never service (docs/decisions/0042)."""
+    evidence, never service (docs/decisions/0042). Nor is an SMS reply whose number's latest
+    message was an identity-check code or an address confirmation request (``answers``): it
+    acts on that message, not on the notice of service."""
     if (
         attempt.channel in ELECTRONIC_CHANNELS
         and event.type == EventType.REPLY_RECEIVED
         and event.data.get("automatic") is False
         and event.data.get("from_recipient") is True
+        and event.data.get("answers", SmsKind.SERVICE) == SmsKind.SERVICE
     ):
         return _done("OLR-31", attempt, event, f"{attempt.source.value} address; recipient replied")
     return None

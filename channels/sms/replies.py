@@ -7,6 +7,12 @@ Twilio's inbound webhook carries no time of its own. A message from a number Son
 to belongs to no dispatch and is not recorded. The completion rules decide what it does: a reply
 after the step's window still serves a dispatch that is open, like a late delivery report
 (docs/decisions/0023, 0042).
+
+A reply answers the latest message the number got, and that is not always a notice of service:
+the court also sends identity-check codes and address confirmation requests by SMS. The evidence
+says what the reply answers (``answers``, an :class:`~delivery.vocabulary.SmsKind`); one to a
+code or a confirmation request is kept on the latest service attempt to the number, and never
+serves (``escalation.rules.olr31_replied``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from delivery.identity import mask_address
 from delivery.services.progress import decide_now
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage.attempts import sms_attempt_to
-from delivery.vocabulary import Channel, EventType, SmsProvider
+from delivery.storage.sms_sends import latest_kind_to
+from delivery.vocabulary import Channel, EventType, SmsKind, SmsProvider
 
 SOURCE = SmsProvider.TWILIO
 MAX_BODY = 1600  # Twilio's longest message
@@ -48,8 +55,16 @@ async def record_reply(ctx: Context, number: str, data: dict[str, Any], source: 
     row = await sms_attempt_to(ctx.engine, number)
     if row is None:
         return False
+    # No send recorded (sent before the sends were, or by a channel with no router): the
+    # service attempt's message is the latest the number got.
+    answers = await latest_kind_to(ctx.engine, number) or SmsKind.SERVICE
     async with dispatch_transaction(ctx.engine, ctx.clock, row.dispatch_id) as tx:
-        tx.record(EventType.REPLY_RECEIVED, source=source, attempt_id=row.id, data=data)
+        tx.record(
+            EventType.REPLY_RECEIVED,
+            source=source,
+            attempt_id=row.id,
+            data={**data, "answers": answers.value},
+        )
         await decide_now(ctx, tx)
     await ctx.queue.after_commit(tx.followups)
     return True

@@ -28,14 +28,18 @@ from delivery.clock import Clock
 from delivery.config_sms import SmsHealth
 from delivery.storage import sms_sends as store
 from delivery.storage.engine import Engine
-from delivery.storage.sms_sends import SendRow, Switch
-from delivery.vocabulary import SmsProviderState
+from delivery.storage.sms_sends import (
+    ACCEPTED,
+    FAILED,
+    REFUSED_NUMBER,
+    UNKNOWN,
+    SendRow,
+    Switch,
+)
+from delivery.vocabulary import SmsKind, SmsProviderState
 
 log = logging.getLogger(__name__)
-ACCEPTED = "accepted"
-REFUSED_NUMBER = "refused_number"  # the number's fault: says nothing of the provider
-FAILED = "failed"
-UNKNOWN = "unknown"
+# A refusal for the number (REFUSED_NUMBER) says nothing of the provider.
 PROVIDER_ERRORS = frozenset({FAILED, UNKNOWN})
 
 
@@ -164,10 +168,12 @@ class ProviderBoard:
             )
         return to
 
-    async def asked(self, provider: str, attempt_id: str | None) -> str:
+    async def asked(self, provider: str, attempt_id: str | None, number: str, kind: SmsKind) -> str:
         """A send about to be asked of ``provider``: recorded first, so that a worker dying
-        while it waits leaves the attempt bound to this provider."""
-        return await store.start_send(self.engine, provider, attempt_id, self.clock.now())
+        while it waits leaves the attempt bound to this provider (and a reply from ``number``
+        is matched to this message, whatever its kind)."""
+        now = self.clock.now()
+        return await store.start_send(self.engine, provider, attempt_id, now, number, kind)
 
     async def answered(self, send_id: str, result: SendResult, polled: bool) -> None:
         """The provider's answer; an accepted message of a ``polled`` provider is asked about

@@ -25,6 +25,7 @@ from delivery.channel_api import (
 )
 from delivery.config_sms import SmsRouting
 from delivery.services.sms_health import ProviderBoard
+from delivery.vocabulary import SmsKind
 
 Call = Callable[[Channel], Awaitable[SendResult]]
 
@@ -45,17 +46,26 @@ class SmsRouter:
         self.polled = polled
 
     async def send(self, message: ServiceMessage) -> SendResult:
-        return await self._route(message.address, message.attempt_id, lambda c: c.send(message))
+        return await self._route(
+            message.address, SmsKind.SERVICE, message.attempt_id, lambda c: c.send(message)
+        )
 
     async def send_code(self, message: CodeMessage) -> SendResult:
-        return await self._route(message.address, None, lambda c: c.send_code(message))
+        return await self._route(
+            message.address, SmsKind.CODE, None, lambda c: c.send_code(message)
+        )
 
     async def send_confirmation_request(self, message: ConfirmationRequestMessage) -> SendResult:
         return await self._route(
-            message.address, None, lambda c: c.send_confirmation_request(message)
+            message.address,
+            SmsKind.CONFIRMATION_REQUEST,
+            None,
+            lambda c: c.send_confirmation_request(message),
         )
 
-    async def _route(self, number: str, attempt_id: str | None, call: Call) -> SendResult:
+    async def _route(
+        self, number: str, kind: SmsKind, attempt_id: str | None, call: Call
+    ) -> SendResult:
         bound = await self.board.bound_provider(attempt_id) if attempt_id else None
         if bound is not None and bound not in self.providers:
             return SendResult(SendOutcome.UNAVAILABLE, f"{bound}: the message may be there")
@@ -65,7 +75,7 @@ class SmsRouter:
         order = [bound] if bound is not None else await self.board.order(listed)
         refusals: list[str] = []
         for provider in order:
-            send_id = await self.board.asked(provider, attempt_id)
+            send_id = await self.board.asked(provider, attempt_id, number, kind)
             result = await call(self.providers[provider])
             # Polls are for service messages (an attempt's receipt); a code's nobody awaits.
             polled = provider in self.polled and attempt_id is not None

@@ -20,10 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from delivery.ids import new_id
 from delivery.storage import timers
 from delivery.storage.schema import attempts, sms_provider_states, sms_provider_switches, sms_sends
+from delivery.vocabulary import SmsKind
 
 s = sms_sends
+# A send's outcome: sending (no answer yet: the worker may have died), accepted,
+# refused_number (the number's fault), failed (the provider's definite refusal), unknown (it
+# may have been sent).
 SENDING = "sending"
-UNSETTLED = (SENDING, "unknown")
+ACCEPTED = "accepted"
+REFUSED_NUMBER = "refused_number"
+FAILED = "failed"
+UNKNOWN = "unknown"
+UNSETTLED = (SENDING, UNKNOWN)
+# The sends whose message the number may have got.
+MAYBE_OUT = (SENDING, ACCEPTED, UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -47,9 +57,14 @@ class Switch:
 
 
 async def start_send(
-    engine: AsyncEngine, provider: str, attempt_id: str | None, now: datetime
+    engine: AsyncEngine,
+    provider: str,
+    attempt_id: str | None,
+    now: datetime,
+    address: str,
+    kind: SmsKind,
 ) -> str:
-    """A send about to be asked of ``provider``; its id."""
+    """A send of a ``kind`` message to ``address`` about to be asked of ``provider``; its id."""
     send_id = new_id()
     async with engine.begin() as conn:
         await conn.execute(
@@ -57,11 +72,26 @@ async def start_send(
                 id=send_id,
                 attempt_id=attempt_id,
                 provider=provider,
+                address=address,
+                kind=kind,
                 started_at=now,
                 outcome=SENDING,
             )
         )
     return send_id
+
+
+async def latest_kind_to(engine: AsyncEngine, address: str) -> SmsKind | None:
+    """What the latest message sent to ``address`` that may have reached it was, None when no
+    send to it is recorded."""
+    async with engine.connect() as conn:
+        kind = await conn.scalar(
+            sa.select(s.c.kind)
+            .where(s.c.address == address, s.c.outcome.in_(MAYBE_OUT), s.c.kind.is_not(None))
+            .order_by(s.c.started_at.desc(), s.c.id.desc())
+            .limit(1)
+        )
+    return None if kind is None else SmsKind(kind)
 
 
 async def finish_send(

@@ -14,6 +14,11 @@ sms_sends = sa.Table(
     # None for an identity-check code (no attempt).
     sa.Column("attempt_id", ID, sa.ForeignKey("attempts.id"), index=True),
     sa.Column("provider", sa.String(20), nullable=False),
+    # The number (E.164, as attempts keep it) and what the message was (SmsKind): a reply is
+    # matched to the latest message to its number, whatever its kind. None before 0015 for the
+    # sends with no attempt.
+    sa.Column("address", sa.String(500), index=True),
+    sa.Column("kind", sa.String(30)),
     sa.Column("started_at", UtcDateTime, nullable=False, index=True),
     # sending (no answer yet: the worker may have died), accepted, refused_number (the number's
     # fault), failed (the provider's definite refusal), unknown (it may have been sent).

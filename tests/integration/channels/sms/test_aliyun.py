@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestServer
+from alembic import command
 from api_client import Api
 from conftest import settled
 
@@ -31,6 +32,7 @@ from delivery.runtime import sms_router
 from delivery.services.sms_health import ProviderBoard
 from delivery.services.sms_routing import SmsRouter
 from delivery.services.sweep import sweep
+from delivery.storage.migrate import alembic_config, upgrade
 from delivery.storage.schema import sms_sends
 from delivery.storage.sms_sends import recent_switches, standings
 
@@ -259,7 +261,39 @@ async def test_an_uplink_reply_serves_a_court_found_number(api: Api, sms: Provid
     assert served["legal_basis"] == "OLR-31"
     reply = next(e for e in await api.events(dispatch_id) if e.type == "reply_received")
     assert reply.source == "aliyun" and reply.data["body"] == "收到"
+    assert reply.data["answers"] == "service"
     assert PHONE not in str(reply.data)  # masked
+
+
+async def test_an_uplink_reply_to_an_identity_code_does_not_serve(api: Api, sms: Providers) -> None:
+    """The latest message to the number was an identity-check code: the reply answers it, so it
+    is kept as evidence on the notice's attempt and does not serve (OLR-31 needs the notice)."""
+    dispatch_id = await _sms_dispatch(api, source="court_found")
+    api.ctx.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    assert (await sms.router.send_code(_code(1))).provider == "aliyun"
+    api.ctx.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    assert await sms.aliyun.reply(PHONE, "验证码收到") == 200
+    await settled(api.ctx)
+    [reply] = [e for e in await api.events(dispatch_id) if e.type == "reply_received"]
+    assert (reply.source, reply.data["answers"]) == ("aliyun", "code")
+    assert (await api.dispatch(dispatch_id))["state"] == "in_progress"
+
+
+async def test_migration_0015_gives_earlier_service_sends_their_number_and_kind(
+    api: Api, sms: Providers
+) -> None:
+    dispatch_id = await _sms_dispatch(api)
+    assert (await sms.router.send_code(_code(1))).provider == "aliyun"
+    async with api.ctx.engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0014"))
+    await upgrade(api.ctx.engine)
+    async with api.ctx.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(sms_sends.c.attempt_id, sms_sends.c.address, sms_sends.c.kind)
+        )
+        found = {(r.attempt_id is not None, r.address, r.kind) for r in rows}
+    assert found == {(True, PHONE, "service"), (False, None, None)}  # a code's number: unknown
+    assert _sms(await api.dispatch(dispatch_id))["state"] == "sent"
 
 
 async def test_a_refusal_moves_the_same_try_to_twilio(api: Api, sms: Providers) -> None:

@@ -18,6 +18,9 @@ from standins import live_twilio
 from channels.sms.hooks import INBOUND_PATH
 from channels.sms.standin import TwilioStandIn
 from delivery.clock import rfc3339
+from delivery.config_sms import SmsRouting
+from delivery.services.sms_health import ProviderBoard
+from delivery.services.sms_routing import SmsRouter
 from delivery.services.sweep import sweep
 
 pytestmark = [pytest.mark.usefixtures("worker")]
@@ -134,3 +137,30 @@ async def test_a_second_reply_is_evidence_and_keeps_the_first_date(
     assert (after["state"], after["served_at"]) == ("served", served["served_at"])
     types = await api.event_types(dispatch_id)
     assert types.count("reply_received") == 2 and types.count("dispatch_served") == 1
+
+
+async def test_a_reply_to_a_confirmation_request_is_evidence_and_does_not_serve(
+    api: Api, twilio: TwilioStandIn
+) -> None:
+    """The notice went by SMS, then the clerk's request to confirm the addresses (CPL-INT-136) to
+    the same number: a reply now answers that request, not the notice — recorded, no service."""
+    routing = SmsRouting()
+    board = ProviderBoard(api.ctx.engine, api.ctx.clock, routing.health)
+    api.ctx.channels["sms"] = SmsRouter({"twilio": api.ctx.channels["sms"]}, routing, board)
+    dispatch_id = await _court_found_sms(api)
+    api.ctx.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+    asked = await api.client.post(
+        f"/api/v1/dispatches/{dispatch_id}/actions",
+        json={"action": "request_address_confirmation", "note": "请确认送达地址"},
+        headers=api.auth,
+    )
+    assert asked.status == 200, await asked.text()
+    assert len(twilio.messages) == 2 and "/c/" in twilio.messages[-1]["body"]
+    api.ctx.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+    await _reply(api, twilio, PHONE, "地址无误")
+    after = await api.dispatch(dispatch_id)
+    assert after["state"] == "in_progress" and _sms(after)["state"] == "sent"
+    [reply] = [e for e in await api.events(dispatch_id) if e.type == "reply_received"]
+    assert reply.data["answers"] == "confirmation_request"
+    assert reply.data["from_recipient"] is True and reply.data["body"] == "地址无误"
+    assert "dispatch_served" not in await api.event_types(dispatch_id)

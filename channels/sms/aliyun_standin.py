@@ -4,8 +4,8 @@ QuerySendDetails) and for its pushes (SmsReport, SmsUp).
 The official SDK is pointed at it through its endpoint setting (``SONGDA_ALIYUN_ENDPOINT=
 http://127.0.0.1:…``), so tests and the sandbox exercise the SDK as it is, on loopback, with no
 account. It can refuse (``fail_code``, as Alibaba answers: HTTP 200 with another ``Code``), break
-(``http_status``), take a message and then not answer in time (``hang``) or answer an HTTP
-error (``status_after_taking``: a gateway failing after the message went on), and play the network:
+(``http_status``), take a message and then not answer in time (``hang``) or answer an HTTP error
+(``status_after_taking``: a gateway failing after the message went on), and play the network:
 push a delivery report or a reply to Songda's callback URLs.
 """
 

@@ -6,9 +6,9 @@ A provider is ``demoted`` when, over the window, too many of its sends failed on
 (refused for its own reasons, or no answer) or too many of its service messages (the ones whose
 receipt is awaited) had no receipt in time; a demoted provider is tried only after every other
 one. ``probe_after`` its demotion it is put back in its place on trial (``probing``) and becomes
-``active`` again once enough sends show it
-healthy, or is demoted again. Every switch is a row with its time, reason and figures, shown to
-the operator (``songda sms-providers``, /healthz, the staff page).
+``active`` again once enough sends show it healthy, or is demoted again. Every switch is a row
+with its time, reason and figures, shown to the operator (``songda sms-providers``, /healthz, the
+staff page).
 
 The standings live in the database, shared by every worker process: a switch is one conditional
 update, so two workers seeing the same figures record it once, and it survives a restart or a

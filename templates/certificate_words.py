@@ -28,6 +28,9 @@ FACTS: dict[str, str] = {
     "sms_delivered": L_("proof_fact", "carrier: delivered"),
     "reply_received": L_("proof_fact", "the recipient replied"),
     "auto_reply_received": L_("proof_fact", "automatic reply (not service)"),
+    "other_reply_received": L_(
+        "proof_fact", "reply to an identity code or address confirmation request (not service)"
+    ),
     "tracking_number": L_("proof_fact", "tracking number"),
     "receipt_date": L_("proof_fact", "receipt date"),
     "signed_by": L_("proof_fact", "signed by"),

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import Any
 
 from delivery.domain import Attempt, Event
-from delivery.vocabulary import Channel, EventType
+from delivery.vocabulary import Channel, EventType, SmsKind
 
 COURT_SYSTEM = "court_system"  # the server of e-service: the court's system, not a person
 
@@ -84,14 +85,20 @@ def _sms_section(f: ProofFacts) -> list[Line]:
 
 
 def _replies(f: ProofFacts) -> list[Line]:
-    """Every reply is evidence; an automatic one is shown as such (it never serves)."""
+    """Every reply is evidence; an automatic one, or an SMS answering a code or a confirmation
+    request, is shown as such (it never serves)."""
     return [
-        Line(
-            "auto_reply_received" if e.data.get("automatic") else "reply_received",
-            f.time(e.occurred_at),
-        )
-        for e in f.of_type(EventType.REPLY_RECEIVED)
+        Line(reply_fact(e.data), f.time(e.occurred_at)) for e in f.of_type(EventType.REPLY_RECEIVED)
     ]
+
+
+def reply_fact(data: dict[str, Any]) -> str:
+    """The fact a reply's evidence ``data`` states (docs/decisions/0042)."""
+    if data.get("automatic"):
+        return "auto_reply_received"
+    if data.get("answers", SmsKind.SERVICE) != SmsKind.SERVICE:
+        return "other_reply_received"
+    return "reply_received"
 
 
 def _postal_section(f: ProofFacts) -> list[Line]:

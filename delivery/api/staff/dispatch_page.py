@@ -56,6 +56,7 @@ from delivery.vocabulary import (
     ContactKind,
     ContactSource,
     EventType,
+    SmsKind,
 )
 from escalation.consent import may_serve_on
 from escalation.contact_repair import earliest_activity
@@ -103,14 +104,18 @@ SHOWN_DETAILS = (
 
 
 def _reply_details(event: Event) -> list[tuple[str, Any]]:
-    """What a reply's line says beyond its label: whether it could serve (an automatic reply or
-    one from another address never does, docs/decisions/0042), and what the recipient wrote."""
+    """What a reply's line says beyond its label: whether it could serve (an automatic reply,
+    one from another address or an SMS answering a code or a confirmation request never does,
+    docs/decisions/0042), and what the recipient wrote."""
     if event.type != EventType.REPLY_RECEIVED:
         return []
+    answers = event.data.get("answers", SmsKind.SERVICE)
     if event.data.get("automatic"):
         kind = "automatic"
+    elif not event.data.get("from_recipient"):
+        kind = "other_sender"
     else:
-        kind = "recipient" if event.data.get("from_recipient") else "other_sender"
+        kind = "recipient" if answers == SmsKind.SERVICE else str(answers)
     said = event.data.get("body") or event.data.get("subject")
     return [("reply", kind), *([("said", str(said))] if said else [])]
 

@@ -16,7 +16,7 @@ from templates.certificate_words import FACTS, fact_label, reading
 from templates.fonts import font_set
 from templates.i18n import ptranslate
 from tracking.certificate import AttemptRow, Section
-from tracking.proof_sections import Line
+from tracking.proof_sections import Line, reply_fact
 from unit.builders import a_certificate_view
 
 # What escalation/rules.py records as the reading of each completing rule.
@@ -57,6 +57,23 @@ def test_every_fact_a_section_lists_has_its_words() -> None:
     assert used and sorted(used - set(FACTS)) == []
     for name in FACTS:
         assert CJK.search(fact_label("zh-CN", name)), name
+
+
+@pytest.mark.parametrize(
+    ("data", "fact", "zh"),
+    [
+        ({"automatic": False, "answers": "service"}, "reply_received", "受送达人已回复"),
+        ({"automatic": False}, "reply_received", "受送达人已回复"),  # before 0015: no answers
+        ({"automatic": True}, "auto_reply_received", "自动回复（不构成送达）"),
+        ({"automatic": False, "answers": "code"}, "other_reply_received", "不构成送达"),
+        ({"automatic": False, "answers": "confirmation_request"}, "other_reply_received", "确认"),
+    ],
+)
+def test_a_reply_to_a_code_or_a_confirmation_request_reads_as_no_service(
+    data: dict[str, object], fact: str, zh: str
+) -> None:
+    assert reply_fact(data) == fact
+    assert zh in fact_label("zh-CN", fact)
 
 
 def _every_kind_of_fact(locale: str) -> object:

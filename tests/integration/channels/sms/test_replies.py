@@ -22,6 +22,7 @@ from delivery.config_sms import SmsRouting
 from delivery.services.sms_health import ProviderBoard
 from delivery.services.sms_routing import SmsRouter
 from delivery.services.sweep import sweep
+from integration.staff.support import clerk_session
 
 pytestmark = [pytest.mark.usefixtures("worker")]
 TOKEN = "reply-token"
@@ -164,3 +165,6 @@ async def test_a_reply_to_a_confirmation_request_is_evidence_and_does_not_serve(
     assert reply.data["answers"] == "confirmation_request"
     assert reply.data["from_recipient"] is True and reply.data["body"] == "地址无误"
     assert "dispatch_served" not in await api.event_types(dispatch_id)
+    await clerk_session(api)
+    page = await (await api.client.get(f"/staff/dispatches/{dispatch_id}")).text()
+    assert "回复的是送达地址确认请求：仅作证据，不构成送达" in page and "<q>地址无误</q>" in page

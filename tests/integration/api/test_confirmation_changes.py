@@ -90,6 +90,10 @@ async def test_a_refusal_withdraws_consent_and_a_later_delivery_report_serves_no
     await settled(api.ctx)
     sid = carrier.messages[-1]["sid"]
     path = await confirmation_link(api, smtp_sink, dispatch_id)
+    verified = await api.client.post(f"{path}/verify", data={"last4": "123X"})
+    assert verified.status == 200
+    stray = await api.client.post(path, data={"postcode": "310012", "consent": "no", **SIGNED})
+    assert stray.status == 422 and 'id="postcode-error"' in await stray.text()
     await _sign(api, path, {"consent": "no"})  # every field empty: keeps what the court has
 
     dispatch = await api.dispatch(dispatch_id)

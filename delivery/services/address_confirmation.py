@@ -463,16 +463,12 @@ async def _record(
         )
         added.append(contact)
         tx.add_contact(contact)
-        tx.record(
+        _contact_event(
+            tx,
             EventType.CONTACT_ADDED,
-            source=SOURCE,
-            data={
-                "contact_id": contact.id,
-                "kind": contact.kind.value,
-                "source": contact.source.value,
-                "address_hmac": address_digest(ctx.settings.secret_key, contact.value),
-                "confirmation_id": view.confirmation_id,
-            },
+            contact,
+            view.confirmation_id,
+            address_hmac=address_digest(ctx.settings.secret_key, contact.value),
         )
         fresh = (address.kind, address.value) not in confirmed_before or consent_new
         # A form that refuses e-service re-opens none.
@@ -481,6 +477,23 @@ async def _record(
     for replaced in cpl_int137_superseded(added, known):
         await _supersede(tx, replaced, view.confirmation_id)
     await decide_now(ctx, tx)
+
+
+def _contact_event(
+    tx: DispatchTransaction, type: str, contact: Contact, confirmation_id: str, **data: object
+) -> None:
+    """What the form did to one contact, naming the form (never the address itself)."""
+    tx.record(
+        type,
+        source=SOURCE,
+        data={
+            "contact_id": contact.id,
+            "kind": contact.kind.value,
+            "source": contact.source.value,
+            "confirmation_id": confirmation_id,
+            **data,
+        },
+    )
 
 
 def _off_the_recipients_word(attempt: Attempt, tx: DispatchTransaction) -> None:
@@ -494,7 +507,7 @@ def _off_the_recipients_word(attempt: Attempt, tx: DispatchTransaction) -> None:
 async def _supersede(tx: DispatchTransaction, contact: Contact, confirmation_id: str) -> None:
     """CPL-INT-137: the recipient replaced this confirmed address in writing; it stays known
     (court-found) and its open attempts go on, no longer resting on the recipient's word."""
-    tx.change_contact_source(contact, ContactSource.COURT_FOUND)
+    changed = tx.change_contact_source(contact, ContactSource.COURT_FOUND)
     moved = [
         a
         for a in await tx.attempts()
@@ -504,16 +517,12 @@ async def _supersede(tx: DispatchTransaction, contact: Contact, confirmation_id:
     ]
     for attempt in moved:
         _off_the_recipients_word(attempt, tx)
-    tx.record(
+    _contact_event(
+        tx,
         EventType.CONTACT_SUPERSEDED,
-        source=SOURCE,
-        data={
-            "contact_id": contact.id,
-            "kind": contact.kind.value,
-            "source": ContactSource.COURT_FOUND.value,
-            "confirmation_id": confirmation_id,
-            "attempt_ids": [a.id for a in moved],
-        },
+        changed,
+        confirmation_id,
+        attempt_ids=[a.id for a in moved],
     )
 
 

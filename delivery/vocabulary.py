@@ -173,6 +173,9 @@ class EventType(StrEnum):
     OWNER_ASSIGNED = "owner_assigned"
     OWNER_REASSIGNED = "owner_reassigned"
     CONTACT_ADDED = "contact_added"
+    # A recipient-confirmed address the recipient replaced in a signed form is court-found
+    # from then on (CPL-INT-137, PM-11, CPL-INT-135; docs/decisions/0043).
+    CONTACT_SUPERSEDED = "contact_superseded"
     # Intake took the recipient's signed address confirmation of the case group (CPL-INT-137).
     CONFIRMED_ADDRESSES_APPLIED = "confirmed_addresses_applied"
     CONSENT_RECORDED = "consent_recorded"

@@ -8,10 +8,10 @@ Pure: intake (delivery/services/intake.py) finds the form and writes what these 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from delivery.domain import Contact
-from delivery.vocabulary import ConsentBasis, ContactKind
+from delivery.vocabulary import ConsentBasis, ContactKind, ContactSource
 
 
 @dataclass(frozen=True)
@@ -29,19 +29,42 @@ def _same_address(kind: ContactKind, value: str) -> tuple[ContactKind, str]:
     return kind, " ".join(value.split())
 
 
+def cpl_int137_superseded(confirmed: Sequence[Contact], known: Sequence[Contact]) -> list[Contact]:
+    """CPL-INT-137 ("until the recipient changes them in writing"): the recipient-confirmed
+    addresses among ``known`` that a signed form replaced — of a kind the form names, at an
+    address it does not. They are the court's knowledge from then on, no longer the recipient's
+    word: no return there is deemed service (PM-11), no sending there serves (CPL-INT-135). A
+    kind the form leaves empty replaces nothing (the recipient named no new address of it), and
+    the case system's court-found addresses were never the recipient's word to withdraw
+    (docs/decisions/0043, 0047)."""
+    kinds = {c.kind for c in confirmed}
+    named = {_same_address(c.kind, c.value) for c in confirmed}
+    return [
+        c
+        for c in known
+        if c.source == ContactSource.RECIPIENT_CONFIRMED
+        and c.kind in kinds
+        and _same_address(c.kind, c.value) not in named
+    ]
+
+
 def cpl_int137_contacts(
     confirmed: Sequence[Contact], requested: Sequence[Contact]
 ) -> list[Contact]:
     """CPL-INT-137: the confirmed addresses first, in the signer's order, then the case system's
-    own that the form does not already name. The case system's stay as it sent them (their
-    source included): its record may rest on writing the form does not revoke — an address the
-    party gave in the appeal itself — and the earliest effective service counts (OLR-31)."""
+    own that the form does not already name. The case system's stay (its record may rest on
+    writing the form does not revoke — an address the party gave in the appeal itself — and the
+    earliest effective service counts, OLR-31), as it sent them but for one thing: a
+    recipient-confirmed one the form replaced is court-found (:func:`cpl_int137_superseded`)."""
+    superseded = {c.id for c in cpl_int137_superseded(confirmed, requested)}
     seen = {_same_address(c.kind, c.value) for c in confirmed}
     kept = []
     for contact in requested:
         key = _same_address(contact.kind, contact.value)
         if key not in seen:
             seen.add(key)
+            if contact.id in superseded:
+                contact = replace(contact, source=ContactSource.COURT_FOUND)
             kept.append(contact)
     return [*confirmed, *kept]
 

@@ -125,6 +125,7 @@ LABELS: dict[str, dict[str, str]] = {
         "clerk_skipped_step": L_("event", "step skipped by hand"),
         "clerk_retried_channel": L_("event", "channel retried by hand"),
         "contact_added": L_("event", "contact added"),
+        "contact_superseded": L_("event", "confirmed address replaced by the recipient"),
         "confirmed_addresses_applied": L_("event", "confirmed addresses applied (CPL-INT-137)"),
         "consent_recorded": L_("event", "e-service consent recorded"),
         "policy_changed": L_("event", "policy changed"),

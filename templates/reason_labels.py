@@ -119,6 +119,7 @@ REASON_LABELS: dict[str, dict[str, str]] = {
         "escalated_by_clerk": L_("attempt_reason", "escalated by a clerk"),
         "service_completed": L_("attempt_reason", "service completed by another method"),
         "dispatch_cancelled": L_("attempt_reason", "dispatch cancelled"),
+        "no_e_service_consent": L_("attempt_reason", "no consent to electronic service"),
     },
     # The carrier's statuses (channels/postal/outcomes.py, the sandbox carrier): the reading of
     # PM-11 on a certificate names one.

@@ -37,8 +37,9 @@ from delivery.storage.address_confirmations import (
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK_RE = re.compile(r"http://songda\.test(/r/[A-Za-z0-9_\-.]+)")
-# The address confirmation form's link (delivery/services/confirmation_requests.py).
-CONFIRMATION_LINK_RE = re.compile(r"http://songda\.test(/c/[A-Za-z0-9_\-.]+)")
+# The address confirmation form's link (delivery/services/confirmation_requests.py), on the
+# test server or on a live one (tests/standins.py).
+CONFIRMATION_LINK_RE = re.compile(r"https?://[^/\s]+(/c/[A-Za-z0-9_\-.]+)")
 
 
 def service_message(address: str) -> ServiceMessage:

@@ -13,12 +13,20 @@ file), its row in ``address_confirmations`` (the index intake reads), the confir
 electronic step on the newly confirmed addresses (as ``record_consent`` does), where an e-mail
 is now served when it is sent (OLR-31, CPL-INT-135). The same request answered twice (a double
 click, a retried submit) keeps the first form: the second changes nothing.
+
+The form is the recipient's change "in writing" (CPL-INT-137), so in the same transaction a
+recipient-confirmed address it replaced becomes court-found (``contact_superseded``), and a
+refusal of e-service withdraws the dispatch's consent (``consent_recorded`` with ``given``
+false); open attempts there stop resting on the recipient's word (docs/decisions/0043).
+
+The page shows the court's addresses masked (the identity check is only 4 characters): a field
+left empty keeps every address of its kind the court has, a value typed replaces them.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +34,17 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 
 from delivery.addresses import check_address
 from delivery.context import Context
-from delivery.domain import Contact, ContactKind, ContactSource, DispatchState, Event
+from delivery.domain import (
+    ELECTRONIC_CHANNELS,
+    OPEN_ATTEMPT_STATES,
+    Attempt,
+    AttemptState,
+    Contact,
+    ContactKind,
+    ContactSource,
+    DispatchState,
+    Event,
+)
 from delivery.identity import address_digest
 from delivery.ids import new_id
 from delivery.infra.certificate_signing import CertificateSignature, signed_form_pdf
@@ -44,6 +62,7 @@ from delivery.storage.address_confirmations import (
 from delivery.storage.unit_of_work import DispatchNotFound, DispatchTransaction
 from delivery.text import text_problem
 from delivery.vocabulary import EventType
+from escalation.confirmed_addresses import cpl_int137_superseded
 from templates.confirmation_form import ConfirmationFormView, DesignatedReceiver, FormAddress
 from templates.fonts import MissingGlyphs
 from templates.i18n import N_
@@ -110,8 +129,9 @@ class Signed:
 
 @dataclass(frozen=True)
 class ConfirmationPage:
-    """What the form's page shows: the case, the lock, the addresses the court has (to confirm
-    or correct), and the form already signed for this link, if one was."""
+    """What the form's page shows: the case, the lock, the addresses the court has by form
+    field (to keep or correct; the page masks them), and the form already signed for this link,
+    if one was."""
 
     court: str
     case_number: str
@@ -119,7 +139,7 @@ class ConfirmationPage:
     locale: str
     claims: LinkClaims
     lock: LockState
-    known: dict[str, Contact]
+    known: dict[str, tuple[Contact, ...]]
     signed: Signed | None
 
 
@@ -174,6 +194,17 @@ async def _signed(tx: DispatchTransaction, request: Event) -> Signed | None:
     return Signed(done.data["confirmation_id"], done.data["form_sha256"], done.recorded_at)
 
 
+def _known(tx: DispatchTransaction) -> dict[str, tuple[Contact, ...]]:
+    """Every address the court has, by form field, the recipient-confirmed ones first."""
+    known: dict[str, tuple[Contact, ...]] = {}
+    for field, kind in ADDRESS_FIELDS.items():
+        found = tx.dispatch.contacts_of(kind)
+        found.sort(key=lambda c: c.source != ContactSource.RECIPIENT_CONFIRMED)
+        if found:
+            known[field] = tuple(found)
+    return known
+
+
 async def open_form(ctx: Context, token: str) -> ConfirmationPage:
     """The page behind a genuine link (:class:`BadToken` or :class:`LinkGone` otherwise)."""
     claims = _resolve(ctx, token)
@@ -181,12 +212,6 @@ async def open_form(ctx: Context, token: str) -> ConfirmationPage:
         async with dispatch_transaction(ctx.engine, ctx.clock, claims.attempt_id) as tx:
             request = await _request(tx, claims)
             await tx.load_contacts()
-            known: dict[str, Contact] = {}
-            for field, kind in ADDRESS_FIELDS.items():
-                found = tx.dispatch.contacts_of(kind)
-                found.sort(key=lambda c: c.source != ContactSource.RECIPIENT_CONFIRMED)
-                if found:
-                    known[field] = found[0]
             page = ConfirmationPage(
                 court=tx.dispatch.court,
                 case_number=tx.dispatch.case_number,
@@ -194,7 +219,7 @@ async def open_form(ctx: Context, token: str) -> ConfirmationPage:
                 locale=tx.dispatch.locale,
                 claims=claims,
                 lock=await _lock(tx, request),
-                known=known,
+                known=_known(tx),
                 signed=await _signed(tx, request),
             )
     except DispatchNotFound:
@@ -228,13 +253,17 @@ def _text(form: Mapping[str, str], field: str) -> str:
     return str(form.get(field, "")).strip()
 
 
-def read_answer(form: Mapping[str, str]) -> Answer:
-    """The form's answer, or :class:`FormRejected` naming every wrong field."""
+def read_answer(form: Mapping[str, str], known: Mapping[str, Sequence[Contact]]) -> Answer:
+    """The form's answer, or :class:`FormRejected` naming every wrong field. A field left empty
+    confirms the addresses of its kind the court has (``known``), a value replaces them."""
     errors: dict[str, str] = {}
     addresses: list[ConfirmedAddress] = []
     for field, kind in ADDRESS_FIELDS.items():
         value = _text(form, field)
         if not value:
+            addresses.extend(
+                ConfirmedAddress(kind, c.value, c.postcode) for c in known.get(field, ())
+            )
             continue
         if kind == ContactKind.POSTAL:
             problem = text_problem(value) or (
@@ -250,6 +279,8 @@ def read_answer(form: Mapping[str, str]) -> Answer:
     postcode = _text(form, "postcode")
     if postcode and not (postcode.isdigit() and len(postcode) <= MAX_POSTCODE):
         errors["postcode"] = N_("must be digits (6 in mainland China)")
+    elif postcode and not _text(form, "postal"):
+        errors["postcode"] = N_("a postcode goes with a new postal address")
     if not addresses and not errors:
         errors["phone"] = N_("give at least one address: a mobile number, e-mail or postal address")
     consent = form.get("consent")
@@ -311,11 +342,13 @@ async def submit(ctx: Context, token: str, visitor: VisitorInfo, form: Mapping[s
             request = await _request(tx, claims)
             signed = await _signed(tx, request)
             dispatch = tx.dispatch
+            await tx.load_contacts()
+            known = _known(tx)
     except DispatchNotFound:
         raise BadToken from None
     if signed is not None:
         return signed
-    answer = read_answer(form)
+    answer = read_answer(form, known)
     view = ConfirmationFormView(
         confirmation_id=new_id(),
         court=dispatch.court,
@@ -404,10 +437,9 @@ async def _record(
         },
     )
     await tx.load_contacts()
+    known = list(dispatch.contacts)
     confirmed_before = {
-        (c.kind, c.value)
-        for c in dispatch.contacts
-        if c.source == ContactSource.RECIPIENT_CONFIRMED
+        (c.kind, c.value) for c in known if c.source == ContactSource.RECIPIENT_CONFIRMED
     }
     consent_new = answer.consent and not dispatch.consent_given
     if answer.consent:
@@ -417,6 +449,9 @@ async def _record(
             source=SOURCE,
             data={"basis": "express", "confirmation_id": view.confirmation_id},
         )
+    elif dispatch.consent_given:
+        await _withdraw_consent(tx, view.confirmation_id)
+    added: list[Contact] = []
     for address in answer.addresses:
         contact = Contact(
             new_id(),
@@ -426,20 +461,100 @@ async def _record(
             address.postcode,
             confirmation_id=view.confirmation_id,
         )
+        added.append(contact)
         tx.add_contact(contact)
-        tx.record(
+        _contact_event(
+            tx,
             EventType.CONTACT_ADDED,
-            source=SOURCE,
-            data={
-                "contact_id": contact.id,
-                "kind": contact.kind.value,
-                "source": contact.source.value,
-                "address_hmac": address_digest(ctx.settings.secret_key, contact.value),
-                "confirmation_id": view.confirmation_id,
-            },
+            contact,
+            view.confirmation_id,
+            address_hmac=address_digest(ctx.settings.secret_key, contact.value),
         )
         fresh = (address.kind, address.value) not in confirmed_before or consent_new
-        # A form that refuses e-service re-opens none, whatever basis the dispatch had before.
+        # A form that refuses e-service re-opens none.
         if dispatch.is_open and answer.consent and fresh:
             reopen_electronic(ctx, tx, contact)
+    for replaced in cpl_int137_superseded(added, known):
+        await _supersede(tx, replaced, view.confirmation_id)
     await decide_now(ctx, tx)
+
+
+def _contact_event(
+    tx: DispatchTransaction, type: str, contact: Contact, confirmation_id: str, **data: object
+) -> None:
+    """What the form did to one contact, naming the form (never the address itself)."""
+    tx.record(
+        type,
+        source=SOURCE,
+        data={
+            "contact_id": contact.id,
+            "kind": contact.kind.value,
+            "source": contact.source.value,
+            "confirmation_id": confirmation_id,
+            **data,
+        },
+    )
+
+
+def _off_the_recipients_word(attempt: Attempt, tx: DispatchTransaction) -> None:
+    """An open attempt that rested on the recipient's word is court-found from now on: no
+    return there is deemed service (PM-11), no sending or delivery report serves
+    (CPL-INT-135); reading after the identity check or a reply still does (OLR-31)."""
+    attempt.source = ContactSource.COURT_FOUND
+    tx.touch_attempt(attempt)
+
+
+async def _supersede(tx: DispatchTransaction, contact: Contact, confirmation_id: str) -> None:
+    """CPL-INT-137: the recipient replaced this confirmed address in writing; it stays known
+    (court-found) and its open attempts go on, no longer resting on the recipient's word."""
+    changed = tx.change_contact_source(contact, ContactSource.COURT_FOUND)
+    moved = [
+        a
+        for a in await tx.attempts()
+        if a.contact_id == contact.id
+        and a.state in OPEN_ATTEMPT_STATES
+        and a.source == ContactSource.RECIPIENT_CONFIRMED
+    ]
+    for attempt in moved:
+        _off_the_recipients_word(attempt, tx)
+    _contact_event(
+        tx,
+        EventType.CONTACT_SUPERSEDED,
+        changed,
+        confirmation_id,
+        attempt_ids=[a.id for a in moved],
+    )
+
+
+async def _withdraw_consent(tx: DispatchTransaction, confirmation_id: str) -> None:
+    """OLR-29/30 with CPL-INT-136: a signed refusal of e-service is the recipient's latest word
+    and withdraws the consent the dispatch had, whatever its basis (as intake reads a refusing
+    form, escalation/confirmed_addresses.py). An electronic message not yet sent is cancelled;
+    one already out no longer serves on sending or delivery, only on reading or a reply."""
+    dispatch = tx.dispatch
+    before = dispatch.consent_basis
+    dispatch.consent_given, dispatch.consent_basis = False, None
+    tx.record(
+        EventType.CONSENT_RECORDED,
+        source=SOURCE,
+        data={
+            "given": False,
+            "basis": None,
+            "previous_basis": before,
+            "confirmation_id": confirmation_id,
+        },
+    )
+    for attempt in await tx.attempts():
+        if attempt.channel not in ELECTRONIC_CHANNELS or attempt.state not in OPEN_ATTEMPT_STATES:
+            continue
+        if attempt.state == AttemptState.PENDING:
+            attempt.next_action_at = None
+            tx.change_attempt(
+                attempt,
+                AttemptState.CANCELLED,
+                EventType.ATTEMPT_CANCELLED,
+                source=SOURCE,
+                reason="no_e_service_consent",
+            )
+        elif attempt.source == ContactSource.RECIPIENT_CONFIRMED:
+            _off_the_recipients_word(attempt, tx)

@@ -17,7 +17,11 @@ from delivery.storage.address_confirmations import AddressConfirmation, latest_c
 from delivery.storage.case_groups import cases_grouped_with
 from delivery.storage.engine import Connection
 from delivery.vocabulary import ContactSource
-from escalation.confirmed_addresses import cpl_int137_consent, cpl_int137_contacts
+from escalation.confirmed_addresses import (
+    cpl_int137_consent,
+    cpl_int137_contacts,
+    cpl_int137_superseded,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Applied:
     contact_ids: tuple[str, ...]
     requested_consent: dict[str, object]
     requested_contacts_kept: int
+    # The case system's recipient-confirmed contacts the form replaced, now court-found.
+    superseded_contact_ids: tuple[str, ...]
 
     def evidence(self) -> dict[str, object]:
         c = self.confirmation
@@ -44,6 +50,7 @@ class Applied:
             "consent_given": c.consent_given,
             "requested_consent": self.requested_consent,
             "requested_contacts_kept": self.requested_contacts_kept,
+            "superseded_contact_ids": list(self.superseded_contact_ids),
         }
 
 
@@ -61,6 +68,7 @@ async def apply_confirmation(conn: Connection, dispatch: Dispatch, id_hmac: str)
         for a in found.addresses
     ]
     requested = dispatch.contacts
+    superseded = {c.id for c in cpl_int137_superseded(confirmed, requested)}
     dispatch.contacts = cpl_int137_contacts(confirmed, requested)
     requested_consent: dict[str, object] = {
         "given": dispatch.consent_given,
@@ -74,4 +82,5 @@ async def apply_confirmation(conn: Connection, dispatch: Dispatch, id_hmac: str)
         contact_ids=tuple(c.id for c in confirmed),
         requested_consent=requested_consent,
         requested_contacts_kept=len(dispatch.contacts) - len(confirmed),
+        superseded_contact_ids=tuple(c.id for c in dispatch.contacts if c.id in superseded),
     )

@@ -38,6 +38,9 @@ DISPATCH_MUTABLE = (
 )
 ATTEMPT_MUTABLE = (
     "state",
+    # An open attempt at an address the recipient replaced or a consent they withdrew in
+    # writing becomes court-found (delivery/services/address_confirmation.py).
+    "source",
     "reason",
     "provider_ref",
     "tries",
@@ -156,6 +159,7 @@ def attempt_row(attempt: Attempt) -> dict[str, Any]:
 def attempt_changes(attempt: Attempt) -> dict[str, Any]:
     values = {name: getattr(attempt, name) for name in ATTEMPT_MUTABLE}
     values["state"] = attempt.state.value
+    values["source"] = attempt.source.value
     return values
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from delivery.domain import (
     Attempt,
     AttemptState,
     Contact,
+    ContactSource,
     Dispatch,
     DispatchState,
     DocumentRef,
@@ -140,6 +141,19 @@ class DispatchTransaction:
         # count of contacts including it (one past its index), after the intake's 0, 1, ….
         position = len(self.dispatch.contacts)
         self._new_contacts.append(contact_row(self.dispatch.id, contact, position))
+
+    def change_contact_source(self, contact: Contact, source: ContactSource) -> Contact:
+        """The contact as known from now on with ``source`` (a recipient-confirmed address the
+        recipient replaced in writing is court-found); written with the transaction. The caller
+        records the evidence."""
+        changed = replace(contact, source=source)
+        self.dispatch.contacts = [
+            changed if c.id == contact.id else c for c in self.dispatch.contacts
+        ]
+        self._on_flush.append(
+            contacts.update().where(contacts.c.id == contact.id).values(source=source.value)
+        )
+        return changed
 
     def add_new_dispatch_rows(self, document_ids: Sequence[str]) -> None:
         """A new dispatch's contacts (positions 0, 1, … as listed) and the documents it serves

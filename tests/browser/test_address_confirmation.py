@@ -1,6 +1,7 @@
 """A recipient confirms their addresses on a phone (390×844): the link a clerk's request sent
-by e-mail, the identity check, the form — a missing signature named next to its field, what was
-typed kept — and the signed form, stored with express consent (CPL-INT-136, OLR-29/30)."""
+by e-mail, the identity check, the form (the court's addresses masked beside empty fields) — a
+missing signature named next to its field, what was typed kept — and the signed form, stored
+with express consent (CPL-INT-136, OLR-29/30)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ async def test_a_recipient_confirms_addresses_on_a_phone(
     await page.fill("#last4", "123X")
     await phone.submit(page.locator("form[action$='/verify'] button[type=submit]"), "form")
     assert await page.locator("#signer_name").is_visible()
+    # The court's e-mail, masked beside an empty field (empty keeps it; typed replaces it).
+    assert "zh***@example.com" in await page.locator("#email-known").inner_text()
+    assert await page.input_value("#email") == ""
     await page.fill("#phone", "13800138001")
     await page.fill("#email", "zhangsan.new@example.com")
     await page.locator("label[for=consent-yes]").tap()

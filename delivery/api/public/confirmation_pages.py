@@ -18,6 +18,7 @@ from delivery.api.http.bodies import read_form
 from delivery.api.http.disposition import Disposition, content_disposition
 from delivery.api.http.request_context import ctx_of, html_page
 from delivery.api.public.recipient_pages import checked_redirect, link_error, visitor_of
+from delivery.identity import mask_address
 from delivery.services import address_confirmation
 from delivery.services.address_confirmation import ConfirmationPage, FormRejected
 from delivery.services.recipient import CheckResult, LinkGone
@@ -82,11 +83,12 @@ def _form(
     posted: dict[str, str] | None = None,
     unavailable: bool = False,
 ) -> web.Response:
-    if posted is None:  # first shown: what the court has, to confirm or correct
-        posted = {field: c.value for field, c in page.known.items()}
-        postal = page.known.get("postal")
-        if postal is not None and postal.postcode:
-            posted["postcode"] = postal.postcode
+    # What the court has, masked: the check is only 4 characters, so the page shows enough to
+    # recognise an address, never to learn one. A field starts empty (empty keeps them).
+    known = {
+        field: [mask_address(c.kind.value, c.value) for c in found]
+        for field, found in page.known.items()
+    }
     return _render(
         request,
         "confirmation_form.html",
@@ -95,7 +97,8 @@ def _form(
         locale,
         status=status,
         errors=errors or {},
-        posted=posted,
+        posted=posted or {},
+        known=known,
         unavailable=unavailable,
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from api_client import Api
+from api_client import RECIPIENT_EMAIL, Api
 from conftest import settled
 from helpers import CONFIRMATION_LINK_RE, confirmation_link
 from pdf_checks import court_root, validate_signature
@@ -103,7 +103,10 @@ async def test_a_recipient_confirms_online_and_the_postal_step_reopens_e_mail(
     assert 'aria-invalid="true"' in await wrong.text()
     await _verified(api, path)
     form = await (await api.client.get(path)).text()
-    assert "送达地址确认书" in form and "文三路1号" in form  # what the court has, to correct
+    # What the court has, masked (the check is 4 characters): to recognise, not to learn.
+    assert "送达地址确认书" in form and "*三路1号" in form and "zh***@example.com" in form
+    assert "文三路1号" not in form and RECIPIENT_EMAIL not in form
+    assert re.search(r'<input id="postal"[^>]*value=""[^>]*aria-describedby="postal-known"', form)
 
     rows_before = await api.table_counts()
     bad = {**VALID, "phone": "12345", "email": "not-an-address", "signer_name": ""}
@@ -231,18 +234,34 @@ async def test_the_request_goes_by_sms_too(
     assert all(e.data["outcome"] == "accepted" for e in sent)
 
 
-async def test_a_form_refusing_e_service_reopens_nothing(api: Api, smtp_sink: SmtpSink) -> None:
-    """Refused on the form, e-service is not started at the new address, and the dispatch's
-    earlier basis is left for the clerk to weigh; the form records the refusal."""
-    created = await api.new_dispatch(source="court_found")
+async def test_a_form_refusing_e_service_withdraws_consent_and_reopens_nothing(
+    api: Api, smtp_sink: SmtpSink
+) -> None:
+    """Refused on the form (OLR-29/30, CPL-INT-136), e-service is withdrawn on the dispatch in
+    the same transaction, whatever its basis was: the e-mail already sent goes on (court-found:
+    only reading serves), the SMS still waiting for its channel is cancelled, and nothing starts
+    at the new address. Fields left empty keep what the court has, now confirmed."""
+    body = await api.new_dispatch_body(source="court_found")
+    body["recipient"]["phones"] = [{"number": "+8613800138000", "source": "court_found"}]
+    created = await api.create(body)
     await api.until_attempt(created["id"], "sent")
     await settled(api.ctx)
     path = await confirmation_link(api, smtp_sink, created["id"])
     await _verified(api, path)
     refused = {**VALID, "consent": "no", "phone": ""}
     assert (await api.client.post(path, data=refused, allow_redirects=False)).status == 303
+    await settled(api.ctx)
     [row] = await _rows(api, address_confirmations, created["id"])
     assert not row["consent_given"]
+    assert (row["contacts"][0]["kind"], row["contacts"][0]["value"]) == ("phone", "+8613800138000")
     dispatch = await api.dispatch(created["id"])
-    assert [a["channel"] for a in dispatch["attempts"]] == ["email"]  # the first one only
-    assert dispatch["recipient"]["e_service_consent"] == {"given": True, "basis": "express"}
+    assert dispatch["recipient"]["e_service_consent"] == {"given": False, "basis": None}
+    states = {a["channel"]: (a["state"], a["reason"]) for a in dispatch["attempts"]}
+    assert states == {"email": ("sent", None), "sms": ("cancelled", "no_e_service_consent")}
+    [*_, withdrawn] = [e for e in await api.events(created["id"]) if e.type == "consent_recorded"]
+    assert withdrawn.data == {
+        "given": False,
+        "basis": None,
+        "previous_basis": "express",
+        "confirmation_id": row["id"],
+    }

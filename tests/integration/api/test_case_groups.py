@@ -142,6 +142,38 @@ async def test_the_appeal_takes_the_confirmation_and_is_served_on_sending(
     )
 
 
+async def test_a_confirmed_address_the_form_replaced_is_court_found(api: Api) -> None:
+    """The case system resends the e-mail the recipient confirmed long ago beside the form's
+    new one: CPL-INT-137's "until changed in writing" — the form changed it, so the old one is
+    kept as court-found (no deemed service there) and the evidence names it. The postal address
+    the form did not replace keeps what the case system said."""
+    await put_group(api, "grp-1", FIRST, APPEAL)
+    await signed_form(
+        api,
+        await first_instance(api),
+        FIRST,
+        [ConfirmedAddress(ContactKind.EMAIL, CONFIRMED_EMAIL)],
+        consent=False,
+    )
+    body = await appeal_body(api)
+    body["recipient"]["emails"] = [{"address": "old@example.com", "source": "recipient_confirmed"}]
+    body["recipient"]["postal_addresses"] = [
+        {"lines": "杭州市西湖区文三路1号", "postcode": "310012", "source": "recipient_confirmed"}
+    ]
+    created = await api.create(body)
+    dispatch = await api.dispatch(created["id"])
+    contacts = dispatch["recipient"]["contacts"]
+    assert [(c["kind"], c["source"]) for c in contacts] == [
+        ("email", "recipient_confirmed"),
+        ("email", "court_found"),
+        ("postal", "recipient_confirmed"),
+    ]
+    [applied] = [
+        e for e in await api.events(created["id"]) if e.type == "confirmed_addresses_applied"
+    ]
+    assert applied.data["superseded_contact_ids"] == [contacts[1]["id"]]
+
+
 async def test_another_person_of_the_same_name_is_not_reached(api: Api) -> None:
     await put_group(api, "grp-1", FIRST, APPEAL)
     await sign(api, await first_instance(api), FIRST)

@@ -61,7 +61,10 @@ REASONS: list[tuple[EventType, str]] = [
     *[(E.ATTEMPT_EXPIRED, r) for r in ("window_elapsed", "escalated_by_clerk")],
     *[(E.DISPATCH_FAILED, r) for r in ("exhausted", "requires_ordinary_procedure")],
     (E.ATTEMPT_WAITING, "channel_unavailable"),
-    *[(E.ATTEMPT_CANCELLED, r) for r in ("dispatch_cancelled", "service_completed")],
+    *[
+        (E.ATTEMPT_CANCELLED, r)
+        for r in ("dispatch_cancelled", "service_completed", "no_e_service_consent")
+    ],
     (E.DISPATCH_CANCELLED, "cancelled_by_case_system"),
     (E.ATTEMPT_FAILED, "lost"),
     (E.DISPATCH_UNSERVED, "bounce"),
@@ -84,6 +87,13 @@ DATA: dict[EventType, dict[str, Any]] = {
     E.OWNER_REASSIGNED: {"owner_id": None, "note": NOTE},
     E.CONTACT_ADDED: {"kind": "phone", "source": "court_found", "note": NOTE},
     E.CONSENT_RECORDED: {"basis": "express", "note": NOTE},
+    E.CONTACT_SUPERSEDED: {
+        "contact_id": "contact-1",
+        "kind": "postal",
+        "source": "court_found",
+        "confirmation_id": "form-1",
+        "attempt_ids": [],
+    },
     E.POLICY_CHANGED: {"policy": "cn-civil", "previous": "cn-simplified", "note": NOTE},
     E.DISPATCH_AT_RISK: {"deadline": "2026-12-01T02:00:00Z", "step_ends": "2026-12-03T02:00:00Z"},
     E.DISPATCH_SERVED: {"state": "served", "legal_basis": "CPL-90", "channel": "email"},

@@ -271,6 +271,27 @@ async def database(args: argparse.Namespace) -> AsyncIterator[str]:
             await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+async def bench_context(data_dir: str, url: str) -> Context:
+    """Songda's context on the seeded database, the local Redis under a queue of its own, the
+    first seeded court, a court key in ``data_dir``."""
+    settings = load_settings(
+        {
+            "SONGDA_DATA_DIR": data_dir,
+            "SONGDA_DATABASE_URL": url,
+            "SONGDA_REDIS_URL": REDIS_URL,
+            "SONGDA_QUEUE_NAME": f"songda:bench:{uuid.uuid4().hex}",
+            "SONGDA_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
+            "SONGDA_SECRETS_KEY": new_key(),
+            "SONGDA_SMTP_HOST": "127.0.0.1",
+            "SONGDA_SMTP_SENDER": "service@court.example",
+            "SONGDA_COURT_NAME": COURTS[0],
+            "SONGDA_PUBLIC_BASE_URL": "http://127.0.0.1",
+        }
+    )
+    create_key(settings.keys_dir, SystemClock())
+    return await open_context(settings, REDIS_URL)
+
+
 async def seed_database(url: str, n: int) -> None:
     engine = create_engine(url)
     try:
@@ -323,22 +344,7 @@ async def main(args: argparse.Namespace) -> int:
         if not args.database:
             await seed_database(url, args.n)
         with tempfile.TemporaryDirectory(prefix="songda-ws-bench-") as tmp:
-            settings = load_settings(
-                {
-                    "SONGDA_DATA_DIR": tmp,
-                    "SONGDA_DATABASE_URL": url,
-                    "SONGDA_REDIS_URL": REDIS_URL,
-                    "SONGDA_QUEUE_NAME": f"songda:bench:{uuid.uuid4().hex}",
-                    "SONGDA_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
-                    "SONGDA_SECRETS_KEY": new_key(),
-                    "SONGDA_SMTP_HOST": "127.0.0.1",
-                    "SONGDA_SMTP_SENDER": "service@court.example",
-                    "SONGDA_COURT_NAME": COURTS[0],
-                    "SONGDA_PUBLIC_BASE_URL": "http://127.0.0.1",
-                }
-            )
-            create_key(settings.keys_dir, SystemClock())
-            ctx = await open_context(settings, REDIS_URL)
+            ctx = await bench_context(tmp, url)
             counter = StatementCounter(ctx)
             runner = web.AppRunner(create_app(ctx), access_log=None)
             await runner.setup()

@@ -9,8 +9,12 @@ clock, not the legal one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from delivery.context import Context
 from delivery.domain import AttemptState
@@ -24,6 +28,12 @@ from delivery.storage.workers import forget_worker
 from delivery.vocabulary import EventType
 
 BATCH = 1000
+# How long one sweep may keep paging through due work (wall clock; below the job's 60 s
+# timeout): 100,000 due timers are re-enqueued in one sweep, page by page.
+BUDGET_SECONDS = 45.0
+# Enqueues of one page in flight at once: each is a few Redis round trips, so one at a time
+# the sweep waited on the network (bench/sweep.py).
+ENQUEUE_AT_ONCE = 50
 log = logging.getLogger(__name__)
 
 
@@ -43,13 +53,16 @@ async def sweep(ctx: Context) -> SweepReport:
     now = ctx.clock.now()
     rescued = await release_dead_workers_work(ctx)
 
-    due = await timers.due_work(ctx.engine, now, BATCH)
-    for dispatch_id, seq in due.dispatches:
-        await ctx.queue.advance(dispatch_id, seq)
-    for dispatch_id, attempt_id, tries in due.sends:
-        await ctx.queue.send(dispatch_id, attempt_id, tries)
-    for delivery_id, tries in due.deliveries:
-        await ctx.queue.deliver_webhook(delivery_id, tries)
+    deadline = asyncio.get_running_loop().time() + BUDGET_SECONDS
+
+    async def drain(
+        fetch: timers.DueFetch, enqueue: Callable[[Sequence[Any]], Awaitable[None]]
+    ) -> int:
+        return await _drain(ctx, now, deadline, fetch, enqueue)
+
+    advanced = await drain(timers.due_dispatches, lambda r: ctx.queue.advance(r[0], r[1]))
+    sends = await drain(timers.due_sends, lambda r: ctx.queue.send(r[0], r[1], r[2]))
+    deliveries = await drain(timers.due_deliveries, lambda r: ctx.queue.deliver_webhook(r[0], r[1]))
     polls = 0
     for poller in POLLERS.values():
         claimed = await poller.claim_due(ctx)
@@ -63,15 +76,43 @@ async def sweep(ctx: Context) -> SweepReport:
     for dispatch_id, checkpoint_seq, tries in stamps:
         await ctx.queue.timestamp_checkpoint(dispatch_id, checkpoint_seq, tries)
     return SweepReport(
-        len(due.dispatches),
-        len(due.sends),
-        len(due.deliveries),
+        advanced,
+        sends,
+        deliveries,
         rescued,
         polls,
         len(missing),
         len(stamps),
         await flag_overdue(ctx, BATCH),
     )
+
+
+async def _drain(
+    ctx: Context,
+    now: datetime,
+    deadline: float,
+    fetch: timers.DueFetch,
+    enqueue: Callable[[Sequence[Any]], Awaitable[None]],
+) -> int:
+    """Enqueue every row ``fetch`` finds due, a page of ``BATCH`` at a time (each page a short
+    read of its own, after the last row of the one before), until a page comes back short or
+    the sweep's time is up; the next sweep goes on from the longest due. Job ids are
+    deterministic, so a row enqueued twice runs once."""
+    gate = asyncio.Semaphore(ENQUEUE_AT_ONCE)
+
+    async def one(row: Sequence[Any]) -> None:
+        async with gate:
+            await enqueue(row)
+
+    after = None
+    count = 0
+    while True:
+        rows = await fetch(ctx.engine, now, BATCH, after)
+        await asyncio.gather(*(one(row) for row in rows))
+        count += len(rows)
+        if len(rows) < BATCH or asyncio.get_running_loop().time() > deadline:
+            return count
+        after = timers.cursor_of(rows[-1])
 
 
 DEAD_WORKER = "the worker sending it stopped; whether the provider accepted is unknown"

@@ -3,7 +3,7 @@ by the sweep (delivery/services/sweep.py) on the injected clock."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -14,52 +14,82 @@ from delivery.domain import OPEN_DISPATCH_STATES, AttemptState
 from delivery.storage.outbox import DELIVERY_PENDING
 from delivery.storage.schema import attempts, dispatches, webhook_deliveries
 
-
-@dataclass(frozen=True)
-class DueWork:
-    dispatches: list[Any]  # (id, event seq) of open dispatches due to be advanced
-    sends: list[Any]  # (dispatch id, attempt id, tries) of pending attempts due to be sent
-    deliveries: list[Any]  # (id, tries) of webhook deliveries due and not leased
+# Where a page of due work ended: (due time, id) of its last row. Pages go by this key, so a
+# sweep reads 100,000 due rows in short reads of one page each, never one long transaction.
+Cursor = tuple[datetime, str] | None
 
 
-async def due_work(engine: AsyncEngine, now: datetime, limit: int) -> DueWork:
-    """What is due at ``now``, the longest due first, at most ``limit`` of each."""
+def _after(due: sa.ColumnElement[Any], key: sa.ColumnElement[Any], after: Cursor) -> Any:
+    return sa.true() if after is None else sa.tuple_(due, key) > sa.tuple_(*after)
+
+
+# One kind of due work, read a page at a time: (engine, now, page size, after) → rows.
+DueFetch = Callable[[AsyncEngine, datetime, int, Cursor], Awaitable[list[Any]]]
+
+
+def cursor_of(row: Any) -> Cursor:
+    """Where the page that ended with ``row`` ended."""
+    return (row.due, row.key)
+
+
+async def _page(engine: AsyncEngine, query: sa.Select[Any]) -> list[Any]:
     async with engine.connect() as conn:
-        due_dispatches = (
-            await conn.execute(
-                sa.select(dispatches.c.id, dispatches.c.event_seq)
-                .where(
-                    dispatches.c.next_action_at <= now,
-                    dispatches.c.state.in_([s.value for s in OPEN_DISPATCH_STATES]),
-                )
-                .order_by(dispatches.c.next_action_at)
-                .limit(limit)
-            )
-        ).all()
-        due_sends = (
-            await conn.execute(
-                sa.select(attempts.c.dispatch_id, attempts.c.id, attempts.c.tries)
-                .where(
-                    attempts.c.state == AttemptState.PENDING.value, attempts.c.next_action_at <= now
-                )
-                .order_by(attempts.c.next_action_at)
-                .limit(limit)
-            )
-        ).all()
-        d = webhook_deliveries
-        due_deliveries = (
-            await conn.execute(
-                sa.select(d.c.id, d.c.tries)
-                .where(
-                    d.c.state == DELIVERY_PENDING,
-                    d.c.next_attempt_at <= now,
-                    sa.or_(d.c.lease_until.is_(None), d.c.lease_until < now),
-                )
-                .order_by(d.c.next_attempt_at)
-                .limit(limit)
-            )
-        ).all()
-    return DueWork(list(due_dispatches), list(due_sends), list(due_deliveries))
+        return list((await conn.execute(query)).all())
+
+
+async def due_dispatches(
+    engine: AsyncEngine, now: datetime, limit: int, after: Cursor = None
+) -> list[Any]:
+    """(id, event seq, due, key) of open dispatches due to be advanced, the longest due first."""
+    d = dispatches.c
+    return await _page(
+        engine,
+        sa.select(d.id, d.event_seq, d.next_action_at.label("due"), d.id.label("key"))
+        .where(
+            d.next_action_at <= now,
+            d.state.in_([s.value for s in OPEN_DISPATCH_STATES]),
+            _after(d.next_action_at, d.id, after),
+        )
+        .order_by(d.next_action_at, d.id)
+        .limit(limit),
+    )
+
+
+async def due_sends(
+    engine: AsyncEngine, now: datetime, limit: int, after: Cursor = None
+) -> list[Any]:
+    """(dispatch id, attempt id, tries, due, key) of pending attempts due to be sent."""
+    a = attempts.c
+    return await _page(
+        engine,
+        sa.select(a.dispatch_id, a.id, a.tries, a.next_action_at.label("due"), a.id.label("key"))
+        .where(
+            a.state == AttemptState.PENDING.value,
+            a.next_action_at <= now,
+            _after(a.next_action_at, a.id, after),
+        )
+        .order_by(a.next_action_at, a.id)
+        .limit(limit),
+    )
+
+
+async def due_deliveries(
+    engine: AsyncEngine, now: datetime, limit: int, after: Cursor = None
+) -> list[Any]:
+    """(id, tries, due, key) of webhook deliveries due and not leased."""
+    d = webhook_deliveries.c
+    return await _page(
+        engine,
+        sa.select(d.id, d.tries, d.next_attempt_at.label("due"), d.id.label("key"))
+        .where(
+            d.state == DELIVERY_PENDING,
+            d.next_attempt_at <= now,
+            sa.or_(d.lease_until.is_(None), d.lease_until < now),
+            _after(d.next_attempt_at, d.id, after),
+        )
+        .order_by(d.next_attempt_at, d.id)
+        .limit(limit),
+    )
 
 
 async def claims_outside(engine: AsyncEngine, alive: sa.Select[Any], limit: int) -> list[Any]:

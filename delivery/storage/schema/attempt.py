@@ -22,7 +22,7 @@ attempts = sa.Table(
     sa.Column("reason", sa.String(500)),
     sa.Column("provider_ref", sa.String(300), index=True),
     sa.Column("tries", sa.Integer, nullable=False),
-    sa.Column("next_action_at", UtcDateTime, index=True),
+    sa.Column("next_action_at", UtcDateTime),
     sa.Column("sent_at", UtcDateTime),
     sa.Column("link_issued_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
@@ -39,4 +39,6 @@ attempts = sa.Table(
         postgresql_where=sa.text(OPEN_ATTEMPTS),
         sqlite_where=sa.text(OPEN_ATTEMPTS),
     ),
+    # The sweep's pages of due sends, in order, each after the last.
+    sa.Index("ix_attempts_next_action_at_id", "next_action_at", "id"),
 )

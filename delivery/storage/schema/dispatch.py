@@ -45,7 +45,7 @@ dispatches = sa.Table(
     sa.Column("hearing_at", UtcDateTime),
     sa.Column("step_index", sa.Integer),
     sa.Column("step_started_at", UtcDateTime),
-    sa.Column("next_action_at", UtcDateTime, index=True),
+    sa.Column("next_action_at", UtcDateTime),
     sa.Column("served_at", UtcDateTime),
     sa.Column("service_date", sa.Date),
     sa.Column("served_by_channel", sa.String(40)),
@@ -60,6 +60,8 @@ dispatches = sa.Table(
     sa.UniqueConstraint("api_key_id", "reference", name="uq_dispatches_api_key_reference"),
     # The workspace's queue: one court's newest first, and the filters it offers.
     sa.Index("ix_dispatches_court_id", "court", "id"),
+    # The sweep's pages of due timers: in order, each after the last (delivery/storage/timers.py).
+    sa.Index("ix_dispatches_next_action_at_id", "next_action_at", "id"),
     sa.Index("ix_dispatches_court_served_at", "court", "served_at"),
     # The recipient filter is a prefix (LIKE 'x%'): only a pattern_ops index serves it on a
     # database whose collation is not C.

@@ -100,10 +100,12 @@ webhook_deliveries = sa.Table(
     sa.Column("endpoint_id", ID, sa.ForeignKey("webhook_endpoints.id"), nullable=False, index=True),
     sa.Column("state", sa.String(20), nullable=False, index=True),
     sa.Column("tries", sa.Integer, nullable=False),
-    sa.Column("next_attempt_at", UtcDateTime, index=True),
+    sa.Column("next_attempt_at", UtcDateTime),
     sa.Column("lease_until", UtcDateTime),
     sa.Column("last_status", sa.Integer),
     sa.Column("last_error", sa.String(500)),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("delivered_at", UtcDateTime),
+    # The sweep's pages of due deliveries, in order, each after the last.
+    sa.Index("ix_webhook_deliveries_next_attempt_at_id", "next_attempt_at", "id"),
 )

@@ -15,14 +15,18 @@ docs/decisions/0013-service-reports.md.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from delivery.domain import CANCELLED_EVENT as CANCELLED
+from delivery.domain import ELECTRONIC_CHANNELS
+from delivery.domain import FAILED_EVENT as FAILED
 from delivery.domain import SERVED_EVENT as SERVED
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.json_text import json_text
@@ -193,3 +197,180 @@ async def standing_outcomes(
         ) in standing.values()
     ]
     return rows, names
+
+
+# --- The figures aggregated by PostgreSQL (docs/decisions/0049-reports-in-sql.md) ---
+
+
+def aggregates_in_sql(engine: AsyncEngine) -> bool:
+    """Whether the database computes the figures itself (:func:`outcome_figures`): PostgreSQL
+    does; SQLite, which knows no time zone to date an outcome in the court's, hands back the
+    standing outcomes (:func:`standing_outcomes`) for Python to count."""
+    return engine.dialect.name == "postgresql"
+
+
+class GroupFigures(NamedTuple):
+    """The counts and time-to-service percentiles of one group of one grouping (``grouping``
+    None: the totals). ``key``: the channel, court or owner (None: no channel, no owner), or
+    the Monday of the week or the first day of the month, in the court's time zone."""
+
+    grouping: str | None
+    key: str | date | None
+    served: int
+    failed: int
+    cancelled: int
+    electronic: int
+    first_try: int
+    confirmed: int
+    by_reply: int
+    median: timedelta | None  # nearest rank, percentile_disc
+    p90: timedelta | None
+
+
+_OWNERS = events.alias("owners")
+
+
+def _standing(scoped: bool) -> sa.CTE:
+    """The standing outcome of each dispatch in scope among those recorded since ``start``:
+    its latest (highest seq) — as :func:`_latest` keeps it."""
+    o = service_outcomes.c
+    statement = (
+        sa.select(
+            o.dispatch_id,
+            o.type,
+            o.occurred_at,
+            o.served_at,
+            o.channel,
+            o.court,
+            o.dispatch_created_at,
+            o.served_step,
+            o.first_step,
+            o.confirmed_address,
+            o.by_reply,
+        )
+        .where(o.occurred_at >= sa.bindparam("start"))
+        .ext(distinct_on(o.dispatch_id))
+        .order_by(o.dispatch_id, o.seq.desc())
+    )
+    if scoped:
+        statement = statement.where(o.court.in_(sa.bindparam("courts", expanding=True)))
+    return statement.cte("standing")
+
+
+def _owners() -> sa.CTE:
+    """Each dispatch's owner as its last ownership event names it, among the ownership events
+    since the oldest creation of the outcomes read (ownership is recorded at creation or later;
+    index-only on ix_events_owners)."""
+    w, s = _OWNERS.c, _SINCE.c
+    since = (
+        sa.select(sa.func.min(s.dispatch_created_at))
+        .where(s.occurred_at >= sa.bindparam("start"))
+        .scalar_subquery()
+    )
+    return (
+        sa.select(w.dispatch_id, json_text(w.data, "owner_id").label("owner_id"))
+        .where(w.type.in_(OWNER_EVENTS), w.occurred_at >= since)
+        .ext(distinct_on(w.dispatch_id))
+        .order_by(w.dispatch_id, w.seq.desc())
+        .cte("owners")
+    )
+
+
+@cache
+def figures_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.Select[Any]:
+    """The counts and percentiles per group of each of ``groupings`` and for all (GROUPING
+    SETS: one pass over the counted outcomes), of the standing outcomes that count — served,
+    failed or cancelled — dated (the date of service, else the day recorded, in the zone
+    ``zone``) from ``first`` to ``last``."""
+    standing = _standing(scoped)
+    s = standing.c
+    served = s.type == SERVED
+    instant = sa.case((sa.and_(served, s.served_at.is_not(None)), s.served_at), else_=s.occurred_at)
+    day = sa.cast(sa.func.timezone(sa.bindparam("zone", type_=sa.String), instant), sa.Date)
+    columns: list[Any] = [s, day.label("day")]
+    source: sa.FromClause = standing
+    if "clerk" in groupings:
+        owners = _owners()
+        source = source.outerjoin(owners, owners.c.dispatch_id == s.dispatch_id)
+        columns.append(owners.c.owner_id)
+    counted = (
+        sa.select(*columns)
+        .select_from(source)
+        .where(
+            s.type.in_((SERVED, FAILED, CANCELLED)),
+            day.between(sa.bindparam("first", type_=sa.Date), sa.bindparam("last", type_=sa.Date)),
+        )
+        .cte("counted")
+    )
+    c = counted.c
+    keys: dict[str, sa.ColumnElement[Any]] = {
+        "channel": c.channel,
+        "court": c.court,
+        "week": sa.cast(sa.func.date_trunc(sa.literal_column("'week'"), c.day), sa.Date),
+        "month": sa.cast(sa.func.date_trunc(sa.literal_column("'month'"), c.day), sa.Date),
+    }
+    if "clerk" in groupings:
+        keys["clerk"] = c.owner_id
+    keyed = [keys[by].label(f"key_{by}") for by in groupings]
+    served_c = c.type == SERVED
+    duration = sa.type_coerce(
+        sa.type_coerce(c.served_at, sa.DateTime(timezone=True))
+        - sa.type_coerce(c.dispatch_created_at, sa.DateTime(timezone=True)),
+        sa.Interval(),
+    )
+
+    def percentile(fraction: str) -> sa.ColumnElement[Any]:
+        within = sa.func.percentile_disc(sa.literal_column(fraction)).within_group(duration)
+        return sa.type_coerce(within.filter(served_c), sa.Interval())
+
+    return sa.select(
+        *keyed,
+        *(sa.func.grouping(k).label(f"grouped_{k.name}") for k in keyed),
+        sa.func.count().filter(served_c).label("served"),
+        sa.func.count().filter(c.type == FAILED).label("failed"),
+        sa.func.count().filter(c.type == CANCELLED).label("cancelled"),
+        sa.func.count().filter(served_c, c.channel.in_(ELECTRONIC_CHANNELS)).label("electronic"),
+        sa.func.count().filter(served_c, c.served_step == c.first_step).label("first_try"),
+        sa.func.count().filter(served_c, c.confirmed_address).label("confirmed"),
+        sa.func.count().filter(served_c, c.by_reply).label("by_reply"),
+        percentile("0.5").label("median"),
+        percentile("0.9").label("p90"),
+    ).group_by(sa.func.grouping_sets(*(sa.tuple_(k) for k in keyed), sa.tuple_()))
+
+
+async def outcome_figures(
+    engine: AsyncEngine,
+    start: datetime,
+    first: date,
+    last: date,
+    zone: str,
+    courts: Sequence[str] | None,
+    groupings: Sequence[str],
+) -> tuple[list[GroupFigures], dict[str, str]]:
+    """The figures of every group of ``groupings`` and the totals (:class:`GroupFigures`), of
+    the dispatches of ``courts`` (None: every court) whose standing outcome, among those
+    recorded since ``start``, is dated from ``first`` to ``last`` in ``zone``; with the owners'
+    display names when grouping by clerk. PostgreSQL only (:func:`aggregates_in_sql`)."""
+    ordered = tuple(dict.fromkeys(groupings))
+    statement = figures_statement(scoped=courts is not None, groupings=ordered)
+    scope = {} if courts is None else {"courts": list(courts)}
+    parameters = {"start": start, "first": first, "last": last, "zone": zone, **scope}
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        found: list[GroupFigures] = []
+        for row in (await conn.execute(statement, parameters)).all():
+            keys, grouped, counts = (
+                row[: len(ordered)],
+                row[len(ordered) : 2 * len(ordered)],
+                row[2 * len(ordered) :],
+            )
+            present = [i for i, g in enumerate(grouped) if g == 0]
+            grouping = ordered[present[0]] if present else None
+            key = keys[present[0]] if present else None
+            found.append(GroupFigures(grouping, key, *counts))
+        names: dict[str, str] = {}
+        ids = {f.key for f in found if f.grouping == "clerk" and isinstance(f.key, str)}
+        if ids:
+            known = dict((await conn.execute(SELECT_NAMES, {"ids": list(ids)})).all())
+            names = {i: known.get(i) or i for i in ids}
+    return found, names

@@ -284,53 +284,64 @@ def figures_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.Select[
     ``zone``) from ``first`` to ``last``."""
     standing = _standing(scoped)
     s = standing.c
-    served = s.type == SERVED
-    instant = sa.case((sa.and_(served, s.served_at.is_not(None)), s.served_at), else_=s.occurred_at)
+    instant = sa.case(
+        (sa.and_(s.type == SERVED, s.served_at.is_not(None)), s.served_at), else_=s.occurred_at
+    )
     day = sa.cast(sa.func.timezone(sa.bindparam("zone", type_=sa.String), instant), sa.Date)
-    columns: list[Any] = [s, day.label("day")]
+
+    def first_of(unit: str) -> sa.ColumnElement[Any]:
+        return sa.cast(sa.func.date_trunc(sa.literal_column(f"'{unit}'"), day), sa.Date)
+
+    keys: dict[str, sa.ColumnElement[Any]] = {
+        "channel": s.channel,
+        "court": s.court,
+        "week": first_of("week"),
+        "month": first_of("month"),
+    }
     source: sa.FromClause = standing
     if "clerk" in groupings:
         owners = _owners()
         source = source.outerjoin(owners, owners.c.dispatch_id == s.dispatch_id)
-        columns.append(owners.c.owner_id)
+        keys["clerk"] = owners.c.owner_id
+    duration = sa.type_coerce(s.served_at, sa.DateTime(timezone=True)) - sa.type_coerce(
+        s.dispatch_created_at, sa.DateTime(timezone=True)
+    )
+    # Each counted outcome's keys and facts computed once (MATERIALIZED), not once per
+    # grouping set's sort.
     counted = (
-        sa.select(*columns)
+        sa.select(
+            s.type,
+            s.channel,
+            (s.served_step == s.first_step).label("first_try"),
+            s.confirmed_address,
+            s.by_reply,
+            sa.type_coerce(duration, sa.Interval()).label("duration"),
+            *(keys[by].label(f"key_{by}") for by in groupings if by != "channel"),
+        )
         .select_from(source)
         .where(
             s.type.in_((SERVED, FAILED, CANCELLED)),
             day.between(sa.bindparam("first", type_=sa.Date), sa.bindparam("last", type_=sa.Date)),
         )
         .cte("counted")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     c = counted.c
-    keys: dict[str, sa.ColumnElement[Any]] = {
-        "channel": c.channel,
-        "court": c.court,
-        "week": sa.cast(sa.func.date_trunc(sa.literal_column("'week'"), c.day), sa.Date),
-        "month": sa.cast(sa.func.date_trunc(sa.literal_column("'month'"), c.day), sa.Date),
-    }
-    if "clerk" in groupings:
-        keys["clerk"] = c.owner_id
-    keyed = [keys[by].label(f"key_{by}") for by in groupings]
+    keyed = [(c.channel if by == "channel" else c[f"key_{by}"]) for by in groupings]
     served_c = c.type == SERVED
-    duration = sa.type_coerce(
-        sa.type_coerce(c.served_at, sa.DateTime(timezone=True))
-        - sa.type_coerce(c.dispatch_created_at, sa.DateTime(timezone=True)),
-        sa.Interval(),
-    )
 
     def percentile(fraction: str) -> sa.ColumnElement[Any]:
-        within = sa.func.percentile_disc(sa.literal_column(fraction)).within_group(duration)
+        within = sa.func.percentile_disc(sa.literal_column(fraction)).within_group(c.duration)
         return sa.type_coerce(within.filter(served_c), sa.Interval())
 
     return sa.select(
         *keyed,
-        *(sa.func.grouping(k).label(f"grouped_{k.name}") for k in keyed),
+        *(sa.func.grouping(k) for k in keyed),
         sa.func.count().filter(served_c).label("served"),
         sa.func.count().filter(c.type == FAILED).label("failed"),
         sa.func.count().filter(c.type == CANCELLED).label("cancelled"),
         sa.func.count().filter(served_c, c.channel.in_(ELECTRONIC_CHANNELS)).label("electronic"),
-        sa.func.count().filter(served_c, c.served_step == c.first_step).label("first_try"),
+        sa.func.count().filter(served_c, c.first_try).label("first_try"),
         sa.func.count().filter(served_c, c.confirmed_address).label("confirmed"),
         sa.func.count().filter(served_c, c.by_reply).label("by_reply"),
         percentile("0.5").label("median"),

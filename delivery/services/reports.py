@@ -5,6 +5,9 @@ dispatch (:class:`OutcomeRow`), by delivery/storage/reports.py; this module only
 :func:`compute` — pure, unit-tested — groups the rows in one pass, and
 delivery/services/report_figures.py turns each group into its figures. Why these sources, and
 the reading of the period and of each grouping: docs/decisions/0013-service-reports.md.
+On PostgreSQL the database counts the groups itself and this module names and orders them
+(:func:`_reports_of`): the same figures without a year's rows crossing into Python —
+docs/decisions/0049-reports-in-sql.md.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from delivery.domain import SERVED_EVENT as SERVED
 from delivery.services.report_figures import DEFINITIONS, Figures, Tally
 from delivery.storage.engine import Engine
 from delivery.storage.reports import (
+    COUNTS,
     GroupFigures,
     OutcomeRow,
     aggregates_in_sql,
@@ -279,11 +283,14 @@ async def service_reports(
     """The report over ``courts`` (the caller's; None: every court, for the operator's CLI),
     narrowed to ``request.court`` when it names one, once per grouping in ``groupings`` — all
     from the same rows (the page shows its table, the weeks and the channels). One query, and
-    two more (ownership events, the owners' names) when grouping by clerk."""
+    one more (the owners' names) when grouping by clerk."""
     if request.court is not None:
         courts = [request.court]
     if aggregates_in_sql(engine):
-        return await _reports_in_sql(engine, request, zone, courts, groupings)
+        found, names = await outcome_figures(
+            engine, _start(request, zone), request.start, request.end, zone.key, courts, groupings
+        )
+        return _reports_of(found, names, request, zone, groupings)
     with _collector_paused():
         rows, names = await standing_outcomes(
             engine, _start(request, zone), courts, owners="clerk" in groupings
@@ -297,15 +304,7 @@ def _hours(duration: timedelta | None) -> float | None:
 
 
 def _tally(found: GroupFigures) -> Tally:
-    return Tally(
-        served=found.served,
-        failed=found.failed,
-        cancelled=found.cancelled,
-        electronic=found.electronic,
-        first_try=found.first_try,
-        confirmed=found.confirmed,
-        by_reply=found.by_reply,
-    )
+    return Tally(**{name: getattr(found, name) for name in COUNTS})
 
 
 def _key_of(found: GroupFigures) -> tuple[str, str]:
@@ -319,19 +318,16 @@ def _key_of(found: GroupFigures) -> tuple[str, str]:
     return (str(found.key),) * 2
 
 
-async def _reports_in_sql(
-    engine: Engine,
+def _reports_of(
+    found: Iterable[GroupFigures],
+    names: Mapping[str, str],
     request: ReportRequest,
     zone: ZoneInfo,
-    courts: Sequence[str] | None,
     groupings: Sequence[str],
 ) -> dict[str, Report]:
-    """:func:`service_reports` with the figures aggregated by the database (one statement,
-    and one for the owners' names when grouping by clerk): the same groups and figures as
-    :func:`compute_groupings` makes of the rows. docs/decisions/0049-reports-in-sql.md."""
-    found, names = await outcome_figures(
-        engine, _start(request, zone), request.start, request.end, zone.key, courts, groupings
-    )
+    """The reports of the figures the database aggregated per group (and the owners' names):
+    the same groups and figures as :func:`compute_groupings` makes of the rows.
+    docs/decisions/0049-reports-in-sql.md."""
     groups: dict[str, list[Group]] = {by: [] for by in groupings}
     totals = Tally().figures()
     for f in found:

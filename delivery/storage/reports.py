@@ -9,7 +9,9 @@ dispatches (none per dispatch), fetches the outcomes of the caller's courts reco
 period began; the latest per dispatch is its *standing* outcome (:class:`OutcomeRow`). Only to
 group by clerk is it joined to the ownership events since the oldest of those dispatches was
 created (index-only on ix_events_owners), and a second statement reads the owners' names.
-docs/decisions/0013-service-reports.md.
+docs/decisions/0013-service-reports.md. On PostgreSQL, :func:`outcome_figures` has the database
+do the same and count the groups too, so only the figures come back
+(docs/decisions/0049-reports-in-sql.md).
 """
 
 from __future__ import annotations
@@ -226,6 +228,9 @@ class GroupFigures(NamedTuple):
     median: timedelta | None  # nearest rank, percentile_disc
     p90: timedelta | None
 
+
+# The counts of :class:`GroupFigures`, named as the services' tally names them.
+COUNTS = ("served", "failed", "cancelled", "electronic", "first_try", "confirmed", "by_reply")
 
 _OWNERS = events.alias("owners")
 

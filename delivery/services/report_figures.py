@@ -135,7 +135,11 @@ class Tally:
 
     def figures(self) -> Figures:
         ordered = sorted(self.hours)
-        median, p90 = nearest_rank(ordered, 50), nearest_rank(ordered, 90)
+        return self.figures_with(nearest_rank(ordered, 50), nearest_rank(ordered, 90))
+
+    def figures_with(self, median: float | None, p90: float | None) -> Figures:
+        """The figures of the counts, with the median and 90th percentile time to service in
+        hours given (computed by the database: delivery/storage/reports.py outcome_figures)."""
         return Figures(
             served=self.served,
             failed=self.failed,

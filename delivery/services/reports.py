@@ -5,6 +5,9 @@ dispatch (:class:`OutcomeRow`), by delivery/storage/reports.py; this module only
 :func:`compute` — pure, unit-tested — groups the rows in one pass, and
 delivery/services/report_figures.py turns each group into its figures. Why these sources, and
 the reading of the period and of each grouping: docs/decisions/0013-service-reports.md.
+On PostgreSQL the database counts the groups itself and this module names and orders them
+(:func:`_reports_of`): the same figures without a year's rows crossing into Python —
+docs/decisions/0049-reports-in-sql.md.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from delivery.domain import FAILED_EVENT as FAILED
 from delivery.domain import SERVED_EVENT as SERVED
 from delivery.services.report_figures import DEFINITIONS, Figures, Tally
 from delivery.storage.engine import Engine
-from delivery.storage.reports import OutcomeRow, standing_outcomes
+from delivery.storage.reports import (
+    COUNTS,
+    GroupFigures,
+    OutcomeRow,
+    aggregates_in_sql,
+    outcome_figures,
+    standing_outcomes,
+)
 from delivery.vocabulary import Channel
 from templates.i18n import N_, ptranslate
 from templates.labels import L_, label
@@ -180,6 +190,11 @@ def _group_of(row: OutcomeRow, group_by: str, day: date) -> tuple[str, str]:
         return row.court, row.court
     if group_by == "clerk":
         return (row.owner_id or UNASSIGNED,) * 2
+    return _group_of_day(group_by, day)
+
+
+def _group_of_day(group_by: str, day: date) -> tuple[str, str]:
+    """(key, label) of the week or the month of ``day``."""
     if group_by == "week":
         year, week, _ = day.isocalendar()
         return f"{year}-W{week:02d}", (day - timedelta(days=day.weekday())).isoformat()
@@ -268,14 +283,65 @@ async def service_reports(
     """The report over ``courts`` (the caller's; None: every court, for the operator's CLI),
     narrowed to ``request.court`` when it names one, once per grouping in ``groupings`` — all
     from the same rows (the page shows its table, the weeks and the channels). One query, and
-    two more (ownership events, the owners' names) when grouping by clerk."""
+    one more (the owners' names) when grouping by clerk."""
     if request.court is not None:
         courts = [request.court]
+    if aggregates_in_sql(engine):
+        found, names = await outcome_figures(
+            engine, _start(request, zone), request.start, request.end, zone.key, courts, groupings
+        )
+        return _reports_of(found, names, request, zone, groupings)
     with _collector_paused():
         rows, names = await standing_outcomes(
             engine, _start(request, zone), courts, owners="clerk" in groupings
         )
         return compute_groupings(rows, request, zone, groupings, names)
+
+
+def _hours(duration: timedelta | None) -> float | None:
+    """A time to service in hours, as :meth:`Tally.add` computes it from the two instants."""
+    return None if duration is None else duration.total_seconds() / 3600
+
+
+def _tally(found: GroupFigures) -> Tally:
+    return Tally(**{name: getattr(found, name) for name in COUNTS})
+
+
+def _key_of(found: GroupFigures) -> tuple[str, str]:
+    """(key, label) of a group the database counted, as :func:`_group_of` names it."""
+    if found.grouping == "channel":
+        return (str(found.key or NO_CHANNEL),) * 2
+    if found.grouping == "clerk":
+        return (str(found.key or UNASSIGNED),) * 2
+    if isinstance(found.key, date):  # the Monday of the week, the first of the month
+        return _group_of_day(found.grouping or "", found.key)
+    return (str(found.key),) * 2
+
+
+def _reports_of(
+    found: Iterable[GroupFigures],
+    names: Mapping[str, str],
+    request: ReportRequest,
+    zone: ZoneInfo,
+    groupings: Sequence[str],
+) -> dict[str, Report]:
+    """The reports of the figures the database aggregated per group (and the owners' names):
+    the same groups and figures as :func:`compute_groupings` makes of the rows.
+    docs/decisions/0049-reports-in-sql.md."""
+    groups: dict[str, list[Group]] = {by: [] for by in groupings}
+    totals = Tally().figures()
+    for f in found:
+        figures = _tally(f).figures_with(_hours(f.median), _hours(f.p90))
+        if f.grouping is None:
+            totals = figures
+            continue
+        key, label = _key_of(f)
+        groups[f.grouping].append(Group(key, names.get(key, label), figures))
+    reports = {}
+    for by, listed in groups.items():
+        listed.sort(key=lambda g: _order(by, g.key, g.label))
+        reports[by] = Report(replace(request, group_by=by), zone.key, totals, listed)
+    return reports
 
 
 @contextmanager

@@ -9,20 +9,26 @@ dispatches (none per dispatch), fetches the outcomes of the caller's courts reco
 period began; the latest per dispatch is its *standing* outcome (:class:`OutcomeRow`). Only to
 group by clerk is it joined to the ownership events since the oldest of those dispatches was
 created (index-only on ix_events_owners), and a second statement reads the owners' names.
-docs/decisions/0013-service-reports.md.
+docs/decisions/0013-service-reports.md. On PostgreSQL, :func:`outcome_figures` has the database
+do the same and count the groups too, so only the figures come back
+(docs/decisions/0049-reports-in-sql.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from delivery.domain import CANCELLED_EVENT as CANCELLED
+from delivery.domain import ELECTRONIC_CHANNELS
+from delivery.domain import FAILED_EVENT as FAILED
 from delivery.domain import SERVED_EVENT as SERVED
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.json_text import json_text
@@ -193,3 +199,194 @@ async def standing_outcomes(
         ) in standing.values()
     ]
     return rows, names
+
+
+# --- The figures aggregated by PostgreSQL (docs/decisions/0049-reports-in-sql.md) ---
+
+
+def aggregates_in_sql(engine: AsyncEngine) -> bool:
+    """Whether the database computes the figures itself (:func:`outcome_figures`): PostgreSQL
+    does; SQLite, which knows no time zone to date an outcome in the court's, hands back the
+    standing outcomes (:func:`standing_outcomes`) for Python to count."""
+    return engine.dialect.name == "postgresql"
+
+
+class GroupFigures(NamedTuple):
+    """The counts and time-to-service percentiles of one group of one grouping (``grouping``
+    None: the totals). ``key``: the channel, court or owner (None: no channel, no owner), or
+    the Monday of the week or the first day of the month, in the court's time zone."""
+
+    grouping: str | None
+    key: str | date | None
+    served: int
+    failed: int
+    cancelled: int
+    electronic: int
+    first_try: int
+    confirmed: int
+    by_reply: int
+    median: timedelta | None  # nearest rank, percentile_disc
+    p90: timedelta | None
+
+
+# The counts of :class:`GroupFigures`, named as the services' tally names them.
+COUNTS = ("served", "failed", "cancelled", "electronic", "first_try", "confirmed", "by_reply")
+
+_OWNERS = events.alias("owners")
+
+
+def _standing(scoped: bool) -> sa.CTE:
+    """The standing outcome of each dispatch in scope among those recorded since ``start``:
+    its latest (highest seq) — as :func:`_latest` keeps it."""
+    o = service_outcomes.c
+    statement = (
+        sa.select(
+            o.dispatch_id,
+            o.type,
+            o.occurred_at,
+            o.served_at,
+            o.channel,
+            o.court,
+            o.dispatch_created_at,
+            o.served_step,
+            o.first_step,
+            o.confirmed_address,
+            o.by_reply,
+        )
+        .where(o.occurred_at >= sa.bindparam("start"))
+        .ext(distinct_on(o.dispatch_id))
+        .order_by(o.dispatch_id, o.seq.desc())
+    )
+    if scoped:
+        statement = statement.where(o.court.in_(sa.bindparam("courts", expanding=True)))
+    return statement.cte("standing")
+
+
+def _owners() -> sa.CTE:
+    """Each dispatch's owner as its last ownership event names it, among the ownership events
+    since the oldest creation of the outcomes read (ownership is recorded at creation or later;
+    index-only on ix_events_owners)."""
+    w, s = _OWNERS.c, _SINCE.c
+    since = (
+        sa.select(sa.func.min(s.dispatch_created_at))
+        .where(s.occurred_at >= sa.bindparam("start"))
+        .scalar_subquery()
+    )
+    return (
+        sa.select(w.dispatch_id, json_text(w.data, "owner_id").label("owner_id"))
+        .where(w.type.in_(OWNER_EVENTS), w.occurred_at >= since)
+        .ext(distinct_on(w.dispatch_id))
+        .order_by(w.dispatch_id, w.seq.desc())
+        .cte("owners")
+    )
+
+
+@cache
+def figures_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.Select[Any]:
+    """The counts and percentiles per group of each of ``groupings`` and for all (GROUPING
+    SETS: one pass over the counted outcomes), of the standing outcomes that count — served,
+    failed or cancelled — dated (the date of service, else the day recorded, in the zone
+    ``zone``) from ``first`` to ``last``."""
+    standing = _standing(scoped)
+    s = standing.c
+    instant = sa.case(
+        (sa.and_(s.type == SERVED, s.served_at.is_not(None)), s.served_at), else_=s.occurred_at
+    )
+    day = sa.cast(sa.func.timezone(sa.bindparam("zone", type_=sa.String), instant), sa.Date)
+
+    def first_of(unit: str) -> sa.ColumnElement[Any]:
+        return sa.cast(sa.func.date_trunc(sa.literal_column(f"'{unit}'"), day), sa.Date)
+
+    keys: dict[str, sa.ColumnElement[Any]] = {
+        "channel": s.channel,
+        "court": s.court,
+        "week": first_of("week"),
+        "month": first_of("month"),
+    }
+    source: sa.FromClause = standing
+    if "clerk" in groupings:
+        owners = _owners()
+        source = source.outerjoin(owners, owners.c.dispatch_id == s.dispatch_id)
+        keys["clerk"] = owners.c.owner_id
+    duration = sa.type_coerce(s.served_at, sa.DateTime(timezone=True)) - sa.type_coerce(
+        s.dispatch_created_at, sa.DateTime(timezone=True)
+    )
+    # Each counted outcome's keys and facts computed once (MATERIALIZED), not once per
+    # grouping set's sort.
+    counted = (
+        sa.select(
+            s.type,
+            s.channel,
+            (s.served_step == s.first_step).label("first_try"),
+            s.confirmed_address,
+            s.by_reply,
+            sa.type_coerce(duration, sa.Interval()).label("duration"),
+            *(keys[by].label(f"key_{by}") for by in groupings if by != "channel"),
+        )
+        .select_from(source)
+        .where(
+            s.type.in_((SERVED, FAILED, CANCELLED)),
+            day.between(sa.bindparam("first", type_=sa.Date), sa.bindparam("last", type_=sa.Date)),
+        )
+        .cte("counted")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    c = counted.c
+    keyed = [(c.channel if by == "channel" else c[f"key_{by}"]) for by in groupings]
+    served_c = c.type == SERVED
+
+    def percentile(fraction: str) -> sa.ColumnElement[Any]:
+        within = sa.func.percentile_disc(sa.literal_column(fraction)).within_group(c.duration)
+        return sa.type_coerce(within.filter(served_c), sa.Interval())
+
+    return sa.select(
+        *keyed,
+        *(sa.func.grouping(k) for k in keyed),
+        sa.func.count().filter(served_c).label("served"),
+        sa.func.count().filter(c.type == FAILED).label("failed"),
+        sa.func.count().filter(c.type == CANCELLED).label("cancelled"),
+        sa.func.count().filter(served_c, c.channel.in_(ELECTRONIC_CHANNELS)).label("electronic"),
+        sa.func.count().filter(served_c, c.first_try).label("first_try"),
+        sa.func.count().filter(served_c, c.confirmed_address).label("confirmed"),
+        sa.func.count().filter(served_c, c.by_reply).label("by_reply"),
+        percentile("0.5").label("median"),
+        percentile("0.9").label("p90"),
+    ).group_by(sa.func.grouping_sets(*(sa.tuple_(k) for k in keyed), sa.tuple_()))
+
+
+async def outcome_figures(
+    engine: AsyncEngine,
+    start: datetime,
+    first: date,
+    last: date,
+    zone: str,
+    courts: Sequence[str] | None,
+    groupings: Sequence[str],
+) -> tuple[list[GroupFigures], dict[str, str]]:
+    """The figures of every group of ``groupings`` and the totals (:class:`GroupFigures`), of
+    the dispatches of ``courts`` (None: every court) whose standing outcome, among those
+    recorded since ``start``, is dated from ``first`` to ``last`` in ``zone``; with the owners'
+    display names when grouping by clerk. PostgreSQL only (:func:`aggregates_in_sql`)."""
+    ordered = tuple(dict.fromkeys(groupings))
+    statement = figures_statement(scoped=courts is not None, groupings=ordered)
+    scope = {} if courts is None else {"courts": list(courts)}
+    parameters = {"start": start, "first": first, "last": last, "zone": zone, **scope}
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        found: list[GroupFigures] = []
+        for row in (await conn.execute(statement, parameters)).all():
+            keys, grouped, counts = (
+                row[: len(ordered)],
+                row[len(ordered) : 2 * len(ordered)],
+                row[2 * len(ordered) :],
+            )
+            present = [i for i, g in enumerate(grouped) if g == 0]
+            grouping = ordered[present[0]] if present else None
+            key = keys[present[0]] if present else None
+            found.append(GroupFigures(grouping, key, *counts))
+        names: dict[str, str] = {}
+        ids = {f.key for f in found if f.grouping == "clerk" and isinstance(f.key, str)}
+        if ids:
+            known = dict((await conn.execute(SELECT_NAMES, {"ids": list(ids)})).all())
+            names = {i: known.get(i) or i for i in ids}
+    return found, names

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime, time
 from typing import Any
 
 import pytest
@@ -26,7 +27,9 @@ from delivery.clock import ManualClock
 from delivery.config import Settings
 from delivery.context import Context
 from delivery.services.api_keys import create_api_key
+from delivery.services.reports import GROUPINGS, compute_groupings, parse_request, service_reports
 from delivery.staff import Role
+from delivery.storage.reports import aggregates_in_sql, standing_outcomes
 from integration.delivery.support import build_population
 
 Q1 = {"from": "2026-01-01", "to": "2026-03-31"}
@@ -270,3 +273,32 @@ async def test_the_report_page_shows_definitions_table_and_charts(
     # The field by its name on the form and the parser's message, both in the page's language.
     assert 'role="alert"' in page and "<b>起始日期</b>: 应为日期，格式 YYYY-MM-DD" in page
     assert 'value="2026-13-01"' in page and 'data-key="total"' not in page
+
+
+async def test_the_database_aggregates_as_the_rows_count(
+    ctx: Context, population: dict[str, str]
+) -> None:
+    """PostgreSQL computes the figures itself (docs/decisions/0049-reports-in-sql.md): for
+    every grouping, period and scope they are those Python makes of the standing outcomes —
+    the path SQLite keeps — periods starting and ending on the population's edges included."""
+    assert aggregates_in_sql(ctx.engine)
+    zone = ctx.settings.zone
+    periods = [
+        ("2026-01-01", "2026-03-31"),
+        ("2026-01-05", "2026-01-11"),
+        ("2026-02-01", "2026-02-28"),
+        ("2026-02-10", "2026-03-20"),
+        ("2026-03-25", "2026-12-31"),
+        ("2025-01-01", "2025-12-31"),
+    ]
+    for start, end in periods:
+        for courts in (None, [COURT], [OTHER_COURT]):
+            request = parse_request({"from": start, "to": end})
+            in_sql = await service_reports(ctx.engine, request, zone, courts, GROUPINGS)
+            start_at = datetime.combine(request.start, time(), zone)
+            rows, names = await standing_outcomes(ctx.engine, start_at, courts, owners=True)
+            assert in_sql == compute_groupings(rows, request, zone, GROUPINGS, names), (
+                start,
+                end,
+                courts,
+            )

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import aiohttp
 import sqlalchemy as sa
-from cli_runner import cli_env, free_port
+from cli_runner import free_port
 from conftest import COURT, MINIMAL_PDF, eventually
 from helpers import link_path
 from tcp_proxy import RoundRobin
@@ -31,7 +28,7 @@ from delivery.services.api_keys import create_api_key
 from delivery.storage.rows import event_from_row
 from delivery.storage.schema import attempts, dispatches, events
 from delivery.vocabulary import DispatchState, EventType
-from integration.delivery.support import songda_worker
+from integration.delivery.support import songda_process, stop_processes
 from tracking.chain import verify_chain
 
 N = 100
@@ -41,31 +38,16 @@ RIGHT_LAST4 = "123X"  # of dispatch_body's id_number
 
 
 @contextlib.contextmanager
-def songda_web(ctx: Context, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A real ``songda web`` process on ``port``, on the test's database, data and queue."""
-    env = cli_env(
-        ctx,
-        SONGDA_REDIS_URL=ctx.settings.redis_url or "",
-        SONGDA_QUEUE_NAME=ctx.settings.queue_name,
-        SONGDA_PORT=str(port),
-        SONGDA_PUBLIC_BASE_URL=ctx.settings.public_base_url,
-    )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "delivery.cli.main", "web"],
-        env={**clean, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def two_of_each(ctx: Context, web_ports: list[int]) -> Iterator[None]:
+    """A ``songda web`` process on each port and two ``songda worker`` processes, all on the
+    test's database, data directory and queue; stopped together at the end."""
+    url = ctx.settings.database_url
+    processes = [songda_process(ctx, "web", url, SONGDA_PORT=str(port)) for port in web_ports]
+    processes += [songda_process(ctx, "worker", url) for _ in range(2)]
     try:
-        yield process
+        yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_processes(processes)
 
 
 async def healthy(port: int) -> bool:
@@ -134,12 +116,7 @@ async def test_two_web_processes_and_two_workers_serve_each_dispatch_once(
     _key, token = await create_api_key(ctx.engine, SystemClock(), "two", [COURT])
     auth = {"Authorization": f"Bearer {token}"}
     ports = [free_port(), free_port()]
-    with (
-        songda_web(ctx, ports[0]),
-        songda_web(ctx, ports[1]),
-        songda_worker(ctx, ctx.settings.database_url),
-        songda_worker(ctx, ctx.settings.database_url),
-    ):
+    with two_of_each(ctx, ports):
         for port in ports:
             await eventually(lambda port=port: healthy(port), within=30)
         balancer = RoundRobin([("127.0.0.1", port) for port in ports])

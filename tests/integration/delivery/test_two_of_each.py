@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import aiohttp
@@ -24,6 +25,7 @@ from tcp_proxy import RoundRobin
 from channels.email.standin import SmtpSink
 from delivery.clock import SystemClock
 from delivery.context import Context
+from delivery.domain import Event
 from delivery.services.api_keys import create_api_key
 from delivery.storage.rows import event_from_row
 from delivery.storage.schema import attempts, dispatches, events
@@ -118,7 +120,7 @@ async def test_two_web_processes_and_two_workers_serve_each_dispatch_once(
     ports = [free_port(), free_port()]
     with two_of_each(ctx, ports):
         for port in ports:
-            await eventually(lambda port=port: healthy(port), within=30)
+            await eventually(functools.partial(healthy, port), within=60)
         balancer = RoundRobin([("127.0.0.1", port) for port in ports])
         base = f"http://127.0.0.1:{await balancer.start()}"
         try:
@@ -126,7 +128,7 @@ async def test_two_web_processes_and_two_workers_serve_each_dispatch_once(
             connector = aiohttp.TCPConnector(force_close=True)
             async with aiohttp.ClientSession(connector=connector) as session:
                 ids = await create_all(session, base, auth)
-                await eventually(lambda: all_served(ctx), within=40)
+                await eventually(lambda: all_served(ctx), within=120)
                 await locks_after_five_failures_across_both(session, base, balancer, smtp_sink)
         finally:
             await balancer.close()
@@ -142,14 +144,14 @@ async def test_two_web_processes_and_two_workers_serve_each_dispatch_once(
         assert dict(served.all()) == dict.fromkeys(ids, 1)
         attempt_ids = (await conn.scalars(sa.select(attempts.c.id))).all()
         rows = await conn.execute(sa.select(events).order_by(events.c.seq))
-        chains: dict[str, list[object]] = {}
+        chains: dict[str, list[Event]] = {}
         for row in rows.mappings():
             chains.setdefault(row["dispatch_id"], []).append(event_from_row(row))
     message_ids = [m.message_id for m in smtp_sink.messages]
     assert sorted(message_ids) == sorted(f"<{a.lower()}@court.example>" for a in attempt_ids)
     assert len(attempt_ids) == N
     for dispatch_id in ids:
-        assert verify_chain(chains[dispatch_id]).valid, dispatch_id  # type: ignore[arg-type]
+        assert verify_chain(chains[dispatch_id]).valid, dispatch_id
 
 
 async def locks_after_five_failures_across_both(

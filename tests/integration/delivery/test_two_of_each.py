@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import aiohttp
 import sqlalchemy as sa
+from api_client import dispatch_body
 from cli_runner import free_port
 from conftest import COURT, MINIMAL_PDF, eventually
 from helpers import link_path
@@ -37,6 +38,10 @@ N = 100
 CLIENTS = 10
 WRONG_LAST4 = "0000"
 RIGHT_LAST4 = "123X"  # of dispatch_body's id_number
+
+
+def address(i: int) -> str:
+    return f"r{i:04d}@example.com"
 
 
 @contextlib.contextmanager
@@ -62,23 +67,6 @@ async def healthy(port: int) -> bool:
     return False
 
 
-def body(i: int, document_id: str) -> dict[str, object]:
-    return {
-        "court": COURT,
-        "case_number": "(2026)浙0106民初1234号",
-        "reference": f"two-{i:04d}",
-        "policy": "cn-civil",
-        "documents": [document_id],
-        "recipient": {
-            "name": "张三",
-            "role": "defendant",
-            "id_number": "33010619900101123X",
-            "e_service_consent": {"given": True, "basis": "express"},
-            "emails": [{"address": f"r{i:04d}@example.com", "source": "recipient_confirmed"}],
-        },
-    }
-
-
 async def create_all(session: aiohttp.ClientSession, base: str, auth: dict[str, str]) -> list[str]:
     """Upload one PDF and create N dispatches from CLIENTS concurrent clients; their ids."""
     form = aiohttp.FormData()
@@ -94,7 +82,8 @@ async def create_all(session: aiohttp.ClientSession, base: str, auth: dict[str, 
     async def client() -> None:
         for i in indexes:
             url = f"{base}/api/v1/dispatches"
-            async with session.post(url, json=body(i, document_id), headers=auth) as response:
+            body = dispatch_body([document_id], reference=f"two-{i:04d}", email=address(i))
+            async with session.post(url, json=body, headers=auth) as response:
                 assert response.status == 201, await response.text()
                 ids.append(str((await response.json())["id"]))
 
@@ -159,7 +148,7 @@ async def locks_after_five_failures_across_both(
 ) -> None:
     """Wrong answers alternate between the two web processes; the link locks at the fifth, as
     with one process, and then refuses even the right answer."""
-    first = next(m for m in smtp_sink.messages if "r0000@example.com" in m.to)
+    first = next(m for m in smtp_sink.messages if address(0) in m.to)
     path = link_path(first.text)
     before = list(balancer.served)
     statuses = []

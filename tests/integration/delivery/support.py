@@ -245,9 +245,11 @@ def before_each_message(sink: SmtpSink, hook: Callable[[], Any]) -> None:
     sink.handle_DATA = handle  # type: ignore[method-assign]
 
 
-@contextlib.contextmanager
-def songda_worker(ctx: Context, database_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A real ``songda worker`` process on the test's queue, data directory and SMTP sink."""
+def songda_process(
+    ctx: Context, command: str, database_url: str, **extra: str
+) -> subprocess.Popen[bytes]:
+    """A real ``songda <command>`` process (``worker``, ``web``) on the test's queue, data
+    directory and SMTP sink; ``extra`` settings on top (``SONGDA_PORT`` for ``web``)."""
     env = cli_env(
         ctx,
         SONGDA_DATABASE_URL=database_url,
@@ -256,24 +258,39 @@ def songda_worker(ctx: Context, database_url: str) -> Iterator[subprocess.Popen[
         SONGDA_SMTP_PORT=str(ctx.settings.smtp.port),
         SONGDA_SMTP_TIMEOUT="5",
         SONGDA_PUBLIC_BASE_URL=ctx.settings.public_base_url,
+        **extra,
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SONGDA_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "delivery.cli.main", "worker"],
+    return subprocess.Popen(
+        [sys.executable, "-m", "delivery.cli.main", command],
         env={**clean, **env},
         stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("FAULTS_LOG", os.devnull), "ab"),  # noqa: SIM115
+        stderr=open(os.environ.get("FAULTS_LOG", os.devnull), "ab"),
     )
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to all at once, then wait for each (SIGKILL after 20 s), so that several
+    processes shut down side by side rather than one after the other."""
+    running = [p for p in processes if p.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    for process in running:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def songda_worker(ctx: Context, database_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``songda worker`` process on the test's queue, data directory and SMTP sink."""
+    process = songda_process(ctx, "worker", database_url)
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes([process])
 
 
 async def attempt_sent_events(api: Api, dispatch_id: str) -> list[Any]:

@@ -141,6 +141,16 @@ def test_migrate_runs_once_before_web_and_worker() -> None:
         assert depends["redis"]["condition"] == "service_healthy"
 
 
+def test_web_and_worker_run_two_replicas() -> None:
+    """Several of each share one database, Redis and data volume (test_two_of_each.py); a
+    published port per web replica, so that they do not collide."""
+    services = _services()
+    for name in ("web", "worker"):
+        assert services[name]["deploy"]["replicas"] == 2
+    [ports] = services["web"]["ports"]
+    assert ports == "8080-8081:8080"
+
+
 def test_dockerfile_cmd_is_a_real_subcommand() -> None:
     (cmd,) = _instructions("CMD")
     command = json.loads(cmd)

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from channels.email.receipts import RecipientMismatch, record_bounce
 from channels.email.replies import record_email_reply
-from delivery.api.http.bodies import read_json
+from delivery.api.http.bodies import bounded_body, read_json
 from delivery.api.http.problems import Problem, not_found, validation_problem
 from delivery.api.http.request_context import ctx_of, json_response, require_api_key
 from delivery.services.api_keys import BOUNCES_SCOPE, ApiKey
@@ -43,14 +43,7 @@ def _mail_processor(request: web.Request) -> ApiKey:
 async def report_reply(request: web.Request) -> web.Response:
     """A reply the court's mail server received, raw; 404 when it answers no e-mail of ours."""
     key = _mail_processor(request)
-    too_large = Problem(
-        413, "too-large", "The body is too large", f"at most {MAX_REPLY_BYTES} bytes"
-    )
-    if (request.content_length or 0) > MAX_REPLY_BYTES:
-        raise too_large
-    raw = await request.content.read(MAX_REPLY_BYTES + 1)
-    if len(raw) > MAX_REPLY_BYTES:
-        raise too_large
+    raw = await bounded_body(request, MAX_REPLY_BYTES, "RFC 5322")
     if not raw.strip():
         raise validation_problem([{"field": "body", "message": "the raw RFC 5322 message"}])
     outcome = await record_email_reply(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from channels.postal.receipts import TrackingOutcome, record_tracking
+from delivery.api.http.bodies import bounded_body
 from delivery.api.http.request_context import ctx_of, json_response
 from delivery.channel_api import TrackingChannel, WebhookRejected
 from delivery.vocabulary import Channel
@@ -26,9 +27,7 @@ async def tracking_callback(request: web.Request) -> web.Response:
     carrier = request.match_info["carrier"]
     if not isinstance(channel, TrackingChannel) or channel.carrier_name != carrier:
         return json_response({"error": "unknown carrier"}, status=404)
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        return json_response({"error": "body too large"}, status=413)
+    body = await bounded_body(request, MAX_BODY)
     try:
         event = channel.read_webhook(request.headers, body, ctx.clock.now())
     except WebhookRejected as exc:

@@ -120,10 +120,14 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
-async def bounded_body(request: web.Request, limit: int = MAX_JSON_BYTES) -> bytes:
+async def bounded_body(
+    request: web.Request, limit: int = MAX_JSON_BYTES, what: str = "JSON"
+) -> bytes:
     """The whole body, however it arrives (chunked, in segments), read until its end: 413 past
     ``limit`` bytes, 400 if the stream breaks. One ``read(n)`` returns only what has arrived."""
-    too_large = Problem(413, "too-large", "The body is too large", f"at most {limit} bytes of JSON")
+    too_large = Problem(
+        413, "too-large", "The body is too large", f"at most {limit} bytes of {what}"
+    )
     if (request.content_length or 0) > limit:
         raise too_large
     raw = bytearray()
@@ -133,7 +137,7 @@ async def bounded_body(request: web.Request, limit: int = MAX_JSON_BYTES) -> byt
             if len(raw) > limit:
                 raise too_large
     except _PARSER_ERRORS as exc:
-        _malformed("JSON", exc)
+        _malformed(what, exc)
     return bytes(raw)
 
 

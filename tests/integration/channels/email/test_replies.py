@@ -6,6 +6,9 @@ The court's mail processor posts each raw reply (RFC 5322) it received, with its
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -141,3 +144,25 @@ async def test_the_clerk_sees_replies_and_the_certificate_keeps_them(
 
     text = text_of(await (await proof(api, dispatch_id)).read())
     assert "受送达人已回复" in text and "自动回复（不构成送达）" in text
+
+
+async def test_a_reply_sent_in_chunks_is_read_whole(
+    api: Api, bounce_processor: dict[str, str]
+) -> None:
+    """A mail processor that streams the message (chunked, in small pieces): one read would
+    take only what had arrived and cut the message; the whole is read and serves."""
+    dispatch_id, message_id = await _sent_to_court_found(api)
+    raw = reply_message(message_id).replace(b"\n\n", b"\n\n" + b"x" * 50_000 + b"\n", 1)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(raw), 4096):
+            yield raw[start : start + 4096]
+            await asyncio.sleep(0)
+
+    response = await api.client.post(
+        PATH, data=pieces(), headers={**bounce_processor, "Content-Type": "message/rfc822"}
+    )
+    assert response.status == 200, await response.text()
+    await settled(api.ctx)
+    [reply] = await _replies(api, dispatch_id)
+    assert reply["sha256"] == hashlib.sha256(raw).hexdigest()

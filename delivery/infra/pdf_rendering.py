@@ -29,6 +29,9 @@ from templates.fonts import FontSet
 from templates.pdf import html_to_pdf
 
 MAX_RENDERS = 2
+# Renders are background work: at this niceness the kernel gives the CPU to the process that
+# takes requests and sends first, and to the renderers whatever it leaves (decision 0050).
+RENDER_NICENESS = 15
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 T = TypeVar("T")
 _pool: Executor | None = None
@@ -53,6 +56,7 @@ def die_with_parent(parent_pid: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:
         os._exit(0)
+    os.nice(RENDER_NICENESS)
 
 
 def use_executor(executor: Executor | None) -> None:

@@ -17,6 +17,7 @@ from delivery.infra.rate_limits import RateLimiter
 from delivery.jobs.acceptance_journal import AcceptanceJournal
 from delivery.jobs.job_queue import JobQueue
 from delivery.jobs.liveness import WorkerLiveness
+from delivery.storage.dispatch_batches import DispatchBatches
 from escalation.calendar import HolidayCalendar, load_calendar
 from escalation.policy import PolicyBook, load_policy_book
 from tracking.court_certificates import SigningIdentity
@@ -52,6 +53,12 @@ class Context:
     liveness: WorkerLiveness | None = None
     journal: AcceptanceJournal | None = None
     outages: Outages = field(default_factory=Outages)
+
+    @cached_property
+    def dispatch_batches(self) -> DispatchBatches:
+        """The process's group commit of dispatch transactions (the send worker's claims and
+        receipts), on this context's database."""
+        return DispatchBatches(self.engine)
 
     @cached_property
     def limits(self) -> RateLimiter:

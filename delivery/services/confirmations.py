@@ -57,12 +57,12 @@ class Applied:
 async def apply_confirmation(conn: Connection, dispatch: Dispatch, id_hmac: str) -> Applied | None:
     """Put the confirmed addresses first among ``dispatch``'s contacts and the form's consent
     on it, when the recipient signed a form in the case group; what was applied, or None."""
-    group = await cases_grouped_with(conn, dispatch.court, dispatch.case_number)
     found = await latest_confirmation(
-        conn, court=dispatch.court, case_numbers=group, id_hmac=id_hmac
+        conn, court=dispatch.court, case_number=dispatch.case_number, id_hmac=id_hmac
     )
     if found is None:
         return None
+    group = await cases_grouped_with(conn, dispatch.court, dispatch.case_number)
     confirmed = [
         Contact(new_id(), a.kind, a.value, ContactSource.RECIPIENT_CONFIRMED, a.postcode, found.id)
         for a in found.addresses

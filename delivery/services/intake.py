@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -15,10 +16,11 @@ from delivery.ids import new_id
 from delivery.services.confirmations import apply_confirmation
 from delivery.services.ownership import choose_owner
 from delivery.services.progress import decide_now
-from delivery.services.transactions import WEBHOOK_SHAPES
+from delivery.services.transactions import WEBHOOK_SHAPES, grouped_creation
 from delivery.storage import dispatches as stored_dispatches
 from delivery.storage.documents import served_documents
 from delivery.storage.engine import Connection, UniqueViolation
+from delivery.storage.followups import FollowUps
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import EventType, WebhookEventType
 from escalation.periods import service_deadline
@@ -126,78 +128,110 @@ async def _create(
     ctx: Context, api_key_id: str, request: DispatchRequest, fingerprint: str, origin: Origin
 ) -> Created:
     now = ctx.clock.now()
-    dispatch = _new_dispatch(request, api_key_id, now)
-    actor = origin.actor or f"api_key:{api_key_id}"
+    dispatch_id = new_id()
     id_hmac = identity_digest(ctx.settings.secret_key, request.id_number)
-    async with ctx.engine.begin() as conn:
-        served_documents = await _check_documents(conn, api_key_id, request.document_ids)
-        applied = await apply_confirmation(conn, dispatch, id_hmac)
-        owner = await choose_owner(conn, dispatch.court, dispatch.case_number, request.clerk)
-        dispatch.owner_id = owner.owner_id
-        dispatch.document_kinds = frozenset(d["kind"] for d in served_documents)
-        dispatch.service_deadline_at = _service_deadline_at(ctx, dispatch)
-        tx = DispatchTransaction(
-            conn,
-            dispatch,
-            seq=0,
-            head=GENESIS,
-            clock=ctx.clock,
-            shapes=WEBHOOK_SHAPES,
-            new_row={
-                "id": dispatch.id,
-                "api_key_id": api_key_id,
-                "reference": request.reference,
-                "request_hash": fingerprint,
-                "court": dispatch.court,
-                "case_number": dispatch.case_number,
-                "policy": dispatch.policy,
-                "recipient_name": dispatch.recipient_name,
-                "recipient_role": dispatch.recipient_role,
-                "id_hmac": id_hmac,
-                "id_last4": dispatch.id_last4,
-                "consent_given": dispatch.consent_given,
-                "consent_basis": dispatch.consent_basis,
-                "domicile_in_china": dispatch.domicile_in_china,
-                "document_kinds": sorted(dispatch.document_kinds),
-                "service_deadline_at": dispatch.service_deadline_at,
-                "locale": dispatch.locale,
-                "hearing_at": dispatch.hearing_at,
-                "created_at": now,
-            },
-        )
-        tx.add_new_dispatch_rows(request.document_ids)
+
+    async def creation(conn: Connection) -> tuple[Created, DispatchTransaction]:
+        # Built afresh on each run: group commit runs it again alone if its batch fails.
+        dispatch = _new_dispatch(dispatch_id, request, api_key_id, now)
+        tx = await _creation(ctx, conn, dispatch, request, fingerprint, origin, id_hmac)
+        return Created(dispatch.id, dispatch, tuple(await tx.attempts())), tx
+
+    created, followups = await grouped_creation(ctx, dispatch_id, _with_followups(creation))
+    await ctx.queue.after_commit(followups)
+    log.info("dispatch created", extra={"dispatch_id": dispatch_id, "api_key_id": api_key_id})
+    return created
+
+
+def _with_followups(
+    creation: Callable[[Connection], Awaitable[tuple[Created, DispatchTransaction]]],
+) -> Callable[[Connection], Awaitable[tuple[tuple[Created, FollowUps], DispatchTransaction]]]:
+    """The creation, also answering its transaction's follow-ups (for after the commit)."""
+
+    async def run(conn: Connection) -> tuple[tuple[Created, FollowUps], DispatchTransaction]:
+        created, tx = await creation(conn)
+        return (created, tx.followups), tx
+
+    return run
+
+
+async def _creation(
+    ctx: Context,
+    conn: Connection,
+    dispatch: Dispatch,
+    request: DispatchRequest,
+    fingerprint: str,
+    origin: Origin,
+    id_hmac: str,
+) -> DispatchTransaction:
+    """The new dispatch's transaction on ``conn``: checked, recorded and decided, not written."""
+    api_key_id = dispatch.api_key_id
+    assert api_key_id is not None
+    actor = origin.actor or f"api_key:{api_key_id}"
+    served_documents = await _check_documents(conn, api_key_id, request.document_ids)
+    applied = await apply_confirmation(conn, dispatch, id_hmac)
+    owner = await choose_owner(conn, dispatch.court, dispatch.case_number, request.clerk)
+    dispatch.owner_id = owner.owner_id
+    dispatch.document_kinds = frozenset(d["kind"] for d in served_documents)
+    dispatch.service_deadline_at = _service_deadline_at(ctx, dispatch)
+    tx = DispatchTransaction(
+        conn,
+        dispatch,
+        seq=0,
+        head=GENESIS,
+        clock=ctx.clock,
+        shapes=WEBHOOK_SHAPES,
+        new_row={
+            "id": dispatch.id,
+            "api_key_id": api_key_id,
+            "reference": request.reference,
+            "request_hash": fingerprint,
+            "court": dispatch.court,
+            "case_number": dispatch.case_number,
+            "policy": dispatch.policy,
+            "recipient_name": dispatch.recipient_name,
+            "recipient_role": dispatch.recipient_role,
+            "id_hmac": id_hmac,
+            "id_last4": dispatch.id_last4,
+            "consent_given": dispatch.consent_given,
+            "consent_basis": dispatch.consent_basis,
+            "domicile_in_china": dispatch.domicile_in_china,
+            "document_kinds": sorted(dispatch.document_kinds),
+            "service_deadline_at": dispatch.service_deadline_at,
+            "locale": dispatch.locale,
+            "hearing_at": dispatch.hearing_at,
+            "created_at": dispatch.created_at,
+        },
+    )
+    tx.add_new_dispatch_rows(request.document_ids)
+    tx.record(
+        EventType.DISPATCH_CREATED,
+        source=origin.source,
+        actor=actor,
+        data={
+            "reference": request.reference,
+            "request_fingerprint": fingerprint,
+            "documents": served_documents,
+            "consent": {"given": dispatch.consent_given, "basis": dispatch.consent_basis},
+            "contacts": [_contact_evidence(c) for c in dispatch.contacts],
+        },
+    )
+    if applied is not None:
         tx.record(
-            EventType.DISPATCH_CREATED,
+            EventType.CONFIRMED_ADDRESSES_APPLIED,
             source=origin.source,
             actor=actor,
-            data={
-                "reference": request.reference,
-                "request_fingerprint": fingerprint,
-                "documents": served_documents,
-                "consent": {"given": dispatch.consent_given, "basis": dispatch.consent_basis},
-                "contacts": [_contact_evidence(c) for c in dispatch.contacts],
-            },
+            data=applied.evidence(),
         )
-        if applied is not None:
-            tx.record(
-                EventType.CONFIRMED_ADDRESSES_APPLIED,
-                source=origin.source,
-                actor=actor,
-                data=applied.evidence(),
-            )
-        tx.record(
-            EventType.OWNER_ASSIGNED,
-            source=origin.source,
-            actor=actor,
-            data={"owner_id": owner.owner_id, "reason": owner.reason},
-        )
-        tx.notify(WebhookEventType.DISPATCH_CREATED)
-        await decide_now(ctx, tx)
-        await tx.flush()
-        attempts = tuple(await tx.attempts())
-    await ctx.queue.after_commit(tx.followups)
-    log.info("dispatch created", extra={"dispatch_id": dispatch.id, "api_key_id": api_key_id})
-    return Created(dispatch.id, dispatch, attempts)
+    tx.record(
+        EventType.OWNER_ASSIGNED,
+        source=origin.source,
+        actor=actor,
+        data={"owner_id": owner.owner_id, "reason": owner.reason},
+    )
+    tx.notify(WebhookEventType.DISPATCH_CREATED)
+    await decide_now(ctx, tx)
+    return tx
 
 
 def _contact_evidence(contact: Contact) -> dict[str, str]:
@@ -225,9 +259,11 @@ def _service_deadline_at(ctx: Context, dispatch: Dispatch) -> datetime | None:
     return datetime.combine(last_day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
 
 
-def _new_dispatch(request: DispatchRequest, api_key_id: str, now: datetime) -> Dispatch:
+def _new_dispatch(
+    dispatch_id: str, request: DispatchRequest, api_key_id: str, now: datetime
+) -> Dispatch:
     return Dispatch(
-        id=new_id(),
+        id=dispatch_id,
         court=request.court,
         case_number=request.case_number,
         reference=request.reference,

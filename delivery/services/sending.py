@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from delivery.channel_api import Channel as ChannelClient
 from delivery.channel_api import SendOutcome, SendResult, ServiceMessage
 from delivery.clock import rfc3339
 from delivery.context import Context
@@ -24,8 +26,9 @@ from delivery.domain import Attempt, AttemptState
 from delivery.jobs.acceptance_journal import Acceptance
 from delivery.methods import COURT_CHANNELS, POLLERS
 from delivery.services.progress import decide_now
-from delivery.services.transactions import dispatch_transaction
-from delivery.storage.notice_codes import code_of_attempt, code_row, insert_codes
+from delivery.services.transactions import grouped_transaction
+from delivery.storage.followups import FollowUps
+from delivery.storage.notice_codes import code_row, insert_codes
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import Channel, EventType
 from tracking.links import LinkClaims, issue_token
@@ -64,28 +67,25 @@ async def send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
         await _send(ctx, dispatch_id, attempt_id)
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """What a claim's transaction decided: the message to send (None: nothing to send now)."""
+
+    followups: FollowUps
+    channel_name: str = ""
+    channel: ChannelClient | None = None
+    message: ServiceMessage | None = None
+
+
 async def _send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
-    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
-        attempt = await tx.attempt(attempt_id)
-        due = attempt is not None and (
-            attempt.next_action_at is None or attempt.next_action_at <= tx.now
-        )
-        if attempt is None or attempt.state != AttemptState.PENDING or not due:
-            return
-        opener = COURT_CHANNELS.get(attempt.channel)
-        channel = ctx.channels.get(attempt.channel)
-        message = None
-        if opener is not None:
-            await opener(ctx, tx, attempt)
-        elif channel is None:
-            _wait_for_channel(tx, attempt)
-        else:
-            message = await _claim(ctx, tx, attempt)
-    await ctx.queue.after_commit(tx.followups)
-    if message is None or channel is None:
+    claimed = await grouped_transaction(
+        ctx, dispatch_id, lambda tx: _claim_if_due(ctx, tx, attempt_id)
+    )
+    await ctx.queue.after_commit(claimed.followups)
+    if claimed.message is None or claimed.channel is None:
         return
 
-    result = await channel.send(message)
+    result = await claimed.channel.send(claimed.message)
     log.info(
         "send outcome",
         extra={"dispatch_id": dispatch_id, "attempt_id": attempt_id, "outcome": result.outcome},
@@ -98,7 +98,7 @@ async def _send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
             Acceptance(
                 dispatch_id=dispatch_id,
                 attempt_id=attempt_id,
-                channel=attempt.channel,
+                channel=claimed.channel_name,
                 accepted_at=accepted_at,
                 provider_ref=result.provider_ref,
                 reply=result.detail,
@@ -108,6 +108,27 @@ async def _send(ctx: Context, dispatch_id: str, attempt_id: str) -> None:
         )
     else:
         await record_result(ctx, dispatch_id, attempt_id, result)
+
+
+async def _claim_if_due(ctx: Context, tx: DispatchTransaction, attempt_id: str) -> _Claimed:
+    """In the dispatch's transaction: open a court channel's attempt, wait for a channel this
+    process lacks, or claim the attempt and compose its message — when it is pending and due."""
+    attempt = await tx.attempt(attempt_id)
+    due = attempt is not None and (
+        attempt.next_action_at is None or attempt.next_action_at <= tx.now
+    )
+    if attempt is None or attempt.state != AttemptState.PENDING or not due:
+        return _Claimed(tx.followups)
+    opener = COURT_CHANNELS.get(attempt.channel)
+    channel = ctx.channels.get(attempt.channel)
+    if opener is not None:
+        await opener(ctx, tx, attempt)
+        return _Claimed(tx.followups)
+    if channel is None:
+        _wait_for_channel(tx, attempt)
+        return _Claimed(tx.followups)
+    message = await _claim(ctx, tx, attempt)
+    return _Claimed(tx.followups, attempt.channel, channel, message)
 
 
 @contextmanager
@@ -213,7 +234,7 @@ async def _claim(ctx: Context, tx: DispatchTransaction, attempt: Attempt) -> Ser
 
 async def _notice_code(tx: DispatchTransaction, attempt: Attempt) -> str:
     """The attempt's notice code; an attempt created before codes existed gets one now."""
-    code = await code_of_attempt(tx.conn, attempt.id)
+    code = await tx.notice_code(attempt.id)
     if code is None:
         row = code_row(tx.dispatch.id, attempt.id, tx.now)
         code = (await insert_codes(tx.conn, [row]))[attempt.id]
@@ -228,43 +249,52 @@ def check_url(ctx: Context) -> str:
 async def record_result(
     ctx: Context, dispatch_id: str, attempt_id: str, result: SendResult
 ) -> None:
-    async with dispatch_transaction(ctx.engine, ctx.clock, dispatch_id) as tx:
-        attempt = await tx.attempt(attempt_id)
-        if attempt is None:
-            return
-        if result.outcome == SendOutcome.ACCEPTED:
-            await _accepted(ctx, tx, attempt, result)
-        elif attempt.state != AttemptState.SENDING:
-            return  # released meanwhile (or the dispatch closed): this try's failure is moot
-        elif result.outcome == SendOutcome.UNAVAILABLE:
-            _channel_unavailable(tx, attempt, result)
-        elif result.outcome == SendOutcome.PERMANENT or attempt.tries >= MAX_TRIES:
-            attempt.next_action_at = None
-            tx.change_attempt(
-                attempt,
-                AttemptState.FAILED,
-                EventType.ATTEMPT_FAILED,
-                source=attempt.channel,
-                reason=result.detail[:500],
-                data={"tries": attempt.tries, **_provider_data(result)},
-            )
-            await decide_now(ctx, tx)
-        else:
-            retry_at = tx.now + RETRY_DELAYS[attempt.tries - 1]
-            attempt.next_action_at = retry_at
-            tx.change_attempt(
-                attempt,
-                AttemptState.PENDING,
-                EventType.ATTEMPT_RETRY_SCHEDULED,
-                source=attempt.channel,
-                reason=result.detail[:500],
-                data={
-                    "tries": attempt.tries,
-                    "retry_at": rfc3339(retry_at),
-                    **_provider_data(result),
-                },
-            )
-    await ctx.queue.after_commit(tx.followups)
+    followups = await grouped_transaction(
+        ctx, dispatch_id, lambda tx: _record(ctx, tx, attempt_id, result)
+    )
+    await ctx.queue.after_commit(followups)
+
+
+async def _record(
+    ctx: Context, tx: DispatchTransaction, attempt_id: str, result: SendResult
+) -> FollowUps:
+    """In the dispatch's transaction: what one try's result means for its attempt."""
+    attempt = await tx.attempt(attempt_id)
+    if attempt is None:
+        return tx.followups
+    if result.outcome == SendOutcome.ACCEPTED:
+        await _accepted(ctx, tx, attempt, result)
+    elif attempt.state != AttemptState.SENDING:
+        pass  # released meanwhile (or the dispatch closed): this try's failure is moot
+    elif result.outcome == SendOutcome.UNAVAILABLE:
+        _channel_unavailable(tx, attempt, result)
+    elif result.outcome == SendOutcome.PERMANENT or attempt.tries >= MAX_TRIES:
+        attempt.next_action_at = None
+        tx.change_attempt(
+            attempt,
+            AttemptState.FAILED,
+            EventType.ATTEMPT_FAILED,
+            source=attempt.channel,
+            reason=result.detail[:500],
+            data={"tries": attempt.tries, **_provider_data(result)},
+        )
+        await decide_now(ctx, tx)
+    else:
+        retry_at = tx.now + RETRY_DELAYS[attempt.tries - 1]
+        attempt.next_action_at = retry_at
+        tx.change_attempt(
+            attempt,
+            AttemptState.PENDING,
+            EventType.ATTEMPT_RETRY_SCHEDULED,
+            source=attempt.channel,
+            reason=result.detail[:500],
+            data={
+                "tries": attempt.tries,
+                "retry_at": rfc3339(retry_at),
+                **_provider_data(result),
+            },
+        )
+    return tx.followups
 
 
 async def _postcode(tx: DispatchTransaction, attempt: Attempt) -> str | None:

@@ -8,15 +8,21 @@ above it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.clock import Clock
+from delivery.context import Context
 from delivery.representations import attempt_view, dispatch_summary
 from delivery.storage import unit_of_work
 from delivery.storage.engine import Engine
 from delivery.storage.unit_of_work import DispatchTransaction, WebhookShapes
 
 WEBHOOK_SHAPES = WebhookShapes(dispatch=dispatch_summary, attempt=attempt_view)
+T = TypeVar("T")
 
 
 def dispatch_transaction(
@@ -25,3 +31,25 @@ def dispatch_transaction(
     """Lock one dispatch and yield its transaction (raises
     :class:`~delivery.storage.unit_of_work.DispatchNotFound`), written on a clean exit."""
     return unit_of_work.dispatch_transaction(engine, clock, dispatch_id, WEBHOOK_SHAPES)
+
+
+async def grouped_transaction(
+    ctx: Context, dispatch_id: str, work: Callable[[DispatchTransaction], Awaitable[T]]
+) -> T:
+    """``work`` on the dispatch's locked transaction, committed together with whatever other
+    dispatches' works are queued at the same moment (group commit,
+    delivery/storage/dispatch_batches.py); its result once committed. The work must only
+    change the dispatch through its transaction: it may run twice (again alone, when another
+    work of its batch fails)."""
+    return await ctx.dispatch_batches.run(dispatch_id, work, ctx.clock, WEBHOOK_SHAPES)
+
+
+async def grouped_creation(
+    ctx: Context,
+    dispatch_id: str,
+    creation: Callable[[AsyncConnection], Awaitable[tuple[T, DispatchTransaction]]],
+) -> T:
+    """A new dispatch's transaction, built by ``creation`` on the connection it is given and
+    committed with the other dispatches queued at the same moment (group commit). It may run
+    twice: it must build the dispatch afresh each time."""
+    return await ctx.dispatch_batches.create(dispatch_id, creation, ctx.clock, WEBHOOK_SHAPES)

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from delivery.storage.case_groups import grouped_with
 from delivery.storage.schema import address_confirmations, dispatches
 from delivery.vocabulary import ContactKind
 
@@ -89,10 +90,12 @@ async def insert_confirmation(conn: AsyncConnection, confirmation: AddressConfir
 
 
 async def latest_confirmation(
-    conn: AsyncConnection, *, court: str, case_numbers: Sequence[str], id_hmac: str
+    conn: AsyncConnection, *, court: str, case_number: str, id_hmac: str
 ) -> AddressConfirmation | None:
-    """The newest confirmation by the person with ``id_hmac`` in any of ``case_numbers`` of
-    ``court`` (a case group, CPL-INT-137): a newer one replaces the older in writing."""
+    """The newest confirmation by the person with ``id_hmac`` in ``case_number`` of ``court`` or
+    any case grouped with it (CPL-INT-137): a newer one replaces the older in writing. One
+    statement, the group read inside it: most new dispatches have no confirmation at all."""
+    case = address_confirmations.c.case_number
     row = (
         (
             await conn.execute(
@@ -100,7 +103,7 @@ async def latest_confirmation(
                 .where(
                     address_confirmations.c.court == court,
                     address_confirmations.c.id_hmac == id_hmac,
-                    address_confirmations.c.case_number.in_(list(case_numbers)),
+                    sa.or_(case == case_number, case.in_(grouped_with(court, case_number))),
                 )
                 .order_by(
                     address_confirmations.c.confirmed_at.desc(), address_confirmations.c.id.desc()

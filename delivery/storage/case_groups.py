@@ -47,14 +47,17 @@ async def groups_of(
     return {case_number: group_id for case_number, group_id in rows}
 
 
-async def cases_grouped_with(conn: AsyncConnection, court: str, case_number: str) -> list[str]:
-    """Every case of ``case_number``'s group (itself included); itself alone when ungrouped.
-    One statement on the table's key and its (court, group_id) index."""
+def grouped_with(court: str, case_number: str) -> sa.Select[tuple[str]]:
+    """The cases of ``case_number``'s group (none when ungrouped), as a subquery another
+    statement can use: on the table's key and its (court, group_id) index."""
     c = case_groups.c
     mine = sa.select(c.group_id).where(c.court == court, c.case_number == case_number)
-    rows = await conn.execute(
-        sa.select(c.case_number).where(c.court == court, c.group_id == mine.scalar_subquery())
-    )
+    return sa.select(c.case_number).where(c.court == court, c.group_id == mine.scalar_subquery())
+
+
+async def cases_grouped_with(conn: AsyncConnection, court: str, case_number: str) -> list[str]:
+    """Every case of ``case_number``'s group (itself included); itself alone when ungrouped."""
+    rows = await conn.execute(grouped_with(court, case_number))
     return sorted({case_number, *rows.scalars()})
 
 

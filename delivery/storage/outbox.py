@@ -7,6 +7,7 @@ gets its own delivery row, which the worker sends and retries independently.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,14 +24,23 @@ DELIVERY_DELIVERED = WebhookDeliveryState.DELIVERED
 DELIVERY_FAILED = WebhookDeliveryState.FAILED
 
 
-async def subscribed_endpoints(conn: AsyncConnection, court: str) -> list[tuple[str, Any]]:
-    """(endpoint id, its event-type filter) for every live endpoint whose key sees ``court``."""
+@dataclass(frozen=True)
+class LiveEndpoint:
+    id: str
+    event_types: Any  # its filter: a list of webhook event types, or empty for all
+    courts: tuple[str, ...]  # those its key sees
+
+
+async def live_endpoints(conn: AsyncConnection) -> list[LiveEndpoint]:
+    """Every live endpoint, read in the writing transaction: one registered before it commits
+    gets every message after (a batch of dispatches reads them once)."""
     rows = await conn.execute(SELECT_LIVE_ENDPOINTS)
-    return [(r.id, r.event_types) for r in rows if court in r.courts]
+    return [LiveEndpoint(r.id, r.event_types, tuple(r.courts)) for r in rows]
 
 
 async def write_messages(
     conn: AsyncConnection,
+    live: list[LiveEndpoint],
     *,
     dispatch_id: str,
     court: str,
@@ -38,10 +48,8 @@ async def write_messages(
     now: datetime,
 ) -> list[str]:
     """Store (type, data) messages and their deliveries; return the new delivery ids."""
-    if not messages:
-        return []
-    endpoints = await subscribed_endpoints(conn, court)
-    if not endpoints:
+    endpoints = [(e.id, e.event_types) for e in live if court in e.courts]
+    if not messages or not endpoints:
         return []
     message_rows: list[dict[str, Any]] = []
     delivery_rows: list[dict[str, Any]] = []

@@ -37,7 +37,7 @@ from delivery.infra.document_store import StoredFile
 from delivery.storage import outbox
 from delivery.storage.dispatches import load_contacts, load_documents
 from delivery.storage.followups import FollowUps
-from delivery.storage.notice_codes import code_row, insert_codes
+from delivery.storage.notice_codes import code_of_attempt, code_row, insert_codes
 from delivery.storage.outcomes import REPLY_EVENT, AttemptFacts, outcome_row, service_reach
 from delivery.storage.rows import (
     attempt_changes,
@@ -84,6 +84,18 @@ class DispatchNotFound(Exception):
     """No dispatch with that id (or none the caller may see)."""
 
 
+@dataclass(frozen=True)
+class Preloaded:
+    """What a transaction of a batch read of its dispatch up front, with the others', in one
+    statement per table (delivery/storage/dispatch_batches.py), instead of on demand."""
+
+    attempts: list[Attempt]
+    events: list[Event]
+    contacts: list[Contact]
+    documents: list[DocumentRef]
+    notice_codes: dict[str, str]
+
+
 class DispatchTransaction:
     """The buffered changes to one locked dispatch."""
 
@@ -97,9 +109,11 @@ class DispatchTransaction:
         clock: Clock,
         shapes: WebhookShapes,
         new_row: dict[str, Any] | None = None,
+        preloaded: Preloaded | None = None,
     ) -> None:
         """``new_row``: the columns of a dispatch not stored yet; flush then inserts it, with
-        the rows added by :meth:`add_new_dispatch_rows`, instead of updating it."""
+        the rows added by :meth:`add_new_dispatch_rows`, instead of updating it.
+        ``preloaded``: its attempts, chain, contacts, documents and codes, read already."""
         self.conn = conn
         self.dispatch = dispatch
         self.clock = clock
@@ -120,6 +134,15 @@ class DispatchTransaction:
         self._contacts_loaded = new_row is not None
         self._stored_events: list[Event] | None = [] if new_row is not None else None
         self._on_flush: list[sa.Executable] = []
+        self._documents: list[DocumentRef] | None = [] if new_row is not None else None
+        self._codes: dict[str, str] = {}
+        if preloaded is not None:
+            self._attempts = list(preloaded.attempts)
+            self._stored_events = list(preloaded.events)
+            self.dispatch.contacts = list(preloaded.contacts)
+            self._contacts_loaded = True
+            self._documents = list(preloaded.documents)
+            self._codes = dict(preloaded.notice_codes)
         self.followups = FollowUps(dispatch.id)
 
     @property
@@ -191,7 +214,19 @@ class DispatchTransaction:
         return self._stored_events + [event_from_row(e) for e in self._events]
 
     async def documents(self) -> list[DocumentRef]:
-        return await load_documents(self.conn, self.dispatch.id)
+        """The documents served, read once per transaction."""
+        if self._documents is None:
+            self._documents = await load_documents(self.conn, self.dispatch.id)
+        return self._documents
+
+    async def notice_code(self, attempt_id: str) -> str | None:
+        """The stored notice code of one of the dispatch's attempts (None: it has none yet)."""
+        if attempt_id not in self._codes:
+            code = await code_of_attempt(self.conn, attempt_id)
+            if code is None:
+                return None
+            self._codes[attempt_id] = code
+        return self._codes[attempt_id]
 
     def record(
         self,
@@ -330,48 +365,7 @@ class DispatchTransaction:
         self._on_flush.append(statement)
 
     async def flush(self) -> None:
-        conn = self.conn
-        chain = {"event_seq": self._seq, "chain_head": self._head, "updated_at": self.now}
-        if self._new_row is not None:
-            await conn.execute(
-                INSERT_DISPATCH, {**self._new_row, **dispatch_changes(self.dispatch), **chain}
-            )
-            for table, rows in self._dependents:
-                await conn.execute(table.insert(), rows)
-        elif self._events or dispatch_changes(self.dispatch) != self._stored_state:
-            await conn.execute(
-                UPDATE_DISPATCH,
-                {"row_id": self.dispatch.id, **dispatch_changes(self.dispatch), **chain},
-            )
-        if self._new_contacts:
-            await conn.execute(contacts.insert(), self._new_contacts)
-        if self._new_attempts:
-            await conn.execute(
-                INSERT_ATTEMPTS,
-                [{**attempt_row(a), "updated_at": self.now} for a in self._new_attempts],
-            )
-        if self._notice_codes:
-            await insert_codes(conn, self._notice_codes)
-        for attempt in self._changed_attempts.values():
-            await conn.execute(
-                UPDATE_ATTEMPT,
-                {"row_id": attempt.id, **attempt_changes(attempt), "updated_at": self.now},
-            )
-        if self._events:
-            await conn.execute(INSERT_EVENTS, self._events)
-            outcomes = await self._outcome_rows()
-            if outcomes:
-                await conn.execute(service_outcomes.insert(), outcomes)
-        for statement in self._on_flush:
-            await conn.execute(statement)
-        summary = self.shapes.dispatch(self.dispatch)
-        self.followups.deliveries = await outbox.write_messages(
-            conn,
-            dispatch_id=self.dispatch.id,
-            court=self.dispatch.court,
-            messages=[(t, {**summary, **extra}) for t, extra in self._webhooks],
-            now=self.now,
-        )
+        await write_transactions(self.conn, [self])
 
     async def _outcome_rows(self) -> list[dict[str, Any]]:
         """The ``service_outcomes`` rows of this transaction's outcome events (the reports'
@@ -389,6 +383,90 @@ class DispatchTransaction:
             {**outcome_row(e, d.court, d.created_at, facts), **service_reach(e, confirmed, replies)}
             for e in new
         ]
+
+
+async def write_transactions(conn: AsyncConnection, txs: Sequence[DispatchTransaction]) -> None:
+    """Write what the transactions buffered, of one or many dispatches: one statement per kind
+    of row for all of them (an ``executemany`` where there are several rows), in the order the
+    rows depend on each other — dispatches, contacts, attempts, codes, events."""
+    await _write_dispatches(conn, txs)
+    new_contacts = [row for tx in txs for row in tx._new_contacts]
+    if new_contacts:
+        await conn.execute(contacts.insert(), new_contacts)
+    new_attempts = [
+        {**attempt_row(a), "updated_at": tx.now} for tx in txs for a in tx._new_attempts
+    ]
+    if new_attempts:
+        await conn.execute(INSERT_ATTEMPTS, new_attempts)
+    codes = [row for tx in txs for row in tx._notice_codes]
+    if codes:
+        await insert_codes(conn, codes)
+    changed_attempts = [
+        {"row_id": a.id, **attempt_changes(a), "updated_at": tx.now}
+        for tx in txs
+        for a in tx._changed_attempts.values()
+    ]
+    if changed_attempts:
+        await conn.execute(UPDATE_ATTEMPT, changed_attempts)
+    new_events = [row for tx in txs for row in tx._events]
+    if new_events:
+        await conn.execute(INSERT_EVENTS, new_events)
+        outcomes = [row for tx in txs for row in await tx._outcome_rows()]
+        if outcomes:
+            await conn.execute(service_outcomes.insert(), outcomes)
+    for tx in txs:
+        for statement in tx._on_flush:
+            await conn.execute(statement)
+    await _write_webhooks(conn, txs)
+
+
+async def _write_dispatches(conn: AsyncConnection, txs: Sequence[DispatchTransaction]) -> None:
+    """Insert the new dispatches (with their contacts and documents), update the changed ones."""
+    inserts: list[dict[str, Any]] = []
+    dependents: dict[sa.Table, list[dict[str, Any]]] = {}
+    updates: list[dict[str, Any]] = []
+    for tx in txs:
+        chain = {"event_seq": tx._seq, "chain_head": tx._head, "updated_at": tx.now}
+        changes = dispatch_changes(tx.dispatch)
+        if tx._new_row is not None:
+            inserts.append({**tx._new_row, **changes, **chain})
+            for table, rows in tx._dependents:
+                dependents.setdefault(table, []).extend(rows)
+        elif tx._events or changes != tx._stored_state:
+            updates.append({"row_id": tx.dispatch.id, **changes, **chain})
+    for same_columns in _by_columns(inserts):
+        await conn.execute(INSERT_DISPATCH, same_columns)
+    for table, rows in dependents.items():
+        for same_columns in _by_columns(rows):
+            await conn.execute(table.insert(), same_columns)
+    if updates:
+        await conn.execute(UPDATE_DISPATCH, updates)
+
+
+def _by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``rows`` grouped by the columns they set: an ``executemany`` sets the same ones in all."""
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(frozenset(row), []).append(row)
+    return list(groups.values())
+
+
+async def _write_webhooks(conn: AsyncConnection, txs: Sequence[DispatchTransaction]) -> None:
+    """The outbox messages of every transaction that has news, with one read of the endpoints."""
+    telling = [tx for tx in txs if tx._webhooks]
+    if not telling:
+        return
+    endpoints = await outbox.live_endpoints(conn)
+    for tx in telling:
+        summary = tx.shapes.dispatch(tx.dispatch)
+        tx.followups.deliveries = await outbox.write_messages(
+            conn,
+            endpoints,
+            dispatch_id=tx.dispatch.id,
+            court=tx.dispatch.court,
+            messages=[(t, {**summary, **extra}) for t, extra in tx._webhooks],
+            now=tx.now,
+        )
 
 
 @asynccontextmanager

@@ -15,6 +15,7 @@ from delivery.storage.address_confirmations import (
     insert_confirmation,
     latest_confirmation,
 )
+from delivery.storage.case_groups import link
 from delivery.vocabulary import ContactKind
 
 PERSON, OTHER = "a" * 64, "b" * 64
@@ -47,13 +48,14 @@ async def test_the_newest_confirmation_of_the_person_in_the_group_counts(api: Ap
             signed("(2026)浙0106执3号", PERSON, 3, "+8613800000004"),
         ):
             await insert_confirmation(conn, confirmation)
-    group = ["(2026)浙0106民初1号", "(2026)浙01民终2号"]
+        group = ["(2026)浙0106民初1号", "(2026)浙01民终2号"]
+        await link(conn, created["court"], "group-1", group, api.ctx.clock.now())
     async with api.ctx.engine.connect() as conn:
         latest = await latest_confirmation(
-            conn, court=created["court"], case_numbers=group, id_hmac=PERSON
+            conn, court=created["court"], case_number=group[0], id_hmac=PERSON
         )
         elsewhere = await latest_confirmation(
-            conn, court="另一法院", case_numbers=group, id_hmac=PERSON
+            conn, court="另一法院", case_number=group[0], id_hmac=PERSON
         )
     assert latest is not None
     assert latest.addresses == (ConfirmedAddress(ContactKind.PHONE, "+8613800000002"),)

@@ -1,0 +1,273 @@
+"""Group commit: the transactions of many dispatches that arrive together, written as one.
+
+A send worker runs dozens of jobs at once, and each used to open its own dispatch transaction:
+a dozen round trips to lock the row, read the attempts, the chain, the contacts, the documents,
+write the changes and commit — for every claim and every receipt. :class:`DispatchBatches`
+collects the transactions that are waiting while one batch is being written and runs them
+together: one statement locks all their dispatches (in id order, so two batches never wait on
+each other in a circle), one statement per table reads what they read, the caller's work runs on
+each dispatch's own :class:`DispatchTransaction`, and one statement per kind of row writes them
+(``write_transactions``). Nothing is weakened: each dispatch's state change still commits with
+its events, and all of the batch commits or none does.
+
+A work that raises does not sink the others: the batch is rolled back and every work in it runs
+again alone, in its own transaction, each with its own outcome. A dispatch appears at most
+once per batch (a second work for it waits for the next), so each work sees the changes of the
+works before it. When nothing else is waiting a work is written at once, alone: group commit
+costs no latency, it only gathers what is already queued (docs/decisions/0050).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from delivery.clock import Clock
+from delivery.storage.rows import (
+    attempt_from_row,
+    contact_from_row,
+    dispatch_from_row,
+    document_from_row,
+    event_from_row,
+)
+from delivery.storage.schema import (
+    attempts,
+    contacts,
+    dispatch_documents,
+    dispatches,
+    documents,
+    events,
+    notice_codes,
+)
+from delivery.storage.unit_of_work import (
+    DispatchNotFound,
+    DispatchTransaction,
+    Preloaded,
+    WebhookShapes,
+    dispatch_transaction,
+    write_transactions,
+)
+
+T = TypeVar("T")
+# Enough to make a round trip per batch negligible, few enough that one batch holds its locks
+# for milliseconds.
+MAX_BATCH = 64
+
+_IDS: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
+LOCK_DISPATCHES = (
+    sa.select(dispatches)
+    .where(dispatches.c.id.in_(_IDS))
+    .order_by(dispatches.c.id)
+    .with_for_update()
+)
+BATCH_ATTEMPTS = sa.select(attempts).where(attempts.c.dispatch_id.in_(_IDS)).order_by(attempts.c.id)
+BATCH_EVENTS = (
+    sa.select(events)
+    .where(events.c.dispatch_id.in_(_IDS))
+    .order_by(events.c.dispatch_id, events.c.seq)
+)
+BATCH_CONTACTS = (
+    sa.select(contacts)
+    .where(contacts.c.dispatch_id.in_(_IDS))
+    .order_by(contacts.c.dispatch_id, contacts.c.position)
+)
+BATCH_DOCUMENTS = (
+    sa.select(documents, dispatch_documents.c.dispatch_id.label("served_in"))
+    .join(dispatch_documents, dispatch_documents.c.document_id == documents.c.id)
+    .where(dispatch_documents.c.dispatch_id.in_(_IDS))
+    .order_by(dispatch_documents.c.dispatch_id, dispatch_documents.c.position)
+)
+BATCH_CODES = sa.select(
+    notice_codes.c.dispatch_id, notice_codes.c.attempt_id, notice_codes.c.code
+).where(notice_codes.c.dispatch_id.in_(_IDS))
+
+Work = Callable[[DispatchTransaction], Awaitable[T]]
+# A new dispatch's work: it builds the dispatch's transaction on the connection it is given.
+Creation = Callable[[AsyncConnection], Awaitable[tuple[T, DispatchTransaction]]]
+
+
+def _future() -> asyncio.Future[Any]:
+    return asyncio.get_running_loop().create_future()
+
+
+@dataclass
+class _Item(Generic[T]):
+    dispatch_id: str
+    clock: Clock
+    shapes: WebhookShapes
+    work: Work[T] | None = None
+    creation: Creation[T] | None = None
+    done: asyncio.Future[T] = field(default_factory=_future)
+
+    async def run_on(self, conn: AsyncConnection, found: Any) -> tuple[T, DispatchTransaction]:
+        """The work on ``found`` (what :func:`_load` read of its dispatch), or the creation."""
+        if self.creation is not None:
+            return await self.creation(conn)
+        assert self.work is not None
+        dispatch, seq, head, preloaded = found
+        tx = DispatchTransaction(
+            conn,
+            dispatch,
+            seq=seq,
+            head=head,
+            clock=self.clock,
+            shapes=self.shapes,
+            preloaded=preloaded,
+        )
+        return await self.work(tx), tx
+
+
+class DispatchBatches:
+    """One process's group commit on ``engine``: :meth:`run` queues a work, one batch is written
+    at a time, and whatever queued meanwhile goes in the next."""
+
+    def __init__(self, engine: AsyncEngine, max_batch: int = MAX_BATCH) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._queued: list[_Item[Any]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def run(self, dispatch_id: str, work: Work[T], clock: Clock, shapes: WebhookShapes) -> T:
+        """``work`` on the dispatch's locked transaction, committed with its batch; its result
+        once committed (the follow-ups are the caller's, on the transaction it got). Raises
+        what the work raised, ``DispatchNotFound``, or the database's error."""
+        return await self._queue(_Item(dispatch_id, clock, shapes, work=work))
+
+    async def create(
+        self, dispatch_id: str, creation: Creation[T], clock: Clock, shapes: WebhookShapes
+    ) -> T:
+        """A new dispatch (``dispatch_id``: the id ``creation`` gives it), written with the batch:
+        ``creation`` builds its transaction on the batch's connection and returns (its result,
+        that transaction). It may run twice, so it must build everything afresh each time."""
+        return await self._queue(_Item(dispatch_id, clock, shapes, creation=creation))
+
+    async def _queue(self, item: _Item[T]) -> T:
+        self._queued.append(item)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all())
+        return await asyncio.shield(item.done)
+
+    async def _write_all(self) -> None:
+        batch: list[_Item[Any]] = []
+        try:
+            while self._queued:
+                batch, later, taken = [], [], set()
+                for item in self._queued:
+                    if item.dispatch_id in taken or len(batch) >= self.max_batch:
+                        later.append(item)
+                    else:
+                        batch.append(item)
+                        taken.add(item.dispatch_id)
+                self._queued = later
+                await self._write(batch)
+        except BaseException as stopped:
+            # Cancelled with the process: no caller may wait for ever on a work never written.
+            for item in [*batch, *self._queued]:
+                if not item.done.done():
+                    item.done.set_exception(RuntimeError("group commit stopped"))
+            self._queued = []
+            raise stopped
+
+    async def _write(self, batch: list[_Item[Any]]) -> None:
+        if len(batch) == 1:
+            await _alone(self.engine, batch[0])
+            return
+        try:
+            results = await self._together(batch)
+        except Exception:
+            # One work failed (or the database did): each runs again alone and meets its own fate.
+            await asyncio.gather(*(_alone(self.engine, i) for i in batch))
+            return
+        for item, result in zip(batch, results, strict=True):
+            _settle(item, result)
+
+    async def _together(self, batch: list[_Item[Any]]) -> list[Any]:
+        ids = sorted(i.dispatch_id for i in batch if i.creation is None)
+        async with self.engine.begin() as conn:
+            loaded = await _load(conn, ids) if ids else {}
+            results: list[Any] = []
+            txs = []
+            for item in batch:
+                found = loaded.get(item.dispatch_id)
+                if found is None and item.creation is None:
+                    results.append(DispatchNotFound(item.dispatch_id))
+                    continue
+                result, tx = await item.run_on(conn, found)
+                results.append(result)
+                txs.append(tx)
+            await write_transactions(conn, txs)
+        return results
+
+
+def _settle(item: _Item[Any], result: Any) -> None:
+    if item.done.done():
+        return
+    if isinstance(result, DispatchNotFound):
+        item.done.set_exception(result)
+    else:
+        item.done.set_result(result)
+
+
+async def _alone(engine: AsyncEngine, item: _Item[Any]) -> None:
+    """The work in a transaction of its own, as ``dispatch_transaction`` runs one."""
+    try:
+        if item.creation is not None:
+            async with engine.begin() as conn:
+                result, tx = await item.creation(conn)
+                await tx.flush()
+        else:
+            assert item.work is not None
+            async with dispatch_transaction(
+                engine, item.clock, item.dispatch_id, item.shapes
+            ) as tx:
+                result = await item.work(tx)
+    except Exception as error:  # handed to the job that queued the work
+        if not item.done.done():
+            item.done.set_exception(error)
+        return
+    _settle(item, result)
+
+
+async def _load(
+    conn: AsyncConnection, ids: Sequence[str]
+) -> dict[str, tuple[Any, int, str, Preloaded]]:
+    """Lock the dispatches and read, one statement per table, what their transactions use."""
+    params = {"ids": list(ids)}
+    locked = (await conn.execute(LOCK_DISPATCHES, params)).mappings().all()
+    found = [r["id"] for r in locked]
+    if not found:
+        return {}
+    params = {"ids": found}
+    by: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for r in (await conn.execute(BATCH_ATTEMPTS, params)).mappings():
+        by[r["dispatch_id"]]["attempts"].append(attempt_from_row(r))
+    for r in (await conn.execute(BATCH_EVENTS, params)).mappings():
+        by[r["dispatch_id"]]["events"].append(event_from_row(r))
+    for r in (await conn.execute(BATCH_CONTACTS, params)).mappings():
+        by[r["dispatch_id"]]["contacts"].append(contact_from_row(r))
+    for r in (await conn.execute(BATCH_DOCUMENTS, params)).mappings():
+        by[r["served_in"]]["documents"].append(document_from_row(r))
+    codes: dict[str, dict[str, str]] = defaultdict(dict)
+    for r in (await conn.execute(BATCH_CODES, params)).mappings():
+        codes[r["dispatch_id"]][r["attempt_id"]] = r["code"]
+    return {
+        r["id"]: (
+            dispatch_from_row(r, []),
+            r["event_seq"],
+            r["chain_head"],
+            Preloaded(
+                attempts=by[r["id"]]["attempts"],
+                events=by[r["id"]]["events"],
+                contacts=by[r["id"]]["contacts"],
+                documents=by[r["id"]]["documents"],
+                notice_codes=codes[r["id"]],
+            ),
+        )
+        for r in locked
+    }

@@ -207,8 +207,11 @@ def summary(opts: Options, runs: list[SizeRun]) -> bool:
             f"{r.cpu_ms / base.cpu_ms:6.2f} {r.round_trips(opts.n):17.1f} "
             f"{r.round_trips(opts.n) / base.round_trips(opts.n):6.2f}  {shares}"
         )
-    if len(measured) < len(runs) or len(measured) < 2:
-        print("FAILED: not every size was measured" if measured else "FAILED: nothing measured")
+    if len(measured) < len(runs):
+        print("FAILED: not every size was measured")
+        return False
+    if len(measured) < 2:
+        print("one size: nothing to compare it with (give --sizes two or more)")
         return False
     spreads = {
         "CPU ms/dispatch": _spread([r.cpu_ms for r in measured]),

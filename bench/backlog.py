@@ -188,7 +188,8 @@ async def measure(opts: BacklogOptions, arrangement: str) -> Outcome:
             web_log = workdir / "web.log"
             web = await stack.enter_async_context(songda((*SONGDA, "web"), env, web_log))
             session = await stack.enter_async_context(aiohttp.ClientSession())
-            auth = {"Authorization": f"Bearer {await new_api_key(database.url)}"}
+            key = await new_api_key(database.url)
+            auth = {"Authorization": f"Bearer {key.token}"}
 
             async def web_ready() -> bool:
                 try:
@@ -207,7 +208,7 @@ async def measure(opts: BacklogOptions, arrangement: str) -> Outcome:
                     session, base, auth, document_id, backlog
                 )
                 await sink.wait(60)
-                states = await wait_until_served(database.url, opts.n)
+                states = await wait_until_served(database.url, opts.n, key.id)
                 if states.get("served", 0) != opts.n:
                     raise RuntimeError(f"backlog: expected {opts.n} served, found {states}")
             if arrangement == "single":

@@ -75,6 +75,7 @@ from throughput_report import (
     topology_label,
 )
 from throughput_service import (
+    BenchKey,
     Database,
     Options,
     Service,
@@ -107,7 +108,7 @@ async def measure_songda(opts: Options, database: Database, workdir: Path, resul
     The database is already migrated (:func:`fresh_database`, as ``songda db upgrade`` does);
     ``songda run`` migrates once more itself, ``songda web`` and ``songda worker`` do not.
     """
-    token = await new_api_key(database.url)
+    key = await new_api_key(database.url)
     queue = f"songda:bench:{uuid.uuid4().hex}"
     port = free_port()
     sink = CountingSink(opts.n)
@@ -127,7 +128,7 @@ async def measure_songda(opts: Options, database: Database, workdir: Path, resul
             )
             service = Service(tuple(processes), f"http://127.0.0.1:{port}", queue)
             await wait_ready(session, service)
-            states = await drive(opts, service, session, token, sink, database.url, result)
+            states = await drive(opts, service, session, key, sink, database.url, result)
         result.failures += check_outcome(opts.n, sink, states)
     finally:
         await forget_queue(queue)
@@ -147,13 +148,13 @@ async def drive(
     opts: Options,
     service: Service,
     session: aiohttp.ClientSession,
-    token: str,
+    key: BenchKey,
     sink: CountingSink,
     url: str,
     result: Result,
 ) -> dict[str, int]:
     """The timed part: create, wait for the N-th mail, wait for ``served``; returns the states."""
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = {"Authorization": f"Bearer {key.token}"}
     document_id = await upload_pdf(session, service.base, auth)
     before = await service.counters()
     cpu_before, client_cpu_before = service.cpu_seconds(), time.process_time()
@@ -162,7 +163,7 @@ async def drive(
     result.create_rate = opts.n / (time.perf_counter() - started)
     await sink.wait(STALL_SECONDS)
     result.dispatch_rate = opts.n / (sink.completed_at - started)
-    states = await wait_until_served(url, opts.n)
+    states = await wait_until_served(url, opts.n, key.id)
     elapsed = time.perf_counter() - started
     result.served_rate = opts.n / elapsed
     cpu_after = service.cpu_seconds()

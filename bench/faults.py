@@ -93,8 +93,8 @@ async def run_scenario(scenario: Scenario, opts: Options) -> Outcome:
                 run.envs[command] = env
                 await run.start(command)
             stack.push_async_callback(run.stop)
-            token = await new_api_key(database.url)
-            await drive(run, opts, port, sink, database.url, outcome, token=token)
+            key = await new_api_key(database.url)
+            await drive(run, opts, port, sink, database.url, outcome, token=key.token)
             outcome.failures += run.notes
             await tally(database.url, outcome, sink)
     except TimeoutError:

@@ -100,13 +100,22 @@ async def fresh_database(kind: str, data_dir: Path) -> AsyncIterator[Database]:
             await pg_admin(f'DROP DATABASE IF EXISTS "{database.pg_name}" WITH (FORCE)')
 
 
-async def new_api_key(url: str) -> str:
+@dataclass(frozen=True)
+class BenchKey:
+    """The case system's API key: the token goes in its requests; the id scopes what the bench
+    counts, since a seeded database (``flat_cost.py``) holds other keys' dispatches too."""
+
+    id: str
+    token: str
+
+
+async def new_api_key(url: str) -> BenchKey:
     engine = create_engine(url)
     try:
-        _key, token = await create_api_key(engine, SystemClock(), "bench", [COURT])
+        key, token = await create_api_key(engine, SystemClock(), "bench", [COURT])
     finally:
         await engine.dispose()
-    return token
+    return BenchKey(key.id, token)
 
 
 async def server_transactions(database: Database) -> int | None:
@@ -120,22 +129,26 @@ async def server_transactions(database: Database) -> int | None:
     return int(value or 0)
 
 
-async def dispatch_states(engine: AsyncEngine) -> dict[str, int]:
+async def dispatch_states(engine: AsyncEngine, api_key_id: str) -> dict[str, int]:
+    """How many of the dispatches made with the key ``api_key_id`` are in each state."""
     async with engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
         rows = await conn.execute(
-            sa.select(dispatches.c.state, sa.func.count()).group_by(dispatches.c.state)
+            sa.select(dispatches.c.state, sa.func.count())
+            .where(dispatches.c.api_key_id == api_key_id)
+            .group_by(dispatches.c.state)
         )
         return {str(state): int(count) for state, count in rows}
 
 
-async def wait_until_served(url: str, n: int) -> dict[str, int]:
-    """Poll until ``n`` dispatches are served or none has been for ``STALL_SECONDS``."""
+async def wait_until_served(url: str, n: int, api_key_id: str) -> dict[str, int]:
+    """Poll until ``n`` of the key's dispatches are served or none has been for
+    ``STALL_SECONDS``; their states."""
     engine = create_engine(url)
     try:
         progress_at, served = time.perf_counter(), -1
         while True:
-            states = await dispatch_states(engine)
+            states = await dispatch_states(engine, api_key_id)
             if states.get("served", 0) >= n:
                 return states
             if states.get("served", 0) > served:

@@ -75,7 +75,7 @@ async def serve_all(
     opts: Options, database: Database, workdir: Path
 ) -> tuple[list[str], list[str]]:
     """Start the four processes, create N dispatches through the balancer, wait until served."""
-    token = await new_api_key(database.url)
+    key = await new_api_key(database.url)
     queue = f"songda:bench:{uuid.uuid4().hex}"
     sink = CountingSink(opts.n)
     web_ports = [free_port(), free_port()]
@@ -97,13 +97,13 @@ async def serve_all(
             for port in web_ports:
                 each = Service(tuple(processes), f"http://127.0.0.1:{port}", queue)
                 await wait_ready(session, each)
-            auth = {"Authorization": f"Bearer {token}"}
+            auth = {"Authorization": f"Bearer {key.token}"}
             document_id = await upload_pdf(session, base, auth)
             started = time.perf_counter()
             failures = await create_dispatches(session, base, auth, document_id, opts)
             created = time.perf_counter() - started
             await sink.wait(STALL_SECONDS)
-            states = await wait_until_served(database.url, opts.n)
+            states = await wait_until_served(database.url, opts.n, key.id)
             elapsed = time.perf_counter() - started
             Service(tuple(processes), base, queue).check_alive()
         # The processes are stopped: nothing can still arrive in the sink.

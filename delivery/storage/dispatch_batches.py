@@ -148,8 +148,13 @@ class DispatchBatches:
         return await self._queue(_Item(dispatch_id, clock, shapes, creation=creation))
 
     async def _queue(self, item: _Item[T]) -> T:
+        writer = self._writer
+        if writer is not None and writer.get_loop() is not asyncio.get_running_loop():
+            # A context used again under a new event loop (a CLI command after another): what
+            # the old loop's writer left is gone with it.
+            self._queued, writer = [], None
         self._queued.append(item)
-        if self._writer is None or self._writer.done():
+        if writer is None or writer.done():
             self._writer = asyncio.create_task(self._write_all())
         return await asyncio.shield(item.done)
 

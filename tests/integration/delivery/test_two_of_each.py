@@ -240,15 +240,10 @@ async def test_two_web_processes_and_two_workers_serve_each_dispatch_once(
             .group_by(events.c.dispatch_id)
         )
         assert dict(served.all()) == dict.fromkeys(ids, 1)
-        claims = dict(
-            (
-                await conn.execute(
-                    sa.select(attempts.c.id, attempts.c.claimed_by).where(
-                        attempts.c.dispatch_id.in_(ids)
-                    )
-                )
-            ).all()
+        claimed = await conn.execute(
+            sa.select(attempts.c.id, attempts.c.claimed_by).where(attempts.c.dispatch_id.in_(ids))
         )
+        claims = dict(claimed.all())  # attempt → the worker that sent it
         rows = await conn.execute(
             sa.select(events).where(events.c.dispatch_id.in_(ids)).order_by(events.c.seq)
         )

@@ -11,8 +11,10 @@ N dispatches through the balancer. Once all are served the processes are stopped
 fails (exit code 1) unless: every dispatch is ``served`` with exactly one ``dispatch_served``
 event and one attempt, the sink received exactly N messages for the N distinct recipients (no
 e-mail sent twice), every dispatch's chain verifies (:func:`tracking.chain.verify_chain`) and
-``songda verify --db`` passes on a sample. The identity check's shared lock-out is shown by
-``tests/integration/delivery/test_two_of_each.py`` (the short, CI version of this run).
+``songda verify --db`` passes on a sample, and each worker sent at least a tenth of the
+attempts (each attempt names the worker that claimed it, each worker's row its process id; the
+split is printed). That every rate limit and lock-out is shared by the two web processes is shown
+by ``tests/integration/delivery/test_two_of_each.py`` (the short, CI version of this run).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from throughput_sink import STALL_SECONDS, CountingSink, sink_server
 from delivery.domain import Event
 from delivery.storage.engine import create_engine
 from delivery.storage.rows import event_from_row
-from delivery.storage.schema import attempts, dispatches, events
+from delivery.storage.schema import attempts, dispatches, events, workers
 from delivery.vocabulary import EventType
 from tracking.chain import verify_chain
 
@@ -83,12 +85,15 @@ async def serve_all(
         async with AsyncExitStack() as stack:
             smtp_port = await stack.enter_async_context(sink_server(sink))
             processes: list[ServiceProcess] = []
+            worker_names: dict[int, str] = {}
             for name, command in PROCESSES:
                 port = web_ports[len(processes) % 2]
                 env = service_env(opts, database.url, workdir, port, smtp_port, queue, name)
                 log = workdir / f"{name}.log"
                 proc = await stack.enter_async_context(running_process(command, env, log))
                 processes.append(ServiceProcess(command, proc, log, counts_path(workdir, name)))
+                if command == "worker":
+                    worker_names[proc.pid] = name
             balancer = RoundRobin([("127.0.0.1", port) for port in web_ports])
             base = f"http://127.0.0.1:{await balancer.start()}"
             stack.push_async_callback(balancer.close)
@@ -106,6 +111,7 @@ async def serve_all(
             states = await wait_until_served(database.url, opts.n, key.id)
             elapsed = time.perf_counter() - started
             Service(tuple(processes), base, queue).check_alive()
+            shares = await worker_shares(database.url, worker_names)
         # The processes are stopped: nothing can still arrive in the sink.
         failures += check_outcome(opts.n, sink, states)
     finally:
@@ -115,9 +121,30 @@ async def serve_all(
         f"{balancer.served}) and 2 workers\n"
         f"  created in {created:.1f} s ({opts.n / created:.0f}/s), all served in {elapsed:.1f} s "
         f"({opts.n / elapsed:.0f} dispatches/s)\n"
-        f"  sink: {sink.messages} messages, {len(sink.recipients)} distinct recipients"
+        f"  sink: {sink.messages} messages, {len(sink.recipients)} distinct recipients\n"
+        f"  attempts sent per worker: "
+        + ", ".join(f"{name} {count:,}" for name, count in sorted(shares.items()))
     )
+    if sorted(shares) != sorted(worker_names.values()) or min(shares.values()) < opts.n // 10:
+        failures.append(f"a worker sent less than a tenth of the attempts: {shares}")
     return failures, await dispatch_ids(database)
+
+
+async def worker_shares(url: str, names: dict[int, str]) -> dict[str, int]:
+    """Attempts per worker process (by its name in ``names``, process id → name): each attempt
+    names the worker that claimed it, each worker's row its process id. Read while the workers
+    run: a worker that stops removes its row."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(workers.c.pid, sa.func.count())
+                .select_from(attempts.join(workers, attempts.c.claimed_by == workers.c.id))
+                .group_by(workers.c.pid)
+            )
+            return {names.get(pid, f"pid {pid}"): int(count) for pid, count in rows}
+    finally:
+        await engine.dispose()
 
 
 async def dispatch_ids(database: Database) -> list[str]:

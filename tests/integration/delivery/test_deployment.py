@@ -143,12 +143,16 @@ def test_migrate_runs_once_before_web_and_worker() -> None:
 
 def test_web_and_worker_run_two_replicas() -> None:
     """Several of each share one database, Redis and data volume (test_two_of_each.py); a
-    published port per web replica, so that they do not collide."""
+    published host port per web replica (a range as long as the replicas), so that they do not
+    collide."""
     services = _services()
     for name in ("web", "worker"):
         assert services[name]["deploy"]["replicas"] == 2
     [ports] = services["web"]["ports"]
-    assert ports == "8080-8081:8080"
+    host, _, container = ports.partition(":")
+    first, _, last = host.partition("-")
+    assert (first, container) == ("8080", "8080")
+    assert int(last) - int(first) + 1 == services["web"]["deploy"]["replicas"]
 
 
 def test_dockerfile_cmd_is_a_real_subcommand() -> None:

@@ -345,6 +345,7 @@ class Generator:
                 {
                     "id": id_at(at, self.rng),
                     "message_id": message_id,
+                    "dispatch_id": dispatch_id,
                     "endpoint_id": self.staff.endpoint_id,
                     "state": "failed" if failed else "delivered",
                     "tries": 8 if failed else 1,

@@ -302,7 +302,8 @@ async def seed_database(url: str, n: int) -> None:
     finally:
         await engine.dispose()
     counts = ", ".join(f"{name} {count:,}" for name, count in seeded.counts.items())
-    print(f"seeded {n:,} dispatches in {seconds:.1f} s (incl. VACUUM ANALYZE): {counts}")
+    phases = ", ".join(f"{phase} {took:.1f} s" for phase, took in seeded.phases.items())
+    print(f"seeded {n:,} dispatches in {seconds:.1f} s ({phases}): {counts}")
 
 
 def report(found: list[Probe], runs: int) -> bool:

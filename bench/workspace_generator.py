@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from workspace_ladder import SERVED_BY, WINDOW_DAYS, Plan, Timeline, id_at, random_hash, walk
@@ -55,8 +55,30 @@ class Staff:
     documents: list[str]
 
 
-class Generator:
-    """Makes the rows of dispatch after dispatch (deterministic for a given seed)."""
+class Party(NamedTuple):
+    """One dispatch's place in the court's work: when it came, its court and case, its owner."""
+
+    created: datetime
+    court: str
+    case: str
+    owner: str
+    owner_reason: str  # named, case (the case's owner), round_robin
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Dispatches ``start``… to make in one go: their parties, and the seed of their rows."""
+
+    start: int
+    parties: list[Party]
+    seed: int
+
+
+class Cases:
+    """The part of the work that runs from one dispatch to the next — creation times in
+    order, case numbers counted per court and year, a case's parties sharing its owner, the
+    round robin — made in order, in one process (cheap); the rest of each dispatch is made
+    from its :class:`Party` alone (:class:`Generator`), so chunks can be made apart."""
 
     def __init__(self, rng: random.Random, staff: Staff, now: datetime, n: int) -> None:
         self.rng = rng
@@ -64,7 +86,6 @@ class Generator:
         # (appending to its indexes), and a case's parties arrive close together.
         self.created = sorted(self._creation_time(now) for _ in range(n))
         self.staff = staff
-        self.now = now
         self.case_owner: dict[str, str] = {}
         self.recent_cases: dict[str, list[str]] = {c: [] for c in COURTS}
         self.case_counter: dict[tuple[str, int], int] = {}
@@ -75,11 +96,12 @@ class Generator:
         created = created.replace(hour=self.rng.randint(0, 9))  # office hours in Beijing (UTC)
         return created - timedelta(days=1) if created > now else created
 
-    def chunk(self, start: int, end: int) -> Rows:
-        rows = Rows()
-        for i in range(start, end):
-            self.dispatch(rows, i)
-        return rows
+    def chunk(self, start: int, end: int) -> Chunk:
+        parties = []
+        for created in self.created[start:end]:
+            court = self.rng.choices(COURTS, COURT_WEIGHTS)[0]
+            parties.append(Party(created, court, *self._case(court, created)))
+        return Chunk(start, parties, self.rng.getrandbits(64))
 
     def _case(self, court: str, created: datetime) -> tuple[str, str, str]:
         """(case number, owner id, how the owner was chosen): several parties share a case."""
@@ -100,6 +122,22 @@ class Generator:
             self.round_robin[court] += 1
         self.case_owner[case] = owner
         return case, owner, reason
+
+
+class Generator:
+    """Makes the rows of a chunk's dispatches (deterministic for the chunk's seed)."""
+
+    def __init__(self, staff: Staff, now: datetime) -> None:
+        self.staff = staff
+        self.now = now
+        self.rng = random.Random()
+
+    def chunk(self, chunk: Chunk) -> Rows:
+        self.rng.seed(chunk.seed)
+        rows = Rows()
+        for i, party in enumerate(chunk.parties, chunk.start):
+            self.dispatch(rows, i, party)
+        return rows
 
     def _recipient(self) -> tuple[str, str]:
         if self.rng.random() < 0.15:
@@ -125,13 +163,11 @@ class Generator:
             return "cancelled", self.rng.choice((0, 0, 1)), None, None
         return "notice_pending", 3, None, None
 
-    def dispatch(self, rows: Rows, i: int) -> None:
+    def dispatch(self, rows: Rows, i: int, party: Party) -> None:
         rng = self.rng
-        created = self.created[i]
-        court = rng.choices(COURTS, COURT_WEIGHTS)[0]
-        case, owner, owner_reason = self._case(court, created)
+        created, court, case, owner, owner_reason = party
         name, role = self._recipient()
-        dispatch_id = id_at(created)
+        dispatch_id = id_at(created, rng)
         t = Timeline(rng, dispatch_id, self.now)
         key_actor = f"api_key:{self.staff.api_key_id}"
         reference = f"bench-{i:07d}"
@@ -143,7 +179,7 @@ class Generator:
         ]
         contact_ids = {}
         for pos, (kind, value, postcode) in enumerate(contacts):
-            contact_id = id_at(created)
+            contact_id = id_at(created, rng)
             contact_ids[kind] = (contact_id, value)
             rows.add(
                 schema.contacts,
@@ -292,7 +328,7 @@ class Generator:
         """One outbox message per webhook and one delivery each; a few endpoints said no."""
         failing = self.rng.random() < 0.04
         for n, (type, at) in enumerate(messages):
-            message_id = id_at(at)
+            message_id = id_at(at, self.rng)
             rows.add(
                 schema.outbox_messages,
                 {
@@ -307,8 +343,9 @@ class Generator:
             rows.add(
                 schema.webhook_deliveries,
                 {
-                    "id": id_at(at),
+                    "id": id_at(at, self.rng),
                     "message_id": message_id,
+                    "dispatch_id": dispatch_id,
                     "endpoint_id": self.staff.endpoint_id,
                     "state": "failed" if failed else "delivered",
                     "tries": 8 if failed else 1,

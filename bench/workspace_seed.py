@@ -3,8 +3,9 @@
 Creating 100,000 dispatches through the API would take hours (each one is a transaction, a
 ladder decision, jobs); the pages under test only read rows. So the rows are made here, in
 Python, in the shapes Songda writes them (the same columns, the same event types and data the
-queue, the dispatch page and the reports read) and copied in with PostgreSQL's ``COPY`` (asyncpg's
-``copy_records_to_table``), one chunk of dispatches per transaction.
+queue, the dispatch page and the reports read) and copied in with PostgreSQL's ``COPY``: chunks
+of dispatches made in worker processes while the chunk before is copied, indexes made after the
+rows (workspace_load.py).
 
 Each dispatch walks the ``cn-civil`` ladder in time from its creation: e-mail + SMS (3 days),
 court express mail (10 days), in person (7 days), public notice (approval, then 30 days). Its
@@ -23,14 +24,20 @@ The rows are made by ``workspace_generator.py``, each dispatch's events by
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
+from multiprocessing import get_context
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
-from workspace_generator import COURTS, DOCUMENT_KINDS, SPAN, SURNAMES, Generator, Rows, Staff
+from workspace_generator import COURTS, DOCUMENT_KINDS, SPAN, SURNAMES, Cases, Staff
 from workspace_ladder import id_at, random_hash
+from workspace_load import Encoded, copy, drop_indexes, made
 
 from delivery.clock import Clock
 from delivery.services.staff_accounts import create_staff_user, generate_password
@@ -42,18 +49,31 @@ CLERKS_PER_COURT = 4
 # holds every one of the dispatches (the largest queue there is).
 BENCH_CLERK = "bench-clerk"
 BENCH_PASSWORD = "bench-clerk-password-2026"
-CHUNK = 5000  # dispatches per COPY transaction
+CHUNK = 5000  # dispatches made at once by a worker process
+WORKERS = os.cpu_count() or 2
+# The tables the chunks fill.
+LOADED = (
+    "dispatches",
+    "contacts",
+    "dispatch_documents",
+    "attempts",
+    "events",
+    "service_outcomes",
+    "outbox_messages",
+    "webhook_deliveries",
+)
 
 
 @dataclass
 class Seeded:
-    """What was made: row counts per table."""
+    """What was made: row counts per table, and how long each phase took."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds
 
-    def add(self, rows: Rows) -> None:
-        for name, found in rows.tables.items():
-            self.counts[name] = self.counts.get(name, 0) + len(found)
+    def add(self, counts: dict[str, int]) -> None:
+        for name, count in counts.items():
+            self.counts[name] = self.counts.get(name, 0) + count
 
 
 async def _staff(engine: AsyncEngine, clock: Clock, rng: random.Random) -> Staff:
@@ -82,8 +102,8 @@ async def _staff(engine: AsyncEngine, clock: Clock, rng: random.Random) -> Staff
             )
             clerks[court].append(user.id)
     now = clock.now()
-    api_key_id, endpoint_id = id_at(now), id_at(now)
-    documents = [id_at(now) for _ in range(40)]
+    api_key_id, endpoint_id = id_at(now, rng), id_at(now, rng)
+    documents = [id_at(now, rng) for _ in range(40)]
     async with engine.begin() as conn:
         await conn.execute(
             schema.api_keys.insert(),
@@ -127,20 +147,42 @@ async def _staff(engine: AsyncEngine, clock: Clock, rng: random.Random) -> Staff
     return Staff(clerks, api_key_id, endpoint_id, documents)
 
 
-async def _copy(engine: AsyncEngine, rows: Rows) -> None:
-    async with engine.begin() as conn:
+async def _load(engine: AsyncEngine, cases: Cases, staff: Staff, now: datetime) -> Seeded:
+    """Make the chunks in worker processes and copy them in, in order, in one transaction
+    (``COPY … FREEZE`` after ``TRUNCATE``), the indexes dropped; then make the indexes again
+    (workspace_load.py says why)."""
+    seeded = Seeded()
+    n = len(cases.created)
+    started, copied = time.perf_counter(), 0.0
+    async with engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
-        for table in schema.metadata.sorted_tables:
-            found = rows.tables.get(table.name)
-            if not found:
-                continue
-            columns = [c.name for c in table.columns]
-            await raw.copy_records_to_table(
-                table.name,
-                records=[tuple(r.get(c) for c in columns) for r in found],
-                columns=columns,
-            )
+        # Nothing here needs to wait for the disk at each commit; sorts for the indexes and
+        # the foreign keys' checks in memory.
+        await raw.execute("SET synchronous_commit = off; SET maintenance_work_mem = '1GB'")
+        async with raw.transaction():
+            rebuild = await drop_indexes(raw, list(LOADED))
+            await raw.execute(f"TRUNCATE {', '.join(LOADED)}")
+            loop = asyncio.get_running_loop()
+            with ProcessPoolExecutor(WORKERS, mp_context=get_context("spawn")) as pool:
+                making: deque[asyncio.Future[Encoded]] = deque()
+                for start in range(0, n, CHUNK):
+                    chunk = cases.chunk(start, min(n, start + CHUNK))
+                    making.append(loop.run_in_executor(pool, made, chunk, staff, now))
+                    # One chunk more than workers is made ahead, so none waits for the COPY.
+                    while len(making) > WORKERS or (making and start + CHUNK >= n):
+                        encoded = await making.popleft()
+                        copying = time.perf_counter()
+                        await copy(raw, encoded)
+                        copied += time.perf_counter() - copying
+                        seeded.add(encoded.counts)
+        seeded.phases["made and copied"] = time.perf_counter() - started
+        seeded.phases["of which COPY"] = copied
+        started = time.perf_counter()
+        for statement in rebuild:
+            await raw.execute(statement)
+        seeded.phases["indexes and keys"] = time.perf_counter() - started
+    return seeded
 
 
 async def seed(engine: AsyncEngine, clock: Clock, n: int, seed: int = 6) -> Seeded:
@@ -148,19 +190,11 @@ async def seed(engine: AsyncEngine, clock: Clock, n: int, seed: int = 6) -> Seed
     would after a day of work: planner statistics and the visibility map)."""
     rng = random.Random(seed)
     staff = await _staff(engine, clock, rng)
-    generator = Generator(rng, staff, clock.now().astimezone(UTC), n)
-    seeded = Seeded()
-    copying: asyncio.Task[None] | None = None
-    for start in range(0, n, CHUNK):
-        # The next chunk is made (in a thread) while PostgreSQL copies the previous one.
-        rows = await asyncio.to_thread(generator.chunk, start, min(n, start + CHUNK))
-        if copying is not None:
-            await copying
-        copying = asyncio.create_task(_copy(engine, rows))
-        seeded.add(rows)
-    if copying is not None:
-        await copying
+    now = clock.now().astimezone(UTC)
+    seeded = await _load(engine, Cases(rng, staff, now, n), staff, now)
+    started = time.perf_counter()
     autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
     async with autocommit.connect() as conn:
         await conn.execute(sa.text("VACUUM ANALYZE"))
+    seeded.phases["VACUUM ANALYZE"] = time.perf_counter() - started
     return seeded

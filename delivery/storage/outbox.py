@@ -72,6 +72,7 @@ async def write_messages(
                 {
                     "id": new_id(),
                     "message_id": message_id,
+                    "dispatch_id": dispatch_id,
                     "endpoint_id": endpoint_id,
                     "state": DELIVERY_PENDING,
                     "tries": 0,

@@ -27,7 +27,6 @@ from delivery.storage.schema import (
     dispatches,
     events,
     notices,
-    outbox_messages,
     webhook_deliveries,
 )
 from delivery.vocabulary import NoticeState
@@ -73,14 +72,11 @@ async def notices_in_state(conn: AsyncConnection, ids: list[str], state: str) ->
 
 async def failed_deliveries(conn: AsyncConnection, ids: list[str]) -> Sequence[Any]:
     """(dispatch id, how many) of the dispatches' webhook deliveries that failed."""
+    w = webhook_deliveries.c
     rows = await conn.execute(
-        sa.select(outbox_messages.c.dispatch_id, sa.func.count())
-        .join(webhook_deliveries, webhook_deliveries.c.message_id == outbox_messages.c.id)
-        .where(
-            outbox_messages.c.dispatch_id.in_(ids),
-            webhook_deliveries.c.state == DELIVERY_FAILED,
-        )
-        .group_by(outbox_messages.c.dispatch_id)
+        sa.select(w.dispatch_id, sa.func.count())
+        .where(w.dispatch_id.in_(ids), w.state == DELIVERY_FAILED)
+        .group_by(w.dispatch_id)
     )
     return rows.all()
 
@@ -132,8 +128,7 @@ async def needs_action_candidates(
             sa.exists().where(notices.c.dispatch_id == d.id, notices.c.state == NoticeState.DRAFT),
         ),
         sa.exists().where(
-            outbox_messages.c.dispatch_id == d.id,
-            webhook_deliveries.c.message_id == outbox_messages.c.id,
+            webhook_deliveries.c.dispatch_id == d.id,
             webhook_deliveries.c.state == DELIVERY_FAILED,
         ),
         sa.exists().where(
@@ -150,13 +145,18 @@ async def needs_action_candidates(
 def _flag_not_cleared(
     dispatch_id: sa.ColumnElement[str], flag: str, cleared: str
 ) -> sa.ColumnElement[bool]:
-    """The dispatch recorded ``flag`` and no ``cleared`` after it."""
+    """The dispatch recorded ``flag`` and no ``cleared`` after it. (The inner EXISTS names
+    ``raised``'s dispatch: SQLAlchemy correlates a subquery to the query just around it only, so
+    naming the outer dispatch there would bring a second, uncorrelated ``dispatches`` in — any
+    dispatch's later ``cleared`` would clear the flag.)"""
     raised, later = events.alias("raised"), events.alias("later")
     return sa.exists().where(
         raised.c.dispatch_id == dispatch_id,
         raised.c.type == flag,
         ~sa.exists().where(
-            later.c.dispatch_id == dispatch_id, later.c.type == cleared, later.c.seq > raised.c.seq
+            later.c.dispatch_id == raised.c.dispatch_id,
+            later.c.type == cleared,
+            later.c.seq > raised.c.seq,
         ),
     )
 

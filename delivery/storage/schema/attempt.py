@@ -7,6 +7,8 @@ import sqlalchemy as sa
 from delivery.storage.schema.base import ID, UtcDateTime, metadata
 
 OPEN_ATTEMPTS = "state IN ('pending', 'sending', 'sent', 'delivered')"
+# Open attempts waiting for a reason (a channel not configured here: the queue flags them).
+WAITING_ATTEMPTS = f"reason IS NOT NULL AND {OPEN_ATTEMPTS}"
 
 attempts = sa.Table(
     "attempts",
@@ -41,4 +43,12 @@ attempts = sa.Table(
     ),
     # The sweep's pages of due sends, in order, each after the last.
     sa.Index("ix_attempts_next_action_at_id", "next_action_at", "id"),
+    # The queue's "needs action" candidates: the open attempts waiting (channel unavailable).
+    sa.Index(
+        "ix_attempts_waiting",
+        "dispatch_id",
+        "reason",
+        postgresql_where=sa.text(WAITING_ATTEMPTS),
+        sqlite_where=sa.text(WAITING_ATTEMPTS),
+    ),
 )

@@ -9,6 +9,9 @@ from delivery.storage.schema.base import ID, UtcDateTime, metadata
 
 # The event types the reports read for ownership (OWNER_EVENTS in delivery/storage/reports.py).
 OWNER_EVENTS = "type IN ('owner_assigned', 'owner_reassigned')"
+# The event types that flag a dispatch for the clerk's queue (services.clerk_queue.FLAG_EVENTS).
+FLAG_EVENTS = "type IN ('dispatch_at_risk', 'certificate_blocked', 'certificate_issued')"
+FAILED_DELIVERIES = "state = 'failed'"  # storage.outbox.DELIVERY_FAILED
 
 events = sa.Table(
     "events",
@@ -35,6 +38,16 @@ events = sa.Table(
         postgresql_include=["dispatch_id", "seq", "data"],
         postgresql_where=sa.text(OWNER_EVENTS),
         sqlite_where=sa.text(OWNER_EVENTS),
+    ),
+    # The queue's flags (at risk, a certificate blocked and not issued since): the few events
+    # that raise or clear one, for the "needs action" candidates and each page's facts.
+    sa.Index(
+        "ix_events_flags",
+        "dispatch_id",
+        "type",
+        "seq",
+        postgresql_where=sa.text(FLAG_EVENTS),
+        sqlite_where=sa.text(FLAG_EVENTS),
     ),
 )
 
@@ -97,6 +110,9 @@ webhook_deliveries = sa.Table(
     metadata,
     sa.Column("id", ID, primary_key=True),
     sa.Column("message_id", ID, sa.ForeignKey("outbox_messages.id"), nullable=False, index=True),
+    # The message's dispatch (migration 0017): the queue finds the dispatches whose deliveries
+    # failed from ix_webhook_deliveries_failed alone, without joining each message.
+    sa.Column("dispatch_id", ID, sa.ForeignKey("dispatches.id"), nullable=False),
     sa.Column("endpoint_id", ID, sa.ForeignKey("webhook_endpoints.id"), nullable=False, index=True),
     sa.Column("state", sa.String(20), nullable=False, index=True),
     sa.Column("tries", sa.Integer, nullable=False),
@@ -108,4 +124,11 @@ webhook_deliveries = sa.Table(
     sa.Column("delivered_at", UtcDateTime),
     # The sweep's pages of due deliveries, in order, each after the last.
     sa.Index("ix_webhook_deliveries_next_attempt_at_id", "next_attempt_at", "id"),
+    # The queue's "needs action" candidates: the deliveries that failed for good.
+    sa.Index(
+        "ix_webhook_deliveries_failed",
+        "dispatch_id",
+        postgresql_where=sa.text(FAILED_DELIVERIES),
+        sqlite_where=sa.text(FAILED_DELIVERIES),
+    ),
 )

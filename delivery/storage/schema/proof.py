@@ -7,6 +7,8 @@ import sqlalchemy as sa
 
 from delivery.storage.schema.base import ID, UtcDateTime, metadata
 
+UNTIMED_CHECKPOINTS = "timestamped_at IS NULL"
+
 certificates = sa.Table(
     "certificates",
     metadata,
@@ -53,4 +55,12 @@ checkpoint_timestamps = sa.Table(
     sa.Column("timestamped_at", UtcDateTime),
     # When the missing token was first reported to the operator (logged once).
     sa.Column("flagged_at", UtcDateTime),
+    # The checkpoints still without their token (the queue flags the overdue ones).
+    sa.Index(
+        "ix_checkpoint_timestamps_untimed",
+        "checkpointed_at",
+        "dispatch_id",
+        postgresql_where=sa.text(UNTIMED_CHECKPOINTS),
+        sqlite_where=sa.text(UNTIMED_CHECKPOINTS),
+    ),
 )

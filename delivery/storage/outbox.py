@@ -7,7 +7,7 @@ gets its own delivery row, which the worker sends and retries independently.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,49 +38,60 @@ async def live_endpoints(conn: AsyncConnection) -> list[LiveEndpoint]:
     return [LiveEndpoint(r.id, r.event_types, tuple(r.courts)) for r in rows]
 
 
-async def write_messages(
-    conn: AsyncConnection,
-    live: list[LiveEndpoint],
-    *,
-    dispatch_id: str,
-    court: str,
-    messages: list[tuple[str, dict[str, Any]]],
-    now: datetime,
-) -> list[str]:
-    """Store (type, data) messages and their deliveries; return the new delivery ids."""
-    endpoints = [(e.id, e.event_types) for e in live if court in e.courts]
-    if not messages or not endpoints:
-        return []
-    message_rows: list[dict[str, Any]] = []
-    delivery_rows: list[dict[str, Any]] = []
-    for event_type, data in messages:
-        message_id = new_id()
-        payload = {"type": event_type, "timestamp": rfc3339(now), "data": data}
-        message_rows.append(
-            {
-                "id": message_id,
-                "dispatch_id": dispatch_id,
-                "type": event_type,
-                "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-                "created_at": now,
-            }
-        )
-        for endpoint_id, event_types in endpoints:
-            if event_types and event_type not in event_types:
-                continue
-            delivery_rows.append(
+@dataclass
+class OutboxRows:
+    """The rows of the messages a batch of transactions writes, and of their deliveries."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        live: list[LiveEndpoint],
+        *,
+        dispatch_id: str,
+        court: str,
+        messages: list[tuple[str, dict[str, Any]]],
+        now: datetime,
+    ) -> list[str]:
+        """Add (type, data) messages of one dispatch and their deliveries to the endpoints that
+        subscribe to them; the new delivery ids."""
+        endpoints = [(e.id, e.event_types) for e in live if court in e.courts]
+        if not endpoints:
+            return []
+        added: list[str] = []
+        for event_type, data in messages:
+            message_id = new_id()
+            payload = {"type": event_type, "timestamp": rfc3339(now), "data": data}
+            self.messages.append(
                 {
-                    "id": new_id(),
-                    "message_id": message_id,
+                    "id": message_id,
                     "dispatch_id": dispatch_id,
-                    "endpoint_id": endpoint_id,
-                    "state": DELIVERY_PENDING,
-                    "tries": 0,
-                    "next_attempt_at": now,
+                    "type": event_type,
+                    "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
                     "created_at": now,
                 }
             )
-    await conn.execute(outbox_messages.insert(), message_rows)
-    if delivery_rows:
-        await conn.execute(webhook_deliveries.insert(), delivery_rows)
-    return [row["id"] for row in delivery_rows]
+            for endpoint_id, event_types in endpoints:
+                if event_types and event_type not in event_types:
+                    continue
+                added.append(new_id())
+                self.deliveries.append(
+                    {
+                        "id": added[-1],
+                        "message_id": message_id,
+                        "dispatch_id": dispatch_id,
+                        "endpoint_id": endpoint_id,
+                        "state": DELIVERY_PENDING,
+                        "tries": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                )
+        return added
+
+    async def write(self, conn: AsyncConnection) -> None:
+        if self.messages:
+            await conn.execute(outbox_messages.insert(), self.messages)
+        if self.deliveries:
+            await conn.execute(webhook_deliveries.insert(), self.deliveries)

@@ -457,16 +457,17 @@ async def _write_webhooks(conn: AsyncConnection, txs: Sequence[DispatchTransacti
     if not telling:
         return
     endpoints = await outbox.live_endpoints(conn)
+    rows = outbox.OutboxRows()
     for tx in telling:
         summary = tx.shapes.dispatch(tx.dispatch)
-        tx.followups.deliveries = await outbox.write_messages(
-            conn,
+        tx.followups.deliveries = rows.add(
             endpoints,
             dispatch_id=tx.dispatch.id,
             court=tx.dispatch.court,
             messages=[(t, {**summary, **extra}) for t, extra in tx._webhooks],
             now=tx.now,
         )
+    await rows.write(conn)
 
 
 @asynccontextmanager

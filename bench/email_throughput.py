@@ -42,6 +42,14 @@ For each database and each topology this measures, in one run:
    shown as a cross-check.
 5. **CPU** of each service process (``run``; or ``web`` and ``worker``) as a share of one core
    from the first request until all dispatches are served.
+6. **Certificates** (issue 16, item 1: they may finish after the mail, off the send path, but
+   the batch's must all be issued within (N ÷ raw certificate rate) × 1.2). The **raw
+   certificate rate** is measured once per run, first: min(N, 200) sample certificates through
+   the service's own certificate function and render pool (``certificate_rate.py``; B-B, as the
+   service here runs without a TSA). In each (database, topology) run, after the figures above,
+   the bench polls the ``certificates`` table until every served dispatch has its certificate
+   (or none has been issued for 30 s, or twice the allowance has passed): the seconds from the
+   first request, the allowance, PASS/SHORT.
 
 ``--profile`` (or ``--profile cprofile``) runs cProfile in each service process during the measured
 window and prints the top 25 functions (for ``split``: one profile for ``web`` and one for
@@ -61,13 +69,16 @@ import time
 import uuid
 from collections.abc import Awaitable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+from certificate_rate import CertificateRate, describe, measure_certificates
 from throughput_cases import address, create_dispatches, upload_pdf
 from throughput_raw import RawResult, measure_raw
 from throughput_report import (
     Result,
+    certificate_allowance,
     profile_summary,
     report,
     sample_summary,
@@ -92,11 +103,14 @@ from throughput_service import (
     service_env,
     summed,
     wait_ready,
+    wait_until_certified,
     wait_until_served,
 )
 from throughput_sink import STALL_SECONDS, CountingSink, Stalled, sink_server
 
 TOPOLOGIES = {"run": ("run",), "split": ("web", "worker")}  # topology → its `songda` processes
+CERTIFICATE_SAMPLE = 200  # at most this many certificates for the raw certificate rate
+CERTIFICATE_WAIT = 2.0  # wait for the certificates until this many times their allowance
 
 
 # --- one database, one topology ---------------------------------------------------------------
@@ -177,7 +191,25 @@ async def drive(
             for a, b in zip(after, before, strict=True)
         ]
     )
+    result.certified = await wait_until_certified(
+        url,
+        states.get("served", 0),
+        key.id,
+        started + certificate_wait(opts, result.certificates),
+    )
+    result.certified_seconds = time.perf_counter() - started
+    cpu_certified = service.cpu_seconds()
+    result.certified_cpu_ms = {
+        k: (cpu_certified[k] - cpu_before[k]) / opts.n * 1000 for k in cpu_certified
+    }
     return states
+
+
+def certificate_wait(opts: Options, certificates: CertificateRate | None) -> float:
+    """How long after the first request the bench waits for the certificates at most."""
+    if certificates is None:
+        return opts.timeout
+    return CERTIFICATE_WAIT * certificate_allowance(opts.n, certificates)
 
 
 def check_outcome(n: int, sink: CountingSink, states: dict[str, int]) -> list[str]:
@@ -191,22 +223,29 @@ def check_outcome(n: int, sink: CountingSink, states: dict[str, int]) -> list[st
     return failures
 
 
-async def bounded(opts: Options, failures: list[str], work: Awaitable[None]) -> None:
-    """``work`` within ``--timeout``; a timeout, stall or error becomes a line in ``failures``."""
+async def bounded(
+    opts: Options, failures: list[str], work: Awaitable[None], extra: float = 0.0
+) -> None:
+    """``work`` within ``--timeout`` (plus ``extra`` seconds); a timeout, stall or error becomes
+    a line in ``failures``."""
+    seconds = opts.timeout + extra
     try:
-        async with asyncio.timeout(opts.timeout):
+        async with asyncio.timeout(seconds):
             await work
     except TimeoutError:
-        failures.append(f"timed out after {opts.timeout:.0f}s")
+        failures.append(f"timed out after {seconds:.0f}s")
     except Stalled as exc:
         failures.append(f"stalled for {STALL_SECONDS:.0f}s: {exc}")
     except Exception as exc:  # report it as a failed run rather than a traceback
         failures.append(f"{type(exc).__name__}: {exc}")
 
 
-async def run_topology(opts: Options, kind: str, topology: str) -> Result:
-    """One topology on a fresh data directory and a fresh migrated database."""
-    result = Result(kind, topology)
+async def run_topology(
+    opts: Options, kind: str, topology: str, certificates: CertificateRate | None
+) -> Result:
+    """One topology on a fresh data directory and a fresh migrated database; it may take the
+    longest wait for the certificates beyond ``--timeout``."""
+    result = Result(kind, topology, certificates=certificates)
     workdir = Path(tempfile.mkdtemp(prefix=f"songda-bench-{kind}-{topology}-"))
 
     async def work() -> None:
@@ -214,7 +253,7 @@ async def run_topology(opts: Options, kind: str, topology: str) -> Result:
             await measure_songda(opts, database, workdir, result)
 
     try:
-        await bounded(opts, result.failures, work())
+        await bounded(opts, result.failures, work(), certificate_wait(opts, certificates))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return result
@@ -231,8 +270,11 @@ def topologies_for(opts: Options, kind: str) -> tuple[tuple[str, ...], list[str]
     return tuple(t for t in opts.topologies if t != "split"), [note]
 
 
-async def run_database(opts: Options, kind: str, topologies: tuple[str, ...]) -> list[Result]:
-    """The raw baseline, then each topology in turn, all compared with that one baseline."""
+async def run_database(
+    opts: Options, kind: str, topologies: tuple[str, ...], certificates: Certificates
+) -> list[Result]:
+    """The raw baseline, then each topology in turn, all compared with that one baseline (and
+    with the run's raw certificate rate)."""
     raw: list[RawResult] = []
     raw_failures: list[str] = []
 
@@ -242,12 +284,34 @@ async def run_database(opts: Options, kind: str, topologies: tuple[str, ...]) ->
     await bounded(opts, raw_failures, measure())
     results = []
     for topology in topologies:
-        result = await run_topology(opts, kind, topology)
+        result = await run_topology(opts, kind, topology, certificates.rate)
         result.raw = raw[0] if raw else None
         result.failures += [f"raw run: {failure}" for failure in raw_failures]
+        result.failures += [f"raw certificates: {failure}" for failure in certificates.failures]
         report(opts, result)
         results.append(result)
     return results
+
+
+@dataclass
+class Certificates:
+    """The run's raw certificate rate, or what kept it from being measured."""
+
+    rate: CertificateRate | None = None
+    failures: list[str] = field(default_factory=list)
+
+
+async def raw_certificates(opts: Options) -> Certificates:
+    """min(N, 200) certificates through Songda's render pool (``certificate_rate.py``)."""
+    certificates = Certificates()
+
+    async def measure() -> None:
+        certificates.rate = await measure_certificates(min(opts.n, CERTIFICATE_SAMPLE))
+
+    await bounded(opts, certificates.failures, measure())
+    if certificates.rate is not None:
+        print(f"raw certificates: {describe(certificates.rate)}")
+    return certificates
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -266,7 +330,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--timeout",
         type=float,
         default=300,
-        help="seconds per database and topology (and for each raw run)",
+        help="seconds per database and topology (plus twice the certificates' allowance) and "
+        "for each raw run",
     )
     parser.add_argument(
         "--profile",
@@ -305,6 +370,7 @@ async def main(opts: Options) -> int:
         f"topologies: {', '.join(f'{t} = {topology_label(t)}' for t in opts.topologies)}; "
         "service in child processes, HTTP clients and SMTP sink in this process"
     )
+    certificates = await raw_certificates(opts)
     results: list[Result] = []
     notes: list[str] = []
     for kind in opts.databases:
@@ -312,7 +378,7 @@ async def main(opts: Options) -> int:
         for note in skipped:
             print(f"\n== {kind} ==\n  note: {note}")
         notes += skipped
-        results += await run_database(opts, kind, topologies) if topologies else []
+        results += await run_database(opts, kind, topologies, certificates) if topologies else []
     summary(opts, results, notes)
     return 1 if any(r.failures for r in results) else 0
 

@@ -10,10 +10,11 @@ In one run:
    :func:`delivery.infra.certificate_signing.signed_certificate_pdf`: in the bounded render pool
    (off the event loop) every field's characters checked against the bundled fonts, the Jinja2
    template with its QR code and the signature's stamp, the page's text checked, WeasyPrint,
-   and pyHanko's preparation of the signature field; then on the event loop the court's PAdES
-   signature with an RFC 3161 token from a TSA on loopback (PAdES-B-T: pyHanko's
+   pyHanko's preparation of the signature field and the court's PAdES signature; then on the
+   event loop an RFC 3161 token on it from a TSA on loopback (PAdES-B-T: pyHanko's
    ``HTTPTimeStamper``, one HTTP session, against Songda's TSA stand-in, served by this
-   process), all N submitted at once: **certificates/s**.
+   process), added and written into the PDF by a second pool call; all N submitted at once:
+   **certificates/s**.
 2. **Raw**: the very same HTML documents (built before the clock starts) through WeasyPrint
    alone (:func:`templates.pdf.weasyprint_pdf`: ``HTML(...).write_pdf()`` with the same bundled
    fonts and font configuration, no check, no signature) on a pool of the same kind and size

@@ -9,11 +9,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from certificate_rate import CertificateRate
 from throughput_raw import RawResult
 from throughput_service import Options
 
 TARGET_NOW = 0.1
 TARGET_LONG_TERM = 0.25
+# Issue 16, item 1: a batch's certificates all issued within (N ÷ raw certificate rate) × 1.2.
+CERTIFICATE_MARGIN = 1.2
 PING_ROUND_TRIPS = 3  # SQLAlchemy's asyncpg pre-ping: BEGIN, ";", ROLLBACK
 
 
@@ -34,6 +37,11 @@ class Result:
     service_cpu: dict[str, float] = field(default_factory=dict)
     client_cpu: float = 0.0
     profile: str | None = None
+    certificates: CertificateRate | None = None  # the raw certificate rate of the run
+    certified: int = 0  # certificates issued when the wait ended
+    certified_seconds: float = 0.0  # first request → the wait ended
+    # CPU ms per dispatch of each service process, first request → the wait ended
+    certified_cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def raw_rate(self) -> float:
@@ -42,6 +50,15 @@ class Result:
     @property
     def ratio(self) -> float:
         return self.dispatch_rate / self.raw_rate if self.raw_rate else 0.0
+
+    def allowance(self, n: int) -> float | None:
+        """The certificates' allowance; None without a raw certificate rate."""
+        return None if self.certificates is None else certificate_allowance(n, self.certificates)
+
+
+def certificate_allowance(n: int, certificates: CertificateRate) -> float:
+    """(N ÷ raw certificates/s) × 1.2, in seconds."""
+    return n / certificates.rate * CERTIFICATE_MARGIN
 
 
 def profile_summary(path: Path, process: str, top: int = 25) -> str:
@@ -127,6 +144,14 @@ def verdict(result: Result) -> str:
     return "PASS" if result.ratio >= TARGET_NOW else "SHORT"
 
 
+def certificate_verdict(result: Result, n: int) -> str:
+    """PASS: every served dispatch's certificate issued within the allowance."""
+    allowance = result.allowance(n)
+    if allowance is None or result.failures or not result.certified_seconds:
+        return "—"
+    return "PASS" if result.certified >= n and result.certified_seconds <= allowance else "SHORT"
+
+
 def report(opts: Options, result: Result) -> None:
     """The figures for one database (only the failures if the run did not complete)."""
     print(f"\n== {result.database}, {result.topology}: {topology_label(result.topology)} ==")
@@ -154,6 +179,19 @@ def report(opts: Options, result: Result) -> None:
         )
     print(f"  API creates/s          {result.create_rate:9.1f}   (all {n} POSTs answered)")
     print(f"  served/s               {result.served_rate:9.1f}   (first request → all served)")
+    allowance = result.allowance(n)
+    issued = "all" if result.certified >= n else f"{result.certified} of {n}"
+    print(
+        f"  certificates s         {result.certified_seconds:9.1f}   (first request → {issued} "
+        "certificates issued)"
+    )
+    if allowance is not None:
+        print(
+            f"  allowance s            {allowance:9.1f}   (N ÷ raw certificates/s × "
+            f"{CERTIFICATE_MARGIN}): {certificate_verdict(result, n)}"
+        )
+    cpu = ", ".join(f"{k} {ms:.1f}" for k, ms in result.certified_cpu_ms.items())
+    print(f"  CPU ms/dispatch        {cpu} (service, first request → certificates issued)")
     print(
         f"  CPU until all served   {cpu_shares(result)} (share of one core), "
         f"clients+sink+polling {result.client_cpu:4.0%}"
@@ -185,17 +223,23 @@ def cpu_shares(result: Result) -> str:
 def summary(opts: Options, results: list[Result], notes: list[str]) -> None:
     print(
         "\ndatabase    topology  dispatches/s  raw sends/s   ratio  target  result  "
-        "round trips/disp.  service CPU"
+        "round trips/disp.  certificates s/allowance  service CPU"
     )
     for r in results:
         trips = sum(round_trips(r.database, r.counts).values()) / opts.n
+        allowance = r.allowance(opts.n)
+        certified = f"{r.certified_seconds:.0f}/{allowance:.0f} s" if allowance else "—"
+        certified += f" {certificate_verdict(r, opts.n)}"
         print(
             f"{r.database:<11} {r.topology:<8} {r.dispatch_rate:13.1f} {r.raw_rate:12.1f} "
-            f"{r.ratio:7.3f}  ≥{TARGET_NOW:<5} {verdict(r):<7} {trips:17.1f}  {cpu_shares(r)}"
+            f"{r.ratio:7.3f}  ≥{TARGET_NOW:<5} {verdict(r):<7} {trips:17.1f}  "
+            f"{certified:<24}  {cpu_shares(r)}"
         )
     print(
         f"(raw: one aiosmtplib process over {opts.pool_size} reused connections, measured once "
-        f"per database and shared by its rows; long-term target: ratio ≥ {TARGET_LONG_TERM})"
+        f"per database and shared by its rows; long-term target: ratio ≥ {TARGET_LONG_TERM}; "
+        "certificates: first request → every served dispatch's certificate, against (N ÷ raw "
+        f"certificates/s) × {CERTIFICATE_MARGIN}, the raw rate measured once per run)"
     )
     for note in notes:
         print(f"note: {note}")

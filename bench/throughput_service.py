@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import signal
 import socket
@@ -16,11 +17,11 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import aiohttp
 import sqlalchemy as sa
@@ -35,7 +36,7 @@ from delivery.infra.secret_box import new_key
 from delivery.services.api_keys import create_api_key
 from delivery.storage.engine import READ_ONLY, create_engine
 from delivery.storage.migrate import upgrade
-from delivery.storage.schema import dispatches
+from delivery.storage.schema import certificates, dispatches
 
 PG_ADMIN_URL = os.environ.get(
     "SONGDA_BENCH_PG_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test"
@@ -48,6 +49,7 @@ COURT = "杭州市西湖区人民法院"
 SENDER = "service@court.example"
 SECRET_KEY = "bench-secret-key-that-is-long-enough-0123456789"
 SECRETS_KEY = new_key()  # every process of one run shares it
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -141,20 +143,56 @@ async def dispatch_states(engine: AsyncEngine, api_key_id: str) -> dict[str, int
         return {str(state): int(count) for state, count in rows}
 
 
+async def certificate_count(engine: AsyncEngine, api_key_id: str) -> int:
+    """How many certificates the dispatches made with the key ``api_key_id`` have."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**READ_ONLY)
+        mine = sa.select(dispatches.c.id).where(dispatches.c.api_key_id == api_key_id)
+        counted = sa.select(sa.func.count()).where(certificates.c.dispatch_id.in_(mine))
+        return int(await conn.scalar(counted) or 0)
+
+
 async def wait_until_served(url: str, n: int, api_key_id: str) -> dict[str, int]:
     """Poll until ``n`` of the key's dispatches are served or none has been for
     ``STALL_SECONDS``; their states."""
+
+    async def read(engine: AsyncEngine) -> dict[str, int]:
+        return await dispatch_states(engine, api_key_id)
+
+    return await _wait_for(url, read, lambda states: states.get("served", 0), n)
+
+
+async def wait_until_certified(url: str, n: int, api_key_id: str, deadline: float) -> int:
+    """Poll until the key's dispatches have ``n`` certificates, none has been issued for
+    ``STALL_SECONDS``, or ``time.perf_counter()`` passes ``deadline``; the count."""
+
+    async def read(engine: AsyncEngine) -> int:
+        return await certificate_count(engine, api_key_id)
+
+    return await _wait_for(url, read, lambda count: count, n, deadline)
+
+
+async def _wait_for(
+    url: str,
+    read: Callable[[AsyncEngine], Awaitable[T]],
+    progress: Callable[[T], int],
+    n: int,
+    deadline: float = math.inf,
+) -> T:
+    """Poll ``read`` until its ``progress`` reaches ``n``, stalls for ``STALL_SECONDS`` or the
+    deadline passes; what it read last."""
     engine = create_engine(url)
     try:
-        progress_at, served = time.perf_counter(), -1
+        progress_at, done = time.perf_counter(), -1
         while True:
-            states = await dispatch_states(engine, api_key_id)
-            if states.get("served", 0) >= n:
-                return states
-            if states.get("served", 0) > served:
-                progress_at, served = time.perf_counter(), states.get("served", 0)
-            elif time.perf_counter() - progress_at > STALL_SECONDS:
-                return states
+            found = await read(engine)
+            now = time.perf_counter()
+            if progress(found) >= n or now > deadline:
+                return found
+            if progress(found) > done:
+                progress_at, done = now, progress(found)
+            elif now - progress_at > STALL_SECONDS:
+                return found
             await asyncio.sleep(0.05)
     finally:
         await engine.dispose()

@@ -2,15 +2,20 @@
 
 The court's PDF-signing key and chain (:class:`tracking.court_certificates.SigningIdentity`)
 sign PAdES baseline B-B, or B-T with an RFC 3161 token from a
-:class:`~pyhanko.sign.timestamps.TimeStamper`, in two steps (pyHanko's interrupted signing):
+:class:`~pyhanko.sign.timestamps.TimeStamper`. All of it is CPU work — the signature field and
+its widget over the stamp box, the room for the CMS, the digest of the byte ranges, and the CMS
+itself (mostly asn1crypto encoding the signed attributes and the chain: ~10 ms a certificate)
+— and runs synchronously in the render pool's worker right after the render, except the wait
+for the TSA (decision 0052):
 
-- :func:`prepare_pdf` — CPU work, synchronous, run in the render pool's worker right after the
-  render: the signature field and its widget over the stamp box, the room for the CMS, and the
-  digest of the byte ranges to sign.
-- :func:`finish_signature` — async, on the caller's event loop: the CMS signature over that
-  digest (an ECDSA signature, a few milliseconds), the TSA's token on it, and the CMS written
-  into the room. Waiting for the TSA holds no render worker: a remote TSA's round trip would
-  otherwise keep a CPU-bound worker idle for every certificate.
+- :func:`signed_pdf` — B-B: the PDF signed, in one call.
+- B-T, in three steps (pyHanko's interrupted signing): :func:`signed_awaiting_token` — the
+  PDF prepared with room for the token and the court's CMS made without it (pool);
+  :func:`signature_time_stamp` — async, on the caller's event loop: the TSA's token on the
+  signature value, pyHanko's own ``signature_time_stamp_token`` attribute; and
+  :func:`with_time_stamp` — the token added to the CMS as that unsigned attribute and the CMS
+  written into the room (pool). Waiting for the TSA holds no render worker: a remote TSA's
+  round trip would otherwise keep a CPU-bound worker idle for every certificate.
 
 The signature is visible on the page: the certificate template draws the stamp — the court's
 name, the signing time in the court's zone, the chain head — in the box with the id
@@ -30,14 +35,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asn1crypto import pem
+from asn1crypto import cms, pem
 from asn1crypto import x509 as asn1_x509
 from pyhanko.keys import load_private_key_from_pemder_data
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
+from pyhanko.sign.attributes import TSTProvider
 from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
+from pyhanko.sign.general import simple_cms_attribute
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
@@ -52,6 +59,7 @@ STAMP_ANCHOR = "court-signature"
 DIGEST = "sha256"
 CMS_BYTES = 4096  # signed attributes, the ECDSA/RSA signature, structure; plus the chain's DER
 TOKEN_BYTES = 16384  # an RFC 3161 token with the TSA's certificates
+TOKEN_ATTRIBUTE = "signature_time_stamp_token"  # the CMS unsigned attribute for B-T (RFC 3161)
 POINTS_PER_MM = 72 / 25.4
 # Where the stamp goes when the document has no anchor: the last page's lower left (points).
 FALLBACK_ORIGIN = (42.0, 42.0)
@@ -77,17 +85,90 @@ class PreparedPdf:
     digest: PreparedByteRangeDigest
 
 
-def prepare_pdf(
-    pdf: bytes, identity: SigningIdentity, appearance: Appearance, *, with_token: bool
-) -> PreparedPdf:
-    """``pdf`` with the court's signature field added (an incremental update), ready for
-    :func:`finish_signature`; ``with_token`` reserves room for an RFC 3161 token (B-T)."""
-    return asyncio.run(_prepare(pdf, identity, appearance, with_token))
+@dataclass(frozen=True)
+class AwaitingToken:
+    """A PDF signed by the court whose CMS still lacks the TSA's token (B-T): the prepared PDF,
+    the CMS without the token (DER) and its signature value — what the token is asked for.
+    All of it pickles: it crosses the pool twice."""
+
+    prepared: PreparedPdf
+    cms: bytes
+    signature: bytes
+
+
+def signed_pdf(pdf: bytes, identity: SigningIdentity, appearance: Appearance) -> bytes:
+    """``pdf`` signed by the court (PAdES-B-B): its signature field added (an incremental
+    update) and the CMS written into it."""
+    return asyncio.run(_signed(pdf, identity, appearance))
+
+
+async def _signed(pdf: bytes, identity: SigningIdentity, appearance: Appearance) -> bytes:
+    prepared = await _prepare(pdf, identity, appearance, with_token=False)
+    return await _written(prepared, await _cms(prepared, identity, appearance.signed_at))
+
+
+def signed_awaiting_token(
+    pdf: bytes, identity: SigningIdentity, appearance: Appearance
+) -> AwaitingToken:
+    """``pdf`` with the court's signature field and room for the CMS and a token, and the CMS
+    made without the token (for :func:`signature_time_stamp`, then :func:`with_time_stamp`)."""
+    return asyncio.run(_awaiting_token(pdf, identity, appearance))
+
+
+async def _awaiting_token(
+    pdf: bytes, identity: SigningIdentity, appearance: Appearance
+) -> AwaitingToken:
+    prepared = await _prepare(pdf, identity, appearance, with_token=True)
+    signed = await _cms(prepared, identity, appearance.signed_at)
+    signature = signed["content"]["signer_infos"][0]["signature"].native
+    return AwaitingToken(prepared, signed.dump(), signature)
+
+
+async def signature_time_stamp(awaiting: AwaitingToken, timestamper: TimeStamper) -> bytes:
+    """The TSA's token on the signature value (DER), asked for as pyHanko's signer asks for
+    it when it is given the timestamper. Raises pyHanko's ``TimestampRequestError`` when the
+    TSA does not answer."""
+    provider = TSTProvider(
+        digest_algorithm=DIGEST,
+        data_to_ts=awaiting.signature,
+        timestamper=timestamper,
+        attr_type=TOKEN_ATTRIBUTE,
+    )
+    token: bytes = (await provider.build_attr_value()).dump()
+    return token
+
+
+def with_time_stamp(awaiting: AwaitingToken, token: bytes) -> bytes:
+    """The signed PDF (PAdES-B-T): the token added to the CMS's signer info as its unsigned
+    ``signature_time_stamp_token`` attribute — as pyHanko adds its own unsigned attributes to
+    a finished CMS — and the CMS written into the reserved room."""
+    signed = cms.ContentInfo.load(awaiting.cms)
+    signer_info = signed["content"]["signer_infos"][0]
+    stamp = cms.ContentInfo.load(token)
+    attribute = simple_cms_attribute(TOKEN_ATTRIBUTE, stamp)  # type: ignore[no-untyped-call]
+    signer_info["unsigned_attrs"] = cms.CMSAttributes([attribute])
+    return asyncio.run(_written(awaiting.prepared, signed))
+
+
+def sign_pdf(
+    pdf: bytes,
+    identity: SigningIdentity,
+    appearance: Appearance,
+    *,
+    timestamper: TimeStamper | None = None,
+) -> bytes:
+    """Every step in one synchronous call (the CLI, the tests)."""
+    if timestamper is None:
+        return signed_pdf(pdf, identity, appearance)
+    awaiting = signed_awaiting_token(pdf, identity, appearance)
+    return with_time_stamp(awaiting, asyncio.run(signature_time_stamp(awaiting, timestamper)))
 
 
 async def _prepare(
     pdf: bytes, identity: SigningIdentity, appearance: Appearance, with_token: bool
 ) -> PreparedPdf:
+    """``pdf`` with the court's signature field added (an incremental update), ready for the
+    CMS; ``with_token`` reserves room for an RFC 3161 token (B-T)."""
     signer = _signer(identity)
     chain = [signer.signing_cert, *signer.cert_registry]  # the CMS embeds them all
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
@@ -123,37 +204,24 @@ async def _prepare(
     return PreparedPdf(output.read(), digest)
 
 
-async def finish_signature(
-    prepared: PreparedPdf,
-    identity: SigningIdentity,
-    signed_at: datetime,
-    timestamper: TimeStamper | None = None,
-) -> bytes:
-    """The signed PDF: the CMS over the prepared digest (with ``timestamper``'s token on the
-    signature for B-T) written into the reserved room."""
-    cms = await _signer(identity).async_sign(
+async def _cms(
+    prepared: PreparedPdf, identity: SigningIdentity, signed_at: datetime
+) -> cms.ContentInfo:
+    """The court's CMS signature over the prepared digest, signed at ``signed_at``."""
+    return await _signer(identity).async_sign(
         prepared.digest.document_digest,
         DIGEST,
         use_pades=True,
-        timestamper=timestamper,
         signed_attr_settings=PdfCMSSignedAttributes(signing_time=signed_at),
     )
+
+
+async def _written(prepared: PreparedPdf, signed: cms.ContentInfo) -> bytes:
+    """``signed`` written into the prepared PDF's reserved room."""
     output = io.BytesIO(prepared.pdf)
-    post = PdfTBSDocument.resume_signing(output, prepared.digest, cms)
+    post = PdfTBSDocument.resume_signing(output, prepared.digest, signed)
     await post.post_signature_processing(output)
     return output.getvalue()
-
-
-def sign_pdf(
-    pdf: bytes,
-    identity: SigningIdentity,
-    appearance: Appearance,
-    *,
-    timestamper: TimeStamper | None = None,
-) -> bytes:
-    """Both steps in one synchronous call (the CLI, the tests)."""
-    prepared = prepare_pdf(pdf, identity, appearance, with_token=timestamper is not None)
-    return asyncio.run(finish_signature(prepared, identity, appearance.signed_at, timestamper))
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,4 +1,5 @@
-"""The stored certificate PDF: rendered and prepared in the render pool's worker, signed here.
+"""The stored certificate PDF: rendered and signed in the render pool's worker; only the wait
+for the TSA's token (B-T) happens here, on the event loop (decision 0052).
 
 The court's key material reaches the worker process as pickled PEM bytes
 (:class:`tracking.court_certificates.SigningIdentity`), loaded once at start with the other
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
 from pyhanko.sign.timestamps import HTTPTimeStamper
@@ -25,7 +26,14 @@ from templates.confirmation_form import ConfirmationFormView, confirmation_form_
 from templates.fonts import FontSet
 from tracking.certificate import CertificateView
 from tracking.court_certificates import SigningIdentity
-from tracking.pdf_signature import Appearance, PreparedPdf, finish_signature, prepare_pdf
+from tracking.pdf_signature import (
+    Appearance,
+    AwaitingToken,
+    signature_time_stamp,
+    signed_awaiting_token,
+    signed_pdf,
+    with_time_stamp,
+)
 
 if TYPE_CHECKING:
     from pyhanko.sign.timestamps import TimeStamper
@@ -53,6 +61,10 @@ def certificate_timestamper(settings: Settings) -> CourtTimeStamper | None:
 
 
 FORM_REASON = "送达地址确认书 / Address confirmation form"
+V = TypeVar("V", CertificateView, ConfirmationFormView)
+# A document's PDF from its view, with the stamp drawn for the signing time (module-level
+# functions: they cross the pool by name).
+Draw = Callable[[V, FontSet, datetime], bytes]
 
 
 @dataclass(frozen=True)
@@ -64,67 +76,58 @@ class CertificateSignature:
     timestamper: TimeStamper | None = None
 
 
-def prepared_certificate_pdf(
-    view: CertificateView,
-    identity: SigningIdentity,
-    signed_at: datetime,
-    with_token: bool,
-    fonts: FontSet,
-) -> PreparedPdf:
-    """The certificate's PDF with its stamp, ready for the court's signature (runs in the
-    pool: the render and pyHanko's preparation are the CPU work)."""
-    appearance = Appearance(court=view.court, signed_at=signed_at, size_mm=SIGNATURE_BOX_MM)
-    return prepare_pdf(
-        certificate_pdf(view, fonts, signed_at), identity, appearance, with_token=with_token
-    )
-
-
-def prepared_form_pdf(
-    view: ConfirmationFormView,
-    identity: SigningIdentity,
-    signed_at: datetime,
-    with_token: bool,
-    fonts: FontSet,
-) -> PreparedPdf:
-    """The address confirmation form's PDF with its stamp, ready for the court's signature."""
-    appearance = Appearance(
-        court=view.court, signed_at=signed_at, size_mm=SIGNATURE_BOX_MM, reason=FORM_REASON
-    )
-    return prepare_pdf(
-        confirmation_form_pdf(view, fonts, signed_at), identity, appearance, with_token=with_token
-    )
-
-
 async def signed_certificate_pdf(
     view: CertificateView, signature: CertificateSignature, fonts: FontSet
 ) -> bytes:
-    """The certificate's PDF with the court's visible PAdES signature: rendered and prepared
-    in the render pool, signed (and timestamped, B-T) here, on the event loop — waiting for
-    the TSA holds no render worker (decision 0020)."""
-    return await _court_signed(prepared_certificate_pdf, view, signature, fonts)
+    """The certificate's PDF with the court's visible PAdES signature."""
+    appearance = Appearance(
+        court=view.court, signed_at=signature.signed_at, size_mm=SIGNATURE_BOX_MM
+    )
+    return await _court_signed(certificate_pdf, view, appearance, signature, fonts)
 
 
 async def signed_form_pdf(
     view: ConfirmationFormView, signature: CertificateSignature, fonts: FontSet
 ) -> bytes:
     """The address confirmation form's PDF, signed and timestamped as the certificate is."""
-    return await _court_signed(prepared_form_pdf, view, signature, fonts)
+    appearance = Appearance(
+        court=view.court,
+        signed_at=signature.signed_at,
+        size_mm=SIGNATURE_BOX_MM,
+        reason=FORM_REASON,
+    )
+    return await _court_signed(confirmation_form_pdf, view, appearance, signature, fonts)
 
 
 async def _court_signed(
-    prepare: Callable[..., PreparedPdf],
-    view: object,
+    draw: Draw[V],
+    view: V,
+    appearance: Appearance,
     signature: CertificateSignature,
     fonts: FontSet,
 ) -> bytes:
-    prepared = await render_in_pool(
-        prepare,
-        view,
-        signature.identity,
-        signature.signed_at,
-        signature.timestamper is not None,
-        fonts,
-    )
-    return await finish_signature(
-        prepared, signature.identity, signature.signed_at, signature.timestamper
-    )
+    """Drawn and signed in the render pool — the CMS is CPU work too (~10 ms of asn1crypto a
+    certificate), which on the event loop delayed the requests and sends sharing it. With a
+    TSA, the pool's worker hands back the CMS without the token, the token is awaited here
+    (waiting for the TSA holds no render worker, decision 0020), and a second pool call adds
+    it and writes the CMS into the PDF."""
+    identity, timestamper = signature.identity, signature.timestamper
+    if timestamper is None:
+        return await render_in_pool(drawn_and_signed, draw, view, appearance, identity, fonts)
+    awaiting = await render_in_pool(drawn_awaiting_token, draw, view, appearance, identity, fonts)
+    token = await signature_time_stamp(awaiting, timestamper)
+    return await render_in_pool(with_time_stamp, awaiting, token)
+
+
+def drawn_and_signed(
+    draw: Draw[V], view: V, appearance: Appearance, identity: SigningIdentity, fonts: FontSet
+) -> bytes:
+    """In the pool's worker: the document drawn, with its stamp, and signed (PAdES-B-B)."""
+    return signed_pdf(draw(view, fonts, appearance.signed_at), identity, appearance)
+
+
+def drawn_awaiting_token(
+    draw: Draw[V], view: V, appearance: Appearance, identity: SigningIdentity, fonts: FontSet
+) -> AwaitingToken:
+    """In the pool's worker: the document drawn and signed, its CMS awaiting the TSA's token."""
+    return signed_awaiting_token(draw(view, fonts, appearance.signed_at), identity, appearance)

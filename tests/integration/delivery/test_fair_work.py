@@ -18,7 +18,7 @@ from pdf_checks import GatedRenderer, rendering_with
 from delivery.sandbox.pages import SmtpSink
 
 SEND_SLOTS = 4  # SONGDA_WORKER_CONCURRENCY for the test: the backlog fills this many slots
-SIGNED_RENDER = "prepared_certificate_pdf"
+SIGNED_RENDER = "drawn_and_signed"
 TARGET_SECONDS = 2.0
 
 

@@ -58,7 +58,7 @@ class Context:
     def dispatch_batches(self) -> DispatchBatches:
         """The process's group commit of dispatch transactions (the send worker's claims and
         receipts), on this context's database."""
-        return DispatchBatches(self.engine)
+        return DispatchBatches(lambda: self.engine)
 
     @cached_property
     def limits(self) -> RateLimiter:

@@ -14,7 +14,7 @@ from delivery.domain import Attempt, Contact, ContactKind, ContactSource, Dispat
 from delivery.identity import identity_digest, identity_last4
 from delivery.ids import new_id
 from delivery.services.confirmations import apply_confirmation
-from delivery.services.ownership import choose_owner
+from delivery.services.ownership import Given, choose_owner
 from delivery.services.progress import decide_now
 from delivery.services.transactions import WEBHOOK_SHAPES, grouped_creation
 from delivery.storage import dispatches as stored_dispatches
@@ -131,10 +131,17 @@ async def _create(
     dispatch_id = new_id()
     id_hmac = identity_digest(ctx.settings.secret_key, request.id_number)
 
-    async def creation(conn: Connection) -> tuple[Created, DispatchTransaction]:
+    async def creation(
+        conn: Connection, earlier: list[DispatchTransaction]
+    ) -> tuple[Created, DispatchTransaction]:
         # Built afresh on each run: group commit runs it again alone if its batch fails.
         dispatch = _new_dispatch(dispatch_id, request, api_key_id, now)
-        tx = await _creation(ctx, conn, dispatch, request, fingerprint, origin, id_hmac)
+        given = [
+            Given(t.dispatch.court, t.dispatch.case_number, t.dispatch.owner_id)
+            for t in earlier
+            if t.creates and t.dispatch.owner_id is not None
+        ]
+        tx = await _creation(ctx, conn, dispatch, request, fingerprint, origin, id_hmac, given)
         return Created(dispatch.id, dispatch, tuple(await tx.attempts())), tx
 
     created, followups = await grouped_creation(ctx, dispatch_id, _with_followups(creation))
@@ -143,13 +150,23 @@ async def _create(
     return created
 
 
+Creation = Callable[
+    [Connection, list[DispatchTransaction]], Awaitable[tuple[Created, DispatchTransaction]]
+]
+
+
 def _with_followups(
-    creation: Callable[[Connection], Awaitable[tuple[Created, DispatchTransaction]]],
-) -> Callable[[Connection], Awaitable[tuple[tuple[Created, FollowUps], DispatchTransaction]]]:
+    creation: Creation,
+) -> Callable[
+    [Connection, list[DispatchTransaction]],
+    Awaitable[tuple[tuple[Created, FollowUps], DispatchTransaction]],
+]:
     """The creation, also answering its transaction's follow-ups (for after the commit)."""
 
-    async def run(conn: Connection) -> tuple[tuple[Created, FollowUps], DispatchTransaction]:
-        created, tx = await creation(conn)
+    async def run(
+        conn: Connection, earlier: list[DispatchTransaction]
+    ) -> tuple[tuple[Created, FollowUps], DispatchTransaction]:
+        created, tx = await creation(conn, earlier)
         return (created, tx.followups), tx
 
     return run
@@ -163,14 +180,16 @@ async def _creation(
     fingerprint: str,
     origin: Origin,
     id_hmac: str,
+    given: list[Given],
 ) -> DispatchTransaction:
-    """The new dispatch's transaction on ``conn``: checked, recorded and decided, not written."""
+    """The new dispatch's transaction on ``conn``: checked, recorded and decided, not written
+    (``given``: the owners of the batch's new dispatches before it)."""
     api_key_id = dispatch.api_key_id
     assert api_key_id is not None
     actor = origin.actor or f"api_key:{api_key_id}"
     served_documents = await _check_documents(conn, api_key_id, request.document_ids)
     applied = await apply_confirmation(conn, dispatch, id_hmac)
-    owner = await choose_owner(conn, dispatch.court, dispatch.case_number, request.clerk)
+    owner = await choose_owner(conn, dispatch.court, dispatch.case_number, request.clerk, given)
     dispatch.owner_id = owner.owner_id
     dispatch.document_kinds = frozenset(d["kind"] for d in served_documents)
     dispatch.service_deadline_at = _service_deadline_at(ctx, dispatch)

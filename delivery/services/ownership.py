@@ -8,12 +8,15 @@ a dispatch (round-robin; never-assigned first). A court without clerks leaves it
 choice is recorded as ``owner_assigned`` in the creating transaction, and a reassignment (clerk
 action ``reassign_owner``) as ``owner_reassigned``.
 
-Two dispatches created at the same instant may both go to the same least-recently-assigned clerk:
-round-robin here spreads work, it does not promise strict alternation.
+Dispatches created together in one group commit see the owners given to those before them
+(:class:`Given`). Two dispatches created at the same instant in two processes may both go to the
+same least-recently-assigned clerk: round-robin here spreads work, it does not promise strict
+alternation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from delivery.staff import Role, StaffUser
@@ -43,9 +46,26 @@ async def court_clerks(conn: Connection, *courts: str) -> list[StaffUser]:
     return [u for u in users if u.has(Role.CLERK) and any(u.sees(c) for c in courts)]
 
 
+@dataclass(frozen=True)
+class Given:
+    """An owner just given to a new dispatch that is not written yet (an earlier dispatch of
+    the same group commit, delivery/storage/dispatch_batches.py)."""
+
+    court: str
+    case_number: str
+    owner_id: str
+
+
 async def choose_owner(
-    conn: Connection, court: str, case_number: str, named: str | None
+    conn: Connection,
+    court: str,
+    case_number: str,
+    named: str | None,
+    given: Sequence[Given] = (),
 ) -> OwnerChoice:
+    """The new dispatch's owner; ``given``: the owners given, in order, to the new dispatches
+    written in the same transaction before it, which the database cannot show yet — a case
+    keeps its clerk and round-robin goes on within one batch as between batches."""
     clerks = await court_clerks(conn, court)
     if named is not None:
         chosen = next((c for c in clerks if c.username == named), None)
@@ -55,12 +75,19 @@ async def choose_owner(
     ids = [c.id for c in clerks]
     if not ids:
         return OwnerChoice(None, NONE)
-    case_owner = await staff.latest_case_owner(conn, court, case_number, ids)
+    in_batch = [g for g in given if g.court == court and g.owner_id in ids]
+    same_case = [g.owner_id for g in in_batch if g.case_number == case_number]
+    case_owner = (
+        same_case[-1] if same_case else await staff.latest_case_owner(conn, court, case_number, ids)
+    )
     if case_owner is not None:
         return OwnerChoice(case_owner, CASE)
     last = await staff.last_given(conn, ids)
-    never = [i for i in ids if i not in last]
-    return OwnerChoice(never[0] if never else min(ids, key=lambda i: last[i]), ROUND_ROBIN)
+    # Given in this batch: after every one the database knows, in the batch's order.
+    recency = {i: (0, last[i].timestamp()) for i in last}
+    recency |= {g.owner_id: (1, float(n)) for n, g in enumerate(in_batch)}
+    never = [i for i in ids if i not in recency]
+    return OwnerChoice(never[0] if never else min(ids, key=lambda i: recency[i]), ROUND_ROBIN)
 
 
 async def clerk_of_court(conn: Connection, court: str, staff_id: str) -> StaffUser | None:

@@ -47,9 +47,12 @@ async def grouped_transaction(
 async def grouped_creation(
     ctx: Context,
     dispatch_id: str,
-    creation: Callable[[AsyncConnection], Awaitable[tuple[T, DispatchTransaction]]],
+    creation: Callable[
+        [AsyncConnection, list[DispatchTransaction]], Awaitable[tuple[T, DispatchTransaction]]
+    ],
 ) -> T:
-    """A new dispatch's transaction, built by ``creation`` on the connection it is given and
-    committed with the other dispatches queued at the same moment (group commit). It may run
-    twice: it must build the dispatch afresh each time."""
+    """A new dispatch's transaction, built by ``creation`` on the connection it is given (with
+    the batch's transactions before it) and committed with the other dispatches queued at the
+    same moment (group commit). It may run twice: it must build the dispatch afresh each
+    time."""
     return await ctx.dispatch_batches.create(dispatch_id, creation, ctx.clock, WEBHOOK_SHAPES)

@@ -58,7 +58,9 @@ T = TypeVar("T")
 # Enough to make a round trip per batch negligible, few enough that one batch holds its locks
 # for milliseconds.
 MAX_BATCH = 64
+LOCK_TIMEOUT_MS = 2000
 
+SET_LOCK_TIMEOUT = sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
 _IDS: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
 LOCK_DISPATCHES = (
     sa.select(dispatches)
@@ -88,8 +90,12 @@ BATCH_CODES = sa.select(
 ).where(notice_codes.c.dispatch_id.in_(_IDS))
 
 Work = Callable[[DispatchTransaction], Awaitable[T]]
-# A new dispatch's work: it builds the dispatch's transaction on the connection it is given.
-Creation = Callable[[AsyncConnection], Awaitable[tuple[T, DispatchTransaction]]]
+# A new dispatch's work: it builds the dispatch's transaction on the connection it is given,
+# knowing the transactions before it in its batch (their rows are not written yet: e.g. the
+# owners just given to the batch's other new dispatches).
+Creation = Callable[
+    [AsyncConnection, list[DispatchTransaction]], Awaitable[tuple[T, DispatchTransaction]]
+]
 
 
 def _future() -> asyncio.Future[Any]:
@@ -104,11 +110,17 @@ class _Item(Generic[T]):
     work: Work[T] | None = None
     creation: Creation[T] | None = None
     done: asyncio.Future[T] = field(default_factory=_future)
+    # Its caller was cancelled (a job's timeout, a shutdown) before the work began: as a
+    # cancelled transaction of its own would, it never runs.
+    abandoned: bool = False
 
-    async def run_on(self, conn: AsyncConnection, found: Any) -> tuple[T, DispatchTransaction]:
-        """The work on ``found`` (what :func:`_load` read of its dispatch), or the creation."""
+    async def run_on(
+        self, conn: AsyncConnection, found: Any, earlier: list[DispatchTransaction]
+    ) -> tuple[T, DispatchTransaction]:
+        """The work on ``found`` (what :func:`_load` read of its dispatch), or the creation
+        (which sees the ``earlier`` transactions of its batch, not written yet)."""
         if self.creation is not None:
-            return await self.creation(conn)
+            return await self.creation(conn, earlier)
         assert self.work is not None
         dispatch, seq, head, preloaded = found
         tx = DispatchTransaction(
@@ -127,8 +139,10 @@ class DispatchBatches:
     """One process's group commit on ``engine``: :meth:`run` queues a work, one batch is written
     at a time, and whatever queued meanwhile goes in the next."""
 
-    def __init__(self, engine: AsyncEngine, max_batch: int = MAX_BATCH) -> None:
-        self.engine = engine
+    def __init__(self, engine_of: Callable[[], AsyncEngine], max_batch: int = MAX_BATCH) -> None:
+        """``engine_of``: the database to write to, asked at each batch (the context's engine,
+        which a test may route through a proxy after the first use)."""
+        self.engine_of = engine_of
         self.max_batch = max_batch
         self._queued: list[_Item[Any]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -152,11 +166,17 @@ class DispatchBatches:
         if writer is not None and writer.get_loop() is not asyncio.get_running_loop():
             # A context used again under a new event loop (a CLI command after another): what
             # the old loop's writer left is gone with it.
+            for stale in self._queued:
+                stale.abandoned = True
             self._queued, writer = [], None
         self._queued.append(item)
         if writer is None or writer.done():
             self._writer = asyncio.create_task(self._write_all())
-        return await asyncio.shield(item.done)
+        try:
+            return await asyncio.shield(item.done)
+        except asyncio.CancelledError:
+            item.abandoned = True
+            raise
 
     async def _write_all(self) -> None:
         batch: list[_Item[Any]] = []
@@ -164,13 +184,16 @@ class DispatchBatches:
             while self._queued:
                 batch, later, taken = [], [], set()
                 for item in self._queued:
+                    if item.abandoned:
+                        continue
                     if item.dispatch_id in taken or len(batch) >= self.max_batch:
                         later.append(item)
                     else:
                         batch.append(item)
                         taken.add(item.dispatch_id)
                 self._queued = later
-                await self._write(batch)
+                if batch:
+                    await self._write(batch)
         except BaseException as stopped:
             # Cancelled with the process: no caller may wait for ever on a work never written.
             for item in [*batch, *self._queued]:
@@ -181,33 +204,67 @@ class DispatchBatches:
 
     async def _write(self, batch: list[_Item[Any]]) -> None:
         if len(batch) == 1:
-            await _alone(self.engine, batch[0])
+            await _alone(self.engine_of(), batch[0])
             return
         try:
             results = await self._together(batch)
+        except _WorkFailed as failed:
+            # A work refused (an unknown document, a clerk who is not one): it has its answer,
+            # and the others go first into the next batch.
+            _fail(failed.item, failed.error)
+            self._queued[:0] = [i for i in batch if i is not failed.item]
+            return
         except Exception:
-            # One work failed (or the database did): each runs again alone and meets its own fate.
-            await asyncio.gather(*(_alone(self.engine, i) for i in batch))
+            # Writing failed (a twin's unique reference, a lock that did not come, the
+            # database): each work runs again alone and meets its own fate.
+            engine = self.engine_of()
+            await asyncio.gather(*(_alone(engine, i) for i in batch))
             return
         for item, result in zip(batch, results, strict=True):
             _settle(item, result)
 
     async def _together(self, batch: list[_Item[Any]]) -> list[Any]:
         ids = sorted(i.dispatch_id for i in batch if i.creation is None)
-        async with self.engine.begin() as conn:
+        async with self.engine_of().begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # A batch waiting on a lock held elsewhere would hold up every work of the
+                # process: it gives up and its works run alone, each waiting for its own.
+                await conn.execute(SET_LOCK_TIMEOUT)
             loaded = await _load(conn, ids) if ids else {}
             results: list[Any] = []
-            txs = []
+            txs: list[DispatchTransaction] = []
             for item in batch:
                 found = loaded.get(item.dispatch_id)
+                if item.abandoned:
+                    results.append(None)  # its caller is gone: it never runs
+                    continue
                 if found is None and item.creation is None:
                     results.append(DispatchNotFound(item.dispatch_id))
                     continue
-                result, tx = await item.run_on(conn, found)
+                try:
+                    result, tx = await item.run_on(conn, found, txs)
+                except sa.exc.DBAPIError:
+                    raise  # the database's, not the work's: every work runs again alone
+                except Exception as error:
+                    raise _WorkFailed(item, error) from error
                 results.append(result)
                 txs.append(tx)
             await write_transactions(conn, txs)
         return results
+
+
+class _WorkFailed(Exception):
+    """A work of the batch raised: the batch is rolled back, the work's caller gets the error."""
+
+    def __init__(self, item: _Item[Any], error: Exception) -> None:
+        super().__init__(str(error))
+        self.item = item
+        self.error = error
+
+
+def _fail(item: _Item[Any], error: BaseException) -> None:
+    if not item.done.done():
+        item.done.set_exception(error)
 
 
 def _settle(item: _Item[Any], result: Any) -> None:
@@ -221,10 +278,12 @@ def _settle(item: _Item[Any], result: Any) -> None:
 
 async def _alone(engine: AsyncEngine, item: _Item[Any]) -> None:
     """The work in a transaction of its own, as ``dispatch_transaction`` runs one."""
+    if item.abandoned:
+        return
     try:
         if item.creation is not None:
             async with engine.begin() as conn:
-                result, tx = await item.creation(conn)
+                result, tx = await item.creation(conn, [])
                 await tx.flush()
         else:
             assert item.work is not None
@@ -233,8 +292,7 @@ async def _alone(engine: AsyncEngine, item: _Item[Any]) -> None:
             ) as tx:
                 result = await item.work(tx)
     except Exception as error:  # handed to the job that queued the work
-        if not item.done.done():
-            item.done.set_exception(error)
+        _fail(item, error)
         return
     _settle(item, result)
 

@@ -146,6 +146,11 @@ class DispatchTransaction:
         self.followups = FollowUps(dispatch.id)
 
     @property
+    def creates(self) -> bool:
+        """Whether the transaction creates its dispatch (written by an insert)."""
+        return self._new_row is not None
+
+    @property
     def chain_head(self) -> str:
         """The hash of the last event of the chain, including those recorded in this
         transaction (64 zeros before the first)."""

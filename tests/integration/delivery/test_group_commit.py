@@ -135,3 +135,30 @@ async def test_dispatches_created_together_keep_their_idempotency(api: Api) -> N
     assert (await api.table_counts())["dispatches"] == 8
     for _, body in answers[:8]:
         assert verify_chain(await api.events(str(body["id"]))).valid
+
+
+async def test_a_work_whose_caller_is_cancelled_before_it_begins_never_runs(
+    api: Api, ctx: Context
+) -> None:
+    first, second = [str((await api.new_dispatch(reference=f"gc-{n}"))["id"]) for n in range(2)]
+    before = len(await api.events(second))
+    holding = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(tx: DispatchTransaction) -> int:
+        holding.set()
+        await release.wait()
+        return tx.chain_seq
+
+    writing = asyncio.create_task(grouped_transaction(ctx, first, slow))
+    await holding.wait()  # the writer is busy with the first work
+    waiting = asyncio.create_task(grouped_transaction(ctx, second, note(1)))
+    await asyncio.sleep(0)
+    waiting.cancel()  # a job's timeout, a shutdown
+    release.set()
+    await writing
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await grouped_transaction(ctx, first, note(2))  # the writer has moved past it
+
+    assert len(await api.events(second)) == before

@@ -3,6 +3,8 @@ reassigned — each choice an event — and the court's workspace key that staff
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -153,3 +155,24 @@ async def test_the_workspace_key_files_staff_dispatches_and_cannot_authenticate(
     async with ctx.engine.connect() as conn:
         count = await conn.scalar(sa.select(sa.func.count()).select_from(dispatches))
     assert count == 1
+
+
+async def test_dispatches_created_together_go_round_robin_and_keep_their_case(
+    api: Api,
+) -> None:
+    """Created at once, they are written in batches (group commit): each sees the owners given
+    to the batch's dispatches before it, as it would see them in the database."""
+    clerks = {(await staff_account(api.ctx, username=f"clerk-{n}"))[0].id for n in range(3)}
+    bodies = []
+    for n in range(7):
+        body = await api.new_dispatch_body(reference=f"together-{n}")
+        body["case_number"] = f"(2026)浙0106民初{100 + min(n, 5)}号"  # the last two: one case
+        bodies.append(body)
+
+    created = await asyncio.gather(*(api.create(b) for b in bodies))
+
+    events = [await _owner_event(api, c["id"]) for c in created]
+    spread = Counter(e.data["owner_id"] for e in events if e.data["reason"] == "round_robin")
+    assert set(spread) == clerks and set(spread.values()) == {2}
+    assert sorted(e.data["reason"] for e in events[5:]) == ["case", "round_robin"]
+    assert events[5].data["owner_id"] == events[6].data["owner_id"]

@@ -197,8 +197,7 @@ class DispatchBatches:
         except BaseException as stopped:
             # Cancelled with the process: no caller may wait for ever on a work never written.
             for item in [*batch, *self._queued]:
-                if not item.done.done():
-                    item.done.set_exception(RuntimeError("group commit stopped"))
+                _fail(item, RuntimeError("group commit stopped"))
             self._queued = []
             raise stopped
 
@@ -263,16 +262,16 @@ class _WorkFailed(Exception):
 
 
 def _fail(item: _Item[Any], error: BaseException) -> None:
-    if not item.done.done():
+    # An abandoned work's future has nobody to read its error (asyncio would log it as never
+    # retrieved): it is left unsettled.
+    if not item.done.done() and not item.abandoned:
         item.done.set_exception(error)
 
 
 def _settle(item: _Item[Any], result: Any) -> None:
-    if item.done.done():
-        return
     if isinstance(result, DispatchNotFound):
-        item.done.set_exception(result)
-    else:
+        _fail(item, result)
+    elif not item.done.done():
         item.done.set_result(result)
 
 

@@ -12,13 +12,12 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.clock import Clock
 from delivery.context import Context
 from delivery.representations import attempt_view, dispatch_summary
 from delivery.storage import unit_of_work
-from delivery.storage.engine import Engine
+from delivery.storage.engine import Connection, Engine
 from delivery.storage.unit_of_work import DispatchTransaction, WebhookShapes
 
 WEBHOOK_SHAPES = WebhookShapes(dispatch=dispatch_summary, attempt=attempt_view)
@@ -48,7 +47,7 @@ async def grouped_creation(
     ctx: Context,
     dispatch_id: str,
     creation: Callable[
-        [AsyncConnection, list[DispatchTransaction]], Awaitable[tuple[T, DispatchTransaction]]
+        [Connection, list[DispatchTransaction]], Awaitable[tuple[T, DispatchTransaction]]
     ],
 ) -> T:
     """A new dispatch's transaction, built by ``creation`` on the connection it is given (with

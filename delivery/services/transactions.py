@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
-
 from delivery.clock import Clock
 from delivery.context import Context
 from delivery.representations import attempt_view, dispatch_summary

@@ -36,14 +36,13 @@ from delivery.storage.rows import (
     document_from_row,
     event_from_row,
 )
-from delivery.storage.schema import (
-    attempts,
-    contacts,
-    dispatch_documents,
-    dispatches,
-    documents,
-    events,
-    notice_codes,
+from delivery.storage.statements import (
+    BATCH_ATTEMPTS,
+    BATCH_CODES,
+    BATCH_CONTACTS,
+    BATCH_DOCUMENTS,
+    BATCH_EVENTS,
+    LOCK_DISPATCHES,
 )
 from delivery.storage.unit_of_work import (
     DispatchNotFound,
@@ -61,33 +60,6 @@ MAX_BATCH = 64
 LOCK_TIMEOUT_MS = 2000
 
 SET_LOCK_TIMEOUT = sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
-_IDS: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
-LOCK_DISPATCHES = (
-    sa.select(dispatches)
-    .where(dispatches.c.id.in_(_IDS))
-    .order_by(dispatches.c.id)
-    .with_for_update()
-)
-BATCH_ATTEMPTS = sa.select(attempts).where(attempts.c.dispatch_id.in_(_IDS)).order_by(attempts.c.id)
-BATCH_EVENTS = (
-    sa.select(events)
-    .where(events.c.dispatch_id.in_(_IDS))
-    .order_by(events.c.dispatch_id, events.c.seq)
-)
-BATCH_CONTACTS = (
-    sa.select(contacts)
-    .where(contacts.c.dispatch_id.in_(_IDS))
-    .order_by(contacts.c.dispatch_id, contacts.c.position)
-)
-BATCH_DOCUMENTS = (
-    sa.select(documents, dispatch_documents.c.dispatch_id.label("served_in"))
-    .join(dispatch_documents, dispatch_documents.c.document_id == documents.c.id)
-    .where(dispatch_documents.c.dispatch_id.in_(_IDS))
-    .order_by(dispatch_documents.c.dispatch_id, dispatch_documents.c.position)
-)
-BATCH_CODES = sa.select(
-    notice_codes.c.dispatch_id, notice_codes.c.attempt_id, notice_codes.c.code
-).where(notice_codes.c.dispatch_id.in_(_IDS))
 
 Work = Callable[[DispatchTransaction], Awaitable[T]]
 # A new dispatch's work: it builds the dispatch's transaction on the connection it is given,

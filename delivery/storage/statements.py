@@ -17,6 +17,7 @@ from delivery.storage.schema import (
     dispatches,
     documents,
     events,
+    notice_codes,
     webhook_endpoints,
 )
 
@@ -60,3 +61,33 @@ UPDATE_ATTEMPT = attempts.update().where(attempts.c.id == _ROW)
 INSERT_DISPATCH = dispatches.insert()
 INSERT_ATTEMPTS = attempts.insert()
 INSERT_EVENTS = events.insert()
+
+# A group commit's batch (delivery/storage/dispatch_batches.py): its dispatches locked in id
+# order, and what their transactions read, one statement per table.
+_IDS: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
+LOCK_DISPATCHES = (
+    sa.select(dispatches)
+    .where(dispatches.c.id.in_(_IDS))
+    .order_by(dispatches.c.id)
+    .with_for_update()
+)
+BATCH_ATTEMPTS = sa.select(attempts).where(attempts.c.dispatch_id.in_(_IDS)).order_by(attempts.c.id)
+BATCH_EVENTS = (
+    sa.select(events)
+    .where(events.c.dispatch_id.in_(_IDS))
+    .order_by(events.c.dispatch_id, events.c.seq)
+)
+BATCH_CONTACTS = (
+    sa.select(contacts)
+    .where(contacts.c.dispatch_id.in_(_IDS))
+    .order_by(contacts.c.dispatch_id, contacts.c.position)
+)
+BATCH_DOCUMENTS = (
+    sa.select(documents, dispatch_documents.c.dispatch_id.label("served_in"))
+    .join(dispatch_documents, dispatch_documents.c.document_id == documents.c.id)
+    .where(dispatch_documents.c.dispatch_id.in_(_IDS))
+    .order_by(dispatch_documents.c.dispatch_id, dispatch_documents.c.position)
+)
+BATCH_CODES = sa.select(
+    notice_codes.c.dispatch_id, notice_codes.c.attempt_id, notice_codes.c.code
+).where(notice_codes.c.dispatch_id.in_(_IDS))

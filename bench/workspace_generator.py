@@ -19,7 +19,13 @@ from workspace_ladder import SERVED_BY, WINDOW_DAYS, Plan, Timeline, id_at, rand
 from delivery.clock import rfc3339
 from delivery.domain import OUTCOME_EVENTS
 from delivery.storage import schema
-from delivery.storage.outcomes import AttemptFacts, outcome_row, service_reach
+from delivery.storage.outcomes import (
+    AttemptFacts,
+    mark_standing,
+    outcome_row,
+    service_reach,
+    with_report_facts,
+)
 from delivery.vocabulary import ELECTRONIC_CHANNELS, Channel, ContactKind
 
 COURTS = ("杭州市西湖区人民法院", "宁波市海曙区人民法院", "温州市鹿城区人民法院")
@@ -311,15 +317,17 @@ class Generator:
             for a in attempts
             if a["id"] in t.attempt_states
         ]
+        outcomes = []
         for event in t.events:
             rows.add(schema.events, event)
             if event["type"] in OUTCOME_EVENTS:
                 then = [f for made, f in stored if made <= event["recorded_at"]]
                 # No generated service is at a confirmed address or by a reply.
                 reach = service_reach(event, (), ())
-                rows.add(
-                    schema.service_outcomes, {**outcome_row(event, court, created, then), **reach}
-                )
+                row = {**outcome_row(event, court, created, then), **reach}
+                outcomes.append(with_report_facts(row))
+        for outcome in mark_standing(outcomes, {dispatch_id: owner}):
+            rows.add(schema.service_outcomes, outcome)
         self._webhooks(rows, dispatch_id, messages)
 
     def _webhooks(

@@ -16,7 +16,7 @@ import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from delivery.storage.reports import (
     GroupFigures,
     OutcomeRow,
     aggregates_in_sql,
+    midnight,
     outcome_figures,
     standing_outcomes,
 )
@@ -267,12 +268,6 @@ def _report(
     return Report(request, zone.key, totals.figures(), groups)
 
 
-def _start(request: ReportRequest, zone: ZoneInfo) -> datetime:
-    """The instant the period begins: from's midnight in the zone. (Outcomes recorded after
-    the period are fetched too: they decide which outcome stands.)"""
-    return datetime.combine(request.start, datetime.min.time(), tzinfo=zone)
-
-
 async def service_reports(
     engine: Engine,
     request: ReportRequest,
@@ -288,12 +283,12 @@ async def service_reports(
         courts = [request.court]
     if aggregates_in_sql(engine):
         found, names = await outcome_figures(
-            engine, _start(request, zone), request.start, request.end, zone.key, courts, groupings
+            engine, request.start, request.end, zone, courts, groupings
         )
         return _reports_of(found, names, request, zone, groupings)
     with _collector_paused():
         rows, names = await standing_outcomes(
-            engine, _start(request, zone), courts, owners="clerk" in groupings
+            engine, midnight(request.start, zone), courts, owners="clerk" in groupings
         )
         return compute_groupings(rows, request, zone, groupings, names)
 

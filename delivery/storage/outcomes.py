@@ -9,16 +9,23 @@ a report reads one narrow row per outcome and nothing else.
 
 It is an index of the evidence chain, not a counter: one row per outcome event (the event's
 id is its key), written by :meth:`DispatchTransaction.flush` in the same transaction as the
-event, from the event's own data and the dispatch's attempts at that moment; never updated,
-never deleted — like the events. Migration 0005 fills it for the events recorded before it
-existed, with the same :func:`outcome_row`. docs/decisions/0013-service-reports.md.
+event, from the event's own data and the dispatch's attempts at that moment; never deleted —
+like the events. Migration 0005 fills it for the events recorded before it existed, with the
+same :func:`outcome_row`. docs/decisions/0013-service-reports.md.
+
+Two columns are kept on write rather than fixed (migration 0018, docs/decisions/0053): each
+dispatch's latest outcome row is marked ``standing`` — the outcome a report counts — and holds
+the dispatch's owner (``owner_id``, the clerk a report groups it under), which a reassignment
+updates; a newer outcome takes both over (:func:`mark_standing`). At a million dispatches a
+report then reads the rows it counts, instead of sorting a year's outcomes to find each
+dispatch's latest and joining a year's ownership events to find its owner.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from delivery.domain import CANCELLED_EVENT, FAILED_EVENT, SERVED_EVENT
@@ -73,6 +80,19 @@ def outcome_row(
     }
 
 
+def with_report_facts(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An outcome row (:func:`outcome_row`) with what a report filters and ranks it by, stored
+    with it (migration 0018): ``dated_at``, the instant its date is taken from — the legal
+    instant of service, else when it was recorded — and ``time_to_service_us``, the whole
+    microseconds from the dispatch's creation to its service (None unless served at a known
+    instant)."""
+    served_at = row["served_at"]
+    if row["type"] != SERVED_EVENT or served_at is None:
+        return {**row, "dated_at": row["occurred_at"], "time_to_service_us": None}
+    elapsed = (served_at - row["dispatch_created_at"]) // MICROSECOND
+    return {**row, "dated_at": served_at, "time_to_service_us": elapsed}
+
+
 def service_reach(
     event: Mapping[str, Any], confirmed_attempts: Collection[str], reply_ids: Collection[str]
 ) -> dict[str, bool]:
@@ -91,4 +111,23 @@ def service_reach(
     }
 
 
+MICROSECOND = timedelta(microseconds=1)
 REPLY_EVENT = EventType.REPLY_RECEIVED
+# The events that change a dispatch's owner (the standing row's ``owner_id``).
+OWNER_EVENTS = (EventType.OWNER_ASSIGNED, EventType.OWNER_REASSIGNED)
+
+
+def mark_standing(
+    rows: Sequence[dict[str, Any]], owners: Mapping[str, str | None]
+) -> list[dict[str, Any]]:
+    """``rows`` (new outcome rows, of one or several dispatches, in seq order per dispatch) with
+    ``standing`` set on each dispatch's latest and its owner (``owners``, by dispatch id)
+    beside it; the dispatch's earlier standing row, if any, is unmarked by the caller first."""
+    latest = {row["dispatch_id"]: row["seq"] for row in rows}
+    marked = []
+    for row in rows:
+        dispatch_id = row["dispatch_id"]
+        standing = latest[dispatch_id] == row["seq"]
+        owner = owners.get(dispatch_id) if standing else None
+        marked.append({**row, "standing": standing, "owner_id": owner})
+    return marked

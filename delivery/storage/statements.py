@@ -18,6 +18,7 @@ from delivery.storage.schema import (
     documents,
     events,
     notice_codes,
+    service_outcomes,
     webhook_endpoints,
 )
 
@@ -61,6 +62,17 @@ UPDATE_ATTEMPT = attempts.update().where(attempts.c.id == _ROW)
 INSERT_DISPATCH = dispatches.insert()
 INSERT_ATTEMPTS = attempts.insert()
 INSERT_EVENTS = events.insert()
+
+# The reports' projection (delivery/storage/outcomes.py): a dispatch's standing outcome row,
+# which a newer outcome replaces and whose owner a reassignment changes (docs/decisions/0053).
+_STANDING_ROW = sa.and_(service_outcomes.c.dispatch_id == _ROW, service_outcomes.c.standing)
+UNSTAND_OUTCOME = (
+    service_outcomes.update().where(_STANDING_ROW).values(standing=False, owner_id=None)
+)
+SET_STANDING_OWNER = (
+    service_outcomes.update().where(_STANDING_ROW).values(owner_id=sa.bindparam("owner"))
+)
+INSERT_OUTCOMES = service_outcomes.insert()
 
 # A group commit's batch (delivery/storage/dispatch_batches.py): its dispatches locked in id
 # order, and what their transactions read, one statement per table.

@@ -38,7 +38,15 @@ from delivery.storage import outbox
 from delivery.storage.dispatches import load_contacts, load_documents
 from delivery.storage.followups import FollowUps
 from delivery.storage.notice_codes import code_of_attempt, code_row, insert_codes
-from delivery.storage.outcomes import REPLY_EVENT, AttemptFacts, outcome_row, service_reach
+from delivery.storage.outcomes import (
+    OWNER_EVENTS,
+    REPLY_EVENT,
+    AttemptFacts,
+    mark_standing,
+    outcome_row,
+    service_reach,
+    with_report_facts,
+)
 from delivery.storage.rows import (
     attempt_changes,
     attempt_row,
@@ -46,11 +54,14 @@ from delivery.storage.rows import (
     dispatch_changes,
     event_from_row,
 )
-from delivery.storage.schema import contacts, dispatch_documents, media_files, service_outcomes
+from delivery.storage.schema import contacts, dispatch_documents, media_files
 from delivery.storage.statements import (
     INSERT_ATTEMPTS,
     INSERT_DISPATCH,
     INSERT_EVENTS,
+    INSERT_OUTCOMES,
+    SET_STANDING_OWNER,
+    UNSTAND_OUTCOME,
     UPDATE_ATTEMPT,
     UPDATE_DISPATCH,
 )
@@ -385,7 +396,12 @@ class DispatchTransaction:
         confirmed = {a.id for a in attempts if a.contact_id in confirmed_contacts}
         replies = {e.id for e in await self.events() if e.type == REPLY_EVENT}
         return [
-            {**outcome_row(e, d.court, d.created_at, facts), **service_reach(e, confirmed, replies)}
+            with_report_facts(
+                {
+                    **outcome_row(e, d.court, d.created_at, facts),
+                    **service_reach(e, confirmed, replies),
+                }
+            )
             for e in new
         ]
 
@@ -416,13 +432,36 @@ async def write_transactions(conn: AsyncConnection, txs: Sequence[DispatchTransa
     new_events = [row for tx in txs for row in tx._events]
     if new_events:
         await conn.execute(INSERT_EVENTS, new_events)
-        outcomes = [row for tx in txs for row in await tx._outcome_rows()]
-        if outcomes:
-            await conn.execute(service_outcomes.insert(), outcomes)
+        await _write_outcomes(conn, txs)
     for tx in txs:
         for statement in tx._on_flush:
             await conn.execute(statement)
     await _write_webhooks(conn, txs)
+
+
+async def _write_outcomes(conn: AsyncConnection, txs: Sequence[DispatchTransaction]) -> None:
+    """The reports' projection of the transactions' outcome events, each dispatch's latest
+    standing in place of the one before it, and the standing row of a reassigned dispatch
+    given its new owner (delivery/storage/outcomes.py, docs/decisions/0053)."""
+    rows: list[dict[str, Any]] = []
+    replaced: list[dict[str, Any]] = []
+    reassigned: list[dict[str, Any]] = []
+    for tx in txs:
+        new = await tx._outcome_rows()
+        existing = tx._new_row is None
+        if new:
+            rows += new
+            if existing:
+                replaced.append({"row_id": tx.dispatch.id})
+        elif existing and any(e["type"] in OWNER_EVENTS for e in tx._events):
+            reassigned.append({"row_id": tx.dispatch.id, "owner": tx.dispatch.owner_id})
+    if replaced:
+        await conn.execute(UNSTAND_OUTCOME, replaced)
+    if rows:
+        owners = {tx.dispatch.id: tx.dispatch.owner_id for tx in txs}
+        await conn.execute(INSERT_OUTCOMES, mark_standing(rows, owners))
+    if reassigned:
+        await conn.execute(SET_STANDING_OWNER, reassigned)
 
 
 async def _write_dispatches(conn: AsyncConnection, txs: Sequence[DispatchTransaction]) -> None:

@@ -7,11 +7,10 @@ import sqlalchemy as sa
 
 from delivery.storage.schema.base import ID, UtcDateTime, metadata
 
-# The event types the reports read for ownership (OWNER_EVENTS in delivery/storage/reports.py).
-OWNER_EVENTS = "type IN ('owner_assigned', 'owner_reassigned')"
 # The event types that flag a dispatch for the clerk's queue (services.clerk_queue.FLAG_EVENTS).
 FLAG_EVENTS = "type IN ('dispatch_at_risk', 'certificate_blocked', 'certificate_issued')"
 FAILED_DELIVERIES = "state = 'failed'"  # storage.outbox.DELIVERY_FAILED
+STANDING = "standing"  # a dispatch's latest outcome (service_outcomes)
 
 events = sa.Table(
     "events",
@@ -29,16 +28,6 @@ events = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("dispatch_id", "seq", name="uq_events_dispatch_seq"),
-    # Grouping a report by clerk reads the ownership events since the period's dispatches were
-    # created: this partial index holds what it reads (data included), so the read is
-    # index-only (bench/workspace.py).
-    sa.Index(
-        "ix_events_owners",
-        "occurred_at",
-        postgresql_include=["dispatch_id", "seq", "data"],
-        postgresql_where=sa.text(OWNER_EVENTS),
-        sqlite_where=sa.text(OWNER_EVENTS),
-    ),
     # The queue's flags (at risk, a certificate blocked and not issued since): the few events
     # that raise or clear one, for the "needs action" candidates and each page's facts.
     sa.Index(
@@ -52,8 +41,11 @@ events = sa.Table(
 )
 
 # The projection of the outcome events the reports read (delivery/storage/outcomes.py): one
-# row per event, written with it, never updated or deleted. A year's report reads most of it
-# (a sequential scan of narrow rows); a shorter period, its range of the index.
+# row per event, written with it, never deleted. Two columns are kept on write (migration 0018,
+# docs/decisions/0053): ``standing`` marks each dispatch's latest outcome, the one a report
+# counts, and ``owner_id`` the dispatch's owner on that row (NULL on the others), kept current
+# when the dispatch is reassigned. A year's report reads the standing rows (a sequential scan
+# of narrow rows); a shorter period, its range of the index.
 service_outcomes = sa.Table(
     "service_outcomes",
     metadata,
@@ -72,9 +64,24 @@ service_outcomes = sa.Table(
     # reply (migration 0014; delivery/storage/outcomes.py service_reach).
     sa.Column("confirmed_address", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("by_reply", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The instant the outcome is dated by (the legal instant of service, else when recorded)
+    # and the time to service in microseconds (served_at - dispatch_created_at): what a report
+    # filters and ranks by, stored rather than computed per row and per report (0018).
+    sa.Column("dated_at", UtcDateTime, nullable=False),
+    sa.Column("time_to_service_us", sa.BigInteger),
+    sa.Column("standing", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("owner_id", ID),
     sa.Index(
         "ix_service_outcomes_occurred_at",
         "occurred_at",
+    ),
+    # One standing outcome per dispatch; the row a new outcome or a reassignment updates.
+    sa.Index(
+        "ix_service_outcomes_standing",
+        "dispatch_id",
+        unique=True,
+        postgresql_where=sa.text(STANDING),
+        sqlite_where=sa.text(STANDING),
     ),
 )
 

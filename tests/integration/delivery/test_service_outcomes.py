@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -28,7 +28,7 @@ from delivery.domain import OUTCOME_EVENTS
 from delivery.services.api_keys import create_api_key
 from delivery.storage.migrate import MIGRATIONS_DIR, alembic_config, upgrade
 from delivery.storage.schema import events, service_outcomes
-from integration.delivery.support import build_population
+from integration.delivery.support import Population, build_population
 
 Row = dict[str, Any]
 
@@ -61,6 +61,7 @@ def _expected(chain: list[Row], court: str) -> list[Row]:
             continue
         last = list(attempts.values())[-1] if attempts else None
         served = e["type"] == "dispatch_served"
+        served_at = datetime.fromisoformat(data["served_at"]) if served else None
         channel = None
         if served:
             channel = data["channel"]
@@ -76,14 +77,26 @@ def _expected(chain: list[Row], court: str) -> list[Row]:
                 "court": court,
                 "dispatch_created_at": created["occurred_at"],
                 "channel": channel,
-                "served_at": datetime.fromisoformat(data["served_at"]) if served else None,
+                "served_at": served_at,
                 "served_step": attempts[data["attempt_id"]]["step"] if served else None,
                 "first_step": min((a["step"] for a in attempts.values()), default=None),
                 "confirmed_address": served
                 and attempts[data["attempt_id"]]["contact_id"] in confirmed,
                 "by_reply": served and data.get("completing_event_id") in replies,
+                "standing": False,
+                "owner_id": None,
+                "dated_at": served_at if served else e["occurred_at"],
+                "time_to_service_us": (
+                    (served_at - created["occurred_at"]) // timedelta(microseconds=1)
+                    if served
+                    else None
+                ),
             }
         )
+    if rows:  # the latest stands, with the owner the latest ownership event names
+        owners = [e for e in chain if e["type"] in ("owner_assigned", "owner_reassigned")]
+        owner = json.loads(owners[-1]["data"])["owner_id"] if owners else None
+        rows[-1] = {**rows[-1], "standing": True, "owner_id": owner}
     return rows
 
 
@@ -92,14 +105,7 @@ async def test_every_outcome_event_has_its_row_and_no_other_row_exists(
     api: Api, ctx: Context, clock: ManualClock
 ) -> None:
     await _population(api, ctx, clock)
-    async with ctx.engine.connect() as conn:
-        chain = [dict(r) for r in (await conn.execute(sa.select(events))).mappings()]
-        courts = {d: c for d, c in await conn.execute(sa.text("SELECT id, court FROM dispatches"))}
-    expected: list[Row] = []
-    for dispatch_id, court in courts.items():
-        own = sorted((e for e in chain if e["dispatch_id"] == dispatch_id), key=lambda e: e["seq"])
-        expected += _expected(own, court)
-    expected.sort(key=lambda r: r["event_id"])
+    expected = await _expected_from_chain(ctx)
     # The population holds every kind of outcome, failures with and without an attempt.
     assert {r["type"] for r in expected} >= {
         "dispatch_served",
@@ -109,6 +115,41 @@ async def test_every_outcome_event_has_its_row_and_no_other_row_exists(
     }
     assert {r["channel"] for r in expected if r["type"] == "dispatch_served"} >= {"email", "sms"}
     assert await _projection(ctx) == expected
+
+
+async def _expected_from_chain(ctx: Context) -> list[Row]:
+    """The projection rows every dispatch's chain calls for, in event id order."""
+    async with ctx.engine.connect() as conn:
+        chain = [dict(r) for r in (await conn.execute(sa.select(events))).mappings()]
+        courts = {d: c for d, c in await conn.execute(sa.text("SELECT id, court FROM dispatches"))}
+    expected: list[Row] = []
+    for dispatch_id, court in courts.items():
+        own = sorted((e for e in chain if e["dispatch_id"] == dispatch_id), key=lambda e: e["seq"])
+        expected += _expected(own, court)
+    return sorted(expected, key=lambda r: r["event_id"])
+
+
+@pytest.mark.both_databases
+async def test_a_dispatch_reassigned_after_its_outcome_stands_under_its_new_owner(
+    api: Api, ctx: Context, clock: ManualClock
+) -> None:
+    """The clerk a report counts a served dispatch under is its owner now: a reassignment after
+    the outcome updates the standing row (and only it); a later outcome takes it over."""
+    key, token = await create_api_key(ctx.engine, ctx.clock, "both", [COURT, OTHER_COURT])
+    auth = Api(api.client, {"Authorization": f"Bearer {token}"}, ctx)
+    p = Population(auth, ctx, clock, {})
+    clerks = await build_population(auth, ctx, clock)
+    p.clerks.update(clerks)
+    before = {r["dispatch_id"]: r for r in await _projection(ctx) if r["standing"]}
+    served = [d for d, r in before.items() if r["type"] == "dispatch_served" and r["owner_id"]]
+    for dispatch_id in served:
+        other = "c2" if before[dispatch_id]["owner_id"] == clerks["c1"] else "c1"
+        await p.reassign(dispatch_id, other)
+    after = await _projection(ctx)
+    assert after == await _expected_from_chain(ctx)
+    now = {r["dispatch_id"]: r["owner_id"] for r in after if r["standing"]}
+    assert served and all(now[d] != before[d]["owner_id"] for d in served)
+    assert all(r["owner_id"] is None for r in after if not r["standing"])
 
 
 def _migration_0005() -> ModuleType:
@@ -130,8 +171,16 @@ async def test_the_backfill_of_migration_0005_gives_the_rows_the_unit_of_work_wr
     backfill_rows = _migration_0005().backfill_rows
     async with ctx.engine.connect() as conn:
         backfilled = await conn.run_sync(lambda c: list(backfill_rows(c)))
-    # 0005 knew nothing of what served (0014's columns): the rest is the same.
-    reach = ("confirmed_address", "by_reply")
+    # 0005 knew nothing of what served (0014's columns) nor of the report facts and the standing
+    # row (0018's): the rest is the same.
+    reach = (
+        "confirmed_address",
+        "by_reply",
+        "standing",
+        "owner_id",
+        "dated_at",
+        "time_to_service_us",
+    )
     assert sorted(backfilled, key=lambda r: r["event_id"]) == [
         {k: v for k, v in row.items() if k not in reach} for row in written
     ]
@@ -157,4 +206,27 @@ async def test_migrating_from_0004_fills_the_projection(
         assert "service_outcomes" not in tables
     finally:
         await upgrade(ctx.engine)  # back to head, for the tests after this one
+    assert await _projection(ctx) == written
+
+
+@pytest.mark.both_databases
+async def test_migration_0018_fills_what_the_unit_of_work_writes(
+    api: Api, ctx: Context, clock: ManualClock
+) -> None:
+    """Rows written before 0018 get the report facts, the standing mark and the owner that
+    the unit of work now writes with each row (PostgreSQL computes them in SQL, SQLite in
+    Python: both are checked)."""
+    await _population(api, ctx, clock)
+    written = await _projection(ctx)
+    assert any(r["standing"] and r["owner_id"] for r in written)
+    async with ctx.engine.begin() as conn:
+        await conn.run_sync(_downgrade, "0017")
+    try:
+        async with ctx.engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda c: {col["name"] for col in sa.inspect(c).get_columns("service_outcomes")}
+            )
+        assert "standing" not in columns and "dated_at" not in columns
+    finally:
+        await upgrade(ctx.engine)
     assert await _projection(ctx) == written

@@ -13,7 +13,7 @@ docs/decisions/0049-reports-in-sql.md.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -274,16 +274,20 @@ async def service_reports(
     zone: ZoneInfo,
     courts: Sequence[str] | None,
     groupings: Sequence[str],
+    charted: Collection[str] = (),
 ) -> dict[str, Report]:
     """The report over ``courts`` (the caller's; None: every court, for the operator's CLI),
     narrowed to ``request.court`` when it names one, once per grouping in ``groupings`` — all
     from the same rows (the page shows its table, the weeks and the channels). One query, and
-    one more (the owners' names) when grouping by clerk."""
+    one more (the owners' names) when grouping by clerk. The reports of the ``charted``
+    groupings are only drawn (rates and counts): where the database aggregates, their groups
+    carry no time to service, which would cost a sort of the period's durations each
+    (docs/decisions/0053)."""
     if request.court is not None:
         courts = [request.court]
     if aggregates_in_sql(engine):
         found, names = await outcome_figures(
-            engine, request.start, request.end, zone, courts, groupings
+            engine, request.start, request.end, zone, courts, groupings, charted
         )
         return _reports_of(found, names, request, zone, groupings)
     with _collector_paused():

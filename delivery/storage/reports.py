@@ -15,7 +15,7 @@ owners' names when grouping by clerk. docs/decisions/0013-service-reports.md. On
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any, NamedTuple
@@ -227,9 +227,10 @@ _INSTANTS = ARRAY(sa.DateTime(timezone=True))
 
 
 @cache
-def figures_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.Select[Any]:
-    """The counts and percentiles per group of each of ``groupings`` and for all (GROUPING
-    SETS: one pass over the counted outcomes), of the standing outcomes that count — served,
+def figures_statement(*, scoped: bool, groupings: tuple[str, ...], timed: bool) -> sa.Select[Any]:
+    """The counts — and when ``timed`` the time-to-service percentiles — per group of each of
+    ``groupings`` and for all (GROUPING SETS: one pass over the counted outcomes), of the
+    standing outcomes that count — served,
     failed or cancelled — dated (the instant of service, else of recording) from the instant
     ``from_instant`` until ``until_instant``: the midnights in the court's zone that begin the
     period's first day and the day after its last, so no row's date is computed. A week or a
@@ -249,8 +250,10 @@ def figures_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.Select[
     keyed = [keys[by] for by in groupings]
     served = _O.type == SERVED
     # Both percentiles from one sort of each group's durations (whole microseconds: a bigint
-    # sorts in half the time an interval does).
+    # sorts in half the time an interval does). Without them, PostgreSQL may hash the groups
+    # instead of sorting the rows by each grouping.
     percentiles = sa.func.percentile_disc(sa.literal_column("ARRAY[0.5, 0.9]"))
+    timing = percentiles.within_group(_O.time_to_service_us).filter(served) if timed else sa.null()
     statement: sa.Select[Any] = sa.select(
         *keyed,
         *(sa.func.grouping(k) for k in keyed),
@@ -261,9 +264,7 @@ def figures_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.Select[
         sa.func.count().filter(served, _O.served_step == _O.first_step).label("first_try"),
         sa.func.count().filter(served, _O.confirmed_address).label("confirmed"),
         sa.func.count().filter(served, _O.by_reply).label("by_reply"),
-        sa.type_coerce(
-            percentiles.within_group(_O.time_to_service_us).filter(served), ARRAY(sa.BigInteger())
-        ).label("percentiles"),
+        sa.type_coerce(timing, ARRAY(sa.BigInteger())).label("percentiles"),
     ).where(
         _O.type.in_((SERVED, FAILED, CANCELLED)),
         instant >= sa.bindparam("from_instant"),
@@ -288,13 +289,16 @@ async def outcome_figures(
     zone: ZoneInfo,
     courts: Sequence[str] | None,
     groupings: Sequence[str],
+    untimed: Collection[str] = (),
 ) -> tuple[list[GroupFigures], dict[str, str]]:
     """The figures of every group of ``groupings`` and the totals (:class:`GroupFigures`), of
     the dispatches of ``courts`` (None: every court) whose standing outcome, recorded since
     ``first`` began in ``zone``, is dated from ``first`` to ``last`` there; with the owners'
-    display names when grouping by clerk. PostgreSQL only (:func:`aggregates_in_sql`)."""
-    ordered = tuple(dict.fromkeys(groupings))
-    statement = figures_statement(scoped=courts is not None, groupings=ordered)
+    display names when grouping by clerk. PostgreSQL only (:func:`aggregates_in_sql`).
+
+    The groups of the ``untimed`` groupings have counts and no percentiles (None): a second
+    statement counts them without sorting a year's durations once more (the report page's
+    charts show rates and counts only)."""
     starts = {unit: unit_starts(unit, first, last) for unit in UNITS}
     begins = midnight(first, zone)
     parameters: dict[str, Any] = {
@@ -305,18 +309,42 @@ async def outcome_figures(
     }
     if courts is not None:
         parameters["courts"] = list(courts)
+    ordered = tuple(dict.fromkeys(groupings))
+    timed = tuple(by for by in ordered if by not in untimed)
+    counted = tuple(by for by in ordered if by in untimed)
+    found: list[GroupFigures] = []
     async with engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        found: list[GroupFigures] = []
-        for row in (await conn.execute(statement, parameters)).all():
-            keys, grouped = row[: len(ordered)], row[len(ordered) : 2 * len(ordered)]
-            counts, percentiles = row[2 * len(ordered) : -1], row[-1]
-            present = [i for i, g in enumerate(grouped) if g == 0]
-            grouping = ordered[present[0]] if present else None
-            key = keys[present[0]] if present else None
-            if grouping in UNITS and isinstance(key, int):  # the bucket's number, from 1
-                key = starts[grouping][key - 1]
-            found.append(GroupFigures._make((grouping, key, *counts, *_durations(percentiles))))
+        for these, with_times in ((timed, True), (counted, False)):
+            if not these:
+                continue
+            statement = figures_statement(
+                scoped=courts is not None, groupings=these, timed=with_times
+            )
+            rows = (await conn.execute(statement, parameters)).all()
+            figures = _figures_of(rows, these, starts)
+            # The totals once, with their percentiles when a timed grouping was asked for.
+            totals_known = with_times is False and bool(timed)
+            found += [f for f in figures if not (totals_known and f.grouping is None)]
         ids = {f.key for f in found if f.grouping == "clerk" and isinstance(f.key, str)}
         names = await _names(conn, ids)
     return found, names
+
+
+def _figures_of(
+    rows: Sequence[Any], groupings: tuple[str, ...], starts: dict[str, list[date]]
+) -> list[GroupFigures]:
+    """The :class:`GroupFigures` of a :func:`figures_statement`'s rows: per row, the grouping
+    whose key is present (none: the totals), the key (a week's or a month's first day for its
+    bucket's number, from 1), the counts and the percentiles."""
+    found = []
+    for row in rows:
+        keys, grouped = row[: len(groupings)], row[len(groupings) : 2 * len(groupings)]
+        counts, percentiles = row[2 * len(groupings) : -1], row[-1]
+        present = [i for i, g in enumerate(grouped) if g == 0]
+        grouping = groupings[present[0]] if present else None
+        key = keys[present[0]] if present else None
+        if grouping in UNITS and isinstance(key, int):
+            key = starts[grouping][key - 1]
+        found.append(GroupFigures._make((grouping, key, *counts, *_durations(percentiles))))
+    return found

@@ -85,7 +85,10 @@ async def reports_page(request: web.Request) -> web.Response:
         page["errors"] = {e["field"]: translate(locale, e["message"]) for e in exc.errors}
         return workspace_page(request, "reports.html", user, "reports", status=422, **page)
     groupings = list(dict.fromkeys([wanted.group_by, "week", "channel"]))
-    results = await reports.service_reports(ctx.engine, wanted, zone, user.courts, groupings)
+    charted = set(groupings) - {wanted.group_by}
+    results = await reports.service_reports(
+        ctx.engine, wanted, zone, user.courts, groupings, charted
+    )
     report = results[wanted.group_by]
     return workspace_page(
         request,

@@ -34,6 +34,7 @@ from delivery.storage.reports import (
     midnight,
     outcome_figures,
     standing_outcomes,
+    unit_start,
 )
 from delivery.vocabulary import Channel
 from templates.i18n import N_, ptranslate
@@ -198,7 +199,7 @@ def _group_of_day(group_by: str, day: date) -> tuple[str, str]:
     """(key, label) of the week or the month of ``day``."""
     if group_by == "week":
         year, week, _ = day.isocalendar()
-        return f"{year}-W{week:02d}", (day - timedelta(days=day.weekday())).isoformat()
+        return f"{year}-W{week:02d}", unit_start("week", day).isoformat()
     return (f"{day.year}-{day.month:02d}",) * 2
 
 

@@ -1,16 +1,15 @@
 """What the success-rate reports read (delivery/services/reports.py shapes the figures).
 
-The outcomes are read from the evidence chain, never from columns of the dispatch row that
-other code updates (a counter can drift; the events are the record): from ``service_outcomes``,
-the projection of the outcome events written in the same transaction as each of them, one row
-per event with the facts of its data, its dispatch (court, creation) and the dispatch's attempts
-(steps, channel) — delivery/storage/outcomes.py. Each dispatch's latest outcome row is marked
-``standing`` and carries the dispatch's owner, both kept on write (docs/decisions/0053): a
-report reads just those rows, recorded since the period began, in the caller's courts — one
-set-based statement whatever the number of dispatches — and a second statement reads the
-owners' names when grouping by clerk. docs/decisions/0013-service-reports.md. On PostgreSQL,
-:func:`outcome_figures` has the database count the groups too, so only the figures come back
-(docs/decisions/0049-reports-in-sql.md).
+The outcomes are read from ``service_outcomes``, the projection of the outcome events written
+in the same transaction as each of them — never from counters: one row per event with the facts
+of its data, its dispatch (court, creation) and the dispatch's attempts (steps, channel), checked
+against the chain by a test (delivery/storage/outcomes.py). Each dispatch's latest outcome row
+is marked ``standing`` and carries the dispatch's owner, both kept on write with the events that
+change them (docs/decisions/0053): a report reads just those rows, recorded since the period
+began, in the caller's courts — one set-based statement whatever the number of dispatches — and
+a second statement reads the owners' names when grouping by clerk.
+docs/decisions/0013-service-reports.md. On PostgreSQL, :func:`outcome_figures` has the database
+count the groups too, so only the figures come back (docs/decisions/0049-reports-in-sql.md).
 """
 
 from __future__ import annotations
@@ -314,7 +313,8 @@ async def outcome_figures(
     counted = tuple(by for by in ordered if by in untimed)
     found: list[GroupFigures] = []
     async with engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
+        # One snapshot for both statements: the charts add up to the table's totals.
+        conn = await conn.execution_options(**READ_ONLY, isolation_level="REPEATABLE READ")
         for these, with_times in ((timed, True), (counted, False)):
             if not these:
                 continue

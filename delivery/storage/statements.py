@@ -21,6 +21,7 @@ from delivery.storage.schema import (
     service_outcomes,
     webhook_endpoints,
 )
+from delivery.storage.schema.event import STANDING
 
 _DISPATCH: sa.BindParameter[str] = sa.bindparam("dispatch_id")
 # Named apart from the id column, so that update parameters can still set any column.
@@ -65,7 +66,9 @@ INSERT_EVENTS = events.insert()
 
 # The reports' projection (delivery/storage/outcomes.py): a dispatch's standing outcome row,
 # which a newer outcome replaces and whose owner a reassignment changes (docs/decisions/0053).
-_STANDING_ROW = sa.and_(service_outcomes.c.dispatch_id == _ROW, service_outcomes.c.standing)
+# The condition is the partial index's own text: SQLite uses a partial index only for a WHERE
+# that names its condition as written (``standing = 1`` would read the whole table).
+_STANDING_ROW = sa.and_(service_outcomes.c.dispatch_id == _ROW, sa.text(STANDING))
 UNSTAND_OUTCOME = (
     service_outcomes.update().where(_STANDING_ROW).values(standing=False, owner_id=None)
 )

@@ -14,7 +14,8 @@ from sqlalchemy import event
 
 from delivery.context import Context
 from delivery.services.transactions import grouped_transaction
-from delivery.storage.schema import dispatches
+from delivery.storage.schema import dispatches, service_outcomes
+from delivery.storage.statements import UNSTAND_OUTCOME
 from delivery.storage.unit_of_work import DispatchNotFound, DispatchTransaction
 from delivery.vocabulary import EventType
 from tracking.chain import verify_chain
@@ -162,3 +163,69 @@ async def test_a_work_whose_caller_is_cancelled_before_it_begins_never_runs(
     await grouped_transaction(ctx, first, note(2))  # the writer has moved past it
 
     assert len(await api.events(second)) == before
+
+
+def outcome(type_: str) -> Callable[[DispatchTransaction], Awaitable[int]]:
+    async def work(tx: DispatchTransaction) -> int:
+        tx.record(type_, source="test", data={"reason": "test"})
+        return tx.chain_seq
+
+    return work
+
+
+async def test_outcomes_written_in_batches_leave_one_standing_row_per_dispatch(
+    api: Api, ctx: Context
+) -> None:
+    """The reports' projection through group commit (docs/decisions/0053): a batch's new
+    outcomes unmark each dispatch's earlier standing row and the latest stands, with the
+    dispatch's owner; a failed batch's rerun leaves no trace of the failure."""
+    ids = [str((await api.new_dispatch(reference=f"gc-out-{n}"))["id"]) for n in range(8)]
+
+    async def broken(tx: DispatchTransaction) -> int:
+        tx.record(EventType.DISPATCH_CANCELLED, source="test", data={"reason": "never"})
+        raise ValueError("this work fails")
+
+    firsts = await asyncio.gather(
+        *(grouped_transaction(ctx, d, outcome(EventType.DISPATCH_FAILED)) for d in ids)
+    )
+    works = [outcome(EventType.DISPATCH_RESUMED) for _ in ids]
+    works[5] = broken
+    seconds = await asyncio.gather(
+        *(grouped_transaction(ctx, d, w) for d, w in zip(ids, works, strict=True)),
+        return_exceptions=True,
+    )
+
+    async with ctx.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(
+                    service_outcomes.c.dispatch_id,
+                    service_outcomes.c.seq,
+                    service_outcomes.c.standing,
+                    service_outcomes.c.owner_id,
+                ).where(service_outcomes.c.dispatch_id.in_(ids))
+            )
+        ).all()
+        owners = dict((await conn.execute(sa.select(dispatches.c.id, dispatches.c.owner_id))).all())
+    assert isinstance(seconds[5], ValueError)
+    for n, dispatch_id in enumerate(ids):
+        own = sorted((r for r in rows if r.dispatch_id == dispatch_id), key=lambda r: r.seq)
+        latest = firsts[n] if n == 5 else seconds[n]
+        assert [r.seq for r in own if r.standing] == [latest]
+        assert [r.owner_id for r in own if r.standing] == [owners[dispatch_id]]
+        assert all(r.owner_id is None for r in own if not r.standing)
+        assert len(own) == (1 if n == 5 else 2)
+
+
+async def test_the_standing_row_is_found_by_its_partial_index(ctx: Context) -> None:
+    """The statements that unmark or reassign a standing row read one index entry, not the
+    table: SQLite uses a partial index only when the WHERE names its condition as written."""
+    if ctx.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL matches the condition however it is written")
+    async with ctx.engine.connect() as conn:
+        compiled = UNSTAND_OUTCOME.compile(dialect=conn.dialect)
+        plan = await conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {compiled}", (None, None, "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+        )
+        details = " ".join(str(row[-1]) for row in plan.all())
+    assert "ix_service_outcomes_standing" in details, details

@@ -134,8 +134,8 @@ async def test_a_dispatch_reassigned_after_its_outcome_stands_under_its_new_owne
     api: Api, ctx: Context, clock: ManualClock
 ) -> None:
     """The clerk a report counts a served dispatch under is its owner now: a reassignment after
-    the outcome updates the standing row (and only it); a later outcome takes it over."""
-    key, token = await create_api_key(ctx.engine, ctx.clock, "both", [COURT, OTHER_COURT])
+    the outcome updates the standing row (and only it)."""
+    _key, token = await create_api_key(ctx.engine, ctx.clock, "both", [COURT, OTHER_COURT])
     auth = Api(api.client, {"Authorization": f"Bearer {token}"}, ctx)
     p = Population(auth, ctx, clock, {})
     clerks = await build_population(auth, ctx, clock)

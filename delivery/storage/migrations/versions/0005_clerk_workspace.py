@@ -24,7 +24,7 @@ depends_on = None
 
 # The attempts still open (delivery.domain.OPEN_ATTEMPT_STATES), as in schema.OPEN_ATTEMPTS.
 OPEN_ATTEMPTS = "state IN ('pending', 'sending', 'sent', 'delivered')"
-# The ownership events the reports read (services.reports), as in schema.OWNER_EVENTS.
+# The ownership events the reports read then (services.reports; the index went in 0018).
 OWNER_EVENTS = "type IN ('owner_assigned', 'owner_reassigned')"
 
 

@@ -29,35 +29,44 @@ STANDING = "standing"  # as in delivery/storage/schema (STANDING)
 OWNER_EVENTS = "type IN ('owner_assigned', 'owner_reassigned')"  # as migration 0005 made it
 SERVED = "dispatch_served"
 
-# The latest outcome of each dispatch (its highest seq), with the owner its latest ownership
-# event names (the chain, not the dispatch row: the evidence is the record). UPDATE … FROM:
-# PostgreSQL and SQLite ≥ 3.33; one pass with hash joins, not a subquery per row.
-MARK_STANDING = """
-UPDATE service_outcomes SET standing = true, owner_id = (
-    SELECT {owner} FROM events AS e
-    WHERE e.dispatch_id = latest.dispatch_id AND e.seq = latest.owned_seq
-)
+# Each dispatch's latest outcome (its highest seq) and the owner its latest ownership event
+# names (the chain, not the dispatch row: the evidence is the record), as a table joined once
+# (hash joins; the owner's data read once per dispatch by its (dispatch_id, seq) key).
+LATEST = """
+SELECT latest.dispatch_id, latest.seq, {owner} AS owner_id
 FROM (
-    SELECT o.dispatch_id, max(o.seq) AS seq, max(w.seq) AS owned_seq
-    FROM service_outcomes AS o
-    LEFT JOIN events AS w ON w.dispatch_id = o.dispatch_id AND w.{owner_events}
-    GROUP BY o.dispatch_id
+    SELECT so.dispatch_id, max(so.seq) AS seq, max(w.seq) AS owned_seq
+    FROM service_outcomes AS so
+    LEFT JOIN events AS w ON w.dispatch_id = so.dispatch_id AND w.{owner_events}
+    GROUP BY so.dispatch_id
 ) AS latest
-WHERE service_outcomes.dispatch_id = latest.dispatch_id AND service_outcomes.seq = latest.seq
+LEFT JOIN events AS e ON e.dispatch_id = latest.dispatch_id AND e.seq = latest.owned_seq
 """
 OWNER_ID = {
     "postgresql": "e.data::json ->> 'owner_id'",
     "sqlite": "json_extract(e.data, '$.owner_id')",
 }
 
-# PostgreSQL computes the report facts itself (extract(epoch) is exact: numeric).
-SERVED_KNOWN = f"type = '{SERVED}' AND served_at IS NOT NULL"
-FILL_FACTS = f"""
-UPDATE service_outcomes SET
-    dated_at = CASE WHEN {SERVED_KNOWN} THEN served_at ELSE occurred_at END,
+# SQLite: the standing rows marked (the facts are computed in Python, below).
+MARK_STANDING = """
+UPDATE service_outcomes SET standing = true, owner_id = latest.owner_id
+FROM ({latest}) AS latest
+WHERE service_outcomes.dispatch_id = latest.dispatch_id AND service_outcomes.seq = latest.seq
+"""
+
+# PostgreSQL: everything in one pass over the table (one new version of each row, not two),
+# the facts computed exactly (extract(epoch) is numeric).
+SERVED_KNOWN = f"o.type = '{SERVED}' AND o.served_at IS NOT NULL"
+FILL_ALL = f"""
+UPDATE service_outcomes AS o SET
+    dated_at = CASE WHEN {SERVED_KNOWN} THEN o.served_at ELSE o.occurred_at END,
     time_to_service_us = CASE WHEN {SERVED_KNOWN} THEN round(
-        (extract(epoch FROM served_at) - extract(epoch FROM dispatch_created_at)) * 1000000
-    )::bigint END
+        (extract(epoch FROM o.served_at) - extract(epoch FROM o.dispatch_created_at)) * 1000000
+    )::bigint END,
+    standing = (o.seq = latest.seq),
+    owner_id = CASE WHEN o.seq = latest.seq THEN latest.owner_id END
+FROM ({{latest}}) AS latest
+WHERE o.dispatch_id = latest.dispatch_id
 """
 
 _OUTCOMES = sa.table(
@@ -110,11 +119,13 @@ def upgrade() -> None:
             sa.Column("standing", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
         batch_op.add_column(sa.Column("owner_id", sa.String(length=26), nullable=True))
-    if conn.dialect.name == "postgresql":
-        op.execute(FILL_FACTS)
+    dialect = conn.dialect.name
+    latest = LATEST.format(owner=OWNER_ID[dialect], owner_events=OWNER_EVENTS)
+    if dialect == "postgresql":
+        op.execute(FILL_ALL.format(latest=latest))
     else:
         _fill_facts_in_python(conn)
-    op.execute(MARK_STANDING.format(owner=OWNER_ID[conn.dialect.name], owner_events=OWNER_EVENTS))
+        op.execute(MARK_STANDING.format(latest=latest))
     with op.batch_alter_table("service_outcomes", schema=None) as batch_op:
         batch_op.alter_column("dated_at", existing_type=UtcDateTime(), nullable=False)
     op.create_index(
@@ -126,6 +137,8 @@ def upgrade() -> None:
         sqlite_where=sa.text(STANDING),
     )
     op.drop_index("ix_events_owners", table_name="events")
+    if dialect == "postgresql":  # the planner's statistics of the new columns, at once
+        op.execute("ANALYZE service_outcomes")
 
 
 def downgrade() -> None:

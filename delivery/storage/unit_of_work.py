@@ -383,6 +383,15 @@ class DispatchTransaction:
     async def flush(self) -> None:
         await write_transactions(self.conn, [self])
 
+    async def _had_outcome(self) -> bool:
+        """Whether the dispatch's stored chain holds an outcome: a standing row that this
+        transaction's outcome replaces. (Its chain is read anyway for the outcome rows; most
+        dispatches have none before their service, so the unmarking is mostly not sent.)"""
+        if self._new_row is not None:
+            return False
+        stored = await self.events()
+        return any(e.type in OUTCOME_EVENTS for e in stored[: len(stored) - len(self._events)])
+
     async def _outcome_rows(self) -> list[dict[str, Any]]:
         """The ``service_outcomes`` rows of this transaction's outcome events (the reports'
         projection of them, delivery/storage/outcomes.py), from the dispatch's attempts."""
@@ -448,12 +457,11 @@ async def _write_outcomes(conn: AsyncConnection, txs: Sequence[DispatchTransacti
     reassigned: list[dict[str, Any]] = []
     for tx in txs:
         new = await tx._outcome_rows()
-        existing = tx._new_row is None
         if new:
             rows += new
-            if existing:
+            if await tx._had_outcome():
                 replaced.append({"row_id": tx.dispatch.id})
-        elif existing and any(e["type"] in OWNER_EVENTS for e in tx._events):
+        elif tx._new_row is None and any(e["type"] in OWNER_EVENTS for e in tx._events):
             reassigned.append({"row_id": tx.dispatch.id, "owner": tx.dispatch.owner_id})
     if replaced:
         await conn.execute(UNSTAND_OUTCOME, replaced)

@@ -227,14 +227,18 @@ _INSTANTS = ARRAY(sa.DateTime(timezone=True))
 
 @cache
 def figures_statement(*, scoped: bool, groupings: tuple[str, ...], timed: bool) -> sa.Select[Any]:
-    """The counts — and when ``timed`` the time-to-service percentiles — per group of each of
-    ``groupings`` and for all (GROUPING SETS: one pass over the counted outcomes), of the
-    standing outcomes that count — served,
-    failed or cancelled — dated (the instant of service, else of recording) from the instant
-    ``from_instant`` until ``until_instant``: the midnights in the court's zone that begin the
-    period's first day and the day after its last, so no row's date is computed. A week or a
-    month is the number of the bucket of ``week_starts`` or ``month_starts`` (the instants its
-    units begin) that holds that instant."""
+    """The figures of the standing outcomes that count — served, failed or cancelled — dated
+    (the instant of service, else of recording) from the instant ``from_instant`` until
+    ``until_instant``: the midnights in the court's zone that begin the period's first day and
+    the day after its last, so no row's date is computed. A week or a month is the number of
+    the bucket of ``week_starts`` or ``month_starts`` (the instants its units begin) that holds
+    that instant.
+
+    ``timed``: the counts and the time-to-service percentiles per group of each of
+    ``groupings`` and for all (GROUPING SETS: one pass over the counted outcomes). Otherwise
+    the counts only, per cell of all the groupings' keys together (a few hundred cells, which
+    PostgreSQL hashes instead of sorting the rows once per grouping): the caller adds the
+    cells up per grouping (:func:`_cells_added`)."""
     instant = _O.dated_at
 
     def bucket(unit: str) -> sa.ColumnElement[Any]:
@@ -248,14 +252,7 @@ def figures_statement(*, scoped: bool, groupings: tuple[str, ...], timed: bool) 
     }
     keyed = [keys[by] for by in groupings]
     served = _O.type == SERVED
-    # Both percentiles from one sort of each group's durations (whole microseconds: a bigint
-    # sorts in half the time an interval does). Without them, PostgreSQL may hash the groups
-    # instead of sorting the rows by each grouping.
-    percentiles = sa.func.percentile_disc(sa.literal_column("ARRAY[0.5, 0.9]"))
-    timing = percentiles.within_group(_O.time_to_service_us).filter(served) if timed else sa.null()
-    statement: sa.Select[Any] = sa.select(
-        *keyed,
-        *(sa.func.grouping(k) for k in keyed),
+    counts = [
         sa.func.count().filter(served).label("served"),
         sa.func.count().filter(_O.type == FAILED).label("failed"),
         sa.func.count().filter(_O.type == CANCELLED).label("cancelled"),
@@ -263,12 +260,25 @@ def figures_statement(*, scoped: bool, groupings: tuple[str, ...], timed: bool) 
         sa.func.count().filter(served, _O.served_step == _O.first_step).label("first_try"),
         sa.func.count().filter(served, _O.confirmed_address).label("confirmed"),
         sa.func.count().filter(served, _O.by_reply).label("by_reply"),
-        sa.type_coerce(timing, ARRAY(sa.BigInteger())).label("percentiles"),
-    ).where(
+    ]
+    counted = [
         _O.type.in_((SERVED, FAILED, CANCELLED)),
         instant >= sa.bindparam("from_instant"),
         instant < sa.bindparam("until_instant"),
-    )
+    ]
+    if not timed:
+        cells = sa.select(*keyed, *counts).where(*counted).group_by(*keyed)
+        return _standing_since(cells, scoped=scoped)
+    # Both percentiles from one sort of each group's durations (whole microseconds: a bigint
+    # sorts in half the time an interval does).
+    percentiles = sa.func.percentile_disc(sa.literal_column("ARRAY[0.5, 0.9]"))
+    timing = percentiles.within_group(_O.time_to_service_us).filter(served)
+    statement: sa.Select[Any] = sa.select(
+        *keyed,
+        *(sa.func.grouping(k) for k in keyed),
+        *counts,
+        sa.type_coerce(timing, ARRAY(sa.BigInteger())).label("percentiles"),
+    ).where(*counted)
     statement = _standing_since(statement, scoped=scoped)
     return statement.group_by(sa.func.grouping_sets(*(sa.tuple_(k) for k in keyed), sa.tuple_()))
 
@@ -311,24 +321,43 @@ async def outcome_figures(
     ordered = tuple(dict.fromkeys(groupings))
     timed = tuple(by for by in ordered if by not in untimed)
     counted = tuple(by for by in ordered if by in untimed)
+    scoped = courts is not None
     found: list[GroupFigures] = []
     async with engine.connect() as conn:
         # One snapshot for both statements: the charts add up to the table's totals.
         conn = await conn.execution_options(**READ_ONLY, isolation_level="REPEATABLE READ")
-        for these, with_times in ((timed, True), (counted, False)):
-            if not these:
-                continue
-            statement = figures_statement(
-                scoped=courts is not None, groupings=these, timed=with_times
-            )
+        if timed:
+            statement = figures_statement(scoped=scoped, groupings=timed, timed=True)
             rows = (await conn.execute(statement, parameters)).all()
-            figures = _figures_of(rows, these, starts)
+            found += _figures_of(rows, timed, starts)
+        if counted:
+            statement = figures_statement(scoped=scoped, groupings=counted, timed=False)
+            rows = (await conn.execute(statement, parameters)).all()
             # The totals once, with their percentiles when a timed grouping was asked for.
-            totals_known = with_times is False and bool(timed)
-            found += [f for f in figures if not (totals_known and f.grouping is None)]
+            found += [f for f in _cells_added(rows, counted, starts) if timed == () or f.grouping]
         ids = {f.key for f in found if f.grouping == "clerk" and isinstance(f.key, str)}
         names = await _names(conn, ids)
     return found, names
+
+
+def _cells_added(
+    rows: Sequence[Any], groupings: tuple[str, ...], starts: dict[str, list[date]]
+) -> list[GroupFigures]:
+    """The :class:`GroupFigures` (no percentiles) of each of ``groupings`` and the totals,
+    from the counts per cell of all their keys (an untimed :func:`figures_statement`)."""
+    sums: dict[tuple[str | None, Any], list[int]] = {}
+    for row in rows:
+        keys, counts = row[: len(groupings)], row[len(groupings) :]
+        for grouping, key in (*zip(groupings, keys, strict=True), (None, None)):
+            if grouping in UNITS:
+                key = starts[grouping][key - 1]
+            found = sums.setdefault((grouping, key), [0] * len(counts))
+            for i, count in enumerate(counts):
+                found[i] += count
+    return [
+        GroupFigures._make((grouping, key, *counts, None, None))
+        for (grouping, key), counts in sums.items()
+    ]
 
 
 def _figures_of(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import datetime, time
 from typing import Any
 
@@ -302,3 +303,17 @@ async def test_the_database_aggregates_as_the_rows_count(
                 end,
                 courts,
             )
+            # The page's charts: every grouping but the table's counted without percentiles,
+            # the same counts, rates and totals (docs/decisions/0053).
+            charted = set(GROUPINGS) - {"clerk"}
+            drawn = await service_reports(ctx.engine, request, zone, courts, GROUPINGS, charted)
+            assert drawn["clerk"] == in_sql["clerk"]
+            for by in charted:
+                assert drawn[by].totals == in_sql[by].totals
+                assert [(g.key, g.label) for g in drawn[by].groups] == [
+                    (g.key, g.label) for g in in_sql[by].groups
+                ]
+                untimed = {"median_hours": None, "p90_hours": None}
+                assert [g.figures for g in drawn[by].groups] == [
+                    replace(g.figures, **untimed) for g in in_sql[by].groups
+                ], (by, start, end, courts)

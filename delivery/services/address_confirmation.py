@@ -227,26 +227,30 @@ async def open_form(ctx: Context, token: str) -> ConfirmationPage:
     return page
 
 
-async def check_identity(ctx: Context, token: str, visitor: VisitorInfo, last4: str) -> CheckResult:
+async def check_identity(
+    ctx: Context, token: str, visitor: VisitorInfo, last4: str
+) -> tuple[CheckResult, LockState]:
     """The last 4 characters of the identity number, against the dispatch's; each answer is
-    evidence, and failures lock the link as they lock the service link."""
+    evidence, and failures lock the link as they lock the service link. With the result, the
+    link's lock as it stands after the answer (its end says when to try again)."""
     claims = _resolve(ctx, token)
     try:
         async with dispatch_transaction(ctx.engine, ctx.clock, claims.attempt_id) as tx:
             request = await _request(tx, claims)
             data = {"request_event_id": request.id, "method": IDENTITY_METHOD, **visitor.as_data()}
-            if (await _lock(tx, request)).locked:
+            lock = await _lock(tx, request)
+            if lock.locked:
                 result = CheckResult.LOCKED
             elif last4_matches(tx.dispatch.id_last4, last4):
                 tx.record(EventType.CONFIRMATION_IDENTITY_VERIFIED, source=SOURCE, data=data)
                 result = CheckResult.VERIFIED
             else:
                 tx.record(EventType.CONFIRMATION_IDENTITY_FAILED, source=SOURCE, data=data)
-                locked = (await _lock(tx, request)).locked
-                result = CheckResult.LOCKED if locked else CheckResult.FAILED
+                lock = await _lock(tx, request)
+                result = CheckResult.LOCKED if lock.locked else CheckResult.FAILED
     except DispatchNotFound:
         raise BadToken from None
-    return result
+    return result, lock
 
 
 def _text(form: Mapping[str, str], field: str) -> str:

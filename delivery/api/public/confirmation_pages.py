@@ -17,7 +17,12 @@ from aiohttp import web
 from delivery.api.http.bodies import read_form
 from delivery.api.http.disposition import Disposition, content_disposition
 from delivery.api.http.request_context import ctx_of, html_page
-from delivery.api.public.recipient_pages import checked_redirect, link_error, visitor_of
+from delivery.api.public.recipient_pages import (
+    checked_redirect,
+    link_error,
+    visitor_of,
+    when_unlocked,
+)
 from delivery.identity import mask_address
 from delivery.services import address_confirmation
 from delivery.services.address_confirmation import ConfirmationPage, FormRejected
@@ -145,7 +150,7 @@ async def verify(request: web.Request) -> web.Response:
         return posted
     form, token, page, locale = posted
     try:
-        result = await address_confirmation.check_identity(
+        result, lock = await address_confirmation.check_identity(
             ctx, token, visitor_of(request), str(form.get("last4", ""))[:20]
         )
     except BadToken:
@@ -158,7 +163,7 @@ async def verify(request: web.Request) -> web.Response:
         raise checked_redirect(request, f"/c/{token}", query, cookie, _session(request, page))
     page = await address_confirmation.open_form(ctx, token)
     status = 429 if result == CheckResult.LOCKED else 401
-    return _render(
+    response = _render(
         request,
         "confirmation_check.html",
         token,
@@ -167,6 +172,7 @@ async def verify(request: web.Request) -> web.Response:
         status=status,
         failed=result == CheckResult.FAILED,
     )
+    return when_unlocked(response, lock, ctx.clock.now())
 
 
 async def submit(request: web.Request) -> web.Response:

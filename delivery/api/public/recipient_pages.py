@@ -8,6 +8,7 @@ the link's issuance, so re-issuing the link also ends the session.
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +23,7 @@ from delivery.services import recipient
 from delivery.services.recipient import CheckResult, LinkGone, LinkView, VisitorInfo
 from delivery.services.sending import check_url
 from templates import locale_or_default
+from tracking.identity_check import LockState
 from tracking.links import BadToken, session_value
 
 COOKIE_PREFIX = "songda_r_"
@@ -136,7 +138,7 @@ async def verify(request: web.Request) -> web.Response:
         else {"last4": str(form.get("last4", ""))[:20]}
     )
     try:
-        result, _lock = await recipient.check_identity(ctx, token, visitor_of(request), **answer)
+        result, lock = await recipient.check_identity(ctx, token, visitor_of(request), **answer)
         view = await recipient.open_link(ctx, token, visitor_of(request), record=False)
     except BadToken:
         return link_error(request, 403)
@@ -155,7 +157,16 @@ async def verify(request: web.Request) -> web.Response:
         )
     status = 429 if result == CheckResult.LOCKED else 401
     failed = next(iter(answer)) if result == CheckResult.FAILED else None
-    return _check_page(request, token, view, locale, status=status, failed_method=failed)
+    response = _check_page(request, token, view, locale, status=status, failed_method=failed)
+    return when_unlocked(response, lock, ctx.clock.now())
+
+
+def when_unlocked(response: web.Response, lock: LockState, now: datetime) -> web.Response:
+    """A locked link's answer says when to try again (``Retry-After``) when its lock ends by
+    itself — not when it holds until the court re-issues the link."""
+    if lock.locked and lock.until is not None:
+        response.headers["Retry-After"] = retry_after(lock.until - now)
+    return response
 
 
 async def request_code(request: web.Request) -> web.Response:

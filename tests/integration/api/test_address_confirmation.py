@@ -182,6 +182,7 @@ async def test_a_wrong_expired_or_reissued_link_reveals_nothing(
         assert (await api.client.post(f"{path}/verify", data={"last4": "0000"})).status == 401
     locked = await api.client.post(f"{path}/verify", data={"last4": "0000"})
     assert locked.status == 429 and "错误次数过多" in await locked.text()
+    assert int(locked.headers["Retry-After"]) > 0  # the lock ends by itself
     refused = await api.client.post(f"{path}/verify", data={"last4": "123X"})
     assert refused.status == 429  # locked: even the right answer waits
     assert (await _action(api, dispatch_id, "request_address_confirmation")).status == 409

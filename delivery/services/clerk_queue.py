@@ -149,7 +149,7 @@ class QueueRow:
 @dataclass(frozen=True)
 class QueuePage:
     rows: list[QueueRow]
-    counts: dict[str, int]  # per state, for the filter without its state
+    counts: queries.StateCounts  # per state (up to MAX_STATE_COUNT), the filter without its state
     next_cursor_id: str | None  # the last id of this page when there is a next one
     # How many need a person, for the filter without its state; at most MAX_NEEDS_ACTION
     # (``needs_action_more`` when there are more).
@@ -159,9 +159,17 @@ class QueuePage:
 
 CHANNELS = tuple(sorted(KNOWN_CHANNELS))
 STATES = tuple(s.value for s in DispatchState)
+# Each state's count stops here ("10000+"): counting every row of a broad filter on every page
+# cost up to 0.7 s at a million dispatches (docs/decisions/0054).
+MAX_STATE_COUNT = 10_000
 # The needs-action view computes every flag of every candidate (facts.needs_action_candidates)
 # to count them; beyond this many the count reads "1000+" and the view pages through these.
 MAX_NEEDS_ACTION = 1000
+
+
+def empty_page() -> QueuePage:
+    """What a refused filter shows: nothing found, nothing counted."""
+    return QueuePage(rows=[], counts=queries.StateCounts({}, MAX_STATE_COUNT), next_cursor_id=None)
 
 
 async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
@@ -172,7 +180,7 @@ async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
     storage = flt.storage_filter(ctx.settings.zone)
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        counts = await queries.count_by_state(conn, storage)
+        counts = await queries.count_by_state(conn, storage, STATES, MAX_STATE_COUNT)
         candidates = await facts.needs_action_candidates(
             conn, replace(storage, state=None, before_id=None), _rules(ctx), MAX_NEEDS_ACTION * 2
         )

@@ -24,7 +24,7 @@ from delivery.services.certificates import BLOCKED_EVENT, CERTIFICATE_EVENTS, IS
 from delivery.services.timestamps import flag_before, overdue_dispatches
 from delivery.storage import queries, staff
 from delivery.storage import queue_facts as facts
-from delivery.storage.engine import READ_ONLY, Connection
+from delivery.storage.engine import READ_ONLY, Connection, without_jit
 from delivery.vocabulary import EventType, NoticeState
 from escalation.calendar import CourtDays
 from escalation.decide import step_deadline
@@ -185,6 +185,7 @@ async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
     storage = flt.storage_filter(ctx.settings.zone)
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
+        await without_jit(conn)
         counts = await queries.count_by_state(conn, storage, STATES, MAX_STATE_COUNT)
         found = [] if flt.needs_action else await queries.list_dispatches(conn, storage)
         page_rows = [QueueRow(d) for d in found]

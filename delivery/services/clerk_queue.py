@@ -159,9 +159,9 @@ class QueuePage:
 
 CHANNELS = tuple(sorted(KNOWN_CHANNELS))
 STATES = tuple(s.value for s in DispatchState)
-# Each state's count stops here ("10000+"): counting every row of a broad filter on every page
-# cost up to 0.7 s at a million dispatches (docs/decisions/0054).
-MAX_STATE_COUNT = 1_000
+# Each state's count stops here ("1000+", as the needs-action count does): counting every row
+# of a broad filter on every page cost up to 0.7 s at a million dispatches (decision 0054).
+MAX_STATE_COUNT = 1000
 # The needs-action view computes every flag of every candidate (facts.needs_action_candidates)
 # to count them; beyond this many the count reads "1000+" and the view pages through these.
 MAX_NEEDS_ACTION = 1000

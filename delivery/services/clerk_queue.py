@@ -165,10 +165,11 @@ MAX_STATE_COUNT = 1000
 # The needs-action view computes every flag of every candidate (facts.needs_action_candidates)
 # to count them; beyond this many the count reads "1000+" and the view pages through these.
 MAX_NEEDS_ACTION = 1000
-# The candidates read at most (the view pages through those that need action), and how many the
-# first batch reads: most candidates need action (92 % in bench/workspace.py), so a margin
-# over MAX_NEEDS_ACTION usually settles the count in one batch.
-CANDIDATE_WINDOW = MAX_NEEDS_ACTION * 2
+# The candidates read at most: the needs-action view pages through those of them that need
+# action (decision 0036).
+CANDIDATE_WINDOW = 2000
+# How many the first batch reads: most candidates need action (92 % in bench/workspace.py), so
+# a margin over MAX_NEEDS_ACTION usually settles the count in one batch.
 FIRST_CANDIDATES = MAX_NEEDS_ACTION * 6 // 5
 
 
@@ -233,7 +234,7 @@ async def _needing(
     by_id = {r.dispatch.id: r for r in page_rows}
     unread = dict(by_id)  # the rows whose facts are still to be read, by id
     needing: list[QueueRow] = []
-    read, size = 0, FIRST_CANDIDATES
+    read, size = 0, FIRST_CANDIDATES + flt.limit
     while True:
         size = min(size, CANDIDATE_WINDOW - read)
         batch = await facts.needs_action_candidates(conn, candidates_filter, rules, size)

@@ -234,7 +234,8 @@ async def test_the_queue_costs_the_same_queries_for_any_page_size(api: Api) -> N
     with _counting(api) as six:
         assert len(_rows(await _queue(api, limit="6"))) == 6
     assert len(one) == len(six), (one, six)
-    assert len(six) <= 10
+    # On PostgreSQL one of them turns JIT compilation off for the queue's transaction.
+    assert len(six) <= 11
 
 
 async def test_the_queue_costs_the_same_queries_for_any_number_of_courts(api: Api) -> None:

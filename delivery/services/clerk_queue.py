@@ -165,6 +165,8 @@ MAX_STATE_COUNT = 1000
 # The needs-action view computes every flag of every candidate (facts.needs_action_candidates)
 # to count them; beyond this many the count reads "1000+" and the view pages through these.
 MAX_NEEDS_ACTION = 1000
+# A date range that ended longer ago than this is first read as the ids it spans (_ends_back).
+RECENT_RANGE_END = timedelta(days=1)
 # The candidates read at most: the needs-action view pages through those of them that need
 # action (decision 0036).
 CANDIDATE_WINDOW = 2000
@@ -187,6 +189,8 @@ async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
         await without_jit(conn)
+        if _ends_back(storage, ctx.clock.now()):
+            storage = replace(storage, id_window=await queries.id_window(conn, storage))
         counts = await queries.count_by_state(conn, storage, STATES, MAX_STATE_COUNT)
         found = [] if flt.needs_action else await queries.list_dispatches(conn, storage)
         page_rows = [QueueRow(d) for d in found]
@@ -203,6 +207,13 @@ async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
         needs_action=min(len(needing), MAX_NEEDS_ACTION),
         needs_action_more=len(needing) > MAX_NEEDS_ACTION,
     )
+
+
+def _ends_back(f: queries.DispatchFilter, now: datetime) -> bool:
+    """The filter has a date range that ended over RECENT_RANGE_END ago: newest first, every
+    dispatch since lies between the newest and the range, so the range's ids are read first
+    (queries.id_window). A range ending later starts among the newest dispatches."""
+    return any(end < now - RECENT_RANGE_END for end in (f.created_to, f.served_to) if end)
 
 
 def _matching(flt: QueueFilter, needing: list[QueueRow]) -> list[QueueRow]:

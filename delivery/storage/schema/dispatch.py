@@ -56,7 +56,7 @@ dispatches = sa.Table(
     sa.Column("periods", sa.JSON),
     sa.Column("event_seq", sa.Integer, nullable=False),
     sa.Column("chain_head", sa.String(64), nullable=False),
-    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     # The clerk who owns every service of the case (issue 6): named, inherited or round-robin.
     sa.Column("owner_id", ID, sa.ForeignKey("staff_users.id")),
@@ -65,7 +65,10 @@ dispatches = sa.Table(
     sa.Index("ix_dispatches_court_id", "court", "id"),
     # The sweep's pages of due timers: in order, each after the last (delivery/storage/timers.py).
     sa.Index("ix_dispatches_next_action_at_id", "next_action_at", "id"),
-    sa.Index("ix_dispatches_court_served_at", "court", "served_at"),
+    # Date ranges; with the id (and court) included, the ids a range spans are read from the
+    # index alone (queries.id_window, docs/decisions/0054).
+    sa.Index("ix_dispatches_created_at", "created_at", postgresql_include=["id", "court"]),
+    sa.Index("ix_dispatches_court_served_at", "court", "served_at", postgresql_include=["id"]),
     # The recipient filter is a prefix (LIKE 'x%'): only a pattern_ops index serves it on a
     # database whose collation is not C.
     sa.Index(

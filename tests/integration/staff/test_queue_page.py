@@ -140,6 +140,35 @@ async def test_counts_stop_at_the_cap_and_say_so(api: Api, monkeypatch: pytest.M
     assert CAPPED_RE.findall(one) == [] and _counts(one)["in_progress"] == 1
 
 
+@pytest.mark.both_databases
+async def test_a_range_that_ended_days_ago_finds_the_same_dispatches(api: Api) -> None:
+    """A created range that ended days ago is first read as the band of ids it spans
+    (decision 0054): the same rows and counts, newest first, and none for an empty range."""
+    first = await case_dispatch(api, "w-1", source=FOUND)
+    api.ctx.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    second = await case_dispatch(api, "w-2", source=FOUND)
+    third = await case_dispatch(api, "w-3", source=FOUND)
+    api.ctx.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    later = await case_dispatch(api, "w-4", source=FOUND)
+    api.ctx.clock.advance(timedelta(days=5))  # type: ignore[attr-defined]
+    await clerk_session(api)
+
+    assert _rows(await _queue(api, created_from="2026-11-24", created_to="2026-11-24")) == [
+        third,
+        second,
+    ]
+    both = await _queue(api, created_from="2026-11-23", created_to="2026-11-24", limit="2")
+    assert _rows(both) == [third, second]
+    assert sum(_counts(both).values()) == 3
+    found = NEXT_RE.search(both)
+    assert found is not None
+    rest = await api.client.get(found.group(1).replace("&amp;", "&"))
+    assert _rows(await rest.text()) == [first]
+    assert _rows(await _queue(api, created_to="2026-11-25")) == [later, third, second, first]
+    assert _rows(await _queue(api, created_from="2026-11-20", created_to="2026-11-22")) == []
+    assert _rows(await _queue(api, served_to="2026-11-26")) == []
+
+
 async def test_served_dates_in_the_court_zone(api: Api) -> None:
     served = await case_dispatch(
         api, "s-1"

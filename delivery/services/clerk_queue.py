@@ -162,8 +162,9 @@ STATES = tuple(s.value for s in DispatchState)
 # Each state's count stops here ("1000+", as the needs-action count does): counting every row
 # of a broad filter on every page cost up to 0.7 s at a million dispatches (decision 0054).
 MAX_STATE_COUNT = 1000
-# The needs-action view computes every flag of every candidate (facts.needs_action_candidates)
-# to count them; beyond this many the count reads "1000+" and the view pages through these.
+# The needs-action count computes every flag of the candidates (facts.needs_action_candidates)
+# until more than this many need action; then it reads "1000+" (decision 0036). It sets how
+# many candidates a page reads: the largest part of a broad filter's time (decision 0054).
 MAX_NEEDS_ACTION = 1000
 # A date range that ended longer ago than this is first read as the ids it spans (_ends_back).
 RECENT_RANGE_END = timedelta(days=1)

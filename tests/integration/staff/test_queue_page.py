@@ -125,13 +125,13 @@ async def test_counts_stop_at_the_cap_and_say_so(api: Api, monkeypatch: pytest.M
 
     chinese = await _queue(api)
     assert CAPPED_RE.findall(chinese) == [
-        ("all", "2", "超过 2 件：队列不再继续计数。", "3"),
+        ("all", "2", "至少 3 件：每种状态最多计数到 2 件。", "3"),
         ("in_progress", "2", "超过 2 件：队列不再继续计数。", "2"),
     ]
     assert _counts(chinese)["cancelled"] == 1  # under the cap: exact, unmarked
     english = await _queue(api, lang="en")
     assert [(v, t, n) for v, _, t, n in CAPPED_RE.findall(english)] == [
-        ("all", "More than 2: the queue counts no further.", "3"),
+        ("all", "At least 3: each state is counted up to 2.", "3"),
         ("in_progress", "More than 2: the queue counts no further.", "2"),
     ]
     assert ">2+</span>" in english

@@ -24,7 +24,7 @@ from delivery.services.certificates import BLOCKED_EVENT, CERTIFICATE_EVENTS, IS
 from delivery.services.timestamps import flag_before, overdue_dispatches
 from delivery.storage import queries, staff
 from delivery.storage import queue_facts as facts
-from delivery.storage.engine import READ_ONLY, Connection
+from delivery.storage.engine import READ_ONLY, Connection, without_jit
 from delivery.vocabulary import EventType, NoticeState
 from escalation.calendar import CourtDays
 from escalation.decide import step_deadline
@@ -149,7 +149,7 @@ class QueueRow:
 @dataclass(frozen=True)
 class QueuePage:
     rows: list[QueueRow]
-    counts: dict[str, int]  # per state, for the filter without its state
+    counts: queries.StateCounts  # per state (up to MAX_STATE_COUNT), the filter without its state
     next_cursor_id: str | None  # the last id of this page when there is a next one
     # How many need a person, for the filter without its state; at most MAX_NEEDS_ACTION
     # (``needs_action_more`` when there are more).
@@ -159,39 +159,48 @@ class QueuePage:
 
 CHANNELS = tuple(sorted(KNOWN_CHANNELS))
 STATES = tuple(s.value for s in DispatchState)
-# The needs-action view computes every flag of every candidate (facts.needs_action_candidates)
-# to count them; beyond this many the count reads "1000+" and the view pages through these.
+# Each state's count stops here ("1000+", as the needs-action count does): counting every row
+# of a broad filter on every page cost up to 0.7 s at a million dispatches (decision 0054).
+MAX_STATE_COUNT = 1000
+# The needs-action count computes every flag of the candidates (facts.needs_action_candidates)
+# until more than this many need action; then it reads "1000+" (decision 0036). It sets how
+# many candidates a page reads: the largest part of a broad filter's time (decision 0054).
 MAX_NEEDS_ACTION = 1000
+# A date range that ended longer ago than this is first read as the ids it spans (_ends_back).
+RECENT_RANGE_END = timedelta(days=1)
+# The candidates read at most: the needs-action view pages through those of them that need
+# action (decision 0036).
+CANDIDATE_WINDOW = 2000
+# How many the first batch reads: most candidates need action (92 % in bench/workspace.py), so
+# a margin over MAX_NEEDS_ACTION usually settles the count in one batch.
+FIRST_CANDIDATES = MAX_NEEDS_ACTION * 6 // 5
+
+
+def empty_page() -> QueuePage:
+    """What a refused filter shows: nothing found, nothing counted."""
+    return QueuePage(rows=[], counts=queries.StateCounts({}, MAX_STATE_COUNT), next_cursor_id=None)
 
 
 async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
     """The page ``flt`` asks for, its counts per state, how many need action and each row's
     facts. The needs-action count is always shown (issue 14: counts per state alone said
-    "queued 0" while rows needed a person). The facts of the page and of the dispatches that
-    may need action are read in one batch."""
+    "queued 0" while rows needed a person). The facts of the page are read with the first
+    batch of dispatches that may need action."""
     storage = flt.storage_filter(ctx.settings.zone)
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        counts = await queries.count_by_state(conn, storage)
-        candidates = await facts.needs_action_candidates(
-            conn, replace(storage, state=None, before_id=None), _rules(ctx), MAX_NEEDS_ACTION * 2
-        )
+        await without_jit(conn)
+        if _ends_back(storage, ctx.clock.now()):
+            storage = replace(storage, id_window=await queries.id_window(conn, storage))
+        counts = await queries.count_by_state(conn, storage, STATES, MAX_STATE_COUNT)
         found = [] if flt.needs_action else await queries.list_dispatches(conn, storage)
-        by_id: dict[str, QueueRow] = {}
-        for dispatch in (*candidates, *found):
-            by_id.setdefault(dispatch.id, QueueRow(dispatch))
-        await _add_all_facts(ctx, conn, list(by_id.values()))
-    needing = [by_id[d.id] for d in candidates if by_id[d.id].needs_action]
+        page_rows = [QueueRow(d) for d in found]
+        needing = await _needing(ctx, conn, flt, storage, page_rows)
     if flt.needs_action:
-        matching = [
-            r
-            for r in needing
-            if flt.state in (None, r.dispatch.state)
-            and (flt.before_id is None or r.dispatch.id < flt.before_id)
-        ]
+        matching = _matching(flt, needing)
         more, rows = len(matching) > flt.limit, matching[: flt.limit]
     else:
-        more, rows = len(found) > flt.limit, [by_id[d.id] for d in found[: flt.limit]]
+        more, rows = len(page_rows) > flt.limit, page_rows[: flt.limit]
     return QueuePage(
         rows=rows,
         counts=counts,
@@ -199,6 +208,64 @@ async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
         needs_action=min(len(needing), MAX_NEEDS_ACTION),
         needs_action_more=len(needing) > MAX_NEEDS_ACTION,
     )
+
+
+def _ends_back(f: queries.DispatchFilter, now: datetime) -> bool:
+    """The filter has a date range that ended over RECENT_RANGE_END ago: newest first, every
+    dispatch since lies between the newest and the range, so the range's ids are read first
+    (queries.id_window). A range ending later starts among the newest dispatches."""
+    return any(end < now - RECENT_RANGE_END for end in (f.created_to, f.served_to) if end)
+
+
+def _matching(flt: QueueFilter, needing: list[QueueRow]) -> list[QueueRow]:
+    """The needs-action view's rows: those of ``needing`` in the filter's state, after its
+    cursor."""
+    return [
+        r
+        for r in needing
+        if flt.state in (None, r.dispatch.state)
+        and (flt.before_id is None or r.dispatch.id < flt.before_id)
+    ]
+
+
+async def _needing(
+    ctx: Context,
+    conn: Connection,
+    flt: QueueFilter,
+    storage: queries.DispatchFilter,
+    page_rows: list[QueueRow],
+) -> list[QueueRow]:
+    """The dispatches of the filter (without its state and cursor) that need a person, newest
+    first, among the first CANDIDATE_WINDOW that may. Read in batches: once more than
+    MAX_NEEDS_ACTION need action and the needs-action view's page is full, the candidates
+    further back can change neither the count ("1000+") nor the page, so they are not read
+    (decision 0054). ``page_rows`` get their facts with the first batch; a dispatch that is
+    both a candidate and on the page is one row."""
+    rules = _rules(ctx)
+    candidates_filter = replace(storage, state=None, before_id=None)
+    by_id = {r.dispatch.id: r for r in page_rows}
+    unread = dict(by_id)  # the rows whose facts are still to be read, by id
+    needing: list[QueueRow] = []
+    read, size = 0, FIRST_CANDIDATES + flt.limit
+    while True:
+        size = min(size, CANDIDATE_WINDOW - read)
+        batch = await facts.needs_action_candidates(conn, candidates_filter, rules, size)
+        read += len(batch)
+        rows = []
+        for dispatch in batch:
+            if dispatch.id not in by_id:
+                by_id[dispatch.id] = unread[dispatch.id] = QueueRow(dispatch)
+            rows.append(by_id[dispatch.id])
+        await _add_all_facts(ctx, conn, list(unread.values()))
+        unread = {}
+        needing += [r for r in rows if r.needs_action]
+        enough = len(needing) > MAX_NEEDS_ACTION and (
+            not flt.needs_action or len(_matching(flt, needing)) > flt.limit
+        )
+        if enough or len(batch) < size or read >= CANDIDATE_WINDOW:
+            return needing
+        candidates_filter = replace(candidates_filter, before_id=batch[-1].id)
+        size = CANDIDATE_WINDOW
 
 
 def _rules(ctx: Context) -> facts.NeedsActionFacts:

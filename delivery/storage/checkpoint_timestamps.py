@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from delivery.storage.id_lists import among
 from delivery.storage.schema import checkpoint_timestamps
 
 t = checkpoint_timestamps
@@ -96,7 +97,7 @@ async def overdue_among(
     """Which of the dispatches ``ids`` have an overdue checkpoint."""
     rows = await conn.execute(
         sa.select(t.c.dispatch_id)
-        .where(t.c.dispatch_id.in_(list(ids)), overdue(flag_before))
+        .where(among(t.c.dispatch_id, ids), overdue(flag_before))
         .distinct()
     )
     return {str(d) for (d,) in rows}

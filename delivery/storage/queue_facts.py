@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from delivery.domain import OPEN_ATTEMPT_STATES, OPEN_DISPATCH_STATES, Dispatch, DispatchState
 from delivery.storage import checkpoint_timestamps as stamps
+from delivery.storage.id_lists import among
 from delivery.storage.outbox import DELIVERY_FAILED
 from delivery.storage.queries import (
     OPEN_NOTICE_ATTEMPT_STATES,
@@ -37,7 +38,7 @@ async def open_attempts(conn: AsyncConnection, ids: list[str]) -> Sequence[Any]:
     open_states = [s.value for s in OPEN_ATTEMPT_STATES]
     rows = await conn.execute(
         sa.select(attempts.c.dispatch_id, attempts.c.channel, attempts.c.state, attempts.c.reason)
-        .where(attempts.c.dispatch_id.in_(ids), attempts.c.state.in_(open_states))
+        .where(among(attempts.c.dispatch_id, ids), attempts.c.state.in_(open_states))
         .order_by(attempts.c.id)
     )
     return rows.all()
@@ -49,7 +50,7 @@ async def latest_events(
     """(dispatch id, type, seq of the latest) of each of ``types`` the dispatches recorded."""
     rows = await conn.execute(
         sa.select(events.c.dispatch_id, events.c.type, sa.func.max(events.c.seq))
-        .where(events.c.dispatch_id.in_(ids), events.c.type.in_(types))
+        .where(among(events.c.dispatch_id, ids), events.c.type.in_(types))
         .group_by(events.c.dispatch_id, events.c.type)
     )
     return rows.all()
@@ -62,7 +63,7 @@ async def notices_in_state(conn: AsyncConnection, ids: list[str], state: str) ->
         sa.select(notices.c.dispatch_id, notices.c.id)
         .join(attempts, attempts.c.id == notices.c.attempt_id)
         .where(
-            notices.c.dispatch_id.in_(ids),
+            among(notices.c.dispatch_id, ids),
             notices.c.state == state,
             attempts.c.state.in_(OPEN_NOTICE_ATTEMPT_STATES),
         )
@@ -75,7 +76,7 @@ async def failed_deliveries(conn: AsyncConnection, ids: list[str]) -> Sequence[A
     w = webhook_deliveries.c
     rows = await conn.execute(
         sa.select(w.dispatch_id, sa.func.count())
-        .where(w.dispatch_id.in_(ids), w.state == DELIVERY_FAILED)
+        .where(among(w.dispatch_id, ids), w.state == DELIVERY_FAILED)
         .group_by(w.dispatch_id)
     )
     return rows.all()

@@ -104,7 +104,7 @@ async def queue_page(request: web.Request) -> web.Response:
         if k in request.query
     }
     flt, errors = _parse(query, user.courts)
-    page = queue.QueuePage(rows=[], counts={}, next_cursor_id=None)
+    page = queue.empty_page()
     if not errors:
         page = await queue.queue_page(ctx, flt)
     async with ctx.engine.connect() as conn:
@@ -122,8 +122,18 @@ async def queue_page(request: web.Request) -> web.Response:
         errors=errors,
         rows=page.rows,
         # A state's link shows all of that state; "needs action" is counted without the state.
-        counts=[(s, page.counts.get(s, 0), _url(params, state=s, view=None)) for s in queue.STATES],
-        total=sum(page.counts.values()),
+        counts=[
+            (
+                s,
+                page.counts.counts.get(s, 0),
+                s in page.counts.over_cap,
+                _url(params, state=s, view=None),
+            )
+            for s in queue.STATES
+        ],
+        total=page.counts.total,
+        total_more=bool(page.counts.over_cap),
+        count_cap=page.counts.cap,
         all_url=_url(params, state=None, view=ALL),
         needs_action=flt.needs_action,
         needs_action_count=page.needs_action,

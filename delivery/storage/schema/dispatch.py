@@ -20,6 +20,9 @@ documents = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
+# The columns of ix_dispatches_court_state_filters (as in migration 0018).
+COUNTED_FILTERS = ("court", "state", "owner_id", "created_at", "served_at")
+
 dispatches = sa.Table(
     "dispatches",
     metadata,
@@ -53,7 +56,7 @@ dispatches = sa.Table(
     sa.Column("periods", sa.JSON),
     sa.Column("event_seq", sa.Integer, nullable=False),
     sa.Column("chain_head", sa.String(64), nullable=False),
-    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     # The clerk who owns every service of the case (issue 6): named, inherited or round-robin.
     sa.Column("owner_id", ID, sa.ForeignKey("staff_users.id")),
@@ -62,7 +65,10 @@ dispatches = sa.Table(
     sa.Index("ix_dispatches_court_id", "court", "id"),
     # The sweep's pages of due timers: in order, each after the last (delivery/storage/timers.py).
     sa.Index("ix_dispatches_next_action_at_id", "next_action_at", "id"),
-    sa.Index("ix_dispatches_court_served_at", "court", "served_at"),
+    # Date ranges; with the id (and court) included, the ids a range spans are read from the
+    # index alone (queries.id_window, docs/decisions/0054).
+    sa.Index("ix_dispatches_created_at", "created_at", postgresql_include=["id", "court"]),
+    sa.Index("ix_dispatches_court_served_at", "court", "served_at", postgresql_include=["id"]),
     # The recipient filter is a prefix (LIKE 'x%'): only a pattern_ops index serves it on a
     # database whose collation is not C.
     sa.Index(
@@ -71,8 +77,14 @@ dispatches = sa.Table(
         postgresql_ops={"recipient_name": "varchar_pattern_ops"},
     ),
     sa.Index("ix_dispatches_owner_id_created_at", "owner_id", "created_at"),
-    # The counts per state: an index-only scan instead of reading every (wide) row.
-    sa.Index("ix_dispatches_court_state", "court", "state"),
+    # The counts per state, each capped (docs/decisions/0054): the rows of one state under the
+    # owner and date filters are counted from the index alone, and the channel filter joins on
+    # the included id, instead of reading each (wide) row.
+    sa.Index(
+        "ix_dispatches_court_state_filters",
+        *COUNTED_FILTERS,
+        postgresql_include=["id"],
+    ),
     # Newest first under the filters that are not selective on their own (state, owner, date
     # ranges): read backwards, the other columns are checked in the index and only matching
     # rows are fetched. Without it a range a year back read ~90% of the table by primary key

@@ -7,8 +7,13 @@ import re
 
 import pytest
 from api_client import Api, dispatch_body
-from conftest import eventually, settled
+from conftest import COURT, eventually, settled
 
+from delivery.services import clerk_queue
+from delivery.services.certificates import BLOCKED_EVENT, ISSUED_EVENT
+from delivery.services.certificates import SOURCE as CERTIFICATES_SOURCE
+from delivery.services.clerk_queue import QueueFilter, queue_page
+from delivery.services.transactions import dispatch_transaction
 from integration.staff.support import FOUND, case_dispatch, clerk_session
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -96,3 +101,60 @@ async def test_an_unknown_view_is_refused_with_the_reason(api: Api) -> None:
     html = await response.text()
     assert response.status == 400
     assert "view: unknown value" in html
+
+
+@pytest.mark.both_databases
+async def test_only_the_same_dispatchs_later_certificate_clears_its_block(api: Api) -> None:
+    """A blocked certificate is cleared by that dispatch's own later ``certificate_issued``,
+    never by another dispatch's (decision 0051: the candidates' inner EXISTS once named an
+    uncorrelated ``dispatches``, so any later issue anywhere cleared every block)."""
+    blocked = (await api.new_dispatch(reference="na-blocked"))["id"]
+    cleared = (await api.new_dispatch(reference="na-cleared"))["id"]
+    issued_elsewhere = (await api.new_dispatch(reference="na-issued"))["id"]
+    await _record(api, blocked, BLOCKED_EVENT)
+    await _record(api, cleared, BLOCKED_EVENT, ISSUED_EVENT)
+    # Issued later in its own chain than the block above (a higher seq), on another dispatch.
+    await _record(api, issued_elsewhere, ISSUED_EVENT, ISSUED_EVENT, ISSUED_EVENT)
+
+    page = await queue_page(api.ctx, QueueFilter(courts=(COURT,), needs_action=True))
+    assert [(r.dispatch.id, r.certificate_blocked) for r in page.rows] == [(blocked, True)]
+    assert page.needs_action == 1
+
+
+async def _record(api: Api, dispatch_id: str, *types: str) -> None:
+    for event_type in types:
+        async with dispatch_transaction(api.ctx.engine, api.ctx.clock, dispatch_id) as tx:
+            tx.record(event_type, source=CERTIFICATES_SOURCE, data={})
+
+
+@pytest.mark.both_databases
+async def test_candidates_read_in_batches_give_the_same_count_and_pages(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The candidates are read in batches until the count is past its cap and the page is full
+    (decision 0054): with a cap of 1 and batches of 2, the count reads "1+", every flagged
+    dispatch is still reached by paging, and the "all" view flags each of its rows."""
+    monkeypatch.setattr(clerk_queue, "MAX_NEEDS_ACTION", 1)
+    monkeypatch.setattr(clerk_queue, "FIRST_CANDIDATES", 1)
+    flagged = []
+    for n in range(4):
+        flagged.append((await api.new_dispatch(reference=f"na-batch-{n}"))["id"])
+        await _record(api, flagged[-1], BLOCKED_EVENT)
+    newest_first = flagged[::-1]
+
+    seen, cursor = [], None
+    while True:
+        flt = QueueFilter(courts=(COURT,), needs_action=True, limit=1, before_id=cursor)
+        page = await clerk_queue.queue_page(api.ctx, flt)
+        assert (page.needs_action, page.needs_action_more) == (1, True)
+        seen += [r.dispatch.id for r in page.rows]
+        if page.next_cursor_id is None:
+            break
+        cursor = page.next_cursor_id
+    assert seen == newest_first
+
+    everything = await clerk_queue.queue_page(api.ctx, QueueFilter(courts=(COURT,), limit=3))
+    assert [(r.dispatch.id, r.certificate_blocked) for r in everything.rows] == [
+        (d, True) for d in newest_first[:3]
+    ]
+    assert (everything.needs_action, everything.needs_action_more) == (1, True)

@@ -20,7 +20,7 @@ documents = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
-# The columns of ix_dispatches_court_state_filters (as in migration 0018).
+# The columns of ix_dispatches_court_state_filters (as in migration 0019).
 COUNTED_FILTERS = ("court", "state", "owner_id", "created_at", "served_at")
 
 dispatches = sa.Table(

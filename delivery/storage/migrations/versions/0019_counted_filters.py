@@ -6,14 +6,14 @@ is read to count it (docs/decisions/0054). The date indexes include the id (and 
 too: the ids a closed date range spans are read from them alone, to bound the queue's
 newest-first scans.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 """
 
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

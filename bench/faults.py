@@ -24,7 +24,9 @@ has arrived in the sink (``faults_measure.py`` counts what went wrong):
 
 Per scenario it prints **lost** (dispatches not served when the run ends), **double-served**
 (``dispatch_served`` events beyond one per dispatch), **duplicate mail** (a second message to a
-recipient although Songda had learnt the first one's acceptance), **re-sent, outcome unknown**
+recipient although Songda had learnt the first one's acceptance), **in flight at the fault**
+(dispatches whose attempt was in ``sending`` when the fault began: the most that can be re-sent
+with an unknown outcome), **re-sent, outcome unknown**
 (a second message — same Message-ID — after the worker died inside the SMTP conversation, so
 that nobody knew whether the relay had accepted: the issue's "genuinely unknown" case, which is
 re-sent on purpose; a kill at a random moment catches a few of the pooled connections there),
@@ -130,6 +132,7 @@ async def drive(
     fault_started = time.time()
     fault = asyncio.create_task(run.scenario.fault(run))
     affected = await in_flight(direct_url)
+    outcome.in_flight = len(affected)
     await fault
     await wait_for_all(run, direct_url, opts.n, fault_started + opts.timeout)
     times = await served_times(direct_url)
@@ -160,15 +163,15 @@ def seconds(value: float | None) -> str:
 
 def table(outcomes: list[Outcome]) -> str:
     lines = [
-        "| scenario | n | lost | double-served | duplicate mail | re-sent, outcome unknown | "
-        "misdated | recovery s | drained s | result |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| scenario | n | lost | double-served | duplicate mail | in flight at the fault | "
+        "re-sent, outcome unknown | misdated | recovery s | drained s | result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         verdict = "PASS" if o.passed else "FAIL"
         lines.append(
             f"| {o.scenario} | {o.n} | {o.lost} | {o.double_served} | {o.duplicate_mail} | "
-            f"{o.resent_unknown} | {o.misdated} | {seconds(o.recovery)} | "
+            f"{o.in_flight} | {o.resent_unknown} | {o.misdated} | {seconds(o.recovery)} | "
             f"{seconds(o.drained)} | {verdict} |"
         )
     for o in outcomes:

@@ -46,6 +46,7 @@ class Outcome:
     double_served: int = 0
     duplicate_mail: int = 0  # a message sent again although its acceptance had been learnt
     resent_unknown: int = 0  # sent again after a kill mid-conversation: the outcome was unknown
+    in_flight: int = 0  # dispatches whose attempt was in ``sending`` at the fault
     misdated: int = 0
     recovery: float | None = None
     drained: float | None = None

@@ -228,7 +228,7 @@ _INSTANTS = ARRAY(sa.DateTime(timezone=True))
 @cache
 def figures_statement(*, scoped: bool, groupings: tuple[str, ...], timed: bool) -> sa.Select[Any]:
     """The figures of the standing outcomes that count — served, failed or cancelled — dated
-    (the instant of service, else of recording) from the instant ``from_instant`` until
+    (the instant of service, else of recording) from the instant ``start`` until
     ``until_instant``: the midnights in the court's zone that begin the period's first day and
     the day after its last, so no row's date is computed. A week or a month is the number of
     the bucket of ``week_starts`` or ``month_starts`` (the instants its units begin) that holds
@@ -263,7 +263,7 @@ def figures_statement(*, scoped: bool, groupings: tuple[str, ...], timed: bool) 
     ]
     counted = [
         _O.type.in_((SERVED, FAILED, CANCELLED)),
-        instant >= sa.bindparam("from_instant"),
+        instant >= sa.bindparam("start"),
         instant < sa.bindparam("until_instant"),
     ]
     if not timed:
@@ -312,7 +312,6 @@ async def outcome_figures(
     begins = midnight(first, zone)
     parameters: dict[str, Any] = {
         "start": begins,
-        "from_instant": begins,
         "until_instant": midnight(last + timedelta(days=1), zone),
         **{f"{unit}_starts": [midnight(d, zone) for d in starts[unit]] for unit in UNITS},
     }
@@ -334,7 +333,7 @@ async def outcome_figures(
             statement = figures_statement(scoped=scoped, groupings=counted, timed=False)
             rows = (await conn.execute(statement, parameters)).all()
             # The totals once, with their percentiles when a timed grouping was asked for.
-            found += [f for f in _cells_added(rows, counted, starts) if timed == () or f.grouping]
+            found += [f for f in _cells_added(rows, counted, starts) if not timed or f.grouping]
         ids = {f.key for f in found if f.grouping == "clerk" and isinstance(f.key, str)}
         names = await _names(conn, ids)
     return found, names
@@ -349,9 +348,7 @@ def _cells_added(
     for row in rows:
         keys, counts = row[: len(groupings)], row[len(groupings) :]
         for grouping, key in (*zip(groupings, keys, strict=True), (None, None)):
-            if grouping in UNITS:
-                key = starts[grouping][key - 1]
-            found = sums.setdefault((grouping, key), [0] * len(counts))
+            found = sums.setdefault((grouping, _key(grouping, key, starts)), [0] * len(counts))
             for i, count in enumerate(counts):
                 found[i] += count
     return [
@@ -372,8 +369,12 @@ def _figures_of(
         counts, percentiles = row[2 * len(groupings) : -1], row[-1]
         present = [i for i, g in enumerate(grouped) if g == 0]
         grouping = groupings[present[0]] if present else None
-        key = keys[present[0]] if present else None
-        if grouping in UNITS and isinstance(key, int):
-            key = starts[grouping][key - 1]
+        key = _key(grouping, keys[present[0]], starts) if present else None
         found.append(GroupFigures._make((grouping, key, *counts, *_durations(percentiles))))
     return found
+
+
+def _key(grouping: str | None, key: Any, starts: dict[str, list[date]]) -> Any:
+    """A group's key as the reports name it: for a week or a month, the first day of the
+    unit whose bucket number (from 1) the statement gave."""
+    return starts[grouping][key - 1] if grouping in UNITS else key

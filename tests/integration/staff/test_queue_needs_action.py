@@ -111,6 +111,7 @@ async def test_only_the_same_dispatchs_later_certificate_clears_its_block(api: A
     blocked = (await api.new_dispatch(reference="na-blocked"))["id"]
     cleared = (await api.new_dispatch(reference="na-cleared"))["id"]
     issued_elsewhere = (await api.new_dispatch(reference="na-issued"))["id"]
+    await _served(api, blocked, cleared, issued_elsewhere)
     await _record(api, blocked, BLOCKED_EVENT)
     await _record(api, cleared, BLOCKED_EVENT, ISSUED_EVENT)
     # Issued later in its own chain than the block above (a higher seq), on another dispatch.
@@ -119,6 +120,15 @@ async def test_only_the_same_dispatchs_later_certificate_clears_its_block(api: A
     page = await queue_page(api.ctx, QueueFilter(courts=(COURT,), needs_action=True))
     assert [(r.dispatch.id, r.certificate_blocked) for r in page.rows] == [(blocked, True)]
     assert page.needs_action == 1
+
+
+async def _served(api: Api, *dispatch_ids: str) -> None:
+    """Let the worker finish with the new dispatches first: each e-mail is served on arrival
+    and its certificate issued, a ``certificate_issued`` that would clear a block recorded
+    before it (CI once saw the oldest block cleared while the test paged)."""
+    for dispatch_id in dispatch_ids:
+        await api.until(dispatch_id, lambda d: any(e["type"] == ISSUED_EVENT for e in d["events"]))
+    await settled(api.ctx)
 
 
 async def _record(api: Api, dispatch_id: str, *types: str) -> None:
@@ -136,10 +146,10 @@ async def test_candidates_read_in_batches_give_the_same_count_and_pages(
     dispatch is still reached by paging, and the "all" view flags each of its rows."""
     monkeypatch.setattr(clerk_queue, "MAX_NEEDS_ACTION", 1)
     monkeypatch.setattr(clerk_queue, "FIRST_CANDIDATES", 1)
-    flagged = []
-    for n in range(4):
-        flagged.append((await api.new_dispatch(reference=f"na-batch-{n}"))["id"])
-        await _record(api, flagged[-1], BLOCKED_EVENT)
+    flagged = [(await api.new_dispatch(reference=f"na-batch-{n}"))["id"] for n in range(4)]
+    await _served(api, *flagged)
+    for dispatch_id in flagged:
+        await _record(api, dispatch_id, BLOCKED_EVENT)
     newest_first = flagged[::-1]
 
     seen, cursor = [], None

@@ -279,8 +279,9 @@ async def service_reports(
 ) -> dict[str, Report]:
     """The report over ``courts`` (the caller's; None: every court, for the operator's CLI),
     narrowed to ``request.court`` when it names one, once per grouping in ``groupings`` — all
-    from the same rows (the page shows its table, the weeks and the channels). One query, and
-    one more (the owners' names) when grouping by clerk. The reports of the ``charted``
+    from the same rows (the page shows its table, the weeks and the channels), in one snapshot
+    (docs/decisions/0055: the counts and the durations apart), and one more query (the owners'
+    names) when grouping by clerk. The reports of the ``charted``
     groupings are only drawn (rates and counts): where the database aggregates, their groups
     carry no time to service, which would cost a sort of the period's durations each
     (docs/decisions/0053)."""

@@ -9,7 +9,9 @@ change them (docs/decisions/0053): a report reads just those rows, recorded sinc
 began, in the caller's courts — one set-based statement whatever the number of dispatches — and
 a second statement reads the owners' names when grouping by clerk.
 docs/decisions/0013-service-reports.md. On PostgreSQL, :func:`outcome_figures` has the database
-count the groups too, so only the figures come back (docs/decisions/0049-reports-in-sql.md).
+count the groups too, so only the figures come back (docs/decisions/0049-reports-in-sql.md):
+the counts and the time-to-service percentiles by two statements in one snapshot
+(docs/decisions/0055).
 """
 
 from __future__ import annotations
@@ -224,25 +226,34 @@ def midnight(day: date, zone: ZoneInfo) -> datetime:
 
 _INSTANTS = ARRAY(sa.DateTime(timezone=True))
 
+# The groupings whose keys are few at any scale (the channels, the weeks or months of a
+# period): their cells may be counted crossed with each other's. A court's or a clerk's keys
+# grow with the province, so a grouping by them is counted in cells of its own.
+FEW_KEYS = frozenset({"channel", *UNITS})
 
-@cache
-def figures_statement(*, scoped: bool, groupings: tuple[str, ...], timed: bool) -> sa.Select[Any]:
-    """The figures of the standing outcomes that count — served, failed or cancelled — dated
-    (the instant of service, else of recording) from the instant ``start`` until
-    ``until_instant``: the midnights in the court's zone that begin the period's first day and
-    the day after its last, so no row's date is computed. A week or a month is the number of
-    the bucket of ``week_starts`` or ``month_starts`` (the instants its units begin) that holds
-    that instant.
+# How a report's transaction has PostgreSQL plan (docs/decisions/0055): no JIT compilation
+# (a year's statements cost past ``jit_above_cost``; compiling takes longer than it saves), and
+# parallel workers for the scan and the sort of the period's rows (the default costs keep the
+# sort of the durations serial: at a million dispatches it then takes twice as long).
+REPORT_PLANNING = {
+    "jit": "off",
+    "parallel_setup_cost": "10",
+    "parallel_tuple_cost": "0.001",
+    "plan_cache_mode": "force_custom_plan",
+    "work_mem": "32MB",
+}
+_PLANNED = sa.select(
+    *(sa.func.set_config(name, value, sa.true()) for name, value in REPORT_PLANNING.items())
+)
 
-    ``timed``: the counts and the time-to-service percentiles per group of each of
-    ``groupings`` and for all (GROUPING SETS: one pass over the counted outcomes). Otherwise
-    the counts only, per cell of all the groupings' keys together (a few hundred cells, which
-    PostgreSQL hashes instead of sorting the rows once per grouping): the caller adds the
-    cells up per grouping (:func:`_cells_added`)."""
-    instant = _O.dated_at
+
+def _keys(groupings: tuple[str, ...]) -> list[sa.ColumnElement[Any]]:
+    """The key of each of ``groupings``: the channel, the court, the owner, or for a week or a
+    month the number (from 1) of the bucket of ``week_starts`` or ``month_starts`` (the
+    instants its units begin) that holds the instant the outcome is dated by."""
 
     def bucket(unit: str) -> sa.ColumnElement[Any]:
-        return sa.func.width_bucket(instant, sa.bindparam(f"{unit}_starts", type_=_INSTANTS))
+        return sa.func.width_bucket(_O.dated_at, sa.bindparam(f"{unit}_starts", type_=_INSTANTS))
 
     keys: dict[str, sa.ColumnElement[Any]] = {
         "channel": _O.channel,
@@ -250,40 +261,74 @@ def figures_statement(*, scoped: bool, groupings: tuple[str, ...], timed: bool) 
         "clerk": _O.owner_id,
         **{unit: bucket(unit) for unit in UNITS},
     }
-    keyed = [keys[by] for by in groupings]
-    served = _O.type == SERVED
-    counts = [
-        sa.func.count().filter(served).label("served"),
-        sa.func.count().filter(_O.type == FAILED).label("failed"),
-        sa.func.count().filter(_O.type == CANCELLED).label("cancelled"),
-        sa.func.count().filter(served, _O.channel.in_(ELECTRONIC_CHANNELS)).label("electronic"),
-        sa.func.count().filter(served, _O.served_step == _O.first_step).label("first_try"),
-        sa.func.count().filter(served, _O.confirmed_address).label("confirmed"),
-        sa.func.count().filter(served, _O.by_reply).label("by_reply"),
+    return [keys[by] for by in groupings]
+
+
+def _dated_in_period(statement: sa.Select[Any], *types: str, scoped: bool) -> sa.Select[Any]:
+    """``statement`` narrowed to the standing outcomes of ``types`` dated (the instant of
+    service, else of recording) from the instant ``start`` until ``until_instant``: the
+    midnights in the court's zone that begin the period's first day and the day after its
+    last, so no row's date is computed."""
+    statement = statement.where(
+        _O.type.in_(types),
+        _O.dated_at >= sa.bindparam("start"),
+        _O.dated_at < sa.bindparam("until_instant"),
+    )
+    return _standing_since(statement, scoped=scoped)
+
+
+@cache
+def counts_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.Select[Any]:
+    """The outcomes that count — served, failed or cancelled — counted per cell: the keys of
+    all ``groupings`` together, the outcome, and whether a service was electronic, at the
+    first step, at a confirmed address, by the recipient's reply (NULL counts as no). One
+    ``count(*)`` per cell of a few dozen values per key, which PostgreSQL hashes in parallel
+    workers; seven filtered counts per group cost a third more per row. The caller adds the
+    cells up per grouping (:func:`_cells_added`)."""
+    facts = [
+        _O.type,
+        _O.channel.in_(ELECTRONIC_CHANNELS),
+        _O.served_step == _O.first_step,
+        _O.confirmed_address,
+        _O.by_reply,
     ]
-    counted = [
-        _O.type.in_((SERVED, FAILED, CANCELLED)),
-        instant >= sa.bindparam("start"),
-        instant < sa.bindparam("until_instant"),
-    ]
-    if not timed:
-        cells = sa.select(*keyed, *counts).where(*counted).group_by(*keyed)
-        return _standing_since(cells, scoped=scoped)
-    # Both percentiles from one sort of each group's durations (whole microseconds: a bigint
-    # sorts in half the time an interval does).
+    keyed = [*_keys(groupings), *facts]
+    cells = sa.select(*keyed, sa.func.count()).group_by(*keyed)
+    return _dated_in_period(cells, SERVED, FAILED, CANCELLED, scoped=scoped)
+
+
+@cache
+def durations_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.Select[Any]:
+    """The median and the 90th percentile (nearest rank, ``percentile_disc``) of the time to
+    service of the standing services dated in the period, per group of each of ``groupings``
+    and for all (GROUPING SETS): both from one sort of each group's durations — whole
+    microseconds, a bigint, which sorts in half the time an interval does. Only the services'
+    key and duration are read and sorted (docs/decisions/0055)."""
+    keyed = _keys(groupings)
     percentiles = sa.func.percentile_disc(sa.literal_column("ARRAY[0.5, 0.9]"))
-    timing = percentiles.within_group(_O.time_to_service_us).filter(served)
+    timing = percentiles.within_group(_O.time_to_service_us)
     statement: sa.Select[Any] = sa.select(
         *keyed,
         *(sa.func.grouping(k) for k in keyed),
-        *counts,
         sa.type_coerce(timing, ARRAY(sa.BigInteger())).label("percentiles"),
-    ).where(*counted)
-    statement = _standing_since(statement, scoped=scoped)
+    )
+    statement = _dated_in_period(statement, SERVED, scoped=scoped)
     return statement.group_by(sa.func.grouping_sets(*(sa.tuple_(k) for k in keyed), sa.tuple_()))
 
 
-def _durations(percentiles: list[int] | None) -> tuple[timedelta | None, timedelta | None]:
+def counted_together(groupings: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The groupings whose cells one :func:`counts_statement` counts, in order: those with
+    few keys together, each other one apart (a product of a province's clerks with the weeks
+    and the channels would be millions of cells)."""
+    few = tuple(by for by in groupings if by in FEW_KEYS)
+    return ([few] if few else []) + [(by,) for by in groupings if by not in FEW_KEYS]
+
+
+Durations = tuple[timedelta | None, timedelta | None]
+NO_TIME: Durations = (None, None)  # a group without a service, or not timed
+
+
+def _durations(percentiles: list[int] | None) -> Durations:
     """The median and the 90th percentile, given in microseconds (None: nothing served)."""
     if percentiles is None:
         return None, None
@@ -305,13 +350,13 @@ async def outcome_figures(
     ``first`` began in ``zone``, is dated from ``first`` to ``last`` there; with the owners'
     display names when grouping by clerk. PostgreSQL only (:func:`aggregates_in_sql`).
 
-    The groups of the ``untimed`` groupings have counts and no percentiles (None): a second
-    statement counts them without sorting a year's durations once more (the report page's
-    charts show rates and counts only)."""
+    The counts come from :func:`counts_statement` (once per :func:`counted_together` set),
+    the percentiles from one :func:`durations_statement` over the groupings not ``untimed``
+    (the report page's charts show rates and counts only: their groups carry None), all in one
+    snapshot, so the charts add up to the table's totals."""
     starts = {unit: unit_starts(unit, first, last) for unit in UNITS}
-    begins = midnight(first, zone)
     parameters: dict[str, Any] = {
-        "start": begins,
+        "start": midnight(first, zone),
         "until_instant": midnight(last + timedelta(days=1), zone),
         **{f"{unit}_starts": [midnight(d, zone) for d in starts[unit]] for unit in UNITS},
     }
@@ -319,58 +364,68 @@ async def outcome_figures(
         parameters["courts"] = list(courts)
     ordered = tuple(dict.fromkeys(groupings))
     timed = tuple(by for by in ordered if by not in untimed)
-    counted = tuple(by for by in ordered if by in untimed)
     scoped = courts is not None
-    found: list[GroupFigures] = []
+    counts: dict[tuple[str | None, Any], list[int]] = {}
+    durations: dict[tuple[str | None, Any], Durations] = {}
     async with engine.connect() as conn:
-        # One snapshot for both statements: the charts add up to the table's totals.
         conn = await conn.execution_options(**READ_ONLY, isolation_level="REPEATABLE READ")
+        await conn.execute(_PLANNED)
+        for together in counted_together(ordered):
+            statement = counts_statement(scoped=scoped, groupings=together)
+            rows = (await conn.execute(statement, parameters)).all()
+            counts.update(_cells_added(rows, together, starts))
         if timed:
-            statement = figures_statement(scoped=scoped, groupings=timed, timed=True)
+            statement = durations_statement(scoped=scoped, groupings=timed)
             rows = (await conn.execute(statement, parameters)).all()
-            found += _figures_of(rows, timed, starts)
-        if counted:
-            statement = figures_statement(scoped=scoped, groupings=counted, timed=False)
-            rows = (await conn.execute(statement, parameters)).all()
-            # The totals once, with their percentiles when a timed grouping was asked for.
-            found += [f for f in _cells_added(rows, counted, starts) if not timed or f.grouping]
-        ids = {f.key for f in found if f.grouping == "clerk" and isinstance(f.key, str)}
+            durations = _durations_of(rows, timed, starts)
+        ids = {key for grouping, key in counts if grouping == "clerk" and isinstance(key, str)}
         names = await _names(conn, ids)
+    found = [
+        GroupFigures._make((grouping, key, *counted, *durations.get((grouping, key), NO_TIME)))
+        for (grouping, key), counted in counts.items()
+    ]
     return found, names
 
 
 def _cells_added(
     rows: Sequence[Any], groupings: tuple[str, ...], starts: dict[str, list[date]]
-) -> list[GroupFigures]:
-    """The :class:`GroupFigures` (no percentiles) of each of ``groupings`` and the totals,
-    from the counts per cell of all their keys (an untimed :func:`figures_statement`)."""
+) -> dict[tuple[str | None, Any], list[int]]:
+    """The counts (in :data:`COUNTS`' order) of each group of ``groupings`` and of the totals
+    (grouping None), from the cells of a :func:`counts_statement`."""
     sums: dict[tuple[str | None, Any], list[int]] = {}
+    width = len(groupings)
     for row in rows:
-        keys, counts = row[: len(groupings)], row[len(groupings) :]
+        keys, (outcome, electronic, first_try, confirmed, by_reply, n) = row[:width], row[width:]
+        served = outcome == SERVED
+        cell = (
+            n if served else 0,
+            n if outcome == FAILED else 0,
+            n if outcome == CANCELLED else 0,
+            n if served and electronic else 0,
+            n if served and first_try else 0,
+            n if served and confirmed else 0,
+            n if served and by_reply else 0,
+        )
         for grouping, key in (*zip(groupings, keys, strict=True), (None, None)):
-            found = sums.setdefault((grouping, _key(grouping, key, starts)), [0] * len(counts))
-            for i, count in enumerate(counts):
+            found = sums.setdefault((grouping, _key(grouping, key, starts)), [0] * len(COUNTS))
+            for i, count in enumerate(cell):
                 found[i] += count
-    return [
-        GroupFigures._make((grouping, key, *counts, None, None))
-        for (grouping, key), counts in sums.items()
-    ]
+    return sums
 
 
-def _figures_of(
+def _durations_of(
     rows: Sequence[Any], groupings: tuple[str, ...], starts: dict[str, list[date]]
-) -> list[GroupFigures]:
-    """The :class:`GroupFigures` of a :func:`figures_statement`'s rows: per row, the grouping
-    whose key is present (none: the totals), the key (a week's or a month's first day for its
-    bucket's number, from 1), the counts and the percentiles."""
-    found = []
+) -> dict[tuple[str | None, Any], Durations]:
+    """The median and p90 of each group of a :func:`durations_statement`'s rows: per row, the
+    grouping whose key is present (none: the totals), the key and the percentiles."""
+    found = {}
+    width = len(groupings)
     for row in rows:
-        keys, grouped = row[: len(groupings)], row[len(groupings) : 2 * len(groupings)]
-        counts, percentiles = row[2 * len(groupings) : -1], row[-1]
+        keys, grouped, percentiles = row[:width], row[width : 2 * width], row[-1]
         present = [i for i, g in enumerate(grouped) if g == 0]
         grouping = groupings[present[0]] if present else None
         key = _key(grouping, keys[present[0]], starts) if present else None
-        found.append(GroupFigures._make((grouping, key, *counts, *_durations(percentiles))))
+        found[(grouping, key)] = _durations(percentiles)
     return found
 
 

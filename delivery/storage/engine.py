@@ -7,6 +7,7 @@ appends to the same dispatch are serialised (PostgreSQL gets the same by ``SELEC
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -62,6 +63,19 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+# No JIT compilation: see :func:`without_jit`.
+NO_JIT: Mapping[str, str] = {"jit": "off"}
+
+
+async def planned_locally(conn: AsyncConnection, settings: Mapping[str, str]) -> None:
+    """PostgreSQL's planner ``settings`` for the rest of this transaction, in one statement
+    (``set_config(…, true)``: they end with it, so a pooled connection goes back as it came);
+    nothing on SQLite. For reads whose size the defaults misjudge (decisions 0054, 0055)."""
+    if conn.dialect.name == "postgresql":
+        local = (sa.func.set_config(name, value, sa.true()) for name, value in settings.items())
+        await conn.execute(sa.select(*local))
+
+
 async def without_jit(conn: AsyncConnection) -> None:
     """No JIT compilation for the rest of this transaction (PostgreSQL; nothing on SQLite).
 
@@ -69,8 +83,7 @@ async def without_jit(conn: AsyncConnection) -> None:
     ``jit_above_cost``. A newest-first page with a LIMIT is estimated at the cost of the whole
     scan it may stop early: the queue's candidates at a million dispatches (cost ~670,000 for
     1,200 rows) spent 0.5 s compiling to run for 0.1 s (docs/decisions/0054)."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(sa.text("SET LOCAL jit = off"))
+    await planned_locally(conn, NO_JIT)
 
 
 async def database_answers(engine: AsyncEngine) -> bool:

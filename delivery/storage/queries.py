@@ -189,6 +189,21 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _date_ranges(table: sa.FromClause, f: DispatchFilter) -> list[sa.ColumnElement[bool]]:
+    """``f``'s creation and service date ranges over ``table`` (``dispatches`` or an alias of
+    it): from the start, until before the end."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    for column, start, end in (
+        (table.c.created_at, f.created_from, f.created_to),
+        (table.c.served_at, f.served_from, f.served_to),
+    ):
+        if start:
+            conditions.append(column >= start)
+        if end:
+            conditions.append(column < end)
+    return conditions
+
+
 def dispatch_conditions(
     f: DispatchFilter, *, with_state: bool = True
 ) -> list[sa.ColumnElement[bool]]:
@@ -208,14 +223,7 @@ def dispatch_conditions(
         # A prefix (a surname, the start of an entity's name): see the decision record.
         pattern = escape_like(f.recipient_prefix) + "%"
         conditions.append(d.recipient_name.like(pattern, escape=LIKE_ESCAPE))
-    for column, start, end in (
-        (d.created_at, f.created_from, f.created_to),
-        (d.served_at, f.served_from, f.served_to),
-    ):
-        if start:
-            conditions.append(column >= start)
-        if end:
-            conditions.append(column < end)
+    conditions += _date_ranges(dispatches, f)
     if f.id_window:
         conditions.append(d.id.between(*f.id_window))
     if f.channel:
@@ -244,15 +252,7 @@ async def id_window(conn: AsyncConnection, f: DispatchFilter) -> tuple[str, str]
     date indexes alone (the ids included); ``OFFSET 0`` keeps PostgreSQL from turning min/max
     into a walk of the primary key, which would be the same misjudgement."""
     d = dispatches.alias("ranged")
-    conditions: list[sa.ColumnElement[bool]] = [d.c.court.in_(f.courts)]
-    for column, start, end in (
-        (d.c.created_at, f.created_from, f.created_to),
-        (d.c.served_at, f.served_from, f.served_to),
-    ):
-        if start:
-            conditions.append(column >= start)
-        if end:
-            conditions.append(column < end)
+    conditions = [d.c.court.in_(f.courts), *_date_ranges(d, f)]
     ids = sa.select(d.c.id).where(*conditions).offset(0).subquery()
     row = (await conn.execute(sa.select(sa.func.min(ids.c.id), sa.func.max(ids.c.id)))).one()
     return NO_IDS if row[0] is None else (str(row[0]), str(row[1]))

@@ -30,7 +30,7 @@ from delivery.domain import CANCELLED_EVENT as CANCELLED
 from delivery.domain import ELECTRONIC_CHANNELS
 from delivery.domain import FAILED_EVENT as FAILED
 from delivery.domain import SERVED_EVENT as SERVED
-from delivery.storage.engine import READ_ONLY
+from delivery.storage.engine import NO_JIT, READ_ONLY, planned_locally
 from delivery.storage.schema import service_outcomes, staff_users
 
 
@@ -231,20 +231,18 @@ _INSTANTS = ARRAY(sa.DateTime(timezone=True))
 # grow with the province, so a grouping by them is counted in cells of its own.
 FEW_KEYS = frozenset({"channel", *UNITS})
 
-# How a report's transaction has PostgreSQL plan (docs/decisions/0055): no JIT compilation
+# How a report's transaction has PostgreSQL plan (docs/decisions/0055, ``planned_locally``):
+# no JIT compilation
 # (a year's statements cost past ``jit_above_cost``; compiling takes longer than it saves), and
 # parallel workers for the scan and the sort of the period's rows (the default costs keep the
 # sort of the durations serial: at a million dispatches it then takes twice as long).
 REPORT_PLANNING = {
-    "jit": "off",
+    **NO_JIT,
     "parallel_setup_cost": "10",
     "parallel_tuple_cost": "0.001",
     "plan_cache_mode": "force_custom_plan",
     "work_mem": "32MB",
 }
-_PLANNED = sa.select(
-    *(sa.func.set_config(name, value, sa.true()) for name, value in REPORT_PLANNING.items())
-)
 
 
 def _keys(groupings: tuple[str, ...]) -> list[sa.ColumnElement[Any]]:
@@ -369,7 +367,7 @@ async def outcome_figures(
     durations: dict[tuple[str | None, Any], Durations] = {}
     async with engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY, isolation_level="REPEATABLE READ")
-        await conn.execute(_PLANNED)
+        await planned_locally(conn, REPORT_PLANNING)
         for together in counted_together(ordered):
             statement = counts_statement(scoped=scoped, groupings=together)
             rows = (await conn.execute(statement, parameters)).all()

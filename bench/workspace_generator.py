@@ -26,6 +26,7 @@ from delivery.storage.outcomes import (
     service_reach,
     with_report_facts,
 )
+from delivery.storage.schema.dispatch import open_channels
 from delivery.vocabulary import ELECTRONIC_CHANNELS, Channel, ContactKind
 
 COURTS = ("杭州市西湖区人民法院", "宁波市海曙区人民法院", "温州市鹿城区人民法院")
@@ -309,6 +310,11 @@ class Generator:
                 "created_at": created,
                 "updated_at": last["occurred_at"],
                 "owner_id": owner,
+                "open_channels": open_channels(
+                    (a["channel"], t.attempt_states[a["id"]])
+                    for a in attempts
+                    if a["id"] in t.attempt_states
+                ),
             },
         )
         # The reports' projection of the outcome events, as the unit of work writes it.

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.domain import (
-    OPEN_ATTEMPT_STATES,
     Attempt,
     AttemptState,
     Dispatch,
@@ -23,6 +22,8 @@ from delivery.storage.dispatches import load_contacts, load_documents
 from delivery.storage.engine import READ_ONLY
 from delivery.storage.rows import attempt_from_row, dispatch_from_row, event_from_row
 from delivery.storage.schema import attempts, certificates, dispatches, events, notices
+from delivery.storage.schema.dispatch import open_on
+from delivery.vocabulary import Channel
 
 
 @dataclass(frozen=True)
@@ -227,13 +228,8 @@ def dispatch_conditions(
     if f.id_window:
         conditions.append(d.id.between(*f.id_window))
     if f.channel:
-        conditions.append(
-            sa.exists().where(
-                attempts.c.dispatch_id == d.id,
-                attempts.c.channel == f.channel,
-                attempts.c.state.in_([s.value for s in OPEN_ATTEMPT_STATES]),
-            )
-        )
+        # Kept on the dispatch row, with a partial index per channel (docs/decisions/0057).
+        conditions.append(sa.literal_column(open_on(Channel(f.channel)), sa.Boolean))
     return conditions
 
 

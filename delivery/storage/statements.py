@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from delivery.domain import OPEN_ATTEMPT_STATES
 from delivery.storage.schema import (
     api_keys,
     attempts,
@@ -21,6 +22,7 @@ from delivery.storage.schema import (
     service_outcomes,
     webhook_endpoints,
 )
+from delivery.storage.schema.dispatch import OPEN_CHANNEL_BITS
 from delivery.storage.schema.event import STANDING
 
 _DISPATCH: sa.BindParameter[str] = sa.bindparam("dispatch_id")
@@ -61,6 +63,22 @@ SELECT_OWN_DOCUMENTS = sa.select(
 UPDATE_DISPATCH = dispatches.update().where(dispatches.c.id == _ROW)
 UPDATE_ATTEMPT = attempts.update().where(attempts.c.id == _ROW)
 INSERT_DISPATCH = dispatches.insert()
+# The ``open_channels`` of the dispatches ``ids``, from their attempts as the transaction has
+# just written them: each channel's bit once if any of its attempts is open (docs/decisions/0057).
+_CHANNEL_BIT = sa.case(OPEN_CHANNEL_BITS, value=attempts.c.channel, else_=0)
+_OPEN_CHANNELS = (
+    sa.select(sa.func.coalesce(sa.func.sum(sa.distinct(_CHANNEL_BIT)), 0))
+    .where(
+        attempts.c.dispatch_id == dispatches.c.id,
+        attempts.c.state.in_([s.value for s in OPEN_ATTEMPT_STATES]),
+    )
+    .scalar_subquery()
+)
+REFRESH_OPEN_CHANNELS = (
+    dispatches.update()
+    .where(dispatches.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(open_channels=_OPEN_CHANNELS)
+)
 INSERT_ATTEMPTS = attempts.insert()
 INSERT_EVENTS = events.insert()
 

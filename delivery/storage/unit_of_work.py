@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.clock import Clock
 from delivery.domain import (
+    OPEN_ATTEMPT_STATES,
     OUTCOME_EVENTS,
     Attempt,
     AttemptState,
@@ -55,11 +56,13 @@ from delivery.storage.rows import (
     event_from_row,
 )
 from delivery.storage.schema import contacts, dispatch_documents, media_files
+from delivery.storage.schema.dispatch import open_channels
 from delivery.storage.statements import (
     INSERT_ATTEMPTS,
     INSERT_DISPATCH,
     INSERT_EVENTS,
     INSERT_OUTCOMES,
+    REFRESH_OPEN_CHANNELS,
     SET_STANDING_OWNER,
     UNSTAND_OUTCOME,
     UPDATE_ATTEMPT,
@@ -138,6 +141,9 @@ class DispatchTransaction:
         self._stored_state = dispatch_changes(dispatch)
         self._events: list[dict[str, Any]] = []
         self._new_attempts: list[Attempt] = []
+        # Whether an attempt was opened or closed: the dispatch's open_channels is then read
+        # again from its attempts (REFRESH_OPEN_CHANNELS, docs/decisions/0057).
+        self._openings_changed = False
         self._changed_attempts: dict[str, Attempt] = {}
         self._notice_codes: list[dict[str, Any]] = []
         self._webhooks: list[tuple[str, dict[str, Any]]] = []
@@ -296,6 +302,7 @@ class DispatchTransaction:
     def add_attempt(self, attempt: Attempt, *, source: str, address_digest: str) -> None:
         """A new attempt; its event binds the contact and (by keyed digest) the address used."""
         self._new_attempts.append(attempt)
+        self._openings_changed = True
         if self._attempts is not None:
             self._attempts.append(attempt)
         self.record(
@@ -331,7 +338,9 @@ class DispatchTransaction:
         actor: str | None = None,
     ) -> None:
         """Move an attempt to ``new``, record the evidence and tell the case system."""
+        was_open = attempt.state in OPEN_ATTEMPT_STATES
         attempt.transition(new, reason)
+        self._openings_changed |= was_open != (new in OPEN_ATTEMPT_STATES)
         self.touch_attempt(attempt)
         payload = {"state": new.value, **({"reason": reason} if reason else {}), **(data or {})}
         self.record(
@@ -438,6 +447,10 @@ async def write_transactions(conn: AsyncConnection, txs: Sequence[DispatchTransa
     ]
     if changed_attempts:
         await conn.execute(UPDATE_ATTEMPT, changed_attempts)
+    # A new dispatch's attempts are all in this transaction: its row was written with them.
+    reopened = [tx.dispatch.id for tx in txs if tx._openings_changed and tx._new_row is None]
+    if reopened:
+        await conn.execute(REFRESH_OPEN_CHANNELS, {"ids": reopened})
     new_events = [row for tx in txs for row in tx._events]
     if new_events:
         await conn.execute(INSERT_EVENTS, new_events)
@@ -481,7 +494,8 @@ async def _write_dispatches(conn: AsyncConnection, txs: Sequence[DispatchTransac
         chain = {"event_seq": tx._seq, "chain_head": tx._head, "updated_at": tx.now}
         changes = dispatch_changes(tx.dispatch)
         if tx._new_row is not None:
-            inserts.append({**tx._new_row, **changes, **chain})
+            opened = open_channels((a.channel, a.state) for a in tx._new_attempts)
+            inserts.append({**tx._new_row, **changes, **chain, "open_channels": opened})
             for table, rows in tx._dependents:
                 dependents.setdefault(table, []).extend(rows)
         elif tx._events or changes != tx._stored_state:

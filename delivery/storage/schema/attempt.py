@@ -32,15 +32,6 @@ attempts = sa.Table(
     # The worker process (``workers.id``) that claimed a ``sending`` attempt: the sweep releases
     # the claim only when that worker has stopped heartbeating (docs/decisions/0024).
     sa.Column("claimed_by", ID),
-    # The queue's channel filter: dispatches with an open attempt (domain.OPEN_ATTEMPT_STATES)
-    # on a channel, without reading the closed attempts that are most of the table.
-    sa.Index(
-        "ix_attempts_open_channel",
-        "channel",
-        "dispatch_id",
-        postgresql_where=sa.text(OPEN_ATTEMPTS),
-        sqlite_where=sa.text(OPEN_ATTEMPTS),
-    ),
     # The sweep's pages of due sends, in order, each after the last.
     sa.Index("ix_attempts_next_action_at_id", "next_action_at", "id"),
     # The queue's "needs action" candidates: the open attempts waiting (channel unavailable).

@@ -3,9 +3,13 @@ that are not served documents (photos, videos, signatures, scanned cards)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 
+from delivery.domain import OPEN_ATTEMPT_STATES
 from delivery.storage.schema.base import ID, UtcDateTime, metadata
+from delivery.vocabulary import Channel
 
 documents = sa.Table(
     "documents",
@@ -22,6 +26,46 @@ documents = sa.Table(
 
 # The columns of ix_dispatches_court_state_filters (as in migration 0019).
 COUNTED_FILTERS = ("court", "state", "owner_id", "created_at", "served_at")
+
+# ``dispatches.open_channels``: the channels on which the dispatch has an open attempt
+# (domain.OPEN_ATTEMPT_STATES), one bit each (as in migration 0020; docs/decisions/0057).
+OPEN_CHANNEL_BITS = {
+    Channel.EMAIL: 1,
+    Channel.SMS: 2,
+    Channel.POSTAL: 4,
+    Channel.IN_PERSON: 8,
+    Channel.PUBLIC_NOTICE: 16,
+}
+
+
+def open_channels(attempts: Iterable[tuple[str, str]]) -> int:
+    """``open_channels`` of a dispatch whose attempts have these (channel, state): what the
+    unit of work's REFRESH_OPEN_CHANNELS computes from the stored attempts."""
+    channels = {channel for channel, state in attempts if state in OPEN_ATTEMPT_STATES}
+    return sum(OPEN_CHANNEL_BITS[Channel(channel)] for channel in channels)
+
+
+def open_on(channel: Channel) -> str:
+    """The condition that the dispatch has an open attempt on ``channel``, as the partial index
+    of that channel states it (a query must state it so for the index to serve it)."""
+    return f"(open_channels & {OPEN_CHANNEL_BITS[channel]}) <> 0"
+
+
+def _open_channel_indexes() -> list[sa.Index]:
+    """Per channel, its dispatches with an open attempt by court and state: the queue's channel
+    filter counts each state from the index alone (docs/decisions/0057)."""
+    return [
+        sa.Index(
+            f"ix_dispatches_open_{channel}",
+            "court",
+            "state",
+            "id",
+            postgresql_where=sa.text(open_on(channel)),
+            sqlite_where=sa.text(open_on(channel)),
+        )
+        for channel in OPEN_CHANNEL_BITS
+    ]
+
 
 dispatches = sa.Table(
     "dispatches",
@@ -60,6 +104,9 @@ dispatches = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     # The clerk who owns every service of the case (issue 6): named, inherited or round-robin.
     sa.Column("owner_id", ID, sa.ForeignKey("staff_users.id")),
+    # OPEN_CHANNEL_BITS of the open attempts, kept by the unit of work with every write of an
+    # attempt (delivery/storage/unit_of_work.py, docs/decisions/0057).
+    sa.Column("open_channels", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("api_key_id", "reference", name="uq_dispatches_api_key_reference"),
     # The workspace's queue: one court's newest first, and the filters it offers.
     sa.Index("ix_dispatches_court_id", "court", "id"),
@@ -90,6 +137,7 @@ dispatches = sa.Table(
     # rows are fetched. Without it a range a year back read ~90% of the table by primary key
     # (the planner cannot know that ids grow with created_at). bench/workspace.py.
     sa.Index("ix_dispatches_id_filters", "id", "state", "owner_id", "created_at", "served_at"),
+    *_open_channel_indexes(),
 )
 
 dispatch_documents = sa.Table(

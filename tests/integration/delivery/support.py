@@ -16,19 +16,24 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+from alembic import command
 from api_client import Api
 from cli_runner import cli_env
 from conftest import COURT, OTHER_COURT, settled
 from helpers import staff_account
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from delivery.clock import ManualClock, rfc3339
 from delivery.context import Context
 from delivery.domain import DispatchState
 from delivery.sandbox.pages import SmtpSink
+from delivery.services.api_keys import create_api_key
 from delivery.services.cancel import cancel_dispatch
 from delivery.services.progress import start_attempt
 from delivery.services.reversal import completing_event, unserve
 from delivery.services.transactions import dispatch_transaction
+from delivery.storage.migrate import alembic_config
 from delivery.storage.unit_of_work import DispatchTransaction
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -299,3 +304,22 @@ async def attempt_sent_events(api: Api, dispatch_id: str) -> list[Any]:
 
 async def ready(value: Any) -> Any:
     return value
+
+
+async def keyed_population(api: Api, ctx: Context, clock: ManualClock) -> None:
+    """:func:`build_population` through a new API key for both courts."""
+    _key, token = await create_api_key(ctx.engine, ctx.clock, "both", [COURT, OTHER_COURT])
+    await build_population(Api(api.client, {"Authorization": f"Bearer {token}"}, ctx), ctx, clock)
+
+
+async def downgrade_to(engine: AsyncEngine, revision: str) -> None:
+    """Migrate the database down to ``revision`` (a migration test then upgrades it again)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), revision))
+
+
+async def column_names(engine: AsyncEngine, table: str) -> set[str]:
+    async with engine.connect() as conn:
+        return await conn.run_sync(
+            lambda c: {col["name"] for col in sa.inspect(c).get_columns(table)}
+        )

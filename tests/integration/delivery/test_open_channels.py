@@ -11,25 +11,16 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from api_client import Api
-from conftest import COURT, OTHER_COURT
-from sqlalchemy.engine import Connection
 
 from delivery.clock import ManualClock
 from delivery.context import Context
 from delivery.domain import OPEN_ATTEMPT_STATES
-from delivery.services.api_keys import create_api_key
-from delivery.storage.migrate import alembic_config, upgrade
+from delivery.storage.migrate import upgrade
 from delivery.storage.schema import attempts, dispatches
 from delivery.storage.schema.dispatch import OPEN_CHANNEL_BITS
 from delivery.vocabulary import Channel
-from integration.delivery.support import build_population
-
-
-async def _population(api: Api, ctx: Context, clock: ManualClock) -> None:
-    _key, token = await create_api_key(ctx.engine, ctx.clock, "both", [COURT, OTHER_COURT])
-    await build_population(Api(api.client, {"Authorization": f"Bearer {token}"}, ctx), ctx, clock)
+from integration.delivery.support import column_names, downgrade_to, keyed_population
 
 
 async def _stored(ctx: Context) -> dict[str, int]:
@@ -67,7 +58,7 @@ def test_every_channel_has_its_own_bit() -> None:
 async def test_every_dispatch_keeps_the_channels_of_its_open_attempts(
     api: Api, ctx: Context, clock: ManualClock
 ) -> None:
-    await _population(api, ctx, clock)
+    await keyed_population(api, ctx, clock)
     expected = await _from_attempts(ctx)
     # Not vacuous: dispatches with open attempts on several channels, and with none left open.
     assert len({bits for bits in expected.values() if bits}) >= 2
@@ -75,26 +66,17 @@ async def test_every_dispatch_keeps_the_channels_of_its_open_attempts(
     assert await _stored(ctx) == expected
 
 
-def _downgrade(sync_conn: Connection, revision: str) -> None:
-    command.downgrade(alembic_config(sync_conn), revision)
-
-
 async def test_migration_0020_fills_what_the_unit_of_work_writes(
     api: Api, ctx: Context, clock: ManualClock
 ) -> None:
     """(PostgreSQL: on SQLite the downgrade cannot rebuild ``dispatches`` under the foreign keys
     of a populated database; the test above checks what the unit of work writes there.)"""
-    await _population(api, ctx, clock)
+    await keyed_population(api, ctx, clock)
     written = await _stored(ctx)
     assert any(written.values())
-    async with ctx.engine.begin() as conn:
-        await conn.run_sync(_downgrade, "0019")
+    await downgrade_to(ctx.engine, "0019")
     try:
-        async with ctx.engine.connect() as conn:
-            columns = await conn.run_sync(
-                lambda c: {col["name"] for col in sa.inspect(c).get_columns("dispatches")}
-            )
-        assert "open_channels" not in columns
+        assert "open_channels" not in await column_names(ctx.engine, "dispatches")
     finally:
         await upgrade(ctx.engine)
     assert await _stored(ctx) == written

@@ -14,17 +14,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from api_client import Api
 from conftest import settled
 from helpers import log_in, reply_message, signed_form, staff_account
-from sqlalchemy.engine import Connection
 
 from delivery.staff import Role
 from delivery.storage.address_confirmations import ConfirmedAddress
-from delivery.storage.migrate import alembic_config, upgrade
+from delivery.storage.migrate import upgrade
 from delivery.storage.schema import service_outcomes
 from delivery.vocabulary import ContactKind
+from integration.delivery.support import column_names, downgrade_to
 
 pytestmark = [pytest.mark.usefixtures("worker")]
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
@@ -73,10 +72,6 @@ async def _projection(api: Api) -> list[dict[str, Any]]:
     async with api.ctx.engine.connect() as conn:
         query = sa.select(service_outcomes).order_by(service_outcomes.c.event_id)
         return [dict(r) for r in (await conn.execute(query)).mappings()]
-
-
-def _downgrade(sync_conn: Connection, revision: str) -> None:
-    command.downgrade(alembic_config(sync_conn), revision)
 
 
 async def test_services_after_confirmation_and_by_reply_are_counted(
@@ -130,14 +125,9 @@ async def test_migration_0014_fills_what_served_for_earlier_services(
     await settled(api.ctx)
     written = await _projection(api)
     assert any(r["confirmed_address"] for r in written) and any(r["by_reply"] for r in written)
-    async with api.ctx.engine.begin() as conn:
-        await conn.run_sync(_downgrade, "0013")
+    await downgrade_to(api.ctx.engine, "0013")
     try:
-        async with api.ctx.engine.connect() as conn:
-            columns = await conn.run_sync(
-                lambda c: {col["name"] for col in sa.inspect(c).get_columns("service_outcomes")}
-            )
-        assert "by_reply" not in columns
+        assert "by_reply" not in await column_names(api.ctx.engine, "service_outcomes")
     finally:
         await upgrade(api.ctx.engine)
     assert await _projection(api) == written

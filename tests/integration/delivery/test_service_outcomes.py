@@ -17,25 +17,24 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from api_client import Api
 from conftest import COURT, OTHER_COURT
-from sqlalchemy.engine import Connection
 
 from delivery.clock import ManualClock
 from delivery.context import Context
 from delivery.domain import OUTCOME_EVENTS
 from delivery.services.api_keys import create_api_key
-from delivery.storage.migrate import MIGRATIONS_DIR, alembic_config, upgrade
+from delivery.storage.migrate import MIGRATIONS_DIR, upgrade
 from delivery.storage.schema import events, service_outcomes
-from integration.delivery.support import Population, build_population
+from integration.delivery.support import (
+    Population,
+    build_population,
+    column_names,
+    downgrade_to,
+    keyed_population,
+)
 
 Row = dict[str, Any]
-
-
-async def _population(api: Api, ctx: Context, clock: ManualClock) -> None:
-    _key, token = await create_api_key(ctx.engine, ctx.clock, "both", [COURT, OTHER_COURT])
-    await build_population(Api(api.client, {"Authorization": f"Bearer {token}"}, ctx), ctx, clock)
 
 
 async def _projection(ctx: Context) -> list[Row]:
@@ -104,7 +103,7 @@ def _expected(chain: list[Row], court: str) -> list[Row]:
 async def test_every_outcome_event_has_its_row_and_no_other_row_exists(
     api: Api, ctx: Context, clock: ManualClock
 ) -> None:
-    await _population(api, ctx, clock)
+    await keyed_population(api, ctx, clock)
     expected = await _expected_from_chain(ctx)
     # The population holds every kind of outcome, failures with and without an attempt.
     assert {r["type"] for r in expected} >= {
@@ -165,7 +164,7 @@ def _migration_0005() -> ModuleType:
 async def test_the_backfill_of_migration_0005_gives_the_rows_the_unit_of_work_wrote(
     api: Api, ctx: Context, clock: ManualClock
 ) -> None:
-    await _population(api, ctx, clock)
+    await keyed_population(api, ctx, clock)
     written = await _projection(ctx)
     assert written
     backfill_rows = _migration_0005().backfill_rows
@@ -186,20 +185,15 @@ async def test_the_backfill_of_migration_0005_gives_the_rows_the_unit_of_work_wr
     ]
 
 
-def _downgrade(sync_conn: Connection, revision: str) -> None:
-    command.downgrade(alembic_config(sync_conn), revision)
-
-
 async def test_migrating_from_0004_fills_the_projection(
     api: Api, ctx: Context, clock: ManualClock
 ) -> None:
     """The events recorded at revision 0004 (no projection yet) have their rows after 0005.
     (PostgreSQL only: on SQLite the downgrade cannot rebuild ``dispatches`` under the foreign
     keys of a populated database; the test above runs the same backfill there.)"""
-    await _population(api, ctx, clock)
+    await keyed_population(api, ctx, clock)
     written = await _projection(ctx)
-    async with ctx.engine.begin() as conn:
-        await conn.run_sync(_downgrade, "0004")
+    await downgrade_to(ctx.engine, "0004")
     try:
         async with ctx.engine.connect() as conn:
             tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
@@ -216,16 +210,12 @@ async def test_migration_0018_fills_what_the_unit_of_work_writes(
     """Rows written before 0018 get the report facts, the standing mark and the owner that
     the unit of work now writes with each row (PostgreSQL computes them in SQL, SQLite in
     Python: both are checked)."""
-    await _population(api, ctx, clock)
+    await keyed_population(api, ctx, clock)
     written = await _projection(ctx)
     assert any(r["standing"] and r["owner_id"] for r in written)
-    async with ctx.engine.begin() as conn:
-        await conn.run_sync(_downgrade, "0017")
+    await downgrade_to(ctx.engine, "0017")
     try:
-        async with ctx.engine.connect() as conn:
-            columns = await conn.run_sync(
-                lambda c: {col["name"] for col in sa.inspect(c).get_columns("service_outcomes")}
-            )
+        columns = await column_names(ctx.engine, "service_outcomes")
         assert "standing" not in columns and "dated_at" not in columns
     finally:
         await upgrade(ctx.engine)

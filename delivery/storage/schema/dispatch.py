@@ -104,8 +104,8 @@ dispatches = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     # The clerk who owns every service of the case (issue 6): named, inherited or round-robin.
     sa.Column("owner_id", ID, sa.ForeignKey("staff_users.id")),
-    # OPEN_CHANNEL_BITS of the open attempts, kept by the unit of work with every write of an
-    # attempt (delivery/storage/unit_of_work.py, docs/decisions/0057).
+    # OPEN_CHANNEL_BITS of the open attempts, kept by the unit of work whenever an attempt opens
+    # or closes (delivery/storage/unit_of_work.py, docs/decisions/0057).
     sa.Column("open_channels", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("api_key_id", "reference", name="uq_dispatches_api_key_reference"),
     # The workspace's queue: one court's newest first, and the filters it offers.

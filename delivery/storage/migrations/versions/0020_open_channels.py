@@ -1,6 +1,6 @@
 """The queue's channel filter at a million dispatches (issue 16, item 2): each dispatch keeps the
-channels of its open attempts in ``dispatches.open_channels`` (one bit per channel), written by
-the unit of work with every attempt it writes, with a partial index per channel on (court,
+channels of its open attempts in ``dispatches.open_channels`` (one bit per channel), kept by
+the unit of work whenever an attempt opens or closes, with a partial index per channel on (court,
 state, id). The filter then counts each state from its channel's index alone instead of joining
 every open attempt of the channel (0.3 s for postal); the attempts' open-channel index, which
 only that join read, is dropped (docs/decisions/0057).

@@ -24,7 +24,7 @@ from delivery.services.certificates import BLOCKED_EVENT, CERTIFICATE_EVENTS, IS
 from delivery.services.timestamps import flag_before, overdue_dispatches
 from delivery.storage import queries, staff
 from delivery.storage import queue_facts as facts
-from delivery.storage.engine import READ_ONLY, Connection, without_jit
+from delivery.storage.engine import READ_ONLY, Connection, planned_per_filter
 from delivery.vocabulary import EventType, NoticeState
 from escalation.calendar import CourtDays
 from escalation.decide import step_deadline
@@ -184,30 +184,49 @@ def empty_page() -> QueuePage:
 async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
     """The page ``flt`` asks for, its counts per state, how many need action and each row's
     facts. The needs-action count is always shown (issue 14: counts per state alone said
-    "queued 0" while rows needed a person). The facts of the page are read with the first
-    batch of dispatches that may need action."""
+    "queued 0" while rows needed a person). Only the page's rows have their facts read: the
+    count is of the candidates the database flags (decision 0058)."""
     storage = flt.storage_filter(ctx.settings.zone)
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
-        await without_jit(conn)
+        await planned_per_filter(conn)
         if _ends_back(storage, ctx.clock.now()):
             storage = replace(storage, id_window=await queries.id_window(conn, storage))
         counts = await queries.count_by_state(conn, storage, STATES, MAX_STATE_COUNT)
-        found = [] if flt.needs_action else await queries.list_dispatches(conn, storage)
-        page_rows = [QueueRow(d) for d in found]
-        needing = await _needing(ctx, conn, flt, storage, page_rows)
-    if flt.needs_action:
-        matching = _matching(flt, needing)
-        more, rows = len(matching) > flt.limit, matching[: flt.limit]
-    else:
-        more, rows = len(page_rows) > flt.limit, page_rows[: flt.limit]
+        found = [] if flt.needs_action else await _listed(conn, storage, counts)
+        needing = await _needing(ctx, conn, flt, storage)
+        if flt.needs_action:
+            matching = _matching(flt, needing)
+            found = await _dispatches(conn, [c.id for c in matching[: flt.limit + 1]], storage)
+        rows = [QueueRow(d) for d in found[: flt.limit]]
+        await _add_all_facts(ctx, conn, rows)
     return QueuePage(
         rows=rows,
         counts=counts,
-        next_cursor_id=rows[-1].dispatch.id if more else None,
+        next_cursor_id=rows[-1].dispatch.id if len(found) > flt.limit else None,
         needs_action=min(len(needing), MAX_NEEDS_ACTION),
         needs_action_more=len(needing) > MAX_NEEDS_ACTION,
     )
+
+
+async def _listed(
+    conn: Connection, storage: queries.DispatchFilter, counts: queries.StateCounts
+) -> list[Dispatch]:
+    """The list view's dispatches. A state the counts found none of needs no query; one found
+    under the cap is read as the few it is (``queries.list_dispatches``)."""
+    if storage.state is None or storage.state in counts.over_cap:
+        return await queries.list_dispatches(conn, storage)
+    if not counts.counts.get(storage.state):
+        return []
+    return await queries.list_dispatches(conn, storage, few=True)
+
+
+async def _dispatches(
+    conn: Connection, ids: list[str], storage: queries.DispatchFilter
+) -> list[Dispatch]:
+    """The dispatches ``ids`` (of the filter's courts), newest first."""
+    found = await facts.dispatches_in_courts(conn, ids, storage.courts)
+    return sorted(found, key=lambda d: d.id, reverse=True)
 
 
 def _ends_back(f: queries.DispatchFilter, now: datetime) -> bool:
@@ -217,48 +236,35 @@ def _ends_back(f: queries.DispatchFilter, now: datetime) -> bool:
     return any(end < now - RECENT_RANGE_END for end in (f.created_to, f.served_to) if end)
 
 
-def _matching(flt: QueueFilter, needing: list[QueueRow]) -> list[QueueRow]:
-    """The needs-action view's rows: those of ``needing`` in the filter's state, after its
-    cursor."""
+def _matching(flt: QueueFilter, needing: list[facts.Candidate]) -> list[facts.Candidate]:
+    """The needs-action view's dispatches: those of ``needing`` in the filter's state, after
+    its cursor."""
     return [
-        r
-        for r in needing
-        if flt.state in (None, r.dispatch.state)
-        and (flt.before_id is None or r.dispatch.id < flt.before_id)
+        c
+        for c in needing
+        if flt.state in (None, c.state) and (flt.before_id is None or c.id < flt.before_id)
     ]
 
 
 async def _needing(
-    ctx: Context,
-    conn: Connection,
-    flt: QueueFilter,
-    storage: queries.DispatchFilter,
-    page_rows: list[QueueRow],
-) -> list[QueueRow]:
+    ctx: Context, conn: Connection, flt: QueueFilter, storage: queries.DispatchFilter
+) -> list[facts.Candidate]:
     """The dispatches of the filter (without its state and cursor) that need a person, newest
     first, among the first CANDIDATE_WINDOW that may. Read in batches: once more than
     MAX_NEEDS_ACTION need action and the needs-action view's page is full, the candidates
     further back can change neither the count ("1000+") nor the page, so they are not read
-    (decision 0054). ``page_rows`` get their facts with the first batch; a dispatch that is
-    both a candidate and on the page is one row."""
+    (decision 0054). A candidate the database flags needs action; one whose step timer alone
+    ran out does if its window, counted in court days, has passed (decision 0058)."""
     rules = _rules(ctx)
+    court_days = CourtDays(ctx.calendar, ctx.settings.zone)
     candidates_filter = replace(storage, state=None, before_id=None)
-    by_id = {r.dispatch.id: r for r in page_rows}
-    unread = dict(by_id)  # the rows whose facts are still to be read, by id
-    needing: list[QueueRow] = []
+    needing: list[facts.Candidate] = []
     read, size = 0, FIRST_CANDIDATES + flt.limit
     while True:
         size = min(size, CANDIDATE_WINDOW - read)
         batch = await facts.needs_action_candidates(conn, candidates_filter, rules, size)
         read += len(batch)
-        rows = []
-        for dispatch in batch:
-            if dispatch.id not in by_id:
-                by_id[dispatch.id] = unread[dispatch.id] = QueueRow(dispatch)
-            rows.append(by_id[dispatch.id])
-        await _add_all_facts(ctx, conn, list(unread.values()))
-        unread = {}
-        needing += [r for r in rows if r.needs_action]
+        needing += [c for c in batch if c.certain or _window_passed(ctx, c, rules.now, court_days)]
         enough = len(needing) > MAX_NEEDS_ACTION and (
             not flt.needs_action or len(_matching(flt, needing)) > flt.limit
         )
@@ -266,6 +272,12 @@ async def _needing(
             return needing
         candidates_filter = replace(candidates_filter, before_id=batch[-1].id)
         size = CANDIDATE_WINDOW
+
+
+def _window_passed(ctx: Context, c: facts.Candidate, now: datetime, court_days: CourtDays) -> bool:
+    """The candidate's step window has ended (as :func:`_add_deadlines` reads it for a row)."""
+    ends = _window_ends_at(ctx, c.policy, c.court, c.step_index, c.step_started_at, court_days)
+    return ends is not None and ends <= now
 
 
 def _rules(ctx: Context) -> facts.NeedsActionFacts:
@@ -327,9 +339,25 @@ def _add_deadlines(ctx: Context, row: QueueRow, now: datetime, court_days: Court
     d = row.dispatch
     if not d.is_open:
         return
-    if d.step_index is not None and d.step_started_at is not None:
-        steps = ctx.policies.get(d.policy, d.court).steps
-        if d.step_index < len(steps) and steps[d.step_index].timed:
-            row.window_ends_at = step_deadline(d.step_started_at, steps[d.step_index], court_days)
+    row.window_ends_at = _window_ends_at(
+        ctx, d.policy, d.court, d.step_index, d.step_started_at, court_days
+    )
     row.window_passed = row.window_ends_at is not None and row.window_ends_at <= now
     row.deadline_passed = d.service_deadline_at is not None and d.service_deadline_at <= now
+
+
+def _window_ends_at(
+    ctx: Context,
+    policy: str,
+    court: str,
+    step_index: int | None,
+    step_started_at: datetime | None,
+    court_days: CourtDays,
+) -> datetime | None:
+    """When the window of the step under way ends (None: no step, or an untimed one)."""
+    if step_index is None or step_started_at is None:
+        return None
+    steps = ctx.policies.get(policy, court).steps
+    if step_index < len(steps) and steps[step_index].timed:
+        return step_deadline(step_started_at, steps[step_index], court_days)
+    return None

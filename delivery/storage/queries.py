@@ -254,12 +254,25 @@ async def id_window(conn: AsyncConnection, f: DispatchFilter) -> tuple[str, str]
     return NO_IDS if row[0] is None else (str(row[0]), str(row[1]))
 
 
-async def list_dispatches(conn: AsyncConnection, f: DispatchFilter) -> list[Dispatch]:
-    """Newest first; ``before_id`` is the cursor (ids sort by creation time)."""
-    query = sa.select(dispatches).where(*dispatch_conditions(f))
+async def list_dispatches(
+    conn: AsyncConnection, f: DispatchFilter, *, few: bool = False
+) -> list[Dispatch]:
+    """Newest first; ``before_id`` is the cursor (ids sort by creation time).
+
+    ``few``: the caller knows the filter finds few dispatches (a state counted under its cap).
+    They are then found first and sorted after: newest first, a state that is rare under the
+    filter (``failed`` among last month's dispatches) walked every id back to the first
+    dispatch, because PostgreSQL expects the state and the dates to be independent
+    (docs/decisions/0058)."""
+    d = dispatches.c
+    conditions = dispatch_conditions(f)
     if f.before_id:
-        query = query.where(dispatches.c.id < f.before_id)
-    rows = await conn.execute(query.order_by(dispatches.c.id.desc()).limit(f.limit))
+        conditions.append(d.id < f.before_id)
+    if few:
+        # OFFSET 0: planned on its own, by the filter's best index, not by the order wanted.
+        conditions = [d.id.in_(sa.select(d.id).where(*conditions).offset(0))]
+    query = sa.select(dispatches).where(*conditions)
+    rows = await conn.execute(query.order_by(d.id.desc()).limit(f.limit))
     return [dispatch_from_row(r, []) for r in rows.mappings()]
 
 

@@ -95,20 +95,38 @@ class NeedsActionFacts:
     resumable_failures: Sequence[str]
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A dispatch that may need a person, with what the step window's check needs (the
+    policy counts it in court days, which the database cannot)."""
+
+    id: str
+    state: str
+    court: str
+    policy: str
+    step_index: int | None
+    step_started_at: datetime | None
+    # One of the flags the database decides holds; otherwise only the step's window may have
+    # passed (its timer did), which the service checks.
+    certain: bool
+
+
 async def needs_action_candidates(
     conn: AsyncConnection, f: DispatchFilter, facts: NeedsActionFacts, limit: int
-) -> list[Dispatch]:
-    """The dispatches of ``f`` (its state filter and cursor included) that may need a person,
-    newest first: every dispatch for which one of the queue's flags can hold. The service
-    (``clerk_queue``) computes the flags of these rows as it does for any page and keeps those
-    that need action. A step's window is counted in court days by the policy, which only it can
-    do; here the timer stands in for it (``next_action_at`` is the window's end while the step
-    waits), so no dispatch whose window passed is left out."""
+) -> list[Candidate]:
+    """The first ``limit`` dispatches of ``f`` (its state filter and cursor included) that may
+    need a person, newest first: every dispatch for which one of the queue's flags can hold.
+
+    Every flag but the step window's is decided here, exactly as the service's ``QueueRow``
+    decides it from the facts (a test holds the two together), so counting them needs no fact
+    read per candidate (decision 0058). A step's window is counted in court days by the policy,
+    which only the service can do; here the timer stands in for it (``next_action_at`` is the
+    window's end while the step waits), so no dispatch whose window passed is left out. The
+    two kinds are read apart (a branch each, newest first), so the window's can use its index."""
     d = dispatches.c
     is_open = d.state.in_([s.value for s in OPEN_DISPATCH_STATES])
-    flagged = sa.or_(
+    certain = sa.or_(
         sa.and_(is_open, d.service_deadline_at <= facts.now),
-        sa.and_(is_open, d.step_started_at.is_not(None), d.next_action_at <= facts.now),
         sa.and_(
             d.state == DispatchState.FAILED, d.state_reason.in_(list(facts.resumable_failures))
         ),
@@ -124,10 +142,7 @@ async def needs_action_candidates(
             attempts.c.state.in_([s.value for s in OPEN_ATTEMPT_STATES]),
             attempts.c.reason == facts.waiting_reason,
         ),
-        sa.and_(
-            d.state == DispatchState.NOTICE_PENDING,
-            sa.exists().where(notices.c.dispatch_id == d.id, notices.c.state == NoticeState.DRAFT),
-        ),
+        sa.and_(d.state == DispatchState.NOTICE_PENDING, _draft_notice_open(d.id)),
         sa.exists().where(
             webhook_deliveries.c.dispatch_id == d.id,
             webhook_deliveries.c.state == DELIVERY_FAILED,
@@ -136,11 +151,47 @@ async def needs_action_candidates(
             checkpoint_timestamps.c.dispatch_id == d.id, stamps.overdue(facts.flag_before)
         ),
     )
-    query = sa.select(dispatches).where(*dispatch_conditions(f), flagged)
+    window = sa.and_(is_open, d.step_started_at.is_not(None), d.next_action_at <= facts.now)
+    conditions = dispatch_conditions(f)
     if f.before_id:
-        query = query.where(d.id < f.before_id)
-    rows = await conn.execute(query.order_by(d.id.desc()).limit(limit))
-    return [dispatch_from_row(r, []) for r in rows.mappings()]
+        conditions.append(d.id < f.before_id)
+
+    def branch(flag: sa.ColumnElement[bool], decided: int) -> sa.Select[Any]:
+        newest = (
+            sa.select(d.id, sa.literal(decided, sa.Integer).label("certain"))
+            .where(*conditions, flag)
+            .order_by(d.id.desc())
+            .limit(limit)
+            .subquery()
+        )
+        return sa.select(newest.c.id, newest.c.certain)
+
+    found = sa.union_all(branch(certain, 1), branch(window, 0)).subquery("found")
+    flagged = (
+        sa.select(found.c.id, sa.func.max(found.c.certain).label("certain"))
+        .group_by(found.c.id)
+        .subquery("flagged")
+    )
+    rows = await conn.execute(
+        sa.select(
+            d.id, d.state, d.court, d.policy, d.step_index, d.step_started_at, flagged.c.certain
+        )
+        .join_from(dispatches, flagged, d.id == flagged.c.id)
+        .order_by(d.id.desc())
+        .limit(limit)
+    )
+    return [Candidate(*row[:-1], certain=bool(row[-1])) for row in rows]
+
+
+def _draft_notice_open(dispatch_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    """The dispatch has a draft notice of an open public-notice attempt: one awaiting a
+    supervisor's approval, as :func:`notices_in_state` finds it."""
+    return sa.exists().where(
+        notices.c.dispatch_id == dispatch_id,
+        notices.c.state == NoticeState.DRAFT,
+        attempts.c.id == notices.c.attempt_id,
+        attempts.c.state.in_(OPEN_NOTICE_ATTEMPT_STATES),
+    )
 
 
 def _flag_not_cleared(

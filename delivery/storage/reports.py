@@ -30,7 +30,7 @@ from delivery.domain import CANCELLED_EVENT as CANCELLED
 from delivery.domain import ELECTRONIC_CHANNELS
 from delivery.domain import FAILED_EVENT as FAILED
 from delivery.domain import SERVED_EVENT as SERVED
-from delivery.storage.engine import NO_JIT, READ_ONLY, planned_locally
+from delivery.storage.engine import CUSTOM_PLANS, NO_JIT, READ_ONLY, planned_locally
 from delivery.storage.schema import service_outcomes, staff_users
 
 
@@ -238,9 +238,9 @@ FEW_KEYS = frozenset({"channel", *UNITS})
 # sort of the durations serial: at a million dispatches it then takes twice as long).
 REPORT_PLANNING = {
     **NO_JIT,
+    **CUSTOM_PLANS,
     "parallel_setup_cost": "10",
     "parallel_tuple_cost": "0.001",
-    "plan_cache_mode": "force_custom_plan",
     "work_mem": "32MB",
 }
 

@@ -26,6 +26,19 @@ documents = sa.Table(
 
 # The columns of ix_dispatches_court_state_filters (as in migration 0019).
 COUNTED_FILTERS = ("court", "state", "owner_id", "created_at", "served_at")
+# The key of ix_dispatches_id_filters (migration 0019's).
+ID_FILTERS = ("id", "state", "owner_id", "created_at", "served_at")
+# What the queue's needs-action candidates read of a dispatch besides its id (its court and
+# the flags the database decides, delivery/storage/queue_facts.py): included in the indexes
+# the candidates are found by (as in migration 0021; docs/decisions/0058).
+FLAG_COLUMNS = (
+    "court",
+    "state",
+    "state_reason",
+    "service_deadline_at",
+    "step_started_at",
+    "next_action_at",
+)
 
 # ``dispatches.open_channels``: the channels on which the dispatch has an open attempt
 # (domain.OPEN_ATTEMPT_STATES), one bit each (as in migration 0020; docs/decisions/0057).
@@ -117,11 +130,13 @@ dispatches = sa.Table(
     sa.Index("ix_dispatches_created_at", "created_at", postgresql_include=["id", "court"]),
     sa.Index("ix_dispatches_court_served_at", "court", "served_at", postgresql_include=["id"]),
     # The recipient filter is a prefix (LIKE 'x%'): only a pattern_ops index serves it on a
-    # database whose collation is not C.
+    # database whose collation is not C. The flags' columns are included: a surname's thousands
+    # of dispatches are checked for the needs-action count from the index alone.
     sa.Index(
         "ix_dispatches_recipient_name",
         "recipient_name",
         postgresql_ops={"recipient_name": "varchar_pattern_ops"},
+        postgresql_include=["id", *FLAG_COLUMNS],
     ),
     sa.Index("ix_dispatches_owner_id_created_at", "owner_id", "created_at"),
     # The counts per state, each capped (docs/decisions/0054): the rows of one state under the
@@ -135,8 +150,13 @@ dispatches = sa.Table(
     # Newest first under the filters that are not selective on their own (state, owner, date
     # ranges): read backwards, the other columns are checked in the index and only matching
     # rows are fetched. Without it a range a year back read ~90% of the table by primary key
-    # (the planner cannot know that ids grow with created_at). bench/workspace.py.
-    sa.Index("ix_dispatches_id_filters", "id", "state", "owner_id", "created_at", "served_at"),
+    # (the planner cannot know that ids grow with created_at). bench/workspace.py. With the
+    # flags' columns included, the needs-action candidates are found in the index alone.
+    sa.Index(
+        "ix_dispatches_id_filters",
+        *ID_FILTERS,
+        postgresql_include=[c for c in FLAG_COLUMNS if c not in ID_FILTERS],
+    ),
     *_open_channel_indexes(),
 )
 

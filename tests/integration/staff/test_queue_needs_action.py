@@ -4,10 +4,12 @@ count covers the whole filter, not the page, and it is what the queue opens on."
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from api_client import Api, dispatch_body
 from conftest import COURT, eventually, settled
+from webhook_receiver import Receiver, receiving
 
 from delivery.services import clerk_queue
 from delivery.services.certificates import BLOCKED_EVENT, ISSUED_EVENT
@@ -168,3 +170,42 @@ async def test_candidates_read_in_batches_give_the_same_count_and_pages(
         (d, True) for d in newest_first[:3]
     ]
     assert (everything.needs_action, everything.needs_action_more) == (1, True)
+
+
+@pytest.mark.both_databases
+async def test_the_count_flags_what_the_rows_flag(api: Api) -> None:
+    """The database decides every flag but the step window's (decision 0058): the dispatches
+    it counts as needing a person are exactly those whose row, with all its facts read, shows
+    a flag; before and after the step windows pass (the window alone is decided in Python)."""
+    document = (await (await api.upload(title="传票", kind="summons")).json())["id"]
+    body = dispatch_body([document], source=FOUND, reference="eq-risk")
+    body["hearing_at"] = "2026-11-27T09:00:00+08:00"
+    at_risk = (await api.create(body))["id"]
+    notice = (await api.create(await api.new_dispatch_body(reference="eq-notice", consent=False)))[
+        "id"
+    ]
+    await api.until(notice, lambda d: any(e["type"] == "notice_drafted" for e in d["events"]))
+    blocked = (await api.new_dispatch(reference="eq-blocked"))["id"]
+    served = (await api.new_dispatch(reference="eq-served"))["id"]
+    await _served(api, blocked, served)
+    await _record(api, blocked, BLOCKED_EVENT)
+    plain = await case_dispatch(api, "eq-plain", source=FOUND)
+    await api.until_attempt(plain, "sent")
+    async with receiving(Receiver(status=410)) as receiver:  # the case system's receiver is gone
+        await api.register_webhook(receiver.url, ["dispatch.created"])
+        hooked = await case_dispatch(api, "eq-hooked", source=FOUND)
+        await eventually(receiver.called(1))
+    await settled(api.ctx)
+
+    async def flagged_both_ways() -> tuple[set[str], set[str]]:
+        rows = (await queue_page(api.ctx, QueueFilter(courts=(COURT,), limit=100))).rows
+        shown = {r.dispatch.id for r in rows if r.needs_action}
+        view = await queue_page(api.ctx, QueueFilter(courts=(COURT,), needs_action=True))
+        assert view.needs_action == len(view.rows)
+        return shown, {r.dispatch.id for r in view.rows}
+
+    shown, counted = await flagged_both_ways()
+    assert shown == counted == {at_risk, notice, blocked, hooked}
+    api.ctx.clock.advance(timedelta(days=4))  # type: ignore[attr-defined]
+    shown, counted = await flagged_both_ways()
+    assert shown == counted == {at_risk, notice, blocked, hooked, plain}

@@ -333,3 +333,35 @@ async def test_dates_out_of_the_calendar_are_refused_not_an_error(api: Api) -> N
         assert f"{name}: " in html
     run = await api.client.get("/staff/print-run", params={"date": "9999-12-31"})
     assert run.status == 422, await run.text()
+
+
+@pytest.mark.both_databases
+async def test_a_state_counted_under_its_cap_pages_the_same(api: Api) -> None:
+    """A state the counts found under their cap is listed as the few it is (decision 0058):
+    the same rows, newest first, page by page; one found nowhere is no query at all."""
+    ids = [await case_dispatch(api, f"few-{i}", source=FOUND) for i in range(5)]
+    for dispatch_id in ids[:4]:
+        response = await api.client.post(
+            f"/api/v1/dispatches/{dispatch_id}/cancel", headers=api.auth
+        )
+        assert response.status == 200, await response.text()
+    await settled(api.ctx)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        flt = clerk_queue.QueueFilter(courts=(COURT,), state="cancelled", limit=3, before_id=cursor)
+        page = await clerk_queue.queue_page(api.ctx, flt)
+        assert page.counts.counts["cancelled"] == 4
+        seen += [r.dispatch.id for r in page.rows]
+        if page.next_cursor_id is None:
+            break
+        cursor = page.next_cursor_id
+    assert seen == ids[3::-1]
+
+    flt = clerk_queue.QueueFilter(courts=(COURT,), state="failed")
+    with _counting(api) as statements:
+        assert (await clerk_queue.queue_page(api.ctx, flt)).rows == []
+    # The counts and the candidates (and on PostgreSQL the planner's settings): no list (the
+    # only statement reading whole dispatch rows here), and no facts, for there is no row.
+    assert not [s for s in statements if "dispatches.api_key_id" in s], statements
+    assert len(statements) <= 3, statements

@@ -2,12 +2,13 @@
 what needs a person on each row.
 
 One page costs a fixed number of queries whatever its size (docs/decisions/0014): the page of
-dispatches, the counts per state, the dispatches that may need action (their facts computed too,
-to count those that do: the default view, decision 0036), then one batched query each for the
-rows' open attempts, flag events (``dispatch_at_risk``, a certificate blocked by a character
-outside the fonts), notices awaiting approval, failed webhook deliveries, checkpoints still
-without third-party time and owners' names. Overdue needs no query: it is computed from the row
-and the policy, as the ladder does.
+dispatches, the counts per state, the dispatches that may need action (the database decides
+every flag but the step window's, so they are counted without reading their facts: the default
+view, decisions 0036 and 0058), then, for the page's rows only, one batched query each for their
+open attempts, flag events (``dispatch_at_risk``, a certificate blocked by a character outside
+the fonts), notices awaiting approval, failed webhook deliveries, checkpoints still without
+third-party time and owners' names. Overdue needs no query: it is computed from the row and the
+policy, as the ladder does.
 
 Dates in the filter are days in the court's zone; a range ``from``–``to`` includes both days.
 """

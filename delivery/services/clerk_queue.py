@@ -22,8 +22,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from delivery.context import Context
 from delivery.domain import RESUMABLE_FAILURES, Dispatch, DispatchState
 from delivery.services.certificates import BLOCKED_EVENT, CERTIFICATE_EVENTS, ISSUED_EVENT
-from delivery.services.timestamps import flag_before, overdue_dispatches
-from delivery.storage import queries, staff
+from delivery.services.timestamps import flag_before
+from delivery.storage import checkpoint_timestamps, queries, staff
 from delivery.storage import queue_facts as facts
 from delivery.storage.engine import READ_ONLY, Connection, planned_per_filter
 from delivery.vocabulary import EventType, NoticeState
@@ -163,9 +163,10 @@ STATES = tuple(s.value for s in DispatchState)
 # Each state's count stops here ("1000+", as the needs-action count does): counting every row
 # of a broad filter on every page cost up to 0.7 s at a million dispatches (decision 0054).
 MAX_STATE_COUNT = 1000
-# The needs-action count computes every flag of the candidates (facts.needs_action_candidates)
-# until more than this many need action; then it reads "1000+" (decision 0036). It sets how
-# many candidates a page reads: the largest part of a broad filter's time (decision 0054).
+# The needs-action count reads the candidates (facts.needs_action_candidates, the database
+# deciding their flags, decision 0058) until more than this many need action; then it reads
+# "1000+" (decision 0036). It sets how many candidates a page reads: the largest part of a
+# broad filter's time (decisions 0054, 0058).
 MAX_NEEDS_ACTION = 1000
 # A date range that ended longer ago than this is first read as the ids it spans (_ends_back).
 RECENT_RANGE_END = timedelta(days=1)
@@ -188,19 +189,20 @@ async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
     "queued 0" while rows needed a person). Only the page's rows have their facts read: the
     count is of the candidates the database flags (decision 0058)."""
     storage = flt.storage_filter(ctx.settings.zone)
+    rules = _rules(ctx)  # one instant for the count and the rows' flags
     async with ctx.engine.connect() as conn:
         conn = await conn.execution_options(**READ_ONLY)
         await planned_per_filter(conn)
-        if _ends_back(storage, ctx.clock.now()):
+        if _ends_back(storage, rules.now):
             storage = replace(storage, id_window=await queries.id_window(conn, storage))
         counts = await queries.count_by_state(conn, storage, STATES, MAX_STATE_COUNT)
         found = [] if flt.needs_action else await _listed(conn, storage, counts)
-        needing = await _needing(ctx, conn, flt, storage)
+        needing = await _needing(ctx, conn, flt, storage, rules)
         if flt.needs_action:
             matching = _matching(flt, needing)
             found = await _dispatches(conn, [c.id for c in matching[: flt.limit + 1]], storage)
         rows = [QueueRow(d) for d in found[: flt.limit]]
-        await _add_all_facts(ctx, conn, rows)
+        await _add_all_facts(ctx, conn, rows, rules)
     return QueuePage(
         rows=rows,
         counts=counts,
@@ -248,7 +250,11 @@ def _matching(flt: QueueFilter, needing: list[facts.Candidate]) -> list[facts.Ca
 
 
 async def _needing(
-    ctx: Context, conn: Connection, flt: QueueFilter, storage: queries.DispatchFilter
+    ctx: Context,
+    conn: Connection,
+    flt: QueueFilter,
+    storage: queries.DispatchFilter,
+    rules: facts.NeedsActionFacts,
 ) -> list[facts.Candidate]:
     """The dispatches of the filter (without its state and cursor) that need a person, newest
     first, among the first CANDIDATE_WINDOW that may. Read in batches: once more than
@@ -256,7 +262,6 @@ async def _needing(
     further back can change neither the count ("1000+") nor the page, so they are not read
     (decision 0054). A candidate the database flags needs action; one whose step timer alone
     ran out does if its window, counted in court days, has passed (decision 0058)."""
-    rules = _rules(ctx)
     court_days = CourtDays(ctx.calendar, ctx.settings.zone)
     candidates_filter = replace(storage, state=None, before_id=None)
     needing: list[facts.Candidate] = []
@@ -293,14 +298,19 @@ def _rules(ctx: Context) -> facts.NeedsActionFacts:
     )
 
 
-async def _add_all_facts(ctx: Context, conn: Connection, rows: list[QueueRow]) -> None:
-    """Every fact of ``rows``: the batched queries, then what the clock and policy say."""
+async def _add_all_facts(
+    ctx: Context, conn: Connection, rows: list[QueueRow], rules: facts.NeedsActionFacts
+) -> None:
+    """Every fact of ``rows``: the batched queries, then what the clock (at the instant the
+    count used) and the policy say."""
     if rows:
         await _add_facts(conn, rows)
         by_id = {r.dispatch.id: r for r in rows}
-        for dispatch_id in await overdue_dispatches(ctx, conn, list(by_id)):
+        for dispatch_id in await checkpoint_timestamps.overdue_among(
+            conn, list(by_id), rules.flag_before
+        ):
             by_id[dispatch_id].timestamp_overdue = True
-    now = ctx.clock.now()
+    now = rules.now
     court_days = CourtDays(ctx.calendar, ctx.settings.zone)
     for row in rows:
         _add_deadlines(ctx, row, now, court_days)

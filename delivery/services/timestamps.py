@@ -26,7 +26,6 @@ from delivery.clock import rfc3339
 from delivery.context import Context
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage import checkpoint_timestamps as stamps
-from delivery.storage.engine import Connection
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import EventType
 from tracking.signing import checkpoint_data
@@ -218,11 +217,6 @@ async def flag_overdue(ctx: Context, limit: int) -> int:
             },
         )
     return len(rows)
-
-
-async def overdue_dispatches(ctx: Context, conn: Connection, ids: Sequence[str]) -> set[str]:
-    """Which of ``ids`` have a checkpoint without its token for longer than the flag window."""
-    return await stamps.overdue_among(conn, ids, flag_before(ctx))
 
 
 async def overdue_count(ctx: Context) -> int:

@@ -1,10 +1,11 @@
 """``among(column, ids)``: ``column IN ids`` for a long list of ids, as one bound parameter.
 
-The clerk's queue reads the facts of up to 2,000 dispatches at once, one statement per kind of
-fact (delivery/services/clerk_queue.py). ``column.in_(ids)`` renders one bound parameter per id
-when each statement runs: at 2,000 ids that rendering cost more Python time than the database
-took to answer (docs/decisions/0054). PostgreSQL takes the list as one array
-(``= ANY($1::VARCHAR[])``), SQLite as one JSON text it reads with ``json_each``.
+The clerk's queue read the facts of up to 2,000 dispatches at once, one statement per kind of
+fact (delivery/services/clerk_queue.py; since decision 0058 only its page's rows).
+``column.in_(ids)`` renders one bound parameter per id when each statement runs: at 2,000 ids
+that rendering cost more Python time than the database took to answer (docs/decisions/0054).
+PostgreSQL takes the list as one array (``= ANY($1::VARCHAR[])``), SQLite as one JSON text it
+reads with ``json_each``.
 """
 
 from __future__ import annotations

@@ -28,9 +28,10 @@ documents = sa.Table(
 COUNTED_FILTERS = ("court", "state", "owner_id", "created_at", "served_at")
 # The key of ix_dispatches_id_filters (migration 0019's).
 ID_FILTERS = ("id", "state", "owner_id", "created_at", "served_at")
-# What the queue's needs-action candidates read of a dispatch besides its id (its court and
-# the flags the database decides, delivery/storage/queue_facts.py): included in the indexes
-# the candidates are found by (as in migration 0021; docs/decisions/0058).
+# The dispatch's own columns the queue's needs-action candidates are found by besides its id:
+# the court every filter names and those the flags' conditions read (delivery/storage/
+# queue_facts.py; the conditions on other tables are keyed by the id). Included in the indexes
+# a broad filter and a surname scan (as in migration 0021; docs/decisions/0058).
 FLAG_COLUMNS = (
     "court",
     "state",

@@ -5,9 +5,14 @@ connection goes back as it came. (PostgreSQL only: SQLite plans every statement 
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+from conftest import COURT
+from sqlalchemy import event
 
 from delivery.context import Context
+from delivery.services.clerk_queue import QueueFilter, queue_page
 from delivery.storage.engine import planned_per_filter
 
 SHOWN = sa.text("SELECT current_setting('jit'), current_setting('plan_cache_mode')")
@@ -23,3 +28,21 @@ async def test_each_statement_is_planned_for_its_filter_until_the_transaction_en
         await conn.rollback()
         assert (await conn.execute(SHOWN)).one() == before
         assert tuple(before) != ("off", "force_custom_plan")
+
+
+async def test_the_queue_plans_each_statement_for_its_filter(ctx: Context) -> None:
+    """The queue's read transaction asks for these settings before its first query."""
+    seen: list[tuple[str, Any]] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        seen.append((statement, parameters))
+
+    engine = ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        await queue_page(ctx, QueueFilter(courts=(COURT,)))
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+    statement, parameters = seen[0]
+    assert "set_config" in statement
+    assert {"jit", "off", "plan_cache_mode", "force_custom_plan"} <= set(parameters)

@@ -7,15 +7,18 @@ import re
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from api_client import Api, dispatch_body
 from conftest import COURT, eventually, settled
 from webhook_receiver import Receiver, receiving
 
+from delivery.domain import RESUMABLE_FAILURES, DispatchState
 from delivery.services import clerk_queue
 from delivery.services.certificates import BLOCKED_EVENT, ISSUED_EVENT
 from delivery.services.certificates import SOURCE as CERTIFICATES_SOURCE
 from delivery.services.clerk_queue import QueueFilter, queue_page
 from delivery.services.transactions import dispatch_transaction
+from delivery.storage.schema import attempts, checkpoint_timestamps, dispatches
 from integration.staff.support import FOUND, case_dispatch, clerk_session
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -176,7 +179,10 @@ async def test_candidates_read_in_batches_give_the_same_count_and_pages(
 async def test_the_count_flags_what_the_rows_flag(api: Api) -> None:
     """The database decides every flag but the step window's (decision 0058): the dispatches
     it counts as needing a person are exactly those whose row, with all its facts read, shows
-    a flag; before and after the step windows pass (the window alone is decided in Python)."""
+    a flag. One dispatch per flag, each with that flag alone (the last four are given theirs
+    by writing the fact the flag reads), and one whose step timer ran out while its window,
+    counted in court days, is still open: counted by neither; then, once the windows pass,
+    the plain dispatches are counted too."""
     document = (await (await api.upload(title="传票", kind="summons")).json())["id"]
     body = dispatch_body([document], source=FOUND, reference="eq-risk")
     body["hearing_at"] = "2026-11-27T09:00:00+08:00"
@@ -189,13 +195,16 @@ async def test_the_count_flags_what_the_rows_flag(api: Api) -> None:
     served = (await api.new_dispatch(reference="eq-served"))["id"]
     await _served(api, blocked, served)
     await _record(api, blocked, BLOCKED_EVENT)
-    plain = await case_dispatch(api, "eq-plain", source=FOUND)
-    await api.until_attempt(plain, "sent")
+    plain = [await case_dispatch(api, f"eq-plain-{n}", source=FOUND) for n in range(6)]
+    for dispatch_id in plain:
+        await api.until_attempt(dispatch_id, "sent")
     async with receiving(Receiver(status=410)) as receiver:  # the case system's receiver is gone
         await api.register_webhook(receiver.url, ["dispatch.created"])
         hooked = await case_dispatch(api, "eq-hooked", source=FOUND)
         await eventually(receiver.called(1))
     await settled(api.ctx)
+    deadline, awaiting_policy, unavailable, untimed, timer_only, plain = plain
+    await _given_flags(api, deadline, awaiting_policy, unavailable, untimed, timer_only)
 
     async def flagged_both_ways() -> tuple[set[str], set[str]]:
         rows = (await queue_page(api.ctx, QueueFilter(courts=(COURT,), limit=100))).rows
@@ -204,8 +213,43 @@ async def test_the_count_flags_what_the_rows_flag(api: Api) -> None:
         assert view.needs_action == len(view.rows)
         return shown, {r.dispatch.id for r in view.rows}
 
+    flagged = {at_risk, notice, blocked, hooked, deadline, awaiting_policy, unavailable, untimed}
     shown, counted = await flagged_both_ways()
-    assert shown == counted == {at_risk, notice, blocked, hooked}
+    assert shown == counted == flagged
     api.ctx.clock.advance(timedelta(days=4))  # type: ignore[attr-defined]
     shown, counted = await flagged_both_ways()
-    assert shown == counted == {at_risk, notice, blocked, hooked, plain}
+    assert shown == counted == flagged | {plain, timer_only}
+
+
+async def _given_flags(
+    api: Api, deadline: str, awaiting_policy: str, unavailable: str, untimed: str, timer: str
+) -> None:
+    """Write the fact each flag reads: a service deadline passed; failed for a reason a new
+    policy resolves; an open attempt waiting for its channel; a checkpoint without its token
+    past the flag window; and a step timer run out an hour before its window ends."""
+    now = api.ctx.clock.now()
+    d, a = dispatches.c, attempts.c
+    async with api.ctx.engine.begin() as conn:
+        await conn.execute(
+            sa.update(dispatches).where(d.id == deadline).values(service_deadline_at=now)
+        )
+        await conn.execute(
+            sa.update(dispatches)
+            .where(d.id == awaiting_policy)
+            .values(state=DispatchState.FAILED, state_reason=next(iter(RESUMABLE_FAILURES)))
+        )
+        await conn.execute(
+            sa.update(attempts)
+            .where(a.dispatch_id == unavailable)
+            .values(reason=clerk_queue.CHANNEL_UNAVAILABLE)
+        )
+        await conn.execute(
+            sa.insert(checkpoint_timestamps).values(
+                dispatch_id=untimed,
+                checkpoint_seq=1,
+                checkpoint_hash="0" * 64,
+                checkpointed_at=now - api.ctx.settings.tsa_flag_after,
+                tries=0,
+            )
+        )
+        await conn.execute(sa.update(dispatches).where(d.id == timer).values(next_action_at=now))

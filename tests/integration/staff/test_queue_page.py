@@ -350,13 +350,21 @@ async def test_a_state_counted_under_its_cap_pages_the_same(api: Api) -> None:
     cursor = None
     while True:
         flt = clerk_queue.QueueFilter(courts=(COURT,), state="cancelled", limit=3, before_id=cursor)
-        page = await clerk_queue.queue_page(api.ctx, flt)
+        with _counting(api) as statements:
+            page = await clerk_queue.queue_page(api.ctx, flt)
         assert page.counts.counts["cancelled"] == 4
+        # Listed as the few they are: found by a subquery of their own, sorted after.
+        listed = [s for s in statements if "dispatches.api_key_id" in s]
+        assert len(listed) == 1 and "IN (SELECT" in listed[0], listed
         seen += [r.dispatch.id for r in page.rows]
         if page.next_cursor_id is None:
             break
         cursor = page.next_cursor_id
     assert seen == ids[3::-1]
+    with _counting(api) as statements:
+        await clerk_queue.queue_page(api.ctx, clerk_queue.QueueFilter(courts=(COURT,)))
+    listed = [s for s in statements if "dispatches.api_key_id" in s]
+    assert len(listed) == 1 and "IN (SELECT" not in listed[0], listed  # newest first
 
     flt = clerk_queue.QueueFilter(courts=(COURT,), state="failed")
     with _counting(api) as statements:

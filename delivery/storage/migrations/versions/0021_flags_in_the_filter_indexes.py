@@ -1,9 +1,11 @@
-"""The queue's needs-action candidates found from the indexes alone (issue 16, item 2): the
-two indexes a broad filter's newest-first scan and a surname's prefix read, the id's
-(ix_dispatches_id_filters) and the recipient name's, include on PostgreSQL the columns the
-candidates' flags read, so their thousands of dispatches are checked without reading a row:
-a surname's page read ~15,000 rows from disk for its count (docs/decisions/0058). The keys are
-unchanged, so nothing changes on SQLite (which has no included columns) but the rebuild.
+"""The queue's needs-action candidates checked from the index (issue 16, item 2): the two
+indexes a broad filter's newest-first scan and a surname's prefix read, the id's
+(ix_dispatches_id_filters) and the recipient name's, include on PostgreSQL the dispatch columns
+the candidates' flag conditions read, so their thousands of dispatches are checked without
+reading each row (the conditions on other tables are keyed by the id): a surname's page read
+~15,000 rows from disk for its count (docs/decisions/0058). Only the chosen candidates' rows
+are read. The keys are unchanged, so nothing changes on SQLite (which has no included columns)
+but the rebuild.
 
 Revision ID: 0021
 Revises: 0020

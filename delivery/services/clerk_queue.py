@@ -25,7 +25,7 @@ from delivery.services.certificates import BLOCKED_EVENT, CERTIFICATE_EVENTS, IS
 from delivery.services.timestamps import flag_before
 from delivery.storage import checkpoint_timestamps, queries, staff
 from delivery.storage import queue_facts as facts
-from delivery.storage.engine import READ_ONLY, Connection, planned_per_filter
+from delivery.storage.engine import READ_ONLY, Connection, one_snapshot, planned_per_filter
 from delivery.vocabulary import EventType, NoticeState
 from escalation.calendar import CourtDays
 from escalation.decide import step_deadline
@@ -191,7 +191,7 @@ async def queue_page(ctx: Context, flt: QueueFilter) -> QueuePage:
     storage = flt.storage_filter(ctx.settings.zone)
     rules = _rules(ctx)  # one instant for the count and the rows' flags
     async with ctx.engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY)
+        conn = await one_snapshot(await conn.execution_options(**READ_ONLY))
         await planned_per_filter(conn)
         if _ends_back(storage, rules.now):
             storage = replace(storage, id_window=await queries.id_window(conn, storage))

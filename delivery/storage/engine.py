@@ -96,6 +96,18 @@ async def planned_per_filter(conn: AsyncConnection) -> None:
     await planned_locally(conn, PER_FILTER)
 
 
+async def one_snapshot(conn: AsyncConnection) -> AsyncConnection:
+    """``conn`` whose next transaction reads one snapshot in every statement: a page made of
+    several reads (the queue's counts, candidates, rows and facts) then shows one moment, not
+    rows another worker's commit changed between two of them. PostgreSQL's READ COMMITTED
+    takes a snapshot per statement, so its transaction is REPEATABLE READ (a read-only one
+    never fails to serialize); SQLite's read transaction already keeps one (WAL). Call before
+    the transaction's first statement."""
+    if conn.dialect.name == "postgresql":
+        return await conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn
+
+
 async def database_answers(engine: AsyncEngine) -> bool:
     """The database runs a query (``GET /healthz``)."""
     async with engine.connect() as conn:

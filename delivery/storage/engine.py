@@ -98,7 +98,8 @@ async def planned_per_filter(conn: AsyncConnection) -> None:
 
 async def one_snapshot(conn: AsyncConnection) -> AsyncConnection:
     """``conn`` whose next transaction reads one snapshot in every statement: a page made of
-    several reads (the queue's counts, candidates, rows and facts) then shows one moment, not
+    several reads (the queue's counts, candidates, rows and facts; a report's counts and
+    percentiles, which must add up to the same totals) then shows one moment, not
     rows another worker's commit changed between two of them. PostgreSQL's READ COMMITTED
     takes a snapshot per statement, so its transaction is REPEATABLE READ (a read-only one
     never fails to serialize); SQLite's read transaction already keeps one (WAL). Call before

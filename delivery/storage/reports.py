@@ -30,7 +30,13 @@ from delivery.domain import CANCELLED_EVENT as CANCELLED
 from delivery.domain import ELECTRONIC_CHANNELS
 from delivery.domain import FAILED_EVENT as FAILED
 from delivery.domain import SERVED_EVENT as SERVED
-from delivery.storage.engine import CUSTOM_PLANS, NO_JIT, READ_ONLY, planned_locally
+from delivery.storage.engine import (
+    CUSTOM_PLANS,
+    NO_JIT,
+    READ_ONLY,
+    one_snapshot,
+    planned_locally,
+)
 from delivery.storage.schema import service_outcomes, staff_users
 
 
@@ -388,7 +394,7 @@ async def outcome_figures(
     counts: dict[tuple[str | None, Any], list[int]] = {}
     durations: dict[tuple[str | None, Any], Durations] = {}
     async with engine.connect() as conn:
-        conn = await conn.execution_options(**READ_ONLY, isolation_level="REPEATABLE READ")
+        conn = await one_snapshot(await conn.execution_options(**READ_ONLY))
         await planned_locally(conn, REPORT_PLANNING)
         for together in counted_together(ordered):
             statement = counts_statement(scoped=scoped, groupings=together)

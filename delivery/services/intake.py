@@ -18,9 +18,10 @@ from delivery.services.ownership import Given, choose_owner
 from delivery.services.progress import decide_now
 from delivery.services.transactions import WEBHOOK_SHAPES, grouped_creation
 from delivery.storage import dispatches as stored_dispatches
-from delivery.storage.documents import served_documents
+from delivery.storage.dispatch_batches import Prefetch
 from delivery.storage.engine import Connection, UniqueViolation
 from delivery.storage.followups import FollowUps
+from delivery.storage.intake_reads import IntakeNeed, read_intake_needs
 from delivery.storage.unit_of_work import DispatchTransaction
 from delivery.vocabulary import EventType, WebhookEventType
 from escalation.periods import service_deadline
@@ -131,20 +132,25 @@ async def _create(
     dispatch_id = new_id()
     id_hmac = identity_digest(ctx.settings.secret_key, request.id_number)
 
+    need = IntakeNeed(api_key_id, request.document_ids, request.court, id_hmac)
+
     async def creation(
         conn: Connection, earlier: list[DispatchTransaction]
     ) -> tuple[Created, DispatchTransaction]:
-        # Built afresh on each run: group commit runs it again alone if its batch fails.
+        # Built afresh on each run: group commit runs it again alone if its batch fails (and
+        # reads ``need`` again first).
         dispatch = _new_dispatch(dispatch_id, request, api_key_id, now)
         given = [
             Given(t.dispatch.court, t.dispatch.case_number, t.dispatch.owner_id)
             for t in earlier
             if t.creates and t.dispatch.owner_id is not None
         ]
-        tx = await _creation(ctx, conn, dispatch, request, fingerprint, origin, id_hmac, given)
+        tx = await _creation(ctx, conn, dispatch, request, fingerprint, origin, need, given)
         return Created(dispatch.id, dispatch, tuple(await tx.attempts())), tx
 
-    created, followups = await grouped_creation(ctx, dispatch_id, _with_followups(creation))
+    created, followups = await grouped_creation(
+        ctx, dispatch_id, _with_followups(creation), Prefetch(read_intake_needs, need)
+    )
     await ctx.queue.after_commit(followups)
     log.info("dispatch created", extra={"dispatch_id": dispatch_id, "api_key_id": api_key_id})
     return created
@@ -179,17 +185,20 @@ async def _creation(
     request: DispatchRequest,
     fingerprint: str,
     origin: Origin,
-    id_hmac: str,
+    need: IntakeNeed,
     given: list[Given],
 ) -> DispatchTransaction:
     """The new dispatch's transaction on ``conn``: checked, recorded and decided, not written
-    (``given``: the owners of the batch's new dispatches before it)."""
+    (``need``: what the batch read for it; ``given``: the owners of the batch's new dispatches
+    before it)."""
     api_key_id = dispatch.api_key_id
     assert api_key_id is not None
     actor = origin.actor or f"api_key:{api_key_id}"
-    served_documents = await _check_documents(conn, api_key_id, request.document_ids)
-    applied = await apply_confirmation(conn, dispatch, id_hmac)
-    owner = await choose_owner(conn, dispatch.court, dispatch.case_number, request.clerk, given)
+    served_documents = _check_documents(need)
+    applied = await apply_confirmation(conn, dispatch, need.id_hmac) if need.signed_a_form else None
+    owner = await choose_owner(
+        conn, need.users, dispatch.court, dispatch.case_number, request.clerk, given
+    )
     dispatch.owner_id = owner.owner_id
     dispatch.document_kinds = frozenset(d["kind"] for d in served_documents)
     dispatch.service_deadline_at = _service_deadline_at(ctx, dispatch)
@@ -210,7 +219,7 @@ async def _creation(
             "policy": dispatch.policy,
             "recipient_name": dispatch.recipient_name,
             "recipient_role": dispatch.recipient_role,
-            "id_hmac": id_hmac,
+            "id_hmac": need.id_hmac,
             "id_last4": dispatch.id_last4,
             "consent_given": dispatch.consent_given,
             "consent_basis": dispatch.consent_basis,
@@ -305,13 +314,10 @@ def _new_dispatch(
     )
 
 
-async def _check_documents(
-    conn: Connection, api_key_id: str, document_ids: tuple[str, ...]
-) -> list[dict[str, str]]:
+def _check_documents(need: IntakeNeed) -> list[dict[str, str]]:
     """Every document must exist and belong to the calling key; returns what the evidence
     chain records of each (id, SHA-256, title, kind), in the request's order."""
-    found = await served_documents(conn, api_key_id, document_ids)
-    missing = [d for d in document_ids if d not in found]
+    missing = [d for d in need.document_ids if d not in need.documents]
     if missing:
         raise UnknownDocuments(missing)
-    return [found[d] for d in document_ids]
+    return [need.documents[d] for d in need.document_ids]

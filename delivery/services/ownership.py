@@ -42,7 +42,11 @@ class OwnerChoice:
 async def court_clerks(conn: Connection, *courts: str) -> list[StaffUser]:
     """The active clerk accounts of any of ``courts``, by username, in one query (staff tables
     are small: roles and courts are JSON lists, filtered here the same way on both databases)."""
-    users = await staff.active_users(conn)
+    return clerks_among(await staff.active_users(conn), *courts)
+
+
+def clerks_among(users: Sequence[StaffUser], *courts: str) -> list[StaffUser]:
+    """The clerk accounts among ``users`` that see any of ``courts``, in their order."""
     return [u for u in users if u.has(Role.CLERK) and any(u.sees(c) for c in courts)]
 
 
@@ -58,15 +62,17 @@ class Given:
 
 async def choose_owner(
     conn: Connection,
+    users: Sequence[StaffUser],
     court: str,
     case_number: str,
     named: str | None,
     given: Sequence[Given] = (),
 ) -> OwnerChoice:
-    """The new dispatch's owner; ``given``: the owners given, in order, to the new dispatches
-    written in the same transaction before it, which the database cannot show yet — a case
-    keeps its clerk and round-robin goes on within one batch as between batches."""
-    clerks = await court_clerks(conn, court)
+    """The new dispatch's owner among the active staff ``users`` (read once for a batch of
+    new dispatches); ``given``: the owners given, in order, to the new dispatches written in
+    the same transaction before it, which the database cannot show yet — a case keeps its
+    clerk and round-robin goes on within one batch as between batches."""
+    clerks = clerks_among(users, court)
     if named is not None:
         chosen = next((c for c in clerks if c.username == named), None)
         if chosen is None:

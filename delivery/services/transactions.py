@@ -16,6 +16,7 @@ from delivery.clock import Clock
 from delivery.context import Context
 from delivery.representations import attempt_view, dispatch_summary
 from delivery.storage import unit_of_work
+from delivery.storage.dispatch_batches import Prefetch
 from delivery.storage.engine import Connection, Engine
 from delivery.storage.unit_of_work import DispatchTransaction, WebhookShapes
 
@@ -48,9 +49,12 @@ async def grouped_creation(
     creation: Callable[
         [Connection, list[DispatchTransaction]], Awaitable[tuple[T, DispatchTransaction]]
     ],
+    prefetch: Prefetch | None = None,
 ) -> T:
     """A new dispatch's transaction, built by ``creation`` on the connection it is given (with
     the batch's transactions before it) and committed with the other dispatches queued at the
     same moment (group commit). It may run twice: it must build the dispatch afresh each
-    time."""
-    return await ctx.dispatch_batches.create(dispatch_id, creation, ctx.clock, WEBHOOK_SHAPES)
+    time. ``prefetch``: what it reads first, read once for the batch's new dispatches."""
+    return await ctx.dispatch_batches.create(
+        dispatch_id, creation, ctx.clock, WEBHOOK_SHAPES, prefetch
+    )

@@ -117,6 +117,26 @@ async def latest_confirmation(
     return None if row is None else _confirmation(row)
 
 
+async def confirming_people(
+    conn: AsyncConnection, people: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Those of ``people`` — (court, keyed digest of the identity number) — who signed any
+    confirmation in the court: the only ones :func:`latest_confirmation` can find a form for.
+    One statement for a batch of new dispatches, most of whose recipients signed none."""
+    if not people:
+        return set()
+    c = address_confirmations.c
+    rows = await conn.execute(
+        sa.select(c.court, c.id_hmac)
+        .distinct()
+        .where(
+            c.court.in_(sorted({court for court, _ in people})),
+            c.id_hmac.in_(sorted({id_hmac for _, id_hmac in people})),
+        )
+    )
+    return {(court, id_hmac) for court, id_hmac in rows}
+
+
 async def dispatch_id_hmac(conn: AsyncConnection, dispatch_id: str) -> str:
     """The keyed digest of the identity number of the dispatch's recipient: a form it answers
     is indexed under it."""

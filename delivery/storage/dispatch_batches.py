@@ -7,8 +7,10 @@ collects the transactions that are waiting while one batch is being written and 
 together: one statement locks all their dispatches (in id order, so two batches never wait on
 each other in a circle), one statement per table reads what they read, the caller's work runs on
 each dispatch's own :class:`DispatchTransaction`, and one statement per kind of row writes them
-(``write_transactions``). Nothing is weakened: each dispatch's state change still commits with
-its events, and all of the batch commits or none does.
+(``write_transactions``). New dispatches read what they need before they are built
+(:class:`Prefetch`) with one statement per table for the whole batch (docs/decisions/0059).
+Nothing is weakened: each dispatch's state change still commits with its events, and all of
+the batch commits or none does.
 
 A work that raises does not sink the others: the batch is rolled back and every work in it runs
 again alone, in its own transaction, each with its own outcome. A dispatch appears at most
@@ -68,6 +70,19 @@ Work = Callable[[DispatchTransaction], Awaitable[T]]
 Creation = Callable[
     [AsyncConnection, list[DispatchTransaction]], Awaitable[tuple[T, DispatchTransaction]]
 ]
+# Reads what each of a batch's new dispatches needs before it is built, for all of them in one
+# statement per table, into each one's ``need`` (docs/decisions/0059).
+ReadAll = Callable[[AsyncConnection, Sequence[Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Prefetch:
+    """What a new dispatch reads before its creation runs: its ``need``, filled by ``read``
+    together with the needs of every new dispatch of its batch that names the same ``read``
+    (alone, with its own only)."""
+
+    read: ReadAll
+    need: Any
 
 
 def _future() -> asyncio.Future[Any]:
@@ -81,6 +96,7 @@ class _Item(Generic[T]):
     shapes: WebhookShapes
     work: Work[T] | None = None
     creation: Creation[T] | None = None
+    prefetch: Prefetch | None = None
     done: asyncio.Future[T] = field(default_factory=_future)
     # Its caller was cancelled (a job's timeout, a shutdown) before the work began: as a
     # cancelled transaction of its own would, it never runs.
@@ -126,12 +142,20 @@ class DispatchBatches:
         return await self._queue(_Item(dispatch_id, clock, shapes, work=work))
 
     async def create(
-        self, dispatch_id: str, creation: Creation[T], clock: Clock, shapes: WebhookShapes
+        self,
+        dispatch_id: str,
+        creation: Creation[T],
+        clock: Clock,
+        shapes: WebhookShapes,
+        prefetch: Prefetch | None = None,
     ) -> T:
         """A new dispatch (``dispatch_id``: the id ``creation`` gives it), written with the batch:
         ``creation`` builds its transaction on the batch's connection and returns (its result,
-        that transaction). It may run twice, so it must build everything afresh each time."""
-        return await self._queue(_Item(dispatch_id, clock, shapes, creation=creation))
+        that transaction). It may run twice, so it must build everything afresh each time.
+        ``prefetch``: what it reads first, read for the batch's new dispatches together, on
+        the same connection just before their creations run (again on each run)."""
+        item = _Item(dispatch_id, clock, shapes, creation=creation, prefetch=prefetch)
+        return await self._queue(item)
 
     async def _queue(self, item: _Item[T]) -> T:
         writer = self._writer
@@ -202,6 +226,7 @@ class DispatchBatches:
                 # process: it gives up and its works run alone, each waiting for its own.
                 await conn.execute(SET_LOCK_TIMEOUT)
             loaded = await _load(conn, ids) if ids else {}
+            await _prefetch(conn, [i.prefetch for i in batch if i.prefetch and not i.abandoned])
             results: list[Any] = []
             txs: list[DispatchTransaction] = []
             for item in batch:
@@ -254,6 +279,7 @@ async def _alone(engine: AsyncEngine, item: _Item[Any]) -> None:
     try:
         if item.creation is not None:
             async with engine.begin() as conn:
+                await _prefetch(conn, [item.prefetch] if item.prefetch else [])
                 result, tx = await item.creation(conn, [])
                 await tx.flush()
         else:
@@ -266,6 +292,15 @@ async def _alone(engine: AsyncEngine, item: _Item[Any]) -> None:
         _fail(item, error)
         return
     _settle(item, result)
+
+
+async def _prefetch(conn: AsyncConnection, prefetches: Sequence[Prefetch]) -> None:
+    """Each kind of read once, with the needs of every new dispatch that asks for it."""
+    needs: dict[ReadAll, list[Any]] = defaultdict(list)
+    for prefetch in prefetches:
+        needs[prefetch.read].append(prefetch.need)
+    for read, together in needs.items():
+        await read(conn, together)
 
 
 async def _load(

@@ -3,6 +3,7 @@ them (delivery/services/documents.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,11 +52,18 @@ async def own_documents(engine: AsyncEngine, key_id: str, ids: list[str]) -> dic
 
 
 async def served_documents(
-    conn: AsyncConnection, key_id: str, ids: tuple[str, ...]
-) -> dict[str, dict[str, Any]]:
-    """Id, SHA-256, title and kind of those of ``ids`` the key uploaded, by id (what a new
-    dispatch's evidence chain records of each)."""
-    rows = await conn.execute(
-        SELECT_OWN_DOCUMENTS, {"document_ids": list(ids), "api_key_id": key_id}
-    )
-    return {r.id: dict(r._mapping) for r in rows}
+    conn: AsyncConnection, wanted: Sequence[tuple[str, tuple[str, ...]]]
+) -> list[dict[str, dict[str, Any]]]:
+    """For each (key, ids) of ``wanted``: id, SHA-256, title and kind of those of ``ids`` the
+    key uploaded, by id (what a new dispatch's evidence chain records of each). One statement
+    for all of them (a batch's new dispatches, docs/decisions/0059)."""
+    ids = sorted({i for _key, key_ids in wanted for i in key_ids})
+    keys = sorted({key for key, _ids in wanted})
+    if not ids:
+        return [{} for _ in wanted]
+    rows = await conn.execute(SELECT_OWN_DOCUMENTS, {"document_ids": ids, "api_key_ids": keys})
+    found = {
+        (r.api_key_id, r.id): {"id": r.id, "sha256": r.sha256, "title": r.title, "kind": r.kind}
+        for r in rows
+    }
+    return [{i: found[(key, i)] for i in key_ids if (key, i) in found} for key, key_ids in wanted]

@@ -54,11 +54,12 @@ SELECT_LIVE_ENDPOINTS = (
         api_keys.c.revoked_at.is_(None),
     )
 )
+# The documents new dispatches serve, of the keys that uploaded them (a batch's, at once).
 SELECT_OWN_DOCUMENTS = sa.select(
-    documents.c.id, documents.c.sha256, documents.c.title, documents.c.kind
+    documents.c.id, documents.c.api_key_id, documents.c.sha256, documents.c.title, documents.c.kind
 ).where(
     documents.c.id.in_(sa.bindparam("document_ids", expanding=True)),
-    documents.c.api_key_id == sa.bindparam("api_key_id"),
+    documents.c.api_key_id.in_(sa.bindparam("api_key_ids", expanding=True)),
 )
 UPDATE_DISPATCH = dispatches.update().where(dispatches.c.id == _ROW)
 UPDATE_ATTEMPT = attempts.update().where(attempts.c.id == _ROW)

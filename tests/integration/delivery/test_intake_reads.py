@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from api_client import Api, dispatch_body
-from conftest import COURT
+from conftest import COURT, OTHER_COURT
 from helpers import staff_account
 from sqlalchemy import event
 
@@ -74,12 +74,14 @@ async def _signed_form(api: Api, case_number: str) -> None:
         )
 
 
-async def _other_keys_document(api: Api) -> str:
-    _key, token = await create_api_key(api.ctx.engine, api.ctx.clock, "other system", [COURT])
-    mine = api.auth
-    api.auth = {"Authorization": f"Bearer {token}"}
+async def _other_key(api: Api) -> tuple[dict[str, str], str]:
+    """Another case system's key (of both courts) and a document it uploaded."""
+    courts = [COURT, OTHER_COURT]
+    _key, token = await create_api_key(api.ctx.engine, api.ctx.clock, "other system", courts)
+    mine, theirs = api.auth, {"Authorization": f"Bearer {token}"}
+    api.auth = theirs
     try:
-        return await api.document()
+        return theirs, await api.document()
     finally:
         api.auth = mine
 
@@ -90,20 +92,26 @@ async def test_a_batch_of_new_dispatches_reads_once_and_each_gets_its_own(
     clerk, _ = await staff_account(api.ctx, username="wang")
     await _signed_form(api, "(2026)浙0106民初1234号")
     documents = [await api.document() for _ in range(12)]
-    foreign = await _other_keys_document(api)
+    other_auth, foreign = await _other_key(api)
     bodies = [dispatch_body([d], reference=f"batch-{n}") for n, d in enumerate(documents)]
     bodies[4]["recipient"]["id_number"] = SIGNER
     bodies[7]["documents"] = [documents[7], foreign]
+    # The other key's own dispatch in the same batch: its document is its own, and the same
+    # person in another court has signed no form there.
+    documents.append(foreign)
+    bodies.append(dispatch_body([foreign], reference="other-key", court=OTHER_COURT))
+    bodies[12]["recipient"]["id_number"] = SIGNER
+    keys = [api.auth] * 12 + [other_auth]
     reads.clear()
 
-    async def post(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        response = await api.client.post("/api/v1/dispatches", json=body, headers=api.auth)
+    async def post(body: dict[str, Any], auth: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        response = await api.client.post("/api/v1/dispatches", json=body, headers=auth)
         return response.status, await response.json()
 
-    answers = await asyncio.gather(*(post(b) for b in bodies))
+    answers = await asyncio.gather(*(post(b, k) for b, k in zip(bodies, keys, strict=True)))
     read = Counter(reads)
 
-    assert [status for status, _ in answers] == [201] * 7 + [422] + [201] * 4
+    assert [status for status, _ in answers] == [201] * 7 + [422] + [201] * 5
     assert answers[7][1]["errors"] == [
         {"field": "documents", "message": f"unknown document id {foreign}"}
     ]
@@ -115,15 +123,18 @@ async def test_a_batch_of_new_dispatches_reads_once_and_each_gets_its_own(
         assert [d["id"] for d in first.data["documents"]] == [documents[n]]
         assert set(first.data["documents"][0]) == {"id", "sha256", "title", "kind"}
         applied = [e for e in chain if e.type == EventType.CONFIRMED_ADDRESSES_APPLIED]
+        api.auth = keys[n]
         detail = await api.dispatch(dispatch_id)
         contacts = detail["recipient"]["contacts"]
-        assert detail["owner_id"] == clerk.id
+        # The court's one clerk; the other court has none.
+        assert detail["owner_id"] == (clerk.id if n < 12 else None)
         if n == 4:
             assert len(applied) == 1
             assert [c["kind"] for c in contacts if c["confirmation"]] == ["phone"]
         else:
             assert applied == []
             assert [c["confirmation"] for c in contacts] == [None]
+    api.auth = keys[0]
     # The first request is written alone; the others in batches, each read once per batch
     # (the signer's form is then looked up for its own dispatch alone).
     assert 0 < read["documents"] < len(bodies)

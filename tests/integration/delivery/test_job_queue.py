@@ -1,7 +1,7 @@
 """Songda's enqueue (delivery/jobs/job_queue.py) is arq's ``enqueue_job`` in one round trip
 (docs/decisions/0059): the job it queues is the one arq would have queued, arq's worker runs
 it (every end-to-end test runs jobs queued so), and a job id enqueued twice — or while its job
-is still kept — is queued once."""
+or its result is still kept — is queued once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import secrets
 import time
 
 from api_client import Api
-from arq.constants import job_key_prefix
+from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import Job, JobStatus
 
 from delivery.ids import new_id
@@ -24,7 +24,7 @@ async def test_a_job_is_queued_as_arq_queues_it_and_only_once(api: Api) -> None:
     before_ms = int(time.time() * 1000)
 
     await queue.send(dispatch_id, attempt_id, 3)
-    await queue.send(dispatch_id, attempt_id, 3)
+    await queue.send(new_id(), attempt_id, 3)  # the same job id: not queued, not overwritten
 
     job_id = f"send:{attempt_id}:3"
     pool = queue.pool
@@ -52,7 +52,19 @@ async def test_a_job_is_queued_as_arq_queues_it_and_only_once(api: Api) -> None:
     assert [m.decode() for m in await pool.zrange(render, 0, -1)] == [
         f"certificate:{dispatch_id}:9"
     ]
+    # A job whose result is kept is not queued again; a Redis that lost the script (a restart,
+    # SCRIPT FLUSH) is given it again.
+    await pool.script_flush()
+    kept = f"send:{attempt_id}:5"
+    await pool.set(result_key_prefix + kept, b"kept")
+    await queue.send(dispatch_id, attempt_id, 5)
+    await queue.send(dispatch_id, attempt_id, 6)
+    assert sorted(m.decode() for m in await pool.zrange(name, 0, -1)) == sorted(
+        [job_id, f"send:{attempt_id}:4", f"send:{attempt_id}:6"]
+    )
     await pool.delete(
+        result_key_prefix + kept,
+        job_key_prefix + f"send:{attempt_id}:6",
         name,
         render,
         *(

@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import sqlalchemy as sa
@@ -31,11 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from throughput_sink import STALL_SECONDS
 
 from delivery.clock import SystemClock
+from delivery.config_checks import DEFAULT_TIME_ZONE
 from delivery.infra.keys import active_kid, create_key
 from delivery.infra.secret_box import new_key
 from delivery.services.api_keys import create_api_key
 from delivery.storage.engine import READ_ONLY, create_engine
 from delivery.storage.migrate import upgrade
+from delivery.storage.outcome_tallies import keep_tallies_in
 from delivery.storage.schema import certificates, dispatches
 
 PG_ADMIN_URL = os.environ.get(
@@ -85,7 +88,9 @@ async def pg_admin(sql: str) -> Any:
 
 @asynccontextmanager
 async def fresh_database(kind: str, data_dir: Path) -> AsyncIterator[Database]:
-    """A new, migrated database: a file in ``data_dir``, or a PostgreSQL database dropped after."""
+    """A new database, migrated and with its outcomes tallied as `songda db upgrade` leaves it
+    (the `split` topology's processes do not prepare it): a file in ``data_dir``, or a
+    PostgreSQL database dropped after."""
     if kind == "sqlite":
         database = Database(kind, f"sqlite+aiosqlite:///{data_dir / 'songda.db'}")
     else:
@@ -95,6 +100,7 @@ async def fresh_database(kind: str, data_dir: Path) -> AsyncIterator[Database]:
     try:
         engine = create_engine(database.url)
         await upgrade(engine)
+        await keep_tallies_in(engine, ZoneInfo(DEFAULT_TIME_ZONE))
         await engine.dispose()
         yield database
     finally:

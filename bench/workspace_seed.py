@@ -32,6 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing import get_context
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,9 +41,11 @@ from workspace_ladder import id_at, random_hash
 from workspace_load import Encoded, copy, drop_indexes, made
 
 from delivery.clock import Clock
+from delivery.config_checks import DEFAULT_TIME_ZONE
 from delivery.services.staff_accounts import create_staff_user, generate_password
 from delivery.staff import Role
 from delivery.storage import schema
+from delivery.storage.outcome_tallies import keep_tallies_in
 
 CLERKS_PER_COURT = 4
 # The account the benchmark logs in with: a clerk of all three courts, so the queue it sees
@@ -192,6 +195,10 @@ async def seed(engine: AsyncEngine, clock: Clock, n: int, seed: int = 6) -> Seed
     staff = await _staff(engine, clock, rng)
     now = clock.now().astimezone(UTC)
     seeded = await _load(engine, Cases(rng, staff, now, n), staff, now)
+    started = time.perf_counter()
+    # As `songda db upgrade` would after a load: the service's default zone (docs/decisions/0060).
+    await keep_tallies_in(engine, ZoneInfo(DEFAULT_TIME_ZONE))
+    seeded.phases["outcome tallies"] = time.perf_counter() - started
     started = time.perf_counter()
     autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
     async with autocommit.connect() as conn:

@@ -201,8 +201,11 @@ def court_name(r: Reader, sandbox: bool) -> str:
     return ""
 
 
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+
 def time_zone(r: Reader) -> str:
-    zone = r.text("TIME_ZONE", "Asia/Shanghai") or "Asia/Shanghai"
+    zone = r.text("TIME_ZONE", DEFAULT_TIME_ZONE) or DEFAULT_TIME_ZONE
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):

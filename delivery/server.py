@@ -32,6 +32,7 @@ from delivery.sandbox.tsa_standin import (
     start_tsa_standin,
 )
 from delivery.services.api_keys import ApiKeyVerifier, create_api_key
+from delivery.services.database_setup import prepare_database
 from delivery.services.staff_accounts import (
     check_password,
     create_staff_user,
@@ -39,7 +40,6 @@ from delivery.services.staff_accounts import (
     get_staff_user,
     set_password,
 )
-from delivery.services.webhook_secrets import migrate_and_seal
 from delivery.staff import Role
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ async def _serve(
     worker_tasks: list[asyncio.Task[None]] = []
     try:
         if migrate:
-            await migrate_and_seal(ctx.engine, settings.secret_box)
+            await prepare_database(ctx.engine, settings)
         if web_server:
             app = create_app(ctx)
             if settings.sandbox:

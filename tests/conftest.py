@@ -37,6 +37,7 @@ from delivery.sandbox.pages import SmtpSink, add_routes
 from delivery.services.api_keys import BOUNCES_SCOPE, create_api_key
 from delivery.storage.engine import create_engine
 from delivery.storage.migrate import upgrade
+from delivery.storage.outcome_tallies import keep_tallies_in
 from delivery.storage.schema import metadata
 from tracking.signing import SigningKey
 
@@ -174,6 +175,7 @@ async def ctx(
         signing_identity=load_signing_identity(settings.keys_dir),
     )
     await _empty_tables(context)
+    await keep_tallies_in(engine, settings.zone)  # as the database is prepared for the service
     yield context
     for channel in context.channels.values():
         await channel.close()

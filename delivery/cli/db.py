@@ -16,12 +16,12 @@ def add_parser(commands: Any) -> None:
 
 
 async def _db_upgrade(settings: Settings) -> None:
-    from delivery.services.webhook_secrets import migrate_and_seal
+    from delivery.services.database_setup import prepare_database
     from delivery.storage.engine import create_engine
 
     engine = create_engine(settings.database_url)
     try:
-        await migrate_and_seal(engine, settings.secret_box)
+        await prepare_database(engine, settings)
     finally:
         await engine.dispose()
 

@@ -1,8 +1,9 @@
 """Webhook signing secrets at rest: sealed under SONGDA_SECRETS_KEY, rotated to its newest key.
 
 A secret is sealed when its endpoint is created; endpoints from before migration 0010 hold a
-plaintext one until :func:`seal_plaintext` runs (right after every migration, and as part of
-``songda secrets rotate``), which the migration itself cannot do without the key.
+plaintext one until :func:`seal_plaintext` runs (right after every migration, in
+delivery/services/database_setup.py, and as part of ``songda secrets rotate``), which the
+migration itself cannot do without the key.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from cryptography.fernet import InvalidToken
 from delivery.infra.secret_box import SecretBox
 from delivery.storage import webhooks
 from delivery.storage.engine import Engine
-from delivery.storage.migrate import upgrade
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,6 @@ async def seal_plaintext(engine: Engine, box: SecretBox) -> int:
         for row in rows:
             await webhooks.seal_secret(conn, row.id, row.secret, box.seal(row.secret))
     return len(rows)
-
-
-async def migrate_and_seal(engine: Engine, box: SecretBox) -> None:
-    """The database at the newest migration with no plaintext secret left in it."""
-    await upgrade(engine)
-    await seal_plaintext(engine, box)
 
 
 async def rotate(engine: Engine, box: SecretBox) -> Rotation:

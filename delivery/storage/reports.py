@@ -16,7 +16,8 @@ the counts and the time-to-service percentiles by two statements in one snapshot
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import logging
+from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any, NamedTuple
@@ -37,7 +38,10 @@ from delivery.storage.engine import (
     one_snapshot,
     planned_locally,
 )
-from delivery.storage.schema import service_outcomes, staff_users
+from delivery.storage.outcome_tallies import tallied_zone
+from delivery.storage.schema import outcome_tallies, service_outcomes, staff_users
+
+log = logging.getLogger(__name__)
 
 
 class OutcomeRow(NamedTuple):
@@ -341,6 +345,46 @@ def durations_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.Selec
     return statement.group_by(sa.func.grouping_sets(*(sa.tuple_(k) for k in keyed), sa.tuple_()))
 
 
+_T = outcome_tallies.c
+
+
+@cache
+def tallied_counts_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.Select[Any]:
+    """The cells of :func:`counts_statement`, counted from the tallies (docs/decisions/0060)
+    kept in the report's zone: the standing outcomes dated from ``first`` to ``last`` there and
+    recorded since ``first`` are the tallies' cells of those dates, each holding how many. A
+    week's or a month's key is the number (from 1) of the bucket of ``{unit}_days`` that holds
+    the cell's date. A cell left empty (its outcomes replaced or reassigned) is no cell."""
+    keys: dict[str, sa.ColumnElement[Any]] = {
+        "channel": sa.func.nullif(_T.channel, ""),
+        "court": _T.court,
+        "clerk": sa.func.nullif(_T.owner_id, ""),
+        **{
+            unit: sa.func.width_bucket(
+                _T.dated_on, sa.bindparam(f"{unit}_days", type_=ARRAY(sa.Date()))
+            )
+            for unit in UNITS
+        },
+    }
+    facts = [
+        _T.type,
+        _T.channel.in_(ELECTRONIC_CHANNELS),
+        _T.first_try,
+        _T.confirmed_address,
+        _T.by_reply,
+    ]
+    keyed = [*(keys[by] for by in groupings), *facts]
+    statement = sa.select(*keyed, sa.func.sum(_T.n)).where(
+        _T.type.in_((SERVED, FAILED, CANCELLED)),
+        _T.dated_on >= sa.bindparam("first"),
+        _T.dated_on <= sa.bindparam("last"),
+        _T.recorded_on >= sa.bindparam("first"),
+    )
+    if scoped:
+        statement = statement.where(_T.court.in_(sa.bindparam("courts", expanding=True)))
+    return statement.group_by(*keyed).having(sa.func.sum(_T.n) > 0)
+
+
 def counted_together(groupings: tuple[str, ...]) -> list[tuple[str, ...]]:
     """The groupings whose cells one :func:`counts_statement` counts, in order: those with
     few keys together, each other one apart (a product of a province's clerks with the weeks
@@ -383,7 +427,10 @@ async def outcome_figures(
     parameters: dict[str, Any] = {
         "start": midnight(first, zone),
         "until_instant": midnight(last + timedelta(days=1), zone),
+        "first": first,
+        "last": last,
         **{f"{unit}_starts": [midnight(d, zone) for d in starts[unit]] for unit in UNITS},
+        **{f"{unit}_days": starts[unit] for unit in UNITS},
         **{f"{unit}_count": len(starts[unit]) for unit in UNITS},
     }
     if courts is not None:
@@ -396,8 +443,9 @@ async def outcome_figures(
     async with engine.connect() as conn:
         conn = await one_snapshot(await conn.execution_options(**READ_ONLY))
         await planned_locally(conn, REPORT_PLANNING)
+        cells = await _cells_statement(conn, zone)
         for together in counted_together(ordered):
-            statement = counts_statement(scoped=scoped, groupings=together)
+            statement = cells(scoped=scoped, groupings=together)
             rows = (await conn.execute(statement, parameters)).all()
             counts.update(_cells_added(rows, together, starts))
         if timed:
@@ -411,6 +459,17 @@ async def outcome_figures(
         for (grouping, key), counted in counts.items()
     ]
     return found, names
+
+
+async def _cells_statement(conn: Any, zone: ZoneInfo) -> Callable[..., sa.Select[Any]]:
+    """How the report counts its cells: from the tallies when they are kept in its zone, else
+    from the standing outcomes themselves (the same cells, ~0.3 s more at a million), saying
+    so: the operator's ``songda db upgrade`` tallies them in the configured zone."""
+    kept_in = await tallied_zone(conn)
+    if kept_in == zone.key:
+        return tallied_counts_statement
+    log.warning("report counted from the outcomes", extra={"zone": zone.key, "tallied": kept_in})
+    return counts_statement
 
 
 def _cells_added(

@@ -21,6 +21,8 @@ from delivery.storage.schema.dispatch import (
 from delivery.storage.schema.event import (
     events,
     outbox_messages,
+    outcome_tallies,
+    outcome_tally_zone,
     service_outcomes,
     webhook_deliveries,
     webhook_endpoints,
@@ -56,6 +58,8 @@ __all__ = [
     "notice_publications",
     "notices",
     "outbox_messages",
+    "outcome_tallies",
+    "outcome_tally_zone",
     "postal_pieces",
     "service_outcomes",
     "sms_provider_states",

@@ -85,6 +85,35 @@ service_outcomes = sa.Table(
     ),
 )
 
+# The counts of the standing outcomes per local day and fact (docs/decisions/0060): one row per
+# cell, ``n`` the standing ``service_outcomes`` rows in it, on PostgreSQL kept by the triggers of
+# migration 0022 in the statement that changes them, in the zone ``outcome_tally_zone`` holds
+# (no row: not kept; ``delivery/storage/outcome_tallies.py`` tallies them anew). A report counts
+# a year from a few thousand cells instead of every outcome. On SQLite, whose reports count the
+# rows in Python, both tables stay empty. "None" is '' in ``channel`` and ``owner_id``: the
+# key's columns are not nullable, so a cell has one row on conflict.
+outcome_tallies = sa.Table(
+    "outcome_tallies",
+    metadata,
+    sa.Column("court", sa.String(200), primary_key=True),
+    sa.Column("dated_on", sa.Date, primary_key=True),  # the local date of dated_at
+    sa.Column("recorded_on", sa.Date, primary_key=True),  # the local date of occurred_at
+    sa.Column("type", sa.String(60), primary_key=True),
+    sa.Column("channel", sa.String(30), primary_key=True),
+    sa.Column("owner_id", sa.String(26), primary_key=True),
+    sa.Column("first_try", sa.Boolean, primary_key=True),  # served_step = first_step
+    sa.Column("confirmed_address", sa.Boolean, primary_key=True),
+    sa.Column("by_reply", sa.Boolean, primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+)
+
+# The time zone the tallies' dates are in: one row, or none while they are not kept.
+outcome_tally_zone = sa.Table(
+    "outcome_tally_zone",
+    metadata,
+    sa.Column("zone", sa.String(64), primary_key=True),
+)
+
 webhook_endpoints = sa.Table(
     "webhook_endpoints",
     metadata,

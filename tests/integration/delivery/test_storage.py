@@ -29,7 +29,7 @@ async def dispatch_id(api: Api) -> str:
 
 
 async def test_migrations_are_at_head_and_match_the_schema(ctx: Context) -> None:
-    assert await current_revision(ctx.engine) == "0021"
+    assert await current_revision(ctx.engine) == "0022"
 
     def differences(sync_conn: Connection) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(sync_conn), schema.metadata))

@@ -1,0 +1,55 @@
+"""The outcome tallies: how many standing outcomes share each local day and fact
+(``outcome_tallies``, docs/decisions/0060), which a report counts instead of the outcomes.
+
+On PostgreSQL the triggers of migration 0022 keep them in the statement that writes the
+outcomes, so no writer can forget them — the unit of work, a migration, a bulk load — and they
+are as consistent as the rows in any snapshot. Their dates are local dates, in the one zone
+``outcome_tally_zone`` names; until it names one, nothing is kept. :func:`keep_tallies_in`
+tallies every standing outcome in the configured zone when the database is prepared
+(``songda db upgrade``, ``songda run``); a report in another zone counts the rows instead
+(delivery/storage/reports.py). SQLite's reports count the rows in Python: its tables stay
+empty.
+"""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from delivery.storage.schema import outcome_tally_zone
+
+log = logging.getLogger(__name__)
+
+SELECT_ZONE = sa.select(outcome_tally_zone.c.zone)
+# Every standing outcome counted anew in the zone, the outcomes' writers held meanwhile
+# (migration 0022: retally_outcomes); the number of cells.
+RETALLY = sa.select(sa.func.retally_outcomes(sa.bindparam("zone", type_=sa.String)))
+
+
+def kept_by_the_database(engine: AsyncEngine | AsyncConnection) -> bool:
+    """Whether the database keeps the tallies (PostgreSQL, with the triggers of 0022)."""
+    return engine.dialect.name == "postgresql"
+
+
+async def tallied_zone(conn: AsyncConnection) -> str | None:
+    """The zone the tallies are kept in, None while they are not kept."""
+    if not kept_by_the_database(conn):
+        return None
+    return await conn.scalar(SELECT_ZONE)
+
+
+async def keep_tallies_in(engine: AsyncEngine, zone: ZoneInfo) -> int | None:
+    """The tallies kept in ``zone`` from now on: when they are kept in another zone or not at
+    all, every standing outcome is tallied anew in one transaction (writers of outcomes wait:
+    a few seconds at a million dispatches); the number of cells then, else None."""
+    if not kept_by_the_database(engine):
+        return None
+    async with engine.begin() as conn:
+        if await tallied_zone(conn) == zone.key:
+            return None
+        cells = int(await conn.scalar(RETALLY, {"zone": zone.key}) or 0)
+    log.info("outcomes tallied", extra={"zone": zone.key, "cells": cells})
+    return cells

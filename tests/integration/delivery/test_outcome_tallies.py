@@ -1,0 +1,145 @@
+"""The outcome tallies (docs/decisions/0060, PostgreSQL): the triggers of migration 0022 keep,
+in the statement that writes the outcomes, how many standing outcomes share each local day and
+fact; the reports count them. Checked against the standing outcome rows counted in Python —
+after services, failures, a reversal and a service after it, a cancellation, reassignments
+before and after the outcome — in the zone they are kept in and in another one, and after the
+migration on a database that already holds outcomes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from api_client import Api
+from conftest import COURT, OTHER_COURT
+
+from delivery.clock import ManualClock
+from delivery.context import Context
+from delivery.domain import SERVED_EVENT
+from delivery.services.api_keys import create_api_key
+from delivery.services.reports import GROUPINGS, compute_groupings, parse_request, service_reports
+from delivery.storage.migrate import upgrade
+from delivery.storage.outcome_tallies import keep_tallies_in, tallied_zone
+from delivery.storage.reports import OutcomeRow, standing_outcomes
+from delivery.storage.schema import outcome_tallies, service_outcomes
+from integration.delivery.support import build_population, downgrade_to
+
+NEW_YORK = ZoneInfo("America/New_York")
+EVER = datetime(2000, 1, 1, tzinfo=UTC)
+Cell = tuple[object, ...]
+
+
+def _cell(row: OutcomeRow, zone: ZoneInfo) -> Cell:
+    """The tally cell of a standing outcome row, as the report's facts read it."""
+    return (
+        row.court,
+        row.outcome_date(zone),
+        row.recorded_at.astimezone(zone).date(),
+        row.outcome,
+        row.channel or "",
+        row.owner_id or "",
+        row.served_step is not None and row.served_step == row.first_step,
+        row.confirmed_address,
+        row.by_reply,
+    )
+
+
+async def _expected(ctx: Context, zone: ZoneInfo) -> Counter[Cell]:
+    rows, _names = await standing_outcomes(ctx.engine, EVER, None, owners=False)
+    return Counter(_cell(row, zone) for row in rows)
+
+
+async def _tallies(ctx: Context) -> Counter[Cell]:
+    """The cells held, every count positive (an emptied cell holds 0 and is left out)."""
+    async with ctx.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(outcome_tallies))).all()
+    assert all(row.n >= 0 for row in rows), rows
+    return Counter({tuple(row[:-1]): row.n for row in rows if row.n})
+
+
+@pytest.fixture
+async def population(api: Api, ctx: Context, clock: ManualClock) -> dict[str, str]:
+    """The reports' population; then a served dispatch of c1 is handed to c2 and one of c2 to
+    c1: their standing outcomes change owner."""
+    _key, token = await create_api_key(ctx.engine, ctx.clock, "both", [COURT, OTHER_COURT])
+    both = Api(api.client, {"Authorization": f"Bearer {token}"}, ctx)
+    clerks = await build_population(both, ctx, clock)
+    async with ctx.engine.connect() as conn:
+        served = dict(
+            (
+                await conn.execute(
+                    sa.select(service_outcomes.c.owner_id, service_outcomes.c.dispatch_id).where(
+                        service_outcomes.c.standing, service_outcomes.c.type == SERVED_EVENT
+                    )
+                )
+            ).all()
+        )
+    for before, after in (("c1", "c2"), ("c2", "c1")):
+        response = await both.client.post(
+            f"/api/v1/dispatches/{served[clerks[before]]}/actions",
+            json={"action": "reassign_owner", "note": "交接", "owner_id": clerks[after]},
+            headers=both.auth,
+        )
+        assert response.status == 200, await response.text()
+    return clerks
+
+
+async def test_the_tallies_count_the_standing_outcomes(
+    ctx: Context, population: dict[str, str]
+) -> None:
+    async with ctx.engine.connect() as conn:
+        assert await tallied_zone(conn) == ctx.settings.zone.key
+    expected = await _expected(ctx, ctx.settings.zone)
+    # One standing outcome per dispatch: all 15 have one (d9 stands reversed).
+    assert sum(expected.values()) == 15
+    assert await _tallies(ctx) == expected
+    # Both reassignments moved a standing service from one clerk's cells to the other's.
+    owners = Counter(cell[5] for cell in expected.elements() if cell[3] == SERVED_EVENT)
+    assert set(owners) == set(population.values())
+
+
+async def test_a_zone_not_tallied_is_counted_from_the_outcomes_until_it_is(
+    ctx: Context, population: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A report in a zone the tallies are not kept in counts the rows (and says so);
+    tallied in that zone, the tallies hold its dates and the report counts them."""
+    request = parse_request({"from": "2025-12-31", "to": "2026-03-31"})
+    start = datetime.combine(request.start, time(), NEW_YORK)
+    rows, names = await standing_outcomes(ctx.engine, start, None, owners=True)
+    in_new_york = compute_groupings(rows, request, NEW_YORK, GROUPINGS, names)
+    with caplog.at_level(logging.WARNING, logger="delivery.storage.reports"):
+        assert await service_reports(ctx.engine, request, NEW_YORK, None, GROUPINGS) == (
+            in_new_york
+        )
+    assert [r.message for r in caplog.records] == ["report counted from the outcomes"]
+
+    assert await keep_tallies_in(ctx.engine, NEW_YORK) == len(await _expected(ctx, NEW_YORK))
+    assert await keep_tallies_in(ctx.engine, NEW_YORK) is None  # kept there already
+    assert await _tallies(ctx) == await _expected(ctx, NEW_YORK)
+    assert await _tallies(ctx) != await _expected(ctx, ctx.settings.zone)  # d10, d13, d15
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="delivery.storage.reports"):
+        assert await service_reports(ctx.engine, request, NEW_YORK, None, GROUPINGS) == (
+            in_new_york
+        )
+    assert caplog.records == []
+
+
+async def test_migration_0022_tallies_the_outcomes_already_stored(
+    ctx: Context, population: dict[str, str]
+) -> None:
+    """Outcomes written before 0022 are tallied when the database is prepared after it; until
+    then nothing is kept, and reports count the rows."""
+    expected = await _expected(ctx, ctx.settings.zone)
+    await downgrade_to(ctx.engine, "0021")
+    await upgrade(ctx.engine)
+    async with ctx.engine.connect() as conn:
+        assert await tallied_zone(conn) is None
+    assert await _tallies(ctx) == Counter()
+    assert await keep_tallies_in(ctx.engine, ctx.settings.zone) == len(expected)
+    assert await _tallies(ctx) == expected

@@ -4,7 +4,8 @@ Timers live in the database (``next_action_at``) and are read on the injected cl
 only executes. Because job ids are deterministic, sweeping often is harmless, and a flushed Redis
 or a killed worker only delays work until the next sweep. A ``sending`` attempt is released when
 the worker that claimed it has stopped heartbeating (delivery/jobs/liveness.py), read on the wall
-clock, not the legal one.
+clock, not the legal one. It also folds the reports' logged tally changes into their cells
+(docs/decisions/0060), so a report adds up seconds of log, not months.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from delivery.services.certificates import unissued
 from delivery.services.timestamps import due_timestamps, flag_overdue
 from delivery.services.transactions import dispatch_transaction
 from delivery.storage import timers
+from delivery.storage.outcome_tallies import fold_changes
 from delivery.storage.workers import forget_worker
 from delivery.vocabulary import EventType
 
@@ -47,6 +49,7 @@ class SweepReport:
     certificates: int = 0  # served dispatches whose certificate was not issued yet
     timestamps: int = 0  # chain checkpoints whose RFC 3161 token is due to be asked for
     timestamps_flagged: int = 0  # checkpoints newly past the flag window without a token
+    cells_folded: int = 0  # report tally cells given the changes logged since the last sweep
 
 
 async def sweep(ctx: Context) -> SweepReport:
@@ -84,6 +87,7 @@ async def sweep(ctx: Context) -> SweepReport:
         len(missing),
         len(stamps),
         await flag_overdue(ctx, BATCH),
+        await fold_changes(ctx.engine),
     )
 
 

@@ -1,10 +1,12 @@
 """The outcome tallies: how many standing outcomes share each local day and fact
 (``outcome_tallies``, docs/decisions/0060), which a report counts instead of the outcomes.
 
-On PostgreSQL the triggers of migration 0022 keep them in the statement that writes the
-outcomes, so no writer can forget them — the unit of work, a migration, a bulk load — and they
-are as consistent as the rows in any snapshot. Their dates are local dates, in the one zone
-``outcome_tally_zone`` names; until it names one, nothing is kept. :func:`keep_tallies_in`
+On PostgreSQL the triggers of migration 0022 log each statement's changes per cell in
+``outcome_tally_changes``, in the statement that writes the outcomes, so no writer can forget
+them — the unit of work, a migration, a bulk load — and in any snapshot the cells plus the log
+count exactly the rows. The log is only inserted into, so writers never wait on a cell;
+:func:`fold_changes` (the sweep) adds it to the cells. The dates are local dates, in the one
+zone ``outcome_tally_zone`` names; until it names one, nothing is kept. :func:`keep_tallies_in`
 tallies every standing outcome in the configured zone when the database is prepared
 (``songda db upgrade``, ``songda run``); a report in another zone counts the rows instead
 (delivery/storage/reports.py). SQLite's reports count the rows in Python: its tables stay
@@ -24,6 +26,9 @@ from delivery.storage.schema import outcome_tally_zone
 log = logging.getLogger(__name__)
 
 SELECT_ZONE = sa.select(outcome_tally_zone.c.zone)
+# The logged changes added to their cells (migration 0022: fold_outcome_tallies); the number of
+# cells changed.
+FOLD = sa.select(sa.func.fold_outcome_tallies())
 # Every standing outcome counted anew in the zone, the outcomes' writers held meanwhile
 # (migration 0022: retally_outcomes); the number of cells.
 RETALLY = sa.select(sa.func.retally_outcomes(sa.bindparam("zone", type_=sa.String)))
@@ -53,3 +58,13 @@ async def keep_tallies_in(engine: AsyncEngine, zone: ZoneInfo) -> int | None:
         cells = int(await conn.scalar(RETALLY, {"zone": zone.key}) or 0)
     log.info("outcomes tallied", extra={"zone": zone.key, "cells": cells})
     return cells
+
+
+async def fold_changes(engine: AsyncEngine) -> int:
+    """The changes logged since the last fold added to their cells (PostgreSQL; one short
+    transaction): the log a report adds up stays a few seconds' worth. The number of cells
+    changed."""
+    if not kept_by_the_database(engine):
+        return 0
+    async with engine.begin() as conn:
+        return int(await conn.scalar(FOLD) or 0)

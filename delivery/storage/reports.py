@@ -11,7 +11,8 @@ a second statement reads the owners' names when grouping by clerk.
 docs/decisions/0013-service-reports.md. On PostgreSQL, :func:`outcome_figures` has the database
 count the groups too, so only the figures come back (docs/decisions/0049-reports-in-sql.md):
 the counts and the time-to-service percentiles by two statements in one snapshot
-(docs/decisions/0055).
+(docs/decisions/0055), the counts from the tallies of the standing outcomes per local day the
+database keeps with them (delivery/storage/outcome_tallies.py, docs/decisions/0060).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from delivery.domain import CANCELLED_EVENT as CANCELLED
 from delivery.domain import ELECTRONIC_CHANNELS
@@ -39,7 +40,12 @@ from delivery.storage.engine import (
     planned_locally,
 )
 from delivery.storage.outcome_tallies import tallied_zone
-from delivery.storage.schema import outcome_tallies, service_outcomes, staff_users
+from delivery.storage.schema import (
+    outcome_tallies,
+    outcome_tally_changes,
+    service_outcomes,
+    staff_users,
+)
 
 log = logging.getLogger(__name__)
 
@@ -345,16 +351,23 @@ def durations_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.Selec
     return statement.group_by(sa.func.grouping_sets(*(sa.tuple_(k) for k in keyed), sa.tuple_()))
 
 
-_T = outcome_tallies.c
+# The cells with the changes logged since the last fold (docs/decisions/0060): a cell's count
+# is the sum of its rows in both.
+_TALLIED = sa.union_all(
+    sa.select(*outcome_tallies.c),
+    sa.select(*(outcome_tally_changes.c[c.name] for c in outcome_tallies.c)),
+).subquery("tallied")
+_T = _TALLIED.c
 
 
 @cache
 def tallied_counts_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.Select[Any]:
-    """The cells of :func:`counts_statement`, counted from the tallies (docs/decisions/0060)
-    kept in the report's zone: the standing outcomes dated from ``first`` to ``last`` there and
-    recorded since ``first`` are the tallies' cells of those dates, each holding how many. A
-    week's or a month's key is the number (from 1) of the bucket of ``{unit}_days`` that holds
-    the cell's date. A cell left empty (its outcomes replaced or reassigned) is no cell."""
+    """The cells of :func:`counts_statement`, counted from the tallies and the changes logged
+    since their last fold (docs/decisions/0060), kept in the report's zone: the standing
+    outcomes dated from ``first`` to ``last`` there and recorded since ``first`` are the cells
+    of those dates, each holding how many. A week's or a month's key is the number (from 1) of
+    the bucket of ``{unit}_days`` that holds the cell's date. A cell left empty (its outcomes
+    replaced or reassigned) is no cell."""
     keys: dict[str, sa.ColumnElement[Any]] = {
         "channel": sa.func.nullif(_T.channel, ""),
         "court": _T.court,
@@ -461,7 +474,7 @@ async def outcome_figures(
     return found, names
 
 
-async def _cells_statement(conn: Any, zone: ZoneInfo) -> Callable[..., sa.Select[Any]]:
+async def _cells_statement(conn: AsyncConnection, zone: ZoneInfo) -> Callable[..., sa.Select[Any]]:
     """How the report counts its cells: from the tallies when they are kept in its zone, else
     from the standing outcomes themselves (the same cells, ~0.3 s more at a million), saying
     so: the operator's ``songda db upgrade`` tallies them in the configured zone."""

@@ -1,5 +1,5 @@
-"""The evidence chain (events), the projection of its outcome events the reports read, and
-the outbox of webhook messages with their targets and deliveries."""
+"""The evidence chain (events), the projection of its outcome events the reports read with its
+tallies per local day, and the outbox of webhook messages with their targets and deliveries."""
 
 from __future__ import annotations
 
@@ -86,25 +86,36 @@ service_outcomes = sa.Table(
 )
 
 # The counts of the standing outcomes per local day and fact (docs/decisions/0060): one row per
-# cell, ``n`` the standing ``service_outcomes`` rows in it, on PostgreSQL kept by the triggers of
-# migration 0022 in the statement that changes them, in the zone ``outcome_tally_zone`` holds
-# (no row: not kept; ``delivery/storage/outcome_tallies.py`` tallies them anew). A report counts
-# a year from a few thousand cells instead of every outcome. On SQLite, whose reports count the
-# rows in Python, both tables stay empty. "None" is '' in ``channel`` and ``owner_id``: the
-# key's columns are not nullable, so a cell has one row on conflict.
+# cell, ``n`` the standing ``service_outcomes`` rows in it. On PostgreSQL the triggers of
+# migration 0022 log what each statement changes per cell in ``outcome_tally_changes`` (only
+# inserts: writers never wait on a cell) and the sweep folds the log into the cells; a report
+# reads both, in the zone ``outcome_tally_zone`` holds (no row: nothing is kept;
+# ``delivery/storage/outcome_tallies.py`` tallies them anew). A year's report then counts a few
+# thousand cells instead of every outcome. On SQLite, whose reports count the rows in Python,
+# the tables stay empty. "None" is '' in ``channel`` and ``owner_id``: the key is never NULL.
+_CELL = (
+    ("court", sa.String(200)),
+    ("dated_on", sa.Date),  # the local date of dated_at
+    ("recorded_on", sa.Date),  # the local date of occurred_at
+    ("type", sa.String(60)),
+    ("channel", sa.String(30)),
+    ("owner_id", sa.String(26)),
+    ("first_try", sa.Boolean),  # served_step = first_step
+    ("confirmed_address", sa.Boolean),
+    ("by_reply", sa.Boolean),
+)
 outcome_tallies = sa.Table(
     "outcome_tallies",
     metadata,
-    sa.Column("court", sa.String(200), primary_key=True),
-    sa.Column("dated_on", sa.Date, primary_key=True),  # the local date of dated_at
-    sa.Column("recorded_on", sa.Date, primary_key=True),  # the local date of occurred_at
-    sa.Column("type", sa.String(60), primary_key=True),
-    sa.Column("channel", sa.String(30), primary_key=True),
-    sa.Column("owner_id", sa.String(26), primary_key=True),
-    sa.Column("first_try", sa.Boolean, primary_key=True),  # served_step = first_step
-    sa.Column("confirmed_address", sa.Boolean, primary_key=True),
-    sa.Column("by_reply", sa.Boolean, primary_key=True),
+    *(sa.Column(name, type_, primary_key=True) for name, type_ in _CELL),
     sa.Column("n", sa.Integer, nullable=False),
+)
+outcome_tally_changes = sa.Table(
+    "outcome_tally_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    *(sa.Column(name, type_, nullable=False) for name, type_ in _CELL),
+    sa.Column("n", sa.Integer, nullable=False),  # added (or taken away: negative)
 )
 
 # The time zone the tallies' dates are in: one row, or none while they are not kept.

@@ -1,9 +1,10 @@
-"""The outcome tallies (docs/decisions/0060, PostgreSQL): the triggers of migration 0022 keep,
-in the statement that writes the outcomes, how many standing outcomes share each local day and
-fact; the reports count them. Checked against the standing outcome rows counted in Python —
-after services, failures, a reversal and a service after it, a cancellation, reassignments
-before and after the outcome — in the zone they are kept in and in another one, and after the
-migration on a database that already holds outcomes.
+"""The outcome tallies (docs/decisions/0060, PostgreSQL): the triggers of migration 0022 log,
+in the statement that writes the outcomes, how the standing outcomes of each local day and
+fact change; the sweep folds the log into the cells; the reports add up both. Checked against
+the standing outcome rows counted in Python — after services, failures, a reversal and a
+service after it, a cancellation, reassignments before and after the outcome — in the zone
+they are kept in and in another one, and after the migration on a database that already holds
+outcomes.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from delivery.context import Context
 from delivery.domain import SERVED_EVENT
 from delivery.services.api_keys import create_api_key
 from delivery.services.reports import GROUPINGS, compute_groupings, parse_request, service_reports
+from delivery.services.sweep import sweep
 from delivery.storage.migrate import upgrade
 from delivery.storage.outcome_tallies import keep_tallies_in, tallied_zone
 from delivery.storage.reports import OutcomeRow, standing_outcomes
-from delivery.storage.schema import outcome_tallies, service_outcomes
+from delivery.storage.schema import outcome_tallies, outcome_tally_changes, service_outcomes
 from integration.delivery.support import build_population, downgrade_to
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -55,11 +57,22 @@ async def _expected(ctx: Context, zone: ZoneInfo) -> Counter[Cell]:
 
 
 async def _tallies(ctx: Context) -> Counter[Cell]:
-    """The cells held, every count positive (an emptied cell holds 0 and is left out)."""
+    """The cells as a report adds them up — the folded counts and the changes logged since —
+    every count positive (an emptied cell holds 0 and is left out)."""
+    cells: Counter[Cell] = Counter()
     async with ctx.engine.connect() as conn:
-        rows = (await conn.execute(sa.select(outcome_tallies))).all()
-    assert all(row.n >= 0 for row in rows), rows
-    return Counter({tuple(row[:-1]): row.n for row in rows if row.n})
+        for row in (await conn.execute(sa.select(outcome_tallies))).all():
+            cells[tuple(row[:-1])] += row.n
+        for row in (await conn.execute(sa.select(outcome_tally_changes))).all():
+            cells[tuple(row[1:-1])] += row.n
+    assert all(n >= 0 for n in cells.values()), cells
+    return +cells
+
+
+async def _logged(ctx: Context) -> int:
+    """How many changes are logged and not folded yet."""
+    async with ctx.engine.connect() as conn:
+        return int(await conn.scalar(sa.select(sa.func.count()).select_from(outcome_tally_changes)))
 
 
 @pytest.fixture
@@ -97,10 +110,15 @@ async def test_the_tallies_count_the_standing_outcomes(
     expected = await _expected(ctx, ctx.settings.zone)
     # One standing outcome per dispatch: all 15 have one (d9 stands reversed).
     assert sum(expected.values()) == 15
+    assert await _logged(ctx) > 0  # the triggers log; nothing is folded before a sweep
     assert await _tallies(ctx) == expected
     # Both reassignments moved a standing service from one clerk's cells to the other's.
     owners = Counter(cell[5] for cell in expected.elements() if cell[3] == SERVED_EVENT)
     assert set(owners) == set(population.values())
+    # The sweep folds the log into the cells: the same counts, nothing left logged.
+    assert (await sweep(ctx)).cells_folded > 0
+    assert await _logged(ctx) == 0
+    assert await _tallies(ctx) == expected
 
 
 async def test_a_zone_not_tallied_is_counted_from_the_outcomes_until_it_is(
@@ -120,6 +138,7 @@ async def test_a_zone_not_tallied_is_counted_from_the_outcomes_until_it_is(
 
     assert await keep_tallies_in(ctx.engine, NEW_YORK) == len(await _expected(ctx, NEW_YORK))
     assert await keep_tallies_in(ctx.engine, NEW_YORK) is None  # kept there already
+    assert await _logged(ctx) == 0
     assert await _tallies(ctx) == await _expected(ctx, NEW_YORK)
     assert await _tallies(ctx) != await _expected(ctx, ctx.settings.zone)  # d10, d13, d15
     caplog.clear()

@@ -1,16 +1,20 @@
 """A year's report counts cells, not outcomes (issue 16, item 2): ``outcome_tallies`` holds how
-many standing outcomes share each local day, type, channel, owner and fact, and on PostgreSQL
-three statement triggers on ``service_outcomes`` keep it in the statement that changes the
-rows, in the time zone ``outcome_tally_zone`` names. The migration leaves that table empty:
-the tallies are not kept until ``delivery/storage/outcome_tallies.py`` (``songda db upgrade``,
+many standing outcomes share each local day, type, channel, owner and fact. On PostgreSQL three
+statement triggers on ``service_outcomes`` log, in the statement that changes the rows, what it
+changed per cell in ``outcome_tally_changes`` (insert only: concurrent writers never wait on a
+cell), and ``fold_outcome_tallies`` (the sweep) adds the log to the cells; a report reads both.
+The cells' dates are in the time zone ``outcome_tally_zone`` names. The migration leaves it
+empty: nothing is logged until ``delivery/storage/outcome_tallies.py`` (``songda db upgrade``,
 ``songda run``) tallies every standing outcome in the configured zone with
 ``retally_outcomes``, which also gives the planner the new table's statistics (without them a
 report's plan expects one cell) (docs/decisions/0060). SQLite's reports count the rows in
-Python: it gets the two tables, empty, and no trigger.
+Python: it gets the three tables, empty, and no trigger.
 
 Revision ID: 0022
 Revises: 0021
 """
+
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,20 +33,29 @@ CELL = (
     " coalesce(o.channel, ''), coalesce(o.owner_id, ''),"
     " coalesce(o.served_step = o.first_step, false), o.confirmed_address, o.by_reply"
 )
-COLUMNS = (
-    "court, dated_on, recorded_on, type, channel, owner_id, first_try, confirmed_address, by_reply"
-)
+CELL_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
+    "court": sa.String(200),
+    "dated_on": sa.Date(),
+    "recorded_on": sa.Date(),
+    "type": sa.String(60),
+    "channel": sa.String(30),
+    "owner_id": sa.String(26),
+    "first_try": sa.Boolean(),
+    "confirmed_address": sa.Boolean(),
+    "by_reply": sa.Boolean(),
+}
+COLUMNS = ", ".join(CELL_TYPES)
 BY_CELL = "1, 2, 3, 4, 5, 6, 7, 8, 9"
 
 
-def _added(signed_rows: str) -> str:
-    """Add the standing rows of ``signed_rows`` (a row and its sign ``d``) to their cells, in
-    the cells' order: two transactions that change the same cells lock them in one order."""
+def _changed(signed_rows: str) -> str:
+    """Log the standing rows of ``signed_rows`` (a row and its sign ``d``), counted per cell.
+    Only inserted: two transactions that change the same cells never wait for each other
+    (adding to the cells themselves locked them, in whatever order each transaction wrote)."""
     return (
-        f"INSERT INTO outcome_tallies AS t ({COLUMNS}, n)"
+        f"INSERT INTO outcome_tally_changes ({COLUMNS}, n)"
         f" SELECT {CELL}, sum(o.d) FROM ({signed_rows}) AS o WHERE o.standing"
-        f" GROUP BY {BY_CELL} HAVING sum(o.d) <> 0 ORDER BY {BY_CELL}"
-        " ON CONFLICT ON CONSTRAINT pk_outcome_tallies DO UPDATE SET n = t.n + excluded.n;"
+        f" GROUP BY {BY_CELL} HAVING sum(o.d) <> 0;"
     )
 
 
@@ -58,13 +71,28 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
-        {_added(INSERTED)}
+        {_changed(INSERTED)}
     ELSIF TG_OP = 'UPDATE' THEN
-        {_added(f"{INSERTED} UNION ALL {DELETED}")}
+        {_changed(f"{INSERTED} UNION ALL {DELETED}")}
     ELSE
-        {_added(DELETED)}
+        {_changed(DELETED)}
     END IF;
     RETURN NULL;
+END $$
+"""
+
+# The logged changes added to their cells and deleted, in one statement; the number of cells
+# changed. A fold running at the same time waits for this one's rows and finds them gone.
+FOLD_FUNCTION = f"""
+CREATE FUNCTION fold_outcome_tallies() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE cells bigint;
+BEGIN
+    WITH moved AS (DELETE FROM outcome_tally_changes RETURNING {COLUMNS}, n)
+    INSERT INTO outcome_tallies AS t ({COLUMNS}, n)
+        SELECT {COLUMNS}, sum(n) FROM moved GROUP BY {BY_CELL} ORDER BY {BY_CELL}
+        ON CONFLICT ON CONSTRAINT pk_outcome_tallies DO UPDATE SET n = t.n + excluded.n;
+    GET DIAGNOSTICS cells = ROW_COUNT;
+    RETURN cells;
 END $$
 """
 
@@ -74,6 +102,7 @@ DECLARE cells bigint;
 BEGIN
     LOCK TABLE service_outcomes IN SHARE ROW EXCLUSIVE MODE;
     DELETE FROM outcome_tally_zone;
+    DELETE FROM outcome_tally_changes;
     DELETE FROM outcome_tallies;
     INSERT INTO outcome_tallies ({COLUMNS}, n)
         SELECT {CELL}, count(*) FROM service_outcomes AS o WHERE o.standing GROUP BY {BY_CELL};
@@ -93,20 +122,25 @@ TRIGGERS = {
 }
 
 
+def _cell_columns() -> list[sa.Column[Any]]:
+    """A cell's columns and its count (as in delivery/storage/schema/event.py)."""
+    return [
+        *(sa.Column(name, type_, nullable=False) for name, type_ in CELL_TYPES.items()),
+        sa.Column("n", sa.Integer, nullable=False),
+    ]
+
+
 def upgrade() -> None:
     op.create_table(
         "outcome_tallies",
-        sa.Column("court", sa.String(200), nullable=False),
-        sa.Column("dated_on", sa.Date, nullable=False),
-        sa.Column("recorded_on", sa.Date, nullable=False),
-        sa.Column("type", sa.String(60), nullable=False),
-        sa.Column("channel", sa.String(30), nullable=False),
-        sa.Column("owner_id", sa.String(26), nullable=False),
-        sa.Column("first_try", sa.Boolean, nullable=False),
-        sa.Column("confirmed_address", sa.Boolean, nullable=False),
-        sa.Column("by_reply", sa.Boolean, nullable=False),
-        sa.Column("n", sa.Integer, nullable=False),
-        sa.PrimaryKeyConstraint(*COLUMNS.split(", "), name=op.f("pk_outcome_tallies")),
+        *_cell_columns(),
+        sa.PrimaryKeyConstraint(*CELL_TYPES, name=op.f("pk_outcome_tallies")),
+    )
+    op.create_table(
+        "outcome_tally_changes",
+        sa.Column("id", sa.Integer, nullable=False),
+        *_cell_columns(),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_tally_changes")),
     )
     op.create_table(
         "outcome_tally_zone",
@@ -116,6 +150,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(TALLY_FUNCTION)
+    op.execute(FOLD_FUNCTION)
     op.execute(RETALLY_FUNCTION)
     for name, event in TRIGGERS.items():
         op.execute(
@@ -129,6 +164,8 @@ def downgrade() -> None:
         for name in TRIGGERS:
             op.execute(f"DROP TRIGGER {name} ON service_outcomes")
         op.execute("DROP FUNCTION retally_outcomes(text)")
+        op.execute("DROP FUNCTION fold_outcome_tallies()")
         op.execute("DROP FUNCTION tally_outcomes()")
     op.drop_table("outcome_tally_zone")
+    op.drop_table("outcome_tally_changes")
     op.drop_table("outcome_tallies")

@@ -25,6 +25,8 @@ from delivery.storage.schema import outcome_tally_zone
 
 log = logging.getLogger(__name__)
 
+# The SQLSTATE of "time zone … not recognized".
+INVALID_PARAMETER_VALUE = "22023"
 SELECT_ZONE = sa.select(outcome_tally_zone.c.zone)
 # The logged changes added to their cells (migration 0022: fold_outcome_tallies); the number of
 # cells changed.
@@ -52,10 +54,18 @@ async def keep_tallies_in(engine: AsyncEngine, zone: ZoneInfo) -> int | None:
     a few seconds at a million dispatches); the number of cells then, else None."""
     if not kept_by_the_database(engine):
         return None
-    async with engine.begin() as conn:
-        if await tallied_zone(conn) == zone.key:
-            return None
-        cells = int(await conn.scalar(RETALLY, {"zone": zone.key}) or 0)
+    try:
+        async with engine.begin() as conn:
+            if await tallied_zone(conn) == zone.key:
+                return None
+            cells = int(await conn.scalar(RETALLY, {"zone": zone.key}) or 0)
+    except sa.exc.DBAPIError as refused:
+        if getattr(refused.orig, "sqlstate", None) != INVALID_PARAMETER_VALUE:
+            raise
+        # Python's zone data knows the zone, the server's does not: the reports count the
+        # rows (and say so) rather than the service refusing to start over them.
+        log.error("outcomes not tallied: unknown time zone", extra={"zone": zone.key})
+        return None
     log.info("outcomes tallied", extra={"zone": zone.key, "cells": cells})
     return cells
 

@@ -399,9 +399,10 @@ def tallied_counts_statement(*, scoped: bool, groupings: tuple[str, ...]) -> sa.
 
 
 def counted_together(groupings: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """The groupings whose cells one :func:`counts_statement` counts, in order: those with
-    few keys together, each other one apart (a product of a province's clerks with the weeks
-    and the channels would be millions of cells)."""
+    """The groupings whose cells one counting statement counts (:func:`tallied_counts_statement`
+    or :func:`counts_statement`), in order: those with few keys together, each other one apart
+    (a product of a province's clerks with the weeks and the channels would be millions of
+    cells)."""
     few = tuple(by for by in groupings if by in FEW_KEYS)
     return ([few] if few else []) + [(by,) for by in groupings if by not in FEW_KEYS]
 
@@ -432,7 +433,8 @@ async def outcome_figures(
     ``first`` began in ``zone``, is dated from ``first`` to ``last`` there; with the owners'
     display names when grouping by clerk. PostgreSQL only (:func:`aggregates_in_sql`).
 
-    The counts come from :func:`counts_statement` (once per :func:`counted_together` set),
+    The counts come from :func:`tallied_counts_statement` — or, when the tallies are not kept
+    in ``zone``, :func:`counts_statement` — once per :func:`counted_together` set,
     the percentiles from one :func:`durations_statement` over the groupings not ``untimed``
     (the report page's charts show rates and counts only: their groups carry None), all in one
     snapshot, so the charts add up to the table's totals."""

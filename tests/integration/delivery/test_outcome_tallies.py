@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import UTC, datetime, time
+from types import SimpleNamespace
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,6 +34,7 @@ from delivery.storage.schema import outcome_tallies, outcome_tally_changes, serv
 from integration.delivery.support import build_population, downgrade_to
 
 NEW_YORK = ZoneInfo("America/New_York")
+MARS = cast(ZoneInfo, SimpleNamespace(key="Mars/Olympus_Mons"))  # no server knows it
 EVER = datetime(2000, 1, 1, tzinfo=UTC)
 Cell = tuple[object, ...]
 
@@ -67,6 +70,28 @@ async def _tallies(ctx: Context) -> Counter[Cell]:
             cells[tuple(row[1:-1])] += row.n
     assert all(n >= 0 for n in cells.values()), cells
     return +cells
+
+
+def _a_standing_service() -> sa.ScalarSelect[str]:
+    """The event id of one standing service, as a subquery."""
+    o = service_outcomes.c
+    return (
+        sa.select(o.event_id)
+        .where(o.standing, o.type == SERVED_EVENT)
+        .order_by(o.event_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+async def _assert_reports_count_as_the_rows(ctx: Context, zone: ZoneInfo) -> None:
+    """Every grouping's report over the population's months, from the tallies, is the one
+    Python makes of the standing rows."""
+    request = parse_request({"from": "2025-12-01", "to": "2026-04-30"})
+    start = datetime.combine(request.start, time(), zone)
+    rows, names = await standing_outcomes(ctx.engine, start, None, owners=True)
+    expected = compute_groupings(rows, request, zone, GROUPINGS, names)
+    assert await service_reports(ctx.engine, request, zone, None, GROUPINGS) == expected
 
 
 async def _logged(ctx: Context) -> int:
@@ -115,10 +140,51 @@ async def test_the_tallies_count_the_standing_outcomes(
     # Both reassignments moved a standing service from one clerk's cells to the other's.
     owners = Counter(cell[5] for cell in expected.elements() if cell[3] == SERVED_EVENT)
     assert set(owners) == set(population.values())
-    # The sweep folds the log into the cells: the same counts, nothing left logged.
+    # The sweep folds the log into the cells: the same counts, nothing left logged, and the
+    # reports read from the folded cells (the emptied ones at 0 among them) what the rows say.
     assert (await sweep(ctx)).cells_folded > 0
     assert await _logged(ctx) == 0
     assert await _tallies(ctx) == expected
+    await _assert_reports_count_as_the_rows(ctx, ctx.settings.zone)
+    # A deleted outcome row (none is, in the service) is taken off its cell too.
+    async with ctx.engine.begin() as conn:
+        gone = await conn.scalar(
+            sa.delete(service_outcomes)
+            .where(service_outcomes.c.event_id == _a_standing_service())
+            .returning(service_outcomes.c.dispatch_id)
+        )
+    assert gone is not None
+    expected = await _expected(ctx, ctx.settings.zone)
+    assert sum(expected.values()) == 14
+    assert await _tallies(ctx) == expected
+
+
+async def test_emptied_by_truncate_the_tallies_are_not_kept_until_tallied_anew(
+    ctx: Context, population: dict[str, str]
+) -> None:
+    async with ctx.engine.begin() as conn:
+        await conn.execute(sa.text("TRUNCATE service_outcomes"))
+        assert await tallied_zone(conn) is None
+    assert await _tallies(ctx) == Counter()
+    # With no row to convert, a zone the server does not know is still refused up front: kept,
+    # it would make every later outcome write fail in the trigger.
+    assert await keep_tallies_in(ctx.engine, MARS) is None
+    async with ctx.engine.connect() as conn:
+        assert await tallied_zone(conn) is None
+    assert await keep_tallies_in(ctx.engine, ctx.settings.zone) == 0
+
+
+async def test_a_zone_the_database_does_not_know_leaves_the_rows_counted(
+    ctx: Context, population: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Python's zone data and the server's may differ: the tallies are then not kept (the
+    reports count the rows), and the outcomes go on being written."""
+    with caplog.at_level(logging.ERROR, logger="delivery.storage.outcome_tallies"):
+        assert await keep_tallies_in(ctx.engine, MARS) is None
+    assert [r.message for r in caplog.records] == ["outcomes not tallied: unknown time zone"]
+    async with ctx.engine.connect() as conn:
+        assert await tallied_zone(conn) == ctx.settings.zone.key  # as it was
+    assert await _tallies(ctx) == await _expected(ctx, ctx.settings.zone)
 
 
 async def test_a_zone_not_tallied_is_counted_from_the_outcomes_until_it_is(

@@ -82,14 +82,16 @@ END $$
 """
 
 # The logged changes added to their cells and deleted, in one statement; the number of cells
-# changed. A fold running at the same time waits for this one's rows and finds them gone.
+# changed. A fold running at the same time waits for this one's rows and finds them gone. A
+# cell emptied (its outcomes replaced or reassigned) keeps its row at 0: deleting those would
+# read every cell at every fold, and a report skips them.
 FOLD_FUNCTION = f"""
 CREATE FUNCTION fold_outcome_tallies() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE cells bigint;
 BEGIN
     WITH moved AS (DELETE FROM outcome_tally_changes RETURNING {COLUMNS}, n)
     INSERT INTO outcome_tallies AS t ({COLUMNS}, n)
-        SELECT {COLUMNS}, sum(n) FROM moved GROUP BY {BY_CELL} ORDER BY {BY_CELL}
+        SELECT {COLUMNS}, sum(n) FROM moved GROUP BY {BY_CELL}
         ON CONFLICT ON CONSTRAINT pk_outcome_tallies DO UPDATE SET n = t.n + excluded.n;
     GET DIAGNOSTICS cells = ROW_COUNT;
     RETURN cells;
@@ -100,6 +102,7 @@ RETALLY_FUNCTION = f"""
 CREATE FUNCTION retally_outcomes(z text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE cells bigint;
 BEGIN
+    PERFORM now() AT TIME ZONE z;  -- a zone PostgreSQL does not know fails here, not in a write
     LOCK TABLE service_outcomes IN SHARE ROW EXCLUSIVE MODE;
     DELETE FROM outcome_tally_zone;
     DELETE FROM outcome_tally_changes;
@@ -110,6 +113,18 @@ BEGIN
     INSERT INTO outcome_tally_zone (zone) VALUES (z);
     ANALYZE outcome_tallies;
     RETURN cells;
+END $$
+"""
+
+# TRUNCATE has no transition table: the tallies are no longer kept (reports count the rows)
+# until they are tallied anew.
+UNTALLY_FUNCTION = """
+CREATE FUNCTION untally_outcomes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM outcome_tally_zone;
+    DELETE FROM outcome_tally_changes;
+    DELETE FROM outcome_tallies;
+    RETURN NULL;
 END $$
 """
 
@@ -152,17 +167,23 @@ def upgrade() -> None:
     op.execute(TALLY_FUNCTION)
     op.execute(FOLD_FUNCTION)
     op.execute(RETALLY_FUNCTION)
+    op.execute(UNTALLY_FUNCTION)
     for name, event in TRIGGERS.items():
         op.execute(
             f"CREATE TRIGGER {name} AFTER {event} FOR EACH STATEMENT"
             " EXECUTE FUNCTION tally_outcomes()"
         )
+    op.execute(
+        "CREATE TRIGGER untally_truncated_outcomes AFTER TRUNCATE ON service_outcomes"
+        " FOR EACH STATEMENT EXECUTE FUNCTION untally_outcomes()"
+    )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for name in TRIGGERS:
+        for name in [*TRIGGERS, "untally_truncated_outcomes"]:
             op.execute(f"DROP TRIGGER {name} ON service_outcomes")
+        op.execute("DROP FUNCTION untally_outcomes()")
         op.execute("DROP FUNCTION retally_outcomes(text)")
         op.execute("DROP FUNCTION fold_outcome_tallies()")
         op.execute("DROP FUNCTION tally_outcomes()")

@@ -16,7 +16,7 @@ from conftest import COURT, MINIMAL_PDF, eventually, settled
 from delivery.context import Context
 from delivery.domain import Event
 from delivery.storage.rows import event_from_row
-from delivery.storage.schema import events, metadata
+from delivery.storage.schema import events, metadata, outcome_tallies, outcome_tally_changes
 
 Body = dict[str, Any]
 RECIPIENT_EMAIL = "zhang.san@example.com"  # dispatch_body's e-mail address
@@ -125,10 +125,14 @@ class Api:
         return [e.type for e in await self.events(dispatch_id)]
 
     async def table_counts(self) -> dict[str, int]:
-        """Rows per table: to show that a refused request stored nothing."""
+        """Rows per table: to show that a refused request stored nothing. The reports' tallies
+        are left out: they are counts of ``service_outcomes`` (counted here), and the sweep
+        moves them from the log to the cells without anything being recorded."""
         counts = {}
         async with self.ctx.engine.connect() as conn:
             for table in metadata.sorted_tables:
+                if table in (outcome_tallies, outcome_tally_changes):
+                    continue
                 query = sa.select(sa.func.count()).select_from(table)
                 counts[table.name] = int(await conn.scalar(query) or 0)
         return counts

@@ -49,7 +49,6 @@ class SweepReport:
     certificates: int = 0  # served dispatches whose certificate was not issued yet
     timestamps: int = 0  # chain checkpoints whose RFC 3161 token is due to be asked for
     timestamps_flagged: int = 0  # checkpoints newly past the flag window without a token
-    cells_folded: int = 0  # report tally cells given the changes logged since the last sweep
 
 
 async def sweep(ctx: Context) -> SweepReport:
@@ -75,6 +74,7 @@ async def sweep(ctx: Context) -> SweepReport:
     missing = await unissued(ctx, BATCH)
     for dispatch_id, served_seq in missing:
         await ctx.queue.render_certificate(dispatch_id, served_seq)
+    await fold_changes(ctx.engine)
     stamps = await due_timestamps(ctx, BATCH)
     for dispatch_id, checkpoint_seq, tries in stamps:
         await ctx.queue.timestamp_checkpoint(dispatch_id, checkpoint_seq, tries)
@@ -87,7 +87,6 @@ async def sweep(ctx: Context) -> SweepReport:
         len(missing),
         len(stamps),
         await flag_overdue(ctx, BATCH),
-        await fold_changes(ctx.engine),
     )
 
 

@@ -142,7 +142,7 @@ async def test_the_tallies_count_the_standing_outcomes(
     assert set(owners) == set(population.values())
     # The sweep folds the log into the cells: the same counts, nothing left logged, and the
     # reports read from the folded cells (the emptied ones at 0 among them) what the rows say.
-    assert (await sweep(ctx)).cells_folded > 0
+    await sweep(ctx)
     assert await _logged(ctx) == 0
     assert await _tallies(ctx) == expected
     await _assert_reports_count_as_the_rows(ctx, ctx.settings.zone)

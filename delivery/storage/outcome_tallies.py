@@ -28,8 +28,7 @@ log = logging.getLogger(__name__)
 # The SQLSTATE of "time zone … not recognized".
 INVALID_PARAMETER_VALUE = "22023"
 SELECT_ZONE = sa.select(outcome_tally_zone.c.zone)
-# The logged changes added to their cells (migration 0022: fold_outcome_tallies); the number of
-# cells changed.
+# The logged changes added to their cells (migration 0022: fold_outcome_tallies).
 FOLD = sa.select(sa.func.fold_outcome_tallies())
 # Every standing outcome counted anew in the zone, the outcomes' writers held meanwhile
 # (migration 0022: retally_outcomes); the number of cells.
@@ -70,11 +69,10 @@ async def keep_tallies_in(engine: AsyncEngine, zone: ZoneInfo) -> int | None:
     return cells
 
 
-async def fold_changes(engine: AsyncEngine) -> int:
+async def fold_changes(engine: AsyncEngine) -> None:
     """The changes logged since the last fold added to their cells (PostgreSQL; one short
-    transaction): the log a report adds up stays a few seconds' worth. The number of cells
-    changed."""
+    transaction): the log a report adds up stays a few seconds' worth."""
     if not kept_by_the_database(engine):
-        return 0
+        return
     async with engine.begin() as conn:
-        return int(await conn.scalar(FOLD) or 0)
+        await conn.execute(FOLD)

@@ -45,6 +45,15 @@ STAGES: dict[tuple[str, str], str] = {
     ("arq/worker.py", "finish_job"): "arq: finish job",
     ("arq/worker.py", "_poll_iteration"): "arq: poll",
     ("logging/__init__.py", "handle"): "logging",
+    ("delivery/storage/dispatch_batches.py", "_write_all"): "group commit",
+    ("delivery/storage/dispatch_batches.py", "_load"): "lock and read",
+    ("delivery/storage/dispatch_batches.py", "_prefetch"): "prefetch",
+    ("delivery/services/intake.py", "_creation"): "creation",
+    ("delivery/services/sending.py", "_claim_if_due"): "claim",
+    ("delivery/services/sending.py", "_record"): "receipt",
+    ("delivery/storage/unit_of_work.py", "write_transactions"): "write",
+    ("delivery/services/certificates.py", "issue_certificates"): "job certificate",
+    ("delivery/storage/transaction_rows.py", "chained_event"): "chain event",
 }
 _BY_NAME: dict[str, list[tuple[str, str]]] = {}
 for (_suffix, _name), _label in STAGES.items():

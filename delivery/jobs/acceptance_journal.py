@@ -10,6 +10,11 @@ start-up and whenever the database is reachable again.
 One file per worker process (``acceptances/<worker id>.jsonl``, owner-only), so processes never
 interleave writes; every process replays every file it finds, which is safe because recording
 an acceptance is idempotent (the attempt's row lock serialises two replays of the same entry).
+
+Lines are group-committed: the lines that arrive while one write is on its way to the disk go
+together in the next, one ``write()`` and at most one ``fsync`` for all of them. A send worker
+runs dozens of jobs at once; one line at a time, each behind a hop to a thread and back, they
+queued for hundreds of milliseconds on this file (docs/decisions/0061).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -78,6 +83,17 @@ class Acceptance:
         )
 
 
+@dataclass
+class _Line:
+    """A journal line waiting for its write."""
+
+    text: str
+    durable: bool
+    written: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
 class AcceptanceJournal:
     """This process's journal file, and the unrecorded entries it knows of (its own since it
     started, and those of every file in the folder when it was loaded)."""
@@ -86,8 +102,10 @@ class AcceptanceJournal:
         self.folder = data_dir / JOURNAL_DIR
         self.path = self.folder / f"{writer_id}{SUFFIX}"
         self._fd: int | None = None
-        self._lock = asyncio.Lock()
         self._pending: dict[str, Acceptance] = {}
+        # Lines waiting for the next write, each with its durability and its caller's future.
+        self._queued: list[_Line] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def _open(self) -> int:
         if self._fd is None:
@@ -100,21 +118,42 @@ class AcceptanceJournal:
             self._fd = fd
         return self._fd
 
-    def _append_sync(self, line: dict[str, object], durable: bool, truncate: bool) -> None:
+    def _write_sync(self, data: bytes, durable: bool, truncate: bool) -> None:
         fd = self._open()
-        os.write(fd, (json.dumps(line, ensure_ascii=False) + "\n").encode())
+        os.write(fd, data)
         if durable:
             os.fsync(fd)
         elif truncate:
             os.ftruncate(fd, 0)
 
-    async def _append(
-        self, line: dict[str, object], *, durable: bool = False, truncate: bool = False
-    ) -> None:
-        # One writer at a time: each line is one write() on an O_APPEND descriptor, and the
-        # fsync runs off the event loop so other jobs keep going while the disk confirms.
-        async with self._lock:
-            await asyncio.to_thread(self._append_sync, line, durable, truncate)
+    async def _append(self, line: dict[str, object], *, durable: bool = False) -> None:
+        """Queue ``line`` for the next write; returns once it is written (and, ``durable``, on
+        disk). Raises the write's ``OSError``."""
+        queued = _Line(json.dumps(line, ensure_ascii=False) + "\n", durable)
+        self._queued.append(queued)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        await asyncio.shield(queued.written)
+
+    async def _write_queued(self) -> None:
+        """One writer at a time: each batch is one write() on an O_APPEND descriptor, and the
+        fsync runs off the event loop so other jobs keep going while the disk confirms."""
+        while self._queued:
+            batch, self._queued = self._queued, []
+            durable = any(line.durable for line in batch)
+            # Emptied only when nothing is pending: then the batch holds no acceptance (one is
+            # pending from before its line is queued until its mark is).
+            truncate = not durable and not self._pending
+            data = "".join(line.text for line in batch).encode()
+            try:
+                await asyncio.to_thread(self._write_sync, data, durable, truncate)
+            except OSError as exc:
+                for line in batch:
+                    line.written.set_exception(exc)
+                    line.written.exception()  # its caller raises it; a cancelled one needn't
+                continue
+            for line in batch:
+                line.written.set_result(None)
 
     async def accepted(self, acceptance: Acceptance) -> None:
         """Durably note an acceptance; returns only once it is on disk."""
@@ -125,7 +164,7 @@ class AcceptanceJournal:
         """The database holds it now. Not fsynced: if the mark is lost, a replay finds the
         acceptance recorded and does nothing. With nothing left pending the file is emptied."""
         self._pending.pop(acceptance.key, None)
-        await self._append({"kind": RECORDED, "key": acceptance.key}, truncate=not self._pending)
+        await self._append({"kind": RECORDED, "key": acceptance.key})
 
     @property
     def pending(self) -> list[Acceptance]:

@@ -23,12 +23,16 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
+from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
 from delivery.storage.followups import FollowUps
 
 log = logging.getLogger(__name__)
 REDIS_TIMEOUT_SECONDS = 3.0  # any command Songda sends is answered in milliseconds
+# Connections one process may hold at once: a send worker's jobs (SONGDA_WORKER_CONCURRENCY),
+# its renders, its polls and its web requests' limits each hold one for a command at a time.
+MAX_REDIS_CONNECTIONS = 256
 
 
 # arq's ``enqueue_job`` as one atomic script: it WATCHes the job's key, asks whether the job or
@@ -73,13 +77,23 @@ class JobQueue:
 
     @classmethod
     async def connect(cls, url: str, queue_name: str) -> JobQueue:
-        pool = await create_pool(redis_settings(url), default_queue_name=queue_name)
-        # arq sets a connect timeout but none on reads: a Redis that stops answering would hold
-        # a request (or a job) for ever. Its connections are made again with one.
-        await pool.connection_pool.disconnect()
-        pool.connection_pool.connection_kwargs["socket_timeout"] = REDIS_TIMEOUT_SECONDS
-        pool.connection_pool.reset()  # type: ignore[no-untyped-call]  # (redis-py: unannotated)
-        return cls(pool, queue_name)
+        """The process's one Redis client (jobs, limits, liveness), once Redis answers (arq's
+        ``create_pool`` retries the first connection)."""
+        probe = await create_pool(redis_settings(url), default_queue_name=queue_name)
+        arq_pool = probe.connection_pool
+        await probe.aclose()
+        # redis-py's ConnectionPool (5.3) holds a lock across each checkout's readiness check,
+        # which waits a turn of the event loop: every Redis command of the process took turns
+        # behind it. The blocking pool checks outside its lock (docs/decisions/0061). arq sets a
+        # connect timeout but none on reads: a Redis that stops answering would hold a request
+        # (or a job) for ever, so reads get one too.
+        shared = BlockingConnectionPool(
+            connection_class=arq_pool.connection_class,
+            max_connections=MAX_REDIS_CONNECTIONS,
+            timeout=int(REDIS_TIMEOUT_SECONDS),  # waiting for a free connection
+            **{**arq_pool.connection_kwargs, "socket_timeout": REDIS_TIMEOUT_SECONDS},
+        )
+        return cls(ArqRedis(shared, default_queue_name=queue_name), queue_name)
 
     async def _enqueue(
         self, function: str, job_id: str, *args: str, kind: QueueKind = QueueKind.SEND
@@ -189,4 +203,4 @@ class JobQueue:
         return bool(await self.pool.ping())
 
     async def close(self) -> None:
-        await self.pool.aclose()
+        await self.pool.aclose(close_connection_pool=True)

@@ -26,6 +26,7 @@ from arq.worker import Function, Worker, func
 
 from delivery.context import Context
 from delivery.infra.pdf_rendering import MAX_RENDERS
+from delivery.jobs.claiming_worker import ClaimingWorker
 from delivery.jobs.job_queue import QueueKind
 from delivery.jobs.resilience import (
     job_ended,
@@ -146,7 +147,7 @@ def build_worker(
         )
     ]
     sending_kind = kind is QueueKind.SEND
-    return Worker(
+    return ClaimingWorker(
         functions=_functions(kind),
         cron_jobs=sweeps if periodic_sweep and sending_kind else [],
         redis_pool=ctx.queue.pool,

@@ -17,6 +17,14 @@ again alone, in its own transaction, each with its own outcome. A dispatch appea
 once per batch (a second work for it waits for the next), so each work sees the changes of the
 works before it. When nothing else is waiting a work is written at once, alone: group commit
 costs no latency, it only gathers what is already queued (docs/decisions/0050).
+
+On PostgreSQL two batches are written at once, on two connections: while one waits for the
+database, the next is gathered and sent, so a worker's writes no longer take turns behind one
+batch's round trips. A dispatch is in at most one batch on its way (a work for it waits until
+that batch has committed), so the two never hold the same row; each locks its own dispatches in
+id order, as before. New dispatches go in one batch at a time, so each still sees the owners
+given to those before it. SQLite has one writer at a time, so it keeps one batch on its way
+(docs/decisions/0061).
 """
 
 from __future__ import annotations
@@ -60,6 +68,9 @@ T = TypeVar("T")
 # for milliseconds.
 MAX_BATCH = 64
 LOCK_TIMEOUT_MS = 2000
+# Batches on their way at once, per database: a second one is gathered and sent while the first
+# waits for PostgreSQL; SQLite writes one transaction at a time anyway.
+WRITERS = {"postgresql": 2}
 
 SET_LOCK_TIMEOUT = sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
 
@@ -133,7 +144,11 @@ class DispatchBatches:
         self.engine_of = engine_of
         self.max_batch = max_batch
         self._queued: list[_Item[Any]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
+        # The dispatches of the batches on their way: a work for one of them waits.
+        self._writing: set[str] = set()
+        # A batch with new dispatches is on its way: the next new ones wait for its commit.
+        self._creating = False
 
     async def run(self, dispatch_id: str, work: Work[T], clock: Clock, shapes: WebhookShapes) -> T:
         """``work`` on the dispatch's locked transaction, committed with its batch; its result
@@ -158,16 +173,17 @@ class DispatchBatches:
         return await self._queue(item)
 
     async def _queue(self, item: _Item[T]) -> T:
-        writer = self._writer
-        if writer is not None and writer.get_loop() is not asyncio.get_running_loop():
+        loop = asyncio.get_running_loop()
+        if any(w.get_loop() is not loop for w in self._writers):
             # A context used again under a new event loop (a CLI command after another): what
-            # the old loop's writer left is gone with it.
+            # the old loop's writers left is gone with them.
             for stale in self._queued:
                 stale.abandoned = True
-            self._queued, writer = [], None
+            self._queued, self._writers, self._writing = [], set(), set()
         self._queued.append(item)
-        if writer is None or writer.done():
-            self._writer = asyncio.create_task(self._write_all())
+        self._writers = {w for w in self._writers if not w.done()}
+        if len(self._writers) < WRITERS.get(self.engine_of().dialect.name, 1):
+            self._writers.add(asyncio.create_task(self._write_all()))
         try:
             return await asyncio.shield(item.done)
         except asyncio.CancelledError:
@@ -175,27 +191,49 @@ class DispatchBatches:
             raise
 
     async def _write_all(self) -> None:
+        """Write batches while there are works that no batch on its way holds a dispatch of."""
         batch: list[_Item[Any]] = []
         try:
-            while self._queued:
-                batch, later, taken = [], [], set()
-                for item in self._queued:
-                    if item.abandoned:
-                        continue
-                    if item.dispatch_id in taken or len(batch) >= self.max_batch:
-                        later.append(item)
-                    else:
-                        batch.append(item)
-                        taken.add(item.dispatch_id)
-                self._queued = later
-                if batch:
+            while batch := self._take():
+                try:
                     await self._write(batch)
+                finally:
+                    self._writing -= {i.dispatch_id for i in batch}
+                    if any(i.creation is not None for i in batch):
+                        self._creating = False
         except BaseException as stopped:
             # Cancelled with the process: no caller may wait for ever on a work never written.
             for item in [*batch, *self._queued]:
                 _fail(item, RuntimeError("group commit stopped"))
             self._queued = []
             raise stopped
+
+    def _take(self) -> list[_Item[Any]]:
+        """The next batch: queued works, oldest first, one per dispatch, none of a dispatch
+        another batch is writing (those wait, in their order). New dispatches go in one batch
+        at a time: each is built knowing the owners given to every new dispatch before it
+        (round robin, and a case kept with its clerk), which a batch still on its way would
+        hide from it."""
+        batch: list[_Item[Any]] = []
+        later: list[_Item[Any]] = []
+        creations_wait = self._creating
+        for item in self._queued:
+            if item.abandoned:
+                continue
+            held = item.dispatch_id in self._writing
+            if (
+                held
+                or len(batch) >= self.max_batch
+                or (item.creation is not None and creations_wait)
+            ):
+                later.append(item)
+                continue
+            batch.append(item)
+            self._writing.add(item.dispatch_id)
+            if item.creation is not None:
+                self._creating = True
+        self._queued = later
+        return batch
 
     async def _write(self, batch: list[_Item[Any]]) -> None:
         if len(batch) == 1:

@@ -86,6 +86,39 @@ async def test_works_for_one_dispatch_follow_each_other(api: Api, ctx: Context) 
     assert [e.seq for e in chain] == list(range(1, before + 9))
 
 
+async def test_a_second_batch_goes_while_the_first_waits_never_with_its_dispatch(
+    api: Api, ctx: Context
+) -> None:
+    """PostgreSQL: a batch is written while another is still open, but a work for a dispatch
+    of the open batch waits for its commit and sees its change. SQLite: one at a time."""
+    held, other = [str((await api.new_dispatch(reference=f"gc-{n}"))["id"]) for n in range(2)]
+    opened, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(tx: DispatchTransaction) -> int:
+        tx.record(NOTE, source="test", data={"i": "slow"})
+        opened.set()
+        await release.wait()
+        return tx.chain_seq
+
+    first = asyncio.create_task(grouped_transaction(ctx, held, slow))
+    await opened.wait()
+    same = asyncio.create_task(grouped_transaction(ctx, held, note(1)))
+    elsewhere = asyncio.create_task(grouped_transaction(ctx, other, note(2)))
+    if ctx.engine.dialect.name == "postgresql":
+        await asyncio.wait_for(asyncio.shield(elsewhere), timeout=10)
+    else:
+        await asyncio.sleep(0.3)
+        assert not elsewhere.done()
+    assert not same.done()
+    release.set()
+    first_seq, same_seq, _ = await asyncio.gather(first, same, elsewhere)
+
+    assert same_seq == first_seq + 1
+    chain = await api.events(held)
+    assert verify_chain(chain).valid
+    assert [e.data.get("i") for e in chain[-2:]] == ["slow", 1]
+
+
 async def test_a_failing_work_costs_the_rest_of_its_batch_nothing(api: Api, ctx: Context) -> None:
     ids = [str((await api.new_dispatch(reference=f"gc-{n}"))["id"]) for n in range(6)]
     before = {i: len(await api.events(i)) for i in ids}

@@ -87,11 +87,23 @@ class Acceptance:
 class _Line:
     """A journal line waiting for its write."""
 
-    text: str
+    data: bytes
     durable: bool
     written: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+
+def _settle(lines: list[_Line], error: BaseException | None) -> None:
+    """Tell each line's caller how its write went (once)."""
+    for line in lines:
+        if line.written.done():
+            continue
+        if error is None:
+            line.written.set_result(None)
+        else:
+            line.written.set_exception(error)
+            line.written.exception()  # its caller raises it; a cancelled one needn't
 
 
 class AcceptanceJournal:
@@ -106,6 +118,8 @@ class AcceptanceJournal:
         # Lines waiting for the next write, each with its durability and its caller's future.
         self._queued: list[_Line] = []
         self._writer: asyncio.Task[None] | None = None
+        # A write failed, perhaps after part of its lines went out: the next starts a new line.
+        self._torn = False
 
     def _open(self) -> int:
         if self._fd is None:
@@ -120,7 +134,9 @@ class AcceptanceJournal:
 
     def _write_sync(self, data: bytes, durable: bool, truncate: bool) -> None:
         fd = self._open()
-        os.write(fd, data)
+        unwritten = memoryview(data)
+        while unwritten:  # a nearly full disk may take only part of it, then refuse the rest
+            unwritten = unwritten[os.write(fd, unwritten) :]
         if durable:
             os.fsync(fd)
         elif truncate:
@@ -129,7 +145,9 @@ class AcceptanceJournal:
     async def _append(self, line: dict[str, object], *, durable: bool = False) -> None:
         """Queue ``line`` for the next write; returns once it is written (and, ``durable``, on
         disk). Raises the write's ``OSError``."""
-        queued = _Line(json.dumps(line, ensure_ascii=False) + "\n", durable)
+        # ASCII: a reply's undecodable byte (kept by the SMTP client as a lone surrogate) is
+        # escaped, not an error that would lose the acceptance.
+        queued = _Line((json.dumps(line) + "\n").encode(), durable)
         self._queued.append(queued)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
@@ -138,22 +156,30 @@ class AcceptanceJournal:
     async def _write_queued(self) -> None:
         """One writer at a time: each batch is one write() on an O_APPEND descriptor, and the
         fsync runs off the event loop so other jobs keep going while the disk confirms."""
-        while self._queued:
-            batch, self._queued = self._queued, []
-            durable = any(line.durable for line in batch)
-            # Emptied only when nothing is pending: then the batch holds no acceptance (one is
-            # pending from before its line is queued until its mark is).
-            truncate = not durable and not self._pending
-            data = "".join(line.text for line in batch).encode()
-            try:
-                await asyncio.to_thread(self._write_sync, data, durable, truncate)
-            except OSError as exc:
-                for line in batch:
-                    line.written.set_exception(exc)
-                    line.written.exception()  # its caller raises it; a cancelled one needn't
-                continue
-            for line in batch:
-                line.written.set_result(None)
+        batch: list[_Line] = []
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                durable = any(line.durable for line in batch)
+                # Emptied only when nothing is pending: then the batch holds no acceptance (one
+                # is pending from before its line is queued until its mark is).
+                truncate = not durable and not self._pending
+                data = b"".join(line.data for line in batch)
+                try:
+                    await asyncio.to_thread(
+                        self._write_sync, b"\n" + data if self._torn else data, durable, truncate
+                    )
+                except OSError as exc:
+                    self._torn = True
+                    _settle(batch, exc)
+                    continue
+                self._torn = False
+                _settle(batch, None)
+        except BaseException as stopped:
+            # Cancelled with the process: no caller may wait for ever on a line never written.
+            _settle([*batch, *self._queued], RuntimeError("acceptance journal stopped"))
+            self._queued = []
+            raise stopped
 
     async def accepted(self, acceptance: Acceptance) -> None:
         """Durably note an acceptance; returns only once it is on disk."""

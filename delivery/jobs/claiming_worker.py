@@ -77,7 +77,14 @@ class ClaimingWorker(Worker):
                 await self.sem.acquire()  # a free unit: taken at once
                 slots += 1
             looked_at = waiting[: slots * LOOK_AHEAD]
-            looked, started = await self._claim(looked_at, slots)
+            try:
+                looked, started = await self._claim(looked_at, slots)
+            except BaseException:
+                # Redis failed (the restarted poll loop runs on this same worker): the slots
+                # taken for this claim are free again, or each failure would cost some for ever.
+                for _ in range(slots):
+                    self.sem.release()
+                raise
             waiting = waiting[looked:]
             for _ in range(slots - len(started)):
                 self.sem.release()

@@ -180,6 +180,7 @@ class DispatchBatches:
             for stale in self._queued:
                 stale.abandoned = True
             self._queued, self._writers, self._writing = [], set(), set()
+            self._creating = False
         self._queued.append(item)
         self._writers = {w for w in self._writers if not w.done()}
         if len(self._writers) < WRITERS.get(self.engine_of().dialect.name, 1):

@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from arq.constants import in_progress_key_prefix
 from arq.worker import func
 from conftest import eventually
@@ -42,6 +44,24 @@ class Recorder:
             self.ended[name] += 1
 
 
+@pytest.fixture
+async def queue(ctx: Context) -> AsyncIterator[str]:
+    """A queue of the test's own; its jobs' ids start with its name, and all goes after."""
+    name = f"songda-test-claiming-{secrets.token_hex(4)}"
+    yield name
+    pool = ctx.queue.pool
+    keys = [key async for key in pool.scan_iter(match=f"arq:*{name}*")]
+    await pool.delete(name, *keys)
+
+
+async def enqueue(ctx: Context, queue: str, *names: str, defer_by: int | None = None) -> None:
+    """Jobs of ``hold`` on ``queue``, each with its name as its argument and its job id."""
+    for name in names:
+        await ctx.queue.pool.enqueue_job(
+            "hold", name, _job_id=name, _queue_name=queue, _defer_by=defer_by
+        )
+
+
 def claiming_worker(ctx: Context, queue: str, recorder: Recorder) -> ClaimingWorker:
     return ClaimingWorker(
         functions=[func(recorder.hold, name="hold", keep_result=0)],
@@ -54,29 +74,34 @@ def claiming_worker(ctx: Context, queue: str, recorder: Recorder) -> ClaimingWor
     )
 
 
-async def test_jobs_start_as_slots_free_each_once_and_none_held_elsewhere(ctx: Context) -> None:
-    pool = ctx.queue.pool
-    queue = f"songda-test-claiming-{secrets.token_hex(4)}"
-    recorder = Recorder()
-    names = [f"job-{i:02d}" for i in range(12)]
-    for name in names:
-        await pool.enqueue_job("hold", name, _job_id=name, _queue_name=queue)
-    # Another worker holds one; another is due only later.
-    await pool.psetex(in_progress_key_prefix + "held", 60_000, b"1")
-    await pool.enqueue_job("hold", "held", _job_id="held", _queue_name=queue)
-    await pool.enqueue_job("hold", "later", _job_id="later", _queue_name=queue, _defer_by=3600)
-
-    worker = claiming_worker(ctx, queue, recorder)
+def watch_claims(worker: ClaimingWorker) -> list[str]:
+    """The job ids the worker's claims ask Redis about, as they are asked."""
     asked_about: list[str] = []
-    running_when_asked: list[str] = []
     claim = worker._claim
 
     async def watched_claim(job_ids: list[str], limit: int) -> Any:
         asked_about.extend(job_ids)
-        running_when_asked.extend(j for j in job_ids if worker._running_here(j))
         return await claim(job_ids, limit)
 
     worker._claim = watched_claim  # type: ignore[method-assign]
+    return asked_about
+
+
+async def test_jobs_start_as_slots_free_each_once_and_none_held_elsewhere(
+    ctx: Context, queue: str
+) -> None:
+    pool = ctx.queue.pool
+    recorder = Recorder()
+    names = [f"{queue}:{i:02d}" for i in range(12)]
+    await enqueue(ctx, queue, *names)
+    # Another worker holds one; another is due only later.
+    held, later = f"{queue}:held", f"{queue}:later"
+    await pool.psetex(in_progress_key_prefix + held, 60_000, b"1")
+    await enqueue(ctx, queue, held)
+    await enqueue(ctx, queue, later, defer_by=3600)
+
+    worker = claiming_worker(ctx, queue, recorder)
+    asked_about = watch_claims(worker)
     task = asyncio.create_task(worker.async_run())
     try:
 
@@ -96,24 +121,19 @@ async def test_jobs_start_as_slots_free_each_once_and_none_held_elsewhere(ctx: C
         assert recorder.started == Counter({name: 1 for name in names})
         assert recorder.ended == recorder.started
         assert recorder.most_at_once == MAX_JOBS
-        assert running_when_asked == []  # its own running jobs were passed over, unasked
-        assert "held" in asked_about  # asked, and refused: another worker holds it
-        assert "later" not in asked_about  # not listed before it is due
-        assert sorted(m.decode() for m in await pool.zrange(queue, 0, -1)) == ["held", "later"]
+        assert held in asked_about  # asked, and refused: another worker holds it
+        assert later not in asked_about  # not listed before it is due
+        assert sorted(m.decode() for m in await pool.zrange(queue, 0, -1)) == [held, later]
     finally:
         await stop_workers([worker], [task])
-        await pool.delete(queue, in_progress_key_prefix + "held")
-        await pool.delete(*(f"arq:job:{j}" for j in ("held", "later")))
 
 
-async def test_two_workers_on_one_queue_run_each_job_once(ctx: Context) -> None:
+async def test_two_workers_on_one_queue_run_each_job_once(ctx: Context, queue: str) -> None:
     pool = ctx.queue.pool
-    queue = f"songda-test-claiming-{secrets.token_hex(4)}"
     recorder = Recorder()
     recorder.release.set()
-    names = [f"job-{i:03d}" for i in range(200)]
-    for name in names:
-        await pool.enqueue_job("hold", name, _job_id=name, _queue_name=queue)
+    names = [f"{queue}:{i:03d}" for i in range(200)]
+    await enqueue(ctx, queue, *names)
     # Both list the same jobs at once and race to start them.
     workers = [claiming_worker(ctx, queue, recorder) for _ in range(2)]
     tasks = [asyncio.create_task(w.async_run()) for w in workers]
@@ -124,8 +144,83 @@ async def test_two_workers_on_one_queue_run_each_job_once(ctx: Context) -> None:
 
         await eventually(all_ran)
         assert recorder.started == Counter({name: 1 for name in names})
+
+        async def queue_empty() -> bool:  # arq takes a job off its queue as the job ends
+            return await pool.zcard(queue) == 0
+
+        await eventually(queue_empty)
         assert all(w.jobs_complete > 0 for w in workers)  # both took part
-        assert await pool.zcard(queue) == 0
     finally:
         await stop_workers(workers, tasks)
-        await pool.delete(queue)
+
+
+async def test_the_script_starts_only_a_queued_due_job_held_nowhere(
+    ctx: Context, queue: str
+) -> None:
+    pool = ctx.queue.pool
+    worker = claiming_worker(ctx, queue, Recorder())
+    due, later, gone = f"{queue}:due", f"{queue}:later", f"{queue}:gone"
+    await enqueue(ctx, queue, later, defer_by=3600)
+    await enqueue(ctx, queue, due)
+    assert await worker._claim([later, gone], 1) == (2, [])  # not due; not queued
+    assert await pool.exists(in_progress_key_prefix + later) == 0
+    looked, started = await worker._claim([due, later], 1)
+    assert (looked, [job_id for job_id, _score in started]) == (1, [due])
+    assert started[0][1] == int(await pool.zscore(queue, due))
+    assert await pool.pttl(in_progress_key_prefix + due) > 0
+    assert await worker._claim([due], 1) == (1, [])  # in progress now: not again
+
+
+async def test_a_failed_claim_gives_its_slots_back(ctx: Context, queue: str) -> None:
+    recorder = Recorder()
+    recorder.release.set()
+    worker = claiming_worker(ctx, queue, recorder)
+    names = [f"{queue}:{i:02d}" for i in range(8)]
+    await enqueue(ctx, queue, *names)
+    claim = worker._claim
+    failures = 0
+
+    async def failing_twice(job_ids: list[str], limit: int) -> Any:
+        nonlocal failures
+        if failures < 2:
+            failures += 1
+            raise ConnectionError("Redis went away")
+        return await claim(job_ids, limit)
+
+    worker._claim = failing_twice  # type: ignore[method-assign]
+    slots = worker.sem._value
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            await worker.start_jobs([n.encode() for n in names])
+        assert (worker.sem._value, worker.job_counter) == (slots, 0)
+    task = asyncio.create_task(worker.async_run())
+    try:
+
+        async def all_ran() -> bool:
+            return sum(recorder.ended.values()) == len(names)
+
+        await eventually(all_ran)
+        assert recorder.most_at_once <= MAX_JOBS
+    finally:
+        await stop_workers([worker], [task])
+
+
+async def test_a_job_running_here_is_never_asked_about_again(ctx: Context, queue: str) -> None:
+    recorder = Recorder()
+    worker = claiming_worker(ctx, queue, recorder)
+    asked_about = watch_claims(worker)
+    long = f"{queue}:long"
+    await enqueue(ctx, queue, long)
+    task = asyncio.create_task(worker.async_run())
+    try:
+
+        async def started() -> bool:
+            return recorder.started[long] == 1
+
+        await eventually(started)
+        # Free slots: the worker polls every 10 ms and lists the running job each time.
+        await asyncio.sleep(0.3)
+        assert asked_about == [long]  # once, to start it
+        recorder.release.set()
+    finally:
+        await stop_workers([worker], [task])

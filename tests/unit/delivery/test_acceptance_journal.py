@@ -6,8 +6,11 @@ the next batch is written; the file is emptied once everything in it is recorded
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
+import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,9 @@ def acceptance(i: int) -> Acceptance:
 
 
 def lines_of(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(raw) for raw in path.read_text(encoding="utf-8").splitlines()]
+    """The journal's lines (an empty one, which starts a write after a failure, left out)."""
+    raws = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(raw) for raw in raws if raw]
 
 
 class CountedJournal(AcceptanceJournal):
@@ -50,6 +55,23 @@ class CountedJournal(AcceptanceJournal):
     def _write_sync(self, data: bytes, durable: bool, truncate: bool) -> None:
         self.writes += 1
         self.fsyncs += durable
+        super()._write_sync(data, durable, truncate)
+
+
+class FailingOnce(AcceptanceJournal):
+    """The journal whose first write fails once it is told to (a disk gone bad for a moment)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir, "worker-1")
+        self.writing = asyncio.Event()
+        self.fail = threading.Event()
+        self._loop = asyncio.get_running_loop()
+
+    def _write_sync(self, data: bytes, durable: bool, truncate: bool) -> None:
+        if not self.fail.is_set():
+            self._loop.call_soon_threadsafe(self.writing.set)
+            self.fail.wait(timeout=10)
+            raise OSError(errno.EIO, "the disk went away")
         super()._write_sync(data, durable, truncate)
 
 
@@ -93,7 +115,36 @@ async def test_a_failed_write_reaches_its_callers_and_the_next_one_is_written(
 
     journal._fd = None  # opened again at the next write
     await journal.accepted(acceptance(9))
+    # The write after a failure starts a line of its own (an empty one here: nothing of the
+    # failed batch went out).
+    assert journal.path.read_text(encoding="utf-8").count("\n") == 3
     assert [line["attempt_id"] for line in lines_of(journal.path)] == ["a000", "a009"]
+    # What a restart finds: the failed lines never reached the disk (their callers were told,
+    # and recorded those acceptances straight away).
+    assert AcceptanceJournal(tmp_path, "worker-2").load() == [acceptance(0), acceptance(9)]
+    journal.close()
+
+
+async def test_lines_queued_during_a_failed_write_go_in_the_next(tmp_path: Path) -> None:
+    journal = FailingOnce(tmp_path)
+    first = asyncio.create_task(journal.accepted(acceptance(0)))
+    await journal.writing.wait()  # the first write is under way (and will fail)
+    queued = [asyncio.create_task(journal.accepted(acceptance(i))) for i in (1, 2)]
+    journal.fail.set()
+    with pytest.raises(OSError):
+        await first
+    await asyncio.gather(*queued)
+    assert [line["attempt_id"] for line in lines_of(journal.path)] == ["a001", "a002"]
+    journal.close()
+
+
+async def test_a_reply_with_an_undecodable_byte_is_journalled(tmp_path: Path) -> None:
+    journal = AcceptanceJournal(tmp_path, "worker-1")
+    # aiosmtplib decodes a relay's reply with surrogateescape: a stray byte is a lone surrogate.
+    odd = b"250 queued \xff".decode("utf-8", "surrogateescape")
+    noted = replace(acceptance(0), reply=odd)
+    await journal.accepted(noted)
+    assert AcceptanceJournal(tmp_path, "worker-2").load() == [noted]
     journal.close()
 
 
